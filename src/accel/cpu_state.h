@@ -1,0 +1,116 @@
+/*
+ * Architectural x86-64 vCPU state exchanged with an accelerator: what boot
+ * code sets up and what register dumps show.  Both KVM and the emulator
+ * convert to and from their own representation.
+ */
+#ifndef WIRT_ACCEL_CPU_STATE_H
+#define WIRT_ACCEL_CPU_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum gpr {
+	REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+	REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
+	NUM_GPRS
+};
+
+enum seg_reg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, NUM_SEGS };
+
+/* A segment register with its hidden descriptor cache. */
+struct segment {
+	uint64_t base;
+	uint32_t limit;   /* byte granular (already scaled if G=1) */
+	uint16_t selector;
+	uint8_t type;     /* descriptor type field, 4 bits */
+	uint8_t s;        /* 1 = code/data, 0 = system */
+	uint8_t dpl;
+	uint8_t present;
+	uint8_t avl;
+	uint8_t l;        /* 64-bit code segment */
+	uint8_t db;       /* default operation size (1 = 32-bit) */
+	uint8_t g;
+	uint8_t unusable;
+};
+
+struct dtable {
+	uint64_t base;
+	uint16_t limit;
+};
+
+/* Control register, EFER and RFLAGS bits used across the code base. */
+#define CR0_PE (1ULL << 0)
+#define CR0_MP (1ULL << 1)
+#define CR0_EM (1ULL << 2)
+#define CR0_TS (1ULL << 3)
+#define CR0_ET (1ULL << 4)
+#define CR0_NE (1ULL << 5)
+#define CR0_WP (1ULL << 16)
+#define CR0_AM (1ULL << 18)
+#define CR0_NW (1ULL << 29)
+#define CR0_CD (1ULL << 30)
+#define CR0_PG (1ULL << 31)
+
+#define CR4_VME (1ULL << 0)
+#define CR4_PVI (1ULL << 1)
+#define CR4_TSD (1ULL << 2)
+#define CR4_DE  (1ULL << 3)
+#define CR4_PSE (1ULL << 4)
+#define CR4_PAE (1ULL << 5)
+#define CR4_MCE (1ULL << 6)
+#define CR4_PGE (1ULL << 7)
+#define CR4_PCE (1ULL << 8)
+#define CR4_OSFXSR (1ULL << 9)
+#define CR4_OSXMMEXCPT (1ULL << 10)
+
+#define EFER_SCE (1ULL << 0)
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
+#define EFER_NXE (1ULL << 11)
+
+#define RFLAGS_CF (1ULL << 0)
+#define RFLAGS_FIXED (1ULL << 1)
+#define RFLAGS_PF (1ULL << 2)
+#define RFLAGS_AF (1ULL << 4)
+#define RFLAGS_ZF (1ULL << 6)
+#define RFLAGS_SF (1ULL << 7)
+#define RFLAGS_TF (1ULL << 8)
+#define RFLAGS_IF (1ULL << 9)
+#define RFLAGS_DF (1ULL << 10)
+#define RFLAGS_OF (1ULL << 11)
+#define RFLAGS_IOPL (3ULL << 12)
+#define RFLAGS_NT (1ULL << 14)
+#define RFLAGS_RF (1ULL << 16)
+#define RFLAGS_VM (1ULL << 17)
+#define RFLAGS_AC (1ULL << 18)
+#define RFLAGS_VIF (1ULL << 19)
+#define RFLAGS_VIP (1ULL << 20)
+#define RFLAGS_ID (1ULL << 21)
+
+struct cpu_state {
+	uint64_t gpr[NUM_GPRS];
+	uint64_t rip;
+	uint64_t rflags;
+	struct segment seg[NUM_SEGS];
+	struct segment tr, ldt;
+	struct dtable gdt, idt;
+	uint64_t cr0, cr2, cr3, cr4, cr8;
+	uint64_t efer;
+	uint64_t apic_base;
+};
+
+/* The architectural state after RESET/INIT: real mode at F000:FFF0. */
+void cpu_state_reset(struct cpu_state *s);
+
+/*
+ * Flat protected-/long-mode segments as boot protocols want them:
+ * code (64-bit if long, else 32-bit) or data, base 0, limit 4 GiB.
+ */
+struct segment cpu_flat_code_segment(uint16_t selector, bool long_mode);
+struct segment cpu_flat_data_segment(uint16_t selector);
+
+/* Multi-line register dump for error messages. */
+void cpu_state_dump(const struct cpu_state *s, FILE *out);
+
+#endif

@@ -1,0 +1,45 @@
+/* Logging to stderr; safe to call from any thread. */
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum log_level log_threshold = LOG_WARN;
+
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	static const char *const prefix[] = {
+		[LOG_ERROR] = "error: ",
+		[LOG_WARN] = "warning: ",
+		[LOG_INFO] = "",
+		[LOG_DEBUG] = "debug: ",
+	};
+	char line[1024];
+
+	if (level > log_threshold)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* One fprintf call so lines from different threads do not interleave;
+	 * \r first because the terminal may be in raw mode. */
+	fprintf(stderr, "\rwirt: %s%s\r\n", prefix[level], line);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERROR, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

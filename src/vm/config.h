@@ -1,0 +1,39 @@
+/* What the user asked for: the machine configuration built from options. */
+#ifndef WIRT_VM_CONFIG_H
+#define WIRT_VM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VM_MAX_CPUS 64
+#define VM_MAX_DISKS 16
+#define VM_MAX_NETS 8
+
+enum accel_choice { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
+
+struct disk_config {
+	const char *spec; /* FILE[,opts] as given; parsed by the block layer */
+};
+
+struct net_config {
+	const char *spec; /* as given; parsed by the net layer */
+};
+
+struct vm_config {
+	enum accel_choice accel;
+	uint64_t memory;       /* bytes */
+	unsigned cpus;
+	const char *kernel;
+	const char *initrd;
+	const char *append;    /* kernel command line */
+	const char *firmware;
+	struct disk_config disks[VM_MAX_DISKS];
+	unsigned ndisks;
+	struct net_config nets[VM_MAX_NETS];
+	unsigned nnets;
+	bool no_reboot;
+};
+
+#define VM_DEFAULT_MEMORY (512ULL << 20)
+
+#endif

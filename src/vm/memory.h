@@ -1,0 +1,85 @@
+/*
+ * Guest physical memory: a small set of regions, each backed by host memory.
+ *
+ * Every access a device or the emulator makes on behalf of the guest goes
+ * through these helpers, which check that the whole range lies inside one
+ * region: a guest can never make the VMM touch memory outside guest RAM.
+ */
+#ifndef WIRT_VM_MEMORY_H
+#define WIRT_VM_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GMEM_MAX_REGIONS 8
+
+enum gmem_kind {
+	GMEM_RAM, /* guest-writable */
+	GMEM_ROM, /* guest writes are ignored (firmware) */
+};
+
+struct gmem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	enum gmem_kind kind;
+	const char *name;
+};
+
+struct guest_memory {
+	struct gmem_region regions[GMEM_MAX_REGIONS];
+	unsigned nregions;
+	uint64_t ram_size;   /* what the user asked for */
+	uint64_t low_end;    /* end of RAM below the PCI hole */
+	uint64_t high_size;  /* RAM mapped at 4 GiB and above */
+	uint8_t *ram_base;   /* the one host mapping holding all RAM */
+	uint64_t ram_map_size;
+	uint8_t *rom_base;   /* firmware image, if any */
+	uint64_t rom_size;
+};
+
+/* Guest-physical layout of the PC. */
+#define GMEM_PCI_HOLE_START 0xC0000000ULL  /* low RAM never goes above 3 GiB */
+#define GMEM_4G             0x100000000ULL
+#define GMEM_LEGACY_START   0xA0000ULL     /* VGA window, option ROMs, BIOS */
+#define GMEM_BIOS_START     0xE0000ULL     /* last 128 KiB below 1 MiB */
+#define GMEM_1M             0x100000ULL
+#define GMEM_MIN_RAM        (16ULL << 20)
+#define GMEM_MAX_RAM        (1ULL << 40)
+
+/*
+ * Allocate guest RAM of ram_size bytes and lay it out: [0, 640K), the BIOS
+ * area [0xE0000, 1M) (RAM for firmware tables, or the firmware alias),
+ * [1M, low_end) and [4G, 4G + rest).  Returns 0 or negative errno.
+ */
+int gmem_init(struct guest_memory *gm, uint64_t ram_size);
+
+/*
+ * Map a flat firmware image so that it ends at 4 GiB, its last 128 KiB also
+ * visible at 0xE0000-0xFFFFF.  Call after gmem_init; size 64 KiB..16 MiB.
+ */
+int gmem_add_firmware(struct guest_memory *gm, const void *image, size_t size);
+
+void gmem_destroy(struct guest_memory *gm);
+
+/* The region containing [gpa, gpa+len), or NULL if none holds all of it. */
+const struct gmem_region *gmem_find(const struct guest_memory *gm,
+				    uint64_t gpa, uint64_t len);
+
+/*
+ * Host pointer for [gpa, gpa+len) if that range lies in one region, else
+ * NULL.  gmem_ptr_rw also refuses ROM.
+ */
+void *gmem_ptr(const struct guest_memory *gm, uint64_t gpa, uint64_t len);
+void *gmem_ptr_rw(const struct guest_memory *gm, uint64_t gpa, uint64_t len);
+
+/* Copy to/from the guest; -EFAULT if any byte is outside RAM/ROM. */
+int gmem_read(const struct guest_memory *gm, uint64_t gpa, void *buf, size_t len);
+int gmem_write(const struct guest_memory *gm, uint64_t gpa, const void *buf,
+	       size_t len);
+
+/* Is [gpa, gpa+len) entirely RAM the guest may use? */
+bool gmem_is_ram(const struct guest_memory *gm, uint64_t gpa, uint64_t len);
+
+#endif

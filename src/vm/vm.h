@@ -1,0 +1,101 @@
+/*
+ * The machine model: one x86-64 PC virtual machine.
+ *
+ * Owns guest memory, the device buses, the vCPUs and the lifecycle (run,
+ * reset, power off).  Accelerators and devices reach the machine through
+ * this struct; nothing here depends on which accelerator runs the guest.
+ */
+#ifndef WIRT_VM_VM_H
+#define WIRT_VM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "accel/accel.h"
+#include "hw/bus.h"
+#include "hw/irq.h"
+#include "vm/config.h"
+#include "vm/memory.h"
+
+struct event_loop;
+
+/* Why the machine stops running its vCPUs. */
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_EXIT,      /* end wirt with vm->exit_status (debug-exit, quit) */
+	VM_STOP_POWEROFF,  /* guest powered off: exit status 0 */
+	VM_STOP_RESET,     /* guest asked for a reset (i8042, triple fault) */
+	VM_STOP_ERROR,     /* unrecoverable: exit status 1 */
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	pthread_t thread;
+	void *accel_data; /* the accelerator's per-vCPU state */
+};
+
+/* A device that wants to hear about machine resets and teardown. */
+struct device_hooks {
+	void (*reset)(void *opaque);
+	void (*destroy)(void *opaque);
+	void *opaque;
+};
+
+#define VM_MAX_DEVICES 64
+
+struct vm {
+	const struct vm_config *config;
+	const struct accel_ops *accel;
+	void *accel_data;
+
+	struct guest_memory mem;
+	struct bus pio;
+	struct bus mmio;
+
+	/* Where device interrupts go; set by the accelerator's vm_init. */
+	struct irq_chip_ops irq_ops;
+	void *irq_opaque;
+
+	struct vcpu vcpus[VM_MAX_CPUS];
+	unsigned ncpus;
+
+	struct event_loop *loop;
+
+	struct device_hooks devices[VM_MAX_DEVICES];
+	unsigned ndevices;
+
+	/* Lifecycle: the first stop request wins until the VM runs again. */
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	enum vm_stop_reason stop_reason;
+	int exit_status;
+	int running_vcpus;
+};
+
+/*
+ * Build the machine from its configuration: memory, accelerator, devices,
+ * boot images.  Returns 0 or a negative errno with the reason logged.
+ */
+int vm_create(struct vm *vm, const struct vm_config *cfg,
+	      const struct accel_ops *accel);
+
+/* Run until the guest or the user ends the VM; returns wirt's exit status. */
+int vm_run(struct vm *vm);
+
+void vm_destroy(struct vm *vm);
+
+/*
+ * Ask the machine to stop (any thread, including vCPU and device code).
+ * The first request wins; status is used with VM_STOP_EXIT.
+ */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status);
+
+/* True once a stop was requested: vCPU loops check this after a kick. */
+bool vm_stop_requested(struct vm *vm);
+
+/* Register reset/destroy callbacks for a device. */
+void vm_add_device(struct vm *vm, const struct device_hooks *hooks);
+
+#endif
