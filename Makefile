@@ -43,7 +43,7 @@ build/san/%.o: %.c
 
 build/tests/%: tests/unit/%.c $(UNIT_HELPERS) $(SAN_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(SAN_OBJS) $(LIBS) -lcmocka
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(SAN_OBJS) $(LIBS) $(TEST_LIBS) -lcmocka
 
 # Tiny guests: flat images assembled with the host toolchain (see tests/guests/README.md).
 guests: $(GUEST_BINS)
@@ -59,9 +59,12 @@ unit: $(UNIT_BINS)
 integration: wirt guests
 	python3 -m pytest -q tests/integration
 
-check: unit integration
+check: unit integration $(EXTRA_CHECKS)
 
 clean:
 	rm -rf build wirt
+
+# Each area may add its own rules, TEST_LIBS and EXTRA_CHECKS in mk/*.mk.
+-include $(sort $(wildcard mk/*.mk))
 
 -include $(shell find build -name '*.d' 2>/dev/null)
