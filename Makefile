@@ -27,6 +27,10 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 GUEST_SRCS := $(sort $(wildcard tests/guests/*.S))
 GUEST_BINS := $(GUEST_SRCS:tests/guests/%.S=build/guests/%.bin)
 
+.DEFAULT_GOAL := all
+# Each area may add its own rules, TEST_LIBS and EXTRA_CHECKS in mk/*.mk.
+-include $(sort $(wildcard mk/*.mk))
+
 .PHONY: all check unit integration guests clean
 all: wirt guests
 
@@ -63,8 +67,5 @@ check: unit integration $(EXTRA_CHECKS)
 
 clean:
 	rm -rf build wirt
-
-# Each area may add its own rules, TEST_LIBS and EXTRA_CHECKS in mk/*.mk.
--include $(sort $(wildcard mk/*.mk))
 
 -include $(shell find build -name '*.d' 2>/dev/null)
