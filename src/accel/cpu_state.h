@@ -10,9 +10,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* GPR_ rather than REG_: <sys/ucontext.h> already defines REG_RAX etc. */
 enum gpr {
-	REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
-	REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
+	GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
+	GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15,
 	NUM_GPRS
 };
 

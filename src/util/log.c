@@ -5,13 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum log_level log_threshold = LOG_WARN;
+enum log_level log_threshold = LOG_NOTICE;
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *const prefix[] = {
 		[LOG_ERROR] = "error: ",
 		[LOG_WARN] = "warning: ",
+		[LOG_NOTICE] = "",
 		[LOG_INFO] = "",
 		[LOG_DEBUG] = "debug: ",
 	};

@@ -45,6 +45,12 @@ struct device_hooks {
 
 #define VM_MAX_DEVICES 64
 
+/* Boot images read at start-up and loaded again at every reset. */
+struct boot_images {
+	void *kernel, *initrd, *firmware;
+	size_t kernel_size, initrd_size, firmware_size;
+};
+
 struct vm {
 	const struct vm_config *config;
 	const struct accel_ops *accel;
@@ -62,6 +68,7 @@ struct vm {
 	unsigned ncpus;
 
 	struct event_loop *loop;
+	struct boot_images boot;
 
 	struct device_hooks devices[VM_MAX_DEVICES];
 	unsigned ndevices;

@@ -1,0 +1,54 @@
+/* wirt: one binary, subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+/* Weak while `wirt img` is developed on its own branch: a build without it
+ * still runs VMs and says so when asked for img. */
+int cmd_img(int argc, char **argv) __attribute__((weak));
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: wirt COMMAND [OPTIONS]\n"
+		"\n"
+		"commands:\n"
+		"  run    run a virtual machine (wirt run --help)\n"
+		"  img    create, inspect and convert disk images (wirt img --help)\n"
+		"\n"
+		"wirt runs x86-64 virtual machines with Linux KVM where the host has it\n"
+		"and with its own x86-64 emulator where it does not.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} commands[] = {
+		{ "run", cmd_run },
+		{ "img", cmd_img },
+	};
+	unsigned i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name)) {
+			if (!commands[i].fn) {
+				fprintf(stderr, "wirt: '%s' is not part of this build\n", argv[1]);
+				return 2;
+			}
+			return commands[i].fn(argc - 1, argv + 1);
+		}
+	fprintf(stderr, "wirt: unknown command '%s' (try 'wirt --help')\n", argv[1]);
+	return 2;
+}

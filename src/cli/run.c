@@ -1,0 +1,85 @@
+/* `wirt run`: build a virtual machine from the options and run it. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "accel/accel.h"
+#include "cli/commands.h"
+#include "cli/run_options.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+/*
+ * Choose the accelerator.  auto prefers KVM, but not for a Linux kernel on
+ * KVM-PVM, which cannot run unmodified kernels; it says what it chose.
+ */
+static const struct accel_ops *choose_accel(const struct vm_config *cfg)
+{
+	char why[256] = "";
+	int unmodified_linux = 1;
+	int ret;
+
+	if (cfg->accel == ACCEL_EMU)
+		return &accel_emu_ops;
+	ret = accel_kvm_ops.probe(why, sizeof(why), &unmodified_linux);
+	if (cfg->accel == ACCEL_KVM) {
+		if (ret) {
+			log_error("--accel kvm: %s; --accel emu runs guests without KVM", why);
+			return NULL;
+		}
+		if (cfg->kernel && !unmodified_linux)
+			log_warn("%s", why);
+		return &accel_kvm_ops;
+	}
+	if (!ret && (unmodified_linux || !cfg->kernel)) {
+		log_notice("using KVM (--accel kvm)");
+		return &accel_kvm_ops;
+	}
+	log_notice("using wirt's emulator (--accel emu): %s", why);
+	return &accel_emu_ops;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct run_flags flags;
+	const struct accel_ops *accel;
+	char err[256];
+	struct vm *vm;
+	int ret, status;
+
+	ret = run_options_parse(argc, argv, &cfg, &flags, stdout, err, sizeof(err));
+	if (ret == 1)
+		return 0;
+	if (ret) {
+		fprintf(stderr, "wirt run: %s\n", err);
+		return 2;
+	}
+	if (flags.verbose)
+		log_threshold = flags.verbose > 1 ? LOG_DEBUG : LOG_INFO;
+	if (cfg.ndisks) {
+		log_error("--disk '%s': wirt has no disk controller yet (virtio-blk is not built)",
+			  cfg.disks[0].spec);
+		return 1;
+	}
+	if (cfg.nnets) {
+		log_error("--net '%s': wirt has no network card yet (virtio-net is not built)",
+			  cfg.nets[0].spec);
+		return 1;
+	}
+	accel = choose_accel(&cfg);
+	if (!accel)
+		return 1;
+
+	/* The VM is large (vCPU and device tables): keep it off the stack. */
+	static struct vm the_vm;
+	vm = &the_vm;
+	ret = vm_create(vm, &cfg, accel);
+	if (ret) {
+		vm_destroy(vm);
+		return 1;
+	}
+	status = vm_run(vm);
+	vm_destroy(vm);
+	return status;
+}

@@ -1,0 +1,206 @@
+/* `wirt run` options: every value checked, one clear line per mistake. */
+#include "cli/run_options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "util/parse.h"
+#include "vm/memory.h"
+
+enum {
+	OPT_ACCEL = 'a', OPT_MEMORY = 'm', OPT_CPUS = 'c', OPT_KERNEL = 'k',
+	OPT_INITRD = 'i', OPT_APPEND = 'A', OPT_FIRMWARE = 'f', OPT_DISK = 'd',
+	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v',
+	OPT_NO_REBOOT = 256,
+};
+
+static const struct option long_options[] = {
+	{ "accel", required_argument, NULL, OPT_ACCEL },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "append", required_argument, NULL, OPT_APPEND },
+	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char help_text[] =
+	"usage: wirt run [OPTIONS]\n"
+	"\n"
+	"Run an x86-64 PC virtual machine.  Its first serial port is this\n"
+	"terminal: on a terminal, press Ctrl-A x to quit and Ctrl-A h for help;\n"
+	"with pipes, input and output pass through unchanged.\n"
+	"\n"
+	"Machine:\n"
+	"  -a, --accel kvm|emu|auto  what runs the guest: Linux KVM, wirt's own\n"
+	"                            x86-64 emulator, or the best that works here\n"
+	"                            (default auto; wirt says which and why)\n"
+	"  -m, --memory SIZE         guest RAM, e.g. 512M or 2G; a bare number is\n"
+	"                            MiB (default 512M, at least 16M)\n"
+	"  -c, --cpus N              number of vCPUs, 1 to 64 (default 1)\n"
+	"Boot (give --kernel, --firmware, or both):\n"
+	"  -k, --kernel FILE         Linux kernel: a bzImage, or a vmlinux ELF with\n"
+	"                            a PVH entry note (started without decompression)\n"
+	"  -i, --initrd FILE         initial RAM disk for --kernel\n"
+	"  -A, --append CMDLINE      kernel command line (default \"console=ttyS0\")\n"
+	"  -f, --firmware FILE       flat firmware image of 64 KiB to 16 MiB, mapped\n"
+	"                            to end at 4 GiB (last 128 KiB also below 1 MiB);\n"
+	"                            the vCPU starts at its reset vector\n"
+	"Devices:\n"
+	"  -d, --disk FILE[,OPTS]    a disk (virtio-blk; arrives with a later release)\n"
+	"  -n, --net SPEC            a network card (arrives with a later release)\n"
+	"Lifecycle:\n"
+	"      --no-reboot           exit instead of resetting when the guest\n"
+	"                            reboots (status 0) or triple-faults (status 2)\n"
+	"Other:\n"
+	"  -v, --verbose             more messages (repeat for debug output)\n"
+	"  -h, --help                this help\n"
+	"\n"
+	"Exit status: 0 after power-off or Ctrl-A x; (V<<1)|1 when the guest writes\n"
+	"V to the debug-exit port 0xf4; 1 on errors.\n";
+
+static int opt_error(char *err, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int opt_error(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_accel(const char *v, enum accel_choice *out)
+{
+	if (!strcmp(v, "kvm"))
+		*out = ACCEL_KVM;
+	else if (!strcmp(v, "emu"))
+		*out = ACCEL_EMU;
+	else if (!strcmp(v, "auto"))
+		*out = ACCEL_AUTO;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int check_file_arg(const char *opt, const char *v, char *err, size_t len)
+{
+	if (!*v)
+		return opt_error(err, len, "--%s needs a file name", opt);
+	return 0;
+}
+
+int run_options_parse(int argc, char **argv, struct vm_config *cfg,
+		      struct run_flags *flags, FILE *help_out,
+		      char *err, size_t err_len)
+{
+	uint64_t v;
+	int c, ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	memset(flags, 0, sizeof(*flags));
+	cfg->accel = ACCEL_AUTO;
+	cfg->memory = VM_DEFAULT_MEMORY;
+	cfg->cpus = 1;
+	cfg->append = "console=ttyS0";
+	optind = 0; /* reset getopt, also for repeated calls in tests */
+	opterr = 0;
+
+	while ((c = getopt_long(argc, argv, ":a:m:c:k:i:A:f:d:n:vh",
+				long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_ACCEL:
+			if (parse_accel(optarg, &cfg->accel))
+				return opt_error(err, err_len,
+						 "--accel '%s': choose kvm, emu or auto", optarg);
+			break;
+		case OPT_MEMORY:
+			ret = parse_size(optarg, 1 << 20, &v);
+			if (ret || v < GMEM_MIN_RAM || v > GMEM_MAX_RAM)
+				return opt_error(err, err_len,
+						 "--memory '%s': give a size from 16M to 1T, e.g. 512M or 2G",
+						 optarg);
+			if (v & 0xfffff)
+				return opt_error(err, err_len,
+						 "--memory '%s': must be a whole number of MiB", optarg);
+			cfg->memory = v;
+			break;
+		case OPT_CPUS:
+			if (parse_uint(optarg, 1, VM_MAX_CPUS, &v))
+				return opt_error(err, err_len,
+						 "--cpus '%s': give a number from 1 to %d",
+						 optarg, VM_MAX_CPUS);
+			cfg->cpus = (unsigned)v;
+			break;
+		case OPT_KERNEL:
+			if (check_file_arg("kernel", optarg, err, err_len))
+				return -EINVAL;
+			cfg->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			if (check_file_arg("initrd", optarg, err, err_len))
+				return -EINVAL;
+			cfg->initrd = optarg;
+			break;
+		case OPT_APPEND:
+			cfg->append = optarg;
+			break;
+		case OPT_FIRMWARE:
+			if (check_file_arg("firmware", optarg, err, err_len))
+				return -EINVAL;
+			cfg->firmware = optarg;
+			break;
+		case OPT_DISK:
+			if (cfg->ndisks == VM_MAX_DISKS)
+				return opt_error(err, err_len, "--disk: at most %d disks",
+						 VM_MAX_DISKS);
+			if (!*optarg || *optarg == ',')
+				return opt_error(err, err_len, "--disk needs a file name");
+			cfg->disks[cfg->ndisks++].spec = optarg;
+			break;
+		case OPT_NET:
+			if (cfg->nnets == VM_MAX_NETS)
+				return opt_error(err, err_len, "--net: at most %d network cards",
+						 VM_MAX_NETS);
+			if (!*optarg)
+				return opt_error(err, err_len, "--net needs a specification");
+			cfg->nets[cfg->nnets++].spec = optarg;
+			break;
+		case OPT_NO_REBOOT:
+			cfg->no_reboot = true;
+			break;
+		case OPT_VERBOSE:
+			flags->verbose++;
+			break;
+		case OPT_HELP:
+			fputs(help_text, help_out);
+			return 1;
+		case ':':
+			return opt_error(err, err_len, "option '%s' needs a value",
+					 argv[optind - 1]);
+		default:
+			return opt_error(err, err_len,
+					 "unknown option '%s' (see wirt run --help)",
+					 argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return opt_error(err, err_len,
+				 "unexpected argument '%s' (see wirt run --help)",
+				 argv[optind]);
+	if (cfg->initrd && !cfg->kernel)
+		return opt_error(err, err_len, "--initrd needs --kernel");
+	if (!cfg->kernel && !cfg->firmware)
+		return opt_error(err, err_len,
+				 "nothing to boot: give --kernel FILE or --firmware FILE (see wirt run --help)");
+	return 0;
+}

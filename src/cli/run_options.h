@@ -1,0 +1,23 @@
+/* Parsing `wirt run` options into a vm_config. */
+#ifndef WIRT_CLI_RUN_OPTIONS_H
+#define WIRT_CLI_RUN_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "vm/config.h"
+
+/* Options that control wirt itself rather than the machine. */
+struct run_flags {
+	int verbose;
+};
+
+/*
+ * Parse argv (argv[0] is "run").  Returns 0 on success, 1 if --help was
+ * printed to help_out, or -EINVAL with one line in err.
+ */
+int run_options_parse(int argc, char **argv, struct vm_config *cfg,
+		      struct run_flags *flags, FILE *help_out,
+		      char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,23 @@
+/* The PC's built-in devices, and the constructors of each. */
+#ifndef WIRT_HW_DEVICES_H
+#define WIRT_HW_DEVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+struct serial;
+
+/* Create every device of the machine; 0 or negative errno (logged). */
+int devices_create(struct vm *vm);
+
+/* 16550A UART at base (e.g. 0x3f8) raising ISA IRQ irq. */
+struct serial *serial_create(struct vm *vm, uint16_t base, unsigned irq);
+/* Bytes from the console: returns how many the receive FIFO accepted. */
+size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
+
+int i8042_create(struct vm *vm);
+int debug_exit_create(struct vm *vm, uint16_t port);
+int post_port_create(struct vm *vm);
+
+#endif

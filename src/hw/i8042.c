@@ -1,0 +1,167 @@
+/*
+ * i8042 keyboard controller: enough of it for firmware and Linux to probe
+ * it and, above all, to reset the machine (command 0xFE, or clearing bit 0
+ * of the output port).  No keyboard or mouse is attached.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "hw/devices.h"
+#include "vm/vm.h"
+
+#define I8042_DATA 0x60
+#define I8042_CMD 0x64
+
+#define STATUS_OBF 0x01   /* output buffer full */
+#define STATUS_SYS 0x04   /* system flag: self-test passed */
+#define STATUS_CMD 0x08   /* last write was a command */
+
+struct i8042 {
+	struct vm *vm;
+	pthread_mutex_t lock;
+	uint8_t status;
+	uint8_t out;          /* output buffer */
+	uint8_t ctr;          /* controller configuration byte */
+	uint8_t pending_cmd;  /* command waiting for its data byte */
+};
+
+static void i8042_reply(struct i8042 *k, uint8_t v)
+{
+	k->out = v;
+	k->status |= STATUS_OBF;
+}
+
+static void i8042_command(struct i8042 *k, uint8_t cmd)
+{
+	switch (cmd) {
+	case 0x20: /* read configuration byte */
+		i8042_reply(k, k->ctr);
+		break;
+	case 0x60: /* write configuration byte: data follows */
+	case 0xd1: /* write output port: data follows */
+		k->pending_cmd = cmd;
+		break;
+	case 0xaa: /* controller self-test */
+		i8042_reply(k, 0x55);
+		break;
+	case 0xab: /* keyboard interface test */
+	case 0xa9: /* aux interface test */
+		i8042_reply(k, 0x00);
+		break;
+	case 0xd0: /* read output port: A20 on, no reset */
+		i8042_reply(k, 0x03);
+		break;
+	case 0xfe: /* pulse the reset line */
+		vm_request_stop(k->vm, VM_STOP_RESET, 0);
+		break;
+	default: /* enable/disable ports and the rest: nothing to do */
+		break;
+	}
+}
+
+static void i8042_data(struct i8042 *k, uint8_t v)
+{
+	uint8_t cmd = k->pending_cmd;
+
+	k->pending_cmd = 0;
+	if (cmd == 0x60) {
+		k->ctr = v;
+	} else if (cmd == 0xd1) {
+		if (!(v & 1))
+			vm_request_stop(k->vm, VM_STOP_RESET, 0);
+	}
+	/* Data for an absent keyboard is dropped; no ACK comes back. */
+}
+
+static uint64_t i8042_access_read(struct i8042 *k, int data_port)
+{
+	uint8_t v;
+
+	pthread_mutex_lock(&k->lock);
+	if (data_port) {
+		v = k->out;
+		k->status &= ~STATUS_OBF;
+	} else {
+		v = k->status;
+	}
+	pthread_mutex_unlock(&k->lock);
+	return v;
+}
+
+static void i8042_access_write(struct i8042 *k, int data_port, uint8_t value)
+{
+	pthread_mutex_lock(&k->lock);
+	if (data_port) {
+		k->status &= ~STATUS_CMD;
+		i8042_data(k, value);
+	} else {
+		k->status |= STATUS_CMD;
+		i8042_command(k, value);
+	}
+	pthread_mutex_unlock(&k->lock);
+}
+
+static void i8042_reset(void *opaque)
+{
+	struct i8042 *k = opaque;
+
+	pthread_mutex_lock(&k->lock);
+	k->status = STATUS_SYS;
+	k->ctr = 0x45; /* keyboard IRQ, system flag, translation */
+	k->pending_cmd = 0;
+	pthread_mutex_unlock(&k->lock);
+}
+
+static uint64_t i8042_data_read(void *opaque, uint64_t offset, unsigned size)
+{
+	return i8042_access_read(opaque, 1);
+}
+
+static uint64_t i8042_status_read(void *opaque, uint64_t offset, unsigned size)
+{
+	return i8042_access_read(opaque, 0);
+}
+
+static void i8042_data_write(void *opaque, uint64_t offset, uint64_t value,
+			     unsigned size)
+{
+	i8042_access_write(opaque, 1, (uint8_t)value);
+}
+
+static void i8042_cmd_write(void *opaque, uint64_t offset, uint64_t value,
+			    unsigned size)
+{
+	i8042_access_write(opaque, 0, (uint8_t)value);
+}
+
+static const struct io_ops i8042_data_ops = {
+	.read = i8042_data_read,
+	.write = i8042_data_write,
+};
+
+static const struct io_ops i8042_cmd_ops = {
+	.read = i8042_status_read,
+	.write = i8042_cmd_write,
+};
+
+static void i8042_destroy(void *opaque)
+{
+	free(opaque);
+}
+
+int i8042_create(struct vm *vm)
+{
+	struct i8042 *k = calloc(1, sizeof(*k));
+	int ret;
+
+	if (!k)
+		return -1;
+	k->vm = vm;
+	pthread_mutex_init(&k->lock, NULL);
+	i8042_reset(k);
+	ret = bus_register(&vm->pio, I8042_DATA, 1, &i8042_data_ops, k, "i8042");
+	if (!ret)
+		ret = bus_register(&vm->pio, I8042_CMD, 1, &i8042_cmd_ops, k, "i8042");
+	vm_add_device(vm, &(struct device_hooks){ i8042_reset, i8042_destroy, k });
+	return ret;
+}

@@ -1,0 +1,225 @@
+/* The console: stdin/stdout <-> the guest's console device (see console.h). */
+#include "ui/console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "hw/devices.h"
+#include "util/event_loop.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+#define ESCAPE_KEY 0x01 /* Ctrl-A */
+#define INPUT_BUF 4096
+
+static struct {
+	struct vm *vm;
+	struct serial *serial;
+	pthread_mutex_t lock;
+	bool is_tty;
+	bool termios_saved;
+	struct termios saved;
+	bool escape_pending;
+	bool stdin_paused;   /* EPOLLIN off while the guest is not reading */
+	bool stdin_eof;
+	uint8_t buf[INPUT_BUF];
+	size_t head, len;
+} con = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void console_write(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* stdout gone: guest output is lost, the VM goes on */
+		p += n;
+		len -= n;
+	}
+}
+
+void console_restore(void)
+{
+	if (con.termios_saved) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &con.saved);
+		con.termios_saved = false;
+	}
+}
+
+static void console_on_signal(int sig)
+{
+	console_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void console_raw_mode(void)
+{
+	struct termios t;
+
+	if (tcgetattr(STDIN_FILENO, &con.saved) < 0)
+		return;
+	con.termios_saved = true;
+	atexit(console_restore);
+	signal(SIGTERM, console_on_signal);
+	signal(SIGHUP, console_on_signal);
+	t = con.saved;
+	cfmakeraw(&t);
+	t.c_oflag |= OPOST | ONLCR; /* our own messages end in \n */
+	tcsetattr(STDIN_FILENO, TCSANOW, &t);
+}
+
+/* Push buffered input into the device; called with con.lock held. */
+static void console_flush_input(void)
+{
+	while (con.len) {
+		size_t chunk = con.len;
+		size_t n;
+
+		if (con.head + chunk > INPUT_BUF)
+			chunk = INPUT_BUF - con.head;
+		n = serial_receive(con.serial, con.buf + con.head, chunk);
+		con.head = (con.head + n) % INPUT_BUF;
+		con.len -= n;
+		if (n < chunk)
+			break;
+	}
+	if (!con.len)
+		con.head = 0;
+}
+
+static void console_queue(uint8_t b)
+{
+	if (con.len < INPUT_BUF)
+		con.buf[(con.head + con.len++) % INPUT_BUF] = b;
+}
+
+static void console_help(void)
+{
+	static const char help[] =
+		"\r\nC-a h    print this help\r\n"
+		"C-a x    exit wirt\r\n"
+		"C-a C-a  send C-a to the guest\r\n";
+
+	console_write(help, sizeof(help) - 1);
+}
+
+/* Terminal input: interpret the escape key, queue the rest. */
+static void console_key(uint8_t b)
+{
+	if (!con.escape_pending) {
+		if (b == ESCAPE_KEY)
+			con.escape_pending = true;
+		else
+			console_queue(b);
+		return;
+	}
+	con.escape_pending = false;
+	switch (b) {
+	case 'x':
+	case 'X':
+		console_write("\r\nwirt: terminated by C-a x\r\n", 29);
+		vm_request_stop(con.vm, VM_STOP_EXIT, 0);
+		break;
+	case 'h':
+	case 'H':
+	case '?':
+		console_help();
+		break;
+	case ESCAPE_KEY:
+	case 'a':
+		console_queue(ESCAPE_KEY);
+		break;
+	default:
+		break;
+	}
+}
+
+static void console_on_input(void *opaque, uint32_t events)
+{
+	uint8_t tmp[512];
+	size_t room;
+	ssize_t n, i;
+
+	pthread_mutex_lock(&con.lock);
+	room = INPUT_BUF - con.len;
+	if (room > sizeof(tmp))
+		room = sizeof(tmp);
+	n = room ? read(STDIN_FILENO, tmp, room) : 0;
+	if (n == 0 && room) {
+		/* End of input (a script ended): the guest runs on. */
+		con.stdin_eof = true;
+		event_loop_remove_fd(con.vm->loop, STDIN_FILENO);
+	} else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+		con.stdin_eof = true;
+		event_loop_remove_fd(con.vm->loop, STDIN_FILENO);
+	}
+	for (i = 0; i < n; i++) {
+		if (con.is_tty)
+			console_key(tmp[i]);
+		else
+			console_queue(tmp[i]);
+	}
+	console_flush_input();
+	/* Stop reading while the guest has not taken what we hold. */
+	if (con.len == INPUT_BUF && !con.stdin_eof && !con.stdin_paused) {
+		con.stdin_paused = true;
+		event_loop_mod_fd(con.vm->loop, STDIN_FILENO, 0);
+	}
+	pthread_mutex_unlock(&con.lock);
+}
+
+void console_rx_ready(void)
+{
+	pthread_mutex_lock(&con.lock);
+	if (con.serial && con.len) {
+		console_flush_input();
+		if (con.stdin_paused && con.len < INPUT_BUF) {
+			con.stdin_paused = false;
+			event_loop_mod_fd(con.vm->loop, STDIN_FILENO, EPOLLIN);
+		}
+	}
+	pthread_mutex_unlock(&con.lock);
+}
+
+static void console_destroy(void *opaque)
+{
+	console_restore();
+}
+
+int console_attach_serial(struct vm *vm, struct serial *s)
+{
+	int ret;
+
+	con.vm = vm;
+	con.serial = s;
+	con.is_tty = isatty(STDIN_FILENO);
+	if (con.is_tty)
+		console_raw_mode();
+	vm_add_device(vm, &(struct device_hooks){ NULL, console_destroy, NULL });
+	ret = event_loop_add_fd(vm->loop, STDIN_FILENO, EPOLLIN,
+				console_on_input, NULL);
+	if (ret == -EPERM) {
+		/* stdin is a regular file or /dev/null: epoll cannot watch it. */
+		con.stdin_eof = true;
+		log_debug("console: stdin cannot be polled; no console input");
+		return 0;
+	}
+	if (ret)
+		log_error("console: cannot watch stdin: %s", strerror(-ret));
+	return ret;
+}

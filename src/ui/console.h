@@ -1,0 +1,27 @@
+/*
+ * The console: wirt's standard input and output connected to the guest's
+ * console device.  On a terminal, raw mode with the escape key Ctrl-A
+ * (Ctrl-A x quits, Ctrl-A h helps); on pipes, bytes pass through unchanged
+ * so tests can script a guest.
+ */
+#ifndef WIRT_UI_CONSOLE_H
+#define WIRT_UI_CONSOLE_H
+
+#include <stddef.h>
+
+struct vm;
+struct serial;
+
+/* Connect stdin/stdout to a serial port of vm (one console per process). */
+int console_attach_serial(struct vm *vm, struct serial *s);
+
+/* Guest output for the user; any thread. */
+void console_write(const void *buf, size_t len);
+
+/* The guest device has room for more input; any thread. */
+void console_rx_ready(void);
+
+/* Put the terminal back as it was (also done at exit). */
+void console_restore(void);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * Boot selection.  With --kernel, wirt loads the kernel itself (bzImage
+ * through the Linux boot protocol, vmlinux through PVH) and the vCPU starts
+ * at its entry point.  With --firmware only, the vCPU starts at the reset
+ * vector of the firmware image.
+ */
+#include "vm/boot.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "util/file.h"
+#include "util/log.h"
+#include "vm/linux_boot.h"
+#include "vm/vm.h"
+
+static int read_boot_file(const char *what, const char *path, void **data,
+			  size_t *size, size_t max)
+{
+	int ret = file_read_all(path, max, data, size);
+
+	if (ret == -EFBIG)
+		log_error("%s '%s' is too large (more than %zu MiB)", what, path,
+			  max >> 20);
+	else if (ret)
+		log_error("cannot read %s '%s': %s", what, path, strerror(-ret));
+	return ret;
+}
+
+/* Reject a file that is not a bootable kernel before building the VM. */
+static int boot_check_kernel(const char *path, const void *image, size_t size)
+{
+	struct bzimage_info info;
+	uint32_t entry;
+	char err[256];
+	int ret;
+
+	if (image_is_elf(image, size))
+		ret = pvh_find_entry(image, size, &entry, err, sizeof(err));
+	else
+		ret = bzimage_parse(image, size, &info, err, sizeof(err));
+	if (ret)
+		log_error("cannot boot kernel '%s': %s", path, err);
+	return ret;
+}
+
+int boot_prepare(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->config;
+	struct boot_images *b = &vm->boot;
+	int ret;
+
+	if (cfg->firmware) {
+		ret = read_boot_file("firmware", cfg->firmware, &b->firmware,
+				     &b->firmware_size, 16 << 20);
+		if (ret)
+			return ret;
+		ret = gmem_add_firmware(&vm->mem, b->firmware, b->firmware_size);
+		if (ret) {
+			log_error("firmware '%s' must be a flat image of 64 KiB to 16 MiB in whole 4 KiB pages (it has %zu bytes)",
+				  cfg->firmware, b->firmware_size);
+			return ret;
+		}
+	}
+	if (cfg->kernel) {
+		ret = read_boot_file("kernel", cfg->kernel, &b->kernel,
+				     &b->kernel_size, 1ULL << 30);
+		if (ret)
+			return ret;
+		ret = boot_check_kernel(cfg->kernel, b->kernel, b->kernel_size);
+		if (ret)
+			return ret;
+	}
+	if (cfg->initrd) {
+		ret = read_boot_file("initrd", cfg->initrd, &b->initrd,
+				     &b->initrd_size, 4ULL << 30);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int boot_load(struct vm *vm, struct cpu_state *bsp)
+{
+	const struct vm_config *cfg = vm->config;
+	struct boot_images *b = &vm->boot;
+	struct linux_boot_args args = {
+		.kernel = b->kernel,
+		.kernel_size = b->kernel_size,
+		.initrd = b->initrd,
+		.initrd_size = b->initrd_size,
+		.cmdline = cfg->append,
+	};
+	char err[256];
+	int ret;
+
+	if (!b->kernel)
+		return 0; /* firmware: the reset state is the boot state */
+	ret = linux_boot_load(&vm->mem, &args, bsp, err, sizeof(err));
+	if (ret)
+		log_error("cannot boot kernel '%s': %s", cfg->kernel, err);
+	return ret;
+}
+
+void boot_release(struct vm *vm)
+{
+	free(vm->boot.kernel);
+	free(vm->boot.initrd);
+	free(vm->boot.firmware);
+	memset(&vm->boot, 0, sizeof(vm->boot));
+}
