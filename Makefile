@@ -58,7 +58,7 @@ build/guests/%.bin: tests/guests/%.S tests/guests/guest.ld tests/guests/guest.h
 	objcopy -O binary build/guests/$*.elf $@
 
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+	@failed=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed=1; done; exit $$failed
 
 integration: wirt guests
 	python3 -m pytest -q tests/integration
