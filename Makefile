@@ -12,6 +12,8 @@ WARN    := -Wall -Wextra -Wno-unused-parameter
 BASE_CFLAGS := -std=gnu11 $(WARN) -Isrc -D_GNU_SOURCE -MMD -MP -pthread
 LIBS    := -pthread -lz -lzstd -ljson-c -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
+# The Python that has pytest (Debian's python3-pytest lives in /usr/bin).
+PYTHON  ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import pytest' 2>/dev/null && echo $$p && break; done)
 
 SRCS      := $(shell find src -name '*.c' | sort)
 MAIN_SRC  := src/cli/main.c
@@ -61,7 +63,8 @@ unit: $(UNIT_BINS)
 	@failed=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed=1; done; exit $$failed
 
 integration: wirt guests
-	python3 -m pytest -q tests/integration
+	@test -n "$(PYTHON)" || { echo 'pytest not found: run scripts/setup.sh'; exit 1; }
+	$(PYTHON) -m pytest -q tests/integration
 
 check: unit integration $(EXTRA_CHECKS)
 

@@ -1,0 +1,254 @@
+/*
+ * wirt's x86-64 emulator: internal interfaces shared by its files.
+ *
+ *   emu_accel.c  the accelerator interface (vCPU threads, run loop, kicks)
+ *   decode.c     bytes -> struct insn (prefixes, ModRM/SIB, immediates)
+ *   decode_cache.c  decoded instructions cached by guest-physical address
+ *   exec.c       the integer instruction set
+ *   exec_system.c  control registers, MSRs, CPUID, descriptor tables
+ *   flags.c      lazily evaluated arithmetic flags
+ *   mmu.c        segmentation, paging, software TLB, guest memory access
+ *   except.c     exception and interrupt delivery through the IDT
+ *   segment.c    loading segment registers from descriptor tables
+ *
+ * Guest faults unwind with longjmp to the run loop (emu_raise), which
+ * delivers them; an instruction commits its register results only after
+ * its last memory access can no longer fault.
+ */
+#ifndef WIRT_ACCEL_EMU_EMU_H
+#define WIRT_ACCEL_EMU_EMU_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "accel/cpu_state.h"
+
+struct vm;
+struct vcpu;
+struct pic;
+struct dcache_entry;
+
+/* Exception vectors. */
+enum {
+	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
+	EXC_BR = 5, EXC_UD = 6, EXC_NM = 7, EXC_DF = 8, EXC_TS = 10,
+	EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14, EXC_MF = 16,
+	EXC_AC = 17, EXC_MC = 18, EXC_XM = 19,
+};
+
+/* ---- decoded instructions ---- */
+
+#define PFX_LOCK  0x01
+#define PFX_REP   0x02  /* F3 */
+#define PFX_REPNE 0x04  /* F2 */
+#define PFX_OPSZ  0x08  /* 66 */
+#define PFX_ADSZ  0x10  /* 67 */
+
+struct insn {
+	uint16_t op;       /* opcode: 0x00-0xff, 0x1xx = 0F xx, 0x2xx = 0F 38 xx, 0x3xx = 0F 3A xx */
+	uint8_t len;
+	uint8_t prefixes;  /* PFX_* */
+	uint8_t rex;       /* 0 if none, else 0x40-0x4f */
+	int8_t seg;        /* segment override or -1 */
+	uint8_t opsize;    /* operand size in bytes: 2, 4 or 8 (1 for byte ops is decided by exec) */
+	uint8_t adsize;    /* address size in bytes: 2, 4 or 8 */
+	uint8_t has_modrm;
+	uint8_t mod, reg, rm;  /* reg and rm include REX.R / REX.B */
+	uint8_t has_mem;   /* ModRM names memory */
+	int8_t base, index;    /* -1 if none; GPR numbers; base 16 = RIP */
+	uint8_t scale;
+	int64_t disp;
+	uint64_t imm, imm2;
+};
+
+/* ---- lazy flags ---- */
+
+enum cc_op {
+	CC_EAGER,  /* the arithmetic flags in rflags are current */
+	CC_ADD, CC_ADC, CC_SUB, CC_SBB, CC_LOGIC, CC_INC, CC_DEC,
+};
+
+/* ---- software TLB ---- */
+
+#define TLB_ENTRIES 1024
+/* Which accesses an entry allows without a page walk. */
+#define TLB_READ_S  0x01
+#define TLB_READ_U  0x02
+#define TLB_WRITE_S 0x04
+#define TLB_WRITE_U 0x08
+#define TLB_EXEC_S  0x10
+#define TLB_EXEC_U  0x20
+#define TLB_GLOBAL  0x40
+
+struct tlb_entry {
+	uint64_t vpage;   /* linear address >> 12, or ~0 if empty */
+	uint64_t ppage;   /* physical address >> 12 */
+	uint8_t *host;    /* host address of the page if it is RAM, else NULL */
+	uint32_t perms;   /* TLB_* */
+};
+
+/* Memory access kinds for translation. */
+enum access { ACC_READ, ACC_WRITE, ACC_EXEC };
+
+/* ---- the vCPU ---- */
+
+struct emu_vm;
+
+struct emu_cpu {
+	struct cpu_state s;
+	struct vcpu *vcpu;
+	struct vm *vm;
+	struct emu_vm *evm;
+
+	/* Lazy flags: rflags holds the non-arithmetic bits (and all of them
+	 * when cc_op is CC_EAGER). */
+	enum cc_op cc_op;
+	uint8_t cc_size;      /* operand size in bytes */
+	uint64_t cc_res, cc_src1, cc_src2;
+	uint64_t cc_carry;    /* CF for INC/DEC, which keep it */
+
+	unsigned cpl;
+	unsigned code_size;   /* 2, 4 or 8: the default operand size of CS */
+	bool long_mode;       /* EFER.LMA */
+
+	/* MSRs and other state outside struct cpu_state. */
+	uint64_t dr[8];
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t pat, tsc_offset, misc_enable, tsc_aux;
+	uint64_t xcr0;
+	uint16_t fpu_cw;
+
+	struct tlb_entry tlb[TLB_ENTRIES];
+	struct dcache_entry *dcache;
+
+	/* The instruction being executed. */
+	uint64_t insn_rip;
+	struct insn in;
+
+	/* Exceptions: emu_raise fills these and longjmps to fault_jmp. */
+	jmp_buf fault_jmp;
+	int fault_vector;
+	uint32_t fault_error;
+	bool fault_has_error;
+	int delivering;       /* vector being delivered, or -1 */
+
+	/* Interrupts. */
+	bool halted;
+	bool wait_for_sipi;   /* an AP before its start-up IPI */
+	bool irq_shadow;      /* STI / MOV SS: no interrupts before the next insn */
+	atomic_int kick;      /* any thread: leave vcpu_run soon */
+	bool shutdown;        /* triple fault */
+	uint64_t icount;      /* instructions executed */
+};
+
+/* Per-VM emulator state: interrupt controllers and the code-page map. */
+struct emu_vm {
+	struct vm *vm;
+	uint8_t *code_page;    /* per physical page: decoded code cached here */
+	uint32_t *page_gen;    /* per physical page: bumped when code is written */
+	uint64_t npages;
+	struct pic *pic;
+	pthread_mutex_t irq_lock;
+	pthread_cond_t irq_cond;   /* halted vCPUs wait here */
+};
+
+/* emu_accel.c */
+int emu_pending_interrupt(struct emu_cpu *c);  /* vector or -1; acknowledges it */
+
+/* except.c */
+_Noreturn void emu_raise(struct emu_cpu *c, int vector, uint32_t error, bool has_error);
+_Noreturn void emu_raise_gp(struct emu_cpu *c, uint32_t error);
+_Noreturn void emu_raise_ud(struct emu_cpu *c);
+/* Deliver a vector through the IDT; soft = INT n (privilege checked). */
+void emu_deliver(struct emu_cpu *c, int vector, uint32_t error, bool has_error,
+		 bool soft, uint64_t return_rip);
+/* Deliver the fault recorded by emu_raise, escalating to #DF / shutdown. */
+void emu_deliver_fault(struct emu_cpu *c);
+
+/* mmu.c */
+void emu_tlb_flush(struct emu_cpu *c, bool global_too);
+void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin);
+uint64_t emu_translate(struct emu_cpu *c, uint64_t lin, enum access acc, bool user);
+uint64_t emu_read_lin(struct emu_cpu *c, uint64_t lin, unsigned size, bool user);
+void emu_write_lin(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t val, bool user);
+uint64_t emu_linear(struct emu_cpu *c, int seg, uint64_t off, unsigned size, bool write);
+uint64_t emu_read(struct emu_cpu *c, int seg, uint64_t off, unsigned size);
+void emu_write(struct emu_cpu *c, int seg, uint64_t off, unsigned size, uint64_t val);
+/* Supervisor-privilege access to system structures (GDT, IDT, TSS). */
+uint64_t emu_read_sys(struct emu_cpu *c, uint64_t lin, unsigned size);
+void emu_write_sys(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t val);
+/* Fetch up to len instruction bytes at CS:rip; returns how many are readable. */
+unsigned emu_fetch(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len);
+uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size);
+void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val);
+void emu_code_written(struct emu_vm *evm, uint64_t pa);
+uint64_t emu_pio_read(struct emu_cpu *c, uint16_t port, unsigned size);
+void emu_pio_write(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t val);
+
+/* decode.c: 0 or -1 (#UD; too long or undefined prefix use) */
+int emu_decode(struct emu_cpu *c, const uint8_t *bytes, unsigned avail, struct insn *in);
+uint64_t emu_effective_address(struct emu_cpu *c, const struct insn *in);
+
+/* decode_cache.c */
+const struct insn *emu_decode_cached(struct emu_cpu *c);
+struct dcache_entry *emu_dcache_alloc(void);
+void emu_fetch_fault(struct emu_cpu *c, uint64_t rip);
+
+/* flags.c */
+uint64_t emu_get_rflags(struct emu_cpu *c);
+void emu_set_rflags(struct emu_cpu *c, uint64_t rflags);  /* all bits, no checks */
+bool emu_cf(struct emu_cpu *c);
+bool emu_zf(struct emu_cpu *c);
+bool emu_cond(struct emu_cpu *c, unsigned cc);  /* Jcc condition 0-15 */
+void emu_flags_arith(struct emu_cpu *c, enum cc_op op, unsigned size,
+		     uint64_t res, uint64_t a, uint64_t b);
+/* Set the arithmetic flags explicitly (shifts, multiplies, ...). */
+void emu_flags_set(struct emu_cpu *c, uint64_t mask, uint64_t values);
+void emu_flags_szp(struct emu_cpu *c, unsigned size, uint64_t res, uint64_t cf_of_af);
+
+/* segment.c */
+void emu_load_seg(struct emu_cpu *c, int seg, uint16_t sel);
+void emu_load_seg_real(struct emu_cpu *c, int seg, uint16_t sel);
+/* Read a descriptor (8 bytes) for selector sel; raises error_vec on bad sel. */
+uint64_t emu_read_descriptor(struct emu_cpu *c, uint16_t sel, int error_vec);
+void emu_seg_from_descriptor(struct segment *sg, uint16_t sel, uint64_t desc);
+void emu_load_cs(struct emu_cpu *c, uint16_t sel, uint64_t desc, unsigned cpl);
+void emu_update_mode(struct emu_cpu *c);
+
+/* exec.c */
+void emu_step(struct emu_cpu *c);
+
+/* exec_system.c */
+void emu_exec_system(struct emu_cpu *c, const struct insn *in);
+void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok);
+bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t val);
+void emu_write_cr(struct emu_cpu *c, int cr, uint64_t val);
+uint64_t emu_rdtsc(struct emu_cpu *c);
+
+/* Helpers used across files. */
+static inline uint64_t emu_size_mask(unsigned size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+static inline int64_t emu_sign_extend(uint64_t v, unsigned size)
+{
+	switch (size) {
+	case 1: return (int8_t)v;
+	case 2: return (int16_t)v;
+	case 4: return (int32_t)v;
+	default: return (int64_t)v;
+	}
+}
+
+static inline bool emu_user(const struct emu_cpu *c)
+{
+	return c->cpl == 3;
+}
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * String instructions (with REP), far control transfers (far JMP/CALL,
+ * RETF, IRET) in every mode, I/O permission checks, and the few x87
+ * instructions firmware and kernels use to probe for an FPU.
+ */
+#include <sys/random.h>
+
+#include "accel/emu/exec.h"
+#include "util/log.h"
+
+/* Iterations of a REP string instruction per step: interrupts and kicks
+ * are checked between batches, the instruction restarts where it was. */
+#define REP_BATCH 4096
+
+/* IN/OUT/INS/OUTS: CPL > IOPL needs the TSS I/O permission bitmap. */
+void emu_check_io(struct emu_cpu *c, uint16_t port, unsigned size);
+void emu_check_io(struct emu_cpu *c, uint16_t port, unsigned size)
+{
+	unsigned iopl = (c->s.rflags & RFLAGS_IOPL) >> 12;
+	uint64_t tss = c->s.tr.base;
+	uint16_t bitmap, bits;
+
+	if (!(c->s.cr0 & CR0_PE) || (c->cpl <= iopl && !(c->s.rflags & RFLAGS_VM)))
+		return;
+	if (c->s.tr.limit < 0x67)
+		emu_raise_gp(c, 0);
+	bitmap = emu_read_sys(c, tss + 0x66, 2);
+	if ((uint32_t)bitmap + port / 8 + 1 > c->s.tr.limit)
+		emu_raise_gp(c, 0);
+	bits = emu_read_sys(c, tss + bitmap + port / 8, 2);
+	if ((bits >> (port & 7)) & ((1u << size) - 1))
+		emu_raise_gp(c, 0);
+}
+
+uint64_t emu_random(void);
+uint64_t emu_random(void)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v ^= (uint64_t)__builtin_ia32_rdtsc() * 0x9e3779b97f4a7c15ULL;
+	return v;
+}
+
+bool emu_exec_string(struct emu_cpu *c, const struct insn *in)
+{
+	unsigned op = in->op, size = (op & 1) ? in->opsize : 1;
+	uint64_t am = emu_size_mask(in->adsize);
+	int64_t step = (c->s.rflags & RFLAGS_DF) ? -(int64_t)size : (int64_t)size;
+	bool rep = in->prefixes & (PFX_REP | PFX_REPNE);
+	int src_seg = insn_seg(in);
+	unsigned n = 0;
+
+	if (op == 0x6d || op == 0x6f)
+		size = in->opsize == 8 ? 4 : in->opsize;
+	step = (c->s.rflags & RFLAGS_DF) ? -(int64_t)size : (int64_t)size;
+	if (op >= 0x6c && op <= 0x6f)
+		emu_check_io(c, c->s.gpr[GPR_RDX], size);
+
+	for (;;) {
+		uint64_t si = c->s.gpr[GPR_RSI] & am, di = c->s.gpr[GPR_RDI] & am;
+		uint64_t a, b;
+		bool stop = false;
+
+		if (rep && (c->s.gpr[GPR_RCX] & am) == 0)
+			break;
+		switch (op) {
+		case 0xa4: case 0xa5: /* MOVS */
+			a = emu_read(c, src_seg, si, size);
+			emu_write(c, SEG_ES, di, size, a);
+			reg_write(c, in, GPR_RSI, in->adsize, si + step);
+			reg_write(c, in, GPR_RDI, in->adsize, di + step);
+			break;
+		case 0xa6: case 0xa7: /* CMPS */
+			a = emu_read(c, src_seg, si, size);
+			b = emu_read(c, SEG_ES, di, size);
+			emu_flags_arith(c, CC_SUB, size, (a - b) & emu_size_mask(size), a, b);
+			reg_write(c, in, GPR_RSI, in->adsize, si + step);
+			reg_write(c, in, GPR_RDI, in->adsize, di + step);
+			stop = true;
+			break;
+		case 0xaa: case 0xab: /* STOS */
+			emu_write(c, SEG_ES, di, size, c->s.gpr[GPR_RAX]);
+			reg_write(c, in, GPR_RDI, in->adsize, di + step);
+			break;
+		case 0xac: case 0xad: /* LODS */
+			a = emu_read(c, src_seg, si, size);
+			reg_write(c, in, GPR_RAX, size, a);
+			reg_write(c, in, GPR_RSI, in->adsize, si + step);
+			break;
+		case 0xae: case 0xaf: /* SCAS */
+			a = c->s.gpr[GPR_RAX] & emu_size_mask(size);
+			b = emu_read(c, SEG_ES, di, size);
+			emu_flags_arith(c, CC_SUB, size, (a - b) & emu_size_mask(size), a, b);
+			reg_write(c, in, GPR_RDI, in->adsize, di + step);
+			stop = true;
+			break;
+		case 0x6c: case 0x6d: /* INS */
+			/* Check the destination before consuming the port value. */
+			emu_linear(c, SEG_ES, di, size, true);
+			a = emu_pio_read(c, c->s.gpr[GPR_RDX], size);
+			emu_write(c, SEG_ES, di, size, a);
+			reg_write(c, in, GPR_RDI, in->adsize, di + step);
+			break;
+		default: /* OUTS */
+			a = emu_read(c, src_seg, si, size);
+			emu_pio_write(c, c->s.gpr[GPR_RDX], size, a);
+			reg_write(c, in, GPR_RSI, in->adsize, si + step);
+			break;
+		}
+		if (!rep)
+			return true;
+		reg_write(c, in, GPR_RCX, in->adsize, (c->s.gpr[GPR_RCX] - 1) & am);
+		if (stop) {
+			bool zf = emu_zf(c);
+			if ((in->prefixes & PFX_REP) ? !zf : zf)
+				break;
+		}
+		if (++n >= REP_BATCH && (c->s.gpr[GPR_RCX] & am)) {
+			c->s.rip = c->insn_rip;  /* continue in the next step */
+			break;
+		}
+	}
+	return true;
+}
+
+static bool real_or_v86(const struct emu_cpu *c)
+{
+	return !(c->s.cr0 & CR0_PE) || (c->s.rflags & RFLAGS_VM);
+}
+
+/* Check a code-segment descriptor for a far transfer to privilege cpl. */
+static void check_code_desc(struct emu_cpu *c, uint16_t sel, uint64_t desc)
+{
+	unsigned dpl = (desc >> 45) & 3, rpl = sel & 3;
+	bool conforming = (desc >> 42) & 1;
+
+	if (!((desc >> 44) & 1) || !((desc >> 43) & 1))
+		emu_raise_gp(c, sel & 0xfffc);
+	if (conforming ? dpl > c->cpl : (rpl > c->cpl || dpl != c->cpl))
+		emu_raise_gp(c, sel & 0xfffc);
+	if (!((desc >> 47) & 1))
+		emu_raise(c, EXC_NP, sel & 0xfffc, true);
+}
+
+void emu_far_jump(struct emu_cpu *c, uint16_t sel, uint64_t off, bool call,
+		  unsigned opsize)
+{
+	uint16_t old_cs = c->s.seg[SEG_CS].selector;
+	uint64_t ret = c->s.rip, desc;
+
+	if (real_or_v86(c)) {
+		if (call) {
+			push(c, opsize, old_cs);
+			push(c, opsize, ret);
+		}
+		emu_load_seg_real(c, SEG_CS, sel);
+		c->s.rip = off & emu_size_mask(opsize);
+		return;
+	}
+	if ((sel & ~3) == 0)
+		emu_raise_gp(c, 0);
+	desc = emu_read_descriptor(c, sel, EXC_GP);
+	if (!((desc >> 44) & 1)) {
+		log_warn_once("emu: far %s through a gate or TSS (type %u) is not supported",
+			      call ? "call" : "jump", (unsigned)((desc >> 40) & 0xf));
+		emu_raise_gp(c, sel & 0xfffc);
+	}
+	check_code_desc(c, sel, desc);
+	if (call) {
+		/* Push with the old stack; commit only after both writes. */
+		uint64_t sp = c->s.gpr[GPR_RSP];
+		unsigned sz = opsize;
+		emu_write(c, SEG_SS, sp_masked(c, sp - sz), sz, old_cs);
+		emu_write(c, SEG_SS, sp_masked(c, sp - 2 * sz), sz, ret);
+		sp_set(c, sp - 2 * sz);
+	}
+	emu_load_cs(c, sel, desc, c->cpl);
+	c->s.rip = c->code_size == 8 ? off : off & emu_size_mask(opsize);
+}
+
+/* After a return to an outer privilege level: data segments the new CPL
+ * may not use become null. */
+static void null_inaccessible_segments(struct emu_cpu *c)
+{
+	static const int segs[] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
+
+	for (unsigned i = 0; i < 4; i++) {
+		struct segment *sg = &c->s.seg[segs[i]];
+		bool conforming_code = (sg->type & 0xc) == 0xc;
+		if (!sg->unusable && sg->s && !conforming_code && sg->dpl < c->cpl) {
+			sg->unusable = 1;
+			sg->selector = 0;
+		}
+	}
+}
+
+/* Return to (sel:off) at privilege rpl, loading SS:RSP if it changes. */
+static void return_far(struct emu_cpu *c, uint16_t sel, uint64_t off, unsigned opsize,
+		       unsigned frame, bool outer_stack_on_same_level)
+{
+	uint64_t desc, new_sp = 0;
+	uint16_t new_ss = 0;
+	unsigned rpl = sel & 3, dpl;
+	bool conforming;
+
+	if ((sel & ~3) == 0)
+		emu_raise_gp(c, 0);
+	desc = emu_read_descriptor(c, sel, EXC_GP);
+	dpl = (desc >> 45) & 3;
+	conforming = (desc >> 42) & 1;
+	if (!((desc >> 44) & 1) || !((desc >> 43) & 1) || rpl < c->cpl ||
+	    (conforming ? dpl > rpl : dpl != rpl))
+		emu_raise_gp(c, sel & 0xfffc);
+	if (!((desc >> 47) & 1))
+		emu_raise(c, EXC_NP, sel & 0xfffc, true);
+
+	if (rpl > c->cpl || outer_stack_on_same_level) {
+		new_sp = stack_peek(c, opsize, frame);
+		new_ss = stack_peek(c, opsize, frame + opsize);
+		if (rpl > c->cpl || (new_ss & ~3)) {
+			unsigned old_cpl = c->cpl;
+			uint64_t ssd = 0;
+			if ((new_ss & ~3) == 0) {
+				if (!(c->code_size == 8 || ((desc >> 53) & 1)) || rpl == 3)
+					emu_raise_gp(c, 0);
+			} else {
+				ssd = emu_read_descriptor(c, new_ss, EXC_GP);
+				if ((new_ss & 3) != rpl || ((ssd >> 45) & 3) != rpl ||
+				    ((ssd >> 40) & 0xa) != 0x2 || !((ssd >> 44) & 1))
+					emu_raise_gp(c, new_ss & 0xfffc);
+				if (!((ssd >> 47) & 1))
+					emu_raise(c, EXC_SS, new_ss & 0xfffc, true);
+			}
+			emu_load_cs(c, sel, desc, rpl);
+			if ((new_ss & ~3) == 0)
+				c->s.seg[SEG_SS] = (struct segment){ .selector = new_ss,
+								     .unusable = 1, .dpl = rpl };
+			else
+				emu_seg_from_descriptor(&c->s.seg[SEG_SS], new_ss, ssd | (1ULL << 40));
+			c->s.gpr[GPR_RSP] = new_sp & (c->code_size == 8 ? ~0ULL :
+						      c->s.seg[SEG_SS].db ? 0xffffffff : 0xffff);
+			if (c->code_size != 8 && !c->s.seg[SEG_SS].db)
+				c->s.gpr[GPR_RSP] = new_sp & 0xffff;
+			if (rpl > old_cpl)
+				null_inaccessible_segments(c);
+			c->s.rip = c->code_size == 8 ? off : off & emu_size_mask(opsize == 8 ? 4 : opsize);
+			return;
+		}
+	}
+	emu_load_cs(c, sel, desc, c->cpl);
+	sp_set(c, c->s.gpr[GPR_RSP] + frame + (outer_stack_on_same_level ? 2 * opsize : 0));
+	c->s.rip = c->code_size == 8 ? off : off & emu_size_mask(opsize == 8 ? 4 : opsize);
+}
+
+void emu_far_return(struct emu_cpu *c, unsigned opsize, uint16_t extra)
+{
+	uint64_t off = stack_peek(c, opsize, 0);
+	uint16_t sel = stack_peek(c, opsize, opsize);
+
+	if (real_or_v86(c)) {
+		emu_load_seg_real(c, SEG_CS, sel);
+		c->s.rip = off & emu_size_mask(opsize);
+		sp_set(c, c->s.gpr[GPR_RSP] + 2 * opsize + extra);
+		return;
+	}
+	return_far(c, sel, off, opsize, 2 * opsize + extra, false);
+}
+
+void emu_iret(struct emu_cpu *c, unsigned opsize)
+{
+	uint64_t ip, flags, mask;
+	uint16_t cs;
+	unsigned old_cpl = c->cpl, iopl = (c->s.rflags & RFLAGS_IOPL) >> 12;
+
+	if (!(c->s.cr0 & CR0_PE)) {
+		ip = stack_peek(c, opsize, 0);
+		cs = stack_peek(c, opsize, opsize);
+		flags = stack_peek(c, opsize, 2 * opsize);
+		emu_load_seg_real(c, SEG_CS, cs);
+		c->s.rip = ip & emu_size_mask(opsize);
+		sp_set(c, c->s.gpr[GPR_RSP] + 3 * opsize);
+		mask = opsize == 2 ? 0xffff : 0x257fd5;
+		emu_set_rflags(c, (emu_get_rflags(c) & ~mask) | (flags & mask));
+		return;
+	}
+	if (c->s.rflags & RFLAGS_VM) {
+		log_warn_once("emu: IRET in virtual-8086 mode is not supported");
+		emu_raise_gp(c, 0);
+	}
+	if (c->s.rflags & RFLAGS_NT) {
+		log_warn_once("emu: IRET with NT set (task return) is not supported");
+		emu_raise_gp(c, 0);
+	}
+	ip = stack_peek(c, opsize, 0);
+	cs = stack_peek(c, opsize, opsize);
+	flags = stack_peek(c, opsize, 2 * opsize);
+	if ((flags & RFLAGS_VM) && old_cpl == 0 && !c->long_mode) {
+		log_warn_once("emu: IRET to virtual-8086 mode is not supported");
+		emu_raise_gp(c, 0);
+	}
+	/* 64-bit IRET always pops SS:RSP. */
+	return_far(c, cs, ip, opsize, 3 * opsize, c->code_size == 8);
+	mask = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF |
+	       RFLAGS_TF | RFLAGS_DF | RFLAGS_OF | RFLAGS_NT | RFLAGS_RF |
+	       RFLAGS_AC | RFLAGS_ID | RFLAGS_VIF | RFLAGS_VIP;
+	if (old_cpl == 0)
+		mask |= RFLAGS_IOPL;
+	if (old_cpl <= iopl)
+		mask |= RFLAGS_IF;
+	if (opsize == 2)
+		mask &= 0xffff;
+	emu_set_rflags(c, (emu_get_rflags(c) & ~mask) | (flags & mask));
+}
+
+/*
+ * x87: without an FPU model yet, only what probes for an FPU use
+ * (FNINIT, FNSTSW, FNSTCW, FLDCW, FWAIT); everything else raises #UD.
+ * CR0.EM/TS are checked first, as on hardware.
+ */
+static uint16_t emu_fpu_cw(struct emu_cpu *c, int set)
+{
+	if (set >= 0)
+		c->fpu_cw = set;
+	return c->fpu_cw;
+}
+
+void emu_exec_x87(struct emu_cpu *c, const struct insn *in)
+{
+	unsigned op = in->op;
+
+	if (c->s.cr0 & (CR0_EM | CR0_TS))
+		emu_raise(c, EXC_NM, 0, false);
+	if (op == 0xdb && !in->has_mem && (in->reg & 7) == 4 && (in->rm & 7) == 3) {
+		emu_fpu_cw(c, 0x37f); /* FNINIT */
+		return;
+	}
+	if (op == 0xdb && !in->has_mem && (in->reg & 7) == 4 && (in->rm & 7) == 2)
+		return; /* FNCLEX */
+	if (op == 0xdf && !in->has_mem && (in->reg & 7) == 4 && (in->rm & 7) == 0) {
+		reg_write(c, in, GPR_RAX, 2, 0); /* FNSTSW AX */
+		return;
+	}
+	if (op == 0xdd && in->has_mem && (in->reg & 7) == 7) {
+		rm_write(c, in, 2, 0); /* FNSTSW m16 */
+		return;
+	}
+	if (op == 0xd9 && in->has_mem && (in->reg & 7) == 7) {
+		rm_write(c, in, 2, emu_fpu_cw(c, -1)); /* FNSTCW */
+		return;
+	}
+	if (op == 0xd9 && in->has_mem && (in->reg & 7) == 5) {
+		emu_fpu_cw(c, rm_read(c, in, 2)); /* FLDCW */
+		return;
+	}
+	emu_raise_ud(c);
+}

@@ -1,0 +1,88 @@
+/*
+ * Shared pieces of the tiny test guests (tests/guests/*.S).
+ *
+ * Each guest is a 64 KiB flat firmware image (see guest.ld): it starts at
+ * the reset vector in real mode with CS=0xF000, and its code is visible at
+ * 0xF0000 + label in every mode.  Guests talk through COM1 (0x3f8) and end
+ * through the debug-exit port (0xf4): writing V there ends the VMM with
+ * exit status (V << 1) | 1, under wirt and under QEMU's isa-debug-exit alike.
+ */
+#define COM1 0x3f8
+#define COM1_LSR (COM1 + 5)
+#define DEBUG_EXIT 0xf4
+#define ROM_LOW 0xf0000 /* linear address of the image's first byte */
+#define LIN(label) (ROM_LOW + (label))
+
+/* The reset vector: far jump to _start in segment F000. */
+.macro reset_vector
+	.section .reset, "ax"
+	.code16
+	ljmp $0xf000, $_start
+	.text
+.endm
+
+/* Real mode: print the NUL-terminated string at CS:label. */
+.macro puts16 label
+	mov $\label, %si
+	call puts16_impl
+.endm
+
+/* 32- and 64-bit flat code: print the NUL-terminated string at LIN(label). */
+.macro puts32 label
+	mov $LIN(\label), %esi
+	call puts32_impl
+.endm
+
+/* End the VM with exit status (code << 1) | 1; works in every mode. */
+.macro debug_exit code
+	mov $\code, %al
+	mov $DEBUG_EXIT, %dx
+	outb %al, %dx
+	hlt
+.endm
+
+/*
+ * The routines behind the macros: wait for the transmitter (bounded, so a
+ * broken UART cannot hang the guest forever), then write the byte.
+ */
+.macro serial_routines
+	.code16
+puts16_impl:
+	cs lodsb
+	test %al, %al
+	jz 2f
+	call putc16
+	jmp puts16_impl
+2:	ret
+putc16:
+	mov %al, %ah
+	mov $COM1_LSR, %dx
+	mov $0xffff, %cx
+1:	inb %dx, %al
+	test $0x20, %al
+	loopz 1b
+	mov %ah, %al
+	mov $COM1, %dx
+	outb %al, %dx
+	ret
+
+	.code32
+puts32_impl:
+	lodsb
+	test %al, %al
+	jz 2f
+	call putc32
+	jmp puts32_impl
+2:	ret
+putc32:
+	mov %al, %ah
+	mov $COM1_LSR, %dx
+	mov $0xffff, %ecx
+1:	inb %dx, %al
+	test $0x20, %al
+	loopz 1b
+	mov %ah, %al
+	mov $COM1, %dx
+	outb %al, %dx
+	ret
+.endm
