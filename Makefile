@@ -72,3 +72,4 @@ clean:
 	rm -rf build wirt
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+.SECONDARY:

@@ -147,7 +147,14 @@ int gmem_write(const struct guest_memory *gm, uint64_t gpa, const void *buf,
 	if (!p)
 		return -EFAULT;
 	memcpy(p, buf, len);
+	gmem_notify_write(gm, gpa, len);
 	return 0;
+}
+
+void gmem_notify_write(const struct guest_memory *gm, uint64_t gpa, uint64_t len)
+{
+	if (gm->write_notify && len)
+		gm->write_notify(gm->write_notify_opaque, gpa, len);
 }
 
 bool gmem_is_ram(const struct guest_memory *gm, uint64_t gpa, uint64_t len)

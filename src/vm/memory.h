@@ -37,6 +37,13 @@ struct guest_memory {
 	uint64_t ram_map_size;
 	uint8_t *rom_base;   /* firmware image, if any */
 	uint64_t rom_size;
+	/*
+	 * Told about every write to guest RAM made from outside the vCPUs
+	 * (device DMA, boot loading), so the emulator can drop code it has
+	 * decoded from that memory.  NULL under KVM.
+	 */
+	void (*write_notify)(void *opaque, uint64_t gpa, uint64_t len);
+	void *write_notify_opaque;
 };
 
 /* Guest-physical layout of the PC. */
@@ -80,6 +87,9 @@ int gmem_write(const struct guest_memory *gm, uint64_t gpa, const void *buf,
 	       size_t len);
 
 /* Is [gpa, gpa+len) entirely RAM the guest may use? */
+/* Code that writes through a gmem_ptr_rw pointer calls this afterwards. */
+void gmem_notify_write(const struct guest_memory *gm, uint64_t gpa, uint64_t len);
+
 bool gmem_is_ram(const struct guest_memory *gm, uint64_t gpa, uint64_t len);
 
 #endif

@@ -50,6 +50,16 @@ static void emu_send_msi(void *opaque, uint64_t addr, uint32_t data)
 		      (unsigned long long)addr, data);
 }
 
+/* Writes from devices and boot code: drop decoded code in those pages. */
+static void emu_memory_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct emu_vm *evm = opaque;
+	uint64_t pa;
+
+	for (pa = gpa & ~0xfffULL; pa < gpa + len; pa += 4096)
+		emu_code_written(evm, pa);
+}
+
 static int emu_vm_init(struct vm *vm)
 {
 	struct emu_vm *evm = calloc(1, sizeof(*evm));
@@ -75,6 +85,8 @@ static int emu_vm_init(struct vm *vm)
 	if (!evm->pic)
 		return -ENOMEM;
 	vm->accel_data = evm;
+	vm->mem.write_notify = emu_memory_written;
+	vm->mem.write_notify_opaque = evm;
 	vm->irq_ops.set_line = emu_set_line;
 	vm->irq_ops.send_msi = emu_send_msi;
 	vm->irq_opaque = evm;
@@ -87,6 +99,7 @@ static void emu_vm_destroy(struct vm *vm)
 
 	if (!evm)
 		return;
+	vm->mem.write_notify = NULL;
 	munmap(evm->code_page, evm->npages);
 	munmap(evm->page_gen, evm->npages * 4);
 	free(evm);

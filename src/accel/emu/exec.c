@@ -916,7 +916,8 @@ static bool exec_two_byte(struct emu_cpu *c, const struct insn *in)
 		if (a == b) {
 			rm_write(c, in, bs, reg_read(c, in, in->reg, bs));
 		} else {
-			rm_write(c, in, bs, a); /* the destination is always written */
+			if (in->has_mem) /* memory is always written (locked cycle) */
+				rm_write(c, in, bs, a);
 			reg_write(c, in, GPR_RAX, bs, a);
 		}
 		return true;

@@ -81,11 +81,8 @@ void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
 	}
 	if (gmem_find(&c->vm->mem, pa, size)) {
 		/* RAM across a page boundary, or ROM (writes ignored). */
-		if (gmem_ptr_rw(&c->vm->mem, pa, size)) {
-			note_write(c, pa);
-			note_write(c, pa + size - 1);
-			gmem_write(&c->vm->mem, pa, &val, size);
-		}
+		if (gmem_ptr_rw(&c->vm->mem, pa, size))
+			gmem_write(&c->vm->mem, pa, &val, size); /* notifies */
 		return;
 	}
 	bus_write(&c->vm->mmio, pa, &val, size);

@@ -1,0 +1,423 @@
+/*
+ * The emulator against the host CPU: each integer instruction below runs
+ * once natively (in a small generated stub) and once in the emulator, with
+ * the same registers and flags, for many operand values; results and every
+ * flag the instruction defines must agree.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+#include <cpuid.h>
+
+/* The case table leaves trailing fields zero on purpose. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#include "accel/emu/emu.h"
+#include "vm/vm.h"
+
+#define CODE_GPA 0x10000
+#define ALL_FLAGS (RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF)
+
+struct regs {
+	uint64_t rax, rcx, rdx, rbx, flags;
+};
+
+/* ---- native execution ---- */
+
+static uint8_t *stub;
+
+/*
+ * stub(struct regs *r): load RAX, RCX, RDX, RBX and the flags from r, run
+ * the instruction, store them back.  R15 holds r (callee-saved).
+ */
+static void build_stub(const uint8_t *insn, unsigned len)
+{
+	static const uint8_t pre[] = {
+		0x53,                         /* push rbx */
+		0x41, 0x57,                   /* push r15 */
+		0x49, 0x89, 0xff,             /* mov r15, rdi */
+		0x41, 0xff, 0x77, 0x20,       /* push qword [r15+0x20] */
+		0x9d,                         /* popfq */
+		0x49, 0x8b, 0x07,             /* mov rax, [r15] */
+		0x49, 0x8b, 0x4f, 0x08,       /* mov rcx, [r15+8] */
+		0x49, 0x8b, 0x57, 0x10,       /* mov rdx, [r15+16] */
+		0x49, 0x8b, 0x5f, 0x18,       /* mov rbx, [r15+24] */
+	};
+	static const uint8_t post[] = {
+		0x9c,                         /* pushfq */
+		0x41, 0x8f, 0x47, 0x20,       /* pop qword [r15+0x20] */
+		0x49, 0x89, 0x07,             /* mov [r15], rax */
+		0x49, 0x89, 0x4f, 0x08,       /* mov [r15+8], rcx */
+		0x49, 0x89, 0x57, 0x10,       /* mov [r15+16], rdx */
+		0x49, 0x89, 0x5f, 0x18,       /* mov [r15+24], rbx */
+		0x41, 0x5f,                   /* pop r15 */
+		0x5b,                         /* pop rbx */
+		0xc3,                         /* ret */
+	};
+	uint8_t *p = stub;
+
+	memcpy(p, pre, sizeof(pre));
+	p += sizeof(pre);
+	memcpy(p, insn, len);
+	p += len;
+	memcpy(p, post, sizeof(post));
+}
+
+static void run_native(const uint8_t *insn, unsigned len, struct regs *r)
+{
+	build_stub(insn, len);
+	__builtin___clear_cache((char *)stub, (char *)stub + 128);
+	((void (*)(struct regs *))stub)(r);
+}
+
+/* ---- emulated execution ---- */
+
+static struct vm vm;
+static struct vcpu vcpu;
+static struct emu_cpu *cpu;
+
+/* Flat 64-bit mode: identity map of the first 1 GiB with 2 MiB pages. */
+static void setup_long_mode(void)
+{
+	struct cpu_state s;
+	uint64_t e;
+
+	e = 0x2000 | 3;
+	gmem_write(&vm.mem, 0x1000, &e, 8);
+	e = 0x3000 | 3;
+	gmem_write(&vm.mem, 0x2000, &e, 8);
+	for (unsigned i = 0; i < 512; i++) {
+		e = ((uint64_t)i << 21) | 0x83;
+		gmem_write(&vm.mem, 0x3000 + i * 8, &e, 8);
+	}
+	cpu_state_reset(&s);
+	s.cr0 = CR0_PE | CR0_PG | CR0_ET | CR0_NE;
+	s.cr4 = CR4_PAE;
+	s.cr3 = 0x1000;
+	s.efer = EFER_LME | EFER_LMA;
+	s.seg[SEG_CS] = cpu_flat_code_segment(0x08, true);
+	for (int i = SEG_ES; i <= SEG_GS; i++)
+		if (i != SEG_CS)
+			s.seg[i] = cpu_flat_data_segment(0x10);
+	assert_int_equal(accel_emu_ops.vcpu_set_state(&vcpu, &s), 0);
+}
+
+static int setup(void **state)
+{
+	memset(&vm, 0, sizeof(vm));
+	assert_int_equal(gmem_init(&vm.mem, 64 << 20), 0);
+	bus_init(&vm.pio, "port I/O");
+	bus_init(&vm.mmio, "MMIO");
+	assert_int_equal(accel_emu_ops.vm_init(&vm), 0);
+	vcpu.vm = &vm;
+	assert_int_equal(accel_emu_ops.vcpu_init(&vcpu), 0);
+	cpu = vcpu.accel_data;
+	setup_long_mode();
+	stub = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(stub != MAP_FAILED);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	accel_emu_ops.vcpu_destroy(&vcpu);
+	accel_emu_ops.vm_destroy(&vm);
+	munmap(stub, 4096);
+	return 0;
+}
+
+/* Returns the exception vector, or -1 if the instruction completed. */
+static int run_emulated(const uint8_t *insn, unsigned len, struct regs *r)
+{
+	assert_int_equal(gmem_write(&vm.mem, CODE_GPA, insn, len), 0);
+	cpu->s.gpr[GPR_RAX] = r->rax;
+	cpu->s.gpr[GPR_RCX] = r->rcx;
+	cpu->s.gpr[GPR_RDX] = r->rdx;
+	cpu->s.gpr[GPR_RBX] = r->rbx;
+	emu_set_rflags(cpu, r->flags);
+	cpu->s.rip = CODE_GPA;
+	if (setjmp(cpu->fault_jmp))
+		return cpu->fault_vector;
+	emu_step(cpu);
+	assert_int_equal(cpu->s.rip, CODE_GPA + len);
+	r->rax = cpu->s.gpr[GPR_RAX];
+	r->rcx = cpu->s.gpr[GPR_RCX];
+	r->rdx = cpu->s.gpr[GPR_RDX];
+	r->rbx = cpu->s.gpr[GPR_RBX];
+	r->flags = emu_get_rflags(cpu);
+	return -1;
+}
+
+/* ---- operands ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Values near the edges of every operand size, and random ones. */
+static uint64_t operand(void)
+{
+	static const uint64_t edges[] = {
+		0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff,
+		0x7fffffff, 0x80000000, 0xffffffff, 0x100000000ULL,
+		0x7fffffffffffffffULL, 0x8000000000000000ULL, ~0ULL, ~1ULL,
+	};
+	uint64_t r = rnd();
+
+	switch (r % 4) {
+	case 0: return edges[(r >> 8) % (sizeof(edges) / sizeof(edges[0]))];
+	case 1: return r >> (r % 64);
+	case 2: return (r >> 3) & 0x1f; /* small: shift counts, bit numbers */
+	default: return rnd();
+	}
+}
+
+struct case_def {
+	const char *name;
+	uint8_t bytes[8];
+	unsigned len;
+	uint64_t flags_defined; /* compared flags */
+	enum { ANY, NO_DIV_FAULT } guard;
+	unsigned op_size;       /* for count-dependent flags: shifts */
+	int count_kind;         /* 0 none, 1 shift by CL, 2 rotate by CL, 3 shld/shrd by CL */
+};
+
+#define ARITH ALL_FLAGS
+#define LOGIC (ALL_FLAGS & ~RFLAGS_AF)
+
+static const struct case_def cases[] = {
+	/* ALU, all four sizes: op rax/eax/ax/al, rcx-family */
+	{ "add r64", { 0x48, 0x01, 0xc8 }, 3, ARITH },
+	{ "add r32", { 0x01, 0xc8 }, 2, ARITH },
+	{ "add r16", { 0x66, 0x01, 0xc8 }, 3, ARITH },
+	{ "add r8", { 0x00, 0xc8 }, 2, ARITH },
+	{ "add ah,bh", { 0x00, 0xfc }, 2, ARITH },
+	{ "adc r64", { 0x48, 0x11, 0xc8 }, 3, ARITH },
+	{ "adc r8", { 0x10, 0xc8 }, 2, ARITH },
+	{ "sbb r32", { 0x19, 0xc8 }, 2, ARITH },
+	{ "sbb r16", { 0x66, 0x19, 0xc8 }, 3, ARITH },
+	{ "sub r64", { 0x48, 0x29, 0xc8 }, 3, ARITH },
+	{ "sub r8", { 0x28, 0xc8 }, 2, ARITH },
+	{ "cmp r32", { 0x39, 0xc8 }, 2, ARITH },
+	{ "and r64", { 0x48, 0x21, 0xc8 }, 3, LOGIC },
+	{ "or r16", { 0x66, 0x09, 0xc8 }, 3, LOGIC },
+	{ "xor r8", { 0x30, 0xc8 }, 2, LOGIC },
+	{ "test r32", { 0x85, 0xc8 }, 2, LOGIC },
+	{ "add imm8 sx", { 0x48, 0x83, 0xc0, 0x80 }, 4, ARITH },
+	{ "sub imm32", { 0x2d, 0x01, 0x00, 0x00, 0x80 }, 5, ARITH },
+	{ "inc r64", { 0x48, 0xff, 0xc0 }, 3, ARITH },
+	{ "dec r16", { 0x66, 0xff, 0xc8 }, 3, ARITH },
+	{ "inc r8", { 0xfe, 0xc0 }, 2, ARITH },
+	{ "neg r64", { 0x48, 0xf7, 0xd8 }, 3, ARITH },
+	{ "neg r8", { 0xf6, 0xd8 }, 2, ARITH },
+	{ "not r32", { 0xf7, 0xd0 }, 2, ALL_FLAGS },
+	/* shifts and rotates by CL */
+	{ "shl r64,cl", { 0x48, 0xd3, 0xe0 }, 3, 0, ANY, 8, 1 },
+	{ "shr r32,cl", { 0xd3, 0xe8 }, 2, 0, ANY, 4, 1 },
+	{ "sar r16,cl", { 0x66, 0xd3, 0xf8 }, 3, 0, ANY, 2, 1 },
+	{ "shl r8,cl", { 0xd2, 0xe0 }, 2, 0, ANY, 1, 1 },
+	{ "sar r64,cl", { 0x48, 0xd3, 0xf8 }, 3, 0, ANY, 8, 1 },
+	{ "rol r32,cl", { 0xd3, 0xc0 }, 2, 0, ANY, 4, 2 },
+	{ "ror r64,cl", { 0x48, 0xd3, 0xc8 }, 3, 0, ANY, 8, 2 },
+	{ "rcl r8,cl", { 0xd2, 0xd0 }, 2, 0, ANY, 1, 2 },
+	{ "rcr r16,cl", { 0x66, 0xd3, 0xd8 }, 3, 0, ANY, 2, 2 },
+	{ "rcl r64,cl", { 0x48, 0xd3, 0xd0 }, 3, 0, ANY, 8, 2 },
+	{ "rcr r32,cl", { 0xd3, 0xd8 }, 2, 0, ANY, 4, 2 },
+	{ "shl r32,1", { 0xd1, 0xe0 }, 2, LOGIC },
+	{ "sar r8,1", { 0xd0, 0xf8 }, 2, LOGIC },
+	{ "shld r64,rdx,cl", { 0x48, 0x0f, 0xa5, 0xd0 }, 4, 0, ANY, 8, 3 },
+	{ "shrd r32,edx,cl", { 0x0f, 0xad, 0xd0 }, 3, 0, ANY, 4, 3 },
+	/* multiply and divide */
+	{ "mul r64", { 0x48, 0xf7, 0xe1 }, 3, RFLAGS_CF | RFLAGS_OF },
+	{ "mul r8", { 0xf6, 0xe1 }, 2, RFLAGS_CF | RFLAGS_OF },
+	{ "imul r32", { 0xf7, 0xe9 }, 2, RFLAGS_CF | RFLAGS_OF },
+	{ "imul r64,r64", { 0x48, 0x0f, 0xaf, 0xc1 }, 4, RFLAGS_CF | RFLAGS_OF },
+	{ "imul r16,r16,imm", { 0x66, 0x6b, 0xc1, 0x85 }, 4, RFLAGS_CF | RFLAGS_OF },
+	{ "div r64", { 0x48, 0xf7, 0xf1 }, 3, 0, NO_DIV_FAULT, 8 },
+	{ "div r32", { 0xf7, 0xf1 }, 2, 0, NO_DIV_FAULT, 4 },
+	{ "idiv r64", { 0x48, 0xf7, 0xf9 }, 3, 0, NO_DIV_FAULT, 8 },
+	{ "idiv r16", { 0x66, 0xf7, 0xf9 }, 3, 0, NO_DIV_FAULT, 2 },
+	{ "idiv r8", { 0xf6, 0xf9 }, 2, 0, NO_DIV_FAULT, 1 },
+	{ "div r8", { 0xf6, 0xf1 }, 2, 0, NO_DIV_FAULT, 1 },
+	/* bit instructions */
+	{ "bt r64,rcx", { 0x48, 0x0f, 0xa3, 0xc8 }, 4, RFLAGS_CF },
+	{ "bts r32,ecx", { 0x0f, 0xab, 0xc8 }, 3, RFLAGS_CF },
+	{ "btr r64,imm", { 0x48, 0x0f, 0xba, 0xf0, 0x3f }, 5, RFLAGS_CF },
+	{ "btc r16,cx", { 0x66, 0x0f, 0xbb, 0xc8 }, 4, RFLAGS_CF },
+	{ "bsf r64", { 0x48, 0x0f, 0xbc, 0xc1 }, 4, RFLAGS_ZF },
+	{ "bsr r32", { 0x0f, 0xbd, 0xc1 }, 3, RFLAGS_ZF },
+	{ "popcnt r64", { 0xf3, 0x48, 0x0f, 0xb8, 0xc1 }, 5, ALL_FLAGS },
+	{ "bswap r64", { 0x48, 0x0f, 0xc8 }, 3, ALL_FLAGS },
+	{ "bswap r32", { 0x0f, 0xcb }, 2, ALL_FLAGS },
+	/* moves, conditionals, exchanges */
+	{ "movsx r64,r8", { 0x48, 0x0f, 0xbe, 0xc1 }, 4, ALL_FLAGS },
+	{ "movzx r32,r16", { 0x0f, 0xb7, 0xc1 }, 3, ALL_FLAGS },
+	{ "movsxd", { 0x48, 0x63, 0xc1 }, 3, ALL_FLAGS },
+	{ "cmovl r64", { 0x48, 0x0f, 0x4c, 0xc1 }, 4, ALL_FLAGS },
+	{ "cmovbe r32", { 0x0f, 0x46, 0xc1 }, 3, ALL_FLAGS },
+	{ "cmovg r16", { 0x66, 0x0f, 0x4f, 0xc1 }, 4, ALL_FLAGS },
+	{ "setle al", { 0x0f, 0x9e, 0xc0 }, 3, ALL_FLAGS },
+	{ "seto cl", { 0x0f, 0x90, 0xc1 }, 3, ALL_FLAGS },
+	{ "setp bl", { 0x0f, 0x9a, 0xc3 }, 3, ALL_FLAGS },
+	{ "xadd r64", { 0x48, 0x0f, 0xc1, 0xc8 }, 4, ARITH },
+	{ "cmpxchg r32", { 0x0f, 0xb1, 0xd1 }, 3, ARITH },
+	{ "cmpxchg r8", { 0x0f, 0xb0, 0xd1 }, 3, ARITH },
+	{ "xchg r64", { 0x48, 0x87, 0xca }, 3, ALL_FLAGS },
+	{ "cqo", { 0x48, 0x99 }, 2, ALL_FLAGS },
+	{ "cwde", { 0x98 }, 1, ALL_FLAGS },
+	{ "cbw", { 0x66, 0x98 }, 2, ALL_FLAGS },
+	{ "lea", { 0x48, 0x8d, 0x44, 0x8b, 0x7f }, 5, ALL_FLAGS },
+	{ "lea r32 addr32", { 0x67, 0x8d, 0x44, 0x8b, 0x80 }, 5, ALL_FLAGS },
+	{ "sahf", { 0x9e }, 1, ALL_FLAGS },
+	{ "lahf", { 0x9f }, 1, ALL_FLAGS },
+	{ "cmc", { 0xf5 }, 1, ALL_FLAGS },
+};
+
+/* Flags a count-dependent shift defines for this count. */
+static uint64_t shift_flags(const struct case_def *d, uint64_t rcx)
+{
+	unsigned bits = d->op_size * 8;
+	unsigned count = rcx & (d->op_size == 8 ? 63 : 31);
+
+	if (count == 0)
+		return ALL_FLAGS;
+	switch (d->count_kind) {
+	case 1: /* SHL/SHR/SAR */
+		if (count > bits)
+			return RFLAGS_PF | RFLAGS_ZF | RFLAGS_SF;
+		return (count == 1 ? RFLAGS_OF : 0) | RFLAGS_CF | RFLAGS_PF |
+		       RFLAGS_ZF | RFLAGS_SF;
+	case 2: /* rotates: CF always, OF for a count of 1 */
+		return RFLAGS_CF | (count == 1 ? RFLAGS_OF : 0) |
+		       (RFLAGS_PF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_AF);
+	default: /* SHLD/SHRD */
+		if (count > bits)
+			return 0;
+		return (count == 1 ? RFLAGS_OF : 0) | RFLAGS_CF | RFLAGS_PF |
+		       RFLAGS_ZF | RFLAGS_SF;
+	}
+}
+
+/* Would this division fault (#DE)?  The host would get SIGFPE. */
+static bool div_faults(const struct case_def *d, const struct regs *r)
+{
+	unsigned size = d->op_size, bits = size * 8;
+	uint64_t m = size == 8 ? ~0ULL : (1ULL << bits) - 1;
+	uint64_t div = r->rcx & m;
+	unsigned __int128 un;
+	__int128 n, q, lo, hi;
+	int64_t dv;
+
+	if (!div)
+		return true;
+	if (size == 1)
+		un = r->rax & 0xffff;
+	else
+		un = ((unsigned __int128)(r->rdx & m) << bits) | (r->rax & m);
+	if (!strstr(d->name, "idiv"))
+		return un / div > m;
+	/* Sign-extend the 2*bits-wide dividend and the divisor. */
+	n = bits == 64 ? (__int128)un : (__int128)((int64_t)((uint64_t)un << (64 - 2 * bits)) >> (64 - 2 * bits));
+	dv = (int64_t)(div << (64 - bits)) >> (64 - bits);
+	lo = -((__int128)1 << (bits - 1));
+	hi = ((__int128)1 << (bits - 1)) - 1;
+	if (dv == -1)
+		return bits == 64 ? n == (__int128)((unsigned __int128)1 << 127) || -n < lo || -n > hi
+				  : -n < lo || -n > hi;
+	q = n / dv;
+	return q < lo || q > hi;
+}
+
+static void test_against_host(void **state)
+{
+	unsigned failures = 0, runs = 0;
+
+	for (unsigned ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++) {
+		const struct case_def *d = &cases[ci];
+		for (unsigned it = 0; it < 3000; it++) {
+			struct regs in = { operand(), operand(), operand(), operand(), 0 };
+			struct regs nat, emu;
+			uint64_t mask;
+			int vec;
+
+			in.flags = (rnd() & ALL_FLAGS) | RFLAGS_FIXED;
+			if (d->guard == NO_DIV_FAULT) {
+				if (it % 2)  /* keep most dividends small enough to divide */
+					in.rdx = d->name[0] == 'i' && (in.rax >> 63) ? ~0ULL : 0;
+				if (div_faults(d, &in)) {
+					emu = in;
+					vec = run_emulated(d->bytes, d->len, &emu);
+					if (vec != EXC_DE) {
+						print_error("%s: expected #DE for rax=%#llx rdx=%#llx rcx=%#llx, got %d\n",
+							    d->name, (unsigned long long)in.rax,
+							    (unsigned long long)in.rdx,
+							    (unsigned long long)in.rcx, vec);
+						failures++;
+					}
+					continue;
+				}
+			}
+			nat = in;
+			emu = in;
+			run_native(d->bytes, d->len, &nat);
+			vec = run_emulated(d->bytes, d->len, &emu);
+			runs++;
+			mask = d->count_kind ? shift_flags(d, in.rcx) : d->flags_defined;
+			if (vec >= 0 || nat.rax != emu.rax || nat.rcx != emu.rcx ||
+			    nat.rdx != emu.rdx || nat.rbx != emu.rbx ||
+			    ((nat.flags ^ emu.flags) & mask)) {
+				if (failures++ < 20)
+					print_error("%s: in rax=%#llx rcx=%#llx rdx=%#llx rbx=%#llx fl=%#llx\n"
+						    "  host rax=%#llx rcx=%#llx rdx=%#llx rbx=%#llx fl=%#llx\n"
+						    "  emu  rax=%#llx rcx=%#llx rdx=%#llx rbx=%#llx fl=%#llx vec=%d\n",
+						    d->name, (unsigned long long)in.rax, (unsigned long long)in.rcx,
+						    (unsigned long long)in.rdx, (unsigned long long)in.rbx,
+						    (unsigned long long)in.flags,
+						    (unsigned long long)nat.rax, (unsigned long long)nat.rcx,
+						    (unsigned long long)nat.rdx, (unsigned long long)nat.rbx,
+						    (unsigned long long)(nat.flags & mask),
+						    (unsigned long long)emu.rax, (unsigned long long)emu.rcx,
+						    (unsigned long long)emu.rdx, (unsigned long long)emu.rbx,
+						    (unsigned long long)(emu.flags & mask), vec);
+			}
+		}
+	}
+	print_message("%u instruction executions compared with the host CPU\n", runs);
+	assert_int_equal(failures, 0);
+}
+
+/* Undefined opcodes raise #UD in the guest instead of stopping the VMM. */
+static void test_undefined_opcodes_raise_ud(void **state)
+{
+	static const uint8_t ud[][4] = {
+		{ 0x0f, 0x0b }, { 0x0f, 0xff }, { 0x0f, 0x04 }, { 0xd6 }, { 0x0f, 0xa6 },
+		{ 0x06 } /* PUSH ES: invalid in 64-bit mode */, { 0x8c, 0xf8 } /* MOV r, seg 7 */,
+		{ 0xf0, 0x90 } /* LOCK NOP */, { 0xf0, 0x01, 0xc0 } /* LOCK with register */,
+	};
+	for (unsigned i = 0; i < sizeof(ud) / sizeof(ud[0]); i++) {
+		struct regs r = { 0 };
+		r.flags = RFLAGS_FIXED;
+		assert_int_equal(run_emulated(ud[i], 4, &r), EXC_UD);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_against_host),
+		cmocka_unit_test(test_undefined_opcodes_raise_ud),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
