@@ -17,6 +17,10 @@ GUESTS = {
     "modes": ("real mode\nprotected mode\nlong mode\n64-bit arithmetic ok\n", 35, True),
     "pio_loop": ("pio ok\n", 39, False),
     "mmio_unassigned": ("mmio ok\n", 43, True),
+    "exceptions": ("".join("ok %s\n" % n for n in
+                           ["de", "ud", "bp", "gp", "pf_read", "pf_write", "pf_wp",
+                            "pf_nx", "pf_user"]) +
+                   "ok ring3 iretq/syscall\nok df\nall exceptions ok\n", 47, True),
 }
 QEMU_DIFFERS = {"mmio_unassigned"}
 
