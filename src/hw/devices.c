@@ -27,6 +27,8 @@ int devices_create(struct vm *vm)
 		ret = debug_exit_create(vm, DEBUG_EXIT_PORT);
 	if (!ret)
 		ret = post_port_create(vm);
+	if (!ret)
+		ret = rtc_create(vm);
 	if (ret)
 		log_error("cannot create the board devices: %d", ret);
 	return ret;

@@ -19,5 +19,6 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 int i8042_create(struct vm *vm);
 int debug_exit_create(struct vm *vm, uint16_t port);
 int post_port_create(struct vm *vm);
+int rtc_create(struct vm *vm);
 
 #endif

@@ -18,6 +18,7 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 #include "accel/emu/emu.h"
+#include "util/event_loop.h"
 #include "vm/vm.h"
 
 #define CODE_GPA 0x10000
@@ -113,6 +114,8 @@ static int setup(void **state)
 	assert_int_equal(gmem_init(&vm.mem, 64 << 20), 0);
 	bus_init(&vm.pio, "port I/O");
 	bus_init(&vm.mmio, "MMIO");
+	vm.loop = event_loop_create();
+	assert_non_null(vm.loop);
 	assert_int_equal(accel_emu_ops.vm_init(&vm), 0);
 	vcpu.vm = &vm;
 	assert_int_equal(accel_emu_ops.vcpu_init(&vcpu), 0);
@@ -127,7 +130,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	accel_emu_ops.vcpu_destroy(&vcpu);
+	for (unsigned i = 0; i < vm.ndevices; i++)
+		if (vm.devices[i].destroy)
+			vm.devices[i].destroy(vm.devices[i].opaque);
 	accel_emu_ops.vm_destroy(&vm);
+	event_loop_destroy(vm.loop);
 	munmap(stub, 4096);
 	return 0;
 }

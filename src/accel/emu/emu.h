@@ -120,7 +120,20 @@ struct emu_cpu {
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t pat, tsc_offset, misc_enable, tsc_aux;
 	uint64_t xcr0;
-	uint16_t fpu_cw;
+
+	/* x87 and SSE state (sse.c, x87.c). */
+	union xmm {
+		uint8_t b[16]; int8_t sb[16];
+		uint16_t w[8]; int16_t sw[8];
+		uint32_t d[4]; int32_t sd[4];
+		uint64_t q[2]; int64_t sq[2];
+		float f[4]; double df[2];
+	} xmm[16];
+	uint32_t mxcsr;
+	uint16_t fpu_cw, fpu_sw;
+	uint8_t fpu_tw;       /* abridged tag word: bit i set = ST(i) valid */
+	uint8_t fpu_top;
+	long double st[8];    /* physical registers R0-R7 */
 
 	struct tlb_entry tlb[TLB_ENTRIES];
 	struct dcache_entry *dcache;
@@ -143,6 +156,8 @@ struct emu_cpu {
 	atomic_int kick;      /* any thread: leave vcpu_run soon */
 	bool shutdown;        /* triple fault */
 	uint64_t icount;      /* instructions executed */
+	uint64_t next_report;
+	uint64_t trace[64];   /* last instruction addresses (debugging) */ /* icount of the next progress line (debug) */
 };
 
 /* Per-VM emulator state: interrupt controllers and the code-page map. */
@@ -221,6 +236,12 @@ void emu_update_mode(struct emu_cpu *c);
 
 /* exec.c */
 void emu_step(struct emu_cpu *c);
+
+/* sse.c: SSE/SSE2 instructions; false if op is not one of them */
+bool emu_exec_sse(struct emu_cpu *c, const struct insn *in);
+void emu_fxsave(struct emu_cpu *c, int seg, uint64_t ea);
+void emu_fxrstor(struct emu_cpu *c, int seg, uint64_t ea);
+void emu_fpu_reset(struct emu_cpu *c);
 
 /* exec_system.c */
 void emu_exec_system(struct emu_cpu *c, const struct insn *in);

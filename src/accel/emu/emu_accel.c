@@ -11,6 +11,7 @@
 #include "accel/accel.h"
 #include "accel/emu/emu.h"
 #include "hw/pic.h"
+#include "hw/pit.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -82,7 +83,7 @@ static int emu_vm_init(struct vm *vm)
 	pthread_mutex_init(&evm->irq_lock, NULL);
 	pthread_cond_init(&evm->irq_cond, NULL);
 	evm->pic = pic_create(vm, emu_irq_notify, evm);
-	if (!evm->pic)
+	if (!evm->pic || !pit_create(vm))
 		return -ENOMEM;
 	vm->accel_data = evm;
 	vm->mem.write_notify = emu_memory_written;
@@ -154,6 +155,7 @@ static int emu_vcpu_set_state(struct vcpu *vcpu, const struct cpu_state *s)
 	c->shutdown = false;
 	c->irq_shadow = false;
 	c->delivering = -1;
+	emu_fpu_reset(c);
 	/* Application processors wait for a start-up IPI. */
 	c->wait_for_sipi = !(s->apic_base & (1ULL << 8));
 	return 0;
@@ -229,6 +231,12 @@ static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 			emu_step(c);
 			if (c->shutdown)
 				break;
+		}
+		if (log_threshold >= LOG_DEBUG && c->icount >= c->next_report) {
+			c->next_report = c->icount + (1u << 24);
+			log_debug("emu: vCPU %u at %llu M instructions, %04x:%llx",
+				  vcpu->index, (unsigned long long)(c->icount >> 20),
+				  c->s.seg[SEG_CS].selector, (unsigned long long)c->s.rip);
 		}
 	}
 }

@@ -196,6 +196,15 @@ void emu_deliver_fault(struct emu_cpu *c)
 	int v = c->fault_vector, first = c->delivering;
 
 	c->s.rip = c->insn_rip;
+	static int logged;
+	if (log_threshold >= LOG_DEBUG && logged++ < 200)
+		log_debug("emu: exception %d (error %#x) at %04x:%llx, cr2 %#llx",
+			  v, c->fault_error, c->s.seg[SEG_CS].selector,
+			  (unsigned long long)c->insn_rip, (unsigned long long)c->s.cr2);
+	if (log_threshold >= LOG_DEBUG && v == EXC_PF && (c->fault_error & 0x10))
+		for (int i = 1; i <= 64; i++)
+			log_debug("emu: trace %d: %llx", i,
+				  (unsigned long long)c->trace[(c->icount - i) & 63]);
 	if (first == EXC_DF) {
 		log_error("emu: triple fault (exception %d while delivering a double fault)", v);
 		c->shutdown = true;

@@ -1052,6 +1052,7 @@ void emu_step(struct emu_cpu *c)
 	const struct insn *in;
 
 	c->insn_rip = c->s.rip;
+	c->trace[c->icount & 63] = c->insn_rip;
 	in = emu_decode_cached(c);
 	c->s.rip = (c->insn_rip + in->len) & (c->code_size == 8 ? ~0ULL :
 					     emu_size_mask(c->code_size));
@@ -1071,6 +1072,8 @@ void emu_step(struct emu_cpu *c)
 		}
 	}
 	if (in->op < 0x200 && exec_two_byte(c, in))
+		return;
+	if (emu_exec_sse(c, in))
 		return;
 	emu_exec_system(c, in);
 }

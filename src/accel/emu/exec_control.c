@@ -247,6 +247,14 @@ static void return_far(struct emu_cpu *c, uint16_t sel, uint64_t off, unsigned o
 			c->s.rip = c->code_size == 8 ? off : off & emu_size_mask(opsize == 8 ? 4 : opsize);
 			return;
 		}
+		/* 64-bit IRET at the same level with a null SS: RSP still
+		 * comes from the frame. */
+		emu_load_cs(c, sel, desc, c->cpl);
+		c->s.seg[SEG_SS] = (struct segment){ .selector = new_ss, .unusable = 1,
+						     .dpl = c->cpl };
+		c->s.gpr[GPR_RSP] = new_sp;
+		c->s.rip = c->code_size == 8 ? off : off & emu_size_mask(opsize == 8 ? 4 : opsize);
+		return;
 	}
 	emu_load_cs(c, sel, desc, c->cpl);
 	sp_set(c, c->s.gpr[GPR_RSP] + frame + (outer_stack_on_same_level ? 2 * opsize : 0));

@@ -74,7 +74,7 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 	(void)sub;
 	switch (leaf) {
 	case 0:
-		out[A] = 0xd;
+		out[A] = 0x16;
 		put_str(out, "GenuineIntel", vendor_order);
 		break;
 	case 1:
@@ -84,7 +84,8 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		out[C] = (1u << 13) |  /* CMPXCHG16B */
 			 (1u << 23) |  /* POPCNT */
 			 (1u << 31);   /* running under a hypervisor */
-		out[D] = (1u << 2) |   /* DE */
+		out[D] = (1u << 0) |   /* FPU */
+			 (1u << 2) |   /* DE */
 			 (1u << 3) |   /* PSE */
 			 (1u << 4) |   /* TSC */
 			 (1u << 5) |   /* MSR */
@@ -94,7 +95,19 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 			 (1u << 13) |  /* PGE */
 			 (1u << 15) |  /* CMOV */
 			 (1u << 16) |  /* PAT */
-			 (1u << 19);   /* CLFLUSH */
+			 (1u << 19) |  /* CLFLUSH */
+			 (1u << 24) |  /* FXSAVE/FXRSTOR */
+			 (1u << 25) |  /* SSE */
+			 (1u << 26);   /* SSE2 */
+		break;
+	case 0x15: /* TSC / crystal ratio: a 1 GHz crystal, TSC = crystal */
+		out[A] = 1;
+		out[B] = 1;
+		out[C] = 1000000000;
+		break;
+	case 0x16: /* base and maximum frequency in MHz */
+		out[A] = out[B] = 1000;
+		out[C] = 100;
 		break;
 	case 0x80000000:
 		out[A] = 0x80000008;

@@ -1,0 +1,3 @@
+# The emulator's SSE code reads and sets the host floating-point
+# environment: keep the compiler from folding or moving FP operations.
+build/obj/src/accel/emu/sse.o build/san/src/accel/emu/sse.o: CFLAGS += -frounding-math

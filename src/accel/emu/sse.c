@@ -1,0 +1,889 @@
+/*
+ * SSE and SSE2: the XMM registers, MXCSR, packed and scalar single- and
+ * double-precision arithmetic, conversions, comparisons, the 128-bit
+ * integer instructions, shuffles, and FXSAVE/FXRSTOR.
+ *
+ * Floating point runs on the host's SSE unit through C arithmetic, with
+ * the guest's MXCSR rounding mode installed and the host's exception
+ * flags folded into the guest's MXCSR (this file is built with
+ * -frounding-math so the compiler keeps those side effects).  Not
+ * modelled: denormals-are-zero and flush-to-zero, the denormal flag.
+ */
+#include <fenv.h>
+#include <math.h>
+#include <string.h>
+
+#include "accel/emu/exec.h"
+
+#define MXCSR_IE 0x01
+#define MXCSR_ZE 0x04
+#define MXCSR_OE 0x08
+#define MXCSR_UE 0x10
+#define MXCSR_PE 0x20
+#define MXCSR_MASKS 0x1f80
+#define MXCSR_VALID 0xffbf  /* DAZ (bit 6) is not supported */
+
+typedef union xmm xmm_t;
+
+/* ---- floating-point environment ---- */
+
+static const int host_rounding[4] = { FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO };
+
+static void fp_begin(struct emu_cpu *c)
+{
+	feclearexcept(FE_ALL_EXCEPT);
+	fesetround(host_rounding[(c->mxcsr >> 13) & 3]);
+}
+
+/* Fold host exceptions into MXCSR; unmasked ones raise #XM (or #UD). */
+static void fp_end(struct emu_cpu *c)
+{
+	int e = fetestexcept(FE_ALL_EXCEPT);
+	uint32_t f = 0;
+
+	fesetround(FE_TONEAREST);
+	if (e & FE_INVALID) f |= MXCSR_IE;
+	if (e & FE_DIVBYZERO) f |= MXCSR_ZE;
+	if (e & FE_OVERFLOW) f |= MXCSR_OE;
+	if (e & FE_UNDERFLOW) f |= MXCSR_UE;
+	if (e & FE_INEXACT) f |= MXCSR_PE;
+	c->mxcsr |= f;
+	if (f & ~(c->mxcsr >> 7) & 0x3f) {
+		if (c->s.cr4 & CR4_OSXMMEXCPT)
+			emu_raise(c, EXC_XM, 0, false);
+		emu_raise_ud(c);
+	}
+}
+
+/* ---- operands ---- */
+
+static void read128(struct emu_cpu *c, int seg, uint64_t ea, xmm_t *x, bool aligned)
+{
+	if (aligned && (ea & 15))
+		emu_raise_gp(c, 0);
+	x->q[0] = emu_read(c, seg, ea, 8);
+	x->q[1] = emu_read(c, seg, (ea + 8) & (c->code_size == 8 ? ~0ULL : 0xffffffffULL), 8);
+}
+
+static void write128(struct emu_cpu *c, int seg, uint64_t ea, const xmm_t *x, bool aligned)
+{
+	if (aligned && (ea & 15))
+		emu_raise_gp(c, 0);
+	/* Check both halves before writing either. */
+	emu_linear(c, seg, ea + 8, 8, true);
+	emu_write(c, seg, ea, 8, x->q[0]);
+	emu_write(c, seg, ea + 8, 8, x->q[1]);
+}
+
+/* The r/m operand as 128 bits (aligned: the legacy-SSE alignment rule). */
+static xmm_t src128(struct emu_cpu *c, const struct insn *in, bool aligned)
+{
+	xmm_t x;
+
+	if (!in->has_mem)
+		return c->xmm[in->rm];
+	read128(c, insn_seg(in), insn_ea(c, in), &x, aligned);
+	return x;
+}
+
+/* Scalar r/m operand: low size bytes of a register or a memory load. */
+static uint64_t src_scalar(struct emu_cpu *c, const struct insn *in, unsigned size)
+{
+	if (!in->has_mem)
+		return size == 4 ? c->xmm[in->rm].d[0] : c->xmm[in->rm].q[0];
+	return emu_read(c, insn_seg(in), insn_ea(c, in), size);
+}
+
+static float as_f(uint32_t v) { float f; memcpy(&f, &v, 4); return f; }
+static double as_d(uint64_t v) { double d; memcpy(&d, &v, 8); return d; }
+
+/* ---- arithmetic ---- */
+
+enum fop { F_ADD, F_MUL, F_SUB, F_MIN, F_DIV, F_MAX, F_SQRT };
+
+static double fop_d(enum fop op, double a, double b)
+{
+	switch (op) {
+	case F_ADD: return a + b;
+	case F_MUL: return a * b;
+	case F_SUB: return a - b;
+	case F_DIV: return a / b;
+	case F_MIN: if (isnan(a) || isnan(b)) { if (isnan(a) && !isnan(b)) feraiseexcept(0); return b; }
+		    return a < b ? a : b;
+	case F_MAX: if (isnan(a) || isnan(b)) return b;
+		    return a > b ? a : b;
+	default: return sqrt(b);
+	}
+}
+
+static float fop_f(enum fop op, float a, float b)
+{
+	switch (op) {
+	case F_ADD: return a + b;
+	case F_MUL: return a * b;
+	case F_SUB: return a - b;
+	case F_DIV: return a / b;
+	case F_MIN: if (isnan(a) || isnan(b)) return b;
+		    return a < b ? a : b;
+	case F_MAX: if (isnan(a) || isnan(b)) return b;
+		    return a > b ? a : b;
+	default: return sqrtf(b);
+	}
+}
+
+/* MIN/MAX signal invalid for any NaN operand (like ordered compares). */
+static void minmax_invalid(enum fop op, double a, double b)
+{
+	if ((op == F_MIN || op == F_MAX) && (isnan(a) || isnan(b)))
+		feraiseexcept(FE_INVALID);
+}
+
+/* 0F 51, 58-5F: pfx 0 = ps, 1 = pd, 2 = ss, 3 = sd */
+static void exec_arith(struct emu_cpu *c, const struct insn *in, enum fop op, int pfx)
+{
+	xmm_t *d = &c->xmm[in->reg], s;
+	unsigned i;
+
+	fp_begin(c);
+	switch (pfx) {
+	case 0:
+		s = src128(c, in, true);
+		for (i = 0; i < 4; i++) {
+			minmax_invalid(op, d->f[i], s.f[i]);
+			d->f[i] = fop_f(op, d->f[i], s.f[i]);
+		}
+		break;
+	case 1:
+		s = src128(c, in, true);
+		for (i = 0; i < 2; i++) {
+			minmax_invalid(op, d->df[i], s.df[i]);
+			d->df[i] = fop_d(op, d->df[i], s.df[i]);
+		}
+		break;
+	case 2: {
+		float b = as_f(src_scalar(c, in, 4));
+		minmax_invalid(op, d->f[0], b);
+		d->f[0] = fop_f(op, d->f[0], b);
+		break;
+	}
+	default: {
+		double b = as_d(src_scalar(c, in, 8));
+		minmax_invalid(op, d->df[0], b);
+		d->df[0] = fop_d(op, d->df[0], b);
+		break;
+	}
+	}
+	fp_end(c);
+}
+
+/* CMPPS/PD/SS/SD predicate (imm8 0-7). */
+static bool fcmp(unsigned pred, double a, double b)
+{
+	bool un = isnan(a) || isnan(b);
+
+	if (un && (pred == 1 || pred == 2 || pred == 5 || pred == 6))
+		feraiseexcept(FE_INVALID); /* signalling predicates */
+	switch (pred & 7) {
+	case 0: return !un && a == b;
+	case 1: return !un && a < b;
+	case 2: return !un && a <= b;
+	case 3: return un;
+	case 4: return un || a != b;
+	case 5: return un || !(a < b);
+	case 6: return un || !(a <= b);
+	default: return !un;
+	}
+}
+
+static void exec_cmp(struct emu_cpu *c, const struct insn *in, int pfx)
+{
+	xmm_t *d = &c->xmm[in->reg], s;
+	unsigned pred = in->imm & 7, i;
+
+	if ((in->imm & 0xff) > 7)
+		emu_raise_ud(c);
+	fp_begin(c);
+	switch (pfx) {
+	case 0:
+		s = src128(c, in, true);
+		for (i = 0; i < 4; i++)
+			d->d[i] = fcmp(pred, d->f[i], s.f[i]) ? ~0u : 0;
+		break;
+	case 1:
+		s = src128(c, in, true);
+		for (i = 0; i < 2; i++)
+			d->q[i] = fcmp(pred, d->df[i], s.df[i]) ? ~0ULL : 0;
+		break;
+	case 2:
+		d->d[0] = fcmp(pred, d->f[0], as_f(src_scalar(c, in, 4))) ? ~0u : 0;
+		break;
+	default:
+		d->q[0] = fcmp(pred, d->df[0], as_d(src_scalar(c, in, 8))) ? ~0ULL : 0;
+		break;
+	}
+	fp_end(c);
+}
+
+/* UCOMIS*, COMIS*: ZF, PF, CF; OF, SF, AF cleared. */
+static void exec_comi(struct emu_cpu *c, const struct insn *in, bool dbl, bool signal_qnan)
+{
+	double a, b;
+	uint64_t f;
+
+	fp_begin(c);
+	if (dbl) {
+		a = c->xmm[in->reg].df[0];
+		b = as_d(src_scalar(c, in, 8));
+	} else {
+		a = c->xmm[in->reg].f[0];
+		b = as_f(src_scalar(c, in, 4));
+	}
+	if (isnan(a) || isnan(b)) {
+		f = RFLAGS_ZF | RFLAGS_PF | RFLAGS_CF;
+		if (signal_qnan)
+			feraiseexcept(FE_INVALID);
+		else if (issignaling(a) || issignaling(b))
+			feraiseexcept(FE_INVALID);
+	} else if (a > b) {
+		f = 0;
+	} else if (a < b) {
+		f = RFLAGS_CF;
+	} else {
+		f = RFLAGS_ZF;
+	}
+	fp_end(c);
+	emu_flags_set(c, RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF, f);
+}
+
+/* Float to integer with the "integer indefinite" result on overflow/NaN. */
+static int64_t to_int(double v, unsigned size, bool truncate, uint32_t mxcsr)
+{
+	double r, lim = size == 8 ? 9223372036854775808.0 : 2147483648.0;
+	int64_t indef = size == 8 ? INT64_MIN : INT32_MIN;
+
+	if (isnan(v)) {
+		feraiseexcept(FE_INVALID);
+		return indef;
+	}
+	if (truncate) {
+		r = trunc(v);
+	} else {
+		fesetround(host_rounding[(mxcsr >> 13) & 3]);
+		r = nearbyint(v);
+	}
+	if (r != v)
+		feraiseexcept(FE_INEXACT);
+	if (r >= lim || r < -lim) {
+		feclearexcept(FE_INEXACT);
+		feraiseexcept(FE_INVALID);
+		return indef;
+	}
+	return (int64_t)r;
+}
+
+static void exec_cvt(struct emu_cpu *c, const struct insn *in, unsigned op, int pfx)
+{
+	xmm_t *d = &c->xmm[in->reg], s;
+	unsigned size = (in->rex & 8) ? 8 : 4, i;
+	int64_t iv;
+
+	fp_begin(c);
+	switch (op) {
+	case 0x2a: /* CVTSI2SS / CVTSI2SD */
+		if (pfx < 2)
+			emu_raise_ud(c); /* MMX forms */
+		iv = emu_sign_extend(rm_read(c, in, size), size);
+		if (pfx == 2)
+			d->f[0] = (float)iv;
+		else
+			d->df[0] = (double)iv;
+		break;
+	case 0x2c: case 0x2d: { /* CVT(T)SS2SI / CVT(T)SD2SI */
+		double v;
+		if (pfx < 2)
+			emu_raise_ud(c);
+		v = pfx == 2 ? (double)as_f(src_scalar(c, in, 4)) : as_d(src_scalar(c, in, 8));
+		iv = to_int(v, size, op == 0x2c, c->mxcsr);
+		fp_end(c);
+		reg_write(c, in, in->reg, size, iv);
+		return;
+	}
+	case 0x5a:
+		switch (pfx) {
+		case 0: { /* CVTPS2PD */
+			uint64_t lo = in->has_mem ? src_scalar(c, in, 8) : c->xmm[in->rm].q[0];
+			d->df[0] = as_f(lo);
+			d->df[1] = as_f(lo >> 32);
+			break;
+		}
+		case 1: /* CVTPD2PS */
+			s = src128(c, in, true);
+			d->f[0] = (float)s.df[0];
+			d->f[1] = (float)s.df[1];
+			d->q[1] = 0;
+			break;
+		case 2: /* CVTSS2SD */
+			d->df[0] = as_f(src_scalar(c, in, 4));
+			break;
+		default: /* CVTSD2SS */
+			d->f[0] = (float)as_d(src_scalar(c, in, 8));
+			break;
+		}
+		break;
+	case 0x5b:
+		s = src128(c, in, true);
+		if (pfx == 0) { /* CVTDQ2PS */
+			for (i = 0; i < 4; i++)
+				d->f[i] = (float)s.sd[i];
+		} else if (pfx == 1 || pfx == 2) { /* CVTPS2DQ, CVTTPS2DQ */
+			for (i = 0; i < 4; i++)
+				d->sd[i] = to_int(s.f[i], 4, pfx == 2, c->mxcsr);
+		} else {
+			emu_raise_ud(c);
+		}
+		break;
+	case 0xe6:
+		if (pfx == 2) { /* CVTDQ2PD */
+			uint64_t lo = in->has_mem ? src_scalar(c, in, 8) : c->xmm[in->rm].q[0];
+			d->df[0] = (int32_t)lo;
+			d->df[1] = (int32_t)(lo >> 32);
+		} else if (pfx == 1 || pfx == 3) { /* CVTTPD2DQ, CVTPD2DQ */
+			s = src128(c, in, true);
+			d->sd[0] = to_int(s.df[0], 4, pfx == 1, c->mxcsr);
+			d->sd[1] = to_int(s.df[1], 4, pfx == 1, c->mxcsr);
+			d->q[1] = 0;
+		} else {
+			emu_raise_ud(c);
+		}
+		break;
+	}
+	fp_end(c);
+}
+
+/* ---- 128-bit integer operations ---- */
+
+static int16_t sat16(int32_t v) { return v > 32767 ? 32767 : v < -32768 ? -32768 : v; }
+static int8_t sat8(int32_t v) { return v > 127 ? 127 : v < -128 ? -128 : v; }
+static uint8_t satu8(int32_t v) { return v > 255 ? 255 : v < 0 ? 0 : v; }
+static uint16_t satu16(int32_t v) { return v > 65535 ? 65535 : v < 0 ? 0 : v; }
+
+/* Shift every element of d by count bits (element size esz bytes). */
+static void shift_elems(xmm_t *d, unsigned esz, uint64_t count, int kind /* 0 srl, 1 sra, 2 sll */)
+{
+	unsigned bits = esz * 8, n = 16 / esz, i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t v = esz == 2 ? d->w[i] : esz == 4 ? d->d[i] : d->q[i];
+		int64_t sv = esz == 2 ? d->sw[i] : esz == 4 ? d->sd[i] : d->sq[i];
+		uint64_t r;
+		if (kind == 1)
+			r = (uint64_t)(sv >> (count >= bits ? bits - 1 : count));
+		else if (count >= bits)
+			r = 0;
+		else
+			r = kind == 0 ? v >> count : v << count;
+		if (esz == 2) d->w[i] = r;
+		else if (esz == 4) d->d[i] = r;
+		else d->q[i] = r;
+	}
+}
+
+static void byte_shift(xmm_t *d, unsigned n, bool left)
+{
+	xmm_t r = { 0 };
+
+	if (n > 16)
+		n = 16;
+	for (unsigned i = 0; i < 16; i++) {
+		if (left && i >= n)
+			r.b[i] = d->b[i - n];
+		else if (!left && i + n < 16)
+			r.b[i] = d->b[i + n];
+	}
+	*d = r;
+}
+
+/* The two-operand 66-prefixed integer ops: d = d OP s. */
+static bool int_op(unsigned op, xmm_t *d, const xmm_t *s)
+{
+	xmm_t r = *d;
+	unsigned i;
+
+	switch (op) {
+	case 0x60: for (i = 0; i < 8; i++) { r.b[2 * i] = d->b[i]; r.b[2 * i + 1] = s->b[i]; } break;
+	case 0x61: for (i = 0; i < 4; i++) { r.w[2 * i] = d->w[i]; r.w[2 * i + 1] = s->w[i]; } break;
+	case 0x62: for (i = 0; i < 2; i++) { r.d[2 * i] = d->d[i]; r.d[2 * i + 1] = s->d[i]; } break;
+	case 0x63: for (i = 0; i < 8; i++) { r.sb[i] = sat8(d->sw[i]); r.sb[i + 8] = sat8(s->sw[i]); } break;
+	case 0x64: for (i = 0; i < 16; i++) r.b[i] = d->sb[i] > s->sb[i] ? 0xff : 0; break;
+	case 0x65: for (i = 0; i < 8; i++) r.w[i] = d->sw[i] > s->sw[i] ? 0xffff : 0; break;
+	case 0x66: for (i = 0; i < 4; i++) r.d[i] = d->sd[i] > s->sd[i] ? ~0u : 0; break;
+	case 0x67: for (i = 0; i < 8; i++) { r.b[i] = satu8(d->sw[i]); r.b[i + 8] = satu8(s->sw[i]); } break;
+	case 0x68: for (i = 0; i < 8; i++) { r.b[2 * i] = d->b[i + 8]; r.b[2 * i + 1] = s->b[i + 8]; } break;
+	case 0x69: for (i = 0; i < 4; i++) { r.w[2 * i] = d->w[i + 4]; r.w[2 * i + 1] = s->w[i + 4]; } break;
+	case 0x6a: for (i = 0; i < 2; i++) { r.d[2 * i] = d->d[i + 2]; r.d[2 * i + 1] = s->d[i + 2]; } break;
+	case 0x6b: for (i = 0; i < 4; i++) { r.sw[i] = sat16(d->sd[i]); r.sw[i + 4] = sat16(s->sd[i]); } break;
+	case 0x6c: r.q[0] = d->q[0]; r.q[1] = s->q[0]; break;
+	case 0x6d: r.q[0] = d->q[1]; r.q[1] = s->q[1]; break;
+	case 0x74: for (i = 0; i < 16; i++) r.b[i] = d->b[i] == s->b[i] ? 0xff : 0; break;
+	case 0x75: for (i = 0; i < 8; i++) r.w[i] = d->w[i] == s->w[i] ? 0xffff : 0; break;
+	case 0x76: for (i = 0; i < 4; i++) r.d[i] = d->d[i] == s->d[i] ? ~0u : 0; break;
+	case 0xd4: for (i = 0; i < 2; i++) r.q[i] = d->q[i] + s->q[i]; break;
+	case 0xd5: for (i = 0; i < 8; i++) r.w[i] = (uint16_t)(d->sw[i] * s->sw[i]); break;
+	case 0xd8: for (i = 0; i < 16; i++) r.b[i] = satu8(d->b[i] - s->b[i]); break;
+	case 0xd9: for (i = 0; i < 8; i++) r.w[i] = satu16(d->w[i] - s->w[i]); break;
+	case 0xda: for (i = 0; i < 16; i++) r.b[i] = d->b[i] < s->b[i] ? d->b[i] : s->b[i]; break;
+	case 0xdb: for (i = 0; i < 2; i++) r.q[i] = d->q[i] & s->q[i]; break;
+	case 0xdc: for (i = 0; i < 16; i++) r.b[i] = satu8(d->b[i] + s->b[i]); break;
+	case 0xdd: for (i = 0; i < 8; i++) r.w[i] = satu16(d->w[i] + s->w[i]); break;
+	case 0xde: for (i = 0; i < 16; i++) r.b[i] = d->b[i] > s->b[i] ? d->b[i] : s->b[i]; break;
+	case 0xdf: for (i = 0; i < 2; i++) r.q[i] = ~d->q[i] & s->q[i]; break;
+	case 0xe0: for (i = 0; i < 16; i++) r.b[i] = (d->b[i] + s->b[i] + 1) >> 1; break;
+	case 0xe3: for (i = 0; i < 8; i++) r.w[i] = (d->w[i] + s->w[i] + 1) >> 1; break;
+	case 0xe4: for (i = 0; i < 8; i++) r.w[i] = ((uint32_t)d->w[i] * s->w[i]) >> 16; break;
+	case 0xe5: for (i = 0; i < 8; i++) r.w[i] = (uint16_t)(((int32_t)d->sw[i] * s->sw[i]) >> 16); break;
+	case 0xe8: for (i = 0; i < 16; i++) r.sb[i] = sat8(d->sb[i] - s->sb[i]); break;
+	case 0xe9: for (i = 0; i < 8; i++) r.sw[i] = sat16(d->sw[i] - s->sw[i]); break;
+	case 0xea: for (i = 0; i < 8; i++) r.sw[i] = d->sw[i] < s->sw[i] ? d->sw[i] : s->sw[i]; break;
+	case 0xeb: for (i = 0; i < 2; i++) r.q[i] = d->q[i] | s->q[i]; break;
+	case 0xec: for (i = 0; i < 16; i++) r.sb[i] = sat8(d->sb[i] + s->sb[i]); break;
+	case 0xed: for (i = 0; i < 8; i++) r.sw[i] = sat16(d->sw[i] + s->sw[i]); break;
+	case 0xee: for (i = 0; i < 8; i++) r.sw[i] = d->sw[i] > s->sw[i] ? d->sw[i] : s->sw[i]; break;
+	case 0xef: for (i = 0; i < 2; i++) r.q[i] = d->q[i] ^ s->q[i]; break;
+	case 0xf4: for (i = 0; i < 2; i++) r.q[i] = (uint64_t)d->d[2 * i] * s->d[2 * i]; break;
+	case 0xf5: for (i = 0; i < 4; i++)
+			   r.sd[i] = (int32_t)d->sw[2 * i] * s->sw[2 * i] +
+				     (int32_t)d->sw[2 * i + 1] * s->sw[2 * i + 1];
+		   break;
+	case 0xf6: {
+		for (unsigned h = 0; h < 2; h++) {
+			unsigned sum = 0;
+			for (i = 0; i < 8; i++) {
+				int diff = d->b[h * 8 + i] - s->b[h * 8 + i];
+				sum += diff < 0 ? -diff : diff;
+			}
+			r.q[h] = sum;
+		}
+		break;
+	}
+	case 0xf8: for (i = 0; i < 16; i++) r.b[i] = d->b[i] - s->b[i]; break;
+	case 0xf9: for (i = 0; i < 8; i++) r.w[i] = d->w[i] - s->w[i]; break;
+	case 0xfa: for (i = 0; i < 4; i++) r.d[i] = d->d[i] - s->d[i]; break;
+	case 0xfb: for (i = 0; i < 2; i++) r.q[i] = d->q[i] - s->q[i]; break;
+	case 0xfc: for (i = 0; i < 16; i++) r.b[i] = d->b[i] + s->b[i]; break;
+	case 0xfd: for (i = 0; i < 8; i++) r.w[i] = d->w[i] + s->w[i]; break;
+	case 0xfe: for (i = 0; i < 4; i++) r.d[i] = d->d[i] + s->d[i]; break;
+	case 0xd1: case 0xe1: case 0xf1: case 0xd2: case 0xe2: case 0xf2: case 0xd3: case 0xf3: {
+		unsigned esz = (op & 3) == 1 ? 2 : (op & 3) == 2 ? 4 : 8;
+		int kind = (op >> 4) == 0xd ? 0 : (op >> 4) == 0xe ? 1 : 2;
+		shift_elems(&r, esz, s->q[0], kind);
+		break;
+	}
+	default:
+		return false;
+	}
+	*d = r;
+	return true;
+}
+
+/* ---- FXSAVE / FXRSTOR ---- */
+
+void emu_fpu_reset(struct emu_cpu *c)
+{
+	c->fpu_cw = 0x37f;
+	c->fpu_sw = 0;
+	c->fpu_tw = 0;
+	c->fpu_top = 0;
+	c->mxcsr = 0x1f80;
+}
+
+/* 80-bit extended format of a long double (x86: the same bytes). */
+static void st_bytes(const long double *v, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	memcpy(out, v, 10);
+}
+
+void emu_fxsave(struct emu_cpu *c, int seg, uint64_t ea)
+{
+	uint8_t reg[16];
+	unsigned i;
+
+	if (ea & 15)
+		emu_raise_gp(c, 0);
+	emu_linear(c, seg, ea + 511, 1, true);
+	emu_write(c, seg, ea + 0, 2, c->fpu_cw);
+	emu_write(c, seg, ea + 2, 2, (c->fpu_sw & ~0x3800) | ((c->fpu_top & 7) << 11));
+	emu_write(c, seg, ea + 4, 2, c->fpu_tw);
+	emu_write(c, seg, ea + 6, 2, 0);
+	emu_write(c, seg, ea + 8, 8, 0);
+	emu_write(c, seg, ea + 16, 8, 0);
+	emu_write(c, seg, ea + 24, 4, c->mxcsr);
+	emu_write(c, seg, ea + 28, 4, MXCSR_VALID);
+	for (i = 0; i < 8; i++) {
+		st_bytes(&c->st[(c->fpu_top + i) & 7], reg);
+		emu_write(c, seg, ea + 32 + i * 16, 8, *(uint64_t *)reg);
+		emu_write(c, seg, ea + 40 + i * 16, 8, *(uint64_t *)(reg + 8));
+	}
+	for (i = 0; i < (c->code_size == 8 ? 16u : 8u); i++) {
+		emu_write(c, seg, ea + 160 + i * 16, 8, c->xmm[i].q[0]);
+		emu_write(c, seg, ea + 168 + i * 16, 8, c->xmm[i].q[1]);
+	}
+}
+
+void emu_fxrstor(struct emu_cpu *c, int seg, uint64_t ea)
+{
+	uint32_t mxcsr;
+	unsigned i;
+
+	if (ea & 15)
+		emu_raise_gp(c, 0);
+	mxcsr = emu_read(c, seg, ea + 24, 4);
+	if (mxcsr & ~MXCSR_VALID)
+		emu_raise_gp(c, 0);
+	emu_read(c, seg, ea + 511, 1);
+	c->fpu_cw = emu_read(c, seg, ea + 0, 2);
+	c->fpu_sw = emu_read(c, seg, ea + 2, 2);
+	c->fpu_top = (c->fpu_sw >> 11) & 7;
+	c->fpu_tw = emu_read(c, seg, ea + 4, 1);
+	c->mxcsr = mxcsr;
+	for (i = 0; i < 8; i++) {
+		uint64_t lo = emu_read(c, seg, ea + 32 + i * 16, 8);
+		uint64_t hi = emu_read(c, seg, ea + 40 + i * 16, 2);
+		uint8_t raw[16] = { 0 };
+		memcpy(raw, &lo, 8);
+		memcpy(raw + 8, &hi, 2);
+		memcpy(&c->st[(c->fpu_top + i) & 7], raw, 10);
+	}
+	for (i = 0; i < (c->code_size == 8 ? 16u : 8u); i++) {
+		c->xmm[i].q[0] = emu_read(c, seg, ea + 160 + i * 16, 8);
+		c->xmm[i].q[1] = emu_read(c, seg, ea + 168 + i * 16, 8);
+	}
+}
+
+/* ---- dispatch ---- */
+
+static void check_sse_enabled(struct emu_cpu *c)
+{
+	if ((c->s.cr0 & CR0_EM) || !(c->s.cr4 & CR4_OSFXSR))
+		emu_raise_ud(c);
+	if (c->s.cr0 & CR0_TS)
+		emu_raise(c, EXC_NM, 0, false);
+}
+
+static bool is_sse_opcode(unsigned op)
+{
+	return (op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) ||
+	       (op >= 0x50 && op <= 0x7f) || op == 0xc2 || (op >= 0xc4 && op <= 0xc6) ||
+	       (op >= 0xd0 && op <= 0xff) || op == 0xae;
+}
+
+bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
+{
+	unsigned op = in->op & 0xff, i;
+	int pfx;
+	xmm_t *d, s, r;
+
+	if ((in->op >> 8) != 1 || !is_sse_opcode(op))
+		return false;
+	if (op == 0xae) {
+		unsigned g = in->reg & 7;
+		if (!in->has_mem || g > 3 || (in->prefixes & (PFX_REP | PFX_REPNE)))
+			return false; /* fences, CLFLUSH: exec_system.c */
+		if ((c->s.cr0 & CR0_EM))
+			emu_raise_ud(c);
+		if (c->s.cr0 & CR0_TS)
+			emu_raise(c, EXC_NM, 0, false);
+		switch (g) {
+		case 0: emu_fxsave(c, insn_seg(in), insn_ea(c, in)); return true;
+		case 1: emu_fxrstor(c, insn_seg(in), insn_ea(c, in)); return true;
+		case 2: { /* LDMXCSR */
+			uint32_t v;
+			if (!(c->s.cr4 & CR4_OSFXSR))
+				emu_raise_ud(c);
+			v = rm_read(c, in, 4);
+			if (v & ~MXCSR_VALID)
+				emu_raise_gp(c, 0);
+			c->mxcsr = v;
+			return true;
+		}
+		default: /* STMXCSR */
+			if (!(c->s.cr4 & CR4_OSFXSR))
+				emu_raise_ud(c);
+			rm_write(c, in, 4, c->mxcsr);
+			return true;
+		}
+	}
+	pfx = (in->prefixes & PFX_REPNE) ? 3 : (in->prefixes & PFX_REP) ? 2 :
+	      (in->prefixes & PFX_OPSZ) ? 1 : 0;
+	/* MMX forms (no prefix on the integer opcodes) are not implemented:
+	 * MMX is not advertised. */
+	if (pfx == 0 && ((op >= 0x60 && op <= 0x7f) || (op >= 0xd0 && op != 0xd6 && op != 0xe7)) &&
+	    op != 0x77)
+		emu_raise_ud(c);
+	if (op == 0x77) /* EMMS */
+		emu_raise_ud(c);
+	check_sse_enabled(c);
+	d = &c->xmm[in->reg];
+
+	switch (op) {
+	case 0x10: case 0x11: { /* MOVUPS/MOVUPD/MOVSS/MOVSD */
+		if (pfx >= 2) {
+			unsigned sz = pfx == 2 ? 4 : 8;
+			if (op == 0x10) {
+				if (in->has_mem) {
+					uint64_t v = src_scalar(c, in, sz);
+					d->q[0] = d->q[1] = 0;
+					if (sz == 4) d->d[0] = v; else d->q[0] = v;
+				} else if (sz == 4) {
+					d->d[0] = c->xmm[in->rm].d[0];
+				} else {
+					d->q[0] = c->xmm[in->rm].q[0];
+				}
+			} else if (in->has_mem) {
+				emu_write(c, insn_seg(in), insn_ea(c, in), sz, sz == 4 ? d->d[0] : d->q[0]);
+			} else if (sz == 4) {
+				c->xmm[in->rm].d[0] = d->d[0];
+			} else {
+				c->xmm[in->rm].q[0] = d->q[0];
+			}
+			return true;
+		}
+		goto move128_unaligned;
+	}
+	case 0x12: case 0x13: case 0x16: case 0x17: {
+		bool high = op >= 0x16;
+		if (pfx >= 2)
+			emu_raise_ud(c); /* SSE3 forms */
+		if (op == 0x12 || op == 0x16) {
+			if (!in->has_mem) {
+				if (pfx == 1)
+					emu_raise_ud(c);
+				/* MOVHLPS / MOVLHPS */
+				if (high)
+					d->q[1] = c->xmm[in->rm].q[0];
+				else
+					d->q[0] = c->xmm[in->rm].q[1];
+			} else {
+				d->q[high] = emu_read(c, insn_seg(in), insn_ea(c, in), 8);
+			}
+		} else {
+			if (!in->has_mem)
+				emu_raise_ud(c);
+			emu_write(c, insn_seg(in), insn_ea(c, in), 8, d->q[high]);
+		}
+		return true;
+	}
+	case 0x14: case 0x15: /* UNPCKL/HPS, UNPCKL/HPD */
+		if (pfx >= 2)
+			emu_raise_ud(c);
+		s = src128(c, in, true);
+		r = *d;
+		if (pfx == 0) {
+			unsigned base = op == 0x14 ? 0 : 2;
+			r.d[0] = d->d[base]; r.d[1] = s.d[base];
+			r.d[2] = d->d[base + 1]; r.d[3] = s.d[base + 1];
+		} else {
+			unsigned base = op == 0x14 ? 0 : 1;
+			r.q[0] = d->q[base]; r.q[1] = s.q[base];
+		}
+		*d = r;
+		return true;
+	case 0x28: case 0x29: /* MOVAPS/MOVAPD */
+		if (pfx >= 2)
+			emu_raise_ud(c);
+		if (op == 0x28)
+			*d = src128(c, in, true);
+		else if (in->has_mem)
+			write128(c, insn_seg(in), insn_ea(c, in), d, true);
+		else
+			c->xmm[in->rm] = *d;
+		return true;
+	case 0x2b: /* MOVNTPS/PD */
+		if (pfx >= 2 || !in->has_mem)
+			emu_raise_ud(c);
+		write128(c, insn_seg(in), insn_ea(c, in), d, true);
+		return true;
+	case 0x2a: case 0x2c: case 0x2d: case 0x5a: case 0x5b: case 0xe6:
+		exec_cvt(c, in, op, pfx);
+		return true;
+	case 0x2e: case 0x2f:
+		if (pfx >= 2)
+			emu_raise_ud(c);
+		exec_comi(c, in, pfx == 1, op == 0x2f);
+		return true;
+	case 0x50: /* MOVMSKPS/PD */
+		if (in->has_mem || pfx >= 2)
+			emu_raise_ud(c);
+		s = c->xmm[in->rm];
+		r.q[0] = pfx == 0 ? ((s.d[0] >> 31) | ((s.d[1] >> 31) << 1) |
+				     ((s.d[2] >> 31) << 2) | ((s.d[3] >> 31) << 3))
+				  : ((s.q[0] >> 63) | ((s.q[1] >> 63) << 1));
+		reg_write(c, in, in->reg, 4, r.q[0]);
+		return true;
+	case 0x51: exec_arith(c, in, F_SQRT, pfx); return true;
+	case 0x52: case 0x53: /* RSQRTPS/SS, RCPPS/SS: single precision only */
+		if (pfx == 1 || pfx == 3)
+			emu_raise_ud(c);
+		if (pfx == 0) {
+			s = src128(c, in, true);
+			for (i = 0; i < 4; i++)
+				d->f[i] = op == 0x52 ? 1.0f / sqrtf(s.f[i]) : 1.0f / s.f[i];
+		} else {
+			float v = as_f(src_scalar(c, in, 4));
+			d->f[0] = op == 0x52 ? 1.0f / sqrtf(v) : 1.0f / v;
+		}
+		return true;
+	case 0x54: case 0x55: case 0x56: case 0x57: /* AND, ANDN, OR, XOR PS/PD */
+		if (pfx >= 2)
+			emu_raise_ud(c);
+		s = src128(c, in, true);
+		for (i = 0; i < 2; i++)
+			d->q[i] = op == 0x54 ? d->q[i] & s.q[i] : op == 0x55 ? ~d->q[i] & s.q[i] :
+				  op == 0x56 ? d->q[i] | s.q[i] : d->q[i] ^ s.q[i];
+		return true;
+	case 0x58: exec_arith(c, in, F_ADD, pfx); return true;
+	case 0x59: exec_arith(c, in, F_MUL, pfx); return true;
+	case 0x5c: exec_arith(c, in, F_SUB, pfx); return true;
+	case 0x5d: exec_arith(c, in, F_MIN, pfx); return true;
+	case 0x5e: exec_arith(c, in, F_DIV, pfx); return true;
+	case 0x5f: exec_arith(c, in, F_MAX, pfx); return true;
+	case 0x6e: /* MOVD/MOVQ xmm, r/m */
+		if (pfx != 1)
+			emu_raise_ud(c);
+		d->q[1] = 0;
+		d->q[0] = (in->rex & 8) ? rm_read(c, in, 8) : rm_read(c, in, 4);
+		return true;
+	case 0x7e:
+		if (pfx == 2) { /* MOVQ xmm, xmm/m64 */
+			d->q[0] = src_scalar(c, in, 8);
+			d->q[1] = 0;
+			return true;
+		}
+		if (pfx != 1)
+			emu_raise_ud(c);
+		/* MOVD/MOVQ r/m, xmm */
+		if (in->rex & 8)
+			rm_write(c, in, 8, d->q[0]);
+		else
+			rm_write(c, in, 4, d->d[0]);
+		return true;
+	case 0x6f: case 0x7f: /* MOVDQA (66), MOVDQU (F3) */
+		if (pfx != 1 && pfx != 2)
+			emu_raise_ud(c);
+		if (op == 0x6f)
+			*d = src128(c, in, pfx == 1);
+		else if (in->has_mem)
+			write128(c, insn_seg(in), insn_ea(c, in), d, pfx == 1);
+		else
+			c->xmm[in->rm] = *d;
+		return true;
+	case 0x70: /* PSHUFD, PSHUFHW, PSHUFLW */
+		s = src128(c, in, true);
+		r = s;
+		if (pfx == 1) {
+			for (i = 0; i < 4; i++)
+				r.d[i] = s.d[(in->imm >> (2 * i)) & 3];
+		} else if (pfx == 2) {
+			for (i = 0; i < 4; i++)
+				r.w[4 + i] = s.w[4 + ((in->imm >> (2 * i)) & 3)];
+		} else if (pfx == 3) {
+			for (i = 0; i < 4; i++)
+				r.w[i] = s.w[(in->imm >> (2 * i)) & 3];
+		} else {
+			emu_raise_ud(c);
+		}
+		*d = r;
+		return true;
+	case 0x71: case 0x72: case 0x73: { /* shifts by immediate */
+		unsigned g = in->reg & 7, cnt = in->imm & 0xff;
+		xmm_t *x;
+		if (pfx != 1 || in->has_mem)
+			emu_raise_ud(c);
+		x = &c->xmm[in->rm];
+		if (op == 0x73 && (g == 3 || g == 7)) {
+			byte_shift(x, cnt, g == 7);
+			return true;
+		}
+		if ((op == 0x73 && g == 4) || (g != 2 && g != 4 && g != 6))
+			emu_raise_ud(c);
+		shift_elems(x, op == 0x71 ? 2 : op == 0x72 ? 4 : 8, cnt,
+			    g == 2 ? 0 : g == 4 ? 1 : 2);
+		return true;
+	}
+	case 0xc2: exec_cmp(c, in, pfx); return true;
+	case 0xc4: /* PINSRW */
+		if (pfx != 1)
+			emu_raise_ud(c);
+		d->w[in->imm & 7] = in->has_mem ? rm_read(c, in, 2) : c->s.gpr[in->rm] & 0xffff;
+		return true;
+	case 0xc5: /* PEXTRW */
+		if (pfx != 1 || in->has_mem)
+			emu_raise_ud(c);
+		reg_write(c, in, in->reg, 4, c->xmm[in->rm].w[in->imm & 7]);
+		return true;
+	case 0xc6: /* SHUFPS, SHUFPD */
+		if (pfx >= 2)
+			emu_raise_ud(c);
+		s = src128(c, in, true);
+		r = *d;
+		if (pfx == 0) {
+			r.d[0] = d->d[in->imm & 3];
+			r.d[1] = d->d[(in->imm >> 2) & 3];
+			r.d[2] = s.d[(in->imm >> 4) & 3];
+			r.d[3] = s.d[(in->imm >> 6) & 3];
+		} else {
+			r.q[0] = d->q[in->imm & 1];
+			r.q[1] = s.q[(in->imm >> 1) & 1];
+		}
+		*d = r;
+		return true;
+	case 0xd6: /* MOVQ xmm/m64, xmm */
+		if (pfx != 1)
+			emu_raise_ud(c);
+		if (in->has_mem) {
+			emu_write(c, insn_seg(in), insn_ea(c, in), 8, d->q[0]);
+		} else {
+			c->xmm[in->rm].q[0] = d->q[0];
+			c->xmm[in->rm].q[1] = 0;
+		}
+		return true;
+	case 0xd7: /* PMOVMSKB */
+		if (pfx != 1 || in->has_mem)
+			emu_raise_ud(c);
+		s = c->xmm[in->rm];
+		r.q[0] = 0;
+		for (i = 0; i < 16; i++)
+			r.q[0] |= (uint64_t)(s.b[i] >> 7) << i;
+		reg_write(c, in, in->reg, 4, r.q[0]);
+		return true;
+	case 0xe7: /* MOVNTDQ */
+		if (pfx != 1 || !in->has_mem)
+			emu_raise_ud(c);
+		write128(c, insn_seg(in), insn_ea(c, in), d, true);
+		return true;
+	case 0xf7: { /* MASKMOVDQU: byte stores to DS:rDI where the mask says */
+		uint64_t di = c->s.gpr[GPR_RDI] & emu_size_mask(in->adsize);
+		if (pfx != 1 || in->has_mem)
+			emu_raise_ud(c);
+		for (i = 0; i < 16; i++)
+			if (c->xmm[in->rm].b[i] & 0x80)
+				emu_write(c, insn_seg(in), di + i, 1, d->b[i]);
+		return true;
+	}
+	}
+	if (pfx != 1)
+		emu_raise_ud(c);
+	s = src128(c, in, true);
+	if (!int_op(op, d, &s))
+		emu_raise_ud(c);
+	return true;
+
+move128_unaligned:
+	if (op == 0x10)
+		*d = src128(c, in, false);
+	else if (in->has_mem)
+		write128(c, insn_seg(in), insn_ea(c, in), d, false);
+	else
+		c->xmm[in->rm] = *d;
+	return true;
+}
