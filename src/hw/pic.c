@@ -31,6 +31,9 @@ struct pic {
 	struct pic_chip chip[2];
 	void (*notify)(void *);
 	void *opaque;
+	/* Whether the master's output is asserted: read without the lock on
+	 * every emulated instruction, updated under it. */
+	int output;
 };
 
 /* Highest-priority set bit of mask, honouring rotation; -1 if none. */
@@ -84,10 +87,11 @@ static void chip_set(struct pic_chip *p, unsigned irq, int level)
 		p->last_level &= ~bit;
 }
 
-/* Propagate the slave's output to the master's IRQ 2. */
+/* Propagate the slave's output to the master's IRQ 2; publish the output. */
 static void update_cascade(struct pic *pic)
 {
 	chip_set(&pic->chip[0], 2, chip_output(&pic->chip[1]) >= 0);
+	__atomic_store_n(&pic->output, chip_output(&pic->chip[0]) >= 0, __ATOMIC_RELEASE);
 }
 
 void pic_set_irq(struct pic *pic, unsigned irq, int level)
@@ -103,12 +107,7 @@ void pic_set_irq(struct pic *pic, unsigned irq, int level)
 
 bool pic_has_interrupt(struct pic *pic)
 {
-	bool r;
-
-	pthread_mutex_lock(&pic->lock);
-	r = chip_output(&pic->chip[0]) >= 0;
-	pthread_mutex_unlock(&pic->lock);
-	return r;
+	return __atomic_load_n(&pic->output, __ATOMIC_ACQUIRE);
 }
 
 /* Move irq from IRR to ISR on one chip (the INTA cycle). */
@@ -238,6 +237,7 @@ static uint64_t pic_read(void *opaque, uint64_t off, unsigned size)
 			p->poll = false;
 			if (irq >= 0) {
 				chip_ack(p, irq);
+				update_cascade(pic);
 				v = 0x80 | irq;
 			} else {
 				v = 0;
@@ -293,6 +293,7 @@ static void elcr_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 	pthread_mutex_lock(&pic->lock);
 	/* IRQ 0, 1, 2, 8 and 13 are always edge-triggered. */
 	pic->chip[off & 1].elcr = v & ((off & 1) ? 0xde : 0xf8);
+	update_cascade(pic);
 	pthread_mutex_unlock(&pic->lock);
 }
 
@@ -309,6 +310,7 @@ static void pic_reset(void *opaque)
 	pic->chip[0].lowest_priority = pic->chip[1].lowest_priority = 7;
 	pic->chip[0].vector_base = 0x08;
 	pic->chip[1].vector_base = 0x70;
+	update_cascade(pic);
 	pthread_mutex_unlock(&pic->lock);
 }
 
