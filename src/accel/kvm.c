@@ -204,6 +204,7 @@ static int kvm_vm_init(struct vm *vm)
 	vm->irq_ops.set_line = kvm_set_irq_line;
 	vm->irq_ops.send_msi = kvm_send_msi;
 	vm->irq_opaque = k;
+	vm->has_apic = true; /* the in-kernel irqchip */
 	return 0;
 }
 

@@ -20,5 +20,6 @@ int i8042_create(struct vm *vm);
 int debug_exit_create(struct vm *vm, uint16_t port);
 int post_port_create(struct vm *vm);
 int rtc_create(struct vm *vm);
+int acpi_pm_create(struct vm *vm);
 
 #endif

@@ -281,6 +281,8 @@ static int load_bzimage(struct guest_memory *gm, const struct linux_boot_args *a
 		wr32(zp, BP_EXT_RAMDISK_SIZE, 0);
 	}
 
+	if (a->rsdp_addr)
+		memcpy(zp + 0x070, &a->rsdp_addr, 8); /* acpi_rsdp_addr */
 	n = e820_build(gm, map, E820_MAX_ENTRIES);
 	for (i = 0; i < n && i < BP_E820_MAX; i++)
 		memcpy(zp + BP_E820_TABLE + i * 20, &map[i], 20);
@@ -441,6 +443,7 @@ static int load_pvh(struct guest_memory *gm, const struct linux_boot_args *a,
 	wr32(info, 0, PVH_START_MAGIC);
 	wr32(info, 4, 1);                          /* version with memmap */
 	memcpy(info + 24, &(uint64_t){ BOOT_CMDLINE_ADDR }, 8);
+	memcpy(info + 32, &a->rsdp_addr, 8);
 	memcpy(info + 40, &memmap_addr, 8);
 	wr32(info, 48, nmap);
 	if (a->initrd) {

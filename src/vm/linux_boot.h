@@ -48,6 +48,7 @@ struct linux_boot_args {
 	const void *initrd; /* may be NULL */
 	size_t initrd_size;
 	const char *cmdline;
+	uint64_t rsdp_addr; /* ACPI RSDP for the guest, 0 if none */
 };
 
 /*

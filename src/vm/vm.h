@@ -63,6 +63,7 @@ struct vm {
 	/* Where device interrupts go; set by the accelerator's vm_init. */
 	struct irq_chip_ops irq_ops;
 	void *irq_opaque;
+	bool has_apic;   /* local APICs and an IOAPIC exist (MADT lists them) */
 
 	struct vcpu vcpus[VM_MAX_CPUS];
 	unsigned ncpus;

@@ -410,8 +410,13 @@ unsigned emu_fetch(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len)
 		 * pages are only needed if the instruction reaches them. */
 		if (!translate(c, lin + n, ACC_EXEC, user, n == 0, &pa))
 			break;
-		for (unsigned i = 0; i < chunk; i++)
-			buf[n + i] = emu_phys_read(c, pa + i, 1);
+		uint8_t *h = host_page(c, pa, false);
+		if (h) {
+			memcpy(buf + n, h + (pa & 0xfff), chunk);
+		} else {
+			for (unsigned i = 0; i < chunk; i++)
+				buf[n + i] = emu_phys_read(c, pa + i, 1);
+		}
 		n += chunk;
 	}
 	return n;

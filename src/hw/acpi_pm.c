@@ -1,0 +1,132 @@
+/*
+ * The ACPI power-management block the FADT points at (vm/acpi.h):
+ * PM1 event (status/enable) and control registers, where writing SLP_TYP
+ * for S5 with SLP_EN powers the machine off; the 24-bit PM timer at
+ * 3.579545 MHz; and the reset register.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "hw/bus.h"
+#include "hw/devices.h"
+#include "util/log.h"
+#include "vm/acpi.h"
+#include "vm/vm.h"
+
+#define PM_TIMER_HZ 3579545ULL
+#define CNT_SCI_EN  0x0001
+#define CNT_SLP_EN  0x2000
+
+struct acpi_pm {
+	struct vm *vm;
+	pthread_mutex_t lock;
+	uint16_t sts, en, cnt;
+};
+
+static uint32_t pm_timer(void)
+{
+	struct timespec ts;
+	uint64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return (uint32_t)((unsigned __int128)ns * PM_TIMER_HZ / 1000000000ULL) & 0xffffff;
+}
+
+static uint64_t pm_read(void *opaque, uint64_t off, unsigned size)
+{
+	struct acpi_pm *pm = opaque;
+	uint64_t v;
+
+	pthread_mutex_lock(&pm->lock);
+	switch (off) {
+	case 0: v = pm->sts | ((uint32_t)pm->en << 16); break;
+	case 1: v = pm->sts >> 8; break;
+	case 2: v = pm->en; break;
+	case 3: v = pm->en >> 8; break;
+	case 4: v = pm->cnt | CNT_SCI_EN; break;
+	case 5: v = (pm->cnt | CNT_SCI_EN) >> 8; break;
+	case 8: v = pm_timer(); break;
+	default: v = 0; break;
+	}
+	pthread_mutex_unlock(&pm->lock);
+	return v & (size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1);
+}
+
+static void pm_control(struct acpi_pm *pm, uint16_t v)
+{
+	unsigned typ = (v >> 10) & 7;
+
+	pm->cnt = v & ~CNT_SLP_EN;
+	if (!(v & CNT_SLP_EN))
+		return;
+	if (typ == ACPI_S5_SLP_TYP) {
+		log_info("guest powered off through ACPI");
+		vm_request_stop(pm->vm, VM_STOP_POWEROFF, 0);
+	} else {
+		log_warn_once("guest asked for ACPI sleep state SLP_TYP=%u, which wirt does not offer", typ);
+	}
+}
+
+static void pm_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
+{
+	struct acpi_pm *pm = opaque;
+
+	pthread_mutex_lock(&pm->lock);
+	switch (off) {
+	case 0:
+		pm->sts &= ~(uint16_t)v;                 /* write 1 to clear */
+		if (size == 4)
+			pm->en = v >> 16;
+		break;
+	case 1: pm->sts &= ~(uint16_t)(v << 8); break;
+	case 2: pm->en = size >= 2 ? v : (pm->en & 0xff00) | (v & 0xff); break;
+	case 3: pm->en = (pm->en & 0xff) | ((v & 0xff) << 8); break;
+	case 4: pm_control(pm, size >= 2 ? v : (pm->cnt & 0xff00) | (v & 0xff)); break;
+	case 5: pm_control(pm, (pm->cnt & 0xff) | ((v & 0xff) << 8)); break;
+	case 12:
+		if ((v & 0xff) == ACPI_RESET_VALUE)
+			vm_request_stop(pm->vm, VM_STOP_RESET, 0);
+		break;
+	}
+	pthread_mutex_unlock(&pm->lock);
+}
+
+static const struct io_ops pm_ops = { pm_read, pm_write };
+
+static void pm_reset(void *opaque)
+{
+	struct acpi_pm *pm = opaque;
+
+	pthread_mutex_lock(&pm->lock);
+	pm->sts = pm->en = pm->cnt = 0;
+	pthread_mutex_unlock(&pm->lock);
+}
+
+static void pm_destroy(void *opaque)
+{
+	struct acpi_pm *pm = opaque;
+
+	pthread_mutex_destroy(&pm->lock);
+	free(pm);
+}
+
+int acpi_pm_create(struct vm *vm)
+{
+	struct acpi_pm *pm = calloc(1, sizeof(*pm));
+	struct device_hooks hooks = { pm_reset, pm_destroy, NULL };
+
+	if (!pm)
+		return -1;
+	pm->vm = vm;
+	pthread_mutex_init(&pm->lock, NULL);
+	if (bus_register(&vm->pio, ACPI_PM1_EVT_PORT, 13, &pm_ops, pm, "acpi-pm")) {
+		pm_destroy(pm);
+		return -1;
+	}
+	hooks.opaque = pm;
+	vm_add_device(vm, &hooks);
+	return 0;
+}

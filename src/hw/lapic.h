@@ -1,0 +1,62 @@
+/*
+ * Local APIC (xAPIC, MMIO at APIC_BASE) for the emulator: one per vCPU.
+ * Timer in one-shot, periodic and TSC-deadline modes, IPIs (fixed, NMI,
+ * INIT, start-up) in physical and flat logical destination modes, EOI with
+ * level-triggered EOI broadcast to the IOAPIC, TPR/PPR, the spurious
+ * vector, and LINT0 as the 8259's virtual wire.
+ */
+#ifndef WIRT_HW_LAPIC_H
+#define WIRT_HW_LAPIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct lapic;
+struct apic_bus;
+
+/* What a LAPIC needs from the CPU it belongs to. */
+struct lapic_cpu_ops {
+	void (*kick)(void *cpu);                /* an interrupt became pending */
+	void (*init)(void *cpu);                /* INIT IPI received */
+	void (*sipi)(void *cpu, uint8_t vector); /* start-up IPI received */
+	void (*nmi)(void *cpu);
+};
+
+/* All LAPICs of a VM and the IOAPIC's EOI hook. */
+struct apic_bus *apic_bus_create(unsigned ncpus);
+void apic_bus_destroy(struct apic_bus *bus);
+void apic_bus_set_eoi_hook(struct apic_bus *bus, void (*eoi)(void *, uint8_t), void *opaque);
+
+/* tsc_offset: the CPU's guest TSC minus host monotonic nanoseconds. */
+struct lapic *lapic_create(struct apic_bus *bus, unsigned id,
+			   const struct lapic_cpu_ops *ops, void *cpu,
+			   const uint64_t *tsc_offset);
+void lapic_reset(struct lapic *l, bool bsp);
+
+uint32_t lapic_read(struct lapic *l, uint32_t offset);
+void lapic_write(struct lapic *l, uint32_t offset, uint32_t value);
+bool lapic_hw_enabled(const struct lapic *l); /* APIC_BASE global enable */
+uint64_t lapic_get_base(const struct lapic *l);
+bool lapic_set_base(struct lapic *l, uint64_t value);
+uint64_t lapic_get_tsc_deadline(const struct lapic *l);
+void lapic_set_tsc_deadline(struct lapic *l, uint64_t tsc);
+
+/* Deliver an interrupt message (from the IOAPIC or an MSI). */
+void apic_bus_deliver(struct apic_bus *bus, uint8_t dest, bool logical,
+		      unsigned mode, uint8_t vector, bool level);
+
+/*
+ * The CPU side: is an interrupt deliverable at this priority?  lapic_ack
+ * takes the highest one (vector) and marks it in service; -1 if none.
+ * pic_pending says the 8259 asserts its output (LINT0 ExtINT path).
+ */
+bool lapic_has_interrupt(struct lapic *l);
+int lapic_ack(struct lapic *l);
+/* Does LINT0 pass the 8259's interrupt to this CPU? */
+bool lapic_accepts_pic(struct lapic *l);
+
+/* Timer: fire it if due; returns the host monotonic time (ns) of the
+ * next expiry, or UINT64_MAX if the timer is idle. */
+uint64_t lapic_timer_poll(struct lapic *l);
+
+#endif

@@ -1,0 +1,175 @@
+/* ACPI table construction (see acpi.h); layouts from the ACPI 6 spec. */
+#include "vm/acpi.h"
+
+#include <string.h>
+
+#include "util/log.h"
+#include "vm/vm.h"
+
+#define ACPI_BASE   0xe0000ULL
+#define RSDP_OFF    0x000
+#define XSDT_OFF    0x040
+#define FACS_OFF    0x0c0
+#define FADT_OFF    0x100
+#define DSDT_OFF    0x240
+#define MADT_OFF    0x300
+#define ACPI_SIZE   0x1000
+
+#define LAPIC_ADDR  0xfee00000u
+#define IOAPIC_ADDR 0xfec00000u
+
+static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+static uint8_t checksum(const uint8_t *p, size_t len)
+{
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *p++;
+	return (uint8_t)-sum;
+}
+
+/* The 36-byte header every system description table starts with. */
+static void table_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
+{
+	memcpy(t, sig, 4);
+	put32(t + 4, len);
+	t[8] = rev;
+	memcpy(t + 10, "WIRT  ", 6);
+	memcpy(t + 16, "WIRTVM  ", 8);
+	put32(t + 24, 1);
+	memcpy(t + 28, "WIRT", 4);
+	put32(t + 32, 1);
+	t[9] = 0;
+	t[9] = checksum(t, len);
+}
+
+/* Generic address structure: an I/O port block. */
+static void gas_io(uint8_t *p, uint16_t port, uint8_t bits, uint8_t access)
+{
+	p[0] = 1; /* system I/O space */
+	p[1] = bits;
+	p[2] = 0;
+	p[3] = access;
+	put64(p + 4, port);
+}
+
+static uint32_t build_fadt(uint8_t *t)
+{
+	const uint32_t len = 276;
+
+	memset(t, 0, len);
+	put32(t + 36, ACPI_BASE + FACS_OFF);
+	put32(t + 40, ACPI_BASE + DSDT_OFF);
+	put16(t + 46, ACPI_SCI_IRQ);
+	put32(t + 48, 0);                      /* no SMI command: ACPI is always on */
+	put32(t + 56, ACPI_PM1_EVT_PORT);
+	put32(t + 64, ACPI_PM1_CNT_PORT);
+	put32(t + 76, ACPI_PM_TMR_PORT);
+	t[88] = 4;                             /* PM1 event block length */
+	t[89] = 2;                             /* PM1 control block length */
+	t[91] = 4;                             /* PM timer length */
+	put16(t + 96, 101);                    /* no C2 */
+	put16(t + 98, 1001);                   /* no C3 */
+	t[108] = 0x32;                         /* RTC century register */
+	put16(t + 109, (1 << 1) | (1 << 2));   /* 8042 present, no VGA */
+	put32(t + 112, (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 10));
+	gas_io(t + 116, ACPI_RESET_PORT, 8, 1);
+	t[128] = ACPI_RESET_VALUE;
+	t[131] = 1;                            /* FADT minor version */
+	put64(t + 132, ACPI_BASE + FACS_OFF);
+	put64(t + 140, ACPI_BASE + DSDT_OFF);
+	gas_io(t + 148, ACPI_PM1_EVT_PORT, 32, 2);
+	gas_io(t + 172, ACPI_PM1_CNT_PORT, 16, 2);
+	gas_io(t + 208, ACPI_PM_TMR_PORT, 32, 3);
+	memcpy(t + 268, "WIRTWIRT", 8);
+	table_header(t, "FACP", len, 6);
+	return len;
+}
+
+static uint32_t build_dsdt(uint8_t *t)
+{
+	/* AML: Name (_S5, Package (4) { S5, S5, Zero, Zero }) */
+	static const uint8_t aml[] = {
+		0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
+		0x0a, ACPI_S5_SLP_TYP, 0x0a, ACPI_S5_SLP_TYP, 0x00, 0x00,
+	};
+	uint32_t len = 36 + sizeof(aml);
+
+	memcpy(t + 36, aml, sizeof(aml));
+	table_header(t, "DSDT", len, 2);
+	return len;
+}
+
+static uint32_t build_madt(uint8_t *t, unsigned ncpus)
+{
+	uint8_t *p = t + 44;
+	unsigned i;
+
+	put32(t + 36, LAPIC_ADDR);
+	put32(t + 40, 1); /* PC-AT compatible 8259s present */
+	for (i = 0; i < ncpus; i++, p += 8) {
+		p[0] = 0; p[1] = 8;          /* processor local APIC */
+		p[2] = i; p[3] = i;          /* ACPI processor id, APIC id */
+		put32(p + 4, 1);             /* enabled */
+	}
+	p[0] = 1; p[1] = 12;                 /* I/O APIC */
+	p[2] = 0; p[3] = 0;
+	put32(p + 4, IOAPIC_ADDR);
+	put32(p + 8, 0);                     /* GSI base */
+	p += 12;
+	/* ISA IRQ 0 (PIT) is wired to IOAPIC pin 2. */
+	p[0] = 2; p[1] = 10; p[2] = 0; p[3] = 0;
+	put32(p + 4, 2);
+	put16(p + 8, 0);
+	p += 10;
+	/* SCI: level-triggered, active high. */
+	p[0] = 2; p[1] = 10; p[2] = 0; p[3] = ACPI_SCI_IRQ;
+	put32(p + 4, ACPI_SCI_IRQ);
+	put16(p + 8, 0x000d);
+	p += 10;
+	table_header(t, "APIC", p - t, 4);
+	return p - t;
+}
+
+uint64_t acpi_build(struct vm *vm)
+{
+	uint8_t *base = gmem_ptr_rw(&vm->mem, ACPI_BASE, ACPI_SIZE);
+	uint8_t *rsdp, *xsdt, *facs;
+	uint32_t nent = 0;
+
+	if (!base) {
+		log_warn("no room for ACPI tables below 1 MiB; the guest will not find them");
+		return 0;
+	}
+	memset(base, 0, ACPI_SIZE);
+	build_fadt(base + FADT_OFF);
+	build_dsdt(base + DSDT_OFF);
+
+	facs = base + FACS_OFF;
+	memcpy(facs, "FACS", 4);
+	put32(facs + 4, 64);
+	facs[32] = 2; /* version */
+
+	xsdt = base + XSDT_OFF;
+	put64(xsdt + 36 + 8 * nent++, ACPI_BASE + FADT_OFF);
+	if (vm->has_apic) {
+		build_madt(base + MADT_OFF, vm->ncpus);
+		put64(xsdt + 36 + 8 * nent++, ACPI_BASE + MADT_OFF);
+	}
+	table_header(xsdt, "XSDT", 36 + 8 * nent, 1);
+
+	rsdp = base + RSDP_OFF;
+	memcpy(rsdp, "RSD PTR ", 8);
+	memcpy(rsdp + 9, "WIRT  ", 6);
+	rsdp[15] = 2;                             /* ACPI 2.0+ */
+	put32(rsdp + 16, 0);                      /* no RSDT: XSDT only */
+	put32(rsdp + 20, 36);
+	put64(rsdp + 24, ACPI_BASE + XSDT_OFF);
+	rsdp[8] = checksum(rsdp, 20);
+	rsdp[32] = checksum(rsdp, 36);
+	gmem_notify_write(&vm->mem, ACPI_BASE, ACPI_SIZE);
+	return ACPI_BASE + RSDP_OFF;
+}

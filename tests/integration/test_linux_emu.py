@@ -1,0 +1,61 @@
+"""The default guest (Debian's cloud kernel + busybox initramfs) under
+wirt's own emulator: boot to a shell, use it, reboot, power off.  One boot
+serves all checks: booting Linux under the emulator takes a while."""
+import hashlib
+import os
+
+import pytest
+
+from conftest import ROOT, WIRT
+from guest_console import GuestConsole
+
+KERNEL = os.path.join(ROOT, "guest", "vmlinuz")
+INITRD = os.path.join(ROOT, "guest", "initrd.img")
+BOOT_TIMEOUT = 600
+PROMPT = "~ # "
+
+
+@pytest.fixture(scope="module")
+def guest(tmp_path_factory):
+    if not (os.path.exists(KERNEL) and os.path.exists(INITRD)):
+        pytest.fail("the default guest is not built: run scripts/build-guest.sh")
+    log = tmp_path_factory.mktemp("linux") / "console.log"
+    g = GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "512M",
+                      "--kernel", KERNEL, "--initrd", INITRD,
+                      "--append", "console=ttyS0 panic=-1"], str(log))
+    try:
+        g.expect("wirt-guest: ready", BOOT_TIMEOUT)
+        g.expect(PROMPT, 120)
+        yield g
+    finally:
+        g.kill()
+
+
+def test_uname(guest):
+    release = open(os.path.join(ROOT, "guest", "kernel-version")).read().strip()
+    assert guest.run("uname -r").strip() == release
+
+
+def test_md5sum_of_known_input(guest):
+    data = "wirt emulator md5 check " * 100
+    want = hashlib.md5(data.encode()).hexdigest()
+    out = guest.run("yes 'wirt emulator md5 check' | head -n 100 | tr '\\n' ' ' | md5sum")
+    assert want in out, out
+
+
+def test_proc_and_modules(guest):
+    assert "processor" in guest.run("cat /proc/cpuinfo")
+    assert "virtio" in guest.run("cat /lib/modules/load-order")
+
+
+def test_reboot_brings_the_shell_back(guest):
+    guest.send("reboot -f")
+    guest.expect("Linux version", 60)
+    guest.expect("wirt-guest: ready", BOOT_TIMEOUT)
+    guest.expect(PROMPT, 120)
+    assert guest.run("echo back").strip() == "back"
+
+
+def test_poweroff_ends_wirt_with_status_0(guest):
+    guest.send("poweroff -f")
+    assert guest.wait_exit(120) == 0
