@@ -33,7 +33,7 @@ GUEST_BINS := $(GUEST_SRCS:tests/guests/%.S=build/guests/%.bin)
 # Each area may add its own rules, TEST_LIBS and EXTRA_CHECKS in mk/*.mk.
 -include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all check unit integration guests clean
+.PHONY: all check unit integration guests default-guest clean
 all: wirt guests
 
 wirt: $(OBJS)
@@ -62,7 +62,12 @@ build/guests/%.bin: tests/guests/%.S tests/guests/guest.ld tests/guests/guest.h
 unit: $(UNIT_BINS)
 	@failed=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed=1; done; exit $$failed
 
-integration: wirt guests
+# The default Linux guest (Debian kernel + busybox initramfs), built once.
+default-guest: guest/vmlinuz
+guest/vmlinuz guest/initrd.img: scripts/build-guest.sh
+	sh scripts/build-guest.sh
+
+integration: wirt guests guest/vmlinuz
 	@test -n "$(PYTHON)" || { echo 'pytest not found: run scripts/setup.sh'; exit 1; }
 	$(PYTHON) -m pytest -q tests/integration
 

@@ -61,7 +61,7 @@ static uint32_t build_fadt(uint8_t *t)
 	const uint32_t len = 276;
 
 	memset(t, 0, len);
-	put32(t + 36, ACPI_BASE + FACS_OFF);
+	/* FIRMWARE_CTRL stays 0: X_FIRMWARE_CTRL below points at the FACS. */
 	put32(t + 40, ACPI_BASE + DSDT_OFF);
 	put16(t + 46, ACPI_SCI_IRQ);
 	put32(t + 48, 0);                      /* no SMI command: ACPI is always on */

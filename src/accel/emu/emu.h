@@ -29,6 +29,9 @@
 struct vm;
 struct vcpu;
 struct pic;
+struct lapic;
+struct apic_bus;
+struct ioapic;
 struct dcache_entry;
 
 /* Exception vectors. */
@@ -150,6 +153,10 @@ struct emu_cpu {
 	int delivering;       /* vector being delivered, or -1 */
 
 	/* Interrupts. */
+	struct lapic *lapic;
+	atomic_int pending_init, pending_nmi;
+	atomic_int pending_sipi;  /* vector + 1, or 0 */
+	bool nmi_blocked;     /* an NMI handler runs until IRET */
 	bool halted;
 	bool wait_for_sipi;   /* an AP before its start-up IPI */
 	bool irq_shadow;      /* STI / MOV SS: no interrupts before the next insn */
@@ -167,6 +174,8 @@ struct emu_vm {
 	uint32_t *page_gen;    /* per physical page: bumped when code is written */
 	uint64_t npages;
 	struct pic *pic;
+	struct apic_bus *apic_bus;
+	struct ioapic *ioapic;
 	pthread_mutex_t irq_lock;
 	pthread_cond_t irq_cond;   /* halted vCPUs wait here */
 };

@@ -10,6 +10,8 @@
 
 #include "accel/accel.h"
 #include "accel/emu/emu.h"
+#include "hw/ioapic.h"
+#include "hw/lapic.h"
 #include "hw/pic.h"
 #include "hw/pit.h"
 #include "util/log.h"
@@ -36,20 +38,67 @@ static void emu_irq_notify(void *opaque)
 	pthread_mutex_unlock(&evm->irq_lock);
 }
 
+/* Lines go to the 8259s and the IOAPIC alike, as on a PC; ISA IRQ 0
+ * is wired to IOAPIC pin 2 (the MADT says so). */
 static void emu_set_line(void *opaque, unsigned gsi, int level)
 {
 	struct emu_vm *evm = opaque;
 
 	if (gsi < 16)
 		pic_set_irq(evm->pic, gsi, level);
+	ioapic_set_irq(evm->ioapic, gsi == 0 ? 2 : gsi, level);
 }
 
+/* MSI: an address in the 0xFEExxxxx window and the message data. */
 static void emu_send_msi(void *opaque, uint64_t addr, uint32_t data)
 {
-	(void)opaque;
-	log_warn_once("emu: MSI to %#llx (data %#x) dropped: no local APIC yet",
-		      (unsigned long long)addr, data);
+	struct emu_vm *evm = opaque;
+
+	if ((addr >> 20) != 0xfee) {
+		log_warn_once("emu: MSI to %#llx is outside the APIC window; dropped",
+			      (unsigned long long)addr);
+		return;
+	}
+	apic_bus_deliver(evm->apic_bus, (addr >> 12) & 0xff, addr & 4, (data >> 8) & 7,
+			 data & 0xff, data & (1u << 15));
 }
+
+/* ---- what a local APIC asks of its CPU (any thread) ---- */
+
+static void cpu_kick_for_irq(void *opaque)
+{
+	struct emu_cpu *c = opaque;
+
+	emu_irq_notify(c->evm);
+}
+
+static void cpu_init_ipi(void *opaque)
+{
+	struct emu_cpu *c = opaque;
+
+	atomic_store(&c->pending_init, 1);
+	emu_irq_notify(c->evm);
+}
+
+static void cpu_sipi(void *opaque, uint8_t vector)
+{
+	struct emu_cpu *c = opaque;
+
+	atomic_store(&c->pending_sipi, vector + 1);
+	emu_irq_notify(c->evm);
+}
+
+static void cpu_nmi(void *opaque)
+{
+	struct emu_cpu *c = opaque;
+
+	atomic_store(&c->pending_nmi, 1);
+	emu_irq_notify(c->evm);
+}
+
+static const struct lapic_cpu_ops lapic_cpu_ops = {
+	cpu_kick_for_irq, cpu_init_ipi, cpu_sipi, cpu_nmi,
+};
 
 /* Writes from devices and boot code: drop decoded code in those pages. */
 static void emu_memory_written(void *opaque, uint64_t gpa, uint64_t len)
@@ -81,10 +130,21 @@ static int emu_vm_init(struct vm *vm)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&evm->irq_lock, NULL);
-	pthread_cond_init(&evm->irq_cond, NULL);
+	{
+		pthread_condattr_t attr;
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&evm->irq_cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	evm->pic = pic_create(vm, emu_irq_notify, evm);
-	if (!evm->pic || !pit_create(vm))
+	evm->apic_bus = apic_bus_create(vm->config ? vm->config->cpus : 1);
+	if (!evm->pic || !evm->apic_bus || !pit_create(vm))
 		return -ENOMEM;
+	evm->ioapic = ioapic_create(vm, evm->apic_bus);
+	if (!evm->ioapic)
+		return -ENOMEM;
+	vm->has_apic = true;
 	vm->accel_data = evm;
 	vm->mem.write_notify = emu_memory_written;
 	vm->mem.write_notify_opaque = evm;
@@ -101,6 +161,7 @@ static void emu_vm_destroy(struct vm *vm)
 	if (!evm)
 		return;
 	vm->mem.write_notify = NULL;
+	apic_bus_destroy(evm->apic_bus);
 	munmap(evm->code_page, evm->npages);
 	munmap(evm->page_gen, evm->npages * 4);
 	free(evm);
@@ -123,6 +184,13 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 	c->evm = vcpu->vm->accel_data;
 	c->delivering = -1;
 	c->pat = 0x0007040600070406ULL;
+	c->lapic = lapic_create(c->evm->apic_bus, vcpu->index, &lapic_cpu_ops, c,
+				&c->tsc_offset);
+	if (!c->lapic) {
+		free(c->dcache);
+		free(c);
+		return -ENOMEM;
+	}
 	emu_tlb_flush(c, true);
 	vcpu->accel_data = c;
 	return 0;
@@ -156,6 +224,12 @@ static int emu_vcpu_set_state(struct vcpu *vcpu, const struct cpu_state *s)
 	c->irq_shadow = false;
 	c->delivering = -1;
 	emu_fpu_reset(c);
+	lapic_reset(c->lapic, s->apic_base & (1ULL << 8));
+	c->s.apic_base = lapic_get_base(c->lapic);
+	c->nmi_blocked = false;
+	atomic_store(&c->pending_init, 0);
+	atomic_store(&c->pending_sipi, 0);
+	atomic_store(&c->pending_nmi, 0);
 	/* Application processors wait for a start-up IPI. */
 	c->wait_for_sipi = !(s->apic_base & (1ULL << 8));
 	return 0;
@@ -170,28 +244,85 @@ static int emu_vcpu_get_state(struct vcpu *vcpu, struct cpu_state *s)
 	return 0;
 }
 
+/* The local APIC first; the 8259 through LINT0 (or directly with the
+ * APIC off). */
 int emu_pending_interrupt(struct emu_cpu *c)
 {
-	if (c->vcpu->index != 0)
-		return -1;  /* the 8259 is wired to the BSP */
-	return pic_ack(c->evm->pic);
+	int v = lapic_ack(c->lapic);
+
+	if (v >= 0)
+		return v;
+	if (pic_has_interrupt(c->evm->pic) && lapic_accepts_pic(c->lapic))
+		return pic_ack(c->evm->pic);
+	return -1;
 }
 
 static bool interrupt_ready(struct emu_cpu *c)
 {
-	return c->vcpu->index == 0 && pic_has_interrupt(c->evm->pic);
+	return lapic_has_interrupt(c->lapic) ||
+	       (pic_has_interrupt(c->evm->pic) && lapic_accepts_pic(c->lapic));
 }
 
-/* Sleep in HLT (or waiting for SIPI) until an interrupt or a kick. */
+/* INIT, start-up IPIs and NMIs, sent from other threads. */
+static void handle_ipis(struct emu_cpu *c)
+{
+	int sipi;
+
+	if (atomic_exchange(&c->pending_init, 0)) {
+		struct cpu_state s;
+		uint64_t base = lapic_get_base(c->lapic);
+		cpu_state_reset(&s);
+		c->s = s;
+		emu_set_rflags(c, s.rflags);
+		c->cpl = 0;
+		emu_update_mode(c);
+		emu_tlb_flush(c, true);
+		c->s.apic_base = base;
+		c->halted = false;
+		c->wait_for_sipi = !(base & (1ULL << 8));
+	}
+	sipi = atomic_exchange(&c->pending_sipi, 0);
+	if (sipi && c->wait_for_sipi) {
+		emu_load_seg_real(c, SEG_CS, (sipi - 1) << 8);
+		c->s.rip = 0;
+		c->wait_for_sipi = false;
+	}
+	if (!c->wait_for_sipi && !c->nmi_blocked && atomic_exchange(&c->pending_nmi, 0)) {
+		c->insn_rip = c->s.rip;
+		c->nmi_blocked = true;
+		emu_deliver(c, EXC_NMI, 0, false, false, c->s.rip);
+	}
+}
+
+static bool ipi_pending(struct emu_cpu *c)
+{
+	return atomic_load(&c->pending_init) || atomic_load(&c->pending_sipi) ||
+	       (atomic_load(&c->pending_nmi) && !c->wait_for_sipi);
+}
+
+/* Sleep in HLT (or waiting for SIPI) until an interrupt, an IPI, the
+ * local APIC timer or a kick. */
 static void wait_for_event(struct emu_cpu *c)
 {
 	struct emu_vm *evm = c->evm;
+	uint64_t next;
+	struct timespec ts;
 
 	pthread_mutex_lock(&evm->irq_lock);
-	while (!atomic_load(&c->kick) &&
-	       (c->wait_for_sipi ||
-		!((c->s.rflags & RFLAGS_IF) && interrupt_ready(c))))
-		pthread_cond_wait(&evm->irq_cond, &evm->irq_lock);
+	for (;;) {
+		if (atomic_load(&c->kick) || ipi_pending(c))
+			break;
+		next = lapic_timer_poll(c->lapic);
+		if (!c->wait_for_sipi && (c->s.rflags & RFLAGS_IF) && interrupt_ready(c))
+			break;
+		if (next == UINT64_MAX) {
+			pthread_cond_wait(&evm->irq_cond, &evm->irq_lock);
+		} else {
+			ts.tv_sec = next / 1000000000ULL;
+			ts.tv_nsec = next % 1000000000ULL;
+			pthread_cond_timedwait(&evm->irq_cond, &evm->irq_lock, &ts);
+		}
+	}
 	pthread_mutex_unlock(&evm->irq_lock);
 }
 
@@ -209,6 +340,8 @@ static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 			return VCPU_EXIT_SHUTDOWN;
 		if (atomic_exchange(&c->kick, 0))
 			return VCPU_EXIT_KICKED;
+		lapic_timer_poll(c->lapic);
+		handle_ipis(c);
 		if (c->halted || c->wait_for_sipi) {
 			wait_for_event(c);
 			if (c->wait_for_sipi)

@@ -281,6 +281,7 @@ void emu_iret(struct emu_cpu *c, unsigned opsize)
 	uint16_t cs;
 	unsigned old_cpl = c->cpl, iopl = (c->s.rflags & RFLAGS_IOPL) >> 12;
 
+	c->nmi_blocked = false;
 	if (!(c->s.cr0 & CR0_PE)) {
 		ip = stack_peek(c, opsize, 0);
 		cs = stack_peek(c, opsize, opsize);

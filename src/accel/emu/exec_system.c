@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "accel/emu/exec.h"
+#include "hw/lapic.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -22,6 +23,7 @@
 #define MSR_MCG_STATUS       0x17a
 #define MSR_MISC_ENABLE      0x1a0
 #define MSR_PAT              0x277
+#define MSR_TSC_DEADLINE     0x6e0
 #define MSR_MTRR_DEF_TYPE    0x2ff
 #define MSR_EFER             0xc0000080
 #define MSR_STAR             0xc0000081
@@ -82,6 +84,7 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		out[B] = (c->vcpu ? (uint32_t)c->vcpu->index << 24 : 0) | (8 << 8) |
 			 (1 << 16);
 		out[C] = (1u << 13) |  /* CMPXCHG16B */
+			 (1u << 24) |  /* TSC-deadline timer */
 			 (1u << 23) |  /* POPCNT */
 			 (1u << 31);   /* running under a hypervisor */
 		out[D] = (1u << 0) |   /* FPU */
@@ -91,6 +94,7 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 			 (1u << 5) |   /* MSR */
 			 (1u << 6) |   /* PAE */
 			 (1u << 8) |   /* CX8 */
+			 (1u << 9) |   /* APIC */
 			 (1u << 11) |  /* SEP */
 			 (1u << 13) |  /* PGE */
 			 (1u << 15) |  /* CMOV */
@@ -141,7 +145,8 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 	switch (msr) {
 	case MSR_TSC: return emu_rdtsc(c);
 	case MSR_PLATFORM_ID: return 0;
-	case MSR_APIC_BASE: return c->s.apic_base;
+	case MSR_APIC_BASE: return lapic_get_base(c->lapic);
+	case MSR_TSC_DEADLINE: return lapic_get_tsc_deadline(c->lapic);
 	case MSR_BIOS_SIGN: return 0;
 	case MSR_MTRRCAP: return 0;
 	case MSR_MTRR_DEF_TYPE: return 0xc06; /* MTRRs enabled, write-back */
@@ -176,7 +181,14 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 	case MSR_TSC:
 		c->tsc_offset += v - emu_rdtsc(c);
 		return true;
-	case MSR_APIC_BASE: c->s.apic_base = v; return true;
+	case MSR_APIC_BASE:
+		if (!lapic_set_base(c->lapic, v))
+			return false;
+		c->s.apic_base = lapic_get_base(c->lapic);
+		return true;
+	case MSR_TSC_DEADLINE:
+		lapic_set_tsc_deadline(c->lapic, v);
+		return true;
 	case MSR_BIOS_SIGN: return true;
 	case MSR_MTRR_DEF_TYPE: return true;
 	case MSR_SYSENTER_CS: c->sysenter_cs = v & 0xffff; return true;

@@ -8,6 +8,7 @@
 
 #include "accel/emu/emu.h"
 #include "hw/bus.h"
+#include "hw/lapic.h"
 #include "vm/vm.h"
 
 #define PTE_P   (1ULL << 0)
@@ -55,6 +56,13 @@ static inline void note_write(struct emu_cpu *c, uint64_t pa)
 		emu_code_written(c->evm, pa);
 }
 
+/* Each CPU sees its own local APIC at its APIC base (when enabled). */
+static bool is_apic_page(struct emu_cpu *c, uint64_t pa)
+{
+	return (pa & ~0xfffULL) == (c->s.apic_base & ~0xfffULL) &&
+	       (c->s.apic_base & (1ULL << 11));
+}
+
 uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size)
 {
 	uint64_t v = 0;
@@ -66,6 +74,8 @@ uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size)
 	}
 	if (gmem_read(&c->vm->mem, pa, &v, size) == 0)
 		return v;
+	if (is_apic_page(c, pa))
+		return lapic_read(c->lapic, pa & 0xff0);
 	bus_read(&c->vm->mmio, pa, &v, size);
 	return v;
 }
@@ -83,6 +93,11 @@ void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
 		/* RAM across a page boundary, or ROM (writes ignored). */
 		if (gmem_ptr_rw(&c->vm->mem, pa, size))
 			gmem_write(&c->vm->mem, pa, &val, size); /* notifies */
+		return;
+	}
+	if (is_apic_page(c, pa)) {
+		if (!(pa & 0xf))
+			lapic_write(c->lapic, pa & 0xff0, val);
 		return;
 	}
 	bus_write(&c->vm->mmio, pa, &val, size);

@@ -1,0 +1,153 @@
+/*
+ * Block layer: disk image drivers (raw, qcow2, vmdk, vdi) behind one
+ * interface, and the generic layer that virtio-blk and `wirt img` use.
+ *
+ * Reads and writes are byte-granular at any offset.  Every function returns
+ * 0 (or a non-negative count) on success and a negative errno on failure;
+ * failures caused by a bad image are also logged with one clear line.
+ */
+#ifndef WIRT_BLOCK_BLOCK_H
+#define WIRT_BLOCK_BLOCK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Flags for block_open() and driver open(). */
+#define BLOCK_O_RDWR	(1u << 0)	/* open for writing too */
+#define BLOCK_O_UNSAFE	(1u << 1)	/* no ordering barriers: scratch output */
+#define BLOCK_O_NO_BACKING (1u << 2)	/* do not open the backing file */
+
+/* Longest path a header may name as backing file. */
+#define BLOCK_PATH_MAX	4096
+
+struct block_dev;
+
+struct block_info {
+	const char *format;		/* driver name */
+	uint64_t virtual_size;		/* bytes the guest sees */
+	uint64_t allocated_size;	/* bytes the image uses on the host */
+	uint64_t file_size;		/* length of the image file */
+	uint32_t cluster_size;		/* allocation unit, 0 if none */
+	char backing_file[BLOCK_PATH_MAX];	/* "" if none */
+	char backing_format[32];	/* "" if not recorded */
+	char format_detail[64];		/* e.g. "qcow2 v3, zlib", may be "" */
+	bool dirty;			/* image was not closed cleanly */
+};
+
+/* Options for creating an image; zero means the driver's default. */
+struct block_create_opts {
+	const char *backing_file;
+	const char *backing_format;
+	uint32_t cluster_size;		/* qcow2 cluster, vmdk grain, vdi block */
+	int version;			/* qcow2: 2 or 3 (default 3) */
+	int refcount_bits;		/* qcow2: 1..64, default 16 */
+	bool fixed;			/* vdi: preallocate every block */
+	bool zstd;			/* qcow2: zstd compression type */
+};
+
+/* Result of block_status() for a range. */
+enum block_status {
+	BLOCK_STATUS_DATA,		/* may hold nonzero data */
+	BLOCK_STATUS_ZERO,		/* reads as zeros */
+};
+
+/* Findings of a consistency check. */
+struct block_check {
+	uint64_t corruptions;		/* errors that can lose or expose data */
+	uint64_t leaks;			/* clusters in use by nobody */
+	uint64_t checked_clusters;
+	uint64_t allocated_clusters;
+	uint64_t fragmented_clusters;
+	bool repaired;			/* leaks were freed */
+};
+
+/* One internal snapshot, as listed by snapshot_list. */
+struct block_snapshot {
+	char id[32];
+	char name[256];
+	uint64_t vm_state_size;
+	uint64_t disk_size;
+	uint32_t date_sec;
+	uint32_t date_nsec;
+	uint64_t vm_clock_nsec;
+};
+
+struct block_driver {
+	const char *name;
+	/* Score how well the first bytes of a file match: 0 no, 100 sure. */
+	int (*probe)(const uint8_t *buf, size_t len);
+	int (*open)(struct block_dev *bs, unsigned flags);
+	int (*read)(struct block_dev *bs, uint64_t off, void *buf, size_t len);
+	int (*write)(struct block_dev *bs, uint64_t off, const void *buf,
+		     size_t len);
+	int (*flush)(struct block_dev *bs);
+	int (*discard)(struct block_dev *bs, uint64_t off, uint64_t len);
+	int (*get_info)(struct block_dev *bs, struct block_info *info);
+	void (*close)(struct block_dev *bs);
+	int (*create)(const char *path, uint64_t size,
+		      const struct block_create_opts *opts);
+	/* Optional below. */
+	int (*status)(struct block_dev *bs, uint64_t off, uint64_t len,
+		      uint64_t *pnum);
+	int (*resize)(struct block_dev *bs, uint64_t size, bool shrink);
+	int (*check)(struct block_dev *bs, struct block_check *res,
+		     bool repair);
+	int (*snapshot_list)(struct block_dev *bs, struct block_snapshot **list,
+			     int *count);
+	int (*snapshot_create)(struct block_dev *bs, const char *name);
+	int (*snapshot_delete)(struct block_dev *bs, const char *name);
+	int (*snapshot_apply)(struct block_dev *bs, const char *name);
+};
+
+/* An open image.  Drivers keep their state in opaque. */
+struct block_dev {
+	const struct block_driver *drv;
+	void *opaque;
+	char *filename;
+	int fd;
+	bool read_only;
+	bool unsafe;			/* BLOCK_O_UNSAFE */
+	uint64_t size;			/* virtual size in bytes */
+	struct block_dev *backing;	/* NULL if none */
+	pthread_mutex_t lock;		/* serialises driver calls */
+};
+
+/* Generic layer (block.c). */
+const struct block_driver *block_find_driver(const char *name);
+int block_probe(const char *path, const struct block_driver **drv);
+int block_open(struct block_dev **out, const char *path, const char *format,
+	       unsigned flags);
+void block_close(struct block_dev *bs);
+int block_read(struct block_dev *bs, uint64_t off, void *buf, size_t len);
+int block_write(struct block_dev *bs, uint64_t off, const void *buf,
+		size_t len);
+int block_flush(struct block_dev *bs);
+int block_discard(struct block_dev *bs, uint64_t off, uint64_t len);
+int block_get_info(struct block_dev *bs, struct block_info *info);
+int block_status(struct block_dev *bs, uint64_t off, uint64_t len,
+		 uint64_t *pnum);
+int block_create(const char *format, const char *path, uint64_t size,
+		 const struct block_create_opts *opts);
+int block_resize(struct block_dev *bs, uint64_t size, bool shrink);
+int block_check(struct block_dev *bs, struct block_check *res, bool repair);
+const char *block_driver_names(void);
+
+/*
+ * Open the backing file named by an image at path: relative names are
+ * resolved against the directory of path.  Used by drivers' open().
+ */
+int block_open_backing(struct block_dev *bs, const char *name,
+		       const char *format);
+/* Read from the backing file; bytes past its end read as zeros. */
+int block_read_backing(struct block_dev *bs, uint64_t off, void *buf,
+		       size_t len);
+
+/* The drivers. */
+extern const struct block_driver block_raw;
+extern const struct block_driver block_qcow2;
+extern const struct block_driver block_vmdk;
+extern const struct block_driver block_vdi;
+
+#endif
