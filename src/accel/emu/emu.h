@@ -141,6 +141,15 @@ struct emu_cpu {
 	struct tlb_entry tlb[TLB_ENTRIES];
 	struct dcache_entry *dcache;
 
+	/* Atomic read-modify-write for LOCK and XCHG with several vCPUs: the
+	 * read records the host location and old value, the write is a
+	 * compare-and-swap that restarts the instruction if it lost a race. */
+	bool locked_insn;
+	uint8_t *lock_host;
+	uint64_t lock_pa;
+	uint64_t lock_old;
+	struct { enum cc_op op; uint8_t size; uint64_t res, src1, src2, carry, rflags; } lock_save;
+
 	/* The instruction being executed. */
 	uint64_t insn_rip;
 	struct insn in;
@@ -178,6 +187,7 @@ struct emu_vm {
 	struct ioapic *ioapic;
 	pthread_mutex_t irq_lock;
 	pthread_cond_t irq_cond;   /* halted vCPUs wait here */
+	bool smp;                  /* more than one vCPU: locked operations are atomic */
 };
 
 /* emu_accel.c */
@@ -212,6 +222,16 @@ void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
 void emu_code_written(struct emu_vm *evm, uint64_t pa);
 uint64_t emu_pio_read(struct emu_cpu *c, uint16_t port, unsigned size);
 void emu_pio_write(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t val);
+
+/* exec_atomic.c */
+#define EMU_RESTART (-1)   /* fault_vector: re-execute the instruction */
+uint64_t emu_locked_read(struct emu_cpu *c, int seg, uint64_t ea, unsigned size);
+void emu_locked_write(struct emu_cpu *c, int seg, uint64_t ea, unsigned size, uint64_t val);
+void emu_lock_begin(struct emu_cpu *c);
+void emu_lock_restart_state(struct emu_cpu *c);
+bool emu_cmpxchg_wide(struct emu_cpu *c, int seg, uint64_t ea, unsigned size,
+		      uint64_t cmp_lo, uint64_t cmp_hi, uint64_t new_lo, uint64_t new_hi,
+		      uint64_t *old_lo, uint64_t *old_hi);
 
 /* decode.c: 0 or -1 (#UD; too long or undefined prefix use) */
 int emu_decode(struct emu_cpu *c, const uint8_t *bytes, unsigned avail, struct insn *in);

@@ -145,6 +145,7 @@ static int emu_vm_init(struct vm *vm)
 	if (!evm->ioapic)
 		return -ENOMEM;
 	vm->has_apic = true;
+	evm->smp = vm->config && vm->config->cpus > 1;
 	vm->accel_data = evm;
 	vm->mem.write_notify = emu_memory_written;
 	vm->mem.write_notify_opaque = evm;
@@ -332,8 +333,12 @@ static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 	unsigned n;
 
 	if (setjmp(c->fault_jmp)) {
-		/* A fault unwound an instruction (or a delivery). */
-		emu_deliver_fault(c);
+		/* A fault unwound an instruction (or a delivery), or a locked
+		 * instruction lost a race and runs again. */
+		if (c->fault_vector == EMU_RESTART)
+			emu_lock_restart_state(c);
+		else
+			emu_deliver_fault(c);
 	}
 	for (;;) {
 		if (c->shutdown)

@@ -988,37 +988,30 @@ static bool exec_two_byte(struct emu_cpu *c, const struct insn *in)
 	case 0xc7: {
 		unsigned g = in->reg & 7;
 		if (g == 1 && in->has_mem) { /* CMPXCHG8B / CMPXCHG16B */
-			uint64_t ea = insn_ea(c, in);
-			int seg = insn_seg(in);
-			if (size == 8) {
-				uint64_t lo = emu_read(c, seg, ea, 8), hi = emu_read(c, seg, ea + 8, 8);
-				if (ea & 15)
-					emu_raise_gp(c, 0);
-				if (lo == c->s.gpr[GPR_RAX] && hi == c->s.gpr[GPR_RDX]) {
-					emu_write(c, seg, ea, 8, c->s.gpr[GPR_RBX]);
-					emu_write(c, seg, ea + 8, 8, c->s.gpr[GPR_RCX]);
-					emu_flags_set(c, RFLAGS_ZF, RFLAGS_ZF);
-				} else {
-					emu_write(c, seg, ea, 8, lo);
+			uint64_t ea = insn_ea(c, in), lo, hi;
+			unsigned wide = size == 8 ? 16 : 8;
+			bool ok;
+			if (wide == 16 && (ea & 15))
+				emu_raise_gp(c, 0);
+			if (wide == 16)
+				ok = emu_cmpxchg_wide(c, insn_seg(in), ea, 16, c->s.gpr[GPR_RAX],
+						      c->s.gpr[GPR_RDX], c->s.gpr[GPR_RBX],
+						      c->s.gpr[GPR_RCX], &lo, &hi);
+			else
+				ok = emu_cmpxchg_wide(c, insn_seg(in), ea, 8,
+						      (c->s.gpr[GPR_RAX] & 0xffffffff) | (c->s.gpr[GPR_RDX] << 32), 0,
+						      (c->s.gpr[GPR_RBX] & 0xffffffff) | (c->s.gpr[GPR_RCX] << 32), 0,
+						      &lo, &hi);
+			if (!ok) {
+				if (wide == 16) {
 					c->s.gpr[GPR_RAX] = lo;
 					c->s.gpr[GPR_RDX] = hi;
-					emu_flags_set(c, RFLAGS_ZF, 0);
-				}
-			} else {
-				uint64_t v = emu_read(c, seg, ea, 8);
-				uint64_t cmp = (c->s.gpr[GPR_RAX] & 0xffffffff) |
-					       (c->s.gpr[GPR_RDX] << 32);
-				if (v == cmp) {
-					emu_write(c, seg, ea, 8, (c->s.gpr[GPR_RBX] & 0xffffffff) |
-						  (c->s.gpr[GPR_RCX] << 32));
-					emu_flags_set(c, RFLAGS_ZF, RFLAGS_ZF);
 				} else {
-					emu_write(c, seg, ea, 8, v);
-					c->s.gpr[GPR_RAX] = v & 0xffffffff;
-					c->s.gpr[GPR_RDX] = v >> 32;
-					emu_flags_set(c, RFLAGS_ZF, 0);
+					c->s.gpr[GPR_RAX] = lo & 0xffffffff;
+					c->s.gpr[GPR_RDX] = lo >> 32;
 				}
 			}
+			emu_flags_set(c, RFLAGS_ZF, ok ? RFLAGS_ZF : 0);
 			return true;
 		}
 		if ((g == 6 || g == 7) && !in->has_mem) { /* RDRAND, RDSEED */
@@ -1057,6 +1050,10 @@ void emu_step(struct emu_cpu *c)
 	c->s.rip = (c->insn_rip + in->len) & (c->code_size == 8 ? ~0ULL :
 					     emu_size_mask(c->code_size));
 	c->icount++;
+	c->locked_insn = c->evm->smp && in->has_mem &&
+			 ((in->prefixes & PFX_LOCK) || in->op == 0x86 || in->op == 0x87);
+	if (c->locked_insn)
+		emu_lock_begin(c);
 	if (in->op < 0x100) {
 		exec_one_byte(c, in);
 		return;

@@ -69,6 +69,8 @@ static inline uint64_t rm_read(struct emu_cpu *c, const struct insn *in, unsigne
 {
 	if (!in->has_mem)
 		return reg_read(c, in, in->rm, size);
+	if (c->locked_insn)
+		return emu_locked_read(c, insn_seg(in), insn_ea(c, in), size);
 	return emu_read(c, insn_seg(in), insn_ea(c, in), size);
 }
 
@@ -77,6 +79,8 @@ static inline void rm_write(struct emu_cpu *c, const struct insn *in, unsigned s
 {
 	if (!in->has_mem)
 		reg_write(c, in, in->rm, size, v);
+	else if (c->locked_insn)
+		emu_locked_write(c, insn_seg(in), insn_ea(c, in), size, v);
 	else
 		emu_write(c, insn_seg(in), insn_ea(c, in), size, v);
 }
