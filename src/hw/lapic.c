@@ -434,9 +434,12 @@ bool lapic_accepts_pic(struct lapic *l)
 {
 	uint32_t lint0 = __atomic_load_n(&l->lvt[4], __ATOMIC_RELAXED);
 
-	if (!software_enabled(l))
-		return l->id == 0 || (l->base & BASE_BSP); /* APIC off: 8259 wired to the BSP */
-	return !(lint0 & LVT_MASKED) && ((lint0 >> 8) & 7) == DM_EXTINT;
+	/* With the APIC globally disabled the 8259's INTR reaches the BSP
+	 * directly; otherwise only through LINT0 programmed as ExtINT (which
+	 * a software-disabled APIC keeps masked). */
+	if (!(l->base & BASE_ENABLE))
+		return l->base & BASE_BSP;
+	return software_enabled(l) && !(lint0 & LVT_MASKED) && ((lint0 >> 8) & 7) == DM_EXTINT;
 }
 
 bool lapic_hw_enabled(const struct lapic *l)

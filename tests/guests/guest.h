@@ -86,3 +86,35 @@ putc32:
 	outb %al, %dx
 	ret
 .endm
+
+/* Real mode -> flat 32-bit protected mode at label (needs flat_gdt). */
+.macro enter_pm32 label
+	cli
+	xor %ax, %ax
+	mov %ax, %ss
+	mov $0x7000, %sp
+	lgdtl %cs:flat_gdt_ptr
+	mov %cr0, %eax
+	or $1, %eax
+	mov %eax, %cr0
+	ljmpl $0x08, $LIN(\label)
+	.code32
+\label:
+	mov $0x10, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	mov $0x7000, %esp
+.endm
+
+/* A GDT with flat 32-bit code (0x08) and data (0x10) segments. */
+.macro flat_gdt
+	.p2align 3
+flat_gdt_start:
+	.quad 0
+	.quad 0x00cf9a000000ffff
+	.quad 0x00cf92000000ffff
+flat_gdt_ptr:
+	.word flat_gdt_ptr - flat_gdt_start - 1
+	.long LIN(flat_gdt_start)
+.endm

@@ -17,6 +17,7 @@ GUESTS = {
     "modes": ("real mode\nprotected mode\nlong mode\n64-bit arithmetic ok\n", 35, True),
     "pio_loop": ("pio ok\n", 39, False),
     "mmio_unassigned": ("mmio ok\n", 43, True),
+    "interrupts": ("pit irq ok\nlapic timer ok\n", 51, True),
     "exceptions": ("".join("ok %s\n" % n for n in
                            ["de", "ud", "bp", "gp", "pf_read", "pf_write", "pf_wp",
                             "pf_nx", "pf_user"]) +

@@ -63,13 +63,23 @@ const struct insn *emu_decode_cached(struct emu_cpu *c)
 				: (c->s.seg[SEG_CS].base + c->insn_rip) & 0xffffffffULL;
 	if (c->code_size != 8 && c->insn_rip > c->s.seg[SEG_CS].limit)
 		emu_raise_gp(c, 0);
-	pa = emu_translate(c, lin, ACC_EXEC, emu_user(c));
+	/* Most instructions follow one another on the same code page. */
+	if ((lin >> 12) == c->code_vpage && c->code_tlb_gen == c->tlb_gen && c->code_cpl == c->cpl) {
+		pa = (c->code_ppage << 12) | (lin & 0xfff);
+	} else {
+		pa = emu_translate(c, lin, ACC_EXEC, emu_user(c));
+		c->code_vpage = lin >> 12;
+		c->code_ppage = pa >> 12;
+		c->code_tlb_gen = c->tlb_gen;
+		c->code_cpl = c->cpl;
+	}
 	pn = pa >> 12;
 	e = &c->dcache[slot(pa)];
 	if (pn < evm->npages) {
+		/* A write to the page bumps its generation (and clears its
+		 * code mark, which the decode below sets again). */
 		if (e->pa == pa && e->code_size == c->code_size &&
-		    e->gen == __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE) &&
-		    evm->code_page[pn])
+		    e->gen == __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE))
 			return &e->in;
 		/* Mark the page first, so a write racing with the decode below
 		 * bumps the generation we are about to record. */

@@ -139,6 +139,9 @@ struct emu_cpu {
 	long double st[8];    /* physical registers R0-R7 */
 
 	struct tlb_entry tlb[TLB_ENTRIES];
+	uint64_t tlb_gen;     /* bumped by every TLB flush */
+	uint64_t code_vpage, code_ppage, code_tlb_gen;  /* the current code page */
+	unsigned code_cpl;
 	struct dcache_entry *dcache;
 
 	/* Atomic read-modify-write for LOCK and XCHG with several vCPUs: the

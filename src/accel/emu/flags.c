@@ -99,15 +99,27 @@ void emu_set_rflags(struct emu_cpu *c, uint64_t rflags)
 	c->s.rflags = (rflags & ~0x8028ULL) | RFLAGS_FIXED;
 }
 
+/* CF alone, without computing the other five flags. */
 bool emu_cf(struct emu_cpu *c)
 {
+	uint64_t m = emu_size_mask(c->cc_size);
+	uint64_t a = c->cc_src1 & m, b = c->cc_src2 & m, r = c->cc_res & m;
+
 	switch (c->cc_op) {
 	case CC_LOGIC:
 		return false;
 	case CC_EAGER:
 		return c->s.rflags & RFLAGS_CF;
-	default:
-		return lazy_flags(c) & RFLAGS_CF;
+	case CC_ADD:
+		return r < a;
+	case CC_ADC:
+		return c->cc_carry ? r <= a : r < a;
+	case CC_SUB:
+		return a < b;
+	case CC_SBB:
+		return c->cc_carry ? a <= b : a < b;
+	default: /* INC, DEC */
+		return c->cc_carry;
 	}
 }
 

@@ -109,6 +109,7 @@ void emu_tlb_flush(struct emu_cpu *c, bool global_too)
 {
 	unsigned i;
 
+	c->tlb_gen++;
 	for (i = 0; i < TLB_ENTRIES; i++)
 		if (global_too || !(c->tlb[i].perms & TLB_GLOBAL))
 			c->tlb[i].vpage = ~0ULL;
@@ -118,6 +119,7 @@ void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 {
 	struct tlb_entry *e = &c->tlb[(lin >> 12) % TLB_ENTRIES];
 
+	c->tlb_gen++;
 	if (e->vpage == lin >> 12)
 		e->vpage = ~0ULL;
 }
