@@ -59,6 +59,15 @@ build/guests/%.bin: tests/guests/%.S tests/guests/guest.ld tests/guests/guest.h
 	ld -T tests/guests/guest.ld -o build/guests/$*.elf build/guests/$*.o
 	objcopy -O binary build/guests/$*.elf $@
 
+# Test kernels (multiboot ELF32 at 1 MiB), for --kernel.
+KERNEL_SRCS := $(sort $(wildcard tests/kernels/*.S))
+KERNEL_BINS := $(KERNEL_SRCS:tests/kernels/%.S=build/kernels/%.elf)
+guests: $(KERNEL_BINS)
+build/kernels/%.elf: tests/kernels/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -c -nostdlib -o build/kernels/$*.o $<
+	ld -m elf_i386 -Ttext=0x100000 -e _start -o $@ build/kernels/$*.o
+
 unit: $(UNIT_BINS)
 	@failed=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed=1; done; exit $$failed
 

@@ -6,6 +6,7 @@
  */
 #include "vm/boot.h"
 #include "vm/acpi.h"
+#include "vm/multiboot.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -38,7 +39,13 @@ static int boot_check_kernel(const char *path, const void *image, size_t size)
 	char err[256];
 	int ret;
 
-	if (image_is_elf(image, size))
+	const uint8_t *p = image;
+
+	if (size > 0x206 && !memcmp(p + 0x202, "HdrS", 4))
+		ret = bzimage_parse(image, size, &info, err, sizeof(err));
+	else if (multiboot_detect(image, size))
+		ret = 0; /* checked in depth while loading */
+	else if (image_is_elf(image, size))
 		ret = pvh_find_entry(image, size, &entry, err, sizeof(err));
 	else
 		ret = bzimage_parse(image, size, &info, err, sizeof(err));
@@ -93,6 +100,7 @@ int boot_load(struct vm *vm, struct cpu_state *bsp)
 		.initrd = b->initrd,
 		.initrd_size = b->initrd_size,
 		.cmdline = cfg->append,
+		.kernel_name = cfg->kernel,
 	};
 	char err[256];
 	int ret;

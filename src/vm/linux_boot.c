@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "vm/e820.h"
+#include "vm/multiboot.h"
 
 /* Setup header fields: offsets in the bzImage file and in boot_params. */
 #define HDR_SETUP_SECTS      0x1f1
@@ -168,7 +169,7 @@ static void setup_long_mode(struct guest_memory *gm, struct cpu_state *s)
 	s->gpr[GPR_RDX] = 0;
 }
 
-static void setup_protected_mode(struct guest_memory *gm, struct cpu_state *s)
+void boot_flat_protected_mode(struct guest_memory *gm, struct cpu_state *s)
 {
 	uint64_t gdt[4] = {
 		0, 0,
@@ -460,7 +461,7 @@ static int load_pvh(struct guest_memory *gm, const struct linux_boot_args *a,
 	}
 	gmem_write(gm, BOOT_PVH_INFO_ADDR, info, sizeof(info));
 
-	setup_protected_mode(gm, bsp);
+	boot_flat_protected_mode(gm, bsp);
 	bsp->rip = entry;
 	bsp->gpr[GPR_RBX] = BOOT_PVH_INFO_ADDR;
 	return 0;
@@ -469,6 +470,14 @@ static int load_pvh(struct guest_memory *gm, const struct linux_boot_args *a,
 int linux_boot_load(struct guest_memory *gm, const struct linux_boot_args *a,
 		    struct cpu_state *bsp, char *err, size_t err_len)
 {
+	const uint8_t *k = a->kernel;
+
+	/* A bzImage says so at 0x202; multiboot kernels carry their header in
+	 * the first 8 KiB; other ELF images boot through their PVH note. */
+	if (a->kernel_size > 0x206 && !memcmp(k + 0x202, "HdrS", 4))
+		return load_bzimage(gm, a, bsp, err, err_len);
+	if (multiboot_detect(a->kernel, a->kernel_size))
+		return multiboot_load(gm, a, bsp, err, err_len);
 	if (image_is_elf(a->kernel, a->kernel_size))
 		return load_pvh(gm, a, bsp, err, err_len);
 	return load_bzimage(gm, a, bsp, err, err_len);

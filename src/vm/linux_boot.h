@@ -48,6 +48,7 @@ struct linux_boot_args {
 	const void *initrd; /* may be NULL */
 	size_t initrd_size;
 	const char *cmdline;
+	const char *kernel_name; /* the --kernel path (multiboot passes it on) */
 	uint64_t rsdp_addr; /* ACPI RSDP for the guest, 0 if none */
 };
 
@@ -58,6 +59,10 @@ struct linux_boot_args {
  */
 int linux_boot_load(struct guest_memory *gm, const struct linux_boot_args *a,
 		    struct cpu_state *bsp, char *err, size_t err_len);
+
+/* Flat 32-bit protected mode (GDT at BOOT_GDT_ADDR, paging off), the entry
+ * state of PVH and multiboot kernels. */
+void boot_flat_protected_mode(struct guest_memory *gm, struct cpu_state *s);
 
 /* Fixed guest-physical addresses used by boot code. */
 #define BOOT_GDT_ADDR       0x1000

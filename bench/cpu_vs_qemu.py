@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""wirt's emulator against QEMU's TCG on tiny CPU-bound guests.
+
+Each guest (tests/guests/bench_*.S, built by make) runs a fixed amount of
+work and ends through the debug-exit port.  Runs each under
+`wirt run --accel emu` and `qemu-system-x86_64 -accel tcg` in the same
+run, best of three, and prints seconds, ns per loop iteration and the
+wirt/QEMU ratio (above 1 means wirt is slower).  Start-up time is included
+on both sides.
+
+usage: bench/cpu_vs_qemu.py
+"""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GUESTS = os.path.join(ROOT, "build", "guests")
+# guest: loop iterations it runs
+BENCHES = {
+    "bench_loop": 100_000_000,      # DEC + JNZ
+    "bench_memcpy": 64 * 262144,    # load, store, 2 adds, DEC, JNZ
+    "bench_call": 20_000_000,       # CALL, ADD, RET, DEC, JNZ
+}
+
+
+def best_of(argv, runs=3):
+    best = None
+    for _ in range(runs):
+        t = time.monotonic()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       stdin=subprocess.DEVNULL, timeout=600)
+        dt = time.monotonic() - t
+        best = dt if best is None else min(best, dt)
+    return best
+
+
+def main():
+    qemu = shutil.which("qemu-system-x86_64")
+    if not qemu:
+        sys.exit("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+    wirt = os.path.join(ROOT, "wirt")
+    print("%-14s %9s %9s %10s %10s %7s" % ("guest", "wirt s", "qemu s",
+                                           "wirt ns/it", "qemu ns/it", "ratio"))
+    for name, iters in BENCHES.items():
+        image = os.path.join(GUESTS, name + ".bin")
+        if not os.path.exists(image):
+            sys.exit("%s missing: run make" % image)
+        w = best_of([wirt, "run", "--accel", "emu", "--firmware", image])
+        q = best_of([qemu, "-accel", "tcg", "-bios", image, "-display", "none",
+                     "-nodefaults", "-no-reboot",
+                     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        print("%-14s %9.2f %9.2f %10.2f %10.2f %6.1fx" %
+              (name, w, q, w * 1e9 / iters, q * 1e9 / iters, w / q))
+
+
+if __name__ == "__main__":
+    main()
