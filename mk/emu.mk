@@ -1,3 +1,4 @@
 # The emulator's SSE code reads and sets the host floating-point
 # environment: keep the compiler from folding or moving FP operations.
 build/obj/src/accel/emu/sse.o build/san/src/accel/emu/sse.o: CFLAGS += -frounding-math
+TEST_LIBS += -lZydis

@@ -22,6 +22,7 @@
 #define I64  0x200  /* invalid in 64-bit mode */
 #define GRP3 0x400  /* F6/F7: immediate only for /0 and /1 */
 #define BAD  0x800  /* undefined opcode */
+#define MREG 0x1000 /* ModRM always names registers (MOV CR/DR): mod is ignored */
 
 #define ALU_ROW(x) [x] = M, [x + 1] = M, [x + 2] = M, [x + 3] = M, \
 		   [x + 4] = IB, [x + 5] = IZ
@@ -55,10 +56,11 @@ static const uint16_t map1[256] = {
 static const uint16_t map2[256] = {
 	[0x00 ... 0x03] = M, [0x04] = BAD, [0x0a] = BAD, [0x0c] = BAD,
 	[0x0d] = M, [0x0e] = BAD, [0x0f] = BAD,
-	[0x10 ... 0x1f] = M, [0x20 ... 0x23] = M, [0x24 ... 0x27] = BAD,
+	[0x10 ... 0x1f] = M, [0x20 ... 0x23] = M | MREG, [0x24 ... 0x27] = BAD,
 	[0x28 ... 0x2f] = M, [0x36] = BAD, [0x39] = BAD, [0x3b ... 0x3f] = BAD,
 	[0x40 ... 0x4f] = M, [0x50 ... 0x6f] = M, [0x70 ... 0x73] = M | IB,
-	[0x74 ... 0x76] = M, [0x78 ... 0x7f] = M,
+	[0x74 ... 0x76] = M, [0x78 ... 0x7b] = BAD, /* VMX, SSE4a: not offered */
+	[0x7c ... 0x7f] = M,
 	[0x80 ... 0x8f] = IZ | F64, [0x90 ... 0x9f] = M,
 	[0xa0] = D64, [0xa1] = D64, [0xa3] = M, [0xa4] = M | IB, [0xa5] = M,
 	[0xa6] = BAD, [0xa7] = BAD, [0xa8] = D64, [0xa9] = D64, [0xab] = M,
@@ -266,7 +268,17 @@ int emu_decode(struct emu_cpu *c, const uint8_t *b, unsigned avail, struct insn 
 			in->adsize = code == 2 ? 4 : 2;
 	}
 
-	if (shape & M) {
+	if (shape & MREG) {
+		uint8_t modrm;
+		if (pos >= avail)
+			return -2;
+		modrm = b[pos++];
+		in->has_modrm = 1;
+		in->mod = 3;
+		in->reg = ((modrm >> 3) & 7) | ((in->rex & 4) << 1);
+		in->rm = (modrm & 7) | ((in->rex & 1) << 3);
+		in->base = in->index = -1;
+	} else if (shape & M) {
 		int r = decode_modrm(in, b, &pos, avail);
 		if (r)
 			return pos >= avail ? -2 : -1;
