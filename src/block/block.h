@@ -18,6 +18,7 @@
 #define BLOCK_O_RDWR	(1u << 0)	/* open for writing too */
 #define BLOCK_O_UNSAFE	(1u << 1)	/* no ordering barriers: scratch output */
 #define BLOCK_O_NO_BACKING (1u << 2)	/* do not open the backing file */
+#define BLOCK_O_REPAIR	(1u << 3)	/* open damaged images to repair them */
 
 /* Longest path a header may name as backing file. */
 #define BLOCK_PATH_MAX	4096
@@ -32,8 +33,13 @@ struct block_info {
 	uint32_t cluster_size;		/* allocation unit, 0 if none */
 	char backing_file[BLOCK_PATH_MAX];	/* "" if none */
 	char backing_format[32];	/* "" if not recorded */
-	char format_detail[64];		/* e.g. "qcow2 v3, zlib", may be "" */
+	char format_detail[128];	/* one line for humans, may be "" */
+	int format_version;		/* qcow2/vmdk/vdi version, 0 if none */
+	int refcount_bits;		/* qcow2 */
+	char compression[8];		/* qcow2: "zlib" or "zstd" */
+	char subformat[32];		/* vmdk create type, vdi "dynamic"/"fixed" */
 	bool dirty;			/* image was not closed cleanly */
+	bool corrupt;			/* image is marked corrupt */
 };
 
 /* Options for creating an image; zero means the driver's default. */
@@ -133,6 +139,18 @@ int block_create(const char *format, const char *path, uint64_t size,
 int block_resize(struct block_dev *bs, uint64_t size, bool shrink);
 int block_check(struct block_dev *bs, struct block_check *res, bool repair);
 const char *block_driver_names(void);
+int block_snapshot_list(struct block_dev *bs, struct block_snapshot **list,
+			int *count);
+int block_snapshot_create(struct block_dev *bs, const char *name);
+int block_snapshot_delete(struct block_dev *bs, const char *name);
+int block_snapshot_apply(struct block_dev *bs, const char *name);
+
+/*
+ * Copy the whole guest-visible contents of in to out.  If out_zeroed, out
+ * already reads as zeros and zero regions of in are skipped, so a fresh
+ * output image stays sparse.  Returns 0 or negative errno.
+ */
+int block_copy(struct block_dev *in, struct block_dev *out, bool out_zeroed);
 
 /*
  * Open the backing file named by an image at path: relative names are

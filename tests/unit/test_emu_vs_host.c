@@ -147,7 +147,8 @@ static int run_emulated(const uint8_t *insn, unsigned len, struct regs *r)
 	cpu->s.gpr[GPR_RCX] = r->rcx;
 	cpu->s.gpr[GPR_RDX] = r->rdx;
 	cpu->s.gpr[GPR_RBX] = r->rbx;
-	emu_set_rflags(cpu, r->flags);
+	emu_set_rflags(cpu, r->flags | RFLAGS_IF); /* as in the host process */
+	cpu->s.gpr[GPR_RSP] = 0x80000;
 	cpu->s.rip = CODE_GPA;
 	if (setjmp(cpu->fault_jmp))
 		return cpu->fault_vector;
@@ -159,7 +160,7 @@ static int run_emulated(const uint8_t *insn, unsigned len, struct regs *r)
 	r->rcx = cpu->s.gpr[GPR_RCX];
 	r->rdx = cpu->s.gpr[GPR_RDX];
 	r->rbx = cpu->s.gpr[GPR_RBX];
-	r->flags = emu_get_rflags(cpu);
+	r->flags = emu_get_rflags(cpu) & ~RFLAGS_IF;
 	return -1;
 }
 
@@ -292,6 +293,21 @@ static const struct case_def cases[] = {
 	{ "sahf", { 0x9e }, 1, ALL_FLAGS },
 	{ "lahf", { 0x9f }, 1, ALL_FLAGS },
 	{ "cmc", { 0xf5 }, 1, ALL_FLAGS },
+
+	/* Flag producer/consumer sequences: lazy flags must hand over exactly. */
+	{ "add; adc", { 0x48, 0x01, 0xc8, 0x48, 0x11, 0xd3 }, 6, ARITH },
+	{ "sub; sbb", { 0x48, 0x29, 0xc8, 0x48, 0x19, 0xd3 }, 6, ARITH },
+	{ "cmp; setb; setl", { 0x48, 0x39, 0xc8, 0x0f, 0x92, 0xc2, 0x0f, 0x9c, 0xc3 }, 9, ARITH },
+	{ "add; inc; adc", { 0x01, 0xc8, 0xff, 0xc2, 0x11, 0xd3 }, 6, ARITH },
+	{ "dec; cmovc", { 0x48, 0x29, 0xd0, 0xff, 0xc9, 0x48, 0x0f, 0x42, 0xd3 }, 9, ARITH },
+	{ "shl; rcl", { 0x48, 0xd1, 0xe0, 0x48, 0xd1, 0xd3 }, 6, RFLAGS_CF },
+	{ "neg; sbb", { 0x48, 0xf7, 0xd9, 0x48, 0x19, 0xc0 }, 6, ARITH },
+	{ "and; lahf", { 0x48, 0x21, 0xc8, 0x9f }, 4, LOGIC },
+	{ "sub; pushf; pop", { 0x48, 0x29, 0xc8, 0x9c, 0x5b }, 5, ARITH },
+	{ "xor; stc; adc", { 0x48, 0x31, 0xd2, 0xf9, 0x48, 0x11, 0xc2 }, 7, LOGIC },
+	{ "mul; adc", { 0x48, 0xf7, 0xe1, 0x48, 0x11, 0xd3 }, 6, RFLAGS_CF },
+	{ "bt; sbb", { 0x48, 0x0f, 0xa3, 0xc8, 0x48, 0x19, 0xd2 }, 7, RFLAGS_CF },
+	{ "popcnt; cmovz", { 0xf3, 0x48, 0x0f, 0xb8, 0xc1, 0x48, 0x0f, 0x44, 0xd3 }, 9, ALL_FLAGS },
 
 	/* SSE/SSE2: xmm0 = rax, xmm1 = rcx; op xmm0, xmm1; rax = xmm0, rcx = xmm1 */
 #define XMM_IN 0x66, 0x48, 0x0f, 0x6e, 0xc0, 0x66, 0x48, 0x0f, 0x6e, 0xc9

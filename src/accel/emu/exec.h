@@ -136,7 +136,7 @@ static inline void jump_near(struct emu_cpu *c, unsigned opsize, uint64_t target
 	target &= emu_size_mask(opsize);
 	if (c->code_size != 8 && target > c->s.seg[SEG_CS].limit)
 		emu_raise_gp(c, 0);
-	if (c->code_size == 8 && (uint64_t)(((int64_t)target << 16) >> 16) != target)
+	if (c->code_size == 8 && (uint64_t)((int64_t)(target << 16) >> 16) != target)
 		emu_raise_gp(c, 0);
 	c->s.rip = target;
 }

@@ -367,7 +367,7 @@ void emu_write_sys(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t val)
 
 static bool canonical(uint64_t a)
 {
-	return (uint64_t)(((int64_t)a << 16) >> 16) == a;
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
 uint64_t emu_linear(struct emu_cpu *c, int seg, uint64_t off, unsigned size, bool write)

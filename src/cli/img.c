@@ -1,0 +1,417 @@
+/*
+ * `wirt img`: create, inspect, check, convert, resize and snapshot disk
+ * images.  This file holds the dispatcher, the help text and the commands
+ * that change an image's shape (create, resize, snapshot); img_info.c has
+ * info and check, img_convert.c has convert and write.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "block/block.h"
+#include "cli/commands.h"
+#include "util/log.h"
+#include "util/parse.h"
+
+/* Defined in img_info.c and img_convert.c. */
+int img_info(int argc, char **argv);
+int img_check(int argc, char **argv);
+int img_convert(int argc, char **argv);
+int img_write(int argc, char **argv);
+int img_parse_options(const char *s, struct block_create_opts *o);
+int img_bad_option(const char *cmd, int c, int optopt);
+
+static const char img_usage[] =
+	"usage: wirt img COMMAND [OPTIONS] ...\n"
+	"\n"
+	"Create, inspect, check, convert, resize and snapshot disk images.\n"
+	"Formats: raw, qcow2 (versions 2 and 3), vmdk (monolithicSparse), vdi.\n"
+	"Without -f the format of an existing image is detected from its contents.\n"
+	"\n"
+	"commands:\n"
+	"  create -f FMT [-b BACKING [-F BACKING_FMT]] [-o OPTIONS] FILE [SIZE]\n"
+	"      Create an image of SIZE bytes (suffixes K, M, G, T; binary).  With\n"
+	"      -b (qcow2 only) reads of unwritten clusters fall through to\n"
+	"      BACKING, a path relative to FILE's directory unless absolute;\n"
+	"      SIZE then defaults to BACKING's size.\n"
+	"      OPTIONS, comma-separated:\n"
+	"        cluster_size=SIZE      qcow2 cluster (512..2M, default 64K),\n"
+	"                               vmdk grain (default 64K),\n"
+	"                               vdi block (default 1M)\n"
+	"        compat=0.10|1.1        qcow2 version 2 or 3 (default 1.1)\n"
+	"        refcount_bits=N        qcow2 refcount width 1..64 (default 16)\n"
+	"        compression_type=zlib|zstd  qcow2 compressed-cluster format\n"
+	"        static=on|off          vdi: preallocate every block (fixed)\n"
+	"  info [-f FMT] [--output human|json] FILE\n"
+	"      Show format, virtual size, disk usage, backing file, snapshots.\n"
+	"  check [-f FMT] [-r] [--output human|json] FILE\n"
+	"      qcow2: count every cluster's real references and compare them\n"
+	"      with the stored refcounts and copied flags.  -r (--repair)\n"
+	"      sets refcounts to the real counts (freeing leaked clusters),\n"
+	"      fixes copied flags and clears the dirty bit.\n"
+	"      Exit status: 0 clean, 1 check failed, 2 corruption, 3 leaks only.\n"
+	"  convert [-f FMT] [-O OUTFMT] [-o OPTIONS] IN OUT\n"
+	"      Copy IN into a new image OUT (default format raw).  Ranges that\n"
+	"      read as zeros are not written, so OUT stays sparse.  Backing\n"
+	"      chains and compressed clusters of IN are read and flattened.\n"
+	"  resize [-f FMT] [--shrink] FILE [+|-]SIZE\n"
+	"      Set the virtual size (or change it by +SIZE/-SIZE).  Growing\n"
+	"      works for every format but vmdk; shrinking only for raw images,\n"
+	"      and only with --shrink (data past the new end is lost).\n"
+	"  snapshot [-f FMT] -l|-c NAME|-d NAME|-a NAME FILE\n"
+	"      qcow2 internal snapshots: list, create, delete, or apply\n"
+	"      (revert the image to) the snapshot NAME (a name or an ID).\n"
+	"  write [-f FMT] FILE OFFSET INPUT\n"
+	"      Write the bytes of INPUT (a file, or - for standard input) into\n"
+	"      the image FILE at byte OFFSET; the image does not grow.\n"
+	"  help\n"
+	"      Show this text.\n"
+	"\n"
+	"Exit status: 0 success, 1 failure, 2 bad command line (check: see above).\n";
+
+/* One line for a bad option from getopt; returns the exit status 2. */
+int img_bad_option(const char *cmd, int c, int optopt)
+{
+	if (c == ':')
+		log_error("img %s: option -%c needs a value", cmd, optopt);
+	else if (optopt)
+		log_error("img %s: unknown option -%c (see 'wirt img --help')",
+			  cmd, optopt);
+	else
+		log_error("img %s: unknown option (see 'wirt img --help')", cmd);
+	return 2;
+}
+
+static int set_option(struct block_create_opts *o, const char *key,
+		      const char *val)
+{
+	uint64_t v;
+
+	if (!strcmp(key, "cluster_size")) {
+		if (parse_size(val, 0, &v) < 0 || v > (64u << 20))
+			return -EINVAL;
+		o->cluster_size = v;
+	} else if (!strcmp(key, "compat")) {
+		if (!strcmp(val, "0.10") || !strcmp(val, "v2"))
+			o->version = 2;
+		else if (!strcmp(val, "1.1") || !strcmp(val, "v3"))
+			o->version = 3;
+		else
+			return -EINVAL;
+	} else if (!strcmp(key, "refcount_bits")) {
+		if (parse_uint(val, 1, 64, &v) < 0)
+			return -EINVAL;
+		o->refcount_bits = v;
+	} else if (!strcmp(key, "compression_type")) {
+		if (strcmp(val, "zlib") && strcmp(val, "zstd"))
+			return -EINVAL;
+		o->zstd = !strcmp(val, "zstd");
+	} else if (!strcmp(key, "static")) {
+		if (strcmp(val, "on") && strcmp(val, "off"))
+			return -EINVAL;
+		o->fixed = !strcmp(val, "on");
+	} else {
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Parse "key=value,key=value" into o; logs one line and fails if bad. */
+int img_parse_options(const char *s, struct block_create_opts *o)
+{
+	char *copy = strdup(s), *item, *save = NULL, *eq;
+	int ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (item = strtok_r(copy, ",", &save); item && !ret;
+	     item = strtok_r(NULL, ",", &save)) {
+		eq = strchr(item, '=');
+		if (!eq) {
+			log_error("option '%s' needs a value (key=value)", item);
+			ret = -EINVAL;
+			break;
+		}
+		*eq = 0;
+		ret = set_option(o, item, eq + 1);
+		if (ret == -ENOENT)
+			log_error("unknown image option '%s' (see 'wirt img "
+				  "--help')", item);
+		else if (ret < 0)
+			log_error("invalid value '%s' for option '%s'", eq + 1,
+				  item);
+	}
+	free(copy);
+	return ret;
+}
+
+static int img_create(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct block_create_opts o = { 0 };
+	const char *fmt = NULL;
+	uint64_t size = 0;
+	int c, ret;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:b:F:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'b':
+			o.backing_file = optarg;
+			break;
+		case 'F':
+			o.backing_format = optarg;
+			break;
+		case 'o':
+			if (img_parse_options(optarg, &o) < 0)
+				return 2;
+			break;
+		case 'h':
+			fputs(img_usage, stdout);
+			return 0;
+		default:
+			return img_bad_option("create", c, optopt);
+		}
+	}
+	if (!fmt) {
+		log_error("img create: give the format with -f (%s)",
+			  block_driver_names());
+		return 2;
+	}
+	if (argc - optind < 1 || argc - optind > 2 ||
+	    (argc - optind == 1 && !o.backing_file)) {
+		log_error("img create: expected FILE SIZE (see 'wirt img --help')");
+		return 2;
+	}
+	if (argc - optind == 2 && parse_size(argv[optind + 1], 0, &size) < 0) {
+		log_error("img create: invalid size '%s' (examples: 10G, 512M, "
+			  "4096)", argv[optind + 1]);
+		return 2;
+	}
+	if (!block_find_driver(fmt)) {
+		log_error("img create: unknown format '%s' (known: %s)", fmt,
+			  block_driver_names());
+		return 2;
+	}
+	ret = block_create(fmt, argv[optind], size, &o);
+	return ret < 0 ? 1 : 0;
+}
+
+/* A size argument: absolute, or relative to cur with a leading + or -. */
+static int parse_new_size(const char *s, uint64_t cur, uint64_t *out)
+{
+	uint64_t v;
+
+	if (parse_size(s + (s[0] == '+' || s[0] == '-'), 0, &v) < 0)
+		return -EINVAL;
+	if (s[0] == '+') {
+		if (v > UINT64_MAX - cur)
+			return -ERANGE;
+		*out = cur + v;
+	} else if (s[0] == '-') {
+		if (v > cur)
+			return -ERANGE;
+		*out = cur - v;
+	} else {
+		*out = v;
+	}
+	return 0;
+}
+
+static int img_resize(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "shrink", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *fmt = NULL, *size_arg = NULL;
+	struct block_dev *bs;
+	bool shrink = false;
+	uint64_t size;
+	int c, ret;
+
+	/* "-1G" is a size, not an option: take it out before getopt. */
+	if (argc > 1 && argv[argc - 1][0] == '-' &&
+	    argv[argc - 1][1] >= '0' && argv[argc - 1][1] <= '9')
+		size_arg = argv[--argc];
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			fmt = optarg;
+			break;
+		case 's':
+			shrink = true;
+			break;
+		case 'h':
+			fputs(img_usage, stdout);
+			return 0;
+		default:
+			return img_bad_option("resize", c, optopt);
+		}
+	}
+	if (argc - optind != (size_arg ? 1 : 2)) {
+		log_error("img resize: expected FILE SIZE (see 'wirt img --help')");
+		return 2;
+	}
+	if (!size_arg)
+		size_arg = argv[optind + 1];
+	if (block_open(&bs, argv[optind], fmt, BLOCK_O_RDWR | BLOCK_O_NO_BACKING) < 0)
+		return 1;
+	ret = parse_new_size(size_arg, bs->size, &size);
+	if (ret < 0) {
+		log_error("img resize: invalid size '%s' (examples: 10G, +1G, "
+			  "-512M)", size_arg);
+		block_close(bs);
+		return 2;
+	}
+	ret = block_resize(bs, size, shrink);
+	if (!ret)
+		ret = block_flush(bs);
+	block_close(bs);
+	return ret < 0 ? 1 : 0;
+}
+
+static void print_snapshots(const struct block_snapshot *l, int n)
+{
+	char date[32];
+	struct tm tm;
+	time_t t;
+	uint64_t ns;
+	int i;
+
+	printf("Snapshot list:\n");
+	printf("%-8s %-20s %12s %19s %15s\n", "ID", "TAG", "VM SIZE", "DATE",
+	       "VM CLOCK");
+	for (i = 0; i < n; i++) {
+		t = l[i].date_sec;
+		localtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+		ns = l[i].vm_clock_nsec;
+		printf("%-8s %-20s %12llu %19s %04llu:%02llu:%02llu.%03llu\n",
+		       l[i].id, l[i].name, (unsigned long long)l[i].vm_state_size,
+		       date, (unsigned long long)(ns / 3600000000000ULL),
+		       (unsigned long long)(ns / 60000000000ULL % 60),
+		       (unsigned long long)(ns / 1000000000ULL % 60),
+		       (unsigned long long)(ns / 1000000ULL % 1000));
+	}
+}
+
+static int snapshot_run(struct block_dev *bs, char op, const char *name)
+{
+	struct block_snapshot *list;
+	int n, ret;
+
+	switch (op) {
+	case 'l':
+		ret = block_snapshot_list(bs, &list, &n);
+		if (ret < 0)
+			return ret;
+		if (n)
+			print_snapshots(list, n);
+		free(list);
+		return 0;
+	case 'c':
+		return block_snapshot_create(bs, name);
+	case 'd':
+		return block_snapshot_delete(bs, name);
+	default:
+		return block_snapshot_apply(bs, name);
+	}
+}
+
+static int img_snapshot(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *fmt = NULL, *name = NULL;
+	struct block_dev *bs;
+	char op = 0;
+	int c, ret;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:lc:d:a:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'l':
+		case 'c':
+		case 'd':
+		case 'a':
+			if (op) {
+				log_error("img snapshot: give only one of -l, -c, "
+					  "-d, -a");
+				return 2;
+			}
+			op = c;
+			name = optarg;
+			break;
+		case 'h':
+			fputs(img_usage, stdout);
+			return 0;
+		default:
+			return img_bad_option("snapshot", c, optopt);
+		}
+	}
+	if (!op || argc - optind != 1) {
+		log_error("img snapshot: expected -l|-c NAME|-d NAME|-a NAME FILE");
+		return 2;
+	}
+	if (block_open(&bs, argv[optind], fmt,
+		       op == 'l' ? BLOCK_O_NO_BACKING :
+		       BLOCK_O_RDWR | BLOCK_O_NO_BACKING) < 0)
+		return 1;
+	ret = snapshot_run(bs, op, name);
+	block_close(bs);
+	if (ret == -EROFS)
+		log_error("img snapshot: image is read-only");
+	return ret < 0 ? 1 : 0;
+}
+
+int cmd_img(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "create", img_create },
+		{ "info", img_info },
+		{ "check", img_check },
+		{ "convert", img_convert },
+		{ "resize", img_resize },
+		{ "snapshot", img_snapshot },
+		{ "write", img_write },
+	};
+	size_t i;
+
+	if (argc < 2) {
+		fputs(img_usage, stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		fputs(img_usage, stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	log_error("img: unknown command '%s' (try 'wirt img --help')", argv[1]);
+	return 2;
+}

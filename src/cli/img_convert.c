@@ -1,0 +1,192 @@
+/*
+ * Commands that move guest data: `wirt img convert` copies an image (and
+ * its backing chain) into a new one; `wirt img write` patches bytes from a
+ * file into an image at an offset.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "block/block.h"
+#include "util/log.h"
+#include "util/parse.h"
+
+int img_convert(int argc, char **argv);
+int img_write(int argc, char **argv);
+int img_parse_options(const char *s, struct block_create_opts *o);
+int img_bad_option(const char *cmd, int c, int optopt);
+
+static bool is_block_device(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISBLK(st.st_mode);
+}
+
+static int convert(struct block_dev *in, const char *out_path,
+		   const char *out_fmt, const struct block_create_opts *o)
+{
+	struct block_dev *out;
+	bool zeroed = !is_block_device(out_path);
+	int ret;
+
+	ret = block_create(out_fmt, out_path, in->size, o);
+	if (ret < 0)
+		return ret;
+	ret = block_open(&out, out_path, out_fmt, BLOCK_O_RDWR | BLOCK_O_UNSAFE);
+	if (ret < 0)
+		return ret;
+	ret = block_copy(in, out, zeroed);
+	if (ret < 0 && ret != -EIO)
+		log_error("converting to '%s' failed: %s", out_path,
+			  strerror(-ret));
+	block_close(out);
+	return ret;
+}
+
+int img_convert(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct block_create_opts o = { 0 };
+	const char *fmt = NULL, *out_fmt = "raw";
+	struct block_dev *in;
+	int c, ret;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:O:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'O':
+			out_fmt = optarg;
+			break;
+		case 'o':
+			if (img_parse_options(optarg, &o) < 0)
+				return 2;
+			break;
+		case 'h':
+			printf("see 'wirt img --help'\n");
+			return 0;
+		default:
+			return img_bad_option("convert", c, optopt);
+		}
+	}
+	if (argc - optind != 2) {
+		log_error("img convert: expected IN OUT");
+		return 2;
+	}
+	if (!block_find_driver(out_fmt)) {
+		log_error("img convert: unknown output format '%s' (known: %s)",
+			  out_fmt, block_driver_names());
+		return 2;
+	}
+	if (!strcmp(argv[optind], argv[optind + 1])) {
+		log_error("img convert: input and output are the same file");
+		return 2;
+	}
+	if (block_open(&in, argv[optind], fmt, 0) < 0)
+		return 1;
+	ret = convert(in, argv[optind + 1], out_fmt, &o);
+	block_close(in);
+	return ret < 0 ? 1 : 0;
+}
+
+/* Copy everything readable from fd into the image from off on. */
+static int write_from_fd(struct block_dev *bs, int fd, uint64_t off)
+{
+	uint8_t *buf = malloc(1 << 20);
+	ssize_t n;
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		n = read(fd, buf, 1 << 20);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				ret = -errno;
+			break;
+		}
+		if ((uint64_t)n > bs->size || off > bs->size - n) {
+			log_error("img write: data runs past the end of the "
+				  "image (%llu bytes)",
+				  (unsigned long long)bs->size);
+			ret = -ENOSPC;
+			break;
+		}
+		ret = block_write(bs, off, buf, n);
+		if (ret < 0) {
+			if (ret != -EIO)
+				log_error("img write: writing at %llu failed: %s",
+					  (unsigned long long)off,
+					  strerror(-ret));
+			break;
+		}
+		off += n;
+	}
+	free(buf);
+	return ret;
+}
+
+int img_write(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *fmt = NULL, *src;
+	struct block_dev *bs;
+	uint64_t off;
+	int c, fd, ret;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'h':
+			printf("see 'wirt img --help'\n");
+			return 0;
+		default:
+			return img_bad_option("write", c, optopt);
+		}
+	}
+	if (argc - optind != 3) {
+		log_error("img write: expected FILE OFFSET INPUT");
+		return 2;
+	}
+	if (parse_size(argv[optind + 1], 0, &off) < 0) {
+		log_error("img write: invalid offset '%s'", argv[optind + 1]);
+		return 2;
+	}
+	src = argv[optind + 2];
+	fd = strcmp(src, "-") ? open(src, O_RDONLY | O_CLOEXEC) : 0;
+	if (fd < 0) {
+		log_error("img write: cannot open '%s': %s", src, strerror(errno));
+		return 1;
+	}
+	ret = block_open(&bs, argv[optind], fmt, BLOCK_O_RDWR);
+	if (!ret) {
+		ret = write_from_fd(bs, fd, off);
+		if (!ret)
+			ret = block_flush(bs);
+		block_close(bs);
+	}
+	if (fd)
+		close(fd);
+	return ret < 0 ? 1 : 0;
+}
