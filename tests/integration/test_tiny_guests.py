@@ -17,6 +17,9 @@ GUESTS = {
     "modes": ("real mode\nprotected mode\nlong mode\n64-bit arithmetic ok\n", 35, True),
     "pio_loop": ("pio ok\n", 39, False),
     "mmio_unassigned": ("mmio ok\n", 43, True),
+    "paging": ("".join("ok %s\n" % n for n in
+                       ["remap32", "dirty32", "wp32", "np32", "remap_pae", "dirty_pae",
+                        "nx_pae", "invlpg"]) + "all paging ok\n", 59, True),
     "interrupts": ("pit irq ok\nlapic timer ok\n", 51, True),
     "exceptions": ("".join("ok %s\n" % n for n in
                            ["de", "ud", "bp", "gp", "pf_read", "pf_write", "pf_wp",
