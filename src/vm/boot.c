@@ -6,6 +6,7 @@
  */
 #include "vm/boot.h"
 #include "vm/acpi.h"
+#include "vm/mptable.h"
 #include "vm/multiboot.h"
 
 #include <errno.h>
@@ -108,6 +109,7 @@ int boot_load(struct vm *vm, struct cpu_state *bsp)
 	if (!b->kernel)
 		return 0; /* firmware: the reset state is the boot state */
 	args.rsdp_addr = acpi_build(vm);
+	mptable_build(vm);
 	ret = linux_boot_load(&vm->mem, &args, bsp, err, sizeof(err));
 	if (ret)
 		log_error("cannot boot kernel '%s': %s", cfg->kernel, err);

@@ -574,9 +574,11 @@ static void exec_one_byte(struct emu_cpu *c, const struct insn *in)
 	case 0x9a:
 		emu_far_jump(c, in->imm2, in->imm, true, size);
 		return;
-	case 0x9b: /* FWAIT */
+	case 0x9b: /* FWAIT: device-not-available, then pending x87 errors */
 		if ((c->s.cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS))
 			emu_raise(c, EXC_NM, 0, false);
+		if ((c->fpu_sw & 0x80) && (c->s.cr0 & CR0_NE))
+			emu_raise(c, EXC_MF, 0, false);
 		return;
 	case 0x9c: { /* PUSHF */
 		uint64_t f = emu_get_rflags(c) & ~(RFLAGS_VM | RFLAGS_RF);

@@ -1,7 +1,6 @@
 /*
  * String instructions (with REP), far control transfers (far JMP/CALL,
- * RETF, IRET) in every mode, I/O permission checks, and the few x87
- * instructions firmware and kernels use to probe for an FPU.
+ * RETF, IRET) in every mode, and I/O permission checks.
  */
 #include <sys/random.h>
 
@@ -320,47 +319,4 @@ void emu_iret(struct emu_cpu *c, unsigned opsize)
 	if (opsize == 2)
 		mask &= 0xffff;
 	emu_set_rflags(c, (emu_get_rflags(c) & ~mask) | (flags & mask));
-}
-
-/*
- * x87: without an FPU model yet, only what probes for an FPU use
- * (FNINIT, FNSTSW, FNSTCW, FLDCW, FWAIT); everything else raises #UD.
- * CR0.EM/TS are checked first, as on hardware.
- */
-static uint16_t emu_fpu_cw(struct emu_cpu *c, int set)
-{
-	if (set >= 0)
-		c->fpu_cw = set;
-	return c->fpu_cw;
-}
-
-void emu_exec_x87(struct emu_cpu *c, const struct insn *in)
-{
-	unsigned op = in->op;
-
-	if (c->s.cr0 & (CR0_EM | CR0_TS))
-		emu_raise(c, EXC_NM, 0, false);
-	if (op == 0xdb && !in->has_mem && (in->reg & 7) == 4 && (in->rm & 7) == 3) {
-		emu_fpu_cw(c, 0x37f); /* FNINIT */
-		return;
-	}
-	if (op == 0xdb && !in->has_mem && (in->reg & 7) == 4 && (in->rm & 7) == 2)
-		return; /* FNCLEX */
-	if (op == 0xdf && !in->has_mem && (in->reg & 7) == 4 && (in->rm & 7) == 0) {
-		reg_write(c, in, GPR_RAX, 2, 0); /* FNSTSW AX */
-		return;
-	}
-	if (op == 0xdd && in->has_mem && (in->reg & 7) == 7) {
-		rm_write(c, in, 2, 0); /* FNSTSW m16 */
-		return;
-	}
-	if (op == 0xd9 && in->has_mem && (in->reg & 7) == 7) {
-		rm_write(c, in, 2, emu_fpu_cw(c, -1)); /* FNSTCW */
-		return;
-	}
-	if (op == 0xd9 && in->has_mem && (in->reg & 7) == 5) {
-		emu_fpu_cw(c, rm_read(c, in, 2)); /* FLDCW */
-		return;
-	}
-	emu_raise_ud(c);
 }

@@ -104,6 +104,22 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 			 (1u << 25) |  /* SSE */
 			 (1u << 26);   /* SSE2 */
 		break;
+	case 2: /* cache descriptors: 0xff = see leaf 4 */
+		out[A] = 0x0000ff01;
+		break;
+	case 4: { /* deterministic cache parameters: L1d, L1i 32 KiB, L2 1 MiB */
+		static const struct { uint8_t type, level; uint16_t ways, sets; } caches[] = {
+			{ 1, 1, 8, 64 }, { 2, 1, 8, 64 }, { 3, 2, 16, 1024 },
+		};
+		unsigned ncpu = c->vm && c->vm->config ? c->vm->config->cpus : 1;
+		if (sub < 3) {
+			out[A] = caches[sub].type | (caches[sub].level << 5) | (1u << 8) |
+				 ((ncpu - 1) << 26);
+			out[B] = ((caches[sub].ways - 1u) << 22) | 63;  /* 64-byte lines */
+			out[C] = caches[sub].sets - 1u;
+		}
+		break;
+	}
 	case 0x15: /* TSC / crystal ratio: a 1 GHz crystal, TSC = crystal */
 		out[A] = 1;
 		out[B] = 1;
