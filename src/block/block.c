@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "block/block.h"
@@ -19,6 +20,8 @@
 
 static const struct block_driver *const drivers[] = {
 	&block_qcow2,
+	&block_vmdk,
+	&block_vdi,
 	&block_raw,
 };
 
@@ -38,7 +41,7 @@ const struct block_driver *block_find_driver(const char *name)
 
 const char *block_driver_names(void)
 {
-	return "raw, qcow2";
+	return "raw, qcow2, vmdk, vdi";
 }
 
 static int probe_fd(int fd, const struct block_driver **drv)
@@ -70,6 +73,13 @@ int block_probe(const char *path, const struct block_driver **drv)
 	ret = probe_fd(fd, drv);
 	close(fd);
 	return ret;
+}
+
+static bool is_image_file(int fd)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
 static void free_dev(struct block_dev *bs)
@@ -109,6 +119,11 @@ int block_open(struct block_dev **out, const char *path, const char *format,
 		log_error("cannot open '%s': %s", path, strerror(-ret));
 		free_dev(bs);
 		return ret;
+	}
+	if (!is_image_file(bs->fd)) {
+		log_error("'%s' is not a regular file or block device", path);
+		free_dev(bs);
+		return -EINVAL;
 	}
 	if (!drv) {
 		ret = probe_fd(bs->fd, &drv);
@@ -173,12 +188,10 @@ int block_open_backing(struct block_dev *bs, const char *name,
 		return -ENOMEM;
 	if (format && !format[0])
 		format = NULL;
+	/* block_open() says what is wrong with the backing file. */
 	backing_depth++;
 	ret = block_open(&bs->backing, full, format, 0);
 	backing_depth--;
-	if (ret < 0)
-		log_error("%s: cannot open backing file '%s'", bs->filename,
-			  full);
 	free(full);
 	return ret;
 }

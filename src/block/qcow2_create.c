@@ -31,6 +31,9 @@ static const struct {
 
 #define NR_FEATURE_NAMES (sizeof(feature_names) / sizeof(feature_names[0]))
 
+/* Header, backing format and feature name extensions fit in this. */
+#define HEADER_ROOM	1024
+
 struct qcow2_layout {
 	uint32_t cluster_bits;
 	uint64_t cluster_size;
@@ -136,8 +139,9 @@ static int build_header(uint8_t *c0, const struct qcow2_layout *l, int version,
 					      l->cluster_size;
 	bool names;
 
+	/* c0 has room for all extensions even when a cluster has not. */
 	for (names = true;; names = false) {
-		memset(c0, 0, l->cluster_size);
+		memset(c0, 0, l->cluster_size + HEADER_ROOM);
 		off = version == 3 ? 112 : QCOW2_V2_HEADER_LEN;
 		if (bfmt && bfmt[0])
 			off = put_ext(c0, off, QCOW2_EXT_BACKING_FORMAT, bfmt,
@@ -259,7 +263,7 @@ int qcow2_create(const char *path, uint64_t size,
 	ret = plan_layout(path, size, &l);
 	if (ret < 0)
 		return ret;
-	c0 = malloc(l.cluster_size);
+	c0 = malloc(l.cluster_size + HEADER_ROOM);
 	if (!c0)
 		return -ENOMEM;
 	ret = build_header(c0, &l, version, size, opts, bfmt, path);

@@ -469,3 +469,100 @@ def test_broken_l2_pointer_fails_read_cleanly(tmp_path):
     assert "past the end of the file" in r.stderr.decode()
     r = wirt("check", img, ok=False)
     assert r.returncode == 2
+
+
+# ---------------------------------------------------------- vmdk and vdi
+
+SPARSE_FORMATS = [
+    ("vmdk", []),
+    ("vmdk", ["-o", "cluster_size=4K"]),
+    ("vdi", []),
+    ("vdi", ["-o", "static=on"]),
+]
+
+
+@needs_qemu
+@pytest.mark.parametrize("fmt,opts", SPARSE_FORMATS)
+def test_wirt_vmdk_vdi_read_back_by_qemu(tmp_path, fmt, opts):
+    img = tmp_path / f"w.{fmt}"
+    size = 24 * MiB
+    wirt("create", "-f", fmt, *opts, img, size)
+    qemu_check(img)
+    model = bytearray(size)
+    random_writes(img, model, seed=21)
+    qemu_check(img)
+    info = json.loads(qemu("info", "--output=json", img))
+    assert info["format"] == fmt and info["virtual-size"] == size
+    assert qemu_raw(img, tmp_path) == bytes(model)
+    assert wirt_raw(img, tmp_path) == bytes(model)
+
+
+@needs_qemu
+@pytest.mark.parametrize("fmt", ["vmdk", "vdi"])
+def test_convert_into_vmdk_vdi(tmp_path, fmt):
+    src = tmp_path / "src.raw"
+    data = make_raw(src, 40 * MiB, seed=22, chunks=5)
+    out = tmp_path / f"o.{fmt}"
+    wirt("convert", "-O", fmt, src, out)
+    qemu_check(out)
+    qemu("compare", src, out)
+    assert out.stat().st_blocks * 512 < 12 * MiB       # stays sparse
+    assert wirt_raw(out, tmp_path) == data
+
+
+@needs_qemu
+@pytest.mark.parametrize("fmt,opts", [
+    ("vmdk", []),
+    ("vmdk", ["-o", "zeroed_grain=on"]),
+    ("vdi", []),
+    ("vdi", ["-o", "static=on"]),
+])
+def test_qemu_vmdk_vdi_read_by_wirt(tmp_path, fmt, opts):
+    src = tmp_path / "src.raw"
+    data = make_raw(src, 20 * MiB, seed=23)
+    img = tmp_path / f"q.{fmt}"
+    qemu("convert", "-O", fmt, *opts, src, img)
+    assert wirt_raw(img, tmp_path) == data
+    info = json.loads(wirt("info", "--output", "json", img).stdout)
+    assert info["format"] == fmt and info["virtual-size"] == 20 * MiB
+    if QEMU_IO:
+        qemu("-c", "write -P 0x5c 100000 300000", "-c", "write -z 0 64k",
+             img, tool=QEMU_IO)
+        assert wirt_raw(img, tmp_path) == qemu_raw(img, tmp_path)
+
+
+@needs_qemu
+def test_vdi_grow(tmp_path):
+    img = tmp_path / "g.vdi"
+    wirt("create", "-f", "vdi", img, "8M")
+    wirt("resize", img, "+56M")
+    wirt("write", img, str(64 * MiB - 4), "-", stdin=b"last")
+    qemu_check(img)
+    assert qemu_raw(img, tmp_path)[-4:] == b"last"
+    r = wirt("resize", img, "1T", ok=False)
+    assert r.returncode == 1 and len(stderr_lines(r)) == 1
+
+
+@needs_qemu
+def test_stream_optimized_vmdk_is_read(tmp_path):
+    src = tmp_path / "src.raw"
+    data = make_raw(src, 16 * MiB, seed=25)
+    img = tmp_path / "so.vmdk"
+    qemu("convert", "-O", "vmdk", "-o", "subformat=streamOptimized", src, img)
+    assert wirt_raw(img, tmp_path) == data
+    r = wirt("write", img, "0", "-", stdin=b"x", ok=False)
+    assert r.returncode == 1 and "only be read" in r.stderr.decode()
+
+
+@needs_qemu
+def test_unsupported_vmdk_subformats_say_so(tmp_path):
+    src = tmp_path / "src.raw"
+    make_raw(src, 4 * MiB, seed=24)
+    for sub, msg in (("twoGbMaxExtentSparse", "separate extent"),
+                     ("monolithicFlat", "separate extent")):
+        img = tmp_path / f"{sub}.vmdk"
+        qemu("convert", "-O", "vmdk", "-o", f"subformat={sub}", src, img)
+        r = wirt("info", img, ok=False)
+        assert r.returncode == 1
+        lines = stderr_lines(r)
+        assert len(lines) == 1 and msg in lines[0], lines

@@ -1,0 +1,391 @@
+/*
+ * Malformed images must fail cleanly, never crash: truncated files, bad
+ * magic, huge sizes, tables past the end of the file, unsupported feature
+ * bits, and a seeded mutation run over qcow2 metadata that opens, reads,
+ * writes, snapshots and checks every damaged image (under ASan/UBSan).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "block/block.h"
+#include "block/file_io.h"
+#include "block/qcow2.h"
+
+static char tmpdir[64];
+static FILE *real_stderr;
+
+static const char *tpath(const char *name)
+{
+	static char buf[4][256];
+	static int n;
+
+	n = (n + 1) % 4;
+	snprintf(buf[n], sizeof(buf[n]), "%s/%s", tmpdir, name);
+	return buf[n];
+}
+
+/* Error messages are expected by the hundred: send them to /dev/null (the
+ * sanitizers write to file descriptor 2 directly and stay visible) unless
+ * WIRT_TEST_VERBOSE is set (then cmocka's failure reports show too). */
+static int setup(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/wirt-malformed-XXXXXX");
+	real_stderr = stderr;
+	if (!getenv("WIRT_TEST_VERBOSE"))
+		stderr = fopen("/dev/null", "w");
+	return mkdtemp(tmpdir) && stderr ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	if (stderr != real_stderr)
+		fclose(stderr);
+	stderr = real_stderr;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static uint32_t rnd(uint32_t *seed)
+{
+	*seed = *seed * 1103515245 + 12345;
+	return *seed >> 8;
+}
+
+static void write_file(const char *p, const void *data, size_t len)
+{
+	int fd = open(p, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(file_pwrite_all(fd, data, len, 0), 0);
+	close(fd);
+}
+
+static uint8_t *read_file(const char *p, size_t *len)
+{
+	int fd = open(p, O_RDONLY);
+	uint64_t size;
+	uint8_t *buf;
+
+	assert_true(fd >= 0);
+	assert_int_equal(file_size(fd, &size), 0);
+	buf = malloc(size);
+	assert_non_null(buf);
+	assert_int_equal(file_pread_exact(fd, buf, size, 0), 0);
+	close(fd);
+	*len = size;
+	return buf;
+}
+
+/* A small qcow2 image with 512-byte clusters, data, a snapshot, backing. */
+static uint8_t *base_image(size_t *len)
+{
+	struct block_create_opts o = { .cluster_size = 512,
+				       .backing_file = "back.raw" };
+	struct block_dev *bs;
+	uint8_t data[20000];
+	uint32_t seed = 1, i;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = rnd(&seed);
+	write_file(tpath("back.raw"), data, sizeof(data));
+	assert_int_equal(block_create("qcow2", tpath("base.qcow2"), 256 << 10, &o), 0);
+	assert_int_equal(block_open(&bs, tpath("base.qcow2"), NULL, BLOCK_O_RDWR), 0);
+	assert_int_equal(block_write(bs, 3000, data, 9000), 0);
+	assert_int_equal(block_snapshot_create(bs, "s"), 0);
+	assert_int_equal(block_write(bs, 100000, data, 20000), 0);
+	assert_int_equal(block_write(bs, 5000, data, 100), 0);
+	block_close(bs);
+	return read_file(tpath("base.qcow2"), len);
+}
+
+static int open_image(const uint8_t *img, size_t len, const char *fmt,
+		      unsigned flags)
+{
+	struct block_dev *bs;
+	int ret;
+
+	write_file(tpath("m.img"), img, len);
+	ret = block_open(&bs, tpath("m.img"), fmt, flags);
+	if (ret == 0)
+		block_close(bs);
+	return ret;
+}
+
+static void test_truncated_qcow2(void **state)
+{
+	size_t len, cut[] = { 0, 4, 8, 71, 104 };
+	uint8_t *img = base_image(&len);
+	unsigned i;
+
+	for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++)
+		assert_true(open_image(img, cut[i], "qcow2", 0) < 0);
+	/* Cut inside the metadata: opening or reading fails, no crash. */
+	assert_true(open_image(img, 600, "qcow2", 0) < 0);
+	free(img);
+}
+
+static void test_bad_magic_probes_as_raw(void **state)
+{
+	struct block_dev *bs;
+	size_t len;
+	uint8_t *img = base_image(&len);
+
+	img[3] = 0;
+	write_file(tpath("magic.img"), img, len);
+	assert_int_equal(block_open(&bs, tpath("magic.img"), NULL, 0), 0);
+	assert_string_equal(bs->drv->name, "raw");
+	block_close(bs);
+	assert_int_equal(block_open(&bs, tpath("magic.img"), "qcow2", 0), -EINVAL);
+	free(img);
+}
+
+struct header_case {
+	uint32_t offset;
+	int width;
+	uint64_t value;
+	int err;
+};
+
+static void test_bad_header_fields(void **state)
+{
+	static const struct header_case cases[] = {
+		{ QH_VERSION, 4, 1, -ENOTSUP },
+		{ QH_VERSION, 4, 4, -ENOTSUP },
+		{ QH_CLUSTER_BITS, 4, 8, -EINVAL },
+		{ QH_CLUSTER_BITS, 4, 63, -EINVAL },
+		{ QH_CLUSTER_BITS, 4, 0xffffffff, -EINVAL },
+		{ QH_SIZE, 8, 1ULL << 62, -EINVAL },
+		{ QH_SIZE, 8, ~0ULL, -EINVAL },
+		{ QH_CRYPT, 4, 2, -ENOTSUP },
+		{ QH_L1_SIZE, 4, 0xffffffff, -EFBIG },
+		{ QH_L1_OFFSET, 8, 1ULL << 50, -EINVAL },
+		{ QH_L1_OFFSET, 8, 513, -EINVAL },
+		{ QH_RT_OFFSET, 8, 1ULL << 50, -EINVAL },
+		{ QH_RT_OFFSET, 8, 0, -EINVAL },
+		{ QH_RT_CLUSTERS, 4, 0, -EINVAL },
+		{ QH_RT_CLUSTERS, 4, 0xffffffff, -EINVAL },
+		{ QH_NB_SNAPSHOTS, 4, 0xffffffff, -EIO },
+		{ QH_SNAPSHOTS_OFFSET, 8, 1ULL << 50, -EIO },
+		{ QH_INCOMPAT, 8, 1ULL << 40, -ENOTSUP },
+		{ QH_INCOMPAT, 8, QCOW2_INCOMPAT_DATA_FILE, -ENOTSUP },
+		{ QH_INCOMPAT, 8, QCOW2_INCOMPAT_EXTL2, -ENOTSUP },
+		{ QH_INCOMPAT, 8, QCOW2_INCOMPAT_COMPRESSION, 0 },	/* zlib */
+		{ QH_REFCOUNT_ORDER, 4, 7, -EINVAL },
+		{ QH_HEADER_LEN, 4, 50, -EINVAL },
+		{ QH_HEADER_LEN, 4, 0xfffffff0, -EINVAL },
+		{ QH_BACKING_SIZE, 4, 5000, -EINVAL },
+		{ QH_BACKING_OFFSET, 8, ~0ULL, -EINVAL },
+	};
+	size_t len, i;
+	uint8_t *img = base_image(&len), *copy = malloc(len);
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(copy, img, len);
+		if (cases[i].width == 4)
+			put_be32(copy + cases[i].offset, cases[i].value);
+		else
+			put_be64(copy + cases[i].offset, cases[i].value);
+		print_message("case %zu\n", i);
+		assert_int_equal(open_image(copy, len, NULL, 0), cases[i].err);
+	}
+	/* A compression type that does not exist. */
+	memcpy(copy, img, len);
+	put_be64(copy + QH_INCOMPAT, QCOW2_INCOMPAT_COMPRESSION);
+	copy[QH_COMPRESSION] = 7;
+	assert_int_equal(open_image(copy, len, NULL, 0), -ENOTSUP);
+	/* Corrupt and dirty images open read-only only. */
+	memcpy(copy, img, len);
+	put_be64(copy + QH_INCOMPAT, QCOW2_INCOMPAT_CORRUPT);
+	assert_int_equal(open_image(copy, len, NULL, 0), 0);
+	assert_int_equal(open_image(copy, len, NULL, BLOCK_O_RDWR), -EROFS);
+	free(img);
+	free(copy);
+}
+
+static void test_bad_table_entries(void **state)
+{
+	struct block_dev *bs;
+	struct block_check res;
+	size_t len;
+	uint8_t *img = base_image(&len), buf[4096];
+	uint64_t l1 = get_be64(img + QH_L1_OFFSET);
+
+	/* L1 entry past the end of the file, then unaligned. */
+	put_be64(img + l1, QCOW2_OFLAG_COPIED | (1ULL << 40));
+	write_file(tpath("l1.img"), img, len);
+	assert_int_equal(block_open(&bs, tpath("l1.img"), NULL, BLOCK_O_RDWR), 0);
+	assert_int_equal(block_read(bs, 0, buf, sizeof(buf)), -EIO);
+	assert_int_equal(block_write(bs, 0, buf, sizeof(buf)), -EIO);
+	assert_int_equal(block_check(bs, &res, false), 0);
+	assert_true(res.corruptions > 0);
+	block_close(bs);
+	/* Data clusters overlapping the refcount table, or unaligned. */
+	free(img);
+	img = base_image(&len);
+	l1 = get_be64(img + get_be64(img + QH_L1_OFFSET)) & QCOW2_OFFSET_MASK;
+	assert_true(l1 != 0);
+	put_be64(img + l1 + 8 * 6, QCOW2_OFLAG_COPIED | 512);
+	write_file(tpath("l2.img"), img, len);
+	assert_int_equal(block_open(&bs, tpath("l2.img"), NULL, BLOCK_O_RDWR), 0);
+	assert_int_equal(block_write(bs, 6 * 512, buf, 512), -EIO);
+	block_close(bs);
+	free(img);
+	/* 64 KiB clusters: an L2 entry 512 bytes off a cluster boundary. */
+	assert_int_equal(block_create("qcow2", tpath("u.img"), 1 << 20, NULL), 0);
+	assert_int_equal(block_open(&bs, tpath("u.img"), NULL, BLOCK_O_RDWR), 0);
+	assert_int_equal(block_write(bs, 0, buf, 512), 0);
+	block_close(bs);
+	img = read_file(tpath("u.img"), &len);
+	l1 = get_be64(img + get_be64(img + QH_L1_OFFSET)) & QCOW2_OFFSET_MASK;
+	put_be64(img + l1, get_be64(img + l1) + 512);
+	write_file(tpath("u.img"), img, len);
+	assert_int_equal(block_open(&bs, tpath("u.img"), NULL, BLOCK_O_RDWR), 0);
+	assert_int_equal(block_read(bs, 0, buf, 512), -EIO);
+	assert_int_equal(block_write(bs, 0, buf, 512), -EIO);
+	assert_int_equal(block_check(bs, &res, false), 0);
+	assert_true(res.corruptions > 0);
+	block_close(bs);
+	free(img);
+}
+
+static void test_garbage_compressed_cluster(void **state)
+{
+	struct block_dev *bs;
+	size_t len;
+	uint8_t *img = base_image(&len), buf[512];
+	uint64_t l2 = get_be64(img + get_be64(img + QH_L1_OFFSET)) &
+		      QCOW2_OFFSET_MASK;
+
+	/* Guest cluster 0 compressed, pointing at refcount garbage. */
+	put_be64(img + l2, QCOW2_OFLAG_COMPRESSED | 700);
+	write_file(tpath("cz.img"), img, len);
+	assert_int_equal(block_open(&bs, tpath("cz.img"), NULL, 0), 0);
+	assert_int_equal(block_read(bs, 0, buf, sizeof(buf)), -EIO);
+	block_close(bs);
+	/* Same with zstd as the compression type. */
+	put_be64(img + QH_INCOMPAT, QCOW2_INCOMPAT_COMPRESSION);
+	img[QH_COMPRESSION] = 1;
+	write_file(tpath("cz.img"), img, len);
+	assert_int_equal(block_open(&bs, tpath("cz.img"), NULL, 0), 0);
+	assert_int_equal(block_read(bs, 0, buf, sizeof(buf)), -EIO);
+	block_close(bs);
+	free(img);
+}
+
+static void test_backing_loop(void **state)
+{
+	struct block_create_opts o = { .backing_file = "loop.raw" };
+	struct block_dev *bs;
+	size_t len;
+	uint8_t *img;
+
+	write_file(tpath("loop.raw"), "x", 1);
+	assert_int_equal(block_create("qcow2", tpath("loop.qcow2"), 1 << 20, &o), 0);
+	/* Make the image its own backing file. */
+	img = read_file(tpath("loop.qcow2"), &len);
+	memcpy(img + get_be64(img + QH_BACKING_OFFSET), "loop.qcow", 9);
+	put_be32(img + QH_BACKING_SIZE, 10);
+	img[get_be64(img + QH_BACKING_OFFSET) + 9] = '2';
+	/* Drop the "raw" backing format extension (first after the header). */
+	assert_int_equal(get_be32(img + 112), QCOW2_EXT_BACKING_FORMAT);
+	put_be32(img + 112, 0x12345678);
+	write_file(tpath("loop.qcow2"), img, len);
+	assert_int_equal(block_open(&bs, tpath("loop.qcow2"), NULL, 0), -ELOOP);
+	free(img);
+}
+
+/* Whatever happens to the image, every operation returns; none crashes. */
+static void exercise(const char *p, uint32_t *seed)
+{
+	struct block_dev *bs;
+	struct block_check res;
+	struct block_snapshot *list;
+	uint8_t buf[8192];
+	uint64_t off, pnum;
+	int i, n;
+
+	if (block_open(&bs, p, NULL, 0) == 0) {
+		for (off = 0; off < bs->size; off += sizeof(buf))
+			block_read(bs, off, buf, bs->size - off < sizeof(buf) ?
+				   bs->size - off : sizeof(buf));
+		block_status(bs, 0, bs->size, &pnum);
+		block_check(bs, &res, false);
+		if (block_snapshot_list(bs, &list, &n) == 0)
+			free(list);
+		block_close(bs);
+	}
+	if (block_open(&bs, p, NULL, BLOCK_O_RDWR | BLOCK_O_REPAIR |
+		       BLOCK_O_UNSAFE) != 0)
+		return;
+	for (i = 0; i < 4 && bs->size; i++) {
+		off = rnd(seed) % bs->size;
+		n = 1 + rnd(seed) % sizeof(buf);
+		if ((uint64_t)n > bs->size - off)
+			n = bs->size - off;
+		memset(buf, i, n);
+		block_write(bs, off, buf, n);
+		block_read(bs, off, buf, n);
+	}
+	block_discard(bs, 0, bs->size / 2);
+	if (rnd(seed) % 4 == 0)
+		block_snapshot_create(bs, "fuzz");
+	if (rnd(seed) % 4 == 0)
+		block_snapshot_apply(bs, "s");
+	if (rnd(seed) % 4 == 0)
+		block_snapshot_delete(bs, "s");
+	if (rnd(seed) % 8 == 0)
+		block_resize(bs, bs->size + (1 << 20), false);
+	block_check(bs, &res, rnd(seed) % 2);
+	block_close(bs);
+}
+
+static void test_mutated_qcow2(void **state)
+{
+	size_t len, meta, i, k;
+	uint8_t *img = base_image(&len), *copy = malloc(len);
+	uint32_t seed = 12345;
+
+	/* Header, refcount structures and L1 live in the first clusters. */
+	meta = len < 16384 ? len : 16384;
+	for (i = 0; i < 1500; i++) {
+		memcpy(copy, img, len);
+		for (k = 1 + rnd(&seed) % 6; k; k--) {
+			size_t at = rnd(&seed) % 4 ? rnd(&seed) % meta :
+				    rnd(&seed) % len;
+
+			copy[at] ^= 1u << (rnd(&seed) % 8);
+			if (rnd(&seed) % 8 == 0)
+				copy[at] = rnd(&seed);
+		}
+		write_file(tpath("fuzz.qcow2"), copy, len);
+		exercise(tpath("fuzz.qcow2"), &seed);
+	}
+	free(img);
+	free(copy);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_truncated_qcow2),
+		cmocka_unit_test(test_bad_magic_probes_as_raw),
+		cmocka_unit_test(test_bad_header_fields),
+		cmocka_unit_test(test_bad_table_entries),
+		cmocka_unit_test(test_garbage_compressed_cluster),
+		cmocka_unit_test(test_backing_loop),
+		cmocka_unit_test(test_mutated_qcow2),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
