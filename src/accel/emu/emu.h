@@ -213,8 +213,8 @@ uint64_t emu_translate(struct emu_cpu *c, uint64_t lin, enum access acc, bool us
 uint64_t emu_read_lin(struct emu_cpu *c, uint64_t lin, unsigned size, bool user);
 void emu_write_lin(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t val, bool user);
 uint64_t emu_linear(struct emu_cpu *c, int seg, uint64_t off, unsigned size, bool write);
-uint64_t emu_read(struct emu_cpu *c, int seg, uint64_t off, unsigned size);
-void emu_write(struct emu_cpu *c, int seg, uint64_t off, unsigned size, uint64_t val);
+uint64_t emu_read_slow(struct emu_cpu *c, int seg, uint64_t off, unsigned size);
+void emu_write_slow(struct emu_cpu *c, int seg, uint64_t off, unsigned size, uint64_t val);
 /* Supervisor-privilege access to system structures (GDT, IDT, TSS). */
 uint64_t emu_read_sys(struct emu_cpu *c, uint64_t lin, unsigned size);
 void emu_write_sys(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t val);
@@ -302,6 +302,54 @@ static inline int64_t emu_sign_extend(uint64_t v, unsigned size)
 static inline bool emu_user(const struct emu_cpu *c)
 {
 	return c->cpl == 3;
+}
+
+/*
+ * Data accesses: in 64-bit mode an access within one page whose TLB entry
+ * allows it goes straight to host memory; everything else (segmentation,
+ * page walks, MMIO, pages holding decoded code) takes the slow path.
+ */
+static inline struct tlb_entry *emu_fast_entry(struct emu_cpu *c, int seg, uint64_t off,
+					       unsigned size, uint32_t perm_s, uint64_t *lin)
+{
+	struct tlb_entry *e;
+	uint64_t l;
+
+	if (c->code_size != 8)
+		return NULL;
+	l = off + (seg >= SEG_FS ? c->s.seg[seg].base : 0);
+	if ((uint64_t)((int64_t)(l << 16) >> 16) != l || (l & 0xfff) + size > 4096)
+		return NULL;
+	e = &c->tlb[(l >> 12) % TLB_ENTRIES];
+	/* TLB_*_U is TLB_*_S << 1 */
+	if (e->vpage != l >> 12 || !e->host || !(e->perms & (perm_s << (c->cpl == 3))))
+		return NULL;
+	*lin = l;
+	return e;
+}
+
+static inline uint64_t emu_read(struct emu_cpu *c, int seg, uint64_t off, unsigned size)
+{
+	uint64_t lin, v = 0;
+	struct tlb_entry *e = emu_fast_entry(c, seg, off, size, TLB_READ_S, &lin);
+
+	if (!e)
+		return emu_read_slow(c, seg, off, size);
+	__builtin_memcpy(&v, e->host + (lin & 0xfff), size);
+	return v;
+}
+
+static inline void emu_write(struct emu_cpu *c, int seg, uint64_t off, unsigned size,
+			     uint64_t val)
+{
+	uint64_t lin;
+	struct tlb_entry *e = emu_fast_entry(c, seg, off, size, TLB_WRITE_S, &lin);
+
+	if (!e || (e->ppage < c->evm->npages && c->evm->code_page[e->ppage])) {
+		emu_write_slow(c, seg, off, size, val);
+		return;
+	}
+	__builtin_memcpy(e->host + (lin & 0xfff), &val, size);
 }
 
 #endif

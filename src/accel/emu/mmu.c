@@ -395,12 +395,12 @@ uint64_t emu_linear(struct emu_cpu *c, int seg, uint64_t off, unsigned size, boo
 	return (sg->base + off) & 0xffffffffULL;
 }
 
-uint64_t emu_read(struct emu_cpu *c, int seg, uint64_t off, unsigned size)
+uint64_t emu_read_slow(struct emu_cpu *c, int seg, uint64_t off, unsigned size)
 {
 	return emu_read_lin(c, emu_linear(c, seg, off, size, false), size, emu_user(c));
 }
 
-void emu_write(struct emu_cpu *c, int seg, uint64_t off, unsigned size, uint64_t val)
+void emu_write_slow(struct emu_cpu *c, int seg, uint64_t off, unsigned size, uint64_t val)
 {
 	emu_write_lin(c, emu_linear(c, seg, off, size, true), size, val, emu_user(c));
 }
