@@ -1,6 +1,11 @@
 /*
  * Generic block layer: format probing, opening images and their backing
  * chains, bounds checks and locking around the drivers.
+ *
+ * Locking: bs->lock serialises driver calls.  Reads and writes of bytes
+ * a driver maps to a plain host range (block_map()) are done outside it,
+ * so requests to allocated data run in parallel; they hold io_lock shared,
+ * and every call that may free or move clusters holds it exclusively.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,8 +92,35 @@ static void free_dev(struct block_dev *bs)
 	if (bs->fd >= 0)
 		close(bs->fd);
 	pthread_mutex_destroy(&bs->lock);
+	pthread_rwlock_destroy(&bs->io_lock);
 	free(bs->filename);
 	free(bs);
+}
+
+static void init_locks(struct block_dev *bs)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_mutex_init(&bs->lock, NULL);
+	/* Allocating writes must not starve behind a stream of readers. */
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&bs->io_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+/* Exclusive access for driver calls that may free or move clusters. */
+static void lock_excl(struct block_dev *bs)
+{
+	pthread_rwlock_wrlock(&bs->io_lock);
+	pthread_mutex_lock(&bs->lock);
+}
+
+static void unlock_excl(struct block_dev *bs)
+{
+	pthread_mutex_unlock(&bs->lock);
+	pthread_rwlock_unlock(&bs->io_lock);
 }
 
 int block_open(struct block_dev **out, const char *path, const char *format,
@@ -109,11 +141,20 @@ int block_open(struct block_dev **out, const char *path, const char *format,
 	bs = calloc(1, sizeof(*bs));
 	if (!bs)
 		return -ENOMEM;
-	pthread_mutex_init(&bs->lock, NULL);
+	init_locks(bs);
 	bs->read_only = !(flags & BLOCK_O_RDWR);
 	bs->unsafe = flags & BLOCK_O_UNSAFE;
+	bs->nocache = flags & BLOCK_O_NOCACHE;
 	bs->filename = strdup(path);
-	bs->fd = open(path, (bs->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	bs->fd = open(path, (bs->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+		      (bs->nocache ? O_DIRECT : 0));
+	if (bs->fd < 0 && bs->nocache && errno == EINVAL) {
+		log_error("cannot open '%s' without the host cache: the file "
+			  "system does not support O_DIRECT (use -t writeback)",
+			  path);
+		free_dev(bs);
+		return -EINVAL;
+	}
 	if (!bs->filename || bs->fd < 0) {
 		ret = bs->filename ? -errno : -ENOMEM;
 		log_error("cannot open '%s': %s", path, strerror(-ret));
@@ -156,7 +197,7 @@ void block_close(struct block_dev *bs)
 }
 
 /* Resolve name relative to the directory holding the image at path. */
-static char *backing_path(const char *path, const char *name)
+char *block_backing_path(const char *path, const char *name)
 {
 	char *copy, *dir, *full;
 
@@ -183,14 +224,15 @@ int block_open_backing(struct block_dev *bs, const char *name,
 			  bs->filename, BACKING_DEPTH_MAX);
 		return -ELOOP;
 	}
-	full = backing_path(bs->filename, name);
+	full = block_backing_path(bs->filename, name);
 	if (!full)
 		return -ENOMEM;
 	if (format && !format[0])
 		format = NULL;
 	/* block_open() says what is wrong with the backing file. */
 	backing_depth++;
-	ret = block_open(&bs->backing, full, format, 0);
+	ret = block_open(&bs->backing, full, format,
+			 bs->nocache ? BLOCK_O_NOCACHE : 0);
 	backing_depth--;
 	free(full);
 	return ret;
@@ -221,31 +263,138 @@ static int check_range(struct block_dev *bs, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/*
+ * The driver's map hook; a driver that cannot map this image (-ENOTSUP)
+ * leaves the whole range to its read and write functions.
+ */
+static int drv_map(struct block_dev *bs, uint64_t off, uint64_t len,
+		   struct block_mapping *m)
+{
+	int ret = bs->drv->map(bs, off, len, m);
+
+	if (ret == -ENOTSUP) {
+		m->len = len;
+		m->flags = BLOCK_MAP_ALLOCATED;
+		return 0;
+	}
+	if (ret >= 0 && (!m->len || m->len > len))
+		m->len = len;
+	return ret;
+}
+
+/* One run of a read: plain host bytes outside bs->lock, else the driver. */
+static int read_run(struct block_dev *bs, uint64_t off, uint8_t *buf,
+		    size_t len, size_t *done)
+{
+	struct block_mapping m;
+	int ret;
+
+	pthread_mutex_lock(&bs->lock);
+	ret = drv_map(bs, off, len, &m);
+	if (ret >= 0 && !(m.flags & BLOCK_MAP_HOST))
+		ret = bs->drv->read(bs, off, buf, m.len);
+	pthread_mutex_unlock(&bs->lock);
+	if (ret < 0)
+		return ret;
+	*done = m.len;
+	if (m.flags & BLOCK_MAP_HOST)
+		ret = file_pread_zero(m.fd, buf, m.len, m.host);
+	return ret;
+}
+
 int block_read(struct block_dev *bs, uint64_t off, void *buf, size_t len)
 {
+	uint8_t *p = buf;
+	size_t n;
 	int ret = check_range(bs, off, len);
 
 	if (ret < 0 || !len)
 		return ret;
+	if (!bs->drv->map) {
+		pthread_mutex_lock(&bs->lock);
+		ret = bs->drv->read(bs, off, buf, len);
+		pthread_mutex_unlock(&bs->lock);
+		return ret;
+	}
+	pthread_rwlock_rdlock(&bs->io_lock);
+	while (len && ret >= 0) {
+		ret = read_run(bs, off, p, len, &n);
+		off += n;
+		p += n;
+		len -= n;
+	}
+	pthread_rwlock_unlock(&bs->io_lock);
+	return ret;
+}
+
+/*
+ * The leading part of [off, off + len) that can be written in place
+ * without touching metadata, written with io_lock held shared; *done is
+ * 0 if the range starts where the driver has to allocate.
+ */
+static int write_in_place(struct block_dev *bs, uint64_t off,
+			  const uint8_t *buf, size_t len, size_t *done)
+{
+	struct block_mapping m;
+	int ret;
+
+	*done = 0;
+	pthread_rwlock_rdlock(&bs->io_lock);
 	pthread_mutex_lock(&bs->lock);
-	ret = bs->drv->read(bs, off, buf, len);
+	ret = drv_map(bs, off, len, &m);
 	pthread_mutex_unlock(&bs->lock);
+	if (ret >= 0 && (m.flags & BLOCK_MAP_WRITABLE)) {
+		*done = m.len;
+		ret = file_pwrite_all(m.fd, buf, *done, m.host);
+	}
+	pthread_rwlock_unlock(&bs->io_lock);
+	return ret;
+}
+
+static int write_alloc(struct block_dev *bs, uint64_t off, const uint8_t *buf,
+		       size_t len, size_t *done)
+{
+	struct block_mapping m;
+	int ret;
+
+	lock_excl(bs);
+	ret = drv_map(bs, off, len, &m);
+	if (ret >= 0) {
+		*done = m.len;
+		ret = bs->drv->write(bs, off, buf, *done);
+	}
+	unlock_excl(bs);
 	return ret;
 }
 
 int block_write(struct block_dev *bs, uint64_t off, const void *buf,
 		size_t len)
 {
+	const uint8_t *p = buf;
+	size_t n;
 	int ret = check_range(bs, off, len);
 
 	if (ret < 0 || !len)
 		return ret;
 	if (bs->read_only)
 		return -EROFS;
-	pthread_mutex_lock(&bs->lock);
-	ret = bs->drv->write(bs, off, buf, len);
-	pthread_mutex_unlock(&bs->lock);
-	return ret;
+	if (!bs->drv->map) {
+		lock_excl(bs);
+		ret = bs->drv->write(bs, off, buf, len);
+		unlock_excl(bs);
+		return ret;
+	}
+	while (len) {
+		ret = write_in_place(bs, off, p, len, &n);
+		if (!ret && !n)
+			ret = write_alloc(bs, off, p, len, &n);
+		if (ret < 0)
+			return ret;
+		off += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
 }
 
 int block_flush(struct block_dev *bs)
@@ -270,9 +419,9 @@ int block_discard(struct block_dev *bs, uint64_t off, uint64_t len)
 		return -EROFS;
 	if (!bs->drv->discard)
 		return 0;
-	pthread_mutex_lock(&bs->lock);
+	lock_excl(bs);
 	ret = bs->drv->discard(bs, off, len);
-	pthread_mutex_unlock(&bs->lock);
+	unlock_excl(bs);
 	return ret;
 }
 
@@ -349,9 +498,9 @@ int block_resize(struct block_dev *bs, uint64_t size, bool shrink)
 		log_error("%s: refusing to shrink without --shrink", bs->filename);
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&bs->lock);
+	lock_excl(bs);
 	ret = bs->drv->resize(bs, size, shrink);
-	pthread_mutex_unlock(&bs->lock);
+	unlock_excl(bs);
 	return ret;
 }
 
@@ -362,9 +511,9 @@ int block_check(struct block_dev *bs, struct block_check *res, bool repair)
 	memset(res, 0, sizeof(*res));
 	if (!bs->drv->check)
 		return -ENOTSUP;
-	pthread_mutex_lock(&bs->lock);
+	lock_excl(bs);
 	ret = bs->drv->check(bs, res, repair);
-	pthread_mutex_unlock(&bs->lock);
+	unlock_excl(bs);
 	return ret;
 }
 
@@ -404,11 +553,11 @@ static int snapshot_op(struct block_dev *bs, const char *name,
 		log_error("%s: snapshot name must not be empty", bs->filename);
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&bs->lock);
+	lock_excl(bs);
 	ret = op(bs, name);
 	if (!ret)
 		ret = bs->drv->flush(bs);
-	pthread_mutex_unlock(&bs->lock);
+	unlock_excl(bs);
 	return ret;
 }
 
@@ -425,4 +574,79 @@ int block_snapshot_delete(struct block_dev *bs, const char *name)
 int block_snapshot_apply(struct block_dev *bs, const char *name)
 {
 	return snapshot_op(bs, name, bs->drv->snapshot_apply);
+}
+
+int block_map(struct block_dev *bs, uint64_t off, uint64_t len,
+	      struct block_mapping *m)
+{
+	uint64_t pnum;
+	int ret = check_range(bs, off, len);
+
+	if (ret < 0)
+		return ret;
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	m->len = len;
+	if (!len)
+		return 0;
+	if (bs->drv->map) {
+		pthread_mutex_lock(&bs->lock);
+		ret = bs->drv->map(bs, off, len, m);
+		pthread_mutex_unlock(&bs->lock);
+		if (ret != -ENOTSUP) {
+			if (ret >= 0 && (m->len == 0 || m->len > len))
+				m->len = len;
+			return ret < 0 ? ret : 0;
+		}
+	}
+	ret = block_status(bs, off, len, &pnum);
+	if (ret < 0)
+		return ret;
+	m->len = pnum;
+	m->flags = BLOCK_MAP_ALLOCATED |
+		   (ret == BLOCK_STATUS_ZERO ? BLOCK_MAP_ZERO : 0);
+	return 0;
+}
+
+int block_write_compressed(struct block_dev *bs, uint64_t off,
+			   const void *buf, size_t len)
+{
+	int ret = check_range(bs, off, len);
+
+	if (ret < 0 || !len)
+		return ret;
+	if (bs->read_only)
+		return -EROFS;
+	if (!bs->drv->write_compressed)
+		return -ENOTSUP;
+	lock_excl(bs);
+	ret = bs->drv->write_compressed(bs, off, buf, len);
+	unlock_excl(bs);
+	return ret;
+}
+
+int block_set_backing(struct block_dev *bs, const char *name,
+		      const char *format)
+{
+	int ret;
+
+	if (bs->read_only)
+		return -EROFS;
+	if (!bs->drv->set_backing) {
+		log_error("%s: %s images cannot name a backing file",
+			  bs->filename, bs->drv->name);
+		return -ENOTSUP;
+	}
+	if (name && !name[0])
+		name = NULL;
+	if (name && strlen(name) >= BLOCK_PATH_MAX) {
+		log_error("%s: backing file name too long", bs->filename);
+		return -ENAMETOOLONG;
+	}
+	lock_excl(bs);
+	ret = bs->drv->set_backing(bs, name, format && format[0] ? format : NULL);
+	if (!ret)
+		ret = bs->drv->flush(bs);
+	unlock_excl(bs);
+	return ret;
 }

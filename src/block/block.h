@@ -19,11 +19,13 @@
 #define BLOCK_O_UNSAFE	(1u << 1)	/* no ordering barriers: scratch output */
 #define BLOCK_O_NO_BACKING (1u << 2)	/* do not open the backing file */
 #define BLOCK_O_REPAIR	(1u << 3)	/* open damaged images to repair them */
+#define BLOCK_O_NOCACHE	(1u << 4)	/* bypass the host page cache (O_DIRECT) */
 
 /* Longest path a header may name as backing file. */
 #define BLOCK_PATH_MAX	4096
 
 struct block_dev;
+struct block_mapping;
 
 struct block_info {
 	const char *format;		/* driver name */
@@ -51,6 +53,25 @@ struct block_create_opts {
 	int refcount_bits;		/* qcow2: 1..64, default 16 */
 	bool fixed;			/* vdi: preallocate every block */
 	bool zstd;			/* qcow2: zstd compression type */
+	const char *subformat;		/* vmdk: monolithicSparse (default),
+					   streamOptimized */
+};
+
+/*
+ * How a guest range is stored in one layer of a chain (block_map()).
+ * A range that is not BLOCK_MAP_ALLOCATED comes from the backing file
+ * (or reads as zeros if there is none).
+ */
+#define BLOCK_MAP_ALLOCATED	(1u << 0)	/* defined by this layer */
+#define BLOCK_MAP_ZERO		(1u << 1)	/* reads as zeros */
+#define BLOCK_MAP_HOST		(1u << 2)	/* plain bytes at host in the file */
+#define BLOCK_MAP_WRITABLE	(1u << 3)	/* writes may go to host directly */
+
+struct block_mapping {
+	uint64_t len;			/* bytes with this mapping, > 0 */
+	uint64_t host;			/* file offset if BLOCK_MAP_HOST */
+	int fd;				/* file holding host (BLOCK_MAP_HOST) */
+	unsigned flags;
 };
 
 /* Result of block_status() for a range. */
@@ -105,6 +126,15 @@ struct block_driver {
 	int (*snapshot_create)(struct block_dev *bs, const char *name);
 	int (*snapshot_delete)(struct block_dev *bs, const char *name);
 	int (*snapshot_apply)(struct block_dev *bs, const char *name);
+	/* Where [off, off + len) lives in this layer; see block_map(). */
+	int (*map)(struct block_dev *bs, uint64_t off, uint64_t len,
+		   struct block_mapping *m);
+	/* Write whole clusters compressed; see block_write_compressed(). */
+	int (*write_compressed)(struct block_dev *bs, uint64_t off,
+				const void *buf, size_t len);
+	/* Record a new backing file name (NULL: none) in the header. */
+	int (*set_backing)(struct block_dev *bs, const char *name,
+			   const char *format);
 };
 
 /* An open image.  Drivers keep their state in opaque. */
@@ -118,6 +148,13 @@ struct block_dev {
 	uint64_t size;			/* virtual size in bytes */
 	struct block_dev *backing;	/* NULL if none */
 	pthread_mutex_t lock;		/* serialises driver calls */
+	/*
+	 * Reads and writes of mapped host bytes run outside lock holding
+	 * io_lock shared; driver calls that may move or free clusters hold
+	 * it exclusively, so no I/O goes to a cluster that was reused.
+	 */
+	pthread_rwlock_t io_lock;
+	bool nocache;			/* BLOCK_O_NOCACHE: fd is O_DIRECT */
 };
 
 /* Generic layer (block.c). */
@@ -161,6 +198,26 @@ int block_open_backing(struct block_dev *bs, const char *name,
 /* Read from the backing file; bytes past its end read as zeros. */
 int block_read_backing(struct block_dev *bs, uint64_t off, void *buf,
 		       size_t len);
+
+/*
+ * Mapping of [off, off + len) in bs itself (not its backing file): fills
+ * m with the first run of one kind.  Drivers without a map hook report
+ * every range as allocated, zero or not as block_status() says.
+ */
+int block_map(struct block_dev *bs, uint64_t off, uint64_t len,
+	      struct block_mapping *m);
+/*
+ * Write len bytes (whole clusters, off cluster aligned, into clusters not
+ * yet allocated) compressed where that saves space.  -ENOTSUP if the
+ * format cannot store compressed data.
+ */
+int block_write_compressed(struct block_dev *bs, uint64_t off,
+			   const void *buf, size_t len);
+/* Change the backing file named in the header (name NULL or "": none). */
+int block_set_backing(struct block_dev *bs, const char *name,
+		      const char *format);
+/* Resolve a backing file name relative to the image at path (malloc'd). */
+char *block_backing_path(const char *path, const char *name);
 
 /* The drivers. */
 extern const struct block_driver block_raw;

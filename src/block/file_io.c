@@ -1,7 +1,12 @@
-/* Host file I/O for the image drivers: full reads/writes, sizes, barriers. */
+/*
+ * Host file I/O for the image drivers: full reads/writes, sizes, barriers.
+ * Files opened with O_DIRECT need aligned buffers, offsets and lengths;
+ * unaligned requests on them go through an aligned bounce buffer.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,8 +14,20 @@
 #include "block/block.h"
 #include "block/file_io.h"
 
-/* Returns bytes read (short only at end of file) or negative errno. */
-static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
+static bool unaligned(const void *buf, size_t len, uint64_t off)
+{
+	return ((uintptr_t)buf | len | off) & (FILE_DIRECT_ALIGN - 1);
+}
+
+/* Only asked for unaligned requests, so aligned I/O costs no syscall. */
+static bool is_direct(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && (fl & O_DIRECT);
+}
+
+static ssize_t pread_loop(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
 	ssize_t n;
@@ -27,8 +44,51 @@ static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
 		if (n == 0)
 			break;
 		done += n;
+		/* O_DIRECT: a short read that is not aligned is the end. */
+		if (done < len && (done & (FILE_DIRECT_ALIGN - 1)))
+			break;
 	}
 	return done;
+}
+
+/* The aligned span [*start, *start + *span) covering [off, off + len). */
+static void direct_span(uint64_t off, size_t len, uint64_t *start,
+			size_t *span)
+{
+	*start = off & ~(uint64_t)(FILE_DIRECT_ALIGN - 1);
+	*span = align_up(off + len, FILE_DIRECT_ALIGN) - *start;
+}
+
+static ssize_t pread_bounce(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint64_t start;
+	size_t span, got;
+	ssize_t n;
+	void *b;
+
+	direct_span(off, len, &start, &span);
+	if (posix_memalign(&b, FILE_DIRECT_ALIGN, span))
+		return -ENOMEM;
+	n = pread_loop(fd, b, span, start);
+	if (n >= 0) {
+		got = (size_t)n > off - start ? n - (off - start) : 0;
+		if (got > len)
+			got = len;
+		memcpy(buf, (char *)b + (off - start), got);
+		n = got;
+	}
+	free(b);
+	return n;
+}
+
+/* Returns bytes read (short only at end of file) or negative errno. */
+static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+		return -EINVAL;
+	if (unaligned(buf, len, off) && is_direct(fd))
+		return pread_bounce(fd, buf, len, off);
+	return pread_loop(fd, buf, len, off);
 }
 
 int file_pread_exact(int fd, void *buf, size_t len, uint64_t off)
@@ -52,13 +112,11 @@ int file_pread_zero(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-int file_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+static int pwrite_loop(int fd, const void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
 	ssize_t n;
 
-	if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
-		return -EFBIG;
 	while (done < len) {
 		n = pwrite(fd, (const char *)buf + done, len - done, off + done);
 		if (n < 0) {
@@ -71,6 +129,48 @@ int file_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 		done += n;
 	}
 	return 0;
+}
+
+/*
+ * Read-modify-write of the aligned span around an unaligned write; the
+ * file keeps its length if the span reaches past its end.  Callers hold
+ * the device lock, so no other write touches the span meanwhile.
+ */
+static int pwrite_bounce(int fd, const void *buf, size_t len, uint64_t off)
+{
+	uint64_t start, fsize;
+	size_t span;
+	ssize_t n;
+	void *b;
+	int ret;
+
+	ret = file_size(fd, &fsize);
+	if (ret < 0)
+		return ret;
+	direct_span(off, len, &start, &span);
+	if (posix_memalign(&b, FILE_DIRECT_ALIGN, span))
+		return -ENOMEM;
+	n = pread_loop(fd, b, span, start);
+	ret = n < 0 ? n : 0;
+	if (!ret) {
+		memset((char *)b + n, 0, span - n);
+		memcpy((char *)b + (off - start), buf, len);
+		ret = pwrite_loop(fd, b, span, start);
+	}
+	free(b);
+	if (!ret && start + span > fsize &&
+	    ftruncate(fd, fsize > off + len ? fsize : off + len) < 0)
+		ret = -errno;
+	return ret;
+}
+
+int file_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+		return -EFBIG;
+	if (unaligned(buf, len, off) && is_direct(fd))
+		return pwrite_bounce(fd, buf, len, off);
+	return pwrite_loop(fd, buf, len, off);
 }
 
 int file_size(int fd, uint64_t *size)

@@ -10,6 +10,9 @@
 
 struct block_dev;
 
+/* Alignment of buffers, offsets and lengths for O_DIRECT files. */
+#define FILE_DIRECT_ALIGN	4096
+
 /* Read exactly len bytes; -EIO with a message if the file ends first. */
 int file_pread_exact(int fd, void *buf, size_t len, uint64_t off);
 /* Read len bytes; what lies past the end of the file reads as zeros. */

@@ -12,6 +12,7 @@
 
 #include "block/file_io.h"
 #include "block/qcow2.h"
+#include "block/qcow2_extra.h"
 #include "util/log.h"
 
 #define KNOWN_INCOMPAT (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | \
@@ -462,4 +463,7 @@ const struct block_driver block_qcow2 = {
 	.snapshot_create = qcow2_snapshot_create,
 	.snapshot_delete = qcow2_snapshot_delete,
 	.snapshot_apply = qcow2_snapshot_apply,
+	.map = qcow2_map_range,
+	.write_compressed = qcow2_write_compressed,
+	.set_backing = qcow2_set_backing,
 };

@@ -131,6 +131,18 @@ static int raw_status(struct block_dev *bs, uint64_t off, uint64_t len,
 	return BLOCK_STATUS_DATA;
 }
 
+/* Every byte is where the guest sees it; holes are left to raw_status. */
+static int raw_map(struct block_dev *bs, uint64_t off, uint64_t len,
+		   struct block_mapping *m)
+{
+	m->len = len;
+	m->host = off;
+	m->fd = bs->fd;
+	m->flags = BLOCK_MAP_ALLOCATED | BLOCK_MAP_HOST |
+		   (bs->read_only ? 0 : BLOCK_MAP_WRITABLE);
+	return 0;
+}
+
 static int raw_resize(struct block_dev *bs, uint64_t size, bool shrink)
 {
 	if (is_blockdev(bs->fd)) {
@@ -155,4 +167,5 @@ const struct block_driver block_raw = {
 	.create = raw_create,
 	.status = raw_status,
 	.resize = raw_resize,
+	.map = raw_map,
 };
