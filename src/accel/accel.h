@@ -11,6 +11,7 @@
 #ifndef WIRT_ACCEL_ACCEL_H
 #define WIRT_ACCEL_ACCEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,14 @@ struct accel_ops {
 	/* Interrupt delivery (see hw/irq.h); any thread. */
 	void (*set_irq_line)(struct vm *vm, unsigned gsi, int level);
 	void (*send_msi)(struct vm *vm, uint64_t addr, uint32_t data);
+
+	/*
+	 * Optional: let a guest write of len bytes to MMIO address addr
+	 * signal eventfd fd without leaving the accelerator (KVM ioeventfd);
+	 * assign false removes it.  0 or negative errno.
+	 */
+	int (*ioeventfd)(struct vm *vm, uint64_t addr, unsigned len, int fd,
+			 bool assign);
 };
 
 extern const struct accel_ops accel_kvm_ops;

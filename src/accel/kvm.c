@@ -139,6 +139,25 @@ static void kvm_vm_send_msi(struct vm *vm, uint64_t addr, uint32_t data)
 	kvm_send_msi(vm->accel_data, addr, data);
 }
 
+static int kvm_vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len,
+			    int fd, bool assign)
+{
+	struct kvm_vm *k = vm->accel_data;
+	struct kvm_ioeventfd io = {
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+	};
+
+	if (ioctl(k->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		log_warn_once("KVM_IOEVENTFD: %s; notifications exit to wirt",
+			      strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static int kvm_map_memory(struct kvm_vm *k, const struct guest_memory *gm)
 {
 	unsigned i;
@@ -509,4 +528,5 @@ const struct accel_ops accel_kvm_ops = {
 	.vcpu_kick = kvm_vcpu_kick,
 	.set_irq_line = kvm_vm_set_irq_line,
 	.send_msi = kvm_vm_send_msi,
+	.ioeventfd = kvm_vm_ioeventfd,
 };

@@ -57,11 +57,6 @@ int cmd_run(int argc, char **argv)
 	}
 	if (flags.verbose)
 		log_threshold = flags.verbose > 1 ? LOG_DEBUG : LOG_INFO;
-	if (cfg.ndisks) {
-		log_error("--disk '%s': wirt has no disk controller yet (virtio-blk is not built)",
-			  cfg.disks[0].spec);
-		return 1;
-	}
 	if (cfg.nnets) {
 		log_error("--net '%s': wirt has no network card yet (virtio-net is not built)",
 			  cfg.nets[0].spec);

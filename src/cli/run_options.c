@@ -13,7 +13,7 @@ enum {
 	OPT_ACCEL = 'a', OPT_MEMORY = 'm', OPT_CPUS = 'c', OPT_KERNEL = 'k',
 	OPT_INITRD = 'i', OPT_APPEND = 'A', OPT_FIRMWARE = 'f', OPT_DISK = 'd',
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v',
-	OPT_NO_REBOOT = 256,
+	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG,
 };
 
 static const struct option long_options[] = {
@@ -26,6 +26,8 @@ static const struct option long_options[] = {
 	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -55,7 +57,16 @@ static const char help_text[] =
 	"                            to end at 4 GiB (last 128 KiB also below 1 MiB);\n"
 	"                            the vCPU starts at its reset vector\n"
 	"Devices:\n"
-	"  -d, --disk FILE[,OPTS]    a disk (virtio-blk; arrives with a later release)\n"
+	"  -d, --disk FILE[,OPTS]    a virtio-blk disk (repeatable); OPTS, comma-\n"
+	"                            separated: format=raw|qcow2|vmdk|vdi (default:\n"
+	"                            detected), readonly=on|off, serial=ID (up to\n"
+	"                            20 characters, seen in /dev/disk/by-id)\n"
+	"      --console serial|virtio  the console on this terminal: the first\n"
+	"                            serial port (ttyS0, default) or virtio-console\n"
+	"                            (hvc0; the default command line then says\n"
+	"                            console=hvc0)\n"
+	"      --rng                 a virtio-rng device (the guest's /dev/hwrng)\n"
+	"                            fed from the host's getrandom()\n"
 	"  -n, --net SPEC            a network card (arrives with a later release)\n"
 	"Lifecycle:\n"
 	"      --no-reboot           exit instead of resetting when the guest\n"
@@ -66,6 +77,8 @@ static const char help_text[] =
 	"\n"
 	"Exit status: 0 after power-off or Ctrl-A x; (V<<1)|1 when the guest writes\n"
 	"V to the debug-exit port 0xf4; 1 on errors.\n";
+
+static const char default_append[] = "console=ttyS0";
 
 static int opt_error(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -111,7 +124,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 	cfg->accel = ACCEL_AUTO;
 	cfg->memory = VM_DEFAULT_MEMORY;
 	cfg->cpus = 1;
-	cfg->append = "console=ttyS0";
+	cfg->append = default_append;
 	optind = 0; /* reset getopt, also for repeated calls in tests */
 	opterr = 0;
 
@@ -175,6 +188,18 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 				return opt_error(err, err_len, "--net needs a specification");
 			cfg->nets[cfg->nnets++].spec = optarg;
 			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "serial"))
+				cfg->virtio_console = false;
+			else if (!strcmp(optarg, "virtio"))
+				cfg->virtio_console = true;
+			else
+				return opt_error(err, err_len,
+						 "--console '%s': choose serial or virtio", optarg);
+			break;
+		case OPT_RNG:
+			cfg->rng = true;
+			break;
 		case OPT_NO_REBOOT:
 			cfg->no_reboot = true;
 			break;
@@ -193,6 +218,8 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 					 argv[optind - 1]);
 		}
 	}
+	if (cfg->virtio_console && cfg->append == default_append)
+		cfg->append = "console=hvc0";
 	if (optind < argc)
 		return opt_error(err, err_len,
 				 "unexpected argument '%s' (see wirt run --help)",

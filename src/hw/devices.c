@@ -3,6 +3,8 @@
 
 #include <errno.h>
 
+#include "hw/pci.h"
+#include "hw/virtio/virtio.h"
 #include "ui/console.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -10,6 +12,8 @@
 #define COM1_BASE 0x3f8
 #define COM1_IRQ 4
 #define DEBUG_EXIT_PORT 0xf4
+
+static int pci_devices_create(struct vm *vm);
 
 int devices_create(struct vm *vm)
 {
@@ -19,9 +23,11 @@ int devices_create(struct vm *vm)
 	com1 = serial_create(vm, COM1_BASE, COM1_IRQ);
 	if (!com1)
 		return -ENOMEM;
-	ret = console_attach_serial(vm, com1);
-	if (ret)
-		return ret;
+	if (!vm->config->virtio_console) {
+		ret = console_attach_serial(vm, com1);
+		if (ret)
+			return ret;
+	}
 	ret = i8042_create(vm);
 	if (!ret)
 		ret = debug_exit_create(vm, DEBUG_EXIT_PORT);
@@ -31,7 +37,36 @@ int devices_create(struct vm *vm)
 		ret = rtc_create(vm);
 	if (!ret)
 		ret = acpi_pm_create(vm);
-	if (ret)
+	if (ret) {
 		log_error("cannot create the board devices: %d", ret);
+		return ret;
+	}
+	return pci_devices_create(vm);
+}
+
+/* The PCI bus and what the user put on it. */
+static int pci_devices_create(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->config;
+	unsigned i;
+	int ret;
+
+	ret = pci_host_create(vm);
+	if (ret) {
+		log_error("cannot create the PCI host bridge: %d", ret);
+		return ret;
+	}
+	if (cfg->virtio_console) {
+		ret = virtio_console_create(vm);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < cfg->ndisks; i++) {
+		ret = virtio_blk_create(vm, cfg->disks[i].spec);
+		if (ret)
+			return ret;
+	}
+	if (cfg->rng)
+		ret = virtio_rng_create(vm);
 	return ret;
 }

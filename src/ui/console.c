@@ -24,7 +24,8 @@
 
 static struct {
 	struct vm *vm;
-	struct serial *serial;
+	console_receive_fn receive;
+	void *receive_opaque;
 	pthread_mutex_t lock;
 	bool is_tty;
 	bool termios_saved;
@@ -92,7 +93,7 @@ static void console_flush_input(void)
 
 		if (con.head + chunk > INPUT_BUF)
 			chunk = INPUT_BUF - con.head;
-		n = serial_receive(con.serial, con.buf + con.head, chunk);
+		n = con.receive(con.receive_opaque, con.buf + con.head, chunk);
 		con.head = (con.head + n) % INPUT_BUF;
 		con.len -= n;
 		if (n < chunk)
@@ -186,7 +187,7 @@ static void console_on_input(void *opaque, uint32_t events)
 void console_rx_ready(void)
 {
 	pthread_mutex_lock(&con.lock);
-	if (con.serial && con.len) {
+	if (con.receive && con.len) {
 		console_flush_input();
 		if (con.stdin_paused && con.len < INPUT_BUF) {
 			con.stdin_paused = false;
@@ -201,12 +202,23 @@ static void console_destroy(void *opaque)
 	console_restore();
 }
 
+static size_t receive_serial(void *opaque, const uint8_t *buf, size_t len)
+{
+	return serial_receive(opaque, buf, len);
+}
+
 int console_attach_serial(struct vm *vm, struct serial *s)
+{
+	return console_attach(vm, receive_serial, s);
+}
+
+int console_attach(struct vm *vm, console_receive_fn receive, void *opaque)
 {
 	int ret;
 
 	con.vm = vm;
-	con.serial = s;
+	con.receive = receive;
+	con.receive_opaque = opaque;
 	con.is_tty = isatty(STDIN_FILENO);
 	if (con.is_tty)
 		console_raw_mode();

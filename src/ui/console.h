@@ -8,11 +8,18 @@
 #define WIRT_UI_CONSOLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct vm;
 struct serial;
 
-/* Connect stdin/stdout to a serial port of vm (one console per process). */
+/* Hand input bytes to the guest's device; returns how many it took. */
+typedef size_t (*console_receive_fn)(void *opaque, const uint8_t *buf,
+				     size_t len);
+
+/* Connect stdin to a device of vm (one console per process). */
+int console_attach(struct vm *vm, console_receive_fn receive, void *opaque);
+/* ... to a serial port. */
 int console_attach_serial(struct vm *vm, struct serial *s);
 
 /* Guest output for the user; any thread. */

@@ -3,7 +3,9 @@
 
 #include <string.h>
 
+#include "hw/pci.h"
 #include "util/log.h"
+#include "vm/aml.h"
 #include "vm/vm.h"
 
 #define ACPI_BASE   0xe0000ULL
@@ -11,9 +13,10 @@
 #define XSDT_OFF    0x040
 #define FACS_OFF    0x0c0
 #define FADT_OFF    0x100
-#define DSDT_OFF    0x240
-#define MADT_OFF    0x300
-#define ACPI_SIZE   0x1000
+#define MADT_OFF    0x240
+#define MCFG_OFF    0x500
+#define DSDT_OFF    0x600
+#define ACPI_SIZE   0x2000
 
 #define LAPIC_ADDR  0xfee00000u
 #define IOAPIC_ADDR 0xfec00000u
@@ -89,17 +92,139 @@ static uint32_t build_fadt(uint8_t *t)
 	return len;
 }
 
-static uint32_t build_dsdt(uint8_t *t)
+/* The PCI root bridge's resources: bus 0, its config ports, the I/O and
+ * memory windows where BARs live (ACPI 6, 6.4 resource descriptors). */
+static size_t pci_crs(uint8_t *r)
 {
-	/* AML: Name (_S5, Package (4) { S5, S5, Zero, Zero }) */
-	static const uint8_t aml[] = {
-		0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
-		0x0a, ACPI_S5_SLP_TYP, 0x0a, ACPI_S5_SLP_TYP, 0x00, 0x00,
+	static const uint8_t fixed[] = {
+		/* WordBusNumber: producer, min/max fixed, bus 0 only */
+		0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
+		1, 0,
+		/* IO: 16-bit decode, 0xcf8-0xcff */
+		0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08,
+		/* WordIO: 0x0000-0x0cf7 */
+		0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x00,
+		0xf7, 0x0c, 0, 0, 0xf8, 0x0c,
+		/* WordIO: 0x0d00-0xffff */
+		0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x0d,
+		0xff, 0xff, 0, 0, 0x00, 0xf3,
 	};
-	uint32_t len = 36 + sizeof(aml);
+	const uint32_t mem[][2] = {
+		{ 0xa0000, 0xbffff },                        /* VGA window */
+		{ PCI_MMIO_BASE, PCI_MMIO_END - 1 },         /* BARs */
+	};
+	size_t n = sizeof(fixed);
+	unsigned i;
 
-	memcpy(t + 36, aml, sizeof(aml));
-	table_header(t, "DSDT", len, 2);
+	memcpy(r, fixed, n);
+	for (i = 0; i < 2; i++) {
+		/* DWordMemory: producer, min/max fixed, read-write */
+		uint8_t *d = r + n;
+
+		memset(d, 0, 26);
+		d[0] = 0x87; d[1] = 0x17; d[3] = 0x00; d[4] = 0x0c; d[5] = 0x01;
+		put32(d + 10, mem[i][0]);
+		put32(d + 14, mem[i][1]);
+		put32(d + 22, mem[i][1] - mem[i][0] + 1);
+		n += 26;
+	}
+	r[n++] = 0x79; /* end tag */
+	r[n++] = 0x00;
+	return n;
+}
+
+/* _PRT: slot S pin P (0 = INTA#) goes to GSI pci_intx_gsi(S, P + 1). */
+static void pci_prt(struct aml *a)
+{
+	size_t pkg = aml_open(a, AML_PACKAGE_OP);
+	unsigned slot, pin;
+
+	aml_byte(a, PCI_MAX_SLOTS * 4);
+	for (slot = 0; slot < PCI_MAX_SLOTS; slot++) {
+		for (pin = 0; pin < 4; pin++) {
+			size_t e = aml_open(a, AML_PACKAGE_OP);
+
+			aml_byte(a, 4);
+			aml_integer(a, (uint64_t)slot << 16 | 0xffff);
+			aml_integer(a, pin);
+			aml_integer(a, 0);  /* no link device: a GSI */
+			aml_integer(a, pci_intx_gsi(slot, pin + 1));
+			aml_close(a, e);
+		}
+	}
+	aml_close(a, pkg);
+}
+
+static void pci_root_bridge(struct aml *a)
+{
+	uint8_t crs[128];
+	size_t crs_len = pci_crs(crs), dev, buf;
+
+	dev = aml_open(a, 0x5b82); /* Device (PCI0) */
+	aml_name(a, "PCI0");
+	aml_name_decl(a, "_HID");
+	aml_eisaid(a, "PNP0A08");  /* PCI Express root bridge */
+	aml_name_decl(a, "_CID");
+	aml_eisaid(a, "PNP0A03");  /* PCI root bridge */
+	aml_name_decl(a, "_ADR");
+	aml_integer(a, 0);
+	aml_name_decl(a, "_UID");
+	aml_integer(a, 0);
+	aml_name_decl(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name_decl(a, "_BBN");
+	aml_integer(a, 0);
+	aml_name_decl(a, "_CRS");
+	buf = aml_open(a, AML_BUFFER_OP);
+	aml_integer(a, crs_len);
+	aml_bytes(a, crs, crs_len);
+	aml_close(a, buf);
+	aml_name_decl(a, "_PRT");
+	pci_prt(a);
+	aml_close(a, dev);
+}
+
+static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci)
+{
+	static struct aml a;
+	size_t pkg, scope;
+
+	memset(&a, 0, sizeof(a));
+	/* Name (_S5, Package (4) { S5, S5, Zero, Zero }) */
+	aml_name_decl(&a, "_S5_");
+	pkg = aml_open(&a, AML_PACKAGE_OP);
+	aml_byte(&a, 4);
+	aml_integer(&a, ACPI_S5_SLP_TYP);
+	aml_integer(&a, ACPI_S5_SLP_TYP);
+	aml_integer(&a, 0);
+	aml_integer(&a, 0);
+	aml_close(&a, pkg);
+	if (pci) {
+		scope = aml_open(&a, AML_SCOPE_OP);
+		aml_name(&a, "\\_SB_");
+		pci_root_bridge(&a);
+		aml_close(&a, scope);
+	}
+	if (a.overflow || 36 + a.len > room) {
+		log_warn("ACPI: the DSDT does not fit; the guest will not find PCI");
+		a.len = 0;
+	}
+	memcpy(t + 36, a.data, a.len);
+	table_header(t, "DSDT", 36 + a.len, 2);
+	return 36 + a.len;
+}
+
+/* MCFG: where ECAM is (PCI Firmware spec 3.0, 4.1.2). */
+static uint32_t build_mcfg(uint8_t *t)
+{
+	const uint32_t len = 36 + 8 + 16;
+
+	memset(t, 0, len);
+	put64(t + 44, PCI_ECAM_BASE);
+	put16(t + 52, 0);      /* segment */
+	t[54] = 0;             /* first bus */
+	t[55] = 0;             /* last bus */
+	table_header(t, "MCFG", len, 1);
 	return len;
 }
 
@@ -146,7 +271,7 @@ uint64_t acpi_build(struct vm *vm)
 	}
 	memset(base, 0, ACPI_SIZE);
 	build_fadt(base + FADT_OFF);
-	build_dsdt(base + DSDT_OFF);
+	build_dsdt(base + DSDT_OFF, ACPI_SIZE - DSDT_OFF, vm->pci != NULL);
 
 	facs = base + FACS_OFF;
 	memcpy(facs, "FACS", 4);
@@ -158,6 +283,10 @@ uint64_t acpi_build(struct vm *vm)
 	if (vm->has_apic) {
 		build_madt(base + MADT_OFF, vm->ncpus);
 		put64(xsdt + 36 + 8 * nent++, ACPI_BASE + MADT_OFF);
+	}
+	if (vm->pci) {
+		build_mcfg(base + MCFG_OFF);
+		put64(xsdt + 36 + 8 * nent++, ACPI_BASE + MCFG_OFF);
 	}
 	table_header(xsdt, "XSDT", 36 + 8 * nent, 1);
 

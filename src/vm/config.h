@@ -32,6 +32,8 @@ struct vm_config {
 	struct net_config nets[VM_MAX_NETS];
 	unsigned nnets;
 	bool no_reboot;
+	bool virtio_console;   /* console on virtio-console instead of COM1 */
+	bool rng;              /* a virtio-rng device */
 };
 
 #define VM_DEFAULT_MEMORY (512ULL << 20)

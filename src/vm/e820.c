@@ -1,6 +1,8 @@
 /* The e820 memory map derived from the guest memory layout. */
 #include "vm/e820.h"
 
+#include "hw/pci.h"
+
 #define EBDA_START 0x9FC00ULL
 
 static int e820_add(struct e820_entry *map, int n, int max, uint64_t addr,
@@ -25,6 +27,8 @@ int e820_build(const struct guest_memory *gm, struct e820_entry *map, int max)
 	n = e820_add(map, n, max, GMEM_BIOS_START, GMEM_1M - GMEM_BIOS_START,
 		     E820_RESERVED);
 	n = e820_add(map, n, max, GMEM_1M, gm->low_end - GMEM_1M, E820_RAM);
+	/* PCI ECAM: reserved, as Linux expects before it trusts the MCFG. */
+	n = e820_add(map, n, max, PCI_ECAM_BASE, PCI_ECAM_SIZE, E820_RESERVED);
 	if (gm->rom_size)
 		n = e820_add(map, n, max, GMEM_4G - gm->rom_size, gm->rom_size,
 			     E820_RESERVED);

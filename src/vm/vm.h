@@ -19,6 +19,7 @@
 #include "vm/memory.h"
 
 struct event_loop;
+struct pci_host;
 
 /* Why the machine stops running its vCPUs. */
 enum vm_stop_reason {
@@ -63,6 +64,7 @@ struct vm {
 	/* Where device interrupts go; set by the accelerator's vm_init. */
 	struct irq_chip_ops irq_ops;
 	void *irq_opaque;
+	struct pci_host *pci; /* hw/pci.c; NULL until created */
 	bool has_apic;   /* local APICs and an IOAPIC exist (MADT lists them) */
 
 	struct vcpu vcpus[VM_MAX_CPUS];

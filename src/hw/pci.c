@@ -1,0 +1,476 @@
+/*
+ * The PCI host bridge (bus 0): configuration mechanism 1, ECAM, BAR
+ * assignment and decoding, INTx routing.  See pci.h.
+ */
+#include "hw/pci.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "vm/vm.h"
+
+#define CONF1_ADDR_PORT 0xcf8
+#define CONF1_DATA_PORT 0xcfc
+#define CONF1_ENABLE    0x80000000u
+#define RESET_CONTROL_PORT 0xcf9 /* PIIX/ICH reset control register */
+
+struct pci_host {
+	struct vm *vm;
+	pthread_mutex_t lock;          /* conf1 address, INTx counts */
+	uint32_t conf1_addr;
+	struct pci_device *slots[PCI_MAX_SLOTS];
+	unsigned nslots;
+	unsigned intx_count[4];        /* devices asserting each GSI */
+	uint64_t next_mmio;
+	uint32_t next_io;
+};
+
+static struct pci_host *host_of(struct vm *vm)
+{
+	return vm->pci;
+}
+
+static uint32_t get_le(const uint8_t *p, unsigned size)
+{
+	uint32_t v = 0;
+
+	memcpy(&v, p, size);
+	return v;
+}
+
+/* The value a BAR register reads as, from the BAR's state. */
+static void bar_store(struct pci_device *dev, unsigned i)
+{
+	struct pci_bar *b = &dev->bars[i];
+	uint32_t v = b->io ? ((uint32_t)b->addr | 1) : (uint32_t)b->addr;
+
+	memcpy(dev->config + PCI_BAR0 + 4 * i, &v, 4);
+}
+
+static bool decoding(struct pci_device *dev, unsigned i)
+{
+	uint16_t cmd = get_le(dev->config + PCI_COMMAND, 2);
+
+	return cmd & (dev->bars[i].io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY);
+}
+
+/* Make the bus match the BAR's address and the command register. */
+static void bar_update_mapping(struct pci_device *dev, unsigned i)
+{
+	struct pci_bar *b = &dev->bars[i];
+	struct bus *bus = b->io ? &dev->vm->pio : &dev->vm->mmio;
+	bool want = b->size && decoding(dev, i) && b->addr &&
+		    b->addr + b->size <= (b->io ? 0x10000ULL : 1ULL << 32);
+
+	if (b->mapped) {
+		bus_unregister(bus, b->mapped_addr, b->opaque);
+		b->mapped = false;
+	}
+	if (!want)
+		return;
+	if (bus_register(bus, b->addr, b->size, b->ops, b->opaque, dev->name)) {
+		log_warn_once("pci %s: BAR%u at %#llx overlaps another device; "
+			      "left unmapped", dev->name, i,
+			      (unsigned long long)b->addr);
+		return;
+	}
+	b->mapped_addr = b->addr;
+	b->mapped = true;
+}
+
+static void write_bar(struct pci_device *dev, unsigned i)
+{
+	struct pci_bar *b = &dev->bars[i];
+	uint32_t raw = get_le(dev->config + PCI_BAR0 + 4 * i, 4);
+	uint64_t mask = ~(b->size - 1);
+
+	if (!b->size) {
+		memset(dev->config + PCI_BAR0 + 4 * i, 0, 4);
+		return;
+	}
+	/* Sizing writes all ones; the low bits are hard-wired to zero. */
+	b->addr = raw & (uint32_t)mask & (b->io ? 0xfffcu : 0xfffffff0u);
+	bar_store(dev, i);
+	bar_update_mapping(dev, i);
+}
+
+/* Drive the shared INTx line from the device's level; dev->lock held. */
+static void intx_update(struct pci_device *dev)
+{
+	struct pci_host *h = host_of(dev->vm);
+	uint16_t cmd = get_le(dev->config + PCI_COMMAND, 2);
+	int effective = dev->intx_level && !(cmd & PCI_COMMAND_INTX_DISABLE);
+	unsigned gsi = pci_intx_gsi(dev->slot, 1), idx = gsi - PCI_FIRST_GSI;
+	int assert;
+
+	if (dev->intx_level)
+		dev->config[PCI_STATUS] |= PCI_STATUS_INTERRUPT;
+	else
+		dev->config[PCI_STATUS] &= ~PCI_STATUS_INTERRUPT;
+	if (effective == dev->intx_asserted)
+		return;
+	dev->intx_asserted = effective;
+	pthread_mutex_lock(&h->lock);
+	if (effective)
+		h->intx_count[idx]++;
+	else
+		h->intx_count[idx]--;
+	/* Devices share the line: it is high while any of them holds it;
+	 * set it under the lock so two devices' changes stay in order. */
+	assert = h->intx_count[idx] > 0;
+	irq_set_line(dev->vm, gsi, assert);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void command_written(struct pci_device *dev)
+{
+	unsigned i;
+
+	for (i = 0; i < 6; i++)
+		if (dev->bars[i].size)
+			bar_update_mapping(dev, i);
+	/* INTx disable masks (and re-enabling unmasks) a held level. */
+	intx_update(dev);
+}
+
+void pci_config_write(struct vm *vm, unsigned slot, unsigned fn, unsigned off,
+		      uint32_t value, unsigned size)
+{
+	struct pci_host *h = host_of(vm);
+	struct pci_device *dev;
+	unsigned i;
+
+	if (!h || slot >= PCI_MAX_SLOTS || fn || off + size > 256 ||
+	    (off & (size - 1)))
+		return;
+	dev = h->slots[slot];
+	if (!dev)
+		return;
+	pthread_mutex_lock(&dev->lock);
+	for (i = 0; i < size; i++) {
+		uint8_t m = dev->wmask[off + i], b = value >> (8 * i);
+
+		dev->config[off + i] = (dev->config[off + i] & ~m) | (b & m);
+	}
+	for (i = 0; i < 6; i++)
+		if (off < PCI_BAR0 + 4 * i + 4 && off + size > PCI_BAR0 + 4 * i)
+			write_bar(dev, i);
+	if (off < PCI_COMMAND + 2 && off + size > PCI_COMMAND)
+		command_written(dev);
+	if (dev->msix.nvectors && off < dev->msix.cap + 4 &&
+	    off + size > dev->msix.cap + 2)
+		pci_msix_control_written(dev);
+	pthread_mutex_unlock(&dev->lock);
+	if (dev->config_written)
+		dev->config_written(dev, off, size);
+}
+
+uint32_t pci_config_read(struct vm *vm, unsigned slot, unsigned fn,
+			 unsigned off, unsigned size)
+{
+	struct pci_host *h = host_of(vm);
+	struct pci_device *dev;
+	uint32_t v;
+
+	if (!h || slot >= PCI_MAX_SLOTS || fn || !h->slots[slot])
+		return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+	if (off + size > 256)
+		return 0; /* extended config space: nothing there */
+	dev = h->slots[slot];
+	pthread_mutex_lock(&dev->lock);
+	v = get_le(dev->config + off, size);
+	pthread_mutex_unlock(&dev->lock);
+	return v;
+}
+
+/* Configuration mechanism 1. */
+static uint64_t conf1_addr_read(void *opaque, uint64_t off, unsigned size)
+{
+	struct pci_host *h = opaque;
+	uint32_t v;
+
+	pthread_mutex_lock(&h->lock);
+	v = h->conf1_addr;
+	pthread_mutex_unlock(&h->lock);
+	return size == 4 ? v : 0;
+}
+
+static void conf1_addr_write(void *opaque, uint64_t off, uint64_t value,
+			     unsigned size)
+{
+	struct pci_host *h = opaque;
+
+	if (size == 1 && off == 1) {
+		/* 0xCF9: bit 2 starts a reset, as on the PIIX/ICH chipsets. */
+		if (value & 4)
+			vm_request_stop(h->vm, VM_STOP_RESET, 0);
+		return;
+	}
+	if (size != 4)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->conf1_addr = value & 0x80fffffcu;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Decode the address register; false if it selects nothing on bus 0. */
+static bool conf1_target(struct pci_host *h, uint64_t off, unsigned *slot,
+			 unsigned *fn, unsigned *reg)
+{
+	uint32_t a;
+
+	pthread_mutex_lock(&h->lock);
+	a = h->conf1_addr;
+	pthread_mutex_unlock(&h->lock);
+	if (!(a & CONF1_ENABLE) || ((a >> 16) & 0xff))
+		return false;
+	*slot = (a >> 11) & 0x1f;
+	*fn = (a >> 8) & 7;
+	*reg = (a & 0xfc) + off;
+	return true;
+}
+
+static uint64_t conf1_data_read(void *opaque, uint64_t off, unsigned size)
+{
+	struct pci_host *h = opaque;
+	unsigned slot, fn, reg;
+
+	if (!conf1_target(h, off, &slot, &fn, &reg) || (reg & (size - 1)))
+		return (1ull << (8 * size)) - 1;
+	return pci_config_read(h->vm, slot, fn, reg, size);
+}
+
+static void conf1_data_write(void *opaque, uint64_t off, uint64_t value,
+			     unsigned size)
+{
+	struct pci_host *h = opaque;
+	unsigned slot, fn, reg;
+
+	if (conf1_target(h, off, &slot, &fn, &reg))
+		pci_config_write(h->vm, slot, fn, reg, value, size);
+}
+
+static const struct io_ops conf1_addr_ops = {
+	.read = conf1_addr_read,
+	.write = conf1_addr_write,
+};
+
+static const struct io_ops conf1_data_ops = {
+	.read = conf1_data_read,
+	.write = conf1_data_write,
+};
+
+/* ECAM: bus 0 only; offset = slot << 15 | fn << 12 | register. */
+static uint64_t ecam_read(void *opaque, uint64_t off, unsigned size)
+{
+	struct pci_host *h = opaque;
+
+	if (size == 8)
+		return ecam_read(h, off, 4) |
+		       (uint64_t)ecam_read(h, off + 4, 4) << 32;
+	if ((off & 0xfff) & (size - 1))
+		return (1ull << (8 * size)) - 1;
+	return pci_config_read(h->vm, off >> 15, (off >> 12) & 7, off & 0xfff,
+			       size);
+}
+
+static void ecam_write(void *opaque, uint64_t off, uint64_t value,
+		       unsigned size)
+{
+	struct pci_host *h = opaque;
+
+	if (size == 8) {
+		ecam_write(h, off, (uint32_t)value, 4);
+		ecam_write(h, off + 4, value >> 32, 4);
+		return;
+	}
+	if (!((off & 0xfff) & (size - 1)))
+		pci_config_write(h->vm, off >> 15, (off >> 12) & 7,
+				 off & 0xfff, value, size);
+}
+
+static const struct io_ops ecam_ops = {
+	.read = ecam_read,
+	.write = ecam_write,
+};
+
+static void pci_host_destroy(void *opaque)
+{
+	struct pci_host *h = opaque;
+	unsigned i;
+
+	for (i = 0; i < PCI_MAX_SLOTS; i++) {
+		struct pci_device *dev = h->slots[i];
+
+		if (!dev)
+			continue;
+		free(dev->msix.table);
+		free(dev->msix.pending);
+		free(dev);
+	}
+	h->vm->pci = NULL;
+	free(h);
+}
+
+int pci_host_create(struct vm *vm)
+{
+	static const struct device_hooks hooks = { .destroy = pci_host_destroy };
+	struct device_hooks hk = hooks;
+	struct pci_host *h = calloc(1, sizeof(*h));
+	struct pci_device *bridge;
+	int ret;
+
+	if (!h)
+		return -ENOMEM;
+	h->vm = vm;
+	pthread_mutex_init(&h->lock, NULL);
+	h->next_mmio = PCI_MMIO_BASE;
+	h->next_io = PCI_IO_BASE;
+	vm->pci = h;
+	hk.opaque = h;
+	vm_add_device(vm, &hk);
+	ret = bus_register(&vm->pio, CONF1_ADDR_PORT, 4, &conf1_addr_ops, h,
+			   "pci conf1 address");
+	if (!ret)
+		ret = bus_register(&vm->pio, CONF1_DATA_PORT, 4,
+				   &conf1_data_ops, h, "pci conf1 data");
+	if (!ret)
+		ret = bus_register(&vm->mmio, PCI_ECAM_BASE, PCI_ECAM_SIZE,
+				   &ecam_ops, h, "pci ecam");
+	if (ret)
+		return ret;
+	/* Slot 0: the host bridge itself (Intel 82G33/Q35 DRAM controller IDs
+	 * are what guests expect of a PC host bridge). */
+	bridge = pci_device_new(vm, "host bridge", 0x8086, 0x29c0, 0x060000, 0);
+	if (!bridge)
+		return -ENOMEM;
+	return pci_device_plug(bridge);
+}
+
+struct pci_device *pci_device_new(struct vm *vm, const char *name,
+				  uint16_t vendor, uint16_t device,
+				  uint32_t class_code, uint8_t revision)
+{
+	struct pci_host *h = host_of(vm);
+	struct pci_device *dev;
+
+	if (h->nslots == PCI_MAX_SLOTS) {
+		log_error("pci: no free slot for %s (at most %d devices)", name,
+			  PCI_MAX_SLOTS);
+		return NULL;
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return NULL;
+	dev->vm = vm;
+	dev->name = name;
+	dev->slot = h->nslots;
+	pthread_mutex_init(&dev->lock, NULL);
+	memcpy(dev->config + PCI_VENDOR_ID, &vendor, 2);
+	memcpy(dev->config + PCI_DEVICE_ID, &device, 2);
+	dev->config[PCI_REVISION_ID] = revision;
+	dev->config[PCI_CLASS_PROG] = class_code;
+	dev->config[PCI_CLASS_PROG + 1] = class_code >> 8;
+	dev->config[PCI_CLASS_PROG + 2] = class_code >> 16;
+	/* Command: I/O, memory, bus master, INTx disable are writable. */
+	dev->wmask[PCI_COMMAND] = PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
+				  PCI_COMMAND_MASTER;
+	dev->wmask[PCI_COMMAND + 1] = PCI_COMMAND_INTX_DISABLE >> 8;
+	dev->wmask[PCI_INTERRUPT_LINE] = 0xff;
+	dev->next_cap = 0x40;
+	h->slots[h->nslots++] = dev;
+	return dev;
+}
+
+void pci_bar_init(struct pci_device *dev, unsigned bar, uint64_t size, bool io,
+		  const struct io_ops *ops, void *opaque)
+{
+	struct pci_bar *b = &dev->bars[bar];
+
+	b->size = size;
+	b->io = io;
+	b->ops = ops;
+	b->opaque = opaque;
+	memset(dev->wmask + PCI_BAR0 + 4 * bar, 0xff, 4);
+}
+
+unsigned pci_add_capability(struct pci_device *dev, uint8_t id, unsigned len)
+{
+	unsigned off = dev->next_cap;
+
+	if (off + len > 256)
+		return 0;
+	dev->config[off] = id;
+	dev->config[off + 1] = 0;
+	if (dev->last_cap_next)
+		*dev->last_cap_next = off;
+	else
+		dev->config[PCI_CAP_PTR] = off;
+	dev->last_cap_next = dev->config + off + 1;
+	dev->config[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+	dev->next_cap = (off + len + 3) & ~3u;
+	return off;
+}
+
+int pci_device_plug(struct pci_device *dev)
+{
+	struct pci_host *h = host_of(dev->vm);
+	unsigned i;
+
+	for (i = 0; i < 6; i++) {
+		struct pci_bar *b = &dev->bars[i];
+
+		if (!b->size)
+			continue;
+		if (b->io) {
+			h->next_io = (h->next_io + b->size - 1) & ~(b->size - 1);
+			if (h->next_io + b->size > PCI_IO_END)
+				goto full;
+			b->addr = h->next_io;
+			h->next_io += b->size;
+		} else {
+			h->next_mmio = (h->next_mmio + b->size - 1) &
+				       ~(b->size - 1);
+			if (h->next_mmio + b->size > PCI_MMIO_END)
+				goto full;
+			b->addr = h->next_mmio;
+			h->next_mmio += b->size;
+		}
+		bar_store(dev, i);
+	}
+	if (dev->slot) {
+		dev->config[PCI_INTERRUPT_PIN] = 1;
+		dev->config[PCI_INTERRUPT_LINE] = pci_intx_gsi(dev->slot, 1);
+	}
+	dev->config[PCI_COMMAND] = PCI_COMMAND_IO | PCI_COMMAND_MEMORY;
+	pthread_mutex_lock(&dev->lock);
+	command_written(dev);
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+full:
+	log_error("pci %s: no room left for BAR%u (%llu bytes)", dev->name, i,
+		  (unsigned long long)dev->bars[i].size);
+	return -ENOSPC;
+}
+
+unsigned pci_intx_gsi(unsigned slot, unsigned pin)
+{
+	return PCI_FIRST_GSI + (slot + pin - 1) % 4;
+}
+
+void pci_set_intx(struct pci_device *dev, int level)
+{
+	pthread_mutex_lock(&dev->lock);
+	dev->intx_level = level;
+	intx_update(dev);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+unsigned pci_slots_used(struct vm *vm)
+{
+	struct pci_host *h = host_of(vm);
+
+	return h ? h->nslots : 0;
+}
