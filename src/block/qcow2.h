@@ -64,6 +64,8 @@
 #define QCOW2_MAX_RT_BYTES	(8u << 20)
 #define QCOW2_MAX_SNAPSHOTS	65536
 #define QCOW2_MAX_SIZE		(1ULL << 61)
+/* A crash leaks a few clusters past the end; a hostile table leaks all. */
+#define QCOW2_MAX_LEAKED_PAST_END	(1ULL << 16)
 
 #define QCOW2_CACHE_SIZE	16
 
@@ -171,6 +173,7 @@ int qcow2_update_refcount(struct block_dev *bs, uint64_t offset,
 			  uint64_t len, int delta);
 int qcow2_alloc_clusters(struct block_dev *bs, uint64_t n, uint64_t *offset);
 int qcow2_free_clusters(struct block_dev *bs, uint64_t offset, uint64_t len);
+int qcow2_set_refcount(struct block_dev *bs, uint64_t cluster, uint64_t value);
 void qcow2_free_entry(struct block_dev *bs, uint64_t l2_entry);
 uint64_t qcow2_refcount_get_entry(const struct qcow2 *s, const uint8_t *rb,
 				  uint64_t index);

@@ -194,11 +194,49 @@ static void count_refcount_structures(struct check_state *cs)
 	}
 }
 
+/*
+ * Refcounts for clusters past the end of the file are leaks.  A refcount
+ * block that several table entries share is already a corruption; it is
+ * scanned once, so a hostile table cannot make this loop run for hours.
+ */
+static int check_past_end(struct check_state *cs, bool repair)
+{
+	struct qcow2 *s = cs->bs->opaque;
+	uint64_t per_block = 1ULL << s->rb_bits, r, i, rb_off, rc, c;
+	uint8_t *rb;
+	int ret;
+
+	for (r = cs->nclusters >> s->rb_bits; r < s->rt_size; r++) {
+		rb_off = s->rt[r] & QCOW2_RT_OFFSET_MASK;
+		if (!rb_off || (rb_off >> s->cluster_bits) >= cs->nclusters ||
+		    cs->refs[rb_off >> s->cluster_bits] > 1)
+			continue;
+		i = r == cs->nclusters >> s->rb_bits ?
+		    cs->nclusters & (per_block - 1) : 0;
+		for (; i < per_block; i++) {
+			ret = qcow2_cache_get(cs->bs, &s->rb_cache, rb_off, &rb);
+			if (ret < 0)
+				return ret;
+			if (!i && buf_is_zero(rb, s->cluster_size))
+				break;
+			rc = qcow2_refcount_get_entry(s, rb, i);
+			if (!rc)
+				continue;
+			c = (r << s->rb_bits) + i;
+			cs->res->leaks++;
+			report(cs, "refcount for cluster %llu past the end of "
+			       "the file", (unsigned long long)c);
+			if (repair && (ret = qcow2_set_refcount(cs->bs, c, 0)) < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
 /* Stored refcount above the references: leak; below: corruption. */
 static int compare_refcounts(struct check_state *cs, bool repair)
 {
-	struct qcow2 *s = cs->bs->opaque;
-	uint64_t c, rc, per_block = 1ULL << s->rb_bits, end;
+	uint64_t c, rc;
 	int ret;
 
 	for (c = 0; c < cs->nclusters; c++) {
@@ -220,33 +258,11 @@ static int compare_refcounts(struct check_state *cs, bool repair)
 		}
 		if (!repair)
 			continue;
-		if (cs->refs[c] > s->refcount_max)
-			return -ERANGE;
-		ret = qcow2_update_refcount(cs->bs, c << s->cluster_bits, 1,
-					    (int)((int64_t)cs->refs[c] - (int64_t)rc));
+		ret = qcow2_set_refcount(cs->bs, c, cs->refs[c]);
 		if (ret < 0)
 			return ret;
 	}
-	/* Refcounts for clusters past the end of the file are leaks. */
-	for (c = cs->nclusters; c >> s->rb_bits < s->rt_size; c++) {
-		if (!(s->rt[c >> s->rb_bits] & QCOW2_RT_OFFSET_MASK)) {
-			end = ((c >> s->rb_bits) + 1) * per_block;
-			c = end - 1;
-			continue;
-		}
-		ret = qcow2_get_refcount(cs->bs, c, &rc);
-		if (ret < 0)
-			return ret;
-		if (!rc)
-			continue;
-		cs->res->leaks++;
-		report(cs, "refcount for cluster %llu past the end of the file",
-		       (unsigned long long)c);
-		if (repair && (ret = qcow2_update_refcount(cs->bs,
-				c << s->cluster_bits, 1, -(int)rc)) < 0)
-			return ret;
-	}
-	return 0;
+	return check_past_end(cs, repair);
 }
 
 static void check_flag(struct check_state *cs, uint64_t e, const char *what)

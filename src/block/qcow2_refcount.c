@@ -177,6 +177,42 @@ int qcow2_update_refcount(struct block_dev *bs, uint64_t offset,
 	return 0;
 }
 
+/* Set one cluster's refcount outright (repairs): no delta to wrap around. */
+int qcow2_set_refcount(struct block_dev *bs, uint64_t cluster, uint64_t value)
+{
+	struct qcow2 *s = bs->opaque;
+	uint64_t rb_off = rt_block(s, cluster >> s->rb_bits);
+	uint64_t i = cluster & ((1ULL << s->rb_bits) - 1), start, end, old;
+	uint8_t *rb;
+	int ret;
+
+	if (value > s->refcount_max) {
+		log_error("%s: cluster %llu has %llu references, more than %u "
+			  "refcount bits hold", bs->filename,
+			  (unsigned long long)cluster, (unsigned long long)value,
+			  1u << s->refcount_order);
+		return -ERANGE;
+	}
+	if (!rb_off)
+		return value ? qcow2_corrupt(bs, "cluster %llu in use but has "
+					     "no refcount block",
+					     (unsigned long long)cluster) : 0;
+	ret = qcow2_cache_get(bs, &s->rb_cache, rb_off, &rb);
+	if (ret < 0)
+		return ret;
+	old = qcow2_refcount_get_entry(s, rb, i);
+	qcow2_refcount_set_entry(s, rb, i, value);
+	entry_bytes(s, i, i + 1, &start, &end);
+	ret = file_pwrite_all(bs->fd, rb + start, end - start, rb_off + start);
+	if (ret < 0) {
+		qcow2_cache_drop(&s->rb_cache, rb_off);
+		return ret;
+	}
+	if (old && !value)
+		cluster_freed(bs, cluster);
+	return 0;
+}
+
 int qcow2_free_clusters(struct block_dev *bs, uint64_t offset, uint64_t len)
 {
 	return qcow2_update_refcount(bs, offset, len, -1);
@@ -227,9 +263,14 @@ static int find_free_run(struct block_dev *bs, uint64_t n, uint64_t *start,
 {
 	struct qcow2 *s = bs->opaque;
 	uint64_t idx = s->free_hint, run = 0, rc, end;
+	uint64_t limit;
 	bool seen = false;
 	int ret;
 
+	ret = file_size(bs->fd, &limit);
+	if (ret < 0)
+		return ret;
+	limit = (limit >> s->cluster_bits) + n + QCOW2_MAX_LEAKED_PAST_END;
 	*start = idx;
 	while (run < n) {
 		if ((idx >> s->rb_bits) >= s->rt_size)
@@ -243,6 +284,10 @@ static int find_free_run(struct block_dev *bs, uint64_t n, uint64_t *start,
 			idx = end;
 			continue;
 		}
+		if (idx >= limit)
+			return qcow2_corrupt(bs, "refcounts claim clusters far "
+					     "past the end of the file; repair "
+					     "it with 'wirt img check -r'");
 		ret = qcow2_get_refcount(bs, idx, &rc);
 		if (ret < 0)
 			return ret;

@@ -154,9 +154,10 @@ static int parse_header(struct block_dev *bs, const uint8_t *h, uint64_t fsize)
 	if (s->capacity > (1ULL << 52))
 		return vmdk_error(bs, -EINVAL, "vmdk capacity too large");
 	bs->size = s->capacity * SECTOR;
-	s->gd_entries = div_round_up(s->capacity, s->grain * s->gtes);
-	if (s->gd_entries * 4ULL > VMDK_MAX_GD_BYTES)
+	/* Checked before narrowing to 32 bits, or the directory is short. */
+	if (div_round_up(s->capacity, s->grain * s->gtes) * 4 > VMDK_MAX_GD_BYTES)
 		return vmdk_error(bs, -EFBIG, "vmdk grain directory too large");
+	s->gd_entries = div_round_up(s->capacity, s->grain * s->gtes);
 	if (!(s->flags & VMDK_FLAG_RGD))
 		s->rgd_sector = 0;
 	return 0;

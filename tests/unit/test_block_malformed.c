@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "block/block.h"
@@ -305,6 +306,173 @@ static void test_backing_loop(void **state)
 	free(img);
 }
 
+/* Run open (and a read) with log lines captured; returns how many errors. */
+static int errors_of_open(const uint8_t *img, size_t len, const char *fmt,
+			  unsigned flags, int *ret)
+{
+	FILE *saved = stderr, *cap = tmpfile();
+	char line[512];
+	int n = 0;
+
+	assert_non_null(cap);
+	stderr = cap;
+	*ret = open_image(img, len, fmt, flags);
+	stderr = saved;
+	rewind(cap);
+	while (fgets(line, sizeof(line), cap))
+		if (strstr(line, "error: "))
+			n++;
+	fclose(cap);
+	return n;
+}
+
+/* Bad headers give exactly one error line, and the file is not touched. */
+static void test_one_error_no_write(void **state)
+{
+	static const struct header_case cases[] = {
+		{ QH_VERSION, 4, 7, -ENOTSUP },
+		{ QH_CLUSTER_BITS, 4, 40, -EINVAL },
+		{ QH_SIZE, 8, ~0ULL, -EINVAL },
+		{ QH_L1_SIZE, 4, 0x7fffffff, -EFBIG },
+		{ QH_L1_OFFSET, 8, 1ULL << 40, -EINVAL },
+		{ QH_RT_OFFSET, 8, 1ULL << 40, -EINVAL },
+		{ QH_RT_CLUSTERS, 4, 1u << 30, -EINVAL },
+		{ QH_NB_SNAPSHOTS, 4, 100000, -EIO },
+		{ QH_INCOMPAT, 8, 1ULL << 33, -ENOTSUP },
+	};
+	size_t len, len2, i;
+	uint8_t *img = base_image(&len), *copy = malloc(len), *after;
+	int ret;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(copy, img, len);
+		if (cases[i].width == 4)
+			put_be32(copy + cases[i].offset, cases[i].value);
+		else
+			put_be64(copy + cases[i].offset, cases[i].value);
+		print_message("case %zu\n", i);
+		assert_int_equal(errors_of_open(copy, len, NULL, BLOCK_O_RDWR,
+						&ret), 1);
+		assert_int_equal(ret, cases[i].err);
+		after = read_file(tpath("m.img"), &len2);
+		assert_int_equal(len2, len);
+		assert_memory_equal(after, copy, len);
+		free(after);
+	}
+	free(img);
+	free(copy);
+}
+
+/* A file of zeros is no image of any format, and says so once. */
+static void test_zero_filled(void **state)
+{
+	static const char *const fmts[] = { "qcow2", "vmdk", "vdi" };
+	uint8_t *zero = calloc(1, 1 << 16);
+	struct block_dev *bs;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(errors_of_open(zero, 1 << 16, fmts[i], 0,
+						&ret), 1);
+		assert_true(ret < 0);
+		assert_int_equal(errors_of_open(zero, 300, fmts[i], 0, &ret), 1);
+		assert_true(ret < 0);
+	}
+	/* Probing it finds raw data. */
+	write_file(tpath("z.img"), zero, 1 << 16);
+	assert_int_equal(block_open(&bs, tpath("z.img"), NULL, 0), 0);
+	assert_string_equal(bs->drv->name, "raw");
+	block_close(bs);
+	free(zero);
+}
+
+/* A image whose header is intact but whose first cluster is zeroed. */
+static void test_zeroed_tables(void **state)
+{
+	struct block_dev *bs;
+	struct block_check res;
+	size_t len;
+	uint8_t *img = base_image(&len), buf[4096];
+	uint64_t rt = get_be64(img + QH_RT_OFFSET);
+	uint64_t rb = get_be64(img + rt);
+
+	/* Refcount block gone: the image reads, check finds corruption. */
+	memset(img + rb, 0, 512);
+	write_file(tpath("zt.img"), img, len);
+	assert_int_equal(block_open(&bs, tpath("zt.img"), NULL, 0), 0);
+	assert_int_equal(block_read(bs, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(block_check(bs, &res, false), 0);
+	assert_true(res.corruptions > 0);
+	block_close(bs);
+	free(img);
+}
+
+/* Fuzzer finding: a check over a refcount table whose entries all name one
+ * full refcount block walked billions of clusters past the end of file. */
+static void test_hostile_refcount_table_bounded(void **state)
+{
+	struct block_create_opts o = { .cluster_size = 512, .refcount_bits = 1 };
+	struct block_dev *bs;
+	struct block_check res;
+	uint8_t data[2048];
+	uint64_t rt_clusters = 1024, i, rt, rb;
+	size_t len, total;
+	uint8_t *img, *big;
+	time_t t0;
+
+	memset(data, 0x5a, sizeof(data));
+	assert_int_equal(block_create("qcow2", tpath("hr.qcow2"), 1 << 20, &o), 0);
+	assert_int_equal(block_open(&bs, tpath("hr.qcow2"), NULL, BLOCK_O_RDWR), 0);
+	assert_int_equal(block_write(bs, 0, data, sizeof(data)), 0);
+	block_close(bs);
+	img = read_file(tpath("hr.qcow2"), &len);
+	rt = align_up(len, 512);
+	rb = rt + rt_clusters * 512;
+	total = rb + 512;
+	big = calloc(1, total);
+	memcpy(big, img, len);
+	memset(big + rb, 0xff, 512);
+	for (i = 0; i < rt_clusters * 64; i++)
+		put_be64(big + rt + i * 8, rb);
+	put_be64(big + QH_RT_OFFSET, rt);
+	put_be32(big + QH_RT_CLUSTERS, rt_clusters);
+	write_file(tpath("hr.qcow2"), big, total);
+
+	t0 = time(NULL);
+	assert_int_equal(block_open(&bs, tpath("hr.qcow2"), NULL, 0), 0);
+	assert_int_equal(block_check(bs, &res, false), 0);
+	assert_true(res.corruptions > 0);
+	block_close(bs);
+	/* Allocation gives up with an error rather than scanning forever. */
+	assert_int_equal(block_open(&bs, tpath("hr.qcow2"), NULL,
+				    BLOCK_O_RDWR | BLOCK_O_UNSAFE), 0);
+	assert_int_equal(block_write(bs, 600000, data, 512), -EIO);
+	block_close(bs);
+	assert_true(time(NULL) - t0 < 20);
+	free(img);
+	free(big);
+}
+
+/* Fuzzer finding: a vmdk capacity whose grain directory size did not fit
+ * in 32 bits gave a short directory and writes far outside it. */
+static void test_vmdk_directory_size_overflow(void **state)
+{
+	struct block_create_opts o = { .cluster_size = 4096 };
+	size_t len;
+	uint8_t *img;
+	int ret;
+
+	assert_int_equal(block_create("vmdk", tpath("gd.vmdk"), 1 << 20, &o), 0);
+	img = read_file(tpath("gd.vmdk"), &len);
+	put_le64(img + 12, 1ULL << 40);		/* capacity, sectors */
+	put_le64(img + 20, 1);			/* grain, sectors */
+	put_le32(img + 44, 1);			/* entries per grain table */
+	assert_int_equal(errors_of_open(img, len, "vmdk", BLOCK_O_RDWR, &ret), 1);
+	assert_int_equal(ret, -EFBIG);
+	free(img);
+}
+
 /* Whatever happens to the image, every operation returns; none crashes. */
 static void exercise(const char *p, uint32_t *seed)
 {
@@ -384,6 +552,11 @@ int main(void)
 		cmocka_unit_test(test_bad_table_entries),
 		cmocka_unit_test(test_garbage_compressed_cluster),
 		cmocka_unit_test(test_backing_loop),
+		cmocka_unit_test(test_one_error_no_write),
+		cmocka_unit_test(test_zero_filled),
+		cmocka_unit_test(test_zeroed_tables),
+		cmocka_unit_test(test_hostile_refcount_table_bounded),
+		cmocka_unit_test(test_vmdk_directory_size_overflow),
 		cmocka_unit_test(test_mutated_qcow2),
 	};
 

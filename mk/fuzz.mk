@@ -1,0 +1,66 @@
+# Fuzzing the disk-image parsers with libFuzzer (clang): one target per
+# format (qcow2, vmdk, vdi) and one that lets the probe pick the format.
+# Each is built with AddressSanitizer and UndefinedBehaviorSanitizer
+# against the block sources.  Seed corpora are made by tests/fuzz/
+# make_seeds.py from small fresh images; new inputs the fuzzer finds
+# accumulate in build/fuzz/corpus/, crashes land in build/fuzz/artifacts/.
+#
+#   make fuzz                       each target for FUZZ_SECONDS (300)
+#   make fuzz-quick                 each target for FUZZ_CHECK_SECONDS (15)
+#   build/fuzz/fuzz_qcow2 FILE      replay one input
+#
+# `make check` runs fuzz-quick.
+
+FUZZ_CC            ?= clang
+FUZZ_SECONDS       ?= 300
+FUZZ_CHECK_SECONDS ?= 15
+FUZZ_TARGETS       := qcow2 vmdk vdi probe
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+		-fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=gnu11 $(WARN) -Isrc -Itests/fuzz -D_GNU_SOURCE -MMD -MP \
+		-pthread -O1 -g $(FUZZ_SAN)
+# The parsers and what they call: the block layer and logging.
+FUZZ_LIB_SRCS := $(sort $(wildcard src/block/*.c)) src/util/log.c
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=build/fuzz/obj/%.o) \
+		 build/fuzz/obj/tests/fuzz/fuzz_image.o
+FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+FUZZ_RUN_FLAGS := -rss_limit_mb=2048 -timeout=20 -print_final_stats=1
+
+.PHONY: fuzz fuzz-quick fuzz-build fuzz-seeds
+fuzz-build: $(FUZZ_BINS)
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(LIBS)
+
+# Seeds are remade when wirt or the generator changes.
+fuzz-seeds: build/fuzz/seeds/.stamp
+build/fuzz/seeds/.stamp: tests/fuzz/make_seeds.py wirt
+	rm -rf build/fuzz/seeds
+	$(PYTHON) tests/fuzz/make_seeds.py ./wirt build/fuzz/seeds
+	touch $@
+
+# $(1): target name, $(2): seconds.  The first directory receives new
+# inputs; the seeds are only read.
+define fuzz_run
+	@mkdir -p build/fuzz/corpus/$(1) build/fuzz/artifacts
+	@echo "== fuzz_$(1) for $(2) s"
+	build/fuzz/fuzz_$(1) $(FUZZ_RUN_FLAGS) -max_total_time=$(2) \
+		-artifact_prefix=build/fuzz/artifacts/$(1)- \
+		build/fuzz/corpus/$(1) build/fuzz/seeds/$(1) 2>build/fuzz/$(1).log || \
+		{ tail -n 60 build/fuzz/$(1).log; exit 1; }
+	@grep -E '^stat::number_of_executed_units|^Done' build/fuzz/$(1).log || true
+
+endef
+
+fuzz: $(FUZZ_BINS) build/fuzz/seeds/.stamp
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_SECONDS)))
+
+fuzz-quick: $(FUZZ_BINS) build/fuzz/seeds/.stamp
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_CHECK_SECONDS)))
+
+EXTRA_CHECKS += fuzz-quick

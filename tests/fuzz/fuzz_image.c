@@ -1,0 +1,229 @@
+/*
+ * Disk-image fuzzing harness shared by the targets in this directory.
+ *
+ * The input becomes an image file in a private directory (on tmpfs when
+ * there is one, so backing-file names in the input resolve there).  It is
+ * opened read-only and driven through info, check, snapshot listing,
+ * allocation status and reads spread across the whole virtual disk; the
+ * file must come out byte for byte unchanged.  Then a copy is opened for
+ * writing and gets a few writes, reads, a discard, a flush, a repairing
+ * check and a grow, all steered by the input's own bytes, and is checked
+ * once more read-only.  Errors are expected; crashes, sanitizer reports
+ * and writes to a read-only image are findings.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "block/block.h"
+#include "block/file_io.h"
+#include "fuzz_image.h"
+#include "util/log.h"
+
+#define CHUNK		(64u << 10)
+#define HEAD_BYTES	(1u << 20)	/* read all of the first MiB */
+#define SAMPLES		32		/* and this many chunks spread out */
+#define STATUS_STEPS	64
+#define WRITES		4
+
+static char dir[64];
+static char ro_path[96], rw_path[96];
+static uint8_t *buf, *buf2;
+static FILE *report;		/* stderr before we silenced it */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+
+	snprintf(dir, sizeof(dir), "%s/wirt-fuzz-XXXXXX", base);
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(ro_path, sizeof(ro_path), "%s/image", dir);
+	snprintf(rw_path, sizeof(rw_path), "%s/copy", dir);
+	buf = malloc(CHUNK);
+	buf2 = malloc(CHUNK);
+	if (!buf || !buf2)
+		exit(1);
+	/* Error lines are expected on almost every input; libFuzzer keeps
+	 * its own copy of the stream for its reports. */
+	report = stderr;
+	if (!getenv("FUZZ_VERBOSE")) {
+		log_threshold = LOG_ERROR;
+		stderr = fopen("/dev/null", "w");
+		if (!stderr)
+			exit(1);
+	}
+	return 0;
+}
+
+static void put_file(const char *path, const uint8_t *data, size_t size)
+{
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+
+	if (fd < 0 || (size && file_pwrite_all(fd, data, size, 0) < 0)) {
+		perror(path);
+		abort();
+	}
+	close(fd);
+}
+
+/* The read-only pass must leave the file exactly as it was. */
+static void assert_unchanged(const char *path, const uint8_t *data,
+			     size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *now = malloc(size + 1);
+	uint64_t fsize;
+
+	if (fd < 0 || !now || file_size(fd, &fsize) < 0)
+		abort();
+	if (fsize != size || file_pread_exact(fd, now, size, 0) < 0 ||
+	    memcmp(now, data, size)) {
+		fprintf(report, "image opened read-only was modified\n");
+		abort();
+	}
+	free(now);
+	close(fd);
+}
+
+static uint64_t mix(uint64_t *state)
+{
+	/* splitmix64: cheap, and spreads the input's hash over all bits. */
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t hash(const uint8_t *data, size_t size)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		h = (h ^ data[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static void read_range(struct block_dev *bs, uint64_t off, uint64_t len)
+{
+	uint64_t n;
+
+	while (len && off < bs->size) {
+		n = len < CHUNK ? len : CHUNK;
+		if (n > bs->size - off)
+			n = bs->size - off;
+		block_read(bs, off, buf, n);
+		off += n;
+		len -= n;
+	}
+}
+
+/* Reads over the head of the disk and samples across all of it. */
+static void read_across(struct block_dev *bs)
+{
+	uint64_t i, step = bs->size / SAMPLES;
+
+	read_range(bs, 0, HEAD_BYTES);
+	for (i = 1; step && i < SAMPLES; i++)
+		read_range(bs, i * step, CHUNK);
+	if (bs->size > CHUNK)
+		read_range(bs, bs->size - CHUNK, CHUNK);
+}
+
+static void walk_status(struct block_dev *bs)
+{
+	uint64_t off = 0, pnum;
+	int i;
+
+	for (i = 0; i < STATUS_STEPS && off < bs->size; i++) {
+		if (block_status(bs, off, bs->size - off, &pnum) < 0 || !pnum)
+			break;
+		off += pnum;
+	}
+}
+
+static void inspect(struct block_dev *bs)
+{
+	struct block_info info;
+	struct block_check res;
+	struct block_snapshot *list;
+	int n;
+
+	block_get_info(bs, &info);
+	block_check(bs, &res, false);
+	if (block_snapshot_list(bs, &list, &n) == 0)
+		free(list);
+	walk_status(bs);
+	read_across(bs);
+}
+
+static uint64_t pick_offset(struct block_dev *bs, uint64_t *st)
+{
+	uint64_t r = mix(st);
+
+	/* Mostly near the start, where the seeds keep their data. */
+	if (r & 1)
+		return (r >> 8) % (bs->size < HEAD_BYTES ? bs->size : HEAD_BYTES);
+	return (r >> 8) % bs->size;
+}
+
+static void modify(struct block_dev *bs, uint64_t *st)
+{
+	struct block_check res;
+	uint64_t off, len;
+	int i;
+
+	for (i = 0; i < WRITES && bs->size; i++) {
+		off = pick_offset(bs, st);
+		len = 1 + mix(st) % (CHUNK / 8);
+		if (len > bs->size - off)
+			len = bs->size - off;
+		memset(buf2, 0x41 + i, len);
+		block_write(bs, off, buf2, len);
+		block_read(bs, off, buf, len);
+	}
+	if (bs->size) {
+		off = pick_offset(bs, st);
+		block_discard(bs, off, (bs->size - off) / 4);
+	}
+	block_flush(bs);
+	block_check(bs, &res, mix(st) & 1);
+	if (mix(st) % 4 == 0)
+		block_resize(bs, bs->size + (mix(st) % 4 + 1) * 65536, false);
+	block_flush(bs);
+}
+
+int fuzz_image(const uint8_t *data, size_t size, const char *format)
+{
+	struct block_dev *bs;
+	uint64_t st = hash(data, size);
+	unsigned flags = BLOCK_O_RDWR | BLOCK_O_UNSAFE;
+
+	put_file(ro_path, data, size);
+	if (block_open(&bs, ro_path, format, 0) == 0) {
+		inspect(bs);
+		block_close(bs);
+	}
+	assert_unchanged(ro_path, data, size);
+
+	put_file(rw_path, data, size);
+	if (st & (1ULL << 63))
+		flags |= BLOCK_O_REPAIR;
+	if (block_open(&bs, rw_path, format, flags) == 0) {
+		modify(bs, &st);
+		block_close(bs);
+		if (block_open(&bs, rw_path, format, 0) == 0) {
+			inspect(bs);
+			block_close(bs);
+		}
+	}
+	return 0;
+}
