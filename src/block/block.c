@@ -207,7 +207,9 @@ char *block_backing_path(const char *path, const char *name)
 	if (!copy)
 		return NULL;
 	dir = dirname(copy);
-	if (asprintf(&full, "%s/%s", dir, name) < 0)
+	if (!strcmp(dir, "."))
+		full = strdup(name);
+	else if (asprintf(&full, "%s/%s", dir, name) < 0)
 		full = NULL;
 	free(copy);
 	return full;

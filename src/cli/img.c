@@ -1,8 +1,10 @@
 /*
  * `wirt img`: create, inspect, check, convert, resize and snapshot disk
  * images.  This file holds the dispatcher, the help text and the commands
- * that change an image's shape (create, resize, snapshot); img_info.c has
- * info and check, img_convert.c has convert and write.
+ * that change an image's shape (create, resize, snapshot); the others
+ * have a file each (img_info.c: info and check, img_convert.c: convert
+ * and write, img_compare.c, img_map.c, img_commit.c, img_rebase.c,
+ * img_bench.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,23 +15,20 @@
 
 #include "block/block.h"
 #include "cli/commands.h"
+#include "cli/img.h"
 #include "util/log.h"
 #include "util/parse.h"
 
-/* Defined in img_info.c and img_convert.c. */
-int img_info(int argc, char **argv);
-int img_check(int argc, char **argv);
-int img_convert(int argc, char **argv);
-int img_write(int argc, char **argv);
-int img_parse_options(const char *s, struct block_create_opts *o);
-int img_bad_option(const char *cmd, int c, int optopt);
 
 static const char img_usage[] =
 	"usage: wirt img COMMAND [OPTIONS] ...\n"
 	"\n"
-	"Create, inspect, check, convert, resize and snapshot disk images.\n"
+	"Create, inspect, check, convert, compare, map, commit, rebase, resize,\n"
+	"benchmark and snapshot disk images.\n"
 	"Formats: raw, qcow2 (versions 2 and 3), vmdk (monolithicSparse), vdi.\n"
 	"Without -f the format of an existing image is detected from its contents.\n"
+	"CACHE: none (O_DIRECT, bypassing the host page cache), writeback or\n"
+	"unsafe (no ordering barriers).\n"
 	"\n"
 	"commands:\n"
 	"  create -f FMT [-b BACKING [-F BACKING_FMT]] [-o OPTIONS] FILE [SIZE]\n"
@@ -53,15 +52,43 @@ static const char img_usage[] =
 	"      sets refcounts to the real counts (freeing leaked clusters),\n"
 	"      fixes copied flags and clears the dirty bit.\n"
 	"      Exit status: 0 clean, 1 check failed, 2 corruption, 3 leaks only.\n"
-	"  convert [-f FMT] [-O OUTFMT] [-o OPTIONS] IN OUT\n"
+	"  convert [-f FMT] [-O OUTFMT] [-o OPTIONS] [-c] [-p] [-t CACHE]\n"
+	"          [-T SRC_CACHE] IN OUT\n"
 	"      Copy IN into a new image OUT (default format raw).  Ranges that\n"
 	"      read as zeros are not written, so OUT stays sparse.  Backing\n"
 	"      chains and compressed clusters of IN are read and flattened.\n"
+	"      -c writes compressed qcow2 clusters (zlib, or zstd with\n"
+	"      -o compression_type=zstd); -p shows progress on stderr.\n"
+	"      -o subformat=streamOptimized writes a compressed vmdk stream.\n"
+	"  compare [-f FMT] [-F FMT2] [-T CACHE] [-s] [-p] [-q] FILE1 FILE2\n"
+	"      Do both images show the guest the same bytes?  A larger image\n"
+	"      must read as zeros past the other's end (-s: sizes and zero\n"
+	"      status must match too).  Prints the first differing offset.\n"
+	"      Exit status: 0 identical, 1 different, 2 error.\n"
+	"  map [-f FMT] [--output human|json] [--start-offset OFF]\n"
+	"      [--max-length LEN] FILE\n"
+	"      Which ranges hold data, which read as zeros, and in which image\n"
+	"      of the backing chain (depth) and at which file offset they lie.\n"
+	"  commit [-f FMT] [-b BASE] [-d] [-p] [-q] [-t CACHE] FILE\n"
+	"      Write what FILE defines into its backing file (or into BASE,\n"
+	"      deeper in the chain), then empty FILE (not with -d or -b).\n"
+	"  rebase [-f FMT] -b BACKING [-F BACKING_FMT] [-u] [-p] [-q]\n"
+	"         [-t CACHE] [-T SRC_CACHE] FILE\n"
+	"      Make BACKING (relative to FILE's directory; '' for none) FILE's\n"
+	"      backing file.  Safe mode first copies into FILE whatever would\n"
+	"      change, so the guest sees the same bytes; -u only rewrites the\n"
+	"      header (for a backing file that was moved or renamed).\n"
+	"  bench [-f FMT] [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] [-o OFF]\n"
+	"        [-w] [--pattern BYTE] [-t CACHE] [-n | -i threads|native] FILE\n"
+	"      Time COUNT requests (default 75000) of SIZE bytes (4K) with\n"
+	"      DEPTH (64) in flight, at random SIZE-aligned offsets (-S STEP:\n"
+	"      sequential); -w writes; -n uses Linux native AIO.  Prints the\n"
+	"      time, IOPS and throughput.\n"
 	"  resize [-f FMT] [--shrink] FILE [+|-]SIZE\n"
 	"      Set the virtual size (or change it by +SIZE/-SIZE).  Growing\n"
 	"      works for every format but vmdk; shrinking only for raw images,\n"
 	"      and only with --shrink (data past the new end is lost).\n"
-	"  snapshot [-f FMT] -l|-c NAME|-d NAME|-a NAME FILE\n"
+	"  snapshot [-f FMT] -l [--output human|json]|-c NAME|-d NAME|-a NAME FILE\n"
 	"      qcow2 internal snapshots: list, create, delete, or apply\n"
 	"      (revert the image to) the snapshot NAME (a name or an ID).\n"
 	"  write [-f FMT] FILE OFFSET INPUT\n"
@@ -309,9 +336,11 @@ static void print_snapshots(const struct block_snapshot *l, int n)
 	}
 }
 
-static int snapshot_run(struct block_dev *bs, char op, const char *name)
+static int snapshot_run(struct block_dev *bs, char op, const char *name,
+			bool json)
 {
 	struct block_snapshot *list;
+	json_object *o;
 	int n, ret;
 
 	switch (op) {
@@ -319,8 +348,13 @@ static int snapshot_run(struct block_dev *bs, char op, const char *name)
 		ret = block_snapshot_list(bs, &list, &n);
 		if (ret < 0)
 			return ret;
-		if (n)
+		if (json) {
+			o = img_snapshots_json(list, n);
+			img_print_json(o);
+			json_object_put(o);
+		} else if (n) {
 			print_snapshots(list, n);
+		}
 		free(list);
 		return 0;
 	case 'c':
@@ -336,10 +370,12 @@ static int img_snapshot(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "output", required_argument, NULL, 'O' },
 		{ 0 }
 	};
 	const char *fmt = NULL, *name = NULL;
 	struct block_dev *bs;
+	bool json = false;
 	char op = 0;
 	int c, ret;
 
@@ -349,6 +385,10 @@ static int img_snapshot(int argc, char **argv)
 		switch (c) {
 		case 'f':
 			fmt = optarg;
+			break;
+		case 'O':
+			if (img_parse_output("snapshot", optarg, &json) < 0)
+				return 2;
 			break;
 		case 'l':
 		case 'c':
@@ -373,11 +413,15 @@ static int img_snapshot(int argc, char **argv)
 		log_error("img snapshot: expected -l|-c NAME|-d NAME|-a NAME FILE");
 		return 2;
 	}
+	if (json && op != 'l') {
+		log_error("img snapshot: --output applies only to -l");
+		return 2;
+	}
 	if (block_open(&bs, argv[optind], fmt,
 		       op == 'l' ? BLOCK_O_NO_BACKING :
 		       BLOCK_O_RDWR | BLOCK_O_NO_BACKING) < 0)
 		return 1;
-	ret = snapshot_run(bs, op, name);
+	ret = snapshot_run(bs, op, name, json);
 	block_close(bs);
 	if (ret == -EROFS)
 		log_error("img snapshot: image is read-only");
@@ -397,6 +441,11 @@ int cmd_img(int argc, char **argv)
 		{ "resize", img_resize },
 		{ "snapshot", img_snapshot },
 		{ "write", img_write },
+		{ "compare", img_compare },
+		{ "map", img_map },
+		{ "commit", img_commit },
+		{ "rebase", img_rebase },
+		{ "bench", img_bench },
 	};
 	size_t i;
 

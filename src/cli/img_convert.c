@@ -13,13 +13,10 @@
 #include <unistd.h>
 
 #include "block/block.h"
+#include "cli/img.h"
 #include "util/log.h"
 #include "util/parse.h"
 
-int img_convert(int argc, char **argv);
-int img_write(int argc, char **argv);
-int img_parse_options(const char *s, struct block_create_opts *o);
-int img_bad_option(const char *cmd, int c, int optopt);
 
 static bool is_block_device(const char *path)
 {

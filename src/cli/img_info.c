@@ -8,11 +8,8 @@
 #include <time.h>
 
 #include "block/block.h"
+#include "cli/img.h"
 #include "util/log.h"
-
-int img_info(int argc, char **argv);
-int img_check(int argc, char **argv);
-int img_bad_option(const char *cmd, int c, int optopt);
 
 enum { OUT_HUMAN, OUT_JSON };
 
@@ -149,7 +146,7 @@ static json_object *specific_json(const struct block_info *i)
 	return o;
 }
 
-static json_object *snapshots_json(const struct block_snapshot *sn, int n)
+json_object *img_snapshots_json(const struct block_snapshot *sn, int n)
 {
 	json_object *arr = json_object_new_array(), *o;
 	int k;
@@ -164,8 +161,10 @@ static json_object *snapshots_json(const struct block_snapshot *sn, int n)
 		json_object_object_add(o, "disk-size", json_u64(sn[k].disk_size));
 		json_object_object_add(o, "date-sec", json_u64(sn[k].date_sec));
 		json_object_object_add(o, "date-nsec", json_u64(sn[k].date_nsec));
+		json_object_object_add(o, "vm-clock-sec",
+				       json_u64(sn[k].vm_clock_nsec / 1000000000));
 		json_object_object_add(o, "vm-clock-nsec",
-				       json_u64(sn[k].vm_clock_nsec));
+				       json_u64(sn[k].vm_clock_nsec % 1000000000));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -191,7 +190,7 @@ static void print_json(const char *file, const struct block_info *i,
 				       json_object_new_string(i->backing_format));
 	json_object_object_add(o, "dirty-flag", json_object_new_boolean(i->dirty));
 	if (nsn)
-		json_object_object_add(o, "snapshots", snapshots_json(sn, nsn));
+		json_object_object_add(o, "snapshots", img_snapshots_json(sn, nsn));
 	json_object_object_add(o, "format-specific", specific_json(i));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 						     JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -1,0 +1,207 @@
+/*
+ * `wirt img map`: which guest ranges hold data, which read as zeros, and
+ * in which image of the backing chain and at which file offset they live.
+ * Human output lists the data ranges; --output=json lists every range
+ * with start, length, depth, present, zero, data and offset, as
+ * qemu-img map does.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "block/block.h"
+#include "cli/img.h"
+#include "util/log.h"
+#include "util/parse.h"
+
+/* Ranges are looked up at most this long at a time. */
+#define STEP	(1ULL << 30)
+
+struct extent {
+	uint64_t start, len;
+	int depth;
+	bool present, zero, data, has_offset;
+	uint64_t offset;
+	const char *file;
+};
+
+/* How range [off, off + *len) of the chain from top reads; shortens *len. */
+static int lookup(struct block_dev *top, uint64_t off, uint64_t *len,
+		  struct extent *e)
+{
+	struct block_mapping m;
+	struct block_dev *bs;
+	uint64_t pnum;
+	int depth = 0, st, ret;
+
+	memset(e, 0, sizeof(*e));
+	e->start = off;
+	for (bs = top; bs; bs = bs->backing, depth++) {
+		e->depth = depth;
+		e->file = bs->filename;
+		if (off >= bs->size)
+			break;		/* past a shorter backing file: zeros */
+		if (*len > bs->size - off)
+			*len = bs->size - off;
+		ret = block_map(bs, off, *len, &m);
+		if (ret < 0)
+			return ret;
+		*len = m.len;
+		if (!(m.flags & BLOCK_MAP_ALLOCATED))
+			continue;
+		e->present = true;
+		e->zero = m.flags & BLOCK_MAP_ZERO;
+		if (m.flags & BLOCK_MAP_HOST) {
+			e->has_offset = true;
+			e->offset = m.host;
+		}
+		if (!e->zero) {
+			/* Holes in a raw file are allocated but read as zeros. */
+			st = block_status(bs, off, *len, &pnum);
+			if (st < 0)
+				return st;
+			*len = pnum;
+			e->zero = st == BLOCK_STATUS_ZERO;
+		}
+		e->data = !e->zero;
+		break;
+	}
+	if (!e->present)
+		e->zero = true;
+	e->len = *len;
+	return 0;
+}
+
+static bool mergeable(const struct extent *a, const struct extent *b)
+{
+	return a->depth == b->depth && a->present == b->present &&
+	       a->zero == b->zero && a->data == b->data &&
+	       a->has_offset == b->has_offset && a->file == b->file &&
+	       (!a->has_offset || a->offset + a->len == b->offset);
+}
+
+static void print_human(const struct extent *e)
+{
+	if (!e->data || !e->has_offset)
+		return;
+	printf("%#-16" PRIx64 "%#-16" PRIx64 "%#-16" PRIx64 "%s\n", e->start,
+	       e->len, e->offset, e->file);
+}
+
+static void print_json(const struct extent *e, bool first)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "start", img_json_u64(e->start));
+	json_object_object_add(o, "length", img_json_u64(e->len));
+	json_object_object_add(o, "depth", json_object_new_int(e->depth));
+	json_object_object_add(o, "present", json_object_new_boolean(e->present));
+	json_object_object_add(o, "zero", json_object_new_boolean(e->zero));
+	json_object_object_add(o, "data", json_object_new_boolean(e->data));
+	if (e->has_offset)
+		json_object_object_add(o, "offset", img_json_u64(e->offset));
+	printf("%s%s", first ? "[" : ",\n",
+	       json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED));
+	json_object_put(o);
+}
+
+static void emit(const struct extent *e, bool json, bool *first)
+{
+	if (json)
+		print_json(e, *first);
+	else
+		print_human(e);
+	*first = false;
+}
+
+static int map_image(struct block_dev *bs, uint64_t start, uint64_t end,
+		     bool json)
+{
+	struct extent cur, next;
+	uint64_t off = start, n;
+	bool first = true, have = false;
+	int ret;
+
+	if (!json)
+		printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to",
+		       "File");
+	while (off < end) {
+		n = end - off < STEP ? end - off : STEP;
+		ret = lookup(bs, off, &n, &next);
+		if (ret < 0)
+			return ret;
+		if (have && mergeable(&cur, &next)) {
+			cur.len += next.len;
+		} else {
+			if (have)
+				emit(&cur, json, &first);
+			cur = next;
+			have = true;
+		}
+		off += n;
+	}
+	if (have)
+		emit(&cur, json, &first);
+	if (json)
+		printf("%s]\n", first ? "[" : "");
+	return 0;
+}
+
+int img_map(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'O' },
+		{ "start-offset", required_argument, NULL, 's' },
+		{ "max-length", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	uint64_t start = 0, max = UINT64_MAX, end;
+	const char *fmt = NULL;
+	struct block_dev *bs;
+	bool json = false;
+	int c, ret;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'O':
+			if (img_parse_output("map", optarg, &json) < 0)
+				return 2;
+			break;
+		case 's':
+		case 'l':
+			if (parse_size(optarg, 0, c == 's' ? &start : &max) < 0) {
+				log_error("img map: invalid %s '%s'", c == 's' ?
+					  "start offset" : "length", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			printf("see 'wirt img --help'\n");
+			return 0;
+		default:
+			return img_bad_option("map", c, optopt);
+		}
+	}
+	if (argc - optind != 1) {
+		log_error("img map: expected exactly one FILE");
+		return 2;
+	}
+	if (block_open(&bs, argv[optind], fmt, 0) < 0)
+		return 1;
+	if (start > bs->size)
+		start = bs->size;
+	end = max > bs->size - start ? bs->size : start + max;
+	ret = map_image(bs, start, end, json);
+	if (ret < 0 && ret != -EIO)
+		log_error("img map: %s", strerror(-ret));
+	block_close(bs);
+	return ret < 0 ? 1 : 0;
+}

@@ -1,0 +1,66 @@
+/* Helpers shared by the `wirt img` commands: cache modes, output, progress. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/img.h"
+#include "util/log.h"
+
+int img_parse_cache(const char *cmd, const char *mode, unsigned *flags)
+{
+	*flags &= ~(BLOCK_O_NOCACHE | BLOCK_O_UNSAFE);
+	if (!strcmp(mode, "none") || !strcmp(mode, "directsync"))
+		*flags |= BLOCK_O_NOCACHE;
+	else if (!strcmp(mode, "unsafe"))
+		*flags |= BLOCK_O_UNSAFE;
+	else if (strcmp(mode, "writeback") && strcmp(mode, "writethrough")) {
+		log_error("img %s: unknown cache mode '%s' (none, writeback, "
+			  "unsafe)", cmd, mode);
+		return -1;
+	}
+	return 0;
+}
+
+int img_parse_output(const char *cmd, const char *val, bool *json)
+{
+	if (!strcmp(val, "json")) {
+		*json = true;
+		return 0;
+	}
+	if (!strcmp(val, "human")) {
+		*json = false;
+		return 0;
+	}
+	log_error("img %s: --output must be human or json", cmd);
+	return -1;
+}
+
+void img_print_json(json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						     JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+json_object *img_json_u64(uint64_t v)
+{
+	return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
+void img_progress_update(struct img_progress *p, uint64_t done,
+			 uint64_t total)
+{
+	int pct = total ? (int)(done * 10000 / total) : 10000;
+
+	/* Redraw at most every 1/100th of a percent. */
+	if (!p->on || (pct == p->last && done))
+		return;
+	p->last = pct;
+	fprintf(stderr, "    (%d.%02d/100%%)\r", pct / 100, pct % 100);
+	fflush(stderr);
+}
+
+void img_progress_end(struct img_progress *p)
+{
+	if (!p->on)
+		return;
+	fprintf(stderr, "    (100.00/100%%)\n");
+}
