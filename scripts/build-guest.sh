@@ -266,6 +266,18 @@ if [ -f /lib/modules/load-order ]; then
     done < /lib/modules/load-order
 fi
 
+# console=hvcN: that console exists only now that virtio_console is loaded,
+# so the kernel could not give it to us as /dev/console.
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in
+        console=hvc*)
+            dev=/dev/${arg#console=}
+            dev=${dev%%,*}
+            [ -c "$dev" ] && exec <"$dev" >"$dev" 2>&1
+            ;;
+    esac
+done
+
 ifconfig lo 127.0.0.1 up 2>/dev/null
 cd /root
 echo "wirt-guest: ready"
