@@ -219,6 +219,17 @@ int block_set_backing(struct block_dev *bs, const char *name,
 /* Resolve a backing file name relative to the image at path (malloc'd). */
 char *block_backing_path(const char *path, const char *name);
 
+/* Options of block_copy_opts(); zero means off. */
+struct block_copy_opts {
+	bool out_zeroed;		/* as for block_copy() */
+	bool compress;			/* write compressed clusters (qcow2) */
+	/* Called after each chunk with bytes done of total. */
+	void (*progress)(void *opaque, uint64_t done, uint64_t total);
+	void *opaque;
+};
+int block_copy_opts(struct block_dev *in, struct block_dev *out,
+		    const struct block_copy_opts *o);
+
 /* The drivers. */
 extern const struct block_driver block_raw;
 extern const struct block_driver block_qcow2;

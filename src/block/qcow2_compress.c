@@ -58,8 +58,8 @@ static size_t zstd_cluster(const uint8_t *in, size_t len, uint8_t *out,
 static size_t compress_cluster(const struct qcow2 *s, const uint8_t *in,
 			       uint8_t *out)
 {
-	/* Less than a sector saved is not worth a compressed cluster. */
-	size_t cap = s->cluster_size - 512;
+	/* Compressed data packs byte-wise, so any saving is worth having. */
+	size_t cap = s->cluster_size - 1;
 
 	return s->compression ? zstd_cluster(in, s->cluster_size, out, cap) :
 	       deflate_cluster(in, s->cluster_size, out, cap);
@@ -318,8 +318,10 @@ int qcow2_write_compressed(struct block_dev *bs, uint64_t off,
 	const uint8_t *p = buf;
 	int ret;
 
+	/* Whole clusters; only the image's last one may be cut short. */
 	if (off & (s->cluster_size - 1) ||
-	    (len & (s->cluster_size - 1) && off + len != bs->size))
+	    (len & (s->cluster_size - 1) &&
+	     align_up(off + len, s->cluster_size) < bs->size))
 		return -EINVAL;
 	while (len) {
 		n = span - (off & (span - 1));

@@ -44,6 +44,7 @@ static const char img_usage[] =
 	"        refcount_bits=N        qcow2 refcount width 1..64 (default 16)\n"
 	"        compression_type=zlib|zstd  qcow2 compressed-cluster format\n"
 	"        static=on|off          vdi: preallocate every block (fixed)\n"
+	"        subformat=monolithicSparse|streamOptimized  vmdk file layout\n"
 	"  info [-f FMT] [--output human|json] FILE\n"
 	"      Show format, virtual size, disk usage, backing file, snapshots.\n"
 	"  check [-f FMT] [-r] [--output human|json] FILE\n"
@@ -136,6 +137,13 @@ static int set_option(struct block_create_opts *o, const char *key,
 		if (strcmp(val, "zlib") && strcmp(val, "zstd"))
 			return -EINVAL;
 		o->zstd = !strcmp(val, "zstd");
+	} else if (!strcmp(key, "subformat")) {
+		if (strcmp(val, "monolithicSparse") &&
+		    strcmp(val, "streamOptimized"))
+			return -EINVAL;
+		/* A literal: val lives only as long as the parsed copy. */
+		o->subformat = strcmp(val, "streamOptimized") ?
+			       "monolithicSparse" : "streamOptimized";
 	} else if (!strcmp(key, "static")) {
 		if (strcmp(val, "on") && strcmp(val, "off"))
 			return -EINVAL;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "block/block.h"
+#include "block/file_io.h"
 #include "cli/img.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -25,25 +26,69 @@ static bool is_block_device(const char *path)
 	return !stat(path, &st) && S_ISBLK(st.st_mode);
 }
 
-static int convert(struct block_dev *in, const char *out_path,
-		   const char *out_fmt, const struct block_create_opts *o)
+struct convert_args {
+	const char *fmt, *out_fmt;
+	unsigned flags, src_flags;
+	bool compress, quiet;
+	struct img_progress prog;
+	struct block_create_opts o;
+};
+
+static void show_progress(void *opaque, uint64_t done, uint64_t total)
 {
+	img_progress_update(opaque, done, total);
+}
+
+static int convert(struct block_dev *in, const char *out_path,
+		   struct convert_args *a)
+{
+	struct block_copy_opts co = {
+		.out_zeroed = !is_block_device(out_path),
+		.compress = a->compress,
+		.progress = show_progress,
+		.opaque = &a->prog,
+	};
 	struct block_dev *out;
-	bool zeroed = !is_block_device(out_path);
 	int ret;
 
-	ret = block_create(out_fmt, out_path, in->size, o);
+	/* Image formats count sectors: other tools round the size up. */
+	ret = block_create(a->out_fmt, out_path, strcmp(a->out_fmt, "raw") ?
+			   align_up(in->size, 512) : in->size, &a->o);
 	if (ret < 0)
 		return ret;
-	ret = block_open(&out, out_path, out_fmt, BLOCK_O_RDWR | BLOCK_O_UNSAFE);
+	/* The output is scratch until convert ends: no ordering barriers. */
+	ret = block_open(&out, out_path, a->out_fmt,
+			 BLOCK_O_RDWR | BLOCK_O_UNSAFE | a->flags);
 	if (ret < 0)
 		return ret;
-	ret = block_copy(in, out, zeroed);
+	img_progress_update(&a->prog, 0, in->size);
+	ret = block_copy_opts(in, out, &co);
+	img_progress_end(&a->prog);
 	if (ret < 0 && ret != -EIO)
 		log_error("converting to '%s' failed: %s", out_path,
 			  strerror(-ret));
 	block_close(out);
 	return ret;
+}
+
+/* Option combinations that cannot work, with one line each. */
+static int check_args(const struct convert_args *a)
+{
+	if (!block_find_driver(a->out_fmt)) {
+		log_error("img convert: unknown output format '%s' (known: %s)",
+			  a->out_fmt, block_driver_names());
+		return -1;
+	}
+	if (a->compress && strcmp(a->out_fmt, "qcow2")) {
+		log_error("img convert: -c needs qcow2 output (for vmdk use "
+			  "-o subformat=streamOptimized)");
+		return -1;
+	}
+	if (a->o.subformat && strcmp(a->out_fmt, "vmdk")) {
+		log_error("img convert: subformat applies only to vmdk output");
+		return -1;
+	}
+	return 0;
 }
 
 int img_convert(int argc, char **argv)
@@ -52,24 +97,41 @@ int img_convert(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct block_create_opts o = { 0 };
-	const char *fmt = NULL, *out_fmt = "raw";
+	struct convert_args a = { .out_fmt = "raw" };
 	struct block_dev *in;
 	int c, ret;
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:O:o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:O:o:t:T:cpqh", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			fmt = optarg;
+			a.fmt = optarg;
 			break;
 		case 'O':
-			out_fmt = optarg;
+			a.out_fmt = optarg;
 			break;
 		case 'o':
-			if (img_parse_options(optarg, &o) < 0)
+			if (img_parse_options(optarg, &a.o) < 0)
 				return 2;
+			break;
+		case 't':
+			if (img_parse_cache("convert", optarg, &a.flags) < 0)
+				return 2;
+			break;
+		case 'T':
+			if (img_parse_cache("convert", optarg, &a.src_flags) < 0)
+				return 2;
+			break;
+		case 'c':
+			a.compress = true;
+			break;
+		case 'p':
+			a.prog.on = true;
+			break;
+		case 'q':
+			a.quiet = true;
 			break;
 		case 'h':
 			printf("see 'wirt img --help'\n");
@@ -82,18 +144,17 @@ int img_convert(int argc, char **argv)
 		log_error("img convert: expected IN OUT");
 		return 2;
 	}
-	if (!block_find_driver(out_fmt)) {
-		log_error("img convert: unknown output format '%s' (known: %s)",
-			  out_fmt, block_driver_names());
+	if (check_args(&a) < 0)
 		return 2;
-	}
 	if (!strcmp(argv[optind], argv[optind + 1])) {
 		log_error("img convert: input and output are the same file");
 		return 2;
 	}
-	if (block_open(&in, argv[optind], fmt, 0) < 0)
+	a.prog.on = a.prog.on && !a.quiet;
+	if (block_open(&in, argv[optind], a.fmt,
+		       a.src_flags & BLOCK_O_NOCACHE) < 0)
 		return 1;
-	ret = convert(in, argv[optind + 1], out_fmt, &o);
+	ret = convert(in, argv[optind + 1], &a);
 	block_close(in);
 	return ret < 0 ? 1 : 0;
 }

@@ -62,5 +62,7 @@ void img_progress_end(struct img_progress *p)
 {
 	if (!p->on)
 		return;
-	fprintf(stderr, "    (100.00/100%%)\n");
+	if (p->last != 10000)
+		fprintf(stderr, "    (100.00/100%%)\r");
+	fputc('\n', stderr);
 }
