@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "block/file_io.h"
@@ -16,7 +17,16 @@
 #include "util/log.h"
 
 #define KNOWN_INCOMPAT (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | \
-			QCOW2_INCOMPAT_COMPRESSION)
+			QCOW2_INCOMPAT_COMPRESSION | QCOW2_INCOMPAT_EXTL2)
+
+/* Deepest chain of qcow2 images this thread is opening, for loop checks. */
+#define CHAIN_MAX 64
+
+static __thread struct {
+	dev_t dev;
+	ino_t ino;
+} opening[CHAIN_MAX];
+static __thread int nr_opening;
 
 int qcow2_corrupt(struct block_dev *bs, const char *fmt, ...)
 {
@@ -34,6 +44,23 @@ int qcow2_write_header_field(struct block_dev *bs, uint32_t offset,
 			     const void *data, size_t len)
 {
 	return file_pwrite_all(bs->fd, data, len, offset);
+}
+
+/* Write the incompatible feature bits, and make them durable. */
+int qcow2_set_incompat(struct block_dev *bs, uint64_t incompat)
+{
+	struct qcow2 *s = bs->opaque;
+	uint64_t be = htobe64(incompat);
+	int ret;
+
+	if (s->version < 3)
+		return 0;
+	ret = qcow2_write_header_field(bs, QH_INCOMPAT, &be, 8);
+	if (!ret)
+		ret = file_barrier(bs);
+	if (!ret)
+		s->incompat = incompat;
+	return ret;
 }
 
 static int qcow2_probe(const uint8_t *buf, size_t len)
@@ -73,33 +100,37 @@ static void feature_name(const uint8_t *table, uint32_t len, int bit,
 		}
 }
 
+/*
+ * A dirty image (lazy refcounts, not closed cleanly) is repaired when it
+ * is opened for writing, after the tables are read; see repair_dirty().
+ */
 static int check_incompat(struct block_dev *bs, const uint8_t *names,
-			  uint32_t names_len, bool rw)
+			  uint32_t names_len, unsigned flags)
 {
 	struct qcow2 *s = bs->opaque;
 	uint64_t unknown = s->incompat & ~KNOWN_INCOMPAT;
+	bool rw = flags & BLOCK_O_RDWR;
 	char name[80];
 	int bit;
 
 	if (s->incompat & QCOW2_INCOMPAT_DATA_FILE)
 		return bad_header(bs, -ENOTSUP, "qcow2 images with an external "
 				  "data file are not supported");
-	if (s->incompat & QCOW2_INCOMPAT_EXTL2)
-		return bad_header(bs, -ENOTSUP, "qcow2 images with extended L2 "
-				  "entries (subclusters) are not supported");
 	if (unknown) {
 		bit = __builtin_ctzll(unknown);
 		feature_name(names, names_len, bit, name, sizeof(name));
 		return bad_header(bs, -ENOTSUP, "unsupported qcow2 feature %s",
 				  name);
 	}
-	if (rw && (s->incompat & QCOW2_INCOMPAT_CORRUPT))
+	if (rw && s->extl2)
+		return bad_header(bs, -ENOTSUP, "images with extended L2 "
+				  "entries (subclusters) can only be read; "
+				  "convert to write");
+	if (rw && !(flags & BLOCK_O_REPAIR) &&
+	    (s->incompat & QCOW2_INCOMPAT_CORRUPT))
 		return bad_header(bs, -EROFS, "image is marked corrupt; it can "
-				  "only be opened read-only");
-	if (rw && (s->incompat & QCOW2_INCOMPAT_DIRTY))
-		return bad_header(bs, -EROFS, "image was not closed cleanly "
-				  "(lazy refcounts); repair it with "
-				  "'wirt img check -r FILE'");
+				  "only be opened read-only until "
+				  "'wirt img check -r' repairs it");
 	return 0;
 }
 
@@ -134,6 +165,14 @@ static int parse_header(struct block_dev *bs, const uint8_t *h)
 		if (s->refcount_order > 6)
 			return bad_header(bs, -EINVAL, "invalid refcount order %u",
 					  s->refcount_order);
+	}
+	s->extl2 = s->incompat & QCOW2_INCOMPAT_EXTL2;
+	if (s->extl2) {
+		if (s->cluster_bits < QCOW2_EXTL2_MIN_CLUSTER_BITS)
+			return bad_header(bs, -EINVAL, "extended L2 entries need "
+					  "clusters of at least 16K");
+		s->l2_bits = s->cluster_bits - 4;
+		s->sc_bits = s->cluster_bits - 5;
 	}
 	s->refcount_max = s->refcount_order == 6 ? ~0ULL :
 			  (1ULL << (1u << s->refcount_order)) - 1;
@@ -330,9 +369,7 @@ static int open_tables(struct block_dev *bs, uint8_t *c0, uint64_t fsize,
 	      boff : s->cluster_size;
 	ret = parse_extensions(bs, c0, end, &names_off, &names_len);
 	if (!ret)
-		ret = check_incompat(bs, c0 + names_off, names_len,
-				     (flags & BLOCK_O_RDWR) &&
-				     !(flags & BLOCK_O_REPAIR));
+		ret = check_incompat(bs, c0 + names_off, names_len, flags);
 	if (!ret)
 		ret = parse_compression(bs, c0);
 	if (!ret)
@@ -343,6 +380,11 @@ static int open_tables(struct block_dev *bs, uint8_t *c0, uint64_t fsize,
 		ret = read_refcount_table(bs, c0, fsize);
 	if (ret)
 		return ret;
+	if (s->l1_size && s->l1_offset < s->rt_offset +
+	    ((uint64_t)s->rt_clusters << s->cluster_bits) &&
+	    s->rt_offset < s->l1_offset + s->l1_size * 8ULL)
+		return bad_header(bs, -EINVAL, "L1 table and refcount table "
+				  "overlap");
 	s->nb_snapshots = get_be32(c0 + QH_NB_SNAPSHOTS);
 	s->snapshots_offset = get_be64(c0 + QH_SNAPSHOTS_OFFSET);
 	return qcow2_read_snapshots(bs);
@@ -359,6 +401,71 @@ static void qcow2_free_state(struct qcow2 *s)
 	free(s->dbuf);
 	free(s->cow_buf);
 	free(s);
+}
+
+/*
+ * Opened for writing: an image left dirty gets its refcounts rebuilt (as
+ * after a crash with lazy refcounts); with lazy refcounts the dirty bit
+ * is set while the image is open.  Not when opening in order to repair.
+ */
+static int prepare_write(struct block_dev *bs, unsigned flags)
+{
+	struct qcow2 *s = bs->opaque;
+	struct block_check res;
+	int ret;
+
+	if (!(flags & BLOCK_O_RDWR) || (flags & BLOCK_O_REPAIR))
+		return 0;
+	if (s->incompat & QCOW2_INCOMPAT_DIRTY) {
+		log_notice("%s: image was not closed cleanly; repairing its "
+			   "refcounts", bs->filename);
+		ret = qcow2_check(bs, &res, true);
+		if (!ret && (res.corruptions || res.leaks))
+			ret = -EIO;
+		if (ret < 0)
+			return bad_header(bs, ret, "could not repair the image "
+					  "(%s); see 'wirt img check'",
+					  strerror(-ret));
+	}
+	if (!(s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS) || s->version < 3)
+		return 0;
+	ret = qcow2_set_incompat(bs, s->incompat | QCOW2_INCOMPAT_DIRTY);
+	if (!ret)
+		s->marked_dirty = true;
+	return ret;
+}
+
+/* Refuse an image that is its own backing file, however far down. */
+static int enter_chain(struct block_dev *bs)
+{
+	struct stat st;
+	int i;
+
+	if (fstat(bs->fd, &st) < 0)
+		return -errno;
+	for (i = 0; i < nr_opening; i++)
+		if (opening[i].dev == st.st_dev && opening[i].ino == st.st_ino)
+			return bad_header(bs, -ELOOP, "backing chain loops back "
+					  "to this image");
+	if (nr_opening == CHAIN_MAX)
+		return bad_header(bs, -ELOOP, "backing chain deeper than %d "
+				  "images", CHAIN_MAX);
+	opening[nr_opening].dev = st.st_dev;
+	opening[nr_opening].ino = st.st_ino;
+	nr_opening++;
+	return 0;
+}
+
+static int open_backing(struct block_dev *bs)
+{
+	struct qcow2 *s = bs->opaque;
+	int ret = enter_chain(bs);
+
+	if (ret < 0)
+		return ret;
+	ret = block_open_backing(bs, s->backing_file, s->backing_format);
+	nr_opening--;
+	return ret;
 }
 
 static int qcow2_open(struct block_dev *bs, unsigned flags)
@@ -392,10 +499,12 @@ static int qcow2_open(struct block_dev *bs, unsigned flags)
 		ret = open_tables(bs, c0, fsize, flags);
 	if (!ret)
 		ret = alloc_buffers(s);
+	if (!ret && s->backing_file[0] && !(flags & BLOCK_O_NO_BACKING))
+		ret = open_backing(bs);
 	if (!ret && (flags & BLOCK_O_RDWR))
 		ret = clear_autoclear(bs);
-	if (!ret && s->backing_file[0] && !(flags & BLOCK_O_NO_BACKING))
-		ret = block_open_backing(bs, s->backing_file, s->backing_format);
+	if (!ret)
+		ret = prepare_write(bs, flags);
 	if (ret)
 		goto fail;
 	free(c0);
@@ -416,8 +525,14 @@ static int qcow2_flush(struct block_dev *bs)
 
 static void qcow2_close(struct block_dev *bs)
 {
+	struct qcow2 *s = bs->opaque;
+
 	if (!bs->read_only)
 		qcow2_flush(bs);
+	/* Everything is on disk: the refcounts are right again. */
+	if (s->marked_dirty && qcow2_set_incompat(bs, s->incompat &
+						  ~QCOW2_INCOMPAT_DIRTY) < 0)
+		log_warn("%s: could not clear the dirty bit", bs->filename);
 	qcow2_free_state(bs->opaque);
 	bs->opaque = NULL;
 }

@@ -44,6 +44,13 @@
 #define QCOW2_INCOMPAT_COMPRESSION	(1ULL << 3)
 #define QCOW2_INCOMPAT_EXTL2		(1ULL << 4)
 
+/* Compatible feature bits. */
+#define QCOW2_COMPAT_LAZY_REFCOUNTS	(1ULL << 0)
+
+/* Extended L2 entries: a 64-bit bitmap follows each entry. */
+#define QCOW2_SUBCLUSTERS		32
+#define QCOW2_EXTL2_MIN_CLUSTER_BITS	14	/* subclusters >= 512 bytes */
+
 /* Header extension types. */
 #define QCOW2_EXT_END			0
 #define QCOW2_EXT_BACKING_FORMAT	0xe2792acau
@@ -108,6 +115,9 @@ struct qcow2 {
 	uint32_t cluster_bits;
 	uint64_t cluster_size;
 	uint32_t l2_bits;		/* log2 of entries per L2 table */
+	bool extl2;			/* 16-byte L2 entries with subclusters */
+	uint32_t sc_bits;		/* log2 of the subcluster size */
+	bool marked_dirty;		/* we set the dirty bit (lazy refcounts) */
 	uint32_t refcount_order;
 	uint64_t refcount_max;
 	uint32_t rb_bits;		/* log2 of entries per refcount block */
@@ -145,6 +155,12 @@ struct qcow2 {
 static inline uint64_t qcow2_l2_entries(const struct qcow2 *s)
 {
 	return 1ULL << s->l2_bits;
+}
+
+/* Bytes per L2 entry: 8, or 16 with extended L2 entries. */
+static inline uint32_t qcow2_l2_entry_size(const struct qcow2 *s)
+{
+	return s->extl2 ? 16 : 8;
 }
 
 static inline uint64_t qcow2_offset_in_cluster(const struct qcow2 *s,
@@ -191,12 +207,16 @@ int qcow2_discard(struct block_dev *bs, uint64_t off, uint64_t len);
 int qcow2_status(struct block_dev *bs, uint64_t off, uint64_t len,
 		 uint64_t *pnum);
 int qcow2_write_l1_entry(struct block_dev *bs, uint32_t index);
+int qcow2_deallocate(struct block_dev *bs, uint64_t off, uint64_t len);
+int qcow2_has_data(struct block_dev *bs, uint64_t off, uint64_t len,
+		   uint64_t *pnum);
 
 /* qcow2.c */
 int qcow2_corrupt(struct block_dev *bs, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int qcow2_write_header_field(struct block_dev *bs, uint32_t offset,
 			     const void *data, size_t len);
+int qcow2_set_incompat(struct block_dev *bs, uint64_t incompat);
 
 /* qcow2_create.c */
 int qcow2_create(const char *path, uint64_t size,

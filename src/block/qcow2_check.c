@@ -141,7 +141,8 @@ static int check_l1(struct check_state *cs, const uint64_t *l1, uint32_t size,
 			return ret;
 		memcpy(s->cow_buf, l2, s->cluster_size);
 		for (j = 0; j < qcow2_l2_entries(s); j++)
-			check_l2_entry(cs, get_be64(s->cow_buf + j * 8));
+			check_l2_entry(cs, get_be64(s->cow_buf +
+						    j * qcow2_l2_entry_size(s)));
 	}
 	return 0;
 }
@@ -302,7 +303,8 @@ static int check_copied_flags(struct check_state *cs)
 			return ret;
 		memcpy(s->cow_buf, l2, s->cluster_size);
 		for (j = 0; j < qcow2_l2_entries(s); j++)
-			check_flag(cs, get_be64(s->cow_buf + j * 8),
+			check_flag(cs, get_be64(s->cow_buf +
+						j * qcow2_l2_entry_size(s)),
 				   "data cluster");
 	}
 	return 0;
@@ -348,19 +350,20 @@ static int run_check(struct block_dev *bs, struct block_check *res,
 	return ret;
 }
 
-static int clear_dirty(struct block_dev *bs)
+/*
+ * A clean image needs neither the dirty nor the corrupt bit; the dirty bit
+ * of a lazy-refcounts session stays until the image is closed.
+ */
+static int clear_flags(struct block_dev *bs)
 {
 	struct qcow2 *s = bs->opaque;
-	uint64_t be;
-	int ret;
+	uint64_t clear = QCOW2_INCOMPAT_CORRUPT;
 
-	if (!(s->incompat & QCOW2_INCOMPAT_DIRTY))
+	if (!s->marked_dirty)
+		clear |= QCOW2_INCOMPAT_DIRTY;
+	if (!(s->incompat & clear))
 		return 0;
-	be = htobe64(s->incompat & ~QCOW2_INCOMPAT_DIRTY);
-	ret = qcow2_write_header_field(bs, QH_INCOMPAT, &be, 8);
-	if (!ret)
-		s->incompat &= ~QCOW2_INCOMPAT_DIRTY;
-	return ret;
+	return qcow2_set_incompat(bs, s->incompat & ~clear);
 }
 
 int qcow2_check(struct block_dev *bs, struct block_check *res, bool repair)
@@ -372,7 +375,7 @@ int qcow2_check(struct block_dev *bs, struct block_check *res, bool repair)
 	if (ret < 0 || !repair || bs->read_only)
 		return ret;
 	if (!res->leaks && !res->corruptions &&
-	    !(s->incompat & QCOW2_INCOMPAT_DIRTY))
+	    !(s->incompat & (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT)))
 		return 0;
 	ret = run_check(bs, res, true);
 	if (!ret)
@@ -388,7 +391,7 @@ int qcow2_check(struct block_dev *bs, struct block_check *res, bool repair)
 	if (ret < 0)
 		return ret;
 	if (!res->corruptions && !res->leaks)
-		ret = clear_dirty(bs);
+		ret = clear_flags(bs);
 	res->repaired = true;
 	return ret;
 }

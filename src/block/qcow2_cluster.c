@@ -48,6 +48,18 @@ int qcow2_write_l1_entry(struct block_dev *bs, uint32_t index)
 	return file_pwrite_all(bs->fd, &be, 8, s->l1_offset + index * 8ULL);
 }
 
+/* True if host [host, host + len) overlaps the header, L1 or refcount table. */
+static bool hits_metadata(const struct qcow2 *s, uint64_t host, uint64_t len)
+{
+	uint64_t l1_end = s->l1_offset + (uint64_t)s->l1_size * 8;
+	uint64_t rt_end = s->rt_offset +
+			  ((uint64_t)s->rt_clusters << s->cluster_bits);
+
+	return host < s->cluster_size ||
+	       (host < l1_end && host + len > s->l1_offset) ||
+	       (host < rt_end && host + len > s->rt_offset);
+}
+
 /* The L2 table for l1_index, or *l2_off = 0 if there is none. */
 static int l2_offset(struct block_dev *bs, uint64_t l1_index, uint64_t *l2_off)
 {
@@ -60,6 +72,10 @@ static int l2_offset(struct block_dev *bs, uint64_t l1_index, uint64_t *l2_off)
 	if (*l2_off & (s->cluster_size - 1))
 		return qcow2_corrupt(bs, "L2 table offset 0x%llx is not "
 				     "cluster aligned",
+				     (unsigned long long)*l2_off);
+	if (*l2_off && hits_metadata(s, *l2_off, s->cluster_size))
+		return qcow2_corrupt(bs, "L2 table at 0x%llx overlaps the "
+				     "header, L1 or refcount table",
 				     (unsigned long long)*l2_off);
 	return 0;
 }
@@ -86,6 +102,60 @@ struct qcow2_map {
 	uint64_t host;		/* host offset of off (NORMAL) */
 	uint64_t bytes;		/* length of the run, <= len */
 };
+
+/* Kind of subcluster sc from the two halves of an extended L2 bitmap. */
+static enum qcow2_kind subcluster_kind(uint64_t bitmap, uint32_t sc)
+{
+	if ((bitmap >> 32) & (1ULL << sc))
+		return QCOW2_ZERO;
+	if (bitmap & (1ULL << sc))
+		return QCOW2_NORMAL;
+	return QCOW2_UNALLOCATED;
+}
+
+/*
+ * Extended L2 entries: the run of subclusters of one kind from off, within
+ * one cluster.  Bit 0 of the entry is reserved there; the bitmap says
+ * which subclusters hold data (low half) and which read as zeros (high).
+ */
+static int map_subclusters(struct block_dev *bs, const uint8_t *l2,
+			   uint64_t ci, uint64_t off, uint64_t len,
+			   struct qcow2_map *m)
+{
+	struct qcow2 *s = bs->opaque;
+	uint64_t in = qcow2_offset_in_cluster(s, off), bitmap;
+	uint32_t sc = in >> s->sc_bits, end;
+	int ret;
+
+	m->entry = get_be64(l2 + ci * 16) & ~QCOW2_OFLAG_ZERO;
+	bitmap = get_be64(l2 + ci * 16 + 8);
+	m->kind = qcow2_entry_kind(s, m->entry);
+	m->bytes = s->cluster_size - in;
+	if (m->kind == QCOW2_COMPRESSED)
+		goto out;
+	if ((uint32_t)bitmap & (uint32_t)(bitmap >> 32))
+		return qcow2_corrupt(bs, "subcluster both allocated and zero "
+				     "(L2 bitmap 0x%016llx)",
+				     (unsigned long long)bitmap);
+	m->kind = subcluster_kind(bitmap, sc);
+	if (m->kind == QCOW2_NORMAL) {
+		if (!(m->entry & QCOW2_OFFSET_MASK))
+			return qcow2_corrupt(bs, "allocated subcluster in a "
+					     "cluster without host offset");
+		ret = check_data_entry(bs, m->entry);
+		if (ret < 0)
+			return ret;
+		m->host = (m->entry & QCOW2_OFFSET_MASK) + in;
+	}
+	for (end = sc + 1; end < QCOW2_SUBCLUSTERS &&
+	     subcluster_kind(bitmap, end) == m->kind; end++)
+		;
+	m->bytes = ((uint64_t)end << s->sc_bits) - in;
+out:
+	if (m->bytes > len)
+		m->bytes = len;
+	return 0;
+}
 
 /*
  * Map the run starting at guest offset off: clusters of the same kind
@@ -114,6 +184,8 @@ static int qcow2_map(struct block_dev *bs, uint64_t off, uint64_t len,
 	if (ret < 0)
 		return ret;
 	ci = (off >> s->cluster_bits) & (qcow2_l2_entries(s) - 1);
+	if (s->extl2)
+		return map_subclusters(bs, l2, ci, off, len, m);
 	in = qcow2_offset_in_cluster(s, off);
 	m->entry = get_be64(l2 + ci * 8);
 	m->kind = qcow2_entry_kind(s, m->entry);
@@ -247,13 +319,7 @@ int qcow2_read(struct block_dev *bs, uint64_t off, void *buf, size_t len)
 /* Writing guest data at host [host, +len) must not hit known metadata. */
 static int check_overlap(struct block_dev *bs, uint64_t host, uint64_t len)
 {
-	struct qcow2 *s = bs->opaque;
-	uint64_t l1_end = s->l1_offset + (uint64_t)s->l1_size * 8;
-	uint64_t rt_end = s->rt_offset + ((uint64_t)s->rt_clusters << s->cluster_bits);
-
-	if (host < s->cluster_size ||
-	    (host < l1_end && host + len > s->l1_offset) ||
-	    (host < rt_end && host + len > s->rt_offset))
+	if (hits_metadata(bs->opaque, host, len))
 		return qcow2_corrupt(bs, "guest data at 0x%llx would overwrite "
 				     "image metadata", (unsigned long long)host);
 	return 0;
@@ -489,16 +555,17 @@ int qcow2_write(struct block_dev *bs, uint64_t off, const void *buf,
 }
 
 /* Discard whole clusters [first, first + count) of one L2 table. */
-static int discard_l2_range(struct block_dev *bs, uint64_t off, uint64_t count)
+static int discard_l2_range(struct block_dev *bs, uint64_t off, uint64_t count,
+			    uint64_t none)
 {
 	struct qcow2 *s = bs->opaque;
-	uint64_t l2_off, ci, i, none, *old;
+	uint64_t l2_off, ci, i, *old;
 	uint8_t *l2;
 	int ret;
 
-	none = s->version >= 3 ? QCOW2_OFLAG_ZERO : 0;
 	ret = l2_offset(bs, off / qcow2_l1_span(s), &l2_off);
-	if (ret < 0 || (!l2_off && !bs->backing))
+	/* Without a table the range already reads as the backing file. */
+	if (ret < 0 || (!l2_off && (!bs->backing || !none)))
 		return ret;
 	ret = l2_for_write(bs, off / qcow2_l1_span(s), &l2_off);
 	if (!ret)
@@ -545,12 +612,98 @@ int qcow2_discard(struct block_dev *bs, uint64_t off, uint64_t len)
 		n = span - (start & (span - 1));
 		if (n > end - start)
 			n = end - start;
-		ret = discard_l2_range(bs, start, n >> s->cluster_bits);
+		ret = discard_l2_range(bs, start, n >> s->cluster_bits,
+				       s->version >= 3 ? QCOW2_OFLAG_ZERO : 0);
 		if (ret < 0)
 			return ret;
 		start += n;
 	}
 	return 0;
+}
+
+/*
+ * Forget a whole L2 table: the L1 entry goes first (after a barrier the
+ * table is unreachable), then the references it held are dropped, so a
+ * crash in between only leaks.
+ */
+static int drop_l2_table(struct block_dev *bs, uint64_t l1_index)
+{
+	struct qcow2 *s = bs->opaque;
+	uint64_t l2_off, old, i, esize = qcow2_l2_entry_size(s);
+	uint8_t *l2, *copy;
+	int ret;
+
+	ret = l2_offset(bs, l1_index, &l2_off);
+	if (ret < 0 || !l2_off)
+		return ret;
+	ret = qcow2_cache_get(bs, &s->l2_cache, l2_off, &l2);
+	if (ret < 0)
+		return ret;
+	copy = malloc(s->cluster_size);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, l2, s->cluster_size);
+	old = s->l1[l1_index];
+	s->l1[l1_index] = 0;
+	ret = qcow2_write_l1_entry(bs, l1_index);
+	if (ret < 0) {
+		s->l1[l1_index] = old;
+		free(copy);
+		return ret;
+	}
+	if (!file_barrier(bs)) {
+		for (i = 0; i < qcow2_l2_entries(s); i++)
+			qcow2_free_entry(bs, get_be64(copy + i * esize));
+		qcow2_free_clusters(bs, l2_off, s->cluster_size);
+	}
+	qcow2_cache_drop(&s->l2_cache, l2_off);
+	s->dbuf_entry = 0;
+	free(copy);
+	return 0;
+}
+
+/*
+ * Make guest clusters [off, off + len) unallocated, freeing what they used
+ * (shrinking: nothing past the end may stay allocated).  off is cluster
+ * aligned; L2 tables that fall wholly inside the range are freed too.
+ */
+int qcow2_deallocate(struct block_dev *bs, uint64_t off, uint64_t len)
+{
+	struct qcow2 *s = bs->opaque;
+	uint64_t span = qcow2_l1_span(s), end = align_up(off + len,
+							 s->cluster_size), n;
+	int ret;
+
+	while (off < end) {
+		n = span - (off & (span - 1));
+		if (n > end - off)
+			n = end - off;
+		if (n == span)
+			ret = drop_l2_table(bs, off / span);
+		else
+			ret = discard_l2_range(bs, off, n >> s->cluster_bits, 0);
+		if (ret < 0)
+			return ret;
+		off += n;
+	}
+	return 0;
+}
+
+/*
+ * 1 if the run at off has data clusters of this image's own (normal or
+ * compressed), 0 if not (unallocated or zero); *pnum is its length.
+ */
+int qcow2_has_data(struct block_dev *bs, uint64_t off, uint64_t len,
+		   uint64_t *pnum)
+{
+	struct qcow2_map m;
+	int ret;
+
+	ret = qcow2_map(bs, off, len, &m);
+	if (ret < 0)
+		return ret;
+	*pnum = m.bytes;
+	return m.kind == QCOW2_NORMAL || m.kind == QCOW2_COMPRESSED;
 }
 
 int qcow2_status(struct block_dev *bs, uint64_t off, uint64_t len,

@@ -343,6 +343,60 @@ out:
 	return ret;
 }
 
+/* True if some guest cluster from off to the end holds data of its own. */
+static int in_use_past(struct block_dev *bs, uint64_t off, bool *used)
+{
+	uint64_t pnum;
+	int ret;
+
+	*used = false;
+	while (off < bs->size) {
+		ret = qcow2_has_data(bs, off, bs->size - off, &pnum);
+		if (ret < 0)
+			return ret;
+		if (ret) {
+			*used = true;
+			return 0;
+		}
+		off += pnum;
+	}
+	return 0;
+}
+
+/*
+ * Shrinking drops the clusters past the new end.  Without shrink that is
+ * allowed only when none of them is in use, so no data can be lost.
+ */
+static int qcow2_shrink(struct block_dev *bs, uint64_t size, bool shrink)
+{
+	struct qcow2 *s = bs->opaque;
+	uint64_t start = align_up(size, s->cluster_size);
+	bool used;
+	int ret;
+
+	if (s->nb_snapshots) {
+		log_error("%s: cannot shrink an image with internal snapshots",
+			  bs->filename);
+		return -ENOTSUP;
+	}
+	if (start >= bs->size)
+		return 0;
+	if (!shrink) {
+		ret = in_use_past(bs, start, &used);
+		if (ret < 0)
+			return ret;
+		if (used) {
+			log_error("%s: data lies past the new end; shrinking "
+				  "needs --shrink to discard it", bs->filename);
+			return -EBUSY;
+		}
+	}
+	ret = qcow2_deallocate(bs, start, bs->size - start);
+	if (!ret)
+		ret = file_barrier(bs);
+	return ret;
+}
+
 int qcow2_resize(struct block_dev *bs, uint64_t size, bool shrink)
 {
 	struct qcow2 *s = bs->opaque;
@@ -350,8 +404,9 @@ int qcow2_resize(struct block_dev *bs, uint64_t size, bool shrink)
 	int ret;
 
 	if (size < bs->size) {
-		log_error("%s: qcow2 images can only grow", bs->filename);
-		return -ENOTSUP;
+		ret = qcow2_shrink(bs, size, shrink);
+		if (ret < 0)
+			return ret;
 	}
 	if (size > QCOW2_MAX_SIZE) {
 		log_error("%s: size too large for qcow2", bs->filename);

@@ -180,7 +180,8 @@ static void test_bad_header_fields(void **state)
 		{ QH_SNAPSHOTS_OFFSET, 8, 1ULL << 50, -EIO },
 		{ QH_INCOMPAT, 8, 1ULL << 40, -ENOTSUP },
 		{ QH_INCOMPAT, 8, QCOW2_INCOMPAT_DATA_FILE, -ENOTSUP },
-		{ QH_INCOMPAT, 8, QCOW2_INCOMPAT_EXTL2, -ENOTSUP },
+		/* Subclusters of 512-byte clusters would be 16 bytes. */
+		{ QH_INCOMPAT, 8, QCOW2_INCOMPAT_EXTL2, -EINVAL },
 		{ QH_INCOMPAT, 8, QCOW2_INCOMPAT_COMPRESSION, 0 },	/* zlib */
 		{ QH_REFCOUNT_ORDER, 4, 7, -EINVAL },
 		{ QH_HEADER_LEN, 4, 50, -EINVAL },
@@ -473,6 +474,94 @@ static void test_vmdk_directory_size_overflow(void **state)
 	free(img);
 }
 
+/* a.qcow2 -> b.qcow2 -> a.qcow2: one clear error, whichever is opened. */
+static void test_backing_loop_two_images(void **state)
+{
+	struct block_create_opts ob = { .backing_file = "b.qcow2",
+					.backing_format = "qcow2" };
+	struct block_create_opts oa = { .backing_file = "a.qcow2",
+					.backing_format = "qcow2" };
+	uint8_t *img;
+	size_t len;
+	int ret;
+
+	assert_int_equal(block_create("qcow2", tpath("b.qcow2"), 1 << 20, NULL), 0);
+	assert_int_equal(block_create("qcow2", tpath("a.qcow2"), 1 << 20, &ob), 0);
+	assert_int_equal(block_create("qcow2", tpath("b.qcow2"), 1 << 20, &oa), 0);
+	img = read_file(tpath("a.qcow2"), &len);
+	assert_int_equal(errors_of_open(img, len, NULL, 0, &ret), 1);
+	/* errors_of_open wrote a copy to m.img, whose backing is b.qcow2,
+	 * whose backing is a.qcow2, whose backing is b.qcow2 again. */
+	assert_int_equal(ret, -ELOOP);
+	free(img);
+	img = read_file(tpath("b.qcow2"), &len);
+	assert_int_equal(errors_of_open(img, len, NULL, BLOCK_O_RDWR, &ret), 1);
+	assert_int_equal(ret, -ELOOP);
+	free(img);
+}
+
+/* The L1 table inside the refcount table: refused at open. */
+static void test_overlapping_tables(void **state)
+{
+	size_t len;
+	uint8_t *img = base_image(&len);
+	int ret;
+
+	put_be64(img + QH_L1_OFFSET, get_be64(img + QH_RT_OFFSET));
+	assert_int_equal(errors_of_open(img, len, NULL, 0, &ret), 1);
+	assert_int_equal(ret, -EINVAL);
+	free(img);
+	/* An L2 table on top of the refcount table: writes never reach the
+	 * table (reads return what it says, harmlessly). */
+	img = base_image(&len);
+	{
+		uint64_t l1 = get_be64(img + QH_L1_OFFSET);
+		uint64_t rt = get_be64(img + QH_RT_OFFSET);
+		struct block_dev *bs;
+		uint8_t buf[512], *after;
+		size_t len2;
+
+		put_be64(img + l1, rt | QCOW2_OFLAG_COPIED);
+		write_file(tpath("ov.img"), img, len);
+		assert_int_equal(block_open(&bs, tpath("ov.img"), NULL,
+					    BLOCK_O_RDWR), 0);
+		block_read(bs, 0, buf, sizeof(buf));
+		memset(buf, 0xee, sizeof(buf));
+		assert_int_equal(block_write(bs, 0, buf, sizeof(buf)), -EIO);
+		block_close(bs);
+		after = read_file(tpath("ov.img"), &len2);
+		assert_memory_equal(after + rt, img + rt, 512);
+		free(after);
+	}
+	free(img);
+}
+
+/* A reference more than the refcount width holds: the operation fails
+ * with one error and the image stays consistent. */
+static void test_refcount_overflow(void **state)
+{
+	struct block_create_opts o = { .cluster_size = 512, .refcount_bits = 1 };
+	struct block_dev *bs;
+	struct block_check res;
+	uint8_t buf[2048], got[2048];
+	FILE *saved = stderr;
+
+	memset(buf, 0x99, sizeof(buf));
+	assert_int_equal(block_create("qcow2", tpath("ro.qcow2"), 1 << 20, &o), 0);
+	assert_int_equal(block_open(&bs, tpath("ro.qcow2"), NULL, BLOCK_O_RDWR), 0);
+	assert_int_equal(block_write(bs, 0, buf, sizeof(buf)), 0);
+	/* A snapshot needs a second reference to every cluster. */
+	assert_int_equal(block_snapshot_create(bs, "s"), -ERANGE);
+	(void)saved;
+	block_close(bs);
+	assert_int_equal(block_open(&bs, tpath("ro.qcow2"), NULL, 0), 0);
+	assert_int_equal(block_check(bs, &res, false), 0);
+	assert_int_equal(res.corruptions, 0);
+	assert_int_equal(block_read(bs, 0, got, sizeof(got)), 0);
+	assert_memory_equal(got, buf, sizeof(buf));
+	block_close(bs);
+}
+
 /* Whatever happens to the image, every operation returns; none crashes. */
 static void exercise(const char *p, uint32_t *seed)
 {
@@ -557,6 +646,9 @@ int main(void)
 		cmocka_unit_test(test_zeroed_tables),
 		cmocka_unit_test(test_hostile_refcount_table_bounded),
 		cmocka_unit_test(test_vmdk_directory_size_overflow),
+		cmocka_unit_test(test_backing_loop_two_images),
+		cmocka_unit_test(test_overlapping_tables),
+		cmocka_unit_test(test_refcount_overflow),
 		cmocka_unit_test(test_mutated_qcow2),
 	};
 

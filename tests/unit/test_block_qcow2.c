@@ -257,9 +257,15 @@ static void test_grow_l1(void **state)
 	assert_memory_equal(got, buf, sizeof(buf));
 	assert_int_equal(block_read(bs, (64 << 20) - 3000, got, 3000), 0);
 	assert_memory_equal(got, buf, 3000);
-	assert_int_equal(block_resize(bs, 1 << 20, true), -ENOTSUP);
+	/* Back to 1 MiB: the data near 64 MiB goes, the rest stays. */
+	assert_int_equal(block_resize(bs, 1 << 20, true), 0);
 	block_close(bs);
 	assert_clean(tpath("g.qcow2"));
+	bs = open_rw(tpath("g.qcow2"));
+	assert_int_equal(bs->size, 1 << 20);
+	assert_int_equal(block_read(bs, 5000, got, sizeof(got)), 0);
+	assert_memory_equal(got, buf, sizeof(buf));
+	block_close(bs);
 }
 
 static void test_snapshots(void **state)
@@ -460,23 +466,314 @@ static void test_check_finds_and_repairs(void **state)
 	block_close(bs);
 }
 
-static void test_dirty_image_needs_repair(void **state)
+static uint8_t *slurp(const char *p, size_t *len)
+{
+	int fd = open(p, O_RDONLY);
+	uint64_t size;
+	uint8_t *buf;
+
+	assert_true(fd >= 0);
+	assert_int_equal(file_size(fd, &size), 0);
+	buf = malloc(size + 1);
+	assert_non_null(buf);
+	assert_int_equal(file_pread_exact(fd, buf, size, 0), 0);
+	close(fd);
+	*len = size;
+	return buf;
+}
+
+static uint64_t header_incompat(const char *p)
+{
+	uint8_t h[8];
+	int fd = open(p, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(file_pread_exact(fd, h, 8, QH_INCOMPAT), 0);
+	close(fd);
+	return get_be64(h);
+}
+
+/*
+ * An image left dirty (a crash with lazy refcounts) opens read-only as it
+ * is, untouched, and is repaired when opened for writing, as qemu does.
+ */
+static void test_dirty_image_repaired_on_write_open(void **state)
 {
 	struct block_dev *bs;
-	uint8_t inc[8];
+	struct block_check res;
+	uint8_t data[4096], *before, *after;
+	size_t len, len2;
 
+	memset(data, 0x3c, sizeof(data));
 	assert_int_equal(block_create("qcow2", tpath("dirty.qcow2"), 1 << 20,
 				      NULL), 0);
 	bs = open_rw(tpath("dirty.qcow2"));
-	put_be64(inc, QCOW2_INCOMPAT_DIRTY);
-	assert_int_equal(file_pwrite_all(bs->fd, inc, 8, QH_INCOMPAT), 0);
+	assert_int_equal(block_write(bs, 0, data, sizeof(data)), 0);
 	block_close(bs);
-	assert_int_equal(block_open(&bs, tpath("dirty.qcow2"), NULL, BLOCK_O_RDWR),
-			 -EROFS);
-	check_counts(tpath("dirty.qcow2"), true, 0, 0);
+	/* A lost refcount decrement (a leak) and the dirty bit. */
+	set_refcount(tpath("dirty.qcow2"), 40, 1);
+	bs = open_rw(tpath("dirty.qcow2"));
+	assert_int_equal(qcow2_set_incompat(bs, QCOW2_INCOMPAT_DIRTY), 0);
+	block_close(bs);
+	assert_int_equal(header_incompat(tpath("dirty.qcow2")),
+			 QCOW2_INCOMPAT_DIRTY);
+
+	before = slurp(tpath("dirty.qcow2"), &len);
+	assert_int_equal(block_open(&bs, tpath("dirty.qcow2"), NULL, 0), 0);
+	assert_int_equal(block_check(bs, &res, false), 0);
+	assert_int_equal(res.leaks, 1);
+	assert_int_equal(block_read(bs, 0, data, sizeof(data)), 0);
+	block_close(bs);
+	after = slurp(tpath("dirty.qcow2"), &len2);
+	assert_int_equal(len, len2);
+	assert_memory_equal(before, after, len);
+
 	bs = open_rw(tpath("dirty.qcow2"));
 	block_close(bs);
+	assert_int_equal(header_incompat(tpath("dirty.qcow2")), 0);
+	check_counts(tpath("dirty.qcow2"), false, 0, 0);
+	free(before);
+	free(after);
 }
+
+static void write_all(const char *p, const void *data, size_t len)
+{
+	int fd = open(p, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(file_pwrite_all(fd, data, len, 0), 0);
+	close(fd);
+}
+
+/* ---- Interoperation with qemu-img / qemu-io (skipped without them) ---- */
+
+static bool have_qemu(void)
+{
+	return system("command -v qemu-img >/dev/null && "
+		      "command -v qemu-io >/dev/null") == 0;
+}
+
+/* Run a shell command with the test directory as working directory. */
+static int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	int n;
+	va_list ap;
+
+	n = snprintf(cmd, sizeof(cmd), "cd %s && ", tmpdir);
+	va_start(ap, fmt);
+	vsnprintf(cmd + n, sizeof(cmd) - n, fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static void qemu_check_clean(const char *name)
+{
+	assert_int_equal(sh("qemu-img check -q %s", name), 0);
+}
+
+/* The whole disk of name read through wirt equals qemu-img's raw copy. */
+static void assert_same_as_qemu(const char *name, uint64_t size)
+{
+	struct block_dev *bs;
+	uint8_t *got = malloc(size), *want;
+	size_t len;
+
+	assert_int_equal(sh("qemu-img convert -O raw %s expect.raw", name), 0);
+	want = slurp(tpath("expect.raw"), &len);
+	assert_int_equal(len, size);
+	assert_int_equal(block_open(&bs, tpath(name), NULL, 0), 0);
+	assert_int_equal(block_read(bs, 0, got, size), 0);
+	block_close(bs);
+	assert_memory_equal(got, want, size);
+	free(got);
+	free(want);
+}
+
+/* Extended L2 entries: data, zero and unallocated subclusters over a
+ * backing file, and a compressed cluster, read as qemu reads them. */
+static void test_extl2_read(void **state)
+{
+	struct block_dev *bs;
+	struct block_check res;
+	uint8_t back[1 << 18];
+	uint32_t seed = 77;
+
+	if (!have_qemu())
+		skip();
+	fill(back, sizeof(back), &seed);
+	write_all(tpath("xback.raw"), back, sizeof(back));
+	assert_int_equal(sh("qemu-img create -q -f qcow2 -o extended_l2=on,"
+			    "cluster_size=64K -b xback.raw -F raw x.qcow2 1M"), 0);
+	assert_int_equal(sh("qemu-io -c 'write -P 0xaa 2048 2048' "
+			    "-c 'write -z 8192 4096' -c 'write -P 0xbb 70000 1000' "
+			    "-c 'write -c -P 0xcc 131072 65536' "
+			    "-c 'write -P 0xdd 600000 100000' "
+			    "-c 'write -z 630000 9000' x.qcow2 >/dev/null"), 0);
+	assert_same_as_qemu("x.qcow2", 1 << 20);
+	assert_int_equal(block_open(&bs, tpath("x.qcow2"), NULL, 0), 0);
+	assert_int_equal(block_check(bs, &res, false), 0);
+	assert_int_equal(res.corruptions, 0);
+	assert_int_equal(res.leaks, 0);
+	block_close(bs);
+	/* Writing is not supported: one clear refusal. */
+	assert_int_equal(block_open(&bs, tpath("x.qcow2"), NULL, BLOCK_O_RDWR),
+			 -ENOTSUP);
+}
+
+/* Discarded clusters go back to the free pool and qemu-img agrees. */
+static void test_discard_frees_for_qemu(void **state)
+{
+	struct block_create_opts o = { .cluster_size = 4096 };
+	struct block_dev *bs;
+	struct block_check res;
+	uint8_t buf[1 << 16];
+	uint32_t seed = 5;
+
+	if (!have_qemu())
+		skip();
+	fill(buf, sizeof(buf), &seed);
+	assert_int_equal(block_create("qcow2", tpath("d.qcow2"), 4 << 20, &o), 0);
+	bs = open_rw(tpath("d.qcow2"));
+	assert_int_equal(block_write(bs, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(block_write(bs, 3 << 20, buf, sizeof(buf)), 0);
+	assert_int_equal(block_check(bs, &res, false), 0);
+	assert_int_equal(res.allocated_clusters, 32);
+	assert_int_equal(block_discard(bs, 4096, 8192), 0);
+	assert_int_equal(block_discard(bs, 3 << 20, 1 << 16), 0);
+	assert_int_equal(block_check(bs, &res, false), 0);
+	assert_int_equal(res.allocated_clusters, 14);
+	assert_int_equal(res.leaks, 0);
+	assert_int_equal(res.corruptions, 0);
+	/* Freed clusters are reused rather than the file growing. */
+	assert_int_equal(block_write(bs, 2 << 20, buf, 8192), 0);
+	block_close(bs);
+	qemu_check_clean("d.qcow2");
+	assert_int_equal(sh("qemu-io -c 'read -P 0 4096 8192' d.qcow2 "
+			    "| grep -q 'read 8192/8192'"), 0);
+	assert_int_equal(sh("qemu-io -c 'read -P 0 3145728 65536' d.qcow2 "
+			    "| grep -q 'read 65536/65536'"), 0);
+}
+
+/* Shrinking: refused while data lies past the new end unless asked to
+ * discard it; afterwards the freed clusters are gone for qemu-img too. */
+static void test_shrink(void **state)
+{
+	struct block_create_opts o = { .cluster_size = 4096 };
+	struct block_dev *bs;
+	uint8_t buf[20000], got[20000];
+	uint32_t seed = 9;
+	size_t n;
+
+	fill(buf, sizeof(buf), &seed);
+	assert_int_equal(block_create("qcow2", tpath("sh.qcow2"), 8 << 20, &o), 0);
+	bs = open_rw(tpath("sh.qcow2"));
+	assert_int_equal(block_write(bs, 1000, buf, sizeof(buf)), 0);
+	assert_int_equal(block_write(bs, 5 << 20, buf, sizeof(buf)), 0);
+	assert_int_equal(block_write(bs, (8 << 20) - 100, buf, 100), 0);
+	/* Without --shrink: fine over unallocated space only. */
+	assert_int_equal(bs->drv->resize(bs, 5 << 20, false), -EBUSY);
+	assert_int_equal(bs->size, 8 << 20);
+	block_close(bs);
+	assert_clean(tpath("sh.qcow2"));
+	bs = open_rw(tpath("sh.qcow2"));
+	assert_int_equal(block_resize(bs, 4 << 20, true), 0);
+	assert_int_equal(bs->size, 4 << 20);
+	assert_int_equal(bs->drv->resize(bs, 2 << 20, false), 0);
+	/* Growing back: what lay past the end reads as zeros. */
+	assert_int_equal(block_resize(bs, 8 << 20, false), 0);
+	assert_int_equal(block_read(bs, 5 << 20, got, sizeof(got)), 0);
+	for (n = 0; n < sizeof(got); n++)
+		assert_int_equal(got[n], 0);
+	assert_int_equal(block_read(bs, 1000, got, sizeof(got)), 0);
+	assert_memory_equal(got, buf, sizeof(got));
+	block_close(bs);
+	assert_clean(tpath("sh.qcow2"));
+	if (have_qemu()) {
+		qemu_check_clean("sh.qcow2");
+		/* An image qemu wrote, shrunk by wirt, checked by qemu. */
+		assert_int_equal(sh("qemu-img create -q -f qcow2 q.qcow2 16M && "
+				    "qemu-io -c 'write -P 0x11 0 1M' "
+				    "-c 'write -P 0x22 10M 3M' q.qcow2 >/dev/null"), 0);
+		bs = open_rw(tpath("q.qcow2"));
+		assert_int_equal(block_resize(bs, 11 << 20, true), 0);
+		block_close(bs);
+		qemu_check_clean("q.qcow2");
+		assert_int_equal(sh("qemu-img info q.qcow2 | grep -q "
+				    "'virtual size: 11 MiB'"), 0);
+		assert_int_equal(sh("qemu-io -c 'read -P 0x22 10M 1M' "
+				    "-c 'read -P 0x11 0 1M' q.qcow2 | "
+				    "grep -c 'read 1048576' | grep -q 2"), 0);
+	}
+}
+
+/* Lazy refcounts: dirty while open for writing, clean after close; an
+ * image qemu left dirty (it aborted) is repaired when wirt opens it. */
+static void test_lazy_refcounts(void **state)
+{
+	struct block_dev *bs;
+	uint8_t buf[8192];
+
+	if (!have_qemu())
+		skip();
+	memset(buf, 0x6b, sizeof(buf));
+	assert_int_equal(sh("qemu-img create -q -f qcow2 -o lazy_refcounts=on "
+			    "l.qcow2 4M"), 0);
+	bs = open_rw(tpath("l.qcow2"));
+	assert_int_equal(header_incompat(tpath("l.qcow2")), QCOW2_INCOMPAT_DIRTY);
+	assert_int_equal(block_write(bs, 4096, buf, sizeof(buf)), 0);
+	block_close(bs);
+	assert_int_equal(header_incompat(tpath("l.qcow2")), 0);
+	qemu_check_clean("l.qcow2");
+	/* Read-only opens leave the bit alone. */
+	assert_int_equal(block_open(&bs, tpath("l.qcow2"), NULL, 0), 0);
+	assert_int_equal(header_incompat(tpath("l.qcow2")), 0);
+	block_close(bs);
+
+	/* qemu-io's abort command kills qemu-io mid-session. */
+	sh("qemu-io -c 'write -P 0x5a 1M 256K' -c abort l.qcow2 "
+	   ">/dev/null 2>&1");
+	assert_true(header_incompat(tpath("l.qcow2")) & QCOW2_INCOMPAT_DIRTY);
+	assert_int_not_equal(sh("qemu-img check -q l.qcow2 >/dev/null 2>&1"), 0);
+	bs = open_rw(tpath("l.qcow2"));
+	assert_int_equal(header_incompat(tpath("l.qcow2")), QCOW2_INCOMPAT_DIRTY);
+	block_close(bs);
+	assert_int_equal(header_incompat(tpath("l.qcow2")), 0);
+	qemu_check_clean("l.qcow2");
+	assert_int_equal(sh("qemu-io -c 'read -P 0x5a 1M 256K' -c "
+			    "'read -P 0x6b 4096 8192' l.qcow2 | "
+			    "grep -c '^read' | grep -q 2"), 0);
+}
+
+/* A corrupt-marked image opens read-only only; check -r clears the mark. */
+static void test_corrupt_bit(void **state)
+{
+	struct block_dev *bs;
+	struct block_check res;
+	uint8_t buf[512];
+
+	memset(buf, 0x21, sizeof(buf));
+	assert_int_equal(block_create("qcow2", tpath("cb.qcow2"), 1 << 20, NULL), 0);
+	bs = open_rw(tpath("cb.qcow2"));
+	assert_int_equal(block_write(bs, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(qcow2_set_incompat(bs, QCOW2_INCOMPAT_CORRUPT), 0);
+	block_close(bs);
+	assert_int_equal(block_open(&bs, tpath("cb.qcow2"), NULL, BLOCK_O_RDWR),
+			 -EROFS);
+	assert_int_equal(block_open(&bs, tpath("cb.qcow2"), NULL, 0), 0);
+	assert_int_equal(block_read(bs, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(buf[100], 0x21);
+	block_close(bs);
+	assert_int_equal(header_incompat(tpath("cb.qcow2")), QCOW2_INCOMPAT_CORRUPT);
+	assert_int_equal(block_open(&bs, tpath("cb.qcow2"), NULL,
+				    BLOCK_O_RDWR | BLOCK_O_REPAIR), 0);
+	assert_int_equal(block_check(bs, &res, true), 0);
+	block_close(bs);
+	assert_int_equal(header_incompat(tpath("cb.qcow2")), 0);
+	bs = open_rw(tpath("cb.qcow2"));
+	block_close(bs);
+}
+
 
 static void test_copy_keeps_sparse(void **state)
 {
@@ -517,8 +814,13 @@ int main(void)
 		cmocka_unit_test(test_compressed_zlib),
 		cmocka_unit_test(test_compressed_zstd),
 		cmocka_unit_test(test_check_finds_and_repairs),
-		cmocka_unit_test(test_dirty_image_needs_repair),
+		cmocka_unit_test(test_dirty_image_repaired_on_write_open),
 		cmocka_unit_test(test_copy_keeps_sparse),
+		cmocka_unit_test(test_extl2_read),
+		cmocka_unit_test(test_discard_frees_for_qemu),
+		cmocka_unit_test(test_shrink),
+		cmocka_unit_test(test_lazy_refcounts),
+		cmocka_unit_test(test_corrupt_bit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
