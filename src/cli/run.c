@@ -57,11 +57,6 @@ int cmd_run(int argc, char **argv)
 	}
 	if (flags.verbose)
 		log_threshold = flags.verbose > 1 ? LOG_DEBUG : LOG_INFO;
-	if (cfg.nnets) {
-		log_error("--net '%s': wirt has no network card yet (virtio-net is not built)",
-			  cfg.nets[0].spec);
-		return 1;
-	}
 	accel = choose_accel(&cfg);
 	if (!accel)
 		return 1;

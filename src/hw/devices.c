@@ -66,6 +66,11 @@ static int pci_devices_create(struct vm *vm)
 		if (ret)
 			return ret;
 	}
+	for (i = 0; i < cfg->nnets; i++) {
+		ret = virtio_net_create(vm, cfg->nets[i].spec, i);
+		if (ret)
+			return ret;
+	}
 	if (cfg->rng)
 		ret = virtio_rng_create(vm);
 	return ret;

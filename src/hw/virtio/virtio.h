@@ -115,5 +115,7 @@ void virtio_kick(struct virtio_device *vdev, unsigned q);
 int virtio_blk_create(struct vm *vm, const char *spec);
 int virtio_rng_create(struct vm *vm);
 int virtio_console_create(struct vm *vm);
+/* A NIC on the network back end --net spec describes (net/net.h). */
+int virtio_net_create(struct vm *vm, const char *spec, unsigned index);
 
 #endif

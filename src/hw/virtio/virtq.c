@@ -219,8 +219,8 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 	}
 }
 
-void virtq_push(struct virtq *vq, const struct virtq_elem *elem,
-		uint32_t written)
+void virtq_fill(struct virtq *vq, const struct virtq_elem *elem,
+		uint32_t written, unsigned pos)
 {
 	uint16_t n = vq->size, slot;
 	volatile uint8_t *e;
@@ -237,13 +237,35 @@ void virtq_push(struct virtq *vq, const struct virtq_elem *elem,
 		gmem_notify_write(vq->mem, elem->seg[i].gpa, len);
 		left -= len;
 	}
-	slot = vq->used_idx % n;
+	slot = (uint16_t)(vq->used_idx + pos) % n;
 	e = vq->used + 4 + 8 * (size_t)slot;
 	memcpy((uint8_t *)e, &id, 4);
 	memcpy((uint8_t *)e + 4, &written, 4);
-	vq->used_idx++;
+}
+
+void virtq_flush(struct virtq *vq, unsigned count)
+{
+	if (!vq->ready)
+		return;
+	vq->used_idx += count;
 	store16(vq->used + 2, vq->used_idx);
-	gmem_notify_write(vq->mem, vq->used_gpa, used_bytes(n));
+	gmem_notify_write(vq->mem, vq->used_gpa, used_bytes(vq->size));
+}
+
+void virtq_push(struct virtq *vq, const struct virtq_elem *elem,
+		uint32_t written)
+{
+	virtq_fill(vq, elem, written, 0);
+	virtq_flush(vq, 1);
+}
+
+void virtq_unpop(struct virtq *vq, unsigned count)
+{
+	vq->last_avail -= count;
+	if (vq->ready && vq->event_idx) {
+		store16(vq->used + 4 + 8 * (size_t)vq->size, vq->last_avail);
+		gmem_notify_write(vq->mem, vq->used_gpa + 4 + 8 * vq->size, 2);
+	}
 }
 
 /* virtio 1.x 2.7.10: has new_idx moved past event since old? */

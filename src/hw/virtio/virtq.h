@@ -78,6 +78,18 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem);
 void virtq_push(struct virtq *vq, const struct virtq_elem *elem,
 		uint32_t written);
 
+/*
+ * For requests answered with several buffers (mergeable receive): put
+ * elem in used-ring position pos after the last published entry, then
+ * publish count entries at once with virtq_flush.
+ */
+void virtq_fill(struct virtq *vq, const struct virtq_elem *elem,
+		uint32_t written, unsigned pos);
+void virtq_flush(struct virtq *vq, unsigned count);
+
+/* Give back the last count popped requests (not pushed) to the ring. */
+void virtq_unpop(struct virtq *vq, unsigned count);
+
 /* After pushes: does the driver want an interrupt now? */
 bool virtq_should_notify(struct virtq *vq);
 

@@ -1,0 +1,76 @@
+"""Two VMs under the emulator on one virtual network (socket back end,
+multicast segment): Linux's virtio-net driver in each, they ping each other
+and copy a file across with a matching checksum.  Plus the command line's
+answers to bad --net specifications."""
+import os
+import random
+import time
+
+import pytest
+
+from conftest import ROOT, WIRT, run_wirt
+from guest_console import GuestConsole
+
+KERNEL = os.path.join(ROOT, "guest", "vmlinuz")
+INITRD = os.path.join(ROOT, "guest", "initrd.img")
+BOOT_TIMEOUT = 900
+PROMPT = "~ # "
+
+
+def boot(tmp_path, name, net):
+    return GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "256M",
+                         "--kernel", KERNEL, "--initrd", INITRD,
+                         "--append", "console=ttyS0 panic=-1", "--net", net],
+                        str(tmp_path / (name + ".log")))
+
+
+def test_two_vms_on_a_multicast_segment(tmp_path):
+    group = "239.77.%d.%d:%d" % (random.randint(1, 254), random.randint(1, 254),
+                                 random.randint(20000, 60000))
+    a = boot(tmp_path, "a", "socket,mcast=%s,mac=52:54:00:00:00:0a" % group)
+    b = boot(tmp_path, "b", "socket,mcast=%s,mac=52:54:00:00:00:0b" % group)
+    try:
+        for g, ip in ((a, "10.9.0.1"), (b, "10.9.0.2")):
+            g.expect("wirt-guest: ready", BOOT_TIMEOUT)
+            g.expect(PROMPT, 120)
+            assert "52:54:00:00:00:0" in g.run("cat /sys/class/net/eth0/address")
+            g.run("ifconfig eth0 %s netmask 255.255.255.0 up" % ip)
+        out = b.run("ping -c 3 -W 10 10.9.0.1", timeout=120)
+        assert "3 packets received" in out, out
+        out = a.run("ping -c 2 -W 10 10.9.0.2", timeout=120)
+        assert "2 packets received" in out, out
+        # A file across with nc: A listens, B sends 256 KiB.
+        a.send("nc -l -p 7000 > /tmp/got")
+        time.sleep(2)
+        b.run("head -c 262144 /dev/urandom > /tmp/sent")
+        want = b.run("md5sum < /tmp/sent").split()[0]
+        b.run("nc -w 5 10.9.0.1 7000 < /tmp/sent", timeout=300)
+        a.expect(PROMPT, 300)
+        assert a.run("md5sum < /tmp/got").split()[0] == want
+        assert a.run("wc -c < /tmp/got").strip() == "262144"
+        for g in (a, b):
+            g.send("poweroff -f")
+            assert g.wait_exit(120) == 0
+    finally:
+        a.kill()
+        b.kill()
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("bogus", "unknown network type 'bogus'"),
+    ("socket", "exactly one of mcast=, listen=, connect="),
+    ("socket,mcast=10.0.0.1:5000", "give a multicast group and port"),
+    ("socket,mcast=239.1.1.1", "give a multicast group and port"),
+    ("socket,mcast=239.1.1.1:5000,mac=01:00:00:00:00:01", "unicast"),
+    ("socket,mcast=239.1.1.1:5000,mac=zz", "six hex bytes"),
+    ("socket,mcast=239.1.1.1:5000,speed=10", "unknown option 'speed'"),
+    ("socket,connect=127.0.0.1:1", "start the listening VM first"),
+    ("socket,listen=:99999", "give [HOST]:PORT"),
+    ("socket,mcast", "is not key=value"),
+])
+def test_bad_net_specs(spec, message):
+    hello = os.path.join(ROOT, "build", "guests", "hello.bin")
+    r = run_wirt(["run", "--accel", "emu", "--firmware", hello, "--net", spec])
+    assert r.returncode == 1
+    assert message in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) <= 2, r.stderr
