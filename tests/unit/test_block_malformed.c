@@ -562,6 +562,114 @@ static void test_refcount_overflow(void **state)
 	block_close(bs);
 }
 
+struct le_case {
+	uint32_t offset;
+	int width;
+	uint64_t value;
+};
+
+/* Open a damaged copy read-only and for writing: one error line each
+ * time, and the file exactly as it was. */
+static void assert_refused(const uint8_t *img, size_t len, const char *fmt)
+{
+	uint8_t *after;
+	size_t len2;
+	int ret;
+
+	assert_int_equal(errors_of_open(img, len, fmt, 0, &ret), 1);
+	assert_true(ret < 0);
+	assert_int_equal(errors_of_open(img, len, fmt, BLOCK_O_RDWR, &ret), 1);
+	assert_true(ret < 0);
+	after = read_file(tpath("m.img"), &len2);
+	assert_int_equal(len2, len);
+	assert_memory_equal(after, img, len);
+	free(after);
+}
+
+static void refuse_cases(const char *fmt, const uint8_t *img, size_t len,
+			 const struct le_case *cases, size_t n)
+{
+	uint8_t *copy = malloc(len);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memcpy(copy, img, len);
+		if (cases[i].width == 4)
+			put_le32(copy + cases[i].offset, cases[i].value);
+		else
+			put_le64(copy + cases[i].offset, cases[i].value);
+		print_message("%s case %zu\n", fmt, i);
+		assert_refused(copy, len, fmt);
+	}
+	free(copy);
+}
+
+static uint8_t *small_sparse(const char *fmt, size_t *len)
+{
+	struct block_create_opts o = { .cluster_size = 4096 };
+	struct block_dev *bs;
+	uint8_t data[5000];
+
+	memset(data, 0x31, sizeof(data));
+	assert_int_equal(block_create(fmt, tpath("sp.img"), 1 << 20, &o), 0);
+	assert_int_equal(block_open(&bs, tpath("sp.img"), NULL, BLOCK_O_RDWR), 0);
+	assert_int_equal(block_write(bs, 3000, data, sizeof(data)), 0);
+	block_close(bs);
+	return read_file(tpath("sp.img"), len);
+}
+
+/* VDI: truncated, wrong signature, absurd sizes, map past the end. */
+static void test_vdi_bad_headers(void **state)
+{
+	static const struct le_case cases[] = {
+		{ 64, 4, 0x12345678 },		/* signature */
+		{ 68, 4, 0x00020000 },		/* version 2.0 */
+		{ 76, 4, 9 },			/* image type */
+		{ 376, 4, 0 },			/* block size */
+		{ 376, 4, 3000 },		/* not a power of two */
+		{ 376, 4, 1u << 31 },
+		{ 384, 4, 0xffffffff },		/* block count */
+		{ 368, 8, ~0ULL },		/* disk size */
+		{ 368, 8, 1ULL << 40 },		/* more than the blocks hold */
+		{ 340, 4, 0 },			/* map offset */
+		{ 340, 4, 0xfffffff0 },		/* map past the end */
+		{ 344, 4, 512 },		/* data on top of the map */
+	};
+	size_t len;
+	uint8_t *img = small_sparse("vdi", &len);
+
+	refuse_cases("vdi", img, len, cases, sizeof(cases) / sizeof(cases[0]));
+	assert_refused(img, 0, "vdi");
+	assert_refused(img, 100, "vdi");
+	assert_refused(img, 400, "vdi");
+	free(img);
+}
+
+/* VMDK: truncated, wrong magic, absurd sizes, directory past the end. */
+static void test_vmdk_bad_headers(void **state)
+{
+	static const struct le_case cases[] = {
+		{ 0, 4, 0x12345678 },		/* magic */
+		{ 4, 4, 9 },			/* version */
+		{ 12, 8, ~0ULL },		/* capacity */
+		{ 20, 8, 0 },			/* grain */
+		{ 20, 8, 3 },			/* grain not a power of two */
+		{ 20, 8, 1ULL << 40 },
+		{ 44, 4, 0 },			/* grain table entries */
+		{ 44, 4, 1u << 30 },
+		{ 56, 8, 1ULL << 50 },		/* directory past the end */
+		{ 56, 8, ~0ULL - 1 },
+	};
+	size_t len;
+	uint8_t *img = small_sparse("vmdk", &len);
+
+	refuse_cases("vmdk", img, len, cases, sizeof(cases) / sizeof(cases[0]));
+	assert_refused(img, 0, "vmdk");
+	assert_refused(img, 100, "vmdk");
+	assert_refused(img, 511, "vmdk");
+	free(img);
+}
+
 /* Whatever happens to the image, every operation returns; none crashes. */
 static void exercise(const char *p, uint32_t *seed)
 {
@@ -649,6 +757,8 @@ int main(void)
 		cmocka_unit_test(test_backing_loop_two_images),
 		cmocka_unit_test(test_overlapping_tables),
 		cmocka_unit_test(test_refcount_overflow),
+		cmocka_unit_test(test_vdi_bad_headers),
+		cmocka_unit_test(test_vmdk_bad_headers),
 		cmocka_unit_test(test_mutated_qcow2),
 	};
 
