@@ -1,6 +1,7 @@
 /* `wirt run` options: every value checked, one clear line per mistake. */
 #include "cli/run_options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -13,7 +14,7 @@ enum {
 	OPT_ACCEL = 'a', OPT_MEMORY = 'm', OPT_CPUS = 'c', OPT_KERNEL = 'k',
 	OPT_INITRD = 'i', OPT_APPEND = 'A', OPT_FIRMWARE = 'f', OPT_DISK = 'd',
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v',
-	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG,
+	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL,
 };
 
 static const struct option long_options[] = {
@@ -28,6 +29,7 @@ static const struct option long_options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "channel", required_argument, NULL, OPT_CHANNEL },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -67,6 +69,10 @@ static const char help_text[] =
 	"                            console=hvc0)\n"
 	"      --rng                 a virtio-rng device (the guest's /dev/hwrng)\n"
 	"                            fed from the host's getrandom()\n"
+	"      --channel NAME,path=SOCKET  a named virtio-console port (repeatable,\n"
+	"                            up to 4): the guest finds NAME in\n"
+	"                            /sys/class/virtio-ports/*/name; wirt listens\n"
+	"                            on the unix socket SOCKET for its host end\n"
 	"  -n, --net SPEC            a virtio-net card (repeatable) on a network:\n"
 	"                            socket,mcast=ADDR:PORT  a segment shared by\n"
 	"                              every VM that joins the multicast group\n"
@@ -108,6 +114,27 @@ static int parse_accel(const char *v, enum accel_choice *out)
 		*out = ACCEL_AUTO;
 	else
 		return -EINVAL;
+	return 0;
+}
+
+/* NAME,path=SOCKET; the strings stay for the life of the process. */
+static int parse_channel(const char *arg, struct channel_config *ch)
+{
+	const char *comma = strchr(arg, ',');
+	size_t len = comma ? (size_t)(comma - arg) : 0, i;
+	char *name;
+
+	if (!comma || !len || len > 63 || strncmp(comma + 1, "path=", 5) ||
+	    !comma[6])
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)arg[i]) && !strchr(".-_", arg[i]))
+			return -EINVAL;
+	name = strndup(arg, len);
+	if (!name)
+		return -ENOMEM;
+	ch->name = name;
+	ch->path = comma + 6;
 	return 0;
 }
 
@@ -205,6 +232,16 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_RNG:
 			cfg->rng = true;
+			break;
+		case OPT_CHANNEL:
+			if (cfg->nchannels == VM_MAX_CHANNELS)
+				return opt_error(err, err_len, "--channel: at most %d channels",
+						 VM_MAX_CHANNELS);
+			if (parse_channel(optarg, &cfg->channels[cfg->nchannels]))
+				return opt_error(err, err_len,
+						 "--channel '%s': give NAME,path=SOCKET with a NAME of "
+						 "1 to 63 letters, digits, '.', '-' or '_'", optarg);
+			cfg->nchannels++;
 			break;
 		case OPT_NO_REBOOT:
 			cfg->no_reboot = true;

@@ -56,7 +56,7 @@ static int pci_devices_create(struct vm *vm)
 		log_error("cannot create the PCI host bridge: %d", ret);
 		return ret;
 	}
-	if (cfg->virtio_console) {
+	if (cfg->virtio_console || cfg->nchannels) {
 		ret = virtio_console_create(vm);
 		if (ret)
 			return ret;

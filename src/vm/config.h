@@ -19,6 +19,14 @@ struct net_config {
 	const char *spec; /* as given; parsed by the net layer */
 };
 
+/* --channel NAME,path=SOCKET: a named virtio-console port. */
+struct channel_config {
+	const char *name;
+	const char *path;
+};
+
+#define VM_MAX_CHANNELS 4
+
 struct vm_config {
 	enum accel_choice accel;
 	uint64_t memory;       /* bytes */
@@ -34,6 +42,8 @@ struct vm_config {
 	bool no_reboot;
 	bool virtio_console;   /* console on virtio-console instead of COM1 */
 	bool rng;              /* a virtio-rng device */
+	struct channel_config channels[VM_MAX_CHANNELS];
+	unsigned nchannels;
 };
 
 #define VM_DEFAULT_MEMORY (512ULL << 20)

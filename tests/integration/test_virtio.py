@@ -3,11 +3,14 @@ default guest finds virtio-blk disks (raw read-write with a serial, qcow2
 read-only) and virtio-rng; writes through dd reach the host file after
 sync and power-off; the read-only disk refuses writes; discard
 reaches the image; /dev/hwrng delivers bytes.  A second boot
-puts the shell on virtio-console (hvc0).  One boot serves each group:
+puts the shell on virtio-console (hvc0) with a named port, and uses
+legacy INTx interrupts instead of MSI-X.  One boot serves each group:
 booting Linux under the emulator takes a while."""
 import hashlib
 import os
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -135,10 +138,14 @@ def test_poweroff_keeps_the_data(guest, disks):
         disks["ro_sha_before"]
 
 
-def test_shell_on_virtio_console(tmp_path):
+def test_virtio_console_channel_and_intx(tmp_path):
+    """The shell on hvc0, a named port whose host end is a unix socket, and
+    (with pci=nomsi) legacy INTx interrupts routed by the ACPI _PRT."""
+    sock_path = str(tmp_path / "channel.sock")
     g = GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "256M",
-                      "--kernel", KERNEL, "--initrd", INITRD,
-                      "--console", "virtio", "--append", "console=hvc0 panic=-1"],
+                      "--kernel", KERNEL, "--initrd", INITRD, "--rng",
+                      "--console", "virtio", "--append", "console=hvc0 pci=nomsi panic=-1",
+                      "--channel", "org.wirt.test,path=" + sock_path],
                      str(tmp_path / "console.log"))
     try:
         g.expect("wirt-guest: ready", BOOT_TIMEOUT)
@@ -146,6 +153,27 @@ def test_shell_on_virtio_console(tmp_path):
         assert g.run("tty").strip() == "/dev/hvc0"
         assert "hvc0" in g.run("cat /proc/consoles")
         assert g.run("echo $((6 * 7))").strip() == "42"
+        # No MSI-X: both devices interrupt through IOAPIC pins 16-19.
+        irqs = g.run("grep virtio /proc/interrupts")
+        assert irqs.count("IO-APIC") == 2 and "fasteoi" in irqs, irqs
+        assert g.run("head -c 64 /dev/hwrng | wc -c").strip() == "64"
+        # The named port, both directions.
+        assert g.run("cat /sys/class/virtio-ports/vport0p1/name").strip() == \
+            "org.wirt.test"
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock_path)
+        s.settimeout(30)
+        time.sleep(1)
+        g.run("echo from-guest > /dev/vport0p1")
+        got = b""
+        while not got.endswith(b"\n"):
+            got += s.recv(100)
+        assert got == b"from-guest\n"
+        g.send("head -n 1 /dev/vport0p1")
+        time.sleep(2)
+        s.sendall(b"from-host\n")
+        assert "from-host" in g.expect(PROMPT, 60)
+        s.close()
         g.send("poweroff -f")
         assert g.wait_exit(120) == 0
     finally:

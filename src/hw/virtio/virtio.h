@@ -22,7 +22,7 @@ struct vm;
 struct pci_device;
 struct virtio_device;
 
-#define VIRTIO_MAX_QUEUES 8
+#define VIRTIO_MAX_QUEUES 16
 #define VIRTIO_CONFIG_MAX 256
 
 /* Device types (5) and the feature bits the transport handles (6). */
