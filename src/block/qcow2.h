@@ -118,6 +118,7 @@ struct qcow2 {
 	bool extl2;			/* 16-byte L2 entries with subclusters */
 	uint32_t sc_bits;		/* log2 of the subcluster size */
 	bool marked_dirty;		/* we set the dirty bit (lazy refcounts) */
+	uint64_t file_end;		/* file size when last looked at */
 	uint32_t refcount_order;
 	uint64_t refcount_max;
 	uint32_t rb_bits;		/* log2 of entries per refcount block */
@@ -210,6 +211,7 @@ int qcow2_write_l1_entry(struct block_dev *bs, uint32_t index);
 int qcow2_deallocate(struct block_dev *bs, uint64_t off, uint64_t len);
 int qcow2_has_data(struct block_dev *bs, uint64_t off, uint64_t len,
 		   uint64_t *pnum);
+int qcow2_within_file(struct block_dev *bs, uint64_t host, uint64_t len);
 
 /* qcow2.c */
 int qcow2_corrupt(struct block_dev *bs, const char *fmt, ...)

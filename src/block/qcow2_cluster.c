@@ -316,13 +316,41 @@ int qcow2_read(struct block_dev *bs, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-/* Writing guest data at host [host, +len) must not hit known metadata. */
+/*
+ * Writing guest data at host [host, +len) must not hit known metadata, nor
+ * land past the cluster holding the end of the file: clusters this image
+ * owns lie within it, and a hostile entry must not grow it by terabytes.
+ */
 static int check_overlap(struct block_dev *bs, uint64_t host, uint64_t len)
 {
-	if (hits_metadata(bs->opaque, host, len))
+	struct qcow2 *s = bs->opaque;
+	int ret;
+
+	if (hits_metadata(s, host, len))
 		return qcow2_corrupt(bs, "guest data at 0x%llx would overwrite "
 				     "image metadata", (unsigned long long)host);
+	ret = qcow2_within_file(bs, host, len);
+	if (ret < 0)
+		return ret;
+	if (!ret)
+		return qcow2_corrupt(bs, "data cluster at 0x%llx lies past the "
+				     "end of the file",
+				     (unsigned long long)host);
 	return 0;
+}
+
+/* 1 if host [host, +len) ends within the cluster holding the file's end. */
+int qcow2_within_file(struct block_dev *bs, uint64_t host, uint64_t len)
+{
+	struct qcow2 *s = bs->opaque;
+	int ret;
+
+	if (host + len <= align_up(s->file_end, s->cluster_size))
+		return 1;
+	ret = file_size(bs->fd, &s->file_end);
+	if (ret < 0)
+		return ret;
+	return host + len <= align_up(s->file_end, s->cluster_size);
 }
 
 /*

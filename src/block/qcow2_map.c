@@ -93,6 +93,10 @@ int qcow2_map_range(struct block_dev *bs, uint64_t off, uint64_t len,
 		m->len = len;
 	if ((m->flags & BLOCK_MAP_HOST) && hits_metadata(s, host, m->len))
 		m->flags &= ~(BLOCK_MAP_HOST | BLOCK_MAP_WRITABLE);
+	/* The driver refuses writes that would grow the file far past its end. */
+	if ((m->flags & BLOCK_MAP_WRITABLE) &&
+	    qcow2_within_file(bs, host, m->len) != 1)
+		m->flags &= ~BLOCK_MAP_WRITABLE;
 	if (bs->read_only)
 		m->flags &= ~BLOCK_MAP_WRITABLE;
 	return 0;

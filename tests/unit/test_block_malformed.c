@@ -670,6 +670,29 @@ static void test_vmdk_bad_headers(void **state)
 	free(img);
 }
 
+/* Fuzzer finding: an L2 entry far past the end of the file, marked as
+ * owned, made a write grow the file to 64 GiB (and the next check crawl
+ * through it).  Now the write fails and the file keeps its size. */
+static void test_write_past_end_refused(void **state)
+{
+	struct block_dev *bs;
+	size_t len, len2;
+	uint8_t *img = base_image(&len), *after, buf[512];
+	uint64_t l2 = get_be64(img + get_be64(img + QH_L1_OFFSET)) &
+		      QCOW2_OFFSET_MASK;
+
+	put_be64(img + l2 + 8 * 3, QCOW2_OFLAG_COPIED | (1ULL << 36));
+	write_file(tpath("far.img"), img, len);
+	assert_int_equal(block_open(&bs, tpath("far.img"), NULL, BLOCK_O_RDWR), 0);
+	memset(buf, 0x44, sizeof(buf));
+	assert_int_equal(block_write(bs, 3 * 512, buf, sizeof(buf)), -EIO);
+	block_close(bs);
+	after = read_file(tpath("far.img"), &len2);
+	assert_int_equal(len2, len);
+	free(after);
+	free(img);
+}
+
 /* Whatever happens to the image, every operation returns; none crashes. */
 static void exercise(const char *p, uint32_t *seed)
 {
@@ -759,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_refcount_overflow),
 		cmocka_unit_test(test_vdi_bad_headers),
 		cmocka_unit_test(test_vmdk_bad_headers),
+		cmocka_unit_test(test_write_past_end_refused),
 		cmocka_unit_test(test_mutated_qcow2),
 	};
 
