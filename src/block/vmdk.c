@@ -1,10 +1,12 @@
 /*
  * VMDK driver: hosted sparse extents in one file (createType
  * "monolithicSparse"), read and write; "streamOptimized" images (compressed
- * grains, footer) read-only.  Layout from VMware's Virtual Disk
- * Format specification: a 512-byte sparse extent header, an embedded text
- * descriptor, a grain directory (and its redundant copy) pointing at grain
- * tables, which point at grains; all offsets in 512-byte sectors.
+ * grains, footer) read, and written once in order (vmdk_stream.c);
+ * descriptor files naming flat or sparse extent files (vmdk_desc.c).
+ * Layout from VMware's Virtual Disk Format specification: a 512-byte
+ * sparse extent header, an embedded text descriptor, a grain directory
+ * (and its redundant copy) pointing at grain tables, which point at
+ * grains; all offsets in 512-byte sectors.
  *
  * Ordering on writes: a new grain's data is written before the grain table
  * entries naming it; a new grain table before the directory entry.
@@ -21,45 +23,8 @@
 
 #include "block/block.h"
 #include "block/file_io.h"
+#include "block/vmdk.h"
 #include "util/log.h"
-
-#define VMDK_MAGIC		0x564d444bu	/* "KDMV" */
-#define VMDK_FLAG_NL_TEST	(1u << 0)
-#define VMDK_FLAG_RGD		(1u << 1)
-#define VMDK_FLAG_ZERO_GRAIN	(1u << 2)
-#define VMDK_FLAG_COMPRESSED	(1u << 16)
-#define VMDK_FLAG_MARKERS	(1u << 17)
-#define VMDK_GTES		512
-#define VMDK_DESC_SECTORS	20
-#define VMDK_MAX_DESC_SECTORS	2048
-#define VMDK_MAX_GRAIN_SECTORS	(1u << 16)
-#define VMDK_MAX_GD_BYTES	(64u << 20)
-#define VMDK_GD_AT_END		(~0ULL)
-#define SECTOR			512ULL
-
-struct vmdk {
-	uint32_t version, flags;
-	uint64_t capacity;		/* sectors */
-	uint64_t grain;			/* sectors per grain */
-	uint32_t gtes;			/* entries per grain table */
-	uint32_t gd_entries;
-	uint64_t gd_sector, rgd_sector;
-	uint32_t *gd, *rgd;		/* host order */
-	uint64_t overhead;		/* sectors of metadata at the start */
-	uint64_t desc_sector, desc_sectors;
-	uint64_t next_sector;		/* where the next grain goes */
-	uint32_t *gt;			/* cached primary grain table */
-	uint64_t gt_sector;		/* its sector, 0 if none */
-	uint8_t *cow;			/* one grain */
-	bool compressed;		/* streamOptimized: read-only */
-	uint8_t *zbuf;			/* one compressed grain */
-	uint64_t zbuf_cap;
-	uint8_t *grain_buf;		/* one decompressed grain */
-	uint32_t grain_gte;		/* which grain grain_buf holds, 0 none */
-	bool cid_updated;
-	char create_type[32];
-	char parent[BLOCK_PATH_MAX];
-};
 
 static int vmdk_probe(const uint8_t *buf, size_t len)
 {
@@ -70,15 +35,15 @@ static int vmdk_probe(const uint8_t *buf, size_t len)
 	return 0;
 }
 
-static int vmdk_error(struct block_dev *bs, int err, const char *what)
+int vmdk_error(struct block_dev *bs, int err, const char *what)
 {
 	log_error("%s: %s", bs->filename, what);
 	return err;
 }
 
 /* Value of `key="value"` or `key=value` in the descriptor, or NULL. */
-static bool desc_value(const char *desc, const char *key, char *out,
-		       size_t size)
+bool vmdk_desc_value(const char *desc, const char *key, char *out,
+		     size_t size)
 {
 	size_t klen = strlen(key), n = 0;
 	const char *p = desc, *v;
@@ -116,9 +81,12 @@ static int read_descriptor(struct block_dev *bs, uint64_t fsize)
 	if (!desc)
 		return -ENOMEM;
 	file_pread_zero(bs->fd, desc, len, s->desc_sector * SECTOR);
-	desc_value(desc, "createType", s->create_type, sizeof(s->create_type));
-	desc_value(desc, "parentFileNameHint", s->parent, sizeof(s->parent));
+	vmdk_desc_value(desc, "createType", s->create_type, sizeof(s->create_type));
+	vmdk_desc_value(desc, "parentFileNameHint", s->parent, sizeof(s->parent));
 	free(desc);
+	/* An extent file's own descriptor may name the whole disk's type. */
+	if (vmdk_opening_extent())
+		return 0;
 	if (strcmp(s->create_type, "monolithicSparse") &&
 	    strcmp(s->create_type, "streamOptimized"))
 		return vmdk_error(bs, -ENOTSUP, "only monolithicSparse and "
@@ -208,6 +176,8 @@ static int read_directory(struct block_dev *bs, uint64_t sector, uint32_t **out,
 
 static void vmdk_free(struct vmdk *s)
 {
+	vmdk_stream_free(s);
+	vmdk_desc_close(s);
 	free(s->gd);
 	free(s->rgd);
 	free(s->gt);
@@ -231,18 +201,22 @@ static int vmdk_open(struct block_dev *bs, unsigned flags)
 	if (ret < 0)
 		goto fail;
 	ret = file_pread_zero(bs->fd, h, sizeof(h), 0);
+	if (!ret && get_le32(h) != VMDK_MAGIC && vmdk_probe(h, sizeof(h))) {
+		ret = vmdk_opening_extent() ?
+		      vmdk_error(bs, -EINVAL, "a vmdk extent file is a "
+				 "descriptor itself") :
+		      vmdk_desc_open(bs, flags, fsize);
+		if (ret)
+			goto fail;
+		return 0;
+	}
 	if (!ret && (fsize < sizeof(h) || get_le32(h) != VMDK_MAGIC))
-		ret = vmdk_error(bs, -ENOTSUP, vmdk_probe(h, sizeof(h)) ?
-				 "vmdk descriptor files with separate extent "
-				 "files are not supported" :
-				 "not a vmdk sparse image (truncated or bad magic)");
+		ret = vmdk_error(bs, -ENOTSUP, "not a vmdk image (truncated or "
+				 "bad magic)");
 	if (!ret)
 		ret = parse_header(bs, h, fsize);
 	if (!ret && s->gd_sector == VMDK_GD_AT_END)
 		ret = read_footer(bs, h, fsize);
-	if (!ret && s->compressed && (flags & BLOCK_O_RDWR))
-		ret = vmdk_error(bs, -EROFS, "streamOptimized vmdk images can "
-				 "only be read; convert them to write");
 	if (!ret)
 		ret = read_descriptor(bs, fsize);
 	if (!ret)
@@ -263,6 +237,8 @@ static int vmdk_open(struct block_dev *bs, unsigned flags)
 	if (s->next_sector < s->overhead)
 		s->next_sector = s->overhead;
 	ret = 0;
+	if (s->compressed && (flags & BLOCK_O_RDWR))
+		ret = vmdk_stream_start(bs);
 	if (s->parent[0] && !(flags & BLOCK_O_NO_BACKING))
 		ret = block_open_backing(bs, s->parent, NULL);
 	if (!ret)
@@ -275,6 +251,10 @@ fail:
 
 static void vmdk_close(struct block_dev *bs)
 {
+	struct vmdk *s = bs->opaque;
+
+	if (s->stream && vmdk_stream_finish(bs) < 0)
+		log_error("%s: could not finish the vmdk stream", bs->filename);
 	if (!bs->read_only)
 		fdatasync(bs->fd);
 	vmdk_free(bs->opaque);
@@ -312,6 +292,10 @@ static int lookup(struct block_dev *bs, uint64_t off, uint32_t *gte)
 	int ret;
 
 	*gte = 0;
+	if (s->stream) {
+		*gte = vmdk_stream_gte(s, grain);
+		return 0;
+	}
 	if (gdi >= s->gd_entries || !s->gd[gdi])
 		return 0;
 	ret = load_gt(bs, s->gd[gdi]);
@@ -385,18 +369,25 @@ bad:
 static int vmdk_read(struct block_dev *bs, uint64_t off, void *buf, size_t len)
 {
 	struct vmdk *s = bs->opaque;
-	uint64_t gsize = s->grain * SECTOR, in, n;
+	uint64_t gsize, in, n;
+	const uint8_t *pend;
 	uint8_t *p = buf;
 	uint32_t gte;
 	int ret;
 
+	if (s->ext)
+		return vmdk_desc_read(bs, off, buf, len);
+	gsize = s->grain * SECTOR;
 	while (len) {
 		in = off % gsize;
 		n = gsize - in < len ? gsize - in : len;
 		ret = lookup(bs, off, &gte);
 		if (ret < 0)
 			return ret;
-		if (zero_grain(s, gte))
+		pend = s->stream ? vmdk_stream_pending(s, off / gsize) : NULL;
+		if (pend)
+			memcpy(p, pend + in, n);
+		else if (zero_grain(s, gte))
 			memset(p, 0, n);
 		else if (gte <= 1)
 			ret = block_read_backing(bs, off, p, n);
@@ -577,6 +568,10 @@ static int vmdk_write(struct block_dev *bs, uint64_t off, const void *buf,
 	uint32_t gte;
 	int ret;
 
+	if (s->ext)
+		return vmdk_desc_write(bs, off, buf, len);
+	if (s->stream)
+		return vmdk_stream_write(bs, off, buf, len);
 	ret = update_cid(bs);
 	if (ret < 0)
 		return ret;
@@ -603,6 +598,13 @@ static int vmdk_write(struct block_dev *bs, uint64_t off, const void *buf,
 
 static int vmdk_flush(struct block_dev *bs)
 {
+	struct vmdk *s = bs->opaque;
+	int ret;
+
+	if (s->ext)
+		return vmdk_desc_flush(bs);
+	if (s->stream && (ret = vmdk_stream_finish(bs)) < 0)
+		return ret;
 	return fdatasync(bs->fd) < 0 ? -errno : 0;
 }
 
@@ -610,13 +612,19 @@ static int vmdk_status(struct block_dev *bs, uint64_t off, uint64_t len,
 		       uint64_t *pnum)
 {
 	struct vmdk *s = bs->opaque;
-	uint64_t gsize = s->grain * SECTOR;
+	uint64_t gsize;
 	uint32_t gte;
-	int ret = lookup(bs, off, &gte);
+	int ret;
 
+	if (s->ext)
+		return vmdk_desc_status(bs, off, len, pnum);
+	gsize = s->grain * SECTOR;
+	ret = lookup(bs, off, &gte);
 	if (ret < 0)
 		return ret;
 	*pnum = gsize - off % gsize;
+	if (s->stream && vmdk_stream_pending(s, off / gsize))
+		return BLOCK_STATUS_DATA;
 	if (gte > 1)
 		return BLOCK_STATUS_DATA;
 	if (gte == 1 && !zero_grain(s, gte))
@@ -626,10 +634,53 @@ static int vmdk_status(struct block_dev *bs, uint64_t off, uint64_t len,
 	return BLOCK_STATUS_ZERO;
 }
 
+/*
+ * block_map(): a plain grain is host bytes, writable in place once the
+ * content ID has changed (the first write goes through vmdk_write).
+ */
+static int vmdk_map(struct block_dev *bs, uint64_t off, uint64_t len,
+		    struct block_mapping *m)
+{
+	struct vmdk *s = bs->opaque;
+	uint64_t gsize;
+	uint32_t gte;
+	int ret;
+
+	if (s->ext)
+		return vmdk_desc_map(bs, off, len, m);
+	gsize = s->grain * SECTOR;
+	ret = lookup(bs, off, &gte);
+	if (ret < 0)
+		return ret;
+	m->len = gsize - off % gsize;
+	m->fd = bs->fd;
+	m->flags = 0;
+	if (s->stream && vmdk_stream_pending(s, off / gsize))
+		m->flags = BLOCK_MAP_ALLOCATED;
+	else if (zero_grain(s, gte))
+		m->flags = BLOCK_MAP_ALLOCATED | BLOCK_MAP_ZERO;
+	else if (gte > 1 && s->compressed)
+		m->flags = BLOCK_MAP_ALLOCATED;
+	else if (gte > 1) {
+		m->flags = BLOCK_MAP_ALLOCATED | BLOCK_MAP_HOST;
+		m->host = gte * SECTOR + off % gsize;
+		if (!bs->read_only && s->cid_updated)
+			m->flags |= BLOCK_MAP_WRITABLE;
+	}
+	return 0;
+}
+
 static int vmdk_get_info(struct block_dev *bs, struct block_info *info)
 {
 	struct vmdk *s = bs->opaque;
 
+	if (s->ext) {
+		snprintf(info->subformat, sizeof(info->subformat), "%s",
+			 s->create_type);
+		snprintf(info->format_detail, sizeof(info->format_detail),
+			 "%s, %u extent files", s->create_type, s->nr_ext);
+		return 0;
+	}
 	info->cluster_size = s->grain * SECTOR;
 	info->format_version = s->version;
 	snprintf(info->subformat, sizeof(info->subformat), "%s", s->create_type);
@@ -702,6 +753,8 @@ static int vmdk_check(struct block_dev *bs, struct block_check *res,
 	uint32_t gdi, *list;
 	int ret;
 
+	if (s->ext)
+		return vmdk_desc_check(bs, res, repair);
 	ret = file_size(bs->fd, &fsize);
 	if (ret < 0)
 		return ret;
@@ -746,28 +799,33 @@ static void plan(struct vmdk_layout *l, uint64_t size, uint64_t grain_bytes)
 			       l->gd_entries * l->gt_sectors, l->grain);
 }
 
-static void build_header(uint8_t *h, const struct vmdk_layout *l)
+void vmdk_build_header(uint8_t *h, uint64_t capacity, uint64_t grain,
+		       uint64_t desc_sectors, uint64_t rgd, uint64_t gd,
+		       uint64_t overhead, uint32_t flags)
 {
 	memset(h, 0, 512);
 	put_le32(h, VMDK_MAGIC);
-	put_le32(h + 4, 1);
-	put_le32(h + 8, VMDK_FLAG_NL_TEST | VMDK_FLAG_RGD);
-	put_le64(h + 12, l->capacity);
-	put_le64(h + 20, l->grain);
+	/* Version 3 is what readers expect of compressed streams. */
+	put_le32(h + 4, flags & VMDK_FLAG_COMPRESSED ? 3 : 1);
+	put_le32(h + 8, flags);
+	put_le64(h + 12, capacity);
+	put_le64(h + 20, grain);
 	put_le64(h + 28, 1);
-	put_le64(h + 36, VMDK_DESC_SECTORS);
+	put_le64(h + 36, desc_sectors);
 	put_le32(h + 44, VMDK_GTES);
-	put_le64(h + 48, l->rgd);
-	put_le64(h + 56, l->gd);
-	put_le64(h + 64, l->overhead);
+	put_le64(h + 48, rgd);
+	put_le64(h + 56, gd);
+	put_le64(h + 64, overhead);
 	h[73] = '\n';
 	h[74] = ' ';
 	h[75] = '\r';
 	h[76] = '\n';
+	if (flags & VMDK_FLAG_COMPRESSED)
+		put_le16(h + 77, 1);		/* deflate */
 }
 
-static void build_descriptor(char *d, size_t size, const char *path,
-			     uint64_t capacity)
+void vmdk_build_descriptor(char *d, size_t size, const char *path,
+			   uint64_t capacity, const char *type)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	uint64_t cyl = capacity / (16 * 63);
@@ -782,7 +840,7 @@ static void build_descriptor(char *d, size_t size, const char *path,
 		 "version=1\n"
 		 "CID=%08x\n"
 		 "parentCID=ffffffff\n"
-		 "createType=\"monolithicSparse\"\n"
+		 "createType=\"%s\"\n"
 		 "\n"
 		 "# Extent description\n"
 		 "RW %llu SPARSE \"%s\"\n"
@@ -795,7 +853,7 @@ static void build_descriptor(char *d, size_t size, const char *path,
 		 "ddb.geometry.heads = \"16\"\n"
 		 "ddb.geometry.sectors = \"63\"\n"
 		 "ddb.adapterType = \"ide\"\n",
-		 cid, (unsigned long long)capacity, base,
+		 cid, type, (unsigned long long)capacity, base,
 		 (unsigned long long)cyl);
 }
 
@@ -835,14 +893,18 @@ static int vmdk_create(const char *path, uint64_t size,
 			  "to 32M", path);
 		return -EINVAL;
 	}
+	if (opts->subformat && !strcmp(opts->subformat, "streamOptimized"))
+		return vmdk_stream_create(path, size, grain);
 	plan(&l, size, grain);
 	if (l.overhead + l.capacity > UINT32_MAX || l.gd_entries * 4 > VMDK_MAX_GD_BYTES) {
 		log_error("%s: size too large for vmdk", path);
 		return -EFBIG;
 	}
-	build_header(h, &l);
+	vmdk_build_header(h, l.capacity, l.grain, VMDK_DESC_SECTORS, l.rgd, l.gd,
+			  l.overhead, VMDK_FLAG_NL_TEST | VMDK_FLAG_RGD);
 	memset(desc, 0, sizeof(desc));
-	build_descriptor(desc, sizeof(desc), path, l.capacity);
+	vmdk_build_descriptor(desc, sizeof(desc), path, l.capacity,
+			      "monolithicSparse");
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ret = -errno;
@@ -878,4 +940,5 @@ const struct block_driver block_vmdk = {
 	.create = vmdk_create,
 	.status = vmdk_status,
 	.check = vmdk_check,
+	.map = vmdk_map,
 };

@@ -155,3 +155,124 @@ def test_convert_bad_options(source, tmp_path, args, msg):
     assert r.returncode == 2
     assert msg in one_error_line(r)
     assert not (tmp_path / "o.img").exists()
+
+
+# ---- VMDK layouts ----
+
+def test_stream_optimized_written_by_wirt(source, tmp_path):
+    out = tmp_path / "s.vmdk"
+    wirt("convert", "-O", "vmdk", "-o", "subformat=streamOptimized", source, out)
+    assert identical(out, source)
+    qemu("check", out)
+    info = json.loads(qemu("info", "--output=json", out))
+    assert info["format-specific"]["data"]["create-type"] == "streamOptimized"
+    assert info["format-specific"]["data"]["extents"][0]["compressed"]
+    theirs = tmp_path / "q.vmdk"
+    qemu("convert", "-O", "vmdk", "-o", "subformat=streamOptimized", source,
+         theirs)
+    assert out.stat().st_size <= theirs.stat().st_size * 1.05
+    back = tmp_path / "back.raw"
+    wirt("convert", "-O", "raw", out, back)
+    assert identical(back, source)
+
+
+def test_stream_optimized_rejects_second_write(source, tmp_path):
+    out = tmp_path / "s.vmdk"
+    wirt("convert", "-O", "vmdk", "-o", "subformat=streamOptimized", source, out)
+    patch = tmp_path / "p"
+    patch.write_bytes(b"x" * 100)
+    r = wirt("write", out, 0, patch, ok=False)
+    assert r.returncode == 1
+    assert "streamOptimized" in one_error_line(r)
+    assert identical(out, source)
+
+
+def test_empty_stream_optimized(tmp_path):
+    out = tmp_path / "e.vmdk"
+    wirt("create", "-f", "vmdk", "-o", "subformat=streamOptimized", out, "3M")
+    qemu("check", out)
+    zero = tmp_path / "z.raw"
+    zero.write_bytes(b"\0" * 3 * MiB)
+    assert identical(out, zero)
+
+
+@pytest.fixture(scope="module")
+def big_vmdks(tmp_path_factory):
+    """qemu-img's multi-extent layouts (5 GiB: three extent files each)
+    with data across the 2 GiB extent boundaries and at the very end."""
+    d = tmp_path_factory.mktemp("vmdk")
+    qio = shutil.which("qemu-io")
+    if qio is None:
+        pytest.skip("qemu-io not installed")
+    out = {}
+    for sub in ("twoGbMaxExtentSparse", "twoGbMaxExtentFlat", "monolithicFlat"):
+        img = d / f"{sub}.vmdk"
+        size = "5G" if sub.startswith("two") else "64M"
+        qemu("create", "-f", "vmdk", "-o", f"subformat={sub}", img, size)
+        last = (5 << 30) if sub.startswith("two") else 64 * MiB
+        cmds = ["write -P 1 0 64k", f"write -P 9 {last - 8192} 8k"]
+        if sub.startswith("two"):
+            cmds += [f"write -P 2 {(2 << 30) - 4096} 12k",
+                     f"write -P 3 {(4 << 30) - 512} 1k"]
+        args = [qio, "-f", "vmdk"]
+        for c in cmds:
+            args += ["-c", c]
+        r = run(*args, img)
+        assert r.returncode == 0, r.stdout + r.stderr
+        out[sub] = img
+    return out
+
+
+@pytest.mark.parametrize("sub", ["twoGbMaxExtentSparse", "twoGbMaxExtentFlat",
+                                 "monolithicFlat"])
+def test_split_vmdk_read_by_wirt(big_vmdks, tmp_path, sub):
+    img = big_vmdks[sub]
+    info = json.loads(wirt("info", "--output=json", img).stdout)
+    assert info["format-specific"]["subformat"] == sub
+    assert info["virtual-size"] == json.loads(
+        qemu("info", "--output=json", img))["virtual-size"]
+    back = tmp_path / "back.qcow2"
+    wirt("convert", "-O", "qcow2", img, back)
+    assert identical(back, img)
+    assert wirt("compare", img, back).returncode == 0
+
+
+@pytest.mark.parametrize("sub", ["twoGbMaxExtentFlat", "twoGbMaxExtentSparse"])
+def test_split_vmdk_written_by_wirt(tmp_path, sub):
+    img = tmp_path / "w.vmdk"
+    qemu("create", "-f", "vmdk", "-o", f"subformat={sub}", img, "5G")
+    patch = tmp_path / "p"
+    patch.write_bytes(b"\x77" * 16384)          # across an extent boundary
+    wirt("write", img, (2 << 30) - 8192, patch)
+    wirt("write", img, (5 << 30) - 16384, patch)
+    for off in ((2 << 30) - 8192, (5 << 30) - 16384):
+        r = run(shutil.which("qemu-io"), "-f", "vmdk", "-c",
+                f"read -P 0x77 {off} 16k", img)
+        assert r.returncode == 0 and "failed" not in r.stdout, r.stdout
+    r = run(shutil.which("qemu-io"), "-f", "vmdk", "-c",
+            f"read -P 0 {(2 << 30) - 16384} 8k", img)
+    assert "failed" not in r.stdout, r.stdout
+    if sub.endswith("Sparse"):
+        qemu("check", img)
+
+
+def test_broken_descriptor_fails_cleanly(tmp_path):
+    desc = tmp_path / "d.vmdk"
+    desc.write_text('# Disk DescriptorFile\nversion=1\ncreateType="monolithicFlat"\n'
+                    'RW 2048 FLAT "missing-flat.vmdk" 0\n')
+    r = wirt("info", desc, ok=False)
+    assert r.returncode == 1 and "missing-flat.vmdk" in one_error_line(r)
+    (tmp_path / "short-flat.vmdk").write_bytes(b"\0" * 4096)
+    desc.write_text('# Disk DescriptorFile\nversion=1\ncreateType="monolithicFlat"\n'
+                    'RW 2048 FLAT "short-flat.vmdk" 0\n')
+    r = wirt("info", desc, ok=False)
+    assert r.returncode == 1 and "shorter" in one_error_line(r)
+    desc.write_text('# Disk DescriptorFile\nversion=1\ncreateType="vmfs"\n'
+                    'RW 2048 VMFS "x.vmdk"\n')
+    r = wirt("info", desc, ok=False)
+    assert r.returncode == 1 and "vmfs" in one_error_line(r)
+    desc.write_text('# Disk DescriptorFile\nversion=1\ncreateType="monolithicFlat"\n'
+                    'RW 2048 FLAT "d.vmdk" 0\n')
+    r = wirt("info", desc, ok=False)        # names itself
+    assert r.returncode == 1
+    one_error_line(r)
