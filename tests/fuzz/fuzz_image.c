@@ -34,6 +34,23 @@ static char dir[64];
 static char ro_path[96], rw_path[96];
 static uint8_t *buf, *buf2;
 static FILE *report;		/* stderr before we silenced it */
+static int free_fd;		/* lowest free descriptor between inputs */
+
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+static void cleanup(void)
+{
+	unlink(ro_path);
+	unlink(rw_path);
+	rmdir(dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -46,6 +63,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	snprintf(ro_path, sizeof(ro_path), "%s/image", dir);
 	snprintf(rw_path, sizeof(rw_path), "%s/copy", dir);
+	atexit(cleanup);
 	buf = malloc(CHUNK);
 	buf2 = malloc(CHUNK);
 	if (!buf || !buf2)
@@ -67,10 +85,19 @@ static void put_file(const char *path, const uint8_t *data, size_t size)
 	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
 
 	if (fd < 0 || (size && file_pwrite_all(fd, data, size, 0) < 0)) {
-		perror(path);
+		fprintf(report, "%s: %s\n", path, strerror(errno));
 		abort();
 	}
 	close(fd);
+}
+
+/* Every descriptor an input opened must be closed again. */
+static void assert_no_fd_leak(void)
+{
+	if (lowest_free_fd() != free_fd) {
+		fprintf(report, "file descriptor %d leaked\n", free_fd);
+		abort();
+	}
 }
 
 /* The read-only pass must leave the file exactly as it was. */
@@ -81,8 +108,10 @@ static void assert_unchanged(const char *path, const uint8_t *data,
 	uint8_t *now = malloc(size + 1);
 	uint64_t fsize;
 
-	if (fd < 0 || !now || file_size(fd, &fsize) < 0)
+	if (fd < 0 || !now || file_size(fd, &fsize) < 0) {
+		fprintf(report, "%s: %s\n", path, strerror(errno));
 		abort();
+	}
 	if (fsize != size || file_pread_exact(fd, now, size, 0) < 0 ||
 	    memcmp(now, data, size)) {
 		fprintf(report, "image opened read-only was modified\n");
@@ -207,6 +236,9 @@ int fuzz_image(const uint8_t *data, size_t size, const char *format)
 	uint64_t st = hash(data, size);
 	unsigned flags = BLOCK_O_RDWR | BLOCK_O_UNSAFE;
 
+	/* Taken here: libFuzzer opens its own files after initialising. */
+	if (!free_fd)
+		free_fd = lowest_free_fd();
 	put_file(ro_path, data, size);
 	if (block_open(&bs, ro_path, format, 0) == 0) {
 		inspect(bs);
@@ -225,5 +257,6 @@ int fuzz_image(const uint8_t *data, size_t size, const char *format)
 			block_close(bs);
 		}
 	}
+	assert_no_fd_leak();
 	return 0;
 }
