@@ -53,6 +53,7 @@ struct block_create_opts {
 	int refcount_bits;		/* qcow2: 1..64, default 16 */
 	bool fixed;			/* vdi: preallocate every block */
 	bool zstd;			/* qcow2: zstd compression type */
+	bool lazy_refcounts;		/* qcow2 v3: lazy_refcounts=on */
 	const char *subformat;		/* vmdk: monolithicSparse (default),
 					   streamOptimized */
 };
@@ -226,6 +227,7 @@ struct block_copy_opts {
 	/* Called after each chunk with bytes done of total. */
 	void (*progress)(void *opaque, uint64_t done, uint64_t total);
 	void *opaque;
+	bool no_flush;			/* leave out the final flush */
 };
 int block_copy_opts(struct block_dev *in, struct block_dev *out,
 		    const struct block_copy_opts *o);

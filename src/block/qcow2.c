@@ -547,9 +547,11 @@ static int qcow2_get_info(struct block_dev *bs, struct block_info *info)
 	snprintf(info->backing_format, sizeof(info->backing_format), "%s",
 		 s->backing_format);
 	snprintf(info->format_detail, sizeof(info->format_detail),
-		 "version %u, refcount bits %u, compression %s%s",
+		 "version %u, refcount bits %u, compression %s%s%s%s",
 		 s->version, 1u << s->refcount_order,
 		 s->compression ? "zstd" : "zlib",
+		 s->extl2 ? ", extended L2 entries" : "",
+		 s->compat & QCOW2_COMPAT_LAZY_REFCOUNTS ? ", lazy refcounts" : "",
 		 s->incompat & QCOW2_INCOMPAT_CORRUPT ? ", marked corrupt" : "");
 	info->dirty = s->incompat & QCOW2_INCOMPAT_DIRTY;
 	info->corrupt = s->incompat & QCOW2_INCOMPAT_CORRUPT;

@@ -65,6 +65,10 @@ static int check_opts(const char *path, const struct block_create_opts *o,
 			  "(16 for version 2)", path);
 		return -EINVAL;
 	}
+	if (o->lazy_refcounts && *version == 2) {
+		log_error("%s: lazy refcounts need qcow2 version 3", path);
+		return -EINVAL;
+	}
 	if (o->zstd && *version == 2) {
 		log_error("%s: zstd compression needs qcow2 version 3", path);
 		return -EINVAL;
@@ -175,6 +179,8 @@ static int build_header(uint8_t *c0, const struct qcow2_layout *l, int version,
 			put_be64(c0 + QH_INCOMPAT, QCOW2_INCOMPAT_COMPRESSION);
 			c0[QH_COMPRESSION] = 1;
 		}
+		if (o->lazy_refcounts)
+			put_be64(c0 + QH_COMPAT, QCOW2_COMPAT_LAZY_REFCOUNTS);
 		put_be32(c0 + QH_REFCOUNT_ORDER, l->refcount_order);
 		put_be32(c0 + QH_HEADER_LEN, 112);
 	}

@@ -743,6 +743,21 @@ static void test_lazy_refcounts(void **state)
 	assert_int_equal(sh("qemu-io -c 'read -P 0x5a 1M 256K' -c "
 			    "'read -P 0x6b 4096 8192' l.qcow2 | "
 			    "grep -c '^read' | grep -q 2"), 0);
+	/* Created by wirt with the option, seen by qemu-img. */
+	{
+		struct block_create_opts o = { .lazy_refcounts = true };
+
+		assert_int_equal(block_create("qcow2", tpath("lw.qcow2"), 1 << 20,
+					      &o), 0);
+		assert_int_equal(sh("qemu-img info lw.qcow2 | grep -q "
+				    "'lazy refcounts: true'"), 0);
+		bs = open_rw(tpath("lw.qcow2"));
+		assert_int_equal(header_incompat(tpath("lw.qcow2")),
+				 QCOW2_INCOMPAT_DIRTY);
+		assert_int_equal(block_write(bs, 0, buf, sizeof(buf)), 0);
+		block_close(bs);
+		qemu_check_clean("lw.qcow2");
+	}
 }
 
 /* A corrupt-marked image opens read-only only; check -r clears the mark. */
