@@ -127,7 +127,7 @@ int block_copy_opts(struct block_dev *in, struct block_dev *out,
 			o->progress(o->opaque, off, in->size);
 	}
 	free(buf);
-	if (!ret)
+	if (!ret && !o->no_flush)
 		ret = block_flush(out);
 	return ret;
 }

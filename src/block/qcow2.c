@@ -527,7 +527,8 @@ static void qcow2_close(struct block_dev *bs)
 {
 	struct qcow2 *s = bs->opaque;
 
-	if (!bs->read_only)
+	/* Unsafe (scratch) images are not synced, as with qemu-img. */
+	if (!bs->read_only && !bs->unsafe)
 		qcow2_flush(bs);
 	/* Everything is on disk: the refcounts are right again. */
 	if (s->marked_dirty && qcow2_set_incompat(bs, s->incompat &

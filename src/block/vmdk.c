@@ -255,7 +255,7 @@ static void vmdk_close(struct block_dev *bs)
 
 	if (s->stream && vmdk_stream_finish(bs) < 0)
 		log_error("%s: could not finish the vmdk stream", bs->filename);
-	if (!bs->read_only)
+	if (!bs->read_only && !bs->unsafe)
 		fdatasync(bs->fd);
 	vmdk_free(bs->opaque);
 	bs->opaque = NULL;

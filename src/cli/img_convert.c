@@ -29,7 +29,7 @@ static bool is_block_device(const char *path)
 struct convert_args {
 	const char *fmt, *out_fmt;
 	unsigned flags, src_flags;
-	bool compress, quiet;
+	bool compress, quiet, cache_set;
 	struct img_progress prog;
 	struct block_create_opts o;
 };
@@ -47,6 +47,8 @@ static int convert(struct block_dev *in, const char *out_path,
 		.compress = a->compress,
 		.progress = show_progress,
 		.opaque = &a->prog,
+		/* Cache mode unsafe (the default, as with qemu-img): no sync. */
+		.no_flush = !a->cache_set || (a->flags & BLOCK_O_UNSAFE),
 	};
 	struct block_dev *out;
 	int ret;
@@ -56,7 +58,10 @@ static int convert(struct block_dev *in, const char *out_path,
 			   align_up(in->size, 512) : in->size, &a->o);
 	if (ret < 0)
 		return ret;
-	/* The output is scratch until convert ends: no ordering barriers. */
+	/*
+	 * The output is scratch until convert ends: no ordering barriers;
+	 * with -t none or writeback one flush at the end makes it durable.
+	 */
 	ret = block_open(&out, out_path, a->out_fmt,
 			 BLOCK_O_RDWR | BLOCK_O_UNSAFE | a->flags);
 	if (ret < 0)
@@ -119,6 +124,7 @@ int img_convert(int argc, char **argv)
 		case 't':
 			if (img_parse_cache("convert", optarg, &a.flags) < 0)
 				return 2;
+			a.cache_set = true;
 			break;
 		case 'T':
 			if (img_parse_cache("convert", optarg, &a.src_flags) < 0)
