@@ -44,23 +44,26 @@ build/fuzz/seeds/.stamp: tests/fuzz/make_seeds.py wirt
 	$(PYTHON) tests/fuzz/make_seeds.py ./wirt build/fuzz/seeds
 	touch $@
 
-# $(1): target name, $(2): seconds.  The first directory receives new
-# inputs; the seeds are only read.
+# $(1): target name, $(2): seconds, $(3): corpus directory.  The corpus
+# directory receives new inputs; the seeds are only read.
 define fuzz_run
-	@mkdir -p build/fuzz/corpus/$(1) build/fuzz/artifacts
+	@mkdir -p $(3)/$(1) build/fuzz/artifacts
 	@echo "== fuzz_$(1) for $(2) s"
 	build/fuzz/fuzz_$(1) $(FUZZ_RUN_FLAGS) -max_total_time=$(2) \
 		-artifact_prefix=build/fuzz/artifacts/$(1)- \
-		build/fuzz/corpus/$(1) build/fuzz/seeds/$(1) 2>build/fuzz/$(1).log || \
+		$(3)/$(1) build/fuzz/seeds/$(1) 2>build/fuzz/$(1).log || \
 		{ tail -n 60 build/fuzz/$(1).log; exit 1; }
 	@grep -E '^stat::number_of_executed_units|^Done' build/fuzz/$(1).log || true
 
 endef
 
+# Long runs keep what they find; the quick run starts from the seeds each
+# time, so replaying a grown corpus never eats its time budget.
 fuzz: $(FUZZ_BINS) build/fuzz/seeds/.stamp
-	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_SECONDS)))
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_SECONDS),build/fuzz/corpus))
 
 fuzz-quick: $(FUZZ_BINS) build/fuzz/seeds/.stamp
-	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_CHECK_SECONDS)))
+	rm -rf build/fuzz/quick
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_CHECK_SECONDS),build/fuzz/quick))
 
 EXTRA_CHECKS += fuzz-quick

@@ -11,6 +11,7 @@
  * once more read-only.  Errors are expected; crashes, sanitizer reports
  * and writes to a read-only image are findings.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -34,16 +35,6 @@ static char dir[64];
 static char ro_path[96], rw_path[96];
 static uint8_t *buf, *buf2;
 static FILE *report;		/* stderr before we silenced it */
-static int free_fd;		/* lowest free descriptor between inputs */
-
-static int lowest_free_fd(void)
-{
-	int fd = dup(0);
-
-	if (fd >= 0)
-		close(fd);
-	return fd;
-}
 
 static void cleanup(void)
 {
@@ -91,13 +82,32 @@ static void put_file(const char *path, const uint8_t *data, size_t size)
 	close(fd);
 }
 
-/* Every descriptor an input opened must be closed again. */
+/*
+ * Every image file an input opened must be closed again.  Only files in
+ * our directory count: libFuzzer's own threads open files at any time.
+ */
 static void assert_no_fd_leak(void)
 {
-	if (lowest_free_fd() != free_fd) {
-		fprintf(report, "file descriptor %d leaked\n", free_fd);
-		abort();
+	DIR *d = opendir("/proc/self/fd");
+	char link[300], target[256];
+	struct dirent *e;
+	ssize_t n;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		if (!strncmp(target, dir, strlen(dir))) {
+			fprintf(report, "file descriptor %s (%s) leaked\n",
+				e->d_name, target);
+			abort();
+		}
 	}
+	closedir(d);
 }
 
 /* The read-only pass must leave the file exactly as it was. */
@@ -236,9 +246,6 @@ int fuzz_image(const uint8_t *data, size_t size, const char *format)
 	uint64_t st = hash(data, size);
 	unsigned flags = BLOCK_O_RDWR | BLOCK_O_UNSAFE;
 
-	/* Taken here: libFuzzer opens its own files after initialising. */
-	if (!free_fd)
-		free_fd = lowest_free_fd();
 	put_file(ro_path, data, size);
 	if (block_open(&bs, ro_path, format, 0) == 0) {
 		inspect(bs);
