@@ -108,7 +108,8 @@ struct aio {
 	aio_context_t ctx;
 	struct iocb *cbs;
 	struct iocb **free;		/* stack of idle control blocks */
-	unsigned nfree, inflight;
+	struct iocb **batch;		/* prepared, not yet submitted */
+	unsigned nfree, nbatch, inflight;
 	struct io_event *ev;
 };
 
@@ -136,7 +137,29 @@ static int aio_reap(struct bench *b, struct aio *a, unsigned min)
 	return 0;
 }
 
-/* Queue request i, or do it in line if the driver has to handle it. */
+/* Submit the prepared control blocks in one system call (or a few). */
+static int aio_submit(struct bench *b, struct aio *a)
+{
+	long n;
+	int ret;
+
+	while (a->nbatch) {
+		n = syscall(SYS_io_submit, a->ctx, a->nbatch, a->batch);
+		if (n < 0 && errno != EAGAIN)
+			return -errno;
+		if (n < 0) {
+			if ((ret = aio_reap(b, a, 1)) < 0)
+				return ret;
+			continue;
+		}
+		a->inflight += n;
+		a->nbatch -= n;
+		memmove(a->batch, a->batch + n, a->nbatch * sizeof(*a->batch));
+	}
+	return 0;
+}
+
+/* Prepare request i, or do it in line if the driver has to handle it. */
 static int aio_one(struct bench *b, struct aio *a, uint64_t i)
 {
 	uint64_t off = req_offset(b, i);
@@ -150,30 +173,27 @@ static int aio_one(struct bench *b, struct aio *a, uint64_t i)
 		return ret;
 	need = BLOCK_MAP_HOST | (b->write ? BLOCK_MAP_WRITABLE : 0);
 	if ((m.flags & need) != need || m.len < b->size) {
-		ret = aio_reap(b, a, a->inflight);
+		ret = aio_submit(b, a);
+		if (!ret)
+			ret = aio_reap(b, a, a->inflight);
 		if (!ret) {
 			cb = a->free[a->nfree - 1];
 			ret = do_sync(b, off, (void *)(uintptr_t)cb->aio_buf);
 		}
 		return ret;
 	}
-	if (!a->nfree && (ret = aio_reap(b, a, 1)) < 0)
-		return ret;
+	if (!a->nfree) {
+		ret = aio_submit(b, a);
+		if (!ret)
+			ret = aio_reap(b, a, 1);
+		if (ret < 0)
+			return ret;
+	}
 	cb = a->free[--a->nfree];
 	cb->aio_fildes = m.fd;
 	cb->aio_offset = m.host;
 	cb->aio_lio_opcode = b->write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
-	for (;;) {
-		if (syscall(SYS_io_submit, a->ctx, 1, &cb) == 1)
-			break;
-		if (errno != EAGAIN) {
-			a->free[a->nfree++] = cb;
-			return -errno;
-		}
-		if ((ret = aio_reap(b, a, 1)) < 0)
-			return ret;
-	}
-	a->inflight++;
+	a->batch[a->nbatch++] = cb;
 	return 0;
 }
 
@@ -188,7 +208,8 @@ static int aio_setup(struct bench *b, struct aio *a)
 	a->cbs = calloc(b->depth, sizeof(*a->cbs));
 	a->free = calloc(b->depth, sizeof(*a->free));
 	a->ev = calloc(b->depth, sizeof(*a->ev));
-	if (!a->cbs || !a->free || !a->ev)
+	a->batch = calloc(b->depth, sizeof(*a->batch));
+	if (!a->cbs || !a->free || !a->ev || !a->batch)
 		return -ENOMEM;
 	for (i = 0; i < b->depth; i++) {
 		if (posix_memalign(&buf, FILE_DIRECT_ALIGN, b->size))
@@ -213,6 +234,7 @@ static void aio_teardown(struct bench *b, struct aio *a)
 	free(a->cbs);
 	free(a->free);
 	free(a->ev);
+	free(a->batch);
 }
 
 static int run_native(struct bench *b)
@@ -224,6 +246,8 @@ static int run_native(struct bench *b)
 	ret = aio_setup(b, &a);
 	for (i = 0; i < b->count && !ret; i++)
 		ret = aio_one(b, &a, i);
+	if (!ret)
+		ret = aio_submit(b, &a);
 	if (!ret)
 		ret = aio_reap(b, &a, a.inflight);
 	aio_teardown(b, &a);
