@@ -8,8 +8,9 @@
  * file must come out byte for byte unchanged.  Then a copy is opened for
  * writing and gets a few writes, reads, a discard, a flush, a repairing
  * check and a grow, all steered by the input's own bytes, and is checked
- * once more read-only.  Errors are expected; crashes, sanitizer reports
- * and writes to a read-only image are findings.
+ * once more read-only.  Internal snapshots are created, applied and
+ * deleted now and then.  Errors are expected; crashes, sanitizer reports,
+ * leaked image descriptors and writes to a read-only image are findings.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -216,9 +217,10 @@ static uint64_t pick_offset(struct block_dev *bs, uint64_t *st)
 
 static void modify(struct block_dev *bs, uint64_t *st)
 {
+	struct block_snapshot *list;
 	struct block_check res;
 	uint64_t off, len;
-	int i;
+	int i, n;
 
 	for (i = 0; i < WRITES && bs->size; i++) {
 		off = pick_offset(bs, st);
@@ -234,6 +236,26 @@ static void modify(struct block_dev *bs, uint64_t *st)
 		block_discard(bs, off, (bs->size - off) / 4);
 	}
 	block_flush(bs);
+	/* Internal snapshots (qcow2): the seeds carry some to revert to. */
+	switch (mix(st) % 8) {
+	case 0:
+		block_snapshot_create(bs, "fuzz");
+		break;
+	case 1:
+		if (block_snapshot_list(bs, &list, &n) == 0) {
+			if (n)
+				block_snapshot_apply(bs, list[n - 1].id);
+			free(list);
+		}
+		break;
+	case 2:
+		if (block_snapshot_list(bs, &list, &n) == 0) {
+			if (n)
+				block_snapshot_delete(bs, list[0].id);
+			free(list);
+		}
+		break;
+	}
 	block_check(bs, &res, mix(st) & 1);
 	if (mix(st) % 4 == 0)
 		block_resize(bs, bs->size + (mix(st) % 4 + 1) * 65536, false);
