@@ -95,9 +95,8 @@ static int plan_layout(const char *path, uint64_t size, struct qcow2_layout *l)
 			  (unsigned long long)l->cluster_size);
 		return -EFBIG;
 	}
+	/* An empty disk has no L1 table (and no cluster leaked for one). */
 	l->l1_clusters = div_round_up(l->l1_size * 8, l->cluster_size);
-	if (!l->l1_clusters)
-		l->l1_clusters = 1;
 	l->rb_count = 1;
 	l->rt_clusters = 1;
 	for (;;) {
@@ -171,7 +170,7 @@ static int build_header(uint8_t *c0, const struct qcow2_layout *l, int version,
 	put_be32(c0 + QH_CLUSTER_BITS, l->cluster_bits);
 	put_be64(c0 + QH_SIZE, size);
 	put_be32(c0 + QH_L1_SIZE, l->l1_size);
-	put_be64(c0 + QH_L1_OFFSET, l1);
+	put_be64(c0 + QH_L1_OFFSET, l->l1_size ? l1 : 0);
 	put_be64(c0 + QH_RT_OFFSET, rt);
 	put_be32(c0 + QH_RT_CLUSTERS, l->rt_clusters);
 	if (version == 3) {
@@ -317,7 +316,8 @@ int qcow2_grow_l1(struct block_dev *bs, uint64_t min_size)
 	ret = -ENOMEM;
 	if (!t || !be)
 		goto out;
-	memcpy(t, s->l1, old_bytes);
+	if (old_bytes)		/* an empty image has no table at all */
+		memcpy(t, s->l1, old_bytes);
 	for (i = 0; i < bytes / 8; i++)
 		be[i] = htobe64(t[i]);
 	ret = qcow2_alloc_clusters(bs, bytes / s->cluster_size, &off);

@@ -21,6 +21,13 @@
 #include "block/file_io.h"
 #include "block/qcow2.h"
 
+/* Undefined behaviour fails the test instead of scrolling past. */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
+
 static char tmpdir[64];
 static FILE *real_stderr;
 
@@ -703,6 +710,28 @@ static void test_write_past_end_refused(void **state)
 	free(img);
 }
 
+/* Fuzzer finding: growing an image of size 0 (no L1 table at all) copied
+ * from a null table. */
+static void test_grow_empty_image(void **state)
+{
+	struct block_create_opts o = { .cluster_size = 512 };
+	struct block_dev *bs;
+	struct block_check res;
+	uint8_t buf[1000], got[1000];
+
+	memset(buf, 0x17, sizeof(buf));
+	assert_int_equal(block_create("qcow2", tpath("e.qcow2"), 0, &o), 0);
+	assert_int_equal(block_open(&bs, tpath("e.qcow2"), NULL, BLOCK_O_RDWR), 0);
+	assert_int_equal(bs->size, 0);
+	assert_int_equal(block_resize(bs, 1 << 20, false), 0);
+	assert_int_equal(block_write(bs, 70000, buf, sizeof(buf)), 0);
+	assert_int_equal(block_read(bs, 70000, got, sizeof(got)), 0);
+	assert_memory_equal(got, buf, sizeof(buf));
+	assert_int_equal(block_check(bs, &res, false), 0);
+	assert_int_equal(res.corruptions + res.leaks, 0);
+	block_close(bs);
+}
+
 /* Whatever happens to the image, every operation returns; none crashes. */
 static void exercise(const char *p, uint32_t *seed)
 {
@@ -793,6 +822,7 @@ int main(void)
 		cmocka_unit_test(test_vdi_bad_headers),
 		cmocka_unit_test(test_vmdk_bad_headers),
 		cmocka_unit_test(test_write_past_end_refused),
+		cmocka_unit_test(test_grow_empty_image),
 		cmocka_unit_test(test_mutated_qcow2),
 	};
 
