@@ -22,6 +22,13 @@
 #include "block/file_io.h"
 #include "block/qcow2.h"
 
+/* Undefined behaviour fails the test instead of scrolling past. */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
+
 static char tmpdir[64];
 
 static const char *tpath(const char *name)
