@@ -123,26 +123,33 @@ static json_object *json_u64(uint64_t v)
 	return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v);
 }
 
+/* "format-specific" shaped as qemu-img's: {"type": FORMAT, "data": {...}}. */
 static json_object *specific_json(const struct block_info *i)
 {
-	json_object *o = json_object_new_object();
+	json_object *o = json_object_new_object(), *d = json_object_new_object();
 
 	if (!strcmp(i->format, "qcow2")) {
-		json_object_object_add(o, "compat", json_object_new_string(
+		json_object_object_add(d, "compat", json_object_new_string(
 				       i->format_version == 2 ? "0.10" : "1.1"));
-		json_object_object_add(o, "refcount-bits",
+		json_object_object_add(d, "refcount-bits",
 				       json_object_new_int(i->refcount_bits));
-		json_object_object_add(o, "compression-type",
+		json_object_object_add(d, "compression-type",
 				       json_object_new_string(i->compression));
-		json_object_object_add(o, "corrupt",
-				       json_object_new_boolean(i->corrupt));
+		if (i->format_version >= 3)	/* v2 has no such bit */
+			json_object_object_add(d, "corrupt",
+					       json_object_new_boolean(i->corrupt));
 	}
+	if (!strcmp(i->format, "vmdk") && i->subformat[0])
+		json_object_object_add(d, "create-type",
+				       json_object_new_string(i->subformat));
 	if (i->format_version)
-		json_object_object_add(o, "version",
+		json_object_object_add(d, "version",
 				       json_object_new_int(i->format_version));
 	if (i->subformat[0])
-		json_object_object_add(o, "subformat",
+		json_object_object_add(d, "subformat",
 				       json_object_new_string(i->subformat));
+	json_object_object_add(o, "type", json_object_new_string(i->format));
+	json_object_object_add(o, "data", d);
 	return o;
 }
 

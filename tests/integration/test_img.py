@@ -150,8 +150,8 @@ def test_info_json(tmp_path):
     assert info["format"] == "qcow2"
     assert info["virtual-size"] == 3 << 30
     assert info["cluster-size"] == 4096
-    assert info["format-specific"]["refcount-bits"] == 8
-    assert info["format-specific"]["compat"] == "1.1"
+    assert info["format-specific"]["data"]["refcount-bits"] == 8
+    assert info["format-specific"]["data"]["compat"] == "1.1"
     human = wirt("info", img).stdout.decode()
     assert "virtual size: 3 GiB (3221225472 bytes)" in human
 

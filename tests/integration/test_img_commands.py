@@ -386,3 +386,30 @@ def test_bench_bad_input(tmp_path, args):
     r = wirt("bench", *args, img, ok=False)
     assert r.returncode in (1, 2)
     one_error_line(r)
+
+
+# ---- info --output=json against qemu-img ----
+
+@pytest.mark.parametrize("fmt,opts", [
+    ("qcow2", "compat=0.10"), ("qcow2", "refcount_bits=8,cluster_size=4096"),
+    ("qcow2", "compression_type=zstd"), ("vmdk", ""), ("raw", ""), ("vdi", ""),
+])
+def test_info_json_matches_qemu(tmp_path, fmt, opts):
+    base = tmp_path / "base.qcow2"
+    img = tmp_path / f"i.{fmt}"
+    args = ["-o", opts] if opts else []
+    if fmt == "qcow2":
+        qemu("create", "-f", "qcow2", base, "3M")
+        args += ["-b", "base.qcow2", "-F", "qcow2"]
+    qemu("create", "-f", fmt, *args, img, "3M")
+    want = json.loads(qemu("info", "--output=json", img))
+    got = json.loads(wirt("info", "--output=json", img).stdout)
+    for key in ("virtual-size", "format", "cluster-size", "backing-filename",
+                "backing-filename-format", "dirty-flag"):
+        assert got.get(key) == want.get(key), key
+    if "format-specific" in want:
+        w, g = want["format-specific"], got["format-specific"]
+        assert g["type"] == w["type"]
+        for key in ("compat", "refcount-bits", "compression-type", "corrupt",
+                    "create-type"):
+            assert g["data"].get(key) == w["data"].get(key), key

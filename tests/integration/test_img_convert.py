@@ -228,7 +228,7 @@ def big_vmdks(tmp_path_factory):
 def test_split_vmdk_read_by_wirt(big_vmdks, tmp_path, sub):
     img = big_vmdks[sub]
     info = json.loads(wirt("info", "--output=json", img).stdout)
-    assert info["format-specific"]["subformat"] == sub
+    assert info["format-specific"]["data"]["create-type"] == sub
     assert info["virtual-size"] == json.loads(
         qemu("info", "--output=json", img))["virtual-size"]
     back = tmp_path / "back.qcow2"
