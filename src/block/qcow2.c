@@ -526,13 +526,14 @@ static int qcow2_flush(struct block_dev *bs)
 static void qcow2_close(struct block_dev *bs)
 {
 	struct qcow2 *s = bs->opaque;
+	int ret = 0;
 
 	/* Unsafe (scratch) images are not synced, as with qemu-img. */
 	if (!bs->read_only && !bs->unsafe)
-		qcow2_flush(bs);
-	/* Everything is on disk: the refcounts are right again. */
-	if (s->marked_dirty && qcow2_set_incompat(bs, s->incompat &
-						  ~QCOW2_INCOMPAT_DIRTY) < 0)
+		ret = qcow2_flush(bs);
+	/* Once everything is on disk the refcounts are known to be right. */
+	if (s->marked_dirty && (ret < 0 || qcow2_set_incompat(bs, s->incompat &
+						~QCOW2_INCOMPAT_DIRTY) < 0))
 		log_warn("%s: could not clear the dirty bit", bs->filename);
 	qcow2_free_state(bs->opaque);
 	bs->opaque = NULL;
