@@ -264,24 +264,78 @@ static void check_human(const struct block_check *r)
 		       (unsigned long long)r->fragmented_clusters);
 }
 
-static void check_json(const char *file, const char *fmt,
+/* Guest cluster counts of one image, as qemu-img check reports them. */
+struct cluster_stats {
+	uint64_t total, allocated, compressed, fragmented;
+};
+
+static int cluster_stats(struct block_dev *bs, struct cluster_stats *st)
+{
+	struct block_mapping m;
+	struct block_info info;
+	uint64_t off = 0, cs, next = 0;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = block_get_info(bs, &info);
+	if (ret < 0 || !info.cluster_size)
+		return ret < 0 ? ret : -ENOTSUP;
+	cs = info.cluster_size;
+	st->total = (bs->size + cs - 1) / cs;
+	while (off < bs->size) {
+		ret = block_map(bs, off, cs - off % cs < bs->size - off ?
+				cs - off % cs : bs->size - off, &m);
+		if (ret < 0)
+			return ret;
+		if ((m.flags & BLOCK_MAP_ALLOCATED) && !(m.flags & BLOCK_MAP_ZERO)) {
+			st->allocated++;
+			if (!(m.flags & BLOCK_MAP_HOST)) {
+				/* Compressed: fragmented by nature. */
+				st->compressed++;
+				st->fragmented++;
+			} else {
+				/* Not right after the previous data cluster. */
+				if (next && m.host != next)
+					st->fragmented++;
+				next = m.host + cs;
+			}
+		}
+		off = (off / cs + 1) * cs;
+	}
+	return 0;
+}
+
+static void add_u64_if(json_object *o, const char *key, uint64_t v)
+{
+	if (v)
+		json_object_object_add(o, key, json_u64(v));
+}
+
+/* Keys and meanings as qemu-img check --output=json has them. */
+static void check_json(const char *file, struct block_dev *bs,
 		       const struct block_check *r)
 {
 	json_object *o = json_object_new_object();
+	struct cluster_stats st;
 
 	json_object_object_add(o, "filename", json_object_new_string(file));
-	json_object_object_add(o, "format", json_object_new_string(fmt));
-	json_object_object_add(o, "check-errors", json_u64(r->corruptions));
-	json_object_object_add(o, "corruptions", json_u64(r->corruptions));
-	json_object_object_add(o, "leaks", json_u64(r->leaks));
-	json_object_object_add(o, "allocated-clusters",
-			       json_u64(r->allocated_clusters));
-	json_object_object_add(o, "total-clusters", json_u64(r->checked_clusters));
-	json_object_object_add(o, "fragmented-clusters",
-			       json_u64(r->fragmented_clusters));
-	json_object_object_add(o, "repaired", json_object_new_boolean(r->repaired));
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-						     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_object_add(o, "format",
+			       json_object_new_string(bs->drv->name));
+	json_object_object_add(o, "check-errors", json_u64(0));
+	if (r->repaired) {
+		add_u64_if(o, "leaks-fixed", r->leaks);
+	} else {
+		add_u64_if(o, "corruptions", r->corruptions);
+		add_u64_if(o, "leaks", r->leaks);
+	}
+	if (!cluster_stats(bs, &st)) {
+		json_object_object_add(o, "total-clusters", json_u64(st.total));
+		json_object_object_add(o, "allocated-clusters",
+				       json_u64(st.allocated));
+		add_u64_if(o, "fragmented-clusters", st.fragmented);
+		add_u64_if(o, "compressed-clusters", st.compressed);
+	}
+	img_print_json(o);
 	json_object_put(o);
 }
 
@@ -314,7 +368,7 @@ int img_check(int argc, char **argv)
 		return 1;
 	}
 	if (a.output == OUT_JSON)
-		check_json(a.file, bs->drv->name, &res);
+		check_json(a.file, bs, &res);
 	else
 		check_human(&res);
 	block_close(bs);

@@ -413,3 +413,20 @@ def test_info_json_matches_qemu(tmp_path, fmt, opts):
         for key in ("compat", "refcount-bits", "compression-type", "corrupt",
                     "create-type"):
             assert g["data"].get(key) == w["data"].get(key), key
+
+
+def test_check_json_matches_qemu(chain, tmp_path):
+    base, mid, top = chain
+    comp = tmp_path / "c.qcow2"
+    raw = view(top, tmp_path, "top.raw")
+    qemu("convert", "-c", "-O", "qcow2", "-o", "cluster_size=4096", raw, comp)
+    frag = tmp_path / "f.qcow2"
+    qemu("create", "-f", "qcow2", frag, "4M")
+    qio(frag, "write 1M 64k", "write 0 64k", "write 3M 128k", "write -z 2M 64k")
+    for img in (base, mid, top, comp, frag):
+        want = json.loads(qemu("check", "--output=json", img))
+        got = json.loads(wirt("check", "--output=json", img).stdout)
+        for key in ("format", "check-errors", "total-clusters",
+                    "allocated-clusters", "fragmented-clusters",
+                    "compressed-clusters", "leaks", "corruptions"):
+            assert got.get(key) == want.get(key), (img.name, key)
