@@ -355,8 +355,12 @@ int img_check(int argc, char **argv)
 	if (block_open(&bs, a.file, a.fmt, flags) < 0)
 		return 1;
 	if (!bs->drv->check) {
-		printf("%s: %s images carry no metadata to check.\n", a.file,
-		       bs->drv->name);
+		memset(&res, 0, sizeof(res));
+		if (a.output == OUT_JSON)
+			check_json(a.file, bs, &res);	/* nothing found */
+		else
+			printf("%s: %s images carry no metadata to check.\n",
+			       a.file, bs->drv->name);
 		block_close(bs);
 		return 0;
 	}

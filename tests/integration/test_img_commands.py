@@ -430,3 +430,10 @@ def test_check_json_matches_qemu(chain, tmp_path):
                     "allocated-clusters", "fragmented-clusters",
                     "compressed-clusters", "leaks", "corruptions"):
             assert got.get(key) == want.get(key), (img.name, key)
+
+
+def test_check_json_raw_is_json(tmp_path):
+    img = tmp_path / "r.raw"
+    img.write_bytes(b"\0" * 4096)
+    got = json.loads(wirt("check", "--output=json", img).stdout)
+    assert got["format"] == "raw" and got["check-errors"] == 0
