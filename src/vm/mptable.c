@@ -3,12 +3,15 @@
 
 #include <string.h>
 
+#include "hw/pci.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
 #define MPF_ADDR   0xf0000ULL  /* scanned by Linux: 0xf0000-0xfffff */
 #define MPC_ADDR   0xf0010ULL
-#define MP_SIZE    0x800
+#define MP_SIZE    0x1000
+#define BUS_PCI    0           /* MP bus ids of PCI buses are their numbers */
+#define BUS_ISA    1
 #define IOAPIC_ID  0           /* as in the MADT */
 #define IOAPIC_ADDR 0xfec00000u
 
@@ -21,13 +24,13 @@ static uint8_t checksum(const uint8_t *p, size_t len)
 	return (uint8_t)-sum;
 }
 
-static uint8_t *io_interrupt(uint8_t *e, uint8_t type, uint16_t flags, uint8_t bus_irq,
-			     uint8_t dst_apic, uint8_t dst_pin)
+static uint8_t *io_interrupt(uint8_t *e, uint8_t type, uint16_t flags, uint8_t bus,
+			     uint8_t bus_irq, uint8_t dst_apic, uint8_t dst_pin)
 {
 	e[0] = 3;           /* I/O interrupt assignment */
 	e[1] = type;        /* 0 INT, 3 ExtINT */
 	memcpy(e + 2, &flags, 2);
-	e[4] = 0;           /* source bus: ISA */
+	e[4] = bus;
 	e[5] = bus_irq;
 	e[6] = dst_apic;
 	e[7] = dst_pin;
@@ -59,8 +62,14 @@ void mptable_build(struct vm *vm)
 		memcpy(e + 4, &signature, 4);
 		memcpy(e + 8, &features, 4);
 	}
-	e[0] = 1;                                       /* bus 0: ISA */
-	e[1] = 0;
+	if (vm->pci) {
+		e[0] = 1;                               /* bus: PCI 0 */
+		e[1] = BUS_PCI;
+		memcpy(e + 2, "PCI   ", 6);
+		e += 8, count++;
+	}
+	e[0] = 1;                                       /* bus: ISA */
+	e[1] = BUS_ISA;
 	memcpy(e + 2, "ISA   ", 6);
 	e += 8, count++;
 	e[0] = 2;                                       /* the IOAPIC */
@@ -71,11 +80,21 @@ void mptable_build(struct vm *vm)
 	e += 8, count++;
 	/* ISA IRQs to IOAPIC pins: IRQ 0 to pin 2 (as the MADT says), the
 	 * 8259 as ExtINT on pin 0, the rest one to one. */
-	e = io_interrupt(e, 3, 0, 0, IOAPIC_ID, 0), count++;
+	e = io_interrupt(e, 3, 0, BUS_ISA, 0, IOAPIC_ID, 0), count++;
 	for (i = 0; i < 16; i++) {
 		if (i == 2)
 			continue;
-		e = io_interrupt(e, 0, 0, i, IOAPIC_ID, i == 0 ? 2 : i), count++;
+		e = io_interrupt(e, 0, 0, BUS_ISA, i, IOAPIC_ID, i == 0 ? 2 : i),
+		count++;
+	}
+	/* PCI INTx of each slot in use, as the ACPI _PRT routes them (level,
+	 * active low: "conforms to the bus"). */
+	for (i = 0; i < pci_slots_used(vm); i++) {
+		unsigned pin;
+
+		for (pin = 0; pin < 4; pin++)
+			e = io_interrupt(e, 0, 0, BUS_PCI, i << 2 | pin, IOAPIC_ID,
+					 pci_intx_gsi(i, pin + 1)), count++;
 	}
 	/* Local interrupts: ExtINT on LINT0, NMI on LINT1 of every CPU. */
 	e[0] = 4; e[1] = 3; e[2] = 0; e[3] = 0; e[4] = 0; e[5] = 0; e[6] = 0xff; e[7] = 0;
