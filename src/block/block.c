@@ -345,7 +345,12 @@ static int write_in_place(struct block_dev *bs, uint64_t off,
 	pthread_mutex_lock(&bs->lock);
 	ret = drv_map(bs, off, len, &m);
 	pthread_mutex_unlock(&bs->lock);
-	if (ret >= 0 && (m.flags & BLOCK_MAP_WRITABLE)) {
+	/*
+	 * An unaligned O_DIRECT write is a read-modify-write of whole blocks
+	 * that another in-place write could interleave with: driver path.
+	 */
+	if (ret >= 0 && (m.flags & BLOCK_MAP_WRITABLE) && !(bs->nocache &&
+	    (((uintptr_t)buf | m.len | m.host) & (FILE_DIRECT_ALIGN - 1)))) {
 		*done = m.len;
 		ret = file_pwrite_all(m.fd, buf, *done, m.host);
 	}

@@ -172,7 +172,9 @@ static int aio_one(struct bench *b, struct aio *a, uint64_t i)
 	if (ret < 0)
 		return ret;
 	need = BLOCK_MAP_HOST | (b->write ? BLOCK_MAP_WRITABLE : 0);
-	if ((m.flags & need) != need || m.len < b->size) {
+	/* O_DIRECT needs aligned offsets; the block layer bounces others. */
+	if ((m.flags & need) != need || m.len < b->size ||
+	    (b->bs->nocache && ((m.host | b->size) & (FILE_DIRECT_ALIGN - 1)))) {
 		ret = aio_submit(b, a);
 		if (!ret)
 			ret = aio_reap(b, a, a->inflight);

@@ -198,6 +198,78 @@ static void test_parallel_qcow2(void **state)
 	block_close(bs);
 }
 
+#define SECTORS_PER_BLOCK 8
+#define BLOCKS 32
+#define ROUNDS 40
+
+struct sector_writer {
+	struct block_dev *bs;
+	unsigned id;
+	int failures;
+};
+
+/* Thread id owns sector id of every 4 KiB block; rewrites it each round. */
+static void *sector_writer(void *arg)
+{
+	struct sector_writer *w = arg;
+	uint8_t buf[512];
+	unsigned r, b;
+
+	for (r = 0; r < ROUNDS; r++)
+		for (b = 0; b < BLOCKS; b++) {
+			memset(buf, w->id * 16 + r % 16 + 1, sizeof(buf));
+			if (block_write(w->bs, b * 4096 + w->id * 512, buf,
+					sizeof(buf)) < 0)
+				w->failures++;
+		}
+	return NULL;
+}
+
+/*
+ * Unaligned O_DIRECT writes are read-modify-writes of whole blocks: two
+ * threads writing different sectors of one block must not undo each other.
+ */
+static void test_nocache_concurrent_sectors(void **state)
+{
+	struct sector_writer w[SECTORS_PER_BLOCK];
+	pthread_t t[SECTORS_PER_BLOCK];
+	const char *fmts[] = { "raw", "qcow2" };
+	struct block_create_opts o = { .cluster_size = 65536 };
+	struct block_dev *bs;
+	uint8_t got[512], want;
+	unsigned i, b, f;
+
+	for (f = 0; f < 2; f++) {
+		assert_int_equal(block_create(fmts[f], tpath("s.img"),
+					      BLOCKS * 4096, &o), 0);
+		assert_int_equal(block_open(&bs, tpath("s.img"), fmts[f],
+					    BLOCK_O_RDWR | BLOCK_O_NOCACHE |
+					    BLOCK_O_UNSAFE), 0);
+		/* Allocate first, so qcow2 writes go in place too. */
+		memset(got, 0, sizeof(got));
+		for (b = 0; b < BLOCKS * 8; b++)
+			assert_int_equal(block_write(bs, b * 512ULL, got, 512), 0);
+		for (i = 0; i < SECTORS_PER_BLOCK; i++) {
+			w[i] = (struct sector_writer){ .bs = bs, .id = i };
+			assert_int_equal(pthread_create(&t[i], NULL,
+							sector_writer, &w[i]), 0);
+		}
+		for (i = 0; i < SECTORS_PER_BLOCK; i++) {
+			pthread_join(t[i], NULL);
+			assert_int_equal(w[i].failures, 0);
+		}
+		for (b = 0; b < BLOCKS; b++)
+			for (i = 0; i < SECTORS_PER_BLOCK; i++) {
+				want = i * 16 + (ROUNDS - 1) % 16 + 1;
+				assert_int_equal(block_read(bs, b * 4096 + i * 512,
+							    got, 512), 0);
+				assert_int_equal(got[0], want);
+				assert_int_equal(got[511], want);
+			}
+		block_close(bs);
+	}
+}
+
 static void test_map(void **state)
 {
 	struct block_create_opts o = { .cluster_size = 65536 };
@@ -240,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_nocache_unaligned_raw),
 		cmocka_unit_test(test_nocache_qcow2),
 		cmocka_unit_test(test_parallel_qcow2),
+		cmocka_unit_test(test_nocache_concurrent_sectors),
 		cmocka_unit_test(test_map),
 	};
 
