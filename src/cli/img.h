@@ -45,6 +45,18 @@ void img_progress_update(struct img_progress *p, uint64_t done,
 			 uint64_t total);
 void img_progress_end(struct img_progress *p);
 
+/* How one range of a backing chain reads, as qemu-img map reports it. */
+struct img_extent {
+	uint64_t start, len;
+	int depth;			/* image of the chain defining it */
+	bool present, zero, data, has_offset;
+	uint64_t offset;		/* in the file of that image */
+	const char *file;
+};
+/* Look up [off, off + *len) from top down; shortens *len to one answer. */
+int img_lookup(struct block_dev *top, uint64_t off, uint64_t *len,
+	       struct img_extent *e);
+
 /* img_info.c: the snapshot list as a JSON array. */
 json_object *img_snapshots_json(const struct block_snapshot *sn, int n);
 

@@ -44,6 +44,24 @@ static uint64_t first_diff(const uint8_t *x, const uint8_t *y, size_t n)
 	return i;
 }
 
+/*
+ * Strict mode: both images must report the same block status (present,
+ * zero, data, host offset known), as qemu-img compare -s requires.
+ */
+static int same_status(struct cmp *c, uint64_t off, uint64_t *n)
+{
+	struct img_extent ea, eb;
+	int ret;
+
+	ret = img_lookup(c->a, off, n, &ea);
+	if (!ret)
+		ret = img_lookup(c->b, off, n, &eb);
+	if (ret < 0)
+		return ret;
+	return ea.present == eb.present && ea.zero == eb.zero &&
+	       ea.data == eb.data && ea.has_offset == eb.has_offset;
+}
+
 /* 1 with *at set at the first difference, 0 if equal, negative errno. */
 static int compare_common(struct cmp *c, uint64_t end, uint64_t *at)
 {
@@ -57,9 +75,14 @@ static int compare_common(struct cmp *c, uint64_t end, uint64_t *at)
 		if (sa < 0 || sb < 0)
 			return sa < 0 ? sa : sb;
 		n = pa < pb ? pa : pb;
-		if (c->strict && sa != sb) {
-			*at = off;
-			return 2;
+		if (c->strict) {
+			ret = same_status(c, off, &n);
+			if (ret < 0)
+				return ret;
+			if (!ret) {
+				*at = off;
+				return 2;
+			}
 		}
 		if (sa != BLOCK_STATUS_ZERO || sb != BLOCK_STATUS_ZERO) {
 			ret = fetch(c->a, sa, off, c->ba, n);

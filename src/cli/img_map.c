@@ -19,62 +19,7 @@
 /* Ranges are looked up at most this long at a time. */
 #define STEP	(1ULL << 30)
 
-struct extent {
-	uint64_t start, len;
-	int depth;
-	bool present, zero, data, has_offset;
-	uint64_t offset;
-	const char *file;
-};
-
-/* How range [off, off + *len) of the chain from top reads; shortens *len. */
-static int lookup(struct block_dev *top, uint64_t off, uint64_t *len,
-		  struct extent *e)
-{
-	struct block_mapping m;
-	struct block_dev *bs;
-	uint64_t pnum;
-	int depth = 0, st, ret;
-
-	memset(e, 0, sizeof(*e));
-	e->start = off;
-	for (bs = top; bs; bs = bs->backing, depth++) {
-		e->depth = depth;
-		e->file = bs->filename;
-		if (off >= bs->size)
-			break;		/* past a shorter backing file: zeros */
-		if (*len > bs->size - off)
-			*len = bs->size - off;
-		ret = block_map(bs, off, *len, &m);
-		if (ret < 0)
-			return ret;
-		*len = m.len;
-		if (!(m.flags & BLOCK_MAP_ALLOCATED))
-			continue;
-		e->present = true;
-		e->zero = m.flags & BLOCK_MAP_ZERO;
-		if (m.flags & BLOCK_MAP_HOST) {
-			e->has_offset = true;
-			e->offset = m.host;
-		}
-		if (!e->zero) {
-			/* Holes in a raw file are allocated but read as zeros. */
-			st = block_status(bs, off, *len, &pnum);
-			if (st < 0)
-				return st;
-			*len = pnum;
-			e->zero = st == BLOCK_STATUS_ZERO;
-		}
-		e->data = !e->zero;
-		break;
-	}
-	if (!e->present)
-		e->zero = true;
-	e->len = *len;
-	return 0;
-}
-
-static bool mergeable(const struct extent *a, const struct extent *b)
+static bool mergeable(const struct img_extent *a, const struct img_extent *b)
 {
 	return a->depth == b->depth && a->present == b->present &&
 	       a->zero == b->zero && a->data == b->data &&
@@ -82,7 +27,7 @@ static bool mergeable(const struct extent *a, const struct extent *b)
 	       (!a->has_offset || a->offset + a->len == b->offset);
 }
 
-static void print_human(const struct extent *e)
+static void print_human(const struct img_extent *e)
 {
 	if (!e->data || !e->has_offset)
 		return;
@@ -90,7 +35,7 @@ static void print_human(const struct extent *e)
 	       e->len, e->offset, e->file);
 }
 
-static void print_json(const struct extent *e, bool first)
+static void print_json(const struct img_extent *e, bool first)
 {
 	json_object *o = json_object_new_object();
 
@@ -107,7 +52,7 @@ static void print_json(const struct extent *e, bool first)
 	json_object_put(o);
 }
 
-static void emit(const struct extent *e, bool json, bool *first)
+static void emit(const struct img_extent *e, bool json, bool *first)
 {
 	if (json)
 		print_json(e, *first);
@@ -119,7 +64,7 @@ static void emit(const struct extent *e, bool json, bool *first)
 static int map_image(struct block_dev *bs, uint64_t start, uint64_t end,
 		     bool json)
 {
-	struct extent cur, next;
+	struct img_extent cur, next;
 	uint64_t off = start, n;
 	bool first = true, have = false;
 	int ret;
@@ -129,7 +74,7 @@ static int map_image(struct block_dev *bs, uint64_t start, uint64_t end,
 		       "File");
 	while (off < end) {
 		n = end - off < STEP ? end - off : STEP;
-		ret = lookup(bs, off, &n, &next);
+		ret = img_lookup(bs, off, &n, &next);
 		if (ret < 0)
 			return ret;
 		if (have && mergeable(&cur, &next)) {

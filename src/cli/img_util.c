@@ -1,4 +1,7 @@
-/* Helpers shared by the `wirt img` commands: cache modes, output, progress. */
+/*
+ * Helpers shared by the `wirt img` commands: cache modes, output,
+ * progress, and how a range of a backing chain reads (map, compare -s).
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -66,3 +69,50 @@ void img_progress_end(struct img_progress *p)
 		fprintf(stderr, "    (100.00/100%%)\r");
 	fputc('\n', stderr);
 }
+
+int img_lookup(struct block_dev *top, uint64_t off, uint64_t *len,
+	       struct img_extent *e)
+{
+	struct block_mapping m;
+	struct block_dev *bs;
+	uint64_t pnum;
+	int depth = 0, st, ret;
+
+	memset(e, 0, sizeof(*e));
+	e->start = off;
+	for (bs = top; bs; bs = bs->backing, depth++) {
+		e->depth = depth;
+		e->file = bs->filename;
+		if (off >= bs->size)
+			break;		/* past a shorter backing file: zeros */
+		if (*len > bs->size - off)
+			*len = bs->size - off;
+		ret = block_map(bs, off, *len, &m);
+		if (ret < 0)
+			return ret;
+		*len = m.len;
+		if (!(m.flags & BLOCK_MAP_ALLOCATED))
+			continue;
+		e->present = true;
+		e->zero = m.flags & BLOCK_MAP_ZERO;
+		if (m.flags & BLOCK_MAP_HOST) {
+			e->has_offset = true;
+			e->offset = m.host;
+		}
+		if (!e->zero) {
+			/* Holes in a raw file are allocated but read as zeros. */
+			st = block_status(bs, off, *len, &pnum);
+			if (st < 0)
+				return st;
+			*len = pnum;
+			e->zero = st == BLOCK_STATUS_ZERO;
+		}
+		e->data = !e->zero;
+		break;
+	}
+	if (!e->present)
+		e->zero = true;
+	e->len = *len;
+	return 0;
+}
+

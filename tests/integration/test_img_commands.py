@@ -150,6 +150,14 @@ def test_compare_like_qemu(chain, tmp_path):
     assert w.stdout == f"Content mismatch at offset {3 * MiB + 512}!\n"
 
 
+def test_compare_strict_like_qemu(chain, tmp_path):
+    base, mid, top = chain
+    raw = view(top, tmp_path, "top.raw")
+    for a, b in ((top, raw), (raw, top), (base, top), (mid, top), (top, top),
+                 (raw, raw)):
+        compare_both(a, b, "-s")
+
+
 def test_compare_sizes_and_strict(tmp_path):
     a, b = tmp_path / "a.raw", tmp_path / "b.qcow2"
     with open(a, "wb") as f:
