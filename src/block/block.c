@@ -594,6 +594,7 @@ int block_map(struct block_dev *bs, uint64_t off, uint64_t len,
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 	m->len = len;
+	m->filename = bs->filename;	/* extents name their own files */
 	if (!len)
 		return 0;
 	if (bs->drv->map) {

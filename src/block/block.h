@@ -73,6 +73,7 @@ struct block_mapping {
 	uint64_t host;			/* file offset if BLOCK_MAP_HOST */
 	int fd;				/* file holding host (BLOCK_MAP_HOST) */
 	unsigned flags;
+	const char *filename;		/* that file's name (block_map()) */
 };
 
 /* Result of block_status() for a range. */

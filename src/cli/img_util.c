@@ -98,6 +98,7 @@ int img_lookup(struct block_dev *top, uint64_t off, uint64_t *len,
 		if (m.flags & BLOCK_MAP_HOST) {
 			e->has_offset = true;
 			e->offset = m.host;
+			e->file = m.filename;
 		}
 		if (!e->zero) {
 			/* Holes in a raw file are allocated but read as zeros. */

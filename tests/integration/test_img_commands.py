@@ -445,3 +445,21 @@ def test_check_json_raw_is_json(tmp_path):
     img.write_bytes(b"\0" * 4096)
     got = json.loads(wirt("check", "--output=json", img).stdout)
     assert got["format"] == "raw" and got["check-errors"] == 0
+
+
+def test_map_vmdk_like_qemu(tmp_path):
+    sparse = tmp_path / "s.vmdk"
+    qemu("create", "-f", "vmdk", sparse, "4M")
+    qio(sparse, "write -P 1 64k 100k", "write -P 2 3M 4k", fmt="vmdk")
+    want = json.loads(qemu("map", "--output=json", sparse.name, cwd=tmp_path))
+    got = json.loads(wirt("map", "--output=json", sparse.name,
+                          cwd=tmp_path).stdout)
+    assert got == want
+    split = tmp_path / "t.vmdk"
+    qemu("create", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse",
+         split, "5G")
+    qio(split, "write -P 1 0 64k", f"write -P 2 {(2 << 30) - 4096} 8k",
+        fmt="vmdk")
+    # Human output names the extent file that holds each range.
+    assert wirt("map", split.name, cwd=tmp_path).stdout == \
+        qemu("map", split.name, cwd=tmp_path)
