@@ -75,10 +75,13 @@ static int parse_extent(struct block_dev *bs, const char *line,
 	uint64_t sectors, offset = 0;
 	int n;
 
+	name[0] = 0;
 	n = sscanf(line, "%15s %" SCNu64 " %15s \"%1023[^\"]\" %" SCNu64,
 		   access, &sectors, kind, name, &offset);
-	if (n < 4 || (strcmp(access, "RW") && strcmp(access, "RDONLY") &&
-		      strcmp(access, "NOACCESS")))
+	/* ZERO extents name no file. */
+	if (n < 3 || (n < 4 && strcmp(kind, "ZERO")) ||
+	    (strcmp(access, "RW") && strcmp(access, "RDONLY") &&
+	     strcmp(access, "NOACCESS")))
 		return desc_error(bs, -EINVAL, "bad extent line:", line);
 	if (strcmp(kind, "FLAT") && strcmp(kind, "SPARSE") &&
 	    strcmp(kind, "ZERO"))
