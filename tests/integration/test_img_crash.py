@@ -6,7 +6,9 @@ operation before it starts and each completed flush.  It is killed with
 SIGKILL at a random moment, several rounds on the same image.  After each
 kill, `wirt img check` and `qemu-img check` may report leaked clusters but
 nothing worse, and every operation acknowledged before the last completed
-flush must read back (through qemu-img, the independent reader) exactly.
+flush must read back (through qemu-img, the independent reader) exactly;
+bytes that operations after it touched hold either their old contents or
+what one of those operations stores there.
 
 A kill leaves the file as the writer's last completed system call left it,
 so this finds metadata written in the wrong order (an L2 entry naming a
@@ -51,8 +53,8 @@ def dump(image, out):
 
 
 def replay(log_text, model, pattern):
-    """Apply the durable operations to model; return the ranges of the
-    operations begun after the last completed flush (contents unknown)."""
+    """Apply the durable operations to model; return the operations begun
+    after the last completed flush as (start, end, bytes they store)."""
     ops, durable = [], 0
     for line in log_text.splitlines():
         f = line.split()
@@ -64,25 +66,34 @@ def replay(log_text, model, pattern):
             ops.append((int(f[1]), f[2], int(f[3]), int(f[4])))
     unknown = []
     for seq, kind, off, length in ops:
-        if seq > durable:
-            unknown.append((off, off + length))
-            continue
         if kind == "w":
             start = (seq * 4099) % 65536
-            model[off:off + length] = pattern[start:start + length]
+            data = pattern[start:start + length]
         else:
-            model[off:off + length] = bytes(length)
+            data = bytes(length)
+        if seq > durable:
+            unknown.append((off, off + length, data))
+        else:
+            model[off:off + length] = data
     return durable, unknown
 
 
-def compare_outside(model, actual, unknown):
-    """Offset of the first byte that differs outside the unknown ranges."""
+def first_bad_byte(model, actual, unknown):
+    """Offset of the first byte that is neither what the durable writes
+    left nor what one of the unflushed operations stores there."""
     assert len(model) == len(actual)
     pos = 0
-    for start, end in sorted(unknown) + [(len(model), len(model))]:
+    for start, end, _ in sorted(unknown) + [(len(model), len(model), b"")]:
         if start > pos and model[pos:start] != actual[pos:start]:
             return next(i for i in range(pos, start) if model[i] != actual[i])
         pos = max(pos, end)
+    for start, end, _ in unknown:
+        if actual[start:end] == model[start:end]:
+            continue
+        for i in range(start, end):
+            if actual[i] != model[i] and not any(
+                    s <= i < e and d[i - s] == actual[i] for s, e, d in unknown):
+                return i
     return None
 
 
@@ -122,7 +133,7 @@ def crash_rounds(tmp_path, writer, image, seed):
         durable, unknown = replay(log.read_text(), model, pattern)
         total_durable += durable
         actual = dump(image, tmp_path / "after.raw")
-        bad = compare_outside(model, actual, unknown)
+        bad = first_bad_byte(model, actual, unknown)
         assert bad is None, (f"round {rnd}: byte {bad} differs from the last "
                              f"flushed write ({durable} operations durable)")
         model = actual
