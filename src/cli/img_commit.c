@@ -52,7 +52,7 @@ static int copy_down(struct block_dev *top, struct block_dev *base,
 		     struct block_dev *out, struct img_progress *prog)
 {
 	uint64_t off = 0, n, pnum;
-	uint8_t *buf = malloc(CHUNK);
+	uint8_t *buf = aligned_alloc(FILE_DIRECT_ALIGN, CHUNK);
 	bool alloc;
 	int st, ret = 0;
 

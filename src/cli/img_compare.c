@@ -141,8 +141,8 @@ static int run(struct cmp *c)
 			printf("Strict mode: Image size mismatch!\n");
 		return 1;
 	}
-	c->ba = malloc(CHUNK);
-	c->bb = malloc(CHUNK);
+	c->ba = aligned_alloc(FILE_DIRECT_ALIGN, CHUNK);
+	c->bb = aligned_alloc(FILE_DIRECT_ALIGN, CHUNK);
 	if (!c->ba || !c->bb)
 		return -ENOMEM;
 	ret = compare_common(c, common, &at);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "block/block.h"
+#include "block/file_io.h"
 #include "cli/img.h"
 #include "util/log.h"
 
@@ -63,7 +64,8 @@ static int keep_view(struct block_dev *bs, uint64_t off, const uint8_t *old,
 static int copy_differences(struct block_dev *bs, struct block_dev *nb,
 			    struct img_progress *prog)
 {
-	uint8_t *old = malloc(CHUNK), *new = malloc(CHUNK);
+	uint8_t *old = aligned_alloc(FILE_DIRECT_ALIGN, CHUNK);
+	uint8_t *new = aligned_alloc(FILE_DIRECT_ALIGN, CHUNK);
 	struct block_mapping m;
 	struct block_info info;
 	uint64_t off = 0, n, grain = 65536;
