@@ -703,7 +703,8 @@ static int cmp_u32(const void *a, const void *b)
 
 /* Check one grain table; appends its grains to list. */
 static int check_gt(struct block_dev *bs, uint32_t gdi, uint64_t fsize,
-		    struct block_check *res, uint32_t *list, uint64_t *n)
+		    struct block_check *res, uint32_t *list, uint64_t *n,
+		    uint64_t cap)
 {
 	struct vmdk *s = bs->opaque;
 	uint64_t gsize = s->grain * SECTOR;
@@ -739,6 +740,10 @@ static int check_gt(struct block_dev *bs, uint32_t gdi, uint64_t fsize,
 			res->corruptions++;
 			continue;
 		}
+		if (*n == cap) {	/* more grains than the file holds */
+			res->corruptions++;
+			continue;
+		}
 		list[(*n)++] = gte;
 	}
 	free(red);
@@ -749,7 +754,7 @@ static int vmdk_check(struct block_dev *bs, struct block_check *res,
 		      bool repair)
 {
 	struct vmdk *s = bs->opaque;
-	uint64_t fsize, n = 0, i;
+	uint64_t fsize, n = 0, i, cap;
 	uint32_t gdi, *list;
 	int ret;
 
@@ -758,12 +763,17 @@ static int vmdk_check(struct block_dev *bs, struct block_check *res,
 	ret = file_size(bs->fd, &fsize);
 	if (ret < 0)
 		return ret;
-	list = malloc((uint64_t)s->gd_entries * s->gtes * 4 + 4);
+	/* Grains take a sector at least: a hostile capacity must not size
+	 * the list (fuzzer finding: 4 GiB for a tiny file). */
+	cap = (uint64_t)s->gd_entries * s->gtes;
+	if (cap > fsize / (s->compressed ? SECTOR : s->grain * SECTOR) + 1)
+		cap = fsize / (s->compressed ? SECTOR : s->grain * SECTOR) + 1;
+	list = malloc(cap * 4 + 4);
 	if (!list)
 		return -ENOMEM;
 	for (gdi = 0; gdi < s->gd_entries && !ret; gdi++)
 		if (s->gd[gdi])
-			ret = check_gt(bs, gdi, fsize, res, list, &n);
+			ret = check_gt(bs, gdi, fsize, res, list, &n, cap);
 	qsort(list, n, 4, cmp_u32);
 	for (i = 1; i < n; i++)
 		if (list[i] == list[i - 1] ||
