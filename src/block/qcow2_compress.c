@@ -7,19 +7,25 @@
  *
  * Only clusters not yet allocated are written compressed; anything else,
  * and clusters that do not shrink, go through the ordinary write path.
+ * The clusters of a batch are compressed on one thread per CPU.
  *
  * Ordering: refcounts and data first, then (after a barrier) the L2
  * entries that point at them.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
 #include "block/file_io.h"
 #include "block/qcow2.h"
 #include "block/qcow2_extra.h"
+
+/* Clusters of a batch are compressed on up to this many threads. */
+#define SQUEEZE_THREADS	8
 
 /* Where one compressed cluster went in the packed buffer. */
 struct packed {
@@ -259,15 +265,90 @@ static int write_plain(struct block_dev *bs, struct batch *b, uint64_t off,
 	return 0;
 }
 
+/* Compressing the clusters of a batch, split among a few threads. */
+struct squeeze {
+	const struct qcow2 *s;
+	struct batch *b;
+	const uint8_t *buf;
+	uint64_t len;			/* bytes of buf */
+	uint64_t first, step;		/* clusters first, first + step, ... */
+	int err;
+};
+
+static void *squeeze(void *arg)
+{
+	struct squeeze *q = arg;
+	const struct qcow2 *s = q->s;
+	uint64_t i, o, n;
+	uint8_t *tail = NULL;
+	const uint8_t *src;
+
+	for (i = q->first; i < q->b->n; i += q->step) {
+		o = i << s->cluster_bits;
+		n = q->len - o < s->cluster_size ? q->len - o : s->cluster_size;
+		if (buf_is_zero(q->buf + o, n))
+			continue;
+		src = q->buf + o;
+		if (n < s->cluster_size) {
+			/* The image's last, partial cluster: pad with zeros. */
+			tail = calloc(1, s->cluster_size);
+			if (!tail) {
+				q->err = -ENOMEM;
+				break;
+			}
+			memcpy(tail, src, n);
+			src = tail;
+		}
+		q->b->p[i].len = compress_cluster(s, src, q->b->out + o);
+	}
+	free(tail);
+	return NULL;
+}
+
+/* Fill b->p[].len for every cluster, on up to SQUEEZE_THREADS threads. */
+static int squeeze_all(const struct qcow2 *s, struct batch *b,
+		       const uint8_t *buf, uint64_t len)
+{
+	struct squeeze q[SQUEEZE_THREADS];
+	pthread_t t[SQUEEZE_THREADS];
+	bool started[SQUEEZE_THREADS] = { false };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t k, nt = cpus > 1 ? (uint64_t)cpus : 1;
+	int ret = 0;
+
+	if (nt > SQUEEZE_THREADS)
+		nt = SQUEEZE_THREADS;
+	if (nt > b->n)
+		nt = b->n;
+	for (k = 0; k < nt; k++) {
+		q[k] = (struct squeeze){ .s = s, .b = b, .buf = buf, .len = len,
+					 .first = k, .step = nt };
+		/* The first share runs here; others on threads if we can. */
+		if (k)
+			started[k] = !pthread_create(&t[k], NULL, squeeze, &q[k]);
+	}
+	squeeze(&q[0]);
+	for (k = 1; k < nt; k++) {
+		if (started[k])
+			pthread_join(t[k], NULL);
+		else
+			squeeze(&q[k]);
+	}
+	for (k = 0; k < nt; k++)
+		if (q[k].err)
+			ret = q[k].err;
+	return ret;
+}
+
 /* [off, off + len) within one L2 table. */
 static int write_l2_range(struct block_dev *bs, uint64_t off,
 			  const uint8_t *buf, uint64_t len)
 {
 	struct qcow2 *s = bs->opaque;
-	uint64_t n = div_round_up(len, s->cluster_size), i, o, bytes, host;
+	uint64_t n = div_round_up(len, s->cluster_size), bytes, host;
 	uint64_t l2_off, ci = (off >> s->cluster_bits) & (qcow2_l2_entries(s) - 1);
-	uint8_t *l2, *tail = NULL;
 	struct batch b;
+	uint8_t *l2;
 	int ret;
 
 	ret = l2_table(bs, off, &l2_off);
@@ -280,23 +361,8 @@ static int write_l2_range(struct block_dev *bs, uint64_t off,
 	ret = batch_alloc(s, &b, n);
 	if (ret < 0)
 		return ret;
-	for (i = 0; i < n; i++) {
-		o = i << s->cluster_bits;
-		if (len - o < s->cluster_size) {
-			/* The image's last, partial cluster: pad with zeros. */
-			tail = calloc(1, s->cluster_size);
-			if (!tail) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			memcpy(tail, buf + o, len - o);
-		}
-		if (!buf_is_zero(buf + o, len - o < s->cluster_size ?
-				 len - o : s->cluster_size))
-			b.p[i].len = compress_cluster(s, tail ? tail : buf + o,
-						      b.out + o);
-	}
-	bytes = pack(s, b.p, n, b.refs);
+	ret = squeeze_all(s, &b, buf, len);
+	bytes = ret ? 0 : pack(s, b.p, n, b.refs);
 	if (bytes) {
 		ret = store(bs, &b, bytes, &host);
 		if (!ret)
@@ -304,8 +370,6 @@ static int write_l2_range(struct block_dev *bs, uint64_t off,
 	}
 	if (!ret)
 		ret = write_plain(bs, &b, off, buf, len);
-out:
-	free(tail);
 	batch_free(&b);
 	return ret;
 }
