@@ -82,6 +82,11 @@ static int l2_table(struct block_dev *bs, uint64_t off, uint64_t *l2_off)
 	if (i >= s->l1_size)
 		return -ENOTSUP;
 	*l2_off = s->l1[i] & QCOW2_OFFSET_MASK;
+	if (*l2_off && ((*l2_off & (s->cluster_size - 1)) ||
+			*l2_off < s->cluster_size))
+		return qcow2_corrupt(bs, "L2 table offset 0x%llx is not a "
+				     "data cluster",
+				     (unsigned long long)*l2_off);
 	if (*l2_off)
 		return s->l1[i] & QCOW2_OFLAG_COPIED ? 0 : -ENOTSUP;
 	ret = qcow2_alloc_clusters(bs, 1, &new);
