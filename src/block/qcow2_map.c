@@ -38,6 +38,45 @@ static unsigned entry_flags(const struct qcow2 *s, uint64_t e)
 	}
 }
 
+/* Flags of subcluster sc from the two halves of an extended L2 bitmap. */
+static unsigned subcluster_flags(uint64_t bitmap, uint32_t sc)
+{
+	bool zero = (bitmap >> 32) & (1ULL << sc), data = bitmap & (1ULL << sc);
+
+	if (zero && data)
+		return BLOCK_MAP_ALLOCATED;	/* corrupt: the driver says so */
+	if (zero)
+		return BLOCK_MAP_ALLOCATED | BLOCK_MAP_ZERO;
+	return data ? BLOCK_MAP_ALLOCATED | BLOCK_MAP_HOST : 0;
+}
+
+/*
+ * Extended L2 entries (16 bytes: entry, then a bitmap of allocated and
+ * zero subclusters): the run of alike subclusters from off within one
+ * cluster.  Such images are only read, so nothing is writable.
+ */
+static void map_subclusters(const struct qcow2 *s, const uint8_t *l2,
+			    uint64_t ci, uint64_t in, struct block_mapping *m)
+{
+	uint64_t e = get_be64(l2 + ci * 16), bitmap = get_be64(l2 + ci * 16 + 8);
+	uint32_t sc = in >> s->sc_bits, end;
+
+	m->len = s->cluster_size - in;
+	if (qcow2_entry_kind(s, e & ~QCOW2_OFLAG_ZERO) == QCOW2_COMPRESSED) {
+		m->flags = BLOCK_MAP_ALLOCATED;
+		return;
+	}
+	m->flags = subcluster_flags(bitmap, sc);
+	for (end = sc + 1; end < QCOW2_SUBCLUSTERS &&
+	     subcluster_flags(bitmap, end) == m->flags; end++)
+		;
+	m->len = ((uint64_t)end << s->sc_bits) - in;
+	m->host = (e & QCOW2_OFFSET_MASK) + in;
+	if ((m->flags & BLOCK_MAP_HOST) && (m->host - in < s->cluster_size ||
+	    ((m->host - in) & (s->cluster_size - 1))))
+		m->flags &= ~BLOCK_MAP_HOST;
+}
+
 int qcow2_map_range(struct block_dev *bs, uint64_t off, uint64_t len,
 		    struct block_mapping *m)
 {
@@ -52,8 +91,6 @@ int qcow2_map_range(struct block_dev *bs, uint64_t off, uint64_t len,
 	if (len > span - (off & (span - 1)))
 		len = span - (off & (span - 1));
 	m->len = len;
-	if (s->incompat & QCOW2_INCOMPAT_EXTL2)
-		return -ENOTSUP;
 	l2_off = off / span < s->l1_size ?
 		 s->l1[off / span] & QCOW2_OFFSET_MASK : 0;
 	if (!l2_off)
@@ -67,6 +104,15 @@ int qcow2_map_range(struct block_dev *bs, uint64_t off, uint64_t len,
 		return ret;
 	ci = (off >> s->cluster_bits) & (qcow2_l2_entries(s) - 1);
 	in = qcow2_offset_in_cluster(s, off);
+	if (s->extl2) {
+		map_subclusters(s, l2, ci, in, m);
+		if (m->len > len)
+			m->len = len;
+		if ((m->flags & BLOCK_MAP_HOST) &&
+		    hits_metadata(s, m->host, m->len))
+			m->flags &= ~BLOCK_MAP_HOST;
+		return 0;
+	}
 	e = get_be64(l2 + ci * 8);
 	m->flags = entry_flags(s, e);
 	host = (e & QCOW2_OFFSET_MASK) + in;

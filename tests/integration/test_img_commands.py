@@ -463,3 +463,18 @@ def test_map_vmdk_like_qemu(tmp_path):
     # Human output names the extent file that holds each range.
     assert wirt("map", split.name, cwd=tmp_path).stdout == \
         qemu("map", split.name, cwd=tmp_path)
+
+
+def test_map_subclusters_like_qemu(tmp_path):
+    base, img = tmp_path / "xb.qcow2", tmp_path / "x.qcow2"
+    qemu("create", "-f", "qcow2", base, "4M")
+    qio(base, "write -P 9 0 4M")
+    qemu("create", "-f", "qcow2", "-o", "extended_l2=on", "-b", "xb.qcow2",
+         "-F", "qcow2", img)
+    qio(img, "write -P 1 4k 8k", "write -z 64k 6k", "write -P 2 1M 64k",
+        "write -z 2M 128k")
+    want = json.loads(qemu("map", "--output=json", img.name, cwd=tmp_path))
+    got = json.loads(wirt("map", "--output=json", img.name,
+                          cwd=tmp_path).stdout)
+    assert got == want
+    compare_both(img, view(img, tmp_path, "x.raw"), "-s")
