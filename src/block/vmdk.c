@@ -675,6 +675,11 @@ static int vmdk_get_info(struct block_dev *bs, struct block_info *info)
 	struct vmdk *s = bs->opaque;
 
 	if (s->ext) {
+		/* Disk usage is that of the extent files too. */
+		for (unsigned i = 0; i < s->nr_ext; i++)
+			if (s->ext[i].bs)
+				info->allocated_size +=
+					file_allocated(s->ext[i].bs->fd);
 		snprintf(info->subformat, sizeof(info->subformat), "%s",
 			 s->create_type);
 		snprintf(info->format_detail, sizeof(info->format_detail),
