@@ -49,7 +49,10 @@ static uint64_t req_offset(const struct bench *b, uint64_t i)
 
 	if (b->random)
 		return b->offset + mix(i) % slots * b->size;
-	return b->offset + (i * b->step) % (b->span - b->size + 1);
+	if (!b->step)
+		return b->offset;
+	/* As qemu-img: back to the start when the next one would not fit. */
+	return b->offset + i % ((b->span - b->size) / b->step + 1) * b->step;
 }
 
 static int do_sync(struct bench *b, uint64_t off, void *buf)

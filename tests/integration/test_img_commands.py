@@ -374,6 +374,21 @@ def test_bench_writes_land(tmp_path, fmt, extra):
         assert b in (b"\x5a" * 4096, b"\x01" * 4096, b"\0" * 4096), i
 
 
+def test_bench_sequential_wraps(tmp_path):
+    """A request that would run past the end starts over at -o (qemu-img
+    fails the request there instead)."""
+    img = tmp_path / "w.raw"
+    img.write_bytes(b"\0" * 64 * KiB)
+    wirt("bench", "-w", "-c", "6", "-d", "1", "-S", "12k", "-s", "8k",
+         "-o", "4k", "--pattern", "3", "-f", "raw", img)
+    data = img.read_bytes()
+    # Fits at 4k, 16k, 28k, 40k, 52k; the 6th (64k) wraps to 4k.
+    want = bytearray(64 * KiB)
+    for off in (4, 16, 28, 40, 52):
+        want[off * KiB:(off + 8) * KiB] = b"\3" * 8 * KiB
+    assert data == bytes(want)
+
+
 def test_bench_sequential_step(tmp_path):
     img = tmp_path / "s.raw"
     img.write_bytes(b"\0" * MiB)
