@@ -110,15 +110,88 @@ static void check_l2_entry(struct check_state *cs, uint64_t e)
 	}
 }
 
+/*
+ * L2 tables one L1 table names more than once (a corruption), sorted, with
+ * a flag each: every table is walked once, however often it is named, so
+ * a hostile L1 table cannot multiply the work by millions.
+ */
+struct dup_set {
+	uint64_t *off;
+	bool *walked;
+	size_t n;
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int find_dups(const uint64_t *l1, uint32_t size, struct dup_set *d)
+{
+	uint64_t *v = malloc((size + 1ULL) * 8);
+	size_t i, n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < size; i++)
+		if (l1[i] & QCOW2_OFFSET_MASK)
+			v[n++] = l1[i] & QCOW2_OFFSET_MASK;
+	qsort(v, n, 8, cmp_u64);
+	d->n = 0;
+	for (i = 1; i < n; i++)
+		if (v[i] == v[i - 1] && (!d->n || v[d->n - 1] != v[i]))
+			v[d->n++] = v[i];
+	d->off = v;
+	d->walked = calloc(d->n + 1, 1);
+	if (!d->walked) {
+		free(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* False if the L2 table at off was walked already. */
+static bool walk_once(struct dup_set *d, uint64_t off)
+{
+	uint64_t *p = bsearch(&off, d->off, d->n, 8, cmp_u64);
+
+	if (!p)
+		return true;
+	if (d->walked[p - d->off])
+		return false;
+	d->walked[p - d->off] = true;
+	return true;
+}
+
+static void free_dups(struct dup_set *d)
+{
+	free(d->off);
+	free(d->walked);
+}
+
 static int check_l1(struct check_state *cs, const uint64_t *l1, uint32_t size,
 		    uint64_t l1_off)
 {
 	struct qcow2 *s = cs->bs->opaque;
+	struct dup_set dups;
 	uint64_t off, i, j;
 	uint8_t *l2;
 	int ret;
 
 	add_ref(cs, l1_off, size * 8ULL, "L1 table");
+	/* An L1 table in clusters something else uses: counted, not walked. */
+	if (size && (l1_off >> s->cluster_bits) < cs->nclusters &&
+	    cs->refs[l1_off >> s->cluster_bits] > 1) {
+		report(cs, "L1 table at 0x%llx shares its clusters",
+		       (unsigned long long)l1_off);
+		corruption(cs);
+		return 0;
+	}
+	ret = find_dups(l1, size, &dups);
+	if (ret < 0)
+		return ret;
 	for (i = 0; i < size; i++) {
 		off = l1[i] & QCOW2_OFFSET_MASK;
 		if (!off)
@@ -130,7 +203,8 @@ static int check_l1(struct check_state *cs, const uint64_t *l1, uint32_t size,
 			continue;
 		}
 		add_ref(cs, off, s->cluster_size, "L2 table");
-		if ((off >> s->cluster_bits) >= cs->nclusters)
+		if ((off >> s->cluster_bits) >= cs->nclusters ||
+		    !walk_once(&dups, off))
 			continue;
 		ret = qcow2_cache_get(cs->bs, &s->l2_cache, off, &l2);
 		if (ret == -EIO) {
@@ -138,13 +212,15 @@ static int check_l1(struct check_state *cs, const uint64_t *l1, uint32_t size,
 			continue;
 		}
 		if (ret < 0)
-			return ret;
+			break;
+		ret = 0;
 		memcpy(s->cow_buf, l2, s->cluster_size);
 		for (j = 0; j < qcow2_l2_entries(s); j++)
 			check_l2_entry(cs, get_be64(s->cow_buf +
 						    j * qcow2_l2_entry_size(s)));
 	}
-	return 0;
+	free_dups(&dups);
+	return ret < 0 ? ret : 0;
 }
 
 static int check_snapshots(struct check_state *cs)
@@ -286,28 +362,36 @@ static void check_flag(struct check_state *cs, uint64_t e, const char *what)
 static int check_copied_flags(struct check_state *cs)
 {
 	struct qcow2 *s = cs->bs->opaque;
+	struct dup_set dups;
 	uint64_t off, i, j;
 	uint8_t *l2;
 	int ret;
 
+	ret = find_dups(s->l1, s->l1_size, &dups);
+	if (ret < 0)
+		return ret;
 	for (i = 0; i < s->l1_size; i++) {
 		off = s->l1[i] & QCOW2_OFFSET_MASK;
 		if (!off || off & (s->cluster_size - 1) ||
 		    (off >> s->cluster_bits) >= cs->nclusters)
 			continue;
 		check_flag(cs, s->l1[i], "L2 table");
+		if (!walk_once(&dups, off))
+			continue;
 		ret = qcow2_cache_get(cs->bs, &s->l2_cache, off, &l2);
 		if (ret == -EIO)
 			continue;
 		if (ret < 0)
-			return ret;
+			break;
+		ret = 0;
 		memcpy(s->cow_buf, l2, s->cluster_size);
 		for (j = 0; j < qcow2_l2_entries(s); j++)
 			check_flag(cs, get_be64(s->cow_buf +
 						j * qcow2_l2_entry_size(s)),
 				   "data cluster");
 	}
-	return 0;
+	free_dups(&dups);
+	return ret < 0 ? ret : 0;
 }
 
 static int run_check(struct block_dev *bs, struct block_check *res,

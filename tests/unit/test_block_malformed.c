@@ -770,6 +770,40 @@ static void test_vmdk_check_memory_bounded(void **state)
 	free(big);
 }
 
+/* An L1 table naming one L2 table 131072 times made check walk it each
+ * time (a billion entries); now every table is walked once. */
+static void test_check_shared_l2_bounded(void **state)
+{
+	struct block_dev *bs;
+	struct block_check res;
+	uint8_t buf[512];
+	uint64_t l1, l2, i;
+	size_t len;
+	uint8_t *img;
+	time_t t0;
+
+	memset(buf, 0x61, sizeof(buf));
+	assert_int_equal(block_create("qcow2", tpath("sl.qcow2"), 1ULL << 46,
+				      NULL), 0);
+	assert_int_equal(block_open(&bs, tpath("sl.qcow2"), NULL, BLOCK_O_RDWR), 0);
+	assert_int_equal(block_write(bs, 0, buf, sizeof(buf)), 0);
+	block_close(bs);
+	img = read_file(tpath("sl.qcow2"), &len);
+	l1 = get_be64(img + QH_L1_OFFSET);
+	assert_int_equal(get_be32(img + QH_L1_SIZE), 131072);
+	l2 = get_be64(img + l1);
+	for (i = 1; i < 131072; i++)
+		put_be64(img + l1 + i * 8, l2);
+	write_file(tpath("sl.qcow2"), img, len);
+	t0 = time(NULL);
+	assert_int_equal(block_open(&bs, tpath("sl.qcow2"), NULL, 0), 0);
+	assert_int_equal(block_check(bs, &res, false), 0);
+	assert_true(res.corruptions > 0);
+	block_close(bs);
+	assert_true(time(NULL) - t0 < 10);
+	free(img);
+}
+
 /* Whatever happens to the image, every operation returns; none crashes. */
 static void exercise(const char *p, uint32_t *seed)
 {
@@ -862,6 +896,7 @@ int main(void)
 		cmocka_unit_test(test_write_past_end_refused),
 		cmocka_unit_test(test_grow_empty_image),
 		cmocka_unit_test(test_vmdk_check_memory_bounded),
+		cmocka_unit_test(test_check_shared_l2_bounded),
 		cmocka_unit_test(test_mutated_qcow2),
 	};
 
