@@ -229,6 +229,17 @@ int qcow2_grow_l1(struct block_dev *bs, uint64_t min_size);
 /* qcow2_check.c */
 int qcow2_check(struct block_dev *bs, struct block_check *res, bool repair);
 
+/* L2 tables an L1 table names twice: walk each once (qcow2_check.c). */
+struct qcow2_dups {
+	uint64_t *off;		/* sorted */
+	bool *walked;
+	size_t n;
+};
+
+int qcow2_find_dups(const uint64_t *l1, uint32_t size, struct qcow2_dups *d);
+bool qcow2_walk_once(struct qcow2_dups *d, uint64_t off);
+void qcow2_free_dups(struct qcow2_dups *d);
+
 /* qcow2_snapshot.c */
 int qcow2_read_snapshots(struct block_dev *bs);
 void qcow2_free_snapshots(struct qcow2 *s);

@@ -110,17 +110,6 @@ static void check_l2_entry(struct check_state *cs, uint64_t e)
 	}
 }
 
-/*
- * L2 tables one L1 table names more than once (a corruption), sorted, with
- * a flag each: every table is walked once, however often it is named, so
- * a hostile L1 table cannot multiply the work by millions.
- */
-struct dup_set {
-	uint64_t *off;
-	bool *walked;
-	size_t n;
-};
-
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -128,7 +117,12 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int find_dups(const uint64_t *l1, uint32_t size, struct dup_set *d)
+/*
+ * L2 tables one L1 table names more than once (a corruption), sorted, with
+ * a flag each: every table is walked once, however often it is named, so
+ * a hostile L1 table cannot multiply the work by millions.
+ */
+int qcow2_find_dups(const uint64_t *l1, uint32_t size, struct qcow2_dups *d)
 {
 	uint64_t *v = malloc((size + 1ULL) * 8);
 	size_t i, n = 0;
@@ -153,7 +147,7 @@ static int find_dups(const uint64_t *l1, uint32_t size, struct dup_set *d)
 }
 
 /* False if the L2 table at off was walked already. */
-static bool walk_once(struct dup_set *d, uint64_t off)
+bool qcow2_walk_once(struct qcow2_dups *d, uint64_t off)
 {
 	uint64_t *p = bsearch(&off, d->off, d->n, 8, cmp_u64);
 
@@ -165,7 +159,7 @@ static bool walk_once(struct dup_set *d, uint64_t off)
 	return true;
 }
 
-static void free_dups(struct dup_set *d)
+void qcow2_free_dups(struct qcow2_dups *d)
 {
 	free(d->off);
 	free(d->walked);
@@ -175,7 +169,7 @@ static int check_l1(struct check_state *cs, const uint64_t *l1, uint32_t size,
 		    uint64_t l1_off)
 {
 	struct qcow2 *s = cs->bs->opaque;
-	struct dup_set dups;
+	struct qcow2_dups dups;
 	uint64_t off, i, j;
 	uint8_t *l2;
 	int ret;
@@ -189,7 +183,7 @@ static int check_l1(struct check_state *cs, const uint64_t *l1, uint32_t size,
 		corruption(cs);
 		return 0;
 	}
-	ret = find_dups(l1, size, &dups);
+	ret = qcow2_find_dups(l1, size, &dups);
 	if (ret < 0)
 		return ret;
 	for (i = 0; i < size; i++) {
@@ -204,7 +198,7 @@ static int check_l1(struct check_state *cs, const uint64_t *l1, uint32_t size,
 		}
 		add_ref(cs, off, s->cluster_size, "L2 table");
 		if ((off >> s->cluster_bits) >= cs->nclusters ||
-		    !walk_once(&dups, off))
+		    !qcow2_walk_once(&dups, off))
 			continue;
 		ret = qcow2_cache_get(cs->bs, &s->l2_cache, off, &l2);
 		if (ret == -EIO) {
@@ -219,7 +213,7 @@ static int check_l1(struct check_state *cs, const uint64_t *l1, uint32_t size,
 			check_l2_entry(cs, get_be64(s->cow_buf +
 						    j * qcow2_l2_entry_size(s)));
 	}
-	free_dups(&dups);
+	qcow2_free_dups(&dups);
 	return ret < 0 ? ret : 0;
 }
 
@@ -362,12 +356,12 @@ static void check_flag(struct check_state *cs, uint64_t e, const char *what)
 static int check_copied_flags(struct check_state *cs)
 {
 	struct qcow2 *s = cs->bs->opaque;
-	struct dup_set dups;
+	struct qcow2_dups dups;
 	uint64_t off, i, j;
 	uint8_t *l2;
 	int ret;
 
-	ret = find_dups(s->l1, s->l1_size, &dups);
+	ret = qcow2_find_dups(s->l1, s->l1_size, &dups);
 	if (ret < 0)
 		return ret;
 	for (i = 0; i < s->l1_size; i++) {
@@ -376,7 +370,7 @@ static int check_copied_flags(struct check_state *cs)
 		    (off >> s->cluster_bits) >= cs->nclusters)
 			continue;
 		check_flag(cs, s->l1[i], "L2 table");
-		if (!walk_once(&dups, off))
+		if (!qcow2_walk_once(&dups, off))
 			continue;
 		ret = qcow2_cache_get(cs->bs, &s->l2_cache, off, &l2);
 		if (ret == -EIO)
@@ -390,7 +384,7 @@ static int check_copied_flags(struct check_state *cs)
 						j * qcow2_l2_entry_size(s)),
 				   "data cluster");
 	}
-	free_dups(&dups);
+	qcow2_free_dups(&dups);
 	return ret < 0 ? ret : 0;
 }
 

@@ -360,27 +360,32 @@ static int fix_l2_flags(struct block_dev *bs, uint64_t l2_off)
 int qcow2_update_copied_flags(struct block_dev *bs)
 {
 	struct qcow2 *s = bs->opaque;
+	struct qcow2_dups dups;
 	uint64_t want, off;
 	uint32_t i;
 	int ret;
 
+	ret = qcow2_find_dups(s->l1, s->l1_size, &dups);
+	if (ret < 0)
+		return ret;
 	for (i = 0; i < s->l1_size; i++) {
 		off = s->l1[i] & QCOW2_OFFSET_MASK;
 		if (!off)
 			continue;
 		ret = want_copied(bs, s->l1[i], &want);
-		if (!ret)
+		if (!ret && qcow2_walk_once(&dups, off))
 			ret = fix_l2_flags(bs, off);
 		if (ret < 0)
-			return ret;
+			break;
 		if (want == s->l1[i])
 			continue;
 		s->l1[i] = want;
 		ret = qcow2_write_l1_entry(bs, i);
 		if (ret < 0)
-			return ret;
+			break;
 	}
-	return 0;
+	qcow2_free_dups(&dups);
+	return ret < 0 ? ret : 0;
 }
 
 static struct qcow2_snapshot *find(struct qcow2 *s, const char *name)
