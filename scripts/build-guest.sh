@@ -236,6 +236,33 @@ cat > "$root/etc/group" <<'EOF'
 root:x:0:
 EOF
 
+# What busybox udhcpc runs (Debian builds it to look in /etc/udhcpc):
+# `udhcpc -i eth0` then configures eth0, the default route and DNS.
+mkdir -p "$root/etc/udhcpc"
+cat > "$root/etc/udhcpc/default.script" <<'EOF'
+#!/bin/sh
+case "$1" in
+    deconfig)
+        ifconfig "$interface" 0.0.0.0 up
+        ;;
+    bound|renew)
+        ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}"
+        if [ -n "$router" ]; then
+            while route del default dev "$interface" 2>/dev/null; do :; done
+            for r in $router; do
+                route add default gw "$r" dev "$interface"
+            done
+        fi
+        : > /etc/resolv.conf
+        for d in $dns; do
+            echo "nameserver $d" >> /etc/resolv.conf
+        done
+        ;;
+esac
+exit 0
+EOF
+chmod 755 "$root/etc/udhcpc/default.script"
+
 cat > "$root/init" <<'EOF'
 #!/bin/sh
 # wirt default guest init (busybox sh)

@@ -18,6 +18,8 @@ struct backend_type {
 
 static const struct backend_type types[] = {
 	{ "socket", net_socket_create },
+	{ "user", net_user_create },
+	{ "tap", net_tap_create },
 };
 
 const char *net_option(struct net_options *o, const char *key)
@@ -156,7 +158,7 @@ int net_backend_create(struct vm *vm, const char *spec, unsigned index,
 		if (!strcmp(o.type, types[i].name))
 			break;
 	if (i == sizeof(types) / sizeof(types[0])) {
-		log_error("--net %s: unknown network type '%s' (known: socket)",
+		log_error("--net %s: unknown network type '%s' (known: user, tap, socket)",
 			  spec, o.type);
 		ret = -EINVAL;
 		goto out;

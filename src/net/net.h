@@ -82,5 +82,7 @@ int net_parse_inet(const char *s, struct sockaddr_in *sa, bool host_required);
 
 /* The back ends. */
 int net_socket_create(struct net_backend *nb, struct net_options *o);
+int net_user_create(struct net_backend *nb, struct net_options *o);
+int net_tap_create(struct net_backend *nb, struct net_options *o);
 
 #endif

@@ -1,0 +1,2 @@
+# Networking: user-mode NAT through libslirp (Debian libslirp-dev).
+LIBS += -lslirp
