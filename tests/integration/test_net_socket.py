@@ -1,6 +1,7 @@
-"""Two VMs under the emulator on one virtual network (socket back end,
-multicast segment): Linux's virtio-net driver in each, they ping each other
-and copy a file across with a matching checksum.  Plus the command line's
+"""Two VMs under the emulator on virtual networks (socket back end: a
+multicast segment and a TCP link): Linux's virtio-net driver in each, they
+ping each other and copy a file across with a matching checksum; one VM
+goes away and the other runs on.  Plus the command line's
 answers to bad --net specifications."""
 import os
 import random
@@ -17,28 +18,42 @@ BOOT_TIMEOUT = 900
 PROMPT = "~ # "
 
 
-def boot(tmp_path, name, net):
+def boot(tmp_path, name, nets):
+    args = []
+    for n in nets:
+        args += ["--net", n]
     return GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "256M",
                          "--kernel", KERNEL, "--initrd", INITRD,
-                         "--append", "console=ttyS0 panic=-1", "--net", net],
+                         "--append", "console=ttyS0 panic=-1"] + args,
                         str(tmp_path / (name + ".log")))
 
 
-def test_two_vms_on_a_multicast_segment(tmp_path):
+def test_two_vms_on_multicast_and_tcp(tmp_path):
+    """eth0 of both VMs on a multicast segment, eth1 on a TCP link (A
+    listens, B connects); ping over both, a file over the segment; then A
+    goes away and B runs on and powers off cleanly."""
     group = "239.77.%d.%d:%d" % (random.randint(1, 254), random.randint(1, 254),
                                  random.randint(20000, 60000))
-    a = boot(tmp_path, "a", "socket,mcast=%s,mac=52:54:00:00:00:0a" % group)
-    b = boot(tmp_path, "b", "socket,mcast=%s,mac=52:54:00:00:00:0b" % group)
+    port = random.randint(20000, 60000)
+    a = boot(tmp_path, "a", ["socket,mcast=%s,mac=52:54:00:00:00:0a" % group,
+                             "socket,listen=127.0.0.1:%d,mac=52:54:00:00:01:0a" % port])
+    b = None
     try:
-        for g, ip in ((a, "10.9.0.1"), (b, "10.9.0.2")):
+        a.expect("Linux version", 120)  # A listens by now
+        b = boot(tmp_path, "b", ["socket,mcast=%s,mac=52:54:00:00:00:0b" % group,
+                                 "socket,connect=127.0.0.1:%d,mac=52:54:00:00:01:0b" % port])
+        for g, last in ((a, 1), (b, 2)):
             g.expect("wirt-guest: ready", BOOT_TIMEOUT)
             g.expect(PROMPT, 120)
             assert "52:54:00:00:00:0" in g.run("cat /sys/class/net/eth0/address")
-            g.run("ifconfig eth0 %s netmask 255.255.255.0 up" % ip)
+            g.run("ifconfig eth0 10.9.0.%d netmask 255.255.255.0 up" % last)
+            g.run("ifconfig eth1 10.9.1.%d netmask 255.255.255.0 up" % last)
         out = b.run("ping -c 3 -W 10 10.9.0.1", timeout=120)
         assert "3 packets received" in out, out
         out = a.run("ping -c 2 -W 10 10.9.0.2", timeout=120)
         assert "2 packets received" in out, out
+        out = b.run("ping -c 3 -W 10 10.9.1.1", timeout=120)
+        assert "3 packets received" in out, out
         # A file across with nc: A listens, B sends 256 KiB.
         a.send("nc -l -p 7000 > /tmp/got")
         time.sleep(2)
@@ -48,12 +63,18 @@ def test_two_vms_on_a_multicast_segment(tmp_path):
         a.expect(PROMPT, 300)
         assert a.run("md5sum < /tmp/got").split()[0] == want
         assert a.run("wc -c < /tmp/got").strip() == "262144"
-        for g in (a, b):
-            g.send("poweroff -f")
-            assert g.wait_exit(120) == 0
+        # The TCP peer vanishes: B's frames on eth1 are dropped, B runs on.
+        a.send("poweroff -f")
+        assert a.wait_exit(120) == 0
+        out = b.run("ping -c 1 -W 2 10.9.1.1; echo done", timeout=120)
+        assert "done" in out and "1 packets received" not in out, out
+        assert b.run("echo alive").strip() == "alive"
+        b.send("poweroff -f")
+        assert b.wait_exit(120) == 0
     finally:
         a.kill()
-        b.kill()
+        if b:
+            b.kill()
 
 
 @pytest.mark.parametrize("spec,message", [
