@@ -44,6 +44,8 @@ static const char img_usage[] =
 	"        refcount_bits=N        qcow2 refcount width 1..64 (default 16)\n"
 	"        compression_type=zlib|zstd  qcow2 compressed-cluster format\n"
 	"        static=on|off          vdi: preallocate every block (fixed)\n"
+	"        lazy_refcounts=on|off  qcow2 v3: mark the image dirty while open\n"
+	"                               (wirt still updates refcounts at once)\n"
 	"        subformat=monolithicSparse|streamOptimized  vmdk file layout\n"
 	"  info [-f FMT] [--output human|json] FILE\n"
 	"      Show format, virtual size, disk usage, backing file, snapshots.\n"
@@ -87,8 +89,9 @@ static const char img_usage[] =
 	"      time, IOPS and throughput.\n"
 	"  resize [-f FMT] [--shrink] FILE [+|-]SIZE\n"
 	"      Set the virtual size (or change it by +SIZE/-SIZE).  Growing\n"
-	"      works for every format but vmdk; shrinking only for raw images,\n"
-	"      and only with --shrink (data past the new end is lost).\n"
+	"      works for every format but vmdk; shrinking raw and qcow2 images\n"
+	"      needs --shrink (data past the new end is lost; qcow2 frees those\n"
+	"      clusters, and refuses while internal snapshots exist).\n"
 	"  snapshot [-f FMT] -l [--output human|json]|-c NAME|-d NAME|-a NAME FILE\n"
 	"      qcow2 internal snapshots: list, create, delete, or apply\n"
 	"      (revert the image to) the snapshot NAME (a name or an ID).\n"
@@ -148,6 +151,10 @@ static int set_option(struct block_create_opts *o, const char *key,
 		if (strcmp(val, "on") && strcmp(val, "off"))
 			return -EINVAL;
 		o->fixed = !strcmp(val, "on");
+	} else if (!strcmp(key, "lazy_refcounts")) {
+		if (strcmp(val, "on") && strcmp(val, "off"))
+			return -EINVAL;
+		o->lazy_refcounts = !strcmp(val, "on");
 	} else {
 		return -ENOENT;
 	}

@@ -565,3 +565,15 @@ def test_split_vmdk_subformats_are_read(tmp_path):
         img = tmp_path / f"{sub}.vmdk"
         qemu("convert", "-O", "vmdk", "-o", f"subformat={sub}", src, img)
         assert wirt_raw(img, tmp_path) == data, sub
+
+
+@needs_qemu
+def test_create_lazy_refcounts_option(tmp_path):
+    img = tmp_path / "lazy.qcow2"
+    wirt("create", "-f", "qcow2", "-o", "lazy_refcounts=on", img, "16M")
+    info = json.loads(qemu("info", "--output=json", img))
+    assert info["format-specific"]["data"]["lazy-refcounts"] is True
+    qemu("check", img)
+    r = wirt("create", "-f", "qcow2", "-o", "lazy_refcounts=maybe",
+             tmp_path / "bad.qcow2", "16M", ok=False)
+    assert r.returncode != 0 and len(stderr_lines(r)) == 1
