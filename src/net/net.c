@@ -210,14 +210,28 @@ int net_send(struct net_backend *nb, const struct iovec *iov, int iovcnt)
 	return ret;
 }
 
-void net_deliver(struct net_backend *nb, const uint8_t *frame, size_t len)
+enum net_rx net_deliver(struct net_backend *nb, const uint8_t *frame,
+			size_t len)
 {
-	if (len < NET_MIN_FRAME || len > NET_MAX_FRAME || !nb->receive) {
-		__atomic_add_fetch(&nb->stats.rx_dropped, 1, __ATOMIC_RELAXED);
-		return;
-	}
-	if (nb->receive(nb->receive_opaque, frame, len))
+	net_receive_fn receive = __atomic_load_n(&nb->receive, __ATOMIC_ACQUIRE);
+	enum net_rx r = NET_RX_DROPPED;
+
+	if (len >= NET_MIN_FRAME && len <= NET_MAX_FRAME && receive)
+		r = receive(nb->receive_opaque, frame, len);
+	if (r == NET_RX_OK)
 		__atomic_add_fetch(&nb->stats.rx_frames, 1, __ATOMIC_RELAXED);
-	else
-		__atomic_add_fetch(&nb->stats.rx_dropped, 1, __ATOMIC_RELAXED);
+	else if (r == NET_RX_DROPPED)
+		net_count_rx_drop(nb);
+	return r;
+}
+
+void net_count_rx_drop(struct net_backend *nb)
+{
+	__atomic_add_fetch(&nb->stats.rx_dropped, 1, __ATOMIC_RELAXED);
+}
+
+void net_rx_ready(struct net_backend *nb)
+{
+	if (nb->ops->rx_ready)
+		nb->ops->rx_ready(nb);
 }

@@ -22,9 +22,16 @@ struct net_backend;
 #define NET_MAX_FRAME 65536   /* largest frame any back end passes on */
 #define NET_MIN_FRAME 14      /* an Ethernet header */
 
-/* The front end's side: called on the event-loop thread; false if the
- * frame was dropped (no room in the guest). */
-typedef bool (*net_receive_fn)(void *opaque, const uint8_t *frame, size_t len);
+/* What became of a frame handed to the front end. */
+enum net_rx {
+	NET_RX_OK,
+	NET_RX_NO_ROOM,     /* the guest has no buffers now: try again later */
+	NET_RX_DROPPED,     /* not deliverable (too big, NIC not ready) */
+};
+
+/* The front end's side: called on the back end's thread. */
+typedef enum net_rx (*net_receive_fn)(void *opaque, const uint8_t *frame,
+				      size_t len);
 
 struct net_backend_ops {
 	const char *type;
@@ -32,6 +39,8 @@ struct net_backend_ops {
 	int (*send)(struct net_backend *nb, const struct iovec *iov, int iovcnt,
 		    size_t len);
 	void (*destroy)(struct net_backend *nb);
+	/* Optional: the guest has room for frames again (any thread). */
+	void (*rx_ready)(struct net_backend *nb);
 };
 
 struct net_stats {
@@ -70,8 +79,16 @@ void net_backend_destroy(struct net_backend *nb);
 
 /* Hand a frame to the back end; counts drops. */
 int net_send(struct net_backend *nb, const struct iovec *iov, int iovcnt);
-/* Deliver a frame from the back end to the front end. */
-void net_deliver(struct net_backend *nb, const uint8_t *frame, size_t len);
+/*
+ * Deliver a frame from the back end to the front end.  NET_RX_NO_ROOM is
+ * not counted: a back end that can hold the frame retries after rx_ready;
+ * one that cannot counts it with net_count_rx_drop.
+ */
+enum net_rx net_deliver(struct net_backend *nb, const uint8_t *frame,
+			size_t len);
+void net_count_rx_drop(struct net_backend *nb);
+/* The front end has room again: tell the back end. */
+void net_rx_ready(struct net_backend *nb);
 
 /* A back end's option, or NULL; marks it consumed. */
 const char *net_option(struct net_options *o, const char *key);

@@ -70,7 +70,8 @@ static void on_mcast(void *opaque, uint32_t events)
 	while ((n = recv(s->fd, s->rx, NET_MAX_FRAME, MSG_DONTWAIT)) >= 0) {
 		if (n >= NET_MIN_FRAME && !memcmp(s->rx + 6, s->nb->mac, 6))
 			continue;
-		net_deliver(s->nb, s->rx, n);
+		if (net_deliver(s->nb, s->rx, n) == NET_RX_NO_ROOM)
+			net_count_rx_drop(s->nb);
 	}
 }
 
@@ -109,7 +110,8 @@ static void on_stream(void *opaque, uint32_t events)
 			}
 			if (s->rx_len < 4 + len)
 				break;
-			net_deliver(s->nb, s->rx + 4, len);
+			if (net_deliver(s->nb, s->rx + 4, len) == NET_RX_NO_ROOM)
+				net_count_rx_drop(s->nb);
 			memmove(s->rx, s->rx + 4 + len, s->rx_len - 4 - len);
 			s->rx_len -= 4 + len;
 		}

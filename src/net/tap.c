@@ -65,7 +65,8 @@ static void on_readable(void *opaque, uint32_t events)
 	ssize_t n;
 
 	while ((n = read(t->fd, t->buf, sizeof(t->buf))) > 0)
-		net_deliver(t->nb, t->buf, n);
+		if (net_deliver(t->nb, t->buf, n) == NET_RX_NO_ROOM)
+			net_count_rx_drop(t->nb);
 	if (n < 0 && errno != EAGAIN && errno != EINTR && !t->gone) {
 		t->gone = true;
 		log_warn("net tap: %s: %s; the guest's frames are dropped",

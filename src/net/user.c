@@ -27,7 +27,7 @@
 #include "util/log.h"
 
 #define MAX_POLLFDS 1024
-#define RXQ_MAX 256
+#define RXQ_MAX 1024
 
 struct user_timer {
 	struct user_timer *next;
@@ -227,6 +227,8 @@ static uint32_t run_timers(struct net_user *u, uint32_t max)
 	return max;
 }
 
+/* Hand queued frames to the guest; a frame it has no room for waits at
+ * the head of the queue until the next wake-up (rx_ready wakes us). */
 static void deliver_queued(struct net_user *u)
 {
 	struct rx_frame *f;
@@ -243,9 +245,23 @@ static void deliver_queued(struct net_user *u)
 		pthread_mutex_unlock(&u->rx_lock);
 		if (!f)
 			return;
-		net_deliver(u->nb, f->data, f->len);
+		if (net_deliver(u->nb, f->data, f->len) == NET_RX_NO_ROOM) {
+			pthread_mutex_lock(&u->rx_lock);
+			f->next = u->rx_head;
+			if (!u->rx_head)
+				u->rx_tail = &f->next;
+			u->rx_head = f;
+			u->rx_count++;
+			pthread_mutex_unlock(&u->rx_lock);
+			return;
+		}
 		free(f);
 	}
+}
+
+static void user_rx_ready(struct net_backend *nb)
+{
+	wake(nb->priv);
 }
 
 static void *slirp_thread(void *opaque)
@@ -343,6 +359,7 @@ static const struct net_backend_ops user_ops = {
 	.type = "user",
 	.send = user_send,
 	.destroy = user_destroy,
+	.rx_ready = user_rx_ready,
 };
 
 /* ADDR/PREFIX, e.g. 10.0.2.0/24. */

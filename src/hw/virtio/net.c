@@ -69,9 +69,12 @@ static void net_tx(struct virtio_device *vdev)
 
 static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 {
-	/* New receive buffers need nothing now: frames wait for none. */
+	struct virtio_net *n = vdev->opaque;
+
 	if (q == TX_QUEUE)
 		net_tx(vdev);
+	else
+		net_rx_ready(n->nb);  /* new receive buffers */
 }
 
 /* Host address of byte off of a request's writable part (NULL if none). */
@@ -88,7 +91,7 @@ static uint8_t *in_byte(const struct virtq_elem *elem, size_t off)
 }
 
 /* A frame from the back end (event-loop thread). */
-static bool net_receive(void *opaque, const uint8_t *frame, size_t len)
+static enum net_rx net_receive(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct virtio_net *n = opaque;
 	struct virtio_device *vdev = n->vdev;
@@ -99,10 +102,10 @@ static bool net_receive(void *opaque, const uint8_t *frame, size_t len)
 	uint8_t *num_buffers[2] = { NULL, NULL };
 	size_t done = 0;
 	unsigned used = 0;
-	bool ok = false;
+	enum net_rx result = NET_RX_DROPPED;
 
 	if (len > MAX_RX_FRAME)
-		return false;
+		return NET_RX_DROPPED;
 	pthread_mutex_lock(&vdev->lock);
 	if (!(vdev->status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken)
 		goto out;
@@ -127,9 +130,11 @@ static bool net_receive(void *opaque, const uint8_t *frame, size_t len)
 		virtq_fill(vq, elem, skip + room, used - 1);
 	}
 	if (done < len) {
-		/* No room: give the buffers back and drop the frame. */
-		if (!vq->broken)
+		/* No room: give the buffers back; the back end may retry. */
+		if (!vq->broken) {
 			virtq_unpop(vq, used);
+			result = NET_RX_NO_ROOM;
+		}
 		goto out;
 	}
 	/* Only now is it known how many buffers the frame took. */
@@ -137,12 +142,12 @@ static bool net_receive(void *opaque, const uint8_t *frame, size_t len)
 	*num_buffers[1] = used >> 8;
 	virtq_flush(vq, used);
 	virtio_notify_queue(vdev, RX_QUEUE);
-	ok = true;
+	result = NET_RX_OK;
 out:
 	if (vq->broken)
 		virtio_set_needs_reset(vdev);
 	pthread_mutex_unlock(&vdev->lock);
-	return ok;
+	return result;
 }
 
 static void net_destroy(struct virtio_device *vdev)
