@@ -4,6 +4,8 @@
  * status and mergeable receive buffers.  Transmit runs on the device's
  * worker thread; frames from the back end arrive on the event-loop
  * thread and are dropped (and counted) when the guest has no buffers.
+ * Checksum offload both ways: we finish the checksums the guest leaves
+ * partial, and tell it that frames from the back ends are valid.
  */
 #include "hw/virtio/virtio.h"
 
@@ -14,10 +16,14 @@
 #include "net/net.h"
 #include "util/log.h"
 
+#define NET_F_CSUM       0   /* we complete checksums the guest leaves */
+#define NET_F_GUEST_CSUM 1   /* the guest may skip checking ours */
 #define NET_F_MAC        5
 #define NET_F_MRG_RXBUF  15
 #define NET_F_STATUS     16
 #define NET_S_LINK_UP    1
+#define HDR_F_NEEDS_CSUM 1
+#define HDR_F_DATA_VALID 2
 
 #define RX_QUEUE 0
 #define TX_QUEUE 1
@@ -31,7 +37,50 @@ struct virtio_net {
 	struct virtio_device *vdev;
 	struct net_backend *nb;
 	struct virtq_elem *rx_elem;
+	uint8_t tx_buf[NET_MAX_FRAME];  /* frames whose checksum we finish */
 };
+
+/* The Internet checksum (RFC 1071) of buf, folded, not inverted. */
+static uint16_t csum_add(const uint8_t *buf, size_t len, uint32_t sum)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)buf[i] << 8 | buf[i + 1];
+	if (len & 1)
+		sum += (uint32_t)buf[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/*
+ * VIRTIO_NET_HDR_F_NEEDS_CSUM: the guest put the pseudo-header sum at
+ * csum_start + csum_offset; the checksum of everything from csum_start
+ * goes there.  Returns false for offsets outside the frame.
+ */
+static bool finish_checksum(uint8_t *frame, size_t len, const uint8_t *hdr)
+{
+	uint16_t start = hdr[6] | hdr[7] << 8, off = hdr[8] | hdr[9] << 8;
+	uint16_t sum;
+
+	if ((size_t)start + off + 2 > len)
+		return false;
+	sum = ~csum_add(frame + start, len - start, 0);
+	frame[start + off] = sum >> 8;
+	frame[start + off + 1] = sum;
+	return true;
+}
+
+/* Copy a request's frame (after the header) into buf; its length. */
+static size_t gather_frame(const struct virtq_elem *elem, uint8_t *buf)
+{
+	size_t len = elem->out_len - HDR_LEN;
+
+	if (len > NET_MAX_FRAME)
+		return 0;
+	return virtq_copy_from_out(elem, HDR_LEN, buf, len);
+}
 
 static void net_tx(struct virtio_device *vdev)
 {
@@ -56,10 +105,26 @@ static void net_tx(struct virtio_device *vdev)
 			iov[cnt++] = (struct iovec){ s->hva + skip, s->len - skip };
 			skip = 0;
 		}
-		if (elem->out_len < HDR_LEN || i < elem->nout)
+		uint8_t hdr[HDR_LEN];
+
+		if (elem->out_len < HDR_LEN ||
+		    virtq_copy_from_out(elem, 0, hdr, HDR_LEN) != HDR_LEN) {
 			__atomic_add_fetch(&n->nb->stats.tx_dropped, 1, __ATOMIC_RELAXED);
-		else
+		} else if ((hdr[0] & HDR_F_NEEDS_CSUM) &&
+			   virtio_has_feature(vdev, NET_F_CSUM)) {
+			size_t len = gather_frame(elem, n->tx_buf);
+			struct iovec one = { n->tx_buf, len };
+
+			if (len && finish_checksum(n->tx_buf, len, hdr))
+				net_send(n->nb, &one, 1);
+			else
+				__atomic_add_fetch(&n->nb->stats.tx_dropped, 1,
+						   __ATOMIC_RELAXED);
+		} else if (i < elem->nout) {
+			__atomic_add_fetch(&n->nb->stats.tx_dropped, 1, __ATOMIC_RELAXED);
+		} else {
 			net_send(n->nb, iov, cnt);
+		}
 		virtq_push(vq, elem, 0);
 		pushed = true;
 	}
@@ -98,7 +163,10 @@ static enum net_rx net_receive(void *opaque, const uint8_t *frame, size_t len)
 	struct virtq *vq = &vdev->vq[RX_QUEUE];
 	struct virtq_elem *elem = n->rx_elem;
 	bool mergeable = virtio_has_feature(vdev, NET_F_MRG_RXBUF);
-	static const uint8_t hdr[HDR_LEN]; /* no offloads: all zero */
+	/* Every frame a back end hands us carries complete checksums. */
+	uint8_t hdr[HDR_LEN] = {
+		virtio_has_feature(vdev, NET_F_GUEST_CSUM) ? HDR_F_DATA_VALID : 0
+	};
 	uint8_t *num_buffers[2] = { NULL, NULL };
 	size_t done = 0;
 	unsigned used = 0;
@@ -169,7 +237,8 @@ int virtio_net_create(struct vm *vm, const char *spec, unsigned index)
 		.class_code = 0x020000,
 		.nqueues = 2,
 		.queue_size = 256,
-		.features = (1ull << NET_F_MAC) | (1ull << NET_F_MRG_RXBUF) |
+		.features = (1ull << NET_F_CSUM) | (1ull << NET_F_GUEST_CSUM) |
+			    (1ull << NET_F_MAC) | (1ull << NET_F_MRG_RXBUF) |
 			    (1ull << NET_F_STATUS),
 		.config_size = CFG_SIZE,
 		.queue_notify = net_queue_notify,
