@@ -5,6 +5,7 @@ goes away and the other runs on.  Plus the command line's
 answers to bad --net specifications."""
 import os
 import random
+import socket
 import time
 
 import pytest
@@ -16,6 +17,14 @@ KERNEL = os.path.join(ROOT, "guest", "vmlinuz")
 INITRD = os.path.join(ROOT, "guest", "initrd.img")
 BOOT_TIMEOUT = 900
 PROMPT = "~ # "
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def boot(tmp_path, name, nets):
@@ -34,7 +43,7 @@ def test_two_vms_on_multicast_and_tcp(tmp_path):
     goes away and B runs on and powers off cleanly."""
     group = "239.77.%d.%d:%d" % (random.randint(1, 254), random.randint(1, 254),
                                  random.randint(20000, 60000))
-    port = random.randint(20000, 60000)
+    port = free_port()
     a = boot(tmp_path, "a", ["socket,mcast=%s,mac=52:54:00:00:00:0a" % group,
                              "socket,listen=127.0.0.1:%d,mac=52:54:00:00:01:0a" % port])
     b = None
