@@ -184,7 +184,14 @@ static enum net_rx net_receive(void *opaque, const uint8_t *frame, size_t len)
 			break;
 		used++;
 		room = elem->in_len > skip ? elem->in_len - skip : 0;
-		if (!room || (!mergeable && room < len))
+		if (!room) {
+			/* Every receive buffer must hold at least the header. */
+			log_warn_once("virtio-net: guest error: receive buffer of %zu "
+				      "bytes; the device needs a reset", elem->in_len);
+			vq->broken = true;
+			break;
+		}
+		if (!mergeable && room < len)
 			break;
 		if (!done) {
 			virtq_copy_to_in(elem, 0, hdr, HDR_LEN);
