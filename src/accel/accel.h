@@ -68,6 +68,15 @@ struct accel_ops {
 	 */
 	int (*ioeventfd)(struct vm *vm, uint64_t addr, unsigned len, int fd,
 			 bool assign);
+
+	/*
+	 * Optional: let a write to eventfd fd send the MSI (addr, data) from
+	 * inside the accelerator (KVM irqfd).  Called again with the same fd
+	 * it changes the message; assign false removes it.  0 or negative
+	 * errno (then send the MSI with send_msi).
+	 */
+	int (*msi_irqfd)(struct vm *vm, int fd, uint64_t addr, uint32_t data,
+			 bool assign);
 };
 
 extern const struct accel_ops accel_kvm_ops;

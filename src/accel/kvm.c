@@ -1,8 +1,9 @@
 /*
  * The KVM accelerator: guest code runs on the host CPU through /dev/kvm.
  *
- * The in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT serve the guest; port
- * I/O and MMIO exits go to the device bus.  A kick is SIGUSR1 plus the
+ * The in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT serve the guest
+ * (routing and irqfds: kvm_irq.c); port I/O and MMIO exits go to the
+ * device bus.  A kick is SIGUSR1 plus the
  * run structure's immediate_exit flag, so no kick is lost between checking
  * for it and entering the guest.
  */
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "accel/accel.h"
+#include "accel/kvm_vm.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -27,13 +29,6 @@
  * below the firmware window (which may reach down to 0xff000000). */
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL
 #define KVM_TSS_ADDR 0xfeffd000ULL
-
-struct kvm_vm {
-	int kvm_fd;
-	int vm_fd;
-	int run_size;
-	struct kvm_cpuid2 *cpuid;
-};
 
 struct kvm_vcpu {
 	int fd;
@@ -211,6 +206,7 @@ static int kvm_vm_init(struct vm *vm)
 		log_error("KVM: cannot set up the VM (irqchip, PIT, TSS): %s", strerror(errno));
 		return -errno;
 	}
+	kvm_irq_routing_init(k);
 	ret = kvm_get_cpuid(k);
 	if (ret) {
 		log_error("KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
@@ -529,4 +525,5 @@ const struct accel_ops accel_kvm_ops = {
 	.set_irq_line = kvm_vm_set_irq_line,
 	.send_msi = kvm_vm_send_msi,
 	.ioeventfd = kvm_vm_ioeventfd,
+	.msi_irqfd = kvm_msi_irqfd,
 };

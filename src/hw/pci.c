@@ -296,6 +296,32 @@ static const struct io_ops ecam_ops = {
 	.write = ecam_write,
 };
 
+/*
+ * Machine reset: every device's configuration space as wirt set it up
+ * (BARs where they were assigned, MSI-X off), as firmware leaves a PC.
+ */
+static void pci_host_reset(void *opaque)
+{
+	struct pci_host *h = opaque;
+	unsigned i, b;
+
+	for (i = 0; i < PCI_MAX_SLOTS; i++) {
+		struct pci_device *dev = h->slots[i];
+
+		if (!dev)
+			continue;
+		pthread_mutex_lock(&dev->lock);
+		memcpy(dev->config, dev->config_at_plug, sizeof(dev->config));
+		for (b = 0; b < 6; b++)
+			write_bar(dev, b);
+		command_written(dev);
+		pci_msix_reset(dev);
+		pthread_mutex_unlock(&dev->lock);
+		if (dev->config_written)
+			dev->config_written(dev, 0, sizeof(dev->config));
+	}
+}
+
 static void pci_host_destroy(void *opaque)
 {
 	struct pci_host *h = opaque;
@@ -306,8 +332,7 @@ static void pci_host_destroy(void *opaque)
 
 		if (!dev)
 			continue;
-		free(dev->msix.table);
-		free(dev->msix.pending);
+		pci_msix_destroy(dev);
 		free(dev);
 	}
 	h->vm->pci = NULL;
@@ -316,7 +341,8 @@ static void pci_host_destroy(void *opaque)
 
 int pci_host_create(struct vm *vm)
 {
-	static const struct device_hooks hooks = { .destroy = pci_host_destroy };
+	static const struct device_hooks hooks = { .reset = pci_host_reset,
+						    .destroy = pci_host_destroy };
 	struct device_hooks hk = hooks;
 	struct pci_host *h = calloc(1, sizeof(*h));
 	struct pci_device *bridge;
@@ -445,6 +471,7 @@ int pci_device_plug(struct pci_device *dev)
 		dev->config[PCI_INTERRUPT_LINE] = pci_intx_gsi(dev->slot, 1);
 	}
 	dev->config[PCI_COMMAND] = PCI_COMMAND_IO | PCI_COMMAND_MEMORY;
+	memcpy(dev->config_at_plug, dev->config, sizeof(dev->config));
 	pthread_mutex_lock(&dev->lock);
 	command_written(dev);
 	pthread_mutex_unlock(&dev->lock);

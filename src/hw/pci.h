@@ -76,6 +76,13 @@ struct pci_msix {
 	unsigned cap;            /* config offset of the capability */
 	uint32_t (*table)[4];    /* addr lo, addr hi, data, vector control */
 	uint64_t *pending;       /* one bit per vector */
+	/*
+	 * Where the accelerator offers irqfds: an eventfd per vector and
+	 * whether it is routed to the vector's current message.  Only an
+	 * unmasked vector of an enabled function is routed.
+	 */
+	int *irqfd;
+	bool *routed;
 };
 
 struct pci_device {
@@ -84,6 +91,7 @@ struct pci_device {
 	unsigned slot;
 	uint8_t config[256];
 	uint8_t wmask[256];      /* bits the guest may change */
+	uint8_t config_at_plug[256]; /* what a machine reset restores */
 	struct pci_bar bars[6];
 	unsigned next_cap;       /* where the next capability goes */
 	uint8_t *last_cap_next;  /* the "next" byte of the last capability */
@@ -141,5 +149,8 @@ void pci_msix_table_write(struct pci_device *dev, uint64_t off, uint64_t value,
 uint64_t pci_msix_pba_read(struct pci_device *dev, uint64_t off, unsigned size);
 /* Config space hook: a write touched the MSI-X message control. */
 void pci_msix_control_written(struct pci_device *dev);
+/* Back to power-on state (disabled, all vectors masked); lock held. */
+void pci_msix_reset(struct pci_device *dev);
+void pci_msix_destroy(struct pci_device *dev);
 
 #endif

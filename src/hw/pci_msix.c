@@ -2,12 +2,19 @@
  * MSI-X for PCI devices: the capability, the vector table and the pending
  * bit array (PCI Local Bus spec 3.0, 6.8.2).  The table and PBA live in a
  * BAR of the device, whose MMIO handler forwards to the functions here.
+ *
+ * Where the accelerator has irqfds (KVM), every unmasked vector of an
+ * enabled function is routed to an eventfd, and sending it is a write to
+ * that eventfd: the kernel interrupts the guest without wirt's help.
+ * Masked vectors are not routed, so their messages go to the pending bits.
  */
 #include "hw/pci.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "vm/vm.h"
 
@@ -22,6 +29,53 @@ static uint16_t control(struct pci_device *dev)
 
 	memcpy(&c, dev->config + dev->msix.cap + 2, 2);
 	return c;
+}
+
+/* One eventfd per vector where the accelerator can route them. */
+static void irqfds_init(struct pci_device *dev)
+{
+	struct pci_msix *m = &dev->msix;
+	unsigned i;
+
+	if (!dev->vm->accel || !dev->vm->accel->msi_irqfd)
+		return;
+	m->irqfd = malloc(m->nvectors * sizeof(*m->irqfd));
+	m->routed = calloc(m->nvectors, sizeof(*m->routed));
+	if (!m->irqfd || !m->routed) {
+		free(m->irqfd);
+		free(m->routed);
+		m->irqfd = NULL;
+		m->routed = NULL;
+		return;
+	}
+	for (i = 0; i < m->nvectors; i++)
+		m->irqfd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+static bool vector_masked(struct pci_device *dev, unsigned vector)
+{
+	return (control(dev) & MSIX_CONTROL_MASKALL) ||
+	       (dev->msix.table[vector][3] & MSIX_ENTRY_MASKED);
+}
+
+/* Route the vector's eventfd to its message exactly while it may fire. */
+static void sync_route(struct pci_device *dev, unsigned vector)
+{
+	struct pci_msix *m = &dev->msix;
+	const struct accel_ops *accel = dev->vm->accel;
+	uint32_t *e = m->table[vector];
+	int fd;
+
+	if (!m->irqfd || m->irqfd[vector] < 0)
+		return;
+	fd = m->irqfd[vector];
+	if ((control(dev) & MSIX_CONTROL_ENABLE) && !vector_masked(dev, vector)) {
+		m->routed[vector] = !accel->msi_irqfd(dev->vm, fd,
+					e[0] | (uint64_t)e[1] << 32, e[2], true);
+	} else if (m->routed[vector]) {
+		accel->msi_irqfd(dev->vm, fd, 0, 0, false);
+		m->routed[vector] = false;
+	}
 }
 
 int pci_msix_init(struct pci_device *dev, unsigned nvectors, unsigned bar,
@@ -48,6 +102,7 @@ int pci_msix_init(struct pci_device *dev, unsigned nvectors, unsigned bar,
 	v = pba_off | bar;
 	memcpy(dev->config + m->cap + 8, &v, 4);
 	dev->wmask[m->cap + 3] = (MSIX_CONTROL_ENABLE | MSIX_CONTROL_MASKALL) >> 8;
+	irqfds_init(dev);
 	return 0;
 }
 
@@ -68,13 +123,16 @@ static void try_deliver(struct pci_device *dev, unsigned vector)
 {
 	struct pci_msix *m = &dev->msix;
 	uint32_t *e = m->table[vector];
-	uint64_t bit = 1ull << (vector % 64);
+	uint64_t bit = 1ull << (vector % 64), one = 1;
 
-	if ((control(dev) & MSIX_CONTROL_MASKALL) || (e[3] & MSIX_ENTRY_MASKED)) {
+	if (vector_masked(dev, vector)) {
 		m->pending[vector / 64] |= bit;
 		return;
 	}
 	m->pending[vector / 64] &= ~bit;
+	if (m->routed && m->routed[vector] &&
+	    write(m->irqfd[vector], &one, sizeof(one)) == sizeof(one))
+		return;
 	irq_send_msi(dev->vm, e[0] | (uint64_t)e[1] << 32, e[2]);
 }
 
@@ -98,6 +156,8 @@ static void deliver_pending(struct pci_device *dev)
 {
 	unsigned i;
 
+	for (i = 0; i < dev->msix.nvectors; i++)
+		sync_route(dev, i);
 	if (!(control(dev) & MSIX_CONTROL_ENABLE))
 		return;
 	for (i = 0; i < dev->msix.nvectors; i++)
@@ -142,6 +202,7 @@ void pci_msix_table_write(struct pci_device *dev, uint64_t off, uint64_t value,
 		return;
 	pthread_mutex_lock(&dev->lock);
 	m->table[vector][word] = word == 3 ? (value & MSIX_ENTRY_MASKED) : value;
+	sync_route(dev, vector);
 	if (word == 3 && !(value & MSIX_ENTRY_MASKED) &&
 	    (m->pending[vector / 64] & (1ull << (vector % 64))) &&
 	    (control(dev) & MSIX_CONTROL_ENABLE))
@@ -160,4 +221,33 @@ uint64_t pci_msix_pba_read(struct pci_device *dev, uint64_t off, unsigned size)
 	v = m->pending[off / 8] >> (8 * (off % 8));
 	pthread_mutex_unlock(&dev->lock);
 	return size == 8 ? v : v & ((1ull << (8 * size)) - 1);
+}
+
+void pci_msix_reset(struct pci_device *dev)
+{
+	struct pci_msix *m = &dev->msix;
+	unsigned i;
+
+	if (!m->nvectors)
+		return;
+	memset(m->pending, 0, (m->nvectors + 63) / 64 * sizeof(*m->pending));
+	for (i = 0; i < m->nvectors; i++) {
+		memset(m->table[i], 0, sizeof(m->table[i]));
+		m->table[i][3] = MSIX_ENTRY_MASKED;
+		sync_route(dev, i);
+	}
+}
+
+void pci_msix_destroy(struct pci_device *dev)
+{
+	struct pci_msix *m = &dev->msix;
+	unsigned i;
+
+	for (i = 0; m->irqfd && i < m->nvectors; i++)
+		if (m->irqfd[i] >= 0)
+			close(m->irqfd[i]);
+	free(m->irqfd);
+	free(m->routed);
+	free(m->table);
+	free(m->pending);
 }

@@ -118,3 +118,79 @@ flat_gdt_ptr:
 	.word flat_gdt_ptr - flat_gdt_start - 1
 	.long LIN(flat_gdt_start)
 .endm
+
+/*
+ * Real mode: PCI configuration mechanism 1.  conf_read returns in eax the
+ * dword of slot bx at register cx, shifted so the byte cx addresses is
+ * lowest; conf_write writes eax to the dword holding register cx.
+ */
+#define CONF_ADDR 0xcf8
+#define CONF_DATA 0xcfc
+.macro pci_conf_routines
+	.code16
+conf_read:
+	push %dx
+	call conf_select
+	mov $CONF_DATA, %dx
+	inl %dx, %eax
+	/* Shift the addressed byte down, as a byte-wise read would see it. */
+	push %cx
+	and $3, %cx
+	shl $3, %cx
+	shr %cl, %eax
+	pop %cx
+	pop %dx
+	ret
+conf_write:
+	push %dx
+	push %eax
+	call conf_select
+	pop %eax
+	mov $CONF_DATA, %dx
+	outl %eax, %dx
+	pop %dx
+	ret
+conf_select:
+	push %eax
+	movzwl %bx, %eax
+	shl $11, %eax
+	or $0x80000000, %eax
+	push %ecx
+	and $0xfc, %ecx
+	or %ecx, %eax
+	pop %ecx
+	mov $CONF_ADDR, %dx
+	outl %eax, %dx
+	pop %eax
+	ret
+.endm
+
+/* Real mode: print eax, ax or al as hex (puthex32/16/8); needs putc16. */
+.macro hex16_routines
+	.code16
+puthex32:
+	push %eax
+	shr $16, %eax
+	call puthex16
+	pop %eax
+puthex16:
+	push %eax
+	mov %ah, %al
+	call puthex8
+	pop %eax
+puthex8:
+	push %ax
+	shr $4, %al
+	call puthex4
+	pop %ax
+puthex4:
+	push %ax
+	and $0xf, %al
+	add $'0', %al
+	cmp $'9', %al
+	jbe 1f
+	add $('a' - '0' - 10), %al
+1:	call putc16
+	pop %ax
+	ret
+.endm

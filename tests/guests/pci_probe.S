@@ -6,8 +6,6 @@
  * KVM-PVM hosts.
  */
 #include "guest.h"
-#define CONF_ADDR 0xcf8
-#define CONF_DATA 0xcfc
 
 	reset_vector
 	.code16
@@ -92,69 +90,8 @@ fail:
 	puts16 msg_fail
 	debug_exit 0x16
 
-/* eax = config dword of slot bx, register cx (bits 1:0 give the byte). */
-conf_read:
-	push %dx
-	call conf_select
-	mov $CONF_DATA, %dx
-	inl %dx, %eax
-	/* Shift the addressed byte down, as a byte-wise read would see it. */
-	push %cx
-	and $3, %cx
-	shl $3, %cx
-	shr %cl, %eax
-	pop %cx
-	pop %dx
-	ret
-conf_write:
-	push %dx
-	push %eax
-	call conf_select
-	pop %eax
-	mov $CONF_DATA, %dx
-	outl %eax, %dx
-	pop %dx
-	ret
-conf_select:
-	push %eax
-	movzwl %bx, %eax
-	shl $11, %eax
-	or $0x80000000, %eax
-	push %ecx
-	and $0xfc, %ecx
-	or %ecx, %eax
-	pop %ecx
-	mov $CONF_ADDR, %dx
-	outl %eax, %dx
-	pop %eax
-	ret
-
-puthex32:
-	push %eax
-	shr $16, %eax
-	call puthex16
-	pop %eax
-puthex16:
-	push %eax
-	mov %ah, %al
-	call puthex8
-	pop %eax
-puthex8:
-	push %ax
-	shr $4, %al
-	call puthex4
-	pop %ax
-puthex4:
-	push %ax
-	and $0xf, %al
-	add $'0', %al
-	cmp $'9', %al
-	jbe 1f
-	add $('a' - '0' - 10), %al
-1:	call putc16
-	pop %ax
-	ret
-
+	pci_conf_routines
+	hex16_routines
 	serial_routines
 msg_bar:  .asciz "bar0 mask "
 msg_caps: .asciz "caps"

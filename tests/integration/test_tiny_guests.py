@@ -5,6 +5,7 @@ The expected output is written down here and, where QEMU behaves the same
 the PCI probe, which lists wirt's own devices),
 also checked against QEMU itself as an oracle.
 """
+import shutil
 import subprocess
 
 import pytest
@@ -28,11 +29,15 @@ GUESTS = {
                    "ok ring3 iretq/syscall\nok df\nall exceptions ok\n", 47, True),
     "pci_probe": ("00 8086:29c0\n01 1af4:1044\nbar0 mask ffff8000\n"
                   "caps 09 09 09 09 11\n", 43, False),
+    "virtio_msix": ("request answered, msi-x interrupt taken\n"
+                    "masked vector: message pending\n"
+                    "unmasked vector: pending message delivered\n", 47, False),
 }
 # Options a guest needs besides --firmware.
-EXTRA_ARGS = {"pci_probe": ["--rng"]}
-# QEMU's PC reads zeros from unassigned MMIO and has other PCI devices.
-QEMU_DIFFERS = {"mmio_unassigned", "pci_probe"}
+EXTRA_ARGS = {"pci_probe": ["--rng"], "virtio_msix": ["--rng"]}
+# QEMU's PC reads zeros from unassigned MMIO, has other PCI devices and lays
+# out its virtio BARs differently.
+QEMU_DIFFERS = {"mmio_unassigned", "pci_probe", "virtio_msix"}
 
 
 def check(accel, name):
@@ -72,6 +77,31 @@ def test_qemu_oracle_agrees(name):
                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert r.stdout.replace("\r", "") == out
     assert r.returncode == status
+
+
+def test_kvm_virtio_fast_paths(wirt_binary):
+    """Under KVM, notifications reach the device through ioeventfd and its
+    MSI-X messages reach the guest through irqfd: strace sees the eventfds
+    registered (again after the guest moves the BAR, and on mask/unmask)
+    and no KVM_SIGNAL_MSI from wirt's own threads."""
+    why = kvm_skip_reason()
+    if why:
+        pytest.skip(why)
+    strace = shutil.which("strace")
+    if not strace:
+        pytest.skip("strace not installed (scripts/debian-packages.txt has it)")
+    out, status, _ = GUESTS["virtio_msix"]
+    r = subprocess.run([strace, "-f", "-e", "trace=ioctl", "--",
+                        wirt_binary, "run", "--accel", "kvm", "--firmware",
+                        guest_path("virtio_msix"), "--rng"],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.stdout == out, r.stderr[-3000:]
+    assert r.returncode == status
+    calls = [line for line in r.stderr.splitlines() if "ioctl(" in line and "= 0" in line]
+    count = lambda name: sum(name + "," in line for line in calls)
+    assert count("KVM_IOEVENTFD") >= 3    # at plug, removed and added at the move
+    assert count("KVM_IRQFD") == 3        # routed, unrouted while masked, routed
+    assert count("KVM_SIGNAL_MSI") == 0
 
 
 def test_unassigned_mmio_logged_once(wirt_binary):

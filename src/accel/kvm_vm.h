@@ -1,0 +1,45 @@
+/*
+ * State of one KVM virtual machine, shared by the files of the KVM
+ * accelerator (kvm.c: VM, memory and vCPUs; kvm_irq.c: interrupt routing
+ * and irqfds).  Nothing outside src/accel/kvm*.c includes this.
+ */
+#ifndef WIRT_ACCEL_KVM_VM_H
+#define WIRT_ACCEL_KVM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+
+/* An MSI that an eventfd raises in the kernel (irqfd), on its own GSI. */
+struct kvm_msi_route {
+	int fd;
+	uint32_t gsi;
+	uint64_t addr;
+	uint32_t data;
+};
+
+#define KVM_MAX_MSI_ROUTES 256
+
+struct kvm_vm {
+	int kvm_fd;
+	int vm_fd;
+	int run_size;
+	struct kvm_cpuid2 *cpuid;
+
+	/* Interrupt routing (kvm_irq.c), under route_lock. */
+	pthread_mutex_t route_lock;
+	bool has_routing;        /* KVM_SET_GSI_ROUTING and KVM_IRQFD work */
+	unsigned max_gsi;        /* routes the kernel accepts */
+	struct kvm_msi_route msi[KVM_MAX_MSI_ROUTES];
+	unsigned nmsi;
+};
+
+/* Install the PC's interrupt wiring; without it irqfds are unavailable. */
+void kvm_irq_routing_init(struct kvm_vm *k);
+/* The accelerator op: see msi_irqfd in accel/accel.h. */
+int kvm_msi_irqfd(struct vm *vm, int fd, uint64_t addr, uint32_t data,
+		  bool assign);
+
+#endif
