@@ -179,6 +179,8 @@ uint32_t pci_config_read(struct vm *vm, unsigned slot, unsigned fn,
 	if (off + size > 256)
 		return 0; /* extended config space: nothing there */
 	dev = h->slots[slot];
+	if (dev->config_read)
+		dev->config_read(dev, off, size);
 	pthread_mutex_lock(&dev->lock);
 	v = get_le(dev->config + off, size);
 	pthread_mutex_unlock(&dev->lock);

@@ -66,7 +66,8 @@ struct pci_bar {
 
 struct pci_device;
 
-/* Called with the new value after the guest wrote config space. */
+/* Called without dev->lock held: after the guest wrote config space
+ * (config_written) or before it reads it (config_read). */
 typedef void (*pci_config_hook)(struct pci_device *dev, unsigned off,
 				unsigned size);
 
@@ -99,6 +100,8 @@ struct pci_device {
 	int intx_asserted;       /* what reaches the line (INTx disable) */
 	struct pci_msix msix;
 	pci_config_hook config_written;
+	/* Called before the guest reads config space (may fill bytes in). */
+	pci_config_hook config_read;
 	void *opaque;            /* the device model */
 	pthread_mutex_t lock;    /* config space and BAR state */
 };

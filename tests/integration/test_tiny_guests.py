@@ -28,7 +28,7 @@ GUESTS = {
                             "pf_nx", "pf_user"]) +
                    "ok ring3 iretq/syscall\nok df\nall exceptions ok\n", 47, True),
     "pci_probe": ("00 8086:29c0\n01 1af4:1044\nbar0 mask ffff8000\n"
-                  "caps 09 09 09 09 11\n", 43, False),
+                  "caps 09 09 09 09 09 11\n", 43, False),
     "virtio_msix": ("request answered, msi-x interrupt taken\n"
                     "masked vector: message pending\n"
                     "unmasked vector: pending message delivered\n", 47, False),

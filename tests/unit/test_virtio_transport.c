@@ -226,6 +226,76 @@ static void test_request_served_with_msix(void **state)
 	assert_int_equal(line_level, 0);     /* no INTx while MSI-X is on */
 }
 
+/* The vendor capability of the given virtio cfg_type; 0 if none. */
+static unsigned find_virtio_cap(uint8_t type)
+{
+	unsigned c = pci_config_read(&vm, SLOT, 0, PCI_CAP_PTR, 1);
+
+	for (; c; c = pci_config_read(&vm, SLOT, 0, c + 1, 1))
+		if (pci_config_read(&vm, SLOT, 0, c, 1) == PCI_CAP_ID_VNDR &&
+		    pci_config_read(&vm, SLOT, 0, c + 3, 1) == type)
+			return c;
+	return 0;
+}
+
+static void window(unsigned cap, uint8_t bar_no, uint32_t off, uint32_t len)
+{
+	pci_config_write(&vm, SLOT, 0, cap + 4, bar_no, 1);
+	pci_config_write(&vm, SLOT, 0, cap + 8, off, 4);
+	pci_config_write(&vm, SLOT, 0, cap + 12, len, 4);
+}
+
+/* PCI_CFG (virtio 1.x 4.1.4.9): BAR0 reached through config space. */
+static void test_pci_cfg_window(void **state)
+{
+	unsigned cap = find_virtio_cap(5);
+
+	assert_int_not_equal(cap, 0);
+	assert_int_equal(pci_config_read(&vm, SLOT, 0, cap + 2, 1), 20);
+	/* device_feature word 1 holds VERSION_1 (bit 32). */
+	window(cap, 0, COMMON + 0, 4);
+	pci_config_write(&vm, SLOT, 0, cap + 16, 1, 4);
+	window(cap, 0, COMMON + 4, 4);
+	assert_int_equal(pci_config_read(&vm, SLOT, 0, cap + 16, 4) & 1, 1);
+	/* A byte write of the status, seen through MMIO too. */
+	window(cap, 0, COMMON + 20, 1);
+	pci_config_write(&vm, SLOT, 0, cap + 16, 1 | 2, 4);
+	assert_int_equal(status(), 1 | 2);
+	assert_int_equal(pci_config_read(&vm, SLOT, 0, cap + 16, 1), 1 | 2);
+	/* Bad windows do nothing: another BAR, odd lengths, misaligned, past the end. */
+	window(cap, 1, COMMON + 20, 1);
+	pci_config_write(&vm, SLOT, 0, cap + 16, 0, 4);
+	window(cap, 0, COMMON + 20, 3);
+	pci_config_write(&vm, SLOT, 0, cap + 16, 0, 4);
+	window(cap, 0, COMMON + 21, 2);
+	pci_config_write(&vm, SLOT, 0, cap + 16, 0, 4);
+	window(cap, 0, 0xfffffffc, 4);
+	pci_config_write(&vm, SLOT, 0, cap + 16, 0, 4);
+	pci_config_read(&vm, SLOT, 0, cap + 16, 4);
+	assert_int_equal(status(), 1 | 2);
+}
+
+/* A machine reset puts BARs, command and MSI-X back as wirt set them up. */
+static void test_machine_reset_restores_config(void **state)
+{
+	uint32_t bar0 = pci_config_read(&vm, SLOT, 0, PCI_BAR0, 4);
+	uint16_t cmd = pci_config_read(&vm, SLOT, 0, PCI_COMMAND, 2);
+	unsigned i;
+
+	pci_config_write(&vm, SLOT, 0, PCI_BAR0, 0xd0000000, 4);
+	pci_config_write(&vm, SLOT, 0, PCI_COMMAND, 0, 2);
+	w(MSIX + 12, 0, 4);    /* would be unreachable now: BAR moved, off */
+	assert_int_equal(r(COMMON + 20, 1), 0xff);  /* nothing decodes */
+	for (i = 0; i < vm.ndevices; i++)
+		if (vm.devices[i].reset)
+			vm.devices[i].reset(vm.devices[i].opaque);
+	assert_int_equal(pci_config_read(&vm, SLOT, 0, PCI_BAR0, 4), bar0);
+	assert_int_equal(pci_config_read(&vm, SLOT, 0, PCI_COMMAND, 2), cmd);
+	assert_int_equal(r(MSIX + 12, 4), 1);       /* vector masked again */
+	negotiate(0, 1);
+	assert_int_equal(status(), 1 | 2 | 8);      /* BAR0 answers again */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +303,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_queue_setups_need_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_odd_accesses_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_served_with_msix, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_machine_reset_restores_config, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -84,6 +84,7 @@ struct virtio_device {
 	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
 	int kick_fd[VIRTIO_MAX_QUEUES];   /* eventfds: guest notifications */
 	uint64_t ioeventfd_base;          /* notify address registered, 0 if none */
+	unsigned pci_cfg_cap;             /* config offset of the PCI_CFG window */
 	int stop_fd;
 	pthread_t worker;
 	bool worker_started;

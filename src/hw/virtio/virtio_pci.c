@@ -35,6 +35,8 @@
 #define CAP_NOTIFY_CFG 2
 #define CAP_ISR_CFG    3
 #define CAP_DEVICE_CFG 4
+#define CAP_PCI_CFG    5
+#define PCI_CFG_CAP_LEN 20  /* virtio_pci_cap and 4 data bytes */
 
 #define NO_VECTOR 0xffff
 
@@ -367,6 +369,22 @@ static int add_virtio_cap(struct pci_device *pci, uint8_t type, uint32_t off,
 	return 0;
 }
 
+/* The PCI_CFG window: bar, offset, length and data are the guest's. */
+static int add_pci_cfg_cap(struct virtio_device *vdev)
+{
+	struct pci_device *pci = vdev->pci;
+	unsigned c = pci_add_capability(pci, PCI_CAP_ID_VNDR, PCI_CFG_CAP_LEN);
+
+	if (!c)
+		return -ENOSPC;
+	pci->config[c + 2] = PCI_CFG_CAP_LEN;
+	pci->config[c + 3] = CAP_PCI_CFG;
+	pci->wmask[c + 4] = 0xff;
+	memset(pci->wmask + c + 8, 0xff, 12);
+	vdev->pci_cfg_cap = c;
+	return 0;
+}
+
 /* Under KVM, notify writes signal the kick eventfds in the kernel. */
 static void update_ioeventfds(struct virtio_device *vdev)
 {
@@ -389,9 +407,57 @@ static void update_ioeventfds(struct virtio_device *vdev)
 	vdev->ioeventfd_base = base;
 }
 
+/*
+ * The PCI_CFG capability (4.1.4.9): firmware that has not mapped BAR0 yet
+ * names a BAR offset and length in the capability and reads or writes
+ * the BAR through its 4 data bytes.  Returns the window's BAR offset and
+ * length, or false when the guest's choice is not a valid access.
+ */
+static bool pci_cfg_window(struct virtio_device *vdev, unsigned off,
+			   unsigned size, uint32_t *bar_off, uint32_t *len)
+{
+	struct pci_device *pci = vdev->pci;
+	unsigned data = vdev->pci_cfg_cap + 16;
+	bool ok;
+
+	if (!vdev->pci_cfg_cap || off >= data + 4 || off + size <= data)
+		return false;
+	pthread_mutex_lock(&pci->lock);
+	memcpy(bar_off, pci->config + vdev->pci_cfg_cap + 8, 4);
+	memcpy(len, pci->config + vdev->pci_cfg_cap + 12, 4);
+	ok = pci->config[vdev->pci_cfg_cap + 4] == 0 &&
+	     (*len == 1 || *len == 2 || *len == 4) && !(*bar_off % *len) &&
+	     *bar_off < BAR_SIZE;
+	pthread_mutex_unlock(&pci->lock);
+	return ok;
+}
+
+static void config_read(struct pci_device *pci, unsigned off, unsigned size)
+{
+	struct virtio_device *vdev = pci->opaque;
+	uint32_t bar_off, len, v;
+
+	if (!pci_cfg_window(vdev, off, size, &bar_off, &len))
+		return;
+	v = bar_read(vdev, bar_off, len);
+	pthread_mutex_lock(&pci->lock);
+	memcpy(pci->config + vdev->pci_cfg_cap + 16, &v, 4);
+	pthread_mutex_unlock(&pci->lock);
+}
+
 static void config_written(struct pci_device *pci, unsigned off, unsigned size)
 {
-	update_ioeventfds(pci->opaque);
+	struct virtio_device *vdev = pci->opaque;
+	uint32_t bar_off, len, v;
+
+	update_ioeventfds(vdev);
+	if (!pci_cfg_window(vdev, off, size, &bar_off, &len))
+		return;
+	pthread_mutex_lock(&pci->lock);
+	memcpy(&v, pci->config + vdev->pci_cfg_cap + 16, 4);
+	pthread_mutex_unlock(&pci->lock);
+	bar_write(vdev, bar_off, v & (len == 4 ? 0xffffffffu : (1u << (8 * len)) - 1),
+		  len);
 }
 
 static void *worker_main(void *opaque)
@@ -509,6 +575,7 @@ struct virtio_device *virtio_pci_create(struct vm *vm,
 	memcpy(pci->config + PCI_SUBSYS_ID, &subsys, 2);
 	pci->opaque = vdev;
 	pci->config_written = config_written;
+	pci->config_read = config_read;
 	pci_bar_init(pci, 0, BAR_SIZE, false, &bar_ops, vdev);
 	ret = add_virtio_cap(pci, CAP_COMMON_CFG, BAR_COMMON, COMMON_LEN, 16);
 	if (!ret)
@@ -519,6 +586,8 @@ struct virtio_device *virtio_pci_create(struct vm *vm,
 	if (!ret)
 		ret = add_virtio_cap(pci, CAP_NOTIFY_CFG, BAR_NOTIFY,
 				     ops->nqueues * NOTIFY_MULTIPLIER, 20);
+	if (!ret)
+		ret = add_pci_cfg_cap(vdev);
 	if (!ret)
 		ret = pci_msix_init(pci, nvectors(vdev), 0, BAR_MSIX, BAR_PBA);
 	if (!ret)
