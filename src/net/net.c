@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/segment.h"
 #include "util/log.h"
 
 struct backend_type {
@@ -98,6 +99,14 @@ static void free_options(struct net_options *o)
 	free(o->type);
 }
 
+static void free_buffers(struct net_backend *nb)
+{
+	free(nb->tx_frame);
+	free(nb->tx_seg);
+	free(nb->rx_frame);
+	free(nb->rx_seg);
+}
+
 static int parse_spec(const char *spec, struct net_options *o)
 {
 	char *copy = strdup(spec), *save = NULL, *tok;
@@ -144,6 +153,15 @@ int net_backend_create(struct vm *vm, const char *spec, unsigned index,
 		return -ENOMEM;
 	}
 	nb->vm = vm;
+	nb->index = index;
+	nb->tx_frame = malloc(NET_MAX_FRAME);
+	nb->tx_seg = malloc(NET_MAX_FRAME);
+	nb->rx_frame = malloc(NET_MAX_FRAME);
+	nb->rx_seg = malloc(NET_MAX_FRAME);
+	if (!nb->tx_frame || !nb->tx_seg || !nb->rx_frame || !nb->rx_seg) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	/* Default MAC: the locally administered 52:54:00 prefix QEMU uses
 	 * too, so guests' expectations carry over; unique per NIC. */
 	memcpy(nb->mac, (uint8_t[]){ 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 + index }, 6);
@@ -178,6 +196,7 @@ out:
 	if (ret) {
 		if (nb->ops)
 			nb->ops->destroy(nb);
+		free_buffers(nb);
 		free(nb);
 		return ret;
 	}
@@ -190,48 +209,174 @@ void net_backend_destroy(struct net_backend *nb)
 	if (!nb)
 		return;
 	nb->ops->destroy(nb);
+	free_buffers(nb);
 	free(nb);
 }
 
-int net_send(struct net_backend *nb, const struct iovec *iov, int iovcnt)
+static void count(uint64_t *counter)
 {
+	__atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+}
+
+/* One frame with complete checksums to a back end without vnet headers. */
+static int send_plain(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct net_backend *nb = opaque;
+	struct iovec iov = { (void *)frame, len };
+	int ret = nb->ops->send(nb, NULL, &iov, 1, len);
+
+	count(ret ? &nb->stats.tx_dropped : &nb->stats.tx_frames);
+	return 0;  /* one lost segment does not stop the others */
+}
+
+static size_t gather(uint8_t *buf, const struct iovec *iov, int iovcnt)
+{
+	size_t off = 0;
+	int i;
+
+	for (i = 0; i < iovcnt; i++) {
+		memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	return off;
+}
+
+/* The offloads in hdr, done here for a back end that cannot take them. */
+static int send_in_software(struct net_backend *nb, const struct net_hdr *hdr,
+			    const struct iovec *iov, int iovcnt)
+{
+	size_t len = gather(nb->tx_frame, iov, iovcnt);
+	int ret;
+
+	if (hdr->gso_type != NET_GSO_NONE) {
+		ret = net_segment(hdr, nb->tx_frame, len, nb->tx_seg, send_plain, nb);
+		if (ret < 0)
+			count(&nb->stats.tx_dropped);
+		return ret < 0 ? ret : 0;
+	}
+	if (net_csum_finish(nb->tx_frame, len, hdr)) {
+		count(&nb->stats.tx_dropped);
+		return -EINVAL;
+	}
+	return send_plain(nb, nb->tx_frame, len);
+}
+
+static bool hdr_is_plain(const struct net_hdr *hdr)
+{
+	return !hdr || (hdr->gso_type == NET_GSO_NONE &&
+			!(hdr->flags & NET_HDR_F_NEEDS_CSUM));
+}
+
+int net_send(struct net_backend *nb, const struct net_hdr *hdr,
+	     const struct iovec *iov, int iovcnt)
+{
+	static const struct net_hdr none;
 	size_t len = 0;
 	int i, ret;
 
 	for (i = 0; i < iovcnt; i++)
 		len += iov[i].iov_len;
 	if (len < NET_MIN_FRAME || len > NET_MAX_FRAME) {
-		__atomic_add_fetch(&nb->stats.tx_dropped, 1, __ATOMIC_RELAXED);
+		count(&nb->stats.tx_dropped);
 		return -EINVAL;
 	}
-	ret = nb->ops->send(nb, iov, iovcnt, len);
-	__atomic_add_fetch(ret ? &nb->stats.tx_dropped : &nb->stats.tx_frames, 1,
-			   __ATOMIC_RELAXED);
+	if (!nb->vnet_hdr && !hdr_is_plain(hdr))
+		return send_in_software(nb, hdr, iov, iovcnt);
+	if (nb->vnet_hdr)
+		ret = nb->ops->send(nb, hdr ? hdr : &none, iov, iovcnt, len);
+	else
+		ret = nb->ops->send(nb, NULL, iov, iovcnt, len);
+	count(ret ? &nb->stats.tx_dropped : &nb->stats.tx_frames);
 	return ret;
 }
 
-enum net_rx net_deliver(struct net_backend *nb, const uint8_t *frame,
-			size_t len)
+/* Does the front end take the offloads hdr carries? */
+static bool front_end_takes(const struct net_backend *nb,
+			    const struct net_hdr *hdr)
+{
+	unsigned off = __atomic_load_n(&nb->rx_offloads, __ATOMIC_RELAXED);
+	unsigned need = 0;
+
+	if (hdr->flags & NET_HDR_F_NEEDS_CSUM)
+		need |= NET_OFF_CSUM;
+	switch (hdr->gso_type & ~NET_GSO_ECN) {
+	case NET_GSO_NONE:
+		break;
+	case NET_GSO_TCPV4:
+		need |= NET_OFF_TSO4;
+		break;
+	case NET_GSO_TCPV6:
+		need |= NET_OFF_TSO6;
+		break;
+	default:
+		return false;
+	}
+	if (hdr->gso_type & NET_GSO_ECN)
+		need |= NET_OFF_ECN;
+	return (off & need) == need;
+}
+
+static enum net_rx deliver_one(struct net_backend *nb, const struct net_hdr *hdr,
+			       const uint8_t *frame, size_t len)
 {
 	net_receive_fn receive = __atomic_load_n(&nb->receive, __ATOMIC_ACQUIRE);
 	enum net_rx r = NET_RX_DROPPED;
 
 	if (len >= NET_MIN_FRAME && len <= NET_MAX_FRAME && receive)
-		r = receive(nb->receive_opaque, frame, len);
+		r = receive(nb->receive_opaque, hdr, frame, len);
 	if (r == NET_RX_OK)
-		__atomic_add_fetch(&nb->stats.rx_frames, 1, __ATOMIC_RELAXED);
+		count(&nb->stats.rx_frames);
 	else if (r == NET_RX_DROPPED)
-		net_count_rx_drop(nb);
+		count(&nb->stats.rx_dropped);
 	return r;
+}
+
+/* A segment cut for the front end: it cannot wait, so no room drops it. */
+static int deliver_segment(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct net_backend *nb = opaque;
+
+	if (deliver_one(nb, NULL, frame, len) == NET_RX_NO_ROOM)
+		count(&nb->stats.rx_dropped);
+	return 0;
+}
+
+enum net_rx net_deliver(struct net_backend *nb, const struct net_hdr *hdr,
+			const uint8_t *frame, size_t len)
+{
+	if (hdr_is_plain(hdr) || front_end_takes(nb, hdr))
+		return deliver_one(nb, hdr, frame, len);
+	if (len < NET_MIN_FRAME || len > NET_MAX_FRAME)
+		goto drop;
+	if (hdr->gso_type != NET_GSO_NONE) {
+		if (net_segment(hdr, frame, len, nb->rx_seg, deliver_segment,
+				nb) < 0)
+			goto drop;
+		return NET_RX_OK;
+	}
+	memcpy(nb->rx_frame, frame, len);
+	if (net_csum_finish(nb->rx_frame, len, hdr))
+		goto drop;
+	return deliver_one(nb, NULL, nb->rx_frame, len);
+drop:
+	count(&nb->stats.rx_dropped);
+	return NET_RX_DROPPED;
 }
 
 void net_count_rx_drop(struct net_backend *nb)
 {
-	__atomic_add_fetch(&nb->stats.rx_dropped, 1, __ATOMIC_RELAXED);
+	count(&nb->stats.rx_dropped);
 }
 
 void net_rx_ready(struct net_backend *nb)
 {
 	if (nb->ops->rx_ready)
 		nb->ops->rx_ready(nb);
+}
+
+void net_set_offloads(struct net_backend *nb, unsigned offloads)
+{
+	__atomic_store_n(&nb->rx_offloads, offloads, __ATOMIC_RELAXED);
+	if (nb->ops->set_offloads)
+		nb->ops->set_offloads(nb, offloads);
 }

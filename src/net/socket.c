@@ -70,7 +70,7 @@ static void on_mcast(void *opaque, uint32_t events)
 	while ((n = recv(s->fd, s->rx, NET_MAX_FRAME, MSG_DONTWAIT)) >= 0) {
 		if (n >= NET_MIN_FRAME && !memcmp(s->rx + 6, s->nb->mac, 6))
 			continue;
-		if (net_deliver(s->nb, s->rx, n) == NET_RX_NO_ROOM)
+		if (net_deliver(s->nb, NULL, s->rx, n) == NET_RX_NO_ROOM)
 			net_count_rx_drop(s->nb);
 	}
 }
@@ -110,7 +110,8 @@ static void on_stream(void *opaque, uint32_t events)
 			}
 			if (s->rx_len < 4 + len)
 				break;
-			if (net_deliver(s->nb, s->rx + 4, len) == NET_RX_NO_ROOM)
+			if (net_deliver(s->nb, NULL, s->rx + 4, len) ==
+			    NET_RX_NO_ROOM)
 				net_count_rx_drop(s->nb);
 			memmove(s->rx, s->rx + 4 + len, s->rx_len - 4 - len);
 			s->rx_len -= 4 + len;
@@ -173,8 +174,8 @@ static int write_all(int fd, struct iovec *iov, int iovcnt)
 	return 0;
 }
 
-static int socket_send(struct net_backend *nb, const struct iovec *iov,
-		       int iovcnt, size_t len)
+static int socket_send(struct net_backend *nb, const struct net_hdr *hdr,
+		       const struct iovec *iov, int iovcnt, size_t len)
 {
 	struct net_socket *s = nb->priv;
 	struct iovec v[65];

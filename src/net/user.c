@@ -245,7 +245,7 @@ static void deliver_queued(struct net_user *u)
 		pthread_mutex_unlock(&u->rx_lock);
 		if (!f)
 			return;
-		if (net_deliver(u->nb, f->data, f->len) == NET_RX_NO_ROOM) {
+		if (net_deliver(u->nb, NULL, f->data, f->len) == NET_RX_NO_ROOM) {
 			pthread_mutex_lock(&u->rx_lock);
 			f->next = u->rx_head;
 			if (!u->rx_head)
@@ -300,8 +300,8 @@ static void *slirp_thread(void *opaque)
 	}
 }
 
-static int user_send(struct net_backend *nb, const struct iovec *iov,
-		     int iovcnt, size_t len)
+static int user_send(struct net_backend *nb, const struct net_hdr *hdr,
+		     const struct iovec *iov, int iovcnt, size_t len)
 {
 	struct net_user *u = nb->priv;
 	uint8_t *frame = malloc(len);

@@ -4,8 +4,11 @@
  * status and mergeable receive buffers.  Transmit runs on the device's
  * worker thread; frames from the back end arrive on the event-loop
  * thread and are dropped (and counted) when the guest has no buffers.
- * Checksum offload both ways: we finish the checksums the guest leaves
- * partial, and tell it that frames from the back ends are valid.
+ * Offloads: the guest may leave checksums partial and hand over large
+ * TCP frames (HOST_TSO4/6, ECN); the generic layer finishes or segments
+ * them for back ends that cannot take them.  Frames from a back end
+ * carry complete checksums, or, from a tap with virtio-net headers,
+ * whatever offloads the guest accepted (GUEST_CSUM, GUEST_TSO4/6).
  */
 #include "hw/virtio/virtio.h"
 
@@ -18,68 +21,86 @@
 
 #define NET_F_CSUM       0   /* we complete checksums the guest leaves */
 #define NET_F_GUEST_CSUM 1   /* the guest may skip checking ours */
+#define NET_F_GUEST_TSO4 7
+#define NET_F_GUEST_TSO6 8
+#define NET_F_GUEST_ECN  9
 #define NET_F_MAC        5
+#define NET_F_HOST_TSO4  11
+#define NET_F_HOST_TSO6  12
+#define NET_F_HOST_ECN   13
 #define NET_F_MRG_RXBUF  15
 #define NET_F_STATUS     16
 #define NET_S_LINK_UP    1
-#define HDR_F_NEEDS_CSUM 1
-#define HDR_F_DATA_VALID 2
 
 #define RX_QUEUE 0
 #define TX_QUEUE 1
 #define HDR_LEN  12      /* virtio_net_hdr with num_buffers (VERSION_1) */
 #define CFG_SIZE 10      /* mac, status, max_virtqueue_pairs */
-/* Without segmentation offload the guest takes frames up to its MTU. */
+/* A frame that is not a large TCP frame fits the guest's MTU. */
 #define MAX_RX_FRAME (1500 + 14 + 4)
 #define MAX_TX_SEGS 64
+
+#define BIT(n) (1ull << (n))
 
 struct virtio_net {
 	struct virtio_device *vdev;
 	struct net_backend *nb;
 	struct virtq_elem *rx_elem;
-	uint8_t tx_buf[NET_MAX_FRAME];  /* frames whose checksum we finish */
+	struct virtio_device_ops ops;   /* features depend on the back end */
 };
 
-/* The Internet checksum (RFC 1071) of buf, folded, not inverted. */
-static uint16_t csum_add(const uint8_t *buf, size_t len, uint32_t sum)
+static void hdr_decode(struct net_hdr *h, const uint8_t *p)
 {
-	size_t i;
+	h->flags = p[0];
+	h->gso_type = p[1];
+	h->hdr_len = p[2] | p[3] << 8;
+	h->gso_size = p[4] | p[5] << 8;
+	h->csum_start = p[6] | p[7] << 8;
+	h->csum_offset = p[8] | p[9] << 8;
+}
 
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)buf[i] << 8 | buf[i + 1];
-	if (len & 1)
-		sum += (uint32_t)buf[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum;
+static void hdr_encode(uint8_t *p, const struct net_hdr *h)
+{
+	p[0] = h->flags;
+	p[1] = h->gso_type;
+	p[2] = h->hdr_len;
+	p[3] = h->hdr_len >> 8;
+	p[4] = h->gso_size;
+	p[5] = h->gso_size >> 8;
+	p[6] = h->csum_start;
+	p[7] = h->csum_start >> 8;
+	p[8] = h->csum_offset;
+	p[9] = h->csum_offset >> 8;
 }
 
 /*
- * VIRTIO_NET_HDR_F_NEEDS_CSUM: the guest put the pseudo-header sum at
- * csum_start + csum_offset; the checksum of everything from csum_start
- * goes there.  Returns false for offsets outside the frame.
+ * The header of a request from the guest, holding only offloads it
+ * negotiated.  False when it asks for one it did not (the frame is
+ * dropped): a checksum request alone is ignored, as it always was.
  */
-static bool finish_checksum(uint8_t *frame, size_t len, const uint8_t *hdr)
+static bool tx_header(struct virtio_device *vdev, const struct virtq_elem *elem,
+		      struct net_hdr *h)
 {
-	uint16_t start = hdr[6] | hdr[7] << 8, off = hdr[8] | hdr[9] << 8;
-	uint16_t sum;
+	uint8_t raw[HDR_LEN];
+	unsigned type;
 
-	if ((size_t)start + off + 2 > len)
+	if (elem->out_len < HDR_LEN ||
+	    virtq_copy_from_out(elem, 0, raw, HDR_LEN) != HDR_LEN)
 		return false;
-	sum = ~csum_add(frame + start, len - start, 0);
-	frame[start + off] = sum >> 8;
-	frame[start + off + 1] = sum;
-	return true;
-}
-
-/* Copy a request's frame (after the header) into buf; its length. */
-static size_t gather_frame(const struct virtq_elem *elem, uint8_t *buf)
-{
-	size_t len = elem->out_len - HDR_LEN;
-
-	if (len > NET_MAX_FRAME)
-		return 0;
-	return virtq_copy_from_out(elem, HDR_LEN, buf, len);
+	hdr_decode(h, raw);
+	h->flags &= NET_HDR_F_NEEDS_CSUM;
+	if (!virtio_has_feature(vdev, NET_F_CSUM))
+		h->flags = 0;
+	type = h->gso_type & ~NET_GSO_ECN;
+	if ((h->gso_type & NET_GSO_ECN) && !virtio_has_feature(vdev, NET_F_HOST_ECN))
+		return false;
+	if (type == NET_GSO_NONE)
+		return !(h->gso_type & NET_GSO_ECN);
+	if (type == NET_GSO_TCPV4)
+		return virtio_has_feature(vdev, NET_F_HOST_TSO4);
+	if (type == NET_GSO_TCPV6)
+		return virtio_has_feature(vdev, NET_F_HOST_TSO6);
+	return false;
 }
 
 static void net_tx(struct virtio_device *vdev)
@@ -92,6 +113,7 @@ static void net_tx(struct virtio_device *vdev)
 
 	while (virtq_pop(vq, elem) == 1) {
 		size_t skip = HDR_LEN;
+		struct net_hdr hdr;
 		int cnt = 0;
 		unsigned i;
 
@@ -105,26 +127,10 @@ static void net_tx(struct virtio_device *vdev)
 			iov[cnt++] = (struct iovec){ s->hva + skip, s->len - skip };
 			skip = 0;
 		}
-		uint8_t hdr[HDR_LEN];
-
-		if (elem->out_len < HDR_LEN ||
-		    virtq_copy_from_out(elem, 0, hdr, HDR_LEN) != HDR_LEN) {
+		if (!tx_header(vdev, elem, &hdr) || i < elem->nout)
 			__atomic_add_fetch(&n->nb->stats.tx_dropped, 1, __ATOMIC_RELAXED);
-		} else if ((hdr[0] & HDR_F_NEEDS_CSUM) &&
-			   virtio_has_feature(vdev, NET_F_CSUM)) {
-			size_t len = gather_frame(elem, n->tx_buf);
-			struct iovec one = { n->tx_buf, len };
-
-			if (len && finish_checksum(n->tx_buf, len, hdr))
-				net_send(n->nb, &one, 1);
-			else
-				__atomic_add_fetch(&n->nb->stats.tx_dropped, 1,
-						   __ATOMIC_RELAXED);
-		} else if (i < elem->nout) {
-			__atomic_add_fetch(&n->nb->stats.tx_dropped, 1, __ATOMIC_RELAXED);
-		} else {
-			net_send(n->nb, iov, cnt);
-		}
+		else
+			net_send(n->nb, &hdr, iov, cnt);
 		virtq_push(vq, elem, 0);
 		pushed = true;
 	}
@@ -155,24 +161,33 @@ static uint8_t *in_byte(const struct virtq_elem *elem, size_t off)
 	return NULL;
 }
 
-/* A frame from the back end (event-loop thread). */
-static enum net_rx net_receive(void *opaque, const uint8_t *frame, size_t len)
+/*
+ * A frame from the back end (event-loop thread).  Without a header it
+ * carries complete checksums; a header holds only offloads the guest
+ * took (net_set_offloads), so it goes to the guest as it is.
+ */
+static enum net_rx net_receive(void *opaque, const struct net_hdr *h,
+			       const uint8_t *frame, size_t len)
 {
 	struct virtio_net *n = opaque;
 	struct virtio_device *vdev = n->vdev;
 	struct virtq *vq = &vdev->vq[RX_QUEUE];
 	struct virtq_elem *elem = n->rx_elem;
 	bool mergeable = virtio_has_feature(vdev, NET_F_MRG_RXBUF);
-	/* Every frame a back end hands us carries complete checksums. */
 	uint8_t hdr[HDR_LEN] = {
-		virtio_has_feature(vdev, NET_F_GUEST_CSUM) ? HDR_F_DATA_VALID : 0
+		virtio_has_feature(vdev, NET_F_GUEST_CSUM) ? NET_HDR_F_DATA_VALID : 0
 	};
 	uint8_t *num_buffers[2] = { NULL, NULL };
 	size_t done = 0;
 	unsigned used = 0;
 	enum net_rx result = NET_RX_DROPPED;
 
-	if (len > MAX_RX_FRAME)
+	if (h) {
+		hdr_encode(hdr, h);
+		if (!virtio_has_feature(vdev, NET_F_GUEST_CSUM))
+			hdr[0] = 0;
+	}
+	if (len > MAX_RX_FRAME && (!h || h->gso_type == NET_GSO_NONE))
 		return NET_RX_DROPPED;
 	pthread_mutex_lock(&vdev->lock);
 	if (!(vdev->status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken)
@@ -225,6 +240,31 @@ out:
 	return result;
 }
 
+/* The offloads the guest takes in received frames. */
+static void net_driver_ok(struct virtio_device *vdev)
+{
+	struct virtio_net *n = vdev->opaque;
+	unsigned off = 0;
+
+	if (virtio_has_feature(vdev, NET_F_GUEST_CSUM)) {
+		off |= NET_OFF_CSUM;
+		if (virtio_has_feature(vdev, NET_F_GUEST_TSO4))
+			off |= NET_OFF_TSO4;
+		if (virtio_has_feature(vdev, NET_F_GUEST_TSO6))
+			off |= NET_OFF_TSO6;
+		if (virtio_has_feature(vdev, NET_F_GUEST_ECN))
+			off |= NET_OFF_ECN;
+	}
+	net_set_offloads(n->nb, off);
+}
+
+static void net_reset(struct virtio_device *vdev)
+{
+	struct virtio_net *n = vdev->opaque;
+
+	net_set_offloads(n->nb, 0);
+}
+
 static void net_destroy(struct virtio_device *vdev)
 {
 	struct virtio_net *n = vdev->opaque;
@@ -236,21 +276,34 @@ static void net_destroy(struct virtio_device *vdev)
 
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 
-int virtio_net_create(struct vm *vm, const char *spec, unsigned index)
+/* What we offer: large frames from the guest always (segmented in
+ * software where the back end cannot take them); large frames to the
+ * guest only from back ends that make them. */
+static void net_ops_init(struct virtio_device_ops *ops, bool vnet_hdr)
 {
-	static const struct virtio_device_ops ops = {
+	*ops = (struct virtio_device_ops){
 		.name = "virtio-net",
 		.device_id = VIRTIO_ID_NET,
 		.class_code = 0x020000,
 		.nqueues = 2,
 		.queue_size = 256,
-		.features = (1ull << NET_F_CSUM) | (1ull << NET_F_GUEST_CSUM) |
-			    (1ull << NET_F_MAC) | (1ull << NET_F_MRG_RXBUF) |
-			    (1ull << NET_F_STATUS),
+		.features = BIT(NET_F_CSUM) | BIT(NET_F_GUEST_CSUM) |
+			    BIT(NET_F_HOST_TSO4) | BIT(NET_F_HOST_TSO6) |
+			    BIT(NET_F_HOST_ECN) | BIT(NET_F_MAC) |
+			    BIT(NET_F_MRG_RXBUF) | BIT(NET_F_STATUS),
 		.config_size = CFG_SIZE,
 		.queue_notify = net_queue_notify,
+		.driver_ok = net_driver_ok,
+		.reset = net_reset,
 		.destroy = net_destroy,
 	};
+	if (vnet_hdr)
+		ops->features |= BIT(NET_F_GUEST_TSO4) | BIT(NET_F_GUEST_TSO6) |
+				 BIT(NET_F_GUEST_ECN);
+}
+
+int virtio_net_create(struct vm *vm, const char *spec, unsigned index)
+{
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	int ret;
 
@@ -267,7 +320,8 @@ int virtio_net_create(struct vm *vm, const char *spec, unsigned index)
 		free(n);
 		return ret;
 	}
-	n->vdev = virtio_pci_create(vm, &ops, n);
+	net_ops_init(&n->ops, n->nb->vnet_hdr);
+	n->vdev = virtio_pci_create(vm, &n->ops, n);
 	if (!n->vdev)
 		return -EIO;
 	memcpy(n->vdev->config, n->nb->mac, 6);
