@@ -204,11 +204,32 @@ out:
 	return 0;
 }
 
+static const char *frames(uint64_t n)
+{
+	return n == 1 ? "frame" : "frames";
+}
+
+/* Say what was lost: always when frames were dropped, else with -v. */
+static void log_stats(const struct net_backend *nb)
+{
+	const struct net_stats *s = &nb->stats;
+	bool lost = s->tx_dropped || s->rx_dropped;
+
+	log_msg(lost ? LOG_NOTICE : LOG_INFO,
+		"net%u (%s): %llu %s from the guest dropped (%llu sent), "
+		"%llu %s to the guest dropped (%llu delivered)", nb->index,
+		nb->ops->type, (unsigned long long)s->tx_dropped,
+		frames(s->tx_dropped), (unsigned long long)s->tx_frames,
+		(unsigned long long)s->rx_dropped, frames(s->rx_dropped),
+		(unsigned long long)s->rx_frames);
+}
+
 void net_backend_destroy(struct net_backend *nb)
 {
 	if (!nb)
 		return;
 	nb->ops->destroy(nb);
+	log_stats(nb);
 	free_buffers(nb);
 	free(nb);
 }

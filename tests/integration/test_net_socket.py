@@ -1,11 +1,12 @@
 """Two VMs under the emulator on virtual networks (socket back end: a
 multicast segment and a TCP link): Linux's virtio-net driver in each, they
 ping each other and copy a file across with a matching checksum (sent in
-64 KiB TCP frames the sender's wirt segments); one VM goes away and the
-other runs on.  Plus the command line's answers to bad --net
-specifications."""
+64 KiB TCP frames the sender's wirt segments); one VM goes away, the
+other runs on and reports the frames it had to drop.  Plus the command
+line's answers to bad --net specifications."""
 import os
 import random
+import re
 import socket
 import time
 
@@ -84,6 +85,10 @@ def test_two_vms_on_multicast_and_tcp(tmp_path):
         assert b.run("echo alive").strip() == "alive"
         b.send("poweroff -f")
         assert b.wait_exit(120) == 0
+        # The frames B sent into the dead link are counted and reported.
+        tail = (b.buf + b.proc.stdout.read()).decode(errors="replace")
+        assert re.search(r"net1 \(socket\): [1-9]\d* frames? from the "
+                         r"guest dropped", tail), tail[-2000:]
     finally:
         a.kill()
         if b:
