@@ -130,3 +130,12 @@ def test_tap_with_scripts_in_a_namespace(netns, tmp_path):
         assert marker.read_text().strip() == "wtap0"
     finally:
         g.kill()
+
+
+def test_bad_vnet_hdr_option():
+    hello = os.path.join(ROOT, "build", "guests", "hello.bin")
+    r = subprocess.run([WIRT, "run", "--accel", "emu", "--firmware", hello, "--net",
+                        "tap,vnet_hdr=maybe"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1
+    assert "vnet_hdr=maybe: give on or off" in r.stderr, r.stderr
