@@ -1,40 +1,51 @@
 /*
- * Decoded instructions cached by guest-physical address.
+ * Decoded instructions, cached in blocks by guest-physical address.
+ *
+ * A block is a run of instructions decoded one after another from one
+ * physical page, up to the first unconditional transfer of control.  The
+ * vCPU walks a block while execution falls through from one instruction
+ * to the next, so most instructions cost a few compares instead of a hash
+ * lookup in a large table; a taken branch, a fault or an interrupt looks
+ * the next block up.
  *
  * Keyed by physical rather than virtual address because Linux patches its
  * own code through a second mapping (text_poke): a cache keyed by virtual
  * address would miss those writes.  Every physical page that holds cached
  * code is marked in evm->code_page; a guest write to such a page bumps the
- * page's generation (mmu.c), which invalidates its entries here.
+ * page's generation (mmu.c), which invalidates its blocks, checked before
+ * every instruction, so code that rewrites the instructions after it runs
+ * the new ones.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "accel/emu/emu.h"
+#include "vm/vm.h"
 
+#define BLOCK_SLOTS 8192
+#define BLOCK_MAX   16   /* instructions */
 
-#define DCACHE_ENTRIES 32768
-
-struct dcache_entry {
+struct dblock {
 	uint64_t pa;      /* physical address of the first byte, ~0 if empty */
 	uint32_t gen;     /* page generation when decoded */
 	uint8_t code_size;
-	struct insn in;
+	uint8_t n;        /* instructions in the block */
+	struct insn in[BLOCK_MAX];
 };
 
-struct dcache_entry *emu_dcache_alloc(void)
+struct dblock *emu_dcache_alloc(void)
 {
-	struct dcache_entry *d = malloc(sizeof(*d) * DCACHE_ENTRIES);
+	struct dblock *d = malloc(sizeof(*d) * BLOCK_SLOTS);
 
 	if (d)
-		for (unsigned i = 0; i < DCACHE_ENTRIES; i++)
+		for (unsigned i = 0; i < BLOCK_SLOTS; i++)
 			d[i].pa = ~0ULL;
 	return d;
 }
 
 static unsigned slot(uint64_t pa)
 {
-	return (pa ^ (pa >> 15)) % DCACHE_ENTRIES;
+	return (pa * 0x9e3779b97f4a7c15ULL) >> (64 - 13);
 }
 
 /* Decode from fetched bytes; raises #UD or the fetch fault. */
@@ -52,18 +63,83 @@ static void decode_now(struct emu_cpu *c, struct insn *in)
 		emu_raise_ud(c);
 }
 
+/* After these the next bytes are rarely the next instruction. */
+static bool ends_block(const struct insn *in)
+{
+	switch (in->op) {
+	case 0x9a: case 0xc2: case 0xc3: case 0xca: case 0xcb:
+	case 0xcc: case 0xcd: case 0xce: case 0xcf:
+	case 0xe8: case 0xe9: case 0xea: case 0xeb: case 0xf4:
+	case 0x105: case 0x107: case 0x10b: case 0x134: case 0x135:
+		return true;
+	case 0xff:
+		return (in->reg & 7) >= 2 && (in->reg & 7) <= 5;
+	}
+	return false;
+}
+
+/*
+ * Decode the instructions after the block's first from the page's bytes
+ * in host memory, stopping at the page's end, at a transfer of control or
+ * at bytes that do not decode (those raise only if executed).
+ */
+static void extend_block(struct emu_cpu *c, struct dblock *b)
+{
+	const uint8_t *page = gmem_ptr(&c->vm->mem, b->pa & ~0xfffULL, 4096);
+	unsigned off = (b->pa & 0xfff) + b->in[0].len;
+
+	if (!page)
+		return;
+	while (b->n < BLOCK_MAX && !ends_block(&b->in[b->n - 1]) && off < 4096) {
+		unsigned avail = 4096 - off < 15 ? 4096 - off : 15;
+		struct insn *in = &b->in[b->n];
+
+		if (emu_decode(c, page + off, avail, in))
+			break;
+		off += in->len;
+		b->n++;
+	}
+}
+
+/* Start walking block b at its first instruction. */
+static const struct insn *enter_block(struct emu_cpu *c, struct dblock *b)
+{
+	c->blk = b;
+	c->blk_pa = b->pa;
+	c->blk_idx = 1;
+	c->blk_tlb_gen = c->tlb_gen;
+	c->blk_cpl = c->cpl;
+	c->blk_cs_base = c->s.seg[SEG_CS].base;
+	return &b->in[0];
+}
+
+const struct insn *emu_block_next(struct emu_cpu *c)
+{
+	const struct dblock *b = c->blk;
+
+	if (c->blk_idx >= b->n || c->insn_rip != c->blk_next_rip ||
+	    c->tlb_gen != c->blk_tlb_gen || c->cpl != c->blk_cpl ||
+	    b->pa != c->blk_pa || b->code_size != c->code_size ||
+	    b->gen != __atomic_load_n(&c->evm->page_gen[b->pa >> 12], __ATOMIC_ACQUIRE))
+		return NULL;
+	if (c->code_size != 8 && (c->s.seg[SEG_CS].base != c->blk_cs_base ||
+				  c->insn_rip > c->s.seg[SEG_CS].limit))
+		return NULL;
+	return &b->in[c->blk_idx++];
+}
+
 const struct insn *emu_decode_cached(struct emu_cpu *c)
 {
 	struct emu_vm *evm = c->evm;
-	struct dcache_entry *e;
+	struct dblock *b;
 	uint64_t lin, pa, pn;
-	uint32_t gen;
 
+	c->blk = NULL;
 	lin = c->code_size == 8 ? c->insn_rip
 				: (c->s.seg[SEG_CS].base + c->insn_rip) & 0xffffffffULL;
 	if (c->code_size != 8 && c->insn_rip > c->s.seg[SEG_CS].limit)
 		emu_raise_gp(c, 0);
-	/* Most instructions follow one another on the same code page. */
+	/* Most blocks start on the code page of the block before. */
 	if ((lin >> 12) == c->code_vpage && c->code_tlb_gen == c->tlb_gen && c->code_cpl == c->cpl) {
 		pa = (c->code_ppage << 12) | (lin & 0xfff);
 	} else {
@@ -74,28 +150,26 @@ const struct insn *emu_decode_cached(struct emu_cpu *c)
 		c->code_cpl = c->cpl;
 	}
 	pn = pa >> 12;
-	e = &c->dcache[slot(pa)];
-	if (pn < evm->npages) {
-		/* A write to the page bumps its generation (and clears its
-		 * code mark, which the decode below sets again). */
-		if (e->pa == pa && e->code_size == c->code_size &&
-		    e->gen == __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE))
-			return &e->in;
-		/* Mark the page first, so a write racing with the decode below
-		 * bumps the generation we are about to record. */
-		evm->code_page[pn] = 1;
-		gen = __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE);
-		decode_now(c, &e->in);
-		if ((pa & 0xfff) + e->in.len <= 4096) {
-			e->pa = pa;
-			e->gen = gen;
-			e->code_size = c->code_size;
-		} else {
-			e->pa = ~0ULL;  /* spans two pages: never cached */
-		}
-		return &e->in;
+	if (pn >= evm->npages) {
+		/* Code outside RAM and ROM (MMIO): decode every time. */
+		decode_now(c, &c->in);
+		return &c->in;
 	}
-	/* Code outside RAM and ROM (MMIO): decode every time. */
-	decode_now(c, &c->in);
-	return &c->in;
+	b = &c->dcache[slot(pa)];
+	if (b->pa == pa && b->code_size == c->code_size &&
+	    b->gen == __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE))
+		return enter_block(c, b);
+	/* Mark the page first, so a write racing with the decode below bumps
+	 * the generation we are about to record. */
+	evm->code_page[pn] = 1;
+	b->pa = ~0ULL;
+	b->gen = __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE);
+	b->code_size = c->code_size;
+	b->n = 1;
+	decode_now(c, &b->in[0]);
+	if ((pa & 0xfff) + b->in[0].len > 4096)
+		return &b->in[0];  /* spans two pages: never cached */
+	b->pa = pa;
+	extend_block(c, b);
+	return enter_block(c, b);
 }

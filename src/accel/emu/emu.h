@@ -32,7 +32,7 @@ struct pic;
 struct lapic;
 struct apic_bus;
 struct ioapic;
-struct dcache_entry;
+struct dblock;
 
 /* Exception vectors. */
 enum {
@@ -142,7 +142,13 @@ struct emu_cpu {
 	uint64_t tlb_gen;     /* bumped by every TLB flush */
 	uint64_t code_vpage, code_ppage, code_tlb_gen;  /* the current code page */
 	unsigned code_cpl;
-	struct dcache_entry *dcache;
+	struct dblock *dcache;
+	/* The block being walked (decode_cache.c); NULL after a lookup
+	 * miss, a fault or an interrupt. */
+	const struct dblock *blk;
+	unsigned blk_idx;         /* the next instruction in it */
+	uint64_t blk_pa, blk_next_rip, blk_tlb_gen, blk_cs_base;
+	unsigned blk_cpl;
 
 	/* Atomic read-modify-write for LOCK and XCHG with several vCPUs: the
 	 * read records the host location and old value, the write is a
@@ -172,6 +178,7 @@ struct emu_cpu {
 	bool halted;
 	bool wait_for_sipi;   /* an AP before its start-up IPI */
 	bool irq_shadow;      /* STI / MOV SS: no interrupts before the next insn */
+	bool irq_checked;     /* interrupts were looked for since IF was set */
 	atomic_int kick;      /* any thread: leave vcpu_run soon */
 	bool shutdown;        /* triple fault */
 	uint64_t icount;      /* instructions executed */
@@ -242,7 +249,10 @@ uint64_t emu_effective_address(struct emu_cpu *c, const struct insn *in);
 
 /* decode_cache.c */
 const struct insn *emu_decode_cached(struct emu_cpu *c);
-struct dcache_entry *emu_dcache_alloc(void);
+/* The next instruction of the current block if execution fell through to
+ * it and the block is still valid; else NULL (then emu_decode_cached). */
+const struct insn *emu_block_next(struct emu_cpu *c);
+struct dblock *emu_dcache_alloc(void);
 void emu_fetch_fault(struct emu_cpu *c, uint64_t rip);
 
 /* flags.c */

@@ -19,6 +19,14 @@
 
 /* Instructions between checks for kicks. */
 #define RUN_BATCH 4096
+/*
+ * With IF set, interrupts are looked for at the first instruction that may
+ * take one and then every IRQ_CHECK_INTERVAL instructions: an interrupt
+ * raised meanwhile (by a device thread, an EOI, the APIC timer) waits at
+ * most that long, and the loop does not poll the PIC and the APIC at every
+ * instruction.
+ */
+#define IRQ_CHECK_INTERVAL 16
 
 static int emu_probe(char *why, size_t len, int *unmodified_linux)
 {
@@ -264,6 +272,16 @@ static bool interrupt_ready(struct emu_cpu *c)
 	       (pic_has_interrupt(c->evm->pic) && lapic_accepts_pic(c->lapic));
 }
 
+static void take_interrupt(struct emu_cpu *c)
+{
+	int vec = emu_pending_interrupt(c);
+
+	if (vec >= 0) {
+		c->insn_rip = c->s.rip;
+		emu_deliver(c, vec, 0, false, false, c->s.rip);
+	}
+}
+
 /* INIT, start-up IPIs and NMIs, sent from other threads. */
 static void handle_ipis(struct emu_cpu *c)
 {
@@ -335,6 +353,7 @@ static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 	if (setjmp(c->fault_jmp)) {
 		/* A fault unwound an instruction (or a delivery), or a locked
 		 * instruction lost a race and runs again. */
+		c->blk = NULL;
 		if (c->fault_vector == EMU_RESTART)
 			emu_lock_restart_state(c);
 		else
@@ -359,12 +378,12 @@ static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 		for (n = 0; n < RUN_BATCH && !c->halted; n++) {
 			if (c->irq_shadow) {
 				c->irq_shadow = false;
-			} else if ((c->s.rflags & RFLAGS_IF) && interrupt_ready(c)) {
-				int vec = emu_pending_interrupt(c);
-				if (vec >= 0) {
-					c->insn_rip = c->s.rip;
-					emu_deliver(c, vec, 0, false, false, c->s.rip);
-				}
+			} else if (!(c->s.rflags & RFLAGS_IF)) {
+				c->irq_checked = false;
+			} else if (!c->irq_checked || !(n % IRQ_CHECK_INTERVAL)) {
+				c->irq_checked = true;
+				if (interrupt_ready(c))
+					take_interrupt(c);
 			}
 			emu_step(c);
 			if (c->shutdown)

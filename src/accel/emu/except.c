@@ -180,6 +180,7 @@ void emu_deliver(struct emu_cpu *c, int vector, uint32_t error, bool has_error,
 		 bool soft, uint64_t ret)
 {
 	c->halted = false;
+	c->blk = NULL;
 	if (!(c->s.cr0 & CR0_PE))
 		deliver_real(c, vector, ret);
 	else

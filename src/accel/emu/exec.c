@@ -1048,9 +1048,14 @@ void emu_step(struct emu_cpu *c)
 
 	c->insn_rip = c->s.rip;
 	c->trace[c->icount & 63] = c->insn_rip;
-	in = emu_decode_cached(c);
+	in = c->blk ? emu_block_next(c) : NULL;
+	if (!in)
+		in = emu_decode_cached(c);
 	c->s.rip = (c->insn_rip + in->len) & (c->code_size == 8 ? ~0ULL :
 					     emu_size_mask(c->code_size));
+	c->blk_next_rip = c->s.rip;
+	if (c->s.rip != c->insn_rip + in->len)
+		c->blk = NULL; /* IP wrapped: the block's next bytes are elsewhere */
 	c->icount++;
 	c->locked_insn = c->evm->smp && in->has_mem &&
 			 ((in->prefixes & PFX_LOCK) || in->op == 0x86 || in->op == 0x87);
