@@ -23,15 +23,6 @@
 #include "vm/vm.h"
 
 #define BLOCK_SLOTS 8192
-#define BLOCK_MAX   16   /* instructions */
-
-struct dblock {
-	uint64_t pa;      /* physical address of the first byte, ~0 if empty */
-	uint32_t gen;     /* page generation when decoded */
-	uint8_t code_size;
-	uint8_t n;        /* instructions in the block */
-	struct insn in[BLOCK_MAX];
-};
 
 struct dblock *emu_dcache_alloc(void)
 {
@@ -111,21 +102,6 @@ static const struct insn *enter_block(struct emu_cpu *c, struct dblock *b)
 	c->blk_cpl = c->cpl;
 	c->blk_cs_base = c->s.seg[SEG_CS].base;
 	return &b->in[0];
-}
-
-const struct insn *emu_block_next(struct emu_cpu *c)
-{
-	const struct dblock *b = c->blk;
-
-	if (c->blk_idx >= b->n || c->insn_rip != c->blk_next_rip ||
-	    c->tlb_gen != c->blk_tlb_gen || c->cpl != c->blk_cpl ||
-	    b->pa != c->blk_pa || b->code_size != c->code_size ||
-	    b->gen != __atomic_load_n(&c->evm->page_gen[b->pa >> 12], __ATOMIC_ACQUIRE))
-		return NULL;
-	if (c->code_size != 8 && (c->s.seg[SEG_CS].base != c->blk_cs_base ||
-				  c->insn_rip > c->s.seg[SEG_CS].limit))
-		return NULL;
-	return &b->in[c->blk_idx++];
 }
 
 const struct insn *emu_decode_cached(struct emu_cpu *c)
