@@ -329,5 +329,6 @@ done:
 	if (pos > 15)
 		return -1;
 	in->len = pos;
+	in->fast = emu_fast_pick(in, code);
 	return 0;
 }

@@ -96,11 +96,9 @@ static void extend_block(struct emu_cpu *c, struct dblock *b)
 static const struct insn *enter_block(struct emu_cpu *c, struct dblock *b)
 {
 	c->blk = b;
-	c->blk_pa = b->pa;
 	c->blk_idx = 1;
-	c->blk_tlb_gen = c->tlb_gen;
-	c->blk_cpl = c->cpl;
-	c->blk_cs_base = c->s.seg[SEG_CS].base;
+	c->blk_start_rip = c->insn_rip;
+	c->blk_page_gen = &c->evm->page_gen[b->pa >> 12];
 	return &b->in[0];
 }
 

@@ -5,6 +5,7 @@
  *   decode.c     bytes -> struct insn (prefixes, ModRM/SIB, immediates)
  *   decode_cache.c  decoded instructions cached by guest-physical address
  *   exec.c       the integer instruction set
+ *   exec_fast.c  direct handlers for the commonest instruction forms
  *   exec_system.c  control registers, MSRs, CPUID, descriptor tables
  *   flags.c      lazily evaluated arithmetic flags
  *   mmu.c        segmentation, paging, software TLB, guest memory access
@@ -50,7 +51,13 @@ enum {
 #define PFX_OPSZ  0x08  /* 66 */
 #define PFX_ADSZ  0x10  /* 67 */
 
+struct emu_cpu;
+struct insn;
+/* A handler for one common instruction form (exec_fast.c). */
+typedef void fast_fn(struct emu_cpu *c, const struct insn *in);
+
 struct insn {
+	fast_fn *fast;     /* set by the decoder for common forms, else NULL */
 	uint16_t op;       /* opcode: 0x00-0xff, 0x1xx = 0F xx, 0x2xx = 0F 38 xx, 0x3xx = 0F 3A xx */
 	uint8_t len;
 	uint8_t prefixes;  /* PFX_* */
@@ -143,12 +150,15 @@ struct emu_cpu {
 	uint64_t code_vpage, code_ppage, code_tlb_gen;  /* the current code page */
 	unsigned code_cpl;
 	struct dblock *dcache;
-	/* The block being walked (decode_cache.c); NULL after a lookup
-	 * miss, a fault or an interrupt. */
+	/* The block being walked (decode_cache.c): checked when entered, so
+	 * whatever could make its decoding stale (a write to its page by
+	 * this vCPU, a TLB flush, a change of CS or CPL, a fault or an
+	 * interrupt) sets it to NULL. */
 	const struct dblock *blk;
 	unsigned blk_idx;         /* the next instruction in it */
-	uint64_t blk_pa, blk_next_rip, blk_tlb_gen, blk_cs_base;
-	unsigned blk_cpl;
+	uint64_t blk_next_rip;    /* where falling through its last one leads */
+	uint64_t blk_start_rip;   /* where it was entered */
+	const uint32_t *blk_page_gen;  /* its page's generation counter */
 
 	/* Atomic read-modify-write for LOCK and XCHG with several vCPUs: the
 	 * read records the host location and old value, the write is a
@@ -230,6 +240,8 @@ unsigned emu_fetch(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len);
 uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size);
 void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val);
 void emu_code_written(struct emu_vm *evm, uint64_t pa);
+/* The same for a write by this vCPU, which also leaves its current block. */
+void emu_cpu_code_written(struct emu_cpu *c, uint64_t pa);
 uint64_t emu_pio_read(struct emu_cpu *c, uint16_t port, unsigned size);
 void emu_pio_write(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t val);
 
@@ -262,18 +274,21 @@ struct dblock {
 };
 
 /* The next instruction of the current block if execution fell through to
- * it and the block is still valid; else NULL (then emu_decode_cached). */
+ * it, or its first one if a loop jumped back to its start (and no other
+ * agent rewrote the page meanwhile); else NULL (then emu_decode_cached). */
 static inline const struct insn *emu_block_next(struct emu_cpu *c)
 {
 	const struct dblock *b = c->blk;
 
-	if (c->blk_idx >= b->n || c->insn_rip != c->blk_next_rip ||
-	    c->tlb_gen != c->blk_tlb_gen || c->cpl != c->blk_cpl ||
-	    b->pa != c->blk_pa || b->code_size != c->code_size ||
-	    b->gen != __atomic_load_n(&c->evm->page_gen[b->pa >> 12], __ATOMIC_ACQUIRE))
+	if (c->insn_rip == c->blk_next_rip && c->blk_idx < b->n) {
+		/* falls through to the next instruction */
+	} else if (c->insn_rip == c->blk_start_rip &&
+		   b->gen == __atomic_load_n(c->blk_page_gen, __ATOMIC_ACQUIRE)) {
+		c->blk_idx = 0;
+	} else {
 		return NULL;
-	if (c->code_size != 8 && (c->s.seg[SEG_CS].base != c->blk_cs_base ||
-				  c->insn_rip > c->s.seg[SEG_CS].limit))
+	}
+	if (c->code_size != 8 && c->insn_rip > c->s.seg[SEG_CS].limit)
 		return NULL;
 	return &b->in[c->blk_idx++];
 }
@@ -302,6 +317,12 @@ void emu_update_mode(struct emu_cpu *c);
 
 /* exec.c */
 void emu_step(struct emu_cpu *c);
+/* Group-2 shift or rotate (op: ModRM.reg) of a by count, setting flags. */
+uint64_t emu_shift(struct emu_cpu *c, unsigned op, unsigned size, uint64_t a,
+		   unsigned count);
+
+/* exec_fast.c: the handler for in if it is a common form, else NULL. */
+fast_fn *emu_fast_pick(const struct insn *in, unsigned code_size);
 
 /* sse.c: SSE/SSE2 instructions; false if op is not one of them */
 bool emu_exec_sse(struct emu_cpu *c, const struct insn *in);

@@ -53,8 +53,8 @@ static uint64_t alu(struct emu_cpu *c, unsigned op, unsigned size, uint64_t a, u
 }
 
 /* Shifts and rotates (group 2): op is ModRM.reg. */
-static uint64_t shift(struct emu_cpu *c, unsigned op, unsigned size, uint64_t a,
-		      unsigned count)
+uint64_t emu_shift(struct emu_cpu *c, unsigned op, unsigned size, uint64_t a,
+		   unsigned count)
 {
 	unsigned bits = size * 8;
 	uint64_t m = emu_size_mask(size), r, cf, of, msb;
@@ -635,7 +635,7 @@ static void exec_one_byte(struct emu_cpu *c, const struct insn *in)
 		unsigned count = (op <= 0xc1) ? in->imm : (op <= 0xd1) ? 1 : c->s.gpr[GPR_RCX];
 		bsize = (op & 1) ? size : 1;
 		a = rm_read(c, in, bsize);
-		r = shift(c, in->reg, bsize, a, count & 0xff);
+		r = emu_shift(c, in->reg, bsize, a, count & 0xff);
 		rm_write(c, in, bsize, r);
 		return;
 	}
@@ -1057,6 +1057,10 @@ void emu_step(struct emu_cpu *c)
 	if (c->s.rip != c->insn_rip + in->len)
 		c->blk = NULL; /* IP wrapped: the block's next bytes are elsewhere */
 	c->icount++;
+	if (in->fast) {
+		in->fast(c, in);
+		return;
+	}
 	c->locked_insn = c->evm->smp && in->has_mem &&
 			 ((in->prefixes & PFX_LOCK) || in->op == 0x86 || in->op == 0x87);
 	if (c->locked_insn)

@@ -90,7 +90,7 @@ void emu_locked_write(struct emu_cpu *c, int seg, uint64_t ea, unsigned size, ui
 	}
 	if (!ok)
 		emu_raise(c, EMU_RESTART, 0, false);
-	emu_code_written(c->evm, c->lock_pa);
+	emu_cpu_code_written(c, c->lock_pa);
 }
 
 /*
@@ -130,6 +130,6 @@ bool emu_cmpxchg_wide(struct emu_cpu *c, int seg, uint64_t ea, unsigned size,
 		*old_hi = hi;
 	}
 	if (ok)
-		emu_code_written(c->evm, pa);
+		emu_cpu_code_written(c, pa);
 	return ok;
 }

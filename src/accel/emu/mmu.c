@@ -48,12 +48,22 @@ void emu_code_written(struct emu_vm *evm, uint64_t pa)
 	}
 }
 
+void emu_cpu_code_written(struct emu_cpu *c, uint64_t pa)
+{
+	uint64_t pn = pa >> 12;
+
+	if (pn < c->evm->npages && c->evm->code_page[pn]) {
+		emu_code_written(c->evm, pa);
+		c->blk = NULL;
+	}
+}
+
 static inline void note_write(struct emu_cpu *c, uint64_t pa)
 {
 	uint64_t pn = pa >> 12;
 
 	if (pn < c->evm->npages && c->evm->code_page[pn])
-		emu_code_written(c->evm, pa);
+		emu_cpu_code_written(c, pa);
 }
 
 /* Each CPU sees its own local APIC at its APIC base (when enabled). */
@@ -91,8 +101,10 @@ void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
 	}
 	if (gmem_find(&c->vm->mem, pa, size)) {
 		/* RAM across a page boundary, or ROM (writes ignored). */
-		if (gmem_ptr_rw(&c->vm->mem, pa, size))
+		if (gmem_ptr_rw(&c->vm->mem, pa, size)) {
 			gmem_write(&c->vm->mem, pa, &val, size); /* notifies */
+			c->blk = NULL;
+		}
 		return;
 	}
 	if (is_apic_page(c, pa)) {
@@ -110,6 +122,7 @@ void emu_tlb_flush(struct emu_cpu *c, bool global_too)
 	unsigned i;
 
 	c->tlb_gen++;
+	c->blk = NULL;
 	for (i = 0; i < TLB_ENTRIES; i++)
 		if (global_too || !(c->tlb[i].perms & TLB_GLOBAL))
 			c->tlb[i].vpage = ~0ULL;
@@ -120,6 +133,7 @@ void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 	struct tlb_entry *e = &c->tlb[(lin >> 12) % TLB_ENTRIES];
 
 	c->tlb_gen++;
+	c->blk = NULL;
 	if (e->vpage == lin >> 12)
 		e->vpage = ~0ULL;
 }

@@ -9,6 +9,7 @@ void emu_update_mode(struct emu_cpu *c)
 {
 	const struct segment *cs = &c->s.seg[SEG_CS];
 
+	c->blk = NULL;  /* CS, CPL or the mode changed: decode afresh */
 	c->long_mode = c->s.efer & EFER_LMA;
 	if (c->long_mode && cs->l)
 		c->code_size = 8;
@@ -43,6 +44,8 @@ void emu_load_seg_real(struct emu_cpu *c, int seg, uint16_t sel)
 {
 	struct segment *sg = &c->s.seg[seg];
 
+	if (seg == SEG_CS)
+		c->blk = NULL;
 	sg->selector = sel;
 	sg->base = (uint64_t)sel << 4;
 	sg->present = 1;
