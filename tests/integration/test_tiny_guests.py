@@ -27,6 +27,9 @@ GUESTS = {
                            ["de", "ud", "bp", "gp", "pf_read", "pf_write", "pf_wp",
                             "pf_nx", "pf_user"]) +
                    "ok ring3 iretq/syscall\nok df\nall exceptions ok\n", 47, True),
+    "strings": ("rep stosq across pages ok\nrep movsb across pages ok\n"
+                "overlap upwards ok\noverlap downwards ok\ndirection flag ok\n"
+                "copy over code ok\n", 55, True),
     "pci_probe": ("00 8086:29c0\n01 1af4:1044\nbar0 mask ffff8000\n"
                   "caps 09 09 09 09 09 11\n", 43, False),
     "virtio_msix": ("request answered, msi-x interrupt taken\n"

@@ -297,7 +297,7 @@ int emu_decode(struct emu_cpu *c, const uint8_t *b, unsigned avail, struct insn 
 		if (shape & IB) { /* ENTER: Iw, Ib */
 			if (pos + 1 > avail)
 				return -2;
-			in->imm2 = b[pos++];
+			in->disp = b[pos++];
 		}
 		goto done;
 	}
@@ -322,7 +322,7 @@ int emu_decode(struct emu_cpu *c, const uint8_t *b, unsigned avail, struct insn 
 	if (shape & AP) {
 		if (pos + 2 > avail)
 			return -2;
-		in->imm2 = get_imm(b + pos, 2);
+		in->disp = get_imm(b + pos, 2);
 		pos += 2;
 	}
 done:

@@ -56,8 +56,8 @@ struct insn;
 /* A handler for one common instruction form (exec_fast.c). */
 typedef void fast_fn(struct emu_cpu *c, const struct insn *in);
 
+/* 32 bytes, so that a block of them stays small in the host's caches. */
 struct insn {
-	fast_fn *fast;     /* set by the decoder for common forms, else NULL */
 	uint16_t op;       /* opcode: 0x00-0xff, 0x1xx = 0F xx, 0x2xx = 0F 38 xx, 0x3xx = 0F 3A xx */
 	uint8_t len;
 	uint8_t prefixes;  /* PFX_* */
@@ -70,8 +70,10 @@ struct insn {
 	uint8_t has_mem;   /* ModRM names memory */
 	int8_t base, index;    /* -1 if none; GPR numbers; base 16 = RIP */
 	uint8_t scale;
-	int64_t disp;
-	uint64_t imm, imm2;
+	uint8_t fast;      /* index in emu_fast_handlers, 0 if none */
+	int32_t disp;      /* ModRM displacement; the selector of a far pointer,
+			    * the nesting level of ENTER */
+	uint64_t imm;
 };
 
 /* ---- lazy flags ---- */
@@ -316,13 +318,15 @@ void emu_load_cs(struct emu_cpu *c, uint16_t sel, uint64_t desc, unsigned cpl);
 void emu_update_mode(struct emu_cpu *c);
 
 /* exec.c */
-void emu_step(struct emu_cpu *c);
+void emu_step(struct emu_cpu *c);  /* emu_step_inline, for callers elsewhere */
+void emu_exec_general(struct emu_cpu *c, const struct insn *in);
 /* Group-2 shift or rotate (op: ModRM.reg) of a by count, setting flags. */
 uint64_t emu_shift(struct emu_cpu *c, unsigned op, unsigned size, uint64_t a,
 		   unsigned count);
 
-/* exec_fast.c: the handler for in if it is a common form, else NULL. */
-fast_fn *emu_fast_pick(const struct insn *in, unsigned code_size);
+/* exec_fast.c: the handler index for in if it is a common form, else 0. */
+uint8_t emu_fast_pick(const struct insn *in, unsigned code_size);
+extern fast_fn *const emu_fast_handlers[];
 
 /* sse.c: SSE/SSE2 instructions; false if op is not one of them */
 bool emu_exec_sse(struct emu_cpu *c, const struct insn *in);
@@ -405,6 +409,30 @@ static inline void emu_write(struct emu_cpu *c, int seg, uint64_t off, unsigned 
 		return;
 	}
 	__builtin_memcpy(e->host + (lin & 0xfff), &val, size);
+}
+
+/* Execute one instruction at CS:RIP (faults unwind through emu_raise);
+ * inline so the run loop keeps the CPU pointer and its own state in
+ * registers across instructions. */
+static inline void emu_step_inline(struct emu_cpu *c)
+{
+	const struct insn *in;
+
+	c->insn_rip = c->s.rip;
+	c->trace[c->icount & 63] = c->insn_rip;
+	in = c->blk ? emu_block_next(c) : NULL;
+	if (!in)
+		in = emu_decode_cached(c);
+	c->s.rip = (c->insn_rip + in->len) & (c->code_size == 8 ? ~0ULL :
+					     emu_size_mask(c->code_size));
+	c->blk_next_rip = c->s.rip;
+	if (c->s.rip != c->insn_rip + in->len)
+		c->blk = NULL; /* IP wrapped: the block's next bytes are elsewhere */
+	c->icount++;
+	if (in->fast)
+		emu_fast_handlers[in->fast](c, in);
+	else
+		emu_exec_general(c, in);
 }
 
 #endif

@@ -345,10 +345,32 @@ static void wait_for_event(struct emu_cpu *c)
 	pthread_mutex_unlock(&evm->irq_lock);
 }
 
+/* Up to RUN_BATCH instructions, taking interrupts between them.  Apart
+ * from emu_vcpu_run so that the CPU pointer stays in a register: a
+ * function that calls setjmp keeps its variables in memory. */
+static __attribute__((noinline)) void run_batch(struct emu_cpu *c)
+{
+	unsigned n;
+
+	for (n = 0; n < RUN_BATCH && !c->halted; n++) {
+		if (c->irq_shadow) {
+			c->irq_shadow = false;
+		} else if (!(c->s.rflags & RFLAGS_IF)) {
+			c->irq_checked = false;
+		} else if (!c->irq_checked || !(n % IRQ_CHECK_INTERVAL)) {
+			c->irq_checked = true;
+			if (interrupt_ready(c))
+				take_interrupt(c);
+		}
+		emu_step_inline(c);
+		if (c->shutdown)
+			break;
+	}
+}
+
 static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 {
 	struct emu_cpu *c = vcpu->accel_data;
-	unsigned n;
 
 	if (setjmp(c->fault_jmp)) {
 		/* A fault unwound an instruction (or a delivery), or a locked
@@ -375,20 +397,7 @@ static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 			else
 				continue;
 		}
-		for (n = 0; n < RUN_BATCH && !c->halted; n++) {
-			if (c->irq_shadow) {
-				c->irq_shadow = false;
-			} else if (!(c->s.rflags & RFLAGS_IF)) {
-				c->irq_checked = false;
-			} else if (!c->irq_checked || !(n % IRQ_CHECK_INTERVAL)) {
-				c->irq_checked = true;
-				if (interrupt_ready(c))
-					take_interrupt(c);
-			}
-			emu_step(c);
-			if (c->shutdown)
-				break;
-		}
+		run_batch(c);
 		if (log_threshold >= LOG_DEBUG && c->icount >= c->next_report) {
 			c->next_report = c->icount + (1u << 24);
 			log_debug("emu: vCPU %u at %llu M instructions, %04x:%llx",

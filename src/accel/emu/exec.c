@@ -572,7 +572,7 @@ static void exec_one_byte(struct emu_cpu *c, const struct insn *in)
 		reg_write(c, in, GPR_RDX, size, a);
 		return;
 	case 0x9a:
-		emu_far_jump(c, in->imm2, in->imm, true, size);
+		emu_far_jump(c, (uint16_t)in->disp, in->imm, true, size);
 		return;
 	case 0x9b: /* FWAIT: device-not-available, then pending x87 errors */
 		if ((c->s.cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS))
@@ -663,7 +663,7 @@ static void exec_one_byte(struct emu_cpu *c, const struct insn *in)
 		rm_write(c, in, op == 0xc7 ? size : 1, in->imm);
 		return;
 	case 0xc8: { /* ENTER */
-		unsigned level = in->imm2 & 31, ss = stack_size(c);
+		unsigned level = in->disp & 31, ss = stack_size(c);
 		uint64_t bp = c->s.gpr[GPR_RBP], frame;
 		push(c, size, bp);
 		frame = sp_masked(c, c->s.gpr[GPR_RSP]);
@@ -757,7 +757,7 @@ static void exec_one_byte(struct emu_cpu *c, const struct insn *in)
 		jump_near(c, size, c->s.rip + in->imm);
 		return;
 	case 0xea:
-		emu_far_jump(c, in->imm2, in->imm, false, size);
+		emu_far_jump(c, (uint16_t)in->disp, in->imm, false, size);
 		return;
 	case 0xf1:
 		emu_deliver(c, EXC_DB, 0, false, false, c->s.rip);
@@ -1041,26 +1041,14 @@ static bool exec_two_byte(struct emu_cpu *c, const struct insn *in)
 	return false;
 }
 
-/* Execute one instruction at CS:RIP (faults unwind through emu_raise). */
 void emu_step(struct emu_cpu *c)
 {
-	const struct insn *in;
+	emu_step_inline(c);
+}
 
-	c->insn_rip = c->s.rip;
-	c->trace[c->icount & 63] = c->insn_rip;
-	in = c->blk ? emu_block_next(c) : NULL;
-	if (!in)
-		in = emu_decode_cached(c);
-	c->s.rip = (c->insn_rip + in->len) & (c->code_size == 8 ? ~0ULL :
-					     emu_size_mask(c->code_size));
-	c->blk_next_rip = c->s.rip;
-	if (c->s.rip != c->insn_rip + in->len)
-		c->blk = NULL; /* IP wrapped: the block's next bytes are elsewhere */
-	c->icount++;
-	if (in->fast) {
-		in->fast(c, in);
-		return;
-	}
+/* An instruction without a fast handler, RIP already past it. */
+void emu_exec_general(struct emu_cpu *c, const struct insn *in)
+{
 	c->locked_insn = c->evm->smp && in->has_mem &&
 			 ((in->prefixes & PFX_LOCK) || in->op == 0x86 || in->op == 0x87);
 	if (c->locked_insn)

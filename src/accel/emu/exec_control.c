@@ -2,6 +2,7 @@
  * String instructions (with REP), far control transfers (far JMP/CALL,
  * RETF, IRET) in every mode, and I/O permission checks.
  */
+#include <string.h>
 #include <sys/random.h>
 
 #include "accel/emu/exec.h"
@@ -41,6 +42,57 @@ uint64_t emu_random(void)
 	return v;
 }
 
+/*
+ * REP MOVS and REP STOS going forward in 64-bit mode: as many elements as
+ * lie within the current page on both sides, when both are RAM the TLB
+ * already allows, with one host memmove or fill.  Returns how many were
+ * done; 0 leaves the next element to the element-by-element loop (which
+ * also fills the TLB, faults, and handles code pages and overlaps).
+ */
+static uint64_t string_bulk(struct emu_cpu *c, const struct insn *in, unsigned size,
+			    uint64_t count)
+{
+	uint64_t di = c->s.gpr[GPR_RDI], si = c->s.gpr[GPR_RSI], dlin, slin, n, bytes;
+	struct tlb_entry *d, *s;
+	bool movs = in->op == 0xa4 || in->op == 0xa5;
+	uint8_t *dp, *sp;
+
+	if (c->code_size != 8 || in->adsize != 8 || (c->s.rflags & RFLAGS_DF))
+		return 0;
+	d = emu_fast_entry(c, SEG_ES, di, size, TLB_WRITE_S, &dlin);
+	if (!d || d->ppage >= c->evm->npages || c->evm->code_page[d->ppage])
+		return 0;
+	n = (4096 - (dlin & 0xfff)) / size;
+	dp = d->host + (dlin & 0xfff);
+	if (movs) {
+		s = emu_fast_entry(c, insn_seg(in), si, size, TLB_READ_S, &slin);
+		if (!s)
+			return 0;
+		if ((4096 - (slin & 0xfff)) / size < n)
+			n = (4096 - (slin & 0xfff)) / size;
+		sp = s->host + (slin & 0xfff);
+	}
+	if (count < n)
+		n = count;
+	bytes = n * size;
+	if (movs) {
+		/* Forward element copies equal memmove unless the destination
+		 * starts inside the source. */
+		if (dp > sp && dp < sp + bytes)
+			return 0;
+		memmove(dp, sp, bytes);
+		c->s.gpr[GPR_RSI] = si + bytes;
+	} else if (size == 1) {
+		memset(dp, (uint8_t)c->s.gpr[GPR_RAX], bytes);
+	} else {
+		for (uint64_t i = 0; i < bytes; i += size)
+			memcpy(dp + i, &c->s.gpr[GPR_RAX], size);
+	}
+	c->s.gpr[GPR_RDI] = di + bytes;
+	c->s.gpr[GPR_RCX] -= n;
+	return n;
+}
+
 bool emu_exec_string(struct emu_cpu *c, const struct insn *in)
 {
 	unsigned op = in->op, size = (op & 1) ? in->opsize : 1;
@@ -63,6 +115,17 @@ bool emu_exec_string(struct emu_cpu *c, const struct insn *in)
 
 		if (rep && (c->s.gpr[GPR_RCX] & am) == 0)
 			break;
+		if (rep && (op == 0xa4 || op == 0xa5 || op == 0xaa || op == 0xab)) {
+			uint64_t done = string_bulk(c, in, size, c->s.gpr[GPR_RCX] & am);
+			if (done) {
+				n += done;
+				if (n >= REP_BATCH && (c->s.gpr[GPR_RCX] & am)) {
+					c->s.rip = c->insn_rip;  /* continue in the next step */
+					break;
+				}
+				continue;
+			}
+		}
 		switch (op) {
 		case 0xa4: case 0xa5: /* MOVS */
 			a = emu_read(c, src_seg, si, size);

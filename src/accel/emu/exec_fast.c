@@ -85,84 +85,129 @@ static inline bool cond(struct emu_cpu *c, unsigned cc)
 	return (cc & 1) ? !v : v;
 }
 
-/* ---- ALU operations of 4 or 8 bytes ---- */
+/* ---- ALU operations of 1, 4 or 8 bytes ---- */
 
-/* Operand order as in exec.c's alu(): a OP b, a the destination. */
-#define OP_ADD(a, b) ((a) + (b))
-#define OP_OR(a, b)  ((a) | (b))
-#define OP_AND(a, b) ((a) & (b))
-#define OP_SUB(a, b) ((a) - (b))
-#define OP_XOR(a, b) ((a) ^ (b))
+/* A register operand of 1, 4 or 8 bytes (byte registers: AH-BH without
+ * REX); the picker leaves 16-bit forms to exec.c. */
+static inline uint64_t reg_get(struct emu_cpu *c, const struct insn *in, unsigned r,
+			       unsigned size)
+{
+	return size == 1 ? reg_read(c, in, r, 1) : c->s.gpr[r];
+}
+
+static inline void reg_put(struct emu_cpu *c, const struct insn *in, unsigned r,
+			   unsigned size, uint64_t v)
+{
+	if (size == 1)
+		reg_write(c, in, r, 1, v);
+	else
+		gpr_set(c, r, size, v);
+}
+
+/* Operand order as in exec.c's alu(): a OP b, a the destination; cf is
+ * the carry in for ADC and SBB. */
+#define OP_ADD(a, b, cf) ((a) + (b))
+#define OP_OR(a, b, cf)  ((a) | (b))
+#define OP_ADC(a, b, cf) ((a) + (b) + (cf))
+#define OP_SBB(a, b, cf) ((a) - (b) - (cf))
+#define OP_AND(a, b, cf) ((a) & (b))
+#define OP_SUB(a, b, cf) ((a) - (b))
+#define OP_XOR(a, b, cf) ((a) ^ (b))
 
 /*
- * The forms of each operation: "rm_r" is r/m OP= reg (01-39, 85),
- * "r_rm" is reg OP= r/m (03-3B), "rm_i" is r/m OP= imm (81, 83).  A
- * memory destination is written before the flags are recorded, so a
- * write fault leaves them as they were.  CMP and TEST store nothing.
+ * The forms of each operation, of 4 or 8 bytes (name) or of one byte
+ * (name8): "rm_r" is r/m OP= reg (00-39 with bit 1 clear, 84, 85),
+ * "r_rm" is reg OP= r/m (02-3B), "rm_i" is r/m OP= imm (80, 81, 83, F6,
+ * F7), "a_i" is AL/EAX/RAX OP= imm (04-3D, A8, A9).  A memory destination
+ * is written before the flags are recorded, so a write fault leaves them
+ * as they were.  CMP and TEST store nothing.
  */
-#define ALU_FORMS(name, OP, ccop, store)					\
+#define ALU_FORMS_SIZED(name, OP, ccop, store, carry, SIZE)		\
 __attribute__((unused))							\
 static void name##_rm_r(struct emu_cpu *c, const struct insn *in)	\
 {									\
-	unsigned s = in->opsize;					\
-	uint64_t m = emu_size_mask(s), a, b = c->s.gpr[in->reg] & m, r;	\
+	unsigned s = SIZE;						\
+	uint64_t m = emu_size_mask(s), cf = carry ? emu_cf(c) : 0;	\
+	uint64_t a, b = reg_get(c, in, in->reg, s) & m, r;		\
 	if (in->has_mem) {						\
 		uint64_t ea = insn_ea(c, in);				\
 		a = emu_read(c, insn_seg(in), ea, s) & m;		\
-		r = OP(a, b) & m;					\
+		r = OP(a, b, cf) & m;					\
 		if (store)						\
 			emu_write(c, insn_seg(in), ea, s, r);		\
 	} else {							\
-		a = c->s.gpr[in->rm] & m;				\
-		r = OP(a, b) & m;					\
+		a = reg_get(c, in, in->rm, s) & m;			\
+		r = OP(a, b, cf) & m;					\
 		if (store)						\
-			c->s.gpr[in->rm] = r;				\
+			reg_put(c, in, in->rm, s, r);			\
 	}								\
 	record(c, ccop, s, r, a, b);					\
+	if (carry)							\
+		c->cc_carry = cf;					\
 }									\
 __attribute__((unused))							\
 static void name##_r_rm(struct emu_cpu *c, const struct insn *in)	\
 {									\
-	unsigned s = in->opsize;					\
-	uint64_t m = emu_size_mask(s);					\
-	uint64_t b = rm_get(c, in, s) & m, a = c->s.gpr[in->reg] & m;	\
-	uint64_t r = OP(a, b) & m;					\
+	unsigned s = SIZE;						\
+	uint64_t m = emu_size_mask(s), cf = carry ? emu_cf(c) : 0, b;	\
+	uint64_t a = reg_get(c, in, in->reg, s) & m, r;			\
+	b = (in->has_mem ? mem_read(c, in, s) : reg_get(c, in, in->rm, s)) & m; \
+	r = OP(a, b, cf) & m;						\
 	if (store)							\
-		c->s.gpr[in->reg] = r;					\
+		reg_put(c, in, in->reg, s, r);				\
 	record(c, ccop, s, r, a, b);					\
+	if (carry)							\
+		c->cc_carry = cf;					\
 }									\
 __attribute__((unused))							\
 static void name##_rm_i(struct emu_cpu *c, const struct insn *in)	\
 {									\
-	unsigned s = in->opsize;					\
-	uint64_t m = emu_size_mask(s), a, b = in->imm & m, r;		\
+	unsigned s = SIZE;						\
+	uint64_t m = emu_size_mask(s), cf = carry ? emu_cf(c) : 0;	\
+	uint64_t a, b = in->imm & m, r;					\
 	if (in->has_mem) {						\
 		uint64_t ea = insn_ea(c, in);				\
 		a = emu_read(c, insn_seg(in), ea, s) & m;		\
-		r = OP(a, b) & m;					\
+		r = OP(a, b, cf) & m;					\
 		if (store)						\
 			emu_write(c, insn_seg(in), ea, s, r);		\
 	} else {							\
-		a = c->s.gpr[in->rm] & m;				\
-		r = OP(a, b) & m;					\
+		a = reg_get(c, in, in->rm, s) & m;			\
+		r = OP(a, b, cf) & m;					\
 		if (store)						\
-			c->s.gpr[in->rm] = r;				\
+			reg_put(c, in, in->rm, s, r);			\
 	}								\
 	record(c, ccop, s, r, a, b);					\
+	if (carry)							\
+		c->cc_carry = cf;					\
+}									\
+__attribute__((unused))							\
+static void name##_a_i(struct emu_cpu *c, const struct insn *in)	\
+{									\
+	unsigned s = SIZE;						\
+	uint64_t m = emu_size_mask(s), cf = carry ? emu_cf(c) : 0;	\
+	uint64_t a = reg_get(c, in, GPR_RAX, s) & m, b = in->imm & m;	\
+	uint64_t r = OP(a, b, cf) & m;					\
+	if (store)							\
+		reg_put(c, in, GPR_RAX, s, r);				\
+	record(c, ccop, s, r, a, b);					\
+	if (carry)							\
+		c->cc_carry = cf;					\
 }
-ALU_FORMS(add, OP_ADD, CC_ADD, true)
-ALU_FORMS(or, OP_OR, CC_LOGIC, true)
-ALU_FORMS(and, OP_AND, CC_LOGIC, true)
-ALU_FORMS(sub, OP_SUB, CC_SUB, true)
-ALU_FORMS(xor, OP_XOR, CC_LOGIC, true)
-ALU_FORMS(cmp, OP_SUB, CC_SUB, false)
-ALU_FORMS(test, OP_AND, CC_LOGIC, false)
 
-/* Indexed by the ALU operation number (ModRM.reg of 81/83, bits 5-3 of
- * 00-3F); ADC and SBB (2, 3) stay in exec.c. */
-static fast_fn *const alu_rm_r[8] = { add_rm_r, or_rm_r, NULL, NULL, and_rm_r, sub_rm_r, xor_rm_r, cmp_rm_r };
-static fast_fn *const alu_r_rm[8] = { add_r_rm, or_r_rm, NULL, NULL, and_r_rm, sub_r_rm, xor_r_rm, cmp_r_rm };
-static fast_fn *const alu_rm_i[8] = { add_rm_i, or_rm_i, NULL, NULL, and_rm_i, sub_rm_i, xor_rm_i, cmp_rm_i };
+#define ALU_FORMS(name, OP, ccop, store, carry)				\
+	ALU_FORMS_SIZED(name, OP, ccop, store, carry, in->opsize)	\
+	ALU_FORMS_SIZED(name##8, OP, ccop, store, carry, 1)
+
+ALU_FORMS(add, OP_ADD, CC_ADD, true, false)
+ALU_FORMS(or, OP_OR, CC_LOGIC, true, false)
+ALU_FORMS(adc, OP_ADC, CC_ADC, true, true)
+ALU_FORMS(sbb, OP_SBB, CC_SBB, true, true)
+ALU_FORMS(and, OP_AND, CC_LOGIC, true, false)
+ALU_FORMS(sub, OP_SUB, CC_SUB, true, false)
+ALU_FORMS(xor, OP_XOR, CC_LOGIC, true, false)
+ALU_FORMS(cmp, OP_SUB, CC_SUB, false, false)
+ALU_FORMS(test, OP_AND, CC_LOGIC, false, false)
 
 /* INC, DEC (FF /0, /1): they keep CF, which emu_flags_arith saves. */
 static void inc_dec(struct emu_cpu *c, const struct insn *in)
@@ -184,12 +229,29 @@ static void inc_dec(struct emu_cpu *c, const struct insn *in)
 	emu_flags_arith(c, dec ? CC_DEC : CC_INC, s, r, a, 1);
 }
 
-/* SHL, SHR, SAR of a register by an immediate (C1 /4, /5, /7). */
-static void shift_imm(struct emu_cpu *c, const struct insn *in)
+/* Shifts and rotates (C0, C1, D0-D3), any operand size. */
+static void shift_group(struct emu_cpu *c, const struct insn *in)
 {
-	unsigned s = in->opsize;
+	unsigned op = in->op, s = (op & 1) ? in->opsize : 1;
+	unsigned count = op <= 0xc1 ? in->imm : op <= 0xd1 ? 1 : c->s.gpr[GPR_RCX];
+	uint64_t v, ea = 0;
 
-	c->s.gpr[in->rm] = emu_shift(c, in->reg, s, c->s.gpr[in->rm], in->imm & 0xff);
+	if (in->has_mem) {
+		ea = insn_ea(c, in);
+		v = emu_read(c, insn_seg(in), ea, s);
+	} else {
+		v = reg_read(c, in, in->rm, s);
+	}
+	v = emu_shift(c, in->reg, s, v, count & 0xff);
+	if (in->has_mem)
+		emu_write(c, insn_seg(in), ea, s, v);
+	else
+		reg_write(c, in, in->rm, s, v);
+}
+
+/* NOP, PAUSE, hint NOPs (0F 0D, 0F 18-1F) and ENDBR. */
+static void nop(struct emu_cpu *c, const struct insn *in)
+{
 }
 
 /* IMUL reg, r/m (0F AF). */
@@ -241,6 +303,14 @@ static void mov_rm_imm(struct emu_cpu *c, const struct insn *in) /* C7 /0 */
 		mem_write(c, in, in->opsize, in->imm);
 	else
 		gpr_set(c, in->rm, in->opsize, in->imm);
+}
+
+static void mov_rm8_imm(struct emu_cpu *c, const struct insn *in) /* C6 /0 */
+{
+	if (in->has_mem)
+		mem_write(c, in, 1, in->imm);
+	else
+		reg_write(c, in, in->rm, 1, in->imm);
 }
 
 static void mov_r_imm(struct emu_cpu *c, const struct insn *in)  /* B8+r */
@@ -334,66 +404,111 @@ static void ret64(struct emu_cpu *c, const struct insn *in)   /* C3 */
 
 /* ---- the choice, made once per decoded instruction ---- */
 
-fast_fn *emu_fast_pick(const struct insn *in, unsigned code_size)
+/* Each ALU operation's forms, in the order alu_form() counts on. */
+#define ALU_IDS(X, n) X(n##_rm_r) X(n##_r_rm) X(n##_rm_i) X(n##_a_i)	\
+	X(n##8_rm_r) X(n##8_r_rm) X(n##8_rm_i) X(n##8_a_i)
+
+#define FAST_HANDLERS(X)						\
+	ALU_IDS(X, add) ALU_IDS(X, or) ALU_IDS(X, adc) ALU_IDS(X, sbb)	\
+	ALU_IDS(X, and) ALU_IDS(X, sub) ALU_IDS(X, xor) ALU_IDS(X, cmp)	\
+	ALU_IDS(X, test)						\
+	X(inc_dec) X(shift_group) X(imul_r_rm) X(nop)			\
+	X(mov_rm_r) X(mov_r_rm) X(mov_rm8_r8) X(mov_r8_rm8) X(mov_rm_imm)	\
+	X(mov_rm8_imm) X(mov_r_imm) X(lea) X(mov_extend) X(cmov) X(setcc)	\
+	X(jcc) X(jmp_rel) X(push64) X(pop64) X(call64) X(ret64)
+
+#define FAST_ID(name) FAST_##name,
+enum { FAST_NONE, FAST_HANDLERS(FAST_ID) FAST_COUNT };
+#define FAST_ENTRY(name) name,
+fast_fn *const emu_fast_handlers[FAST_COUNT] = { NULL, FAST_HANDLERS(FAST_ENTRY) };
+_Static_assert(FAST_COUNT <= 256, "handler index is a byte");
+
+enum alu_form { FORM_RM_R, FORM_R_RM, FORM_RM_I, FORM_A_I };
+#define ALU_TEST 8  /* after the eight of 00-3F and 80-83 */
+
+/* The handler for ALU operation aop (0-7 as in ModRM.reg of 80-83, or
+ * ALU_TEST) in the given form; wide operands must be 4 or 8 bytes. */
+static uint8_t alu_form(unsigned aop, enum alu_form form, bool byte, unsigned opsize)
+{
+	static const uint8_t first[9] = {
+		FAST_add_rm_r, FAST_or_rm_r, FAST_adc_rm_r, FAST_sbb_rm_r,
+		FAST_and_rm_r, FAST_sub_rm_r, FAST_xor_rm_r, FAST_cmp_rm_r,
+		FAST_test_rm_r,
+	};
+
+	if (!byte && opsize != 4 && opsize != 8)
+		return 0;
+	return first[aop] + form + (byte ? 4 : 0);
+}
+
+uint8_t emu_fast_pick(const struct insn *in, unsigned code_size)
 {
 	unsigned op = in->op, s = in->opsize;
 	bool wide = s == 4 || s == 8, lm64 = code_size == 8;
 
-	if (in->prefixes & (PFX_LOCK | PFX_REP | PFX_REPNE))
-		return NULL;
-	if (op < 0x40 && (op & 7) < 4 && (op & 1)) {  /* ALU r/m and reg, not byte */
-		if (!wide)
-			return NULL;
-		return (op & 2) ? alu_r_rm[op >> 3] : alu_rm_r[op >> 3];
+	if (in->prefixes & PFX_LOCK)
+		return 0;
+	/* NOP and PAUSE (F3 90), but not XCHG R8, RAX; hint NOPs, ENDBR */
+	if ((op == 0x90 && !(in->rex & 1)) ||
+	    ((op == 0x10d || (op >= 0x118 && op <= 0x11f)) && in->has_modrm))
+		return FAST_nop;
+	if (in->prefixes & (PFX_REP | PFX_REPNE))
+		return 0;
+	if (op < 0x40 && (op & 7) < 6) {
+		static const enum alu_form form[3] = { FORM_RM_R, FORM_R_RM, FORM_A_I };
+		return alu_form(op >> 3, form[(op & 7) >> 1], !(op & 1), s);
 	}
 	switch (op) {
 	case 0x50 ... 0x57:
-		return lm64 && s == 8 ? push64 : NULL;
+		return lm64 && s == 8 ? FAST_push64 : 0;
 	case 0x58 ... 0x5f:
-		return lm64 && s == 8 ? pop64 : NULL;
+		return lm64 && s == 8 ? FAST_pop64 : 0;
 	case 0x63:
-		return lm64 && wide ? mov_extend : NULL;
+		return lm64 && wide ? FAST_mov_extend : 0;
 	case 0x70 ... 0x7f: case 0x180 ... 0x18f:
-		return jcc;
-	case 0x81: case 0x83:
-		return wide ? alu_rm_i[in->reg & 7] : NULL;
-	case 0x85:
-		return wide ? test_rm_r : NULL;
+		return FAST_jcc;
+	case 0x80: case 0x81: case 0x83:
+		return alu_form(in->reg & 7, FORM_RM_I, op == 0x80, s);
+	case 0x84: case 0x85:
+		return alu_form(ALU_TEST, FORM_RM_R, op == 0x84, s);
 	case 0x88:
-		return mov_rm8_r8;
+		return FAST_mov_rm8_r8;
 	case 0x89:
-		return wide ? mov_rm_r : NULL;
+		return wide ? FAST_mov_rm_r : 0;
 	case 0x8a:
-		return mov_r8_rm8;
+		return FAST_mov_r8_rm8;
 	case 0x8b:
-		return wide ? mov_r_rm : NULL;
+		return wide ? FAST_mov_r_rm : 0;
 	case 0x8d:
-		return wide && in->has_mem ? lea : NULL;
+		return wide && in->has_mem ? FAST_lea : 0;
+	case 0xa8: case 0xa9:
+		return alu_form(ALU_TEST, FORM_A_I, op == 0xa8, s);
 	case 0xb8 ... 0xbf:
-		return wide ? mov_r_imm : NULL;
-	case 0xc1:
-		return wide && !in->has_mem && (in->reg & 7) >= 4 && (in->reg & 7) != 6 ?
-		       shift_imm : NULL;
+		return wide ? FAST_mov_r_imm : 0;
+	case 0xc0: case 0xc1: case 0xd0 ... 0xd3:
+		return FAST_shift_group;
 	case 0xc3:
-		return lm64 && s == 8 ? ret64 : NULL;
+		return lm64 && s == 8 ? FAST_ret64 : 0;
+	case 0xc6:
+		return (in->reg & 7) == 0 ? FAST_mov_rm8_imm : 0;
 	case 0xc7:
-		return wide && (in->reg & 7) == 0 ? mov_rm_imm : NULL;
+		return wide && (in->reg & 7) == 0 ? FAST_mov_rm_imm : 0;
 	case 0xe8:
-		return lm64 && s == 8 ? call64 : NULL;
+		return lm64 && s == 8 ? FAST_call64 : 0;
 	case 0xe9: case 0xeb:
-		return jmp_rel;
-	case 0xf7:
-		return wide && (in->reg & 7) < 2 ? test_rm_i : NULL;
+		return FAST_jmp_rel;
+	case 0xf6: case 0xf7:
+		return (in->reg & 7) < 2 ? alu_form(ALU_TEST, FORM_RM_I, op == 0xf6, s) : 0;
 	case 0xff:
-		return wide && (in->reg & 7) < 2 ? inc_dec : NULL;
+		return wide && (in->reg & 7) < 2 ? FAST_inc_dec : 0;
 	case 0x140 ... 0x14f:
-		return wide ? cmov : NULL;
+		return wide ? FAST_cmov : 0;
 	case 0x190 ... 0x19f:
-		return setcc;
+		return FAST_setcc;
 	case 0x1af:
-		return wide ? imul_r_rm : NULL;
+		return wide ? FAST_imul_r_rm : 0;
 	case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
-		return wide ? mov_extend : NULL;
+		return wide ? FAST_mov_extend : 0;
 	}
-	return NULL;
+	return 0;
 }

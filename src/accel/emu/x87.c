@@ -103,10 +103,9 @@ static void host_leave(struct emu_cpu *c)
 
 /* ---- memory formats ---- */
 
-static f80 load_mem(struct emu_cpu *c, const struct insn *in, unsigned fmt)
+static f80 load_at(struct emu_cpu *c, int seg, uint64_t ea, unsigned fmt)
 {
-	int seg = insn_seg(in);
-	uint64_t ea = insn_ea(c, in), v;
+	uint64_t v;
 	f80 r;
 
 	switch (fmt) {
@@ -158,10 +157,9 @@ static uint64_t to_integer(struct emu_cpu *c, f80 v, unsigned size, bool truncat
 	return (uint64_t)(int64_t)r;
 }
 
-static void store_mem(struct emu_cpu *c, const struct insn *in, unsigned fmt, f80 v)
+static void store_at(struct emu_cpu *c, int seg, uint64_t ea, unsigned fmt, f80 v)
 {
-	int seg = insn_seg(in);
-	uint64_t ea = insn_ea(c, in), u = 0;
+	uint64_t u = 0;
 
 	switch (fmt) {
 	case 0: {
@@ -196,6 +194,18 @@ static void store_mem(struct emu_cpu *c, const struct insn *in, unsigned fmt, f8
 	case 4: emu_write(c, seg, ea, 4, to_integer(c, v, 4, false)); return;
 	default: emu_write(c, seg, ea, 8, to_integer(c, v, 8, false)); return;
 	}
+}
+
+/* The instruction's memory operand in format fmt (0 m32, 1 m64, 2 m80,
+ * 3-5 m16/m32/m64 integers). */
+static f80 load_mem(struct emu_cpu *c, const struct insn *in, unsigned fmt)
+{
+	return load_at(c, insn_seg(in), insn_ea(c, in), fmt);
+}
+
+static void store_mem(struct emu_cpu *c, const struct insn *in, unsigned fmt, f80 v)
+{
+	store_at(c, insn_seg(in), insn_ea(c, in), fmt, v);
 }
 
 static f80 load_bcd(struct emu_cpu *c, const struct insn *in)
@@ -545,21 +555,19 @@ void emu_exec_x87(struct emu_cpu *c, const struct insn *in)
 			case 2: store_mem(c, in, 1, st(c, 0)); return;
 			case 3: store_mem(c, in, 1, st(c, 0)); fpop(c); return;
 			case 4: { /* FRSTOR */
-				struct insn tmp = *in;
+				uint64_t ea = insn_ea(c, in), m = emu_size_mask(in->adsize);
 				unsigned off = load_env(c, in);
-				for (unsigned i = 0; i < 8; i++) {
-					tmp.disp = in->disp + off + i * 10;
-					c->st[phys(c, i)] = load_mem(c, &tmp, 2);
-				}
+				for (unsigned i = 0; i < 8; i++)
+					c->st[phys(c, i)] = load_at(c, insn_seg(in),
+								    (ea + off + i * 10) & m, 2);
 				return;
 			}
 			case 6: { /* FNSAVE */
-				struct insn tmp = *in;
+				uint64_t ea = insn_ea(c, in), m = emu_size_mask(in->adsize);
 				unsigned off = store_env(c, in);
-				for (unsigned i = 0; i < 8; i++) {
-					tmp.disp = in->disp + off + i * 10;
-					store_mem(c, &tmp, 2, c->st[phys(c, i)]);
-				}
+				for (unsigned i = 0; i < 8; i++)
+					store_at(c, insn_seg(in), (ea + off + i * 10) & m, 2,
+						 c->st[phys(c, i)]);
 				fninit(c);
 				return;
 			}
