@@ -194,8 +194,11 @@ struct emu_cpu {
 	atomic_int kick;      /* any thread: leave vcpu_run soon */
 	bool shutdown;        /* triple fault */
 	uint64_t icount;      /* instructions executed */
-	uint64_t next_report;
-	uint64_t trace[64];   /* last instruction addresses (debugging) */ /* icount of the next progress line (debug) */
+	uint64_t next_report; /* icount of the next progress line (debug) */
+	/* Where the last runs of instructions started (debugging): each
+	 * instruction the run loop steps, not those a fast run walks on to. */
+	uint64_t trace[64];
+	unsigned trace_pos;   /* the next slot, modulo 64 */
 };
 
 /* Per-VM emulator state: interrupt controllers and the code-page map. */
@@ -413,13 +416,13 @@ static inline void emu_write(struct emu_cpu *c, int seg, uint64_t off, unsigned 
 
 /* Execute one instruction at CS:RIP (faults unwind through emu_raise);
  * inline so the run loop keeps the CPU pointer and its own state in
- * registers across instructions. */
-static inline void emu_step_inline(struct emu_cpu *c)
+ * registers across instructions.  True if it had a fast handler. */
+static inline bool emu_step_inline(struct emu_cpu *c)
 {
 	const struct insn *in;
 
 	c->insn_rip = c->s.rip;
-	c->trace[c->icount & 63] = c->insn_rip;
+	c->trace[c->trace_pos++ & 63] = c->insn_rip;
 	in = c->blk ? emu_block_next(c) : NULL;
 	if (!in)
 		in = emu_decode_cached(c);
@@ -429,10 +432,12 @@ static inline void emu_step_inline(struct emu_cpu *c)
 	if (c->s.rip != c->insn_rip + in->len)
 		c->blk = NULL; /* IP wrapped: the block's next bytes are elsewhere */
 	c->icount++;
-	if (in->fast)
-		emu_fast_handlers[in->fast](c, in);
-	else
+	if (!in->fast) {
 		emu_exec_general(c, in);
+		return false;
+	}
+	emu_fast_handlers[in->fast](c, in);
+	return true;
 }
 
 #endif

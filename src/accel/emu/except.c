@@ -205,7 +205,7 @@ void emu_deliver_fault(struct emu_cpu *c)
 	if (log_threshold >= LOG_DEBUG && v == EXC_PF && (c->fault_error & 0x10))
 		for (int i = 1; i <= 64; i++)
 			log_debug("emu: trace %d: %llx", i,
-				  (unsigned long long)c->trace[(c->icount - i) & 63]);
+				  (unsigned long long)c->trace[(c->trace_pos - i) & 63]);
 	if (first == EXC_DF) {
 		log_error("emu: triple fault (exception %d while delivering a double fault)", v);
 		c->shutdown = true;
