@@ -81,6 +81,7 @@ struct insn {
 enum cc_op {
 	CC_EAGER,  /* the arithmetic flags in rflags are current */
 	CC_ADD, CC_ADC, CC_SUB, CC_SBB, CC_LOGIC, CC_INC, CC_DEC,
+	CC_SZP,    /* SF, ZF, PF from cc_res; CF, OF, AF given in cc_src1 */
 };
 
 /* ---- software TLB ---- */

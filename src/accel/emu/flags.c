@@ -60,6 +60,9 @@ static uint64_t lazy_flags(const struct emu_cpu *c)
 		of = r == sign - 1;
 		af = (r & 0xf) == 0xf;
 		break;
+	case CC_SZP:
+		f = c->cc_src1 & (RFLAGS_CF | RFLAGS_OF | RFLAGS_AF);
+		break;
 	case CC_EAGER:
 		return c->s.rflags & ARITH_FLAGS;
 	}
@@ -118,6 +121,8 @@ bool emu_cf(struct emu_cpu *c)
 		return a < b;
 	case CC_SBB:
 		return c->cc_carry ? a <= b : a < b;
+	case CC_SZP:
+		return c->cc_src1 & RFLAGS_CF;
 	default: /* INC, DEC */
 		return c->cc_carry;
 	}
@@ -177,19 +182,13 @@ void emu_flags_set(struct emu_cpu *c, uint64_t mask, uint64_t values)
 	c->s.rflags = (c->s.rflags & ~mask) | (values & mask);
 }
 
-/* SF, ZF and PF from a result; CF, OF and AF given explicitly. */
+/* SF, ZF and PF from a result; CF, OF and AF given explicitly.  Recorded
+ * like the ALU operations, computed when asked for. */
 void emu_flags_szp(struct emu_cpu *c, unsigned size, uint64_t res, uint64_t cf_of_af)
 {
-	uint64_t mask = emu_size_mask(size);
-	uint64_t f = cf_of_af & (RFLAGS_CF | RFLAGS_OF | RFLAGS_AF);
-
-	res &= mask;
-	if (!res)
-		f |= RFLAGS_ZF;
-	if (res >> (size * 8 - 1))
-		f |= RFLAGS_SF;
-	if (parity_even(res))
-		f |= RFLAGS_PF;
-	c->cc_op = CC_EAGER;
-	c->s.rflags = (c->s.rflags & ~ARITH_FLAGS) | f;
+	c->cc_op = CC_SZP;
+	c->cc_size = size;
+	c->cc_res = res & emu_size_mask(size);
+	c->cc_src1 = cf_of_af & (RFLAGS_CF | RFLAGS_OF | RFLAGS_AF);
+	c->cc_src2 = 0;
 }
