@@ -2,11 +2,13 @@
 creates the tap, the up script gives it an address, the guest and the
 namespace ping each other and copy 1 MiB each way over TCP with the
 offloads passed through virtio-net headers (the guest's large frames go
-to the kernel whole, and the kernel's to the guest), and the down script
-runs when wirt stops.  Skipped with a message where namespaces or
+to the kernel whole, and the kernel's to the guest); then the tap is
+deleted under the running VM, whose frames are dropped and counted while
+it runs on, and the down script runs when wirt stops.  Skipped with a message where namespaces or
 /dev/net/tun are not permitted."""
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -125,8 +127,18 @@ def test_tap_with_scripts_in_a_namespace(netns, tmp_path):
         # frames reach the guest whole (about 50 when this was written).
         received = copy_both_ways(g, netns, tmp_path)
         assert received < 700, received
+        # The tap goes away under the VM: the guest's frames are dropped
+        # and counted, wirt runs on and stops cleanly.
+        subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "del", "wtap0"],
+                       check=True, timeout=60)
+        out = g.run("ping -c 2 -W 2 10.77.0.1; echo done", timeout=120)
+        assert "done" in out and not re.search(r"[1-9]\d* packets received", out), out
+        assert g.run("echo alive").strip() == "alive"
         g.send("poweroff -f")
         assert g.wait_exit(120) == 0
+        tail = (g.buf + g.proc.stdout.read()).decode(errors="replace")
+        assert re.search(r"net0 \(tap\): [1-9]\d* frames? from the guest dropped",
+                         tail), tail[-2000:]
         assert marker.read_text().strip() == "wtap0"
     finally:
         g.kill()
