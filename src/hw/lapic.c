@@ -435,11 +435,12 @@ bool lapic_accepts_pic(struct lapic *l)
 	uint32_t lint0 = __atomic_load_n(&l->lvt[4], __ATOMIC_RELAXED);
 
 	/* With the APIC globally disabled the 8259's INTR reaches the BSP
-	 * directly; otherwise only through LINT0 programmed as ExtINT (which
-	 * a software-disabled APIC keeps masked). */
+	 * directly; otherwise through LINT0 unmasked as ExtINT, whether or
+	 * not the APIC is software-enabled, as KVM's in-kernel APIC does (so
+	 * a guest sees the same machine under both accelerators). */
 	if (!(l->base & BASE_ENABLE))
 		return l->base & BASE_BSP;
-	return software_enabled(l) && !(lint0 & LVT_MASKED) && ((lint0 >> 8) & 7) == DM_EXTINT;
+	return !(lint0 & LVT_MASKED) && ((lint0 >> 8) & 7) == DM_EXTINT;
 }
 
 bool lapic_hw_enabled(const struct lapic *l)
@@ -478,6 +479,12 @@ void lapic_reset(struct lapic *l, bool bsp)
 	l->svr = 0xff;
 	for (int i = 0; i < 7; i++)
 		l->lvt[i] = LVT_MASKED;
+	/* The BSP's LINT0 starts as ExtINT, unmasked: the virtual-wire set-up
+	 * firmware leaves for the 8259 (KVM resets it the same way), which a
+	 * kernel that never programs the APIC (acpi=off without MP table
+	 * support) relies on for its timer. */
+	if (bsp)
+		l->lvt[4] = DM_EXTINT << 8;
 	l->timer_init = l->timer_div = 0;
 	l->timer_next_ns = UINT64_MAX;
 	l->tsc_deadline = 0;

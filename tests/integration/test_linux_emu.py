@@ -3,6 +3,7 @@ wirt's own emulator: boot to a shell, use it, reboot, power off.  One boot
 serves all checks: booting Linux under the emulator takes a while."""
 import hashlib
 import os
+import re
 
 import pytest
 
@@ -59,3 +60,29 @@ def test_reboot_brings_the_shell_back(guest):
 def test_poweroff_ends_wirt_with_status_0(guest):
     guest.send("poweroff -f")
     assert guest.wait_exit(120) == 0
+
+
+def test_boots_without_acpi_on_the_8259_timer(tmp_path):
+    """acpi=off: Debian's cloud kernel has no MP-table support, so it uses
+    neither the local APIC nor the IOAPIC and takes its timer from the
+    8259 through LINT0, which starts as ExtINT as firmware leaves it (and
+    as KVM resets it).  The crypto self-tests are skipped to save time."""
+    g = GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "256M",
+                      "--kernel", KERNEL, "--initrd", INITRD, "--append",
+                      "console=ttyS0 acpi=off cryptomgr.notests panic=-1"],
+                     str(tmp_path / "console.log"))
+
+    def timer_ticks():
+        out = g.run("cat /proc/interrupts")
+        m = re.search(r"^\s*0:\s+(\d+)\s+XT-PIC", out, re.M)
+        assert m, out
+        return int(m.group(1))
+
+    try:
+        g.expect("wirt-guest: ready", BOOT_TIMEOUT)
+        g.expect(PROMPT, 120)
+        first = timer_ticks()
+        g.run("sleep 1")
+        assert timer_ticks() > first
+    finally:
+        g.kill()
