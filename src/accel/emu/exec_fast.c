@@ -6,11 +6,13 @@
  * reaches them through opcode switches, operand-size switches and
  * out-of-line operand and flag helpers.  The decoder instead picks one of
  * the handlers below for such an instruction once (emu_fast_pick), and
- * emu_step calls it directly each time the cached instruction runs.
+ * the run loop calls it directly each time the cached instruction runs,
+ * several in a row while a block falls through (emu_accel.c run_fast).
  *
- * Each handler does exactly what exec.c does for that form; anything
- * unusual (LOCK and REP prefixes, 8- and 16-bit operands where the form is
- * rare, segment loads, ...) keeps going through exec.c.
+ * Each handler does exactly what exec.c does for that form and changes
+ * nothing but registers, flags and memory (never IF, CS or the mode);
+ * anything else (LOCK and REP prefixes, most 16-bit forms, string, system
+ * and SSE instructions, ...) keeps going through exec.c.
  */
 #include "accel/emu/exec.h"
 
