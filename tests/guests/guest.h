@@ -107,13 +107,52 @@ putc32:
 	mov $0x7000, %esp
 .endm
 
-/* A GDT with flat 32-bit code (0x08) and data (0x10) segments. */
+/*
+ * Flat 32-bit protected mode -> 64-bit long mode at label: the first GiB
+ * identity-mapped with 2 MiB pages (tables at 0x1000-0x3fff), stack at
+ * 0x7000.  Use right after enter_pm32 (needs flat_gdt).
+ */
+.macro enter_lm64 label
+	mov $0x1000, %edi
+	xor %eax, %eax
+	mov $(3 * 4096 / 4), %ecx
+	rep stosl
+	movl $(0x2000 | 3), 0x1000
+	movl $(0x3000 | 3), 0x2000
+	mov $0x3000, %edi
+	mov $0x83, %eax
+	mov $512, %ecx
+1:	mov %eax, (%edi)
+	add $0x200000, %eax
+	add $8, %edi
+	loop 1b
+	mov $0x1000, %eax
+	mov %eax, %cr3
+	mov %cr4, %eax
+	or $0x20, %eax			/* PAE */
+	mov %eax, %cr4
+	mov $0xc0000080, %ecx		/* EFER.LME */
+	rdmsr
+	or $0x100, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $0x80000000, %eax		/* PG */
+	mov %eax, %cr0
+	ljmp $0x18, $LIN(\label)
+	.code64
+\label:
+	mov $0x7000, %rsp
+.endm
+
+/* A GDT with flat 32-bit code (0x08) and data (0x10) segments and a
+ * 64-bit code segment (0x18). */
 .macro flat_gdt
 	.p2align 3
 flat_gdt_start:
 	.quad 0
 	.quad 0x00cf9a000000ffff
 	.quad 0x00cf92000000ffff
+	.quad 0x00af9a000000ffff
 flat_gdt_ptr:
 	.word flat_gdt_ptr - flat_gdt_start - 1
 	.long LIN(flat_gdt_start)
