@@ -73,9 +73,31 @@ static bool ends_block(const struct insn *in)
 }
 
 /*
+ * A direct JMP or CALL in 64-bit code whose target lies in the same page:
+ * the block goes on at the target (page offset *off, updated), so a call
+ * or a jump costs no block lookup.  The same virtual page maps the same
+ * physical page, so the offset holds as long as the block does.
+ */
+static bool fold_jump(struct emu_cpu *c, struct insn *in, unsigned *off)
+{
+	int64_t target;
+
+	if (c->code_size != 8 || (in->op != 0xe8 && in->op != 0xe9 && in->op != 0xeb) ||
+	    in->opsize != 8)
+		return false;
+	target = (int64_t)*off + (int64_t)in->imm;
+	if (target < 0 || target >= 4096)
+		return false;
+	in->folded = 1;
+	*off = target;
+	return true;
+}
+
+/*
  * Decode the instructions after the block's first from the page's bytes
- * in host memory, stopping at the page's end, at a transfer of control or
- * at bytes that do not decode (those raise only if executed).
+ * in host memory, stopping at the page's end, at a transfer of control
+ * (unless it folds) or at bytes that do not decode (those raise only if
+ * executed).
  */
 static void extend_block(struct emu_cpu *c, struct dblock *b)
 {
@@ -84,7 +106,9 @@ static void extend_block(struct emu_cpu *c, struct dblock *b)
 
 	if (!page)
 		return;
-	while (b->n < BLOCK_MAX && !ends_block(&b->in[b->n - 1]) && off < 4096) {
+	while (b->n < BLOCK_MAX && off < 4096) {
+		if (ends_block(&b->in[b->n - 1]) && !fold_jump(c, &b->in[b->n - 1], &off))
+			break;
 		unsigned avail = 4096 - off < 15 ? 4096 - off : 15;
 		struct insn *in = &b->in[b->n];
 

@@ -71,6 +71,8 @@ struct insn {
 	int8_t base, index;    /* -1 if none; GPR numbers; base 16 = RIP */
 	uint8_t scale;
 	uint8_t fast;      /* index in emu_fast_handlers, 0 if none */
+	uint8_t folded;    /* a direct JMP/CALL its block continues after at
+			    * the target (decode_cache.c) */
 	int32_t disp;      /* ModRM displacement; the selector of a far pointer,
 			    * the nesting level of ENTER */
 	uint64_t imm;
@@ -429,7 +431,7 @@ static inline bool emu_step_inline(struct emu_cpu *c)
 		in = emu_decode_cached(c);
 	c->s.rip = (c->insn_rip + in->len) & (c->code_size == 8 ? ~0ULL :
 					     emu_size_mask(c->code_size));
-	c->blk_next_rip = c->s.rip;
+	c->blk_next_rip = c->s.rip + (in->folded ? in->imm : 0);
 	if (c->s.rip != c->insn_rip + in->len)
 		c->blk = NULL; /* IP wrapped: the block's next bytes are elsewhere */
 	c->icount++;

@@ -384,7 +384,8 @@ static inline unsigned run_fast(struct emu_cpu *c, unsigned budget)
 			break;
 		i++;
 		c->insn_rip = rip;
-		c->s.rip = next = rip + in->len;
+		c->s.rip = rip + in->len;
+		next = c->s.rip + (in->folded ? in->imm : 0);
 		emu_fast_handlers[in->fast](c, in);
 		k++;
 	}
