@@ -34,6 +34,8 @@ int devices_create(struct vm *vm)
 	if (!ret)
 		ret = post_port_create(vm);
 	if (!ret)
+		ret = isa_absent_create(vm);
+	if (!ret)
 		ret = rtc_create(vm);
 	if (!ret)
 		ret = acpi_pm_create(vm);

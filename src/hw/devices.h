@@ -19,6 +19,7 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 int i8042_create(struct vm *vm);
 int debug_exit_create(struct vm *vm, uint16_t port);
 int post_port_create(struct vm *vm);
+int isa_absent_create(struct vm *vm);  /* ROM window, COM2-4: all ones */
 int rtc_create(struct vm *vm);
 int acpi_pm_create(struct vm *vm);
 

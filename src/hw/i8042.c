@@ -1,7 +1,9 @@
 /*
  * i8042 keyboard controller: enough of it for firmware and Linux to probe
  * it and, above all, to reset the machine (command 0xFE, or clearing bit 0
- * of the output port).  No keyboard or mouse is attached.
+ * of the output port).  No keyboard is attached, and the controller has no
+ * working mouse (AUX) port: its interface test fails, so Linux does not
+ * wait on it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,6 +17,10 @@
 #define STATUS_OBF 0x01   /* output buffer full */
 #define STATUS_SYS 0x04   /* system flag: self-test passed */
 #define STATUS_CMD 0x08   /* last write was a command */
+#define STATUS_UNLOCKED 0x10  /* keyboard not inhibited (no keylock) */
+
+#define CTR_KBD_DISABLED 0x10
+#define CTR_AUX_DISABLED 0x20
 
 struct i8042 {
 	struct vm *vm;
@@ -44,9 +50,23 @@ static void i8042_command(struct i8042 *k, uint8_t cmd)
 	case 0xaa: /* controller self-test */
 		i8042_reply(k, 0x55);
 		break;
-	case 0xab: /* keyboard interface test */
-	case 0xa9: /* aux interface test */
+	case 0xab: /* keyboard interface test: passes */
 		i8042_reply(k, 0x00);
+		break;
+	case 0xa9: /* aux interface test: clock line stuck high, no port */
+		i8042_reply(k, 0x02);
+		break;
+	case 0xa7: /* disable, enable the aux port */
+		k->ctr |= CTR_AUX_DISABLED;
+		break;
+	case 0xa8:
+		k->ctr &= ~CTR_AUX_DISABLED;
+		break;
+	case 0xad: /* disable, enable the keyboard port */
+		k->ctr |= CTR_KBD_DISABLED;
+		break;
+	case 0xae:
+		k->ctr &= ~CTR_KBD_DISABLED;
 		break;
 	case 0xd0: /* read output port: A20 on, no reset */
 		i8042_reply(k, 0x03);
@@ -106,7 +126,7 @@ static void i8042_reset(void *opaque)
 	struct i8042 *k = opaque;
 
 	pthread_mutex_lock(&k->lock);
-	k->status = STATUS_SYS;
+	k->status = STATUS_SYS | STATUS_UNLOCKED;
 	k->ctr = 0x45; /* keyboard IRQ, system flag, translation */
 	k->pending_cmd = 0;
 	pthread_mutex_unlock(&k->lock);

@@ -184,6 +184,33 @@ static void pci_root_bridge(struct aml *a)
 	aml_close(a, dev);
 }
 
+/*
+ * The i8042 at ports 0x60/0x64 with IRQ 1, and no PS/2 mouse device: Linux
+ * then takes the keyboard port only instead of probing the AUX port (which
+ * wirt's controller lacks) and waiting for it to time out.
+ */
+static void keyboard_controller(struct aml *a)
+{
+	static const uint8_t crs[] = {
+		0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01, /* IO (Decode16, 0x60) */
+		0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01, /* IO (Decode16, 0x64) */
+		0x22, 0x02, 0x00,                               /* IRQNoFlags () {1} */
+		0x79, 0x00,                                     /* end tag */
+	};
+	size_t dev, buf;
+
+	dev = aml_open(a, 0x5b82); /* Device (KBD) */
+	aml_name(a, "KBD_");
+	aml_name_decl(a, "_HID");
+	aml_eisaid(a, "PNP0303");  /* IBM Enhanced keyboard (101/102-key, PS/2) */
+	aml_name_decl(a, "_CRS");
+	buf = aml_open(a, AML_BUFFER_OP);
+	aml_integer(a, sizeof(crs));
+	aml_bytes(a, crs, sizeof(crs));
+	aml_close(a, buf);
+	aml_close(a, dev);
+}
+
 static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci)
 {
 	static struct aml a;
@@ -199,12 +226,12 @@ static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci)
 	aml_integer(&a, 0);
 	aml_integer(&a, 0);
 	aml_close(&a, pkg);
-	if (pci) {
-		scope = aml_open(&a, AML_SCOPE_OP);
-		aml_name(&a, "\\_SB_");
+	scope = aml_open(&a, AML_SCOPE_OP);
+	aml_name(&a, "\\_SB_");
+	keyboard_controller(&a);
+	if (pci)
 		pci_root_bridge(&a);
-		aml_close(&a, scope);
-	}
+	aml_close(&a, scope);
 	if (a.overflow || 36 + a.len > room) {
 		log_warn("ACPI: the DSDT does not fit; the guest will not find PCI");
 		a.len = 0;

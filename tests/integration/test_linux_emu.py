@@ -27,11 +27,21 @@ def guest(tmp_path_factory):
                       "--kernel", KERNEL, "--initrd", INITRD,
                       "--append", "console=ttyS0 panic=-1"], str(log))
     try:
-        g.expect("wirt-guest: ready", BOOT_TIMEOUT)
+        g.boot_log = g.expect("wirt-guest: ready", BOOT_TIMEOUT)
         g.expect(PROMPT, 120)
         yield g
     finally:
         g.kill()
+
+
+def test_boot_is_quiet(guest):
+    """Linux probes legacy hardware (expansion ROMs, COM2-COM4, the i8042
+    and its AUX port): answered as on a PC, with no wirt warning about
+    unassigned addresses and no i8042 complaint."""
+    log = guest.boot_log
+    assert "unassigned" not in log, log
+    assert "PNP0303" in log, log        # the i8042 is in the DSDT
+    assert "i8042: Warning" not in log and "Failed to disable AUX" not in log, log
 
 
 def test_uname(guest):
