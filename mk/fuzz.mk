@@ -44,18 +44,22 @@ build/fuzz/seeds/.stamp: tests/fuzz/make_seeds.py wirt
 	$(PYTHON) tests/fuzz/make_seeds.py ./wirt build/fuzz/seeds
 	touch $@
 
-# $(1): target name, $(2): seconds, $(3): corpus directory.  The corpus
-# directory receives new inputs; the seeds are only read.
-define fuzz_run
-	@mkdir -p $(3)/$(1) build/fuzz/artifacts
+# Run build/fuzz/fuzz_$(1) for $(2) seconds on corpus directory $(3),
+# which receives new inputs, and seed directory $(4), which is only read
+# (mk/net.mk and mk/virtio.mk use it too).
+define fuzz_target_run
+	@mkdir -p $(3) build/fuzz/artifacts
 	@echo "== fuzz_$(1) for $(2) s"
 	build/fuzz/fuzz_$(1) $(FUZZ_RUN_FLAGS) -max_total_time=$(2) \
 		-artifact_prefix=build/fuzz/artifacts/$(1)- \
-		$(3)/$(1) build/fuzz/seeds/$(1) 2>build/fuzz/$(1).log || \
+		$(3) $(4) 2>build/fuzz/$(1).log || \
 		{ tail -n 60 build/fuzz/$(1).log; exit 1; }
 	@grep -E '^stat::number_of_executed_units|^Done' build/fuzz/$(1).log || true
 
 endef
+
+# $(1): image target name, $(2): seconds, $(3): corpus root.
+fuzz_run = $(call fuzz_target_run,$(1),$(2),$(3)/$(1),build/fuzz/seeds/$(1))
 
 # Long runs keep what they find; the quick run starts from the seeds each
 # time, so replaying a grown corpus never eats its time budget.

@@ -15,24 +15,13 @@ $(FUZZ_VIRTQ_SEEDS)/.stamp: tests/fuzz/make_virtq_seeds.py
 	$(PYTHON) tests/fuzz/make_virtq_seeds.py $(FUZZ_VIRTQ_SEEDS)
 	touch $@
 
-# $(1): seconds, $(2): corpus directory (receives new inputs).
-define fuzz_virtq_run
-	@mkdir -p $(2) build/fuzz/artifacts
-	@echo "== fuzz_virtq for $(1) s"
-	build/fuzz/fuzz_virtq $(FUZZ_RUN_FLAGS) -max_total_time=$(1) \
-		-artifact_prefix=build/fuzz/artifacts/virtq- \
-		$(2) $(FUZZ_VIRTQ_SEEDS) 2>build/fuzz/virtq.log || \
-		{ tail -n 60 build/fuzz/virtq.log; exit 1; }
-	@grep -E '^stat::number_of_executed_units|^Done' build/fuzz/virtq.log || true
-endef
-
 .PHONY: fuzz-virtq fuzz-virtq-quick
 fuzz-virtq: build/fuzz/fuzz_virtq $(FUZZ_VIRTQ_SEEDS)/.stamp
-	$(call fuzz_virtq_run,$(FUZZ_SECONDS),build/fuzz/corpus/virtq)
+	$(call fuzz_target_run,virtq,$(FUZZ_SECONDS),build/fuzz/corpus/virtq,$(FUZZ_VIRTQ_SEEDS))
 
 fuzz-virtq-quick: build/fuzz/fuzz_virtq $(FUZZ_VIRTQ_SEEDS)/.stamp
 	rm -rf build/fuzz/quick-virtq
-	$(call fuzz_virtq_run,$(FUZZ_CHECK_SECONDS),build/fuzz/quick-virtq)
+	$(call fuzz_target_run,virtq,$(FUZZ_CHECK_SECONDS),build/fuzz/quick-virtq,$(FUZZ_VIRTQ_SEEDS))
 
 fuzz: fuzz-virtq
 EXTRA_CHECKS += fuzz-virtq-quick

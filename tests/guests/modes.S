@@ -5,9 +5,6 @@
  * Ends with debug-exit 0x11 (exit status 35).
  */
 #include "guest.h"
-#define PML4 0x1000
-#define PDPT 0x2000
-#define PD   0x3000
 	reset_vector
 	.code16
 	.globl _start
@@ -17,54 +14,9 @@ _start:
 	mov %ax, %ss
 	mov $0x7000, %sp
 	puts16 msg_real
-	lgdtl %cs:gdt_ptr
-	mov %cr0, %eax
-	or $1, %eax
-	mov %eax, %cr0
-	ljmpl $0x08, $LIN(pm32)
-
-	.code32
-pm32:
-	mov $0x10, %ax
-	mov %ax, %ds
-	mov %ax, %es
-	mov %ax, %ss
-	mov $0x7000, %esp
+	enter_pm32 pm
 	puts32 msg_prot
-	/* Identity-map the first GiB with 2 MiB pages. */
-	mov $PML4, %edi
-	xor %eax, %eax
-	mov $(3 * 4096 / 4), %ecx
-	rep stosl
-	movl $(PDPT | 3), PML4
-	movl $(PD | 3), PDPT
-	mov $PD, %edi
-	mov $0x83, %eax
-	mov $512, %ecx
-1:	mov %eax, (%edi)
-	add $0x200000, %eax
-	add $8, %edi
-	loop 1b
-	mov $PML4, %eax
-	mov %eax, %cr3
-	mov %cr4, %eax
-	or $0x20, %eax		/* PAE */
-	mov %eax, %cr4
-	mov $0xc0000080, %ecx	/* EFER.LME */
-	rdmsr
-	or $0x100, %eax
-	wrmsr
-	mov %cr0, %eax
-	or $0x80000000, %eax	/* PG */
-	mov %eax, %cr0
-	ljmp $0x18, $LIN(lm64)
-
-	.code64
-lm64:
-	mov $0x10, %ax
-	mov %ax, %ds
-	mov %ax, %ss
-	mov $0x7000, %rsp
+	enter_lm64 lm
 	puts32 msg_long
 	/* Check EFER.LMA and a 64-bit multiply. */
 	mov $0xc0000080, %ecx
@@ -84,15 +36,7 @@ fail:
 	debug_exit 0x12
 
 	serial_routines
-	.p2align 3
-gdt:	.quad 0
-	.quad 0x00cf9a000000ffff	/* 0x08: 32-bit code */
-	.quad 0x00cf92000000ffff	/* 0x10: data */
-	.quad 0x00af9a000000ffff	/* 0x18: 64-bit code */
-gdt_end:
-gdt_ptr:
-	.word gdt_end - gdt - 1
-	.long LIN(gdt)
+	flat_gdt
 msg_real: .asciz "real mode\n"
 msg_prot: .asciz "protected mode\n"
 msg_long: .asciz "long mode\n"

@@ -125,12 +125,12 @@ static inline void reg_put(struct emu_cpu *c, const struct insn *in, unsigned r,
  * as they were.  CMP and TEST store nothing.
  */
 #define ALU_FORMS_SIZED(name, OP, ccop, store, carry, SIZE)		\
-__attribute__((unused))							\
-static void name##_rm_r(struct emu_cpu *c, const struct insn *in)	\
+/* r/m OP= b */								\
+static inline void name##_into_rm(struct emu_cpu *c, const struct insn *in, \
+				  unsigned s, uint64_t b)		\
 {									\
-	unsigned s = SIZE;						\
-	uint64_t m = emu_size_mask(s), cf = carry ? emu_cf(c) : 0;	\
-	uint64_t a, b = reg_get(c, in, in->reg, s) & m, r;		\
+	uint64_t m = emu_size_mask(s), cf = carry ? emu_cf(c) : 0, a, r;	\
+	b &= m;								\
 	if (in->has_mem) {						\
 		uint64_t ea = insn_ea(c, in);				\
 		a = emu_read(c, insn_seg(in), ea, s) & m;		\
@@ -146,55 +146,42 @@ static void name##_rm_r(struct emu_cpu *c, const struct insn *in)	\
 	record(c, ccop, s, r, a, b);					\
 	if (carry)							\
 		c->cc_carry = cf;					\
+}									\
+/* register reg OP= b */						\
+static inline void name##_into_reg(struct emu_cpu *c, const struct insn *in, \
+				   unsigned s, unsigned reg, uint64_t b) \
+{									\
+	uint64_t m = emu_size_mask(s), cf = carry ? emu_cf(c) : 0;	\
+	uint64_t a = reg_get(c, in, reg, s) & m, r;			\
+	b &= m;								\
+	r = OP(a, b, cf) & m;						\
+	if (store)							\
+		reg_put(c, in, reg, s, r);				\
+	record(c, ccop, s, r, a, b);					\
+	if (carry)							\
+		c->cc_carry = cf;					\
+}									\
+__attribute__((unused))							\
+static void name##_rm_r(struct emu_cpu *c, const struct insn *in)	\
+{									\
+	name##_into_rm(c, in, SIZE, reg_get(c, in, in->reg, SIZE));	\
+}									\
+__attribute__((unused))							\
+static void name##_rm_i(struct emu_cpu *c, const struct insn *in)	\
+{									\
+	name##_into_rm(c, in, SIZE, in->imm);				\
 }									\
 __attribute__((unused))							\
 static void name##_r_rm(struct emu_cpu *c, const struct insn *in)	\
 {									\
 	unsigned s = SIZE;						\
-	uint64_t m = emu_size_mask(s), cf = carry ? emu_cf(c) : 0, b;	\
-	uint64_t a = reg_get(c, in, in->reg, s) & m, r;			\
-	b = (in->has_mem ? mem_read(c, in, s) : reg_get(c, in, in->rm, s)) & m; \
-	r = OP(a, b, cf) & m;						\
-	if (store)							\
-		reg_put(c, in, in->reg, s, r);				\
-	record(c, ccop, s, r, a, b);					\
-	if (carry)							\
-		c->cc_carry = cf;					\
-}									\
-__attribute__((unused))							\
-static void name##_rm_i(struct emu_cpu *c, const struct insn *in)	\
-{									\
-	unsigned s = SIZE;						\
-	uint64_t m = emu_size_mask(s), cf = carry ? emu_cf(c) : 0;	\
-	uint64_t a, b = in->imm & m, r;					\
-	if (in->has_mem) {						\
-		uint64_t ea = insn_ea(c, in);				\
-		a = emu_read(c, insn_seg(in), ea, s) & m;		\
-		r = OP(a, b, cf) & m;					\
-		if (store)						\
-			emu_write(c, insn_seg(in), ea, s, r);		\
-	} else {							\
-		a = reg_get(c, in, in->rm, s) & m;			\
-		r = OP(a, b, cf) & m;					\
-		if (store)						\
-			reg_put(c, in, in->rm, s, r);			\
-	}								\
-	record(c, ccop, s, r, a, b);					\
-	if (carry)							\
-		c->cc_carry = cf;					\
+	uint64_t b = in->has_mem ? mem_read(c, in, s) : reg_get(c, in, in->rm, s); \
+	name##_into_reg(c, in, s, in->reg, b);				\
 }									\
 __attribute__((unused))							\
 static void name##_a_i(struct emu_cpu *c, const struct insn *in)	\
 {									\
-	unsigned s = SIZE;						\
-	uint64_t m = emu_size_mask(s), cf = carry ? emu_cf(c) : 0;	\
-	uint64_t a = reg_get(c, in, GPR_RAX, s) & m, b = in->imm & m;	\
-	uint64_t r = OP(a, b, cf) & m;					\
-	if (store)							\
-		reg_put(c, in, GPR_RAX, s, r);				\
-	record(c, ccop, s, r, a, b);					\
-	if (carry)							\
-		c->cc_carry = cf;					\
+	name##_into_reg(c, in, SIZE, GPR_RAX, in->imm);			\
 }
 
 #define ALU_FORMS(name, OP, ccop, store, carry)				\
