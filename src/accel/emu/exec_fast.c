@@ -81,6 +81,10 @@ static inline bool cond(struct emu_cpu *c, unsigned cc)
 		case 7: v = r == 0 || r >> (size * 8 - 1); break;
 		default: return emu_cond(c, cc);
 		}
+	} else if (c->cc_op != CC_EAGER && ((cc >> 1) == 2 || (cc >> 1) == 4)) {
+		/* ZF and SF come from the result for every lazy record */
+		r = c->cc_res & m;
+		v = (cc >> 1) == 2 ? r == 0 : r >> (size * 8 - 1);
 	} else {
 		return emu_cond(c, cc);
 	}
@@ -216,6 +220,18 @@ static void inc_dec(struct emu_cpu *c, const struct insn *in)
 		c->s.gpr[in->rm] = r;
 	}
 	emu_flags_arith(c, dec ? CC_DEC : CC_INC, s, r, a, 1);
+}
+
+/* INC, DEC of a register (40-4F outside 64-bit mode, where they are REX),
+ * 16 or 32 bits. */
+static void inc_dec_reg(struct emu_cpu *c, const struct insn *in)
+{
+	unsigned s = in->opsize, r = in->op & 7;
+	bool dec = in->op & 8;
+	uint64_t a = reg_read(c, in, r, s), v = (dec ? a - 1 : a + 1) & emu_size_mask(s);
+
+	reg_write(c, in, r, s, v);
+	emu_flags_arith(c, dec ? CC_DEC : CC_INC, s, v, a, 1);
 }
 
 /* Shifts and rotates (C0, C1, D0-D3), any operand size. */
@@ -401,7 +417,7 @@ static void ret64(struct emu_cpu *c, const struct insn *in)   /* C3 */
 	ALU_IDS(X, add) ALU_IDS(X, or) ALU_IDS(X, adc) ALU_IDS(X, sbb)	\
 	ALU_IDS(X, and) ALU_IDS(X, sub) ALU_IDS(X, xor) ALU_IDS(X, cmp)	\
 	ALU_IDS(X, test)						\
-	X(inc_dec) X(shift_group) X(imul_r_rm) X(nop)			\
+	X(inc_dec) X(inc_dec_reg) X(shift_group) X(imul_r_rm) X(nop)			\
 	X(mov_rm_r) X(mov_r_rm) X(mov_rm8_r8) X(mov_r8_rm8) X(mov_rm_imm)	\
 	X(mov_rm8_imm) X(mov_r_imm) X(lea) X(mov_extend) X(cmov) X(setcc)	\
 	X(jcc) X(jmp_rel) X(push64) X(pop64) X(call64) X(ret64)
@@ -448,6 +464,8 @@ uint8_t emu_fast_pick(const struct insn *in, unsigned code_size)
 		return alu_form(op >> 3, form[(op & 7) >> 1], !(op & 1), s);
 	}
 	switch (op) {
+	case 0x40 ... 0x4f:
+		return !lm64 ? FAST_inc_dec_reg : 0;
 	case 0x50 ... 0x57:
 		return lm64 && s == 8 ? FAST_push64 : 0;
 	case 0x58 ... 0x5f:
