@@ -247,7 +247,7 @@ void emu_write_sys(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t val)
 unsigned emu_fetch(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len);
 uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size);
 void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val);
-void emu_code_written(struct emu_vm *evm, uint64_t pa);
+bool emu_code_written(struct emu_vm *evm, uint64_t pa);
 /* The same for a write by this vCPU, which also leaves its current block. */
 void emu_cpu_code_written(struct emu_cpu *c, uint64_t pa);
 uint64_t emu_pio_read(struct emu_cpu *c, uint16_t port, unsigned size);
@@ -281,24 +281,39 @@ struct dblock {
 	struct insn in[BLOCK_MAX];
 };
 
-/* The next instruction of the current block if execution fell through to
- * it, or its first one if a loop jumped back to its start (and no other
- * agent rewrote the page meanwhile); else NULL (then emu_decode_cached). */
+/* Where the walk goes after in, which ended at rip `after`: the next
+ * instruction, or a folded JMP/CALL's target. */
+static inline uint64_t emu_walk_next(const struct insn *in, uint64_t after)
+{
+	return after + (in->folded ? in->imm : 0);
+}
+
+/*
+ * The index in block b of the instruction at rip: idx if the walk fell
+ * through to it (rip == next), 0 if a loop jumped back to the block's
+ * start (and no other agent rewrote the page meanwhile); else -1.
+ */
+static inline int emu_block_index(const struct emu_cpu *c, const struct dblock *b,
+				  uint64_t rip, uint64_t next, unsigned idx)
+{
+	if (rip == next && idx < b->n)
+		return idx;
+	if (rip == c->blk_start_rip &&
+	    b->gen == __atomic_load_n(c->blk_page_gen, __ATOMIC_ACQUIRE))
+		return 0;
+	return -1;
+}
+
+/* The next instruction of the walk through the current block, or NULL
+ * (then emu_decode_cached). */
 static inline const struct insn *emu_block_next(struct emu_cpu *c)
 {
-	const struct dblock *b = c->blk;
+	int i = emu_block_index(c, c->blk, c->insn_rip, c->blk_next_rip, c->blk_idx);
 
-	if (c->insn_rip == c->blk_next_rip && c->blk_idx < b->n) {
-		/* falls through to the next instruction */
-	} else if (c->insn_rip == c->blk_start_rip &&
-		   b->gen == __atomic_load_n(c->blk_page_gen, __ATOMIC_ACQUIRE)) {
-		c->blk_idx = 0;
-	} else {
+	if (i < 0 || (c->code_size != 8 && c->insn_rip > c->s.seg[SEG_CS].limit))
 		return NULL;
-	}
-	if (c->code_size != 8 && c->insn_rip > c->s.seg[SEG_CS].limit)
-		return NULL;
-	return &b->in[c->blk_idx++];
+	c->blk_idx = i + 1;
+	return &c->blk->in[i];
 }
 void emu_fetch_fault(struct emu_cpu *c, uint64_t rip);
 
@@ -431,7 +446,7 @@ static inline bool emu_step_inline(struct emu_cpu *c)
 		in = emu_decode_cached(c);
 	c->s.rip = (c->insn_rip + in->len) & (c->code_size == 8 ? ~0ULL :
 					     emu_size_mask(c->code_size));
-	c->blk_next_rip = c->s.rip + (in->folded ? in->imm : 0);
+	c->blk_next_rip = emu_walk_next(in, c->s.rip);
 	if (c->s.rip != c->insn_rip + in->len)
 		c->blk = NULL; /* IP wrapped: the block's next bytes are elsewhere */
 	c->icount++;

@@ -347,11 +347,11 @@ static void wait_for_event(struct emu_cpu *c)
 
 /*
  * One instruction and, if it had a fast handler, up to budget - 1 more of
- * the same block while they have fast handlers and execution falls through
- * to them (or loops back to the block's start), in 64-bit code.  Those
- * only move data and flags, so nothing the run loop watches between
- * instructions (IF, the interrupt shadow, HLT) changes during the run; a
- * device they write to may end the VM, hence the shutdown check.  The walk's position stays in
+ * the same block while they have fast handlers and the walk goes on to
+ * them (emu_block_index), in 64-bit code.  Those only move data and
+ * flags, so nothing the run loop watches between instructions (IF, the
+ * interrupt shadow, HLT) changes during the run; a device they write to
+ * may end the VM, hence the shutdown check.  The walk's position stays in
  * registers and is stored back at the end (a fault drops the walk).
  * Returns how many instructions ran.
  */
@@ -361,6 +361,7 @@ static inline unsigned run_fast(struct emu_cpu *c, unsigned budget)
 	const struct insn *in;
 	unsigned k = 1, i;
 	uint64_t rip, next;
+	int j;
 
 	if (!emu_step_inline(c))
 		return 1;
@@ -371,21 +372,14 @@ static inline unsigned run_fast(struct emu_cpu *c, unsigned budget)
 	next = c->blk_next_rip;
 	while (k < budget && !c->shutdown && c->blk == b) {
 		rip = c->s.rip;
-		if (rip == next && i < b->n) {
-			in = &b->in[i];
-		} else if (rip == c->blk_start_rip &&
-			   b->gen == __atomic_load_n(c->blk_page_gen, __ATOMIC_ACQUIRE)) {
-			i = 0;
-			in = &b->in[0];
-		} else {
+		j = emu_block_index(c, b, rip, next, i);
+		if (j < 0 || !b->in[j].fast)
 			break;
-		}
-		if (!in->fast)
-			break;
-		i++;
+		in = &b->in[j];
+		i = j + 1;
 		c->insn_rip = rip;
 		c->s.rip = rip + in->len;
-		next = c->s.rip + (in->folded ? in->imm : 0);
+		next = emu_walk_next(in, c->s.rip);
 		emu_fast_handlers[in->fast](c, in);
 		k++;
 	}

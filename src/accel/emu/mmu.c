@@ -37,25 +37,23 @@ static uint8_t *host_page(struct emu_cpu *c, uint64_t pa, bool write)
 		     : gmem_ptr(gm, pa & ~0xfffULL, 4096);
 }
 
-/* Called on every guest write to a page that holds cached code. */
-void emu_code_written(struct emu_vm *evm, uint64_t pa)
+/* Called on every guest write to a page that holds cached code; true if
+ * the page held some. */
+bool emu_code_written(struct emu_vm *evm, uint64_t pa)
 {
 	uint64_t pn = pa >> 12;
 
-	if (pn < evm->npages && evm->code_page[pn]) {
-		evm->code_page[pn] = 0;
-		__atomic_add_fetch(&evm->page_gen[pn], 1, __ATOMIC_RELEASE);
-	}
+	if (pn >= evm->npages || !evm->code_page[pn])
+		return false;
+	evm->code_page[pn] = 0;
+	__atomic_add_fetch(&evm->page_gen[pn], 1, __ATOMIC_RELEASE);
+	return true;
 }
 
 void emu_cpu_code_written(struct emu_cpu *c, uint64_t pa)
 {
-	uint64_t pn = pa >> 12;
-
-	if (pn < c->evm->npages && c->evm->code_page[pn]) {
-		emu_code_written(c->evm, pa);
+	if (emu_code_written(c->evm, pa))
 		c->blk = NULL;
-	}
 }
 
 static inline void note_write(struct emu_cpu *c, uint64_t pa)
