@@ -39,6 +39,8 @@ int devices_create(struct vm *vm)
 		ret = rtc_create(vm);
 	if (!ret)
 		ret = acpi_pm_create(vm);
+	if (!ret)
+		ret = port92_create(vm);
 	if (ret) {
 		log_error("cannot create the board devices: %d", ret);
 		return ret;
