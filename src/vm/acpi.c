@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "hw/hpet.h"
 #include "hw/pci.h"
 #include "util/log.h"
 #include "vm/aml.h"
@@ -15,6 +16,7 @@
 #define FADT_OFF    0x100
 #define MADT_OFF    0x240
 #define MCFG_OFF    0x500
+#define HPET_OFF    0x580
 #define DSDT_OFF    0x600
 #define ACPI_SIZE   0x2000
 
@@ -282,6 +284,23 @@ static uint32_t build_mcfg(uint8_t *t)
 	return len;
 }
 
+/* HPET description table (IA-PC HPET spec 1.0a, 3.2.4). */
+static uint32_t build_hpet(uint8_t *t)
+{
+	const uint32_t len = 56;
+
+	memset(t, 0, len);
+	put32(t + 36, HPET_CAP_LOW);  /* event timer block ID */
+	t[40] = 0;                     /* base address: system memory, */
+	t[41] = 64;                    /* 64 bits wide */
+	put64(t + 44, HPET_BASE);
+	t[52] = 0;                     /* HPET number */
+	put16(t + 53, HPET_MIN_TICK);
+	t[55] = 0;                     /* no page protection */
+	table_header(t, "HPET", len, 1);
+	return len;
+}
+
 static uint32_t build_madt(uint8_t *t, unsigned ncpus)
 {
 	uint8_t *p = t + 44;
@@ -335,6 +354,9 @@ uint64_t acpi_build(struct vm *vm)
 		build_madt(base + MADT_OFF, vm->ncpus);
 		put64(xsdt + 36 + 8 * nent++, ACPI_BASE + MADT_OFF);
 	}
+	/* The HPET is part of every wirt board (hw/devices.c). */
+	build_hpet(base + HPET_OFF);
+	put64(xsdt + 36 + 8 * nent++, ACPI_BASE + HPET_OFF);
 	if (vm->pci) {
 		build_mcfg(base + MCFG_OFF);
 		put64(xsdt + 36 + 8 * nent++, ACPI_BASE + MCFG_OFF);

@@ -36,6 +36,10 @@ GUESTS = {
             "port 0x92 reads a20 off\nport 0x92 a20 on: no wrap\ni8042 a20 off: wraps\n"
             "i8042 output port reads a20 off\ni8042 a20 on: no wrap\n"
             "i8042 output port reads a20 on\nfast reset through port 0x92\n", 0, False),
+    "hpet": ("hpet capabilities ok\n"
+             "legacy replacement: periodic timer 0 on ioapic pin 2 ok\n"
+             "level-triggered timer 1 routed to an ioapic pin, status cleared ok\n"
+             "32-bit one-shot across the wrap ok\n", 55, True),
     "virtio_msix": ("request answered, msi-x interrupt taken\n"
                     "masked vector: message pending\n"
                     "unmasked vector: pending message delivered\n", 47, False),

@@ -1,6 +1,7 @@
 /*
  * The ACPI tables wirt writes: every table an OS can reach from the RSDP
- * has a valid checksum, and the FADT's FACS is where the spec wants it.
+ * has a valid checksum, the FADT's FACS is where the spec wants it, and the
+ * HPET table describes the HPET.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,6 +96,18 @@ static void test_checksums(void **state)
 	table(find(xsdt, "APIC"), "APIC");
 }
 
+static void test_hpet_table(void **state)
+{
+	const uint8_t *t;
+
+	acpi_build(&vm);
+	t = table(find(at(get64(at(0xe0000, 36) + 24), 36), "HPET"), "HPET");
+	assert_int_equal(get32(t + 4), 56);
+	assert_int_equal(get32(t + 36), 0x8086a201);   /* as the capabilities say */
+	assert_int_equal(t[40], 0);                     /* system memory */
+	assert_int_equal(get64(t + 44), 0xfed00000);
+}
+
 static void test_facs(void **state)
 {
 	const uint8_t *f, *facs;
@@ -126,6 +139,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_checksums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_facs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hpet_table, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
