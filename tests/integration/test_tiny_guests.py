@@ -40,6 +40,20 @@ GUESTS = {
              "legacy replacement: periodic timer 0 on ioapic pin 2 ok\n"
              "level-triggered timer 1 routed to an ioapic pin, status cleared ok\n"
              "32-bit one-shot across the wrap ok\n", 55, True),
+    # The BCD hash is also what the host CPU computes (tests/unit/test_bcd_vs_host.c).
+    "realmode": ("bcd hash 45105040\n" + "".join("ok %s\n" % n for n in
+                 ["aam 0 raises #de", "int/iret through the ivt", "call far m16:16",
+                  "jmp far m16:16", "call far imm, retf imm16", "lds", "les", "lfs, lgs",
+                  "lss", "lfs m16:32", "pusha/popa", "enter/leave", "xlat",
+                  "loop/jcxz/jecxz", "rep outs/ins with 16-bit addresses",
+                  "effective address wraps at 64 KiB", "push with sp=0 wraps to 0xfffe",
+                  "32-bit operand and address prefixes", "16-bit mul/div", "bound and #br",
+                  "lock prefix on read-modify-write", "segment overrides", "unreal mode"]), 59, False),
+    "realmode_limits": ("".join("ok %s\n" % n for n in
+                        ["word at offset 0xffff is #gp", "word at offset 0xfffe is fine",
+                         "8 bytes at offset 0xfff9 is #gp",
+                         "8 bytes at offset 0xfff8 is fine", "word at ss:0xffff is #ss",
+                         "lock mov is #ud"]), 59, False),
     "virtio_msix": ("request answered, msi-x interrupt taken\n"
                     "masked vector: message pending\n"
                     "unmasked vector: pending message delivered\n", 47, False),
@@ -47,8 +61,12 @@ GUESTS = {
 # Options a guest needs besides --firmware.
 EXTRA_ARGS = {"pci_probe": ["--rng"], "virtio_msix": ["--rng"], "a20": ["--no-reboot"]}
 # QEMU's PC reads zeros from unassigned MMIO, has other PCI devices and lays
-# out its virtio BARs differently.
-QEMU_DIFFERS = {"mmio_unassigned", "pci_probe", "virtio_msix"}
+# out its virtio BARs differently; its TCG checks no segment limits in real
+# mode and takes LOCK MOV (the SDM: #GP/#SS, #UD).
+QEMU_DIFFERS = {"mmio_unassigned", "pci_probe", "virtio_msix", "realmode_limits"}
+# KVM-PVM emulates real mode with KVM's instruction emulator, which lacks
+# the BCD and x87 forms these use (VT-x and AMD-V hosts run them natively).
+PVM_CANNOT = {"realmode", "realmode_limits"}
 # KVM cannot mask A20: memory does not wrap there (test_kvm_a20_warns).
 KVM_DIFFERS = {"a20"}
 
@@ -74,6 +92,8 @@ def test_kvm(wirt_binary, name):
     if GUESTS[name][2] and kvm_is_pvm():
         pytest.skip("KVM-PVM host: it does not run non-PVM protected-mode guest "
                     "code (QEMU -accel kvm hangs the same way); use --accel emu")
+    if name in PVM_CANNOT and kvm_is_pvm():
+        pytest.skip("KVM-PVM host: its real-mode emulator cannot run this guest")
     if name in KVM_DIFFERS:
         pytest.skip("behaves differently under KVM by design; see the test of its own")
     check("kvm", name)

@@ -294,28 +294,32 @@ static void exec_bcd(struct emu_cpu *c, const struct insn *in)
 		} else
 			cf = false;
 		break;
-	case 0x2f: /* DAS */
+	case 0x2f: { /* DAS: the borrow of the low step survives (SDM) */
+		bool ncf = false;
+
 		if ((al & 0xf) > 9 || af) {
+			ncf = cf || al < 6;
 			al -= 6;
 			af = true;
 		} else
 			af = false;
 		if (old > 0x99 || cf) {
 			al -= 0x60;
-			cf = true;
-		} else
-			cf = false;
+			ncf = true;
+		}
+		cf = ncf;
 		break;
+	}
 	case 0x37: /* AAA */
 	case 0x3f: /* AAS */
 		if ((al & 0xf) > 9 || af) {
-			if (in->op == 0x37) {
-				al += 6;
-				ah += 1;
-			} else {
-				al -= 6;
-				ah -= 1;
-			}
+			/* AX + 106h, AX - 6 then AH - 1: the low step carries
+			 * into AH (as every CPU since the 286). */
+			uint16_t ax = al | (ah << 8);
+
+			ax = in->op == 0x37 ? ax + 0x106 : ax - 6 - 0x100;
+			al = ax;
+			ah = ax >> 8;
 			af = cf = true;
 		} else
 			af = cf = false;
