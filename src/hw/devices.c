@@ -3,6 +3,7 @@
 
 #include <errno.h>
 
+#include "hw/hpet.h"
 #include "hw/pci.h"
 #include "hw/virtio/virtio.h"
 #include "ui/console.h"
@@ -39,6 +40,10 @@ int devices_create(struct vm *vm)
 		ret = rtc_create(vm);
 	if (!ret)
 		ret = acpi_pm_create(vm);
+	if (!ret)
+		ret = port92_create(vm);
+	if (!ret)
+		ret = hpet_create(vm);
 	if (ret) {
 		log_error("cannot create the board devices: %d", ret);
 		return ret;

@@ -2,6 +2,7 @@
 #ifndef WIRT_HW_DEVICES_H
 #define WIRT_HW_DEVICES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,5 +23,10 @@ int post_port_create(struct vm *vm);
 int isa_absent_create(struct vm *vm);  /* ROM window, COM2-4: all ones */
 int rtc_create(struct vm *vm);
 int acpi_pm_create(struct vm *vm);
+int port92_create(struct vm *vm);      /* system control port A */
+
+/* The A20 gate, driven by port 0x92 and the i8042's output port. */
+void a20_set(struct vm *vm, bool on);
+bool a20_enabled(struct vm *vm);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * i8042 keyboard controller: enough of it for firmware and Linux to probe
  * it and, above all, to reset the machine (command 0xFE, or clearing bit 0
- * of the output port).  No keyboard is attached, and the controller has no
+ * of the output port) and to gate A20 (bit 1 of the output port, shared
+ * with port 0x92: hw/port92.c).  No keyboard is attached, and the controller has no
  * working mouse (AUX) port: its interface test fails, so Linux does not
  * wait on it.
  */
@@ -68,8 +69,12 @@ static void i8042_command(struct i8042 *k, uint8_t cmd)
 	case 0xae:
 		k->ctr &= ~CTR_KBD_DISABLED;
 		break;
-	case 0xd0: /* read output port: A20 on, no reset */
-		i8042_reply(k, 0x03);
+	case 0xd0: /* read output port: reset line high, the A20 gate */
+		i8042_reply(k, 0x01 | (a20_enabled(k->vm) ? 0x02 : 0));
+		break;
+	case 0xdd: /* A20 off, on (some controllers' short forms) */
+	case 0xdf:
+		a20_set(k->vm, cmd == 0xdf);
 		break;
 	case 0xfe: /* pulse the reset line */
 		vm_request_stop(k->vm, VM_STOP_RESET, 0);
@@ -87,6 +92,8 @@ static void i8042_data(struct i8042 *k, uint8_t v)
 	if (cmd == 0x60) {
 		k->ctr = v;
 	} else if (cmd == 0xd1) {
+		/* Bit 1 drives the A20 gate, bit 0 low resets the machine. */
+		a20_set(k->vm, v & 2);
 		if (!(v & 1))
 			vm_request_stop(k->vm, VM_STOP_RESET, 0);
 	}

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "hw/hpet.h"
 #include "hw/pci.h"
 #include "util/log.h"
 #include "vm/aml.h"
@@ -15,6 +16,7 @@
 #define FADT_OFF    0x100
 #define MADT_OFF    0x240
 #define MCFG_OFF    0x500
+#define HPET_OFF    0x580
 #define DSDT_OFF    0x600
 #define ACPI_SIZE   0x2000
 
@@ -64,7 +66,10 @@ static uint32_t build_fadt(uint8_t *t)
 	const uint32_t len = 276;
 
 	memset(t, 0, len);
-	/* FIRMWARE_CTRL stays 0: X_FIRMWARE_CTRL below points at the FACS. */
+	/* FIRMWARE_CTRL names the FACS (below 4 GiB), X_FIRMWARE_CTRL stays 0:
+	 * ACPI 1.0 readers find it too, and Linux, which installs the FACS
+	 * once per non-zero pointer, lists it once. */
+	put32(t + 36, ACPI_BASE + FACS_OFF);
 	put32(t + 40, ACPI_BASE + DSDT_OFF);
 	put16(t + 46, ACPI_SCI_IRQ);
 	put32(t + 48, 0);                      /* no SMI command: ACPI is always on */
@@ -82,7 +87,6 @@ static uint32_t build_fadt(uint8_t *t)
 	gas_io(t + 116, ACPI_RESET_PORT, 8, 1);
 	t[128] = ACPI_RESET_VALUE;
 	t[131] = 1;                            /* FADT minor version */
-	put64(t + 132, ACPI_BASE + FACS_OFF);
 	put64(t + 140, ACPI_BASE + DSDT_OFF);
 	gas_io(t + 148, ACPI_PM1_EVT_PORT, 32, 2);
 	gas_io(t + 172, ACPI_PM1_CNT_PORT, 16, 2);
@@ -90,6 +94,31 @@ static uint32_t build_fadt(uint8_t *t)
 	memcpy(t + 268, "WIRTWIRT", 8);
 	table_header(t, "FACP", len, 6);
 	return len;
+}
+
+/*
+ * FACS (ACPI 6, 5.2.10): 64-byte aligned, no checksum.  The hardware
+ * signature changes when the machine's configuration does (vCPUs, memory,
+ * PCI), which tells an OS resuming from hibernation that the hardware
+ * changed; the global lock starts free, no waking vector, no S4BIOS.
+ */
+static void build_facs(uint8_t *t, const struct vm *vm)
+{
+	uint32_t sig = 0x57495254; /* "WIRT" */
+
+	sig = sig * 31 + vm->ncpus;
+	sig = sig * 31 + (uint32_t)(vm->mem.ram_size >> 20);
+	sig = sig * 31 + (vm->pci != NULL);
+	memset(t, 0, 64);
+	memcpy(t, "FACS", 4);
+	put32(t + 4, 64);
+	put32(t + 8, sig);     /* hardware signature */
+	put32(t + 12, 0);      /* firmware waking vector: none */
+	put32(t + 16, 0);      /* global lock: free */
+	put32(t + 20, 0);      /* flags: no S4BIOS, no 64-bit wake */
+	put64(t + 24, 0);      /* X firmware waking vector */
+	t[32] = 2;             /* version */
+	put32(t + 36, 0);      /* OSPM flags */
 }
 
 /* The PCI root bridge's resources: bus 0, its config ports, the I/O and
@@ -255,6 +284,23 @@ static uint32_t build_mcfg(uint8_t *t)
 	return len;
 }
 
+/* HPET description table (IA-PC HPET spec 1.0a, 3.2.4). */
+static uint32_t build_hpet(uint8_t *t)
+{
+	const uint32_t len = 56;
+
+	memset(t, 0, len);
+	put32(t + 36, HPET_CAP_LOW);  /* event timer block ID */
+	t[40] = 0;                     /* base address: system memory, */
+	t[41] = 64;                    /* 64 bits wide */
+	put64(t + 44, HPET_BASE);
+	t[52] = 0;                     /* HPET number */
+	put16(t + 53, HPET_MIN_TICK);
+	t[55] = 0;                     /* no page protection */
+	table_header(t, "HPET", len, 1);
+	return len;
+}
+
 static uint32_t build_madt(uint8_t *t, unsigned ncpus)
 {
 	uint8_t *p = t + 44;
@@ -289,7 +335,7 @@ static uint32_t build_madt(uint8_t *t, unsigned ncpus)
 uint64_t acpi_build(struct vm *vm)
 {
 	uint8_t *base = gmem_ptr_rw(&vm->mem, ACPI_BASE, ACPI_SIZE);
-	uint8_t *rsdp, *xsdt, *facs;
+	uint8_t *rsdp, *xsdt;
 	uint32_t nent = 0;
 
 	if (!base) {
@@ -300,10 +346,7 @@ uint64_t acpi_build(struct vm *vm)
 	build_fadt(base + FADT_OFF);
 	build_dsdt(base + DSDT_OFF, ACPI_SIZE - DSDT_OFF, vm->pci != NULL);
 
-	facs = base + FACS_OFF;
-	memcpy(facs, "FACS", 4);
-	put32(facs + 4, 64);
-	facs[32] = 2; /* version */
+	build_facs(base + FACS_OFF, vm);
 
 	xsdt = base + XSDT_OFF;
 	put64(xsdt + 36 + 8 * nent++, ACPI_BASE + FADT_OFF);
@@ -311,6 +354,9 @@ uint64_t acpi_build(struct vm *vm)
 		build_madt(base + MADT_OFF, vm->ncpus);
 		put64(xsdt + 36 + 8 * nent++, ACPI_BASE + MADT_OFF);
 	}
+	/* The HPET is part of every wirt board (hw/devices.c). */
+	build_hpet(base + HPET_OFF);
+	put64(xsdt + 36 + 8 * nent++, ACPI_BASE + HPET_OFF);
 	if (vm->pci) {
 		build_mcfg(base + MCFG_OFF);
 		put64(xsdt + 36 + 8 * nent++, ACPI_BASE + MCFG_OFF);

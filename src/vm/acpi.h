@@ -1,6 +1,6 @@
 /*
  * ACPI tables for the guest (RSDP, XSDT, FADT with a PM1 block and reset
- * register, FACS, DSDT with \_S5, MADT): how an operating system finds
+ * register, FACS, DSDT with \_S5, MADT, HPET, MCFG): how an operating system finds
  * its CPUs, its interrupt controllers and how to power off and reset.
  * Shared by both accelerators; placed in the reserved BIOS area below
  * 1 MiB, where Linux also scans for the RSDP.

@@ -66,6 +66,9 @@ struct vm {
 	void *irq_opaque;
 	struct pci_host *pci; /* hw/pci.c; NULL until created */
 	bool has_apic;   /* local APICs and an IOAPIC exist (MADT lists them) */
+	/* Physical address bits the A20 gate clears: 0, or bit 20 with the
+	 * gate off (hw/port92.c; the emulator honours it). */
+	uint64_t a20_clear;
 
 	struct vcpu vcpus[VM_MAX_CPUS];
 	unsigned ncpus;

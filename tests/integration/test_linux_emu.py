@@ -44,6 +44,20 @@ def test_boot_is_quiet(guest):
     assert "i8042: Warning" not in log and "Failed to disable AUX" not in log, log
 
 
+def test_hpet_found(guest):
+    """Linux finds the HPET through the ACPI HPET table: three comparators,
+    a clocksource it may switch to, and IRQ 0 ticking from timer 0 in
+    legacy replacement mode until the local APIC timers take over."""
+    log = guest.run("dmesg")
+    assert "hpet0: 3 comparators, 64-bit 100.000000 MHz counter" in log, log
+    assert "clocksource: hpet:" in log, log
+    assert "FACS" in log and "Firmware Bug" not in log, log
+    avail = guest.run("cat /sys/devices/system/clocksource/clocksource0/available_clocksource")
+    assert "hpet" in avail.split(), avail
+    irq0 = [l for l in guest.run("cat /proc/interrupts").splitlines() if l.strip().startswith("0:")]
+    assert irq0 and int(irq0[0].split()[1]) > 0 and "timer" in irq0[0], irq0
+
+
 def test_uname(guest):
     release = open(os.path.join(ROOT, "guest", "kernel-version")).read().strip()
     assert guest.run("uname -r").strip() == release

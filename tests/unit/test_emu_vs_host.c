@@ -17,164 +17,29 @@
 /* The case table leaves trailing fields zero on purpose. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
-#include "accel/emu/emu.h"
-#include "util/event_loop.h"
-#include "vm/vm.h"
+#include "emu_harness.h"
 
-#define CODE_GPA 0x10000
 #define ALL_FLAGS (RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF)
 
-struct regs {
-	uint64_t rax, rcx, rdx, rbx, flags;
-};
-
-/* ---- native execution ---- */
-
-static uint8_t *stub;
-
-/*
- * stub(struct regs *r): load RAX, RCX, RDX, RBX and the flags from r, run
- * the instruction, store them back.  R15 holds r (callee-saved).
- */
-static void build_stub(const uint8_t *insn, unsigned len)
-{
-	static const uint8_t pre[] = {
-		0x53,                         /* push rbx */
-		0x41, 0x57,                   /* push r15 */
-		0x49, 0x89, 0xff,             /* mov r15, rdi */
-		0x41, 0xff, 0x77, 0x20,       /* push qword [r15+0x20] */
-		0x9d,                         /* popfq */
-		0x49, 0x8b, 0x07,             /* mov rax, [r15] */
-		0x49, 0x8b, 0x4f, 0x08,       /* mov rcx, [r15+8] */
-		0x49, 0x8b, 0x57, 0x10,       /* mov rdx, [r15+16] */
-		0x49, 0x8b, 0x5f, 0x18,       /* mov rbx, [r15+24] */
-	};
-	static const uint8_t post[] = {
-		0x9c,                         /* pushfq */
-		0x41, 0x8f, 0x47, 0x20,       /* pop qword [r15+0x20] */
-		0x49, 0x89, 0x07,             /* mov [r15], rax */
-		0x49, 0x89, 0x4f, 0x08,       /* mov [r15+8], rcx */
-		0x49, 0x89, 0x57, 0x10,       /* mov [r15+16], rdx */
-		0x49, 0x89, 0x5f, 0x18,       /* mov [r15+24], rbx */
-		0x41, 0x5f,                   /* pop r15 */
-		0x5b,                         /* pop rbx */
-		0xc3,                         /* ret */
-	};
-	uint8_t *p = stub;
-
-	memcpy(p, pre, sizeof(pre));
-	p += sizeof(pre);
-	memcpy(p, insn, len);
-	p += len;
-	memcpy(p, post, sizeof(post));
-}
-
-static void run_native(const uint8_t *insn, unsigned len, struct regs *r)
-{
-	build_stub(insn, len);
-	__builtin___clear_cache((char *)stub, (char *)stub + 128);
-	((void (*)(struct regs *))stub)(r);
-}
-
-/* ---- emulated execution ---- */
-
-static struct vm vm;
-static struct vcpu vcpu;
+static struct emu_harness h;
 static struct emu_cpu *cpu;
-
-/* Flat 64-bit mode: identity map of the first 1 GiB with 2 MiB pages. */
-static void setup_long_mode(void)
-{
-	struct cpu_state s;
-	uint64_t e;
-
-	e = 0x2000 | 3;
-	gmem_write(&vm.mem, 0x1000, &e, 8);
-	e = 0x3000 | 3;
-	gmem_write(&vm.mem, 0x2000, &e, 8);
-	for (unsigned i = 0; i < 512; i++) {
-		e = ((uint64_t)i << 21) | 0x83;
-		gmem_write(&vm.mem, 0x3000 + i * 8, &e, 8);
-	}
-	cpu_state_reset(&s);
-	s.cr0 = CR0_PE | CR0_PG | CR0_ET | CR0_NE;
-	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-	s.cr3 = 0x1000;
-	s.efer = EFER_LME | EFER_LMA;
-	s.seg[SEG_CS] = cpu_flat_code_segment(0x08, true);
-	for (int i = SEG_ES; i <= SEG_GS; i++)
-		if (i != SEG_CS)
-			s.seg[i] = cpu_flat_data_segment(0x10);
-	assert_int_equal(accel_emu_ops.vcpu_set_state(&vcpu, &s), 0);
-}
 
 static int setup(void **state)
 {
-	memset(&vm, 0, sizeof(vm));
-	assert_int_equal(gmem_init(&vm.mem, 64 << 20), 0);
-	bus_init(&vm.pio, "port I/O");
-	bus_init(&vm.mmio, "MMIO");
-	vm.loop = event_loop_create();
-	assert_non_null(vm.loop);
-	assert_int_equal(accel_emu_ops.vm_init(&vm), 0);
-	vcpu.vm = &vm;
-	assert_int_equal(accel_emu_ops.vcpu_init(&vcpu), 0);
-	cpu = vcpu.accel_data;
-	setup_long_mode();
-	stub = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(stub != MAP_FAILED);
+	emu_harness_setup(&h);
+	cpu = h.cpu;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	accel_emu_ops.vcpu_destroy(&vcpu);
-	for (unsigned i = 0; i < vm.ndevices; i++)
-		if (vm.devices[i].destroy)
-			vm.devices[i].destroy(vm.devices[i].opaque);
-	accel_emu_ops.vm_destroy(&vm);
-	event_loop_destroy(vm.loop);
-	munmap(stub, 4096);
+	emu_harness_teardown(&h);
 	return 0;
-}
-
-/* Returns the exception vector, or -1 if the instruction completed. */
-static int run_emulated(const uint8_t *insn, unsigned len, struct regs *r)
-{
-	assert_int_equal(gmem_write(&vm.mem, CODE_GPA, insn, len), 0);
-	cpu->s.gpr[GPR_RAX] = r->rax;
-	cpu->s.gpr[GPR_RCX] = r->rcx;
-	cpu->s.gpr[GPR_RDX] = r->rdx;
-	cpu->s.gpr[GPR_RBX] = r->rbx;
-	emu_set_rflags(cpu, r->flags | RFLAGS_IF); /* as in the host process */
-	cpu->s.gpr[GPR_RSP] = 0x80000;
-	cpu->s.rip = CODE_GPA;
-	if (setjmp(cpu->fault_jmp))
-		return cpu->fault_vector;
-	/* Snippets may hold several instructions (SSE: load, operate, store). */
-	for (int n = 0; n < 16 && cpu->s.rip < CODE_GPA + len; n++)
-		emu_step(cpu);
-	assert_int_equal(cpu->s.rip, CODE_GPA + len);
-	r->rax = cpu->s.gpr[GPR_RAX];
-	r->rcx = cpu->s.gpr[GPR_RCX];
-	r->rdx = cpu->s.gpr[GPR_RDX];
-	r->rbx = cpu->s.gpr[GPR_RBX];
-	r->flags = emu_get_rflags(cpu) & ~RFLAGS_IF;
-	return -1;
 }
 
 /* ---- operands ---- */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
+#define rnd emu_harness_rnd
 
 /* Values near the edges of every operand size, and random ones. */
 static uint64_t operand(void)
@@ -452,7 +317,7 @@ static uint64_t shift_flags(const struct case_def *d, uint64_t rcx)
 }
 
 /* Would this division fault (#DE)?  The host would get SIGFPE. */
-static bool div_faults(const struct case_def *d, const struct regs *r)
+static bool div_faults(const struct case_def *d, const struct emu_regs *r)
 {
 	unsigned size = d->op_size, bits = size * 8;
 	uint64_t m = size == 8 ? ~0ULL : (1ULL << bits) - 1;
@@ -488,8 +353,8 @@ static void test_against_host(void **state)
 	for (unsigned ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++) {
 		const struct case_def *d = &cases[ci];
 		for (unsigned it = 0; it < 3000; it++) {
-			struct regs in = { operand(), operand(), operand(), operand(), 0 };
-			struct regs nat, emu;
+			struct emu_regs in = { operand(), operand(), operand(), operand(), 0 };
+			struct emu_regs nat, emu;
 			uint64_t mask;
 			int vec;
 
@@ -499,7 +364,7 @@ static void test_against_host(void **state)
 					in.rdx = d->name[0] == 'i' && (in.rax >> 63) ? ~0ULL : 0;
 				if (div_faults(d, &in)) {
 					emu = in;
-					vec = run_emulated(d->bytes, d->len, &emu);
+					vec = emu_harness_run_emulated(&h, d->bytes, d->len, &emu);
 					if (vec != EXC_DE) {
 						print_error("%s: expected #DE for rax=%#llx rdx=%#llx rcx=%#llx, got %d\n",
 							    d->name, (unsigned long long)in.rax,
@@ -512,8 +377,8 @@ static void test_against_host(void **state)
 			}
 			nat = in;
 			emu = in;
-			run_native(d->bytes, d->len, &nat);
-			vec = run_emulated(d->bytes, d->len, &emu);
+			emu_harness_run_native(&h, d->bytes, d->len, &nat);
+			vec = emu_harness_run_emulated(&h, d->bytes, d->len, &emu);
 			runs++;
 			mask = d->count_kind ? shift_flags(d, in.rcx) : d->flags_defined;
 			if (vec >= 0 || nat.rax != emu.rax || nat.rcx != emu.rcx ||
@@ -548,9 +413,9 @@ static void test_undefined_opcodes_raise_ud(void **state)
 		{ 0xf0, 0x90 } /* LOCK NOP */, { 0xf0, 0x01, 0xc0 } /* LOCK with register */,
 	};
 	for (unsigned i = 0; i < sizeof(ud) / sizeof(ud[0]); i++) {
-		struct regs r = { 0 };
+		struct emu_regs r = { 0 };
 		r.flags = RFLAGS_FIXED;
-		assert_int_equal(run_emulated(ud[i], 4, &r), EXC_UD);
+		assert_int_equal(emu_harness_run_emulated(&h, ud[i], 4, &r), EXC_UD);
 	}
 }
 

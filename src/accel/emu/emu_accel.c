@@ -410,7 +410,9 @@ static __attribute__((noinline)) void run_batch(struct emu_cpu *c)
 		k = run_fast(c, IRQ_CHECK_INTERVAL);
 		n += k;
 		since_check += k;
-		if (c->shutdown)
+		/* A kick (a reset or power-off the guest just asked for) ends
+		 * the batch: no instruction after the OUT runs. */
+		if (c->shutdown || atomic_load_explicit(&c->kick, memory_order_relaxed))
 			break;
 	}
 }

@@ -1057,6 +1057,8 @@ void emu_exec_general(struct emu_cpu *c, const struct insn *in)
 		exec_one_byte(c, in);
 		return;
 	}
+	if (in->op >= 0x200 && (in->prefixes & PFX_LOCK))
+		emu_raise_ud(c); /* nothing in the 0F 38 / 0F 3A maps takes LOCK */
 	if (in->op < 0x200 && (in->prefixes & PFX_LOCK)) {
 		switch (in->op & 0xff) {
 		case 0xab: case 0xb3: case 0xbb: case 0xba: case 0xb0: case 0xb1:

@@ -83,7 +83,11 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		out[A] = 0x000606a0; /* family 6 */
 		out[B] = (c->vcpu ? (uint32_t)c->vcpu->index << 24 : 0) | (8 << 8) |
 			 (1 << 16);
-		out[C] = (1u << 13) |  /* CMPXCHG16B */
+		out[C] = (1u << 0) |   /* SSE3 */
+			 (1u << 9) |   /* SSSE3 */
+			 (1u << 13) |  /* CMPXCHG16B */
+			 (1u << 19) |  /* SSE4.1 */
+			 (1u << 20) |  /* SSE4.2 */
 			 (1u << 24) |  /* TSC-deadline timer */
 			 (1u << 23) |  /* POPCNT */
 			 (1u << 31);   /* running under a hypervisor */
@@ -100,6 +104,7 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 			 (1u << 15) |  /* CMOV */
 			 (1u << 16) |  /* PAT */
 			 (1u << 19) |  /* CLFLUSH */
+			 (1u << 23) |  /* MMX */
 			 (1u << 24) |  /* FXSAVE/FXRSTOR */
 			 (1u << 25) |  /* SSE */
 			 (1u << 26);   /* SSE2 */

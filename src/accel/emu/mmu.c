@@ -284,6 +284,14 @@ protection:
 	return false;
 }
 
+/* The A20 gate (hw/port92.c) applies to the physical address; a change is
+ * seen by the vCPU that made it at once (emu_pio_write flushes its TLB) and
+ * by others at their next TLB miss. */
+static inline uint64_t a20_clear(struct emu_cpu *c)
+{
+	return __atomic_load_n(&c->vm->a20_clear, __ATOMIC_RELAXED);
+}
+
 static bool translate(struct emu_cpu *c, uint64_t lin, enum access acc,
 		      bool user, bool raise, uint64_t *pa)
 {
@@ -295,8 +303,8 @@ static bool translate(struct emu_cpu *c, uint64_t lin, enum access acc,
 		return true;
 	}
 	if (!(c->s.cr0 & CR0_PG)) {
-		*pa = lin;
-		tlb_fill(c, lin, lin, TLB_READ_S | TLB_READ_U | TLB_WRITE_S |
+		*pa = lin & ~a20_clear(c);
+		tlb_fill(c, lin, *pa, TLB_READ_S | TLB_READ_U | TLB_WRITE_S |
 			 TLB_WRITE_U | TLB_EXEC_S | TLB_EXEC_U);
 		return true;
 	}
@@ -305,6 +313,7 @@ static bool translate(struct emu_cpu *c, uint64_t lin, enum access acc,
 			page_fault(c, lin, err, acc, user);
 		return false;
 	}
+	*pa &= ~a20_clear(c);
 	tlb_fill(c, lin, *pa, perms);
 	return true;
 }
@@ -473,5 +482,9 @@ uint64_t emu_pio_read(struct emu_cpu *c, uint16_t port, unsigned size)
 
 void emu_pio_write(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t val)
 {
+	uint64_t a20 = a20_clear(c);
+
 	bus_write(&c->vm->pio, port, &val, size);
+	if (a20_clear(c) != a20)
+		emu_tlb_flush(c, true);
 }

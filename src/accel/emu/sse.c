@@ -1,7 +1,9 @@
 /*
- * SSE and SSE2: the XMM registers, MXCSR, packed and scalar single- and
- * double-precision arithmetic, conversions, comparisons, the 128-bit
- * integer instructions, shuffles, and FXSAVE/FXRSTOR.
+ * SSE, SSE2 and SSE3 in the 0F map: the XMM registers, MXCSR, packed
+ * and scalar single- and double-precision arithmetic, conversions,
+ * comparisons, the 128-bit moves and shuffles, and FXSAVE/FXRSTOR (the
+ * packed-integer arithmetic is simd_int.c's, MMX forms mmx.c's, the
+ * 0F 38 / 0F 3A maps sse4.c's).
  *
  * Floating point runs on the host's SSE unit through C arithmetic, with
  * the guest's MXCSR rounding mode installed and the host's exception
@@ -13,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "accel/emu/exec.h"
+#include "accel/emu/simd.h"
 
 #define MXCSR_IE 0x01
 #define MXCSR_ZE 0x04
@@ -23,20 +25,18 @@
 #define MXCSR_MASKS 0x1f80
 #define MXCSR_VALID 0xffbf  /* DAZ (bit 6) is not supported */
 
-typedef union xmm xmm_t;
-
 /* ---- floating-point environment ---- */
 
 static const int host_rounding[4] = { FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO };
 
-static void fp_begin(struct emu_cpu *c)
+void simd_fp_begin(struct emu_cpu *c)
 {
 	feclearexcept(FE_ALL_EXCEPT);
 	fesetround(host_rounding[(c->mxcsr >> 13) & 3]);
 }
 
 /* Fold host exceptions into MXCSR; unmasked ones raise #XM (or #UD). */
-static void fp_end(struct emu_cpu *c)
+void simd_fp_end(struct emu_cpu *c)
 {
 	int e = fetestexcept(FE_ALL_EXCEPT);
 	uint32_t f = 0;
@@ -57,7 +57,7 @@ static void fp_end(struct emu_cpu *c)
 
 /* ---- operands ---- */
 
-static void read128(struct emu_cpu *c, int seg, uint64_t ea, xmm_t *x, bool aligned)
+void simd_read128(struct emu_cpu *c, int seg, uint64_t ea, xmm_t *x, bool aligned)
 {
 	if (aligned && (ea & 15))
 		emu_raise_gp(c, 0);
@@ -65,7 +65,7 @@ static void read128(struct emu_cpu *c, int seg, uint64_t ea, xmm_t *x, bool alig
 	x->q[1] = emu_read(c, seg, (ea + 8) & (c->code_size == 8 ? ~0ULL : 0xffffffffULL), 8);
 }
 
-static void write128(struct emu_cpu *c, int seg, uint64_t ea, const xmm_t *x, bool aligned)
+void simd_write128(struct emu_cpu *c, int seg, uint64_t ea, const xmm_t *x, bool aligned)
 {
 	if (aligned && (ea & 15))
 		emu_raise_gp(c, 0);
@@ -76,18 +76,18 @@ static void write128(struct emu_cpu *c, int seg, uint64_t ea, const xmm_t *x, bo
 }
 
 /* The r/m operand as 128 bits (aligned: the legacy-SSE alignment rule). */
-static xmm_t src128(struct emu_cpu *c, const struct insn *in, bool aligned)
+xmm_t simd_src128(struct emu_cpu *c, const struct insn *in, bool aligned)
 {
 	xmm_t x;
 
 	if (!in->has_mem)
 		return c->xmm[in->rm];
-	read128(c, insn_seg(in), insn_ea(c, in), &x, aligned);
+	simd_read128(c, insn_seg(in), insn_ea(c, in), &x, aligned);
 	return x;
 }
 
 /* Scalar r/m operand: low size bytes of a register or a memory load. */
-static uint64_t src_scalar(struct emu_cpu *c, const struct insn *in, unsigned size)
+uint64_t simd_src_scalar(struct emu_cpu *c, const struct insn *in, unsigned size)
 {
 	if (!in->has_mem)
 		return size == 4 ? c->xmm[in->rm].d[0] : c->xmm[in->rm].q[0];
@@ -144,36 +144,36 @@ static void exec_arith(struct emu_cpu *c, const struct insn *in, enum fop op, in
 	xmm_t *d = &c->xmm[in->reg], s;
 	unsigned i;
 
-	fp_begin(c);
+	simd_fp_begin(c);
 	switch (pfx) {
 	case 0:
-		s = src128(c, in, true);
+		s = simd_src128(c, in, true);
 		for (i = 0; i < 4; i++) {
 			minmax_invalid(op, d->f[i], s.f[i]);
 			d->f[i] = fop_f(op, d->f[i], s.f[i]);
 		}
 		break;
 	case 1:
-		s = src128(c, in, true);
+		s = simd_src128(c, in, true);
 		for (i = 0; i < 2; i++) {
 			minmax_invalid(op, d->df[i], s.df[i]);
 			d->df[i] = fop_d(op, d->df[i], s.df[i]);
 		}
 		break;
 	case 2: {
-		float b = as_f(src_scalar(c, in, 4));
+		float b = as_f(simd_src_scalar(c, in, 4));
 		minmax_invalid(op, d->f[0], b);
 		d->f[0] = fop_f(op, d->f[0], b);
 		break;
 	}
 	default: {
-		double b = as_d(src_scalar(c, in, 8));
+		double b = as_d(simd_src_scalar(c, in, 8));
 		minmax_invalid(op, d->df[0], b);
 		d->df[0] = fop_d(op, d->df[0], b);
 		break;
 	}
 	}
-	fp_end(c);
+	simd_fp_end(c);
 }
 
 /* CMPPS/PD/SS/SD predicate (imm8 0-7). */
@@ -202,26 +202,26 @@ static void exec_cmp(struct emu_cpu *c, const struct insn *in, int pfx)
 
 	if ((in->imm & 0xff) > 7)
 		emu_raise_ud(c);
-	fp_begin(c);
+	simd_fp_begin(c);
 	switch (pfx) {
 	case 0:
-		s = src128(c, in, true);
+		s = simd_src128(c, in, true);
 		for (i = 0; i < 4; i++)
 			d->d[i] = fcmp(pred, d->f[i], s.f[i]) ? ~0u : 0;
 		break;
 	case 1:
-		s = src128(c, in, true);
+		s = simd_src128(c, in, true);
 		for (i = 0; i < 2; i++)
 			d->q[i] = fcmp(pred, d->df[i], s.df[i]) ? ~0ULL : 0;
 		break;
 	case 2:
-		d->d[0] = fcmp(pred, d->f[0], as_f(src_scalar(c, in, 4))) ? ~0u : 0;
+		d->d[0] = fcmp(pred, d->f[0], as_f(simd_src_scalar(c, in, 4))) ? ~0u : 0;
 		break;
 	default:
-		d->q[0] = fcmp(pred, d->df[0], as_d(src_scalar(c, in, 8))) ? ~0ULL : 0;
+		d->q[0] = fcmp(pred, d->df[0], as_d(simd_src_scalar(c, in, 8))) ? ~0ULL : 0;
 		break;
 	}
-	fp_end(c);
+	simd_fp_end(c);
 }
 
 /* UCOMIS*, COMIS*: ZF, PF, CF; OF, SF, AF cleared. */
@@ -230,13 +230,13 @@ static void exec_comi(struct emu_cpu *c, const struct insn *in, bool dbl, bool s
 	double a, b;
 	uint64_t f;
 
-	fp_begin(c);
+	simd_fp_begin(c);
 	if (dbl) {
 		a = c->xmm[in->reg].df[0];
-		b = as_d(src_scalar(c, in, 8));
+		b = as_d(simd_src_scalar(c, in, 8));
 	} else {
 		a = c->xmm[in->reg].f[0];
-		b = as_f(src_scalar(c, in, 4));
+		b = as_f(simd_src_scalar(c, in, 4));
 	}
 	if (isnan(a) || isnan(b)) {
 		f = RFLAGS_ZF | RFLAGS_PF | RFLAGS_CF;
@@ -251,33 +251,37 @@ static void exec_comi(struct emu_cpu *c, const struct insn *in, bool dbl, bool s
 	} else {
 		f = RFLAGS_ZF;
 	}
-	fp_end(c);
+	simd_fp_end(c);
 	emu_flags_set(c, RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF, f);
 }
 
 /* Float to integer with the "integer indefinite" result on overflow/NaN. */
-static int64_t to_int(double v, unsigned size, bool truncate, uint32_t mxcsr)
+int64_t simd_cvt_to_int(double v, unsigned size, bool truncate, uint32_t mxcsr)
 {
 	double r, lim = size == 8 ? 9223372036854775808.0 : 2147483648.0;
 	int64_t indef = size == 8 ? INT64_MIN : INT32_MIN;
+	fexcept_t saved;
 
 	if (isnan(v)) {
 		feraiseexcept(FE_INVALID);
 		return indef;
 	}
+	/* The library's rounding may leave flags of its own (an inlined
+	 * trunc converts through an integer): only the ones below count. */
+	fegetexceptflag(&saved, FE_ALL_EXCEPT);
 	if (truncate) {
 		r = trunc(v);
 	} else {
 		fesetround(host_rounding[(mxcsr >> 13) & 3]);
 		r = nearbyint(v);
 	}
-	if (r != v)
-		feraiseexcept(FE_INEXACT);
+	fesetexceptflag(&saved, FE_ALL_EXCEPT);
 	if (r >= lim || r < -lim) {
-		feclearexcept(FE_INEXACT);
 		feraiseexcept(FE_INVALID);
 		return indef;
 	}
+	if (r != v)
+		feraiseexcept(FE_INEXACT);
 	return (int64_t)r;
 }
 
@@ -287,7 +291,7 @@ static void exec_cvt(struct emu_cpu *c, const struct insn *in, unsigned op, int 
 	unsigned size = (in->rex & 8) ? 8 : 4, i;
 	int64_t iv;
 
-	fp_begin(c);
+	simd_fp_begin(c);
 	switch (op) {
 	case 0x2a: /* CVTSI2SS / CVTSI2SD */
 		if (pfx < 2)
@@ -302,91 +306,65 @@ static void exec_cvt(struct emu_cpu *c, const struct insn *in, unsigned op, int 
 		double v;
 		if (pfx < 2)
 			emu_raise_ud(c);
-		v = pfx == 2 ? (double)as_f(src_scalar(c, in, 4)) : as_d(src_scalar(c, in, 8));
-		iv = to_int(v, size, op == 0x2c, c->mxcsr);
-		fp_end(c);
+		v = pfx == 2 ? (double)as_f(simd_src_scalar(c, in, 4)) : as_d(simd_src_scalar(c, in, 8));
+		iv = simd_cvt_to_int(v, size, op == 0x2c, c->mxcsr);
+		simd_fp_end(c);
 		reg_write(c, in, in->reg, size, iv);
 		return;
 	}
 	case 0x5a:
 		switch (pfx) {
 		case 0: { /* CVTPS2PD */
-			uint64_t lo = in->has_mem ? src_scalar(c, in, 8) : c->xmm[in->rm].q[0];
+			uint64_t lo = in->has_mem ? simd_src_scalar(c, in, 8) : c->xmm[in->rm].q[0];
 			d->df[0] = as_f(lo);
 			d->df[1] = as_f(lo >> 32);
 			break;
 		}
 		case 1: /* CVTPD2PS */
-			s = src128(c, in, true);
+			s = simd_src128(c, in, true);
 			d->f[0] = (float)s.df[0];
 			d->f[1] = (float)s.df[1];
 			d->q[1] = 0;
 			break;
 		case 2: /* CVTSS2SD */
-			d->df[0] = as_f(src_scalar(c, in, 4));
+			d->df[0] = as_f(simd_src_scalar(c, in, 4));
 			break;
 		default: /* CVTSD2SS */
-			d->f[0] = (float)as_d(src_scalar(c, in, 8));
+			d->f[0] = (float)as_d(simd_src_scalar(c, in, 8));
 			break;
 		}
 		break;
 	case 0x5b:
-		s = src128(c, in, true);
+		s = simd_src128(c, in, true);
 		if (pfx == 0) { /* CVTDQ2PS */
 			for (i = 0; i < 4; i++)
 				d->f[i] = (float)s.sd[i];
 		} else if (pfx == 1 || pfx == 2) { /* CVTPS2DQ, CVTTPS2DQ */
 			for (i = 0; i < 4; i++)
-				d->sd[i] = to_int(s.f[i], 4, pfx == 2, c->mxcsr);
+				d->sd[i] = simd_cvt_to_int(s.f[i], 4, pfx == 2, c->mxcsr);
 		} else {
 			emu_raise_ud(c);
 		}
 		break;
 	case 0xe6:
 		if (pfx == 2) { /* CVTDQ2PD */
-			uint64_t lo = in->has_mem ? src_scalar(c, in, 8) : c->xmm[in->rm].q[0];
+			uint64_t lo = in->has_mem ? simd_src_scalar(c, in, 8) : c->xmm[in->rm].q[0];
 			d->df[0] = (int32_t)lo;
 			d->df[1] = (int32_t)(lo >> 32);
 		} else if (pfx == 1 || pfx == 3) { /* CVTTPD2DQ, CVTPD2DQ */
-			s = src128(c, in, true);
-			d->sd[0] = to_int(s.df[0], 4, pfx == 1, c->mxcsr);
-			d->sd[1] = to_int(s.df[1], 4, pfx == 1, c->mxcsr);
+			s = simd_src128(c, in, true);
+			d->sd[0] = simd_cvt_to_int(s.df[0], 4, pfx == 1, c->mxcsr);
+			d->sd[1] = simd_cvt_to_int(s.df[1], 4, pfx == 1, c->mxcsr);
 			d->q[1] = 0;
 		} else {
 			emu_raise_ud(c);
 		}
 		break;
 	}
-	fp_end(c);
+	simd_fp_end(c);
 }
 
-/* ---- 128-bit integer operations ---- */
-
-static int16_t sat16(int32_t v) { return v > 32767 ? 32767 : v < -32768 ? -32768 : v; }
-static int8_t sat8(int32_t v) { return v > 127 ? 127 : v < -128 ? -128 : v; }
-static uint8_t satu8(int32_t v) { return v > 255 ? 255 : v < 0 ? 0 : v; }
-static uint16_t satu16(int32_t v) { return v > 65535 ? 65535 : v < 0 ? 0 : v; }
-
-/* Shift every element of d by count bits (element size esz bytes). */
-static void shift_elems(xmm_t *d, unsigned esz, uint64_t count, int kind /* 0 srl, 1 sra, 2 sll */)
-{
-	unsigned bits = esz * 8, n = 16 / esz, i;
-
-	for (i = 0; i < n; i++) {
-		uint64_t v = esz == 2 ? d->w[i] : esz == 4 ? d->d[i] : d->q[i];
-		int64_t sv = esz == 2 ? d->sw[i] : esz == 4 ? d->sd[i] : d->sq[i];
-		uint64_t r;
-		if (kind == 1)
-			r = (uint64_t)(sv >> (count >= bits ? bits - 1 : count));
-		else if (count >= bits)
-			r = 0;
-		else
-			r = kind == 0 ? v >> count : v << count;
-		if (esz == 2) d->w[i] = r;
-		else if (esz == 4) d->d[i] = r;
-		else d->q[i] = r;
-	}
-}
+/* ---- 128-bit integer operations (the rest are in simd_int.c) ---- */
 
 static void byte_shift(xmm_t *d, unsigned n, bool left)
 {
@@ -401,88 +379,6 @@ static void byte_shift(xmm_t *d, unsigned n, bool left)
 			r.b[i] = d->b[i + n];
 	}
 	*d = r;
-}
-
-/* The two-operand 66-prefixed integer ops: d = d OP s. */
-static bool int_op(unsigned op, xmm_t *d, const xmm_t *s)
-{
-	xmm_t r = *d;
-	unsigned i;
-
-	switch (op) {
-	case 0x60: for (i = 0; i < 8; i++) { r.b[2 * i] = d->b[i]; r.b[2 * i + 1] = s->b[i]; } break;
-	case 0x61: for (i = 0; i < 4; i++) { r.w[2 * i] = d->w[i]; r.w[2 * i + 1] = s->w[i]; } break;
-	case 0x62: for (i = 0; i < 2; i++) { r.d[2 * i] = d->d[i]; r.d[2 * i + 1] = s->d[i]; } break;
-	case 0x63: for (i = 0; i < 8; i++) { r.sb[i] = sat8(d->sw[i]); r.sb[i + 8] = sat8(s->sw[i]); } break;
-	case 0x64: for (i = 0; i < 16; i++) r.b[i] = d->sb[i] > s->sb[i] ? 0xff : 0; break;
-	case 0x65: for (i = 0; i < 8; i++) r.w[i] = d->sw[i] > s->sw[i] ? 0xffff : 0; break;
-	case 0x66: for (i = 0; i < 4; i++) r.d[i] = d->sd[i] > s->sd[i] ? ~0u : 0; break;
-	case 0x67: for (i = 0; i < 8; i++) { r.b[i] = satu8(d->sw[i]); r.b[i + 8] = satu8(s->sw[i]); } break;
-	case 0x68: for (i = 0; i < 8; i++) { r.b[2 * i] = d->b[i + 8]; r.b[2 * i + 1] = s->b[i + 8]; } break;
-	case 0x69: for (i = 0; i < 4; i++) { r.w[2 * i] = d->w[i + 4]; r.w[2 * i + 1] = s->w[i + 4]; } break;
-	case 0x6a: for (i = 0; i < 2; i++) { r.d[2 * i] = d->d[i + 2]; r.d[2 * i + 1] = s->d[i + 2]; } break;
-	case 0x6b: for (i = 0; i < 4; i++) { r.sw[i] = sat16(d->sd[i]); r.sw[i + 4] = sat16(s->sd[i]); } break;
-	case 0x6c: r.q[0] = d->q[0]; r.q[1] = s->q[0]; break;
-	case 0x6d: r.q[0] = d->q[1]; r.q[1] = s->q[1]; break;
-	case 0x74: for (i = 0; i < 16; i++) r.b[i] = d->b[i] == s->b[i] ? 0xff : 0; break;
-	case 0x75: for (i = 0; i < 8; i++) r.w[i] = d->w[i] == s->w[i] ? 0xffff : 0; break;
-	case 0x76: for (i = 0; i < 4; i++) r.d[i] = d->d[i] == s->d[i] ? ~0u : 0; break;
-	case 0xd4: for (i = 0; i < 2; i++) r.q[i] = d->q[i] + s->q[i]; break;
-	case 0xd5: for (i = 0; i < 8; i++) r.w[i] = (uint16_t)(d->sw[i] * s->sw[i]); break;
-	case 0xd8: for (i = 0; i < 16; i++) r.b[i] = satu8(d->b[i] - s->b[i]); break;
-	case 0xd9: for (i = 0; i < 8; i++) r.w[i] = satu16(d->w[i] - s->w[i]); break;
-	case 0xda: for (i = 0; i < 16; i++) r.b[i] = d->b[i] < s->b[i] ? d->b[i] : s->b[i]; break;
-	case 0xdb: for (i = 0; i < 2; i++) r.q[i] = d->q[i] & s->q[i]; break;
-	case 0xdc: for (i = 0; i < 16; i++) r.b[i] = satu8(d->b[i] + s->b[i]); break;
-	case 0xdd: for (i = 0; i < 8; i++) r.w[i] = satu16(d->w[i] + s->w[i]); break;
-	case 0xde: for (i = 0; i < 16; i++) r.b[i] = d->b[i] > s->b[i] ? d->b[i] : s->b[i]; break;
-	case 0xdf: for (i = 0; i < 2; i++) r.q[i] = ~d->q[i] & s->q[i]; break;
-	case 0xe0: for (i = 0; i < 16; i++) r.b[i] = (d->b[i] + s->b[i] + 1) >> 1; break;
-	case 0xe3: for (i = 0; i < 8; i++) r.w[i] = (d->w[i] + s->w[i] + 1) >> 1; break;
-	case 0xe4: for (i = 0; i < 8; i++) r.w[i] = ((uint32_t)d->w[i] * s->w[i]) >> 16; break;
-	case 0xe5: for (i = 0; i < 8; i++) r.w[i] = (uint16_t)(((int32_t)d->sw[i] * s->sw[i]) >> 16); break;
-	case 0xe8: for (i = 0; i < 16; i++) r.sb[i] = sat8(d->sb[i] - s->sb[i]); break;
-	case 0xe9: for (i = 0; i < 8; i++) r.sw[i] = sat16(d->sw[i] - s->sw[i]); break;
-	case 0xea: for (i = 0; i < 8; i++) r.sw[i] = d->sw[i] < s->sw[i] ? d->sw[i] : s->sw[i]; break;
-	case 0xeb: for (i = 0; i < 2; i++) r.q[i] = d->q[i] | s->q[i]; break;
-	case 0xec: for (i = 0; i < 16; i++) r.sb[i] = sat8(d->sb[i] + s->sb[i]); break;
-	case 0xed: for (i = 0; i < 8; i++) r.sw[i] = sat16(d->sw[i] + s->sw[i]); break;
-	case 0xee: for (i = 0; i < 8; i++) r.sw[i] = d->sw[i] > s->sw[i] ? d->sw[i] : s->sw[i]; break;
-	case 0xef: for (i = 0; i < 2; i++) r.q[i] = d->q[i] ^ s->q[i]; break;
-	case 0xf4: for (i = 0; i < 2; i++) r.q[i] = (uint64_t)d->d[2 * i] * s->d[2 * i]; break;
-	case 0xf5: for (i = 0; i < 4; i++)
-			   r.sd[i] = (int32_t)d->sw[2 * i] * s->sw[2 * i] +
-				     (int32_t)d->sw[2 * i + 1] * s->sw[2 * i + 1];
-		   break;
-	case 0xf6: {
-		for (unsigned h = 0; h < 2; h++) {
-			unsigned sum = 0;
-			for (i = 0; i < 8; i++) {
-				int diff = d->b[h * 8 + i] - s->b[h * 8 + i];
-				sum += diff < 0 ? -diff : diff;
-			}
-			r.q[h] = sum;
-		}
-		break;
-	}
-	case 0xf8: for (i = 0; i < 16; i++) r.b[i] = d->b[i] - s->b[i]; break;
-	case 0xf9: for (i = 0; i < 8; i++) r.w[i] = d->w[i] - s->w[i]; break;
-	case 0xfa: for (i = 0; i < 4; i++) r.d[i] = d->d[i] - s->d[i]; break;
-	case 0xfb: for (i = 0; i < 2; i++) r.q[i] = d->q[i] - s->q[i]; break;
-	case 0xfc: for (i = 0; i < 16; i++) r.b[i] = d->b[i] + s->b[i]; break;
-	case 0xfd: for (i = 0; i < 8; i++) r.w[i] = d->w[i] + s->w[i]; break;
-	case 0xfe: for (i = 0; i < 4; i++) r.d[i] = d->d[i] + s->d[i]; break;
-	case 0xd1: case 0xe1: case 0xf1: case 0xd2: case 0xe2: case 0xf2: case 0xd3: case 0xf3: {
-		unsigned esz = (op & 3) == 1 ? 2 : (op & 3) == 2 ? 4 : 8;
-		int kind = (op >> 4) == 0xd ? 0 : (op >> 4) == 0xe ? 1 : 2;
-		shift_elems(&r, esz, s->q[0], kind);
-		break;
-	}
-	default:
-		return false;
-	}
-	*d = r;
-	return true;
 }
 
 /* ---- FXSAVE / FXRSTOR ---- */
@@ -562,7 +458,7 @@ void emu_fxrstor(struct emu_cpu *c, int seg, uint64_t ea)
 
 /* ---- dispatch ---- */
 
-static void check_sse_enabled(struct emu_cpu *c)
+void simd_check_sse(struct emu_cpu *c)
 {
 	if ((c->s.cr0 & CR0_EM) || !(c->s.cr4 & CR4_OSFXSR))
 		emu_raise_ud(c);
@@ -577,12 +473,98 @@ static bool is_sse_opcode(unsigned op)
 	       (op >= 0xd0 && op <= 0xff) || op == 0xae;
 }
 
+/* a + b or a - b with the SSE NaN rule spelled out (C may swap the
+ * operands of +): a NaN operand, the first if both are, quieted. */
+static float addsub_f(float a, float b, bool sub)
+{
+	if (!isnan(a) && !isnan(b))
+		return sub ? a - b : a + b;
+	if (issignaling(a) || issignaling(b))
+		feraiseexcept(FE_INVALID);
+	return simd_quiet_f(isnan(a) ? a : b);
+}
+
+static double addsub_d(double a, double b, bool sub)
+{
+	if (!isnan(a) && !isnan(b))
+		return sub ? a - b : a + b;
+	if (issignaling(a) || issignaling(b))
+		feraiseexcept(FE_INVALID);
+	return simd_quiet_d(isnan(a) ? a : b);
+}
+
+/* SSE3 in the 0F map: MOVDDUP, MOVSLDUP, MOVSHDUP, HADD/HSUB, ADDSUB,
+ * LDDQU; false if op/pfx is none of them. */
+static bool exec_sse3(struct emu_cpu *c, const struct insn *in, unsigned op, int pfx)
+{
+	xmm_t *d = &c->xmm[in->reg], s, r;
+	bool pd = pfx == PFX_66;
+
+	switch (op) {
+	case 0x12: case 0x16:
+		if (pfx != PFX_F2 && pfx != PFX_F3)
+			return false;
+		if (op == 0x16 && pfx == PFX_F2)
+			return false;
+		simd_check_sse(c);
+		if (pfx == PFX_F2) { /* MOVDDUP: m64, no alignment */
+			d->q[0] = d->q[1] = simd_src_scalar(c, in, 8);
+			return true;
+		}
+		s = simd_src128(c, in, true); /* MOVSLDUP, MOVSHDUP */
+		r.d[0] = r.d[1] = s.d[op == 0x16];
+		r.d[2] = r.d[3] = s.d[2 + (op == 0x16)];
+		*d = r;
+		return true;
+	case 0x7c: case 0x7d: case 0xd0:
+		if (pfx != PFX_66 && pfx != PFX_F2)
+			return false;
+		simd_check_sse(c);
+		s = simd_src128(c, in, true);
+		simd_fp_begin(c);
+		if (op == 0xd0 && pd) {        /* ADDSUBPD */
+			r.df[0] = addsub_d(d->df[0], s.df[0], true);
+			r.df[1] = addsub_d(d->df[1], s.df[1], false);
+		} else if (op == 0xd0) {       /* ADDSUBPS */
+			for (unsigned i = 0; i < 4; i++)
+				r.f[i] = addsub_f(d->f[i], s.f[i], !(i & 1));
+		} else if (pd) {               /* HADDPD, HSUBPD */
+			for (unsigned i = 0; i < 2; i++) {
+				const xmm_t *x = i ? &s : d;
+				r.df[i] = op == 0x7c ? addsub_d(x->df[0], x->df[1], false)
+						     : addsub_d(x->df[0], x->df[1], true);
+			}
+		} else {                       /* HADDPS, HSUBPS likewise */
+			for (unsigned i = 0; i < 4; i++) {
+				const xmm_t *x = i >= 2 ? &s : d;
+				unsigned k = 2 * (i & 1);
+				r.f[i] = op == 0x7c ? addsub_f(x->f[k], x->f[k + 1], false)
+						    : addsub_f(x->f[k], x->f[k + 1], true);
+			}
+		}
+		simd_fp_end(c);
+		*d = r;
+		return true;
+	case 0xf0: /* LDDQU: memory only, no alignment */
+		if (pfx != PFX_F2)
+			return false;
+		if (!in->has_mem)
+			emu_raise_ud(c);
+		simd_check_sse(c);
+		*d = simd_src128(c, in, false);
+		return true;
+	}
+	return false;
+}
+
 bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 {
 	unsigned op = in->op & 0xff, i;
 	int pfx;
 	xmm_t *d, s, r;
 
+	if ((in->op >> 8) == 2 || (in->op >> 8) == 3)
+		return emu_exec_sse4(c, in);
 	if ((in->op >> 8) != 1 || !is_sse_opcode(op))
 		return false;
 	if (op == 0xae) {
@@ -613,16 +595,12 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 			return true;
 		}
 	}
-	pfx = (in->prefixes & PFX_REPNE) ? 3 : (in->prefixes & PFX_REP) ? 2 :
-	      (in->prefixes & PFX_OPSZ) ? 1 : 0;
-	/* MMX forms (no prefix on the integer opcodes) are not implemented:
-	 * MMX is not advertised. */
-	if (pfx == 0 && ((op >= 0x60 && op <= 0x7f) || (op >= 0xd0 && op != 0xd6 && op != 0xe7)) &&
-	    op != 0x77)
-		emu_raise_ud(c);
-	if (op == 0x77) /* EMMS */
-		emu_raise_ud(c);
-	check_sse_enabled(c);
+	if (emu_exec_mmx(c, in))
+		return true;
+	pfx = simd_prefix(in);
+	if (exec_sse3(c, in, op, pfx))
+		return true;
+	simd_check_sse(c);
 	d = &c->xmm[in->reg];
 
 	switch (op) {
@@ -631,7 +609,7 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 			unsigned sz = pfx == 2 ? 4 : 8;
 			if (op == 0x10) {
 				if (in->has_mem) {
-					uint64_t v = src_scalar(c, in, sz);
+					uint64_t v = simd_src_scalar(c, in, sz);
 					d->q[0] = d->q[1] = 0;
 					if (sz == 4) d->d[0] = v; else d->q[0] = v;
 				} else if (sz == 4) {
@@ -676,7 +654,7 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 	case 0x14: case 0x15: /* UNPCKL/HPS, UNPCKL/HPD */
 		if (pfx >= 2)
 			emu_raise_ud(c);
-		s = src128(c, in, true);
+		s = simd_src128(c, in, true);
 		r = *d;
 		if (pfx == 0) {
 			unsigned base = op == 0x14 ? 0 : 2;
@@ -692,16 +670,16 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 		if (pfx >= 2)
 			emu_raise_ud(c);
 		if (op == 0x28)
-			*d = src128(c, in, true);
+			*d = simd_src128(c, in, true);
 		else if (in->has_mem)
-			write128(c, insn_seg(in), insn_ea(c, in), d, true);
+			simd_write128(c, insn_seg(in), insn_ea(c, in), d, true);
 		else
 			c->xmm[in->rm] = *d;
 		return true;
 	case 0x2b: /* MOVNTPS/PD */
 		if (pfx >= 2 || !in->has_mem)
 			emu_raise_ud(c);
-		write128(c, insn_seg(in), insn_ea(c, in), d, true);
+		simd_write128(c, insn_seg(in), insn_ea(c, in), d, true);
 		return true;
 	case 0x2a: case 0x2c: case 0x2d: case 0x5a: case 0x5b: case 0xe6:
 		exec_cvt(c, in, op, pfx);
@@ -725,18 +703,18 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 		if (pfx == 1 || pfx == 3)
 			emu_raise_ud(c);
 		if (pfx == 0) {
-			s = src128(c, in, true);
+			s = simd_src128(c, in, true);
 			for (i = 0; i < 4; i++)
 				d->f[i] = op == 0x52 ? 1.0f / sqrtf(s.f[i]) : 1.0f / s.f[i];
 		} else {
-			float v = as_f(src_scalar(c, in, 4));
+			float v = as_f(simd_src_scalar(c, in, 4));
 			d->f[0] = op == 0x52 ? 1.0f / sqrtf(v) : 1.0f / v;
 		}
 		return true;
 	case 0x54: case 0x55: case 0x56: case 0x57: /* AND, ANDN, OR, XOR PS/PD */
 		if (pfx >= 2)
 			emu_raise_ud(c);
-		s = src128(c, in, true);
+		s = simd_src128(c, in, true);
 		for (i = 0; i < 2; i++)
 			d->q[i] = op == 0x54 ? d->q[i] & s.q[i] : op == 0x55 ? ~d->q[i] & s.q[i] :
 				  op == 0x56 ? d->q[i] | s.q[i] : d->q[i] ^ s.q[i];
@@ -755,7 +733,7 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 		return true;
 	case 0x7e:
 		if (pfx == 2) { /* MOVQ xmm, xmm/m64 */
-			d->q[0] = src_scalar(c, in, 8);
+			d->q[0] = simd_src_scalar(c, in, 8);
 			d->q[1] = 0;
 			return true;
 		}
@@ -771,14 +749,14 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 		if (pfx != 1 && pfx != 2)
 			emu_raise_ud(c);
 		if (op == 0x6f)
-			*d = src128(c, in, pfx == 1);
+			*d = simd_src128(c, in, pfx == 1);
 		else if (in->has_mem)
-			write128(c, insn_seg(in), insn_ea(c, in), d, pfx == 1);
+			simd_write128(c, insn_seg(in), insn_ea(c, in), d, pfx == 1);
 		else
 			c->xmm[in->rm] = *d;
 		return true;
 	case 0x70: /* PSHUFD, PSHUFHW, PSHUFLW */
-		s = src128(c, in, true);
+		s = simd_src128(c, in, true);
 		r = s;
 		if (pfx == 1) {
 			for (i = 0; i < 4; i++)
@@ -806,7 +784,7 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 		}
 		if ((op == 0x73 && g == 4) || (g != 2 && g != 4 && g != 6))
 			emu_raise_ud(c);
-		shift_elems(x, op == 0x71 ? 2 : op == 0x72 ? 4 : 8, cnt,
+		simd_shift_elems(x, 16, op == 0x71 ? 2 : op == 0x72 ? 4 : 8, cnt,
 			    g == 2 ? 0 : g == 4 ? 1 : 2);
 		return true;
 	}
@@ -824,7 +802,7 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 	case 0xc6: /* SHUFPS, SHUFPD */
 		if (pfx >= 2)
 			emu_raise_ud(c);
-		s = src128(c, in, true);
+		s = simd_src128(c, in, true);
 		r = *d;
 		if (pfx == 0) {
 			r.d[0] = d->d[in->imm & 3];
@@ -859,7 +837,7 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 	case 0xe7: /* MOVNTDQ */
 		if (pfx != 1 || !in->has_mem)
 			emu_raise_ud(c);
-		write128(c, insn_seg(in), insn_ea(c, in), d, true);
+		simd_write128(c, insn_seg(in), insn_ea(c, in), d, true);
 		return true;
 	case 0xf7: { /* MASKMOVDQU: byte stores to DS:rDI where the mask says */
 		uint64_t di = c->s.gpr[GPR_RDI] & emu_size_mask(in->adsize);
@@ -873,16 +851,16 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in)
 	}
 	if (pfx != 1)
 		emu_raise_ud(c);
-	s = src128(c, in, true);
-	if (!int_op(op, d, &s))
+	s = simd_src128(c, in, true);
+	if (!simd_int_op(op, d, &s, 16))
 		emu_raise_ud(c);
 	return true;
 
 move128_unaligned:
 	if (op == 0x10)
-		*d = src128(c, in, false);
+		*d = simd_src128(c, in, false);
 	else if (in->has_mem)
-		write128(c, insn_seg(in), insn_ea(c, in), d, false);
+		simd_write128(c, insn_seg(in), insn_ea(c, in), d, false);
 	else
 		c->xmm[in->rm] = *d;
 	return true;

@@ -3,7 +3,7 @@
  * words, loads and stores of every memory format (single, double,
  * extended, 16/32/64-bit integers, packed BCD), arithmetic, comparisons
  * (FCOM/FUCOM/FCOMI), FCMOVcc, constants, transcendental functions, and
- * FSTENV/FLDENV/FSAVE/FRSTOR.
+ * FSTENV/FLDENV/FSAVE/FRSTOR, and SSE3's FISTTP.
  *
  * Arithmetic runs on the host's own x87 unit through long double, with the
  * guest's precision and rounding control installed and its exception
@@ -70,6 +70,7 @@ static void set_st(struct emu_cpu *c, unsigned i, f80 v)
 static void fpush(struct emu_cpu *c, f80 v)
 {
 	c->fpu_top = (c->fpu_top - 1) & 7;
+	c->fpu_sw &= ~SW_C1; /* C1 says whether this push overflowed */
 	if (c->fpu_tw & (1u << c->fpu_top)) {
 		set_flags(c, SW_IE | SW_SF | SW_C1); /* stack overflow */
 		v = indefinite();
@@ -99,6 +100,14 @@ static void host_leave(struct emu_cpu *c)
 	__asm__ volatile("fnstsw %0" : "=m"(sw) : : "memory");
 	__asm__ volatile("fldcw %0" : : "m"(cw) : "memory");
 	set_flags(c, sw & 0x3f);
+}
+
+/* Back to the host's control word, dropping the host's flags. */
+static void host_discard(void)
+{
+	uint16_t cw = 0x37f;
+
+	__asm__ volatile("fnclex\n\tfldcw %0" : : "m"(cw) : "memory");
 }
 
 /* ---- memory formats ---- */
@@ -142,18 +151,21 @@ static uint64_t to_integer(struct emu_cpu *c, f80 v, unsigned size, bool truncat
 	f80 r, lim = size == 2 ? 32768.0L : size == 4 ? 2147483648.0L : 9223372036854775808.0L;
 
 	if (isnan(v) || isinf(v)) {
+		c->fpu_sw &= ~SW_C1;
 		set_flags(c, SW_IE);
 		return 1ULL << (size * 8 - 1);
 	}
+	/* The guest's rounding control, but not the library's flags. */
 	host_enter(c);
 	r = truncate ? truncl(v) : rintl(v);
-	host_leave(c);
+	host_discard();
+	c->fpu_sw &= ~SW_C1;
 	if (r >= lim || r < -lim) {
 		set_flags(c, SW_IE);
 		return 1ULL << (size * 8 - 1);
 	}
-	if (r != v)
-		set_flags(c, 0x20); /* precision */
+	if (r != v) /* precision; C1 says whether the magnitude went up */
+		set_flags(c, 0x20 | (fabsl(r) > fabsl(v) ? SW_C1 : 0));
 	return (uint64_t)(int64_t)r;
 }
 
@@ -206,6 +218,13 @@ static f80 load_mem(struct emu_cpu *c, const struct insn *in, unsigned fmt)
 static void store_mem(struct emu_cpu *c, const struct insn *in, unsigned fmt, f80 v)
 {
 	store_at(c, insn_seg(in), insn_ea(c, in), fmt, v);
+}
+
+/* FISTTP (SSE3): store as an integer of size bytes, truncated, and pop. */
+static void store_trunc_pop(struct emu_cpu *c, const struct insn *in, unsigned size)
+{
+	emu_write(c, insn_seg(in), insn_ea(c, in), size, to_integer(c, st(c, 0), size, true));
+	fpop(c);
 }
 
 static f80 load_bcd(struct emu_cpu *c, const struct insn *in)
@@ -543,6 +562,7 @@ void emu_exec_x87(struct emu_cpu *c, const struct insn *in)
 		case 0xdb:
 			switch (reg) {
 			case 0: fpush(c, load_mem(c, in, 4)); return;
+			case 1: store_trunc_pop(c, in, 4); return;
 			case 2: store_mem(c, in, 4, st(c, 0)); return;
 			case 3: store_mem(c, in, 4, st(c, 0)); fpop(c); return;
 			case 5: fpush(c, load_mem(c, in, 2)); return;
@@ -552,6 +572,7 @@ void emu_exec_x87(struct emu_cpu *c, const struct insn *in)
 		case 0xdd:
 			switch (reg) {
 			case 0: fpush(c, load_mem(c, in, 1)); return;
+			case 1: store_trunc_pop(c, in, 8); return;
 			case 2: store_mem(c, in, 1, st(c, 0)); return;
 			case 3: store_mem(c, in, 1, st(c, 0)); fpop(c); return;
 			case 4: { /* FRSTOR */
@@ -577,6 +598,7 @@ void emu_exec_x87(struct emu_cpu *c, const struct insn *in)
 		case 0xdf:
 			switch (reg) {
 			case 0: fpush(c, load_mem(c, in, 3)); return;
+			case 1: store_trunc_pop(c, in, 2); return;
 			case 2: store_mem(c, in, 3, st(c, 0)); return;
 			case 3: store_mem(c, in, 3, st(c, 0)); fpop(c); return;
 			case 4: fpush(c, load_bcd(c, in)); return;
@@ -586,7 +608,7 @@ void emu_exec_x87(struct emu_cpu *c, const struct insn *in)
 			}
 			break;
 		}
-		emu_raise_ud(c); /* FISTTP (SSE3) and reserved forms */
+		emu_raise_ud(c); /* reserved forms */
 	}
 
 	switch (op) {
