@@ -146,6 +146,16 @@ cat > "$dropin/autologin.conf" <<'EOF'
 ExecStart=
 ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,38400,9600 %I $TERM
 EOF
+# Under an emulator on a busy machine a boot may take many minutes: systemd's
+# default 90 s for a unit to start or a device to appear would turn slowness
+# into failed units.
+mkdir -p "$root/etc/systemd/system.conf.d"
+cat > "$root/etc/systemd/system.conf.d/50-wirt-timeouts.conf" <<'EOF'
+[Manager]
+DefaultTimeoutStartSec=20min
+DefaultTimeoutStopSec=10min
+DefaultDeviceTimeoutSec=20min
+EOF
 # A recognisable prompt that never occurs in boot messages.
 cat > "$root/root/.bashrc" <<'EOF'
 PS1='wirt-debian:\w# '
@@ -161,6 +171,8 @@ EOF
 # (smaller and quicker to unpack than everything MODULES=most would add).
 sed -i 's/^MODULES=.*/MODULES=list/' "$root/etc/initramfs-tools/initramfs.conf"
 sed -i 's/^COMPRESS=.*/COMPRESS=zstd/' "$root/etc/initramfs-tools/initramfs.conf"
+# Root's type for the fsck hook, which cannot probe /dev/vda from here.
+echo FSTYPE=ext4 >> "$root/etc/initramfs-tools/initramfs.conf"
 cat >> "$root/etc/initramfs-tools/modules" <<'EOF'
 virtio_pci
 virtio_blk
