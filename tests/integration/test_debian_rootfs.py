@@ -81,6 +81,18 @@ def test_bash_runs_dynamically_linked(guest):
     assert rc == 0 and out == "sum=83 5", out
 
 
+def test_glibc_sees_x86_64_v2(guest):
+    """glibc's dynamic loader checks the CPU's ISA level before it runs a
+    program: the emulated CPU must offer x86-64-v2 (MMX up to SSE4.2,
+    POPCNT, CMPXCHG16B, LAHF/SAHF)."""
+    rc, out = sh(guest, "/lib64/ld-linux-x86-64.so.2 --help")
+    assert rc == 0, out
+    assert re.search(r"x86-64-v2 \(supported, searched\)", out), out
+    rc, out = sh(guest, "grep -m1 '^flags' /proc/cpuinfo")
+    for flag in ("mmx", "pni", "ssse3", "sse4_1", "sse4_2", "popcnt", "cx16", "lahf_lm"):
+        assert flag in out.split(), out
+
+
 def test_python3_computes(guest):
     want = hashlib.sha256(b"wirt" * 1000).hexdigest()
     rc, out = sh(guest, "python3 -c 'import hashlib; "
