@@ -78,7 +78,7 @@ guest/vmlinuz guest/initrd.img: scripts/build-guest.sh
 
 integration: wirt guests guest/vmlinuz
 	@test -n "$(PYTHON)" || { echo 'pytest not found: run scripts/setup.sh'; exit 1; }
-	$(PYTHON) -m pytest -q tests/integration
+	$(PYTHON) -m pytest -q tests/integration --ignore=tests/integration/test_debian_rootfs.py
 
 check: unit integration $(EXTRA_CHECKS)
 
