@@ -53,7 +53,7 @@ build/tests/%: tests/unit/%.c $(UNIT_HELPERS) $(SAN_OBJS)
 
 # Tiny guests: flat images assembled with the host toolchain (see tests/guests/README.md).
 guests: $(GUEST_BINS)
-build/guests/%.bin: tests/guests/%.S tests/guests/guest.ld tests/guests/guest.h
+build/guests/%.bin: tests/guests/%.S tests/guests/guest.ld $(wildcard tests/guests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -c -nostdlib -Itests/guests -o build/guests/$*.o $<
 	ld -T tests/guests/guest.ld -o build/guests/$*.elf build/guests/$*.o

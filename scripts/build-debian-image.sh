@@ -22,31 +22,9 @@
 
 set -eu
 
-die() {
-    echo "build-debian-image: error: $*" >&2
-    exit 1
-}
-
-log() {
-    echo "build-debian-image: $*" >&2
-}
-
-force=0
-for arg in "$@"; do
-    case "$arg" in
-        -f|--force) force=1 ;;
-        -h|--help)
-            echo "usage: $0 [--force]"
-            echo "Builds guest/debian/{rootfs.img,vmlinuz,initrd.img} (cached)."
-            exit 0 ;;
-        *) die "unknown argument: $arg (try --help)" ;;
-    esac
-done
-
-script_dir=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd) || die "cannot locate script directory"
-script_path="$script_dir/$(basename -- "$0")"
-repo_root=$(CDPATH= cd -- "$script_dir/.." && pwd) || die "cannot locate repository root"
-cd "$repo_root"
+name=build-debian-image
+usage="Builds guest/debian/{rootfs.img,vmlinuz,initrd.img} (cached)."
+. "$(dirname -- "$0")/guest-common.sh"
 
 out_dir=${WIRT_DEBIAN_DIR:-$repo_root/guest/debian}
 outputs="rootfs.img vmlinuz initrd.img kernel-version"

@@ -12,32 +12,9 @@
 
 set -eu
 
-die() {
-    echo "build-guest: error: $*" >&2
-    exit 1
-}
-
-log() {
-    echo "build-guest: $*" >&2
-}
-
-force=0
-for arg in "$@"; do
-    case "$arg" in
-        -f|--force) force=1 ;;
-        -h|--help)
-            echo "usage: $0 [--force]"
-            echo "Builds guest/vmlinuz and guest/initrd.img (cached)."
-            exit 0 ;;
-        *) die "unknown argument: $arg (try --help)" ;;
-    esac
-done
-
-# Resolve the repository root from the script location (works from any cwd).
-script_dir=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd) || die "cannot locate script directory"
-script_path="$script_dir/$(basename -- "$0")"
-repo_root=$(CDPATH= cd -- "$script_dir/.." && pwd) || die "cannot locate repository root"
-cd "$repo_root"
+name=build-guest
+usage="Builds guest/vmlinuz and guest/initrd.img (cached)."
+. "$(dirname -- "$0")/guest-common.sh"
 
 out_dir="$repo_root/guest"
 vmlinuz="$out_dir/vmlinuz"

@@ -13,34 +13,11 @@
  * checks QEMU does not make); ends with 0x1d (status 59), or 0x1e (61) if a check failed.
  */
 #include "guest.h"
+#include "realmode_checks.h"
 #define COM1_SCR (COM1 + 7)
 /* Data in segment 0 (SS is 0 throughout but for the SP wrap check). */
-#define LASTVEC 0x600
-#define SKIP    0x602
-#define FAILS   0x604
 #define SCRATCH 0x610
 #define BUF     0x700
-
-/* ZF set: print "ok name", else "FAIL name". */
-.macro report name
-	.pushsection .text, 1
-9:	.asciz "\name"
-	.popsection
-	mov $9b, %si
-	call report_impl
-.endm
-
-/* An exception handler in the IVT: note the vector, skip SKIP bytes. */
-.macro ivt vec, label
-	movw $\label, 4 * \vec
-	movw $0xf000, 4 * \vec + 2
-.endm
-
-/* The next instruction (between labels 1 and 2) may fault: arm the skip. */
-.macro may_fault
-	movw $(2f - 1f), %ss:SKIP
-	movb $0xff, %ss:LASTVEC
-.endm
 
 .macro bcd_case insn, mask
 	mov %cx, %ax
@@ -455,36 +432,11 @@ mix:
 	xor %edx, %edi
 	ret
 
-report_impl:
-	jnz 1f
-	push %si
-	puts16 msg_ok
-	jmp 2f
-1:	push %si
-	puts16 msg_fail
-	incw %ss:FAILS
-2:	pop %si
-	call puts16_impl
-	mov $'\n', %al
-	call putc16
-	ret
-
-exc0:	movb $0, %ss:LASTVEC
-	jmp exc_skip
-exc5:	movb $5, %ss:LASTVEC
-	jmp exc_skip
-exc6:	movb $6, %ss:LASTVEC
-	jmp exc_skip
-exc13:	movb $13, %ss:LASTVEC
-exc_skip:
-	push %bp
-	mov %sp, %bp
-	push %ax
-	mov %ss:SKIP, %ax
-	add %ax, 2(%bp)
-	pop %ax
-	pop %bp
-	iret
+	exc_handler 0
+	exc_handler 5
+	exc_handler 6
+	exc_handler 13
+	realmode_check_routines
 
 int40:
 	pushf
@@ -509,5 +461,3 @@ cs_word: .word 0xc0de
 	hex16_routines
 	flat_gdt
 msg_bcd:  .asciz "bcd hash "
-msg_ok:   .asciz "ok "
-msg_fail: .asciz "FAIL "

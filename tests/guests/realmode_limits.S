@@ -6,27 +6,7 @@
  * with 0x1d (status 59), or 0x1e (61) if a check failed.
  */
 #include "guest.h"
-#define LASTVEC 0x600
-#define SKIP    0x602
-#define FAILS   0x604
-
-.macro report name
-	.pushsection .text, 1
-9:	.asciz "\name"
-	.popsection
-	mov $9b, %si
-	call report_impl
-.endm
-
-.macro ivt vec, label
-	movw $\label, 4 * \vec
-	movw $0xf000, 4 * \vec + 2
-.endm
-
-.macro may_fault
-	movw $(2f - 1f), %ss:SKIP
-	movb $0xff, %ss:LASTVEC
-.endm
+#include "realmode_checks.h"
 
 	reset_vector
 	.code16
@@ -86,45 +66,8 @@ _start:
 	debug_exit 0x1d
 1:	debug_exit 0x1e
 
-report_impl:
-	jnz 1f
-	push %si
-	puts16 msg_ok
-	jmp 2f
-1:	push %si
-	puts16 msg_fail
-	incw %ss:FAILS
-2:	pop %si
-	call puts16_impl
-	mov $'\n', %al
-	call putc16
-	ret
-
-/* Exception handlers: note the vector, skip SKIP bytes.  #SS and #GP
- * push no error code in real mode.  SS may be 0x2000 here: the data is
- * reached through segment 0 explicitly. */
-exc6:	push $6
-	jmp exc_skip
-exc12:	push $12
-	jmp exc_skip
-exc13:	push $13
-exc_skip:
-	push %bp
-	mov %sp, %bp
-	push %ax
-	push %ds
-	xor %ax, %ax
-	mov %ax, %ds
-	mov 2(%bp), %ax
-	mov %al, LASTVEC
-	mov SKIP, %ax
-	add %ax, 4(%bp)
-	pop %ds
-	pop %ax
-	pop %bp
-	add $2, %sp
-	iret
-
+	exc_handler 6
+	exc_handler 12
+	exc_handler 13
+	realmode_check_routines
 	serial_routines
-msg_ok:   .asciz "ok "
-msg_fail: .asciz "FAIL "
