@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "block/block.h"
+#include "block/block_driver.h"
 #include "block/file_io.h"
 #include "util/log.h"
 
@@ -44,9 +44,52 @@ const struct block_driver *block_find_driver(const char *name)
 	return NULL;
 }
 
+bool block_format_known(const char *name)
+{
+	return block_find_driver(name) != NULL;
+}
+
 const char *block_driver_names(void)
 {
 	return "raw, qcow2, vmdk, vdi";
+}
+
+uint64_t block_size(const struct block_dev *bs)
+{
+	return bs->size;
+}
+
+const char *block_filename(const struct block_dev *bs)
+{
+	return bs->filename;
+}
+
+const char *block_format(const struct block_dev *bs)
+{
+	return bs->drv->name;
+}
+
+struct block_dev *block_backing(const struct block_dev *bs)
+{
+	return bs->backing;
+}
+
+bool block_is_nocache(const struct block_dev *bs)
+{
+	return bs->nocache;
+}
+
+bool block_has(const struct block_dev *bs, enum block_ability what)
+{
+	switch (what) {
+	case BLOCK_CAN_SNAPSHOT:
+		return bs->drv->snapshot_list;
+	case BLOCK_CAN_CHECK:
+		return bs->drv->check;
+	case BLOCK_CAN_SET_BACKING:
+		return bs->drv->set_backing;
+	}
+	return false;
 }
 
 static int probe_fd(int fd, const struct block_driver **drv)

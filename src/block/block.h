@@ -24,6 +24,7 @@
 /* Longest path a header may name as backing file. */
 #define BLOCK_PATH_MAX	4096
 
+/* An open image (its insides are the drivers', block_driver.h). */
 struct block_dev;
 struct block_mapping;
 
@@ -103,63 +104,9 @@ struct block_snapshot {
 	uint64_t vm_clock_nsec;
 };
 
-struct block_driver {
-	const char *name;
-	/* Score how well the first bytes of a file match: 0 no, 100 sure. */
-	int (*probe)(const uint8_t *buf, size_t len);
-	int (*open)(struct block_dev *bs, unsigned flags);
-	int (*read)(struct block_dev *bs, uint64_t off, void *buf, size_t len);
-	int (*write)(struct block_dev *bs, uint64_t off, const void *buf,
-		     size_t len);
-	int (*flush)(struct block_dev *bs);
-	int (*discard)(struct block_dev *bs, uint64_t off, uint64_t len);
-	int (*get_info)(struct block_dev *bs, struct block_info *info);
-	void (*close)(struct block_dev *bs);
-	int (*create)(const char *path, uint64_t size,
-		      const struct block_create_opts *opts);
-	/* Optional below. */
-	int (*status)(struct block_dev *bs, uint64_t off, uint64_t len,
-		      uint64_t *pnum);
-	int (*resize)(struct block_dev *bs, uint64_t size, bool shrink);
-	int (*check)(struct block_dev *bs, struct block_check *res,
-		     bool repair);
-	int (*snapshot_list)(struct block_dev *bs, struct block_snapshot **list,
-			     int *count);
-	int (*snapshot_create)(struct block_dev *bs, const char *name);
-	int (*snapshot_delete)(struct block_dev *bs, const char *name);
-	int (*snapshot_apply)(struct block_dev *bs, const char *name);
-	/* Where [off, off + len) lives in this layer; see block_map(). */
-	int (*map)(struct block_dev *bs, uint64_t off, uint64_t len,
-		   struct block_mapping *m);
-	/* Write whole clusters compressed; see block_write_compressed(). */
-	int (*write_compressed)(struct block_dev *bs, uint64_t off,
-				const void *buf, size_t len);
-	/* Record a new backing file name (NULL: none) in the header. */
-	int (*set_backing)(struct block_dev *bs, const char *name,
-			   const char *format);
-};
-
-/* An open image.  Drivers keep their state in opaque. */
-struct block_dev {
-	const struct block_driver *drv;
-	void *opaque;
-	char *filename;
-	int fd;
-	bool read_only;
-	bool unsafe;			/* BLOCK_O_UNSAFE */
-	uint64_t size;			/* virtual size in bytes */
-	struct block_dev *backing;	/* NULL if none */
-	pthread_mutex_t lock;		/* serialises driver calls */
-	/*
-	 * Reads and writes of mapped host bytes run outside lock holding
-	 * io_lock shared; driver calls that may move or free clusters hold
-	 * it exclusively, so no I/O goes to a cluster that was reused.
-	 */
-	pthread_rwlock_t io_lock;
-	bool nocache;			/* BLOCK_O_NOCACHE: fd is O_DIRECT */
-};
 
 /* Generic layer (block.c). */
+bool block_format_known(const char *name);
 const struct block_driver *block_find_driver(const char *name);
 int block_probe(const char *path, const struct block_driver **drv);
 int block_open(struct block_dev **out, const char *path, const char *format,
@@ -178,6 +125,20 @@ int block_create(const char *format, const char *path, uint64_t size,
 int block_resize(struct block_dev *bs, uint64_t size, bool shrink);
 int block_check(struct block_dev *bs, struct block_check *res, bool repair);
 const char *block_driver_names(void);
+
+/* What callers may know of an open image. */
+uint64_t block_size(const struct block_dev *bs);	/* virtual size, bytes */
+const char *block_filename(const struct block_dev *bs);
+const char *block_format(const struct block_dev *bs);	/* "raw", "qcow2", ... */
+struct block_dev *block_backing(const struct block_dev *bs);	/* NULL: none */
+bool block_is_nocache(const struct block_dev *bs);	/* BLOCK_O_NOCACHE */
+/* Optional abilities of a format, to ask before offering them. */
+enum block_ability {
+	BLOCK_CAN_SNAPSHOT,		/* internal snapshots */
+	BLOCK_CAN_CHECK,		/* metadata to check and repair */
+	BLOCK_CAN_SET_BACKING,		/* names a backing file in its header */
+};
+bool block_has(const struct block_dev *bs, enum block_ability what);
 int block_snapshot_list(struct block_dev *bs, struct block_snapshot **list,
 			int *count);
 int block_snapshot_create(struct block_dev *bs, const char *name);
@@ -190,16 +151,6 @@ int block_snapshot_apply(struct block_dev *bs, const char *name);
  * output image stays sparse.  Returns 0 or negative errno.
  */
 int block_copy(struct block_dev *in, struct block_dev *out, bool out_zeroed);
-
-/*
- * Open the backing file named by an image at path: relative names are
- * resolved against the directory of path.  Used by drivers' open().
- */
-int block_open_backing(struct block_dev *bs, const char *name,
-		       const char *format);
-/* Read from the backing file; bytes past its end read as zeros. */
-int block_read_backing(struct block_dev *bs, uint64_t off, void *buf,
-		       size_t len);
 
 /*
  * Mapping of [off, off + len) in bs itself (not its backing file): fills
@@ -232,11 +183,5 @@ struct block_copy_opts {
 };
 int block_copy_opts(struct block_dev *in, struct block_dev *out,
 		    const struct block_copy_opts *o);
-
-/* The drivers. */
-extern const struct block_driver block_raw;
-extern const struct block_driver block_qcow2;
-extern const struct block_driver block_vmdk;
-extern const struct block_driver block_vdi;
 
 #endif

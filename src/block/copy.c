@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "block/block.h"
+#include "block/block_driver.h"
 #include "block/file_io.h"
 #include "util/log.h"
 

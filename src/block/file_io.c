@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "block/block.h"
+#include "block/block_driver.h"
 #include "block/file_io.h"
 
 static bool unaligned(const void *buf, size_t len, uint64_t off)

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "block/block.h"
+#include "block/block_driver.h"
 
 #define QCOW2_MAGIC		0x514649fbu	/* "QFI\xfb" */
 #define QCOW2_V2_HEADER_LEN	72

@@ -6,7 +6,7 @@
 #ifndef WIRT_BLOCK_QCOW2_EXTRA_H
 #define WIRT_BLOCK_QCOW2_EXTRA_H
 
-#include "block/block.h"
+#include "block/block_driver.h"
 
 int qcow2_map_range(struct block_dev *bs, uint64_t off, uint64_t len,
 		    struct block_mapping *m);

@@ -18,7 +18,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "block/block.h"
+#include "block/block_driver.h"
 #include "block/file_io.h"
 #include "util/log.h"
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "block/block.h"
+#include "block/block_driver.h"
 #include "block/file_io.h"
 #include "block/vmdk.h"
 #include "util/log.h"

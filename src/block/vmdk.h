@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "block/block.h"
+#include "block/block_driver.h"
 
 #define VMDK_MAGIC		0x564d444bu	/* "KDMV" */
 #define VMDK_FLAG_NL_TEST	(1u << 0)

@@ -240,7 +240,7 @@ static int img_create(int argc, char **argv)
 			  "4096)", argv[optind + 1]);
 		return 2;
 	}
-	if (!block_find_driver(fmt)) {
+	if (!block_format_known(fmt)) {
 		log_error("img create: unknown format '%s' (known: %s)", fmt,
 			  block_driver_names());
 		return 2;
@@ -312,7 +312,7 @@ static int img_resize(int argc, char **argv)
 		size_arg = argv[optind + 1];
 	if (block_open(&bs, argv[optind], fmt, BLOCK_O_RDWR | BLOCK_O_NO_BACKING) < 0)
 		return 1;
-	ret = parse_new_size(size_arg, bs->size, &size);
+	ret = parse_new_size(size_arg, block_size(bs), &size);
 	if (ret < 0) {
 		log_error("img resize: invalid size '%s' (examples: 10G, +1G, "
 			  "-512M)", size_arg);

@@ -177,7 +177,7 @@ static int aio_one(struct bench *b, struct aio *a, uint64_t i)
 	need = BLOCK_MAP_HOST | (b->write ? BLOCK_MAP_WRITABLE : 0);
 	/* O_DIRECT needs aligned offsets; the block layer bounces others. */
 	if ((m.flags & need) != need || m.len < b->size ||
-	    (b->bs->nocache && ((m.host | b->size) & (FILE_DIRECT_ALIGN - 1)))) {
+	    (block_is_nocache(b->bs) && ((m.host | b->size) & (FILE_DIRECT_ALIGN - 1)))) {
 		ret = aio_submit(b, a);
 		if (!ret)
 			ret = aio_reap(b, a, a->inflight);
@@ -274,15 +274,15 @@ static int bench_run(struct bench *b, bool quiet)
 	double t0, dt;
 	int ret;
 
-	if (b->offset > b->bs->size || b->size > b->bs->size - b->offset) {
+	if (b->offset > block_size(b->bs) || b->size > block_size(b->bs) - b->offset) {
 		log_error("img bench: image of %llu bytes too small for "
 			  "requests of %llu bytes at offset %llu",
-			  (unsigned long long)b->bs->size,
+			  (unsigned long long)block_size(b->bs),
 			  (unsigned long long)b->size,
 			  (unsigned long long)b->offset);
 		return -EINVAL;
 	}
-	b->span = b->bs->size - b->offset;
+	b->span = block_size(b->bs) - b->offset;
 	if (!quiet)
 		printf("Sending %llu %s requests, %llu bytes each, %u in parallel "
 		       "(%s, starting at offset %llu%s)\n",

@@ -30,11 +30,11 @@ static int allocated_above(struct block_dev *top, struct block_dev *base,
 	int ret;
 
 	*alloc = false;
-	for (bs = top; bs && bs != base; bs = bs->backing) {
-		if (off >= bs->size)
+	for (bs = top; bs && bs != base; bs = block_backing(bs)) {
+		if (off >= block_size(bs))
 			continue;
-		if (*len > bs->size - off)
-			*len = bs->size - off;
+		if (*len > block_size(bs) - off)
+			*len = block_size(bs) - off;
 		ret = block_map(bs, off, *len, &m);
 		if (ret < 0)
 			return ret;
@@ -58,8 +58,8 @@ static int copy_down(struct block_dev *top, struct block_dev *base,
 
 	if (!buf)
 		return -ENOMEM;
-	while (off < top->size && !ret) {
-		n = top->size - off < CHUNK ? top->size - off : CHUNK;
+	while (off < block_size(top) && !ret) {
+		n = block_size(top) - off < CHUNK ? block_size(top) - off : CHUNK;
 		ret = allocated_above(top, base, off, &n, &alloc);
 		if (ret < 0 || !alloc)
 			goto next;
@@ -71,7 +71,7 @@ static int copy_down(struct block_dev *top, struct block_dev *base,
 		n = pnum;
 		if (st == BLOCK_STATUS_ZERO) {
 			/* Skip if the base already reads zeros there. */
-			st = off < out->size ? block_status(out, off, n, &pnum) :
+			st = off < block_size(out) ? block_status(out, off, n, &pnum) :
 			     BLOCK_STATUS_ZERO;
 			if (st < 0) {
 				ret = st;
@@ -88,7 +88,7 @@ static int copy_down(struct block_dev *top, struct block_dev *base,
 			ret = block_write(out, off, buf, n);
 next:
 		off += n;
-		img_progress_update(prog, off, top->size);
+		img_progress_update(prog, off, block_size(top));
 	}
 	free(buf);
 	return ret;
@@ -102,8 +102,8 @@ static struct block_dev *find_base(struct block_dev *top, const char *base)
 
 	if (!realpath(base, want))
 		return NULL;
-	for (bs = top->backing; bs; bs = bs->backing)
-		if (realpath(bs->filename, have) && !strcmp(want, have))
+	for (bs = block_backing(top); bs; bs = block_backing(bs))
+		if (realpath(block_filename(bs), have) && !strcmp(want, have))
 			return bs;
 	return NULL;
 }
@@ -125,7 +125,7 @@ static int make_empty(const char *path)
 	if (ret < 0)
 		return ret;
 	ret = block_get_info(bs, &info);
-	if (!ret && bs->drv->snapshot_list)
+	if (!ret && block_has(bs, BLOCK_CAN_SNAPSHOT))
 		ret = block_snapshot_list(bs, &sn, &nsn);
 	block_close(bs);
 	free(sn);
@@ -163,7 +163,7 @@ static int commit(struct commit_args *a)
 	if (block_open(&top, a->file, a->fmt, a->flags & BLOCK_O_NOCACHE) < 0)
 		return -EINVAL;
 	ret = -EINVAL;
-	base = a->base ? find_base(top, a->base) : top->backing;
+	base = a->base ? find_base(top, a->base) : block_backing(top);
 	if (!base) {
 		if (a->base)
 			log_error("img commit: '%s' is not in the backing chain "
@@ -174,12 +174,12 @@ static int commit(struct commit_args *a)
 		goto out_top;
 	}
 	/* With its backing chain: "reads as zeros" must mean the whole view. */
-	ret = block_open(&out, base->filename, base->drv->name,
+	ret = block_open(&out, block_filename(base), block_format(base),
 			 BLOCK_O_RDWR | a->flags);
 	if (ret < 0)
 		goto out_top;
-	if (out->size < top->size)
-		ret = block_resize(out, top->size, false);
+	if (block_size(out) < block_size(top))
+		ret = block_resize(out, block_size(top), false);
 	if (!ret)
 		ret = copy_down(top, base, out, &a->prog);
 	if (!ret)

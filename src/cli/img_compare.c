@@ -109,8 +109,8 @@ static int compare_tail(struct cmp *c, struct block_dev *big, uint64_t start,
 	uint64_t off = start, n, pnum;
 	int st, ret;
 
-	while (off < big->size) {
-		n = big->size - off < CHUNK ? big->size - off : CHUNK;
+	while (off < block_size(big)) {
+		n = block_size(big) - off < CHUNK ? block_size(big) - off : CHUNK;
 		st = block_status(big, off, n, &pnum);
 		if (st < 0)
 			return st;
@@ -132,11 +132,11 @@ static int compare_tail(struct cmp *c, struct block_dev *big, uint64_t start,
 
 static int run(struct cmp *c)
 {
-	uint64_t common = c->a->size < c->b->size ? c->a->size : c->b->size;
+	uint64_t common = block_size(c->a) < block_size(c->b) ? block_size(c->a) : block_size(c->b);
 	uint64_t at = 0;
 	int ret;
 
-	if (c->strict && c->a->size != c->b->size) {
+	if (c->strict && block_size(c->a) != block_size(c->b)) {
 		if (!c->quiet)
 			printf("Strict mode: Image size mismatch!\n");
 		return 1;
@@ -146,10 +146,10 @@ static int run(struct cmp *c)
 	if (!c->ba || !c->bb)
 		return -ENOMEM;
 	ret = compare_common(c, common, &at);
-	if (!ret && c->a->size != c->b->size && !c->quiet)
+	if (!ret && block_size(c->a) != block_size(c->b) && !c->quiet)
 		printf("Warning: Image size mismatch!\n");
 	if (!ret)
-		ret = compare_tail(c, c->a->size > common ? c->a : c->b, common,
+		ret = compare_tail(c, block_size(c->a) > common ? c->a : c->b, common,
 				   &at);
 	img_progress_end(&c->prog);
 	if (ret < 0)

@@ -55,7 +55,7 @@ static int convert(struct block_dev *in, const char *out_path,
 
 	/* Image formats count sectors: other tools round the size up. */
 	ret = block_create(a->out_fmt, out_path, strcmp(a->out_fmt, "raw") ?
-			   align_up(in->size, 512) : in->size, &a->o);
+			   align_up(block_size(in), 512) : block_size(in), &a->o);
 	if (ret < 0)
 		return ret;
 	/*
@@ -66,7 +66,7 @@ static int convert(struct block_dev *in, const char *out_path,
 			 BLOCK_O_RDWR | BLOCK_O_UNSAFE | a->flags);
 	if (ret < 0)
 		return ret;
-	img_progress_update(&a->prog, 0, in->size);
+	img_progress_update(&a->prog, 0, block_size(in));
 	ret = block_copy_opts(in, out, &co);
 	img_progress_end(&a->prog);
 	if (ret < 0 && ret != -EIO)
@@ -79,7 +79,7 @@ static int convert(struct block_dev *in, const char *out_path,
 /* Option combinations that cannot work, with one line each. */
 static int check_args(const struct convert_args *a)
 {
-	if (!block_find_driver(a->out_fmt)) {
+	if (!block_format_known(a->out_fmt)) {
 		log_error("img convert: unknown output format '%s' (known: %s)",
 			  a->out_fmt, block_driver_names());
 		return -1;
@@ -183,10 +183,10 @@ static int write_from_fd(struct block_dev *bs, int fd, uint64_t off)
 				ret = -errno;
 			break;
 		}
-		if ((uint64_t)n > bs->size || off > bs->size - n) {
+		if ((uint64_t)n > block_size(bs) || off > block_size(bs) - n) {
 			log_error("img write: data runs past the end of the "
 				  "image (%llu bytes)",
-				  (unsigned long long)bs->size);
+				  (unsigned long long)block_size(bs));
 			ret = -ENOSPC;
 			break;
 		}

@@ -218,7 +218,7 @@ int img_info(int argc, char **argv)
 	if (block_open(&bs, a.file, a.fmt, BLOCK_O_NO_BACKING) < 0)
 		return 1;
 	ret = block_get_info(bs, &info);
-	if (!ret && bs->drv->snapshot_list)
+	if (!ret && block_has(bs, BLOCK_CAN_SNAPSHOT))
 		ret = block_snapshot_list(bs, &sn, &nsn);
 	if (ret < 0) {
 		log_error("%s: cannot read image information: %s", a.file,
@@ -281,10 +281,10 @@ static int cluster_stats(struct block_dev *bs, struct cluster_stats *st)
 	if (ret < 0 || !info.cluster_size)
 		return ret < 0 ? ret : -ENOTSUP;
 	cs = info.cluster_size;
-	st->total = (bs->size + cs - 1) / cs;
-	while (off < bs->size) {
-		ret = block_map(bs, off, cs - off % cs < bs->size - off ?
-				cs - off % cs : bs->size - off, &m);
+	st->total = (block_size(bs) + cs - 1) / cs;
+	while (off < block_size(bs)) {
+		ret = block_map(bs, off, cs - off % cs < block_size(bs) - off ?
+				cs - off % cs : block_size(bs) - off, &m);
 		if (ret < 0)
 			return ret;
 		if ((m.flags & BLOCK_MAP_ALLOCATED) && !(m.flags & BLOCK_MAP_ZERO)) {
@@ -320,7 +320,7 @@ static void check_json(const char *file, struct block_dev *bs,
 
 	json_object_object_add(o, "filename", json_object_new_string(file));
 	json_object_object_add(o, "format",
-			       json_object_new_string(bs->drv->name));
+			       json_object_new_string(block_format(bs)));
 	json_object_object_add(o, "check-errors", json_u64(0));
 	if (r->repaired) {
 		add_u64_if(o, "leaks-fixed", r->leaks);
@@ -354,13 +354,13 @@ int img_check(int argc, char **argv)
 		flags |= BLOCK_O_RDWR | BLOCK_O_REPAIR;
 	if (block_open(&bs, a.file, a.fmt, flags) < 0)
 		return 1;
-	if (!bs->drv->check) {
+	if (!block_has(bs, BLOCK_CAN_CHECK)) {
 		memset(&res, 0, sizeof(res));
 		if (a.output == OUT_JSON)
 			check_json(a.file, bs, &res);	/* nothing found */
 		else
 			printf("%s: %s images carry no metadata to check.\n",
-			       a.file, bs->drv->name);
+			       a.file, block_format(bs));
 		block_close(bs);
 		return 0;
 	}

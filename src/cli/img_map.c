@@ -141,9 +141,9 @@ int img_map(int argc, char **argv)
 	}
 	if (block_open(&bs, argv[optind], fmt, 0) < 0)
 		return 1;
-	if (start > bs->size)
-		start = bs->size;
-	end = max > bs->size - start ? bs->size : start + max;
+	if (start > block_size(bs))
+		start = block_size(bs);
+	end = max > block_size(bs) - start ? block_size(bs) : start + max;
 	ret = map_image(bs, start, end, json);
 	if (ret < 0 && ret != -EIO)
 		log_error("img map: %s", strerror(-ret));

@@ -31,11 +31,11 @@ static int read_new(struct block_dev *nb, uint64_t off, uint8_t *buf,
 {
 	size_t part;
 
-	if (!nb || off >= nb->size) {
+	if (!nb || off >= block_size(nb)) {
 		memset(buf, 0, n);
 		return 0;
 	}
-	part = nb->size - off < n ? nb->size - off : n;
+	part = block_size(nb) - off < n ? block_size(nb) - off : n;
 	memset(buf + part, 0, n - part);
 	return block_read(nb, off, buf, part);
 }
@@ -78,8 +78,8 @@ static int copy_differences(struct block_dev *bs, struct block_dev *nb,
 	if (!block_get_info(bs, &info) && info.cluster_size &&
 	    info.cluster_size <= CHUNK)
 		grain = info.cluster_size;
-	while (off < bs->size && !ret) {
-		n = bs->size - off < CHUNK ? bs->size - off : CHUNK;
+	while (off < block_size(bs) && !ret) {
+		n = block_size(bs) - off < CHUNK ? block_size(bs) - off : CHUNK;
 		ret = block_map(bs, off, n, &m);
 		if (ret < 0)
 			break;
@@ -93,7 +93,7 @@ static int copy_differences(struct block_dev *bs, struct block_dev *nb,
 				ret = keep_view(bs, off, old, new, n, grain);
 		}
 		off += n;
-		img_progress_update(prog, off, bs->size);
+		img_progress_update(prog, off, block_size(bs));
 	}
 out:
 	free(old);
@@ -130,7 +130,7 @@ static int rebase(struct rebase_args *a)
 	ret = block_open(&bs, a->file, a->fmt, flags);
 	if (ret < 0)
 		return ret;
-	if (!bs->drv->set_backing) {
+	if (!block_has(bs, BLOCK_CAN_SET_BACKING)) {
 		ret = block_set_backing(bs, a->backing, fmt);	/* says why */
 		goto out;
 	}
@@ -139,7 +139,7 @@ static int rebase(struct rebase_args *a)
 		if (!ret)
 			ret = copy_differences(bs, nb, &a->prog);
 		if (!ret && nb && !fmt)
-			fmt = nb->drv->name;
+			fmt = block_format(nb);
 	}
 	if (!ret)
 		ret = block_set_backing(bs, a->backing, fmt);
@@ -201,7 +201,7 @@ int img_rebase(int argc, char **argv)
 			  "the backing file)");
 		return 2;
 	}
-	if (a.backing_fmt && !block_find_driver(a.backing_fmt)) {
+	if (a.backing_fmt && !block_format_known(a.backing_fmt)) {
 		log_error("img rebase: unknown backing format '%s' (known: %s)",
 			  a.backing_fmt, block_driver_names());
 		return 2;

@@ -80,13 +80,13 @@ int img_lookup(struct block_dev *top, uint64_t off, uint64_t *len,
 
 	memset(e, 0, sizeof(*e));
 	e->start = off;
-	for (bs = top; bs; bs = bs->backing, depth++) {
+	for (bs = top; bs; bs = block_backing(bs), depth++) {
 		e->depth = depth;
-		e->file = bs->filename;
-		if (off >= bs->size)
+		e->file = block_filename(bs);
+		if (off >= block_size(bs))
 			break;		/* past a shorter backing file: zeros */
-		if (*len > bs->size - off)
-			*len = bs->size - off;
+		if (*len > block_size(bs) - off)
+			*len = block_size(bs) - off;
 		ret = block_map(bs, off, *len, &m);
 		if (ret < 0)
 			return ret;

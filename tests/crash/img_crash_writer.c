@@ -56,14 +56,14 @@ static void log_line(int fd, const char *fmt, ...)
 
 static int discard(struct block_dev *bs, int log, uint64_t seq, uint64_t *st)
 {
-	uint64_t units = bs->size / DISCARD_UNIT, off, len;
+	uint64_t units = block_size(bs) / DISCARD_UNIT, off, len;
 
 	if (!units)
 		return 0;
 	off = rnd(st) % units * DISCARD_UNIT;
 	len = (1 + rnd(st) % 4) * DISCARD_UNIT;
-	if (len > bs->size - off)
-		len = bs->size - off;
+	if (len > block_size(bs) - off)
+		len = block_size(bs) - off;
 	log_line(log, "B %llu d %llu %llu\n", (unsigned long long)seq,
 		 (unsigned long long)off, (unsigned long long)len);
 	return block_discard(bs, off, len);
@@ -72,10 +72,10 @@ static int discard(struct block_dev *bs, int log, uint64_t seq, uint64_t *st)
 static int write_one(struct block_dev *bs, int log, uint64_t seq, uint64_t *st,
 		     const uint8_t *pattern)
 {
-	uint64_t off = rnd(st) % bs->size, len = 1 + rnd(st) % MAX_WRITE;
+	uint64_t off = rnd(st) % block_size(bs), len = 1 + rnd(st) % MAX_WRITE;
 
-	if (len > bs->size - off)
-		len = bs->size - off;
+	if (len > block_size(bs) - off)
+		len = block_size(bs) - off;
 	log_line(log, "B %llu w %llu %llu\n", (unsigned long long)seq,
 		 (unsigned long long)off, (unsigned long long)len);
 	return block_write(bs, off, pattern + (seq * 4099) % 65536, len);

@@ -156,10 +156,10 @@ static void read_range(struct block_dev *bs, uint64_t off, uint64_t len)
 {
 	uint64_t n;
 
-	while (len && off < bs->size) {
+	while (len && off < block_size(bs)) {
 		n = len < CHUNK ? len : CHUNK;
-		if (n > bs->size - off)
-			n = bs->size - off;
+		if (n > block_size(bs) - off)
+			n = block_size(bs) - off;
 		block_read(bs, off, buf, n);
 		off += n;
 		len -= n;
@@ -169,13 +169,13 @@ static void read_range(struct block_dev *bs, uint64_t off, uint64_t len)
 /* Reads over the head of the disk and samples across all of it. */
 static void read_across(struct block_dev *bs)
 {
-	uint64_t i, step = bs->size / SAMPLES;
+	uint64_t i, step = block_size(bs) / SAMPLES;
 
 	read_range(bs, 0, HEAD_BYTES);
 	for (i = 1; step && i < SAMPLES; i++)
 		read_range(bs, i * step, CHUNK);
-	if (bs->size > CHUNK)
-		read_range(bs, bs->size - CHUNK, CHUNK);
+	if (block_size(bs) > CHUNK)
+		read_range(bs, block_size(bs) - CHUNK, CHUNK);
 }
 
 static void walk_status(struct block_dev *bs)
@@ -183,8 +183,8 @@ static void walk_status(struct block_dev *bs)
 	uint64_t off = 0, pnum;
 	int i;
 
-	for (i = 0; i < STATUS_STEPS && off < bs->size; i++) {
-		if (block_status(bs, off, bs->size - off, &pnum) < 0 || !pnum)
+	for (i = 0; i < STATUS_STEPS && off < block_size(bs); i++) {
+		if (block_status(bs, off, block_size(bs) - off, &pnum) < 0 || !pnum)
 			break;
 		off += pnum;
 	}
@@ -211,8 +211,8 @@ static uint64_t pick_offset(struct block_dev *bs, uint64_t *st)
 
 	/* Mostly near the start, where the seeds keep their data. */
 	if (r & 1)
-		return (r >> 8) % (bs->size < HEAD_BYTES ? bs->size : HEAD_BYTES);
-	return (r >> 8) % bs->size;
+		return (r >> 8) % (block_size(bs) < HEAD_BYTES ? block_size(bs) : HEAD_BYTES);
+	return (r >> 8) % block_size(bs);
 }
 
 static void modify(struct block_dev *bs, uint64_t *st)
@@ -222,18 +222,18 @@ static void modify(struct block_dev *bs, uint64_t *st)
 	uint64_t off, len;
 	int i, n;
 
-	for (i = 0; i < WRITES && bs->size; i++) {
+	for (i = 0; i < WRITES && block_size(bs); i++) {
 		off = pick_offset(bs, st);
 		len = 1 + mix(st) % (CHUNK / 8);
-		if (len > bs->size - off)
-			len = bs->size - off;
+		if (len > block_size(bs) - off)
+			len = block_size(bs) - off;
 		memset(buf2, 0x41 + i, len);
 		block_write(bs, off, buf2, len);
 		block_read(bs, off, buf, len);
 	}
-	if (bs->size) {
+	if (block_size(bs)) {
 		off = pick_offset(bs, st);
-		block_discard(bs, off, (bs->size - off) / 4);
+		block_discard(bs, off, (block_size(bs) - off) / 4);
 	}
 	block_flush(bs);
 	/* Internal snapshots (qcow2): the seeds carry some to revert to. */
@@ -258,7 +258,7 @@ static void modify(struct block_dev *bs, uint64_t *st)
 	}
 	block_check(bs, &res, mix(st) & 1);
 	if (mix(st) % 4 == 0)
-		block_resize(bs, bs->size + (mix(st) % 4 + 1) * 65536, false);
+		block_resize(bs, block_size(bs) + (mix(st) % 4 + 1) * 65536, false);
 	block_flush(bs);
 }
 

@@ -158,7 +158,7 @@ static void test_set_backing(void **state)
 	assert_int_equal(block_set_backing(bs, NULL, NULL), 0);
 	block_close(bs);
 	assert_int_equal(block_open(&bs, tpath("t.qcow2"), NULL, 0), 0);
-	assert_null(bs->backing);
+	assert_null(block_backing(bs));
 	assert_int_equal(block_get_info(bs, &info), 0);
 	assert_string_equal(info.backing_file, "");
 	block_close(bs);
@@ -183,7 +183,7 @@ static void test_vmdk_stream(void **state)
 	assert_int_equal(block_flush(bs), 0);
 	block_close(bs);
 	assert_int_equal(block_open(&bs, tpath("s.vmdk"), NULL, 0), 0);
-	assert_int_equal(bs->size, size);
+	assert_int_equal(block_size(bs), size);
 	assert_int_equal(block_read(bs, 0, got, size), 0);
 	assert_memory_equal(got, data, size);
 	check_clean(bs);
@@ -230,7 +230,7 @@ static void test_vmdk_descriptor(void **state)
 		   "RDONLY 2048 ZERO\n"
 		   "RW 2048 SPARSE \"sp.vmdk\"\n");
 	assert_int_equal(block_open(&bs, tpath("d.vmdk"), NULL, BLOCK_O_RDWR), 0);
-	assert_int_equal(bs->size, (1 << 20) + (512 << 10) + (1 << 20) + (1 << 20));
+	assert_int_equal(block_size(bs), (1 << 20) + (512 << 10) + (1 << 20) + (1 << 20));
 	memset(buf, 0x5a, sizeof(buf));
 	/* Across the flat/flat and the zero/sparse boundaries. */
 	assert_int_equal(block_write(bs, (1 << 20) - 4096, buf, sizeof(buf)), 0);

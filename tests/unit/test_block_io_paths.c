@@ -70,7 +70,7 @@ static void test_nocache_unaligned_raw(void **state)
 	assert_int_equal(block_create("raw", tpath("d.raw"), size, NULL), 0);
 	assert_int_equal(block_open(&bs, tpath("d.raw"), "raw",
 				    BLOCK_O_RDWR | BLOCK_O_NOCACHE), 0);
-	assert_true(bs->nocache);
+	assert_true(block_is_nocache(bs));
 	for (i = 0; i < 40; i++) {
 		off = (i * 104729u) % (size - 70001);
 		n = 1 + (i * 7919u) % 70000;

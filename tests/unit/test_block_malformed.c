@@ -160,7 +160,7 @@ static void test_bad_magic_probes_as_raw(void **state)
 	img[3] = 0;
 	write_file(tpath("magic.img"), img, len);
 	assert_int_equal(block_open(&bs, tpath("magic.img"), NULL, 0), 0);
-	assert_string_equal(bs->drv->name, "raw");
+	assert_string_equal(block_format(bs), "raw");
 	block_close(bs);
 	assert_int_equal(block_open(&bs, tpath("magic.img"), "qcow2", 0), -EINVAL);
 	free(img);
@@ -405,7 +405,7 @@ static void test_zero_filled(void **state)
 	/* Probing it finds raw data. */
 	write_file(tpath("z.img"), zero, 1 << 16);
 	assert_int_equal(block_open(&bs, tpath("z.img"), NULL, 0), 0);
-	assert_string_equal(bs->drv->name, "raw");
+	assert_string_equal(block_format(bs), "raw");
 	block_close(bs);
 	free(zero);
 }
@@ -730,7 +730,7 @@ static void test_grow_empty_image(void **state)
 	memset(buf, 0x17, sizeof(buf));
 	assert_int_equal(block_create("qcow2", tpath("e.qcow2"), 0, &o), 0);
 	assert_int_equal(block_open(&bs, tpath("e.qcow2"), NULL, BLOCK_O_RDWR), 0);
-	assert_int_equal(bs->size, 0);
+	assert_int_equal(block_size(bs), 0);
 	assert_int_equal(block_resize(bs, 1 << 20, false), 0);
 	assert_int_equal(block_write(bs, 70000, buf, sizeof(buf)), 0);
 	assert_int_equal(block_read(bs, 70000, got, sizeof(got)), 0);
@@ -822,10 +822,10 @@ static void exercise(const char *p, uint32_t *seed)
 	int i, n;
 
 	if (block_open(&bs, p, NULL, 0) == 0) {
-		for (off = 0; off < bs->size; off += sizeof(buf))
-			block_read(bs, off, buf, bs->size - off < sizeof(buf) ?
-				   bs->size - off : sizeof(buf));
-		block_status(bs, 0, bs->size, &pnum);
+		for (off = 0; off < block_size(bs); off += sizeof(buf))
+			block_read(bs, off, buf, block_size(bs) - off < sizeof(buf) ?
+				   block_size(bs) - off : sizeof(buf));
+		block_status(bs, 0, block_size(bs), &pnum);
 		block_check(bs, &res, false);
 		if (block_snapshot_list(bs, &list, &n) == 0)
 			free(list);
@@ -834,16 +834,16 @@ static void exercise(const char *p, uint32_t *seed)
 	if (block_open(&bs, p, NULL, BLOCK_O_RDWR | BLOCK_O_REPAIR |
 		       BLOCK_O_UNSAFE) != 0)
 		return;
-	for (i = 0; i < 4 && bs->size; i++) {
-		off = rnd(seed) % bs->size;
+	for (i = 0; i < 4 && block_size(bs); i++) {
+		off = rnd(seed) % block_size(bs);
 		n = 1 + rnd(seed) % sizeof(buf);
-		if ((uint64_t)n > bs->size - off)
-			n = bs->size - off;
+		if ((uint64_t)n > block_size(bs) - off)
+			n = block_size(bs) - off;
 		memset(buf, i, n);
 		block_write(bs, off, buf, n);
 		block_read(bs, off, buf, n);
 	}
-	block_discard(bs, 0, bs->size / 2);
+	block_discard(bs, 0, block_size(bs) / 2);
 	if (rnd(seed) % 4 == 0)
 		block_snapshot_create(bs, "fuzz");
 	if (rnd(seed) % 4 == 0)
@@ -851,7 +851,7 @@ static void exercise(const char *p, uint32_t *seed)
 	if (rnd(seed) % 4 == 0)
 		block_snapshot_delete(bs, "s");
 	if (rnd(seed) % 8 == 0)
-		block_resize(bs, bs->size + (1 << 20), false);
+		block_resize(bs, block_size(bs) + (1 << 20), false);
 	block_check(bs, &res, rnd(seed) % 2);
 	block_close(bs);
 }

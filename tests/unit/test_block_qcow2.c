@@ -115,7 +115,7 @@ static void random_io(int version, uint32_t cluster, int refbits, uint32_t seed)
 	assert_non_null(buf);
 	assert_int_equal(block_create("qcow2", tpath("r.qcow2"), size, &o), 0);
 	bs = open_rw(tpath("r.qcow2"));
-	assert_string_equal(bs->drv->name, "qcow2");
+	assert_string_equal(block_format(bs), "qcow2");
 	for (i = 0; i < 300; i++) {
 		off = rnd(&seed) % size;
 		len = 1 + rnd(&seed) % (200 << 10);
@@ -198,9 +198,9 @@ static void test_backing_chain(void **state)
 	/* Size 0 takes the backing file's size. */
 	assert_int_equal(block_create("qcow2", tpath("top.qcow2"), 0, &o), 0);
 	bs = open_rw(tpath("top.qcow2"));
-	assert_int_equal(bs->size, size - 4096);
+	assert_int_equal(block_size(bs), size - 4096);
 	assert_int_equal(block_resize(bs, size, false), 0);
-	assert_non_null(bs->backing);
+	assert_non_null(block_backing(bs));
 	assert_contents(bs, model, size);
 	fill(buf, sizeof(buf), &seed);
 	assert_int_equal(block_write(bs, 70000, buf, sizeof(buf)), 0);
@@ -259,7 +259,7 @@ static void test_grow_l1(void **state)
 	assert_int_equal(block_write(bs, (64 << 20) - 3000, buf, 3000), 0);
 	block_close(bs);
 	bs = open_rw(tpath("g.qcow2"));
-	assert_int_equal(bs->size, 64 << 20);
+	assert_int_equal(block_size(bs), 64 << 20);
 	assert_int_equal(block_read(bs, 5000, got, sizeof(got)), 0);
 	assert_memory_equal(got, buf, sizeof(buf));
 	assert_int_equal(block_read(bs, (64 << 20) - 3000, got, 3000), 0);
@@ -269,7 +269,7 @@ static void test_grow_l1(void **state)
 	block_close(bs);
 	assert_clean(tpath("g.qcow2"));
 	bs = open_rw(tpath("g.qcow2"));
-	assert_int_equal(bs->size, 1 << 20);
+	assert_int_equal(block_size(bs), 1 << 20);
 	assert_int_equal(block_read(bs, 5000, got, sizeof(got)), 0);
 	assert_memory_equal(got, buf, sizeof(buf));
 	block_close(bs);
@@ -680,12 +680,12 @@ static void test_shrink(void **state)
 	assert_int_equal(block_write(bs, (8 << 20) - 100, buf, 100), 0);
 	/* Without --shrink: fine over unallocated space only. */
 	assert_int_equal(bs->drv->resize(bs, 5 << 20, false), -EBUSY);
-	assert_int_equal(bs->size, 8 << 20);
+	assert_int_equal(block_size(bs), 8 << 20);
 	block_close(bs);
 	assert_clean(tpath("sh.qcow2"));
 	bs = open_rw(tpath("sh.qcow2"));
 	assert_int_equal(block_resize(bs, 4 << 20, true), 0);
-	assert_int_equal(bs->size, 4 << 20);
+	assert_int_equal(block_size(bs), 4 << 20);
 	assert_int_equal(bs->drv->resize(bs, 2 << 20, false), 0);
 	/* Growing back: what lay past the end reads as zeros. */
 	assert_int_equal(block_resize(bs, 8 << 20, false), 0);

@@ -54,8 +54,8 @@ static void test_create_and_byte_io(void **state)
 		buf[i] = i * 7;
 	assert_int_equal(block_create("raw", tpath("a.raw"), 1 << 20, NULL), 0);
 	assert_int_equal(block_open(&bs, tpath("a.raw"), NULL, BLOCK_O_RDWR), 0);
-	assert_string_equal(bs->drv->name, "raw");
-	assert_int_equal(bs->size, 1 << 20);
+	assert_string_equal(block_format(bs), "raw");
+	assert_int_equal(block_size(bs), 1 << 20);
 	assert_int_equal(block_write(bs, 12345, buf, sizeof(buf)), 0);
 	assert_int_equal(block_write(bs, 3, buf, 1), 0);
 	assert_int_equal(block_read(bs, 12345, got, sizeof(got)), 0);
@@ -106,7 +106,7 @@ static void test_resize(void **state)
 	assert_int_equal(block_create("raw", tpath("r.raw"), 4096, NULL), 0);
 	assert_int_equal(block_open(&bs, tpath("r.raw"), NULL, BLOCK_O_RDWR), 0);
 	assert_int_equal(block_resize(bs, 1 << 20, false), 0);
-	assert_int_equal(bs->size, 1 << 20);
+	assert_int_equal(block_size(bs), 1 << 20);
 	assert_int_equal(block_resize(bs, 512, false), -EINVAL);
 	assert_int_equal(block_resize(bs, 512, true), 0);
 	block_close(bs);

@@ -107,8 +107,8 @@ static void random_io(const char *fmt, uint32_t cluster, bool fixed,
 
 	assert_int_equal(block_create(fmt, tpath("r.img"), size, &o), 0);
 	assert_int_equal(block_open(&bs, tpath("r.img"), NULL, BLOCK_O_RDWR), 0);
-	assert_string_equal(bs->drv->name, fmt);
-	assert_int_equal(bs->size, size);
+	assert_string_equal(block_format(bs), fmt);
+	assert_int_equal(block_size(bs), size);
 	if (!fixed)
 		assert_int_equal(block_status(bs, 0, size, &pnum),
 				 BLOCK_STATUS_ZERO);
@@ -157,7 +157,7 @@ static void test_vdi_grow(void **state)
 	assert_int_equal(block_resize(bs, 1ULL << 40, false), -ENOSPC);
 	block_close(bs);
 	assert_int_equal(block_open(&bs, tpath("g.vdi"), NULL, 0), 0);
-	assert_int_equal(bs->size, 50 << 20);
+	assert_int_equal(block_size(bs), 50 << 20);
 	memset(buf, 0, sizeof(buf));
 	assert_int_equal(block_read(bs, (50 << 20) - 100, buf, 100), 0);
 	assert_string_equal((char *)buf, "tail");
@@ -317,14 +317,14 @@ static void mutate_and_use(const char *fmt, uint32_t seed)
 		if (block_open(&bs, tpath("f.img"), fmt,
 			       BLOCK_O_RDWR | BLOCK_O_UNSAFE))
 			continue;
-		for (off = 0; off < bs->size && off < (64 << 20);
+		for (off = 0; off < block_size(bs) && off < (64 << 20);
 		     off += 65536 + 512) {
-			block_read(bs, off, buf, bs->size - off < sizeof(buf) ?
-				   bs->size - off : sizeof(buf));
-			block_status(bs, off, bs->size - off, &pnum);
+			block_read(bs, off, buf, block_size(bs) - off < sizeof(buf) ?
+				   block_size(bs) - off : sizeof(buf));
+			block_status(bs, off, block_size(bs) - off, &pnum);
 		}
-		if (bs->size > sizeof(buf)) {
-			off = rnd(&seed) % (bs->size - sizeof(buf));
+		if (block_size(bs) > sizeof(buf)) {
+			off = rnd(&seed) % (block_size(bs) - sizeof(buf));
 			block_write(bs, off, buf, sizeof(buf));
 		}
 		block_close(bs);

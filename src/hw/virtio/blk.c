@@ -75,7 +75,7 @@ struct blk_range {
 /* Is [sector, sector + bytes) inside the disk? */
 static bool in_range(struct virtio_blk *blk, uint64_t sector, uint64_t bytes)
 {
-	uint64_t size = blk->bs->size & ~(SECTOR - 1);
+	uint64_t size = block_size(blk->bs) & ~(SECTOR - 1);
 
 	return sector <= size / SECTOR && bytes <= size - sector * SECTOR;
 }
@@ -230,7 +230,7 @@ static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
 static void fill_config(struct virtio_device *vdev, struct virtio_blk *blk)
 {
-	uint64_t sectors = blk->bs->size / SECTOR;
+	uint64_t sectors = block_size(blk->bs) / SECTOR;
 
 	memcpy(vdev->config + CFG_CAPACITY, &sectors, 8);
 	put32(vdev->config + CFG_SEG_MAX, QUEUE_SIZE - 2);
