@@ -19,8 +19,7 @@
 #include "util/log.h"
 #include "util/parse.h"
 
-
-static const char img_usage[] =
+const char img_usage[] =
 	"usage: wirt img COMMAND [OPTIONS] ...\n"
 	"\n"
 	"Create, inspect, check, convert, compare, map, commit, rebase, resize,\n"
@@ -103,93 +102,6 @@ static const char img_usage[] =
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 bad command line (check: see above).\n";
 
-/* One line for a bad option from getopt; returns the exit status 2. */
-int img_bad_option(const char *cmd, int c, int optopt)
-{
-	if (c == ':')
-		log_error("img %s: option -%c needs a value", cmd, optopt);
-	else if (optopt)
-		log_error("img %s: unknown option -%c (see 'wirt img --help')",
-			  cmd, optopt);
-	else
-		log_error("img %s: unknown option (see 'wirt img --help')", cmd);
-	return 2;
-}
-
-static int set_option(struct block_create_opts *o, const char *key,
-		      const char *val)
-{
-	uint64_t v;
-
-	if (!strcmp(key, "cluster_size")) {
-		if (parse_size(val, 0, &v) < 0 || v > (64u << 20))
-			return -EINVAL;
-		o->cluster_size = v;
-	} else if (!strcmp(key, "compat")) {
-		if (!strcmp(val, "0.10") || !strcmp(val, "v2"))
-			o->version = 2;
-		else if (!strcmp(val, "1.1") || !strcmp(val, "v3"))
-			o->version = 3;
-		else
-			return -EINVAL;
-	} else if (!strcmp(key, "refcount_bits")) {
-		if (parse_uint(val, 1, 64, &v) < 0)
-			return -EINVAL;
-		o->refcount_bits = v;
-	} else if (!strcmp(key, "compression_type")) {
-		if (strcmp(val, "zlib") && strcmp(val, "zstd"))
-			return -EINVAL;
-		o->zstd = !strcmp(val, "zstd");
-	} else if (!strcmp(key, "subformat")) {
-		if (strcmp(val, "monolithicSparse") &&
-		    strcmp(val, "streamOptimized"))
-			return -EINVAL;
-		/* A literal: val lives only as long as the parsed copy. */
-		o->subformat = strcmp(val, "streamOptimized") ?
-			       "monolithicSparse" : "streamOptimized";
-	} else if (!strcmp(key, "static")) {
-		if (strcmp(val, "on") && strcmp(val, "off"))
-			return -EINVAL;
-		o->fixed = !strcmp(val, "on");
-	} else if (!strcmp(key, "lazy_refcounts")) {
-		if (strcmp(val, "on") && strcmp(val, "off"))
-			return -EINVAL;
-		o->lazy_refcounts = !strcmp(val, "on");
-	} else {
-		return -ENOENT;
-	}
-	return 0;
-}
-
-/* Parse "key=value,key=value" into o; logs one line and fails if bad. */
-int img_parse_options(const char *s, struct block_create_opts *o)
-{
-	char *copy = strdup(s), *item, *save = NULL, *eq;
-	int ret = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (item = strtok_r(copy, ",", &save); item && !ret;
-	     item = strtok_r(NULL, ",", &save)) {
-		eq = strchr(item, '=');
-		if (!eq) {
-			log_error("option '%s' needs a value (key=value)", item);
-			ret = -EINVAL;
-			break;
-		}
-		*eq = 0;
-		ret = set_option(o, item, eq + 1);
-		if (ret == -ENOENT)
-			log_error("unknown image option '%s' (see 'wirt img "
-				  "--help')", item);
-		else if (ret < 0)
-			log_error("invalid value '%s' for option '%s'", eq + 1,
-				  item);
-	}
-	free(copy);
-	return ret;
-}
-
 static int img_create(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -197,17 +109,15 @@ static int img_create(int argc, char **argv)
 		{ 0 }
 	};
 	struct block_create_opts o = { 0 };
-	const char *fmt = NULL;
+	struct img_opts io = { 0 };
 	uint64_t size = 0;
 	int c, ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:b:F:o:h", longopts, NULL)) != -1) {
+	while ((c = img_next_option("create", argc, argv, ":f:b:F:o:h",
+				    longopts, &io, &ret)) != -1) {
 		switch (c) {
-		case 'f':
-			fmt = optarg;
-			break;
+		case IMG_OPT_EXIT:
+			return ret;
 		case 'b':
 			o.backing_file = optarg;
 			break;
@@ -218,14 +128,9 @@ static int img_create(int argc, char **argv)
 			if (img_parse_options(optarg, &o) < 0)
 				return 2;
 			break;
-		case 'h':
-			fputs(img_usage, stdout);
-			return 0;
-		default:
-			return img_bad_option("create", c, optopt);
 		}
 	}
-	if (!fmt) {
+	if (!io.fmt) {
 		log_error("img create: give the format with -f (%s)",
 			  block_driver_names());
 		return 2;
@@ -240,12 +145,12 @@ static int img_create(int argc, char **argv)
 			  "4096)", argv[optind + 1]);
 		return 2;
 	}
-	if (!block_format_known(fmt)) {
-		log_error("img create: unknown format '%s' (known: %s)", fmt,
+	if (!block_format_known(io.fmt)) {
+		log_error("img create: unknown format '%s' (known: %s)", io.fmt,
 			  block_driver_names());
 		return 2;
 	}
-	ret = block_create(fmt, argv[optind], size, &o);
+	ret = block_create(io.fmt, argv[optind], size, &o);
 	return ret < 0 ? 1 : 0;
 }
 
@@ -277,7 +182,8 @@ static int img_resize(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *fmt = NULL, *size_arg = NULL;
+	const char *size_arg = NULL;
+	struct img_opts o = { 0 };
 	struct block_dev *bs;
 	bool shrink = false;
 	uint64_t size;
@@ -287,30 +193,18 @@ static int img_resize(int argc, char **argv)
 	if (argc > 1 && argv[argc - 1][0] == '-' &&
 	    argv[argc - 1][1] >= '0' && argv[argc - 1][1] <= '9')
 		size_arg = argv[--argc];
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			fmt = optarg;
-			break;
-		case 's':
+	while ((c = img_next_option("resize", argc, argv, ":f:h", longopts,
+				    &o, &ret)) != -1) {
+		if (c == IMG_OPT_EXIT)
+			return ret;
+		if (c == 's')
 			shrink = true;
-			break;
-		case 'h':
-			fputs(img_usage, stdout);
-			return 0;
-		default:
-			return img_bad_option("resize", c, optopt);
-		}
 	}
-	if (argc - optind != (size_arg ? 1 : 2)) {
-		log_error("img resize: expected FILE SIZE (see 'wirt img --help')");
+	if (img_operands("resize", argc, size_arg ? 1 : 2, "FILE SIZE") < 0)
 		return 2;
-	}
 	if (!size_arg)
 		size_arg = argv[optind + 1];
-	if (block_open(&bs, argv[optind], fmt, BLOCK_O_RDWR | BLOCK_O_NO_BACKING) < 0)
+	if (block_open(&bs, argv[optind], o.fmt, BLOCK_O_RDWR | BLOCK_O_NO_BACKING) < 0)
 		return 1;
 	ret = parse_new_size(size_arg, block_size(bs), &size);
 	if (ret < 0) {
@@ -385,58 +279,40 @@ static int img_snapshot(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
-		{ "output", required_argument, NULL, 'O' },
+		{ "output", required_argument, NULL, IMG_OPT_OUTPUT },
 		{ 0 }
 	};
-	const char *fmt = NULL, *name = NULL;
+	struct img_opts o = { 0 };
+	const char *name = NULL;
 	struct block_dev *bs;
-	bool json = false;
 	char op = 0;
 	int c, ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:lc:d:a:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			fmt = optarg;
-			break;
-		case 'O':
-			if (img_parse_output("snapshot", optarg, &json) < 0)
-				return 2;
-			break;
-		case 'l':
-		case 'c':
-		case 'd':
-		case 'a':
-			if (op) {
-				log_error("img snapshot: give only one of -l, -c, "
-					  "-d, -a");
-				return 2;
-			}
-			op = c;
-			name = optarg;
-			break;
-		case 'h':
-			fputs(img_usage, stdout);
-			return 0;
-		default:
-			return img_bad_option("snapshot", c, optopt);
+	while ((c = img_next_option("snapshot", argc, argv, ":f:lc:d:a:h",
+				    longopts, &o, &ret)) != -1) {
+		if (c == IMG_OPT_EXIT)
+			return ret;
+		/* c is one of -l, -c, -d, -a */
+		if (op) {
+			log_error("img snapshot: give only one of -l, -c, -d, -a");
+			return 2;
 		}
+		op = c;
+		name = optarg;
 	}
 	if (!op || argc - optind != 1) {
 		log_error("img snapshot: expected -l|-c NAME|-d NAME|-a NAME FILE");
 		return 2;
 	}
-	if (json && op != 'l') {
+	if (o.json && op != 'l') {
 		log_error("img snapshot: --output applies only to -l");
 		return 2;
 	}
-	if (block_open(&bs, argv[optind], fmt,
+	if (block_open(&bs, argv[optind], o.fmt,
 		       op == 'l' ? BLOCK_O_NO_BACKING :
 		       BLOCK_O_RDWR | BLOCK_O_NO_BACKING) < 0)
 		return 1;
-	ret = snapshot_run(bs, op, name, json);
+	ret = snapshot_run(bs, op, name, o.json);
 	block_close(bs);
 	if (ret == -EROFS)
 		log_error("img snapshot: image is read-only");

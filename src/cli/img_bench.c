@@ -344,17 +344,15 @@ int img_bench(int argc, char **argv)
 	};
 	struct bench b = { .count = 75000, .depth = 64, .size = 4096,
 			   .pattern = 0xa5, .random = true };
-	const char *fmt = NULL;
-	unsigned flags = 0;
+	struct img_opts o = { 0 };
 	uint64_t v;
-	bool quiet = false;
 	int c, ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:d:f:ni:o:s:S:t:wqh", longopts,
-				NULL)) != -1) {
+	while ((c = img_next_option("bench", argc, argv, ":c:d:f:ni:o:s:S:t:wqh",
+				    longopts, &o, &ret)) != -1) {
 		switch (c) {
+		case IMG_OPT_EXIT:
+			return ret;
 		case 'c':
 			if (parse_num("count", optarg, 1, UINT32_MAX * 16ULL,
 				      &b.count, false) < 0)
@@ -364,9 +362,6 @@ int img_bench(int argc, char **argv)
 			if (parse_num("queue depth", optarg, 1, 1024, &v, false) < 0)
 				return 2;
 			b.depth = v;
-			break;
-		case 'f':
-			fmt = optarg;
 			break;
 		case 'n':
 			b.native = true;
@@ -393,10 +388,6 @@ int img_bench(int argc, char **argv)
 				return 2;
 			b.random = false;
 			break;
-		case 't':
-			if (img_parse_cache("bench", optarg, &flags) < 0)
-				return 2;
-			break;
 		case 'w':
 			b.write = true;
 			break;
@@ -404,24 +395,14 @@ int img_bench(int argc, char **argv)
 			if (parse_pattern(optarg, &b.pattern) < 0)
 				return 2;
 			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'h':
-			printf("see 'wirt img --help'\n");
-			return 0;
-		default:
-			return img_bad_option("bench", c, optopt);
 		}
 	}
-	if (argc - optind != 1) {
-		log_error("img bench: expected exactly one FILE");
+	if (img_operands("bench", argc, 1, "exactly one FILE") < 0)
 		return 2;
-	}
-	if (block_open(&b.bs, argv[optind], fmt,
-		       flags | (b.write ? BLOCK_O_RDWR : 0)) < 0)
+	if (block_open(&b.bs, argv[optind], o.fmt,
+		       o.flags | (b.write ? BLOCK_O_RDWR : 0)) < 0)
 		return 1;
-	ret = bench_run(&b, quiet);
+	ret = bench_run(&b, o.quiet);
 	block_close(b.bs);
 	return ret < 0 ? 1 : 0;
 }

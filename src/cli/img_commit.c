@@ -149,10 +149,9 @@ static int make_empty(const char *path)
 }
 
 struct commit_args {
-	const char *fmt, *base, *file;
-	unsigned flags;
-	bool keep, quiet;
-	struct img_progress prog;
+	struct img_opts opt;		/* -f, -t, -p, -q */
+	const char *base, *file;
+	bool keep;
 };
 
 static int commit(struct commit_args *a)
@@ -160,7 +159,7 @@ static int commit(struct commit_args *a)
 	struct block_dev *top, *base, *out;
 	int ret;
 
-	if (block_open(&top, a->file, a->fmt, a->flags & BLOCK_O_NOCACHE) < 0)
+	if (block_open(&top, a->file, a->opt.fmt, a->opt.flags & BLOCK_O_NOCACHE) < 0)
 		return -EINVAL;
 	ret = -EINVAL;
 	base = a->base ? find_base(top, a->base) : block_backing(top);
@@ -175,19 +174,19 @@ static int commit(struct commit_args *a)
 	}
 	/* With its backing chain: "reads as zeros" must mean the whole view. */
 	ret = block_open(&out, block_filename(base), block_format(base),
-			 BLOCK_O_RDWR | a->flags);
+			 BLOCK_O_RDWR | a->opt.flags);
 	if (ret < 0)
 		goto out_top;
 	if (block_size(out) < block_size(top))
 		ret = block_resize(out, block_size(top), false);
 	if (!ret)
-		ret = copy_down(top, base, out, &a->prog);
+		ret = copy_down(top, base, out, &a->opt.prog);
 	if (!ret)
 		ret = block_flush(out);
 	block_close(out);
 out_top:
 	block_close(top);
-	img_progress_end(&a->prog);
+	img_progress_end(&a->opt.prog);
 	if (!ret && !a->keep && !a->base)
 		ret = make_empty(a->file);
 	if (ret < 0 && ret != -EINVAL && ret != -EIO)
@@ -202,47 +201,28 @@ int img_commit(int argc, char **argv)
 		{ 0 }
 	};
 	struct commit_args a = { 0 };
-	int c;
+	int c, ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:b:t:dpqh", longopts, NULL)) != -1) {
+	while ((c = img_next_option("commit", argc, argv, ":f:b:t:dpqh",
+				    longopts, &a.opt, &ret)) != -1) {
 		switch (c) {
-		case 'f':
-			a.fmt = optarg;
-			break;
+		case IMG_OPT_EXIT:
+			return ret;
 		case 'b':
 			a.base = optarg;
-			break;
-		case 't':
-			if (img_parse_cache("commit", optarg, &a.flags) < 0)
-				return 2;
 			break;
 		case 'd':
 			a.keep = true;
 			break;
-		case 'p':
-			a.prog.on = true;
-			break;
-		case 'q':
-			a.quiet = true;
-			break;
-		case 'h':
-			printf("see 'wirt img --help'\n");
-			return 0;
-		default:
-			return img_bad_option("commit", c, optopt);
 		}
 	}
-	if (argc - optind != 1) {
-		log_error("img commit: expected exactly one FILE");
+	if (img_operands("commit", argc, 1, "exactly one FILE") < 0)
 		return 2;
-	}
 	a.file = argv[optind];
-	a.prog.on = a.prog.on && !a.quiet;
+	a.opt.prog.on = a.opt.prog.on && !a.opt.quiet;
 	if (commit(&a) < 0)
 		return 1;
-	if (!a.quiet)
+	if (!a.opt.quiet)
 		printf("Image committed.\n");
 	return 0;
 }

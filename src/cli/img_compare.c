@@ -19,8 +19,8 @@
 
 struct cmp {
 	struct block_dev *a, *b;
-	bool strict, quiet;
-	struct img_progress prog;
+	struct img_opts opt;		/* -f, -T, -p, -q */
+	bool strict;
 	uint8_t *ba, *bb;
 };
 
@@ -97,7 +97,7 @@ static int compare_common(struct cmp *c, uint64_t end, uint64_t *at)
 			}
 		}
 		off += n;
-		img_progress_update(&c->prog, off, end);
+		img_progress_update(&c->opt.prog, off, end);
 	}
 	return 0;
 }
@@ -137,7 +137,7 @@ static int run(struct cmp *c)
 	int ret;
 
 	if (c->strict && block_size(c->a) != block_size(c->b)) {
-		if (!c->quiet)
+		if (!c->opt.quiet)
 			printf("Strict mode: Image size mismatch!\n");
 		return 1;
 	}
@@ -146,15 +146,15 @@ static int run(struct cmp *c)
 	if (!c->ba || !c->bb)
 		return -ENOMEM;
 	ret = compare_common(c, common, &at);
-	if (!ret && block_size(c->a) != block_size(c->b) && !c->quiet)
+	if (!ret && block_size(c->a) != block_size(c->b) && !c->opt.quiet)
 		printf("Warning: Image size mismatch!\n");
 	if (!ret)
 		ret = compare_tail(c, block_size(c->a) > common ? c->a : c->b, common,
 				   &at);
-	img_progress_end(&c->prog);
+	img_progress_end(&c->opt.prog);
 	if (ret < 0)
 		return ret;
-	if (c->quiet)
+	if (c->opt.quiet)
 		return ret ? 1 : 0;
 	if (ret == 2)
 		printf("Strict mode: Offset %llu block status mismatch!\n",
@@ -173,48 +173,29 @@ int img_compare(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *fa = NULL, *fb = NULL;
+	const char *fb = NULL;
 	struct cmp c = { 0 };
-	unsigned flags = 0;
+	unsigned flags;
 	int ch, ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":f:F:T:spqh", longopts, NULL)) != -1) {
+	while ((ch = img_next_option("compare", argc, argv, ":f:F:T:spqh",
+				     longopts, &c.opt, &ret)) != -1) {
 		switch (ch) {
-		case 'f':
-			fa = optarg;
-			break;
+		case IMG_OPT_EXIT:
+			return ret;
 		case 'F':
 			fb = optarg;
-			break;
-		case 'T':
-			if (img_parse_cache("compare", optarg, &flags) < 0)
-				return 2;
 			break;
 		case 's':
 			c.strict = true;
 			break;
-		case 'p':
-			c.prog.on = true;
-			break;
-		case 'q':
-			c.quiet = true;
-			break;
-		case 'h':
-			printf("see 'wirt img --help'\n");
-			return 0;
-		default:
-			return img_bad_option("compare", ch, optopt);
 		}
 	}
-	if (argc - optind != 2) {
-		log_error("img compare: expected FILE1 FILE2");
+	if (img_operands("compare", argc, 2, "FILE1 FILE2") < 0)
 		return 2;
-	}
-	c.prog.on = c.prog.on && !c.quiet;
-	flags &= ~BLOCK_O_UNSAFE;
-	if (block_open(&c.a, argv[optind], fa, flags) < 0)
+	c.opt.prog.on = c.opt.prog.on && !c.opt.quiet;
+	flags = c.opt.src_flags & ~BLOCK_O_UNSAFE;
+	if (block_open(&c.a, argv[optind], c.opt.fmt, flags) < 0)
 		return 2;
 	if (block_open(&c.b, argv[optind + 1], fb, flags) < 0) {
 		block_close(c.a);

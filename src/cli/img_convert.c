@@ -27,10 +27,9 @@ static bool is_block_device(const char *path)
 }
 
 struct convert_args {
-	const char *fmt, *out_fmt;
-	unsigned flags, src_flags;
-	bool compress, quiet, cache_set;
-	struct img_progress prog;
+	struct img_opts opt;		/* -f, -t, -T, -p, -q */
+	const char *out_fmt;
+	bool compress;
 	struct block_create_opts o;
 };
 
@@ -46,9 +45,9 @@ static int convert(struct block_dev *in, const char *out_path,
 		.out_zeroed = !is_block_device(out_path),
 		.compress = a->compress,
 		.progress = show_progress,
-		.opaque = &a->prog,
+		.opaque = &a->opt.prog,
 		/* Cache mode unsafe (the default, as with qemu-img): no sync. */
-		.no_flush = !a->cache_set || (a->flags & BLOCK_O_UNSAFE),
+		.no_flush = !a->opt.cache_set || (a->opt.flags & BLOCK_O_UNSAFE),
 	};
 	struct block_dev *out;
 	int ret;
@@ -63,12 +62,12 @@ static int convert(struct block_dev *in, const char *out_path,
 	 * with -t none or writeback one flush at the end makes it durable.
 	 */
 	ret = block_open(&out, out_path, a->out_fmt,
-			 BLOCK_O_RDWR | BLOCK_O_UNSAFE | a->flags);
+			 BLOCK_O_RDWR | BLOCK_O_UNSAFE | a->opt.flags);
 	if (ret < 0)
 		return ret;
-	img_progress_update(&a->prog, 0, block_size(in));
+	img_progress_update(&a->opt.prog, 0, block_size(in));
 	ret = block_copy_opts(in, out, &co);
-	img_progress_end(&a->prog);
+	img_progress_end(&a->opt.prog);
 	if (ret < 0 && ret != -EIO)
 		log_error("converting to '%s' failed: %s", out_path,
 			  strerror(-ret));
@@ -106,14 +105,11 @@ int img_convert(int argc, char **argv)
 	struct block_dev *in;
 	int c, ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:O:o:t:T:cpqh", longopts,
-				NULL)) != -1) {
+	while ((c = img_next_option("convert", argc, argv, ":f:O:o:t:T:cpqh",
+				    longopts, &a.opt, &ret)) != -1) {
 		switch (c) {
-		case 'f':
-			a.fmt = optarg;
-			break;
+		case IMG_OPT_EXIT:
+			return ret;
 		case 'O':
 			a.out_fmt = optarg;
 			break;
@@ -121,44 +117,22 @@ int img_convert(int argc, char **argv)
 			if (img_parse_options(optarg, &a.o) < 0)
 				return 2;
 			break;
-		case 't':
-			if (img_parse_cache("convert", optarg, &a.flags) < 0)
-				return 2;
-			a.cache_set = true;
-			break;
-		case 'T':
-			if (img_parse_cache("convert", optarg, &a.src_flags) < 0)
-				return 2;
-			break;
 		case 'c':
 			a.compress = true;
 			break;
-		case 'p':
-			a.prog.on = true;
-			break;
-		case 'q':
-			a.quiet = true;
-			break;
-		case 'h':
-			printf("see 'wirt img --help'\n");
-			return 0;
-		default:
-			return img_bad_option("convert", c, optopt);
 		}
 	}
-	if (argc - optind != 2) {
-		log_error("img convert: expected IN OUT");
+	if (img_operands("convert", argc, 2, "IN OUT") < 0)
 		return 2;
-	}
 	if (check_args(&a) < 0)
 		return 2;
 	if (!strcmp(argv[optind], argv[optind + 1])) {
 		log_error("img convert: input and output are the same file");
 		return 2;
 	}
-	a.prog.on = a.prog.on && !a.quiet;
-	if (block_open(&in, argv[optind], a.fmt,
-		       a.src_flags & BLOCK_O_NOCACHE) < 0)
+	a.opt.prog.on = a.opt.prog.on && !a.opt.quiet;
+	if (block_open(&in, argv[optind], a.opt.fmt,
+		       a.opt.src_flags & BLOCK_O_NOCACHE) < 0)
 		return 1;
 	ret = convert(in, argv[optind + 1], &a);
 	block_close(in);
@@ -210,29 +184,18 @@ int img_write(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *fmt = NULL, *src;
+	struct img_opts o = { 0 };
 	struct block_dev *bs;
+	const char *src;
 	uint64_t off;
 	int c, fd, ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			fmt = optarg;
-			break;
-		case 'h':
-			printf("see 'wirt img --help'\n");
-			return 0;
-		default:
-			return img_bad_option("write", c, optopt);
-		}
-	}
-	if (argc - optind != 3) {
-		log_error("img write: expected FILE OFFSET INPUT");
+	while ((c = img_next_option("write", argc, argv, ":f:h", longopts, &o,
+				    &ret)) != -1)
+		if (c == IMG_OPT_EXIT)
+			return ret;
+	if (img_operands("write", argc, 3, "FILE OFFSET INPUT") < 0)
 		return 2;
-	}
 	if (parse_size(argv[optind + 1], 0, &off) < 0) {
 		log_error("img write: invalid offset '%s'", argv[optind + 1]);
 		return 2;
@@ -243,7 +206,7 @@ int img_write(int argc, char **argv)
 		log_error("img write: cannot open '%s': %s", src, strerror(errno));
 		return 1;
 	}
-	ret = block_open(&bs, argv[optind], fmt, BLOCK_O_RDWR);
+	ret = block_open(&bs, argv[optind], o.fmt, BLOCK_O_RDWR);
 	if (!ret) {
 		ret = write_from_fd(bs, fd, off);
 		if (!ret)

@@ -11,19 +11,16 @@
 #include "cli/img.h"
 #include "util/log.h"
 
-enum { OUT_HUMAN, OUT_JSON };
-
 static const struct option longopts[] = {
-	{ "output", required_argument, NULL, 'O' },
+	{ "output", required_argument, NULL, IMG_OPT_OUTPUT },
 	{ "repair", no_argument, NULL, 'r' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
 
 struct img_args {
-	const char *fmt;
+	struct img_opts o;
 	const char *file;
-	int output;
 	bool repair;
 };
 
@@ -31,41 +28,22 @@ struct img_args {
 static int parse_args(const char *cmd, int argc, char **argv,
 		      struct img_args *a, bool allow_repair)
 {
-	int c;
+	int c, status;
 
 	memset(a, 0, sizeof(*a));
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:rh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			a->fmt = optarg;
-			break;
-		case 'O':
-			if (!strcmp(optarg, "json")) {
-				a->output = OUT_JSON;
-			} else if (strcmp(optarg, "human")) {
-				log_error("img %s: --output must be human or json",
-					  cmd);
-				return 2;
-			}
-			break;
-		case 'r':
-			if (!allow_repair)
-				return img_bad_option(cmd, '?', 'r');
-			a->repair = true;
-			break;
-		case 'h':
-			printf("see 'wirt img --help'\n");
-			return 0;
-		default:
-			return img_bad_option(cmd, c, optopt);
+	while ((c = img_next_option(cmd, argc, argv, allow_repair ? ":f:rh" :
+				    ":f:h", longopts, &a->o, &status)) != -1) {
+		if (c == IMG_OPT_EXIT)
+			return status;
+		if (c == 'r' && !allow_repair) {	/* --repair */
+			log_error("img %s: unknown option --repair (see 'wirt "
+				  "img --help')", cmd);
+			return 2;
 		}
+		a->repair = true;
 	}
-	if (argc - optind != 1) {
-		log_error("img %s: expected exactly one FILE", cmd);
+	if (img_operands(cmd, argc, 1, "exactly one FILE") < 0)
 		return 2;
-	}
 	a->file = argv[optind];
 	return -1;
 }
@@ -215,7 +193,7 @@ int img_info(int argc, char **argv)
 	ret = parse_args("info", argc, argv, &a, false);
 	if (ret >= 0)
 		return ret;
-	if (block_open(&bs, a.file, a.fmt, BLOCK_O_NO_BACKING) < 0)
+	if (block_open(&bs, a.file, a.o.fmt, BLOCK_O_NO_BACKING) < 0)
 		return 1;
 	ret = block_get_info(bs, &info);
 	if (!ret && block_has(bs, BLOCK_CAN_SNAPSHOT))
@@ -226,7 +204,7 @@ int img_info(int argc, char **argv)
 		block_close(bs);
 		return 1;
 	}
-	if (a.output == OUT_JSON)
+	if (a.o.json)
 		print_json(a.file, &info, sn, nsn);
 	else
 		print_human(a.file, &info, sn, nsn);
@@ -352,11 +330,11 @@ int img_check(int argc, char **argv)
 		return ret;
 	if (a.repair)
 		flags |= BLOCK_O_RDWR | BLOCK_O_REPAIR;
-	if (block_open(&bs, a.file, a.fmt, flags) < 0)
+	if (block_open(&bs, a.file, a.o.fmt, flags) < 0)
 		return 1;
 	if (!block_has(bs, BLOCK_CAN_CHECK)) {
 		memset(&res, 0, sizeof(res));
-		if (a.output == OUT_JSON)
+		if (a.o.json)
 			check_json(a.file, bs, &res);	/* nothing found */
 		else
 			printf("%s: %s images carry no metadata to check.\n",
@@ -371,7 +349,7 @@ int img_check(int argc, char **argv)
 		block_close(bs);
 		return 1;
 	}
-	if (a.output == OUT_JSON)
+	if (a.o.json)
 		check_json(a.file, bs, &res);
 	else
 		check_human(&res);

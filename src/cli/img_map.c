@@ -97,54 +97,36 @@ static int map_image(struct block_dev *bs, uint64_t start, uint64_t end,
 int img_map(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'O' },
+		{ "output", required_argument, NULL, IMG_OPT_OUTPUT },
 		{ "start-offset", required_argument, NULL, 's' },
 		{ "max-length", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	uint64_t start = 0, max = UINT64_MAX, end;
-	const char *fmt = NULL;
+	struct img_opts o = { 0 };
 	struct block_dev *bs;
-	bool json = false;
 	int c, ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			fmt = optarg;
-			break;
-		case 'O':
-			if (img_parse_output("map", optarg, &json) < 0)
-				return 2;
-			break;
-		case 's':
-		case 'l':
-			if (parse_size(optarg, 0, c == 's' ? &start : &max) < 0) {
-				log_error("img map: invalid %s '%s'", c == 's' ?
-					  "start offset" : "length", optarg);
-				return 2;
-			}
-			break;
-		case 'h':
-			printf("see 'wirt img --help'\n");
-			return 0;
-		default:
-			return img_bad_option("map", c, optopt);
+	while ((c = img_next_option("map", argc, argv, ":f:h", longopts, &o,
+				    &ret)) != -1) {
+		if (c == IMG_OPT_EXIT)
+			return ret;
+		/* --start-offset (s) or --max-length (l) */
+		if (parse_size(optarg, 0, c == 's' ? &start : &max) < 0) {
+			log_error("img map: invalid %s '%s'", c == 's' ?
+				  "start offset" : "length", optarg);
+			return 2;
 		}
 	}
-	if (argc - optind != 1) {
-		log_error("img map: expected exactly one FILE");
+	if (img_operands("map", argc, 1, "exactly one FILE") < 0)
 		return 2;
-	}
-	if (block_open(&bs, argv[optind], fmt, 0) < 0)
+	if (block_open(&bs, argv[optind], o.fmt, 0) < 0)
 		return 1;
 	if (start > block_size(bs))
 		start = block_size(bs);
 	end = max > block_size(bs) - start ? block_size(bs) : start + max;
-	ret = map_image(bs, start, end, json);
+	ret = map_image(bs, start, end, o.json);
 	if (ret < 0 && ret != -EIO)
 		log_error("img map: %s", strerror(-ret));
 	block_close(bs);

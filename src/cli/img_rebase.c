@@ -19,10 +19,9 @@
 #define CHUNK	(1u << 20)
 
 struct rebase_args {
-	const char *fmt, *backing, *backing_fmt, *file;
-	unsigned flags, src_flags;
-	bool unsafe, quiet;
-	struct img_progress prog;
+	struct img_opts opt;		/* -f, -t, -T, -p, -q */
+	const char *backing, *backing_fmt, *file;
+	bool unsafe;
 };
 
 /* Read the new backing file's view: zeros past its end or without one. */
@@ -113,7 +112,7 @@ static int open_new_backing(struct rebase_args *a, struct block_dev **nb)
 	path = block_backing_path(a->file, a->backing);
 	if (!path)
 		return -ENOMEM;
-	ret = block_open(nb, path, a->backing_fmt, a->src_flags);
+	ret = block_open(nb, path, a->backing_fmt, a->opt.src_flags);
 	free(path);
 	return ret;
 }
@@ -122,12 +121,12 @@ static int rebase(struct rebase_args *a)
 {
 	struct block_dev *bs, *nb = NULL;
 	const char *fmt = a->backing_fmt;
-	unsigned flags = BLOCK_O_RDWR | a->flags;
+	unsigned flags = BLOCK_O_RDWR | a->opt.flags;
 	int ret;
 
 	if (a->unsafe)
 		flags |= BLOCK_O_NO_BACKING;
-	ret = block_open(&bs, a->file, a->fmt, flags);
+	ret = block_open(&bs, a->file, a->opt.fmt, flags);
 	if (ret < 0)
 		return ret;
 	if (!block_has(bs, BLOCK_CAN_SET_BACKING)) {
@@ -137,14 +136,14 @@ static int rebase(struct rebase_args *a)
 	if (!a->unsafe) {
 		ret = open_new_backing(a, &nb);
 		if (!ret)
-			ret = copy_differences(bs, nb, &a->prog);
+			ret = copy_differences(bs, nb, &a->opt.prog);
 		if (!ret && nb && !fmt)
 			fmt = block_format(nb);
 	}
 	if (!ret)
 		ret = block_set_backing(bs, a->backing, fmt);
 out:
-	img_progress_end(&a->prog);
+	img_progress_end(&a->opt.prog);
 	if (nb)
 		block_close(nb);
 	block_close(bs);
@@ -160,40 +159,20 @@ int img_rebase(int argc, char **argv)
 	struct rebase_args a = { 0 };
 	int c, ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:b:F:t:T:upqh", longopts,
-				NULL)) != -1) {
+	while ((c = img_next_option("rebase", argc, argv, ":f:b:F:t:T:upqh",
+				    longopts, &a.opt, &ret)) != -1) {
 		switch (c) {
-		case 'f':
-			a.fmt = optarg;
-			break;
+		case IMG_OPT_EXIT:
+			return ret;
 		case 'b':
 			a.backing = optarg;
 			break;
 		case 'F':
 			a.backing_fmt = optarg;
 			break;
-		case 't':
-		case 'T':
-			if (img_parse_cache("rebase", optarg, c == 't' ?
-					    &a.flags : &a.src_flags) < 0)
-				return 2;
-			break;
 		case 'u':
 			a.unsafe = true;
 			break;
-		case 'p':
-			a.prog.on = true;
-			break;
-		case 'q':
-			a.quiet = true;
-			break;
-		case 'h':
-			printf("see 'wirt img --help'\n");
-			return 0;
-		default:
-			return img_bad_option("rebase", c, optopt);
 		}
 	}
 	if (argc - optind != 1 || !a.backing) {
@@ -207,7 +186,7 @@ int img_rebase(int argc, char **argv)
 		return 2;
 	}
 	a.file = argv[optind];
-	a.prog.on = a.prog.on && !a.quiet;
+	a.opt.prog.on = a.opt.prog.on && !a.opt.quiet;
 	ret = rebase(&a);
 	if (ret < 0 && ret != -EIO && ret != -ENOTSUP && ret != -EINVAL &&
 	    ret != -ENOENT)

@@ -1,41 +1,11 @@
 /*
- * Helpers shared by the `wirt img` commands: cache modes, output,
- * progress, and how a range of a backing chain reads (map, compare -s).
+ * Helpers shared by the `wirt img` commands: JSON output, progress, and how a range of a backing chain reads (map, compare -s).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/img.h"
 #include "util/log.h"
-
-int img_parse_cache(const char *cmd, const char *mode, unsigned *flags)
-{
-	*flags &= ~(BLOCK_O_NOCACHE | BLOCK_O_UNSAFE);
-	if (!strcmp(mode, "none") || !strcmp(mode, "directsync"))
-		*flags |= BLOCK_O_NOCACHE;
-	else if (!strcmp(mode, "unsafe"))
-		*flags |= BLOCK_O_UNSAFE;
-	else if (strcmp(mode, "writeback") && strcmp(mode, "writethrough")) {
-		log_error("img %s: unknown cache mode '%s' (none, writeback, "
-			  "unsafe)", cmd, mode);
-		return -1;
-	}
-	return 0;
-}
-
-int img_parse_output(const char *cmd, const char *val, bool *json)
-{
-	if (!strcmp(val, "json")) {
-		*json = true;
-		return 0;
-	}
-	if (!strcmp(val, "human")) {
-		*json = false;
-		return 0;
-	}
-	log_error("img %s: --output must be human or json", cmd);
-	return -1;
-}
 
 void img_print_json(json_object *o)
 {
