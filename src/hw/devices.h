@@ -1,4 +1,4 @@
-/* The PC's built-in devices, and the constructors of each. */
+/* The constructors of the PC's built-in devices (vm/board.c places them). */
 #ifndef WIRT_HW_DEVICES_H
 #define WIRT_HW_DEVICES_H
 
@@ -8,9 +8,6 @@
 
 struct vm;
 struct serial;
-
-/* Create every device of the machine; 0 or negative errno (logged). */
-int devices_create(struct vm *vm);
 
 /* 16550A UART at base (e.g. 0x3f8) raising ISA IRQ irq. */
 struct serial *serial_create(struct vm *vm, uint16_t base, unsigned irq);

@@ -354,7 +354,7 @@ uint64_t acpi_build(struct vm *vm)
 		build_madt(base + MADT_OFF, vm->ncpus);
 		put64(xsdt + 36 + 8 * nent++, ACPI_BASE + MADT_OFF);
 	}
-	/* The HPET is part of every wirt board (hw/devices.c). */
+	/* The HPET is part of every wirt board (vm/board.c). */
 	build_hpet(base + HPET_OFF);
 	put64(xsdt + 36 + 8 * nent++, ACPI_BASE + HPET_OFF);
 	if (vm->pci) {

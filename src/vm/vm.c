@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hw/devices.h"
 #include "ui/console.h"
 #include "util/event_loop.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "vm/board.h"
 #include "vm/boot.h"
 
 void vm_add_device(struct vm *vm, const struct device_hooks *hooks)
@@ -156,7 +156,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 			return ret;
 		}
 	}
-	ret = devices_create(vm);
+	ret = board_create(vm);
 	if (ret)
 		return ret;
 	return vm_power_on(vm);

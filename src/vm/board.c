@@ -1,8 +1,9 @@
 /* The board: which devices a wirt PC has, and where. */
-#include "hw/devices.h"
+#include "vm/board.h"
 
 #include <errno.h>
 
+#include "hw/devices.h"
 #include "hw/hpet.h"
 #include "hw/pci.h"
 #include "hw/virtio/virtio.h"
@@ -16,7 +17,7 @@
 
 static int pci_devices_create(struct vm *vm);
 
-int devices_create(struct vm *vm)
+int board_create(struct vm *vm)
 {
 	struct serial *com1;
 	int ret;
