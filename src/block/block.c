@@ -209,6 +209,15 @@ int block_open(struct block_dev **out, const char *path, const char *format,
 		free_dev(bs);
 		return -EINVAL;
 	}
+	/* Before anything is read: a driver may repair what it reads. */
+	ret = block_lock_image(bs, flags, backing_depth &&
+			       (flags & BLOCK_O_BACKING_SHARE_WRITE));
+	if (ret < 0) {
+		free_dev(bs);
+		return ret;
+	}
+	bs->share_flags = flags & (BLOCK_O_FORCE_SHARE |
+				   BLOCK_O_BACKING_SHARE_WRITE);
 	if (!drv) {
 		ret = probe_fd(bs->fd, &drv);
 		if (ret < 0) {
@@ -277,7 +286,7 @@ int block_open_backing(struct block_dev *bs, const char *name,
 	/* block_open() says what is wrong with the backing file. */
 	backing_depth++;
 	ret = block_open(&bs->backing, full, format,
-			 bs->nocache ? BLOCK_O_NOCACHE : 0);
+			 (bs->nocache ? BLOCK_O_NOCACHE : 0) | bs->share_flags);
 	backing_depth--;
 	free(full);
 	return ret;

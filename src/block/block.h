@@ -20,6 +20,11 @@
 #define BLOCK_O_NO_BACKING (1u << 2)	/* do not open the backing file */
 #define BLOCK_O_REPAIR	(1u << 3)	/* open damaged images to repair them */
 #define BLOCK_O_NOCACHE	(1u << 4)	/* bypass the host page cache (O_DIRECT) */
+/* Image locks (lock.c): by default a writer excludes every other writer
+ * and reader that forbids writes, a reader forbids writers. */
+#define BLOCK_O_FORCE_SHARE (1u << 5)	/* read-only, let others write (-U) */
+#define BLOCK_O_BACKING_SHARE_WRITE (1u << 6) /* backing files let others
+					   write them (img commit writes one) */
 
 /* Longest path a header may name as backing file. */
 #define BLOCK_PATH_MAX	4096

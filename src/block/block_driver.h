@@ -63,6 +63,9 @@ struct block_dev {
 	 */
 	pthread_rwlock_t io_lock;
 	bool nocache;			/* BLOCK_O_NOCACHE: fd is O_DIRECT */
+	unsigned share_flags;		/* BLOCK_O_FORCE_SHARE and
+					   BLOCK_O_BACKING_SHARE_WRITE, passed
+					   on to backing files */
 };
 
 
@@ -72,6 +75,13 @@ struct block_dev {
  */
 int block_open_backing(struct block_dev *bs, const char *name,
 		       const char *format);
+/*
+ * Take the image locks for an open with flags (lock.c), letting others
+ * write if share_write: 0, or -EBUSY with one line naming who holds the
+ * image, or another negative errno.
+ */
+int block_lock_image(struct block_dev *bs, unsigned flags, bool share_write);
+
 /* Read from the backing file; bytes past its end read as zeros. */
 int block_read_backing(struct block_dev *bs, uint64_t off, void *buf,
 		       size_t len);

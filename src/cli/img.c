@@ -26,6 +26,10 @@ const char img_usage[] =
 	"benchmark and snapshot disk images.\n"
 	"Formats: raw, qcow2 (versions 2 and 3), vmdk (monolithicSparse), vdi.\n"
 	"Without -f the format of an existing image is detected from its contents.\n"
+	"Images are locked while in use, compatibly with QEMU: a writer (wirt run,\n"
+	"a command that changes the image) has it alone; readers exclude writers.\n"
+	"-U (--force-share) reads an image in use anyway (it may look\n"
+	"inconsistent while another process writes it).\n"
 	"CACHE: none (O_DIRECT, bypassing the host page cache), writeback or\n"
 	"unsafe (no ordering barriers).\n"
 	"\n"
@@ -46,15 +50,15 @@ const char img_usage[] =
 	"        lazy_refcounts=on|off  qcow2 v3: mark the image dirty while open\n"
 	"                               (wirt still updates refcounts at once)\n"
 	"        subformat=monolithicSparse|streamOptimized  vmdk file layout\n"
-	"  info [-f FMT] [--output human|json] FILE\n"
+	"  info [-f FMT] [-U] [--output human|json] FILE\n"
 	"      Show format, virtual size, disk usage, backing file, snapshots.\n"
-	"  check [-f FMT] [-r] [--output human|json] FILE\n"
+	"  check [-f FMT] [-r | -U] [--output human|json] FILE\n"
 	"      qcow2: count every cluster's real references and compare them\n"
 	"      with the stored refcounts and copied flags.  -r (--repair)\n"
 	"      sets refcounts to the real counts (freeing leaked clusters),\n"
 	"      fixes copied flags and clears the dirty bit.\n"
 	"      Exit status: 0 clean, 1 check failed, 2 corruption, 3 leaks only.\n"
-	"  convert [-f FMT] [-O OUTFMT] [-o OPTIONS] [-c] [-p] [-t CACHE]\n"
+	"  convert [-f FMT] [-O OUTFMT] [-o OPTIONS] [-c] [-p] [-U] [-t CACHE]\n"
 	"          [-T SRC_CACHE] IN OUT\n"
 	"      Copy IN into a new image OUT (default format raw).  Ranges that\n"
 	"      read as zeros are not written, so OUT stays sparse.  Backing\n"
@@ -62,12 +66,12 @@ const char img_usage[] =
 	"      -c writes compressed qcow2 clusters (zlib, or zstd with\n"
 	"      -o compression_type=zstd); -p shows progress on stderr.\n"
 	"      -o subformat=streamOptimized writes a compressed vmdk stream.\n"
-	"  compare [-f FMT] [-F FMT2] [-T CACHE] [-s] [-p] [-q] FILE1 FILE2\n"
+	"  compare [-f FMT] [-F FMT2] [-T CACHE] [-s] [-p] [-q] [-U] FILE1 FILE2\n"
 	"      Do both images show the guest the same bytes?  A larger image\n"
 	"      must read as zeros past the other's end (-s: sizes and zero\n"
 	"      status must match too).  Prints the first differing offset.\n"
 	"      Exit status: 0 identical, 1 different, 2 error.\n"
-	"  map [-f FMT] [--output human|json] [--start-offset OFF]\n"
+	"  map [-f FMT] [-U] [--output human|json] [--start-offset OFF]\n"
 	"      [--max-length LEN] FILE\n"
 	"      Which ranges hold data, which read as zeros, and in which image\n"
 	"      of the backing chain (depth) and at which file offset they lie.\n"
@@ -80,7 +84,7 @@ const char img_usage[] =
 	"      backing file.  Safe mode first copies into FILE whatever would\n"
 	"      change, so the guest sees the same bytes; -u only rewrites the\n"
 	"      header (for a backing file that was moved or renamed).\n"
-	"  bench [-f FMT] [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] [-o OFF]\n"
+	"  bench [-f FMT] [-U] [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] [-o OFF]\n"
 	"        [-w] [--pattern BYTE] [-t CACHE] [-n | -i threads|native] FILE\n"
 	"      Time COUNT requests (default 75000) of SIZE bytes (4K) with\n"
 	"      DEPTH (64) in flight, at random SIZE-aligned offsets (-S STEP:\n"
@@ -91,7 +95,7 @@ const char img_usage[] =
 	"      works for every format but vmdk; shrinking raw and qcow2 images\n"
 	"      needs --shrink (data past the new end is lost; qcow2 frees those\n"
 	"      clusters, and refuses while internal snapshots exist).\n"
-	"  snapshot [-f FMT] -l [--output human|json]|-c NAME|-d NAME|-a NAME FILE\n"
+	"  snapshot [-f FMT] -l [-U] [--output human|json]|-c NAME|-d NAME|-a NAME FILE\n"
 	"      qcow2 internal snapshots: list, create, delete, or apply\n"
 	"      (revert the image to) the snapshot NAME (a name or an ID).\n"
 	"  write [-f FMT] FILE OFFSET INPUT\n"
@@ -280,6 +284,7 @@ static int img_snapshot(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "output", required_argument, NULL, IMG_OPT_OUTPUT },
+		{ "force-share", no_argument, NULL, 'U' },
 		{ 0 }
 	};
 	struct img_opts o = { 0 };
@@ -288,7 +293,7 @@ static int img_snapshot(int argc, char **argv)
 	char op = 0;
 	int c, ret;
 
-	while ((c = img_next_option("snapshot", argc, argv, ":f:lc:d:a:h",
+	while ((c = img_next_option("snapshot", argc, argv, ":f:lc:d:a:Uh",
 				    longopts, &o, &ret)) != -1) {
 		if (c == IMG_OPT_EXIT)
 			return ret;
@@ -309,8 +314,8 @@ static int img_snapshot(int argc, char **argv)
 		return 2;
 	}
 	if (block_open(&bs, argv[optind], o.fmt,
-		       op == 'l' ? BLOCK_O_NO_BACKING :
-		       BLOCK_O_RDWR | BLOCK_O_NO_BACKING) < 0)
+		       (op == 'l' ? BLOCK_O_NO_BACKING :
+			BLOCK_O_RDWR | BLOCK_O_NO_BACKING) | o.share) < 0)
 		return 1;
 	ret = snapshot_run(bs, op, name, o.json);
 	block_close(bs);

@@ -38,6 +38,8 @@ struct img_opts {
 	bool cache_set;			/* -t was given */
 	bool quiet;			/* -q */
 	bool json;			/* --output json */
+	unsigned share;			/* -U: BLOCK_O_FORCE_SHARE, for
+					   images opened read-only */
 	struct img_progress prog;	/* -p */
 	bool started;			/* img_next_option() was called */
 };

@@ -339,6 +339,7 @@ int img_bench(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pattern", required_argument, NULL, 'P' },
+		{ "force-share", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -348,7 +349,7 @@ int img_bench(int argc, char **argv)
 	uint64_t v;
 	int c, ret;
 
-	while ((c = img_next_option("bench", argc, argv, ":c:d:f:ni:o:s:S:t:wqh",
+	while ((c = img_next_option("bench", argc, argv, ":c:d:f:ni:o:s:S:t:wqUh",
 				    longopts, &o, &ret)) != -1) {
 		switch (c) {
 		case IMG_OPT_EXIT:
@@ -400,7 +401,7 @@ int img_bench(int argc, char **argv)
 	if (img_operands("bench", argc, 1, "exactly one FILE") < 0)
 		return 2;
 	if (block_open(&b.bs, argv[optind], o.fmt,
-		       o.flags | (b.write ? BLOCK_O_RDWR : 0)) < 0)
+		       o.flags | o.share | (b.write ? BLOCK_O_RDWR : 0)) < 0)
 		return 1;
 	ret = bench_run(&b, o.quiet);
 	block_close(b.bs);

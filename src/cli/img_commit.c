@@ -159,7 +159,8 @@ static int commit(struct commit_args *a)
 	struct block_dev *top, *base, *out;
 	int ret;
 
-	if (block_open(&top, a->file, a->opt.fmt, a->opt.flags & BLOCK_O_NOCACHE) < 0)
+	if (block_open(&top, a->file, a->opt.fmt, (a->opt.flags & BLOCK_O_NOCACHE) |
+		       BLOCK_O_BACKING_SHARE_WRITE) < 0)
 		return -EINVAL;
 	ret = -EINVAL;
 	base = a->base ? find_base(top, a->base) : block_backing(top);

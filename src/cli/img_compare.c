@@ -170,6 +170,7 @@ static int run(struct cmp *c)
 int img_compare(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "force-share", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -178,7 +179,7 @@ int img_compare(int argc, char **argv)
 	unsigned flags;
 	int ch, ret;
 
-	while ((ch = img_next_option("compare", argc, argv, ":f:F:T:spqh",
+	while ((ch = img_next_option("compare", argc, argv, ":f:F:T:spqUh",
 				     longopts, &c.opt, &ret)) != -1) {
 		switch (ch) {
 		case IMG_OPT_EXIT:
@@ -194,7 +195,7 @@ int img_compare(int argc, char **argv)
 	if (img_operands("compare", argc, 2, "FILE1 FILE2") < 0)
 		return 2;
 	c.opt.prog.on = c.opt.prog.on && !c.opt.quiet;
-	flags = c.opt.src_flags & ~BLOCK_O_UNSAFE;
+	flags = (c.opt.src_flags & ~BLOCK_O_UNSAFE) | c.opt.share;
 	if (block_open(&c.a, argv[optind], c.opt.fmt, flags) < 0)
 		return 2;
 	if (block_open(&c.b, argv[optind + 1], fb, flags) < 0) {

@@ -98,6 +98,7 @@ static int check_args(const struct convert_args *a)
 int img_convert(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "force-share", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -105,7 +106,7 @@ int img_convert(int argc, char **argv)
 	struct block_dev *in;
 	int c, ret;
 
-	while ((c = img_next_option("convert", argc, argv, ":f:O:o:t:T:cpqh",
+	while ((c = img_next_option("convert", argc, argv, ":f:O:o:t:T:cpqUh",
 				    longopts, &a.opt, &ret)) != -1) {
 		switch (c) {
 		case IMG_OPT_EXIT:
@@ -132,7 +133,7 @@ int img_convert(int argc, char **argv)
 	}
 	a.opt.prog.on = a.opt.prog.on && !a.opt.quiet;
 	if (block_open(&in, argv[optind], a.opt.fmt,
-		       a.opt.src_flags & BLOCK_O_NOCACHE) < 0)
+		       (a.opt.src_flags & BLOCK_O_NOCACHE) | a.opt.share) < 0)
 		return 1;
 	ret = convert(in, argv[optind + 1], &a);
 	block_close(in);

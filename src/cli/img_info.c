@@ -14,6 +14,7 @@
 static const struct option longopts[] = {
 	{ "output", required_argument, NULL, IMG_OPT_OUTPUT },
 	{ "repair", no_argument, NULL, 'r' },
+	{ "force-share", no_argument, NULL, 'U' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -31,8 +32,8 @@ static int parse_args(const char *cmd, int argc, char **argv,
 	int c, status;
 
 	memset(a, 0, sizeof(*a));
-	while ((c = img_next_option(cmd, argc, argv, allow_repair ? ":f:rh" :
-				    ":f:h", longopts, &a->o, &status)) != -1) {
+	while ((c = img_next_option(cmd, argc, argv, allow_repair ? ":f:rUh" :
+				    ":f:Uh", longopts, &a->o, &status)) != -1) {
 		if (c == IMG_OPT_EXIT)
 			return status;
 		if (c == 'r' && !allow_repair) {	/* --repair */
@@ -193,7 +194,7 @@ int img_info(int argc, char **argv)
 	ret = parse_args("info", argc, argv, &a, false);
 	if (ret >= 0)
 		return ret;
-	if (block_open(&bs, a.file, a.o.fmt, BLOCK_O_NO_BACKING) < 0)
+	if (block_open(&bs, a.file, a.o.fmt, BLOCK_O_NO_BACKING | a.o.share) < 0)
 		return 1;
 	ret = block_get_info(bs, &info);
 	if (!ret && block_has(bs, BLOCK_CAN_SNAPSHOT))
@@ -328,6 +329,7 @@ int img_check(int argc, char **argv)
 	ret = parse_args("check", argc, argv, &a, true);
 	if (ret >= 0)
 		return ret;
+	flags |= a.o.share;
 	if (a.repair)
 		flags |= BLOCK_O_RDWR | BLOCK_O_REPAIR;
 	if (block_open(&bs, a.file, a.o.fmt, flags) < 0)

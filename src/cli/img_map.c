@@ -100,6 +100,7 @@ int img_map(int argc, char **argv)
 		{ "output", required_argument, NULL, IMG_OPT_OUTPUT },
 		{ "start-offset", required_argument, NULL, 's' },
 		{ "max-length", required_argument, NULL, 'l' },
+		{ "force-share", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -108,7 +109,7 @@ int img_map(int argc, char **argv)
 	struct block_dev *bs;
 	int c, ret;
 
-	while ((c = img_next_option("map", argc, argv, ":f:h", longopts, &o,
+	while ((c = img_next_option("map", argc, argv, ":f:Uh", longopts, &o,
 				    &ret)) != -1) {
 		if (c == IMG_OPT_EXIT)
 			return ret;
@@ -121,7 +122,7 @@ int img_map(int argc, char **argv)
 	}
 	if (img_operands("map", argc, 1, "exactly one FILE") < 0)
 		return 2;
-	if (block_open(&bs, argv[optind], o.fmt, 0) < 0)
+	if (block_open(&bs, argv[optind], o.fmt, o.share) < 0)
 		return 1;
 	if (start > block_size(bs))
 		start = block_size(bs);

@@ -160,6 +160,9 @@ int img_next_option(const char *cmd, int argc, char **argv,
 		case 'q':
 			o->quiet = true;
 			break;
+		case 'U':
+			o->share = BLOCK_O_FORCE_SHARE;
+			break;
 		case IMG_OPT_OUTPUT:
 			if (img_parse_output(cmd, optarg, &o->json) < 0)
 				goto bad;
