@@ -92,22 +92,32 @@ bool block_has(const struct block_dev *bs, enum block_ability what)
 	return false;
 }
 
+/* The format whose signature buf (the start of an image) carries best. */
+static const struct block_driver *probe_buf(const uint8_t *buf, size_t len)
+{
+	const struct block_driver *drv = &block_raw;
+	int best = -1, score;
+	size_t i;
+
+	for (i = 0; i < NR_DRIVERS; i++) {
+		score = drivers[i]->probe ? drivers[i]->probe(buf, len) : 0;
+		if (score > best) {
+			best = score;
+			drv = drivers[i];
+		}
+	}
+	return drv;
+}
+
 static int probe_fd(int fd, const struct block_driver **drv)
 {
 	uint8_t buf[4096];
-	int best = -1, score, ret;
-	size_t i;
+	int ret;
 
 	ret = file_pread_zero(fd, buf, sizeof(buf), 0);
 	if (ret < 0)
 		return ret;
-	for (i = 0; i < NR_DRIVERS; i++) {
-		score = drivers[i]->probe ? drivers[i]->probe(buf, sizeof(buf)) : 0;
-		if (score > best) {
-			best = score;
-			*drv = drivers[i];
-		}
-	}
+	*drv = probe_buf(buf, sizeof(buf));
 	return 0;
 }
 
@@ -135,6 +145,7 @@ static void free_dev(struct block_dev *bs)
 	if (bs->fd >= 0)
 		close(bs->fd);
 	pthread_mutex_destroy(&bs->lock);
+	pthread_mutex_destroy(&bs->guard_lock);
 	pthread_rwlock_destroy(&bs->io_lock);
 	free(bs->filename);
 	free(bs);
@@ -145,6 +156,7 @@ static void init_locks(struct block_dev *bs)
 	pthread_rwlockattr_t a;
 
 	pthread_mutex_init(&bs->lock, NULL);
+	pthread_mutex_init(&bs->guard_lock, NULL);
 	/* Allocating writes must not starve behind a stream of readers. */
 	pthread_rwlockattr_init(&a);
 	pthread_rwlockattr_setkind_np(&a,
@@ -225,6 +237,12 @@ int block_open(struct block_dev **out, const char *path, const char *format,
 			free_dev(bs);
 			return ret;
 		}
+		bs->probed_raw = drv == &block_raw;
+		if (bs->probed_raw && !bs->read_only)
+			log_warn("'%s': no format given, guessed raw; writes "
+				 "that would make its first sector an image "
+				 "header are refused (give format=raw or -f raw "
+				 "to lift this)", path);
 	}
 	bs->drv = drv;
 	ret = drv->open(bs, flags);
@@ -267,6 +285,34 @@ char *block_backing_path(const char *path, const char *name)
 	return full;
 }
 
+/*
+ * A backing file whose format the image does not record was opened by
+ * guessing it, without its own backing file: a guessed format may lead
+ * no further.  Were the guess wrong (a raw disk a guest wrote an image
+ * header into), following its backing file would read a file the guest
+ * chose.
+ */
+static int check_guessed_backing(struct block_dev *bs)
+{
+	struct block_info info;
+	int ret = block_get_info(bs->backing, &info);
+
+	if (!ret && info.backing_file[0]) {
+		log_error("%s: its backing file '%s' has no recorded format and "
+			  "names a backing file of its own, which wirt does not "
+			  "follow from a guessed format; record it with 'wirt img "
+			  "rebase -u -b %s -F %s %s'", bs->filename,
+			  bs->backing->filename, bs->backing->filename,
+			  bs->backing->drv->name, bs->filename);
+		ret = -EINVAL;
+	}
+	if (ret < 0) {
+		block_close(bs->backing);
+		bs->backing = NULL;
+	}
+	return ret;
+}
+
 int block_open_backing(struct block_dev *bs, const char *name,
 		       const char *format)
 {
@@ -286,9 +332,12 @@ int block_open_backing(struct block_dev *bs, const char *name,
 	/* block_open() says what is wrong with the backing file. */
 	backing_depth++;
 	ret = block_open(&bs->backing, full, format,
-			 (bs->nocache ? BLOCK_O_NOCACHE : 0) | bs->share_flags);
+			 (bs->nocache ? BLOCK_O_NOCACHE : 0) | bs->share_flags |
+			 (format ? 0 : BLOCK_O_NO_BACKING));
 	backing_depth--;
 	free(full);
+	if (!ret && !format)
+		ret = check_guessed_backing(bs);
 	return ret;
 }
 
@@ -426,17 +475,66 @@ static int write_alloc(struct block_dev *bs, uint64_t off, const uint8_t *buf,
 	return ret;
 }
 
+static int write_range(struct block_dev *bs, uint64_t off, const void *buf,
+		       size_t len);
+
+/*
+ * A guessed-raw image must not become, by a write, a file whose next
+ * open guesses another format: a guest could write a qcow2 header naming
+ * any host file as its backing file.  Every write reaching the first
+ * sector is checked against the sector it would leave, one at a time so
+ * that no two writes can put a header together between them.
+ */
+static int guarded_write(struct block_dev *bs, uint64_t off, const void *buf,
+			 size_t len)
+{
+	uint8_t sector[GUARD_BYTES];
+	const struct block_driver *looks;
+	size_t head = GUARD_BYTES - off < len ? GUARD_BYTES - off : len;
+	int ret;
+
+	pthread_mutex_lock(&bs->guard_lock);
+	memset(sector, 0, sizeof(sector));
+	ret = block_read(bs, 0, sector, bs->size < GUARD_BYTES ? bs->size :
+			 GUARD_BYTES);
+	memcpy(sector + off, buf, head);
+	looks = probe_buf(sector, sizeof(sector));
+	if (!ret && looks != &block_raw) {
+		if (!bs->guard_said)
+			log_error("'%s': refused a write that would make this "
+				  "guessed-raw image look like a %s image (if it "
+				  "is raw, say so: format=raw or -f raw)",
+				  bs->filename, looks->name);
+		bs->guard_said = true;
+		ret = -EPERM;
+	}
+	if (!ret)
+		ret = write_range(bs, off, buf, len);
+	pthread_mutex_unlock(&bs->guard_lock);
+	return ret;
+}
+
 int block_write(struct block_dev *bs, uint64_t off, const void *buf,
 		size_t len)
 {
-	const uint8_t *p = buf;
-	size_t n;
 	int ret = check_range(bs, off, len);
 
 	if (ret < 0 || !len)
 		return ret;
 	if (bs->read_only)
 		return -EROFS;
+	if (bs->probed_raw && off < GUARD_BYTES)
+		return guarded_write(bs, off, buf, len);
+	return write_range(bs, off, buf, len);
+}
+
+static int write_range(struct block_dev *bs, uint64_t off, const void *buf,
+		       size_t len)
+{
+	const uint8_t *p = buf;
+	size_t n;
+	int ret;
+
 	if (!bs->drv->map) {
 		lock_excl(bs);
 		ret = bs->drv->write(bs, off, buf, len);

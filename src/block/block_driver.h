@@ -9,6 +9,10 @@
 
 #include "block/block.h"
 
+/* The bytes at the start of an image that format probes look at and the
+ * write guard of guessed-raw images checks (every signature lies there). */
+#define GUARD_BYTES	512
+
 struct block_driver {
 	const char *name;
 	/* Score how well the first bytes of a file match: 0 no, 100 sure. */
@@ -63,6 +67,10 @@ struct block_dev {
 	 */
 	pthread_rwlock_t io_lock;
 	bool nocache;			/* BLOCK_O_NOCACHE: fd is O_DIRECT */
+	bool probed_raw;		/* format guessed as raw: first sector
+					   guarded (block_write) */
+	bool guard_said;		/* the guard's refusal was logged */
+	pthread_mutex_t guard_lock;	/* one guarded write at a time */
 	unsigned share_flags;		/* BLOCK_O_FORCE_SHARE and
 					   BLOCK_O_BACKING_SHARE_WRITE, passed
 					   on to backing files */

@@ -2,7 +2,9 @@
 default guest finds virtio-blk disks (raw read-write with a serial, qcow2
 read-only) and virtio-rng; writes through dd reach the host file after
 sync and power-off; the read-only disk refuses writes; discard
-reaches the image; /dev/hwrng delivers bytes.  A second boot
+reaches the image; /dev/hwrng delivers bytes; a disk given without its
+format (guessed raw) refuses the guest's write of an image header into
+its first sector and stays raw.  A second boot
 puts the shell on virtio-console (hvc0) with a named port, and uses
 legacy INTx interrupts instead of MSI-X.  One boot serves each group:
 booting Linux under the emulator takes a while."""
@@ -50,11 +52,14 @@ def disks(tmp_path_factory):
     with open(raw_src, "wb") as f:
         f.write(data)
         f.truncate(DISK_SIZE)
+    guessed = d / "guessed.raw"
+    with open(guessed, "wb") as f:
+        f.truncate(DISK_SIZE)
     ro = d / "ro.qcow2"
     r = subprocess.run([WIRT, "img", "convert", "-O", "qcow2", str(raw_src), str(ro)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    return {"dir": d, "rw": rw, "ro": ro, "ro_md5": hashlib.md5(data).hexdigest(),
+    return {"dir": d, "rw": rw, "ro": ro, "guessed": guessed, "ro_md5": hashlib.md5(data).hexdigest(),
             "ro_sha_before": hashlib.sha256(open(ro, "rb").read()).hexdigest()}
 
 
@@ -67,6 +72,7 @@ def guest(disks):
                       "--append", "console=ttyS0 panic=-1",
                       "--disk", "%s,format=raw,serial=%s" % (disks["rw"], SERIAL),
                       "--disk", "%s,readonly=on" % disks["ro"],
+                      "--disk", str(disks["guessed"]),
                       "--rng"], str(disks["dir"] / "console.log"))
     try:
         g.expect("wirt-guest: ready", BOOT_TIMEOUT)
@@ -79,8 +85,8 @@ def guest(disks):
 def test_pci_devices_found(guest):
     out = guest.run("cat /sys/bus/pci/devices/*/vendor /sys/bus/pci/devices/*/device")
     ids = out.split()
-    assert ids.count("0x1af4") == 3, out
-    assert ids.count("0x1042") == 2 and "0x1044" in ids, out
+    assert ids.count("0x1af4") == 4, out
+    assert ids.count("0x1042") == 3 and "0x1044" in ids, out
     # MSI-X is in use: one vector per queue plus the configuration vector.
     assert "virtio0-req.0" in guest.run("cat /proc/interrupts")
 
@@ -101,6 +107,24 @@ def test_readonly_disk_refuses_writes(guest):
     out = guest.run("dd if=/dev/zero of=/dev/vdb bs=4096 count=1 oflag=direct"
                     " 2>&1; echo status=$?")
     assert "status=0" not in out, out
+
+
+def test_guessed_raw_disk_refuses_an_image_header(guest, disks):
+    """A guest writing a qcow2 header into a disk whose format wirt
+    guessed would make the next start open it as qcow2, with a backing
+    file of the guest's choosing: refused (EIO in the guest).  Other
+    writes to the first sector (a partition table) go through."""
+    out = guest.run("printf 'QFI\\373' | dd of=/dev/vdc bs=512 conv=sync,fsync"
+                    " 2>&1; echo status=$?")
+    assert "status=0" not in out, out
+    out = guest.run("printf 'not an image header' | dd of=/dev/vdc bs=512 conv=sync,fsync"
+                    " 2>&1; echo status=$?")
+    assert "status=0" in out, out
+    with open(disks["guessed"], "rb") as f:
+        assert f.read(19) == b"not an image header"
+    r = subprocess.run([WIRT, "img", "info", "-U", str(disks["guessed"])],
+                       capture_output=True, text=True)
+    assert "file format: raw" in r.stdout, r.stdout + r.stderr
 
 
 def test_hwrng_delivers_bytes(guest):
