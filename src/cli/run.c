@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 
 #include "accel/accel.h"
 #include "cli/commands.h"
@@ -39,6 +40,33 @@ static const struct accel_ops *choose_accel(const struct vm_config *cfg)
 	return &accel_emu_ops;
 }
 
+/*
+ * What this host can give the guest: RAM it cannot back is refused (the
+ * kernel would kill wirt once the guest touches it), more vCPUs than CPUs
+ * only warned about.
+ */
+static int check_host_resources(const struct vm_config *cfg,
+				const struct run_flags *flags)
+{
+	struct sysinfo si;
+	uint64_t host;
+
+	if (cfg->cpus > (unsigned)get_nprocs())
+		log_warn("--cpus %u: this host has %d CPUs; the vCPUs will share "
+			 "them", cfg->cpus, get_nprocs());
+	if (flags->overcommit || sysinfo(&si) < 0)
+		return 0;
+	host = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
+	if (cfg->memory <= host)
+		return 0;
+	log_error("--memory %llu MiB is more than this host's RAM and swap "
+		  "(%llu MiB): the guest could not use it all; give less, or "
+		  "--overcommit to start anyway",
+		  (unsigned long long)(cfg->memory >> 20),
+		  (unsigned long long)(host >> 20));
+	return -ENOMEM;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct vm_config cfg;
@@ -57,6 +85,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (flags.verbose)
 		log_threshold = flags.verbose > 1 ? LOG_DEBUG : LOG_INFO;
+	if (check_host_resources(&cfg, &flags) < 0)
+		return 1;
 	accel = choose_accel(&cfg);
 	if (!accel)
 		return 1;

@@ -14,13 +14,14 @@ enum {
 	OPT_ACCEL = 'a', OPT_MEMORY = 'm', OPT_CPUS = 'c', OPT_KERNEL = 'k',
 	OPT_INITRD = 'i', OPT_APPEND = 'A', OPT_FIRMWARE = 'f', OPT_DISK = 'd',
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v',
-	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL,
+	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 };
 
 static const struct option long_options[] = {
 	{ "accel", required_argument, NULL, OPT_ACCEL },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "overcommit", no_argument, NULL, OPT_OVERCOMMIT },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "append", required_argument, NULL, OPT_APPEND },
@@ -48,7 +49,10 @@ static const char help_text[] =
 	"                            x86-64 emulator, or the best that works here\n"
 	"                            (default auto; wirt says which and why)\n"
 	"  -m, --memory SIZE         guest RAM, e.g. 512M or 2G; a bare number is\n"
-	"                            MiB (default 512M, at least 16M)\n"
+	"                            MiB (default 512M, at least 16M; at most the\n"
+	"                            host's RAM and swap unless --overcommit)\n"
+	"      --overcommit          allow --memory beyond the host's RAM and swap\n"
+	"                            (guest RAM is backed only once touched)\n"
 	"  -c, --cpus N              number of vCPUs, 1 to 64 (default 1)\n"
 	"Boot (give --kernel, --firmware, or both):\n"
 	"  -k, --kernel FILE         Linux kernel: a bzImage, or a vmlinux ELF with\n"
@@ -254,6 +258,9 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_NO_REBOOT:
 			cfg->no_reboot = true;
+			break;
+		case OPT_OVERCOMMIT:
+			flags->overcommit = true;
 			break;
 		case OPT_VERBOSE:
 			flags->verbose++;

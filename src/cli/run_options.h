@@ -2,6 +2,7 @@
 #ifndef WIRT_CLI_RUN_OPTIONS_H
 #define WIRT_CLI_RUN_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -10,6 +11,7 @@
 /* Options that control wirt itself rather than the machine. */
 struct run_flags {
 	int verbose;
+	bool overcommit;	/* --overcommit: no host memory check */
 };
 
 /*

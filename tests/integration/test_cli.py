@@ -58,3 +58,23 @@ def test_triple_fault_with_no_reboot(wirt_binary, tmp_path):
     r = run_wirt(["run", "--accel", "emu", "--no-reboot", "--firmware", str(f)])
     assert r.returncode == 2, r.stderr
     assert "triple fault" in r.stderr
+
+
+def host_ram_and_swap_mib():
+    fields = dict(l.split(":", 1) for l in open("/proc/meminfo"))
+    kib = int(fields["MemTotal"].split()[0]) + int(fields["SwapTotal"].split()[0])
+    return kib // 1024
+
+
+def test_memory_beyond_the_host_needs_overcommit(wirt_binary):
+    """RAM the host cannot back is refused unless the user says
+    --overcommit (guest RAM is only backed once touched: a tiny guest
+    runs with it)."""
+    too_much = "%dM" % (host_ram_and_swap_mib() + 1024)
+    r = run_wirt(["run", "--accel", "emu", "--memory", too_much,
+                  "--firmware", guest_path("hello")])
+    assert r.returncode == 1 and "--overcommit" in r.stderr, r.stderr
+    assert "Hello" not in r.stdout
+    r = run_wirt(["run", "--accel", "emu", "--memory", too_much, "--overcommit",
+                  "--firmware", guest_path("hello")])
+    assert r.returncode == 33 and "Hello from real mode" in r.stdout, r.stderr
