@@ -54,6 +54,11 @@ GUESTS = {
                          "8 bytes at offset 0xfff9 is #gp",
                          "8 bytes at offset 0xfff8 is fine", "word at ss:0xffff is #ss",
                          "lock mov is #ud"]), 59, False),
+    "nmi": ("".join("ok %s\n" % n for n in
+                    ["nmi taken with if=0", "second nmi waits for iret",
+                     "no nmi inside the nmi handler", "latched nmi taken right after iret",
+                     "one nmi latched while blocked", "self-shorthand nmi",
+                     "ioapic nmi wakes hlt with if=0"]), 59, True),
     "virtio_msix": ("request answered, msi-x interrupt taken\n"
                     "masked vector: message pending\n"
                     "unmasked vector: pending message delivered\n", 47, False),
