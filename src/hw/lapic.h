@@ -1,5 +1,6 @@
 /*
- * Local APIC (xAPIC, MMIO at APIC_BASE) for the emulator: one per vCPU.
+ * Local APIC (xAPIC at its MMIO base, or x2APIC through MSRs) for the
+ * emulator: one per vCPU.
  * Timer in one-shot, periodic and TSC-deadline modes, IPIs (fixed, NMI,
  * INIT, start-up) in physical and flat logical destination modes, EOI with
  * level-triggered EOI broadcast to the IOAPIC, TPR/PPR, the spurious
@@ -38,8 +39,19 @@ void lapic_write(struct lapic *l, uint32_t offset, uint32_t value);
 bool lapic_hw_enabled(const struct lapic *l); /* APIC_BASE global enable */
 uint64_t lapic_get_base(const struct lapic *l);
 bool lapic_set_base(struct lapic *l, uint64_t value);
-uint64_t lapic_get_tsc_deadline(const struct lapic *l);
+bool lapic_x2apic_mode(const struct lapic *l);
+/* IA32_TSC_DEADLINE: the armed deadline, 0 when none or once it fired. */
+uint64_t lapic_get_tsc_deadline(struct lapic *l);
 void lapic_set_tsc_deadline(struct lapic *l, uint64_t tsc);
+/* The guest wrote its TSC: re-arm a TSC deadline against the new clock. */
+void lapic_tsc_changed(struct lapic *l);
+
+/* x2APIC mode: the registers as MSRs; 0, or -1 for #GP (not in x2APIC
+ * mode, no such register, wrong direction, reserved bits set). */
+#define LAPIC_X2APIC_MSR_FIRST 0x800
+#define LAPIC_X2APIC_MSR_LAST  0x8ff
+int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *val);
+int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t val);
 
 /* Deliver an interrupt message (from the IOAPIC or an MSI). */
 void apic_bus_deliver(struct apic_bus *bus, uint8_t dest, bool logical,
