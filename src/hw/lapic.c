@@ -686,6 +686,16 @@ bool lapic_set_base(struct lapic *l, uint64_t v)
 	return true;
 }
 
+void lapic_init_reset(struct lapic *l)
+{
+	pthread_mutex_lock(&l->lock);
+	power_up_state(l);
+	if (x2apic_mode(l))
+		l->ldr = x2apic_ldr(l);
+	update_pending(l);
+	pthread_mutex_unlock(&l->lock);
+}
+
 void lapic_reset(struct lapic *l, bool bsp)
 {
 	pthread_mutex_lock(&l->lock);

@@ -33,6 +33,9 @@ struct lapic *lapic_create(struct apic_bus *bus, unsigned id,
 			   const struct lapic_cpu_ops *ops, void *cpu,
 			   const uint64_t *tsc_offset);
 void lapic_reset(struct lapic *l, bool bsp);
+/* INIT (SDM 10.4.7.3): the registers as at power-up but the ID, with
+ * IA32_APIC_BASE (and so xAPIC or x2APIC mode) kept. */
+void lapic_init_reset(struct lapic *l);
 
 uint32_t lapic_read(struct lapic *l, uint32_t offset);
 void lapic_write(struct lapic *l, uint32_t offset, uint32_t value);

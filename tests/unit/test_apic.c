@@ -240,6 +240,26 @@ static void test_x2apic_msr_rules(void **state)
 	assert_int_equal(lapic_ack(apic[0]), 0x45);
 }
 
+static void test_init_reset(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	to_x2apic(17);
+	assert_int_equal(lapic_msr_write(apic[17], 0x808, 0x20), 0);
+	assert_int_equal(lapic_msr_write(apic[17], 0x83f, 0x80), 0);
+	lapic_init_reset(apic[17]);
+	/* The mode and ID stay, the registers are at power-up. */
+	assert_true(lapic_x2apic_mode(apic[17]));
+	assert_int_equal(lapic_msr_read(apic[17], 0x808, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(lapic_msr_read(apic[17], 0x80f, &v), 0);
+	assert_int_equal(v, 0xff);
+	assert_int_equal(lapic_msr_read(apic[17], 0x80d, &v), 0);
+	assert_int_equal(v, 0x10002);
+	assert_false(lapic_has_interrupt(apic[17]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +269,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remote_irr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eoi_suppression_and_eoi_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_x2apic_msr_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_reset, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -326,6 +326,9 @@ static void handle_ipis(struct emu_cpu *c)
 		emu_update_mode(c);
 		emu_tlb_flush(c, true);
 		c->s.apic_base = base;
+		lapic_init_reset(c->lapic);
+		c->nmi_blocked = false;
+		c->irq_shadow = false;
 		c->halted = false;
 		c->wait_for_sipi = !(base & (1ULL << 8));
 	}
