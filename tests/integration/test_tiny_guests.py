@@ -112,12 +112,19 @@ GUESTS = {
                      "no nmi inside the nmi handler", "latched nmi taken right after iret",
                      "one nmi latched while blocked", "self-shorthand nmi",
                      "ioapic nmi wakes hlt with if=0"]), 59, True),
+    "nmi_smp": ("".join("ok %s\n" % n for n in
+                        ["ap started", "ap halted with if=0",
+                         "nmi to another cpu wakes it from hlt",
+                         "nmi from another cpu taken with if=0"]), 59, True),
     "virtio_msix": ("request answered, msi-x interrupt taken\n"
                     "masked vector: message pending\n"
                     "unmasked vector: pending message delivered\n", 47, False),
 }
 # Options a guest needs besides --firmware.
-EXTRA_ARGS = {"pci_probe": ["--rng"], "virtio_msix": ["--rng"], "a20": ["--no-reboot"]}
+EXTRA_ARGS = {"pci_probe": ["--rng"], "virtio_msix": ["--rng"], "a20": ["--no-reboot"],
+              "nmi_smp": ["--cpus", "2"]}
+# The same for QEMU's oracle run.
+QEMU_EXTRA_ARGS = {"nmi_smp": ["-smp", "2"]}
 # QEMU's PC reads zeros from unassigned MMIO, has other PCI devices and lays
 # out its virtio BARs differently; its TCG checks no segment limits in real
 # mode and takes LOCK MOV (the SDM: #GP/#SS, #UD).
@@ -186,7 +193,8 @@ def test_qemu_oracle_agrees(name):
     out, status, _ = GUESTS[name]
     r = subprocess.run([qemu, "-accel", "tcg", "-bios", guest_path(name), "-display", "none",
                         "-nodefaults", "-serial", "stdio", "-no-reboot",
-                        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+                        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"] +
+                       QEMU_EXTRA_ARGS.get(name, []),
                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert r.stdout.replace("\r", "") == out
     assert r.returncode == status
