@@ -604,6 +604,40 @@ int lapic_ack(struct lapic *l)
 	return v;
 }
 
+void lapic_lint1(struct lapic *l)
+{
+	uint32_t lvt;
+	bool kick = false;
+
+	pthread_mutex_lock(&l->lock);
+	lvt = l->lvt[5];
+	if (!hw_enabled(l)) {
+		pthread_mutex_unlock(&l->lock);
+		l->ops->nmi(l->cpu);
+		return;
+	}
+	if (!(lvt & LVT_MASKED)) {
+		switch ((lvt >> 8) & 7) {
+		case DM_NMI:
+			pthread_mutex_unlock(&l->lock);
+			l->ops->nmi(l->cpu);
+			return;
+		case DM_FIXED:
+			if (software_enabled(l)) {
+				accept(l, lvt & 0xff, false);
+				kick = true;
+			}
+			break;
+		default:
+			log_warn_once("lapic: LINT1 delivery mode %u not supported",
+				      (lvt >> 8) & 7);
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (kick)
+		l->ops->kick(l->cpu);
+}
+
 bool lapic_accepts_pic(struct lapic *l)
 {
 	uint32_t lint0 = __atomic_load_n(&l->lvt[4], __ATOMIC_RELAXED);

@@ -67,6 +67,10 @@ void apic_bus_deliver(struct apic_bus *bus, uint8_t dest, bool logical,
  */
 bool lapic_has_interrupt(struct lapic *l);
 int lapic_ack(struct lapic *l);
+/* A rising edge on LINT1 (the board's NMI line): as its LVT entry says
+ * (NMI, or a fixed vector; nothing while masked), or straight to the
+ * CPU's NMI input with the APIC globally disabled. */
+void lapic_lint1(struct lapic *l);
 /* Does LINT0 pass the 8259's interrupt to this CPU? */
 bool lapic_accepts_pic(struct lapic *l);
 

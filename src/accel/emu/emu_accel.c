@@ -499,6 +499,15 @@ static void emu_vcpu_kick(struct vcpu *vcpu)
 	pthread_mutex_unlock(&evm->irq_lock);
 }
 
+static void emu_nmi(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct emu_cpu *c = vm->vcpus[i].accel_data;
+		if (c)
+			lapic_lint1(c->lapic);
+	}
+}
+
 static void emu_set_irq_line(struct vm *vm, unsigned gsi, int level)
 {
 	emu_set_line(vm->accel_data, gsi, level);
@@ -522,4 +531,5 @@ const struct accel_ops accel_emu_ops = {
 	.vcpu_kick = emu_vcpu_kick,
 	.set_irq_line = emu_set_irq_line,
 	.send_msi = emu_accel_send_msi,
+	.nmi = emu_nmi,
 };
