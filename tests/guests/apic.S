@@ -97,10 +97,15 @@ _start:
 	movl $0x10000, APIC + 0x320
 
 	/* ---- the IOAPIC ---- */
+	/* 24 pins, version 0x20 (with the EOI register, wirt's emulator and
+	 * QEMU) or 0x11 (KVM's in-kernel IOAPIC, which takes EOI register
+	 * writes all the same). */
 	movl $1, IOAPIC
 	mov IOAPIC + 0x10, %eax
-	cmp $0x170020, %eax		/* 24 pins, version 0x20 (EOI register) */
-	check e, "ioapic version 0x20, 24 pins"
+	cmp $0x170020, %eax
+	je 1f
+	cmp $0x170011, %eax
+1:	check e, "ioapic version 0x20 or 0x11, 24 pins"
 
 	/* HPET timer 1, level, to the highest pin it offers. */
 	mov HPET + 4, %ecx		/* period in fs: ticks in 1 ms */
