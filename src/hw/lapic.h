@@ -2,9 +2,11 @@
  * Local APIC (xAPIC at its MMIO base, or x2APIC through MSRs) for the
  * emulator: one per vCPU.
  * Timer in one-shot, periodic and TSC-deadline modes, IPIs (fixed, NMI,
- * INIT, start-up) in physical and flat logical destination modes, EOI with
- * level-triggered EOI broadcast to the IOAPIC, TPR/PPR, the spurious
- * vector, and LINT0 as the 8259's virtual wire.
+ * INIT, start-up) in physical and logical (flat, cluster, x2APIC cluster)
+ * destination modes, EOI with level-triggered EOI broadcast to the IOAPIC
+ * (suppressible), TPR/PPR, the spurious vector, LINT0 as the 8259's
+ * virtual wire, LINT1 as the board's NMI line, and IA32_APIC_BASE's
+ * modes: disabled, xAPIC, x2APIC.
  */
 #ifndef WIRT_HW_LAPIC_H
 #define WIRT_HW_LAPIC_H
