@@ -2,7 +2,8 @@
  * NMIs between two CPUs (run with two vCPUs): the BSP starts the AP with
  * INIT and a start-up IPI (vector 0xF0: CS=0xF000, IP=0, this image's
  * first byte, where both CPUs tell themselves apart by IA32_APIC_BASE's
- * BSP bit); the AP halts with IF=0, the BSP's NMI (ICR, physical APIC 1)
+ * BSP bit); the AP's APIC after reset (ID 1, no BSP flag, LINT0 masked:
+ * only the BSP's is the 8259's virtual wire); the AP halts with IF=0, the BSP's NMI (ICR, physical APIC 1)
  * wakes it, and the AP answers with an NMI to APIC 0 that the BSP takes
  * with IF=0.  Ends with 0x1d (status 59), 0x3f (127) after a "FAIL" line.
  */
@@ -12,6 +13,9 @@
 #define NMIS1 0x504		/* NMIs the AP took */
 #define AP_READY 0x508		/* the AP is in protected mode, APIC on */
 #define AP_HALTS 0x50c		/* HLTs the AP left */
+#define AP_ID 0x510		/* the AP's ID register */
+#define AP_BASE 0x514		/* the AP's IA32_APIC_BASE */
+#define AP_LINT0 0x518		/* the AP's LINT0 entry */
 
 	reset_vector
 	.code16
@@ -41,6 +45,12 @@ _start:				/* first byte of the image: the AP starts here too */
 	movl $0x46f0, APIC + 0x300
 	wait_for AP_READY, 1
 	check e, "ap started"
+	cmpl $(1 << 24), AP_ID
+	check e, "ap's apic id 1 << 24"
+	cmpl $0xfee00800, AP_BASE
+	check e, "ap's ia32_apic_base without the bsp flag"
+	cmpl $0x10000, AP_LINT0
+	check e, "ap's lint0 masked"
 	mov $2000000, %ecx		/* let it reach its HLT */
 1:	loop 1b
 	cmpl $0, AP_HALTS
@@ -72,6 +82,13 @@ ap32:
 	mov %ax, %ss
 	mov $0x5000, %esp
 	lidt LIN(idt_ptr)
+	mov APIC + 0x20, %eax
+	mov %eax, AP_ID
+	mov APIC + 0x350, %eax
+	mov %eax, AP_LINT0
+	mov $0x1b, %ecx
+	rdmsr
+	mov %eax, AP_BASE
 	movl $0x1ff, APIC + 0xf0
 	movl $1, AP_READY
 1:	hlt				/* IF=0: only an NMI ends it */

@@ -113,7 +113,9 @@ GUESTS = {
                      "one nmi latched while blocked", "self-shorthand nmi",
                      "ioapic nmi wakes hlt with if=0"]), 59, True),
     "nmi_smp": ("".join("ok %s\n" % n for n in
-                        ["ap started", "ap halted with if=0",
+                        ["ap started", "ap's apic id 1 << 24",
+                         "ap's ia32_apic_base without the bsp flag", "ap's lint0 masked",
+                         "ap halted with if=0",
                          "nmi to another cpu wakes it from hlt",
                          "nmi from another cpu taken with if=0"]), 59, True),
     "virtio_msix": ("request answered, msi-x interrupt taken\n"
