@@ -77,6 +77,10 @@ struct accel_ops {
 	 */
 	int (*msi_irqfd)(struct vm *vm, int fd, uint64_t addr, uint32_t data,
 			 bool assign);
+
+	/* Optional: assert the board's NMI line, LINT1 of every CPU (what an
+	 * NMI button or a chipset NMI does); any thread. */
+	void (*nmi)(struct vm *vm);
 };
 
 extern const struct accel_ops accel_kvm_ops;

@@ -1,4 +1,5 @@
-/* I/O APIC model (see ioapic.h); register layout from the 82093AA datasheet. */
+/* I/O APIC model (see ioapic.h); register layout from the 82093AA datasheet,
+ * plus the EOI register of version 0x20 I/O APICs (ICH and later). */
 #include "hw/ioapic.h"
 
 #include <pthread.h>
@@ -105,8 +106,8 @@ static uint64_t ioapic_read(void *opaque, uint64_t off, unsigned size)
 		unsigned s = io->sel;
 		if (s == 0)
 			v = io->id << 24;
-		else if (s == 1)
-			v = 0x11 | ((PINS - 1) << 16);
+		else if (s == 1) /* version 0x20: has the EOI register at 0x40 */
+			v = 0x20 | ((PINS - 1) << 16);
 		else if (s == 2)
 			v = io->id << 24;
 		else if (s >= 0x10 && s < 0x10 + 2 * PINS)
@@ -138,6 +139,11 @@ static void ioapic_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 			else /* delivery status and remote IRR are read-only */
 				r = (r & ~0xffffffffULL & ~0ULL) | ((r & RTE_REMOTE_IRR)) |
 				    (v & ~(RTE_REMOTE_IRR | (1ULL << 12)) & 0xffffffffULL);
+			/* An edge-triggered pin has no Remote IRR: switching a
+			 * pin to edge clears it (how kernels clear a stale one
+			 * on I/O APICs without the EOI register). */
+			if (!(r & RTE_LEVEL))
+				r &= ~RTE_REMOTE_IRR;
 			io->rte[pin] = r;
 			/* Unmasking a level line that is still asserted delivers it. */
 			if ((r & RTE_LEVEL) && (io->levels & (1u << pin)))

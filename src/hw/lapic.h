@@ -1,9 +1,12 @@
 /*
- * Local APIC (xAPIC, MMIO at APIC_BASE) for the emulator: one per vCPU.
+ * Local APIC (xAPIC at its MMIO base, or x2APIC through MSRs) for the
+ * emulator: one per vCPU.
  * Timer in one-shot, periodic and TSC-deadline modes, IPIs (fixed, NMI,
- * INIT, start-up) in physical and flat logical destination modes, EOI with
- * level-triggered EOI broadcast to the IOAPIC, TPR/PPR, the spurious
- * vector, and LINT0 as the 8259's virtual wire.
+ * INIT, start-up) in physical and logical (flat, cluster, x2APIC cluster)
+ * destination modes, EOI with level-triggered EOI broadcast to the IOAPIC
+ * (suppressible), TPR/PPR, the spurious vector, LINT0 as the 8259's
+ * virtual wire, LINT1 as the board's NMI line, and IA32_APIC_BASE's
+ * modes: disabled, xAPIC, x2APIC.
  */
 #ifndef WIRT_HW_LAPIC_H
 #define WIRT_HW_LAPIC_H
@@ -32,14 +35,28 @@ struct lapic *lapic_create(struct apic_bus *bus, unsigned id,
 			   const struct lapic_cpu_ops *ops, void *cpu,
 			   const uint64_t *tsc_offset);
 void lapic_reset(struct lapic *l, bool bsp);
+/* INIT (SDM 10.4.7.3): the registers as at power-up but the ID, with
+ * IA32_APIC_BASE (and so xAPIC or x2APIC mode) kept. */
+void lapic_init_reset(struct lapic *l);
 
 uint32_t lapic_read(struct lapic *l, uint32_t offset);
 void lapic_write(struct lapic *l, uint32_t offset, uint32_t value);
 bool lapic_hw_enabled(const struct lapic *l); /* APIC_BASE global enable */
 uint64_t lapic_get_base(const struct lapic *l);
 bool lapic_set_base(struct lapic *l, uint64_t value);
-uint64_t lapic_get_tsc_deadline(const struct lapic *l);
+bool lapic_x2apic_mode(const struct lapic *l);
+/* IA32_TSC_DEADLINE: the armed deadline, 0 when none or once it fired. */
+uint64_t lapic_get_tsc_deadline(struct lapic *l);
 void lapic_set_tsc_deadline(struct lapic *l, uint64_t tsc);
+/* The guest wrote its TSC: re-arm a TSC deadline against the new clock. */
+void lapic_tsc_changed(struct lapic *l);
+
+/* x2APIC mode: the registers as MSRs; 0, or -1 for #GP (not in x2APIC
+ * mode, no such register, wrong direction, reserved bits set). */
+#define LAPIC_X2APIC_MSR_FIRST 0x800
+#define LAPIC_X2APIC_MSR_LAST  0x8ff
+int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *val);
+int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t val);
 
 /* Deliver an interrupt message (from the IOAPIC or an MSI). */
 void apic_bus_deliver(struct apic_bus *bus, uint8_t dest, bool logical,
@@ -52,6 +69,10 @@ void apic_bus_deliver(struct apic_bus *bus, uint8_t dest, bool logical,
  */
 bool lapic_has_interrupt(struct lapic *l);
 int lapic_ack(struct lapic *l);
+/* A rising edge on LINT1 (the board's NMI line): as its LVT entry says
+ * (NMI, or a fixed vector; nothing while masked), or straight to the
+ * CPU's NMI input with the APIC globally disabled. */
+void lapic_lint1(struct lapic *l);
 /* Does LINT0 pass the 8259's interrupt to this CPU? */
 bool lapic_accepts_pic(struct lapic *l);
 

@@ -114,6 +114,7 @@ static void console_help(void)
 	static const char help[] =
 		"\r\nC-a h    print this help\r\n"
 		"C-a x    exit wirt\r\n"
+		"C-a n    send an NMI (LINT1 of every CPU)\r\n"
 		"C-a C-a  send C-a to the guest\r\n";
 
 	console_write(help, sizeof(help) - 1);
@@ -135,6 +136,13 @@ static void console_key(uint8_t b)
 	case 'X':
 		console_write("\r\nwirt: terminated by C-a x\r\n", 29);
 		vm_request_stop(con.vm, VM_STOP_EXIT, 0);
+		break;
+	case 'n':
+	case 'N':
+		if (con.vm->accel->nmi)
+			con.vm->accel->nmi(con.vm);
+		else
+			log_warn("C-a n: no NMI button with this accelerator");
 		break;
 	case 'h':
 	case 'H':

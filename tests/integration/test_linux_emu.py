@@ -60,6 +60,19 @@ def test_hpet_found(guest):
     assert irq0 and int(irq0[0].split()[1]) > 0 and "timer" in irq0[0], irq0
 
 
+def test_apic_modes_seen_by_linux(guest):
+    """Linux sees x2APIC offered but, without interrupt remapping and with
+    no hypervisor it knows, keeps xAPIC mode; it arms its APIC timers in
+    TSC-deadline mode; the IOAPIC is version 0x20 (docs/design-notes.md)."""
+    log = guest.run("dmesg")
+    assert "x2apic: IRQ remapping doesn't support X2APIC mode" in log, log
+    assert "TSC deadline timer available" in log, log
+    assert "IOAPIC[0]: apic_id 0, version 32" in log, log
+    assert "x2apic enabled" not in log, log
+    dev = guest.run("cat /sys/devices/system/clockevents/clockevent0/current_device")
+    assert dev.strip() == "lapic-deadline", dev
+
+
 def test_uname(guest):
     release = open(os.path.join(ROOT, "guest", "kernel-version")).read().strip()
     assert guest.run("uname -r").strip() == release

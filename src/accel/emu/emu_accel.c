@@ -96,11 +96,19 @@ static void cpu_sipi(void *opaque, uint8_t vector)
 	emu_irq_notify(c->evm);
 }
 
+/* The vCPU this thread runs, if any. */
+static __thread struct emu_cpu *this_cpu;
+
+/* One NMI is latched while another is blocked; more are lost, as on
+ * hardware.  A CPU that sends itself one (ICR) leaves its current run of
+ * instructions so that the NMI comes at the next instruction boundary. */
 static void cpu_nmi(void *opaque)
 {
 	struct emu_cpu *c = opaque;
 
 	atomic_store(&c->pending_nmi, 1);
+	if (c == this_cpu)
+		c->blk = NULL;
 	emu_irq_notify(c->evm);
 }
 
@@ -282,6 +290,27 @@ static void take_interrupt(struct emu_cpu *c)
 	}
 }
 
+/*
+ * NMIs (SDM 6.7.1): taken at an instruction boundary whatever IF says,
+ * except while an NMI handler runs (from the delivery until the next IRET,
+ * which unblocks even if it faults) and in the shadow of MOV SS / POP SS
+ * or of an STI that set IF (the SDM lets a CPU block NMIs after STI; KVM
+ * does, and one rule for both shadows keeps it simple).
+ */
+static bool nmi_ready(struct emu_cpu *c)
+{
+	return atomic_load_explicit(&c->pending_nmi, memory_order_relaxed) &&
+	       !c->nmi_blocked && !c->irq_shadow && !c->wait_for_sipi;
+}
+
+static void take_nmi(struct emu_cpu *c)
+{
+	atomic_store(&c->pending_nmi, 0);
+	c->insn_rip = c->s.rip;
+	c->nmi_blocked = true;
+	emu_deliver(c, EXC_NMI, 0, false, false, c->s.rip);
+}
+
 /* INIT, start-up IPIs and NMIs, sent from other threads. */
 static void handle_ipis(struct emu_cpu *c)
 {
@@ -297,6 +326,9 @@ static void handle_ipis(struct emu_cpu *c)
 		emu_update_mode(c);
 		emu_tlb_flush(c, true);
 		c->s.apic_base = base;
+		lapic_init_reset(c->lapic);
+		c->nmi_blocked = false;
+		c->irq_shadow = false;
 		c->halted = false;
 		c->wait_for_sipi = !(base & (1ULL << 8));
 	}
@@ -306,17 +338,14 @@ static void handle_ipis(struct emu_cpu *c)
 		c->s.rip = 0;
 		c->wait_for_sipi = false;
 	}
-	if (!c->wait_for_sipi && !c->nmi_blocked && atomic_exchange(&c->pending_nmi, 0)) {
-		c->insn_rip = c->s.rip;
-		c->nmi_blocked = true;
-		emu_deliver(c, EXC_NMI, 0, false, false, c->s.rip);
-	}
+	if (nmi_ready(c))
+		take_nmi(c);
 }
 
 static bool ipi_pending(struct emu_cpu *c)
 {
 	return atomic_load(&c->pending_init) || atomic_load(&c->pending_sipi) ||
-	       (atomic_load(&c->pending_nmi) && !c->wait_for_sipi);
+	       (atomic_load(&c->pending_nmi) && !c->nmi_blocked && !c->wait_for_sipi);
 }
 
 /* Sleep in HLT (or waiting for SIPI) until an interrupt, an IPI, the
@@ -399,6 +428,8 @@ static __attribute__((noinline)) void run_batch(struct emu_cpu *c)
 	while (n < RUN_BATCH && !c->halted) {
 		if (c->irq_shadow) {
 			c->irq_shadow = false;
+		} else if (nmi_ready(c)) {
+			take_nmi(c);
 		} else if (!(c->s.rflags & RFLAGS_IF)) {
 			c->irq_checked = false;
 		} else if (!c->irq_checked || since_check >= IRQ_CHECK_INTERVAL) {
@@ -421,6 +452,7 @@ static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 {
 	struct emu_cpu *c = vcpu->accel_data;
 
+	this_cpu = c;
 	if (setjmp(c->fault_jmp)) {
 		/* A fault unwound an instruction (or a delivery), or a locked
 		 * instruction lost a race and runs again. */
@@ -467,6 +499,15 @@ static void emu_vcpu_kick(struct vcpu *vcpu)
 	pthread_mutex_unlock(&evm->irq_lock);
 }
 
+static void emu_nmi(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct emu_cpu *c = vm->vcpus[i].accel_data;
+		if (c)
+			lapic_lint1(c->lapic);
+	}
+}
+
 static void emu_set_irq_line(struct vm *vm, unsigned gsi, int level)
 {
 	emu_set_line(vm->accel_data, gsi, level);
@@ -490,4 +531,5 @@ const struct accel_ops accel_emu_ops = {
 	.vcpu_kick = emu_vcpu_kick,
 	.set_irq_line = emu_set_irq_line,
 	.send_msi = emu_accel_send_msi,
+	.nmi = emu_nmi,
 };

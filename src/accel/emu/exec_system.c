@@ -88,6 +88,7 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 			 (1u << 13) |  /* CMPXCHG16B */
 			 (1u << 19) |  /* SSE4.1 */
 			 (1u << 20) |  /* SSE4.2 */
+			 (1u << 21) |  /* x2APIC */
 			 (1u << 24) |  /* TSC-deadline timer */
 			 (1u << 23) |  /* POPCNT */
 			 (1u << 31);   /* running under a hypervisor */
@@ -108,6 +109,9 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 			 (1u << 24) |  /* FXSAVE/FXRSTOR */
 			 (1u << 25) |  /* SSE */
 			 (1u << 26);   /* SSE2 */
+		/* An APIC globally disabled in IA32_APIC_BASE is not there. */
+		if (c->lapic && !lapic_hw_enabled(c->lapic))
+			out[D] &= ~(1u << 9);
 		break;
 	case 2: /* cache descriptors: 0xff = see leaf 4 */
 		out[A] = 0x0000ff01;
@@ -186,6 +190,11 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 	case MSR_GS_BASE: return c->s.seg[SEG_GS].base;
 	case MSR_KERNEL_GS_BASE: return c->kernel_gs_base;
 	case MSR_TSC_AUX: return c->tsc_aux;
+	case LAPIC_X2APIC_MSR_FIRST ... LAPIC_X2APIC_MSR_LAST: {
+		uint64_t v;
+		*ok = lapic_msr_read(c->lapic, msr, &v) == 0;
+		return *ok ? v : 0;
+	}
 	}
 	*ok = false;
 	return 0;
@@ -201,6 +210,7 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 	switch (msr) {
 	case MSR_TSC:
 		c->tsc_offset += v - emu_rdtsc(c);
+		lapic_tsc_changed(c->lapic);
 		return true;
 	case MSR_APIC_BASE:
 		if (!lapic_set_base(c->lapic, v))
@@ -237,6 +247,8 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 	case MSR_GS_BASE: c->s.seg[SEG_GS].base = v; return canonical(v);
 	case MSR_KERNEL_GS_BASE: c->kernel_gs_base = v; return canonical(v);
 	case MSR_TSC_AUX: c->tsc_aux = v & 0xffffffff; return true;
+	case LAPIC_X2APIC_MSR_FIRST ... LAPIC_X2APIC_MSR_LAST:
+		return lapic_msr_write(c->lapic, msr, v) == 0;
 	}
 	return false;
 }

@@ -64,11 +64,12 @@ static inline void note_write(struct emu_cpu *c, uint64_t pa)
 		emu_cpu_code_written(c, pa);
 }
 
-/* Each CPU sees its own local APIC at its APIC base (when enabled). */
+/* Each CPU sees its own local APIC at its APIC base while it is enabled
+ * in xAPIC mode (an x2APIC answers only to MSRs). */
 static bool is_apic_page(struct emu_cpu *c, uint64_t pa)
 {
-	return (pa & ~0xfffULL) == (c->s.apic_base & ~0xfffULL) &&
-	       (c->s.apic_base & (1ULL << 11));
+	return (pa & ~0xfffULL) == (c->s.apic_base & 0xfffffff000ULL) &&
+	       (c->s.apic_base & (3ULL << 10)) == (1ULL << 11);
 }
 
 uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size)
