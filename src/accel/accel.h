@@ -6,7 +6,8 @@
  * use only this interface, so both run the same machine.
  *
  * Threads: one host thread per vCPU calls vcpu_run in a loop; any thread
- * may call vcpu_kick, set_irq_line and send_msi.
+ * may call vcpu_kick and nmi.  Devices raise interrupts through the
+ * irq_ops an accelerator installs at vm_init (hw/irq.h).
  */
 #ifndef WIRT_ACCEL_ACCEL_H
 #define WIRT_ACCEL_ACCEL_H
@@ -57,10 +58,6 @@ struct accel_ops {
 	/* Make vcpu_run return VCPU_EXIT_KICKED soon; any thread. */
 	void (*vcpu_kick)(struct vcpu *vcpu);
 
-	/* Interrupt delivery (see hw/irq.h); any thread. */
-	void (*set_irq_line)(struct vm *vm, unsigned gsi, int level);
-	void (*send_msi)(struct vm *vm, uint64_t addr, uint32_t data);
-
 	/*
 	 * Optional: let a guest write of len bytes to MMIO address addr
 	 * signal eventfd fd without leaving the accelerator (KVM ioeventfd);
@@ -73,7 +70,7 @@ struct accel_ops {
 	 * Optional: let a write to eventfd fd send the MSI (addr, data) from
 	 * inside the accelerator (KVM irqfd).  Called again with the same fd
 	 * it changes the message; assign false removes it.  0 or negative
-	 * errno (then send the MSI with send_msi).
+	 * errno (then send the MSI through the irq_ops).
 	 */
 	int (*msi_irqfd)(struct vm *vm, int fd, uint64_t addr, uint32_t data,
 			 bool assign);

@@ -124,16 +124,6 @@ static void kvm_send_msi(void *opaque, uint64_t addr, uint32_t data)
 		log_warn_once("KVM_SIGNAL_MSI: %s", strerror(errno));
 }
 
-static void kvm_vm_set_irq_line(struct vm *vm, unsigned gsi, int level)
-{
-	kvm_set_irq_line(vm->accel_data, gsi, level);
-}
-
-static void kvm_vm_send_msi(struct vm *vm, uint64_t addr, uint32_t data)
-{
-	kvm_send_msi(vm->accel_data, addr, data);
-}
-
 static int kvm_vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len,
 			    int fd, bool assign)
 {
@@ -522,8 +512,6 @@ const struct accel_ops accel_kvm_ops = {
 	.vcpu_get_state = kvm_vcpu_get_state,
 	.vcpu_run = kvm_vcpu_run,
 	.vcpu_kick = kvm_vcpu_kick,
-	.set_irq_line = kvm_vm_set_irq_line,
-	.send_msi = kvm_vm_send_msi,
 	.ioeventfd = kvm_vm_ioeventfd,
 	.msi_irqfd = kvm_msi_irqfd,
 };

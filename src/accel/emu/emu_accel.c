@@ -508,16 +508,6 @@ static void emu_nmi(struct vm *vm)
 	}
 }
 
-static void emu_set_irq_line(struct vm *vm, unsigned gsi, int level)
-{
-	emu_set_line(vm->accel_data, gsi, level);
-}
-
-static void emu_accel_send_msi(struct vm *vm, uint64_t addr, uint32_t data)
-{
-	emu_send_msi(vm->accel_data, addr, data);
-}
-
 const struct accel_ops accel_emu_ops = {
 	.name = "emu",
 	.probe = emu_probe,
@@ -529,7 +519,5 @@ const struct accel_ops accel_emu_ops = {
 	.vcpu_get_state = emu_vcpu_get_state,
 	.vcpu_run = emu_vcpu_run,
 	.vcpu_kick = emu_vcpu_kick,
-	.set_irq_line = emu_set_irq_line,
-	.send_msi = emu_accel_send_msi,
 	.nmi = emu_nmi,
 };
