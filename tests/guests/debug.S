@@ -450,6 +450,33 @@ bp_rep:
 	expect_bits FRFL, RF, RF	/* a trap from an iteration before the last */
 	done rep_stos_traps_after_iteration
 
+	prep M_CLEARTF
+	mov $DATA, %eax
+	mov %rax, %dr1
+	set_dr7 0x00d00004		/* L1, write, 4 bytes */
+	set_tf
+	movl $7, DATA			/* single-step and breakpoint: one #DB */
+sb_after:
+	set_dr7 0
+	expect DBCOUNT, 1
+	expect FRIP, LIN(sb_after)
+	expect_bits FDR6, 0x400f, 0x4002
+	done single_step_and_breakpoint_in_one_db
+
+	prep M_CLEARTF
+	mov $(DATA + 0x40), %edi
+	mov $3, %ecx
+	xor %eax, %eax
+	set_tf
+ss_rep:
+	rep stosb			/* TF: a trap after each iteration */
+	mov %rcx, TMP
+	expect DBCOUNT, 1
+	expect FRIP, LIN(ss_rep)
+	expect FRCX, 2
+	expect TMP, 0
+	done single_step_rep_stos_per_iteration
+
 	/* ---- I/O breakpoints (CR4.DE) ---- */
 	prep M_RESUME
 	mov %cr4, %rax
@@ -649,7 +676,8 @@ idt_ptr:
 		write_breakpoint_ignores_reads_and_other_bytes, \
 		breakpoint_address_aligned_to_length, access_straddling_breakpoint_range, \
 		read_write_breakpoint_on_read, breakpoints_use_linear_addresses, \
-		rep_stos_traps_after_iteration, io_breakpoint, general_detect, \
+		rep_stos_traps_after_iteration, single_step_and_breakpoint_in_one_db, \
+		single_step_rep_stos_per_iteration, io_breakpoint, general_detect, \
 		mov_dr_at_cpl3_gp, icebp_from_ring3_ignores_gate_dpl, \
 		int_1_from_ring3_checks_gate_dpl, int3_from_ring3_checks_gate_dpl, \
 		sysret_setting_tf_traps_at_once

@@ -22,7 +22,8 @@ DEBUG_CHECKS = [
     "data_write_breakpoint_traps_after_access", "write_breakpoint_ignores_reads_and_other_bytes",
     "breakpoint_address_aligned_to_length", "access_straddling_breakpoint_range",
     "read_write_breakpoint_on_read", "breakpoints_use_linear_addresses",
-    "rep_stos_traps_after_iteration", "io_breakpoint", "general_detect", "mov_dr_at_cpl3_gp",
+    "rep_stos_traps_after_iteration", "single_step_and_breakpoint_in_one_db",
+    "single_step_rep_stos_per_iteration", "io_breakpoint", "general_detect", "mov_dr_at_cpl3_gp",
     "icebp_from_ring3_ignores_gate_dpl", "int_1_from_ring3_checks_gate_dpl",
     "int3_from_ring3_checks_gate_dpl", "sysret_setting_tf_traps_at_once",
 ]
@@ -32,13 +33,16 @@ DEBUG_CHECKS = [
 # instruction-breakpoint #DB) and for a trap from a REP iteration before
 # the last; it does not mask a data breakpoint's address with its length
 # (SDM 18.2.5: "enforced by the processor"); it has no general detect
-# (DR7.GD); it raises #UD for ICEBP (INT1), which the SDM delivers as a #DB
+# (DR7.GD); a single-step and a data breakpoint of the same instruction
+# give two #DBs instead of one with BS and B1 (SDM 18.3: the conditions
+# are reported together in DR6); it raises #UD for ICEBP (INT1), which the SDM delivers as a #DB
 # trap without the gate's DPL check; and in 64-bit mode its #GP error code
 # for an INT n through a gate of too low a DPL is vector * 16 + 2 instead
 # of the IDT selector vector * 8 + 2.
 QEMU_WRONG_DEBUG_CHECKS = {
     "ud_pushes_rf", "gp_pushes_rf", "pf_pushes_rf", "rep_stos_traps_after_iteration",
     "breakpoint_address_aligned_to_length", "general_detect",
+    "single_step_and_breakpoint_in_one_db",
     "icebp_from_ring3_ignores_gate_dpl", "int_1_from_ring3_checks_gate_dpl",
     "int3_from_ring3_checks_gate_dpl",
 }

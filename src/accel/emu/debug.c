@@ -56,7 +56,7 @@ static bool bp_overlaps(const struct emu_cpu *c, unsigned i, uint64_t addr, unsi
 static void update_active(struct emu_cpu *c)
 {
 	c->debug_active = (c->s.rflags & (RFLAGS_TF | RFLAGS_RF)) || (c->dr[7] & 0xff) ||
-			  c->dbg_deferred || c->dbg_pending;
+			  c->dbg_deferred;
 }
 
 void emu_debug_update(struct emu_cpu *c)
@@ -90,7 +90,6 @@ void emu_debug_reset(struct emu_cpu *c)
 	c->dr[6] = 0;
 	c->dr[7] = 0;
 	c->dbg_deferred = 0;
-	c->dbg_pending = 0;
 	c->dbg_hits = 0;
 	c->dbg_no_rf = false;
 	emu_debug_update(c);
@@ -154,15 +153,6 @@ static void check_insn_breakpoints(struct emu_cpu *c)
 	emu_raise(c, EXC_DB, 0, false);
 }
 
-void emu_debug_trap_now(struct emu_cpu *c)
-{
-	c->dbg_tf = false;
-	if (c->s.rflags & RFLAGS_TF) {
-		c->dbg_pending |= DR6_BS;
-		c->debug_active = true;
-	}
-}
-
 /* Deliver a #DB trap with these DR6 bits before the instruction at RIP. */
 static void db_trap(struct emu_cpu *c, uint32_t dr6)
 {
@@ -170,6 +160,17 @@ static void db_trap(struct emu_cpu *c, uint32_t dr6)
 	c->dr[7] &= ~(uint64_t)DR7_GD;
 	c->insn_rip = c->s.rip;
 	emu_deliver(c, EXC_DB, 0, false, false, c->s.rip);
+}
+
+/* Delivered from within the instruction, as INT n is: it comes before
+ * any interrupt the run loop would take next, and cancels the step's
+ * own trap. */
+void emu_debug_trap_now(struct emu_cpu *c)
+{
+	if (c->s.rflags & RFLAGS_TF)
+		db_trap(c, DR6_BS);
+	else
+		c->dbg_tf = false;
 }
 
 /*
@@ -184,14 +185,8 @@ static void db_trap(struct emu_cpu *c, uint32_t dr6)
 unsigned emu_debug_step(struct emu_cpu *c)
 {
 	uint64_t fl = c->s.rflags;
-	uint32_t dr6 = c->dbg_pending;
+	uint32_t dr6;
 
-	if (dr6) {
-		c->dbg_pending = 0;
-		db_trap(c, dr6);
-		update_active(c);
-		return 0;
-	}
 	if (!(fl & RFLAGS_RF) && (c->dr[7] & 0xff))
 		check_insn_breakpoints(c);
 	c->s.rflags &= ~RFLAGS_RF;

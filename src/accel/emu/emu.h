@@ -148,7 +148,6 @@ struct emu_cpu {
 	bool mov_ss;          /* this instruction was MOV SS / POP SS */
 	uint8_t dbg_hits;     /* B0-B3: data and I/O breakpoints this instruction hit */
 	uint32_t dbg_deferred;  /* DR6 bits held over a MOV SS */
-	uint32_t dbg_pending;   /* DR6 bits of a trap due before the next instruction */
 
 	/* x87 and SSE state (sse.c, x87.c). */
 	union xmm {

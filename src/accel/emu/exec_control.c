@@ -106,7 +106,14 @@ static void rep_suspend(struct emu_cpu *c)
 	c->debug_active = true;
 }
 
-/* Single-stepping and data breakpoints trap after each iteration. */
+/* Single-stepping and data breakpoints trap after each iteration (pages
+ * with data breakpoints never take the bulk path: their TLB entries do
+ * not allow it). */
+static inline bool rep_single_stepped(const struct emu_cpu *c)
+{
+	return __builtin_expect(c->debug_active, 0) && c->dbg_tf;
+}
+
 static inline bool rep_debug_stop(const struct emu_cpu *c)
 {
 	return __builtin_expect(c->debug_active, 0) && (c->dbg_tf || c->dbg_hits);
@@ -134,7 +141,8 @@ bool emu_exec_string(struct emu_cpu *c, const struct insn *in)
 
 		if (rep && (c->s.gpr[GPR_RCX] & am) == 0)
 			break;
-		if (rep && (op == 0xa4 || op == 0xa5 || op == 0xaa || op == 0xab)) {
+		if (rep && (op == 0xa4 || op == 0xa5 || op == 0xaa || op == 0xab) &&
+		    !rep_single_stepped(c)) {
 			uint64_t done = string_bulk(c, in, size, c->s.gpr[GPR_RCX] & am);
 			if (done) {
 				n += done;

@@ -571,9 +571,6 @@ static void exec_sysret(struct emu_cpu *c, unsigned opsize)
 	if (opsize == 8 && !canonical(rip))
 		emu_raise_gp(c, 0);
 	emu_set_rflags(c, (c->s.gpr[GPR_R11] & 0x3c7fd7) | RFLAGS_FIXED);
-	/* Unlike IRET, a TF that SYSRET loads traps right after it (Linux
-	 * returns through IRET when TF is set for that reason). */
-	emu_debug_trap_now(c);
 	if (opsize == 8) {
 		flat_segments(c, (base + 16) | 3, (base + 8) | 3, true, 3);
 		c->s.rip = rip;
@@ -581,6 +578,9 @@ static void exec_sysret(struct emu_cpu *c, unsigned opsize)
 		flat_segments(c, base | 3, (base + 8) | 3, false, 3);
 		c->s.rip = rip & 0xffffffff;
 	}
+	/* Unlike IRET, a TF that SYSRET loads traps right after it (Linux
+	 * returns through IRET when TF is set for that reason). */
+	emu_debug_trap_now(c);
 }
 
 static void exec_sysenter(struct emu_cpu *c)
