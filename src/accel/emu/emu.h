@@ -11,6 +11,7 @@
  *   mmu.c        segmentation, paging, software TLB, guest memory access
  *   except.c     exception and interrupt delivery through the IDT
  *   segment.c    loading segment registers from descriptor tables
+ *   debug.c      single-step, RF, DR0-DR7 breakpoints (stepped while in use)
  *
  * Guest faults unwind with longjmp to the run loop (emu_raise), which
  * delivers them; an instruction commits its register results only after
@@ -136,6 +137,18 @@ struct emu_cpu {
 	uint64_t pat, tsc_offset, misc_enable, tsc_aux;
 	uint64_t xcr0;
 
+	/* Debug state (debug.c).  While debug_active (TF, RF, a DR7 enable
+	 * bit, a held-over trap) the run loop steps single instructions
+	 * through emu_debug_step; otherwise nothing here is looked at. */
+	bool debug_active;
+	bool dbg_data;        /* data breakpoints armed: slow accesses check them */
+	bool dbg_io;          /* I/O breakpoints armed (CR4.DE) */
+	bool dbg_tf;          /* single-step trap after this instruction */
+	bool dbg_no_rf;       /* the fault raised is an instruction breakpoint */
+	bool mov_ss;          /* this instruction was MOV SS / POP SS */
+	uint8_t dbg_hits;     /* B0-B3: data and I/O breakpoints this instruction hit */
+	uint32_t dbg_deferred;  /* DR6 bits held over a MOV SS */
+
 	/* x87 and SSE state (sse.c, x87.c). */
 	union xmm {
 		uint8_t b[16]; int8_t sb[16];
@@ -230,6 +243,17 @@ void emu_deliver(struct emu_cpu *c, int vector, uint32_t error, bool has_error,
 		 bool soft, uint64_t return_rip);
 /* Deliver the fault recorded by emu_raise, escalating to #DF / shutdown. */
 void emu_deliver_fault(struct emu_cpu *c);
+
+/* debug.c */
+unsigned emu_debug_step(struct emu_cpu *c);
+void emu_debug_update(struct emu_cpu *c);  /* after DR7, DR0-3 or CR4.DE change */
+void emu_debug_reset(struct emu_cpu *c);
+/* SYSCALL, SYSRET: the single-step trap follows them if TF is set now. */
+void emu_debug_trap_now(struct emu_cpu *c);
+bool emu_debug_page_armed(const struct emu_cpu *c, uint64_t lin);
+void emu_debug_data(struct emu_cpu *c, uint64_t lin, unsigned size, bool write);
+void emu_debug_io(struct emu_cpu *c, uint16_t port, unsigned size);
+void emu_mov_dr(struct emu_cpu *c, const struct insn *in, bool to_dr);
 
 /* mmu.c */
 void emu_tlb_flush(struct emu_cpu *c, bool global_too);

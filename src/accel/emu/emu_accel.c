@@ -241,6 +241,7 @@ static int emu_vcpu_set_state(struct vcpu *vcpu, const struct cpu_state *s)
 	c->irq_shadow = false;
 	c->delivering = -1;
 	emu_fpu_reset(c);
+	emu_debug_reset(c);
 	lapic_reset(c->lapic, s->apic_base & (1ULL << 8));
 	c->s.apic_base = lapic_get_base(c->lapic);
 	c->nmi_blocked = false;
@@ -329,6 +330,7 @@ static void handle_ipis(struct emu_cpu *c)
 		lapic_init_reset(c->lapic);
 		c->nmi_blocked = false;
 		c->irq_shadow = false;
+		emu_debug_reset(c);
 		c->halted = false;
 		c->wait_for_sipi = !(base & (1ULL << 8));
 	}
@@ -438,7 +440,12 @@ static __attribute__((noinline)) void run_batch(struct emu_cpu *c)
 			if (interrupt_ready(c))
 				take_interrupt(c);
 		}
-		k = run_fast(c, IRQ_CHECK_INTERVAL);
+		/* Single-stepping and breakpoints: one instruction at a
+		 * time with the checks of debug.c. */
+		if (__builtin_expect(c->debug_active, 0))
+			k = emu_debug_step(c);
+		else
+			k = run_fast(c, IRQ_CHECK_INTERVAL);
 		n += k;
 		since_check += k;
 		/* A kick (a reset or power-off the guest just asked for) ends

@@ -181,6 +181,7 @@ void emu_deliver(struct emu_cpu *c, int vector, uint32_t error, bool has_error,
 {
 	c->halted = false;
 	c->blk = NULL;
+	c->dbg_tf = false;  /* delivery clears TF: no single-step trap after it */
 	if (!(c->s.cr0 & CR0_PE))
 		deliver_real(c, vector, ret);
 	else
@@ -197,6 +198,13 @@ void emu_deliver_fault(struct emu_cpu *c)
 	int v = c->fault_vector, first = c->delivering;
 
 	c->s.rip = c->insn_rip;
+	/* Faults push RF set, so that the instruction restarts without
+	 * hitting its instruction breakpoint again; the instruction
+	 * breakpoint #DB itself pushes RF as it is. */
+	if (!c->dbg_no_rf)
+		c->s.rflags |= RFLAGS_RF;
+	c->dbg_no_rf = false;
+	c->dbg_deferred = 0;
 	static int logged;
 	if (log_threshold >= LOG_DEBUG && logged++ < 200)
 		log_debug("emu: exception %d (error %#x) at %04x:%llx, cr2 %#llx",

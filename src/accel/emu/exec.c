@@ -409,7 +409,7 @@ static void exec_one_byte(struct emu_cpu *c, const struct insn *in)
 		emu_load_seg(c, seg, sel);
 		sp_set(c, c->s.gpr[GPR_RSP] + size);
 		if (seg == SEG_SS)
-			c->irq_shadow = true;
+			c->irq_shadow = c->mov_ss = true;
 		return;
 	}
 	case 0x27: case 0x2f: case 0x37: case 0x3f: case 0xd4: case 0xd5:
@@ -540,7 +540,7 @@ static void exec_one_byte(struct emu_cpu *c, const struct insn *in)
 			emu_raise_ud(c);
 		emu_load_seg(c, in->reg & 7, rm_read(c, in, 2));
 		if ((in->reg & 7) == SEG_SS)
-			c->irq_shadow = true;
+			c->irq_shadow = c->mov_ss = true;
 		return;
 	case 0x8f: {
 		/* POP r/m: the address uses RSP after the pop. */

@@ -41,6 +41,8 @@ static uint8_t *host_operand(struct emu_cpu *c, int seg, uint64_t ea, unsigned s
 {
 	uint64_t lin = emu_linear(c, seg, ea, size, true);
 
+	if (c->dbg_data)
+		emu_debug_data(c, lin, size, true);
 	if ((lin & 0xfff) + size > 4096)
 		return NULL; /* split across pages: plain access */
 	*pa = emu_translate(c, lin, ACC_WRITE, c->cpl == 3);

@@ -93,6 +93,32 @@ static uint64_t string_bulk(struct emu_cpu *c, const struct insn *in, unsigned s
 	return n;
 }
 
+/*
+ * A REP string instruction stops after an iteration that is not its
+ * last, RIP still at it: events taken meanwhile push RF set, so that its
+ * instruction breakpoint does not fire again when it resumes (SDM vol. 3,
+ * 18.3.1.1); the debug step clears RF when it does.
+ */
+static void rep_suspend(struct emu_cpu *c)
+{
+	c->s.rip = c->insn_rip;
+	c->s.rflags |= RFLAGS_RF;
+	c->debug_active = true;
+}
+
+/* Single-stepping and data breakpoints trap after each iteration (pages
+ * with data breakpoints never take the bulk path: their TLB entries do
+ * not allow it). */
+static inline bool rep_single_stepped(const struct emu_cpu *c)
+{
+	return __builtin_expect(c->debug_active, 0) && c->dbg_tf;
+}
+
+static inline bool rep_debug_stop(const struct emu_cpu *c)
+{
+	return __builtin_expect(c->debug_active, 0) && (c->dbg_tf || c->dbg_hits);
+}
+
 bool emu_exec_string(struct emu_cpu *c, const struct insn *in)
 {
 	unsigned op = in->op, size = (op & 1) ? in->opsize : 1;
@@ -115,12 +141,13 @@ bool emu_exec_string(struct emu_cpu *c, const struct insn *in)
 
 		if (rep && (c->s.gpr[GPR_RCX] & am) == 0)
 			break;
-		if (rep && (op == 0xa4 || op == 0xa5 || op == 0xaa || op == 0xab)) {
+		if (rep && (op == 0xa4 || op == 0xa5 || op == 0xaa || op == 0xab) &&
+		    !rep_single_stepped(c)) {
 			uint64_t done = string_bulk(c, in, size, c->s.gpr[GPR_RCX] & am);
 			if (done) {
 				n += done;
 				if (n >= REP_BATCH && (c->s.gpr[GPR_RCX] & am)) {
-					c->s.rip = c->insn_rip;  /* continue in the next step */
+					rep_suspend(c);  /* continue in the next step */
 					break;
 				}
 				continue;
@@ -178,8 +205,8 @@ bool emu_exec_string(struct emu_cpu *c, const struct insn *in)
 			if ((in->prefixes & PFX_REP) ? !zf : zf)
 				break;
 		}
-		if (++n >= REP_BATCH && (c->s.gpr[GPR_RCX] & am)) {
-			c->s.rip = c->insn_rip;  /* continue in the next step */
+		if ((++n >= REP_BATCH || rep_debug_stop(c)) && (c->s.gpr[GPR_RCX] & am)) {
+			rep_suspend(c);  /* continue in the next step */
 			break;
 		}
 	}

@@ -305,6 +305,8 @@ void emu_write_cr(struct emu_cpu *c, int cr, uint64_t v)
 		c->s.cr4 = v;
 		if ((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
 			emu_tlb_flush(c, true);
+		if ((old ^ v) & CR4_DE)
+			emu_debug_update(c);  /* I/O breakpoints */
 		return;
 	}
 	case 8:
@@ -567,6 +569,7 @@ static void exec_syscall(struct emu_cpu *c)
 	flat_segments(c, sel, sel + 8, true, 0);
 	c->s.rip = c->code_size == 8 ? c->lstar : c->cstar;
 	emu_set_rflags(c, c->s.gpr[GPR_R11] & ~(c->sfmask | RFLAGS_RF));
+	emu_debug_trap_now(c);  /* a TF the mask leaves set traps at once */
 }
 
 static void exec_sysret(struct emu_cpu *c, unsigned opsize)
@@ -587,6 +590,9 @@ static void exec_sysret(struct emu_cpu *c, unsigned opsize)
 		flat_segments(c, base | 3, (base + 8) | 3, false, 3);
 		c->s.rip = rip & 0xffffffff;
 	}
+	/* Unlike IRET, a TF that SYSRET loads traps right after it (Linux
+	 * returns through IRET when TF is set for that reason). */
+	emu_debug_trap_now(c);
 }
 
 static void exec_sysenter(struct emu_cpu *c)
@@ -674,21 +680,9 @@ void emu_exec_system(struct emu_cpu *c, const struct insn *in)
 							      : c->s.gpr[in->rm] & 0xffffffff);
 		return;
 	}
-	case 0x121: case 0x123: { /* MOV DRn */
-		unsigned dr = in->reg & 7;
-		require_cpl0(c);
-		if (dr == 4 || dr == 5) {
-			if (c->s.cr4 & CR4_DE)
-				emu_raise_ud(c);
-			dr += 2;
-		}
-		if (op == 0x121)
-			c->s.gpr[in->rm] = dr == 6 ? (c->dr[6] | 0xffff0ff0) :
-					   dr == 7 ? (c->dr[7] | 0x400) : c->dr[dr];
-		else
-			c->dr[dr] = c->s.gpr[in->rm];
+	case 0x121: case 0x123: /* MOV DRn */
+		emu_mov_dr(c, in, op == 0x123);
 		return;
-	}
 	case 0x130: /* WRMSR */
 		require_cpl0(c);
 		v = (c->s.gpr[GPR_RAX] & 0xffffffff) | (c->s.gpr[GPR_RDX] << 32);

@@ -100,6 +100,8 @@ void emu_set_rflags(struct emu_cpu *c, uint64_t rflags)
 {
 	c->cc_op = CC_EAGER;
 	c->s.rflags = (rflags & ~0x8028ULL) | RFLAGS_FIXED;
+	if (rflags & (RFLAGS_TF | RFLAGS_RF))
+		c->debug_active = true;  /* the run loop steps through debug.c */
 }
 
 /* CF alone, without computing the other five flags. */

@@ -148,6 +148,9 @@ static void tlb_fill(struct emu_cpu *c, uint64_t lin, uint64_t pa, uint32_t perm
 	/* ROM and MMIO pages take the slow path for writes. */
 	if (!e->host || !host_page(c, pa, true))
 		e->perms &= ~(TLB_WRITE_S | TLB_WRITE_U);
+	/* Every data access to a page a data breakpoint covers is slow. */
+	if (c->dbg_data && emu_debug_page_armed(c, lin))
+		e->perms &= ~(TLB_READ_S | TLB_READ_U | TLB_WRITE_S | TLB_WRITE_U);
 }
 
 static uint32_t perm_needed(enum access acc, bool user)
@@ -419,12 +422,20 @@ uint64_t emu_linear(struct emu_cpu *c, int seg, uint64_t off, unsigned size, boo
 
 uint64_t emu_read_slow(struct emu_cpu *c, int seg, uint64_t off, unsigned size)
 {
-	return emu_read_lin(c, emu_linear(c, seg, off, size, false), size, emu_user(c));
+	uint64_t lin = emu_linear(c, seg, off, size, false);
+
+	if (c->dbg_data)
+		emu_debug_data(c, lin, size, false);
+	return emu_read_lin(c, lin, size, emu_user(c));
 }
 
 void emu_write_slow(struct emu_cpu *c, int seg, uint64_t off, unsigned size, uint64_t val)
 {
-	emu_write_lin(c, emu_linear(c, seg, off, size, true), size, val, emu_user(c));
+	uint64_t lin = emu_linear(c, seg, off, size, true);
+
+	if (c->dbg_data)
+		emu_debug_data(c, lin, size, true);
+	emu_write_lin(c, lin, size, val, emu_user(c));
 }
 
 /* ---- instruction fetch ---- */
@@ -477,6 +488,8 @@ uint64_t emu_pio_read(struct emu_cpu *c, uint16_t port, unsigned size)
 {
 	uint64_t v = 0;
 
+	if (c->dbg_io)
+		emu_debug_io(c, port, size);
 	bus_read(&c->vm->pio, port, &v, size);
 	return v;
 }
@@ -485,6 +498,8 @@ void emu_pio_write(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t val
 {
 	uint64_t a20 = a20_clear(c);
 
+	if (c->dbg_io)
+		emu_debug_io(c, port, size);
 	bus_write(&c->vm->pio, port, &val, size);
 	if (a20_clear(c) != a20)
 		emu_tlb_flush(c, true);
