@@ -130,12 +130,11 @@ static int parse_accel(const char *v, enum accel_choice *out)
 	return 0;
 }
 
-/* NAME,path=SOCKET; the strings stay for the life of the process. */
+/* NAME,path=SOCKET; the path stays in argv. */
 static int parse_channel(const char *arg, struct channel_config *ch)
 {
 	const char *comma = strchr(arg, ',');
 	size_t len = comma ? (size_t)(comma - arg) : 0, i;
-	char *name;
 
 	if (!comma || !len || len > 63 || strncmp(comma + 1, "path=", 5) ||
 	    !comma[6])
@@ -143,10 +142,8 @@ static int parse_channel(const char *arg, struct channel_config *ch)
 	for (i = 0; i < len; i++)
 		if (!isalnum((unsigned char)arg[i]) && !strchr(".-_", arg[i]))
 			return -EINVAL;
-	name = strndup(arg, len);
-	if (!name)
-		return -ENOMEM;
-	ch->name = name;
+	memcpy(ch->name, arg, len);
+	ch->name[len] = 0;
 	ch->path = comma + 6;
 	return 0;
 }

@@ -21,7 +21,7 @@ struct net_config {
 
 /* --channel NAME,path=SOCKET: a named virtio-console port. */
 struct channel_config {
-	const char *name;
+	char name[64];
 	const char *path;
 };
 
