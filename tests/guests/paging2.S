@@ -6,7 +6,8 @@
  * 1 GiB pages, XD without EFER.NXE; bits 52-62 are ignored there; the
  * error code has RSVD and P set);
  * INVLPG of one address in a 4 MiB, 2 MiB or 1 GiB page drops all of the
- * page; MOV CR3 drops non-global translations, a CR4.PGE toggle global
+ * page; the PAT bit of 2 MiB pages and PTEs is neither address nor PS;
+ * MOV CR3 drops non-global translations, a CR4.PGE toggle global
  * ones, and global ones survive MOV CR3.
  * Prints one line per check; ends with 0x1d (status 59) if all passed,
  * else 0x1e (status 61).
@@ -255,6 +256,27 @@ lm64:
 	test %al, %al
 	report walk_sets_accessed
 
+	/* The PAT bit: bit 12 of a 2 MiB page entry and bit 7 of a PTE
+	 * select a memory type; neither is an address bit nor PS. */
+	movl $0x77777777, 0x400000
+	entry PD2+4*8, (0x400000|0x83|(1<<12))
+	movabs $(V2M+0x800000), %rbx
+	try
+	mov (%rbx), %eax
+1:	cmpl $0xff, VEC
+	jne 8f
+	cmp $0x77777777, %eax
+	report pat_bit_of_2m_page
+	movl $0x12345678, MARK1
+	entry PT2+5*8, (MARK1|0x83)
+	movabs $(V4K+0x5000), %rbx
+	try
+	mov (%rbx), %eax
+1:	cmpl $0xff, VEC
+	jne 8f
+	cmp $0x12345678, %eax
+	report pat_bit_of_pte
+
 	/* ---- INVLPG in large pages ---- */
 	movl $0x11111111, 0x401000
 	movl $0x22222222, 0x405000
@@ -372,7 +394,7 @@ idt32_ptr:
 idt64_ptr:
 	.word 32 * 16 - 1
 	.quad IDT
-	.irp n, rsvd_4m_pde_bit21, rsvd_4m_pde_accessed_clear, invlpg_4m_page, rsvd_pml4e_maxphyaddr, rsvd_pml4e_ps, rsvd_pdpte_maxphyaddr, rsvd_1g_page_bit13, rsvd_pde_bit51, rsvd_2m_page_bit20, rsvd_pte_maxphyaddr, rsvd_error_code_has_p, rsvd_pte_write, rsvd_xd_without_nxe, rsvd_faults_leave_accessed_clear, rsvd_1g_page_leaves_accessed_clear, ignored_bits_52_62, walk_sets_accessed, invlpg_2m_page, invlpg_1g_page, cr3_flushes_non_global, global_survives_cr3, pge_toggle_flushes_global
+	.irp n, rsvd_4m_pde_bit21, rsvd_4m_pde_accessed_clear, invlpg_4m_page, rsvd_pml4e_maxphyaddr, rsvd_pml4e_ps, rsvd_pdpte_maxphyaddr, rsvd_1g_page_bit13, rsvd_pde_bit51, rsvd_2m_page_bit20, rsvd_pte_maxphyaddr, rsvd_error_code_has_p, rsvd_pte_write, rsvd_xd_without_nxe, rsvd_faults_leave_accessed_clear, rsvd_1g_page_leaves_accessed_clear, ignored_bits_52_62, walk_sets_accessed, pat_bit_of_2m_page, pat_bit_of_pte, invlpg_2m_page, invlpg_1g_page, cr3_flushes_non_global, global_survives_cr3, pge_toggle_flushes_global
 	messages \n
 	.endr
 msg_all: .asciz "all paging2 ok\n"
