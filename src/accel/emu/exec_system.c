@@ -215,7 +215,7 @@ static bool canonical(uint64_t a)
 	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
-/* Memory types a PAT entry or the MTRR default type may hold. */
+/* Memory types a PAT entry may hold: UC, WC, WT, WP, WB, UC-. */
 static bool pat_type_ok(unsigned t)
 {
 	return t == 0 || t == 1 || t == 4 || t == 5 || t == 6 || t == 7;
@@ -229,6 +229,7 @@ static bool pat_ok(uint64_t v)
 	return true;
 }
 
+/* ... and an MTRR: the same but UC-. */
 static bool mtrr_type_ok(unsigned t)
 {
 	return t == 0 || t == 1 || t == 4 || t == 5 || t == 6;
@@ -284,9 +285,8 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 	case MSR_MISC_ENABLE:
 		if (v & ~(MISC_ENABLE_RW | MISC_ENABLE_RO))
 			return false;
-		/* XD disable cannot be set while EFER.NXE is on. */
-		if ((v & MISC_ENABLE_XD_DISABLE) && (c->s.efer & EFER_NXE))
-			return false;
+		/* XD disable hides NX from CPUID and makes EFER.NXE
+		 * reserved for later writes; an NXE already on stays. */
 		c->misc_enable = (v & MISC_ENABLE_RW) | (c->misc_enable & MISC_ENABLE_RO);
 		return true;
 	case MSR_PAT:
