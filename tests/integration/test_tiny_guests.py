@@ -212,3 +212,13 @@ def test_auto_accel_says_which(wirt_binary):
     r = run_wirt(["run", "--firmware", guest_path("hello")])
     assert r.returncode == 33
     assert "using" in r.stderr and ("KVM" in r.stderr or "emulator" in r.stderr)
+
+
+def test_refused_msrs_logged_a_few_times(wirt_binary):
+    """sysregs makes some twenty MSR accesses that #GP: even at debug level
+    wirt says so for the first eight only, then once that it stops (a
+    guest looping over MSRs cannot flood the log)."""
+    r = run_wirt(["run", "-v", "-v", "--accel", "emu", "--firmware", guest_path("sysregs")])
+    assert r.returncode == GUESTS["sysregs"][1], r.stderr
+    assert r.stderr.count("refused: #GP") == 8, r.stderr
+    assert r.stderr.count("further refused MSR accesses are not logged") == 1, r.stderr
