@@ -3,8 +3,8 @@
  * with RSVD and P set, the faulting entry's accessed bit left clear) in
  * 32-bit PSE paging and at every level of 4-level paging (address bits
  * at and above MAXPHYADDR 40, PS in a PML4E, bits 13-20/13-29 of 2 MiB /
- * 1 GiB pages, XD without EFER.NXE; bits 52-62 are ignored there; the
- * error code has RSVD and P set);
+ * 1 GiB pages, XD without EFER.NXE; bits 52-62 are ignored there, but
+ * reserved in PAE paging; the error code has RSVD and P set);
  * INVLPG of one address in a 4 MiB, 2 MiB or 1 GiB page drops all of the
  * page; the PAT bit of 2 MiB pages and PTEs is neither address nor PS;
  * MOV CR3 drops non-global translations, a CR4.PGE toggle global
@@ -20,6 +20,8 @@
 #define MARK1 0xa000		/* two frames with known contents */
 #define MARK2 0xb000
 #define PD32  0x10000
+#define PDPTPAE 0x12000
+#define PDPAE 0x13000
 #define PDPT2 0x20000		/* PML4[3]: linear 0x18000000000 */
 #define PD2   0x21000		/* PDPT2[2]: linear 0x18080000000 */
 #define PT2   0x22000		/* PD2[2]:  linear 0x18080400000 */
@@ -142,6 +144,37 @@ _start:
 	invlpg 0x801000
 	cmpl $0x44444444, 0x805000
 	report invlpg_4m_page
+
+	/* PAE paging: bits 52-62 are reserved (not ignored as in 4-level). */
+	mov %cr0, %eax
+	and $0x7fffffff, %eax
+	mov %eax, %cr0
+	mov $PDPTPAE, %edi
+	mov $(2 * 4096 / 4), %ecx
+	xor %eax, %eax
+	rep stosl
+	movl $(PDPAE | 1), PDPTPAE
+	movl $0x00000083, PDPAE			/* 0-2 MiB identity */
+	movl $0x00400083, PDPAE + 16		/* 4-6 MiB: bit 52 set */
+	movl $0x00100000, PDPAE + 20
+	mov %cr4, %eax
+	or $0x20, %eax
+	mov %eax, %cr4
+	mov $PDPTPAE, %eax
+	mov %eax, %cr3
+	mov %cr0, %eax
+	or $0x80000000, %eax
+	mov %eax, %cr0
+	try
+	mov 0x400123, %eax
+1:	cmpl $14, VEC
+	jne 8f
+	mov ERR, %eax
+	and $~1, %eax
+	cmp $8, %eax
+	jne 8f
+	cmpl $0x400123, FCR2
+	report rsvd_pae_pde_bit52
 
 	/* Paging off; to long mode with PML4[0] the first GiB identity-
 	 * mapped with 2 MiB pages, EFER.NXE clear. */
@@ -394,7 +427,7 @@ idt32_ptr:
 idt64_ptr:
 	.word 32 * 16 - 1
 	.quad IDT
-	.irp n, rsvd_4m_pde_bit21, rsvd_4m_pde_accessed_clear, invlpg_4m_page, rsvd_pml4e_maxphyaddr, rsvd_pml4e_ps, rsvd_pdpte_maxphyaddr, rsvd_1g_page_bit13, rsvd_pde_bit51, rsvd_2m_page_bit20, rsvd_pte_maxphyaddr, rsvd_error_code_has_p, rsvd_pte_write, rsvd_xd_without_nxe, rsvd_faults_leave_accessed_clear, rsvd_1g_page_leaves_accessed_clear, ignored_bits_52_62, walk_sets_accessed, pat_bit_of_2m_page, pat_bit_of_pte, invlpg_2m_page, invlpg_1g_page, cr3_flushes_non_global, global_survives_cr3, pge_toggle_flushes_global
+	.irp n, rsvd_4m_pde_bit21, rsvd_4m_pde_accessed_clear, invlpg_4m_page, rsvd_pae_pde_bit52, rsvd_pml4e_maxphyaddr, rsvd_pml4e_ps, rsvd_pdpte_maxphyaddr, rsvd_1g_page_bit13, rsvd_pde_bit51, rsvd_2m_page_bit20, rsvd_pte_maxphyaddr, rsvd_error_code_has_p, rsvd_pte_write, rsvd_xd_without_nxe, rsvd_faults_leave_accessed_clear, rsvd_1g_page_leaves_accessed_clear, ignored_bits_52_62, walk_sets_accessed, pat_bit_of_2m_page, pat_bit_of_pte, invlpg_2m_page, invlpg_1g_page, cr3_flushes_non_global, global_survives_cr3, pge_toggle_flushes_global
 	messages \n
 	.endr
 msg_all: .asciz "all paging2 ok\n"

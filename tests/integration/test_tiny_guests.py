@@ -26,7 +26,7 @@ SYSREGS_RESERVED = ["efer_reserved_bit", "efer_lme_change_while_paging", "pat_ty
 
 # paging2.S, in the order it prints them.
 PAGING2_CHECKS = ["rsvd_4m_pde_bit21", "rsvd_4m_pde_accessed_clear", "invlpg_4m_page",
-                  "rsvd_pml4e_maxphyaddr", "rsvd_pml4e_ps", "rsvd_pdpte_maxphyaddr",
+                  "rsvd_pae_pde_bit52", "rsvd_pml4e_maxphyaddr", "rsvd_pml4e_ps", "rsvd_pdpte_maxphyaddr",
                   "rsvd_1g_page_bit13", "rsvd_pde_bit51", "rsvd_2m_page_bit20",
                   "rsvd_pte_maxphyaddr", "rsvd_error_code_has_p", "rsvd_pte_write",
                   "rsvd_xd_without_nxe", "rsvd_faults_leave_accessed_clear",
