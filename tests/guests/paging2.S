@@ -4,7 +4,8 @@
  * 32-bit PSE paging and at every level of 4-level paging (address bits
  * at and above MAXPHYADDR 40, PS in a PML4E, bits 13-20/13-29 of 2 MiB /
  * 1 GiB pages, XD without EFER.NXE; bits 52-62 are ignored there, but
- * reserved in PAE paging; the error code has RSVD and P set);
+ * reserved in PAE paging; the error code has RSVD and P set); a PAE
+ * PDPTE with a reserved bit makes MOV CR3 #GP;
  * INVLPG of one address in a 4 MiB, 2 MiB or 1 GiB page drops all of the
  * page; the PAT bit of 2 MiB pages and PTEs is neither address nor PS;
  * MOV CR3 drops non-global translations, a CR4.PGE toggle global
@@ -98,6 +99,12 @@ _start:
 	movw $0x8e00, IDT + 14 * 8 + 4
 	shr $16, %eax
 	mov %ax, IDT + 14 * 8 + 6
+	mov $LIN(gp32), %eax
+	mov %ax, IDT + 13 * 8
+	movw $0x08, IDT + 13 * 8 + 2
+	movw $0x8e00, IDT + 13 * 8 + 4
+	shr $16, %eax
+	mov %ax, IDT + 13 * 8 + 6
 	lidt idt32_ptr + ROM_LOW
 
 	/* ---- 32-bit paging with 4 MiB pages ---- */
@@ -175,6 +182,16 @@ _start:
 	jne 8f
 	cmpl $0x400123, FCR2
 	report rsvd_pae_pde_bit52
+	/* A present PDPTE with a reserved bit (R/W): MOV CR3 is #GP. */
+	movl $(PDPAE | 3), PDPTPAE + 8
+	mov $PDPTPAE, %eax
+	try
+	mov %eax, %cr3
+1:	cmpl $13, VEC
+	jne 8f
+	cmpl $0, ERR
+	report pae_pdpte_reserved_bit_gp
+	movl $0, PDPTPAE + 8
 
 	/* Paging off; to long mode with PML4[0] the first GiB identity-
 	 * mapped with 2 MiB pages, EFER.NXE clear. */
@@ -375,9 +392,14 @@ lm64:
 9:	debug_exit 0x1e
 
 	.code32
+gp32:
+	push %eax
+	movl $13, VEC
+	jmp 1f
 pf32:
 	push %eax
 	movl $14, VEC
+1:
 	mov 4(%esp), %eax
 	mov %eax, ERR
 	mov %cr2, %eax
@@ -427,7 +449,7 @@ idt32_ptr:
 idt64_ptr:
 	.word 32 * 16 - 1
 	.quad IDT
-	.irp n, rsvd_4m_pde_bit21, rsvd_4m_pde_accessed_clear, invlpg_4m_page, rsvd_pae_pde_bit52, rsvd_pml4e_maxphyaddr, rsvd_pml4e_ps, rsvd_pdpte_maxphyaddr, rsvd_1g_page_bit13, rsvd_pde_bit51, rsvd_2m_page_bit20, rsvd_pte_maxphyaddr, rsvd_error_code_has_p, rsvd_pte_write, rsvd_xd_without_nxe, rsvd_faults_leave_accessed_clear, rsvd_1g_page_leaves_accessed_clear, ignored_bits_52_62, walk_sets_accessed, pat_bit_of_2m_page, pat_bit_of_pte, invlpg_2m_page, invlpg_1g_page, cr3_flushes_non_global, global_survives_cr3, pge_toggle_flushes_global
+	.irp n, rsvd_4m_pde_bit21, rsvd_4m_pde_accessed_clear, invlpg_4m_page, rsvd_pae_pde_bit52, pae_pdpte_reserved_bit_gp, rsvd_pml4e_maxphyaddr, rsvd_pml4e_ps, rsvd_pdpte_maxphyaddr, rsvd_1g_page_bit13, rsvd_pde_bit51, rsvd_2m_page_bit20, rsvd_pte_maxphyaddr, rsvd_error_code_has_p, rsvd_pte_write, rsvd_xd_without_nxe, rsvd_faults_leave_accessed_clear, rsvd_1g_page_leaves_accessed_clear, ignored_bits_52_62, walk_sets_accessed, pat_bit_of_2m_page, pat_bit_of_pte, invlpg_2m_page, invlpg_1g_page, cr3_flushes_non_global, global_survives_cr3, pge_toggle_flushes_global
 	messages \n
 	.endr
 msg_all: .asciz "all paging2 ok\n"

@@ -35,6 +35,10 @@ struct apic_bus;
 struct ioapic;
 struct dblock;
 
+/* Physical address width (CPUID 0x80000008): paging-structure entries
+ * and CR3 have their bits from here up to 51 reserved. */
+#define EMU_MAXPHYADDR 40
+
 /* Exception vectors. */
 enum {
 	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,

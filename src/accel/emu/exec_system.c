@@ -165,7 +165,7 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		out[D] = 1u << 8; /* invariant TSC */
 		break;
 	case 0x80000008:
-		out[A] = 0x3028; /* 40 physical, 48 linear address bits */
+		out[A] = 0x3000 | EMU_MAXPHYADDR; /* 48 linear address bits */
 		break;
 	}
 }
@@ -343,6 +343,26 @@ static void msr_refused(const char *what, uint32_t msr, uint64_t v)
 
 /* ---- control registers ---- */
 
+/*
+ * PAE paging (not long mode) loads the four PDPTEs when CR3 is written
+ * and when CR0 or CR4 changes turn it on or change its paging bits; a
+ * present one with a reserved bit set (2:1, 8:5, MAXPHYADDR and up) makes
+ * that MOV #GP.  (The walk still reads them from memory each time.)
+ */
+static bool pae_pdptes_ok(struct emu_cpu *c, uint64_t cr0, uint64_t cr4, uint64_t cr3)
+{
+	uint64_t rsvd = 0x1e6 | ~((1ULL << EMU_MAXPHYADDR) - 1);
+
+	if (!(cr0 & CR0_PG) || !(cr4 & CR4_PAE) || (c->s.efer & EFER_LME))
+		return true;
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t e = emu_phys_read(c, (cr3 & 0xffffffe0) + i * 8, 8);
+		if ((e & 1) && (e & rsvd))
+			return false;
+	}
+	return true;
+}
+
 void emu_write_cr(struct emu_cpu *c, int cr, uint64_t v)
 {
 	uint64_t old;
@@ -367,6 +387,9 @@ void emu_write_cr(struct emu_cpu *c, int cr, uint64_t v)
 				emu_raise_gp(c, 0);
 			c->s.efer &= ~EFER_LMA;
 		}
+		if (((old ^ v) & (CR0_PG | CR0_CD | CR0_NW)) &&
+		    !pae_pdptes_ok(c, v, c->s.cr4, c->s.cr3))
+			emu_raise_gp(c, 0);
 		c->s.cr0 = v;
 		if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE))
 			emu_tlb_flush(c, true);
@@ -376,7 +399,10 @@ void emu_write_cr(struct emu_cpu *c, int cr, uint64_t v)
 		c->s.cr2 = v;
 		return;
 	case 3:
-		if (c->long_mode && (v >> 52))
+		/* Bits MAXPHYADDR-63 are reserved (bit 63 would be PCID's). */
+		if (c->long_mode && (v >> EMU_MAXPHYADDR))
+			emu_raise_gp(c, 0);
+		if (!pae_pdptes_ok(c, c->s.cr0, c->s.cr4, v))
 			emu_raise_gp(c, 0);
 		c->s.cr3 = v;
 		emu_tlb_flush(c, false);
@@ -390,6 +416,9 @@ void emu_write_cr(struct emu_cpu *c, int cr, uint64_t v)
 		if (c->long_mode && !(v & CR4_PAE))
 			emu_raise_gp(c, 0);
 		old = c->s.cr4;
+		if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE)) &&
+		    !pae_pdptes_ok(c, c->s.cr0, v, c->s.cr3))
+			emu_raise_gp(c, 0);
 		c->s.cr4 = v;
 		if ((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
 			emu_tlb_flush(c, true);

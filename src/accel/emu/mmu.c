@@ -252,10 +252,8 @@ static _Noreturn void page_fault(struct emu_cpu *c, uint64_t lin, uint32_t err,
 	emu_raise(c, EXC_PF, err, true);
 }
 
-/* MAXPHYADDR as CPUID 0x80000008 reports it: address bits of paging
- * entries at and above it are reserved. */
-#define MAXPHYADDR 40
-#define ABOVE_MAXPHY(top) (((1ULL << (top)) - 1) & ~((1ULL << MAXPHYADDR) - 1))
+/* Address bits from MAXPHYADDR up to (not including) bit top. */
+#define ABOVE_MAXPHY(top) (((1ULL << (top)) - 1) & ~((1ULL << EMU_MAXPHYADDR) - 1))
 
 /*
  * The reserved bits of a paging-structure entry at this level (4 = PML4E,
