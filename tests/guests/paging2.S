@@ -355,6 +355,22 @@ lm64:
 	cmp FCR2, %rbx
 	report invlpg_1g_page
 
+	/* The same with more large pages in the TLB than it lists one by
+	 * one: 16 more 2 MiB pages first, then a fresh moving one. */
+	mov $0x800000, %ebx
+	mov $16, %ecx
+2:	mov (%rbx), %eax
+	add $0x200000, %rbx
+	loop 2b
+	entry PD2+5*8, (0x400000|0x83)
+	movabs $(V2M+0xa00000), %rbx
+	mov 0x1000(%rbx), %eax
+	mov 0x5000(%rbx), %eax
+	entry PD2+5*8, (0x600000|0x83)
+	invlpg 0x1000(%rbx)
+	cmpl $0x44444444, 0x5000(%rbx)
+	report invlpg_2m_page_beyond_the_list
+
 	/* ---- MOV CR3 and CR4.PGE ---- */
 	movl $0x55555555, MARK1
 	movl $0x66666666, MARK2
@@ -449,7 +465,7 @@ idt32_ptr:
 idt64_ptr:
 	.word 32 * 16 - 1
 	.quad IDT
-	.irp n, rsvd_4m_pde_bit21, rsvd_4m_pde_accessed_clear, invlpg_4m_page, rsvd_pae_pde_bit52, pae_pdpte_reserved_bit_gp, rsvd_pml4e_maxphyaddr, rsvd_pml4e_ps, rsvd_pdpte_maxphyaddr, rsvd_1g_page_bit13, rsvd_pde_bit51, rsvd_2m_page_bit20, rsvd_pte_maxphyaddr, rsvd_error_code_has_p, rsvd_pte_write, rsvd_xd_without_nxe, rsvd_faults_leave_accessed_clear, rsvd_1g_page_leaves_accessed_clear, ignored_bits_52_62, walk_sets_accessed, pat_bit_of_2m_page, pat_bit_of_pte, invlpg_2m_page, invlpg_1g_page, cr3_flushes_non_global, global_survives_cr3, pge_toggle_flushes_global
+	.irp n, rsvd_4m_pde_bit21, rsvd_4m_pde_accessed_clear, invlpg_4m_page, rsvd_pae_pde_bit52, pae_pdpte_reserved_bit_gp, rsvd_pml4e_maxphyaddr, rsvd_pml4e_ps, rsvd_pdpte_maxphyaddr, rsvd_1g_page_bit13, rsvd_pde_bit51, rsvd_2m_page_bit20, rsvd_pte_maxphyaddr, rsvd_error_code_has_p, rsvd_pte_write, rsvd_xd_without_nxe, rsvd_faults_leave_accessed_clear, rsvd_1g_page_leaves_accessed_clear, ignored_bits_52_62, walk_sets_accessed, pat_bit_of_2m_page, pat_bit_of_pte, invlpg_2m_page, invlpg_1g_page, invlpg_2m_page_beyond_the_list, cr3_flushes_non_global, global_survives_cr3, pge_toggle_flushes_global
 	messages \n
 	.endr
 msg_all: .asciz "all paging2 ok\n"

@@ -34,6 +34,7 @@ PAGING2_CHECKS = ["rsvd_4m_pde_bit21", "rsvd_4m_pde_accessed_clear", "invlpg_4m_
                   "rsvd_1g_page_leaves_accessed_clear", "ignored_bits_52_62",
                   "walk_sets_accessed", "pat_bit_of_2m_page", "pat_bit_of_pte",
                   "invlpg_2m_page", "invlpg_1g_page",
+                  "invlpg_2m_page_beyond_the_list",
                   "cr3_flushes_non_global", "global_survives_cr3",
                   "pge_toggle_flushes_global"]
 
