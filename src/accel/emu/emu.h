@@ -105,8 +105,8 @@ enum cc_op {
 /*
  * The TLB holds 4 KiB pieces of large pages (2 MiB, 4 MiB, 1 GiB); an
  * INVLPG anywhere in a large page must drop all of them.  The large pages
- * with pieces in the TLB are listed (up to TLB_LARGE_MAX, then a bounding
- * range of the rest, which a hit flushes whole): see mmu.c.
+ * with pieces in the TLB are listed (up to TLB_LARGE_MAX, then bounding
+ * ranges of the rest, which a hit flushes whole): see mmu.c.
  */
 #define TLB_LARGE_MAX 8
 struct tlb_large {
@@ -170,7 +170,9 @@ struct emu_cpu {
 	uint64_t tlb_gen;     /* bumped by every TLB flush */
 	struct tlb_large tlb_large[TLB_LARGE_MAX];
 	unsigned tlb_nlarge;
-	uint64_t tlb_large_lo, tlb_large_hi;  /* the others; none if lo > hi */
+	/* The others, bounded apart in the lower and upper half of the
+	 * address space (user and kernel): none if lo > hi. */
+	uint64_t tlb_large_lo[2], tlb_large_hi[2];
 	uint64_t code_vpage, code_ppage, code_tlb_gen;  /* the current code page */
 	unsigned code_cpl;
 	struct dblock *dcache;

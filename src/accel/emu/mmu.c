@@ -120,16 +120,20 @@ void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
  * fast path stays a single lookup), and remembers which large pages it
  * holds pieces of (struct tlb_large).  INVLPG of an address in one of them
  * drops all the pieces of that page; when more large pages were filled
- * than the list holds, the rest are covered by one bounding range, and an
- * INVLPG inside it flushes the whole TLB.  Nothing of this costs anything
+ * than the list holds, the rest are covered by a bounding range (one per
+ * half of the address space, so that the kernel's large pages do not
+ * widen it over user space), and an INVLPG inside it flushes the whole
+ * TLB.  Nothing of this costs anything
  * on a TLB hit; a fill from a large page scans the short list.
  */
 
 static void tlb_large_forget_all(struct emu_cpu *c)
 {
 	c->tlb_nlarge = 0;
-	c->tlb_large_lo = ~0ULL;
-	c->tlb_large_hi = 0;
+	for (int h = 0; h < 2; h++) {
+		c->tlb_large_lo[h] = ~0ULL;
+		c->tlb_large_hi[h] = 0;
+	}
 }
 
 void emu_tlb_flush(struct emu_cpu *c, bool global_too)
@@ -178,7 +182,7 @@ void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 	c->blk = NULL;
 	if (e->vpage == lin >> 12)
 		e->vpage = ~0ULL;
-	if (lin >= c->tlb_large_lo && lin <= c->tlb_large_hi) {
+	if (lin >= c->tlb_large_lo[lin >> 63] && lin <= c->tlb_large_hi[lin >> 63]) {
 		emu_tlb_flush(c, true);
 		return;
 	}
@@ -195,7 +199,7 @@ void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 /* Remember that the TLB holds pieces of the large page at base. */
 static void tlb_note_large(struct emu_cpu *c, uint64_t base, uint64_t size, bool global)
 {
-	unsigned i;
+	unsigned i, h;
 
 	for (i = 0; i < c->tlb_nlarge; i++) {
 		struct tlb_large *l = &c->tlb_large[i];
@@ -208,10 +212,11 @@ static void tlb_note_large(struct emu_cpu *c, uint64_t base, uint64_t size, bool
 		c->tlb_large[c->tlb_nlarge++] = (struct tlb_large){ base, size, global };
 		return;
 	}
-	if (base < c->tlb_large_lo)
-		c->tlb_large_lo = base;
-	if (base + size - 1 > c->tlb_large_hi)
-		c->tlb_large_hi = base + size - 1;
+	h = base >> 63;
+	if (base < c->tlb_large_lo[h])
+		c->tlb_large_lo[h] = base;
+	if (base + size - 1 > c->tlb_large_hi[h])
+		c->tlb_large_hi[h] = base + size - 1;
 }
 
 static void tlb_fill(struct emu_cpu *c, uint64_t lin, uint64_t pa, uint32_t perms)
