@@ -123,8 +123,9 @@ void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
  * than the list holds, the rest are covered by a bounding range (one per
  * half of the address space, so that the kernel's large pages do not
  * widen it over user space), and an INVLPG inside it flushes the whole
- * TLB.  Nothing of this costs anything
- * on a TLB hit; a fill from a large page scans the short list.
+ * TLB.  Nothing of this costs anything on a TLB hit; a fill from a large
+ * page scans the short list.  Records may outlive their pieces (evicted
+ * by other fills): that only makes an INVLPG do more than it must.
  */
 
 static void tlb_large_forget_all(struct emu_cpu *c)
