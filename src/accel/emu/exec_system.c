@@ -466,6 +466,8 @@ static void load_system_segment(struct emu_cpu *c, struct segment *sg, uint16_t 
 	/* An available TSS (a 16-bit one only outside long mode) or an LDT. */
 	if (tss ? (type != 0x9 && (type != 0x1 || c->long_mode)) : type != 0x2)
 		emu_raise_gp(c, sel & 0xfffc);
+	if (!((lo >> 47) & 1))
+		emu_raise(c, EXC_NP, sel & 0xfffc, true);
 	addr = c->s.gdt.base + (sel & ~7);
 	if (c->long_mode) {
 		/* 16-byte descriptor: the upper half's type field must be 0
@@ -478,8 +480,6 @@ static void load_system_segment(struct emu_cpu *c, struct segment *sg, uint16_t 
 			       (((lo >> 56) & 0xff) << 24)))
 			emu_raise_gp(c, sel & 0xfffc);
 	}
-	if (!((lo >> 47) & 1))
-		emu_raise(c, EXC_NP, sel & 0xfffc, true);
 	emu_seg_from_descriptor(sg, sel, lo);
 	sg->base |= (hi & 0xffffffff) << 32;
 	if (tss) {
