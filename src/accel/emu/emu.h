@@ -36,6 +36,10 @@ struct apic_bus;
 struct ioapic;
 struct dblock;
 
+/* Physical address width (CPUID 0x80000008): paging-structure entries
+ * and CR3 have their bits from here up to 51 reserved. */
+#define EMU_MAXPHYADDR 40
+
 /* Exception vectors. */
 enum {
 	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
@@ -99,6 +103,18 @@ enum cc_op {
 #define TLB_EXEC_U  0x20
 #define TLB_GLOBAL  0x40
 
+/*
+ * The TLB holds 4 KiB pieces of large pages (2 MiB, 4 MiB, 1 GiB); an
+ * INVLPG anywhere in a large page must drop all of them.  The large pages
+ * with pieces in the TLB are listed (up to TLB_LARGE_MAX, then bounding
+ * ranges of the rest, which a hit flushes whole): see mmu.c.
+ */
+#define TLB_LARGE_MAX 8
+struct tlb_large {
+	uint64_t base, size;  /* linear address and size of the large page */
+	bool global;          /* its pieces survive a non-global flush */
+};
+
 struct tlb_entry {
 	uint64_t vpage;   /* linear address >> 12, or ~0 if empty */
 	uint64_t ppage;   /* physical address >> 12 */
@@ -134,7 +150,7 @@ struct emu_cpu {
 	uint64_t dr[8];
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
-	uint64_t pat, tsc_offset, misc_enable, tsc_aux;
+	uint64_t pat, tsc_offset, misc_enable, tsc_aux, mtrr_def_type;
 	uint64_t xcr0;
 
 	/* Debug state (debug.c).  While debug_active (TF, RF, a DR7 enable
@@ -165,6 +181,11 @@ struct emu_cpu {
 
 	struct tlb_entry tlb[TLB_ENTRIES];
 	uint64_t tlb_gen;     /* bumped by every TLB flush */
+	struct tlb_large tlb_large[TLB_LARGE_MAX];
+	unsigned tlb_nlarge;
+	/* The others, bounded apart in the lower and upper half of the
+	 * address space (user and kernel): none if lo > hi. */
+	uint64_t tlb_large_lo[2], tlb_large_hi[2];
 	uint64_t code_vpage, code_ppage, code_tlb_gen;  /* the current code page */
 	unsigned code_cpl;
 	struct dblock *dcache;

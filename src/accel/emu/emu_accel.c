@@ -201,6 +201,7 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 	c->evm = vcpu->vm->accel_data;
 	c->delivering = -1;
 	c->pat = 0x0007040600070406ULL;
+	c->mtrr_def_type = 0xc06; /* MTRRs enabled, write-back */
 	c->lapic = lapic_create(c->evm->apic_bus, vcpu->index, &lapic_cpu_ops, c,
 				&c->tsc_offset);
 	if (!c->lapic) {

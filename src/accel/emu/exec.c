@@ -405,9 +405,7 @@ static void exec_one_byte(struct emu_cpu *c, const struct insn *in)
 	case 0x1e: push(c, size, c->s.seg[SEG_DS].selector); return;
 	case 0x07: case 0x17: case 0x1f: {
 		int seg = op == 0x07 ? SEG_ES : op == 0x17 ? SEG_SS : SEG_DS;
-		uint16_t sel = stack_peek(c, size, 0);
-		emu_load_seg(c, seg, sel);
-		sp_set(c, c->s.gpr[GPR_RSP] + size);
+		pop_seg(c, seg, size);
 		if (seg == SEG_SS)
 			c->irq_shadow = c->mov_ss = true;
 		return;
@@ -889,9 +887,7 @@ static bool exec_two_byte(struct emu_cpu *c, const struct insn *in)
 	case 0xa0: push(c, size, c->s.seg[SEG_FS].selector); return true;
 	case 0xa8: push(c, size, c->s.seg[SEG_GS].selector); return true;
 	case 0xa1: case 0xa9: {
-		uint16_t sel = stack_peek(c, size, 0);
-		emu_load_seg(c, op == 0xa1 ? SEG_FS : SEG_GS, sel);
-		sp_set(c, c->s.gpr[GPR_RSP] + size);
+		pop_seg(c, op == 0xa1 ? SEG_FS : SEG_GS, size);
 		return true;
 	}
 	case 0xa3: bit_test(c, in, 0, reg_read(c, in, in->reg, size), false); return true;

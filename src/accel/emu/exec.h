@@ -98,14 +98,18 @@ static inline uint64_t sp_masked(const struct emu_cpu *c, uint64_t v)
 	return v & emu_size_mask(stack_size(c));
 }
 
-static inline void sp_set(struct emu_cpu *c, uint64_t v)
+/* Set SP, ESP or RSP (ss bytes wide) to v. */
+static inline void sp_set_width(struct emu_cpu *c, uint64_t v, unsigned ss)
 {
-	unsigned ss = stack_size(c);
-
 	if (ss == 2)
 		c->s.gpr[GPR_RSP] = (c->s.gpr[GPR_RSP] & ~0xffffULL) | (v & 0xffff);
 	else
 		c->s.gpr[GPR_RSP] = v & emu_size_mask(ss);
+}
+
+static inline void sp_set(struct emu_cpu *c, uint64_t v)
+{
+	sp_set_width(c, v, stack_size(c));
 }
 
 static inline void push(struct emu_cpu *c, unsigned size, uint64_t v)
@@ -128,6 +132,17 @@ static inline uint64_t pop(struct emu_cpu *c, unsigned size)
 
 	sp_set(c, c->s.gpr[GPR_RSP] + size);
 	return v;
+}
+
+/* POP Sreg: the stack pointer moves by the width of the stack the value
+ * came from, even when the loaded segment is SS with another B bit. */
+static inline void pop_seg(struct emu_cpu *c, int seg, unsigned size)
+{
+	unsigned ss = stack_size(c);
+	uint16_t sel = stack_peek(c, size, 0);
+
+	emu_load_seg(c, seg, sel);
+	sp_set_width(c, c->s.gpr[GPR_RSP] + size, ss);
 }
 
 /* Jump within CS to an offset of operand size. */

@@ -35,6 +35,15 @@
 #define MSR_KERNEL_GS_BASE   0xc0000102
 #define MSR_TSC_AUX          0xc0000103
 
+/* IA32_MISC_ENABLE: the bits software may change (fast strings, automatic
+ * thermal control, EIST, MONITOR FSM, limit CPUID maxval, xTPR message
+ * disable, XD bit disable) and the read-only ones; all others reserved. */
+#define MISC_ENABLE_RW ((1ULL << 0) | (1ULL << 3) | (1ULL << 16) | (1ULL << 18) | \
+			MISC_ENABLE_LIMIT_CPUID | (1ULL << 23) | MISC_ENABLE_XD_DISABLE)
+#define MISC_ENABLE_RO ((1ULL << 7) | (1ULL << 11) | (1ULL << 12))
+#define MISC_ENABLE_LIMIT_CPUID (1ULL << 22)
+#define MISC_ENABLE_XD_DISABLE  (1ULL << 34)
+
 static void require_cpl0(struct emu_cpu *c)
 {
 	if (c->cpl != 0)
@@ -76,7 +85,7 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 	(void)sub;
 	switch (leaf) {
 	case 0:
-		out[A] = 0x16;
+		out[A] = (c->misc_enable & MISC_ENABLE_LIMIT_CPUID) ? 2 : 0x16;
 		put_str(out, "GenuineIntel", vendor_order);
 		break;
 	case 1:
@@ -104,6 +113,7 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 			 (1u << 13) |  /* PGE */
 			 (1u << 15) |  /* CMOV */
 			 (1u << 16) |  /* PAT */
+			 (1u << 17) |  /* PSE-36: 4 MiB pages above 4 GiB */
 			 (1u << 19) |  /* CLFLUSH */
 			 (1u << 23) |  /* MMX */
 			 (1u << 24) |  /* FXSAVE/FXRSTOR */
@@ -149,6 +159,8 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 			 (1u << 26) |  /* 1 GiB pages */
 			 (1u << 27) |  /* RDTSCP */
 			 (1u << 29);   /* long mode */
+		if (c->misc_enable & MISC_ENABLE_XD_DISABLE)
+			out[D] &= ~(1u << 20);
 		break;
 	case 0x80000002: case 0x80000003: case 0x80000004:
 		memcpy(out, brand + (leaf - 0x80000002) * 16, 16);
@@ -157,12 +169,19 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		out[D] = 1u << 8; /* invariant TSC */
 		break;
 	case 0x80000008:
-		out[A] = 0x3028; /* 40 physical, 48 linear address bits */
+		out[A] = 0x3000 | EMU_MAXPHYADDR; /* 48 linear address bits */
 		break;
 	}
 }
 
 /* ---- MSRs ---- */
+
+/*
+ * MSR policy (docs/design-notes.md, "MSRs"): the MSRs modelled here read
+ * and write as the SDM describes them; any other MSR, a write to a
+ * read-only one, a reserved bit set or a non-canonical address makes
+ * RDMSR/WRMSR raise #GP(0) in the guest, before anything is changed.
+ */
 
 uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 {
@@ -174,7 +193,7 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 	case MSR_TSC_DEADLINE: return lapic_get_tsc_deadline(c->lapic);
 	case MSR_BIOS_SIGN: return 0;
 	case MSR_MTRRCAP: return 0;
-	case MSR_MTRR_DEF_TYPE: return 0xc06; /* MTRRs enabled, write-back */
+	case MSR_MTRR_DEF_TYPE: return c->mtrr_def_type;
 	case MSR_SYSENTER_CS: return c->sysenter_cs;
 	case MSR_SYSENTER_ESP: return c->sysenter_esp;
 	case MSR_SYSENTER_EIP: return c->sysenter_eip;
@@ -205,8 +224,52 @@ static bool canonical(uint64_t a)
 	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
+/* Memory types a PAT entry may hold: UC, WC, WT, WP, WB, UC-. */
+static bool pat_type_ok(unsigned t)
+{
+	return t == 0 || t == 1 || t == 4 || t == 5 || t == 6 || t == 7;
+}
+
+static bool pat_ok(uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		if (!pat_type_ok((v >> (i * 8)) & 0xff))
+			return false;
+	return true;
+}
+
+/* ... and an MTRR: the same but UC-. */
+static bool mtrr_type_ok(unsigned t)
+{
+	return t == 0 || t == 1 || t == 4 || t == 5 || t == 6;
+}
+
+/* The MSRs that hold a linear address: they take canonical values only. */
+static uint64_t *address_msr(struct emu_cpu *c, uint32_t msr)
+{
+	switch (msr) {
+	case MSR_SYSENTER_ESP: return &c->sysenter_esp;
+	case MSR_SYSENTER_EIP: return &c->sysenter_eip;
+	case MSR_LSTAR: return &c->lstar;
+	case MSR_CSTAR: return &c->cstar;
+	case MSR_FS_BASE: return &c->s.seg[SEG_FS].base;
+	case MSR_GS_BASE: return &c->s.seg[SEG_GS].base;
+	case MSR_KERNEL_GS_BASE: return &c->kernel_gs_base;
+	}
+	return NULL;
+}
+
+/* Write an MSR; false (and nothing changed) if the write must #GP. */
 bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 {
+	uint64_t *addr = address_msr(c, msr);
+
+	if (addr) {
+		if (!canonical(v))
+			return false;
+		*addr = v;
+		return true;
+	}
 	switch (msr) {
 	case MSR_TSC:
 		c->tsc_offset += v - emu_rdtsc(c);
@@ -221,15 +284,30 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 		lapic_set_tsc_deadline(c->lapic, v);
 		return true;
 	case MSR_BIOS_SIGN: return true;
-	case MSR_MTRR_DEF_TYPE: return true;
+	case MSR_MTRR_DEF_TYPE:
+		/* Type in 7:0, FE bit 10, E bit 11; the rest is reserved. */
+		if ((v & ~0xcffULL) || !mtrr_type_ok(v & 0xff))
+			return false;
+		c->mtrr_def_type = v;
+		return true;
 	case MSR_SYSENTER_CS: c->sysenter_cs = v & 0xffff; return true;
-	case MSR_SYSENTER_ESP: c->sysenter_esp = v; return canonical(v);
-	case MSR_SYSENTER_EIP: c->sysenter_eip = v; return canonical(v);
 	case MSR_MCG_STATUS: return true;
-	case MSR_MISC_ENABLE: c->misc_enable = v; return true;
-	case MSR_PAT: c->pat = v; return true;
+	case MSR_MISC_ENABLE:
+		if (v & ~(MISC_ENABLE_RW | MISC_ENABLE_RO))
+			return false;
+		/* XD disable hides NX from CPUID and makes EFER.NXE
+		 * reserved for later writes; an NXE already on stays. */
+		c->misc_enable = (v & MISC_ENABLE_RW) | (c->misc_enable & MISC_ENABLE_RO);
+		return true;
+	case MSR_PAT:
+		if (!pat_ok(v))
+			return false;
+		c->pat = v;
+		return true;
 	case MSR_EFER: {
 		uint64_t allowed = EFER_SCE | EFER_LME | EFER_NXE;
+		if (c->misc_enable & MISC_ENABLE_XD_DISABLE)
+			allowed &= ~EFER_NXE;
 		if (v & ~(allowed | EFER_LMA))
 			return false;
 		/* LME cannot change while paging is on; LMA is read-only. */
@@ -240,20 +318,62 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 		return true;
 	}
 	case MSR_STAR: c->star = v; return true;
-	case MSR_LSTAR: c->lstar = v; return canonical(v);
-	case MSR_CSTAR: c->cstar = v; return canonical(v);
-	case MSR_SFMASK: c->sfmask = v & 0xffffffff; return true;
-	case MSR_FS_BASE: c->s.seg[SEG_FS].base = v; return canonical(v);
-	case MSR_GS_BASE: c->s.seg[SEG_GS].base = v; return canonical(v);
-	case MSR_KERNEL_GS_BASE: c->kernel_gs_base = v; return canonical(v);
-	case MSR_TSC_AUX: c->tsc_aux = v & 0xffffffff; return true;
+	case MSR_SFMASK:
+		if (v >> 32)
+			return false;
+		c->sfmask = v;
+		return true;
+	case MSR_TSC_AUX:
+		if (v >> 32)
+			return false;
+		c->tsc_aux = v;
+		return true;
 	case LAPIC_X2APIC_MSR_FIRST ... LAPIC_X2APIC_MSR_LAST:
 		return lapic_msr_write(c->lapic, msr, v) == 0;
 	}
 	return false;
 }
 
+/*
+ * A guest may probe MSRs in a loop: say which access was refused (at
+ * debug level) for the first few only, so that it cannot flood the log.
+ */
+static void msr_refused(const char *what, uint32_t msr, uint64_t v)
+{
+	static unsigned logged;
+	unsigned n = __atomic_load_n(&logged, __ATOMIC_RELAXED);
+
+	if (n > 8)
+		return;
+	n = __atomic_fetch_add(&logged, 1, __ATOMIC_RELAXED);
+	if (n < 8)
+		log_debug("emu: %s %#x (%#llx) refused: #GP", what, msr,
+			  (unsigned long long)v);
+	else if (n == 8)
+		log_debug("emu: further refused MSR accesses are not logged");
+}
+
 /* ---- control registers ---- */
+
+/*
+ * PAE paging (not long mode) loads the four PDPTEs when CR3 is written
+ * and when CR0 or CR4 changes turn it on or change its paging bits; a
+ * present one with a reserved bit set (2:1, 8:5, MAXPHYADDR and up) makes
+ * that MOV #GP.  (The walk still reads them from memory each time.)
+ */
+static bool pae_pdptes_ok(struct emu_cpu *c, uint64_t cr0, uint64_t cr4, uint64_t cr3)
+{
+	uint64_t rsvd = 0x1e6 | ~((1ULL << EMU_MAXPHYADDR) - 1);
+
+	if (!(cr0 & CR0_PG) || !(cr4 & CR4_PAE) || (c->s.efer & EFER_LME))
+		return true;
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t e = emu_phys_read(c, (cr3 & 0xffffffe0) + i * 8, 8);
+		if ((e & 1) && (e & rsvd))
+			return false;
+	}
+	return true;
+}
 
 void emu_write_cr(struct emu_cpu *c, int cr, uint64_t v)
 {
@@ -279,6 +399,9 @@ void emu_write_cr(struct emu_cpu *c, int cr, uint64_t v)
 				emu_raise_gp(c, 0);
 			c->s.efer &= ~EFER_LMA;
 		}
+		if (((old ^ v) & (CR0_PG | CR0_CD | CR0_NW)) &&
+		    !pae_pdptes_ok(c, v, c->s.cr4, c->s.cr3))
+			emu_raise_gp(c, 0);
 		c->s.cr0 = v;
 		if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE))
 			emu_tlb_flush(c, true);
@@ -288,7 +411,10 @@ void emu_write_cr(struct emu_cpu *c, int cr, uint64_t v)
 		c->s.cr2 = v;
 		return;
 	case 3:
-		if (c->long_mode && (v >> 52))
+		/* Bits MAXPHYADDR-63 are reserved (bit 63 would be PCID's). */
+		if (c->long_mode && (v >> EMU_MAXPHYADDR))
+			emu_raise_gp(c, 0);
+		if (!pae_pdptes_ok(c, c->s.cr0, c->s.cr4, v))
 			emu_raise_gp(c, 0);
 		c->s.cr3 = v;
 		emu_tlb_flush(c, false);
@@ -302,6 +428,9 @@ void emu_write_cr(struct emu_cpu *c, int cr, uint64_t v)
 		if (c->long_mode && !(v & CR4_PAE))
 			emu_raise_gp(c, 0);
 		old = c->s.cr4;
+		if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE)) &&
+		    !pae_pdptes_ok(c, c->s.cr0, v, c->s.cr3))
+			emu_raise_gp(c, 0);
 		c->s.cr4 = v;
 		if ((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
 			emu_tlb_flush(c, true);
@@ -348,15 +477,22 @@ static void load_system_segment(struct emu_cpu *c, struct segment *sg, uint16_t 
 		emu_raise_gp(c, sel & 0xfffc);
 	lo = emu_read_descriptor(c, sel, EXC_GP);
 	type = (lo >> 40) & 0x1f;
-	if (tss ? (type != 0x9 && type != 0x1) : type != 0x2)
+	/* An available TSS (a 16-bit one only outside long mode) or an LDT. */
+	if (tss ? (type != 0x9 && (type != 0x1 || c->long_mode)) : type != 0x2)
 		emu_raise_gp(c, sel & 0xfffc);
 	if (!((lo >> 47) & 1))
 		emu_raise(c, EXC_NP, sel & 0xfffc, true);
 	addr = c->s.gdt.base + (sel & ~7);
 	if (c->long_mode) {
+		/* 16-byte descriptor: the upper half's type field must be 0
+		 * and the 64-bit base canonical. */
 		if ((uint32_t)(sel & ~7) + 15 > c->s.gdt.limit)
 			emu_raise_gp(c, sel & 0xfffc);
 		hi = emu_read_sys(c, addr + 8, 8);
+		if (((hi >> 40) & 0x1f) ||
+		    !canonical(((hi & 0xffffffff) << 32) | ((lo >> 16) & 0xffffff) |
+			       (((lo >> 56) & 0xff) << 24)))
+			emu_raise_gp(c, sel & 0xfffc);
 	}
 	emu_seg_from_descriptor(sg, sel, lo);
 	sg->base |= (hi & 0xffffffff) << 32;
@@ -416,7 +552,6 @@ static void exec_group7(struct emu_cpu *c, const struct insn *in)
 {
 	unsigned g = in->reg & 7;
 	uint64_t ea;
-	bool ok;
 
 	if (!in->has_mem) {
 		unsigned rm = in->rm & 7;
@@ -492,11 +627,15 @@ static void exec_group7(struct emu_cpu *c, const struct insn *in)
 		emu_write_cr(c, 0, (c->s.cr0 & ~0xeULL) |
 			     (emu_read(c, insn_seg(in), ea, 2) & 0xf) | (c->s.cr0 & CR0_PE));
 		return;
-	case 7: /* INVLPG */
+	case 7: /* INVLPG: no limit checks; a non-canonical address is a NOP */
 		require_cpl0(c);
-		ok = true;
-		emu_tlb_flush_page(c, emu_linear(c, insn_seg(in), ea, 1, false));
-		(void)ok;
+		if (c->code_size != 8 || insn_seg(in) >= SEG_FS)
+			ea += c->s.seg[insn_seg(in)].base;
+		if (c->code_size != 8)
+			ea &= 0xffffffff;
+		else if (!canonical(ea))
+			return;
+		emu_tlb_flush_page(c, ea);
 		return;
 	}
 	emu_raise_ud(c);
@@ -687,8 +826,7 @@ void emu_exec_system(struct emu_cpu *c, const struct insn *in)
 		require_cpl0(c);
 		v = (c->s.gpr[GPR_RAX] & 0xffffffff) | (c->s.gpr[GPR_RDX] << 32);
 		if (!emu_wrmsr(c, c->s.gpr[GPR_RCX], v)) {
-			log_debug("emu: WRMSR %#x = %#llx refused", (unsigned)c->s.gpr[GPR_RCX],
-				  (unsigned long long)v);
+			msr_refused("WRMSR", c->s.gpr[GPR_RCX], v);
 			emu_raise_gp(c, 0);
 		}
 		return;
@@ -703,7 +841,7 @@ void emu_exec_system(struct emu_cpu *c, const struct insn *in)
 		require_cpl0(c);
 		v = emu_rdmsr(c, c->s.gpr[GPR_RCX], &ok);
 		if (!ok) {
-			log_debug("emu: RDMSR %#x refused", (unsigned)c->s.gpr[GPR_RCX]);
+			msr_refused("RDMSR", c->s.gpr[GPR_RCX], 0);
 			emu_raise_gp(c, 0);
 		}
 		c->s.gpr[GPR_RAX] = v & 0xffffffff;

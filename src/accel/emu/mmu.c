@@ -116,25 +116,109 @@ void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
 
 /* ---- TLB ---- */
 
+/*
+ * Large pages: the TLB caches them one 4 KiB piece at a time (so that the
+ * fast path stays a single lookup), and remembers which large pages it
+ * holds pieces of (struct tlb_large).  INVLPG of an address in one of them
+ * drops all the pieces of that page; when more large pages were filled
+ * than the list holds, the rest are covered by a bounding range (one per
+ * half of the address space, so that the kernel's large pages do not
+ * widen it over user space), and an INVLPG inside it flushes the whole
+ * TLB.  Nothing of this costs anything on a TLB hit; a fill from a large
+ * page scans the short list.  Records may outlive their pieces (evicted
+ * by other fills): that only makes an INVLPG do more than it must.
+ */
+
+static void tlb_large_forget_all(struct emu_cpu *c)
+{
+	c->tlb_nlarge = 0;
+	for (int h = 0; h < 2; h++) {
+		c->tlb_large_lo[h] = ~0ULL;
+		c->tlb_large_hi[h] = 0;
+	}
+}
+
 void emu_tlb_flush(struct emu_cpu *c, bool global_too)
 {
-	unsigned i;
+	unsigned i, n = 0;
 
 	c->tlb_gen++;
 	c->blk = NULL;
 	for (i = 0; i < TLB_ENTRIES; i++)
 		if (global_too || !(c->tlb[i].perms & TLB_GLOBAL))
 			c->tlb[i].vpage = ~0ULL;
+	if (global_too) {
+		tlb_large_forget_all(c);
+		return;
+	}
+	/* Keep the global large pages; the bounding range stays as it is. */
+	for (i = 0; i < c->tlb_nlarge; i++)
+		if (c->tlb_large[i].global)
+			c->tlb_large[n++] = c->tlb_large[i];
+	c->tlb_nlarge = n;
+}
+
+/* Drop every TLB entry for a linear address in [base, base + size). */
+static void tlb_flush_range(struct emu_cpu *c, uint64_t base, uint64_t size)
+{
+	uint64_t first = base >> 12, n = size >> 12, vp;
+	unsigned i;
+
+	if (n >= TLB_ENTRIES) {
+		for (i = 0; i < TLB_ENTRIES; i++)
+			if (c->tlb[i].vpage - first < n)
+				c->tlb[i].vpage = ~0ULL;
+		return;
+	}
+	for (vp = first; vp < first + n; vp++)
+		if (c->tlb[vp % TLB_ENTRIES].vpage == vp)
+			c->tlb[vp % TLB_ENTRIES].vpage = ~0ULL;
 }
 
 void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 {
 	struct tlb_entry *e = &c->tlb[(lin >> 12) % TLB_ENTRIES];
+	unsigned i, n = 0;
 
 	c->tlb_gen++;
 	c->blk = NULL;
 	if (e->vpage == lin >> 12)
 		e->vpage = ~0ULL;
+	if (lin >= c->tlb_large_lo[lin >> 63] && lin <= c->tlb_large_hi[lin >> 63]) {
+		emu_tlb_flush(c, true);
+		return;
+	}
+	for (i = 0; i < c->tlb_nlarge; i++) {
+		struct tlb_large *l = &c->tlb_large[i];
+		if (lin - l->base < l->size)
+			tlb_flush_range(c, l->base, l->size);
+		else
+			c->tlb_large[n++] = *l;
+	}
+	c->tlb_nlarge = n;
+}
+
+/* Remember that the TLB holds pieces of the large page at base. */
+static void tlb_note_large(struct emu_cpu *c, uint64_t base, uint64_t size, bool global)
+{
+	unsigned i, h;
+
+	for (i = 0; i < c->tlb_nlarge; i++) {
+		struct tlb_large *l = &c->tlb_large[i];
+		if (l->base == base && l->size == size) {
+			l->global |= global;
+			return;
+		}
+	}
+	if (c->tlb_nlarge < TLB_LARGE_MAX) {
+		c->tlb_large[c->tlb_nlarge++] = (struct tlb_large){ base, size, global };
+		return;
+	}
+	h = base >> 63;
+	if (base < c->tlb_large_lo[h])
+		c->tlb_large_lo[h] = base;
+	if (base + size - 1 > c->tlb_large_hi[h])
+		c->tlb_large_hi[h] = base + size - 1;
 }
 
 static void tlb_fill(struct emu_cpu *c, uint64_t lin, uint64_t pa, uint32_t perms)
@@ -178,21 +262,49 @@ static _Noreturn void page_fault(struct emu_cpu *c, uint64_t lin, uint32_t err,
 	emu_raise(c, EXC_PF, err, true);
 }
 
+/* Address bits from MAXPHYADDR up to (not including) bit top. */
+#define ABOVE_MAXPHY(top) (((1ULL << (top)) - 1) & ~((1ULL << EMU_MAXPHYADDR) - 1))
+
 /*
- * Walk the page tables for lin.  Returns true with *pa set, or false with
- * *err set to the page-fault error code (P and RSVD bits only).
+ * The reserved bits of a paging-structure entry at this level (4 = PML4E,
+ * 3 = PDPTE, 2 = PDE, 1 = PTE) that maps a large page (ps) or not.
+ */
+static uint64_t reserved_bits(struct emu_cpu *c, unsigned level, bool ps, bool lm,
+			      unsigned esize)
+{
+	uint64_t r;
+
+	if (esize == 4)  /* 32-bit paging: bit 21 of a 4 MiB PDE (PSE-36) */
+		return ps ? 1ULL << 21 : 0;
+	/* 4-level: bits 51:M (62:52 are ignored); PAE: bits 62:M. */
+	r = ABOVE_MAXPHY(lm ? 52 : 63);
+	if (!(c->s.efer & EFER_NXE))
+		r |= PTE_NX;
+	if (level == 4)
+		r |= PTE_PS;
+	else if (ps)  /* large page: between the PAT bit and the address */
+		r |= level == 3 ? 0x3fffe000ULL : 0x1fe000ULL;
+	return r;
+}
+
+/*
+ * Walk the page tables for lin.  Returns true with *pa and *page_size set,
+ * or false with *err set to the page-fault error code (P and RSVD bits
+ * only).  Like the processor, it sets the accessed bit of each non-leaf
+ * entry once it has checked it, and the leaf's accessed (and dirty) bits
+ * only when the access is allowed: a walk that meets a reserved bit or a
+ * protection fault leaves the entry that caused it untouched.
  */
 static bool walk(struct emu_cpu *c, uint64_t lin, enum access acc, bool user,
-		 uint64_t *pa, uint32_t *err, uint32_t *perms)
+		 uint64_t *pa, uint32_t *err, uint32_t *perms, uint64_t *page_size)
 {
 	bool lm = c->s.efer & EFER_LMA, pae = c->s.cr4 & CR4_PAE;
 	bool nxe = c->s.efer & EFER_NXE;
-	uint64_t table, entry, addrs[4];
-	uint64_t us = 1, rw = 1, nx = 0, page_size = 4096, rsvd_nx;
-	unsigned level, levels, nent = 0, esize = (lm || pae) ? 8 : 4;
-	bool leaf = false;
+	uint64_t table, entry = 0, addr = 0;
+	uint64_t us = 1, rw = 1, nx = 0;
+	unsigned level, levels, esize = (lm || pae) ? 8 : 4;
 
-	rsvd_nx = nxe ? 0 : PTE_NX;
+	*page_size = 4096;
 	if (lm) {
 		levels = 4;
 		table = c->s.cr3 & PTE_ADDR;
@@ -211,46 +323,43 @@ static bool walk(struct emu_cpu *c, uint64_t lin, enum access acc, bool user,
 	}
 
 	for (level = levels; level >= 1; level--) {
-		unsigned shift = 12 + 9 * (level - 1);
-		uint64_t idx;
+		unsigned shift = esize == 8 ? 12 + 9 * (level - 1) : 12 + 10 * (level - 1);
+		uint64_t idx = (lin >> shift) & (esize == 8 ? 0x1ff : 0x3ff);
+		bool ps;
 
-		if (esize == 4)
-			shift = 12 + 10 * (level - 1);
-		idx = (lin >> shift) & (esize == 8 ? 0x1ff : 0x3ff);
-		addrs[nent] = table + idx * esize;
-		entry = emu_phys_read(c, addrs[nent], esize);
+		addr = table + idx * esize;
+		entry = emu_phys_read(c, addr, esize);
 		if (!(entry & PTE_P)) {
 			*err = 0;
 			return false;
 		}
-		if (entry & rsvd_nx) {
+		/* PS makes a large page in a PDE (32-bit paging: with CR4.PSE)
+		 * and, in long mode, a PDPTE; it is reserved in a PML4E. */
+		ps = (entry & PTE_PS) && (level == 2 || level == 3) &&
+		     (esize == 8 || (c->s.cr4 & CR4_PSE));
+		if (entry & reserved_bits(c, level, ps, lm, esize)) {
 			*err = PF_RSVD | PF_P;
 			return false;
 		}
-		/* Accessed bit on the way down. */
-		if (!(entry & PTE_A))
-			emu_phys_write(c, addrs[nent], esize == 8 ? 8 : 4, entry | PTE_A);
-		nent++;
 		us &= (entry >> 2) & 1;
 		rw &= (entry >> 1) & 1;
 		if (esize == 8)
 			nx |= entry >> 63;
 		if (level == 1) {
-			leaf = true;
 			*pa = (entry & (esize == 8 ? PTE_ADDR : 0xfffff000)) | (lin & 0xfff);
-		} else if ((entry & PTE_PS) &&
-			   (level == 2 || (level == 3 && lm)) &&
-			   (esize == 8 || (c->s.cr4 & CR4_PSE))) {
-			leaf = true;
-			page_size = 1ULL << shift;
-			if (esize == 8)
-				*pa = (entry & PTE_ADDR & ~(page_size - 1)) | (lin & (page_size - 1));
-			else
-				*pa = (entry & 0xffc00000) | ((entry & 0x1e000) << 19) |
-				      (lin & (page_size - 1));
-		}
-		if (leaf)
 			break;
+		}
+		if (ps) {
+			*page_size = 1ULL << shift;
+			if (esize == 8)
+				*pa = (entry & PTE_ADDR & ~(*page_size - 1)) | (lin & (*page_size - 1));
+			else  /* PSE-36: bits 20:13 are address bits 39:32 */
+				*pa = (entry & 0xffc00000) | ((entry & 0x1fe000) << 19) |
+				      (lin & (*page_size - 1));
+			break;
+		}
+		if (!(entry & PTE_A))
+			emu_phys_write(c, addr, esize, entry | PTE_A);
 		table = entry & (esize == 8 ? PTE_ADDR : 0xfffff000);
 	}
 
@@ -262,9 +371,9 @@ static bool walk(struct emu_cpu *c, uint64_t lin, enum access acc, bool user,
 	if (acc == ACC_EXEC && nx && nxe)
 		goto protection;
 
-	if (acc == ACC_WRITE && !(entry & PTE_D)) {
-		entry |= PTE_D | PTE_A;
-		emu_phys_write(c, addrs[nent - 1], esize, entry);
+	if (!(entry & PTE_A) || (acc == ACC_WRITE && !(entry & PTE_D))) {
+		entry |= PTE_A | (acc == ACC_WRITE ? PTE_D : 0);
+		emu_phys_write(c, addr, esize, entry);
 	}
 
 	*perms = TLB_READ_S | TLB_EXEC_S;
@@ -280,7 +389,6 @@ static bool walk(struct emu_cpu *c, uint64_t lin, enum access acc, bool user,
 	}
 	if ((entry & PTE_G) && (c->s.cr4 & CR4_PGE))
 		*perms |= TLB_GLOBAL;
-	/* Large pages enter the TLB one 4 KiB page at a time. */
 	return true;
 
 protection:
@@ -300,6 +408,7 @@ static bool translate(struct emu_cpu *c, uint64_t lin, enum access acc,
 		      bool user, bool raise, uint64_t *pa)
 {
 	struct tlb_entry *e = &c->tlb[(lin >> 12) % TLB_ENTRIES];
+	uint64_t page_size;
 	uint32_t err, perms;
 
 	if (e->vpage == lin >> 12 && (e->perms & perm_needed(acc, user))) {
@@ -312,12 +421,14 @@ static bool translate(struct emu_cpu *c, uint64_t lin, enum access acc,
 			 TLB_WRITE_U | TLB_EXEC_S | TLB_EXEC_U);
 		return true;
 	}
-	if (!walk(c, lin, acc, user, pa, &err, &perms)) {
+	if (!walk(c, lin, acc, user, pa, &err, &perms, &page_size)) {
 		if (raise)
 			page_fault(c, lin, err, acc, user);
 		return false;
 	}
 	*pa &= ~a20_clear(c);
+	if (page_size > 4096)
+		tlb_note_large(c, lin & ~(page_size - 1), page_size, perms & TLB_GLOBAL);
 	tlb_fill(c, lin, *pa, perms);
 	return true;
 }
