@@ -1,7 +1,8 @@
 /*
  * 32-bit paging (4 MiB and 4 KiB pages) and PAE paging (2 MiB and 4 KiB
  * pages, NX): remapped pages, accessed and dirty bits, write protection
- * with CR0.WP, not-present pages, and the #PF error codes and CR2.
+ * with CR0.WP, not-present pages, and the #PF error codes and CR2; an
+ * instruction whose displacement runs into a not-present page.
  * Prints a line per check; ends with 0x1d (status 59) or 0x1e (61).
  */
 #include "guest.h"
@@ -61,6 +62,13 @@ _start:
 	movw $0x8e00, IDT32 + 14 * 8 + 4
 	shr $16, %eax
 	mov %ax, IDT32 + 14 * 8 + 6
+	/* #UD handler: a check that raised it failed; end at once. */
+	mov $LIN(ud_handler), %eax
+	mov %ax, IDT32 + 6 * 8
+	movw $0x08, IDT32 + 6 * 8 + 2
+	movw $0x8e00, IDT32 + 6 * 8 + 4
+	shr $16, %eax
+	mov %ax, IDT32 + 6 * 8 + 6
 	lidt idt_ptr + ROM_LOW
 
 	/* ---- 32-bit paging ---- */
@@ -129,12 +137,32 @@ _start:
 	movl $(0x204000 | 3), PTPAE
 	invlpg 0x400000
 	check_eq $0x11111111, 0x400000, invlpg
+	/* MOV 0x520, %ebx (8b 1d 20 05 00 00) and RET at 0x405ffc: the
+	 * displacement's last two bytes are on 0x406000, not present.  The
+	 * fetch faults there (#PF, I/D), not #UD; mapped, it runs. */
+	movl $0x5a5aa5a5, 0x520
+	movl $0x05201d8b, 0x205ffc
+	movl $0x00c30000, 0x206000
+	movl $(0x205000 | 3), PTPAE + 5 * 8
+	xor %ebx, %ebx
+	movl $LIN(1f), RECOVER
+	mov $0x405ffc, %eax
+	call *%eax
+1:	check_pf 0x10, 0x406000, split_pf
+	movl $(0x206000 | 3), PTPAE + 6 * 8
+	mov $0x405ffc, %eax
+	call *%eax
+	check_eq $0x5a5aa5a5, %ebx, split_insn
 
 	cmpl $0, FAILS
 	jne 9f
 	puts32 msg_all
 	debug_exit 0x1d
 9:	debug_exit 0x1e
+
+ud_handler:
+	puts32 msg_ud
+	debug_exit 0x1e
 
 pf_handler:
 	push %eax
@@ -153,7 +181,9 @@ pf_handler:
 idt_ptr:
 	.word 256 * 8 - 1
 	.long IDT32
-	.irp n, remap32, dirty32, wp32, np32, remap_pae, dirty_pae, nx_pae, invlpg
+	.irp n, remap32, dirty32, wp32, np32, remap_pae, dirty_pae, nx_pae, invlpg, \
+	     split_pf, split_insn
 	messages \n
 	.endr
 msg_all: .asciz "all paging ok\n"
+msg_ud: .asciz "FAIL #UD\n"

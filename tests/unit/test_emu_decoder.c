@@ -4,6 +4,10 @@
  * 32- and 16-bit code, and on every instruction of a real program (the
  * busybox binary).  Only legacy-encoded instructions are compared: wirt
  * does not implement VEX/EVEX (AVX) and does not advertise it.
+ *
+ * Also: an instruction cut short (its bytes run into a page that cannot be
+ * fetched) must ask for more bytes (-2, then the fetch's page fault), never
+ * be undefined (-1, #UD), wherever the cut falls.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,6 +96,56 @@ static int compare_one(const ZydisDecoder *z, const uint8_t *b, unsigned len,
 		    cpu->code_size == 8 ? "64" : cpu->code_size == 4 ? "32" : "16",
 		    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], zi.length, r, in.len);
 	return -1;
+}
+
+/* Every cut of a valid instruction of len bytes wants more bytes: 0 if so,
+ * -1 (printed) if a cut decodes otherwise. */
+static int check_cuts(const uint8_t *b, unsigned len)
+{
+	struct insn in;
+
+	for (unsigned avail = 0; avail < len; avail++) {
+		int r = emu_decode(cpu, b, avail, &in);
+		if (r != -2) {
+			print_error("cut after %u of %u bytes (%s): %d, not -2: %02x %02x %02x %02x %02x %02x %02x %02x\n",
+				    avail, len, cpu->code_size == 8 ? "64" : cpu->code_size == 4 ? "32" : "16",
+				    r, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Checked on random streams: cut short, an instruction wirt decodes is
+ * never #UD (a displacement across the page end was: SIGILL in Debian). */
+static void test_cut_instructions_want_more_bytes(void **state)
+{
+	unsigned checked = 0, failures = 0;
+
+	for (unsigned m = 0; m < 3; m++) {
+		cpu->code_size = modes[m].code_size;
+		for (unsigned i = 0; i < 200000; i++) {
+			uint8_t b[16];
+			struct insn in;
+
+			random_stream(b, sizeof(b), modes[m].code_size == 8);
+			if (emu_decode(cpu, b, 15, &in))
+				continue;
+			checked++;
+			if (check_cuts(b, in.len) && failures++ > 20)
+				fail();
+		}
+	}
+	/* The form that was found in Debian: a disp32 across the page end. */
+	{
+		static const uint8_t movdisp[] = { 0x48, 0x8b, 0x84, 0x24, 0x10, 0x01, 0x00, 0x00 };
+		cpu->code_size = 8;
+		if (check_cuts(movdisp, sizeof(movdisp)))
+			failures++;
+	}
+	print_message("%u random instructions checked cut at every byte\n", checked);
+	assert_int_equal(failures, 0);
+	assert_true(checked > 100000);
 }
 
 static void test_random_streams(void **state)
@@ -203,6 +257,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_streams),
+		cmocka_unit_test(test_cut_instructions_want_more_bytes),
 		cmocka_unit_test(test_busybox_text),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

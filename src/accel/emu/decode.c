@@ -88,6 +88,7 @@ static uint64_t get_imm(const uint8_t *p, unsigned n)
 	return v;
 }
 
+/* 0, or -2 if the ModRM, SIB or displacement bytes run past avail. */
 static int decode_modrm(struct insn *in, const uint8_t *b, unsigned *pos,
 			unsigned avail)
 {
@@ -95,7 +96,7 @@ static int decode_modrm(struct insn *in, const uint8_t *b, unsigned *pos,
 	unsigned dispsize = 0;
 
 	if (*pos >= avail)
-		return -1;
+		return -2;
 	modrm = b[(*pos)++];
 	in->has_modrm = 1;
 	in->mod = modrm >> 6;
@@ -139,7 +140,7 @@ static int decode_modrm(struct insn *in, const uint8_t *b, unsigned *pos,
 
 		if (rm == 4) {
 			if (*pos >= avail)
-				return -1;
+				return -2;
 			sib = b[(*pos)++];
 			in->scale = sib >> 6;
 			in->index = ((sib >> 3) & 7) | ((in->rex & 2) << 2);
@@ -166,8 +167,10 @@ static int decode_modrm(struct insn *in, const uint8_t *b, unsigned *pos,
 		    !(in->rex & 1))
 			in->seg = SEG_SS;
 	}
+	/* A displacement cut by the end of the fetchable bytes (the page
+	 * after is not mapped) is a page fault there, not #UD. */
 	if (*pos + dispsize > avail)
-		return -1;
+		return -2;
 	if (dispsize == 1)
 		in->disp = (int8_t)b[*pos];
 	else if (dispsize == 2)
@@ -281,7 +284,7 @@ int emu_decode(struct emu_cpu *c, const uint8_t *b, unsigned avail, struct insn 
 	} else if (shape & M) {
 		int r = decode_modrm(in, b, &pos, avail);
 		if (r)
-			return pos >= avail ? -2 : -1;
+			return r;
 		if (in->base == 16 && !lm64)
 			in->base = -1;
 	}

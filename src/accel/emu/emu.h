@@ -290,6 +290,8 @@ uint64_t emu_read_sys(struct emu_cpu *c, uint64_t lin, unsigned size);
 void emu_write_sys(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t val);
 /* Fetch up to len instruction bytes at CS:rip; returns how many are readable. */
 unsigned emu_fetch(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len);
+/* The same without faulting (diagnostics): 0 if the first byte is not mapped. */
+unsigned emu_peek_code(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len);
 uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size);
 void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val);
 bool emu_code_written(struct emu_vm *evm, uint64_t pa);

@@ -4,8 +4,11 @@
  * through the real-mode IVT or the protected/long-mode IDT with privilege
  * changes, TSS and IST stack switches, double faults and triple faults.
  */
+#include <stdio.h>
+
 #include "accel/emu/emu.h"
 #include "util/log.h"
+#include "vm/vm.h"
 
 _Noreturn void emu_raise(struct emu_cpu *c, int vector, uint32_t error, bool has_error)
 {
@@ -193,6 +196,25 @@ static bool contributory(int v)
 	return v == EXC_DE || (v >= EXC_TS && v <= EXC_GP);
 }
 
+/* With -v: where #UD was raised and the bytes there, to tell an opcode
+ * the emulator lacks from a guest's deliberate UD2 (the first 1000). */
+static void log_ud(struct emu_cpu *c)
+{
+	static unsigned logged;
+	uint8_t b[15];
+	char hex[15 * 3 + 1] = "";
+	unsigned n = emu_peek_code(c, c->insn_rip, b, sizeof(b));
+
+	if (__atomic_fetch_add(&logged, 1, __ATOMIC_RELAXED) >= 1000)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(hex + i * 3, 4, "%02x ", b[i]);
+	log_info("emu: vCPU %u: #UD at %04x:%llx (cpl %u, cr3 %#llx): %s",
+		 c->vcpu ? c->vcpu->index : 0, c->s.seg[SEG_CS].selector,
+		 (unsigned long long)c->insn_rip, c->cpl,
+		 (unsigned long long)c->s.cr3, n ? hex : "(not mapped)");
+}
+
 void emu_deliver_fault(struct emu_cpu *c)
 {
 	int v = c->fault_vector, first = c->delivering;
@@ -214,6 +236,8 @@ void emu_deliver_fault(struct emu_cpu *c)
 		for (int i = 1; i <= 64; i++)
 			log_debug("emu: trace %d: %llx", i,
 				  (unsigned long long)c->trace[(c->trace_pos - i) & 63]);
+	if (v == EXC_UD && log_threshold >= LOG_INFO)
+		log_ud(c);
 	if (first == EXC_DF) {
 		log_error("emu: triple fault (exception %d while delivering a double fault)", v);
 		c->shutdown = true;

@@ -551,7 +551,9 @@ void emu_write_slow(struct emu_cpu *c, int seg, uint64_t off, unsigned size, uin
 
 /* ---- instruction fetch ---- */
 
-unsigned emu_fetch(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len)
+/* raise: fault if the first byte cannot be fetched, else return 0. */
+static unsigned fetch(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len,
+		      bool raise)
 {
 	uint64_t lin, pa;
 	unsigned n = 0, chunk;
@@ -561,15 +563,18 @@ unsigned emu_fetch(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len)
 		lin = rip;
 	else
 		lin = (c->s.seg[SEG_CS].base + rip) & 0xffffffffULL;
-	if (c->code_size != 8 && rip > c->s.seg[SEG_CS].limit)
+	if (c->code_size != 8 && rip > c->s.seg[SEG_CS].limit) {
+		if (!raise)
+			return 0;
 		emu_raise(c, EXC_GP, 0, true);
+	}
 	while (n < len) {
 		chunk = 4096 - ((lin + n) & 0xfff);
 		if (chunk > len - n)
 			chunk = len - n;
 		/* The first byte must be fetchable (else fault now); later
 		 * pages are only needed if the instruction reaches them. */
-		if (!translate(c, lin + n, ACC_EXEC, user, n == 0, &pa))
+		if (!translate(c, lin + n, ACC_EXEC, user, raise && n == 0, &pa))
 			break;
 		uint8_t *h = host_page(c, pa, false);
 		if (h) {
@@ -581,6 +586,16 @@ unsigned emu_fetch(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len)
 		n += chunk;
 	}
 	return n;
+}
+
+unsigned emu_fetch(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len)
+{
+	return fetch(c, rip, buf, len, true);
+}
+
+unsigned emu_peek_code(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len)
+{
+	return fetch(c, rip, buf, len, false);
 }
 
 /* Raise the fault for the first byte that emu_fetch could not read. */
