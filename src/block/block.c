@@ -238,11 +238,6 @@ int block_open(struct block_dev **out, const char *path, const char *format,
 			return ret;
 		}
 		bs->probed_raw = drv == &block_raw;
-		if (bs->probed_raw && !bs->read_only)
-			log_warn("'%s': no format given, guessed raw; writes "
-				 "that would make its first sector an image "
-				 "header are refused (give format=raw or -f raw "
-				 "to lift this)", path);
 	}
 	bs->drv = drv;
 	ret = drv->open(bs, flags);

@@ -17,7 +17,7 @@ def test_guessed_raw_refuses_an_image_header(tmp_path):
     assert wirt_img("create", "-f", "raw", disk, "1M").returncode == 0
     r = wirt_img("write", disk, "0", str(header))
     assert r.returncode == 1, r.stderr
-    assert "guessed raw" in r.stderr and "look like a qcow2 image" in r.stderr, r.stderr
+    assert "guessed-raw" in r.stderr and "look like a qcow2 image" in r.stderr, r.stderr
     # Past the first sector anything goes; and with -f raw the user says so.
     assert wirt_img("write", disk, "512", str(header)).returncode == 0
     assert "file format: raw" in wirt_img("info", disk).stdout

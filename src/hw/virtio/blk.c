@@ -312,6 +312,11 @@ int virtio_blk_create(struct vm *vm, const char *spec)
 	if (!ret)
 		ret = block_open(&blk->bs, path, format,
 				 blk->read_only ? 0 : BLOCK_O_RDWR);
+	if (!ret && !format && !blk->read_only &&
+	    !strcmp(block_format(blk->bs), "raw"))
+		log_warn("--disk %s: no format given, guessed raw; the guest may "
+			 "not write an image header into its first sector "
+			 "(format=raw lifts this)", path);
 	free(path);
 	free(format);
 	blk->zeros = calloc(1, ZERO_CHUNK);
