@@ -57,19 +57,7 @@ pm32:
 	mov %ax, %ss
 	mov $0x7000, %esp
 	/* Page tables: 1 GiB identity, user-accessible; 2-4 MiB read-only. */
-	mov $PML4, %edi
-	xor %eax, %eax
-	mov $(3 * 4096 / 4), %ecx
-	rep stosl
-	movl $(PDPT | 7), PML4
-	movl $(PD | 7), PDPT
-	mov $PD, %edi
-	mov $0x87, %eax
-	mov $512, %ecx
-1:	mov %eax, (%edi)
-	add $0x200000, %eax
-	add $8, %edi
-	loop 1b
+	identity_map_1g 7
 	movl $0x200085, PD + 8		/* 2 MiB page at 2 MiB: present, user, read-only */
 	movl $0x80000000, PD + 16 + 4	/* 2 MiB page at 4 MiB: NX */
 	mov $PML4, %eax
@@ -224,21 +212,7 @@ fail_cs:
 	puts32 msg_fail_cs
 	debug_exit 0x18
 
-	/* Handler stubs, 16 bytes each: push a dummy error code if the CPU
-	 * did not, push the vector, go to the common part. */
-	.p2align 4
-handlers:
-	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-	.p2align 4
-	.if \v == 8 || (\v >= 10 && \v <= 14) || \v == 17
-	nop
-	nop
-	.else
-	pushq $0
-	.endif
-	pushq $\v
-	jmp common
-	.endr
+	exception_stubs
 
 common:
 	push %rax

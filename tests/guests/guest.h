@@ -108,24 +108,54 @@ putc32:
 .endm
 
 /*
- * Flat 32-bit protected mode -> 64-bit long mode at label: the first GiB
- * identity-mapped with 2 MiB pages (tables at 0x1000-0x3fff), stack at
- * 0x7000.  Use right after enter_pm32 (needs flat_gdt).
+ * 32-bit flat code, paging off: the first GiB identity-mapped with 2 MiB
+ * pages in the tables at 0x1000 (PML4), 0x2000 (PDPT) and 0x3000 (PD);
+ * flags are the entries' low bits (3: present and writable, 7: and user).
  */
-.macro enter_lm64 label
+.macro identity_map_1g flags
 	mov $0x1000, %edi
 	xor %eax, %eax
 	mov $(3 * 4096 / 4), %ecx
 	rep stosl
-	movl $(0x2000 | 3), 0x1000
-	movl $(0x3000 | 3), 0x2000
+	movl $(0x2000 | \flags), 0x1000
+	movl $(0x3000 | \flags), 0x2000
 	mov $0x3000, %edi
-	mov $0x83, %eax
+	mov $(0x80 | \flags), %eax
 	mov $512, %ecx
 1:	mov %eax, (%edi)
 	add $0x200000, %eax
 	add $8, %edi
 	loop 1b
+.endm
+
+/*
+ * 64-bit exception stubs for vectors 0-31 at label handlers, 16 bytes
+ * each: push a dummy error code where the CPU pushes none, push the
+ * vector, jump to the guest's own common part.
+ */
+.macro exception_stubs
+	.p2align 4
+handlers:
+	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	.p2align 4
+	.if \v == 8 || (\v >= 10 && \v <= 14) || \v == 17
+	nop
+	nop
+	.else
+	pushq $0
+	.endif
+	pushq $\v
+	jmp common
+	.endr
+.endm
+
+/*
+ * Flat 32-bit protected mode -> 64-bit long mode at label: the first GiB
+ * identity-mapped with 2 MiB pages (tables at 0x1000-0x3fff), stack at
+ * 0x7000.  Use right after enter_pm32 (needs flat_gdt).
+ */
+.macro enter_lm64 label
+	identity_map_1g 3
 	mov $0x1000, %eax
 	mov %eax, %cr3
 	mov %cr4, %eax

@@ -427,21 +427,7 @@ pf32:
 	iret
 
 	.code64
-	/* Handler stubs, 16 bytes each: push a dummy error code if the CPU
-	 * did not, push the vector, go to the common part. */
-	.p2align 4
-handlers:
-	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-	.p2align 4
-	.if \v == 8 || (\v >= 10 && \v <= 14) || \v == 17
-	nop
-	nop
-	.else
-	pushq $0
-	.endif
-	pushq $\v
-	jmp common
-	.endr
+	exception_stubs
 
 common:
 	push %rax

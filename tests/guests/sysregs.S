@@ -143,19 +143,7 @@ pm32:
 7:
 
 	/* Long mode: the first GiB identity-mapped with 2 MiB pages. */
-	mov $PML4, %edi
-	xor %eax, %eax
-	mov $(3 * 4096 / 4), %ecx
-	rep stosl
-	movl $(PDPT | 3), PML4
-	movl $(PD | 3), PDPT
-	mov $PD, %edi
-	mov $0x83, %eax
-	mov $512, %ecx
-1:	mov %eax, (%edi)
-	add $0x200000, %eax
-	add $8, %edi
-	loop 1b
+	identity_map_1g 3
 	mov $PML4, %eax
 	mov %eax, %cr3
 	mov %cr4, %eax
@@ -279,21 +267,7 @@ lm64:
 	debug_exit 0x1b
 9:	debug_exit 0x1c
 
-	/* Handler stubs, 16 bytes each: push a dummy error code if the CPU
-	 * did not, push the vector, go to the common part. */
-	.p2align 4
-handlers:
-	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-	.p2align 4
-	.if \v == 8 || (\v >= 10 && \v <= 14) || \v == 17
-	nop
-	nop
-	.else
-	pushq $0
-	.endif
-	pushq $\v
-	jmp common
-	.endr
+	exception_stubs
 
 common:
 	push %rax
