@@ -336,6 +336,28 @@ int block_open_backing(struct block_dev *bs, const char *name,
 	return ret;
 }
 
+int block_for_each_piece(struct block_dev *bs, uint64_t off, void *buf,
+			 uint64_t len, uint64_t unit, block_piece_fn *piece,
+			 void *opaque)
+{
+	uint8_t *p = buf;
+	uint64_t max;
+	int64_t n;
+
+	while (len) {
+		max = unit ? unit - off % unit : len;
+		if (max > len)
+			max = len;
+		n = piece(bs, off, p, max, opaque);
+		if (n < 0)
+			return (int)n;
+		off += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
 int block_read_backing(struct block_dev *bs, uint64_t off, void *buf,
 		       size_t len)
 {

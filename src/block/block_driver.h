@@ -90,6 +90,20 @@ int block_open_backing(struct block_dev *bs, const char *name,
  */
 int block_lock_image(struct block_dev *bs, unsigned flags, bool share_write);
 
+/*
+ * The loop drivers split I/O with: piece(bs, off, buf, max, opaque) is
+ * called for [off, off + len) in turn, max never crossing a multiple of
+ * unit (0: no such limit), until all of it is done.  piece returns how
+ * many bytes it handled (1..max) or a negative errno, which ends the loop
+ * and is returned.  Writes pass their const buffer cast to non-const: the
+ * piece only reads it.
+ */
+typedef int64_t block_piece_fn(struct block_dev *bs, uint64_t off,
+			       uint8_t *buf, uint64_t max, void *opaque);
+int block_for_each_piece(struct block_dev *bs, uint64_t off, void *buf,
+			 uint64_t len, uint64_t unit, block_piece_fn *piece,
+			 void *opaque);
+
 /* Read from the backing file; bytes past its end read as zeros. */
 int block_read_backing(struct block_dev *bs, uint64_t off, void *buf,
 		       size_t len);

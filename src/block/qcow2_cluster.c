@@ -560,26 +560,20 @@ static int write_l2_range(struct block_dev *bs, uint64_t off, const uint8_t *buf
 	return 0;
 }
 
+static int64_t write_l2_piece(struct block_dev *bs, uint64_t off, uint8_t *p,
+			      uint64_t n, void *unused)
+{
+	int ret = write_l2_range(bs, off, p, n);
+
+	return ret < 0 ? ret : (int64_t)n;
+}
+
 int qcow2_write(struct block_dev *bs, uint64_t off, const void *buf,
 		size_t len)
 {
-	struct qcow2 *s = bs->opaque;
-	uint64_t span = qcow2_l1_span(s), n;
-	const uint8_t *p = buf;
-	int ret;
-
-	while (len) {
-		n = span - (off & (span - 1));
-		if (n > len)
-			n = len;
-		ret = write_l2_range(bs, off, p, n);
-		if (ret < 0)
-			return ret;
-		off += n;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return block_for_each_piece(bs, off, (void *)buf, len,
+				    qcow2_l1_span(bs->opaque), write_l2_piece,
+				    NULL);
 }
 
 /* Discard whole clusters [first, first + count) of one L2 table. */

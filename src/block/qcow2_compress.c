@@ -379,29 +379,24 @@ static int write_l2_range(struct block_dev *bs, uint64_t off,
 	return ret;
 }
 
+static int64_t write_l2_piece(struct block_dev *bs, uint64_t off, uint8_t *p,
+			      uint64_t n, void *unused)
+{
+	int ret = write_l2_range(bs, off, p, n);
+
+	return ret < 0 ? ret : (int64_t)n;
+}
+
 int qcow2_write_compressed(struct block_dev *bs, uint64_t off,
 			   const void *buf, size_t len)
 {
 	struct qcow2 *s = bs->opaque;
-	uint64_t span = qcow2_l1_span(s), n;
-	const uint8_t *p = buf;
-	int ret;
 
 	/* Whole clusters; only the image's last one may be cut short. */
 	if (off & (s->cluster_size - 1) ||
 	    (len & (s->cluster_size - 1) &&
 	     align_up(off + len, s->cluster_size) < bs->size))
 		return -EINVAL;
-	while (len) {
-		n = span - (off & (span - 1));
-		if (n > len)
-			n = len;
-		ret = write_l2_range(bs, off, p, n);
-		if (ret < 0)
-			return ret;
-		off += n;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return block_for_each_piece(bs, off, (void *)buf, len,
+				    qcow2_l1_span(s), write_l2_piece, NULL);
 }

@@ -201,31 +201,30 @@ static int check_entry(struct block_dev *bs, uint32_t e)
 	return -EIO;
 }
 
+/* Read n bytes at off, within one block. */
+static int64_t read_piece(struct block_dev *bs, uint64_t off, uint8_t *p,
+			  uint64_t n, void *unused)
+{
+	struct vdi *s = bs->opaque;
+	uint32_t e = s->bmap[off / s->block_size];
+	int ret = check_entry(bs, e);
+
+	if (ret < 0)
+		return ret;
+	if (e >= VDI_ZERO)
+		memset(p, 0, n);
+	else if ((ret = file_pread_zero(bs->fd, p, n, block_offset(s, e) +
+					off % s->block_size)) < 0)
+		return ret;
+	return n;
+}
+
 static int vdi_read(struct block_dev *bs, uint64_t off, void *buf, size_t len)
 {
 	struct vdi *s = bs->opaque;
-	uint64_t in, n;
-	uint8_t *p = buf;
-	uint32_t e;
-	int ret;
 
-	while (len) {
-		in = off % s->block_size;
-		n = s->block_size - in < len ? s->block_size - in : len;
-		e = s->bmap[off / s->block_size];
-		ret = check_entry(bs, e);
-		if (ret < 0)
-			return ret;
-		if (e >= VDI_ZERO)
-			memset(p, 0, n);
-		else if ((ret = file_pread_zero(bs->fd, p, n,
-						block_offset(s, e) + in)) < 0)
-			return ret;
-		off += n;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return block_for_each_piece(bs, off, buf, len, s->block_size,
+				    read_piece, NULL);
 }
 
 static int write_le32(struct block_dev *bs, uint64_t off, uint32_t v)
@@ -285,33 +284,31 @@ static int write_new_block(struct block_dev *bs, uint64_t off,
 	return write_le32(bs, VH_ALLOCATED, s->allocated);
 }
 
+/* Write n bytes at off, within one block. */
+static int64_t write_piece(struct block_dev *bs, uint64_t off, uint8_t *p,
+			   uint64_t n, void *unused)
+{
+	struct vdi *s = bs->opaque;
+	uint32_t e = s->bmap[off / s->block_size];
+	int ret = check_entry(bs, e);
+
+	if (ret < 0)
+		return ret;
+	if (e < VDI_ZERO)
+		ret = file_pwrite_all(bs->fd, p, n, block_offset(s, e) +
+				      off % s->block_size);
+	else
+		ret = write_new_block(bs, off, p, n);
+	return ret < 0 ? ret : (int64_t)n;
+}
+
 static int vdi_write(struct block_dev *bs, uint64_t off, const void *buf,
 		     size_t len)
 {
 	struct vdi *s = bs->opaque;
-	const uint8_t *p = buf;
-	uint64_t in, n;
-	uint32_t e;
-	int ret;
 
-	while (len) {
-		in = off % s->block_size;
-		n = s->block_size - in < len ? s->block_size - in : len;
-		e = s->bmap[off / s->block_size];
-		ret = check_entry(bs, e);
-		if (ret < 0)
-			return ret;
-		if (e < VDI_ZERO)
-			ret = file_pwrite_all(bs->fd, p, n, block_offset(s, e) + in);
-		else
-			ret = write_new_block(bs, off, p, n);
-		if (ret < 0)
-			return ret;
-		off += n;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return block_for_each_piece(bs, off, (void *)buf, len, s->block_size,
+				    write_piece, NULL);
 }
 
 static int vdi_flush(struct block_dev *bs)

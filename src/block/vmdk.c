@@ -366,42 +366,40 @@ bad:
 	return -EIO;
 }
 
+/* Read n bytes at off, within one grain. */
+static int64_t read_piece(struct block_dev *bs, uint64_t off, uint8_t *p,
+			  uint64_t n, void *unused)
+{
+	struct vmdk *s = bs->opaque;
+	uint64_t gsize = s->grain * SECTOR, in = off % gsize;
+	const uint8_t *pend;
+	uint32_t gte;
+	int ret = lookup(bs, off, &gte);
+
+	if (ret < 0)
+		return ret;
+	pend = s->stream ? vmdk_stream_pending(s, off / gsize) : NULL;
+	if (pend)
+		memcpy(p, pend + in, n);
+	else if (zero_grain(s, gte))
+		memset(p, 0, n);
+	else if (gte <= 1)
+		ret = block_read_backing(bs, off, p, n);
+	else if (s->compressed && !(ret = read_compressed(bs, gte)))
+		memcpy(p, s->grain_buf + in, n);
+	else if (!s->compressed)
+		ret = file_pread_zero(bs->fd, p, n, gte * SECTOR + in);
+	return ret < 0 ? ret : (int64_t)n;
+}
+
 static int vmdk_read(struct block_dev *bs, uint64_t off, void *buf, size_t len)
 {
 	struct vmdk *s = bs->opaque;
-	uint64_t gsize, in, n;
-	const uint8_t *pend;
-	uint8_t *p = buf;
-	uint32_t gte;
-	int ret;
 
 	if (s->ext)
 		return vmdk_desc_read(bs, off, buf, len);
-	gsize = s->grain * SECTOR;
-	while (len) {
-		in = off % gsize;
-		n = gsize - in < len ? gsize - in : len;
-		ret = lookup(bs, off, &gte);
-		if (ret < 0)
-			return ret;
-		pend = s->stream ? vmdk_stream_pending(s, off / gsize) : NULL;
-		if (pend)
-			memcpy(p, pend + in, n);
-		else if (zero_grain(s, gte))
-			memset(p, 0, n);
-		else if (gte <= 1)
-			ret = block_read_backing(bs, off, p, n);
-		else if (s->compressed && !(ret = read_compressed(bs, gte)))
-			memcpy(p, s->grain_buf + in, n);
-		else if (!s->compressed)
-			ret = file_pread_zero(bs->fd, p, n, gte * SECTOR + in);
-		if (ret < 0)
-			return ret;
-		off += n;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return block_for_each_piece(bs, off, buf, len, s->grain * SECTOR,
+				    read_piece, NULL);
 }
 
 /* Give a new content ID to the descriptor before the first change. */
@@ -559,13 +557,31 @@ static int write_alloc(struct block_dev *bs, uint64_t off, const uint8_t *buf,
 	return set_gtes(bs, gdi, grain % s->gtes, k, host);
 }
 
+/* Write up to max bytes at off: the rest of an allocated grain, or as
+ * many unallocated grains as write_alloc takes at once. */
+static int64_t write_piece(struct block_dev *bs, uint64_t off, uint8_t *p,
+			   uint64_t max, void *unused)
+{
+	struct vmdk *s = bs->opaque;
+	uint64_t gsize = s->grain * SECTOR, n = max;
+	uint32_t gte;
+	int ret = lookup(bs, off, &gte);
+
+	if (ret < 0)
+		return ret;
+	if (gte > 1) {
+		n = gsize - off % gsize < max ? gsize - off % gsize : max;
+		ret = file_pwrite_all(bs->fd, p, n, gte * SECTOR + off % gsize);
+	} else {
+		ret = write_alloc(bs, off, p, &n);
+	}
+	return ret < 0 ? ret : (int64_t)n;
+}
+
 static int vmdk_write(struct block_dev *bs, uint64_t off, const void *buf,
 		      size_t len)
 {
 	struct vmdk *s = bs->opaque;
-	uint64_t gsize = s->grain * SECTOR, n;
-	const uint8_t *p = buf;
-	uint32_t gte;
 	int ret;
 
 	if (s->ext)
@@ -575,25 +591,8 @@ static int vmdk_write(struct block_dev *bs, uint64_t off, const void *buf,
 	ret = update_cid(bs);
 	if (ret < 0)
 		return ret;
-	while (len) {
-		ret = lookup(bs, off, &gte);
-		if (ret < 0)
-			return ret;
-		n = len;
-		if (gte > 1) {
-			n = gsize - off % gsize < len ? gsize - off % gsize : len;
-			ret = file_pwrite_all(bs->fd, p, n,
-					      gte * SECTOR + off % gsize);
-		} else {
-			ret = write_alloc(bs, off, p, &n);
-		}
-		if (ret < 0)
-			return ret;
-		off += n;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return block_for_each_piece(bs, off, (void *)buf, len, 0, write_piece,
+				    NULL);
 }
 
 static int vmdk_flush(struct block_dev *bs)
