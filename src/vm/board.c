@@ -2,6 +2,7 @@
 #include "vm/board.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "hw/devices.h"
 #include "hw/hpet.h"
@@ -15,39 +16,57 @@
 #define COM1_IRQ 4
 #define DEBUG_EXIT_PORT 0xf4
 
+/* COM1, and the console on it unless the console is on virtio. */
+static int com1_create(struct vm *vm)
+{
+	struct serial *com1 = serial_create(vm, COM1_BASE, COM1_IRQ);
+
+	if (!com1)
+		return -ENOMEM;
+	return vm->config->virtio_console ? 0 : console_attach_serial(vm, com1);
+}
+
+static int debug_exit_port_create(struct vm *vm)
+{
+	return debug_exit_create(vm, DEBUG_EXIT_PORT);
+}
+
+/*
+ * What every wirt PC has besides its PCI bus, in the order it is built
+ * (the PCI bus and the user's devices come last and say themselves what
+ * was wrong with an option).  Each constructor registers its device's
+ * reset and destroy hooks with the VM (vm_add_device), which resets the
+ * devices in this order and destroys them in reverse.
+ */
+static const struct {
+	const char *name;
+	int (*create)(struct vm *vm);	/* 0 or negative errno */
+} board_devices[] = {
+	{ "COM1", com1_create },
+	{ "i8042", i8042_create },
+	{ "debug-exit port", debug_exit_port_create },
+	{ "POST port", post_port_create },
+	{ "absent ISA devices", isa_absent_create },
+	{ "RTC", rtc_create },
+	{ "ACPI PM", acpi_pm_create },
+	{ "port 0x92", port92_create },
+	{ "HPET", hpet_create },
+};
+
 static int pci_devices_create(struct vm *vm);
 
 int board_create(struct vm *vm)
 {
-	struct serial *com1;
+	size_t i;
 	int ret;
 
-	com1 = serial_create(vm, COM1_BASE, COM1_IRQ);
-	if (!com1)
-		return -ENOMEM;
-	if (!vm->config->virtio_console) {
-		ret = console_attach_serial(vm, com1);
-		if (ret)
+	for (i = 0; i < sizeof(board_devices) / sizeof(board_devices[0]); i++) {
+		ret = board_devices[i].create(vm);
+		if (ret) {
+			log_error("cannot create the %s: %s", board_devices[i].name,
+				  strerror(-ret));
 			return ret;
-	}
-	ret = i8042_create(vm);
-	if (!ret)
-		ret = debug_exit_create(vm, DEBUG_EXIT_PORT);
-	if (!ret)
-		ret = post_port_create(vm);
-	if (!ret)
-		ret = isa_absent_create(vm);
-	if (!ret)
-		ret = rtc_create(vm);
-	if (!ret)
-		ret = acpi_pm_create(vm);
-	if (!ret)
-		ret = port92_create(vm);
-	if (!ret)
-		ret = hpet_create(vm);
-	if (ret) {
-		log_error("cannot create the board devices: %d", ret);
-		return ret;
+		}
 	}
 	return pci_devices_create(vm);
 }
@@ -61,7 +80,7 @@ static int pci_devices_create(struct vm *vm)
 
 	ret = pci_host_create(vm);
 	if (ret) {
-		log_error("cannot create the PCI host bridge: %d", ret);
+		log_error("cannot create the PCI host bridge: %s", strerror(-ret));
 		return ret;
 	}
 	if (cfg->virtio_console || cfg->nchannels) {
