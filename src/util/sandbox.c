@@ -33,6 +33,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -214,6 +215,8 @@ int sandbox_enter(void)
 
 	for (nr = 0; nr < MAX_SYSCALL_NR; nr++)
 		syscall_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	/* The RTC's localtime_r() reads /etc/localtime the first time. */
+	tzset();
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) < 0)
 		return -errno;
