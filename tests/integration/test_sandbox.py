@@ -136,3 +136,37 @@ def test_runas_nobody_runs_a_guest():
     assert r.returncode == 33, r.stderr
     assert r.stdout == "Hello from real mode\n"
     assert "running as nobody" in r.stderr, r.stderr
+
+
+def test_tap_downscript_runs_from_its_helper_even_after_a_kill(tmp_path):
+    """The sandbox forbids new processes, so a helper forked at start-up
+    runs the tap's downscript; it does so also when wirt is killed."""
+    name = "wirt-sbx-" + os.urandom(4).hex()
+    r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if r.returncode or not os.access("/dev/net/tun", os.R_OK | os.W_OK):
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        pytest.skip("no network namespace or /dev/net/tun here: tap test skipped")
+    marker = tmp_path / "down-ran"
+    down = tmp_path / "down.sh"
+    down.write_text("#!/bin/sh\necho \"$1\" > %s\n" % marker)
+    os.chmod(down, 0o755)
+    try:
+        p = subprocess.Popen(["ip", "netns", "exec", name, WIRT, "run", "--accel", "emu",
+                              "--firmware", guest_path("idle"),
+                              "--net", "tap,ifname=wsbx0,downscript=%s" % down],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        assert "idle" in line, line + p.stderr.read()
+        with open("/proc/%d/status" % p.pid) as f:
+            assert "Seccomp:\t2\n" in f.read()
+        assert not marker.exists()
+        p.kill()
+        p.wait()
+        for _ in range(100):
+            if marker.exists() and marker.read_text():
+                break
+            time.sleep(0.1)
+        assert marker.read_text().strip() == "wsbx0"
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
