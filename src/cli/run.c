@@ -7,6 +7,7 @@
 #include "accel/accel.h"
 #include "cli/commands.h"
 #include "cli/run_options.h"
+#include "ui/console.h"
 #include "util/log.h"
 #include "util/sandbox.h"
 #include "vm/vm.h"
@@ -103,7 +104,8 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	/* Everything is open: leave root, then give up what is left. */
-	if (sandbox_runas_drop() < 0 || (!flags.no_sandbox && sandbox_enter() < 0)) {
+	if (sandbox_runas_drop() < 0 ||
+	    (!flags.no_sandbox && sandbox_enter(console_restore) < 0)) {
 		vm_destroy(vm);
 		return 1;
 	}

@@ -90,6 +90,7 @@ static uid_t runas_uid;
 static gid_t runas_gid;
 
 static bool selftest_armed;
+static void (*refusal_hook)(void);
 
 static size_t put(char *buf, size_t at, size_t len, const char *s)
 {
@@ -128,9 +129,12 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 	n = put(line, n, len, " (");
 	n = put_num(line, n, len, nr);
 	n = put(line, n, len, "); wirt stops (a bug in wirt: please report it; "
-		"--sandbox off runs without the sandbox)\n");
+		"--sandbox off runs without the sandbox)");
+	if (refusal_hook)
+		refusal_hook();
+	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, n) < 0)
-		_exit(SANDBOX_EXIT_STATUS);
+		n = 0; /* nothing more to say it with */
 	_exit(SANDBOX_EXIT_STATUS);
 }
 
@@ -207,7 +211,7 @@ static int add_rules(scmp_filter_ctx ctx)
 	return ret;
 }
 
-int sandbox_enter(void)
+int sandbox_enter(void (*on_refusal)(void))
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
 	scmp_filter_ctx ctx;
@@ -215,6 +219,7 @@ int sandbox_enter(void)
 
 	for (nr = 0; nr < MAX_SYSCALL_NR; nr++)
 		syscall_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	refusal_hook = on_refusal;
 	/* The RTC's localtime_r() reads /etc/localtime the first time. */
 	tzset();
 	sigemptyset(&sa.sa_mask);
@@ -250,5 +255,5 @@ int sandbox_enter(void)
 void sandbox_selftest(void)
 {
 	if (__atomic_exchange_n(&selftest_armed, false, __ATOMIC_RELAXED))
-		syscall(SYS_getppid);
+		syscall(SYS_getpgid, 0);
 }

@@ -20,10 +20,12 @@ int sandbox_runas_drop(void);
 
 /*
  * Set PR_SET_NO_NEW_PRIVS and install the filter on every thread of the
- * process (and the threads started later).  0, or a negative errno with
- * the reason logged.
+ * process (and the threads started later).  A refused system call calls
+ * on_refusal (if not NULL; it must be async-signal-safe: it runs in the
+ * SIGSYS handler), says which call on stderr and exits with
+ * SANDBOX_EXIT_STATUS.  0, or a negative errno with the reason logged.
  */
-int sandbox_enter(void);
+int sandbox_enter(void (*on_refusal)(void));
 
 /*
  * WIRT_SANDBOX_SELFTEST=1 in the environment: the calling thread makes a
