@@ -7,7 +7,9 @@
 #include "accel/accel.h"
 #include "cli/commands.h"
 #include "cli/run_options.h"
+#include "ui/console.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "vm/vm.h"
 
 /*
@@ -87,6 +89,8 @@ int cmd_run(int argc, char **argv)
 		log_threshold = flags.verbose > 1 ? LOG_DEBUG : LOG_INFO;
 	if (check_host_resources(&cfg, &flags) < 0)
 		return 1;
+	if (flags.runas && sandbox_runas_resolve(flags.runas) < 0)
+		return 1;
 	accel = choose_accel(&cfg);
 	if (!accel)
 		return 1;
@@ -96,6 +100,12 @@ int cmd_run(int argc, char **argv)
 	vm = &the_vm;
 	ret = vm_create(vm, &cfg, accel);
 	if (ret) {
+		vm_destroy(vm);
+		return 1;
+	}
+	/* Everything is open: leave root, then give up what is left. */
+	if (sandbox_runas_drop() < 0 ||
+	    (!flags.no_sandbox && sandbox_enter(console_restore) < 0)) {
 		vm_destroy(vm);
 		return 1;
 	}

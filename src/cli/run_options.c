@@ -15,6 +15,7 @@ enum {
 	OPT_INITRD = 'i', OPT_APPEND = 'A', OPT_FIRMWARE = 'f', OPT_DISK = 'd',
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
+	OPT_SANDBOX, OPT_RUNAS,
 };
 
 static const struct option long_options[] = {
@@ -32,6 +33,8 @@ static const struct option long_options[] = {
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "channel", required_argument, NULL, OPT_CHANNEL },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+	{ "runas", required_argument, NULL, OPT_RUNAS },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -96,12 +99,22 @@ static const char help_text[] =
 	"Lifecycle:\n"
 	"      --no-reboot           exit instead of resetting when the guest\n"
 	"                            reboots (status 0) or triple-faults (status 2)\n"
+	"Security:\n"
+	"      --sandbox on|off      once the machine is built, a seccomp filter\n"
+	"                            allows only the system calls running it needs\n"
+	"                            (default on); a refused call stops wirt with\n"
+	"                            one line naming it (status 4); off is for\n"
+	"                            debugging\n"
+	"      --runas USER          started as root: become USER (its uid and\n"
+	"                            group, no other groups) once /dev/kvm, disks,\n"
+	"                            taps and sockets are open\n"
 	"Other:\n"
 	"  -v, --verbose             more messages (repeat for debug output)\n"
 	"  -h, --help                this help\n"
 	"\n"
 	"Exit status: 0 after power-off or Ctrl-A x; (V<<1)|1 when the guest writes\n"
-	"V to the debug-exit port 0xf4; 1 on errors.\n";
+	"V to the debug-exit port 0xf4; 1 on errors; 4 when the sandbox refused\n"
+	"a system call.\n";
 
 static const char default_append[] = "console=ttyS0";
 
@@ -258,6 +271,17 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_OVERCOMMIT:
 			flags->overcommit = true;
+			break;
+		case OPT_SANDBOX:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				return opt_error(err, err_len,
+						 "--sandbox '%s': choose on or off", optarg);
+			flags->no_sandbox = !strcmp(optarg, "off");
+			break;
+		case OPT_RUNAS:
+			if (!*optarg)
+				return opt_error(err, err_len, "--runas needs a user name");
+			flags->runas = optarg;
 			break;
 		case OPT_VERBOSE:
 			flags->verbose++;

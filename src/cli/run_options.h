@@ -12,6 +12,8 @@
 struct run_flags {
 	int verbose;
 	bool overcommit;	/* --overcommit: no host memory check */
+	bool no_sandbox;	/* --sandbox off: no seccomp filter */
+	const char *runas;	/* --runas USER, or NULL */
 };
 
 /*

@@ -8,6 +8,9 @@
  * names it).  script runs with the interface name as its argument once the
  * interface exists (to add it to a bridge or give it an address), and
  * downscript when wirt stops, the way Xen's and QEMU's network scripts do.
+ * The sandbox forbids new processes once the machine runs, so a helper
+ * forked at start-up (with wirt's privileges then) waits for wirt to end
+ * and becomes the downscript.
  *
  * Where the kernel offers it (and unless vnet_hdr=off), the tap carries a
  * virtio-net header before each frame: the guest's partial checksums and
@@ -41,6 +44,8 @@ struct net_tap {
 	int fd;
 	char ifname[IFNAMSIZ];
 	char *downscript;
+	pid_t down_pid;              /* the downscript's helper, or 0 */
+	int down_fd;                 /* closing it starts the downscript */
 	bool gone;                   /* the interface went away */
 	uint8_t buf[VNET_HDR_LEN + NET_MAX_FRAME];
 };
@@ -73,6 +78,19 @@ static void hdr_encode(uint8_t *p, const struct net_hdr *h)
 	put_le16(p + 8, h->csum_offset);
 }
 
+/* 0 if a script's wait status says it exited with status 0. */
+static int script_status(const char *script, const char *ifname, int status)
+{
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		log_error("net tap: '%s %s' failed (status %d%s)", script, ifname,
+			  WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			  WIFEXITED(status) && WEXITSTATUS(status) == 127 ?
+			  ": cannot run it" : "");
+		return -EIO;
+	}
+	return 0;
+}
+
 /* Run script with the interface name; 0 if it exited with status 0. */
 static int run_script(const char *script, const char *ifname)
 {
@@ -87,13 +105,41 @@ static int run_script(const char *script, const char *ifname)
 	}
 	if (waitpid(pid, &status, 0) < 0)
 		return -errno;
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		log_error("net tap: '%s %s' failed (status %d%s)", script, ifname,
-			  WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-			  WIFEXITED(status) && WEXITSTATUS(status) == 127 ?
-			  ": cannot run it" : "");
-		return -EIO;
+	return script_status(script, ifname, status);
+}
+
+/*
+ * Fork the helper that runs script once t->down_fd closes (tap_destroy,
+ * or wirt's death).  It keeps only the standard streams and its pipe: a
+ * tap descriptor it held would keep the interface alive.
+ */
+static int start_downscript(struct net_tap *t, const char *script)
+{
+	char *argv[] = { (char *)script, t->ifname, NULL };
+	int p[2];
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	t->down_pid = fork();
+	if (t->down_pid < 0) {
+		t->down_pid = 0;
+		close(p[0]);
+		close(p[1]);
+		return -errno;
 	}
+	if (!t->down_pid) {
+		/* Only async-signal-safe calls: wirt has threads. */
+		if (dup2(p[0], 3) < 0)
+			_exit(127);
+		close_range(4, ~0u, 0);
+		while (read(3, &c, 1) < 0 && errno == EINTR)
+			;
+		execv(script, argv);
+		_exit(127);
+	}
+	close(p[0]);
+	t->down_fd = p[1];
 	return 0;
 }
 
@@ -166,8 +212,13 @@ static void tap_destroy(struct net_backend *nb)
 			event_loop_remove_fd(nb->vm->loop, t->fd);
 		close(t->fd);
 	}
-	if (t->downscript && t->ifname[0])
-		run_script(t->downscript, t->ifname);
+	if (t->down_pid) {
+		int status;
+
+		close(t->down_fd);
+		if (waitpid(t->down_pid, &status, 0) == t->down_pid)
+			script_status(t->downscript, t->ifname, status);
+	}
 	free(t->downscript);
 	free(t);
 	nb->priv = NULL;
@@ -292,6 +343,12 @@ int net_tap_create(struct net_backend *nb, struct net_options *o)
 		t->downscript = strdup(downscript);
 		if (!t->downscript)
 			return -ENOMEM;
+		ret = start_downscript(t, t->downscript);
+		if (ret) {
+			log_error("--net tap: cannot start the downscript's helper: %s",
+				  strerror(-ret));
+			return ret;
+		}
 	}
 	if (script && (ret = run_script(script, t->ifname)))
 		return ret;

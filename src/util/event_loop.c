@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/sandbox.h"
 
 #define MAX_WATCHES 256
 
@@ -150,6 +151,7 @@ static void *event_loop_thread(void *arg)
 	struct event_loop *loop = arg;
 	struct epoll_event evs[32];
 
+	sandbox_selftest();
 	for (;;) {
 		int i, n = epoll_wait(loop->epfd, evs, 32, -1);
 

@@ -101,6 +101,28 @@ static void test_help(void **state)
 	assert_int_equal(parse(&cfg, err, "--help", NULL), 1);
 }
 
+static void test_sandbox_and_runas(void **state)
+{
+	char *on[] = { "run", "--kernel", "k", NULL };
+	char *off[] = { "run", "--kernel", "k", "--sandbox", "off", "--runas", "nobody", NULL };
+	char *bad[] = { "run", "--kernel", "k", "--sandbox", "no", NULL };
+	char *empty[] = { "run", "--kernel", "k", "--runas", "", NULL };
+	struct vm_config cfg;
+	struct run_flags flags;
+	char err[256];
+
+	assert_int_equal(run_options_parse(3, on, &cfg, &flags, stdout, err, 256), 0);
+	assert_false(flags.no_sandbox);
+	assert_null(flags.runas);
+	assert_int_equal(run_options_parse(7, off, &cfg, &flags, stdout, err, 256), 0);
+	assert_true(flags.no_sandbox);
+	assert_string_equal(flags.runas, "nobody");
+	assert_int_equal(run_options_parse(5, bad, &cfg, &flags, stdout, err, 256), -22);
+	assert_string_equal(err, "--sandbox 'no': choose on or off");
+	assert_int_equal(run_options_parse(5, empty, &cfg, &flags, stdout, err, 256), -22);
+	assert_string_equal(err, "--runas needs a user name");
+}
+
 static void test_parse_size(void **state)
 {
 	uint64_t v;
@@ -129,6 +151,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_and_values),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_sandbox_and_runas),
 		cmocka_unit_test(test_parse_size),
 	};
 

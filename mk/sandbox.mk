@@ -1,0 +1,3 @@
+# The run-time sandbox (src/util/sandbox.c): seccomp-bpf filters built
+# with libseccomp (Debian libseccomp-dev).
+LIBS += -lseccomp
