@@ -1,7 +1,7 @@
 /*
  * The run-time sandbox: a seccomp-bpf filter built with libseccomp and
  * installed once the machine is built (every file, device, tap and socket
- * open), plus --runas to leave root.  See sandbox.h and docs/sandbox.md.
+ * open), plus --runas to leave root.  See sandbox.h and the design notes.
  *
  * One filter covers every thread (TSYNC for those already running; those
  * started later inherit it).  It allows the union of what the thread kinds
