@@ -12,6 +12,9 @@ WARN    := -Wall -Wextra -Wno-unused-parameter
 BASE_CFLAGS := -std=gnu11 $(WARN) -Isrc -D_GNU_SOURCE -MMD -MP -pthread
 LIBS    := -pthread -lz -lzstd -ljson-c -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
+# The release and the commit a build comes from, for `wirt --version`.
+WIRT_RELEASE := 0.1
+WIRT_VERSION := $(WIRT_RELEASE) ($(shell git rev-parse --short HEAD 2>/dev/null || echo "no git"))
 # The Python that has pytest (Debian's python3-pytest lives in /usr/bin).
 PYTHON  ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import pytest' 2>/dev/null && echo $$p && break; done)
 
@@ -38,6 +41,8 @@ all: wirt guests
 
 wirt: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+build/obj/src/cli/main.o build/san/src/cli/main.o: CFLAGS += -DWIRT_VERSION='"$(WIRT_VERSION)"'
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)

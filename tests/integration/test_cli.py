@@ -78,3 +78,12 @@ def test_memory_beyond_the_host_needs_overcommit(wirt_binary):
     r = run_wirt(["run", "--accel", "emu", "--memory", too_much, "--overcommit",
                   "--firmware", guest_path("hello")])
     assert r.returncode == 33 and "Hello from real mode" in r.stdout, r.stderr
+
+
+def test_version(wirt_binary):
+    """`wirt --version` (and `wirt version`) names the release and the
+    commit it was built from, as tools and bug reports want."""
+    for arg in ("--version", "version"):
+        r = run_wirt([arg])
+        assert r.returncode == 0 and r.stdout.startswith("wirt 0."), r.stdout + r.stderr
+        assert "(" in r.stdout and r.stdout.endswith(")\n"), r.stdout
