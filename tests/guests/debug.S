@@ -157,23 +157,7 @@ lm64:
 	mov $0x28, %ax
 	ltr %ax
 	/* IDT: vectors 0-0x40 to stubs that record them (all DPL 0). */
-	mov $IDT, %rdi
-	xor %ecx, %ecx
-2:	mov $LIN(handlers), %rax
-	mov %rcx, %rdx
-	shl $4, %rdx			/* each stub is 16 bytes */
-	add %rdx, %rax
-	mov %ax, (%rdi)
-	movw $0x08, 2(%rdi)
-	movw $0x8e00, 4(%rdi)
-	shr $16, %rax
-	mov %ax, 6(%rdi)
-	movl $0, 8(%rdi)
-	movl $0, 12(%rdi)
-	add $16, %rdi
-	inc %ecx
-	cmp $0x41, %ecx
-	jne 2b
+	fill_idt64 IDT, 0x08, 0x41
 	lidt idt_ptr + ROM_LOW
 	mov $0xc0000081, %ecx		/* STAR: SYSRET base 0x10 */
 	xor %eax, %eax

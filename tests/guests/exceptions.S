@@ -93,23 +93,7 @@ lm64:
 	mov $0x28, %ax
 	ltr %ax
 	/* IDT: every vector to a handler that records it. */
-	mov $IDT, %rdi
-	xor %ecx, %ecx
-2:	mov $LIN(handlers), %rax
-	mov %rcx, %rdx
-	shl $4, %rdx			/* each handler stub is 16 bytes */
-	add %rdx, %rax
-	mov %ax, (%rdi)
-	movw $0x08, 2(%rdi)
-	movw $0x8e00, 4(%rdi)
-	shr $16, %rax
-	mov %ax, 6(%rdi)
-	movl $0, 8(%rdi)
-	movl $0, 12(%rdi)
-	add $16, %rdi
-	inc %ecx
-	cmp $32, %ecx
-	jne 2b
+	fill_idt64 IDT, 0x08, 32
 	movb $1, IDT + 8 * 16 + 4	/* #DF on IST1 */
 	lidt idt_ptr + ROM_LOW
 	/* SYSCALL target and selectors. */

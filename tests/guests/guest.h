@@ -150,6 +150,30 @@ handlers:
 .endm
 
 /*
+ * 64-bit code: point the first count gates of the IDT at idt to the
+ * 16-byte stubs at handlers (exception_stubs), code segment cs, DPL 0.
+ */
+.macro fill_idt64 idt, cs, count
+	mov $\idt, %rdi
+	xor %ecx, %ecx
+2:	mov $LIN(handlers), %rax
+	mov %rcx, %rdx
+	shl $4, %rdx			/* each handler stub is 16 bytes */
+	add %rdx, %rax
+	mov %ax, (%rdi)
+	movw $\cs, 2(%rdi)
+	movw $0x8e00, 4(%rdi)
+	shr $16, %rax
+	mov %ax, 6(%rdi)
+	movl $0, 8(%rdi)
+	movl $0, 12(%rdi)
+	add $16, %rdi
+	inc %ecx
+	cmp $\count, %ecx
+	jne 2b
+.endm
+
+/*
  * Flat 32-bit protected mode -> 64-bit long mode at label: the first GiB
  * identity-mapped with 2 MiB pages (tables at 0x1000-0x3fff), stack at
  * 0x7000.  Use right after enter_pm32 (needs flat_gdt).

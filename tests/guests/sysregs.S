@@ -166,23 +166,7 @@ lm64:
 	mov %ax, %ss
 	mov $0x7000, %rsp
 	/* IDT: every vector to a handler that records it. */
-	mov $IDT, %rdi
-	xor %ecx, %ecx
-2:	mov $LIN(handlers), %rax
-	mov %rcx, %rdx
-	shl $4, %rdx			/* each handler stub is 16 bytes */
-	add %rdx, %rax
-	mov %ax, (%rdi)
-	movw $0x08, 2(%rdi)
-	movw $0x8e00, 4(%rdi)
-	shr $16, %rax
-	mov %ax, 6(%rdi)
-	movl $0, 8(%rdi)
-	movl $0, 12(%rdi)
-	add $16, %rdi
-	inc %ecx
-	cmp $32, %ecx
-	jne 2b
+	fill_idt64 IDT, 0x08, 32
 	lidt idt_ptr + ROM_LOW
 
 	noncanonical 0xc0000100, wrmsr_fs_base_noncanonical
