@@ -65,13 +65,20 @@ build/guests/%.bin: tests/guests/%.S tests/guests/guest.ld $(wildcard tests/gues
 	objcopy -O binary build/guests/$*.elf $@
 
 # Test kernels (multiboot ELF32 at 1 MiB), for --kernel.
-KERNEL_SRCS := $(sort $(wildcard tests/kernels/*.S))
-KERNEL_BINS := $(KERNEL_SRCS:tests/kernels/%.S=build/kernels/%.elf)
+KERNEL_SRCS := $(sort $(wildcard tests/kernels/*.S tests/kernels/*.c))
+KERNEL_BINS := $(patsubst tests/kernels/%,build/kernels/%.elf,$(basename $(KERNEL_SRCS)))
 guests: $(KERNEL_BINS)
 build/kernels/%.elf: tests/kernels/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -c -nostdlib -o build/kernels/$*.o $<
 	ld -m elf_i386 -Ttext=0x100000 -e _start -o $@ build/kernels/$*.o
+# Paging and SSE are off when a multiboot kernel starts: plain 32-bit code.
+KERNEL_CFLAGS := -m32 -std=gnu11 -O2 -Wall -Wextra -ffreestanding -fno-pic -fno-pie \
+		 -fno-stack-protector -fno-asynchronous-unwind-tables -mgeneral-regs-only
+build/kernels/%.elf: tests/kernels/%.c tests/kernels/kernel.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -c -o build/kernels/$*.o $<
+	ld -m elf_i386 -T tests/kernels/kernel.ld -o $@ build/kernels/$*.o
 
 unit: $(UNIT_BINS)
 	@failed=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed=1; done; exit $$failed
