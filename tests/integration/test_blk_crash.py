@@ -69,7 +69,7 @@ def check_image(image, repair):
 
 def run_and_kill(accel, image, rnd, seed, delay):
     """One guest run killed after delay seconds of writing; its report."""
-    p = subprocess.Popen([WIRT, "run", "--accel", accel, "--sandbox", "off",
+    p = subprocess.Popen([WIRT, "run", "--accel", accel,
                           "--kernel", KERNEL, "--append", f"round={rnd} seed={seed}",
                           "--disk", f"{image},format=qcow2"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
