@@ -14,6 +14,7 @@
 #include "util/event_loop.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "vm/board.h"
 #include "vm/boot.h"
 
@@ -57,12 +58,16 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
+	char name[16];
 	sigset_t set;
 
 	/* Only vCPU threads take the kick signal; see accel/kvm.c. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
+	pthread_setname_np(pthread_self(), name);
+	sandbox_thread_enter(SANDBOX_THREAD_VCPU);
 
 	while (!vm_stop_requested(vm)) {
 		switch (vm->accel->vcpu_run(vcpu)) {
