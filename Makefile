@@ -43,6 +43,14 @@ wirt: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 build/obj/src/cli/main.o build/san/src/cli/main.o: CFLAGS += -DWIRT_VERSION='"$(WIRT_VERSION)"'
+# Rewritten when the version (the commit) changes, so --version never
+# names an older commit than the one built.
+build/obj/src/cli/main.o build/san/src/cli/main.o: build/version.stamp
+build/version.stamp: FORCE
+	@mkdir -p build
+	@echo '$(WIRT_VERSION)' | cmp -s - $@ || echo '$(WIRT_VERSION)' > $@
+.PHONY: FORCE
+FORCE:
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -79,6 +87,22 @@ build/kernels/%.elf: tests/kernels/%.c tests/kernels/kernel.ld
 	@mkdir -p $(dir $@)
 	$(CC) $(KERNEL_CFLAGS) -c -o build/kernels/$*.o $<
 	ld -m elf_i386 -T tests/kernels/kernel.ld -o $@ build/kernels/$*.o
+
+# The manual page, made from the help texts (scripts/make-man.sh), and
+# make install [PREFIX=/usr/local] [DESTDIR=...]: binary, page, bash completion.
+PREFIX ?= /usr/local
+man: build/wirt.1
+build/wirt.1: wirt scripts/make-man.sh
+	sh scripts/make-man.sh ./wirt > $@.tmp && mv $@.tmp $@
+install: wirt build/wirt.1
+	install -D -m 755 wirt $(DESTDIR)$(PREFIX)/bin/wirt
+	install -D -m 644 build/wirt.1 $(DESTDIR)$(PREFIX)/share/man/man1/wirt.1
+	install -D -m 644 scripts/wirt-completion.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/wirt
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/wirt $(DESTDIR)$(PREFIX)/share/man/man1/wirt.1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/wirt
+.PHONY: man install uninstall
 
 unit: $(UNIT_BINS)
 	@failed=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed=1; done; exit $$failed
