@@ -104,6 +104,12 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/wirt
 .PHONY: man install uninstall
 
+# The integration suite as an ordinary user (run as root; not part of
+# check: it takes as long again).  USER_NAME=name picks the user (default wirt-check).
+check-unprivileged: guest/vmlinuz
+	sh scripts/check-as-user.sh $(USER_NAME)
+.PHONY: check-unprivileged
+
 unit: $(UNIT_BINS)
 	@failed=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed=1; done; exit $$failed
 
