@@ -157,6 +157,8 @@ static int kvm_map_memory(struct kvm_vm *k, const struct guest_memory *gm)
 			.userspace_addr = (uintptr_t)r->hva,
 		};
 
+		if (r->kind == GMEM_NONE)
+			continue;
 		if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0) {
 			log_error("KVM: cannot map %s at 0x%llx: %s", r->name,
 				  (unsigned long long)r->gpa, strerror(errno));

@@ -15,7 +15,7 @@ enum {
 	OPT_INITRD = 'i', OPT_APPEND = 'A', OPT_FIRMWARE = 'f', OPT_DISK = 'd',
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
-	OPT_SANDBOX, OPT_RUNAS,
+	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON,
 };
 
 static const struct option long_options[] = {
@@ -35,6 +35,7 @@ static const struct option long_options[] = {
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "runas", required_argument, NULL, OPT_RUNAS },
+	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -65,6 +66,8 @@ static const char help_text[] =
 	"  -f, --firmware FILE       flat firmware image of 64 KiB to 16 MiB, mapped\n"
 	"                            to end at 4 GiB (last 128 KiB also below 1 MiB);\n"
 	"                            the vCPU starts at its reset vector\n"
+	"      --debugcon FILE       write what the firmware logs to port 0x402\n"
+	"                            (SeaBIOS's debug log) to FILE\n"
 	"Devices:\n"
 	"  -d, --disk FILE[,OPTS]    a virtio-blk disk (repeatable); OPTS, comma-\n"
 	"                            separated: format=raw|qcow2|vmdk|vdi (default:\n"
@@ -282,6 +285,11 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			if (!*optarg)
 				return opt_error(err, err_len, "--runas needs a user name");
 			flags->runas = optarg;
+			break;
+		case OPT_DEBUGCON:
+			if (!*optarg)
+				return opt_error(err, err_len, "--debugcon needs a file name");
+			cfg->debugcon = optarg;
 			break;
 		case OPT_VERBOSE:
 			flags->verbose++;

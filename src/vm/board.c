@@ -68,6 +68,11 @@ int board_create(struct vm *vm)
 			return ret;
 		}
 	}
+	if (vm->config->debugcon) {
+		ret = debugcon_create(vm, vm->config->debugcon);
+		if (ret)
+			return ret;
+	}
 	return pci_devices_create(vm);
 }
 

@@ -44,6 +44,7 @@ struct vm_config {
 	bool rng;              /* a virtio-rng device */
 	struct channel_config channels[VM_MAX_CHANNELS];
 	unsigned nchannels;
+	const char *debugcon;  /* file for the firmware's port 0x402 log */
 };
 
 #define VM_DEFAULT_MEMORY (512ULL << 20)
