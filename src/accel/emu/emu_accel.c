@@ -499,7 +499,8 @@ static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 	for (;;) {
 		if (c->shutdown)
 			return VCPU_EXIT_SHUTDOWN;
-		if (atomic_exchange(&c->tlb_flush_pending, 0))
+		if (atomic_load_explicit(&c->tlb_flush_pending, memory_order_relaxed) &&
+		    atomic_exchange(&c->tlb_flush_pending, 0))
 			emu_tlb_flush(c, true);
 		if (atomic_exchange(&c->kick, 0))
 			return VCPU_EXIT_KICKED;
