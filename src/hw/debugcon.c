@@ -3,7 +3,8 @@
  * every byte written to it is appended to a host file.  SeaBIOS and OVMF
  * write their debug log there once a read of the port returns 0xE9, so
  * the device is only present when the user asks for the log
- * (--debugcon FILE); without it the firmware skips its logging.
+ * (--debugcon FILE); without it the port reads all ones, firmware skips
+ * its logging, and its probe is not reported as an unassigned access.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +48,21 @@ static const struct io_ops debugcon_ops = {
 	.write = debugcon_write,
 };
 
+static uint64_t absent_read(void *opaque, uint64_t offset, unsigned size)
+{
+	return ~0ULL;
+}
+
+static void absent_write(void *opaque, uint64_t offset, uint64_t value,
+			 unsigned size)
+{
+}
+
+static const struct io_ops absent_ops = {
+	.read = absent_read,
+	.write = absent_write,
+};
+
 static void debugcon_destroy(void *opaque)
 {
 	struct debugcon *d = opaque;
@@ -61,6 +77,11 @@ int debugcon_create(struct vm *vm, const char *path)
 	struct debugcon *d = calloc(1, sizeof(*d));
 	int ret;
 
+	if (!path) {
+		free(d);
+		return bus_register(&vm->pio, DEBUGCON_PORT, 1, &absent_ops,
+				    NULL, "debugcon (absent)");
+	}
 	if (!d)
 		return -ENOMEM;
 	d->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,

@@ -92,7 +92,7 @@ GUESTS = {
     "strings": ("rep stosq across pages ok\nrep movsb across pages ok\n"
                 "overlap upwards ok\noverlap downwards ok\ndirection flag ok\n"
                 "copy over code ok\n", 55, True),
-    "pci_probe": ("00 8086:29c0\n01 1af4:1044\nbar0 mask ffff8000\n"
+    "pci_probe": ("00 8086:29c0\n01 1af4:1044\n1f 8086:2918\nbar0 mask ffff8000\n"
                   "caps 09 09 09 09 09 11\n", 43, False),
     "a20": ("a20 on at start: no wrap\nport 0x92 a20 off: wraps at 1 MiB\n"
             "port 0x92 reads a20 off\nport 0x92 a20 on: no wrap\ni8042 a20 off: wraps\n"
