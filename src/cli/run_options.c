@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/parse.h"
 #include "vm/memory.h"
@@ -63,9 +65,11 @@ static const char help_text[] =
 	"                            a PVH entry note (started without decompression)\n"
 	"  -i, --initrd FILE         initial RAM disk for --kernel\n"
 	"  -A, --append CMDLINE      kernel command line (default \"console=ttyS0\")\n"
-	"  -f, --firmware FILE       flat firmware image of 64 KiB to 16 MiB, mapped\n"
+	"  -f, --firmware FILE|bios  flat firmware image of 64 KiB to 16 MiB, mapped\n"
 	"                            to end at 4 GiB (last 128 KiB also below 1 MiB);\n"
-	"                            the vCPU starts at its reset vector\n"
+	"                            the vCPU starts at its reset vector; bios is\n"
+	"                            Debian's SeaBIOS (package seabios), which boots\n"
+	"                            the first --disk\n"
 	"      --debugcon FILE       write what the firmware logs to port 0x402\n"
 	"                            (SeaBIOS's debug log) to FILE\n"
 	"Devices:\n"
@@ -171,6 +175,34 @@ static int check_file_arg(const char *opt, const char *v, char *err, size_t len)
 	return 0;
 }
 
+/*
+ * --firmware bios: Debian's SeaBIOS (package seabios), or the file
+ * $WIRT_SEABIOS names (tests point it elsewhere).  A ./bios file is
+ * still reached as --firmware ./bios.
+ */
+#define SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
+
+static int resolve_firmware(const char *v, const char **path, char *err,
+			    size_t len)
+{
+	const char *bios = getenv("WIRT_SEABIOS");
+
+	if (strcmp(v, "bios")) {
+		*path = v;
+		return 0;
+	}
+	if (!bios || !*bios)
+		bios = SEABIOS_PATH;
+	if (access(bios, R_OK))
+		return opt_error(err, len,
+				 "--firmware bios: SeaBIOS is not installed (%s: %s); "
+				 "install Debian's seabios package (apt-get install seabios) "
+				 "or give --firmware FILE",
+				 bios, strerror(errno));
+	*path = bios;
+	return 0;
+}
+
 int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 		      struct run_flags *flags, FILE *help_out,
 		      char *err, size_t err_len)
@@ -227,9 +259,9 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			cfg->append = optarg;
 			break;
 		case OPT_FIRMWARE:
-			if (check_file_arg("firmware", optarg, err, err_len))
+			if (check_file_arg("firmware", optarg, err, err_len) ||
+			    resolve_firmware(optarg, &cfg->firmware, err, err_len))
 				return -EINVAL;
-			cfg->firmware = optarg;
 			break;
 		case OPT_DISK:
 			if (cfg->ndisks == VM_MAX_DISKS)

@@ -139,3 +139,39 @@ def test_seabios_boot_under_kvm(tmp_path):
                   "--disk", disk + ",format=raw"], timeout=60)
     assert r.returncode == 33, r.stderr
     assert "wirt MBR boot OK" in r.stdout
+
+
+def test_firmware_bios_without_the_package_names_it(tmp_path):
+    """--firmware bios looks for Debian's SeaBIOS; missing (simulated with
+    WIRT_SEABIOS), wirt says which package to install and starts nothing."""
+    env = dict(os.environ, WIRT_SEABIOS=str(tmp_path / "no-such-bios.bin"))
+    r = subprocess.run([WIRT, "run", "--accel", "emu", "--firmware", "bios"],
+                       capture_output=True, text=True, timeout=30, env=env)
+    assert r.returncode == 2, r.stderr
+    assert "seabios" in r.stderr and "apt-get install" in r.stderr, r.stderr
+    assert "no-such-bios.bin" in r.stderr
+
+
+@needs_seabios
+def test_firmware_bios_finds_seabios(tmp_path):
+    disk = make_mbr_disk(tmp_path / "mbr.img")
+    env = dict(os.environ)
+    env.pop("WIRT_SEABIOS", None)
+    r = subprocess.run([WIRT, "run", "--accel", "emu", "--no-reboot", "--firmware", "bios",
+                        "--disk", disk + ",format=raw"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 33, r.stderr
+    assert "wirt MBR boot OK" in r.stdout
+
+
+@pytest.mark.parametrize("size", [1000, 60 * 1024, 256 * 1024 + 1, 17 << 20])
+def test_firmware_of_a_wrong_size_is_refused(tmp_path, size):
+    """Not 64 KiB-16 MiB in whole 4 KiB pages (a truncated download, the
+    wrong file): one clear line, no VM."""
+    f = tmp_path / "bad.bin"
+    f.write_bytes(b"\xea" * size)
+    r = run_wirt(["run", "--accel", "emu", "--firmware", str(f)])
+    assert r.returncode == 1, r.stderr
+    assert ("must be a flat image of 64 KiB to 16 MiB" in r.stderr or
+            "is too large (more than 16 MiB)" in r.stderr), r.stderr
+    assert "Traceback" not in r.stderr and "Sanitizer" not in r.stderr
