@@ -175,3 +175,80 @@ def test_firmware_of_a_wrong_size_is_refused(tmp_path, size):
     assert ("must be a flat image of 64 KiB to 16 MiB" in r.stderr or
             "is too large (more than 16 MiB)" in r.stderr), r.stderr
     assert "Traceback" not in r.stderr and "Sanitizer" not in r.stderr
+
+
+SYSLINUX_MBR = "/usr/lib/syslinux/mbr/mbr.bin"
+GUEST_KERNEL = os.path.join(os.path.dirname(WIRT), "guest", "vmlinuz")
+GUEST_INITRD = os.path.join(os.path.dirname(WIRT), "guest", "initrd.img")
+
+
+def make_syslinux_disk(path, kernel, initrd, append="console=ttyS0 panic=-1",
+                       size_mib=64):
+    """A disk as an installer leaves it, made without root: syslinux's MBR,
+    one active FAT16 partition at 1 MiB holding SYSLINUX (installed with
+    the mtools-based `syslinux --offset`), the kernel, the initrd and a
+    syslinux.cfg that boots them on the serial console."""
+    import struct
+    start = 2048
+    size = size_mib << 20
+    mbr = bytearray(open(SYSLINUX_MBR, "rb").read()[:440])
+    mbr += bytes(512 - len(mbr))
+    mbr[446:462] = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x0e,
+                               b"\xfe\xff\xff", start, size // 512 - start)
+    mbr[510:512] = b"\x55\xaa"
+    with open(path, "wb") as f:
+        f.write(mbr)
+        f.truncate(size)
+    cfg = os.path.join(os.path.dirname(str(path)), "syslinux.cfg")
+    with open(cfg, "w") as f:
+        f.write("SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\n"
+                "LABEL linux\n  KERNEL vmlinuz\n  INITRD initrd.img\n"
+                "  APPEND %s\n" % append)
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    for argv in (["mkfs.fat", "-F", "16", "--offset", str(start), str(path),
+                  str((size - start * 512) // 1024)],
+                 ["syslinux", "--offset", str(start * 512), "--install", str(path)]):
+        subprocess.run(argv, check=True, capture_output=True, env=env)
+    for src, name in ((kernel, "vmlinuz"), (initrd, "initrd.img"), (cfg, "syslinux.cfg")):
+        subprocess.run(["mcopy", "-i", "%s@@%d" % (path, start * 512), src, "::/" + name],
+                       check=True, capture_output=True, env=env)
+    return str(path)
+
+
+def syslinux_tools_missing():
+    import shutil
+    for tool in ("syslinux", "mcopy", "mkfs.fat"):
+        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
+            return "%s not installed (apt-get install syslinux mtools dosfstools)" % tool
+    if not os.path.exists(SYSLINUX_MBR):
+        return "%s missing (apt-get install syslinux-common)" % SYSLINUX_MBR
+    return None
+
+
+@needs_seabios
+def test_seabios_syslinux_boots_the_default_guest_to_its_shell(tmp_path):
+    """The whole PC boot chain: SeaBIOS -> syslinux's MBR -> SYSLINUX from
+    a FAT partition (EDD reads through SeaBIOS's virtio-blk driver) ->
+    the default guest's kernel and initrd -> its shell; Linux uses the
+    ACPI tables SeaBIOS installed from wirt's fw_cfg."""
+    missing = syslinux_tools_missing()
+    if missing:
+        pytest.skip(missing)
+    if not (os.path.exists(GUEST_KERNEL) and os.path.exists(GUEST_INITRD)):
+        pytest.fail("the default guest is not built: run make default-guest")
+    from guest_console import GuestConsole
+    disk = make_syslinux_disk(tmp_path / "boot.img", GUEST_KERNEL, GUEST_INITRD)
+    g = GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "512M",
+                      "--firmware", "bios", "--disk", disk + ",format=raw"],
+                     str(tmp_path / "console.log"))
+    try:
+        g.expect("SYSLINUX", 60)
+        log = g.expect("wirt-guest: ready", 600)
+        assert "BOOT_IMAGE=vmlinuz console=ttyS0" in log
+        assert "ACPI: XSDT" in log and "WIRTVM" in log, log[-3000:]
+        g.expect("~ # ", 120)
+        out = g.run("ls /sys/firmware/acpi/tables")
+        for table in ("APIC", "DSDT", "FACP", "HPET", "MCFG"):
+            assert table in out, out
+    finally:
+        g.kill()
