@@ -63,11 +63,23 @@ def test_seabios_runs_to_its_boot_attempts(tmp_path):
     assert status is None, err
 
 
-def make_mbr_disk(path, message=b"wirt MBR boot OK\r\n", exit_value=0x10):
+def make_mbr_disk(path, message=b"wirt MBR boot OK\r\n", exit_value=0x10,
+                  reset_once=False):
     """A disk whose MBR boot sector prints message on COM1 and writes
     exit_value to the debug-exit port (wirt then exits with
-    exit_value * 2 + 1): 16-bit code, hand-assembled."""
+    exit_value * 2 + 1): 16-bit code, hand-assembled.  With reset_once,
+    its first run sets CMOS byte 0x40 and resets the machine through
+    port 0xCF9; the run after the reset prints and exits."""
     code = bytearray(b"\x31\xc0\x8e\xd8\xfc")       # xor ax,ax; mov ds,ax; cld
+    if reset_once:
+        code += b"\xb0\x40\xe6\x70\xe4\x71"          # CMOS index 0x40; in al,0x71
+        code += b"\x3c\x5a"                          # cmp al,0x5a
+        jz_at = len(code)
+        code += b"\x74\x00"                          # jz after_reset
+        code += b"\xb0\x40\xe6\x70\xb0\x5a\xe6\x71"  # CMOS[0x40] = 0x5a
+        code += b"\xba\xf9\x0c\xb0\x06\xee"          # outb 6 -> 0xcf9: hard reset
+        code += b"\xf4\xeb\xfd"                      # hlt; jmp hlt
+        code[jz_at + 1] = len(code) - (jz_at + 2)
     si_at = len(code)
     code += b"\xbe\x00\x00"                          # mov si, message
     code += b"\xba\xf8\x03"                          # mov dx, 0x3f8
@@ -98,12 +110,13 @@ def test_seabios_banner_on_the_serial_console(tmp_path):
 
 @needs_seabios
 def test_seabios_reads_fw_cfg_and_installs_wirts_acpi_tables(tmp_path):
-    """SeaBIOS finds fw_cfg with DMA, takes RAM from etc/e820, moves the
+    """SeaBIOS finds fw_cfg with DMA, takes RAM from etc/e820 and the CPU
+    count from fw_cfg, moves the
     PM block through the LPC bridge, and installs wirt's tables through
     etc/table-loader (it parses the DSDT it found through the XSDT)."""
     log = tmp_path / "debugcon.log"
     _, text, _, err = run_until(
-        ["run", "--accel", "emu", "--no-reboot", "--memory", "256M",
+        ["run", "--accel", "emu", "--no-reboot", "--memory", "256M", "--cpus", "2",
          "--firmware", SEABIOS, "--debugcon", str(log)],
         lambda out, log: "No bootable device" in log, logfile=str(log))
     assert "Found QEMU fw_cfg" in text, err
@@ -113,6 +126,8 @@ def test_seabios_reads_fw_cfg_and_installs_wirts_acpi_tables(tmp_path):
     assert "Using pmtimer, ioport 0x608" in text
     assert "ACPI: parse DSDT at" in text
     assert "sercon: using ioport 0x3f8" in text
+    # fw_cfg's CPU count, and both vCPUs answered SeaBIOS's INIT-SIPI.
+    assert "Found 2 cpu(s) max supported 2 cpu(s)" in text
 
 
 @needs_seabios
@@ -125,6 +140,19 @@ def test_seabios_boots_a_virtio_disk_mbr(tmp_path):
     assert r.returncode == 33, r.stderr
     assert "SeaBIOS (version" in r.stdout
     assert "wirt MBR boot OK" in r.stdout
+
+
+@needs_seabios
+def test_seabios_boots_again_after_a_reset(tmp_path):
+    """A reset (port 0xCF9) puts PAM back to ROM and the chipset back as
+    it was: SeaBIOS runs its POST again (its banner twice) and boots the
+    disk a second time."""
+    disk = make_mbr_disk(tmp_path / "mbr.img", reset_once=True)
+    r = run_wirt(["run", "--accel", "emu", "--firmware", SEABIOS,
+                  "--disk", disk + ",format=raw"], timeout=60)
+    assert r.returncode == 33, r.stderr
+    assert r.stdout.count("SeaBIOS (version") == 2, r.stdout
+    assert r.stdout.count("wirt MBR boot OK") == 1
 
 
 @needs_seabios
