@@ -280,3 +280,39 @@ def test_seabios_syslinux_boots_the_default_guest_to_its_shell(tmp_path):
             assert table in out, out
     finally:
         g.kill()
+
+
+@needs_seabios
+def test_seabios_boots_kernel_and_initrd_given_to_wirt(tmp_path):
+    """--firmware bios --kernel: the kernel, initrd and command line go to
+    SeaBIOS through fw_cfg with the linuxboot_dma option ROM, first in
+    the boot order, which loads them and starts the kernel."""
+    if not os.path.exists("/usr/share/qemu/linuxboot_dma.bin"):
+        pytest.skip("qemu-system-data's linuxboot_dma.bin is not installed")
+    if not (os.path.exists(GUEST_KERNEL) and os.path.exists(GUEST_INITRD)):
+        pytest.fail("the default guest is not built: run make default-guest")
+    from guest_console import GuestConsole
+    g = GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "512M",
+                      "--firmware", "bios", "--kernel", GUEST_KERNEL,
+                      "--initrd", GUEST_INITRD,
+                      "--append", "console=ttyS0 panic=-1 wirt.via=firmware"],
+                     str(tmp_path / "console.log"))
+    try:
+        log = g.expect("wirt-guest: ready", 600)
+        assert "Booting from ROM" in log, log[:3000]
+        assert "Command line: console=ttyS0 panic=-1 wirt.via=firmware" in log
+        assert "RAMDISK: [mem" in log
+        assert "ACPI: XSDT" in log
+    finally:
+        g.kill()
+
+
+def test_kernel_through_firmware_without_the_option_rom(tmp_path):
+    """Without linuxboot_dma.bin (simulated with WIRT_LINUXBOOT) wirt says
+    which package provides it."""
+    env = dict(os.environ, WIRT_LINUXBOOT=str(tmp_path / "none.bin"))
+    r = subprocess.run([WIRT, "run", "--accel", "emu", "--firmware", guest_path("hello"),
+                        "--kernel", GUEST_KERNEL],
+                       capture_output=True, text=True, timeout=30, env=env)
+    assert r.returncode == 1, r.stderr
+    assert "qemu-system-data" in r.stderr and "none.bin" in r.stderr, r.stderr
