@@ -12,7 +12,12 @@ to COM1 (wirt's fw_cfg sets etc/show-boot-menu to 0 and etc/sercon-port
 to 0x3f8; QEMU gets the same files with -fw_cfg).  Best of
 five; prints seconds and the wirt/QEMU ratio (above 1 = wirt slower).
 
-usage: bench/firmware_boot_vs_qemu.py
+With --linux, also the whole chain to a shell: SeaBIOS -> SYSLINUX from
+a FAT partition (test_firmware.py's make_syslinux_disk) -> the default
+guest's kernel and initrd -> "wirt-guest: ready" on the console; one run
+each (minutes under the emulator).
+
+usage: bench/firmware_boot_vs_qemu.py [--linux]
 """
 import os
 import shutil
@@ -23,7 +28,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from test_firmware import SEABIOS, make_mbr_disk  # noqa: E402
+from test_firmware import (GUEST_INITRD, GUEST_KERNEL, SEABIOS,  # noqa: E402
+                           make_mbr_disk, make_syslinux_disk)
 
 
 def best_of(argv, expect, runs=5):
@@ -38,6 +44,26 @@ def best_of(argv, expect, runs=5):
                      (argv[0], r.returncode, r.stdout[-300:]))
         best = dt if best is None else min(best, dt)
     return best
+
+
+def time_to(argv, marker, timeout=900):
+    """Seconds from start until marker appears on stdout (then killed)."""
+    t = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.PIPE)
+    seen = b""
+    try:
+        while marker not in seen:
+            chunk = proc.stdout.read1(65536)
+            if not chunk:
+                sys.exit("%s ended before %r" % (argv[0], marker))
+            seen = seen[-4096:] + chunk
+            if time.monotonic() - t > timeout:
+                sys.exit("%s: no %r after %d s" % (argv[0], marker, timeout))
+        return time.monotonic() - t
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def main():
@@ -65,8 +91,22 @@ def main():
                      "-fw_cfg", "name=etc/show-boot-menu,file=%s" % menu_off,
                      "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
                     b"wirt MBR boot OK")
+        rows = [("SeaBIOS -> virtio MBR", w, q)]
+        if "--linux" in sys.argv[1:]:
+            disk = make_syslinux_disk(os.path.join(d, "boot.img"), GUEST_KERNEL, GUEST_INITRD)
+            w = time_to([wirt, "run", "--accel", "emu", "--memory", "512M",
+                         "--firmware", SEABIOS, "--disk", disk + ",format=raw"],
+                        b"wirt-guest: ready")
+            q = time_to([qemu, "-machine", "q35", "-accel", "tcg", "-bios", SEABIOS,
+                         "-m", "512", "-display", "none", "-nodefaults", "-serial", "stdio",
+                         "-drive", "file=%s,format=raw,if=virtio" % disk,
+                         "-fw_cfg", "name=etc/sercon-port,file=%s" % sercon,
+                         "-fw_cfg", "name=etc/show-boot-menu,file=%s" % menu_off],
+                        b"wirt-guest: ready")
+            rows.append(("SeaBIOS -> SYSLINUX -> shell", w, q))
     print("%-28s %8s %8s %7s" % ("boot", "wirt s", "qemu s", "ratio"))
-    print("%-28s %8.2f %8.2f %6.2fx" % ("SeaBIOS -> virtio MBR", w, q, w / q))
+    for name, w, q in rows:
+        print("%-28s %8.2f %8.2f %6.2fx" % (name, w, q, w / q))
 
 
 if __name__ == "__main__":
