@@ -123,8 +123,9 @@ static void build_facs(uint8_t *t, const struct vm *vm)
 }
 
 /* The PCI root bridge's resources: bus 0, its config ports, the I/O and
- * memory windows where BARs live (ACPI 6, 6.4 resource descriptors). */
-static size_t pci_crs(uint8_t *r)
+ * memory windows where BARs live (ACPI 6, 6.4 resource descriptors); the
+ * BAR window ends at mmio_end. */
+static size_t pci_crs(uint8_t *r, uint32_t mmio_end)
 {
 	static const uint8_t fixed[] = {
 		/* WordBusNumber: producer, min/max fixed, bus 0 only */
@@ -141,7 +142,7 @@ static size_t pci_crs(uint8_t *r)
 	};
 	const uint32_t mem[][2] = {
 		{ 0xa0000, 0xbffff },                        /* VGA window */
-		{ PCI_MMIO_BASE, PCI_MMIO_END - 1 },         /* BARs */
+		{ PCI_MMIO_BASE, mmio_end - 1 },             /* BARs */
 	};
 	size_t n = sizeof(fixed);
 	unsigned i;
@@ -185,10 +186,10 @@ static void pci_prt(struct aml *a)
 	aml_close(a, pkg);
 }
 
-static void pci_root_bridge(struct aml *a)
+static void pci_root_bridge(struct aml *a, uint32_t mmio_end)
 {
 	uint8_t crs[128];
-	size_t crs_len = pci_crs(crs), dev, buf;
+	size_t crs_len = pci_crs(crs, mmio_end), dev, buf;
 
 	dev = aml_open(a, 0x5b82); /* Device (PCI0) */
 	aml_name(a, "PCI0");
@@ -241,7 +242,8 @@ static void keyboard_controller(struct aml *a)
 	aml_close(a, dev);
 }
 
-static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci)
+static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci,
+			   uint32_t mmio_end)
 {
 	static struct aml a;
 	size_t pkg, scope;
@@ -260,7 +262,7 @@ static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci)
 	aml_name(&a, "\\_SB_");
 	keyboard_controller(&a);
 	if (pci)
-		pci_root_bridge(&a);
+		pci_root_bridge(&a, mmio_end);
 	aml_close(&a, scope);
 	if (a.overflow || 36 + a.len > room) {
 		log_warn("ACPI: the DSDT does not fit; the guest will not find PCI");
@@ -334,6 +336,21 @@ static uint32_t build_madt(uint8_t *t, unsigned ncpus)
 }
 
 /*
+ * Where the BAR window ends: at ECAM while ECAM is where wirt put it
+ * (0xE0000000); once firmware moved ECAM below the window (SeaBIOS: to
+ * 0xB0000000) and places BARs itself up to the IOAPIC, the window
+ * reaches 0xFEC00000, so the OS keeps the firmware's assignment.
+ */
+#define BAR_WINDOW_TOP 0xfec00000u
+
+static uint32_t bar_window_end(uint64_t ecam)
+{
+	if (ecam >= PCI_MMIO_BASE && ecam < BAR_WINDOW_TOP)
+		return ecam;
+	return BAR_WINDOW_TOP;
+}
+
+/*
  * All tables in the blob at base, which the guest sees at addr: pointers
  * between tables are addr + offset.  Returns the number of XSDT entries.
  */
@@ -345,7 +362,8 @@ static unsigned build_all(struct vm *vm, uint8_t *base, uint64_t addr,
 
 	memset(base, 0, ACPI_SIZE);
 	build_fadt(base + FADT_OFF, addr, pm);
-	build_dsdt(base + DSDT_OFF, ACPI_SIZE - DSDT_OFF, vm->pci != NULL);
+	build_dsdt(base + DSDT_OFF, ACPI_SIZE - DSDT_OFF, vm->pci != NULL,
+		   bar_window_end(ecam));
 
 	build_facs(base + FACS_OFF, vm);
 

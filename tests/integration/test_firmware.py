@@ -267,7 +267,8 @@ def test_seabios_syslinux_boots_the_default_guest_to_its_shell(tmp_path):
     from guest_console import GuestConsole
     disk = make_syslinux_disk(tmp_path / "boot.img", GUEST_KERNEL, GUEST_INITRD)
     g = GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "512M",
-                      "--firmware", "bios", "--disk", disk + ",format=raw"],
+                      "--firmware", "bios", "--disk", disk + ",format=raw",
+                      "--rng", "--net", "user,restrict=on"],
                      str(tmp_path / "console.log"))
     try:
         g.expect("SYSLINUX", 60)
@@ -278,6 +279,15 @@ def test_seabios_syslinux_boots_the_default_guest_to_its_shell(tmp_path):
         out = g.run("ls /sys/firmware/acpi/tables")
         for table in ("APIC", "DSDT", "FACP", "HPET", "MCFG"):
             assert table in out, out
+        # Every virtio device works at the BARs SeaBIOS gave it (SeaBIOS
+        # places them from 0xfe000000 down; wirt's own start at 0xc0000000).
+        assert g.run("cat /sys/block/vda/size").strip() == str(64 << 11)
+        assert g.run("head -c 512 /dev/vda | od -An -tx1 | tail -1").split()[-2:] == \
+            ["55", "aa"]
+        assert "eth0" in g.run("ls /sys/class/net")
+        assert "virtio_rng" in g.run("cat /sys/class/misc/hw_random/rng_available")
+        bars = g.run("cat /sys/bus/pci/devices/0000:00:01.0/resource | head -1")
+        assert bars.startswith("0x00000000fe"), bars
     finally:
         g.kill()
 
