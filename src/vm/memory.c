@@ -23,13 +23,20 @@ static int add_region(struct guest_memory *gm, uint64_t gpa, uint64_t size,
 
 int gmem_init(struct guest_memory *gm, uint64_t ram_size)
 {
+	return gmem_init_hole(gm, ram_size, GMEM_PCI_HOLE_START);
+}
+
+int gmem_init_hole(struct guest_memory *gm, uint64_t ram_size,
+		   uint64_t hole_start)
+{
 	uint64_t low;
 	void *p;
 
 	memset(gm, 0, sizeof(*gm));
-	if (ram_size < GMEM_MIN_RAM || ram_size > GMEM_MAX_RAM)
+	if (ram_size < GMEM_MIN_RAM || ram_size > GMEM_MAX_RAM ||
+	    hole_start > GMEM_PCI_HOLE_START || hole_start < GMEM_MIN_RAM)
 		return -EINVAL;
-	low = ram_size < GMEM_PCI_HOLE_START ? ram_size : GMEM_PCI_HOLE_START;
+	low = ram_size < hole_start ? ram_size : hole_start;
 	gm->ram_size = ram_size;
 	gm->low_end = low;
 	gm->high_size = ram_size - low;

@@ -84,6 +84,17 @@ struct guest_memory {
 int gmem_init(struct guest_memory *gm, uint64_t ram_size);
 
 /*
+ * The same with low RAM ending at hole_start (at most
+ * GMEM_PCI_HOLE_START).  With firmware, RAM of GMEM_FW_BIG_RAM or more
+ * keeps below GMEM_FW_PCI_HOLE_START, as on QEMU's q35: firmware puts
+ * ECAM at 0xB0000000 (PCIEXBAR), which must not be RAM.
+ */
+int gmem_init_hole(struct guest_memory *gm, uint64_t ram_size,
+		   uint64_t hole_start);
+#define GMEM_FW_PCI_HOLE_START 0x80000000ULL
+#define GMEM_FW_BIG_RAM        0xB0000000ULL
+
+/*
  * Map a flat firmware image so that it ends at 4 GiB, its last 128 KiB also
  * visible at 0xE0000-0xFFFFF.  Call after gmem_init; size 64 KiB..16 MiB.
  */

@@ -143,6 +143,23 @@ def test_seabios_boots_a_virtio_disk_mbr(tmp_path):
 
 
 @needs_seabios
+def test_seabios_with_more_than_2_75_gib(tmp_path):
+    """SeaBIOS puts ECAM at 0xB0000000: with firmware and that much RAM,
+    low RAM stops at 2 GiB (as on QEMU's q35) and the rest is above
+    4 GiB, so ECAM lands on no RAM and the disk still boots."""
+    disk = make_mbr_disk(tmp_path / "mbr.img")
+    log = tmp_path / "debugcon.log"
+    r = run_wirt(["run", "--accel", "emu", "--no-reboot", "--memory", "3G",
+                  "--overcommit", "--firmware", SEABIOS, "--debugcon", str(log),
+                  "--disk", disk + ",format=raw"], timeout=60)
+    assert r.returncode == 33, r.stderr
+    assert "wirt MBR boot OK" in r.stdout
+    text = log.read_text(errors="replace")
+    assert "addr 0x0000000000000000 len 0x0000000080000000 [RAM]" in text
+    assert "addr 0x0000000100000000 len 0x0000000040000000 [RAM]" in text
+
+
+@needs_seabios
 def test_seabios_boots_again_after_a_reset(tmp_path):
     """A reset (port 0xCF9) puts PAM back to ROM and the chipset back as
     it was: SeaBIOS runs its POST again (its banner twice) and boots the

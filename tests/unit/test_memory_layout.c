@@ -119,6 +119,23 @@ static void test_firmware(void **state)
 	gmem_destroy(&gm);
 }
 
+/* A lower PCI hole (firmware with much RAM): low RAM stops there, the
+ * rest is above 4 GiB; a hole above 3 GiB or below 16 MiB is refused. */
+static void test_lower_hole(void **state)
+{
+	struct guest_memory gm;
+
+	assert_int_equal(gmem_init_hole(&gm, 3ULL << 30, GMEM_FW_PCI_HOLE_START), 0);
+	assert_int_equal(gm.low_end, GMEM_FW_PCI_HOLE_START);
+	assert_int_equal(gm.high_size, (3ULL << 30) - GMEM_FW_PCI_HOLE_START);
+	assert_false(gmem_is_ram(&gm, 0xb0000000, 4096));
+	assert_true(gmem_is_ram(&gm, GMEM_4G, 4096));
+	check_map(&gm);
+	gmem_destroy(&gm);
+	assert_int_equal(gmem_init_hole(&gm, 1ULL << 30, GMEM_4G), -22);
+	assert_int_equal(gmem_init_hole(&gm, 1ULL << 30, 1 << 20), -22);
+}
+
 static unsigned remaps;
 
 static void count_remap(void *opaque, uint64_t gpa, uint64_t len)
@@ -180,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_firmware),
 		cmocka_unit_test(test_pam),
+		cmocka_unit_test(test_lower_hole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
