@@ -95,6 +95,9 @@ GUESTS = {
     "fw_cfg_dma": ("fw_cfg signature QEMU\ndma register reads QEMU CFG\ndma read ok\n"
                    "dma outside ram: error bit\ndma huge length: error bit, nothing copied\n"
                    "dma write: error bit\nrequest in rom ignored, still running\n", 33, False),
+    "pam": ("pam off: not ram\npam read-write: ram\ncode in shadow ram runs, rewritten runs\n"
+            "pam read-only: write dropped, code runs\npam off again: not ram\n"
+            "pam on again: ram kept its bytes\n", 33, False),
     "pci_probe": ("00 8086:29c0\n01 1af4:1044\n1f 8086:2918\nbar0 mask ffff8000\n"
                   "caps 09 09 09 09 09 11\n", 43, False),
     "a20": ("a20 on at start: no wrap\nport 0x92 a20 off: wraps at 1 MiB\n"
@@ -203,7 +206,7 @@ EXTRA_ARGS = {"pci_probe": ["--rng"], "virtio_msix": ["--rng"], "a20": ["--no-re
               "nmi_smp": ["--cpus", "2"], "sysregs": ["--no-reboot"],
               "paging2": ["--no-reboot"], "cr3_reserved": ["--no-reboot"]}
 # The same for QEMU's oracle run.
-QEMU_EXTRA_ARGS = {"nmi_smp": ["-smp", "2"]}
+QEMU_EXTRA_ARGS = {"nmi_smp": ["-smp", "2"], "pam": ["-machine", "q35"]}
 # QEMU's PC reads zeros from unassigned MMIO, has other PCI devices and lays
 # out its virtio BARs differently; its TCG checks no segment limits in real
 # mode and takes LOCK MOV (the SDM: #GP/#SS, #UD).
