@@ -381,10 +381,14 @@ int fw_cfg_attach(struct vm *vm, struct fw_cfg *cfg)
 	cfg->vm = vm;
 	ret = bus_register(&vm->pio, FW_CFG_PORT_SEL, 2, &port_ops, cfg,
 			   "fw_cfg");
-	if (!ret)
-		ret = bus_register(&vm->pio, FW_CFG_PORT_DMA, 8, &dma_ops, cfg,
-				   "fw_cfg dma");
 	if (ret) {
+		fw_cfg_free(cfg);
+		return ret;
+	}
+	ret = bus_register(&vm->pio, FW_CFG_PORT_DMA, 8, &dma_ops, cfg,
+			   "fw_cfg dma");
+	if (ret) {
+		bus_unregister(&vm->pio, FW_CFG_PORT_SEL, cfg);
 		fw_cfg_free(cfg);
 		return ret;
 	}

@@ -18,6 +18,7 @@
  * for an SMI that never comes).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hw/devices.h"
@@ -84,12 +85,17 @@ static void lpc_config_written(struct pci_device *dev, unsigned off,
 	move_pm(lpc, pmbase & 0xff80);
 }
 
+static void lpc_destroy(void *opaque)
+{
+	free(opaque);
+}
+
 int ich9_lpc_create(struct vm *vm)
 {
-	static struct lpc lpc_state;
-	struct lpc *lpc = &lpc_state;
+	struct device_hooks hooks = { NULL, lpc_destroy, NULL };
 	struct pci_device *dev;
 	uint32_t pmbase = ACPI_PM_BASE | 1, rcba_mask = 0xffffc001;
+	struct lpc *lpc;
 	unsigned i;
 	int ret;
 
@@ -97,7 +103,11 @@ int ich9_lpc_create(struct vm *vm)
 				0x060100, 2);
 	if (!dev)
 		return -EBUSY;
-	memset(lpc, 0, sizeof(*lpc));
+	lpc = calloc(1, sizeof(*lpc));
+	if (!lpc)
+		return -ENOMEM;
+	hooks.opaque = lpc;
+	vm_add_device(vm, &hooks);
 	lpc->vm = vm;
 	lpc->dev = dev;
 	dev->opaque = lpc;
