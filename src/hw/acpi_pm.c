@@ -130,8 +130,8 @@ int acpi_pm_move(struct vm *vm, uint16_t base)
 		ret = bus_register(&vm->pio, base, ACPI_PM_LEN, &pm_ops, pm,
 				   "acpi-pm");
 		if (ret)
-			log_warn("ACPI PM block: port %#x is taken; the block is off",
-				 base);
+			log_warn_once("ACPI PM block: the guest put it at port %#x, which is taken; the block is off",
+				      base);
 		else
 			pm->base = base;
 	}

@@ -392,15 +392,15 @@ int pci_ecam_move(struct vm *vm, uint64_t base)
 		bus_unregister(&vm->mmio, h->ecam_base, h);
 	h->ecam_base = 0;
 	if (base && gmem_find(&vm->mem, base, PCI_ECAM_SIZE)) {
-		log_warn("pci: the guest put ECAM at %#llx, over RAM; ECAM is off",
-			 (unsigned long long)base);
+		log_warn_once("pci: the guest put ECAM at %#llx, over RAM; ECAM is off",
+			      (unsigned long long)base);
 		ret = -EBUSY;
 	} else if (base) {
 		ret = bus_register(&vm->mmio, base, PCI_ECAM_SIZE, &ecam_ops, h,
 				   "pci ecam");
 		if (ret)
-			log_warn("pci: the guest put ECAM at %#llx, over a device; ECAM is off",
-				 (unsigned long long)base);
+			log_warn_once("pci: the guest put ECAM at %#llx, over a device; ECAM is off",
+				      (unsigned long long)base);
 		else
 			h->ecam_base = base;
 	}
