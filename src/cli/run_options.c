@@ -264,6 +264,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			if (check_file_arg("firmware", optarg, err, err_len) ||
 			    resolve_firmware(optarg, &cfg->firmware, err, err_len))
 				return -EINVAL;
+			cfg->firmware_bios = !strcmp(optarg, "bios");
 			break;
 		case OPT_DISK:
 			if (cfg->ndisks == VM_MAX_DISKS)

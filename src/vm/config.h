@@ -35,6 +35,7 @@ struct vm_config {
 	const char *initrd;
 	const char *append;    /* kernel command line */
 	const char *firmware;
+	bool firmware_bios;    /* --firmware bios: Debian's SeaBIOS */
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned ndisks;
 	struct net_config nets[VM_MAX_NETS];
