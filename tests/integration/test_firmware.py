@@ -70,7 +70,9 @@ def make_mbr_disk(path, message=b"wirt MBR boot OK\r\n", exit_value=0x10,
     exit_value * 2 + 1): 16-bit code, hand-assembled.  With reset_once,
     its first run sets CMOS byte 0x40 and resets the machine through
     port 0xCF9; the run after the reset prints and exits."""
-    code = bytearray(b"\x31\xc0\x8e\xd8\xfc")       # xor ax,ax; mov ds,ax; cld
+    # cli first: SeaBIOS's serial console flushes its screen copy from the
+    # timer interrupt, which would interleave with the boot sector's text.
+    code = bytearray(b"\xfa\x31\xc0\x8e\xd8\xfc")   # cli; xor ax,ax; mov ds,ax; cld
     if reset_once:
         code += b"\xb0\x40\xe6\x70\xe4\x71"          # CMOS index 0x40; in al,0x71
         code += b"\x3c\x5a"                          # cmp al,0x5a
