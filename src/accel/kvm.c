@@ -143,27 +143,59 @@ static int kvm_vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len,
 	return 0;
 }
 
+static int kvm_map_region(struct kvm_vm *k, const struct guest_memory *gm,
+			  unsigned i)
+{
+	const struct gmem_region *r = &gm->regions[i];
+	struct kvm_userspace_memory_region m = {
+		.slot = i,
+		.flags = r->kind == GMEM_ROM ? KVM_MEM_READONLY : 0,
+		.guest_phys_addr = r->gpa,
+		.memory_size = r->size,
+		.userspace_addr = (uintptr_t)r->hva,
+	};
+
+	if (r->kind == GMEM_NONE)
+		return 0;
+	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0) {
+		log_error("KVM: cannot map %s at 0x%llx: %s", r->name,
+			  (unsigned long long)r->gpa, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static int kvm_map_memory(struct kvm_vm *k, const struct guest_memory *gm)
 {
+	unsigned i;
+	int ret;
+
+	for (i = 0; i < gm->nregions; i++) {
+		ret = kvm_map_region(k, gm, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* A PAM segment changed: its slot goes and comes back as it is now
+ * (KVM does not change a slot's flags in place). */
+static void kvm_memory_remapped(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct vm *vm = opaque;
+	struct kvm_vm *k = vm->accel_data;
+	const struct guest_memory *gm = &vm->mem;
 	unsigned i;
 
 	for (i = 0; i < gm->nregions; i++) {
 		const struct gmem_region *r = &gm->regions[i];
-		struct kvm_userspace_memory_region m = {
-			.slot = i,
-			.flags = r->kind == GMEM_ROM ? KVM_MEM_READONLY : 0,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uintptr_t)r->hva,
-		};
+		struct kvm_userspace_memory_region del = { .slot = i };
 
-		if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0) {
-			log_error("KVM: cannot map %s at 0x%llx: %s", r->name,
-				  (unsigned long long)r->gpa, strerror(errno));
-			return -errno;
-		}
+		if (r->gpa >= gpa + len || r->gpa + r->size <= gpa)
+			continue;
+		ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &del);
+		kvm_map_region(k, gm, i);
 	}
-	return 0;
 }
 
 static int kvm_vm_init(struct vm *vm)
@@ -205,6 +237,8 @@ static int kvm_vm_init(struct vm *vm)
 	ret = kvm_map_memory(k, &vm->mem);
 	if (ret)
 		return ret;
+	vm->mem.map_notify = kvm_memory_remapped;
+	vm->mem.write_notify_opaque = vm;
 	sigaction(SIGUSR1, &sa, NULL);
 	vm->irq_ops.set_line = kvm_set_irq_line;
 	vm->irq_ops.send_msi = kvm_send_msi;
@@ -219,6 +253,7 @@ static void kvm_vm_destroy(struct vm *vm)
 
 	if (!k)
 		return;
+	vm->mem.map_notify = NULL;
 	if (k->vm_fd >= 0)
 		close(k->vm_fd);
 	if (k->kvm_fd >= 0)

@@ -15,8 +15,10 @@
 #include "vm/vm.h"
 
 /*
- * Choose the accelerator.  auto prefers KVM, but not for a Linux kernel on
- * KVM-PVM, which cannot run unmodified kernels; it says what it chose.
+ * Choose the accelerator.  auto prefers KVM, but not for a Linux kernel or
+ * SeaBIOS (--firmware bios) on KVM-PVM, which runs neither (only PVM
+ * guest kernels, and real-mode code through its instruction emulator);
+ * it says what it chose.
  */
 static const struct accel_ops *choose_accel(const struct vm_config *cfg)
 {
@@ -36,7 +38,7 @@ static const struct accel_ops *choose_accel(const struct vm_config *cfg)
 			log_warn("%s", why);
 		return &accel_kvm_ops;
 	}
-	if (!ret && (unmodified_linux || !cfg->kernel)) {
+	if (!ret && (unmodified_linux || (!cfg->kernel && !cfg->firmware_bios))) {
 		log_notice("using KVM (--accel kvm)");
 		return &accel_kvm_ops;
 	}

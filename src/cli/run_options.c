@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/parse.h"
 #include "vm/memory.h"
@@ -15,7 +17,7 @@ enum {
 	OPT_INITRD = 'i', OPT_APPEND = 'A', OPT_FIRMWARE = 'f', OPT_DISK = 'd',
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
-	OPT_SANDBOX, OPT_RUNAS,
+	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON,
 };
 
 static const struct option long_options[] = {
@@ -35,6 +37,7 @@ static const struct option long_options[] = {
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "runas", required_argument, NULL, OPT_RUNAS },
+	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -59,12 +62,18 @@ static const char help_text[] =
 	"  -c, --cpus N              number of vCPUs, 1 to 64 (default 1)\n"
 	"Boot (give --kernel, --firmware, or both):\n"
 	"  -k, --kernel FILE         Linux kernel: a bzImage, or a vmlinux ELF with\n"
-	"                            a PVH entry note (started without decompression)\n"
+	"                            a PVH entry note (started without decompression);\n"
+	"                            with --firmware, the firmware boots it (bzImage\n"
+	"                            only; needs Debian's qemu-system-data)\n"
 	"  -i, --initrd FILE         initial RAM disk for --kernel\n"
 	"  -A, --append CMDLINE      kernel command line (default \"console=ttyS0\")\n"
-	"  -f, --firmware FILE       flat firmware image of 64 KiB to 16 MiB, mapped\n"
+	"  -f, --firmware FILE|bios  flat firmware image of 64 KiB to 16 MiB, mapped\n"
 	"                            to end at 4 GiB (last 128 KiB also below 1 MiB);\n"
-	"                            the vCPU starts at its reset vector\n"
+	"                            the vCPU starts at its reset vector; bios is\n"
+	"                            Debian's SeaBIOS (package seabios), which boots\n"
+	"                            the first --disk\n"
+	"      --debugcon FILE       write what the firmware logs to port 0x402\n"
+	"                            (SeaBIOS's debug log) to FILE\n"
 	"Devices:\n"
 	"  -d, --disk FILE[,OPTS]    a virtio-blk disk (repeatable); OPTS, comma-\n"
 	"                            separated: format=raw|qcow2|vmdk|vdi (default:\n"
@@ -176,6 +185,34 @@ static int check_file_arg(const char *opt, const char *v, char *err, size_t len)
 	return 0;
 }
 
+/*
+ * --firmware bios: Debian's SeaBIOS (package seabios), or the file
+ * $WIRT_SEABIOS names (tests point it elsewhere).  A ./bios file is
+ * still reached as --firmware ./bios.
+ */
+#define SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
+
+static int resolve_firmware(const char *v, const char **path, char *err,
+			    size_t len)
+{
+	const char *bios = getenv("WIRT_SEABIOS");
+
+	if (strcmp(v, "bios")) {
+		*path = v;
+		return 0;
+	}
+	if (!bios || !*bios)
+		bios = SEABIOS_PATH;
+	if (access(bios, R_OK))
+		return opt_error(err, len,
+				 "--firmware bios: SeaBIOS is not installed (%s: %s); "
+				 "install Debian's seabios package (apt-get install seabios) "
+				 "or give --firmware FILE",
+				 bios, strerror(errno));
+	*path = bios;
+	return 0;
+}
+
 int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 		      struct run_flags *flags, FILE *help_out,
 		      char *err, size_t err_len)
@@ -232,9 +269,10 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			cfg->append = optarg;
 			break;
 		case OPT_FIRMWARE:
-			if (check_file_arg("firmware", optarg, err, err_len))
+			if (check_file_arg("firmware", optarg, err, err_len) ||
+			    resolve_firmware(optarg, &cfg->firmware, err, err_len))
 				return -EINVAL;
-			cfg->firmware = optarg;
+			cfg->firmware_bios = !strcmp(optarg, "bios");
 			break;
 		case OPT_DISK:
 			if (cfg->ndisks == VM_MAX_DISKS)
@@ -290,6 +328,11 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			if (!*optarg)
 				return opt_error(err, err_len, "--runas needs a user name");
 			flags->runas = optarg;
+			break;
+		case OPT_DEBUGCON:
+			if (!*optarg)
+				return opt_error(err, err_len, "--debugcon needs a file name");
+			cfg->debugcon = optarg;
 			break;
 		case OPT_VERBOSE:
 			flags->verbose++;

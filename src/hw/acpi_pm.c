@@ -4,6 +4,7 @@
  * for S5 with SLP_EN powers the machine off; the 24-bit PM timer at
  * 3.579545 MHz; and the reset register.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ struct acpi_pm {
 	struct vm *vm;
 	pthread_mutex_t lock;
 	uint16_t sts, en, cnt;
+	uint16_t base;		/* where it is mapped; 0 if nowhere */
 };
 
 static uint32_t pm_timer(void)
@@ -96,6 +98,48 @@ static void pm_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 
 static const struct io_ops pm_ops = { pm_read, pm_write };
 
+uint16_t acpi_pm_base(struct vm *vm)
+{
+	struct acpi_pm *pm = vm->acpi_pm;
+	uint16_t base;
+
+	if (!pm)
+		return ACPI_PM_BASE;
+	pthread_mutex_lock(&pm->lock);
+	base = pm->base;
+	pthread_mutex_unlock(&pm->lock);
+	return base;
+}
+
+/* The LPC bridge's PMBASE moves the block (firmware puts it where its
+ * own tables expect it); a place taken by another device leaves it off. */
+int acpi_pm_move(struct vm *vm, uint16_t base)
+{
+	struct acpi_pm *pm = vm->acpi_pm;
+	int ret = 0;
+
+	if (!pm)
+		return -ENODEV;
+	pthread_mutex_lock(&pm->lock);
+	if (base == pm->base)
+		goto out;
+	if (pm->base)
+		bus_unregister(&vm->pio, pm->base, pm);
+	pm->base = 0;
+	if (base && base <= 0x10000 - ACPI_PM_LEN) {
+		ret = bus_register(&vm->pio, base, ACPI_PM_LEN, &pm_ops, pm,
+				   "acpi-pm");
+		if (ret)
+			log_warn_once("ACPI PM block: the guest put it at port %#x, which is taken; the block is off",
+				      base);
+		else
+			pm->base = base;
+	}
+out:
+	pthread_mutex_unlock(&pm->lock);
+	return ret;
+}
+
 static void pm_reset(void *opaque)
 {
 	struct acpi_pm *pm = opaque;
@@ -103,12 +147,15 @@ static void pm_reset(void *opaque)
 	pthread_mutex_lock(&pm->lock);
 	pm->sts = pm->en = pm->cnt = 0;
 	pthread_mutex_unlock(&pm->lock);
+	acpi_pm_move(pm->vm, ACPI_PM_BASE);
 }
 
 static void pm_destroy(void *opaque)
 {
 	struct acpi_pm *pm = opaque;
 
+	if (pm->vm->acpi_pm == pm)
+		pm->vm->acpi_pm = NULL;
 	pthread_mutex_destroy(&pm->lock);
 	free(pm);
 }
@@ -122,10 +169,13 @@ int acpi_pm_create(struct vm *vm)
 		return -1;
 	pm->vm = vm;
 	pthread_mutex_init(&pm->lock, NULL);
-	if (bus_register(&vm->pio, ACPI_PM1_EVT_PORT, 13, &pm_ops, pm, "acpi-pm")) {
+	if (bus_register(&vm->pio, ACPI_PM_BASE, ACPI_PM_LEN, &pm_ops, pm,
+			 "acpi-pm")) {
 		pm_destroy(pm);
 		return -1;
 	}
+	pm->base = ACPI_PM_BASE;
+	vm->acpi_pm = pm;
 	hooks.opaque = pm;
 	vm_add_device(vm, &hooks);
 	return 0;

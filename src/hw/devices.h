@@ -21,6 +21,11 @@ int isa_absent_create(struct vm *vm);  /* ROM window, COM2-4: all ones */
 int rtc_create(struct vm *vm);
 int acpi_pm_create(struct vm *vm);
 int port92_create(struct vm *vm);      /* system control port A */
+/* ICH9 LPC bridge at 00:1f.0 (with --firmware; after the PCI host). */
+int ich9_lpc_create(struct vm *vm);
+/* Firmware debug log (port 0x402) appended to the file at path; with
+ * path NULL the port is absent (reads all ones). */
+int debugcon_create(struct vm *vm, const char *path);
 
 /* The A20 gate, driven by port 0x92 and the i8042's output port. */
 void a20_set(struct vm *vm, bool on);

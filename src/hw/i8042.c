@@ -4,7 +4,10 @@
  * of the output port) and to gate A20 (bit 1 of the output port, shared
  * with port 0x92: hw/port92.c).  No keyboard is attached, and the controller has no
  * working mouse (AUX) port: its interface test fails, so Linux does not
- * wait on it.
+ * wait on it.  A byte sent to the absent keyboard comes back as a
+ * transmit time-out (status bit 6 with 0xFE in the output buffer), so
+ * firmware that resets the keyboard learns at once that none answers
+ * instead of waiting out its own time-out (a second in SeaBIOS).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,6 +22,8 @@
 #define STATUS_SYS 0x04   /* system flag: self-test passed */
 #define STATUS_CMD 0x08   /* last write was a command */
 #define STATUS_UNLOCKED 0x10  /* keyboard not inhibited (no keylock) */
+#define STATUS_TIMEOUT 0x40   /* the device did not answer */
+#define KBD_NO_ANSWER 0xfe
 
 #define CTR_KBD_DISABLED 0x10
 #define CTR_AUX_DISABLED 0x20
@@ -96,8 +101,11 @@ static void i8042_data(struct i8042 *k, uint8_t v)
 		a20_set(k->vm, v & 2);
 		if (!(v & 1))
 			vm_request_stop(k->vm, VM_STOP_RESET, 0);
+	} else {
+		/* For the absent keyboard: no ACK, a time-out. */
+		i8042_reply(k, KBD_NO_ANSWER);
+		k->status |= STATUS_TIMEOUT;
 	}
-	/* Data for an absent keyboard is dropped; no ACK comes back. */
 }
 
 static uint64_t i8042_access_read(struct i8042 *k, int data_port)
@@ -107,7 +115,7 @@ static uint64_t i8042_access_read(struct i8042 *k, int data_port)
 	pthread_mutex_lock(&k->lock);
 	if (data_port) {
 		v = k->out;
-		k->status &= ~STATUS_OBF;
+		k->status &= ~(STATUS_OBF | STATUS_TIMEOUT);
 	} else {
 		v = k->status;
 	}

@@ -25,6 +25,7 @@ struct pci_host {
 	unsigned intx_count[4];        /* devices asserting each GSI */
 	uint64_t next_mmio;
 	uint32_t next_io;
+	uint64_t ecam_base;            /* 0: ECAM switched off */
 };
 
 static struct pci_host *host_of(struct vm *vm)
@@ -369,22 +370,68 @@ int pci_host_create(struct vm *vm)
 				   &ecam_ops, h, "pci ecam");
 	if (ret)
 		return ret;
+	h->ecam_base = PCI_ECAM_BASE;
 	/* Slot 0: the host bridge itself (Intel 82G33/Q35 DRAM controller IDs
 	 * are what guests expect of a PC host bridge). */
 	bridge = pci_device_new(vm, "host bridge", 0x8086, 0x29c0, 0x060000, 0);
 	if (!bridge)
 		return -ENOMEM;
+	q35_mch_init(bridge);
 	return pci_device_plug(bridge);
 }
 
-struct pci_device *pci_device_new(struct vm *vm, const char *name,
-				  uint16_t vendor, uint16_t device,
-				  uint32_t class_code, uint8_t revision)
+int pci_ecam_move(struct vm *vm, uint64_t base)
+{
+	struct pci_host *h = host_of(vm);
+	int ret = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (base == h->ecam_base)
+		goto out;
+	if (h->ecam_base)
+		bus_unregister(&vm->mmio, h->ecam_base, h);
+	h->ecam_base = 0;
+	if (base && gmem_find(&vm->mem, base, PCI_ECAM_SIZE)) {
+		log_warn_once("pci: the guest put ECAM at %#llx, over RAM; ECAM is off",
+			      (unsigned long long)base);
+		ret = -EBUSY;
+	} else if (base) {
+		ret = bus_register(&vm->mmio, base, PCI_ECAM_SIZE, &ecam_ops, h,
+				   "pci ecam");
+		if (ret)
+			log_warn_once("pci: the guest put ECAM at %#llx, over a device; ECAM is off",
+				      (unsigned long long)base);
+		else
+			h->ecam_base = base;
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+uint64_t pci_ecam_base(struct vm *vm)
+{
+	struct pci_host *h = host_of(vm);
+	uint64_t base;
+
+	if (!h)
+		return PCI_ECAM_BASE;
+	pthread_mutex_lock(&h->lock);
+	base = h->ecam_base;
+	pthread_mutex_unlock(&h->lock);
+	return base;
+}
+
+static struct pci_device *device_new(struct vm *vm, const char *name,
+				     int slot_wanted, uint16_t vendor,
+				     uint16_t device, uint32_t class_code,
+				     uint8_t revision)
 {
 	struct pci_host *h = host_of(vm);
 	struct pci_device *dev;
 
-	if (h->nslots == PCI_MAX_SLOTS) {
+	if (slot_wanted < 0 &&
+	    (h->nslots == PCI_MAX_SLOTS || h->slots[h->nslots])) {
 		log_error("pci: no free slot for %s (at most %d devices)", name,
 			  PCI_MAX_SLOTS);
 		return NULL;
@@ -394,7 +441,7 @@ struct pci_device *pci_device_new(struct vm *vm, const char *name,
 		return NULL;
 	dev->vm = vm;
 	dev->name = name;
-	dev->slot = h->nslots;
+	dev->slot = slot_wanted >= 0 ? (unsigned)slot_wanted : h->nslots;
 	pthread_mutex_init(&dev->lock, NULL);
 	memcpy(dev->config + PCI_VENDOR_ID, &vendor, 2);
 	memcpy(dev->config + PCI_DEVICE_ID, &device, 2);
@@ -408,8 +455,31 @@ struct pci_device *pci_device_new(struct vm *vm, const char *name,
 	dev->wmask[PCI_COMMAND + 1] = PCI_COMMAND_INTX_DISABLE >> 8;
 	dev->wmask[PCI_INTERRUPT_LINE] = 0xff;
 	dev->next_cap = 0x40;
-	h->slots[h->nslots++] = dev;
+	h->slots[dev->slot] = dev;
+	if (slot_wanted < 0)
+		h->nslots++;
 	return dev;
+}
+
+struct pci_device *pci_device_new(struct vm *vm, const char *name,
+				  uint16_t vendor, uint16_t device,
+				  uint32_t class_code, uint8_t revision)
+{
+	return device_new(vm, name, -1, vendor, device, class_code, revision);
+}
+
+struct pci_device *pci_device_new_at(struct vm *vm, const char *name,
+				     unsigned slot, uint16_t vendor,
+				     uint16_t device, uint32_t class_code,
+				     uint8_t revision)
+{
+	struct pci_host *h = host_of(vm);
+
+	if (slot >= PCI_MAX_SLOTS || slot < h->nslots || h->slots[slot]) {
+		log_error("pci: slot %u for %s is taken", slot, name);
+		return NULL;
+	}
+	return device_new(vm, name, slot, vendor, device, class_code, revision);
 }
 
 void pci_bar_init(struct pci_device *dev, unsigned bar, uint64_t size, bool io,

@@ -117,6 +117,12 @@ int pci_host_create(struct vm *vm);
 struct pci_device *pci_device_new(struct vm *vm, const char *name,
 				  uint16_t vendor, uint16_t device,
 				  uint32_t class_code, uint8_t revision);
+/* The same in a given slot, outside the sequence pci_device_new fills
+ * (chipset functions such as the LPC bridge at 00:1f.0). */
+struct pci_device *pci_device_new_at(struct vm *vm, const char *name,
+				     unsigned slot, uint16_t vendor,
+				     uint16_t device, uint32_t class_code,
+				     uint8_t revision);
 /* A memory (or port I/O) BAR of size bytes (power of two) served by ops. */
 void pci_bar_init(struct pci_device *dev, unsigned bar, uint64_t size, bool io,
 		  const struct io_ops *ops, void *opaque);
@@ -129,6 +135,16 @@ int pci_device_plug(struct pci_device *dev);
 void pci_set_intx(struct pci_device *dev, int level);
 /* The GSI a slot's INTx pin (1 = INTA#) reaches. */
 unsigned pci_intx_gsi(unsigned slot, unsigned pin);
+
+/* Move ECAM (bus 0, 1 MiB) to base, or switch it off with 0 (the host
+ * bridge's PCIEXBAR register); -EBUSY if base is RAM or a device. */
+int pci_ecam_move(struct vm *vm, uint64_t base);
+/* Where ECAM is now (0 if off), for the MCFG table firmware installs. */
+uint64_t pci_ecam_base(struct vm *vm);
+
+/* The Q35 MCH registers of the host bridge (hw/q35_mch.c): PAM, PCIEXBAR,
+ * SMRAM; called before the bridge is plugged. */
+void q35_mch_init(struct pci_device *bridge);
 
 /* Read-only views for firmware tables: the slots in use. */
 unsigned pci_slots_used(struct vm *vm);

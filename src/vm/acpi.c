@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "hw/fw_cfg.h"
 #include "hw/hpet.h"
 #include "hw/pci.h"
 #include "util/log.h"
@@ -61,7 +62,7 @@ static void gas_io(uint8_t *p, uint16_t port, uint8_t bits, uint8_t access)
 	put64(p + 4, port);
 }
 
-static uint32_t build_fadt(uint8_t *t)
+static uint32_t build_fadt(uint8_t *t, uint64_t addr, uint16_t pm)
 {
 	const uint32_t len = 276;
 
@@ -69,13 +70,13 @@ static uint32_t build_fadt(uint8_t *t)
 	/* FIRMWARE_CTRL names the FACS (below 4 GiB), X_FIRMWARE_CTRL stays 0:
 	 * ACPI 1.0 readers find it too, and Linux, which installs the FACS
 	 * once per non-zero pointer, lists it once. */
-	put32(t + 36, ACPI_BASE + FACS_OFF);
-	put32(t + 40, ACPI_BASE + DSDT_OFF);
+	put32(t + 36, addr + FACS_OFF);
+	put32(t + 40, addr + DSDT_OFF);
 	put16(t + 46, ACPI_SCI_IRQ);
 	put32(t + 48, 0);                      /* no SMI command: ACPI is always on */
-	put32(t + 56, ACPI_PM1_EVT_PORT);
-	put32(t + 64, ACPI_PM1_CNT_PORT);
-	put32(t + 76, ACPI_PM_TMR_PORT);
+	put32(t + 56, pm + ACPI_PM1_EVT_OFF);
+	put32(t + 64, pm + ACPI_PM1_CNT_OFF);
+	put32(t + 76, pm + ACPI_PM_TMR_OFF);
 	t[88] = 4;                             /* PM1 event block length */
 	t[89] = 2;                             /* PM1 control block length */
 	t[91] = 4;                             /* PM timer length */
@@ -84,13 +85,13 @@ static uint32_t build_fadt(uint8_t *t)
 	t[108] = 0x32;                         /* RTC century register */
 	put16(t + 109, (1 << 1) | (1 << 2));   /* 8042 present, no VGA */
 	put32(t + 112, (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 10));
-	gas_io(t + 116, ACPI_RESET_PORT, 8, 1);
+	gas_io(t + 116, pm + ACPI_RESET_OFF, 8, 1);
 	t[128] = ACPI_RESET_VALUE;
 	t[131] = 1;                            /* FADT minor version */
-	put64(t + 140, ACPI_BASE + DSDT_OFF);
-	gas_io(t + 148, ACPI_PM1_EVT_PORT, 32, 2);
-	gas_io(t + 172, ACPI_PM1_CNT_PORT, 16, 2);
-	gas_io(t + 208, ACPI_PM_TMR_PORT, 32, 3);
+	put64(t + 140, addr + DSDT_OFF);
+	gas_io(t + 148, pm + ACPI_PM1_EVT_OFF, 32, 2);
+	gas_io(t + 172, pm + ACPI_PM1_CNT_OFF, 16, 2);
+	gas_io(t + 208, pm + ACPI_PM_TMR_OFF, 32, 3);
 	memcpy(t + 268, "WIRTWIRT", 8);
 	table_header(t, "FACP", len, 6);
 	return len;
@@ -122,8 +123,9 @@ static void build_facs(uint8_t *t, const struct vm *vm)
 }
 
 /* The PCI root bridge's resources: bus 0, its config ports, the I/O and
- * memory windows where BARs live (ACPI 6, 6.4 resource descriptors). */
-static size_t pci_crs(uint8_t *r)
+ * memory windows where BARs live (ACPI 6, 6.4 resource descriptors); the
+ * BAR window ends at mmio_end. */
+static size_t pci_crs(uint8_t *r, uint32_t mmio_end)
 {
 	static const uint8_t fixed[] = {
 		/* WordBusNumber: producer, min/max fixed, bus 0 only */
@@ -140,7 +142,7 @@ static size_t pci_crs(uint8_t *r)
 	};
 	const uint32_t mem[][2] = {
 		{ 0xa0000, 0xbffff },                        /* VGA window */
-		{ PCI_MMIO_BASE, PCI_MMIO_END - 1 },         /* BARs */
+		{ PCI_MMIO_BASE, mmio_end - 1 },             /* BARs */
 	};
 	size_t n = sizeof(fixed);
 	unsigned i;
@@ -184,10 +186,10 @@ static void pci_prt(struct aml *a)
 	aml_close(a, pkg);
 }
 
-static void pci_root_bridge(struct aml *a)
+static void pci_root_bridge(struct aml *a, uint32_t mmio_end)
 {
 	uint8_t crs[128];
-	size_t crs_len = pci_crs(crs), dev, buf;
+	size_t crs_len = pci_crs(crs, mmio_end), dev, buf;
 
 	dev = aml_open(a, 0x5b82); /* Device (PCI0) */
 	aml_name(a, "PCI0");
@@ -240,7 +242,8 @@ static void keyboard_controller(struct aml *a)
 	aml_close(a, dev);
 }
 
-static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci)
+static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci,
+			   uint32_t mmio_end)
 {
 	static struct aml a;
 	size_t pkg, scope;
@@ -259,7 +262,7 @@ static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci)
 	aml_name(&a, "\\_SB_");
 	keyboard_controller(&a);
 	if (pci)
-		pci_root_bridge(&a);
+		pci_root_bridge(&a, mmio_end);
 	aml_close(&a, scope);
 	if (a.overflow || 36 + a.len > room) {
 		log_warn("ACPI: the DSDT does not fit; the guest will not find PCI");
@@ -271,12 +274,12 @@ static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci)
 }
 
 /* MCFG: where ECAM is (PCI Firmware spec 3.0, 4.1.2). */
-static uint32_t build_mcfg(uint8_t *t)
+static uint32_t build_mcfg(uint8_t *t, uint64_t ecam)
 {
 	const uint32_t len = 36 + 8 + 16;
 
 	memset(t, 0, len);
-	put64(t + 44, PCI_ECAM_BASE);
+	put64(t + 44, ecam);
 	put16(t + 52, 0);      /* segment */
 	t[54] = 0;             /* first bus */
 	t[55] = 0;             /* last bus */
@@ -332,34 +335,50 @@ static uint32_t build_madt(uint8_t *t, unsigned ncpus)
 	return p - t;
 }
 
-uint64_t acpi_build(struct vm *vm)
-{
-	uint8_t *base = gmem_ptr_rw(&vm->mem, ACPI_BASE, ACPI_SIZE);
-	uint8_t *rsdp, *xsdt;
-	uint32_t nent = 0;
+/*
+ * Where the BAR window ends: at ECAM while ECAM is where wirt put it
+ * (0xE0000000); once firmware moved ECAM below the window (SeaBIOS: to
+ * 0xB0000000) and places BARs itself up to the IOAPIC, the window
+ * reaches 0xFEC00000, so the OS keeps the firmware's assignment.
+ */
+#define BAR_WINDOW_TOP 0xfec00000u
 
-	if (!base) {
-		log_warn("no room for ACPI tables below 1 MiB; the guest will not find them");
-		return 0;
-	}
+static uint32_t bar_window_end(uint64_t ecam)
+{
+	if (ecam >= PCI_MMIO_BASE && ecam < BAR_WINDOW_TOP)
+		return ecam;
+	return BAR_WINDOW_TOP;
+}
+
+/*
+ * All tables in the blob at base, which the guest sees at addr: pointers
+ * between tables are addr + offset.  Returns the number of XSDT entries.
+ */
+static unsigned build_all(struct vm *vm, uint8_t *base, uint64_t addr,
+			  uint16_t pm, uint64_t ecam)
+{
+	uint8_t *rsdp, *xsdt;
+	unsigned nent = 0;
+
 	memset(base, 0, ACPI_SIZE);
-	build_fadt(base + FADT_OFF);
-	build_dsdt(base + DSDT_OFF, ACPI_SIZE - DSDT_OFF, vm->pci != NULL);
+	build_fadt(base + FADT_OFF, addr, pm);
+	build_dsdt(base + DSDT_OFF, ACPI_SIZE - DSDT_OFF, vm->pci != NULL,
+		   bar_window_end(ecam));
 
 	build_facs(base + FACS_OFF, vm);
 
 	xsdt = base + XSDT_OFF;
-	put64(xsdt + 36 + 8 * nent++, ACPI_BASE + FADT_OFF);
+	put64(xsdt + 36 + 8 * nent++, addr + FADT_OFF);
 	if (vm->has_apic) {
 		build_madt(base + MADT_OFF, vm->ncpus);
-		put64(xsdt + 36 + 8 * nent++, ACPI_BASE + MADT_OFF);
+		put64(xsdt + 36 + 8 * nent++, addr + MADT_OFF);
 	}
 	/* The HPET is part of every wirt board (vm/board.c). */
 	build_hpet(base + HPET_OFF);
-	put64(xsdt + 36 + 8 * nent++, ACPI_BASE + HPET_OFF);
-	if (vm->pci) {
-		build_mcfg(base + MCFG_OFF);
-		put64(xsdt + 36 + 8 * nent++, ACPI_BASE + MCFG_OFF);
+	put64(xsdt + 36 + 8 * nent++, addr + HPET_OFF);
+	if (vm->pci && ecam) {
+		build_mcfg(base + MCFG_OFF, ecam);
+		put64(xsdt + 36 + 8 * nent++, addr + MCFG_OFF);
 	}
 	table_header(xsdt, "XSDT", 36 + 8 * nent, 1);
 
@@ -369,9 +388,157 @@ uint64_t acpi_build(struct vm *vm)
 	rsdp[15] = 2;                             /* ACPI 2.0+ */
 	put32(rsdp + 16, 0);                      /* no RSDT: XSDT only */
 	put32(rsdp + 20, 36);
-	put64(rsdp + 24, ACPI_BASE + XSDT_OFF);
+	put64(rsdp + 24, addr + XSDT_OFF);
 	rsdp[8] = checksum(rsdp, 20);
 	rsdp[32] = checksum(rsdp, 36);
+	return nent;
+}
+
+uint64_t acpi_build(struct vm *vm)
+{
+	uint8_t *base = gmem_ptr_rw(&vm->mem, ACPI_BASE, ACPI_SIZE);
+
+	if (!base) {
+		log_warn("no room for ACPI tables below 1 MiB; the guest will not find them");
+		return 0;
+	}
+	build_all(vm, base, ACPI_BASE, ACPI_PM_BASE, PCI_ECAM_BASE);
 	gmem_notify_write(&vm->mem, ACPI_BASE, ACPI_SIZE);
 	return ACPI_BASE + RSDP_OFF;
+}
+
+/* ---- the same tables for firmware, through fw_cfg's table-loader ---- */
+
+/*
+ * Table-loader commands (QEMU's BIOS linker/loader interface): 128-byte
+ * little-endian entries.  ALLOCATE copies a file into memory of a zone;
+ * ADD_POINTER adds the address of one file to a field in another;
+ * ADD_CHECKSUM sets a byte so that a range sums to zero.
+ */
+#define LOADER_ALLOCATE     1
+#define LOADER_ADD_POINTER  2
+#define LOADER_ADD_CHECKSUM 3
+#define LOADER_ZONE_HIGH    1
+#define LOADER_ZONE_FSEG    2
+#define LOADER_ENTRY        128
+#define LOADER_NAME         56
+#define LOADER_MAX          24
+
+#define TABLES_FILE "etc/acpi/tables"
+#define RSDP_FILE   "etc/acpi/rsdp"
+
+struct loader {
+	uint8_t cmd[LOADER_MAX][LOADER_ENTRY];
+	unsigned n;
+};
+
+static uint8_t *loader_entry(struct loader *l, uint32_t command)
+{
+	uint8_t *e = l->cmd[l->n++];
+
+	memset(e, 0, LOADER_ENTRY);
+	put32(e, command);
+	return e;
+}
+
+static void loader_alloc(struct loader *l, const char *file, uint32_t align,
+			 uint8_t zone)
+{
+	uint8_t *e = loader_entry(l, LOADER_ALLOCATE);
+
+	strncpy((char *)e + 4, file, LOADER_NAME - 1);
+	put32(e + 4 + LOADER_NAME, align);
+	e[8 + LOADER_NAME] = zone;
+}
+
+static void loader_pointer(struct loader *l, const char *dst, uint32_t off,
+			   uint8_t size, const char *src)
+{
+	uint8_t *e = loader_entry(l, LOADER_ADD_POINTER);
+
+	strncpy((char *)e + 4, dst, LOADER_NAME - 1);
+	strncpy((char *)e + 4 + LOADER_NAME, src, LOADER_NAME - 1);
+	put32(e + 4 + 2 * LOADER_NAME, off);
+	e[8 + 2 * LOADER_NAME] = size;
+}
+
+static void loader_checksum(struct loader *l, const char *file, uint32_t at,
+			    uint32_t start, uint32_t len)
+{
+	uint8_t *e = loader_entry(l, LOADER_ADD_CHECKSUM);
+
+	strncpy((char *)e + 4, file, LOADER_NAME - 1);
+	put32(e + 4 + LOADER_NAME, at);
+	put32(e + 8 + LOADER_NAME, start);
+	put32(e + 12 + LOADER_NAME, len);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/*
+ * The tables file: the blob built at address 0 (its pointers are offsets
+ * in it, which the loader turns into addresses), without the RSDP, the
+ * checksums of the tables with pointers left to the loader.
+ */
+static void tables_blob(struct vm *vm, uint8_t *blob)
+{
+	build_all(vm, blob, 0, acpi_pm_base(vm), pci_ecam_base(vm));
+	memset(blob + RSDP_OFF, 0, XSDT_OFF - RSDP_OFF);
+	blob[FADT_OFF + 9] = 0;
+	blob[XSDT_OFF + 9] = 0;
+}
+
+/* Firmware reads the tables after it programmed the chipset (the PM
+ * block's and ECAM's addresses): build them again then, same size. */
+static void tables_refresh(void *opaque, uint8_t *data, size_t len)
+{
+	if (len == ACPI_SIZE)
+		tables_blob(opaque, data);
+}
+
+int acpi_add_to_fw_cfg(struct vm *vm, struct fw_cfg *cfg)
+{
+	static uint8_t blob[ACPI_SIZE];
+	static struct loader l;
+	uint8_t rsdp[36];
+	uint32_t xsdt_len;
+	unsigned i, nent;
+	int ret;
+
+	nent = build_all(vm, blob, 0, acpi_pm_base(vm), pci_ecam_base(vm));
+	memcpy(rsdp, blob + RSDP_OFF, 36);
+	rsdp[8] = rsdp[32] = 0;
+	tables_blob(vm, blob);
+	xsdt_len = get32(blob + XSDT_OFF + 4);
+
+	l.n = 0;
+	loader_alloc(&l, RSDP_FILE, 16, LOADER_ZONE_FSEG);
+	loader_alloc(&l, TABLES_FILE, 64, LOADER_ZONE_HIGH);
+	loader_pointer(&l, TABLES_FILE, FADT_OFF + 36, 4, TABLES_FILE);
+	loader_pointer(&l, TABLES_FILE, FADT_OFF + 40, 4, TABLES_FILE);
+	loader_pointer(&l, TABLES_FILE, FADT_OFF + 140, 8, TABLES_FILE);
+	loader_checksum(&l, TABLES_FILE, FADT_OFF + 9, FADT_OFF,
+			get32(blob + FADT_OFF + 4));
+	for (i = 0; i < nent; i++)
+		loader_pointer(&l, TABLES_FILE, XSDT_OFF + 36 + 8 * i, 8,
+			       TABLES_FILE);
+	loader_checksum(&l, TABLES_FILE, XSDT_OFF + 9, XSDT_OFF, xsdt_len);
+	loader_pointer(&l, RSDP_FILE, 24, 8, TABLES_FILE);
+	loader_checksum(&l, RSDP_FILE, 8, 0, 20);
+	loader_checksum(&l, RSDP_FILE, 32, 0, 36);
+
+	ret = fw_cfg_add_file_refresh(cfg, TABLES_FILE, blob, ACPI_SIZE,
+				      tables_refresh, vm);
+	if (!ret)
+		ret = fw_cfg_add_file(cfg, RSDP_FILE, rsdp, sizeof(rsdp));
+	if (!ret)
+		ret = fw_cfg_add_file(cfg, "etc/table-loader", l.cmd,
+				      (size_t)l.n * LOADER_ENTRY);
+	return ret;
 }

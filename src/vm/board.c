@@ -10,6 +10,7 @@
 #include "hw/virtio/virtio.h"
 #include "ui/console.h"
 #include "util/log.h"
+#include "vm/firmware_cfg.h"
 #include "vm/vm.h"
 
 #define COM1_BASE 0x3f8
@@ -68,6 +69,9 @@ int board_create(struct vm *vm)
 			return ret;
 		}
 	}
+	ret = debugcon_create(vm, vm->config->debugcon);
+	if (ret)
+		return ret;
 	return pci_devices_create(vm);
 }
 
@@ -100,5 +104,14 @@ static int pci_devices_create(struct vm *vm)
 	}
 	if (cfg->rng)
 		ret = virtio_rng_create(vm);
+	if (ret)
+		return ret;
+	/* Firmware gets the rest of the Q35 chipset and its configuration
+	 * (after the devices: the boot order names their slots). */
+	if (cfg->firmware) {
+		ret = ich9_lpc_create(vm);
+		if (!ret)
+			ret = firmware_cfg_create(vm);
+	}
 	return ret;
 }

@@ -1,8 +1,9 @@
 /*
  * Boot selection.  With --kernel, wirt loads the kernel itself (bzImage
  * through the Linux boot protocol, vmlinux through PVH) and the vCPU starts
- * at its entry point.  With --firmware only, the vCPU starts at the reset
- * vector of the firmware image.
+ * at its entry point.  With --firmware, the vCPU starts at the reset
+ * vector of the firmware image, which is handed any --kernel through
+ * fw_cfg.
  */
 #include "vm/boot.h"
 #include "vm/acpi.h"
@@ -106,8 +107,10 @@ int boot_load(struct vm *vm, struct cpu_state *bsp)
 	char err[256];
 	int ret;
 
-	if (!b->kernel)
-		return 0; /* firmware: the reset state is the boot state */
+	/* Firmware: the reset state is the boot state; a kernel goes to the
+	 * firmware through fw_cfg (vm/firmware_cfg.c). */
+	if (!b->kernel || b->firmware)
+		return 0;
 	args.rsdp_addr = acpi_build(vm);
 	mptable_build(vm);
 	ret = linux_boot_load(&vm->mem, &args, bsp, err, sizeof(err));

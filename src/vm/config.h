@@ -35,6 +35,7 @@ struct vm_config {
 	const char *initrd;
 	const char *append;    /* kernel command line */
 	const char *firmware;
+	bool firmware_bios;    /* --firmware bios: Debian's SeaBIOS */
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned ndisks;
 	struct net_config nets[VM_MAX_NETS];
@@ -44,6 +45,7 @@ struct vm_config {
 	bool rng;              /* a virtio-rng device */
 	struct channel_config channels[VM_MAX_CHANNELS];
 	unsigned nchannels;
+	const char *debugcon;  /* file for the firmware's port 0x402 log */
 };
 
 #define VM_DEFAULT_MEMORY (512ULL << 20)

@@ -23,13 +23,20 @@ static int add_region(struct guest_memory *gm, uint64_t gpa, uint64_t size,
 
 int gmem_init(struct guest_memory *gm, uint64_t ram_size)
 {
+	return gmem_init_hole(gm, ram_size, GMEM_PCI_HOLE_START);
+}
+
+int gmem_init_hole(struct guest_memory *gm, uint64_t ram_size,
+		   uint64_t hole_start)
+{
 	uint64_t low;
 	void *p;
 
 	memset(gm, 0, sizeof(*gm));
-	if (ram_size < GMEM_MIN_RAM || ram_size > GMEM_MAX_RAM)
+	if (ram_size < GMEM_MIN_RAM || ram_size > GMEM_MAX_RAM ||
+	    hole_start > GMEM_PCI_HOLE_START || hole_start < GMEM_MIN_RAM)
 		return -EINVAL;
-	low = ram_size < GMEM_PCI_HOLE_START ? ram_size : GMEM_PCI_HOLE_START;
+	low = ram_size < hole_start ? ram_size : hole_start;
 	gm->ram_size = ram_size;
 	gm->low_end = low;
 	gm->high_size = ram_size - low;
@@ -55,11 +62,41 @@ int gmem_init(struct guest_memory *gm, uint64_t ram_size)
 	return 0;
 }
 
+static uint64_t pam_segment_gpa(unsigned seg)
+{
+	return seg ? 0xC0000 + (seg - 1) * 0x4000ULL : 0xF0000;
+}
+
+static uint64_t pam_segment_size(unsigned seg)
+{
+	return seg ? 0x4000 : 0x10000;
+}
+
+/* Point segment seg's region where its attribute says. */
+static void pam_apply(struct guest_memory *gm, unsigned seg)
+{
+	struct gmem_region *r = &gm->regions[gm->pam_region + seg];
+	uint64_t alias = gm->rom_size < GMEM_1M - GMEM_BIOS_START ?
+				 gm->rom_size : GMEM_1M - GMEM_BIOS_START;
+	unsigned a = gm->pam[seg];
+
+	/* The kind is written last: a concurrent reader sees either the old
+	 * mapping or the new one with a valid pointer. */
+	if (a & GMEM_PAM_RE) {
+		r->hva = gm->ram_base + r->gpa;
+		r->kind = (a & GMEM_PAM_WE) ? GMEM_RAM : GMEM_ROM;
+	} else if (r->gpa >= GMEM_1M - alias) {
+		r->kind = GMEM_ROM;
+		r->hva = gm->rom_base + gm->rom_size - (GMEM_1M - r->gpa);
+	} else {
+		r->kind = GMEM_NONE;
+	}
+}
+
 int gmem_add_firmware(struct guest_memory *gm, const void *image, size_t size)
 {
-	uint64_t alias = size < (GMEM_1M - GMEM_BIOS_START) ?
-				 size : GMEM_1M - GMEM_BIOS_START;
-	unsigned i;
+	unsigned i, seg;
+	int ret;
 	void *p;
 
 	if (size < (64 << 10) || size > (16 << 20) || (size & 0xfff))
@@ -72,20 +109,44 @@ int gmem_add_firmware(struct guest_memory *gm, const void *image, size_t size)
 	gm->rom_base = p;
 	gm->rom_size = size;
 
-	/* The firmware replaces the RAM of the BIOS area below 1 MiB. */
-	for (i = 0; i < gm->nregions; i++) {
-		struct gmem_region *r = &gm->regions[i];
-
-		if (r->gpa != GMEM_BIOS_START)
-			continue;
-		r->gpa = GMEM_1M - alias;
-		r->size = alias;
-		r->hva = gm->rom_base + size - alias;
-		r->kind = GMEM_ROM;
-		r->name = "bios-alias";
+	ret = add_region(gm, GMEM_4G - size, size, gm->rom_base, GMEM_ROM,
+			 "firmware");
+	if (ret)
+		return ret;
+	/* The BIOS area's RAM gives way to the PAM segments, which start
+	 * out showing the firmware's last 128 KiB (or nothing) there. */
+	for (i = 0; i < gm->nregions; i++)
+		if (gm->regions[i].gpa == GMEM_BIOS_START)
+			gm->regions[i].kind = GMEM_NONE;
+	gm->pam_region = gm->nregions;
+	for (seg = 0; seg < GMEM_PAM_SEGMENTS; seg++) {
+		ret = add_region(gm, pam_segment_gpa(seg), pam_segment_size(seg),
+				 NULL, GMEM_NONE, "pam");
+		if (ret)
+			return ret;
+		pam_apply(gm, seg);
 	}
-	return add_region(gm, GMEM_4G - size, size, gm->rom_base, GMEM_ROM,
-			  "firmware");
+	return 0;
+}
+
+void gmem_set_pam(struct guest_memory *gm, unsigned seg, unsigned attr)
+{
+	attr &= GMEM_PAM_RE | GMEM_PAM_WE;
+	if (!gm->pam_region || seg >= GMEM_PAM_SEGMENTS || gm->pam[seg] == attr)
+		return;
+	gm->pam[seg] = attr;
+	pam_apply(gm, seg);
+	if (gm->map_notify)
+		gm->map_notify(gm->write_notify_opaque, pam_segment_gpa(seg),
+			       pam_segment_size(seg));
+}
+
+void gmem_reset_pam(struct guest_memory *gm)
+{
+	unsigned seg;
+
+	for (seg = 0; seg < GMEM_PAM_SEGMENTS; seg++)
+		gmem_set_pam(gm, seg, 0);
 }
 
 void gmem_destroy(struct guest_memory *gm)
@@ -106,7 +167,7 @@ const struct gmem_region *gmem_find(const struct guest_memory *gm,
 		const struct gmem_region *r = &gm->regions[i];
 
 		/* Written to avoid overflow for any gpa and len. */
-		if (gpa >= r->gpa && gpa - r->gpa < r->size &&
+		if (r->kind != GMEM_NONE && gpa >= r->gpa && gpa - r->gpa < r->size &&
 		    len <= r->size - (gpa - r->gpa))
 			return r;
 	}

@@ -12,12 +12,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GMEM_MAX_REGIONS 8
+#define GMEM_MAX_REGIONS 24
 
 enum gmem_kind {
 	GMEM_RAM, /* guest-writable */
 	GMEM_ROM, /* guest writes are ignored (firmware) */
+	GMEM_NONE, /* switched off (a PAM segment reading from the bus) */
 };
+
+/*
+ * With firmware, 0xC0000-0xFFFFF is split into the 13 segments of the
+ * host bridge's PAM registers (Programmable Attribute Map; Intel 3 Series
+ * / Q35 MCH datasheet): segment 0 is 0xF0000-0xFFFFF, segments 1-12 are
+ * 16 KiB each from 0xC0000.  Each reads either RAM (RE) or, with RE off,
+ * the firmware image's alias (0xE0000 up) or nothing; writes reach RAM
+ * only with both RE and WE set.  A write-only segment (WE without RE) is
+ * modelled as RE off: firmware does not use that mode.
+ */
+#define GMEM_PAM_SEGMENTS 13
+#define GMEM_PAM_RE 0x1
+#define GMEM_PAM_WE 0x2
 
 struct gmem_region {
 	uint64_t gpa;
@@ -37,6 +51,13 @@ struct guest_memory {
 	uint64_t ram_map_size;
 	uint8_t *rom_base;   /* firmware image, if any */
 	uint64_t rom_size;
+	unsigned pam_region; /* first of the PAM segments' regions, 0 if none */
+	uint8_t pam[GMEM_PAM_SEGMENTS];
+	/*
+	 * Told when the map of [gpa, gpa+len) changed (PAM): the emulator
+	 * drops translations and decoded code of it.  NULL under KVM.
+	 */
+	void (*map_notify)(void *opaque, uint64_t gpa, uint64_t len);
 	/*
 	 * Told about every write to guest RAM made from outside the vCPUs
 	 * (device DMA, boot loading), so the emulator can drop code it has
@@ -63,10 +84,30 @@ struct guest_memory {
 int gmem_init(struct guest_memory *gm, uint64_t ram_size);
 
 /*
+ * The same with low RAM ending at hole_start (at most
+ * GMEM_PCI_HOLE_START).  With firmware, RAM of GMEM_FW_BIG_RAM or more
+ * keeps below GMEM_FW_PCI_HOLE_START, as on QEMU's q35: firmware puts
+ * ECAM at 0xB0000000 (PCIEXBAR), which must not be RAM.
+ */
+int gmem_init_hole(struct guest_memory *gm, uint64_t ram_size,
+		   uint64_t hole_start);
+#define GMEM_FW_PCI_HOLE_START 0x80000000ULL
+#define GMEM_FW_BIG_RAM        0xB0000000ULL
+
+/*
  * Map a flat firmware image so that it ends at 4 GiB, its last 128 KiB also
  * visible at 0xE0000-0xFFFFF.  Call after gmem_init; size 64 KiB..16 MiB.
  */
 int gmem_add_firmware(struct guest_memory *gm, const void *image, size_t size);
+
+/*
+ * Set PAM segment seg's attribute (GMEM_PAM_RE | GMEM_PAM_WE); all start
+ * at 0 (reads from the firmware alias).  Without firmware there are no
+ * segments and nothing changes.
+ */
+void gmem_set_pam(struct guest_memory *gm, unsigned seg, unsigned attr);
+/* Every segment back to 0, as at power-on. */
+void gmem_reset_pam(struct guest_memory *gm);
 
 void gmem_destroy(struct guest_memory *gm);
 

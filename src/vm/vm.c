@@ -134,7 +134,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
 
-	ret = gmem_init(&vm->mem, cfg->memory);
+	ret = gmem_init_hole(&vm->mem, cfg->memory,
+			     cfg->firmware && cfg->memory >= GMEM_FW_BIG_RAM ?
+			     GMEM_FW_PCI_HOLE_START : GMEM_PCI_HOLE_START);
 	if (ret) {
 		log_error("cannot allocate %llu MiB of guest memory: %s",
 			  (unsigned long long)(cfg->memory >> 20), strerror(-ret));

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "hw/fw_cfg.h"
 #include "vm/acpi.h"
 #include "vm/memory.h"
 #include "vm/vm.h"
@@ -134,12 +135,85 @@ static void test_facs(void **state)
 	assert_int_not_equal(get32(at(facs_gpa + 8, 4)), sig);
 }
 
+/*
+ * The tables as firmware gets them: run etc/table-loader as a firmware
+ * would (files at addresses of its choice, pointers patched, checksums
+ * set) and find a consistent set from the RSDP.
+ */
+static void test_table_loader(void **state)
+{
+	struct fw_cfg *cfg = fw_cfg_new();
+	const uint64_t rsdp_at = 0xf5000, tables_at = 0x123440;
+	const uint8_t *cmds, *data;
+	uint8_t *mem;
+	size_t n, len, i;
+	uint64_t fadt;
+	const uint8_t *rsdp, *xsdt, *f;
+
+	assert_int_equal(acpi_add_to_fw_cfg(&vm, cfg), 0);
+	cmds = fw_cfg_file_data(cfg, "etc/table-loader", &n);
+	assert_non_null(cmds);
+	assert_int_equal(n % 128, 0);
+	for (i = 0; i < n; i += 128) {
+		const uint8_t *c = cmds + i;
+		const char *file = (const char *)c + 4;
+		uint64_t dst = !strcmp(file, "etc/acpi/rsdp") ? rsdp_at : tables_at;
+
+		assert_true(!strcmp(file, "etc/acpi/rsdp") ||
+			    !strcmp(file, "etc/acpi/tables"));
+		switch (get32(c)) {
+		case 1:		/* ALLOCATE: align, zone (FSEG for the RSDP) */
+			data = fw_cfg_file_data(cfg, file, &len);
+			assert_non_null(data);
+			assert_int_equal(dst % get32(c + 60), 0);
+			assert_int_equal(c[64], dst == rsdp_at ? 2 : 1);
+			assert_int_equal(gmem_write(&vm.mem, dst, data, len), 0);
+			break;
+		case 2: {	/* ADD_POINTER: dst file, src file, offset, size */
+			const char *src = (const char *)c + 60;
+			uint64_t v = 0, add = !strcmp(src, "etc/acpi/rsdp") ? rsdp_at : tables_at;
+			uint8_t sz = c[120];
+
+			assert_true(sz == 4 || sz == 8);
+			mem = gmem_ptr_rw(&vm.mem, dst + get32(c + 116), sz);
+			assert_non_null(mem);
+			memcpy(&v, mem, sz);
+			v += add;
+			memcpy(mem, &v, sz);
+			break;
+		}
+		case 3:		/* ADD_CHECKSUM: file, offset, start, length */
+			mem = gmem_ptr_rw(&vm.mem, dst, 0x2000);
+			mem[get32(c + 60)] -= sum(mem + get32(c + 64), get32(c + 68));
+			break;
+		default:
+			fail_msg("unknown loader command %u", get32(c));
+		}
+	}
+	rsdp = at(rsdp_at, 36);
+	assert_memory_equal(rsdp, "RSD PTR ", 8);
+	assert_int_equal(sum(rsdp, 20), 0);
+	assert_int_equal(sum(rsdp, 36), 0);
+	xsdt = table(get64(rsdp + 24), "XSDT");
+	assert_true(get64(rsdp + 24) >= tables_at);
+	fadt = find(xsdt, "FACP");
+	f = table(fadt, "FACP");
+	table(get64(f + 140), "DSDT");
+	assert_int_equal(get32(f + 40), get64(f + 140));
+	assert_memory_equal(at(get32(f + 36), 4), "FACS", 4);
+	assert_int_equal(get32(f + 56), ACPI_PM_BASE);	/* PM1a event block */
+	table(find(xsdt, "APIC"), "APIC");
+	table(find(xsdt, "HPET"), "HPET");
+	fw_cfg_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_checksums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_facs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hpet_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_loader, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,6 +119,76 @@ static void test_firmware(void **state)
 	gmem_destroy(&gm);
 }
 
+/* A lower PCI hole (firmware with much RAM): low RAM stops there, the
+ * rest is above 4 GiB; a hole above 3 GiB or below 16 MiB is refused. */
+static void test_lower_hole(void **state)
+{
+	struct guest_memory gm;
+
+	assert_int_equal(gmem_init_hole(&gm, 3ULL << 30, GMEM_FW_PCI_HOLE_START), 0);
+	assert_int_equal(gm.low_end, GMEM_FW_PCI_HOLE_START);
+	assert_int_equal(gm.high_size, (3ULL << 30) - GMEM_FW_PCI_HOLE_START);
+	assert_false(gmem_is_ram(&gm, 0xb0000000, 4096));
+	assert_true(gmem_is_ram(&gm, GMEM_4G, 4096));
+	check_map(&gm);
+	gmem_destroy(&gm);
+	assert_int_equal(gmem_init_hole(&gm, 1ULL << 30, GMEM_4G), -22);
+	assert_int_equal(gmem_init_hole(&gm, 1ULL << 30, 1 << 20), -22);
+}
+
+static unsigned remaps;
+
+static void count_remap(void *opaque, uint64_t gpa, uint64_t len)
+{
+	remaps++;
+}
+
+/*
+ * PAM: 0xE0000-0xFFFFF reads the firmware until a segment reads RAM;
+ * RE alone is read-only RAM, RE|WE writable RAM; 0xC0000-0xDFFFF is
+ * nothing at all until its segments read RAM.  A change is announced.
+ */
+static void test_pam(void **state)
+{
+	static uint8_t image[256 << 10];
+	struct guest_memory gm;
+	uint8_t b = 0;
+
+	memset(image, 0xab, sizeof(image));
+	image[sizeof(image) - 0x10000] = 0x5a;	/* what 0xF0000 shows */
+	assert_int_equal(gmem_init(&gm, 64 << 20), 0);
+	assert_int_equal(gmem_add_firmware(&gm, image, sizeof(image)), 0);
+	gm.map_notify = count_remap;
+	assert_int_equal(gmem_read(&gm, 0xf0000, &b, 1), 0);
+	assert_int_equal(b, 0x5a);
+	assert_int_equal(gmem_read(&gm, 0xe0000, &b, 1), 0);
+	assert_int_equal(b, 0xab);
+	assert_null(gmem_ptr(&gm, 0xc0000, 1));
+	assert_null(gmem_ptr(&gm, 0xdc000, 1));
+	assert_int_equal(gmem_write(&gm, 0xf0000, "x", 1), -14);
+
+	gmem_set_pam(&gm, 0, GMEM_PAM_RE | GMEM_PAM_WE);
+	assert_int_equal(remaps, 1);
+	assert_int_equal(gmem_write(&gm, 0xf0000, "x", 1), 0);
+	assert_int_equal(gmem_read(&gm, 0xf0000, &b, 1), 0);
+	assert_int_equal(b, 'x');
+	gmem_set_pam(&gm, 0, GMEM_PAM_RE);
+	assert_int_equal(gmem_write(&gm, 0xf0000, "y", 1), -14);
+	assert_int_equal(gmem_read(&gm, 0xf0000, &b, 1), 0);
+	assert_int_equal(b, 'x');
+	gmem_set_pam(&gm, 0, GMEM_PAM_RE);	/* no change, no notice */
+	assert_int_equal(remaps, 2);
+
+	gmem_set_pam(&gm, 1, GMEM_PAM_RE | GMEM_PAM_WE);	/* 0xC0000 */
+	assert_non_null(gmem_ptr_rw(&gm, 0xc0000, 0x4000));
+	assert_null(gmem_ptr(&gm, 0xc4000, 1));
+	gmem_reset_pam(&gm);
+	assert_null(gmem_ptr(&gm, 0xc0000, 1));
+	assert_int_equal(gmem_read(&gm, 0xf0000, &b, 1), 0);
+	assert_int_equal(b, 0x5a);
+	gmem_destroy(&gm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +196,8 @@ int main(void)
 		cmocka_unit_test(test_bad_sizes),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_firmware),
+		cmocka_unit_test(test_pam),
+		cmocka_unit_test(test_lower_hole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

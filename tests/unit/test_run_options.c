@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/run_options.h"
@@ -93,6 +94,27 @@ static void test_bad_values(void **state)
 	expect_error("--kernel needs a file", "--kernel", "", NULL, NULL);
 }
 
+/* --firmware bios is $WIRT_SEABIOS (or Debian's path); missing, the
+ * error names the package; any other name is a file. */
+static void test_firmware_bios(void **state)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	setenv("WIRT_SEABIOS", "/dev/null", 1);
+	assert_int_equal(parse(&cfg, err, "--firmware", "bios", NULL), 0);
+	assert_string_equal(cfg.firmware, "/dev/null");
+	assert_true(cfg.firmware_bios);
+	setenv("WIRT_SEABIOS", "/nonexistent/bios.bin", 1);
+	assert_int_equal(parse(&cfg, err, "--firmware", "bios", NULL), -22);
+	assert_non_null(strstr(err, "seabios"));
+	assert_non_null(strstr(err, "/nonexistent/bios.bin"));
+	assert_int_equal(parse(&cfg, err, "--firmware", "./bios", NULL), 0);
+	assert_string_equal(cfg.firmware, "./bios");
+	assert_false(cfg.firmware_bios);
+	unsetenv("WIRT_SEABIOS");
+}
+
 static void test_help(void **state)
 {
 	struct vm_config cfg;
@@ -151,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_and_values),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_firmware_bios),
 		cmocka_unit_test(test_sandbox_and_runas),
 		cmocka_unit_test(test_parse_size),
 	};

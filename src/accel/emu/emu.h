@@ -229,6 +229,7 @@ struct emu_cpu {
 	bool irq_shadow;      /* STI / MOV SS: no interrupts before the next insn */
 	bool irq_checked;     /* interrupts were looked for since IF was set */
 	atomic_int kick;      /* any thread: leave vcpu_run soon */
+	atomic_int tlb_flush_pending; /* the memory map changed (PAM) */
 	bool shutdown;        /* triple fault */
 	uint64_t icount;      /* instructions executed */
 	uint64_t next_report; /* icount of the next progress line (debug) */

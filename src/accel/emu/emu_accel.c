@@ -126,6 +126,30 @@ static void emu_memory_written(void *opaque, uint64_t gpa, uint64_t len)
 		emu_code_written(evm, pa);
 }
 
+/*
+ * The memory map changed under [gpa, gpa+len) (PAM): drop decoded code
+ * there, and have every vCPU flush its TLB, which holds host pointers,
+ * before its next instruction (the one that changed the map leaves its
+ * batch after this I/O instruction, through the kick).
+ */
+static void emu_memory_remapped(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct emu_vm *evm = opaque;
+	struct vm *vm = evm->vm;
+	unsigned i;
+
+	emu_memory_written(evm, gpa, len);
+	for (i = 0; i < vm->ncpus; i++) {
+		struct emu_cpu *c = vm->vcpus[i].accel_data;
+
+		if (!c)
+			continue;
+		atomic_store(&c->tlb_flush_pending, 1);
+		atomic_store(&c->kick, 1);
+	}
+	emu_irq_notify(evm);
+}
+
 static int emu_vm_init(struct vm *vm)
 {
 	struct emu_vm *evm = calloc(1, sizeof(*evm));
@@ -164,6 +188,7 @@ static int emu_vm_init(struct vm *vm)
 	evm->smp = vm->config && vm->config->cpus > 1;
 	vm->accel_data = evm;
 	vm->mem.write_notify = emu_memory_written;
+	vm->mem.map_notify = emu_memory_remapped;
 	vm->mem.write_notify_opaque = evm;
 	vm->irq_ops.set_line = emu_set_line;
 	vm->irq_ops.send_msi = emu_send_msi;
@@ -178,6 +203,7 @@ static void emu_vm_destroy(struct vm *vm)
 	if (!evm)
 		return;
 	vm->mem.write_notify = NULL;
+	vm->mem.map_notify = NULL;
 	apic_bus_destroy(evm->apic_bus);
 	munmap(evm->code_page, evm->npages);
 	munmap(evm->page_gen, evm->npages * 4);
@@ -473,6 +499,9 @@ static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 	for (;;) {
 		if (c->shutdown)
 			return VCPU_EXIT_SHUTDOWN;
+		if (atomic_load_explicit(&c->tlb_flush_pending, memory_order_relaxed) &&
+		    atomic_exchange(&c->tlb_flush_pending, 0))
+			emu_tlb_flush(c, true);
 		if (atomic_exchange(&c->kick, 0))
 			return VCPU_EXIT_KICKED;
 		lapic_timer_poll(c->lapic);
