@@ -135,7 +135,7 @@ static void console_key(uint8_t b)
 	case 'x':
 	case 'X':
 		console_write("\r\nwirt: terminated by C-a x\r\n", 29);
-		vm_request_stop(con.vm, VM_STOP_EXIT, 0);
+		vm_request_stop_host(con.vm, VM_STOP_EXIT, 0, "host-ui");
 		break;
 	case 'n':
 	case 'N':
