@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "control/runtime_dir.h"
 #include "util/parse.h"
 #include "vm/memory.h"
 
@@ -15,7 +16,7 @@ enum {
 	OPT_INITRD = 'i', OPT_APPEND = 'A', OPT_FIRMWARE = 'f', OPT_DISK = 'd',
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
-	OPT_SANDBOX, OPT_RUNAS,
+	OPT_SANDBOX, OPT_RUNAS, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -35,6 +36,9 @@ static const struct option long_options[] = {
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "runas", required_argument, NULL, OPT_RUNAS },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "qmp", required_argument, NULL, OPT_QMP },
+	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -99,6 +103,18 @@ static const char help_text[] =
 	"Lifecycle:\n"
 	"      --no-reboot           exit instead of resetting when the guest\n"
 	"                            reboots (status 0) or triple-faults (status 2)\n"
+	"      --shutdown-timeout S  SIGTERM or SIGINT (stdin not a terminal)\n"
+	"                            press the ACPI power button; after S seconds\n"
+	"                            (default 10; 0: at once) or a second signal\n"
+	"                            wirt stops the guest (status 128+signal)\n"
+	"Control:\n"
+	"      --name NAME           the VM's name for wirt ls / wirt ctl (letters,\n"
+	"                            digits, '.', '-', '_'; default wirt-PID); its\n"
+	"                            runtime directory is $XDG_RUNTIME_DIR/wirt/NAME\n"
+	"                            (/run/wirt/NAME for root, $WIRT_RUNTIME_DIR\n"
+	"                            /NAME if set) with the QMP socket qmp.sock\n"
+	"      --qmp PATH            the QMP monitor (QEMU's JSON protocol) on the\n"
+	"                            unix socket PATH instead\n"
 	"Security:\n"
 	"      --sandbox on|off      once the machine is built, a seccomp filter\n"
 	"                            allows only the system calls running it needs\n"
@@ -177,6 +193,14 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 
 	memset(cfg, 0, sizeof(*cfg));
 	memset(flags, 0, sizeof(*flags));
+	flags->shutdown_timeout = 10;
+	for (c = 1; c < argc; c++) {
+		const char *hint = qemu_option_hint(argv[c]);
+
+		if (hint)
+			return opt_error(err, err_len, "'%s' is a QEMU option; in wirt "
+					 "run: %s (see wirt run --help)", argv[c], hint);
+	}
 	cfg->accel = ACCEL_AUTO;
 	cfg->memory = VM_DEFAULT_MEMORY;
 	cfg->cpus = 1;
@@ -282,6 +306,26 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			if (!*optarg)
 				return opt_error(err, err_len, "--runas needs a user name");
 			flags->runas = optarg;
+			break;
+		case OPT_NAME:
+			if (!vm_name_valid(optarg))
+				return opt_error(err, err_len,
+						 "--name '%s': give 1 to %d letters, digits, '.', "
+						 "'-' or '_', starting with a letter or digit",
+						 optarg, VM_NAME_MAX);
+			flags->name = optarg;
+			break;
+		case OPT_QMP:
+			if (!*optarg)
+				return opt_error(err, err_len, "--qmp needs a socket path");
+			flags->qmp = optarg;
+			break;
+		case OPT_SHUTDOWN_TIMEOUT:
+			if (parse_uint(optarg, 0, 3600, &v))
+				return opt_error(err, err_len,
+						 "--shutdown-timeout '%s': give seconds from 0 to 3600",
+						 optarg);
+			flags->shutdown_timeout = (unsigned)v;
 			break;
 		case OPT_VERBOSE:
 			flags->verbose++;

@@ -71,8 +71,9 @@ static const int allowed[] = {
 	/* memory */
 	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(madvise),
 	SCMP_SYS(mremap), SCMP_SYS(brk),
-	/* the --channel sockets' files, removed at exit */
-	SCMP_SYS(unlink),
+	/* the --channel and QMP sockets' files and the runtime directory,
+	 * removed at exit */
+	SCMP_SYS(unlink), SCMP_SYS(rmdir),
 };
 
 /*
