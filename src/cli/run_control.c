@@ -68,6 +68,9 @@ int run_control_start(struct vm *vm, const struct run_flags *flags)
 		snprintf(path, sizeof(path), "%s/qmp.sock", run_dir);
 	else
 		path[0] = 0;
+	/* The info first: wirt ls reads it once it finds the VM. */
+	if (have_dir)
+		write_info(vm, path);
 	if (path[0]) {
 		ret = qmp_server_create(vm, path, &info);
 		if (ret && (flags->qmp || flags->name))
@@ -75,8 +78,6 @@ int run_control_start(struct vm *vm, const struct run_flags *flags)
 		if (ret)
 			log_warn("no QMP monitor (%s)", strerror(-ret));
 	}
-	if (have_dir)
-		write_info(vm, path);
 	if (!isatty(STDIN_FILENO) &&
 	    shutdown_signals_watch(vm, flags->shutdown_timeout) < 0) {
 		log_error("cannot watch SIGTERM and SIGINT");

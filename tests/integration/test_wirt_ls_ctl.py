@@ -1,0 +1,151 @@
+"""Named VMs, their runtime directories, wirt ls and wirt ctl: ten tiny
+guests by name, listed and stopped; names taken twice; stale directories
+of a killed wirt; unnamed VMs."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import WIRT, guest_path
+
+
+@pytest.fixture
+def rundir(tmp_path, monkeypatch):
+    d = tmp_path / "run"
+    monkeypatch.setenv("WIRT_RUNTIME_DIR", str(d))
+    return d
+
+
+def start(name=None, guest="idle", extra=()):
+    args = [WIRT, "run", "--accel", "emu", "--memory", "32M", "--firmware", guest_path(guest)]
+    if name:
+        args += ["--name", name]
+    return subprocess.Popen(args + list(extra), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wirt(*args, timeout=30):
+    return subprocess.run([WIRT] + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def ls_json():
+    r = wirt("ls", "--output", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def wait_listed(names, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        vms = {v["name"]: v for v in ls_json()}
+        if all(n in vms and vms[n]["state"] == "running" for n in names):
+            return vms
+        if time.monotonic() > deadline:
+            raise TimeoutError("not all of %s listed: %s" % (names, vms))
+        time.sleep(0.1)
+
+
+def test_ten_named_vms(rundir, wirt_binary):
+    names = ["vm%02d" % i for i in range(10)]
+    procs = {n: start(n) for n in names}
+    try:
+        vms = wait_listed(names)
+        for n in names:
+            v = vms[n]
+            assert v["pid"] == procs[n].pid
+            assert v["accel"] == "emu" and v["memory"] == 32 << 20 and v["cpus"] == 1
+            assert 0 <= v["uptime"] < 120
+        table = wirt("ls").stdout.splitlines()
+        assert table[0].split() == ["NAME", "PID", "ACCEL", "MEMORY", "CPUS", "STATE", "UPTIME"]
+        assert [l.split()[0] for l in table[1:]] == names
+        assert wirt("ctl", "vm03", "pause").returncode == 0
+        assert wirt("ctl", "vm03", "status").stdout == "paused\n"
+        assert {v["name"]: v["state"] for v in ls_json()}["vm03"] == "paused"
+        assert wirt("ctl", "vm03", "resume").returncode == 0
+        assert wirt("ctl", "vm03", "status").stdout == "running\n"
+        assert wirt("ctl", "vm04", "hmp", "info status").stdout == "VM status: running\n"
+        r = wirt("ctl", "vm05", "qmp", '{"execute": "query-name"}')
+        assert json.loads(r.stdout) == {"return": {"name": "vm05"}}
+        r = wirt("ctl", "vm05", "qmp", "no-such-command")
+        assert r.returncode == 1 and "CommandNotFound" in r.stdout
+        assert wirt("ctl", "vm06", "reset").returncode == 0
+        for n in names:
+            r = wirt("ctl", n, "kill")
+            assert r.returncode == 0, r.stderr
+            assert procs[n].wait(timeout=10) == 0
+        assert ls_json() == []
+        assert os.listdir(rundir) == []
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+
+def test_a_name_is_taken_once(rundir, wirt_binary):
+    p = start("twice")
+    try:
+        wait_listed(["twice"])
+        r = subprocess.run([WIRT, "run", "--accel", "emu", "--name", "twice", "--firmware",
+                            guest_path("idle")], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1
+        assert "already running (pid %d)" % p.pid in r.stderr
+        assert p.poll() is None
+        assert wirt("ctl", "twice", "status").stdout == "running\n"
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_stale_directory_of_a_killed_wirt(rundir, wirt_binary):
+    p = start("stale")
+    wait_listed(["stale"])
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert (rundir / "stale" / "pid").exists()
+    assert "stale" not in [v["name"] for v in ls_json()]
+    assert not (rundir / "stale").exists(), "wirt ls did not clean the stale directory"
+    r = wirt("ctl", "stale", "status")
+    assert r.returncode == 1 and "no VM named 'stale'" in r.stderr
+    # A stale directory does not keep the name from a new VM either.
+    p = start("stale2")
+    wait_listed(["stale2"])
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    p = start("stale2")
+    try:
+        wait_listed(["stale2"])
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_unnamed_vm_gets_a_name(rundir, wirt_binary):
+    p = start()
+    try:
+        name = "wirt-%d" % p.pid
+        wait_listed([name])
+        assert wirt("ctl", name, "hmp", "info name").stdout == name + "\n"
+        assert wirt("ctl", name, "kill").returncode == 0
+        assert p.wait(timeout=10) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", ".hidden", "x" * 65, "sp ace"])
+def test_bad_names_are_refused(rundir, wirt_binary, bad):
+    r = wirt("run", "--name", bad, "--firmware", guest_path("idle"))
+    assert r.returncode == 2 and "--name" in r.stderr
+
+
+def test_ctl_usage(rundir, wirt_binary):
+    assert wirt("ctl", "nobody", "status").returncode == 1
+    assert wirt("ctl").returncode == 2
+    assert "powerdown" in wirt("ctl", "--help").stdout
+    assert wirt("ls", "--bogus").returncode == 2
