@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "control/hmp_console.h"
 #include "hw/devices.h"
 #include "util/event_loop.h"
 #include "util/log.h"
@@ -31,6 +32,8 @@ static struct {
 	bool termios_saved;
 	struct termios saved;
 	bool escape_pending;
+	bool monitor;        /* C-a c: keys go to the human monitor */
+	bool monitor_line;   /* a monitor command waits to run */
 	bool stdin_paused;   /* EPOLLIN off while the guest is not reading */
 	bool stdin_eof;
 	uint8_t buf[INPUT_BUF];
@@ -68,6 +71,14 @@ static void console_on_signal(int sig)
 	raise(sig);
 }
 
+/* Is stdin our controlling terminal with another process group in front? */
+static bool console_in_background(void)
+{
+	pid_t fg = tcgetpgrp(STDIN_FILENO);
+
+	return fg >= 0 && fg != getpgrp();
+}
+
 static void console_raw_mode(void)
 {
 	struct termios t;
@@ -78,6 +89,8 @@ static void console_raw_mode(void)
 	atexit(console_restore);
 	signal(SIGTERM, console_on_signal);
 	signal(SIGHUP, console_on_signal);
+	signal(SIGINT, console_on_signal);
+	signal(SIGQUIT, console_on_signal);
 	t = con.saved;
 	cfmakeraw(&t);
 	t.c_oflag |= OPOST | ONLCR; /* our own messages end in \n */
@@ -115,6 +128,7 @@ static void console_help(void)
 		"\r\nC-a h    print this help\r\n"
 		"C-a x    exit wirt\r\n"
 		"C-a n    send an NMI (LINT1 of every CPU)\r\n"
+		"C-a c    switch between the console and the monitor\r\n"
 		"C-a C-a  send C-a to the guest\r\n";
 
 	console_write(help, sizeof(help) - 1);
@@ -126,6 +140,8 @@ static void console_key(uint8_t b)
 	if (!con.escape_pending) {
 		if (b == ESCAPE_KEY)
 			con.escape_pending = true;
+		else if (con.monitor && !con.monitor_line)
+			con.monitor_line = hmp_console_key(b);
 		else
 			console_queue(b);
 		return;
@@ -143,6 +159,14 @@ static void console_key(uint8_t b)
 			con.vm->accel->nmi(con.vm);
 		else
 			log_warn("C-a n: no NMI button with this accelerator");
+		break;
+	case 'c':
+	case 'C':
+		con.monitor = !con.monitor;
+		if (con.monitor)
+			hmp_console_enter(con.vm, console_write);
+		else
+			console_write("\r\n", 2);
 		break;
 	case 'h':
 	case 'H':
@@ -190,6 +214,11 @@ static void console_on_input(void *opaque, uint32_t events)
 		event_loop_mod_fd(con.vm->loop, STDIN_FILENO, 0);
 	}
 	pthread_mutex_unlock(&con.lock);
+	/* Outside the lock: a vCPU taking input may need it to park. */
+	if (con.monitor_line) {
+		hmp_console_run();
+		con.monitor_line = false;
+	}
 }
 
 void console_rx_ready(void)
@@ -228,9 +257,16 @@ int console_attach(struct vm *vm, console_receive_fn receive, void *opaque)
 	con.receive = receive;
 	con.receive_opaque = opaque;
 	con.is_tty = isatty(STDIN_FILENO);
+	vm_add_device(vm, &(struct device_hooks){ NULL, console_destroy, NULL });
+	if (con.is_tty && console_in_background()) {
+		/* Raw mode or a read would stop wirt (SIGTTOU, SIGTTIN). */
+		log_notice("console: started in the background; no console input "
+			   "(the guest's output still shows)");
+		con.stdin_eof = true;
+		return 0;
+	}
 	if (con.is_tty)
 		console_raw_mode();
-	vm_add_device(vm, &(struct device_hooks){ NULL, console_destroy, NULL });
 	ret = event_loop_add_fd(vm->loop, STDIN_FILENO, EPOLLIN,
 				console_on_input, NULL);
 	if (ret == -EPERM) {
