@@ -244,22 +244,22 @@ static const struct qmp_command {
 	qmp_handler fn;
 	struct qmp_arg args[QMP_MAX_ARGS];
 } commands[] = {
-	{ "qmp_capabilities", cmd_qmp_capabilities,
-	  { { "enable", json_type_array, true } } },
-	{ "query-status", cmd_query_status, { { NULL } } },
-	{ "stop", cmd_stop, { { NULL } } },
-	{ "cont", cmd_cont, { { NULL } } },
-	{ "system_powerdown", cmd_system_powerdown, { { NULL } } },
-	{ "system_reset", cmd_system_reset, { { NULL } } },
-	{ "quit", cmd_quit, { { NULL } } },
-	{ "query-version", cmd_query_version, { { NULL } } },
-	{ "query-name", cmd_query_name, { { NULL } } },
-	{ "query-cpus-fast", cmd_query_cpus_fast, { { NULL } } },
-	{ "query-block", cmd_query_block, { { NULL } } },
-	{ "query-commands", cmd_query_commands, { { NULL } } },
-	{ "human-monitor-command", cmd_hmp,
-	  { { "command-line", json_type_string, false },
-	    { "cpu-index", json_type_int, true } } },
+	{ .name = "qmp_capabilities", .fn = cmd_qmp_capabilities,
+	  .args = { { "enable", json_type_array, true } } },
+	{ .name = "query-status", .fn = cmd_query_status },
+	{ .name = "stop", .fn = cmd_stop },
+	{ .name = "cont", .fn = cmd_cont },
+	{ .name = "system_powerdown", .fn = cmd_system_powerdown },
+	{ .name = "system_reset", .fn = cmd_system_reset },
+	{ .name = "quit", .fn = cmd_quit },
+	{ .name = "query-version", .fn = cmd_query_version },
+	{ .name = "query-name", .fn = cmd_query_name },
+	{ .name = "query-cpus-fast", .fn = cmd_query_cpus_fast },
+	{ .name = "query-block", .fn = cmd_query_block },
+	{ .name = "query-commands", .fn = cmd_query_commands },
+	{ .name = "human-monitor-command", .fn = cmd_hmp,
+	  .args = { { "command-line", json_type_string, false },
+		    { "cpu-index", json_type_int, true } } },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
