@@ -16,6 +16,7 @@
 #include "hw/irq.h"
 #include "util/log.h"
 #include "vm/acpi.h"
+#include "vm/vm_clock.h"
 #include "vm/vm.h"
 
 #define PM_TIMER_HZ 3579545ULL
@@ -43,11 +44,8 @@ static void pm_update_sci(struct acpi_pm *pm)
 
 static uint32_t pm_timer(void)
 {
-	struct timespec ts;
-	uint64_t ns;
+	uint64_t ns = vm_clock_ns(); /* stands still while paused */
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	return (uint32_t)((unsigned __int128)ns * PM_TIMER_HZ / 1000000000ULL) & 0xffffff;
 }
 

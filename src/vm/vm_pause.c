@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "vm/vm.h"
+#include "vm/vm_clock.h"
 
 #define PAUSE_TIMEOUT_S 5
 
@@ -81,6 +82,7 @@ int vm_pause(struct vm *vm)
 	if (was)
 		return 0;
 	ret = vm_hold(vm);
+	vm_clock_stop();
 	vm_event(vm, VM_EVENT_STOP, false, NULL);
 	return ret;
 }
@@ -95,6 +97,7 @@ void vm_resume(struct vm *vm)
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (!was)
 		return;
+	vm_clock_start();
 	vm_release(vm);
 	vm_event(vm, VM_EVENT_RESUME, false, NULL);
 }

@@ -1,5 +1,6 @@
-/* Real mode: prints "tick NNNN" (hex) on COM1 every 50 ms of the ACPI PM
- * timer, forever: a guest whose output shows whether its vCPU runs (the
+/* Real mode: prints "tick NNNN tsc TTTTTTTT" (hex; T: the TSC in units of
+ * 2^20 cycles) on COM1 every 50 ms of the ACPI PM timer, forever: a guest
+ * whose output shows whether its vCPU runs and what time it sees (the
  * monitor's stop and cont). */
 #include "guest.h"
 #define PM_TMR 0x608
@@ -17,6 +18,10 @@ next:
 	puts16 msg
 	mov %bx, %ax
 	call puthex16
+	puts16 msg_tsc
+	rdtsc
+	shrd $20, %edx, %eax
+	call puthex32
 	mov $'\n', %al
 	call putc16
 	inc %bx
@@ -33,3 +38,4 @@ next:
 	serial_routines
 	hex16_routines
 msg:	.asciz "tick "
+msg_tsc:	.asciz " tsc "
