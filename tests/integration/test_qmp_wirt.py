@@ -221,3 +221,25 @@ def test_qemu_options_get_a_hint(wirt_binary, opt, hint):
     assert r.returncode == 2
     assert "QEMU option" in r.stderr and hint in r.stderr
     assert "network" not in r.stderr
+
+
+def test_query_block_and_info_block(tmp_path, wirt_binary):
+    raw = tmp_path / "a.raw"
+    raw.write_bytes(b"\0" * (1 << 20))
+    qcow = tmp_path / "b.qcow2"
+    subprocess.run([WIRT, "img", "create", "-f", "qcow2", str(qcow), "16M"], check=True,
+                   capture_output=True)
+    p, q, _ = start(tmp_path, "idle", extra=["--disk", "%s,format=raw" % raw,
+                                             "--disk", "%s,readonly=on" % qcow,
+                                             "--net", "user,restrict=on"])
+    try:
+        blocks = q.cmd("query-block")
+        assert [b["device"] for b in blocks] == ["virtio0", "virtio1"]
+        assert blocks[0]["inserted"] == {"file": str(raw), "ro": False, "drv": "raw"}
+        assert blocks[1]["inserted"] == {"file": str(qcow), "ro": True, "drv": "qcow2"}
+        out = q.cmd("human-monitor-command", {"command-line": "info block"})
+        assert out == "virtio0: %s (raw)\nvirtio1: %s (qcow2, read-only)\n" % (raw, qcow)
+        out = q.cmd("human-monitor-command", {"command-line": "info network"})
+        assert out == "net0: virtio-net-pci, user,restrict=on\n"
+    finally:
+        finish(p, q)
