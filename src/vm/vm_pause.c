@@ -83,6 +83,8 @@ int vm_pause(struct vm *vm)
 		return 0;
 	ret = vm_hold(vm);
 	vm_clock_stop();
+	if (!ret && vm->accel->pause_clock)
+		vm->accel->pause_clock(vm, true);
 	vm_event(vm, VM_EVENT_STOP, false, NULL);
 	return ret;
 }
@@ -97,6 +99,8 @@ void vm_resume(struct vm *vm)
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (!was)
 		return;
+	if (vm->accel->pause_clock)
+		vm->accel->pause_clock(vm, false);
 	vm_clock_start();
 	vm_release(vm);
 	vm_event(vm, VM_EVENT_RESUME, false, NULL);
