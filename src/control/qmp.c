@@ -453,12 +453,25 @@ int qmp_server_create(struct vm *vm, const char *path,
 		return -ENAMETOOLONG;
 	}
 	strcpy(addr.sun_path, path);
-	/* A socket file left by a wirt that was killed: replace it. */
-	if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
-		unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* A socket file left by a wirt that was killed is replaced; one that
+	 * a live process listens on is not taken from it. */
+	if (!lstat(path, &st) && S_ISSOCK(st.st_mode)) {
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 ||
+		    errno == EAGAIN) {
+			log_error("--qmp %s: another process listens on that socket",
+				  path);
+			close(fd);
+			return -EADDRINUSE;
+		}
+		close(fd);
+		unlink(path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+	}
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
 	    listen(fd, 16) < 0) {
 		ret = -errno;

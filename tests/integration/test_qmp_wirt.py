@@ -243,3 +243,27 @@ def test_query_block_and_info_block(tmp_path, wirt_binary):
         assert out == "net0: virtio-net-pci, user,restrict=on\n"
     finally:
         finish(p, q)
+
+
+def test_qmp_socket_in_use_is_not_taken(tmp_path, wirt_binary):
+    p, q, sock = start(tmp_path, "idle", name="first")
+    try:
+        r = subprocess.run([WIRT, "run", "--accel", "emu", "--firmware", guest_path("idle"),
+                            "--qmp", sock], stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=30,
+                           env=dict(os.environ, WIRT_RUNTIME_DIR=str(tmp_path / "run")))
+        assert r.returncode == 1 and "listens on that socket" in r.stderr
+        assert q.cmd("query-name") == {"name": "first"}
+    finally:
+        finish(p, q)
+    # A socket file left behind (here: by a wirt killed with SIGKILL) is reused.
+    p, q, sock = start(tmp_path, "idle", name="second")
+    p.kill()
+    p.wait()
+    q.close()
+    assert os.path.exists(sock)
+    p, q, sock = start(tmp_path, "idle", name="second")
+    try:
+        assert q.cmd("query-name") == {"name": "second"}
+    finally:
+        finish(p, q)
