@@ -11,6 +11,7 @@
 #include "control/runtime_dir.h"
 #include "control/shutdown_signals.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "vm/vm.h"
 
 static char vm_name[VM_NAME_MAX + 1];
@@ -59,6 +60,8 @@ int run_control_start(struct vm *vm, const struct run_flags *flags)
 {
 	struct qmp_vm_info info = { vm_name };
 	char path[300];
+	uid_t uid;
+	gid_t gid;
 	int ret;
 
 	qmp_commands_init(vm);
@@ -78,6 +81,9 @@ int run_control_start(struct vm *vm, const struct run_flags *flags)
 		if (ret)
 			log_warn("no QMP monitor (%s)", strerror(-ret));
 	}
+	/* --runas: the user wirt becomes must remove what root made. */
+	if (sandbox_runas_ids(&uid, &gid) == 0)
+		runtime_dir_chown(uid, gid, path[0] ? path : NULL);
 	if (!isatty(STDIN_FILENO) &&
 	    shutdown_signals_watch(vm, flags->shutdown_timeout) < 0) {
 		log_error("cannot watch SIGTERM and SIGINT");

@@ -80,6 +80,8 @@ static void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
+/* Make path (mode) and its missing parents (0755: a --runas user must get
+ * through them to its own directory). */
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[256];
@@ -92,7 +94,7 @@ static int mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = 0;
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
@@ -163,6 +165,24 @@ int runtime_dir_write_info(const char *json)
 	if (fclose(f) || rename(tmp, path) < 0)
 		return -errno;
 	return 0;
+}
+
+void runtime_dir_chown(uid_t uid, gid_t gid, const char *path)
+{
+	static const char *const files[] = { "", "/pid", "/info", "/qmp.sock" };
+	char p[300];
+	size_t i;
+
+	if (path && lchown(path, uid, gid) < 0 && errno != ENOENT)
+		log_warn("cannot hand %s to the --runas user: %s", path, strerror(errno));
+	if (!rt.claimed)
+		return;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", rt.dir, files[i]);
+		if (lchown(p, uid, gid) < 0 && errno != ENOENT)
+			log_warn("cannot hand %s to the --runas user: %s", p,
+				 strerror(errno));
+	}
 }
 
 void runtime_dir_release(void)

@@ -33,6 +33,10 @@ int runtime_dir_claim(const char *name, char *dir, size_t len);
 /* Write dir/info (a JSON text); 0 or negative errno. */
 int runtime_dir_write_info(const char *json);
 
+/* Hand the directory, its files and path (a socket elsewhere, or NULL)
+ * to the user wirt becomes with --runas, so that it can clean up. */
+void runtime_dir_chown(uid_t uid, gid_t gid, const char *path);
+
 /* Remove the claimed directory (at exit). */
 void runtime_dir_release(void);
 

@@ -161,6 +161,15 @@ int sandbox_runas_resolve(const char *user)
 	return 0;
 }
 
+int sandbox_runas_ids(uid_t *uid, gid_t *gid)
+{
+	if (!runas_user)
+		return -ENOENT;
+	*uid = runas_uid;
+	*gid = runas_gid;
+	return 0;
+}
+
 int sandbox_runas_drop(void)
 {
 	if (!runas_user || (geteuid() == runas_uid && getegid() == runas_gid))

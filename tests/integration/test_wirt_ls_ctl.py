@@ -149,3 +149,36 @@ def test_ctl_usage(rundir, wirt_binary):
     assert wirt("ctl").returncode == 2
     assert "powerdown" in wirt("ctl", "--help").stdout
     assert wirt("ls", "--bogus").returncode == 2
+
+
+def test_runas_user_cleans_its_runtime_directory(wirt_binary):
+    if os.geteuid() != 0:
+        pytest.skip("--runas needs root")
+    import shutil
+    import tempfile
+    base = tempfile.mkdtemp(prefix="wirt-runas-")
+    os.chmod(base, 0o755)
+    env = dict(os.environ, WIRT_RUNTIME_DIR=os.path.join(base, "run"))
+    p = subprocess.Popen([WIRT, "run", "--accel", "emu", "--runas", "nobody", "--name", "ra",
+                          "--firmware", guest_path("idle")], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            r = subprocess.run([WIRT, "ctl", "ra", "status"], capture_output=True, text=True,
+                               env=env)
+            if r.stdout == "running\n" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert r.stdout == "running\n", r.stderr
+        r = subprocess.run([WIRT, "ctl", "ra", "kill"], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        assert p.wait(timeout=10) == 0, p.stderr.read()
+        left = os.listdir(os.path.join(base, "run", "ra")) \
+            if os.path.exists(os.path.join(base, "run", "ra")) else []
+        assert left == [], left
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        shutil.rmtree(base, ignore_errors=True)
