@@ -267,3 +267,21 @@ def test_qmp_socket_in_use_is_not_taken(tmp_path, wirt_binary):
         assert q.cmd("query-name") == {"name": "second"}
     finally:
         finish(p, q)
+
+
+def test_stop_with_waiting_application_processors(tmp_path, wirt_binary):
+    """Four vCPUs, three of them waiting for a SIPI: all park on stop."""
+    p, q, _ = start(tmp_path, "counter", extra=["--cpus", "4"])
+    try:
+        assert b"tick" in read_for(p, 1.0)
+        t = time.monotonic()
+        q.cmd("stop")
+        assert time.monotonic() - t < 2
+        read_for(p, 0.2)
+        assert read_for(p, 0.8) == b""
+        assert len(q.cmd("query-cpus-fast")) == 4
+        assert "CPU#3" in q.cmd("human-monitor-command", {"command-line": "info registers"})
+        q.cmd("cont")
+        assert b"tick" in read_for(p, 1.0)
+    finally:
+        finish(p, q)
