@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -121,6 +122,9 @@ int runtime_dir_claim(const char *name, char *dir, size_t len)
 	}
 	snprintf(path, sizeof(path), "%s/pid", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT && !mkdir_p(dir, 0700))
+		/* wirt ls removed it as stale in between: once more */
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = -errno;
 		log_error("cannot open %s: %s", path, strerror(errno));
@@ -213,10 +217,14 @@ pid_t runtime_dir_check(const char *dir)
 	snprintf(path, sizeof(path), "%s/pid", dir);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
+		struct stat st;
+
 		if (errno != ENOENT)
 			return -errno;
-		/* No pid file: a directory half made or half removed. */
-		remove_dir(dir);
+		/* No pid file: a directory half removed, or one a wirt is
+		 * making this instant (left alone for a while). */
+		if (!stat(dir, &st) && time(NULL) - st.st_mtime > 10)
+			remove_dir(dir);
 		return 0;
 	}
 	holder = lock_file(fd);
