@@ -55,4 +55,5 @@ fuzz-qmp-quick: build/fuzz/fuzz_qmp $(FUZZ_QMP_SEEDS)/.stamp
 	$(call fuzz_target_run,qmp,$(FUZZ_CHECK_SECONDS),build/fuzz/quick-qmp,$(FUZZ_QMP_SEEDS))
 
 fuzz: fuzz-qmp
+fuzz-quick: fuzz-qmp-quick
 EXTRA_CHECKS += fuzz-qmp-quick
