@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control/console_socket.h"
 #include "control/qmp.h"
 #include "control/runtime_dir.h"
 #include "control/shutdown_signals.h"
@@ -80,6 +81,13 @@ int run_control_start(struct vm *vm, const struct run_flags *flags)
 			return -1;
 		if (ret)
 			log_warn("no QMP monitor (%s)", strerror(-ret));
+	}
+	if (have_dir) {
+		char con[300];
+
+		snprintf(con, sizeof(con), "%s/console.sock", run_dir);
+		if (console_socket_create(vm, con) < 0)
+			log_warn("no console socket: wirt console will not reach this VM");
 	}
 	/* --runas: the user wirt becomes must remove what root made. */
 	if (sandbox_runas_ids(&uid, &gid) == 0)

@@ -5,6 +5,7 @@
  *   pid       the VM's pid, locked (POSIX record lock) while it runs
  *   info      JSON: name, pid, accel, memory, cpus, started, qmp
  *   qmp.sock  its QMP socket (unless --qmp put it elsewhere)
+ *   console.sock  its serial console, for wirt console
  * A directory whose pid file nobody locks belongs to a wirt that was
  * killed: it is stale and is cleaned by whoever finds it.
  */

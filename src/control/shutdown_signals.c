@@ -36,6 +36,11 @@ int shutdown_signals_block(void)
 	return -pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+static const char *sig_name(int sig)
+{
+	return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal";
+}
+
 static void force_quit(int sig)
 {
 	vm_request_stop_host(sd.vm, VM_STOP_EXIT, 128 + sig, "host-signal");
@@ -48,7 +53,7 @@ static void on_timer(void *opaque, uint32_t events)
 	if (read(sd.timer_fd, &n, sizeof(n)) != sizeof(n))
 		return;
 	log_warn("the guest did not power off within %u s of %s; stopping it",
-		 sd.grace, strsignal(sd.first_signal));
+		 sd.grace, sig_name(sd.first_signal));
 	force_quit(sd.first_signal);
 }
 
@@ -61,14 +66,14 @@ static void on_signal(void *opaque, uint32_t events)
 		return;
 	if (sd.first_signal || !sd.grace || vm_is_paused(sd.vm) ||
 	    vm_power_button(sd.vm) < 0) {
-		log_notice("%s: stopping the guest", strsignal(si.ssi_signo));
+		log_notice("%s: stopping the guest", sig_name(si.ssi_signo));
 		force_quit(sd.first_signal ? sd.first_signal : (int)si.ssi_signo);
 		return;
 	}
 	sd.first_signal = si.ssi_signo;
 	log_notice("%s: asking the guest to power off (ACPI power button); "
 		   "stopping it in %u s or at the next signal",
-		   strsignal(si.ssi_signo), sd.grace);
+		   sig_name(si.ssi_signo), sd.grace);
 	timerfd_settime(sd.timer_fd, 0, &its, NULL);
 }
 

@@ -40,9 +40,20 @@ static struct {
 	size_t head, len;
 } con = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+static console_tap_fn output_tap;
+
+void console_set_output_tap(console_tap_fn fn)
+{
+	__atomic_store_n(&output_tap, fn, __ATOMIC_RELEASE);
+}
+
 void console_write(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
+	console_tap_fn tap = __atomic_load_n(&output_tap, __ATOMIC_ACQUIRE);
+
+	if (tap)
+		tap(buf, len);
 
 	while (len) {
 		ssize_t n = write(STDOUT_FILENO, p, len);
@@ -180,6 +191,19 @@ static void console_key(uint8_t b)
 	default:
 		break;
 	}
+}
+
+void console_inject(const uint8_t *buf, size_t len)
+{
+	size_t i;
+
+	pthread_mutex_lock(&con.lock);
+	if (con.receive) {
+		for (i = 0; i < len; i++)
+			console_queue(buf[i]);
+		console_flush_input();
+	}
+	pthread_mutex_unlock(&con.lock);
 }
 
 static void console_on_input(void *opaque, uint32_t events)

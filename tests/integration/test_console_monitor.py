@@ -159,3 +159,33 @@ def test_log_lines_in_files_have_no_cr(tmp_path, wirt_binary):
                        env=dict(os.environ, WIRT_RUNTIME_DIR=str(tmp_path / "run")))
     assert b"wirt: " in r.stderr
     assert b"\r" not in r.stderr
+
+
+def test_wirt_console_on_a_terminal_detaches(tmp_path, wirt_binary):
+    env = dict(os.environ, WIRT_RUNTIME_DIR=str(tmp_path / "run"))
+    vm = subprocess.Popen([WIRT, "run", "--accel", "emu", "--name", "tty-echo",
+                           "--firmware", guest_path("echo")], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    master, slave = os.openpty()
+    saved = termios.tcgetattr(slave)
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "run" / "tty-echo" / "console.sock").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        con = subprocess.Popen([WIRT, "console", "tty-echo"], stdin=slave, stdout=slave,
+                               stderr=slave, env=env, start_new_session=True)
+        w = PtyWirt.__new__(PtyWirt)
+        w.master, w.buf = master, b""
+        w.expect(b"Ctrl-] detaches")
+        os.write(master, b"ping")
+        w.expect(b"ping")
+        os.write(master, b"\x1d")
+        assert con.wait(timeout=10) == 0
+        assert termios.tcgetattr(slave) == saved
+        assert vm.poll() is None  # the VM runs on
+    finally:
+        vm.kill()
+        vm.wait()
+        os.close(master)
+        os.close(slave)

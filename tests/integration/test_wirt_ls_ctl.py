@@ -182,3 +182,31 @@ def test_runas_user_cleans_its_runtime_directory(wirt_binary):
             p.kill()
         p.wait()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_wirt_console_attaches_several_clients(rundir, wirt_binary):
+    """wirt console NAME: input reaches the guest (which echoes it), every
+    attached client and wirt's own stdout see the output."""
+    p = subprocess.Popen([WIRT, "run", "--accel", "emu", "--name", "echo", "--firmware",
+                          guest_path("echo")], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_listed(["echo"])
+        watcher = subprocess.Popen([WIRT, "console", "echo"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.3)
+        r = subprocess.run([WIRT, "console", "echo"], input=b"hello from a script",
+                           capture_output=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"hello from a script"
+        out, _ = watcher.communicate(b"", timeout=20)  # stdin ends: it lingers, ends
+        assert b"hello from a script" in out
+        assert wirt("ctl", "echo", "kill").returncode == 0
+        assert p.wait(timeout=10) == 0
+        assert p.stdout.read() == b"echo\nhello from a script"
+        r = wirt("console", "echo")
+        assert r.returncode == 1 and "no VM named" in r.stderr
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
