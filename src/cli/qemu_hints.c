@@ -32,8 +32,7 @@ static const struct {
 	{ "-name", "--name NAME" },
 	{ "-no-reboot", "--no-reboot" },
 	{ "-serial", "no such option: the first serial port is this terminal" },
-	{ "-daemonize", "no such option yet: run it in the background with "
-			"stdin from /dev/null" },
+	{ "-daemonize", "--daemonize" },
 };
 
 const char *qemu_option_hint(const char *arg)

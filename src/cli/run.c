@@ -6,6 +6,7 @@
 
 #include "accel/accel.h"
 #include "cli/commands.h"
+#include "cli/daemonize.h"
 #include "cli/run_control.h"
 #include "cli/run_options.h"
 #include "ui/console.h"
@@ -95,6 +96,10 @@ int cmd_run(int argc, char **argv)
 	accel = choose_accel(&cfg);
 	if (!accel)
 		return 1;
+	/* Detach while wirt is one thread without locks (the runtime
+	 * directory's lock belongs to the process that takes it). */
+	if (flags.daemonize && daemonize_start() < 0)
+		return 1;
 	if (run_control_prepare(&flags) < 0)
 		return 1;
 
@@ -106,6 +111,17 @@ int cmd_run(int argc, char **argv)
 		vm_destroy(vm);
 		run_control_end();
 		return 1;
+	}
+	if (flags.daemonize) {
+		char log[300];
+
+		if (flags.log)
+			snprintf(log, sizeof(log), "%s", flags.log);
+		else if (run_control_dir())
+			snprintf(log, sizeof(log), "%s/log", run_control_dir());
+		else
+			snprintf(log, sizeof(log), "/dev/null");
+		daemonize_ready(log);
 	}
 	/* Everything is open: leave root, then give up what is left. */
 	if (sandbox_runas_drop() < 0 ||

@@ -100,6 +100,11 @@ int run_control_start(struct vm *vm, const struct run_flags *flags)
 	return 0;
 }
 
+const char *run_control_dir(void)
+{
+	return have_dir ? run_dir : NULL;
+}
+
 void run_control_end(void)
 {
 	if (have_dir)

@@ -16,6 +16,9 @@ int run_control_prepare(struct run_flags *flags);
 /* Once it is built, before the sandbox: monitor, signals, info file. */
 int run_control_start(struct vm *vm, const struct run_flags *flags);
 
+/* The runtime directory, or NULL without one. */
+const char *run_control_dir(void);
+
 /* At exit: remove the runtime directory. */
 void run_control_end(void);
 

@@ -17,6 +17,7 @@ enum {
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
+	OPT_DAEMONIZE, OPT_LOG,
 };
 
 static const struct option long_options[] = {
@@ -39,6 +40,8 @@ static const struct option long_options[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
+	{ "daemonize", no_argument, NULL, OPT_DAEMONIZE },
+	{ "log", required_argument, NULL, OPT_LOG },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -115,6 +118,11 @@ static const char help_text[] =
 	"                            /NAME if set) with the QMP socket qmp.sock\n"
 	"      --qmp PATH            the QMP monitor (QEMU's JSON protocol) on the\n"
 	"                            unix socket PATH instead\n"
+	"      --daemonize           once the VM runs, detach: wirt returns 0 (or\n"
+	"                            the error), the console is on wirt console\n"
+	"                            NAME, messages go to --log or the runtime\n"
+	"                            directory's file log\n"
+	"      --log FILE            messages to FILE (appended) with --daemonize\n"
 	"Security:\n"
 	"      --sandbox on|off      once the machine is built, a seccomp filter\n"
 	"                            allows only the system calls running it needs\n"
@@ -327,6 +335,14 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 						 optarg);
 			flags->shutdown_timeout = (unsigned)v;
 			break;
+		case OPT_DAEMONIZE:
+			flags->daemonize = true;
+			break;
+		case OPT_LOG:
+			if (check_file_arg("log", optarg, err, err_len))
+				return -EINVAL;
+			flags->log = optarg;
+			break;
 		case OPT_VERBOSE:
 			flags->verbose++;
 			break;
@@ -348,6 +364,9 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 		return opt_error(err, err_len,
 				 "unexpected argument '%s' (see wirt run --help)",
 				 argv[optind]);
+	if (flags->log && !flags->daemonize)
+		return opt_error(err, err_len, "--log goes with --daemonize "
+				 "(otherwise redirect stderr)");
 	if (cfg->initrd && !cfg->kernel)
 		return opt_error(err, err_len, "--initrd needs --kernel");
 	if (!cfg->kernel && !cfg->firmware)

@@ -17,6 +17,8 @@ struct run_flags {
 	const char *name;	/* --name NAME, or NULL (one is generated) */
 	const char *qmp;	/* --qmp PATH, or NULL (the runtime directory) */
 	unsigned shutdown_timeout; /* --shutdown-timeout SECONDS */
+	bool daemonize;		/* --daemonize */
+	const char *log;	/* --log FILE, or NULL */
 };
 
 /* wirt's spelling of a QEMU option given to wirt run, or NULL (qemu_hints.c). */

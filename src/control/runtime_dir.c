@@ -174,7 +174,7 @@ int runtime_dir_write_info(const char *json)
 void runtime_dir_chown(uid_t uid, gid_t gid, const char *path)
 {
 	static const char *const files[] = { "", "/pid", "/info", "/qmp.sock",
-					      "/console.sock" };
+					      "/console.sock", "/log" };
 	char p[300];
 	size_t i;
 
@@ -203,6 +203,8 @@ void runtime_dir_release(void)
 	snprintf(path, sizeof(path), "%s/qmp.sock", rt.dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/console.sock", rt.dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/log", rt.dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/pid", rt.dir);
 	unlink(path);

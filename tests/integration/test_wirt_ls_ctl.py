@@ -210,3 +210,41 @@ def test_wirt_console_attaches_several_clients(rundir, wirt_binary):
         if p.poll() is None:
             p.kill()
         p.wait()
+
+
+def test_daemonize(rundir, tmp_path, wirt_binary):
+    log = tmp_path / "d.log"
+    t = time.monotonic()
+    r = subprocess.run([WIRT, "run", "--daemonize", "--log", str(log), "-v", "--accel", "emu",
+                        "--name", "daemon", "--shutdown-timeout", "1",
+                        "--firmware", guest_path("echo")],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t < 20
+    vms = {v["name"]: v for v in ls_json()}
+    assert vms["daemon"]["state"] == "running"
+    pid = vms["daemon"]["pid"]
+    try:
+        r = subprocess.run([WIRT, "console", "daemon"], input=b"still here",
+                           capture_output=True, timeout=20)
+        assert r.stdout == b"still here"
+        # SIGTERM: the power button, then (the echo guest has no ACPI) a stop.
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while "daemon" in [v["name"] for v in ls_json()]:
+            assert time.monotonic() < deadline, "the daemon did not stop"
+            time.sleep(0.1)
+        text = log.read_text()
+        assert "sandbox: seccomp filter installed" in text
+        assert "SIGTERM: asking the guest to power off" in text
+        assert "\r" not in text
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    # Errors while building the VM still reach the terminal.
+    r = subprocess.run([WIRT, "run", "--daemonize", "--accel", "emu", "--name", "broken",
+                        "--firmware", "/nonexistent/fw.bin"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "/nonexistent/fw.bin" in r.stderr
