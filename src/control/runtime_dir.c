@@ -49,7 +49,11 @@ int runtime_base(char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* Lock fd's whole file for writing; 0, or the pid that holds it (> 0). */
+/*
+ * Lock fd's whole file for writing; 0, or the pid that holds it (> 0).
+ * A POSIX record lock goes when its process closes any descriptor of the
+ * file: the VM's process must never open its pid file a second time.
+ */
 static pid_t lock_file(int fd)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
