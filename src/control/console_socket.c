@@ -1,7 +1,8 @@
 /*
- * The console socket (console_socket.h).  Output reaches clients with
- * non-blocking sends from whichever thread the guest wrote on: a client
- * that does not keep up loses output rather than slowing the guest.
+ * The console socket (console_socket.h).  The guest writes on vCPU
+ * threads, which the sandbox gives no socket calls: output is queued per
+ * client and an eventfd has the loop thread send it.  A client that does
+ * not keep up loses output rather than slowing the guest.
  */
 #include "control/console_socket.h"
 
@@ -9,8 +10,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,26 +25,65 @@
 #include "vm/vm.h"
 
 #define MAX_CLIENTS 8
+#define CLIENT_BUF 65536	/* output queued for one client */
 
 static struct {
 	struct vm *vm;
 	int listen_fd;
+	int kick_fd;		/* eventfd: output queued */
+	bool kicked;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	pthread_mutex_t lock;
 	int fds[MAX_CLIENTS];	/* -1: free */
-} cs = { .listen_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+	char *out[MAX_CLIENTS];
+	size_t out_len[MAX_CLIENTS];
+} cs = { .listen_fd = -1, .kick_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
+/* Guest output, on any thread: queue it and wake the loop. */
 static void tap(const void *buf, size_t len)
 {
+	uint64_t one = 1;
+	size_t n;
 	int i;
 
 	pthread_mutex_lock(&cs.lock);
 	for (i = 0; i < MAX_CLIENTS; i++) {
 		if (cs.fds[i] < 0)
 			continue;
-		if (send(cs.fds[i], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-		    errno != EAGAIN && errno != EWOULDBLOCK)
-			shutdown(cs.fds[i], SHUT_RDWR); /* the loop drops it */
+		n = CLIENT_BUF - cs.out_len[i];
+		if (n > len)
+			n = len;
+		memcpy(cs.out[i] + cs.out_len[i], buf, n);
+		cs.out_len[i] += n;
+		if (n && !cs.kicked) {
+			cs.kicked = true;
+			if (write(cs.kick_fd, &one, sizeof(one)) < 0)
+				cs.kicked = false;
+		}
+	}
+	pthread_mutex_unlock(&cs.lock);
+}
+
+/* The loop thread: send what is queued. */
+static void on_kick(void *opaque, uint32_t events)
+{
+	uint64_t n;
+	ssize_t sent;
+	int i;
+
+	pthread_mutex_lock(&cs.lock);
+	if (read(cs.kick_fd, &n, sizeof(n)) < 0)
+		n = 0;
+	cs.kicked = false;
+	for (i = 0; i < MAX_CLIENTS; i++) {
+		if (cs.fds[i] < 0 || !cs.out_len[i])
+			continue;
+		sent = send(cs.fds[i], cs.out[i], cs.out_len[i],
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			shutdown(cs.fds[i], SHUT_RDWR); /* its callback drops it */
+		/* Whatever did not go is lost: the guest does not wait. */
+		cs.out_len[i] = 0;
 	}
 	pthread_mutex_unlock(&cs.lock);
 }
@@ -83,8 +125,10 @@ static void on_accept(void *opaque, uint32_t events)
 	pthread_mutex_lock(&cs.lock);
 	for (i = 0; i < MAX_CLIENTS && cs.fds[i] >= 0; i++)
 		;
-	if (i < MAX_CLIENTS)
+	if (i < MAX_CLIENTS) {
 		cs.fds[i] = fd;
+		cs.out_len[i] = 0;
+	}
 	pthread_mutex_unlock(&cs.lock);
 	if (i == MAX_CLIENTS) {
 		close(fd);
@@ -106,9 +150,19 @@ static void console_socket_destroy(void *opaque)
 			cs.fds[i] = -1;
 		}
 	if (cs.listen_fd >= 0) {
+		event_loop_remove_fd(cs.vm->loop, cs.listen_fd);
 		close(cs.listen_fd);
 		unlink(cs.path);
 		cs.listen_fd = -1;
+	}
+	if (cs.kick_fd >= 0) {
+		event_loop_remove_fd(cs.vm->loop, cs.kick_fd);
+		close(cs.kick_fd);
+		cs.kick_fd = -1;
+	}
+	for (i = 0; i < MAX_CLIENTS; i++) {
+		free(cs.out[i]);
+		cs.out[i] = NULL;
 	}
 }
 
@@ -116,7 +170,7 @@ int console_socket_create(struct vm *vm, const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct stat st;
-	int fd, ret, i;
+	int fd, ret = 0, i;
 
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
@@ -133,12 +187,22 @@ int console_socket_create(struct vm *vm, const char *path)
 		close(fd);
 		return ret;
 	}
-	for (i = 0; i < MAX_CLIENTS; i++)
+	for (i = 0; i < MAX_CLIENTS; i++) {
 		cs.fds[i] = -1;
+		cs.out[i] = malloc(CLIENT_BUF);
+		if (!cs.out[i])
+			ret = -ENOMEM;
+	}
 	cs.vm = vm;
 	cs.listen_fd = fd;
 	strcpy(cs.path, path);
-	ret = event_loop_add_fd(vm->loop, fd, EPOLLIN, on_accept, NULL);
+	cs.kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (cs.kick_fd < 0)
+		ret = -errno;
+	if (!ret)
+		ret = event_loop_add_fd(vm->loop, fd, EPOLLIN, on_accept, NULL);
+	if (!ret)
+		ret = event_loop_add_fd(vm->loop, cs.kick_fd, EPOLLIN, on_kick, NULL);
 	if (ret) {
 		console_socket_destroy(NULL);
 		return ret;

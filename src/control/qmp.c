@@ -9,7 +9,9 @@
  * Threads: client sockets are served on the event loop thread; events come
  * from any thread (vCPUs powering off, the monitor's own stop).  srv.lock
  * guards the client list and every client's output buffer; commands run
- * without it, so a command that emits an event does not deadlock.
+ * without it, so a command that emits an event does not deadlock.  Only
+ * the loop thread touches the sockets (the sandbox gives vCPU threads no
+ * socket calls): elsewhere output is queued and an eventfd wakes the loop.
  */
 #include "control/qmp.h"
 
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -212,11 +215,28 @@ struct qmp_client {
 static struct {
 	struct vm *vm;
 	int listen_fd;
+	int kick_fd;		/* eventfd: output queued off the loop thread */
+	bool kicked;		/* written and not yet read; under lock */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	pthread_mutex_t lock;
 	struct qmp_client *clients;
 	unsigned nclients;
-} srv = { .listen_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+} srv = { .listen_fd = -1, .kick_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Set in this file's event loop callbacks: the thread may use sockets. */
+static __thread bool on_loop_thread;
+
+/* Off the loop thread: have it flush; called with srv.lock held. */
+static void kick_loop(void)
+{
+	uint64_t one = 1;
+
+	if (srv.kicked || srv.kick_fd < 0)
+		return;
+	srv.kicked = true;
+	if (write(srv.kick_fd, &one, sizeof(one)) < 0)
+		srv.kicked = false;
+}
 
 const char *qmp_vm_name;
 
@@ -254,6 +274,16 @@ static void client_flush(struct qmp_client *c)
 	}
 }
 
+/* Mark a client for dropping; called with srv.lock held. */
+static void client_break(struct qmp_client *c)
+{
+	c->broken = true;
+	if (on_loop_thread)
+		shutdown(c->fd, SHUT_RDWR); /* the loop then drops it */
+	else
+		kick_loop();
+}
+
 /* Queue and send; called with srv.lock held. */
 static void client_queue(struct qmp_client *c, const char *buf, size_t len)
 {
@@ -261,8 +291,7 @@ static void client_queue(struct qmp_client *c, const char *buf, size_t len)
 		return;
 	if (c->out_len + len > QMP_MAX_OUTPUT) {
 		log_warn("QMP: a client reads nothing; dropping it");
-		c->broken = true;
-		shutdown(c->fd, SHUT_RDWR);
+		client_break(c);
 		return;
 	}
 	if (c->out_len + len > c->out_cap) {
@@ -270,8 +299,7 @@ static void client_queue(struct qmp_client *c, const char *buf, size_t len)
 		char *p = realloc(c->out, cap);
 
 		if (!p) {
-			c->broken = true;
-			shutdown(c->fd, SHUT_RDWR);
+			client_break(c);
 			return;
 		}
 		c->out = p;
@@ -279,7 +307,30 @@ static void client_queue(struct qmp_client *c, const char *buf, size_t len)
 	}
 	memcpy(c->out + c->out_len, buf, len);
 	c->out_len += len;
-	client_flush(c);
+	if (on_loop_thread)
+		client_flush(c);
+	else
+		kick_loop();
+}
+
+/* The kick eventfd: flush what other threads queued. */
+static void server_on_kick(void *opaque, uint32_t events)
+{
+	struct qmp_client *c;
+	uint64_t n;
+
+	on_loop_thread = true;
+	pthread_mutex_lock(&srv.lock);
+	if (read(srv.kick_fd, &n, sizeof(n)) < 0)
+		n = 0;
+	srv.kicked = false;
+	for (c = srv.clients; c; c = c->next) {
+		if (c->broken)
+			shutdown(c->fd, SHUT_RDWR);
+		else
+			client_flush(c);
+	}
+	pthread_mutex_unlock(&srv.lock);
 }
 
 static void client_write(void *opaque, const char *buf, size_t len)
@@ -315,6 +366,7 @@ static void client_on_event(void *opaque, uint32_t events)
 	char buf[4096];
 	ssize_t n;
 
+	on_loop_thread = true;
 	if (events & EPOLLOUT) {
 		pthread_mutex_lock(&srv.lock);
 		client_flush(c);
@@ -336,8 +388,10 @@ static void client_on_event(void *opaque, uint32_t events)
 static void server_on_accept(void *opaque, uint32_t events)
 {
 	struct qmp_client *c;
-	int fd = accept4(srv.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd;
 
+	on_loop_thread = true;
+	fd = accept4(srv.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
 	if (srv.nclients >= QMP_MAX_CLIENTS) {
@@ -419,6 +473,8 @@ static void qmp_server_destroy(void *opaque)
 	int tries;
 
 	srv.vm->event_fn = NULL;
+	/* The loop has stopped: this (main) thread sends what is left. */
+	on_loop_thread = true;
 	for (c = srv.clients; c; c = next) {
 		next = c->next;
 		for (tries = 0; c->out_len && !c->broken && tries < 10; tries++) {
@@ -437,6 +493,10 @@ static void qmp_server_destroy(void *opaque)
 		close(srv.listen_fd);
 		unlink(srv.path);
 		srv.listen_fd = -1;
+	}
+	if (srv.kick_fd >= 0) {
+		close(srv.kick_fd);
+		srv.kick_fd = -1;
 	}
 }
 
@@ -483,11 +543,20 @@ int qmp_server_create(struct vm *vm, const char *path,
 	srv.listen_fd = fd;
 	strcpy(srv.path, path);
 	qmp_vm_name = info ? info->name : NULL;
-	ret = event_loop_add_fd(vm->loop, fd, EPOLLIN, server_on_accept, NULL);
+	srv.kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ret = srv.kick_fd < 0 ? -errno : 0;
+	if (!ret)
+		ret = event_loop_add_fd(vm->loop, fd, EPOLLIN, server_on_accept, NULL);
+	if (!ret)
+		ret = event_loop_add_fd(vm->loop, srv.kick_fd, EPOLLIN, server_on_kick, NULL);
 	if (ret) {
+		event_loop_remove_fd(vm->loop, fd);
 		close(fd);
 		unlink(path);
 		srv.listen_fd = -1;
+		if (srv.kick_fd >= 0)
+			close(srv.kick_fd);
+		srv.kick_fd = -1;
 		return ret;
 	}
 	vm_add_device(vm, &(struct device_hooks){ NULL, qmp_server_destroy, NULL });

@@ -64,7 +64,10 @@ static json_object *cmd_query_status(struct vm *vm, json_object *args,
 	bool paused = vm_is_paused(vm);
 	const char *status = paused ? "paused" : "running";
 
-	if (vm_stop_requested(vm))
+	/* A reset in progress is not the end: the VM goes on running. */
+	enum vm_stop_reason why = __atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE);
+
+	if (why != VM_RUNNING && why != VM_STOP_RESET)
 		status = "shutdown", paused = true;
 	json_object_object_add(r, "running", json_object_new_boolean(!paused));
 	json_object_object_add(r, "status", json_object_new_string(status));

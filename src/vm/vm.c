@@ -46,7 +46,10 @@ void vm_request_stop_host(struct vm *vm, enum vm_stop_reason reason,
 	unsigned i;
 
 	pthread_mutex_lock(&vm->stop_lock);
-	if (vm->stop_reason == VM_RUNNING) {
+	/* A stop also overrides a reset still in progress (quit during a
+	 * reboot must not be lost). */
+	if (vm->stop_reason == VM_RUNNING ||
+	    (vm->stop_reason == VM_STOP_RESET && reason != VM_STOP_RESET)) {
 		vm->stop_reason = reason;
 		vm->exit_status = status;
 		first = true;
@@ -200,6 +203,11 @@ static int vm_run_once(struct vm *vm)
 	int ret;
 
 	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->stop_reason != VM_RUNNING && vm->stop_reason != VM_STOP_RESET) {
+		/* Stopped while the machine was being reset. */
+		pthread_mutex_unlock(&vm->stop_lock);
+		return vm->stop_reason;
+	}
 	vm->stop_reason = VM_RUNNING;
 	pthread_mutex_unlock(&vm->stop_lock);
 	for (i = 0; i < vm->ncpus; i++) {
