@@ -43,6 +43,14 @@ wirt: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 build/obj/src/cli/main.o build/san/src/cli/main.o: CFLAGS += -DWIRT_VERSION='"$(WIRT_VERSION)"'
+# Rewritten when the version (the commit) changes, so --version never
+# names an older commit than the one built.
+build/obj/src/cli/main.o build/san/src/cli/main.o: build/version.stamp
+build/version.stamp: FORCE
+	@mkdir -p build
+	@echo '$(WIRT_VERSION)' | cmp -s - $@ || echo '$(WIRT_VERSION)' > $@
+.PHONY: FORCE
+FORCE:
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -65,13 +73,42 @@ build/guests/%.bin: tests/guests/%.S tests/guests/guest.ld $(wildcard tests/gues
 	objcopy -O binary build/guests/$*.elf $@
 
 # Test kernels (multiboot ELF32 at 1 MiB), for --kernel.
-KERNEL_SRCS := $(sort $(wildcard tests/kernels/*.S))
-KERNEL_BINS := $(KERNEL_SRCS:tests/kernels/%.S=build/kernels/%.elf)
+KERNEL_SRCS := $(sort $(wildcard tests/kernels/*.S tests/kernels/*.c))
+KERNEL_BINS := $(patsubst tests/kernels/%,build/kernels/%.elf,$(basename $(KERNEL_SRCS)))
 guests: $(KERNEL_BINS)
 build/kernels/%.elf: tests/kernels/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -c -nostdlib -o build/kernels/$*.o $<
 	ld -m elf_i386 -Ttext=0x100000 -e _start -o $@ build/kernels/$*.o
+# Paging and SSE are off when a multiboot kernel starts: plain 32-bit code.
+KERNEL_CFLAGS := -m32 -std=gnu11 -O2 -Wall -Wextra -ffreestanding -fno-pic -fno-pie \
+		 -fno-stack-protector -fno-asynchronous-unwind-tables -mgeneral-regs-only
+build/kernels/%.elf: tests/kernels/%.c tests/kernels/kernel.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -c -o build/kernels/$*.o $<
+	ld -m elf_i386 -T tests/kernels/kernel.ld -o $@ build/kernels/$*.o
+
+# The manual page, made from the help texts (scripts/make-man.sh), and
+# make install [PREFIX=/usr/local] [DESTDIR=...]: binary, page, bash completion.
+PREFIX ?= /usr/local
+man: build/wirt.1
+build/wirt.1: wirt scripts/make-man.sh
+	sh scripts/make-man.sh ./wirt > $@.tmp && mv $@.tmp $@
+install: wirt build/wirt.1
+	install -D -m 755 wirt $(DESTDIR)$(PREFIX)/bin/wirt
+	install -D -m 644 build/wirt.1 $(DESTDIR)$(PREFIX)/share/man/man1/wirt.1
+	install -D -m 644 scripts/wirt-completion.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/wirt
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/wirt $(DESTDIR)$(PREFIX)/share/man/man1/wirt.1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/wirt
+.PHONY: man install uninstall
+
+# The integration suite as an ordinary user (run as root; not part of
+# check: it takes as long again).  USER_NAME=name picks the user (default wirt-check).
+check-unprivileged: guest/vmlinuz
+	sh scripts/check-as-user.sh $(USER_NAME)
+.PHONY: check-unprivileged
 
 unit: $(UNIT_BINS)
 	@failed=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed=1; done; exit $$failed

@@ -19,7 +19,8 @@
 #include "util/log.h"
 #include "util/parse.h"
 
-const char img_usage[] =
+/* What `wirt img --help` says before the commands. */
+static const char img_intro[] =
 	"usage: wirt img COMMAND [OPTIONS] ...\n"
 	"\n"
 	"Create, inspect, check, convert, compare, map, commit, rebase, resize,\n"
@@ -31,80 +32,150 @@ const char img_usage[] =
 	"-U (--force-share) reads an image in use anyway (it may look\n"
 	"inconsistent while another process writes it).\n"
 	"CACHE: none (O_DIRECT, bypassing the host page cache), writeback or\n"
-	"unsafe (no ordering barriers).\n"
-	"\n"
-	"commands:\n"
-	"  create -f FMT [-b BACKING [-F BACKING_FMT]] [-o OPTIONS] FILE [SIZE]\n"
-	"      Create an image of SIZE bytes (suffixes K, M, G, T; binary).  With\n"
-	"      -b (qcow2 only) reads of unwritten clusters fall through to\n"
-	"      BACKING, a path relative to FILE's directory unless absolute;\n"
-	"      SIZE then defaults to BACKING's size.\n"
-	"      OPTIONS, comma-separated:\n"
-	"        cluster_size=SIZE      qcow2 cluster (512..2M, default 64K),\n"
-	"                               vmdk grain (default 64K),\n"
-	"                               vdi block (default 1M)\n"
-	"        compat=0.10|1.1        qcow2 version 2 or 3 (default 1.1)\n"
-	"        refcount_bits=N        qcow2 refcount width 1..64 (default 16)\n"
-	"        compression_type=zlib|zstd  qcow2 compressed-cluster format\n"
-	"        static=on|off          vdi: preallocate every block (fixed)\n"
-	"        lazy_refcounts=on|off  qcow2 v3: mark the image dirty while open\n"
-	"                               (wirt still updates refcounts at once)\n"
-	"        subformat=monolithicSparse|streamOptimized  vmdk file layout\n"
-	"  info [-f FMT] [-U] [--output human|json] FILE\n"
-	"      Show format, virtual size, disk usage, backing file, snapshots.\n"
-	"  check [-f FMT] [-r | -U] [--output human|json] FILE\n"
-	"      qcow2: count every cluster's real references and compare them\n"
-	"      with the stored refcounts and copied flags.  -r (--repair)\n"
-	"      sets refcounts to the real counts (freeing leaked clusters),\n"
-	"      fixes copied flags and clears the dirty bit.\n"
-	"      Exit status: 0 clean, 1 check failed, 2 corruption, 3 leaks only.\n"
-	"  convert [-f FMT] [-O OUTFMT] [-o OPTIONS] [-c] [-p] [-U] [-t CACHE]\n"
-	"          [-T SRC_CACHE] IN OUT\n"
-	"      Copy IN into a new image OUT (default format raw).  Ranges that\n"
-	"      read as zeros are not written, so OUT stays sparse.  Backing\n"
-	"      chains and compressed clusters of IN are read and flattened.\n"
-	"      -c writes compressed qcow2 clusters (zlib, or zstd with\n"
-	"      -o compression_type=zstd); -p shows progress on stderr.\n"
-	"      -o subformat=streamOptimized writes a compressed vmdk stream.\n"
-	"  compare [-f FMT] [-F FMT2] [-T CACHE] [-s] [-p] [-q] [-U] FILE1 FILE2\n"
-	"      Do both images show the guest the same bytes?  A larger image\n"
-	"      must read as zeros past the other's end (-s: sizes and zero\n"
-	"      status must match too).  Prints the first differing offset.\n"
-	"      Exit status: 0 identical, 1 different, 2 error.\n"
-	"  map [-f FMT] [-U] [--output human|json] [--start-offset OFF]\n"
-	"      [--max-length LEN] FILE\n"
-	"      Which ranges hold data, which read as zeros, and in which image\n"
-	"      of the backing chain (depth) and at which file offset they lie.\n"
-	"  commit [-f FMT] [-b BASE] [-d] [-p] [-q] [-t CACHE] FILE\n"
-	"      Write what FILE defines into its backing file (or into BASE,\n"
-	"      deeper in the chain), then empty FILE (not with -d or -b).\n"
-	"  rebase [-f FMT] -b BACKING [-F BACKING_FMT] [-u] [-p] [-q]\n"
-	"         [-t CACHE] [-T SRC_CACHE] FILE\n"
-	"      Make BACKING (relative to FILE's directory; '' for none) FILE's\n"
-	"      backing file.  Safe mode first copies into FILE whatever would\n"
-	"      change, so the guest sees the same bytes; -u only rewrites the\n"
-	"      header (for a backing file that was moved or renamed).\n"
-	"  bench [-f FMT] [-U] [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] [-o OFF]\n"
-	"        [-w] [--pattern BYTE] [-t CACHE] [-n | -i threads|native] FILE\n"
-	"      Time COUNT requests (default 75000) of SIZE bytes (4K) with\n"
-	"      DEPTH (64) in flight, at random SIZE-aligned offsets (-S STEP:\n"
-	"      sequential); -w writes; -n uses Linux native AIO.  Prints the\n"
-	"      time, IOPS and throughput.\n"
-	"  resize [-f FMT] [--shrink] FILE [+|-]SIZE\n"
-	"      Set the virtual size (or change it by +SIZE/-SIZE).  Growing\n"
-	"      works for every format but vmdk; shrinking raw and qcow2 images\n"
-	"      needs --shrink (data past the new end is lost; qcow2 frees those\n"
-	"      clusters, and refuses while internal snapshots exist).\n"
-	"  snapshot [-f FMT] -l [-U] [--output human|json]|-c NAME|-d NAME|-a NAME FILE\n"
-	"      qcow2 internal snapshots: list, create, delete, or apply\n"
-	"      (revert the image to) the snapshot NAME (a name or an ID).\n"
-	"  write [-f FMT] FILE OFFSET INPUT\n"
-	"      Write the bytes of INPUT (a file, or - for standard input) into\n"
-	"      the image FILE at byte OFFSET; the image does not grow.\n"
-	"  help\n"
-	"      Show this text.\n"
+	"unsafe (no ordering barriers).\n";
+
+/*
+ * Each command's synopsis (continuation lines indented as printed after
+ * "  ") and description (printed indented), for `wirt img --help` and
+ * `wirt img COMMAND --help`.
+ */
+static const struct img_help {
+	const char *name, *synopsis, *description;
+} img_helps[] = {
+	{ "create",
+	  "create -f FMT [-b BACKING [-F BACKING_FMT]] [-o OPTIONS] FILE [SIZE]",
+	  "Create an image of SIZE bytes (suffixes K, M, G, T; binary).  With\n"
+	  "-b (qcow2 only) reads of unwritten clusters fall through to\n"
+	  "BACKING, a path relative to FILE's directory unless absolute;\n"
+	  "SIZE then defaults to BACKING's size.\n"
+	  "OPTIONS, comma-separated:\n"
+	  "  cluster_size=SIZE      qcow2 cluster (512..2M, default 64K),\n"
+	  "                         vmdk grain (default 64K),\n"
+	  "                         vdi block (default 1M)\n"
+	  "  compat=0.10|1.1        qcow2 version 2 or 3 (default 1.1)\n"
+	  "  refcount_bits=N        qcow2 refcount width 1..64 (default 16)\n"
+	  "  compression_type=zlib|zstd  qcow2 compressed-cluster format\n"
+	  "  static=on|off          vdi: preallocate every block (fixed)\n"
+	  "  lazy_refcounts=on|off  qcow2 v3: mark the image dirty while open\n"
+	  "                         (wirt still updates refcounts at once)\n"
+	  "  subformat=monolithicSparse|streamOptimized  vmdk file layout" },
+	{ "info",
+	  "info [-f FMT] [-U] [--output human|json] FILE",
+	  "Show format, virtual size, disk usage, backing file, snapshots." },
+	{ "check",
+	  "check [-f FMT] [-r | -U] [--output human|json] FILE",
+	  "qcow2: count every cluster's real references and compare them\n"
+	  "with the stored refcounts and copied flags.  -r (--repair)\n"
+	  "sets refcounts to the real counts (freeing leaked clusters),\n"
+	  "fixes copied flags and clears the dirty bit.\n"
+	  "Exit status: 0 clean, 1 check failed, 2 corruption, 3 leaks only." },
+	{ "convert",
+	  "convert [-f FMT] [-O OUTFMT] [-o OPTIONS] [-c] [-p] [-U] [-t CACHE]\n"
+	  "[-T SRC_CACHE] IN OUT",
+	  "Copy IN into a new image OUT (default format raw).  Ranges that\n"
+	  "read as zeros are not written, so OUT stays sparse.  Backing\n"
+	  "chains and compressed clusters of IN are read and flattened.\n"
+	  "-c writes compressed qcow2 clusters (zlib, or zstd with\n"
+	  "-o compression_type=zstd); -p shows progress on stderr.\n"
+	  "-o subformat=streamOptimized writes a compressed vmdk stream." },
+	{ "compare",
+	  "compare [-f FMT] [-F FMT2] [-T CACHE] [-s] [-p] [-q] [-U] FILE1 FILE2",
+	  "Do both images show the guest the same bytes?  A larger image\n"
+	  "must read as zeros past the other's end (-s: sizes and zero\n"
+	  "status must match too).  Prints the first differing offset.\n"
+	  "Exit status: 0 identical, 1 different, 2 error." },
+	{ "map",
+	  "map [-f FMT] [-U] [--output human|json] [--start-offset OFF]\n"
+	  "[--max-length LEN] FILE",
+	  "Which ranges hold data, which read as zeros, and in which image\n"
+	  "of the backing chain (depth) and at which file offset they lie." },
+	{ "commit",
+	  "commit [-f FMT] [-b BASE] [-d] [-p] [-q] [-t CACHE] FILE",
+	  "Write what FILE defines into its backing file (or into BASE,\n"
+	  "deeper in the chain), then empty FILE (not with -d or -b)." },
+	{ "rebase",
+	  "rebase [-f FMT] -b BACKING [-F BACKING_FMT] [-u] [-p] [-q]\n"
+	  "[-t CACHE] [-T SRC_CACHE] FILE",
+	  "Make BACKING (relative to FILE's directory; '' for none) FILE's\n"
+	  "backing file.  Safe mode first copies into FILE whatever would\n"
+	  "change, so the guest sees the same bytes; -u only rewrites the\n"
+	  "header (for a backing file that was moved or renamed)." },
+	{ "bench",
+	  "bench [-f FMT] [-U] [-c COUNT] [-d DEPTH] [-s SIZE] [-S STEP] [-o OFF]\n"
+	  "[-w] [--pattern BYTE] [-t CACHE] [-n | -i threads|native] FILE",
+	  "Time COUNT requests (default 75000) of SIZE bytes (4K) with\n"
+	  "DEPTH (64) in flight, at random SIZE-aligned offsets (-S STEP:\n"
+	  "sequential); -w writes; -n uses Linux native AIO.  Prints the\n"
+	  "time, IOPS and throughput." },
+	{ "resize",
+	  "resize [-f FMT] [--shrink] FILE [+|-]SIZE",
+	  "Set the virtual size (or change it by +SIZE/-SIZE).  Growing\n"
+	  "works for every format but vmdk; shrinking raw and qcow2 images\n"
+	  "needs --shrink (data past the new end is lost; qcow2 frees those\n"
+	  "clusters, and refuses while internal snapshots exist)." },
+	{ "snapshot",
+	  "snapshot [-f FMT] -l [-U] [--output human|json]|-c NAME|-d NAME|-a NAME FILE",
+	  "qcow2 internal snapshots: list, create, delete, or apply\n"
+	  "(revert the image to) the snapshot NAME (a name or an ID)." },
+	{ "write",
+	  "write [-f FMT] FILE OFFSET INPUT",
+	  "Write the bytes of INPUT (a file, or - for standard input) into\n"
+	  "the image FILE at byte OFFSET; the image does not grow." },
+	{ "help",
+	  "help [COMMAND]",
+	  "Show this text, or COMMAND's part of it (as COMMAND --help)." },
+};
+
+static const char img_footer[] =
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 bad command line (check: see above).\n";
+
+
+/* TEXT's lines, each after INDENT spaces (empty lines stay empty). */
+static void put_indented(FILE *f, const char *text, int indent)
+{
+	const char *line = text, *nl;
+
+	do {
+		nl = strchrnul(line, '\n');
+		if (nl > line)
+			fprintf(f, "%*s%.*s", indent, "", (int)(nl - line), line);
+		fputc('\n', f);
+		line = nl + 1;
+	} while (*nl);
+}
+
+/* PREFIX and the synopsis, its continuation lines under the options. */
+static void put_synopsis(FILE *f, const char *prefix, const struct img_help *h)
+{
+	const char *nl = strchrnul(h->synopsis, '\n');
+
+	fprintf(f, "%s%.*s\n", prefix, (int)(nl - h->synopsis), h->synopsis);
+	if (*nl)
+		put_indented(f, nl + 1, (int)(strlen(prefix) + strlen(h->name) + 1));
+}
+
+void img_print_help(FILE *f, const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; cmd && i < sizeof(img_helps) / sizeof(img_helps[0]); i++) {
+		if (strcmp(cmd, img_helps[i].name))
+			continue;
+		put_synopsis(f, "usage: wirt img ", &img_helps[i]);
+		fputc('\n', f);
+		put_indented(f, img_helps[i].description, 2);
+		fputs("\nImage formats, locking and CACHE values: wirt img --help\n", f);
+		return;
+	}
+	fputs(img_intro, f);
+	fputs("\ncommands:\n", f);
+	for (i = 0; i < sizeof(img_helps) / sizeof(img_helps[0]); i++) {
+		put_synopsis(f, "  ", &img_helps[i]);
+		put_indented(f, img_helps[i].description, 6);
+	}
+	fputs(img_footer, f);
+}
 
 static int img_create(int argc, char **argv)
 {
@@ -346,12 +417,16 @@ int cmd_img(int argc, char **argv)
 	size_t i;
 
 	if (argc < 2) {
-		fputs(img_usage, stderr);
+		img_print_help(stderr, NULL);
 		return 2;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "help")) {
-		fputs(img_usage, stdout);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		img_print_help(stdout, NULL);
+		return 0;
+	}
+	/* wirt img help [COMMAND] */
+	if (!strcmp(argv[1], "help")) {
+		img_print_help(stdout, argc > 2 ? argv[2] : NULL);
 		return 0;
 	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

@@ -20,8 +20,11 @@ int img_commit(int argc, char **argv);
 int img_rebase(int argc, char **argv);
 int img_bench(int argc, char **argv);
 
-/* img.c: the help text. */
-extern const char img_usage[];
+/*
+ * img.c: the help text: of every command (CMD NULL or not a command), or
+ * of CMD alone (`wirt img CMD --help`, `wirt img help CMD`).
+ */
+void img_print_help(FILE *f, const char *cmd);
 
 /* Progress on stderr ("    (12.34/100%)"), shown only if enabled. */
 struct img_progress {

@@ -168,7 +168,7 @@ int img_next_option(const char *cmd, int argc, char **argv,
 				goto bad;
 			break;
 		case 'h':
-			fputs(img_usage, stdout);
+			img_print_help(stdout, cmd);
 			*status = 0;
 			return IMG_OPT_EXIT;
 		case ':':

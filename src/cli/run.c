@@ -1,5 +1,6 @@
 /* `wirt run`: build a virtual machine from the options and run it. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysinfo.h>
@@ -7,6 +8,7 @@
 #include "accel/accel.h"
 #include "cli/commands.h"
 #include "cli/daemonize.h"
+#include "cli/run_config.h"
 #include "cli/run_control.h"
 #include "cli/run_options.h"
 #include "ui/console.h"
@@ -75,16 +77,28 @@ int cmd_run(int argc, char **argv)
 {
 	struct vm_config cfg;
 	struct run_flags flags;
+	struct run_config rc;	/* cfg points into its strings: kept to the end */
 	const struct accel_ops *accel;
 	char err[256];
 	struct vm *vm;
 	int ret, status;
 
-	ret = run_options_parse(argc, argv, &cfg, &flags, stdout, err, sizeof(err));
-	if (ret == 1)
+	ret = run_config_load(&rc, argc, argv, err, sizeof(err));
+	if (!ret) {
+		ret = run_options_parse(rc.argc, rc.argv, &cfg, &flags, stdout, err,
+					sizeof(err));
+		if (ret < 0)
+			run_config_locate(&rc, optind - 1, err, sizeof(err));
+	}
+	if (ret == 1 || (!ret && rc.print)) {
+		if (ret != 1)
+			run_config_print(&rc, stdout);
+		run_config_free(&rc);
 		return 0;
+	}
 	if (ret) {
 		fprintf(stderr, "wirt run: %s\n", err);
+		run_config_free(&rc);
 		return 2;
 	}
 	if (flags.verbose)

@@ -132,6 +132,14 @@ static const char help_text[] =
 	"      --runas USER          started as root: become USER (its uid and\n"
 	"                            group, no other groups) once /dev/kvm, disks,\n"
 	"                            taps and sockets are open\n"
+	"Configuration:\n"
+	"      --config FILE         options from FILE, a JSON object of these long\n"
+	"                            options: {\"memory\": \"1G\", \"disk\": [\"a.qcow2\"],\n"
+	"                            \"rng\": true}; the command line overrides it\n"
+	"                            (and adds disks, nets, channels); errors name\n"
+	"                            FILE:LINE (annotated example: docs/vm.json)\n"
+	"      --print-config        print the options in effect as such a file,\n"
+	"                            and exit\n"
 	"Other:\n"
 	"  -v, --verbose             more messages (repeat for debug output)\n"
 	"  -h, --help                this help\n"
@@ -373,4 +381,24 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 		return opt_error(err, err_len,
 				 "nothing to boot: give --kernel FILE or --firmware FILE (see wirt run --help)");
 	return 0;
+}
+
+int run_options_has_arg(const char *name)
+{
+	const struct option *o;
+
+	for (o = long_options; o->name; o++)
+		if (!strcmp(o->name, name))
+			return o->has_arg != no_argument;
+	return -1;
+}
+
+const char *run_options_long_name(int c)
+{
+	const struct option *o;
+
+	for (o = long_options; o->name; o++)
+		if (o->val == c)
+			return o->name;
+	return NULL;
 }

@@ -32,4 +32,10 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 		      struct run_flags *flags, FILE *help_out,
 		      char *err, size_t err_len);
 
+/* For config files (run_config.c): whether the long option NAME takes a
+ * value (1) or not (0), -1 if there is no such option; the long name of
+ * the short option C, or NULL. */
+int run_options_has_arg(const char *name);
+const char *run_options_long_name(int c);
+
 #endif

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/sandbox.h"
 
 #define MAX_POLLFDS 1024
 #define RXQ_MAX 1024
@@ -268,10 +269,13 @@ static void *slirp_thread(void *opaque)
 {
 	struct net_user *u = opaque;
 
+	pthread_setname_np(pthread_self(), "slirp");
 	for (;;) {
 		uint32_t timeout = 1000;
 		int ret;
 
+		/* Started before the sandbox: narrow once it is on. */
+		sandbox_thread_enter(SANDBOX_THREAD_NETWORK);
 		pthread_mutex_lock(&u->lock);
 		if (u->stop) {
 			pthread_mutex_unlock(&u->lock);

@@ -151,6 +151,7 @@ static void *event_loop_thread(void *arg)
 	struct event_loop *loop = arg;
 	struct epoll_event evs[32];
 
+	pthread_setname_np(pthread_self(), "event loop");
 	sandbox_selftest();
 	for (;;) {
 		int i, n = epoll_wait(loop->epfd, evs, 32, -1);

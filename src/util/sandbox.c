@@ -3,9 +3,10 @@
  * installed once the machine is built (every file, device, tap and socket
  * open), plus --runas to leave root.  See sandbox.h and the design notes.
  *
- * One filter covers every thread (TSYNC for those already running; those
- * started later inherit it).  It allows the union of what the thread kinds
- * need:
+ * The process's filter covers every thread (TSYNC for those already
+ * running; those started later inherit it) and allows the union of what
+ * the thread kinds need; vCPU threads, virtio workers and libslirp's
+ * thread then add a narrower filter of their kind (sandbox_thread_enter):
  *   vCPU threads   KVM ioctls (KVM_RUN...), futex, tgkill (kicks), writes
  *                  for the serial console and log lines; the emulator
  *                  itself makes no system calls beyond memory management;
@@ -16,13 +17,16 @@
  *                  getrandom (virtio-rng), eventfds;
  *   libslirp       poll, sockets of the guest's connections (AF_INET and
  *                  AF_INET6 only), sendto/recvfrom and friends.
- * Anything else traps: a SIGSYS handler names the system call on one line
- * and ends wirt with SANDBOX_EXIT_STATUS.
+ * Anything else traps (opening files fails with EACCES instead): a SIGSYS
+ * handler names the system call and the thread kind on one line and ends
+ * wirt with SANDBOX_EXIT_STATUS.
  */
 #include "util/sandbox.h"
 
 #include <errno.h>
 #include <grp.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -39,41 +43,62 @@
 
 #include "util/log.h"
 
-/* System calls every thread kind may make, whatever their arguments. */
-static const int allowed[] = {
-	/* I/O on descriptors opened before the sandbox */
+/*
+ * The filters are built from these groups.  The process's filter allows
+ * them all; a narrowed thread (sandbox_thread_enter) only its kind's.
+ */
+
+/* Every thread: I/O on descriptors already open, waiting, threads, time,
+ * signals, memory. */
+static const int base_calls[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
-	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv),
-	SCMP_SYS(pwritev), SCMP_SYS(preadv2), SCMP_SYS(pwritev2),
-	SCMP_SYS(lseek), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
-	SCMP_SYS(fallocate), SCMP_SYS(ftruncate), SCMP_SYS(fstat),
-	SCMP_SYS(newfstatat), SCMP_SYS(close), SCMP_SYS(fcntl),
-	SCMP_SYS(dup), SCMP_SYS(pipe2),
-	/* event loop, device workers, libslirp */
-	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
-	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6),
-	SCMP_SYS(eventfd2), SCMP_SYS(timerfd_settime),
+	SCMP_SYS(close), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(fcntl),
+	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(timerfd_settime),
 	SCMP_SYS(timerfd_gettime), SCMP_SYS(getrandom),
-	/* sockets already open or made by libslirp (see socket below) */
-	SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept),
-	SCMP_SYS(accept4), SCMP_SYS(shutdown), SCMP_SYS(sendto),
-	SCMP_SYS(recvfrom), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
-	SCMP_SYS(sendmmsg), SCMP_SYS(recvmmsg), SCMP_SYS(getsockopt),
-	SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
-	/* threads, time, signals */
 	SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
 	SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(gettid),
 	SCMP_SYS(getpid), SCMP_SYS(tgkill), SCMP_SYS(clock_gettime),
 	SCMP_SYS(clock_getres), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
 	SCMP_SYS(gettimeofday), SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
-	SCMP_SYS(rt_sigaction), SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall),
-	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(wait4),
-	/* memory */
+	SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall),
+	SCMP_SYS(exit), SCMP_SYS(exit_group),
 	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(madvise),
 	SCMP_SYS(mremap), SCMP_SYS(brk),
-	/* the --channel and QMP sockets' files and the runtime directory,
-	 * removed at exit */
-	SCMP_SYS(unlink), SCMP_SYS(rmdir),
+};
+
+/* Disk images and block devices. */
+static const int file_calls[] = {
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv),
+	SCMP_SYS(pwritev), SCMP_SYS(preadv2), SCMP_SYS(pwritev2),
+	SCMP_SYS(lseek), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
+	SCMP_SYS(fallocate), SCMP_SYS(ftruncate),
+};
+
+/* Sockets already open or made by libslirp (see socket in add_rules). */
+static const int socket_calls[] = {
+	SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept),
+	SCMP_SYS(accept4), SCMP_SYS(shutdown), SCMP_SYS(sendto),
+	SCMP_SYS(recvfrom), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
+	SCMP_SYS(sendmmsg), SCMP_SYS(recvmmsg), SCMP_SYS(getsockopt),
+	SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+};
+
+/* The event loop and the main thread only. */
+static const int loop_calls[] = {
+	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+	SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(eventfd2),
+	SCMP_SYS(dup), SCMP_SYS(pipe2), SCMP_SYS(rt_sigaction),
+	/* the tap downscript's helper; the --channel and QMP sockets'
+	 * files and the runtime directory, removed at exit */
+	SCMP_SYS(wait4), SCMP_SYS(unlink), SCMP_SYS(rmdir),
+};
+
+enum {
+	GROUP_FILES = 1 << 0,
+	GROUP_SOCKETS = 1 << 1,	/* socket_calls and socket(AF_INET/6) */
+	GROUP_LOOP = 1 << 2,	/* loop_calls, and clone for new vCPU threads */
+	GROUP_SECCOMP = 1 << 3,	/* adding a thread's own filter */
+	GROUP_CONNECTED = 1 << 4, /* send/recv on connected sockets only */
 };
 
 /*
@@ -81,7 +106,30 @@ static const int allowed[] = {
  * the terminal ('T', which also holds FIONREAD/FIONBIO), block devices
  * (0x12: BLKDISCARD, BLKGETSIZE64...).
  */
+#define IOCTL_KVM (1u << 0)
+#define IOCTL_TTY_TUN (1u << 1)
+#define IOCTL_BLOCK (1u << 2)
 static const unsigned ioctl_types[] = { 0xAE, 'T', 0x12 };
+
+/*
+ * What each kind of thread needs besides base_calls.  vCPU threads run
+ * the device models (a virtio-net feature write sets the tap's offloads);
+ * workers raise interrupts (KVM_SIGNAL_MSI, KVM_IRQ_LINE).  Only the
+ * network threads reach sockets (device workers send to a --channel's
+ * client: on connected sockets, no address), only the others files.
+ */
+static const struct {
+	const char *name;	/* for the SIGSYS line and the self-test */
+	unsigned groups, ioctls;
+} kinds[SANDBOX_THREAD_KINDS] = {
+	[SANDBOX_THREAD_VCPU] = { "vcpu", GROUP_FILES, IOCTL_KVM | IOCTL_TTY_TUN },
+	[SANDBOX_THREAD_DEVICE] = { "device", GROUP_FILES | GROUP_CONNECTED,
+				    IOCTL_KVM | IOCTL_BLOCK },
+	[SANDBOX_THREAD_NETWORK] = { "network", GROUP_SOCKETS, IOCTL_KVM | IOCTL_TTY_TUN },
+};
+static const char *const kind_phrases[SANDBOX_THREAD_KINDS] = {
+	" in a vCPU thread", " in a device worker", " in a network thread",
+};
 
 /* Names by number, resolved before the filter, for the SIGSYS handler. */
 #define MAX_SYSCALL_NR 512
@@ -91,8 +139,17 @@ static const char *runas_user;
 static uid_t runas_uid;
 static gid_t runas_gid;
 
+/* The self-test: "1" for the event loop, else a kind's name. */
+static const char *selftest_target;
 static bool selftest_armed;
 static void (*refusal_hook)(void);
+
+/* The kinds' filters, built before the process's, loaded by each thread. */
+static scmp_filter_ctx kind_filters[SANDBOX_THREAD_KINDS];
+static pthread_mutex_t kind_filters_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool sandbox_on;
+static __thread bool thread_narrowed;
+static __thread int thread_kind = -1;	/* read by the SIGSYS handler */
 
 static size_t put(char *buf, size_t at, size_t len, const char *s)
 {
@@ -130,7 +187,10 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 	n = put(line, n, len, name ? name : "?");
 	n = put(line, n, len, " (");
 	n = put_num(line, n, len, nr);
-	n = put(line, n, len, "); wirt stops (a bug in wirt: please report it; "
+	n = put(line, n, len, ")");
+	if (thread_kind >= 0)
+		n = put(line, n, len, kind_phrases[thread_kind]);
+	n = put(line, n, len, "; wirt stops (a bug in wirt: please report it; "
 		"--sandbox off runs without the sandbox)");
 	if (refusal_hook)
 		refusal_hook();
@@ -191,34 +251,95 @@ int sandbox_runas_drop(void)
 	return 0;
 }
 
-static int add_rules(scmp_filter_ctx ctx)
+static int allow_all(scmp_filter_ctx ctx, const int *calls, size_t n)
 {
-	unsigned i;
+	size_t i;
 	int ret = 0;
 
-	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && !ret; i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-	for (i = 0; i < sizeof(ioctl_types) / sizeof(ioctl_types[0]) && !ret; i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00,
-					       ioctl_types[i] << 8));
-	/* libslirp opens the guest's connections: IP sockets only. */
+	for (i = 0; i < n && !ret; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+	return ret;
+}
+
+#define ALLOW_ALL(ctx, calls) allow_all(ctx, calls, sizeof(calls) / sizeof(calls[0]))
+
+static int add_rules(scmp_filter_ctx ctx, unsigned groups, unsigned ioctls)
+{
+	unsigned i;
+	int ret = ALLOW_ALL(ctx, base_calls);
+
+	/* Threads name themselves (top -H, gdb) as they start. */
 	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				       SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+
+	if (!ret && (groups & GROUP_FILES))
+		ret = ALLOW_ALL(ctx, file_calls);
+	if (!ret && (groups & GROUP_SOCKETS))
+		ret = ALLOW_ALL(ctx, socket_calls);
+	if (!ret && (groups & GROUP_LOOP))
+		ret = ALLOW_ALL(ctx, loop_calls);
+	for (i = 0; i < sizeof(ioctl_types) / sizeof(ioctl_types[0]) && !ret; i++)
+		if (ioctls & (1u << i))
+			ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+					       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00,
+						       ioctl_types[i] << 8));
+	/* libslirp opens the guest's connections: IP sockets only. */
+	if (!ret && (groups & GROUP_SOCKETS))
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 				       SCMP_A0(SCMP_CMP_EQ, AF_INET));
-	if (!ret)
+	if (!ret && (groups & GROUP_SOCKETS))
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 				       SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+	if (!ret && (groups & GROUP_CONNECTED))
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
+				       SCMP_A4(SCMP_CMP_EQ, 0));
+	if (!ret && (groups & GROUP_CONNECTED))
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvfrom), 1,
+				       SCMP_A4(SCMP_CMP_EQ, 0));
 	/* New threads (vCPUs after a reset) but no new processes; glibc
 	 * tries clone3 first, whose flags a filter cannot see: it falls
 	 * back to clone on ENOSYS. */
-	if (!ret)
+	if (!ret && (groups & GROUP_LOOP))
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 				       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
 					       CLONE_THREAD));
-	if (!ret)
+	if (!ret && (groups & GROUP_LOOP))
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 				       SCMP_SYS(clone3), 0);
+	/*
+	 * No file is opened once the guest runs, but glibc's malloc probes
+	 * /proc/sys/vm/overcommit_memory the first time a thread's heap
+	 * shrinks and does without it when that fails: opens fail quietly.
+	 */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0);
+	/* A thread may add its kind's filter (only ever narrowing), for
+	 * itself alone: no TSYNC or other flags. */
+	if (!ret && (groups & GROUP_SECCOMP))
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 2,
+				       SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER),
+				       SCMP_A1(SCMP_CMP_EQ, 0));
+	return ret;
+}
+
+/* The filter of each thread kind, ready for sandbox_thread_enter. */
+static int build_kind_filters(void)
+{
+	unsigned k;
+	int ret = 0;
+
+	for (k = 0; k < SANDBOX_THREAD_KINDS && !ret; k++) {
+		kind_filters[k] = seccomp_init(SCMP_ACT_TRAP);
+		if (!kind_filters[k])
+			return -ENOMEM;
+		/* no_new_privs is set already (TSYNC gives it every thread). */
+		ret = seccomp_attr_set(kind_filters[k], SCMP_FLTATR_CTL_NNP, 0);
+		if (!ret)
+			ret = add_rules(kind_filters[k], kinds[k].groups, kinds[k].ioctls);
+	}
 	return ret;
 }
 
@@ -249,7 +370,10 @@ int sandbox_enter(void (*on_refusal)(void))
 	}
 	ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (!ret)
-		ret = add_rules(ctx);
+		ret = add_rules(ctx, GROUP_FILES | GROUP_SOCKETS | GROUP_LOOP | GROUP_SECCOMP,
+				IOCTL_KVM | IOCTL_TTY_TUN | IOCTL_BLOCK);
+	if (!ret)
+		ret = build_kind_filters();
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -258,13 +382,49 @@ int sandbox_enter(void (*on_refusal)(void))
 			  "(--sandbox off runs without it)", strerror(-ret));
 		return ret;
 	}
-	selftest_armed = getenv("WIRT_SANDBOX_SELFTEST") != NULL;
+	selftest_target = getenv("WIRT_SANDBOX_SELFTEST");
+	selftest_armed = selftest_target != NULL;
+	__atomic_store_n(&sandbox_on, true, __ATOMIC_RELEASE);
 	log_info("sandbox: seccomp filter installed");
 	return 0;
 }
 
+/* The self-test's call for a narrowed thread: one its kind may not make
+ * but the process's filter allows. */
+static void selftest_kind(enum sandbox_thread kind)
+{
+	if (!selftest_target || strcmp(selftest_target, kinds[kind].name) ||
+	    !__atomic_exchange_n(&selftest_armed, false, __ATOMIC_RELAXED))
+		return;
+	if (kind == SANDBOX_THREAD_NETWORK)
+		syscall(SYS_fdatasync, -1);
+	else
+		syscall(SYS_socket, AF_INET, SOCK_DGRAM, 0);
+}
+
+void sandbox_thread_enter(enum sandbox_thread kind)
+{
+	int ret;
+
+	if (thread_narrowed || !__atomic_load_n(&sandbox_on, __ATOMIC_ACQUIRE))
+		return;
+	thread_narrowed = true;
+	/* libseccomp's load builds the program from the shared context. */
+	pthread_mutex_lock(&kind_filters_lock);
+	ret = seccomp_load(kind_filters[kind]);
+	pthread_mutex_unlock(&kind_filters_lock);
+	if (ret) {
+		log_warn("sandbox: cannot narrow a %s thread's filter: %s",
+			 kinds[kind].name, strerror(-ret));
+		return;
+	}
+	thread_kind = kind;
+	selftest_kind(kind);
+}
+
 void sandbox_selftest(void)
 {
-	if (__atomic_exchange_n(&selftest_armed, false, __ATOMIC_RELAXED))
+	if (selftest_target && !strcmp(selftest_target, "1") &&
+	    __atomic_exchange_n(&selftest_armed, false, __ATOMIC_RELAXED))
 		syscall(SYS_getpgid, 0);
 }

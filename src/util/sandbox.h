@@ -32,10 +32,31 @@ int sandbox_runas_drop(void);
  */
 int sandbox_enter(void (*on_refusal)(void));
 
+/* What a thread does, which decides the narrower filter it adds. */
+enum sandbox_thread {
+	SANDBOX_THREAD_VCPU,	/* runs guest code and the device models */
+	SANDBOX_THREAD_DEVICE,	/* virtio worker of a disk, console or rng */
+	SANDBOX_THREAD_NETWORK,	/* virtio-net worker, libslirp's thread */
+	SANDBOX_THREAD_KINDS
+};
+
 /*
- * WIRT_SANDBOX_SELFTEST=1 in the environment: the calling thread makes a
- * system call the sandbox refuses (once), to test the refusal.  Nothing
- * otherwise; costs a load and a branch.
+ * With the sandbox on, add the filter of KIND to the calling thread, which
+ * then may make only the system calls that kind of thread needs (the
+ * event loop and the main thread keep the process's filter).  Once per
+ * thread: later calls, and all calls without the sandbox, cost a
+ * thread-local load and a branch, so a worker may call it each time it
+ * wakes (workers started before the sandbox narrow at their first wake).
+ */
+void sandbox_thread_enter(enum sandbox_thread kind);
+
+/*
+ * WIRT_SANDBOX_SELFTEST in the environment: a thread makes a system call
+ * its filter refuses (once), to test the refusal.  "1": the event loop
+ * (which calls this at its start) calls getpgid; "vcpu", "device",
+ * "network": the first thread of that kind, once narrowed, makes a call
+ * only the other kinds may make.  Nothing otherwise; costs a load and a
+ * branch.
  */
 void sandbox_selftest(void);
 

@@ -16,6 +16,7 @@
 #include "util/event_loop.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "vm/board.h"
 #include "vm/boot.h"
 
@@ -85,6 +86,7 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
+	char name[16];
 	sigset_t set;
 
 	/* Only vCPU threads take the kick signal; see accel/kvm.c. */
@@ -92,6 +94,9 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	vcpu->tid = gettid();
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
+	pthread_setname_np(pthread_self(), name);
+	sandbox_thread_enter(SANDBOX_THREAD_VCPU);
 
 	while (!vm_stop_requested(vm)) {
 		/* stop (vm_pause.c): checked after each kick, not per instruction. */

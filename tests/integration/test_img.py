@@ -114,6 +114,17 @@ def test_help_documents_every_command():
         assert cmd in text
 
 
+@pytest.mark.parametrize("cmd", ["create", "info", "check", "convert", "compare", "map",
+                                 "commit", "rebase", "bench", "resize", "snapshot", "write"])
+def test_each_command_has_its_own_help(cmd):
+    for args in ([cmd, "--help"], [cmd, "-h"], ["help", cmd]):
+        text = wirt(*args).stdout.decode()
+        assert text.startswith("usage: wirt img %s " % cmd), (args, text)
+        # Its own section only, not the others'.
+        assert "commands:" not in text and text.count("usage:") == 1, text
+        assert "wirt img --help" in text
+
+
 @pytest.mark.parametrize("args,code", [
     ([], 2),
     (["frobnicate"], 2),

@@ -82,6 +82,50 @@ def test_refused_system_call_stops_wirt_with_one_line():
                      "the sandbox)"], r.stderr
 
 
+def test_threads_narrow_their_own_filters(tmp_path):
+    """vCPU threads, device workers and libslirp's thread add a filter of
+    their kind to the process's; the event loop keeps the process's."""
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"\0" * (1 << 20))
+    vm = IdleVM("--disk", "%s,format=raw" % disk, "--net", "user", "--rng")
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            kinds = {}
+            for t in vm.threads():
+                s = vm.status(t)
+                kinds.setdefault(s["Name"], []).append(s["Seccomp_filters"])
+            # libslirp's thread narrows at its next wake (within a second).
+            if kinds.get("slirp") == ["2"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert kinds["vcpu0"] == ["2"], kinds
+        assert kinds["slirp"] == ["2"], kinds
+        assert kinds["event loop"] == ["1"], kinds
+        # Workers narrow at their first wake; the idle guest wakes none.
+        for dev in ("virtio-blk", "virtio-net", "virtio-rng"):
+            assert kinds[dev] == ["1"], kinds
+    finally:
+        vm.stop()
+
+
+@pytest.mark.parametrize("kind,call,where,extra", [
+    ("vcpu", "socket (41)", "in a vCPU thread", ["--firmware", guest_path("idle")]),
+    ("network", "fdatasync (75)", "in a network thread",
+     ["--firmware", guest_path("idle"), "--net", "user"]),
+    # virtio_msix posts a buffer to the rng: its worker wakes and narrows.
+    ("device", "socket (41)", "in a device worker",
+     ["--firmware", guest_path("virtio_msix"), "--rng"]),
+])
+def test_a_narrowed_thread_is_refused_what_its_kind_does_not_do(kind, call, where, extra):
+    r = subprocess.run([WIRT, "run", "--accel", "emu"] + extra, capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, WIRT_SANDBOX_SELFTEST=kind))
+    assert r.returncode == SANDBOX_EXIT, (r.returncode, r.stderr)
+    assert ("wirt: the sandbox refused system call %s %s; wirt stops" % (call, where)
+            in r.stderr), r.stderr
+
+
 def test_sandbox_off_lets_the_guest_run():
     r = subprocess.run([WIRT, "run", "--sandbox", "off", "--accel", "emu",
                         "--firmware", guest_path("hello")],

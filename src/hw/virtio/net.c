@@ -286,6 +286,7 @@ static void net_ops_init(struct virtio_device_ops *ops, bool vnet_hdr)
 		.device_id = VIRTIO_ID_NET,
 		.class_code = 0x020000,
 		.nqueues = 2,
+		.network = true,
 		.queue_size = 256,
 		.features = BIT(NET_F_CSUM) | BIT(NET_F_GUEST_CSUM) |
 			    BIT(NET_F_HOST_TSO4) | BIT(NET_F_HOST_TSO6) |

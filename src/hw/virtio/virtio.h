@@ -50,6 +50,8 @@ struct virtio_device_ops {
 	uint16_t queue_size;         /* the size each queue offers */
 	uint64_t features;           /* device-specific feature bits */
 	unsigned config_size;        /* bytes of device configuration */
+	bool network;                /* its worker sends to a network back end
+				      * (the sandbox's filter for it) */
 	/* Work on queue q; worker thread, vdev->lock held. */
 	void (*queue_notify)(struct virtio_device *vdev, unsigned q);
 	/* Optional: the driver wrote device configuration (lock held). */

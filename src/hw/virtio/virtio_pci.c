@@ -14,6 +14,7 @@
 
 #include "hw/pci.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "vm/vm.h"
 
 #define VIRTIO_PCI_VENDOR  0x1af4
@@ -466,6 +467,7 @@ static void *worker_main(void *opaque)
 	struct pollfd fds[VIRTIO_MAX_QUEUES + 1];
 	unsigned q, n = vdev->ops->nqueues;
 
+	pthread_setname_np(pthread_self(), vdev->ops->name);
 	for (q = 0; q < n; q++)
 		fds[q] = (struct pollfd){ .fd = vdev->kick_fd[q], .events = POLLIN };
 	fds[n] = (struct pollfd){ .fd = vdev->stop_fd, .events = POLLIN };
@@ -474,6 +476,9 @@ static void *worker_main(void *opaque)
 
 		if (poll(fds, n + 1, -1) < 0)
 			continue;
+		/* Started before the sandbox: narrow at the first wake. */
+		sandbox_thread_enter(vdev->ops->network ? SANDBOX_THREAD_NETWORK
+							: SANDBOX_THREAD_DEVICE);
 		if (fds[n].revents)
 			return NULL;
 		for (q = 0; q < n; q++) {
