@@ -34,6 +34,7 @@ build/guest-programs/test-initrd.img: $(GUEST_FILES_OUT) $(ACPI_MODULES_STAMP) \
 # FUZZ_CHECK_SECONDS.
 FUZZ_QMP_OBJS  := build/fuzz/obj/src/control/qmp.o build/fuzz/obj/src/control/qmp_commands.o \
 		  build/fuzz/obj/src/control/hmp.o build/fuzz/obj/src/vm/vm_pause.o \
+		  build/fuzz/obj/src/vm/vm_clock.o \
 		  build/fuzz/obj/src/util/log.o
 FUZZ_QMP_SEEDS := build/fuzz/qmp-seeds
 
