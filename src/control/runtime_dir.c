@@ -108,6 +108,37 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/*
+ * Remove the stale directories beside ours (wirts killed or ended by the
+ * sandbox leave theirs), so that they do not pile up.  Never opens our
+ * own pid file: closing it would drop our lock.
+ */
+static void sweep(const char *base, const char *own)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+	char path[512];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, own) ||
+		    !vm_name_valid(e->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
+		runtime_dir_check(path);
+	}
+	closedir(d);
+}
+
+static void release_at_exit(void)
+{
+	/* Only the main thread: the sandbox gives other threads no unlink
+	 * (a die() there leaves a stale directory, cleaned later). */
+	if (gettid() == getpid())
+		runtime_dir_release();
+}
+
 int runtime_dir_claim(const char *name, char *dir, size_t len)
 {
 	char base[200], path[300], buf[32];
@@ -154,6 +185,9 @@ int runtime_dir_claim(const char *name, char *dir, size_t len)
 		runtime_dir_release();
 		return ret;
 	}
+	/* die() and other exits that skip run_control_end clean up too. */
+	atexit(release_at_exit);
+	sweep(base, name);
 	return 0;
 }
 

@@ -140,6 +140,15 @@ def test_background_start_does_not_stop(tmp_path, wirt_binary):
             done, st = os.waitpid(pid, os.WNOHANG)
             if done:
                 break
+        # What is still in the pty after the exit.
+        while select.select([fd], [], [], 0.3)[0]:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
         assert done, "wirt did not end"
         assert os.WEXITSTATUS(st) == 0, (os.WEXITSTATUS(st), out)
         assert b"idle" in out and b"background" in out
