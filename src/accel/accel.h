@@ -75,6 +75,13 @@ struct accel_ops {
 	int (*msi_irqfd)(struct vm *vm, int fd, uint64_t addr, uint32_t data,
 			 bool assign);
 
+	/*
+	 * Optional: the VM was paused (true, every vCPU parked) or is about
+	 * to run again (false): keep the guest's clock from jumping over
+	 * the pause where the accelerator keeps one (KVM's kvmclock).
+	 */
+	void (*pause_clock)(struct vm *vm, bool paused);
+
 	/* Optional: assert the board's NMI line, LINT1 of every CPU (what an
 	 * NMI button or a chipset NMI does); any thread. */
 	void (*nmi)(struct vm *vm);

@@ -549,4 +549,5 @@ const struct accel_ops accel_kvm_ops = {
 	.vcpu_kick = kvm_vcpu_kick,
 	.ioeventfd = kvm_vm_ioeventfd,
 	.msi_irqfd = kvm_msi_irqfd,
+	.pause_clock = kvm_pause_clock,
 };

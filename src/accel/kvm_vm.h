@@ -34,7 +34,14 @@ struct kvm_vm {
 	unsigned max_gsi;        /* routes the kernel accepts */
 	struct kvm_msi_route msi[KVM_MAX_MSI_ROUTES];
 	unsigned nmsi;
+
+	/* kvmclock at the monitor's stop, set again at cont (kvm_clock.c). */
+	uint64_t paused_clock;
+	bool clock_saved;
 };
+
+/* The accelerator op: see pause_clock in accel/accel.h. */
+void kvm_pause_clock(struct vm *vm, bool paused);
 
 /* Install the PC's interrupt wiring; without it irqfds are unavailable. */
 void kvm_irq_routing_init(struct kvm_vm *k);

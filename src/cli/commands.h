@@ -4,5 +4,8 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_img(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 
 #endif

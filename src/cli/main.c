@@ -17,6 +17,9 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  run      run a virtual machine (wirt run --help)\n"
 		"  img      create, inspect and convert disk images (wirt img --help)\n"
+		"  ls       list the running VMs (wirt ls --help)\n"
+		"  ctl      control a running VM: status, pause, powerdown... (wirt ctl --help)\n"
+		"  console  attach to a running VM's serial console (wirt console --help)\n"
 		"  version  print wirt's version (also --version)\n"
 		"\n"
 		"wirt runs x86-64 virtual machines with Linux KVM where the host has it\n"
@@ -31,6 +34,9 @@ int main(int argc, char **argv)
 	} commands[] = {
 		{ "run", cmd_run },
 		{ "img", cmd_img },
+		{ "ls", cmd_ls },
+		{ "ctl", cmd_ctl },
+		{ "console", cmd_console },
 	};
 	unsigned i;
 

@@ -7,7 +7,9 @@
 
 #include "accel/accel.h"
 #include "cli/commands.h"
+#include "cli/daemonize.h"
 #include "cli/run_config.h"
+#include "cli/run_control.h"
 #include "cli/run_options.h"
 #include "ui/console.h"
 #include "util/log.h"
@@ -110,22 +112,42 @@ int cmd_run(int argc, char **argv)
 	accel = choose_accel(&cfg);
 	if (!accel)
 		return 1;
+	/* Detach while wirt is one thread without locks (the runtime
+	 * directory's lock belongs to the process that takes it). */
+	if (flags.daemonize && daemonize_start() < 0)
+		return 1;
+	if (run_control_prepare(&flags) < 0)
+		return 1;
 
 	/* The VM is large (vCPU and device tables): keep it off the stack. */
 	static struct vm the_vm;
 	vm = &the_vm;
 	ret = vm_create(vm, &cfg, accel);
-	if (ret) {
+	if (ret || run_control_start(vm, &flags) < 0) {
 		vm_destroy(vm);
+		run_control_end();
 		return 1;
+	}
+	if (flags.daemonize) {
+		char log[300];
+
+		if (flags.log)
+			snprintf(log, sizeof(log), "%s", flags.log);
+		else if (run_control_dir())
+			snprintf(log, sizeof(log), "%s/log", run_control_dir());
+		else
+			snprintf(log, sizeof(log), "/dev/null");
+		daemonize_ready(log);
 	}
 	/* Everything is open: leave root, then give up what is left. */
 	if (sandbox_runas_drop() < 0 ||
 	    (!flags.no_sandbox && sandbox_enter(console_restore) < 0)) {
 		vm_destroy(vm);
+		run_control_end();
 		return 1;
 	}
 	status = vm_run(vm);
 	vm_destroy(vm);
+	run_control_end();
 	return status;
 }

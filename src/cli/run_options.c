@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control/runtime_dir.h"
 #include "util/parse.h"
 #include "vm/memory.h"
 
@@ -17,7 +18,8 @@ enum {
 	OPT_INITRD = 'i', OPT_APPEND = 'A', OPT_FIRMWARE = 'f', OPT_DISK = 'd',
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
-	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON,
+	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
+	OPT_DAEMONIZE, OPT_LOG,
 };
 
 static const struct option long_options[] = {
@@ -38,6 +40,11 @@ static const struct option long_options[] = {
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "runas", required_argument, NULL, OPT_RUNAS },
 	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "qmp", required_argument, NULL, OPT_QMP },
+	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
+	{ "daemonize", no_argument, NULL, OPT_DAEMONIZE },
+	{ "log", required_argument, NULL, OPT_LOG },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -108,6 +115,23 @@ static const char help_text[] =
 	"Lifecycle:\n"
 	"      --no-reboot           exit instead of resetting when the guest\n"
 	"                            reboots (status 0) or triple-faults (status 2)\n"
+	"      --shutdown-timeout S  SIGTERM or SIGINT (stdin not a terminal)\n"
+	"                            press the ACPI power button; after S seconds\n"
+	"                            (default 10; 0: at once) or a second signal\n"
+	"                            wirt stops the guest (status 128+signal)\n"
+	"Control:\n"
+	"      --name NAME           the VM's name for wirt ls / wirt ctl (letters,\n"
+	"                            digits, '.', '-', '_'; default wirt-PID); its\n"
+	"                            runtime directory is $XDG_RUNTIME_DIR/wirt/NAME\n"
+	"                            (/run/wirt/NAME for root, $WIRT_RUNTIME_DIR\n"
+	"                            /NAME if set) with the QMP socket qmp.sock\n"
+	"      --qmp PATH            the QMP monitor (QEMU's JSON protocol) on the\n"
+	"                            unix socket PATH instead\n"
+	"      --daemonize           once the VM runs, detach: wirt returns 0 (or\n"
+	"                            the error), the console is on wirt console\n"
+	"                            NAME, messages go to --log or the runtime\n"
+	"                            directory's file log\n"
+	"      --log FILE            messages to FILE (appended) with --daemonize\n"
 	"Security:\n"
 	"      --sandbox on|off      once the machine is built, a seccomp filter\n"
 	"                            allows only the system calls running it needs\n"
@@ -222,6 +246,14 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 
 	memset(cfg, 0, sizeof(*cfg));
 	memset(flags, 0, sizeof(*flags));
+	flags->shutdown_timeout = 10;
+	for (c = 1; c < argc; c++) {
+		const char *hint = qemu_option_hint(argv[c]);
+
+		if (hint)
+			return opt_error(err, err_len, "'%s' is a QEMU option; in wirt "
+					 "run: %s (see wirt run --help)", argv[c], hint);
+	}
 	cfg->accel = ACCEL_AUTO;
 	cfg->memory = VM_DEFAULT_MEMORY;
 	cfg->cpus = 1;
@@ -334,6 +366,34 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 				return opt_error(err, err_len, "--debugcon needs a file name");
 			cfg->debugcon = optarg;
 			break;
+		case OPT_NAME:
+			if (!vm_name_valid(optarg))
+				return opt_error(err, err_len,
+						 "--name '%s': give 1 to %d letters, digits, '.', "
+						 "'-' or '_', starting with a letter or digit",
+						 optarg, VM_NAME_MAX);
+			flags->name = optarg;
+			break;
+		case OPT_QMP:
+			if (!*optarg)
+				return opt_error(err, err_len, "--qmp needs a socket path");
+			flags->qmp = optarg;
+			break;
+		case OPT_SHUTDOWN_TIMEOUT:
+			if (parse_uint(optarg, 0, 3600, &v))
+				return opt_error(err, err_len,
+						 "--shutdown-timeout '%s': give seconds from 0 to 3600",
+						 optarg);
+			flags->shutdown_timeout = (unsigned)v;
+			break;
+		case OPT_DAEMONIZE:
+			flags->daemonize = true;
+			break;
+		case OPT_LOG:
+			if (check_file_arg("log", optarg, err, err_len))
+				return -EINVAL;
+			flags->log = optarg;
+			break;
 		case OPT_VERBOSE:
 			flags->verbose++;
 			break;
@@ -355,6 +415,9 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 		return opt_error(err, err_len,
 				 "unexpected argument '%s' (see wirt run --help)",
 				 argv[optind]);
+	if (flags->log && !flags->daemonize)
+		return opt_error(err, err_len, "--log goes with --daemonize "
+				 "(otherwise redirect stderr)");
 	if (cfg->initrd && !cfg->kernel)
 		return opt_error(err, err_len, "--initrd needs --kernel");
 	if (!cfg->kernel && !cfg->firmware)

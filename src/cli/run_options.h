@@ -14,7 +14,15 @@ struct run_flags {
 	bool overcommit;	/* --overcommit: no host memory check */
 	bool no_sandbox;	/* --sandbox off: no seccomp filter */
 	const char *runas;	/* --runas USER, or NULL */
+	const char *name;	/* --name NAME, or NULL (one is generated) */
+	const char *qmp;	/* --qmp PATH, or NULL (the runtime directory) */
+	unsigned shutdown_timeout; /* --shutdown-timeout SECONDS */
+	bool daemonize;		/* --daemonize */
+	const char *log;	/* --log FILE, or NULL */
 };
+
+/* wirt's spelling of a QEMU option given to wirt run, or NULL (qemu_hints.c). */
+const char *qemu_option_hint(const char *arg);
 
 /*
  * Parse argv (argv[0] is "run").  Returns 0 on success, 1 if --help was

@@ -2,7 +2,9 @@
  * The ACPI power-management block the FADT points at (vm/acpi.h):
  * PM1 event (status/enable) and control registers, where writing SLP_TYP
  * for S5 with SLP_EN powers the machine off; the 24-bit PM timer at
- * 3.579545 MHz; and the reset register.
+ * 3.579545 MHz; and the reset register.  The fixed power button
+ * (vm_power_button) sets PWRBTN_STS; the SCI (a level-triggered ISA line)
+ * is high while an enabled status bit is set.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,28 +14,40 @@
 
 #include "hw/bus.h"
 #include "hw/devices.h"
+#include "hw/irq.h"
 #include "util/log.h"
 #include "vm/acpi.h"
+#include "vm/vm_clock.h"
 #include "vm/vm.h"
 
 #define PM_TIMER_HZ 3579545ULL
 #define CNT_SCI_EN  0x0001
 #define CNT_SLP_EN  0x2000
+#define STS_PWRBTN  0x0100
 
 struct acpi_pm {
 	struct vm *vm;
 	pthread_mutex_t lock;
 	uint16_t sts, en, cnt;
+	int sci;	/* the level last put on the SCI line */
 	uint16_t base;		/* where it is mapped; 0 if nowhere */
 };
 
+/* Called with pm->lock held after sts or en changed. */
+static void pm_update_sci(struct acpi_pm *pm)
+{
+	int level = (pm->sts & pm->en) != 0;
+
+	if (level != pm->sci) {
+		pm->sci = level;
+		irq_set_line(pm->vm, ACPI_SCI_IRQ, level);
+	}
+}
+
 static uint32_t pm_timer(void)
 {
-	struct timespec ts;
-	uint64_t ns;
+	uint64_t ns = vm_clock_ns(); /* stands still while paused */
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	return (uint32_t)((unsigned __int128)ns * PM_TIMER_HZ / 1000000000ULL) & 0xffffff;
 }
 
@@ -93,6 +107,8 @@ static void pm_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 			vm_request_stop(pm->vm, VM_STOP_RESET, 0);
 		break;
 	}
+	if (off < 4)
+		pm_update_sci(pm);
 	pthread_mutex_unlock(&pm->lock);
 }
 
@@ -146,8 +162,20 @@ static void pm_reset(void *opaque)
 
 	pthread_mutex_lock(&pm->lock);
 	pm->sts = pm->en = pm->cnt = 0;
+	pm_update_sci(pm);
 	pthread_mutex_unlock(&pm->lock);
 	acpi_pm_move(pm->vm, ACPI_PM_BASE);
+}
+
+/* The power button was pressed (monitor, SIGTERM): any thread. */
+static void pm_power_button(void *opaque)
+{
+	struct acpi_pm *pm = opaque;
+
+	pthread_mutex_lock(&pm->lock);
+	pm->sts |= STS_PWRBTN;
+	pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
 }
 
 static void pm_destroy(void *opaque)
@@ -178,5 +206,7 @@ int acpi_pm_create(struct vm *vm)
 	vm->acpi_pm = pm;
 	hooks.opaque = pm;
 	vm_add_device(vm, &hooks);
+	vm->power_button = pm_power_button;
+	vm->power_button_opaque = pm;
 	return 0;
 }

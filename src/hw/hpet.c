@@ -31,6 +31,7 @@
 #include "util/event_loop.h"
 #include "util/log.h"
 #include "vm/vm.h"
+#include "vm/vm_clock.h"
 
 #define NS_PER_TICK (HPET_PERIOD_FS / 1000000u)
 #define MIN_PERIOD_NS 50000ULL  /* at most 20 kHz of host wake-ups a timer */
@@ -82,12 +83,10 @@ struct hpet {
 	struct hpet_timer t[HPET_TIMERS];
 };
 
+/* The guest's clock: it stands still while the VM is paused. */
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return vm_clock_ns();
 }
 
 static uint64_t counter_at(const struct hpet *h, uint64_t now)
@@ -140,6 +139,9 @@ static void set_deadline(struct hpet_timer *t, uint64_t deadline)
 	struct itimerspec its = { 0 };
 
 	t->deadline = deadline;
+	/* deadline is guest time; the timerfd runs on the host's clock. */
+	if (deadline)
+		deadline = vm_clock_to_host(deadline);
 	its.it_value.tv_sec = deadline / 1000000000ULL;
 	its.it_value.tv_nsec = deadline % 1000000000ULL;
 	timerfd_settime(t->fd, TFD_TIMER_ABSTIME, &its, NULL);

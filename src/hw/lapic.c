@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "vm/vm_clock.h"
 
 #define MAX_CPUS 64
 
@@ -75,12 +76,10 @@ struct apic_bus {
 	void *eoi_opaque;
 };
 
+/* The guest's clock: it stands still while the VM is paused. */
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return vm_clock_ns();
 }
 
 static int highest_bit(const uint32_t r[8])

@@ -20,6 +20,7 @@
 #include "util/event_loop.h"
 #include "util/log.h"
 #include "vm/vm.h"
+#include "vm/vm_clock.h"
 
 #define PIT_HZ 1193182ULL
 
@@ -47,12 +48,10 @@ struct pit {
 	int timer_fd;
 };
 
+/* The guest's clock: it stands still while the VM is paused. */
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return vm_clock_ns();
 }
 
 static uint64_t ticks_since(const struct pit_channel *c, uint64_t now)

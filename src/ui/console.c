@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "control/hmp_console.h"
 #include "hw/devices.h"
 #include "util/event_loop.h"
 #include "util/log.h"
@@ -31,15 +32,28 @@ static struct {
 	bool termios_saved;
 	struct termios saved;
 	bool escape_pending;
+	bool monitor;        /* C-a c: keys go to the human monitor */
+	bool monitor_line;   /* a monitor command waits to run */
 	bool stdin_paused;   /* EPOLLIN off while the guest is not reading */
 	bool stdin_eof;
 	uint8_t buf[INPUT_BUF];
 	size_t head, len;
 } con = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+static console_tap_fn output_tap;
+
+void console_set_output_tap(console_tap_fn fn)
+{
+	__atomic_store_n(&output_tap, fn, __ATOMIC_RELEASE);
+}
+
 void console_write(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
+	console_tap_fn tap = __atomic_load_n(&output_tap, __ATOMIC_ACQUIRE);
+
+	if (tap)
+		tap(buf, len);
 
 	while (len) {
 		ssize_t n = write(STDOUT_FILENO, p, len);
@@ -68,6 +82,14 @@ static void console_on_signal(int sig)
 	raise(sig);
 }
 
+/* Is stdin our controlling terminal with another process group in front? */
+static bool console_in_background(void)
+{
+	pid_t fg = tcgetpgrp(STDIN_FILENO);
+
+	return fg >= 0 && fg != getpgrp();
+}
+
 static void console_raw_mode(void)
 {
 	struct termios t;
@@ -78,6 +100,8 @@ static void console_raw_mode(void)
 	atexit(console_restore);
 	signal(SIGTERM, console_on_signal);
 	signal(SIGHUP, console_on_signal);
+	signal(SIGINT, console_on_signal);
+	signal(SIGQUIT, console_on_signal);
 	t = con.saved;
 	cfmakeraw(&t);
 	t.c_oflag |= OPOST | ONLCR; /* our own messages end in \n */
@@ -115,6 +139,7 @@ static void console_help(void)
 		"\r\nC-a h    print this help\r\n"
 		"C-a x    exit wirt\r\n"
 		"C-a n    send an NMI (LINT1 of every CPU)\r\n"
+		"C-a c    switch between the console and the monitor\r\n"
 		"C-a C-a  send C-a to the guest\r\n";
 
 	console_write(help, sizeof(help) - 1);
@@ -126,6 +151,8 @@ static void console_key(uint8_t b)
 	if (!con.escape_pending) {
 		if (b == ESCAPE_KEY)
 			con.escape_pending = true;
+		else if (con.monitor && !con.monitor_line)
+			con.monitor_line = hmp_console_key(b);
 		else
 			console_queue(b);
 		return;
@@ -135,7 +162,7 @@ static void console_key(uint8_t b)
 	case 'x':
 	case 'X':
 		console_write("\r\nwirt: terminated by C-a x\r\n", 29);
-		vm_request_stop(con.vm, VM_STOP_EXIT, 0);
+		vm_request_stop_host(con.vm, VM_STOP_EXIT, 0, "host-ui");
 		break;
 	case 'n':
 	case 'N':
@@ -143,6 +170,14 @@ static void console_key(uint8_t b)
 			con.vm->accel->nmi(con.vm);
 		else
 			log_warn("C-a n: no NMI button with this accelerator");
+		break;
+	case 'c':
+	case 'C':
+		con.monitor = !con.monitor;
+		if (con.monitor)
+			hmp_console_enter(con.vm, console_write);
+		else
+			console_write("\r\n", 2);
 		break;
 	case 'h':
 	case 'H':
@@ -156,6 +191,19 @@ static void console_key(uint8_t b)
 	default:
 		break;
 	}
+}
+
+void console_inject(const uint8_t *buf, size_t len)
+{
+	size_t i;
+
+	pthread_mutex_lock(&con.lock);
+	if (con.receive) {
+		for (i = 0; i < len; i++)
+			console_queue(buf[i]);
+		console_flush_input();
+	}
+	pthread_mutex_unlock(&con.lock);
 }
 
 static void console_on_input(void *opaque, uint32_t events)
@@ -190,6 +238,11 @@ static void console_on_input(void *opaque, uint32_t events)
 		event_loop_mod_fd(con.vm->loop, STDIN_FILENO, 0);
 	}
 	pthread_mutex_unlock(&con.lock);
+	/* Outside the lock: a vCPU taking input may need it to park. */
+	if (con.monitor_line) {
+		hmp_console_run();
+		con.monitor_line = false;
+	}
 }
 
 void console_rx_ready(void)
@@ -228,9 +281,16 @@ int console_attach(struct vm *vm, console_receive_fn receive, void *opaque)
 	con.receive = receive;
 	con.receive_opaque = opaque;
 	con.is_tty = isatty(STDIN_FILENO);
+	vm_add_device(vm, &(struct device_hooks){ NULL, console_destroy, NULL });
+	if (con.is_tty && console_in_background()) {
+		/* Raw mode or a read would stop wirt (SIGTTOU, SIGTTIN). */
+		log_notice("console: started in the background; no console input "
+			   "(the guest's output still shows)");
+		con.stdin_eof = true;
+		return 0;
+	}
 	if (con.is_tty)
 		console_raw_mode();
-	vm_add_device(vm, &(struct device_hooks){ NULL, console_destroy, NULL });
 	ret = event_loop_add_fd(vm->loop, STDIN_FILENO, EPOLLIN,
 				console_on_input, NULL);
 	if (ret == -EPERM) {

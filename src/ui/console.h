@@ -28,6 +28,15 @@ void console_write(const void *buf, size_t len);
 /* The guest device has room for more input; any thread. */
 void console_rx_ready(void);
 
+/* Another place guest output goes besides stdout (a console socket's
+ * clients, control/console_socket.c); called from any thread. */
+typedef void (*console_tap_fn)(const void *buf, size_t len);
+void console_set_output_tap(console_tap_fn fn);
+
+/* Input for the guest from elsewhere (a console socket's client), as if
+ * typed on stdin without a terminal: no escape key.  Loop thread. */
+void console_inject(const uint8_t *buf, size_t len);
+
 /* Put the terminal back as it was (also done at exit). */
 void console_restore(void);
 

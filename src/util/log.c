@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 enum log_level log_threshold = LOG_NOTICE;
 
@@ -16,14 +17,21 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		[LOG_INFO] = "",
 		[LOG_DEBUG] = "debug: ",
 	};
+	static int tty = -1;
 	char line[1024];
 
 	if (level > log_threshold)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
 	/* One fprintf call so lines from different threads do not interleave;
-	 * \r first because the terminal may be in raw mode. */
-	fprintf(stderr, "\rwirt: %s%s\r\n", prefix[level], line);
+	 * on a terminal \r first because it may be in raw mode; files and
+	 * pipes get plain lines. */
+	if (tty)
+		fprintf(stderr, "\rwirt: %s%s\r\n", prefix[level], line);
+	else
+		fprintf(stderr, "wirt: %s%s\n", prefix[level], line);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

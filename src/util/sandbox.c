@@ -88,8 +88,9 @@ static const int loop_calls[] = {
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
 	SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(eventfd2),
 	SCMP_SYS(dup), SCMP_SYS(pipe2), SCMP_SYS(rt_sigaction),
-	/* the tap downscript's helper, the --channel sockets' files */
-	SCMP_SYS(wait4), SCMP_SYS(unlink),
+	/* the tap downscript's helper; the --channel and QMP sockets'
+	 * files and the runtime directory, removed at exit */
+	SCMP_SYS(wait4), SCMP_SYS(unlink), SCMP_SYS(rmdir),
 };
 
 enum {
@@ -217,6 +218,15 @@ int sandbox_runas_resolve(const char *user)
 	runas_user = user;
 	runas_uid = pw->pw_uid;
 	runas_gid = pw->pw_gid;
+	return 0;
+}
+
+int sandbox_runas_ids(uid_t *uid, gid_t *gid)
+{
+	if (!runas_user)
+		return -ENOENT;
+	*uid = runas_uid;
+	*gid = runas_gid;
 	return 0;
 }
 

@@ -6,6 +6,8 @@
 #ifndef WIRT_UTIL_SANDBOX_H
 #define WIRT_UTIL_SANDBOX_H
 
+#include <sys/types.h>
+
 /* Exit status when the sandbox refused a system call. */
 #define SANDBOX_EXIT_STATUS 4
 
@@ -14,6 +16,9 @@
  * (or another negative errno) with the reason logged.
  */
 int sandbox_runas_resolve(const char *user);
+
+/* The user sandbox_runas_resolve() found: 0, or -ENOENT if none. */
+int sandbox_runas_ids(uid_t *uid, gid_t *gid);
 
 /* Become the user sandbox_runas_resolve() found (groups, gid, uid). */
 int sandbox_runas_drop(void);

@@ -84,7 +84,9 @@ static uint32_t build_fadt(uint8_t *t, uint64_t addr, uint16_t pm)
 	put16(t + 98, 1001);                   /* no C3 */
 	t[108] = 0x32;                         /* RTC century register */
 	put16(t + 109, (1 << 1) | (1 << 2));   /* 8042 present, no VGA */
-	put32(t + 112, (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 10));
+	/* WBINVD, PROC_C1, SLP_BUTTON (none), RESET_REG_SUP; PWR_BUTTON
+	 * clear: the power button is the fixed one of the PM1 block. */
+	put32(t + 112, (1 << 0) | (1 << 2) | (1 << 5) | (1 << 10));
 	gas_io(t + 116, pm + ACPI_RESET_OFF, 8, 1);
 	t[128] = ACPI_RESET_VALUE;
 	t[131] = 1;                            /* FADT minor version */

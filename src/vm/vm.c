@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ui/console.h"
 #include "util/event_loop.h"
@@ -25,19 +27,45 @@ void vm_add_device(struct vm *vm, const struct device_hooks *hooks)
 	vm->devices[vm->ndevices++] = *hooks;
 }
 
-void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status)
+/* Tell the monitor what a stop request means; why NULL: the guest's. */
+static void vm_report_stop(struct vm *vm, enum vm_stop_reason reason,
+			   const char *why)
 {
+	bool guest = !why;
+
+	if (reason == VM_STOP_RESET)
+		vm_event(vm, VM_EVENT_RESET, guest, why ? why : "guest-reset");
+	else if (reason == VM_STOP_POWEROFF || reason == VM_STOP_EXIT)
+		vm_event(vm, VM_EVENT_SHUTDOWN, guest,
+			 why ? why : "guest-shutdown");
+}
+
+void vm_request_stop_host(struct vm *vm, enum vm_stop_reason reason,
+			  int status, const char *why)
+{
+	bool first = false;
 	unsigned i;
 
 	pthread_mutex_lock(&vm->stop_lock);
-	if (vm->stop_reason == VM_RUNNING) {
+	/* A stop also overrides a reset still in progress (quit during a
+	 * reboot must not be lost). */
+	if (vm->stop_reason == VM_RUNNING ||
+	    (vm->stop_reason == VM_STOP_RESET && reason != VM_STOP_RESET)) {
 		vm->stop_reason = reason;
 		vm->exit_status = status;
+		first = true;
 		pthread_cond_broadcast(&vm->stop_cond);
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
 	for (i = 0; i < vm->ncpus; i++)
 		vm->accel->vcpu_kick(&vm->vcpus[i]);
+	if (first)
+		vm_report_stop(vm, reason, why);
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status)
+{
+	vm_request_stop_host(vm, reason, status, NULL);
 }
 
 bool vm_stop_requested(struct vm *vm)
@@ -65,11 +93,17 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	vcpu->tid = gettid();
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
 	pthread_setname_np(pthread_self(), name);
 	sandbox_thread_enter(SANDBOX_THREAD_VCPU);
 
 	while (!vm_stop_requested(vm)) {
+		/* stop (vm_pause.c): checked after each kick, not per instruction. */
+		if (__atomic_load_n(&vm->pause_count, __ATOMIC_ACQUIRE)) {
+			vm_park(vcpu);
+			continue;
+		}
 		switch (vm->accel->vcpu_run(vcpu)) {
 		case VCPU_EXIT_KICKED:
 			break;
@@ -127,6 +161,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
+	vm->start_time = time(NULL);
 	vm->config = cfg;
 	vm->accel = accel;
 	pthread_mutex_init(&vm->stop_lock, NULL);
@@ -175,6 +210,11 @@ static int vm_run_once(struct vm *vm)
 	int ret;
 
 	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->stop_reason != VM_RUNNING && vm->stop_reason != VM_STOP_RESET) {
+		/* Stopped while the machine was being reset. */
+		pthread_mutex_unlock(&vm->stop_lock);
+		return vm->stop_reason;
+	}
 	vm->stop_reason = VM_RUNNING;
 	pthread_mutex_unlock(&vm->stop_lock);
 	for (i = 0; i < vm->ncpus; i++) {
@@ -187,11 +227,15 @@ static int vm_run_once(struct vm *vm)
 		}
 	}
 	pthread_mutex_lock(&vm->stop_lock);
+	vm->running_vcpus = i; /* vm_hold waits for these to park */
 	while (vm->stop_reason == VM_RUNNING)
 		pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
 	pthread_mutex_unlock(&vm->stop_lock);
 	for (; i > 0; i--)
 		pthread_join(vm->vcpus[i - 1].thread, NULL);
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->running_vcpus = 0;
+	pthread_mutex_unlock(&vm->stop_lock);
 	return vm->stop_reason;
 }
 

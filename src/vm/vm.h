@@ -35,6 +35,7 @@ struct vcpu {
 	struct vm *vm;
 	unsigned index;
 	pthread_t thread;
+	int tid;          /* the host thread id, for query-cpus-fast */
 	void *accel_data; /* the accelerator's per-vCPU state */
 };
 
@@ -46,6 +47,19 @@ struct device_hooks {
 };
 
 #define VM_MAX_DEVICES 64
+
+/* Lifecycle events the monitor reports (control/qmp.c). */
+enum vm_event {
+	VM_EVENT_STOP,      /* vCPUs paused (stop) */
+	VM_EVENT_RESUME,    /* vCPUs run again (cont) */
+	VM_EVENT_SHUTDOWN,  /* the machine ends */
+	VM_EVENT_POWERDOWN, /* the power button was pressed */
+	VM_EVENT_RESET,     /* the machine resets */
+};
+
+/* guest: the guest asked for it; why: QEMU's ShutdownCause name. */
+typedef void (*vm_event_fn)(void *opaque, enum vm_event ev, bool guest,
+			    const char *why);
 
 /* Boot images read at start-up and loaded again at every reset. */
 struct boot_images {
@@ -86,7 +100,20 @@ struct vm {
 	pthread_cond_t stop_cond;
 	enum vm_stop_reason stop_reason;
 	int exit_status;
-	int running_vcpus;
+	int running_vcpus; /* vCPU threads of the current run */
+
+	/* stop/cont: vCPU threads park while pause_count > 0 (vm_pause). */
+	int pause_count;
+	bool user_paused;
+	unsigned parked_vcpus;
+	uint64_t start_time;	/* CLOCK_REALTIME seconds at vm_create */
+
+	/* The ACPI power button (hw/acpi_pm.c); NULL if the board has none. */
+	void (*power_button)(void *opaque);
+	void *power_button_opaque;
+	/* Told about lifecycle events; any thread (control/qmp.c). */
+	vm_event_fn event_fn;
+	void *event_opaque;
 };
 
 /*
@@ -107,8 +134,35 @@ void vm_destroy(struct vm *vm);
  */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status);
 
+/*
+ * The same for a request from the host (monitor, signal): why names it the
+ * way QEMU's SHUTDOWN and RESET events do ("host-qmp-quit"...).
+ */
+void vm_request_stop_host(struct vm *vm, enum vm_stop_reason reason,
+			  int status, const char *why);
+
+/*
+ * stop/cont: park every vCPU thread (returns once they are parked, or
+ * -ETIMEDOUT) and let them run again.  Pausing a paused VM or resuming a
+ * running one does nothing.  Events STOP and RESUME are reported.
+ */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+
+/* Park the vCPUs briefly without telling anyone (to read registers). */
+int vm_hold(struct vm *vm);
+void vm_release(struct vm *vm);
+
+/* Press the ACPI power button: 0, or -ENODEV without one. */
+int vm_power_button(struct vm *vm);
+
 /* True once a stop was requested: vCPU loops check this after a kick. */
 bool vm_stop_requested(struct vm *vm);
+
+/* vm_pause.c: report a lifecycle event; park a vCPU thread while paused. */
+void vm_event(struct vm *vm, enum vm_event ev, bool guest, const char *why);
+void vm_park(struct vcpu *vcpu);
 
 /* Register reset/destroy callbacks for a device. */
 void vm_add_device(struct vm *vm, const struct device_hooks *hooks);

@@ -1,4 +1,5 @@
 /* `wirt run` option parsing: good values accepted, bad ones refused clearly. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -167,6 +168,36 @@ static void test_parse_size(void **state)
 	assert_int_equal(parse_uint("18446744073709551616", 0, UINT64_MAX, &v), -34);
 }
 
+/* --name, --qmp, --shutdown-timeout; QEMU's options get a hint. */
+static void test_control_options(void **state)
+{
+	char *argv[] = { "run", "--name", "web-1.test", "--qmp", "/tmp/q.sock",
+			 "--shutdown-timeout", "3", "--kernel", "k" };
+	struct vm_config cfg;
+	struct run_flags flags;
+	char err[256];
+
+	assert_int_equal(run_options_parse(9, argv, &cfg, &flags, stdout, err,
+					   sizeof(err)), 0);
+	assert_string_equal(flags.name, "web-1.test");
+	assert_string_equal(flags.qmp, "/tmp/q.sock");
+	assert_int_equal(flags.shutdown_timeout, 3);
+	assert_int_equal(parse(&cfg, err, "--kernel", "k", NULL), 0);
+
+	assert_int_equal(parse(&cfg, err, "--name", "a/b", "--kernel", "k", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--name"));
+	assert_int_equal(parse(&cfg, err, "--name", "-x", "--kernel", "k", NULL), -EINVAL);
+	assert_int_equal(parse(&cfg, err, "--shutdown-timeout", "-1", "--kernel", "k",
+			       NULL), -EINVAL);
+	assert_int_equal(parse(&cfg, err, "-nographic", "--kernel", "k", NULL), -EINVAL);
+	assert_non_null(strstr(err, "QEMU option"));
+	assert_null(strstr(err, "network"));
+	assert_int_equal(parse(&cfg, err, "-kernel", "bzImage", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--kernel"));
+	assert_int_equal(parse(&cfg, err, "-smp", "2", "--kernel", "k", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--cpus"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_firmware_bios),
 		cmocka_unit_test(test_sandbox_and_runas),
 		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_control_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "hw/pit.h"
 #include "util/log.h"
 #include "vm/vm.h"
+#include "vm/vm_clock.h"
 
 /* Instructions between checks for kicks. */
 #define RUN_BATCH 4096
@@ -395,6 +396,7 @@ static void wait_for_event(struct emu_cpu *c)
 		if (next == UINT64_MAX) {
 			pthread_cond_wait(&evm->irq_cond, &evm->irq_lock);
 		} else {
+			next = vm_clock_to_host(next); /* guest time -> host */
 			ts.tv_sec = next / 1000000000ULL;
 			ts.tv_nsec = next % 1000000000ULL;
 			pthread_cond_timedwait(&evm->irq_cond, &evm->irq_lock, &ts);

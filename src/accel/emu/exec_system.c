@@ -10,6 +10,7 @@
 #include "hw/lapic.h"
 #include "util/log.h"
 #include "vm/vm.h"
+#include "vm/vm_clock.h"
 
 #define MSR_TSC              0x10
 #define MSR_PLATFORM_ID      0x17
@@ -59,11 +60,9 @@ static bool protected_mode(const struct emu_cpu *c)
 
 uint64_t emu_rdtsc(struct emu_cpu *c)
 {
-	struct timespec ts;
-
-	/* A 1 GHz invariant TSC derived from the host's monotonic clock. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec + c->tsc_offset;
+	/* A 1 GHz invariant TSC derived from the guest's clock (the host's
+	 * monotonic clock less the time paused). */
+	return vm_clock_ns() + c->tsc_offset;
 }
 
 /* ---- CPUID ---- */

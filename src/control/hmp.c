@@ -1,0 +1,177 @@
+/* The human monitor's commands (hmp.h), formatted from the QMP commands. */
+#include "control/hmp.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/qmp.h"
+#include "vm/vm.h"
+
+static const char help_text[] =
+	"cont                 resume the vCPUs\n"
+	"help                 this list\n"
+	"info block           the disks\n"
+	"info cpus            the vCPUs and their host threads\n"
+	"info name            the VM's name\n"
+	"info network         the network cards\n"
+	"info registers       the registers of every vCPU\n"
+	"info status          running or paused\n"
+	"info version         wirt's version\n"
+	"quit                 end wirt at once (no guest shutdown)\n"
+	"stop                 pause the vCPUs\n"
+	"system_powerdown     press the ACPI power button\n"
+	"system_reset         reset the machine\n";
+
+/* Run a QMP command as a negotiated client; the reply object. */
+static json_object *qmp(struct vm *vm, const char *name)
+{
+	json_object *req = json_object_new_object(), *reply;
+	bool negotiated = true;
+
+	json_object_object_add(req, "execute", json_object_new_string(name));
+	reply = qmp_dispatch(vm, req, &negotiated);
+	json_object_put(req);
+	return reply;
+}
+
+/* Run name; "" on success, or the error's description. */
+static void simple(struct vm *vm, const char *name, FILE *out)
+{
+	json_object *reply = qmp(vm, name), *e, *d;
+
+	if (json_object_object_get_ex(reply, "error", &e) &&
+	    json_object_object_get_ex(e, "desc", &d))
+		fprintf(out, "Error: %s\n", json_object_get_string(d));
+	json_object_put(reply);
+}
+
+static json_object *ret_of(json_object *reply)
+{
+	json_object *r = NULL;
+
+	json_object_object_get_ex(reply, "return", &r);
+	return r;
+}
+
+static const char *str_of(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+static void info_block(struct vm *vm, FILE *out)
+{
+	json_object *reply = qmp(vm, "query-block"), *list = ret_of(reply), *ins;
+	size_t i;
+
+	for (i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *d = json_object_array_get_idx(list, i);
+
+		json_object_object_get_ex(d, "inserted", &ins);
+		fprintf(out, "%s: %s (%s%s)\n", str_of(d, "device"),
+			str_of(ins, "file"), str_of(ins, "drv"),
+			json_object_get_boolean(json_object_object_get(ins, "ro")) ?
+			", read-only" : "");
+	}
+	if (!list || !json_object_array_length(list))
+		fprintf(out, "no disks\n");
+	json_object_put(reply);
+}
+
+static void info_network(struct vm *vm, FILE *out)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->config->nnets; i++)
+		fprintf(out, "net%u: virtio-net-pci, %s\n", i, vm->config->nets[i].spec);
+	if (!vm->config->nnets)
+		fprintf(out, "no network cards\n");
+}
+
+static void info_registers(struct vm *vm, FILE *out)
+{
+	struct cpu_state s;
+	bool held = vm_hold(vm) == 0;
+	unsigned i;
+
+	/* The vCPUs are parked (or stopped): their state holds still. */
+	for (i = 0; i < vm->ncpus; i++) {
+		fprintf(out, "CPU#%u\n", i);
+		if (!held || vm->accel->vcpu_get_state(&vm->vcpus[i], &s))
+			fprintf(out, "(registers not available)\n");
+		else
+			cpu_state_dump(&s, out);
+	}
+	vm_release(vm);
+}
+
+static void info(struct vm *vm, const char *what, FILE *out)
+{
+	json_object *reply, *r;
+
+	if (!strcmp(what, "status")) {
+		reply = qmp(vm, "query-status");
+		fprintf(out, "VM status: %s\n", str_of(ret_of(reply), "status"));
+		json_object_put(reply);
+	} else if (!strcmp(what, "version")) {
+		reply = qmp(vm, "query-version");
+		r = ret_of(reply);
+		fprintf(out, "%s\n", str_of(r, "package"));
+		json_object_put(reply);
+	} else if (!strcmp(what, "name")) {
+		fprintf(out, "%s\n", qmp_vm_name ? qmp_vm_name : "");
+	} else if (!strcmp(what, "block")) {
+		info_block(vm, out);
+	} else if (!strcmp(what, "network")) {
+		info_network(vm, out);
+	} else if (!strcmp(what, "registers")) {
+		info_registers(vm, out);
+	} else if (!strcmp(what, "cpus")) {
+		unsigned i;
+
+		for (i = 0; i < vm->ncpus; i++)
+			fprintf(out, "%c CPU #%u: thread_id=%d\n", i ? ' ' : '*', i,
+				vm->vcpus[i].tid);
+	} else {
+		fprintf(out, "info %s: unknown (try help)\n", what);
+	}
+}
+
+char *hmp_run(struct vm *vm, const char *line)
+{
+	static const char *simple_cmds[] = {
+		"stop", "cont", "system_powerdown", "system_reset", "quit",
+	};
+	char *buf = NULL, cmd[64] = "", arg[64] = "";
+	size_t len = 0, i;
+	FILE *out = open_memstream(&buf, &len);
+
+	if (!out)
+		return NULL;
+	sscanf(line ? line : "", "%63s %63s", cmd, arg);
+	if (!*cmd) {
+		/* nothing */
+	} else if (!strcmp(cmd, "help") || !strcmp(cmd, "?")) {
+		fputs(help_text, out);
+	} else if (!strcmp(cmd, "info")) {
+		if (*arg)
+			info(vm, arg, out);
+		else
+			fputs("info block|cpus|name|network|registers|status|version\n", out);
+	} else {
+		for (i = 0; i < sizeof(simple_cmds) / sizeof(simple_cmds[0]); i++)
+			if (!strcmp(cmd, simple_cmds[i]))
+				break;
+		if (!strcmp(cmd, "c"))
+			i = 1;
+		if (i < sizeof(simple_cmds) / sizeof(simple_cmds[0]))
+			simple(vm, simple_cmds[i], out);
+		else
+			fprintf(out, "unknown command: '%s' (try help)\n", cmd);
+	}
+	fclose(out);
+	return buf;
+}

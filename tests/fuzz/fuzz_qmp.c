@@ -1,0 +1,79 @@
+/*
+ * libFuzzer target: the QMP monitor's request parser and command checking
+ * (control/qmp.c, qmp_commands.c, hmp.c) on a machine without vCPUs or
+ * devices.  The input is a client's byte stream, fed in two pieces split
+ * where its first byte says, so that requests also arrive cut in half.
+ * Machine functions the commands reach that need a real VM are stubs.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "block/block.h"
+#include "control/qmp.h"
+#include "util/event_loop.h"
+#include "vm/vm.h"
+
+/* ---- stubs for what a VM without vCPUs would do ---- */
+void vm_request_stop_host(struct vm *vm, enum vm_stop_reason reason,
+			  int status, const char *why)
+{
+	if (vm->stop_reason == VM_RUNNING)
+		vm->stop_reason = reason;
+}
+
+bool vm_stop_requested(struct vm *vm)
+{
+	return vm->stop_reason != VM_RUNNING;
+}
+
+void vm_add_device(struct vm *vm, const struct device_hooks *hooks) { }
+void cpu_state_dump(const struct cpu_state *s, FILE *out) { }
+int block_probe(const char *path, const struct block_driver **drv) { return -1; }
+int event_loop_add_fd(struct event_loop *loop, int fd, uint32_t events,
+		      event_fn fn, void *opaque) { return 0; }
+int event_loop_mod_fd(struct event_loop *loop, int fd, uint32_t events) { return 0; }
+void event_loop_remove_fd(struct event_loop *loop, int fd) { }
+
+static void kick(struct vcpu *vcpu) { }
+static const struct accel_ops stub_accel = { .name = "stub", .vcpu_kick = kick };
+
+static size_t out_bytes;
+
+static void sink(void *opaque, const char *buf, size_t len)
+{
+	/* Every reply is one line of JSON ending in CRLF. */
+	if (len < 2 || buf[len - 2] != '\r' || buf[len - 1] != '\n')
+		__builtin_trap();
+	out_bytes += len;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct vm vm;
+	static struct vm_config cfg;
+	static bool ready;
+	struct qmp_session *s;
+	size_t cut;
+
+	if (!ready) {
+		pthread_mutex_init(&vm.stop_lock, NULL);
+		pthread_cond_init(&vm.stop_cond, NULL);
+		vm.config = &cfg;
+		vm.accel = &stub_accel;
+		qmp_commands_init(&vm);
+		ready = true;
+	}
+	vm.stop_reason = VM_RUNNING;
+	vm.user_paused = false;
+	vm.pause_count = 0;
+	s = qmp_session_new(&vm, sink, NULL);
+	if (!s)
+		return 0;
+	qmp_session_greet(s);
+	cut = size ? data[0] % (size + 1) : 0;
+	if (qmp_session_input(s, (const char *)data, cut) == 0)
+		qmp_session_input(s, (const char *)data + cut, size - cut);
+	qmp_session_free(s);
+	return 0;
+}
