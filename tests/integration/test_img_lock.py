@@ -134,12 +134,17 @@ def test_wirt_and_qemu_refuse_each_other(images):
                           "-monitor", "none", "-serial", "none",
                           "-drive", "file=%s,if=virtio,format=qcow2" % images["disk"]])
     try:
+        # Until QEMU has the image open, watched through /proc rather than
+        # by taking a lock: a reader's lock while QEMU starts would make
+        # QEMU fail ("Failed to get write lock"), as it does not retry.
         deadline = time.time() + 30
-        while True:         # until QEMU holds its locks
-            r = wirt_img("info", images["disk"])
-            if r.returncode != 0 or time.time() > deadline:
-                break
-            time.sleep(0.2)
+        while time.time() < deadline and q.poll() is None and not any(
+                os.path.realpath("/proc/%d/fd/%s" % (q.pid, fd)) == os.path.realpath(images["disk"])
+                for fd in os.listdir("/proc/%d/fd" % q.pid)):
+            time.sleep(0.1)
+        time.sleep(1)       # its locks follow the open at once
+        assert q.poll() is None, "qemu-system-x86_64 stopped"
+        r = wirt_img("info", images["disk"])
         assert r.returncode == 1 and "(qemu-system-x86)" in r.stderr, r.stderr
         r = run_wirt(["run", "--accel", "emu", "--firmware", guest_path("idle"),
                       "--disk", images["disk"]], timeout=20)
