@@ -1,0 +1,223 @@
+/*
+ * The emitter's x86-64 back end (emit.h).
+ *
+ * Registers inside translated code: RBX holds the vCPU (struct emu_cpu *),
+ * R12 the guest RIP the block was entered at, R13D the count of guest
+ * instructions run; all three are callee-saved, so calls to the
+ * interpreter's handlers keep them.  After the three pushes of the entry
+ * the stack is 16-byte aligned for those calls.  RAX is scratch.
+ */
+#include <string.h>
+
+#include "accel/emu/jit/emit.h"
+
+#if defined(__x86_64__)
+
+static void put(struct jit_emit *e, const void *bytes, size_t n)
+{
+	if (e->overflow || (size_t)(e->end - e->p) < n) {
+		e->overflow = true;
+		return;
+	}
+	memcpy(e->p, bytes, n);
+	e->p += n;
+}
+
+static void put1(struct jit_emit *e, uint8_t b)
+{
+	put(e, &b, 1);
+}
+
+static void put4(struct jit_emit *e, uint32_t v)
+{
+	put(e, &v, 4);
+}
+
+static void put8(struct jit_emit *e, uint64_t v)
+{
+	put(e, &v, 8);
+}
+
+/* A rel32 at the current position (just written as 0) to target_rx. */
+static void put_rel32(struct jit_emit *e, const uint8_t *target_rx)
+{
+	put4(e, (uint32_t)(target_rx - (jit_emit_rx(e) + 4)));
+}
+
+size_t jit_emit_bound(unsigned n)
+{
+	/* per instruction: two RIP stores (16), the call (25), checks (42),
+	 * an exit stub (45); a block: entries and two chain exits */
+	return 160 + n * 128;
+}
+
+void jit_emit_epilogue(struct jit_emit *e)
+{
+	static const uint8_t code[] = {
+		0x44, 0x89, 0xe8,  /* mov eax, r13d */
+		0x41, 0x5d,        /* pop r13 */
+		0x41, 0x5c,        /* pop r12 */
+		0x5b,              /* pop rbx */
+		0xc3,              /* ret */
+	};
+
+	put(e, code, sizeof(code));
+}
+
+jit_fixup jit_emit_entry(struct jit_emit *e)
+{
+	static const uint8_t code[] = {
+		0x53,              /* push rbx */
+		0x41, 0x54,        /* push r12 */
+		0x41, 0x55,        /* push r13 */
+		0x48, 0x89, 0xfb,  /* mov rbx, rdi */
+		0x49, 0x89, 0xf4,  /* mov r12, rsi */
+		0x45, 0x31, 0xed,  /* xor r13d, r13d */
+		0xe9,              /* jmp rel32 (bound later) */
+	};
+	jit_fixup f;
+
+	put(e, code, sizeof(code));
+	f = e->p;
+	put4(e, 0);
+	return e->overflow ? NULL : f;
+}
+
+void jit_emit_chain_entry(struct jit_emit *e, unsigned budget, const uint32_t *gen_ptr,
+			  uint32_t gen, const uint8_t *epilogue_rx)
+{
+	put(e, (const uint8_t[]){ 0x41, 0x81, 0xfd }, 3);  /* cmp r13d, imm32 */
+	put4(e, budget);
+	put(e, (const uint8_t[]){ 0x0f, 0x83 }, 2);        /* jae epilogue */
+	put_rel32(e, epilogue_rx);
+	put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);        /* mov rax, gen_ptr */
+	put8(e, (uint64_t)(uintptr_t)gen_ptr);
+	put(e, (const uint8_t[]){ 0x81, 0x38 }, 2);        /* cmp dword [rax], gen */
+	put4(e, gen);
+	put(e, (const uint8_t[]){ 0x0f, 0x85 }, 2);        /* jne epilogue */
+	put_rel32(e, epilogue_rx);
+}
+
+void jit_emit_exit_if_rip_above(struct jit_emit *e, int64_t rel, int32_t field,
+				const uint8_t *epilogue_rx)
+{
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
+	put4(e, (uint32_t)(int32_t)rel);
+	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x83 }, 3);        /* cmp rax, [rbx+field] */
+	put4(e, (uint32_t)field);
+	put(e, (const uint8_t[]){ 0x0f, 0x87 }, 2);              /* ja epilogue */
+	put_rel32(e, epilogue_rx);
+}
+
+void jit_emit_store_rip(struct jit_emit *e, int32_t field, int64_t rel)
+{
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
+	put4(e, (uint32_t)(int32_t)rel);
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0x83 }, 3);        /* mov [rbx+field], rax */
+	put4(e, (uint32_t)field);
+}
+
+void jit_emit_call(struct jit_emit *e, const void *fn, const void *arg)
+{
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xdf }, 3);  /* mov rdi, rbx */
+	put(e, (const uint8_t[]){ 0x48, 0xbe }, 2);        /* mov rsi, arg */
+	put8(e, (uint64_t)(uintptr_t)arg);
+	put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);        /* mov rax, fn */
+	put8(e, (uint64_t)(uintptr_t)fn);
+	put(e, (const uint8_t[]){ 0xff, 0xd0 }, 2);        /* call rax */
+}
+
+static jit_fixup branch(struct jit_emit *e, uint8_t cc)
+{
+	jit_fixup f;
+
+	put(e, (const uint8_t[]){ 0x0f, cc }, 2);
+	f = e->p;
+	put4(e, 0);
+	return e->overflow ? NULL : f;
+}
+
+jit_fixup jit_emit_branch_rip_ne(struct jit_emit *e, int32_t field, int64_t rel)
+{
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
+	put4(e, (uint32_t)(int32_t)rel);
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0x83 }, 3);        /* cmp [rbx+field], rax */
+	put4(e, (uint32_t)field);
+	return branch(e, 0x85);                                  /* jne */
+}
+
+jit_fixup jit_emit_branch_ptr_null(struct jit_emit *e, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x48, 0x83, 0xbb }, 3);  /* cmp qword [rbx+field], 0 */
+	put4(e, (uint32_t)field);
+	put1(e, 0);
+	return branch(e, 0x84);                            /* je */
+}
+
+jit_fixup jit_emit_branch_byte_set(struct jit_emit *e, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x80, 0xbb }, 2);  /* cmp byte [rbx+field], 0 */
+	put4(e, (uint32_t)field);
+	put1(e, 0);
+	return branch(e, 0x85);                      /* jne */
+}
+
+void jit_emit_bind(struct jit_emit *e, jit_fixup f)
+{
+	int32_t rel;
+
+	if (!f || e->overflow)
+		return;
+	rel = (int32_t)(e->p - (f + 4));
+	memcpy(f, &rel, 4);
+}
+
+static void add_count(struct jit_emit *e, unsigned count)
+{
+	put(e, (const uint8_t[]){ 0x41, 0x81, 0xc5 }, 3);  /* add r13d, count */
+	put4(e, count);
+}
+
+void jit_emit_exit(struct jit_emit *e, unsigned count, int32_t chain_field,
+		   const uint8_t *epilogue_rx)
+{
+	add_count(e, count);
+	put(e, (const uint8_t[]){ 0x48, 0xc7, 0x83 }, 3);  /* mov qword [rbx+field], 0 */
+	put4(e, (uint32_t)chain_field);
+	put4(e, 0);
+	put1(e, 0xe9);                                     /* jmp epilogue */
+	put_rel32(e, epilogue_rx);
+}
+
+uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
+			     int32_t chain_field, int32_t rip_field,
+			     const uint8_t *epilogue_rx)
+{
+	uint8_t *site;
+
+	add_count(e, count);
+	put(e, (const uint8_t[]){ 0x49, 0x81, 0xc4 }, 3);  /* add r12, rel */
+	put4(e, (uint32_t)(int32_t)rel);
+	put(e, (const uint8_t[]){ 0x4c, 0x89, 0xa3 }, 3);  /* mov [rbx+rip_field], r12 */
+	put4(e, (uint32_t)rip_field);
+	/* mov rax, site; mov [rbx+chain_field], rax: the site is 16 bytes on */
+	put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);
+	site = e->p + 8 + 7;
+	put8(e, (uint64_t)(uintptr_t)site);
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0x83 }, 3);
+	put4(e, (uint32_t)chain_field);
+	put1(e, 0xe9);                                     /* site: jmp epilogue */
+	put_rel32(e, epilogue_rx);
+	return e->overflow ? NULL : site;
+}
+
+void jit_patch_jump(uint8_t *site, ptrdiff_t rx_delta, const uint8_t *target_rx)
+{
+	int32_t rel = (int32_t)(target_rx - (site + rx_delta + 5));
+
+	/* aligned or not, no thread runs this code while it changes: the
+	 * cache is the vCPU's own and it is patched between blocks */
+	memcpy(site + 1, &rel, 4);
+}
+
+#endif

@@ -1,0 +1,399 @@
+/*
+ * The translator: blocks of decoded guest instructions become host code.
+ *
+ * Design (first milestone of issue 14):
+ *
+ * - Units.  A translated block (struct jit_tb) is one decoded block of the
+ *   decode cache (decode_cache.c): the instructions decoded one after
+ *   another from one guest-physical address in one mode, up to a transfer
+ *   of control or BLOCK_MAX instructions, JMP/CALL folded within a page
+ *   in 64-bit code.  It is found through that block (struct dblock holds
+ *   the translation and the code cache's epoch it belongs to), so it is
+ *   keyed, looked up and invalidated exactly as the interpreter's decoded
+ *   blocks are: by physical address and mode, with the page generations
+ *   mmu.c bumps when a page holding code is written.  A block stops after
+ *   its first instruction without a fast handler (exec_fast.c): those
+ *   (system instructions, string instructions, LOCK, far transfers, ...)
+ *   may change what the run loop watches between instructions (IF, the
+ *   interrupt shadow, HLT, the mode, TF), so the run loop looks at the
+ *   state after each of them as it does in the interpreter.
+ *
+ * - Code.  Each instruction is, for now, a direct call to its fast
+ *   handler (or to emu_exec_general for the last one) with the decoded
+ *   instruction preloaded, after storing the guest RIP of the instruction
+ *   and of the next one (c->insn_rip, c->s.rip) as the run loop does.
+ *   That removes the run loop's per-instruction bookkeeping (the block
+ *   walk, the trace ring, icount, the budget and the checks between
+ *   instructions); the flags stay in the interpreter's lazy form, so the
+ *   interpreter and exception delivery see exactly what they would see.
+ *   Native code for the commonest forms is the next step (emit.h grows
+ *   the operations; translate.c picks them).
+ *
+ * - Precise state.  Because c->insn_rip and c->s.rip are stored before
+ *   every instruction, a fault (emu_raise longjmps out of the translated
+ *   code to the run loop, whose stack frame is below it) finds RIP and the
+ *   registers as the interpreter leaves them.  After an instruction that
+ *   may branch, the code compares c->s.rip with the fall-through address
+ *   and leaves the block if they differ; after one that touched memory it
+ *   leaves if the write hit cached code (c->blk cleared, as the
+ *   interpreter's walk checks) or the guest shut the machine down through
+ *   a device.
+ *
+ * - Chaining.  An exit to a target in the block's own page (the
+ *   fall-through, a taken Jcc) is a patchable jump: the first time it is
+ *   taken it returns to C, which finds the successor and points the jump
+ *   at its chain entry, so loops and straight-line code run without the
+ *   run loop.  The chain entry checks the successor's page generation
+ *   (another vCPU or a device may have rewritten it: then back to C, which
+ *   translates the new code and re-points the jump) and the instruction
+ *   budget JIT_BUDGET, so interrupts, kicks and the timer are looked at
+ *   every JIT_BUDGET instructions at most.  The same page means the same
+ *   physical page for as long as the chain runs: nothing that changes the
+ *   page tables, CS or the mode is chained (those instructions have no
+ *   fast handler).  Outside 64-bit code the CS limit and IP wrap-around
+ *   are checked at block entry instead of at each instruction: the whole
+ *   block must lie inside the limit without wrapping, else the
+ *   interpreter runs it (from C exactly; a chain entry compares the
+ *   block's end with the lower of both, computed when C entered the
+ *   chain).  Before patching, C checks that the successor is the
+ *   physical address and mode the exit was made for (stored after the
+ *   patched jump).
+ *
+ * - Memory and security.  Code goes into a fixed-size code cache
+ *   (code_cache.c: one memfd mapped writable and executable at two
+ *   addresses, never both in one mapping), flushed whole when full; the
+ *   emitter (emit.h, one back-end file per host architecture) checks
+ *   every write against the cache's end.  Translated code only calls the
+ *   interpreter's handlers, which reach guest memory through the usual
+ *   checked paths.
+ *
+ * Debugging facilities (TF, DR7) make the run loop step instructions
+ * through debug.c as before: the translator is not used while they are.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "accel/emu/jit/emit.h"
+#include "accel/emu/jit/jit.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+#if defined(__x86_64__)
+
+#define JIT_CODE_SIZE (32u << 20)
+/* Blocks average well over 256 bytes of code. */
+#define JIT_MAX_TBS (JIT_CODE_SIZE / 256)
+
+#define F(field) ((int32_t)offsetof(struct emu_cpu, field))
+
+int emu_jit_create(struct emu_cpu *c)
+{
+	struct emu_jit *j = calloc(1, sizeof(*j));
+	int err;
+
+	if (!j)
+		return -ENOMEM;
+	err = code_cache_init(&j->cc, JIT_CODE_SIZE);
+	if (err) {
+		free(j);
+		return err;
+	}
+	j->max_tbs = JIT_MAX_TBS;
+	j->tbs = mmap(NULL, sizeof(struct jit_tb) * j->max_tbs, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (j->tbs == MAP_FAILED) {
+		err = -errno;
+		code_cache_destroy(&j->cc);
+		free(j);
+		return err;
+	}
+	c->jit = j;
+	c->jit_chain_from = NULL;
+	return 0;
+}
+
+void emu_jit_destroy(struct emu_cpu *c)
+{
+	struct emu_jit *j = c->jit;
+
+	if (!j)
+		return;
+	if (j->translated)
+		log_debug("jit: %llu blocks translated, %llu flushes, %llu KiB of code",
+			  (unsigned long long)j->translated, (unsigned long long)j->flushes,
+			  (unsigned long long)(j->code_bytes >> 10));
+	munmap(j->tbs, sizeof(struct jit_tb) * j->max_tbs);
+	code_cache_destroy(&j->cc);
+	free(j);
+	c->jit = NULL;
+}
+
+/* Empty the cache; the shared epilogue comes first again. */
+static void flush(struct emu_cpu *c)
+{
+	struct emu_jit *j = c->jit;
+	struct jit_emit e;
+
+	if (j->ntbs)
+		j->flushes++;
+	code_cache_flush(&j->cc);
+	j->ntbs = 0;
+	c->jit_chain_from = NULL;
+	jit_emit_init(&e, j->cc.rw, j->cc.rw + j->cc.size, j->cc.rx - j->cc.rw);
+	j->epilogue = jit_emit_rx(&e);
+	jit_emit_epilogue(&e);
+	j->cc.used = e.p - j->cc.rw;
+}
+
+/* Fast-handled instructions after which RIP may not be the next one. */
+static bool may_branch(const struct insn *in)
+{
+	switch (in->op) {
+	case 0x70 ... 0x7f: case 0x180 ... 0x18f:
+	case 0xc3: case 0xe8: case 0xe9: case 0xeb:
+		return true;
+	}
+	return false;
+}
+
+static bool is_jcc(const struct insn *in)
+{
+	return (in->op >= 0x70 && in->op <= 0x7f) || (in->op >= 0x180 && in->op <= 0x18f);
+}
+
+/* Those that may write memory (and so code, or a device). */
+static bool may_write(const struct insn *in)
+{
+	return (in->has_mem && in->op != 0x8d) || (in->op >= 0x50 && in->op <= 0x57) ||
+	       in->op == 0xe8;
+}
+
+/* After a chainable exit's jump (5 bytes): the successor's physical
+ * address and code size. */
+#define CHAIN_DATA 9
+
+struct exit_stub {
+	jit_fixup f;
+	unsigned count;
+	bool chain;
+	int64_t rel;
+};
+
+/* Exits to rel (from the block's first instruction) may be chained if
+ * they stay in the block's page in 64-bit code. */
+static bool chainable(const struct jit_tb *tb, int64_t rel)
+{
+	int64_t po = (int64_t)(tb->pa & 0xfff) + rel;
+
+	return po >= 0 && po < 4096;
+}
+
+static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb *tb,
+		      unsigned count, bool chain, int64_t rel)
+{
+	uint8_t *site;
+
+	if (!chain || !chainable(tb, rel)) {
+		jit_emit_exit(e, count, F(jit_chain_from), j->epilogue);
+		return;
+	}
+	site = jit_emit_chain_exit(e, count, rel, F(jit_chain_from), F(jit_chain_rip),
+				   j->epilogue);
+	/* The physical address and mode of the successor this site may
+	 * jump to, for the check before patching (data after the jump). */
+	if (site) {
+		uint64_t pa = (tb->pa & ~0xfffULL) + ((tb->pa & 0xfff) + rel);
+
+		if ((size_t)(e->end - e->p) < CHAIN_DATA)
+			e->overflow = true;
+		else {
+			memcpy(e->p, &pa, 8);
+			e->p[8] = tb->code_size;
+			e->p += CHAIN_DATA;
+		}
+	}
+}
+
+/* Emit tb's code; false if the cache had no room. */
+static bool emit_tb(struct emu_jit *j, struct jit_tb *tb)
+{
+	struct exit_stub stubs[BLOCK_MAX * 3];
+	unsigned ns = 0, i;
+	int64_t off = 0, next;
+	struct jit_emit e;
+	jit_fixup body;
+	const uint8_t *entry;
+
+	jit_emit_init(&e, j->cc.rw + j->cc.used, j->cc.rw + j->cc.size, j->cc.rx - j->cc.rw);
+	entry = jit_emit_rx(&e);
+	body = jit_emit_entry(&e);
+	tb->chain_entry = jit_emit_rx(&e);
+	jit_emit_chain_entry(&e, JIT_BUDGET, tb->gen_ptr, tb->gen, j->epilogue);
+	if (tb->code_size != 8)
+		jit_emit_exit_if_rip_above(&e, tb->end_off, F(jit_rip_limit), j->epilogue);
+	jit_emit_bind(&e, body);
+	for (i = 0; i < tb->n; i++) {
+		const struct insn *in = &tb->in[i];
+		int64_t end = off + in->len;
+
+		next = emu_walk_next(in, end);  /* relative: the fold's offset */
+		jit_emit_store_rip(&e, F(insn_rip), off);
+		jit_emit_store_rip(&e, F(s.rip), end);
+		if (!in->fast) {
+			jit_emit_call(&e, (const void *)emu_exec_general, in);
+			jit_emit_exit(&e, i + 1, F(jit_chain_from), j->epilogue);
+			break;
+		}
+		jit_emit_call(&e, (const void *)emu_fast_handlers[in->fast], in);
+		if (may_write(in)) {
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_ptr_null(&e, F(blk)), i + 1, false, 0 };
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_byte_set(&e, F(shutdown)), i + 1, false, 0 };
+		}
+		if (may_branch(in)) {
+			/* a Jcc of another size than the code's wraps
+			 * differently: not chained */
+			bool chain = is_jcc(in) && in->opsize == tb->code_size;
+
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, chain,
+				end + (int64_t)in->imm };
+		}
+		if (i + 1 == tb->n)
+			emit_exit(j, &e, tb, i + 1, true, next);
+		off = next;
+	}
+	for (i = 0; i < ns; i++) {
+		jit_emit_bind(&e, stubs[i].f);
+		emit_exit(j, &e, tb, stubs[i].count, stubs[i].chain, stubs[i].rel);
+	}
+	if (e.overflow)
+		return false;
+	tb->entry = (unsigned (*)(struct emu_cpu *, uint64_t))entry;
+	j->code_bytes += (e.p - j->cc.rw) - j->cc.used;
+	j->cc.used = e.p - j->cc.rw;
+	return true;
+}
+
+/* The block's metadata: its instructions up to the first without a fast
+ * handler, and their extent for the entry checks outside 64-bit code. */
+static void describe(struct emu_cpu *c, struct jit_tb *tb, const struct dblock *b)
+{
+	unsigned i, off = 0;
+
+	tb->pa = b->pa;
+	tb->gen = b->gen;
+	tb->gen_ptr = &c->evm->page_gen[b->pa >> 12];
+	tb->code_size = b->code_size;
+	for (i = 0; i < b->n; i++) {
+		tb->in[i] = b->in[i];
+		tb->last_off = off;
+		off += b->in[i].len;
+		if (!b->in[i].fast) {
+			i++;
+			break;
+		}
+	}
+	tb->n = i;
+	tb->end_off = off;
+}
+
+static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b)
+{
+	struct emu_jit *j = c->jit;
+	struct jit_tb *tb;
+
+	if (!j->epilogue || j->ntbs >= j->max_tbs ||
+	    j->cc.size - j->cc.used < jit_emit_bound(BLOCK_MAX))
+		flush(c);
+	tb = &j->tbs[j->ntbs];
+	describe(c, tb, b);
+	if (!emit_tb(j, tb)) {
+		/* cannot happen with the bound above; never run partial code */
+		flush(c);
+		return NULL;
+	}
+	j->ntbs++;
+	j->translated++;
+	b->jit_tb = tb;
+	b->jit_epoch = j->cc.epoch;
+	return tb;
+}
+
+/* Point the exit that just returned at tb, if tb is the block it names. */
+static void chain(struct emu_cpu *c, const struct jit_tb *tb)
+{
+	struct emu_jit *j = c->jit;
+	uint8_t *site = c->jit_chain_from;
+	uint64_t pa;
+
+	c->jit_chain_from = NULL;
+	if (site < j->cc.rw || site + 5 + CHAIN_DATA > j->cc.rw + j->cc.used ||
+	    c->jit_chain_rip != c->insn_rip)
+		return;
+	memcpy(&pa, site + 5, 8);
+	if (pa == tb->pa && site[5 + 8] == tb->code_size)
+		jit_patch_jump(site, j->cc.rx - j->cc.rw, tb->chain_entry);
+}
+
+unsigned emu_jit_run(struct emu_cpu *c)
+{
+	struct emu_jit *j = c->jit;
+	const struct insn *in;
+	struct dblock *b;
+	struct jit_tb *tb;
+	unsigned n;
+
+	c->insn_rip = c->s.rip;
+	c->trace[c->trace_pos++ & 63] = c->insn_rip;
+	c->blk = NULL;
+	in = emu_decode_cached(c);
+	b = (struct dblock *)c->blk;  /* this vCPU's own decode cache */
+	if (!b)
+		goto interpret;
+	tb = b->jit_epoch == j->cc.epoch ? b->jit_tb : NULL;
+	if (!tb && !(tb = translate(c, b)))
+		goto interpret;
+	if (c->code_size != 8) {
+		uint64_t mask = emu_size_mask(c->code_size), lim = c->s.seg[SEG_CS].limit;
+
+		if (c->insn_rip + tb->end_off > mask || c->insn_rip + tb->last_off > lim)
+			goto interpret;
+		/* for the blocks chained from here (the CS limit is at most
+		 * 4 GiB - 1, so lim + 1 does not wrap) */
+		c->jit_rip_limit = lim + 1 < mask ? lim + 1 : mask;
+	}
+	if (c->jit_chain_from)
+		chain(c, tb);
+	n = tb->entry(c, c->insn_rip);
+	c->blk = NULL;
+	c->icount += n;
+	return n;
+interpret:
+	c->jit_chain_from = NULL;
+	emu_step_decoded(c, in);
+	return 1;
+}
+
+#else
+
+int emu_jit_create(struct emu_cpu *c)
+{
+	return -ENOSYS;
+}
+
+void emu_jit_destroy(struct emu_cpu *c)
+{
+}
+
+unsigned emu_jit_run(struct emu_cpu *c)
+{
+	emu_step(c);
+	return 1;
+}
+
+#endif
