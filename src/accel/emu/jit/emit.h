@@ -89,6 +89,43 @@ uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
  * target (executable address). */
 void jit_patch_jump(uint8_t *site, ptrdiff_t rx_delta, const uint8_t *target_rx);
 
+/*
+ * Native operations on two scratch values T0 and T1 (host registers the
+ * back end picks; calls clobber them) and the vCPU's fields.  Sizes are
+ * 4 or 8 (a 4-byte load zero-extends), stores also 1.
+ */
+enum jit_tmp { JIT_T0, JIT_T1 };
+/* The operations of enum jit_alu set the host's arithmetic flags as the
+ * same x86 instruction would; CMP and TEST leave T0 as it was. */
+enum jit_alu { JIT_ADD, JIT_OR, JIT_AND, JIT_SUB, JIT_XOR, JIT_CMP, JIT_TEST };
+/* Conditions in x86 Jcc numbering (0 O, 1 NO, 2 B, ..., 15 G), on the
+ * host's flags as the last operation left them. */
+
+void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size);
+void jit_emit_store(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size);
+void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm);
+/* c->field = imm (sign-extended from 32 bits for size 8). */
+void jit_emit_store_imm(struct jit_emit *e, int32_t field, unsigned size, int32_t imm);
+/* T0 = T0 op T1 of size bytes. */
+void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size);
+/* T0 += 1 or -= 1 (the host's CF kept). */
+void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size);
+/* The host's CF = bit 0 of c->field. */
+void jit_emit_cf_from(struct jit_emit *e, int32_t field);
+/* c->field = the host's CF (8 bytes, 0 or 1). */
+void jit_emit_store_cf(struct jit_emit *e, int32_t field);
+/* c->field = the low byte of the value fn(c) returned, zero-extended. */
+void jit_emit_call_store_bool(struct jit_emit *e, const void *fn, int32_t field);
+/* Branch if the host's flags meet condition cc. */
+jit_fixup jit_emit_branch_cc(struct jit_emit *e, unsigned cc);
+/* Branch if lo <= the 4-byte c->field <= hi (unsigned). */
+jit_fixup jit_emit_branch_field_in(struct jit_emit *e, int32_t field, uint32_t lo,
+				   uint32_t hi);
+/* T0 = start + rel; branch if T0 >= c->field (unsigned). */
+jit_fixup jit_emit_branch_rip_ge(struct jit_emit *e, int64_t rel, int32_t field);
+/* An unconditional jump to bind later. */
+jit_fixup jit_emit_jump(struct jit_emit *e);
+
 static inline uint8_t *jit_emit_rx(const struct jit_emit *e)
 {
 	return e->p + e->rx_delta;

@@ -47,8 +47,9 @@ static void put_rel32(struct jit_emit *e, const uint8_t *target_rx)
 size_t jit_emit_bound(unsigned n)
 {
 	/* per instruction: two RIP stores (16), the call (25), checks (42),
-	 * an exit stub (45); a block: entries and two chain exits */
-	return 160 + n * 128;
+	 * an exit stub (54), or native code (under 100 with its stubs); a
+	 * block: entries and two chain exits */
+	return 200 + n * 160;
 }
 
 void jit_emit_epilogue(struct jit_emit *e)
@@ -209,6 +210,123 @@ uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 	put1(e, 0xe9);                                     /* site: jmp epilogue */
 	put_rel32(e, epilogue_rx);
 	return e->overflow ? NULL : site;
+}
+
+/* ---- native operations: T0 is RAX, T1 is RDX ---- */
+
+/* ModRM reg field of a scratch value. */
+static uint8_t treg(enum jit_tmp t)
+{
+	return t == JIT_T0 ? 0 : 2;
+}
+
+/* op [rbx+disp32] with reg: REX.W for 8 bytes. */
+static void rbx_mem(struct jit_emit *e, bool w, uint8_t op, uint8_t reg, int32_t field)
+{
+	if (w)
+		put1(e, 0x48);
+	put1(e, op);
+	put1(e, 0x83 | reg << 3);  /* mod 10, rm 011 (RBX) */
+	put4(e, (uint32_t)field);
+}
+
+void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
+{
+	rbx_mem(e, size == 8, 0x8b, treg(t), field);       /* mov r, [rbx+field] */
+}
+
+void jit_emit_store(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
+{
+	rbx_mem(e, size == 8, size == 1 ? 0x88 : 0x89, treg(t), field);
+}
+
+void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm)
+{
+	put(e, (const uint8_t[]){ 0x48, 0xb8 | treg(t) }, 2);  /* mov r, imm64 */
+	put8(e, imm);
+}
+
+void jit_emit_store_imm(struct jit_emit *e, int32_t field, unsigned size, int32_t imm)
+{
+	rbx_mem(e, size == 8, size == 1 ? 0xc6 : 0xc7, 0, field);
+	if (size == 1)
+		put1(e, (uint8_t)imm);
+	else
+		put4(e, (uint32_t)imm);
+}
+
+void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size)
+{
+	static const uint8_t opcode[] = {
+		[JIT_ADD] = 0x01, [JIT_OR] = 0x09, [JIT_AND] = 0x21, [JIT_SUB] = 0x29,
+		[JIT_XOR] = 0x31, [JIT_CMP] = 0x39, [JIT_TEST] = 0x85,
+	};
+
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ opcode[op], 0xd0 }, 2);  /* op rax, rdx */
+}
+
+void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0xff, dec ? 0xc8 : 0xc0 }, 2);  /* inc/dec rax */
+}
+
+void jit_emit_cf_from(struct jit_emit *e, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x0f, 0xba, 0xa3 }, 3);  /* bt dword [rbx+field], 0 */
+	put4(e, (uint32_t)field);
+	put1(e, 0);
+}
+
+void jit_emit_store_cf(struct jit_emit *e, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x0f, 0x92, 0xc0 }, 3);  /* setc al */
+	put(e, (const uint8_t[]){ 0x0f, 0xb6, 0xc0 }, 3);  /* movzx eax, al */
+	jit_emit_store(e, JIT_T0, field, 8);
+}
+
+void jit_emit_call_store_bool(struct jit_emit *e, const void *fn, int32_t field)
+{
+	jit_emit_call(e, fn, NULL);
+	put(e, (const uint8_t[]){ 0x0f, 0xb6, 0xc0 }, 3);  /* movzx eax, al */
+	jit_emit_store(e, JIT_T0, field, 8);
+}
+
+jit_fixup jit_emit_branch_cc(struct jit_emit *e, unsigned cc)
+{
+	return branch(e, 0x80 | (cc & 15));
+}
+
+jit_fixup jit_emit_branch_field_in(struct jit_emit *e, int32_t field, uint32_t lo,
+				   uint32_t hi)
+{
+	jit_emit_load(e, JIT_T0, field, 4);
+	put1(e, 0x2d);                       /* sub eax, lo */
+	put4(e, lo);
+	put1(e, 0x3d);                       /* cmp eax, hi - lo */
+	put4(e, hi - lo);
+	return branch(e, 0x86);              /* jbe */
+}
+
+jit_fixup jit_emit_branch_rip_ge(struct jit_emit *e, int64_t rel, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
+	put4(e, (uint32_t)(int32_t)rel);
+	rbx_mem(e, true, 0x3b, 0, field);                        /* cmp rax, [rbx+field] */
+	return branch(e, 0x83);                                  /* jae */
+}
+
+jit_fixup jit_emit_jump(struct jit_emit *e)
+{
+	jit_fixup f;
+
+	put1(e, 0xe9);
+	f = e->p;
+	put4(e, 0);
+	return e->overflow ? NULL : f;
 }
 
 void jit_patch_jump(uint8_t *site, ptrdiff_t rx_delta, const uint8_t *target_rx)

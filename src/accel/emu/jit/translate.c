@@ -18,19 +18,27 @@
  *   interrupt shadow, HLT, the mode, TF), so the run loop looks at the
  *   state after each of them as it does in the interpreter.
  *
- * - Code.  Each instruction is, for now, a direct call to its fast
- *   handler (or to emu_exec_general for the last one) with the decoded
- *   instruction preloaded, after storing the guest RIP of the instruction
- *   and of the next one (c->insn_rip, c->s.rip) as the run loop does.
- *   That removes the run loop's per-instruction bookkeeping (the block
- *   walk, the trace ring, icount, the budget and the checks between
- *   instructions); the flags stay in the interpreter's lazy form, so the
- *   interpreter and exception delivery see exactly what they would see.
- *   Native code for the commonest forms is the next step (emit.h grows
- *   the operations; translate.c picks them).
+ * - Code.  The commonest register forms are native host code: MOV
+ *   reg/reg and reg/imm, ADD/OR/AND/SUB/XOR/CMP/TEST reg/reg and reg/imm,
+ *   INC/DEC of a register (4- and 8-byte operands), and a Jcc whose
+ *   flags come from one of those earlier in the block.  They write the
+ *   guest registers in the vCPU state and keep the interpreter's lazy
+ *   flag record (cc_op, cc_size, cc_res, cc_src1, cc_src2, cc_carry)
+ *   exactly as its handlers would, so whatever reads flags later (the
+ *   interpreter, PUSHF, an exception) sees the same; a native Jcc
+ *   recomputes the host's flags from that record with one host ALU
+ *   instruction of the same kind and branches on the same condition.
+ *   Every other instruction is a direct call to its fast handler (or to
+ *   emu_exec_general for the last one) with the decoded instruction
+ *   preloaded, after storing the guest RIP of the instruction and of the
+ *   next one (c->insn_rip, c->s.rip) as the run loop does.  Either way
+ *   the run loop's per-instruction bookkeeping (the block walk, the trace
+ *   ring, icount, the budget and the checks between instructions) is
+ *   gone.
  *
  * - Precise state.  Because c->insn_rip and c->s.rip are stored before
- *   every instruction, a fault (emu_raise longjmps out of the translated
+ *   every instruction that can fault (native code cannot; RIP is stored
+ *   after it only where the block is left or a handler called), a fault (emu_raise longjmps out of the translated
  *   code to the run loop, whose stack frame is below it) finds RIP and the
  *   registers as the interpreter leaves them.  After an instruction that
  *   may branch, the code compares c->s.rip with the fall-through address
@@ -217,11 +225,243 @@ static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb
 	}
 }
 
+/* ---- native code for the commonest forms ---- */
+
+static int32_t gpr_field(unsigned r)
+{
+	return F(s.gpr) + 8 * (int32_t)r;
+}
+
+enum native { NAT_NONE, NAT_MOV, NAT_ALU, NAT_INCDEC };
+
+struct nat {
+	enum native kind;
+	unsigned size, dst, src;   /* src ~0u: the immediate */
+	uint64_t imm;
+	enum jit_alu op;
+	enum cc_op cc;
+	bool store;                /* the result goes to dst (not CMP/TEST) */
+	bool dec;
+};
+
+/* ModRM.reg of 80-83 and the ALU opcodes 00-3F: the host operation and
+ * the flag record; ADC and SBB (which read CF) stay handlers. */
+static bool alu_of(unsigned aop, struct nat *n)
+{
+	static const struct { int op; enum cc_op cc; } t[8] = {
+		{ JIT_ADD, CC_ADD }, { JIT_OR, CC_LOGIC }, { -1, 0 }, { -1, 0 },
+		{ JIT_AND, CC_LOGIC }, { JIT_SUB, CC_SUB }, { JIT_XOR, CC_LOGIC },
+		{ JIT_SUB, CC_SUB },
+	};
+
+	if (t[aop].op < 0)
+		return false;
+	n->kind = NAT_ALU;
+	n->op = t[aop].op;
+	n->cc = t[aop].cc;
+	n->store = aop != 7;
+	return true;
+}
+
+/* Whether in (which has a fast handler, so no LOCK or REP) has a native
+ * form, and which. */
+static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct nat *n)
+{
+	unsigned op = in->op, s = in->opsize, rr = (op & 7) | ((in->rex & 1) << 3);
+
+	memset(n, 0, sizeof(*n));
+	n->size = s;
+	n->src = ~0u;
+	n->imm = in->imm & emu_size_mask(s);
+	if (!in->fast || in->has_mem || (s != 4 && s != 8))
+		return false;
+	if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3)) {
+		n->dst = (op & 2) ? in->reg : in->rm;
+		n->src = (op & 2) ? in->rm : in->reg;
+		return alu_of(op >> 3, n);
+	}
+	if (op < 0x40 && (op & 7) == 5) {
+		n->dst = GPR_RAX;
+		return alu_of(op >> 3, n);
+	}
+	switch (op) {
+	case 0x81: case 0x83:
+		n->dst = in->rm;
+		return alu_of(in->reg & 7, n);
+	case 0x85: case 0xa9: case 0xf7:
+		if (op == 0xf7 && (in->reg & 7) >= 2)
+			return false;
+		n->kind = NAT_ALU;
+		n->op = JIT_AND;
+		n->cc = CC_LOGIC;
+		n->dst = op == 0xa9 ? GPR_RAX : in->rm;
+		if (op == 0x85)
+			n->src = in->reg;
+		return true;
+	case 0x89: case 0x8b:
+		n->kind = NAT_MOV;
+		n->dst = op == 0x89 ? in->rm : in->reg;
+		n->src = op == 0x89 ? in->reg : in->rm;
+		return true;
+	case 0xb8 ... 0xbf:
+		n->kind = NAT_MOV;
+		n->dst = rr;
+		return true;
+	case 0xc7:
+		n->kind = NAT_MOV;
+		n->dst = in->rm;
+		return (in->reg & 7) == 0;
+	case 0xff:
+		n->kind = NAT_INCDEC;
+		n->dst = in->rm;
+		n->dec = in->reg & 1;
+		return (in->reg & 7) < 2;
+	case 0x40 ... 0x4f:  /* INC/DEC reg outside 64-bit code */
+		n->kind = NAT_INCDEC;
+		n->dst = op & 7;
+		n->dec = op & 8;
+		return tb->code_size != 8;
+	}
+	return false;
+}
+
+/* What the translator knows about the flag record at a point of the
+ * block: the operation and size of the last native flag-setter, or
+ * CC_EAGER for "not known here". */
+struct flag_state {
+	enum cc_op op;
+	unsigned size;
+};
+
+/* Fast-handled instructions that leave the flags alone. */
+static bool keeps_flags(const struct insn *in)
+{
+	switch (in->op) {
+	case 0x50 ... 0x5f: case 0x63: case 0x88 ... 0x8b: case 0x8d: case 0x90:
+	case 0xb0 ... 0xbf: case 0xc6: case 0xc7: case 0x10d: case 0x118 ... 0x11f:
+	case 0x140 ... 0x14f: case 0x190 ... 0x19f: case 0x1b6: case 0x1b7:
+	case 0x1be: case 0x1bf:
+		return true;
+	}
+	return false;
+}
+
+/* The host's CF = the guest's CF as the known record says (SUB, ADD). */
+static void emit_cf(struct jit_emit *e, const struct flag_state *fs)
+{
+	if (fs->op == CC_SUB) {         /* a < b */
+		jit_emit_load(e, JIT_T0, F(cc_src1), fs->size);
+		jit_emit_load(e, JIT_T1, F(cc_src2), fs->size);
+	} else {                        /* ADD: r < a */
+		jit_emit_load(e, JIT_T0, F(cc_res), fs->size);
+		jit_emit_load(e, JIT_T1, F(cc_src1), fs->size);
+	}
+	jit_emit_alu(e, JIT_SUB, fs->size);
+}
+
+static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_state *fs)
+{
+	unsigned s = n->size;
+
+	switch (n->kind) {
+	case NAT_MOV:
+		if (n->src == ~0u)
+			jit_emit_load_imm(e, JIT_T0, n->imm);
+		else
+			jit_emit_load(e, JIT_T0, gpr_field(n->src), s);
+		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		return;
+	case NAT_ALU:
+		jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
+		if (n->src == ~0u)
+			jit_emit_load_imm(e, JIT_T1, n->imm);
+		else
+			jit_emit_load(e, JIT_T1, gpr_field(n->src), s);
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
+		jit_emit_alu(e, n->op, s);
+		if (n->store)
+			jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		break;
+	case NAT_INCDEC: {
+		/* CF survives in cc_carry: computed from the record before
+		 * this one replaces it (emu_flags_arith) */
+		jit_fixup keep;
+
+		if (fs->op == CC_LOGIC) {
+			jit_emit_store_imm(e, F(cc_carry), 8, 0);
+		} else if (fs->op == CC_SUB || fs->op == CC_ADD) {
+			emit_cf(e, fs);
+			jit_emit_store_cf(e, F(cc_carry));
+		} else if (fs->op == CC_EAGER) {
+			keep = jit_emit_branch_field_in(e, F(cc_op), CC_INC, CC_DEC);
+			jit_emit_call_store_bool(e, (const void *)emu_cf, F(cc_carry));
+			jit_emit_bind(e, keep);
+		}  /* after INC or DEC it is in cc_carry already */
+		jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+		jit_emit_incdec(e, n->dec, s);
+		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		jit_emit_store_imm(e, F(cc_src2), 8, 1);
+		break;
+	}
+	case NAT_NONE:
+		return;
+	}
+	jit_emit_store_imm(e, F(cc_op), sizeof(((struct emu_cpu *)0)->cc_op),
+			   n->kind == NAT_INCDEC ? (n->dec ? CC_DEC : CC_INC) : (int32_t)n->cc);
+	jit_emit_store_imm(e, F(cc_size), 1, s);
+	fs->op = n->kind == NAT_INCDEC ? (n->dec ? CC_DEC : CC_INC) : n->cc;
+	fs->size = s;
+}
+
+/* The host's flags as the guest's after the known record, for a Jcc;
+ * false if the record is not one this can rebuild. */
+static bool emit_flags(struct jit_emit *e, const struct flag_state *fs)
+{
+	unsigned s = fs->size;
+
+	switch (fs->op) {
+	case CC_SUB: case CC_ADD:
+		jit_emit_load(e, JIT_T0, F(cc_src1), s);
+		jit_emit_load(e, JIT_T1, F(cc_src2), s);
+		jit_emit_alu(e, fs->op == CC_SUB ? JIT_SUB : JIT_ADD, s);
+		return true;
+	case CC_LOGIC:
+		jit_emit_load(e, JIT_T0, F(cc_res), s);
+		jit_emit_load(e, JIT_T1, F(cc_res), s);
+		jit_emit_alu(e, JIT_AND, s);
+		return true;
+	case CC_INC: case CC_DEC:
+		jit_emit_cf_from(e, F(cc_carry));
+		jit_emit_load(e, JIT_T0, F(cc_src1), s);
+		jit_emit_incdec(e, fs->op == CC_DEC, s);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A native Jcc's taken path, emitted after the block's code. */
+struct taken_stub {
+	jit_fixup f;
+	unsigned count;
+	int64_t rel;               /* the target */
+	int64_t end;               /* the fall-through (RIP for the handler) */
+	int64_t off;               /* the Jcc itself */
+	const struct insn *in;
+};
+
 /* Emit tb's code; false if the cache had no room. */
 static bool emit_tb(struct emu_jit *j, struct jit_tb *tb)
 {
 	struct exit_stub stubs[BLOCK_MAX * 3];
-	unsigned ns = 0, i;
+	struct taken_stub taken[BLOCK_MAX];
+	struct flag_state fs = { CC_EAGER, 0 };
+	unsigned ns = 0, nt = 0, i;
+	bool rip_stale = false;  /* c->s.rip not stored since native code */
 	int64_t off = 0, next;
 	struct jit_emit e;
 	jit_fixup body;
@@ -239,9 +479,27 @@ static bool emit_tb(struct emu_jit *j, struct jit_tb *tb)
 		const struct insn *in = &tb->in[i];
 		int64_t end = off + in->len;
 
+		struct nat n;
+
 		next = emu_walk_next(in, end);  /* relative: the fold's offset */
+		if (pick_native(tb, in, &n)) {
+			emit_native(&e, &n, &fs);
+			rip_stale = true;
+			goto next_insn;
+		}
+		if (is_jcc(in) && in->opsize == tb->code_size &&
+		    chainable(tb, end + (int64_t)in->imm) && emit_flags(&e, &fs)) {
+			taken[nt++] = (struct taken_stub){
+				jit_emit_branch_cc(&e, in->op & 15), i + 1,
+				end + (int64_t)in->imm, end, off, in };
+			rip_stale = true;
+			goto next_insn;
+		}
 		jit_emit_store_rip(&e, F(insn_rip), off);
 		jit_emit_store_rip(&e, F(s.rip), end);
+		rip_stale = false;
+		if (!keeps_flags(in))
+			fs.op = CC_EAGER;
 		if (!in->fast) {
 			jit_emit_call(&e, (const void *)emu_exec_general, in);
 			jit_emit_exit(&e, i + 1, F(jit_chain_from), j->epilogue);
@@ -263,13 +521,36 @@ static bool emit_tb(struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, chain,
 				end + (int64_t)in->imm };
 		}
-		if (i + 1 == tb->n)
+next_insn:
+		if (i + 1 == tb->n) {
+			if (rip_stale)
+				jit_emit_store_rip(&e, F(s.rip), next);
 			emit_exit(j, &e, tb, i + 1, true, next);
+		}
 		off = next;
 	}
 	for (i = 0; i < ns; i++) {
 		jit_emit_bind(&e, stubs[i].f);
 		emit_exit(j, &e, tb, stubs[i].count, stubs[i].chain, stubs[i].rel);
+	}
+	for (i = 0; i < nt; i++) {
+		const struct taken_stub *t = &taken[i];
+		jit_fixup slow = NULL;
+
+		jit_emit_bind(&e, t->f);
+		/* outside 64-bit code a target past the CS limit (or at the IP
+		 * wrap) is the handler's business: #GP */
+		if (tb->code_size != 8)
+			slow = jit_emit_branch_rip_ge(&e, t->rel, F(jit_rip_limit));
+		jit_emit_store_rip(&e, F(s.rip), t->rel);
+		emit_exit(j, &e, tb, t->count, true, t->rel);
+		if (slow) {
+			jit_emit_bind(&e, slow);
+			jit_emit_store_rip(&e, F(insn_rip), t->off);
+			jit_emit_store_rip(&e, F(s.rip), t->end);
+			jit_emit_call(&e, (const void *)emu_fast_handlers[t->in->fast], t->in);
+			jit_emit_exit(&e, t->count, F(jit_chain_from), j->epilogue);
+		}
 	}
 	if (e.overflow)
 		return false;
