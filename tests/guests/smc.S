@@ -103,7 +103,7 @@ r32_end:
 	.code64
 r64_start:
 r64_next:
-	movb $2, next_imm(%rip)
+	movl $2, next_imm(%rip)		/* C7 /0: an inline store in translated code */
 	.byte 0xb8			/* mov $imm32, %eax */
 next_imm:
 	.long 1

@@ -7,7 +7,9 @@
  * rather than single instructions, so that flags carried from one
  * instruction (and block) to the next, block exits and chained blocks
  * are exercised; the interpreter itself is checked against the host CPU
- * instruction by instruction in test_emu_vs_host.
+ * instruction by instruction in test_emu_vs_host.  The same generator
+ * runs in 64-bit mode and in 32-bit protected mode (where its REX bytes
+ * are INC/DEC and the loop counter lives in memory).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +28,9 @@
 #define STACK_TOP 0x80000
 #define STACK_SIZE 0x1000
 #define MAX_STEPS 200000
+#define COUNTER_GPA 0x103000  /* the loop counter in 32-bit code */
+
+static bool mode32;
 
 static struct emu_harness h;
 static struct emu_cpu *cpu;
@@ -172,20 +177,29 @@ static void simple_insn(struct code *c)
 	}
 }
 
-/* A loop of 1-6 iterations (R8) around instructions and forward Jccs
- * over single instructions; pairs of loops one after another. */
+/* A loop of 1-6 iterations (R8) around instructions, forward Jccs over
+ * single instructions and CALLs of a subroutine placed after the HLT
+ * that ends the code (RET: an indirect exit); up to three loops one
+ * after another. */
 static void sequence(struct code *c)
 {
-	unsigned loops = 1 + rnd() % 3;
+	unsigned loops = 1 + rnd() % 3, calls[64], ncalls = 0;
 
 	c->n = 0;
 	for (unsigned l = 0; l < loops; l++) {
 		unsigned start, n = 1 + rnd() % 30;
 
-		put(c, 6, 0x41, 0xb8, 1 + (unsigned)(rnd() % 6), 0, 0, 0);  /* mov r8d, k */
+		if (mode32)  /* mov dword [COUNTER_GPA], k */
+			put(c, 10, 0xc7, 0x05, COUNTER_GPA & 0xff, (COUNTER_GPA >> 8) & 0xff,
+			    (COUNTER_GPA >> 16) & 0xff, 0, 1 + (unsigned)(rnd() % 6), 0, 0, 0);
+		else
+			put(c, 6, 0x41, 0xb8, 1 + (unsigned)(rnd() % 6), 0, 0, 0);  /* mov r8d, k */
 		start = c->n;
 		for (unsigned i = 0; i < n; i++) {
-			if (rnd() % 5 == 0) {  /* Jcc over the next instruction */
+			if (rnd() % 12 == 0 && ncalls < 64) {
+				put(c, 5, 0xe8, 0, 0, 0, 0);  /* call sub */
+				calls[ncalls++] = c->n;
+			} else if (rnd() % 5 == 0) {  /* Jcc over the next instruction */
 				struct code t = { .n = 0 };
 				simple_insn(&t);
 				put(c, 2, 0x70 | (rnd() % 16), t.n);
@@ -195,7 +209,11 @@ static void sequence(struct code *c)
 				simple_insn(c);
 			}
 		}
-		put(c, 3, 0x41, 0xff, 0xc8);  /* dec r8d */
+		if (mode32)  /* dec dword [COUNTER_GPA] */
+			put(c, 6, 0xff, 0x0d, COUNTER_GPA & 0xff, (COUNTER_GPA >> 8) & 0xff,
+			    (COUNTER_GPA >> 16) & 0xff, 0);
+		else
+			put(c, 3, 0x41, 0xff, 0xc8);  /* dec r8d */
 		if (c->n + 2 - start <= 128) {
 			put(c, 2, 0x75, (uint8_t)-(int)(c->n + 2 - start));
 		} else {
@@ -207,6 +225,13 @@ static void sequence(struct code *c)
 	/* HLT ends the run in both engines: translated code runs on to the
 	 * end of its block, past where a sequence would simply stop */
 	put(c, 1, 0xf4);
+	for (unsigned i = 0; i < ncalls; i++) {
+		int32_t rel = (int32_t)(c->n - calls[i]);
+		memcpy(c->b + calls[i] - 4, &rel, 4);
+	}
+	for (unsigned i = rnd() % 4; i; i--)
+		simple_insn(c);
+	put(c, 1, 0xc3);
 }
 
 /* ---- running it ---- */
@@ -276,7 +301,7 @@ static void report(const char *what, const struct code *c, const struct state *a
 				    (unsigned long long)b->gpr[r]);
 }
 
-static void test_random_sequences(void **state)
+static void random_sequences(void)
 {
 	static struct state in, want, got;
 	static struct code c;
@@ -310,9 +335,34 @@ static void test_random_sequences(void **state)
 				report("memory", &c, &want, &got);
 		}
 	}
-	print_message("%u random sequences (%u ending in a fault), %llu blocks translated\n",
-		      runs, faults, (unsigned long long)cpu->jit->translated);
+	print_message("%u random sequences in %d-bit code (%u ending in a fault), "
+		      "%llu blocks translated so far\n", runs, mode32 ? 32 : 64, faults,
+		      (unsigned long long)cpu->jit->translated);
 	assert_int_equal(failures, 0);
+}
+
+static void test_random_sequences(void **state)
+{
+	random_sequences();
+}
+
+/* Flat 32-bit protected mode without paging. */
+static void test_random_sequences_32(void **state)
+{
+	struct cpu_state s;
+
+	cpu_state_reset(&s);
+	s.cr0 = CR0_PE | CR0_ET | CR0_NE;
+	s.seg[SEG_CS] = cpu_flat_code_segment(0x08, false);
+	for (int i = SEG_ES; i <= SEG_GS; i++)
+		if (i != SEG_CS)
+			s.seg[i] = cpu_flat_data_segment(0x10);
+	assert_int_equal(accel_emu_ops.vcpu_set_state(&h.vcpu, &s), 0);
+	assert_int_equal(cpu->code_size, 4);
+	mode32 = true;
+	random_sequences();
+	mode32 = false;
+	emu_harness_long_mode(&h);
 }
 
 /* The code cache fills and is flushed whole; the translations after a
@@ -346,6 +396,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_sequences),
+		cmocka_unit_test(test_random_sequences_32),
 		cmocka_unit_test(test_flush_when_full),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

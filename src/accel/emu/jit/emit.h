@@ -85,6 +85,24 @@ void jit_emit_exit(struct jit_emit *e, unsigned count, int32_t chain_field,
 uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 			     int32_t chain_field, int32_t rip_field,
 			     const uint8_t *epilogue_rx);
+/*
+ * The jump cache of indirect exits (64-bit code): entries of
+ * struct jit_jc_entry at jc, indexed by guest RIP & mask.  After count
+ * more instructions, if the entry for c->rip_field holds that RIP with
+ * the vCPU's current c->tlb_gen_field and c->cpl_field, go on at its
+ * chain entry (start = that RIP, c->chain_field = NULL); else back to C.
+ */
+struct jit_jc_entry {
+	uint64_t rip;
+	uint64_t tlb_gen;
+	uint32_t cpl;
+	uint32_t unused;
+	const uint8_t *chain_entry;
+};
+void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const struct jit_jc_entry *jc,
+		      uint32_t mask, int32_t rip_field, int32_t tlb_gen_field,
+		      int32_t cpl_field, int32_t chain_field, const uint8_t *epilogue_rx);
+
 /* Point the jump at site (writable address; rx_delta as in jit_emit) at
  * target (executable address). */
 void jit_patch_jump(uint8_t *site, ptrdiff_t rx_delta, const uint8_t *target_rx);
@@ -123,8 +141,46 @@ jit_fixup jit_emit_branch_field_in(struct jit_emit *e, int32_t field, uint32_t l
 				   uint32_t hi);
 /* T0 = start + rel; branch if T0 >= c->field (unsigned). */
 jit_fixup jit_emit_branch_rip_ge(struct jit_emit *e, int64_t rel, int32_t field);
-/* An unconditional jump to bind later. */
+/* An unconditional jump to bind later, and one to code already emitted
+ * (a writable address). */
 jit_fixup jit_emit_jump(struct jit_emit *e);
+void jit_emit_jump_to(struct jit_emit *e, const uint8_t *target_rw);
+
+/*
+ * Guest memory in 64-bit code.  T0 = base + (index << scale) + disp
+ * (+ the segment base), where base and index are vCPU fields (-1: none)
+ * or, with base_rip, start + rip_rel.
+ */
+void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t rip_rel,
+		 int32_t index_field, unsigned scale, int32_t disp, int32_t seg_base_field);
+/* Where the software TLB lives in the vCPU and how its entries look. */
+struct jit_tlb_layout {
+	int32_t table;        /* field: the first entry */
+	unsigned entries;     /* a power of two */
+	unsigned entry_size;  /* 32 */
+	int32_t vpage, ppage, host, perms;  /* offsets in an entry */
+	int32_t cpl;          /* field: CPL (the user bit is perms << 1 at 3) */
+	const uint8_t *code_page;  /* per physical page: holds code */
+	uint64_t npages;
+};
+/*
+ * T0 (a linear address) becomes the host address of size bytes there, if
+ * they are canonical, within one page and the TLB entry for it allows
+ * the access (perm_s, or perm_s << 1 at CPL 3), is RAM, and for a write
+ * not a page holding code; else the returned branch is taken (the
+ * caller's slow path).  Clobbers T1 and other scratch registers.
+ */
+jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
+			    unsigned size, uint32_t perm_s, bool write);
+/* t = start + rel (a guest RIP). */
+void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel);
+/* T0 = its low 32 bits, zero-extended. */
+void jit_emit_zext32(struct jit_emit *e);
+/* Branch if T0 is not a canonical 48-bit address (clobbers T1). */
+jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e);
+/* T0 = size bytes at host address T0; size bytes at host address T0 = T1. */
+void jit_emit_load_ind(struct jit_emit *e, unsigned size);
+void jit_emit_store_ind(struct jit_emit *e, unsigned size);
 
 static inline uint8_t *jit_emit_rx(const struct jit_emit *e)
 {

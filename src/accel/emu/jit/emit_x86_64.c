@@ -47,9 +47,9 @@ static void put_rel32(struct jit_emit *e, const uint8_t *target_rx)
 size_t jit_emit_bound(unsigned n)
 {
 	/* per instruction: two RIP stores (16), the call (25), checks (42),
-	 * an exit stub (54), or native code (under 100 with its stubs); a
-	 * block: entries and two chain exits */
-	return 200 + n * 160;
+	 * an exit stub (80 through the jump cache), or native code (under 100
+	 * with its stubs); a block: entries and two chain exits */
+	return 300 + n * 200;
 }
 
 void jit_emit_epilogue(struct jit_emit *e)
@@ -327,6 +327,182 @@ jit_fixup jit_emit_jump(struct jit_emit *e)
 	f = e->p;
 	put4(e, 0);
 	return e->overflow ? NULL : f;
+}
+
+void jit_emit_jump_to(struct jit_emit *e, const uint8_t *target_rw)
+{
+	put1(e, 0xe9);
+	put_rel32(e, target_rw + e->rx_delta);
+}
+
+void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t rip_rel,
+		 int32_t index_field, unsigned scale, int32_t disp, int32_t seg_base_field)
+{
+	if (base_rip) {
+		put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
+		put4(e, (uint32_t)(int32_t)rip_rel);
+	} else if (base_field >= 0) {
+		rbx_mem(e, true, 0x8b, 0, base_field);              /* mov rax, [rbx+base] */
+	} else {
+		put(e, (const uint8_t[]){ 0x31, 0xc0 }, 2);         /* xor eax, eax */
+	}
+	if (index_field >= 0) {
+		rbx_mem(e, true, 0x8b, 2, index_field);             /* mov rdx, [rbx+index] */
+		/* lea rax, [rax + rdx << scale] */
+		put(e, (const uint8_t[]){ 0x48, 0x8d, 0x04, (uint8_t)(scale << 6 | 2 << 3) }, 4);
+	}
+	if (disp) {
+		put(e, (const uint8_t[]){ 0x48, 0x8d, 0x80 }, 3);   /* lea rax, [rax+disp] */
+		put4(e, (uint32_t)disp);
+	}
+	if (seg_base_field >= 0)
+		rbx_mem(e, true, 0x03, 0, seg_base_field);          /* add rax, [rbx+seg] */
+}
+
+jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
+			    unsigned size, uint32_t perm_s, bool write)
+{
+	jit_fixup fail[6];
+	unsigned nf = 0;
+	jit_fixup slow;
+
+	/* canonical */
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);        /* mov rdx, rax */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xe2, 0x10 }, 4);  /* shl rdx, 16 */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xfa, 0x10 }, 4);  /* sar rdx, 16 */
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0xc2 }, 3);        /* cmp rdx, rax */
+	fail[nf++] = branch(e, 0x85);
+	/* within one page */
+	put(e, (const uint8_t[]){ 0x89, 0xc2 }, 2);              /* mov edx, eax */
+	put(e, (const uint8_t[]){ 0x81, 0xe2 }, 2);              /* and edx, 0xfff */
+	put4(e, 0xfff);
+	put(e, (const uint8_t[]){ 0x81, 0xfa }, 2);              /* cmp edx, 4096 - size */
+	put4(e, 4096 - size);
+	fail[nf++] = branch(e, 0x87);                            /* ja */
+	/* the entry: rcx = &table[(lin >> 12) % entries], rdx = lin >> 12 */
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);        /* mov rdx, rax */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xea, 0x0c }, 4);  /* shr rdx, 12 */
+	put(e, (const uint8_t[]){ 0x89, 0xd1 }, 2);              /* mov ecx, edx */
+	put(e, (const uint8_t[]){ 0x81, 0xe1 }, 2);              /* and ecx, entries - 1 */
+	put4(e, l->entries - 1);
+	put(e, (const uint8_t[]){ 0xc1, 0xe1, (uint8_t)__builtin_ctz(l->entry_size) }, 3);
+	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x8c, 0x0b }, 4);  /* lea rcx, [rbx+rcx+table] */
+	put4(e, (uint32_t)l->table);
+	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x91 }, 3);        /* cmp rdx, [rcx+vpage] */
+	put4(e, (uint32_t)l->vpage);
+	fail[nf++] = branch(e, 0x85);
+	/* permission: perm_s, or the user bit at CPL 3 */
+	put1(e, 0xbe);                                           /* mov esi, perm_s */
+	put4(e, perm_s);
+	put(e, (const uint8_t[]){ 0x83, 0xbb }, 2);              /* cmp dword [rbx+cpl], 3 */
+	put4(e, (uint32_t)l->cpl);
+	put1(e, 3);
+	put(e, (const uint8_t[]){ 0x75, 0x02, 0x01, 0xf6 }, 4);  /* jne +2; add esi, esi */
+	put(e, (const uint8_t[]){ 0x85, 0xb1 }, 2);              /* test [rcx+perms], esi */
+	put4(e, (uint32_t)l->perms);
+	fail[nf++] = branch(e, 0x84);                            /* jz */
+	/* RAM */
+	put(e, (const uint8_t[]){ 0x48, 0x8b, 0x91 }, 3);        /* mov rdx, [rcx+host] */
+	put4(e, (uint32_t)l->host);
+	put(e, (const uint8_t[]){ 0x48, 0x85, 0xd2 }, 3);        /* test rdx, rdx */
+	fail[nf++] = branch(e, 0x84);                            /* jz */
+	if (write) {
+		/* not a page holding decoded code (its writes bump the
+		 * generation: the slow path) */
+		uint8_t *skip;
+
+		put(e, (const uint8_t[]){ 0x48, 0x8b, 0xb1 }, 3);  /* mov rsi, [rcx+ppage] */
+		put4(e, (uint32_t)l->ppage);
+		put(e, (const uint8_t[]){ 0x48, 0xbf }, 2);        /* mov rdi, npages */
+		put8(e, l->npages);
+		put(e, (const uint8_t[]){ 0x48, 0x39, 0xfe }, 3);  /* cmp rsi, rdi */
+		put(e, (const uint8_t[]){ 0x73, 0x00 }, 2);        /* jae over the check */
+		skip = e->p;
+		put(e, (const uint8_t[]){ 0x48, 0xbf }, 2);        /* mov rdi, code_page */
+		put8(e, (uint64_t)(uintptr_t)l->code_page);
+		put(e, (const uint8_t[]){ 0x80, 0x3c, 0x37, 0x00 }, 4);  /* cmp byte [rdi+rsi], 0 */
+		fail[nf++] = branch(e, 0x85);
+		if (!e->overflow)
+			skip[-1] = (uint8_t)(e->p - skip);
+	}
+	put(e, (const uint8_t[]){ 0x25, 0xff, 0x0f, 0x00, 0x00 }, 5);  /* and eax, 0xfff */
+	put(e, (const uint8_t[]){ 0x48, 0x01, 0xd0 }, 3);        /* add rax, rdx */
+	/* the failures meet at one jump to the caller's slow path */
+	put(e, (const uint8_t[]){ 0xeb, 0x05 }, 2);              /* jmp over it */
+	for (unsigned i = 0; i < nf; i++)
+		jit_emit_bind(e, fail[i]);
+	slow = jit_emit_jump(e);
+	return slow;
+}
+
+void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel)
+{
+	/* lea rax/rdx, [r12+rel] */
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84 | treg(t) << 3, 0x24 }, 4);
+	put4(e, (uint32_t)(int32_t)rel);
+}
+
+void jit_emit_zext32(struct jit_emit *e)
+{
+	put(e, (const uint8_t[]){ 0x89, 0xc0 }, 2);              /* mov eax, eax */
+}
+
+jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e)
+{
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);        /* mov rdx, rax */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xe2, 0x10 }, 4);  /* shl rdx, 16 */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xfa, 0x10 }, 4);  /* sar rdx, 16 */
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0xc2 }, 3);        /* cmp rdx, rax */
+	return branch(e, 0x85);
+}
+
+void jit_emit_load_ind(struct jit_emit *e, unsigned size)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0x8b, 0x00 }, 2);              /* mov rax, [rax] */
+}
+
+void jit_emit_store_ind(struct jit_emit *e, unsigned size)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0x89, 0x10 }, 2);              /* mov [rax], rdx */
+}
+
+_Static_assert(sizeof(struct jit_jc_entry) == 32, "jump cache entries are 32 bytes");
+
+void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const struct jit_jc_entry *jc,
+		      uint32_t mask, int32_t rip_field, int32_t tlb_gen_field,
+		      int32_t cpl_field, int32_t chain_field, const uint8_t *epilogue_rx)
+{
+	jit_fixup miss[3];
+
+	add_count(e, count);
+	rbx_mem(e, true, 0x8b, 0, rip_field);               /* mov rax, [rbx+rip] */
+	put(e, (const uint8_t[]){ 0x89, 0xc2 }, 2);         /* mov edx, eax */
+	put(e, (const uint8_t[]){ 0x81, 0xe2 }, 2);         /* and edx, mask */
+	put4(e, mask);
+	put(e, (const uint8_t[]){ 0xc1, 0xe2, 0x05 }, 3);   /* shl edx, 5 */
+	put(e, (const uint8_t[]){ 0x48, 0xb9 }, 2);         /* mov rcx, jc */
+	put8(e, (uint64_t)(uintptr_t)jc);
+	put(e, (const uint8_t[]){ 0x48, 0x01, 0xca }, 3);   /* add rdx, rcx */
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0x02 }, 3);   /* cmp [rdx], rax */
+	miss[0] = branch(e, 0x85);
+	rbx_mem(e, true, 0x8b, 1, tlb_gen_field);           /* mov rcx, [rbx+tlb_gen] */
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0x4a, 0x08 }, 4);  /* cmp [rdx+8], rcx */
+	miss[1] = branch(e, 0x85);
+	rbx_mem(e, false, 0x8b, 1, cpl_field);              /* mov ecx, [rbx+cpl] */
+	put(e, (const uint8_t[]){ 0x39, 0x4a, 0x10 }, 3);   /* cmp [rdx+16], ecx */
+	miss[2] = branch(e, 0x85);
+	put(e, (const uint8_t[]){ 0x49, 0x89, 0xc4 }, 3);   /* mov r12, rax */
+	jit_emit_store_imm(e, chain_field, 8, 0);
+	put(e, (const uint8_t[]){ 0xff, 0x62, 0x18 }, 3);   /* jmp [rdx+24] */
+	for (int i = 0; i < 3; i++)
+		jit_emit_bind(e, miss[i]);
+	jit_emit_store_imm(e, chain_field, 8, 0);
+	put1(e, 0xe9);                                      /* jmp epilogue */
+	put_rel32(e, epilogue_rx);
 }
 
 void jit_patch_jump(uint8_t *site, ptrdiff_t rx_delta, const uint8_t *target_rx)

@@ -10,6 +10,7 @@
 
 #include "accel/emu/emu.h"
 #include "accel/emu/jit/code_cache.h"
+#include "accel/emu/jit/emit.h"
 
 /* Guest instructions a chain of blocks runs at most before it goes back
  * to the run loop (interrupts, kicks). */
@@ -31,8 +32,12 @@ struct jit_tb {
 	struct insn in[BLOCK_MAX];
 };
 
+/* Jump cache entries (a power of two). */
+#define JIT_JC_SIZE 4096
+
 struct emu_jit {
 	struct code_cache cc;
+	struct jit_jc_entry *jc;   /* indirect exits in 64-bit code, by RIP */
 	const uint8_t *epilogue;   /* executable address */
 	struct jit_tb *tbs;        /* metadata, flushed with the code */
 	unsigned ntbs, max_tbs;

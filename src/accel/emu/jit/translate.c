@@ -36,6 +36,15 @@
  *   ring, icount, the budget and the checks between instructions) is
  *   gone.
  *
+ * - Memory.  In 64-bit code MOV loads and stores of 4 and 8 bytes,
+ *   PUSH/POP of a register, CALL (folded into its block) and RET look
+ *   the software TLB up inline, with the
+ *   same conditions as emu_fast_entry / emu_write (canonical, within a
+ *   page, the entry's permission for the CPL, RAM, and for a write no
+ *   decoded code in the page); anything else calls the instruction's
+ *   handler out of line, which takes the slow path (page walk, MMIO,
+ *   faults, code pages) exactly as the interpreter does.
+ *
  * - Precise state.  Because c->insn_rip and c->s.rip are stored before
  *   every instruction that can fault (native code cannot; RIP is stored
  *   after it only where the block is left or a handler called), a fault (emu_raise longjmps out of the translated
@@ -75,6 +84,16 @@
  *   interpreter's handlers, which reach guest memory through the usual
  *   checked paths.
  *
+ * - Indirect transfers.  In 64-bit code an exit whose target is not
+ *   patched (RET, a jump or a branch to another page) looks its RIP up in
+ *   a per-vCPU jump cache (JIT_JC_SIZE entries by RIP) filled by C
+ *   whenever it enters a block: an entry holds the block's chain entry
+ *   and counts only while the vCPU's TLB generation and CPL are those it
+ *   was filled under (the same RIP then maps the same physical code; the
+ *   chain entry checks that code's generation), so RET and jumps across
+ *   pages go on without the run loop's lookup.  The cache is cleared with
+ *   the code cache.
+ *
  * Debugging facilities (TF, DR7) make the run loop step instructions
  * through debug.c as before: the translator is not used while they are.
  */
@@ -84,6 +103,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "accel/emu/exec.h"
 #include "accel/emu/jit/emit.h"
 #include "accel/emu/jit/jit.h"
 #include "util/log.h"
@@ -110,10 +130,17 @@ int emu_jit_create(struct emu_cpu *c)
 		return err;
 	}
 	j->max_tbs = JIT_MAX_TBS;
+	j->jc = calloc(JIT_JC_SIZE, sizeof(*j->jc));
+	if (!j->jc) {
+		code_cache_destroy(&j->cc);
+		free(j);
+		return -ENOMEM;
+	}
 	j->tbs = mmap(NULL, sizeof(struct jit_tb) * j->max_tbs, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (j->tbs == MAP_FAILED) {
 		err = -errno;
+		free(j->jc);
 		code_cache_destroy(&j->cc);
 		free(j);
 		return err;
@@ -134,6 +161,7 @@ void emu_jit_destroy(struct emu_cpu *c)
 			  (unsigned long long)j->translated, (unsigned long long)j->flushes,
 			  (unsigned long long)(j->code_bytes >> 10));
 	munmap(j->tbs, sizeof(struct jit_tb) * j->max_tbs);
+	free(j->jc);
 	code_cache_destroy(&j->cc);
 	free(j);
 	c->jit = NULL;
@@ -148,6 +176,7 @@ static void flush(struct emu_cpu *c)
 	if (j->ntbs)
 		j->flushes++;
 	code_cache_flush(&j->cc);
+	memset(j->jc, 0, JIT_JC_SIZE * sizeof(*j->jc));  /* rip 0 with tlb_gen 0: never */
 	j->ntbs = 0;
 	c->jit_chain_from = NULL;
 	jit_emit_init(&e, j->cc.rw, j->cc.rw + j->cc.size, j->cc.rx - j->cc.rw);
@@ -183,10 +212,13 @@ static bool may_write(const struct insn *in)
  * address and code size. */
 #define CHAIN_DATA 9
 
+/* A target rel no block's page holds: an exit through the jump cache. */
+#define NOT_IN_PAGE ((int64_t)1 << 20)
+
 struct exit_stub {
 	jit_fixup f;
 	unsigned count;
-	bool chain;
+	bool chain;     /* to rel, patchable if in the page, else by the jump cache */
 	int64_t rel;
 };
 
@@ -199,11 +231,19 @@ static bool chainable(const struct jit_tb *tb, int64_t rel)
 	return po >= 0 && po < 4096;
 }
 
+/* Leave after count instructions: for a transfer to RIP (chain), the
+ * static target rel if it can be patched in, else the jump cache (in
+ * 64-bit code); else back to C. */
 static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb *tb,
 		      unsigned count, bool chain, int64_t rel)
 {
 	uint8_t *site;
 
+	if (chain && !chainable(tb, rel) && tb->code_size == 8) {
+		jit_emit_jc_exit(e, count, j->jc, JIT_JC_SIZE - 1, F(s.rip), F(tlb_gen), F(cpl),
+				 F(jit_chain_from), j->epilogue);
+		return;
+	}
 	if (!chain || !chainable(tb, rel)) {
 		jit_emit_exit(e, count, F(jit_chain_from), j->epilogue);
 		return;
@@ -325,6 +365,23 @@ static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct n
 	return false;
 }
 
+/* LEA of a 4- or 8-byte register with 4- or 8-byte addressing. */
+static bool pick_lea(const struct insn *in)
+{
+	return in->op == 0x8d && in->fast && in->has_mem && (in->opsize == 4 || in->opsize == 8) &&
+	       (in->adsize == 4 || in->adsize == 8);
+}
+
+static void emit_lea(struct jit_emit *e, const struct insn *in, int64_t end)
+{
+	jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
+		    in->base == 16, end, in->index >= 0 ? gpr_field(in->index) : -1,
+		    in->scale, in->disp, -1);
+	if (in->adsize == 4 || in->opsize == 4)
+		jit_emit_zext32(e);
+	jit_emit_store(e, JIT_T0, gpr_field(in->reg), 8);
+}
+
 /* What the translator knows about the flag record at a point of the
  * block: the operation and size of the last native flag-setter, or
  * CC_EAGER for "not known here". */
@@ -444,6 +501,127 @@ static bool emit_flags(struct jit_emit *e, const struct flag_state *fs)
 	}
 }
 
+/* ---- memory: inline software-TLB lookups in 64-bit code ---- */
+
+enum mem_kind {
+	MEM_NONE, MEM_LOAD, MEM_STORE, MEM_STORE_IMM, MEM_PUSH, MEM_POP, MEM_CALL, MEM_RET,
+};
+
+/* MOV reg, [m]; MOV [m], reg; MOV [m], imm (4 or 8 bytes, 64-bit
+ * addresses); PUSH and POP of a register; a CALL folded into its block
+ * (its target in the page); RET. */
+static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
+{
+	unsigned op = in->op;
+
+	if (tb->code_size != 8 || !in->fast)
+		return MEM_NONE;
+	if (op >= 0x50 && op <= 0x5f)  /* fast only with 8-byte operands */
+		return op < 0x58 ? MEM_PUSH : MEM_POP;
+	if (op == 0xe8)
+		return in->folded ? MEM_CALL : MEM_NONE;
+	if (op == 0xc3)
+		return MEM_RET;
+	if (!in->has_mem || in->adsize != 8 || (in->opsize != 4 && in->opsize != 8))
+		return MEM_NONE;
+	switch (op) {
+	case 0x8b: return MEM_LOAD;
+	case 0x89: return MEM_STORE;
+	case 0xc7: return (in->reg & 7) == 0 ? MEM_STORE_IMM : MEM_NONE;
+	}
+	return MEM_NONE;
+}
+
+static struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
+{
+	return (struct jit_tlb_layout){
+		.table = F(tlb), .entries = TLB_ENTRIES,
+		.entry_size = sizeof(struct tlb_entry),
+		.vpage = offsetof(struct tlb_entry, vpage),
+		.ppage = offsetof(struct tlb_entry, ppage),
+		.host = offsetof(struct tlb_entry, host),
+		.perms = offsetof(struct tlb_entry, perms),
+		.cpl = F(cpl), .code_page = c->evm->code_page, .npages = c->evm->npages,
+	};
+}
+
+_Static_assert(sizeof(struct tlb_entry) == 32, "the emitter indexes the TLB by shifts");
+_Static_assert(sizeof(((struct emu_cpu *)0)->cpl) == 4, "CPL is compared as a dword");
+
+/* The handler call an inline access falls back to (out of line). */
+struct slow_stub {
+	jit_fixup f, f2;           /* f2: a second way there, or NULL */
+	bool leave;                /* RET: leave the block after the handler */
+	const uint8_t *resume;     /* writable address after the fast path */
+	const struct insn *in;
+	int64_t off, end;
+	unsigned count;
+};
+
+/* The fast path of a memory instruction; its slow path is the handler. */
+static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
+			  enum mem_kind k, const struct insn *in, int64_t end)
+{
+	bool stack = k == MEM_PUSH || k == MEM_POP || k == MEM_CALL || k == MEM_RET;
+	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET;
+	unsigned s = stack ? 8 : in->opsize;
+	unsigned r = (in->op & 7) | ((in->rex & 1) << 3);
+	int seg = insn_seg(in);
+	jit_fixup slow;
+
+	if (stack)
+		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0,
+			    k == MEM_PUSH || k == MEM_CALL ? -8 : 0, -1);
+	else
+		jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
+			    in->base == 16, end, in->index >= 0 ? gpr_field(in->index) : -1,
+			    in->scale, in->disp,
+			    seg >= SEG_FS ? F(s.seg) + seg * (int32_t)sizeof(struct segment) : -1);
+	slow = jit_emit_tlb_host(e, l, s, read ? TLB_READ_S : TLB_WRITE_S, !read);
+	switch (k) {
+	case MEM_LOAD:
+		jit_emit_load_ind(e, s);
+		jit_emit_store(e, JIT_T0, gpr_field(in->reg), 8);
+		break;
+	case MEM_STORE:
+		jit_emit_load(e, JIT_T1, gpr_field(in->reg), s);
+		jit_emit_store_ind(e, s);
+		break;
+	case MEM_STORE_IMM:
+		jit_emit_load_imm(e, JIT_T1, in->imm & emu_size_mask(s));
+		jit_emit_store_ind(e, s);
+		break;
+	case MEM_PUSH:  /* the old RSP for PUSH RSP */
+	case MEM_CALL:  /* the return address; the block goes on at the target */
+		if (k == MEM_CALL)
+			jit_emit_rip_to(e, JIT_T1, end);
+		else
+			jit_emit_load(e, JIT_T1, gpr_field(r), 8);
+		jit_emit_store_ind(e, 8);
+		jit_emit_load(e, JIT_T0, gpr_field(GPR_RSP), 8);
+		jit_emit_load_imm(e, JIT_T1, 8);
+		jit_emit_alu(e, JIT_SUB, 8);
+		jit_emit_store(e, JIT_T0, gpr_field(GPR_RSP), 8);
+		break;
+	case MEM_POP:   /* POP RSP loads RSP; others also step it */
+		jit_emit_load_ind(e, 8);
+		jit_emit_store(e, JIT_T0, gpr_field(r), 8);
+		if (r != GPR_RSP) {
+			jit_emit_load(e, JIT_T0, gpr_field(GPR_RSP), 8);
+			jit_emit_load_imm(e, JIT_T1, 8);
+			jit_emit_alu(e, JIT_ADD, 8);
+			jit_emit_store(e, JIT_T0, gpr_field(GPR_RSP), 8);
+		}
+		break;
+	case MEM_RET:   /* T0 = the target; emit_tb does the rest */
+		jit_emit_load_ind(e, 8);
+		break;
+	case MEM_NONE:
+		break;
+	}
+	return slow;
+}
+
 /* A native Jcc's taken path, emitted after the block's code. */
 struct taken_stub {
 	jit_fixup f;
@@ -455,10 +633,13 @@ struct taken_stub {
 };
 
 /* Emit tb's code; false if the cache had no room. */
-static bool emit_tb(struct emu_jit *j, struct jit_tb *tb)
+static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 {
 	struct exit_stub stubs[BLOCK_MAX * 3];
 	struct taken_stub taken[BLOCK_MAX];
+	struct slow_stub slows[BLOCK_MAX];
+	struct jit_tlb_layout tlb = tlb_layout(c);
+	unsigned nslow = 0;
 	struct flag_state fs = { CC_EAGER, 0 };
 	unsigned ns = 0, nt = 0, i;
 	bool rip_stale = false;  /* c->s.rip not stored since native code */
@@ -480,8 +661,36 @@ static bool emit_tb(struct emu_jit *j, struct jit_tb *tb)
 		int64_t end = off + in->len;
 
 		struct nat n;
+		enum mem_kind mk;
 
 		next = emu_walk_next(in, end);  /* relative: the fold's offset */
+		if ((mk = pick_mem(tb, in)) != MEM_NONE) {
+			jit_fixup f = emit_mem(&e, &tlb, mk, in, end), f2 = NULL;
+
+			if (mk == MEM_RET) {
+				/* as ret64: #GP for a non-canonical target
+				 * before RSP moves; then through the jump cache
+				 * (RET always ends its block) */
+				f2 = jit_emit_branch_noncanonical(&e);
+				jit_emit_store(&e, JIT_T0, F(s.rip), 8);
+				jit_emit_load(&e, JIT_T0, gpr_field(GPR_RSP), 8);
+				jit_emit_load_imm(&e, JIT_T1, 8);
+				jit_emit_alu(&e, JIT_ADD, 8);
+				jit_emit_store(&e, JIT_T0, gpr_field(GPR_RSP), 8);
+				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
+			}
+			slows[nslow++] = (struct slow_stub){ f, f2, mk == MEM_RET, e.p, in, off,
+							     end, i + 1 };
+			if (mk == MEM_RET)
+				break;
+			rip_stale = true;
+			goto next_insn;
+		}
+		if (pick_lea(in)) {
+			emit_lea(&e, in, end);
+			rip_stale = true;
+			goto next_insn;
+		}
 		if (pick_native(tb, in, &n)) {
 			emit_native(&e, &n, &fs);
 			rip_stale = true;
@@ -513,13 +722,18 @@ static bool emit_tb(struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_branch_byte_set(&e, F(shutdown)), i + 1, false, 0 };
 		}
 		if (may_branch(in)) {
-			/* a Jcc of another size than the code's wraps
-			 * differently: not chained */
+			/* the target of a Jcc of the code's size is static
+			 * (another size wraps differently); others are found
+			 * in the jump cache (64-bit code) */
 			bool chain = is_jcc(in) && in->opsize == tb->code_size;
+			int64_t rel = end + (int64_t)in->imm;
 
+			if (!chain) {
+				chain = tb->code_size == 8;
+				rel = NOT_IN_PAGE;
+			}
 			stubs[ns++] = (struct exit_stub){
-				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, chain,
-				end + (int64_t)in->imm };
+				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, chain, rel };
 		}
 next_insn:
 		if (i + 1 == tb->n) {
@@ -532,6 +746,29 @@ next_insn:
 	for (i = 0; i < ns; i++) {
 		jit_emit_bind(&e, stubs[i].f);
 		emit_exit(j, &e, tb, stubs[i].count, stubs[i].chain, stubs[i].rel);
+	}
+	for (i = 0; i < nslow; i++) {
+		const struct slow_stub *t = &slows[i];
+		jit_fixup gone, down;
+
+		/* the handler does it all (page walk, MMIO, code pages,
+		 * faults); then on after the instruction unless the write
+		 * hit cached code or a device shut the machine down */
+		jit_emit_bind(&e, t->f);
+		jit_emit_bind(&e, t->f2);
+		jit_emit_store_rip(&e, F(insn_rip), t->off);
+		jit_emit_store_rip(&e, F(s.rip), t->end);
+		jit_emit_call(&e, (const void *)emu_fast_handlers[t->in->fast], t->in);
+		if (t->leave) {
+			emit_exit(j, &e, tb, t->count, true, NOT_IN_PAGE);
+			continue;
+		}
+		gone = jit_emit_branch_ptr_null(&e, F(blk));
+		down = jit_emit_branch_byte_set(&e, F(shutdown));
+		jit_emit_jump_to(&e, t->resume);
+		jit_emit_bind(&e, gone);
+		jit_emit_bind(&e, down);
+		jit_emit_exit(&e, t->count, F(jit_chain_from), j->epilogue);
 	}
 	for (i = 0; i < nt; i++) {
 		const struct taken_stub *t = &taken[i];
@@ -593,7 +830,7 @@ static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b)
 		flush(c);
 	tb = &j->tbs[j->ntbs];
 	describe(c, tb, b);
-	if (!emit_tb(j, tb)) {
+	if (!emit_tb(c, j, tb)) {
 		/* cannot happen with the bound above; never run partial code */
 		flush(c);
 		return NULL;
@@ -650,6 +887,14 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	}
 	if (c->jit_chain_from)
 		chain(c, tb);
+	if (tb->code_size == 8) {
+		struct jit_jc_entry *jc = &j->jc[c->insn_rip & (JIT_JC_SIZE - 1)];
+
+		jc->rip = c->insn_rip;
+		jc->tlb_gen = c->tlb_gen;
+		jc->cpl = c->cpl;
+		jc->chain_entry = tb->chain_entry;
+	}
 	n = tb->entry(c, c->insn_rip);
 	c->blk = NULL;
 	c->icount += n;
