@@ -43,10 +43,16 @@ _start:
 	rep movsb
 
 	/* The next instruction, rewritten 50 times from 1 to 2 by the one
-	 * before it. */
+	 * before it: a dword store (inline in translated code), then a
+	 * byte store (the handler's path). */
 	mov $50, %ebp
 1:	movb $1, CODE64 + (next_imm - r64_start)
 	mov $(CODE64 + (r64_next - r64_start)), %rbx
+	call *%rbx
+	cmp $2, %eax
+	jne fail
+	movb $1, CODE64 + (next8_imm - r64_start)
+	mov $(CODE64 + (r64_next8 - r64_start)), %rbx
 	call *%rbx
 	cmp $2, %eax
 	jne fail
@@ -106,6 +112,13 @@ r64_next:
 	movl $2, next_imm(%rip)		/* C7 /0: an inline store in translated code */
 	.byte 0xb8			/* mov $imm32, %eax */
 next_imm:
+	.long 1
+	ret
+
+r64_next8:
+	movb $2, next8_imm(%rip)	/* C6 /0: the handler's store */
+	.byte 0xb8
+next8_imm:
 	.long 1
 	ret
 

@@ -280,8 +280,13 @@ static void run(const struct state *in, struct state *out, bool jit)
 		cpu->jit_chain_from = NULL;
 		cpu->s.rip = cpu->insn_rip;
 	} else {
-		while (!cpu->halted && steps < MAX_STEPS)
-			steps += jit ? emu_jit_run(cpu) : (emu_step(cpu), 1);
+		while (!cpu->halted && steps < MAX_STEPS) {
+			unsigned k = jit ? emu_jit_run(cpu) : 0;
+
+			if (!k)  /* the interpreter's turn, as in the run loop */
+				emu_step(cpu), k = 1;
+			steps += k;
+		}
 	}
 	save(out, vector);
 }
@@ -301,6 +306,16 @@ static void report(const char *what, const struct code *c, const struct state *a
 				    (unsigned long long)b->gpr[r]);
 }
 
+/* New code at the code address, as if loaded long after the last: the
+ * translator leaves blocks rewritten again and again within a short
+ * time to the interpreter (decode_cache.c), which would end the test's
+ * use of the translator after a few sequences. */
+static void new_code(const struct code *c)
+{
+	assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, c->b, c->n), 0);
+	cpu->icount += 1u << 24;
+}
+
 static void random_sequences(void)
 {
 	static struct state in, want, got;
@@ -309,7 +324,7 @@ static void random_sequences(void)
 
 	for (unsigned it = 0; it < runs; it++) {
 		sequence(&c);
-		assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, c.b, c.n), 0);
+		new_code(&c);
 		for (int r = 0; r < 16; r++)
 			in.gpr[r] = rnd() % 3 ? rnd() : rnd() % 64;
 		in.gpr[GPR_RSP] = STACK_TOP;
@@ -339,6 +354,7 @@ static void random_sequences(void)
 		      "%llu blocks translated so far\n", runs, mode32 ? 32 : 64, faults,
 		      (unsigned long long)cpu->jit->translated);
 	assert_int_equal(failures, 0);
+	assert_true(cpu->jit->translated > runs);  /* the translator did run them */
 }
 
 static void test_random_sequences(void **state)
@@ -377,7 +393,7 @@ static void test_flush_when_full(void **state)
 	/* distinct code at many addresses until the cache has flushed */
 	while (cpu->jit->flushes == flushes && it < 200000) {
 		sequence(&c);
-		assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, c.b, c.n), 0);
+		new_code(&c);
 		memset(&in, 0, sizeof(in));
 		in.gpr[GPR_RSP] = STACK_TOP;
 		in.gpr[GPR_RBP] = DATA_GPA + DATA_SIZE / 2;
@@ -392,12 +408,43 @@ static void test_flush_when_full(void **state)
 	assert_true(cpu->jit->flushes > flushes);
 }
 
+/* A block whose code is rewritten again and again is left to the
+ * interpreter (emu_jit_run returns 0), until its code stays put a while. */
+static void test_rewritten_code_left_to_interpreter(void **state)
+{
+	static const uint8_t code[] = { 0xb8, 1, 0, 0, 0, 0xf4 };  /* mov eax, 1; hlt */
+	unsigned i, k;
+
+	emu_harness_long_mode(&h);
+	cpu->icount += 1u << 24;  /* the earlier tests' code is long gone */
+	for (i = 0; i <= JIT_MAX_REWRITES + 1; i++) {
+		assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, code,
+					    sizeof(code)), 0);
+		cpu->s.rip = EMU_HARNESS_CODE_GPA;
+		cpu->halted = false;
+		if (setjmp(cpu->fault_jmp))
+			fail_msg("fault %d", cpu->fault_vector);
+		k = emu_jit_run(cpu);
+		if (i < JIT_MAX_REWRITES)
+			assert_int_equal(k, 2);  /* translated: MOV and HLT */
+		else
+			assert_int_equal(k, 0);
+	}
+	cpu->icount += 1u << 24;  /* a long time later */
+	assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, code, sizeof(code)), 0);
+	cpu->s.rip = EMU_HARNESS_CODE_GPA;
+	cpu->halted = false;
+	assert_int_equal(emu_jit_run(cpu), 2);
+	assert_true(cpu->halted);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_sequences),
 		cmocka_unit_test(test_random_sequences_32),
 		cmocka_unit_test(test_flush_when_full),
+		cmocka_unit_test(test_rewritten_code_left_to_interpreter),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -338,6 +338,9 @@ struct dblock {
 	uint8_t code_size;
 	uint8_t n;        /* instructions in the block */
 	uint32_t jit_epoch;  /* jit_tb is valid in this epoch of the code cache */
+	uint8_t rewrites; /* decoded again after its code changed, each time soon
+			   * after the last (the translator leaves it alone) */
+	uint64_t decoded_at;  /* icount then */
 	void *jit_tb;     /* its translation (struct jit_tb) */
 	struct insn in[BLOCK_MAX];
 };

@@ -457,9 +457,7 @@ static __attribute__((noinline)) void run_batch(struct emu_cpu *c)
 		 * time with the checks of debug.c. */
 		if (__builtin_expect(c->debug_active, 0))
 			k = emu_debug_step(c);
-		else if (c->jit)
-			k = emu_jit_run(c);
-		else
+		else if (!c->jit || !(k = emu_jit_run(c)))
 			k = run_fast(c, IRQ_CHECK_INTERVAL);
 		n += k;
 		since_check += k;

@@ -15,6 +15,9 @@
 /* Guest instructions a chain of blocks runs at most before it goes back
  * to the run loop (interrupts, kicks). */
 #define JIT_BUDGET 128
+/* A block whose code was rewritten this many times in a row, each soon
+ * after the last (decode_cache.c), is left to the interpreter. */
+#define JIT_MAX_REWRITES 4
 
 /* A translated block: the decoded block it came from, copied (the
  * decode cache may reuse its slot while chained code still runs this). */
@@ -41,8 +44,8 @@ struct emu_jit {
 	const uint8_t *epilogue;   /* executable address */
 	struct jit_tb *tbs;        /* metadata, flushed with the code */
 	unsigned ntbs, max_tbs;
-	/* statistics */
-	uint64_t translated, flushes, code_bytes;
+	/* statistics (wirt -v -v prints them when the vCPU goes) */
+	uint64_t translated, flushes, code_bytes, translate_ns;
 };
 
 /* Per-vCPU set-up (before the sandbox) and tear-down. */
@@ -50,8 +53,9 @@ int emu_jit_create(struct emu_cpu *c);
 void emu_jit_destroy(struct emu_cpu *c);
 /* Run the block at CS:RIP (and those it chains to), or one instruction
  * through the interpreter where no block applies; returns how many
- * instructions ran.  Faults unwind through emu_raise as in the
- * interpreter. */
+ * instructions ran, or 0 if the interpreter should run this block (its
+ * code is rewritten too often to translate).  Faults unwind through
+ * emu_raise as in the interpreter. */
 unsigned emu_jit_run(struct emu_cpu *c);
 
 #endif

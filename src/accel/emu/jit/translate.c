@@ -94,6 +94,12 @@
  *   pages go on without the run loop's lookup.  The cache is cleared with
  *   the code cache.
  *
+ * - Code the guest keeps rewriting (data written next to code in one
+ *   page) would be translated again after every write: a block decoded
+ *   again JIT_MAX_REWRITES times in a row, each soon after the last
+ *   (decode_cache.c counts), is left to the interpreter until its code
+ *   stays put.
+ *
  * Debugging facilities (TF, DR7) make the run loop step instructions
  * through debug.c as before: the translator is not used while they are.
  */
@@ -102,6 +108,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "accel/emu/exec.h"
 #include "accel/emu/jit/emit.h"
@@ -157,9 +164,12 @@ void emu_jit_destroy(struct emu_cpu *c)
 	if (!j)
 		return;
 	if (j->translated)
-		log_debug("jit: %llu blocks translated, %llu flushes, %llu KiB of code",
-			  (unsigned long long)j->translated, (unsigned long long)j->flushes,
-			  (unsigned long long)(j->code_bytes >> 10));
+		log_debug("jit: %llu blocks translated in %llu ms, %llu flushes, %llu KiB of "
+			  "code emitted, %llu KiB in the cache now",
+			  (unsigned long long)j->translated,
+			  (unsigned long long)(j->translate_ns / 1000000),
+			  (unsigned long long)j->flushes, (unsigned long long)(j->code_bytes >> 10),
+			  (unsigned long long)(j->cc.used >> 10));
 	munmap(j->tbs, sizeof(struct jit_tb) * j->max_tbs);
 	free(j->jc);
 	code_cache_destroy(&j->cc);
@@ -820,10 +830,19 @@ static void describe(struct emu_cpu *c, struct jit_tb *tb, const struct dblock *
 	tb->end_off = off;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b)
 {
 	struct emu_jit *j = c->jit;
 	struct jit_tb *tb;
+	uint64_t t0 = now_ns();
 
 	if (!j->epilogue || j->ntbs >= j->max_tbs ||
 	    j->cc.size - j->cc.used < jit_emit_bound(BLOCK_MAX))
@@ -837,6 +856,7 @@ static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b)
 	}
 	j->ntbs++;
 	j->translated++;
+	j->translate_ns += now_ns() - t0;
 	b->jit_tb = tb;
 	b->jit_epoch = j->cc.epoch;
 	return tb;
@@ -874,6 +894,12 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	if (!b)
 		goto interpret;
 	tb = b->jit_epoch == j->cc.epoch ? b->jit_tb : NULL;
+	if (!tb && b->rewrites >= JIT_MAX_REWRITES) {
+		/* the run loop walks it afresh in the interpreter */
+		c->blk = NULL;
+		c->jit_chain_from = NULL;
+		return 0;
+	}
 	if (!tb && !(tb = translate(c, b)))
 		goto interpret;
 	if (c->code_size != 8) {
