@@ -7,12 +7,14 @@ from conftest import WIRT, guest_path
 
 
 def maps_while_running(accel):
-    """/proc/PID/maps of a wirt running a CPU-bound guest (bench_loop)."""
-    p = subprocess.Popen([WIRT, "run", "--accel", accel, "--firmware",
-                          guest_path("bench_loop")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """/proc/PID/maps of a wirt whose guest (idle: prints "idle" from
+    translated code, then sleeps in HLT until killed) has run."""
+    p = subprocess.Popen([WIRT, "run", "--accel", accel, "--firmware", guest_path("idle")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)  # well into the guest's loop, the sandbox on
+        line = p.stdout.readline()
+        assert "idle" in line, line + p.stderr.read()
+        time.sleep(0.2)  # the sandbox is on long before the guest speaks
         assert p.poll() is None, p.stderr.read()
         with open("/proc/%d/maps" % p.pid) as f:
             return f.read().splitlines()
