@@ -3,11 +3,12 @@
 
 Each guest (tests/guests/bench_*.S, built by make; the *64 ones in 64-bit
 mode, the others in 32-bit protected mode) runs a fixed amount of
-work and ends through the debug-exit port.  Runs each under
-`wirt run --accel emu` and `qemu-system-x86_64 -accel tcg` in the same
-run, best of three, and prints seconds, ns per loop iteration and the
-wirt/QEMU ratio (above 1 means wirt is slower).  Start-up time is included
-on both sides.
+work and ends through the debug-exit port.  Runs each under wirt's
+translator (`--accel emu`, the default), wirt's interpreter (`--accel
+emu,jit=off`) and `qemu-system-x86_64 -accel tcg` in the same run, best
+of three, and prints seconds, ns per loop iteration of each and the
+wirt/QEMU ratios (above 1 means wirt is slower).  Start-up time is
+included on all sides.
 
 usage: bench/cpu_vs_qemu.py
 """
@@ -46,19 +47,21 @@ def main():
     if not qemu:
         sys.exit("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
     wirt = os.path.join(ROOT, "wirt")
-    print("%-14s %9s %9s %10s %10s %7s" % ("guest", "wirt s", "qemu s",
-                                           "wirt ns/it", "qemu ns/it", "ratio"))
+    print("%-14s %8s %8s %8s %8s %8s %8s %7s %7s" % (
+        "guest", "jit s", "interp s", "qemu s", "jit ns", "intp ns", "qemu ns",
+        "jit/q", "intp/q"))
     for name, iters in BENCHES.items():
         image = os.path.join(GUESTS, name + ".bin")
         if not os.path.exists(image):
             sys.exit("%s missing: run make" % image)
-        w = best_of([wirt, "run", "--accel", "emu", "--firmware", image])
+        j = best_of([wirt, "run", "--accel", "emu", "--firmware", image])
+        i = best_of([wirt, "run", "--accel", "emu,jit=off", "--firmware", image])
         q = best_of([qemu, "-accel", "tcg", "-bios", image, "-display", "none",
                      "-nodefaults", "-no-reboot",
                      "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
-        print("%-14s %9.2f %9.2f %10.2f %10.2f %6.1fx" %
-              (name, w, q, w * 1e9 / iters, q * 1e9 / iters, w / q))
-
+        print("%-14s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %6.2fx %6.2fx" %
+              (name, j, i, q, j * 1e9 / iters, i * 1e9 / iters, q * 1e9 / iters,
+               j / q, i / q))
 
 if __name__ == "__main__":
     main()

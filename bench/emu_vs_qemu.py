@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """wirt's emulator against QEMU's TCG, same kernel, initramfs and jobs.
 
-Boots the default guest (guest/vmlinuz + guest/initrd.img) under
-`wirt run --accel emu` and under `qemu-system-x86_64 -accel tcg`, then runs
-CPU-bound jobs in each guest's shell, timing each from the host side
-(command sent -> shell prompt back).  Prints seconds and wirt/QEMU ratios
-(above 1 means wirt is slower).
+Boots the default guest (guest/vmlinuz + guest/initrd.img) under wirt's
+translator (`wirt run --accel emu`, the default), wirt's interpreter
+(`--accel emu,jit=off`) and `qemu-system-x86_64 -accel tcg`, one after
+the other in the same run, then runs CPU-bound jobs in each guest's
+shell, timing each from the host side (command sent -> shell prompt
+back).  Prints seconds and wirt/QEMU ratios for both engines (above 1
+means wirt is slower).
 
 usage: bench/emu_vs_qemu.py [--quick]   (--quick: smaller jobs)
 """
@@ -63,17 +65,21 @@ def main():
     qemu = shutil.which("qemu-system-x86_64")
     if not qemu:
         sys.exit("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
-    wirt = measure("wirt", [os.path.join(ROOT, "wirt"), "run", "--accel", "emu",
-                            "--memory", "512M", "--kernel", KERNEL, "--initrd", INITRD,
-                            "--append", APPEND], quick)
+    def wirt(accel):
+        return measure("wirt", [os.path.join(ROOT, "wirt"), "run", "--accel", accel,
+                                "--memory", "512M", "--kernel", KERNEL, "--initrd", INITRD,
+                                "--append", APPEND], quick)
+    jit = wirt("emu")
+    interp = wirt("emu,jit=off")
     q = measure("qemu", [qemu, "-accel", "tcg", "-m", "512", "-kernel", KERNEL,
                          "-initrd", INITRD, "-append", APPEND, "-display", "none",
                          "-serial", "stdio", "-monitor", "none", "-nodefaults",
                          "-no-reboot"], quick)
-    print("%-22s %10s %10s %8s" % ("", "wirt emu", "qemu tcg", "ratio"))
-    for k in wirt:
-        print("%-22s %9.2fs %9.2fs %7.1fx" % (k, wirt[k], q[k], wirt[k] / q[k]))
-
+    print("%-22s %10s %10s %10s %7s %7s" % ("", "wirt jit", "wirt intp", "qemu tcg",
+                                            "jit/q", "intp/q"))
+    for k in jit:
+        print("%-22s %9.2fs %9.2fs %9.2fs %6.2fx %6.2fx" % (
+            k, jit[k], interp[k], q[k], jit[k] / q[k], interp[k] / q[k]))
 
 if __name__ == "__main__":
     main()

@@ -60,7 +60,9 @@ static const char help_text[] =
 	"Machine:\n"
 	"  -a, --accel kvm|emu|auto  what runs the guest: Linux KVM, wirt's own\n"
 	"                            x86-64 emulator, or the best that works here\n"
-	"                            (default auto; wirt says which and why)\n"
+	"                            (default auto; wirt says which and why);\n"
+	"                            emu,jit=off runs the emulator's interpreter\n"
+	"                            alone instead of translating guest code\n"
 	"  -m, --memory SIZE         guest RAM, e.g. 512M or 2G; a bare number is\n"
 	"                            MiB (default 512M, at least 16M; at most the\n"
 	"                            host's RAM and swap unless --overcommit)\n"
@@ -171,12 +173,16 @@ static int opt_error(char *err, size_t len, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int parse_accel(const char *v, enum accel_choice *out)
+/* kvm, emu, auto; emu,jit=on|off chooses the emulator's engine. */
+static int parse_accel(const char *v, enum accel_choice *out, bool *jit_off)
 {
+	*jit_off = false;
 	if (!strcmp(v, "kvm"))
 		*out = ACCEL_KVM;
-	else if (!strcmp(v, "emu"))
+	else if (!strcmp(v, "emu") || !strcmp(v, "emu,jit=on"))
 		*out = ACCEL_EMU;
+	else if (!strcmp(v, "emu,jit=off"))
+		*out = ACCEL_EMU, *jit_off = true;
 	else if (!strcmp(v, "auto"))
 		*out = ACCEL_AUTO;
 	else
@@ -265,9 +271,10 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 				long_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_ACCEL:
-			if (parse_accel(optarg, &cfg->accel))
+			if (parse_accel(optarg, &cfg->accel, &cfg->jit_off))
 				return opt_error(err, err_len,
-						 "--accel '%s': choose kvm, emu or auto", optarg);
+						 "--accel '%s': choose kvm, emu, emu,jit=off or auto",
+						 optarg);
 			break;
 		case OPT_MEMORY:
 			ret = parse_size(optarg, 1 << 20, &v);

@@ -29,6 +29,7 @@ struct channel_config {
 
 struct vm_config {
 	enum accel_choice accel;
+	bool jit_off;          /* --accel emu,jit=off: the interpreter alone */
 	uint64_t memory;       /* bytes */
 	unsigned cpus;
 	const char *kernel;

@@ -48,6 +48,7 @@ static void test_defaults_and_values(void **state)
 			       "--append", "console=ttyS0 quiet", "--no-reboot",
 			       "--disk", "a.img,readonly=on", "--disk", "b.img", NULL), 0);
 	assert_int_equal(cfg.accel, ACCEL_EMU);
+	assert_false(cfg.jit_off);
 	assert_int_equal(cfg.memory, 2ULL << 30);
 	assert_int_equal(cfg.cpus, 4);
 	assert_string_equal(cfg.initrd, "i");
@@ -55,6 +56,13 @@ static void test_defaults_and_values(void **state)
 	assert_true(cfg.no_reboot);
 	assert_int_equal(cfg.ndisks, 2);
 	assert_string_equal(cfg.disks[0].spec, "a.img,readonly=on");
+
+	/* The emulator's engine: the translator unless jit=off. */
+	assert_int_equal(parse(&cfg, err, "--accel", "emu,jit=off", "--kernel", "k", NULL), 0);
+	assert_int_equal(cfg.accel, ACCEL_EMU);
+	assert_true(cfg.jit_off);
+	assert_int_equal(parse(&cfg, err, "--accel", "emu,jit=on", "--kernel", "k", NULL), 0);
+	assert_false(cfg.jit_off);
 
 	/* A bare number of megabytes, as QEMU users type it. */
 	assert_int_equal(parse(&cfg, err, "-m", "768", "-f", "fw.bin", NULL), 0);
@@ -76,6 +84,7 @@ static void expect_error(const char *needle, const char *a, const char *b,
 static void test_bad_values(void **state)
 {
 	expect_error("--accel", "--accel", "xen", "--kernel", "k");
+	expect_error("--accel", "--accel", "emu,jit=maybe", "--kernel", "k");
 	expect_error("--memory", "--memory", "lots", "--kernel", "k");
 	expect_error("--memory", "--memory", "1M", "--kernel", "k");
 	expect_error("--memory", "--memory", "2T", "--kernel", "k");

@@ -22,7 +22,7 @@
 #include "accel/emu/emu.h"
 #include "vm/vm.h"
 
-/* 16384 blocks of 528 bytes, 8.6 MB a vCPU: a Linux boot's kernel code
+/* 16384 blocks of 560 bytes, 9.2 MB a vCPU: a Linux boot's kernel code
  * fits with few evictions (8192 re-decoded noticeably more often). */
 #define BLOCK_SLOT_BITS 14
 #define BLOCK_SLOTS (1u << BLOCK_SLOT_BITS)
@@ -32,10 +32,17 @@ struct dblock *emu_dcache_alloc(void)
 	struct dblock *d = malloc(sizeof(*d) * BLOCK_SLOTS);
 
 	if (d)
-		for (unsigned i = 0; i < BLOCK_SLOTS; i++)
+		for (unsigned i = 0; i < BLOCK_SLOTS; i++) {
 			d[i].pa = ~0ULL;
+			d[i].jit_epoch = 0;
+			d[i].rewrites = 0;
+			d[i].decoded_at = 0;
+		}
 	return d;
 }
+
+/* Instructions within which rewriting a block's code again counts. */
+#define REWRITE_WINDOW 1000000
 
 static unsigned slot(uint64_t pa)
 {
@@ -163,7 +170,17 @@ const struct insn *emu_decode_cached(struct emu_cpu *c)
 	/* Mark the page first, so a write racing with the decode below bumps
 	 * the generation we are about to record. */
 	evm->code_page[pn] = 1;
+	/* the same block's code rewritten soon after its last decoding:
+	 * code next to data the guest keeps writing (the translator lets
+	 * the interpreter run such blocks rather than translate each time) */
+	if (b->pa == pa && b->code_size == c->code_size)
+		b->rewrites = c->icount - b->decoded_at < REWRITE_WINDOW ?
+			      b->rewrites + (b->rewrites < 255) : 0;
+	else
+		b->rewrites = 0;
+	b->decoded_at = c->icount;
 	b->pa = ~0ULL;
+	b->jit_epoch = 0;  /* its translation, if any, is of other code */
 	b->gen = __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE);
 	b->code_size = c->code_size;
 	b->n = 1;

@@ -12,6 +12,7 @@
  *   except.c     exception and interrupt delivery through the IDT
  *   segment.c    loading segment registers from descriptor tables
  *   debug.c      single-step, RF, DR0-DR7 breakpoints (stepped while in use)
+ *   jit/         the translator: decoded blocks as host code (jit/translate.c)
  *
  * Guest faults unwind with longjmp to the run loop (emu_raise), which
  * delivers them; an instruction commits its register results only after
@@ -35,6 +36,7 @@ struct lapic;
 struct apic_bus;
 struct ioapic;
 struct dblock;
+struct emu_jit;
 
 /* Physical address width (CPUID 0x80000008): paging-structure entries
  * and CR3 have their bits from here up to 51 reserved. */
@@ -199,6 +201,16 @@ struct emu_cpu {
 	uint64_t blk_start_rip;   /* where it was entered */
 	const uint32_t *blk_page_gen;  /* its page's generation counter */
 
+	/* The translator (jit/), NULL when the interpreter runs alone; the
+	 * exit of translated code that returned last, if it may be chained
+	 * to the block at jit_chain_rip. */
+	struct emu_jit *jit;
+	uint8_t *jit_chain_from;
+	uint64_t jit_chain_rip;
+	/* Outside 64-bit code: a chained block must end at or below this
+	 * (the CS limit + 1 or the IP wrap, the lower). */
+	uint64_t jit_rip_limit;
+
 	/* Atomic read-modify-write for LOCK and XCHG with several vCPUs: the
 	 * read records the host location and old value, the write is a
 	 * compare-and-swap that restarts the instruction if it lost a race. */
@@ -326,6 +338,11 @@ struct dblock {
 	uint32_t gen;     /* page generation when decoded */
 	uint8_t code_size;
 	uint8_t n;        /* instructions in the block */
+	uint32_t jit_epoch;  /* jit_tb is valid in this epoch of the code cache */
+	uint8_t rewrites; /* decoded again after its code changed, each time soon
+			   * after the last (the translator leaves it alone) */
+	uint64_t decoded_at;  /* icount then */
+	void *jit_tb;     /* its translation (struct jit_tb) */
 	struct insn in[BLOCK_MAX];
 };
 
@@ -480,18 +497,10 @@ static inline void emu_write(struct emu_cpu *c, int seg, uint64_t off, unsigned 
 	__builtin_memcpy(e->host + (lin & 0xfff), &val, size);
 }
 
-/* Execute one instruction at CS:RIP (faults unwind through emu_raise);
- * inline so the run loop keeps the CPU pointer and its own state in
- * registers across instructions.  True if it had a fast handler. */
-static inline bool emu_step_inline(struct emu_cpu *c)
+/* Execute the decoded instruction in at c->insn_rip: the run loop's
+ * bookkeeping, then its handler.  True if it had a fast handler. */
+static inline bool emu_step_decoded(struct emu_cpu *c, const struct insn *in)
 {
-	const struct insn *in;
-
-	c->insn_rip = c->s.rip;
-	c->trace[c->trace_pos++ & 63] = c->insn_rip;
-	in = c->blk ? emu_block_next(c) : NULL;
-	if (!in)
-		in = emu_decode_cached(c);
 	c->s.rip = (c->insn_rip + in->len) & (c->code_size == 8 ? ~0ULL :
 					     emu_size_mask(c->code_size));
 	c->blk_next_rip = emu_walk_next(in, c->s.rip);
@@ -504,6 +513,21 @@ static inline bool emu_step_inline(struct emu_cpu *c)
 	}
 	emu_fast_handlers[in->fast](c, in);
 	return true;
+}
+
+/* Execute one instruction at CS:RIP (faults unwind through emu_raise);
+ * inline so the run loop keeps the CPU pointer and its own state in
+ * registers across instructions.  True if it had a fast handler. */
+static inline bool emu_step_inline(struct emu_cpu *c)
+{
+	const struct insn *in;
+
+	c->insn_rip = c->s.rip;
+	c->trace[c->trace_pos++ & 63] = c->insn_rip;
+	in = c->blk ? emu_block_next(c) : NULL;
+	if (!in)
+		in = emu_decode_cached(c);
+	return emu_step_decoded(c, in);
 }
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "accel/accel.h"
 #include "accel/emu/emu.h"
+#include "accel/emu/jit/jit.h"
 #include "hw/ioapic.h"
 #include "hw/lapic.h"
 #include "hw/pic.h"
@@ -237,6 +238,15 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 		return -ENOMEM;
 	}
 	emu_tlb_flush(c, true);
+	/* The translator unless --accel emu,jit=off; its code cache is
+	 * mapped now, before the sandbox.  Without it the interpreter runs. */
+	if (!(c->vm->config && c->vm->config->jit_off)) {
+		int err = emu_jit_create(c);
+
+		if (err && err != -ENOSYS)
+			log_warn("emu: no translator (%s); the interpreter runs alone",
+				 strerror(-err));
+	}
 	vcpu->accel_data = c;
 	return 0;
 }
@@ -245,8 +255,10 @@ static void emu_vcpu_destroy(struct vcpu *vcpu)
 {
 	struct emu_cpu *c = vcpu->accel_data;
 
-	if (c)
+	if (c) {
+		emu_jit_destroy(c);
 		free(c->dcache);
+	}
 	free(c);
 	vcpu->accel_data = NULL;
 }
@@ -473,7 +485,7 @@ static __attribute__((noinline)) void run_batch(struct emu_cpu *c)
 		 * time with the checks of debug.c. */
 		if (__builtin_expect(c->debug_active, 0))
 			k = emu_debug_step(c);
-		else
+		else if (!c->jit || !(k = emu_jit_run(c)))
 			k = run_fast(c, IRQ_CHECK_INTERVAL);
 		n += k;
 		since_check += k;
@@ -493,6 +505,7 @@ static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 		/* A fault unwound an instruction (or a delivery), or a locked
 		 * instruction lost a race and runs again. */
 		c->blk = NULL;
+		c->jit_chain_from = NULL;
 		if (c->fault_vector == EMU_RESTART)
 			emu_lock_restart_state(c);
 		else

@@ -1,0 +1,190 @@
+/*
+ * The translator's host-code emitter: the operations translate.c builds a
+ * translated block from, each implemented by one back-end file per host
+ * architecture (emit_x86_64.c; an aarch64 one would be another file with
+ * the same functions).  Nothing here knows about guest instructions.
+ *
+ * Translated code runs as a C function
+ *	unsigned tb(struct emu_cpu *c, uint64_t start_rip)
+ * that keeps c, the guest RIP its block was entered at ("start") and the
+ * count of guest instructions run so far in callee-saved registers, and
+ * returns the count.
+ *
+ * Every write goes through a bounds check against the end of the buffer
+ * the emitter was given: past it nothing is written and `overflow` is
+ * set, and the caller throws the partial code away.
+ */
+#ifndef WIRT_ACCEL_EMU_JIT_EMIT_H
+#define WIRT_ACCEL_EMU_JIT_EMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct jit_emit {
+	uint8_t *p;       /* next byte (writable view) */
+	uint8_t *end;     /* first byte not ours */
+	ptrdiff_t rx_delta;  /* executable address - writable address */
+	bool overflow;
+};
+
+/* A forward branch not yet bound to its target: where its displacement is. */
+typedef uint8_t *jit_fixup;
+
+static inline void jit_emit_init(struct jit_emit *e, uint8_t *rw, uint8_t *end,
+				 ptrdiff_t rx_delta)
+{
+	e->p = rw;
+	e->end = end;
+	e->rx_delta = rx_delta;
+	e->overflow = false;
+}
+
+/* Host bytes a block of n guest instructions may need at most. */
+size_t jit_emit_bound(unsigned n);
+
+/* The exit all blocks share: restores the host registers and returns
+ * the count. */
+void jit_emit_epilogue(struct jit_emit *e);
+/* A block's entry from C: saves registers, loads c, start and count 0,
+ * then jumps to the body (bind the fixup there). */
+jit_fixup jit_emit_entry(struct jit_emit *e);
+/*
+ * A block's entry from a chained predecessor (start and count are set):
+ * back to C if count >= budget or if *gen_ptr no longer equals gen (the
+ * guest wrote to the block's page).
+ */
+void jit_emit_chain_entry(struct jit_emit *e, unsigned budget, const uint32_t *gen_ptr,
+			  uint32_t gen, const uint8_t *epilogue_rx);
+/* Back to C if start + rel > c->field (unsigned). */
+void jit_emit_exit_if_rip_above(struct jit_emit *e, int64_t rel, int32_t field,
+				const uint8_t *epilogue_rx);
+
+/* c->field = start + rel (a guest RIP). */
+void jit_emit_store_rip(struct jit_emit *e, int32_t field, int64_t rel);
+/* fn(c, arg). */
+void jit_emit_call(struct jit_emit *e, const void *fn, const void *arg);
+/* Branches to bind later: if c->field (a guest RIP) != start + rel, if
+ * the pointer c->field is NULL, if the byte c->field is not 0. */
+jit_fixup jit_emit_branch_rip_ne(struct jit_emit *e, int32_t field, int64_t rel);
+jit_fixup jit_emit_branch_ptr_null(struct jit_emit *e, int32_t field);
+jit_fixup jit_emit_branch_byte_set(struct jit_emit *e, int32_t field);
+/* Bind a fixup to the current position. */
+void jit_emit_bind(struct jit_emit *e, jit_fixup f);
+
+/* Back to C after count more instructions; c->chain_field = NULL. */
+void jit_emit_exit(struct jit_emit *e, unsigned count, int32_t chain_field,
+		   const uint8_t *epilogue_rx);
+/*
+ * Leave after count more instructions for the block at start + rel:
+ * start += rel, c->chain_field = the patch site (writable address),
+ * c->rip_field = start; then a jump that goes back to C until
+ * jit_patch_jump points it at the successor's chain entry.  Returns the
+ * patch site.
+ */
+uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
+			     int32_t chain_field, int32_t rip_field,
+			     const uint8_t *epilogue_rx);
+/*
+ * The jump cache of indirect exits (64-bit code): entries of
+ * struct jit_jc_entry at jc, indexed by guest RIP & mask.  After count
+ * more instructions, if the entry for c->rip_field holds that RIP with
+ * the vCPU's current c->tlb_gen_field and c->cpl_field, go on at its
+ * chain entry (start = that RIP, c->chain_field = NULL); else back to C.
+ */
+struct jit_jc_entry {
+	uint64_t rip;
+	uint64_t tlb_gen;
+	uint32_t cpl;
+	uint32_t unused;
+	const uint8_t *chain_entry;
+};
+void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const struct jit_jc_entry *jc,
+		      uint32_t mask, int32_t rip_field, int32_t tlb_gen_field,
+		      int32_t cpl_field, int32_t chain_field, const uint8_t *epilogue_rx);
+
+/* Point the jump at site (writable address; rx_delta as in jit_emit) at
+ * target (executable address). */
+void jit_patch_jump(uint8_t *site, ptrdiff_t rx_delta, const uint8_t *target_rx);
+
+/*
+ * Native operations on two scratch values T0 and T1 (host registers the
+ * back end picks; calls clobber them) and the vCPU's fields.  Sizes are
+ * 4 or 8 (a 4-byte load zero-extends), stores also 1.
+ */
+enum jit_tmp { JIT_T0, JIT_T1 };
+/* The operations of enum jit_alu set the host's arithmetic flags as the
+ * same x86 instruction would; CMP and TEST leave T0 as it was. */
+enum jit_alu { JIT_ADD, JIT_OR, JIT_AND, JIT_SUB, JIT_XOR, JIT_CMP, JIT_TEST };
+/* Conditions in x86 Jcc numbering (0 O, 1 NO, 2 B, ..., 15 G), on the
+ * host's flags as the last operation left them. */
+
+void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size);
+void jit_emit_store(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size);
+void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm);
+/* c->field = imm (sign-extended from 32 bits for size 8). */
+void jit_emit_store_imm(struct jit_emit *e, int32_t field, unsigned size, int32_t imm);
+/* T0 = T0 op T1 of size bytes. */
+void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size);
+/* T0 += 1 or -= 1 (the host's CF kept). */
+void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size);
+/* The host's CF = bit 0 of c->field. */
+void jit_emit_cf_from(struct jit_emit *e, int32_t field);
+/* c->field = the host's CF (8 bytes, 0 or 1). */
+void jit_emit_store_cf(struct jit_emit *e, int32_t field);
+/* c->field = the low byte of the value fn(c) returned, zero-extended. */
+void jit_emit_call_store_bool(struct jit_emit *e, const void *fn, int32_t field);
+/* Branch if the host's flags meet condition cc. */
+jit_fixup jit_emit_branch_cc(struct jit_emit *e, unsigned cc);
+/* Branch if lo <= the 4-byte c->field <= hi (unsigned). */
+jit_fixup jit_emit_branch_field_in(struct jit_emit *e, int32_t field, uint32_t lo,
+				   uint32_t hi);
+/* T0 = start + rel; branch if T0 >= c->field (unsigned). */
+jit_fixup jit_emit_branch_rip_ge(struct jit_emit *e, int64_t rel, int32_t field);
+/* An unconditional jump to bind later, and one to code already emitted
+ * (a writable address). */
+jit_fixup jit_emit_jump(struct jit_emit *e);
+void jit_emit_jump_to(struct jit_emit *e, const uint8_t *target_rw);
+
+/*
+ * Guest memory in 64-bit code.  T0 = base + (index << scale) + disp
+ * (+ the segment base), where base and index are vCPU fields (-1: none)
+ * or, with base_rip, start + rip_rel.
+ */
+void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t rip_rel,
+		 int32_t index_field, unsigned scale, int32_t disp, int32_t seg_base_field);
+/* Where the software TLB lives in the vCPU and how its entries look. */
+struct jit_tlb_layout {
+	int32_t table;        /* field: the first entry */
+	unsigned entries;     /* a power of two */
+	unsigned entry_size;  /* 32 */
+	int32_t vpage, ppage, host, perms;  /* offsets in an entry */
+	int32_t cpl;          /* field: CPL (the user bit is perms << 1 at 3) */
+	const uint8_t *code_page;  /* per physical page: holds code */
+	uint64_t npages;
+};
+/*
+ * T0 (a linear address) becomes the host address of size bytes there, if
+ * they are canonical, within one page and the TLB entry for it allows
+ * the access (perm_s, or perm_s << 1 at CPL 3), is RAM, and for a write
+ * not a page holding code; else the returned branch is taken (the
+ * caller's slow path).  Clobbers T1 and other scratch registers.
+ */
+jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
+			    unsigned size, uint32_t perm_s, bool write);
+/* t = start + rel (a guest RIP). */
+void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel);
+/* T0 = its low 32 bits, zero-extended. */
+void jit_emit_zext32(struct jit_emit *e);
+/* Branch if T0 is not a canonical 48-bit address (clobbers T1). */
+jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e);
+/* T0 = size bytes at host address T0; size bytes at host address T0 = T1. */
+void jit_emit_load_ind(struct jit_emit *e, unsigned size);
+void jit_emit_store_ind(struct jit_emit *e, unsigned size);
+
+static inline uint8_t *jit_emit_rx(const struct jit_emit *e)
+{
+	return e->p + e->rx_delta;
+}
+
+#endif

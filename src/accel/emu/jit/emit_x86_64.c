@@ -1,0 +1,517 @@
+/*
+ * The emitter's x86-64 back end (emit.h).
+ *
+ * Registers inside translated code: RBX holds the vCPU (struct emu_cpu *),
+ * R12 the guest RIP the block was entered at, R13D the count of guest
+ * instructions run; all three are callee-saved, so calls to the
+ * interpreter's handlers keep them.  After the three pushes of the entry
+ * the stack is 16-byte aligned for those calls.  RAX is scratch.
+ */
+#include <string.h>
+
+#include "accel/emu/jit/emit.h"
+
+#if defined(__x86_64__)
+
+static void put(struct jit_emit *e, const void *bytes, size_t n)
+{
+	if (e->overflow || (size_t)(e->end - e->p) < n) {
+		e->overflow = true;
+		return;
+	}
+	memcpy(e->p, bytes, n);
+	e->p += n;
+}
+
+static void put1(struct jit_emit *e, uint8_t b)
+{
+	put(e, &b, 1);
+}
+
+static void put4(struct jit_emit *e, uint32_t v)
+{
+	put(e, &v, 4);
+}
+
+static void put8(struct jit_emit *e, uint64_t v)
+{
+	put(e, &v, 8);
+}
+
+/* A rel32 at the current position (just written as 0) to target_rx. */
+static void put_rel32(struct jit_emit *e, const uint8_t *target_rx)
+{
+	put4(e, (uint32_t)(target_rx - (jit_emit_rx(e) + 4)));
+}
+
+size_t jit_emit_bound(unsigned n)
+{
+	/* per instruction: two RIP stores (16), the call (25), checks (42),
+	 * an exit stub (80 through the jump cache), or native code (under 100
+	 * with its stubs); a block: entries and two chain exits */
+	return 300 + n * 200;
+}
+
+void jit_emit_epilogue(struct jit_emit *e)
+{
+	static const uint8_t code[] = {
+		0x44, 0x89, 0xe8,  /* mov eax, r13d */
+		0x41, 0x5d,        /* pop r13 */
+		0x41, 0x5c,        /* pop r12 */
+		0x5b,              /* pop rbx */
+		0xc3,              /* ret */
+	};
+
+	put(e, code, sizeof(code));
+}
+
+jit_fixup jit_emit_entry(struct jit_emit *e)
+{
+	static const uint8_t code[] = {
+		0x53,              /* push rbx */
+		0x41, 0x54,        /* push r12 */
+		0x41, 0x55,        /* push r13 */
+		0x48, 0x89, 0xfb,  /* mov rbx, rdi */
+		0x49, 0x89, 0xf4,  /* mov r12, rsi */
+		0x45, 0x31, 0xed,  /* xor r13d, r13d */
+		0xe9,              /* jmp rel32 (bound later) */
+	};
+	jit_fixup f;
+
+	put(e, code, sizeof(code));
+	f = e->p;
+	put4(e, 0);
+	return e->overflow ? NULL : f;
+}
+
+void jit_emit_chain_entry(struct jit_emit *e, unsigned budget, const uint32_t *gen_ptr,
+			  uint32_t gen, const uint8_t *epilogue_rx)
+{
+	put(e, (const uint8_t[]){ 0x41, 0x81, 0xfd }, 3);  /* cmp r13d, imm32 */
+	put4(e, budget);
+	put(e, (const uint8_t[]){ 0x0f, 0x83 }, 2);        /* jae epilogue */
+	put_rel32(e, epilogue_rx);
+	put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);        /* mov rax, gen_ptr */
+	put8(e, (uint64_t)(uintptr_t)gen_ptr);
+	put(e, (const uint8_t[]){ 0x81, 0x38 }, 2);        /* cmp dword [rax], gen */
+	put4(e, gen);
+	put(e, (const uint8_t[]){ 0x0f, 0x85 }, 2);        /* jne epilogue */
+	put_rel32(e, epilogue_rx);
+}
+
+void jit_emit_exit_if_rip_above(struct jit_emit *e, int64_t rel, int32_t field,
+				const uint8_t *epilogue_rx)
+{
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
+	put4(e, (uint32_t)(int32_t)rel);
+	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x83 }, 3);        /* cmp rax, [rbx+field] */
+	put4(e, (uint32_t)field);
+	put(e, (const uint8_t[]){ 0x0f, 0x87 }, 2);              /* ja epilogue */
+	put_rel32(e, epilogue_rx);
+}
+
+void jit_emit_store_rip(struct jit_emit *e, int32_t field, int64_t rel)
+{
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
+	put4(e, (uint32_t)(int32_t)rel);
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0x83 }, 3);        /* mov [rbx+field], rax */
+	put4(e, (uint32_t)field);
+}
+
+void jit_emit_call(struct jit_emit *e, const void *fn, const void *arg)
+{
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xdf }, 3);  /* mov rdi, rbx */
+	put(e, (const uint8_t[]){ 0x48, 0xbe }, 2);        /* mov rsi, arg */
+	put8(e, (uint64_t)(uintptr_t)arg);
+	put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);        /* mov rax, fn */
+	put8(e, (uint64_t)(uintptr_t)fn);
+	put(e, (const uint8_t[]){ 0xff, 0xd0 }, 2);        /* call rax */
+}
+
+static jit_fixup branch(struct jit_emit *e, uint8_t cc)
+{
+	jit_fixup f;
+
+	put(e, (const uint8_t[]){ 0x0f, cc }, 2);
+	f = e->p;
+	put4(e, 0);
+	return e->overflow ? NULL : f;
+}
+
+jit_fixup jit_emit_branch_rip_ne(struct jit_emit *e, int32_t field, int64_t rel)
+{
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
+	put4(e, (uint32_t)(int32_t)rel);
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0x83 }, 3);        /* cmp [rbx+field], rax */
+	put4(e, (uint32_t)field);
+	return branch(e, 0x85);                                  /* jne */
+}
+
+jit_fixup jit_emit_branch_ptr_null(struct jit_emit *e, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x48, 0x83, 0xbb }, 3);  /* cmp qword [rbx+field], 0 */
+	put4(e, (uint32_t)field);
+	put1(e, 0);
+	return branch(e, 0x84);                            /* je */
+}
+
+jit_fixup jit_emit_branch_byte_set(struct jit_emit *e, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x80, 0xbb }, 2);  /* cmp byte [rbx+field], 0 */
+	put4(e, (uint32_t)field);
+	put1(e, 0);
+	return branch(e, 0x85);                      /* jne */
+}
+
+void jit_emit_bind(struct jit_emit *e, jit_fixup f)
+{
+	int32_t rel;
+
+	if (!f || e->overflow)
+		return;
+	rel = (int32_t)(e->p - (f + 4));
+	memcpy(f, &rel, 4);
+}
+
+static void add_count(struct jit_emit *e, unsigned count)
+{
+	put(e, (const uint8_t[]){ 0x41, 0x81, 0xc5 }, 3);  /* add r13d, count */
+	put4(e, count);
+}
+
+void jit_emit_exit(struct jit_emit *e, unsigned count, int32_t chain_field,
+		   const uint8_t *epilogue_rx)
+{
+	add_count(e, count);
+	put(e, (const uint8_t[]){ 0x48, 0xc7, 0x83 }, 3);  /* mov qword [rbx+field], 0 */
+	put4(e, (uint32_t)chain_field);
+	put4(e, 0);
+	put1(e, 0xe9);                                     /* jmp epilogue */
+	put_rel32(e, epilogue_rx);
+}
+
+uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
+			     int32_t chain_field, int32_t rip_field,
+			     const uint8_t *epilogue_rx)
+{
+	uint8_t *site;
+
+	add_count(e, count);
+	put(e, (const uint8_t[]){ 0x49, 0x81, 0xc4 }, 3);  /* add r12, rel */
+	put4(e, (uint32_t)(int32_t)rel);
+	put(e, (const uint8_t[]){ 0x4c, 0x89, 0xa3 }, 3);  /* mov [rbx+rip_field], r12 */
+	put4(e, (uint32_t)rip_field);
+	/* mov rax, site; mov [rbx+chain_field], rax: the site is 16 bytes on */
+	put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);
+	site = e->p + 8 + 7;
+	put8(e, (uint64_t)(uintptr_t)site);
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0x83 }, 3);
+	put4(e, (uint32_t)chain_field);
+	put1(e, 0xe9);                                     /* site: jmp epilogue */
+	put_rel32(e, epilogue_rx);
+	return e->overflow ? NULL : site;
+}
+
+/* ---- native operations: T0 is RAX, T1 is RDX ---- */
+
+/* ModRM reg field of a scratch value. */
+static uint8_t treg(enum jit_tmp t)
+{
+	return t == JIT_T0 ? 0 : 2;
+}
+
+/* op [rbx+disp32] with reg: REX.W for 8 bytes. */
+static void rbx_mem(struct jit_emit *e, bool w, uint8_t op, uint8_t reg, int32_t field)
+{
+	if (w)
+		put1(e, 0x48);
+	put1(e, op);
+	put1(e, 0x83 | reg << 3);  /* mod 10, rm 011 (RBX) */
+	put4(e, (uint32_t)field);
+}
+
+void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
+{
+	rbx_mem(e, size == 8, 0x8b, treg(t), field);       /* mov r, [rbx+field] */
+}
+
+void jit_emit_store(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
+{
+	rbx_mem(e, size == 8, size == 1 ? 0x88 : 0x89, treg(t), field);
+}
+
+void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm)
+{
+	put(e, (const uint8_t[]){ 0x48, 0xb8 | treg(t) }, 2);  /* mov r, imm64 */
+	put8(e, imm);
+}
+
+void jit_emit_store_imm(struct jit_emit *e, int32_t field, unsigned size, int32_t imm)
+{
+	rbx_mem(e, size == 8, size == 1 ? 0xc6 : 0xc7, 0, field);
+	if (size == 1)
+		put1(e, (uint8_t)imm);
+	else
+		put4(e, (uint32_t)imm);
+}
+
+void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size)
+{
+	static const uint8_t opcode[] = {
+		[JIT_ADD] = 0x01, [JIT_OR] = 0x09, [JIT_AND] = 0x21, [JIT_SUB] = 0x29,
+		[JIT_XOR] = 0x31, [JIT_CMP] = 0x39, [JIT_TEST] = 0x85,
+	};
+
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ opcode[op], 0xd0 }, 2);  /* op rax, rdx */
+}
+
+void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0xff, dec ? 0xc8 : 0xc0 }, 2);  /* inc/dec rax */
+}
+
+void jit_emit_cf_from(struct jit_emit *e, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x0f, 0xba, 0xa3 }, 3);  /* bt dword [rbx+field], 0 */
+	put4(e, (uint32_t)field);
+	put1(e, 0);
+}
+
+void jit_emit_store_cf(struct jit_emit *e, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x0f, 0x92, 0xc0 }, 3);  /* setc al */
+	put(e, (const uint8_t[]){ 0x0f, 0xb6, 0xc0 }, 3);  /* movzx eax, al */
+	jit_emit_store(e, JIT_T0, field, 8);
+}
+
+void jit_emit_call_store_bool(struct jit_emit *e, const void *fn, int32_t field)
+{
+	jit_emit_call(e, fn, NULL);
+	put(e, (const uint8_t[]){ 0x0f, 0xb6, 0xc0 }, 3);  /* movzx eax, al */
+	jit_emit_store(e, JIT_T0, field, 8);
+}
+
+jit_fixup jit_emit_branch_cc(struct jit_emit *e, unsigned cc)
+{
+	return branch(e, 0x80 | (cc & 15));
+}
+
+jit_fixup jit_emit_branch_field_in(struct jit_emit *e, int32_t field, uint32_t lo,
+				   uint32_t hi)
+{
+	jit_emit_load(e, JIT_T0, field, 4);
+	put1(e, 0x2d);                       /* sub eax, lo */
+	put4(e, lo);
+	put1(e, 0x3d);                       /* cmp eax, hi - lo */
+	put4(e, hi - lo);
+	return branch(e, 0x86);              /* jbe */
+}
+
+jit_fixup jit_emit_branch_rip_ge(struct jit_emit *e, int64_t rel, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
+	put4(e, (uint32_t)(int32_t)rel);
+	rbx_mem(e, true, 0x3b, 0, field);                        /* cmp rax, [rbx+field] */
+	return branch(e, 0x83);                                  /* jae */
+}
+
+jit_fixup jit_emit_jump(struct jit_emit *e)
+{
+	jit_fixup f;
+
+	put1(e, 0xe9);
+	f = e->p;
+	put4(e, 0);
+	return e->overflow ? NULL : f;
+}
+
+void jit_emit_jump_to(struct jit_emit *e, const uint8_t *target_rw)
+{
+	put1(e, 0xe9);
+	put_rel32(e, target_rw + e->rx_delta);
+}
+
+void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t rip_rel,
+		 int32_t index_field, unsigned scale, int32_t disp, int32_t seg_base_field)
+{
+	if (base_rip) {
+		put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
+		put4(e, (uint32_t)(int32_t)rip_rel);
+	} else if (base_field >= 0) {
+		rbx_mem(e, true, 0x8b, 0, base_field);              /* mov rax, [rbx+base] */
+	} else {
+		put(e, (const uint8_t[]){ 0x31, 0xc0 }, 2);         /* xor eax, eax */
+	}
+	if (index_field >= 0) {
+		rbx_mem(e, true, 0x8b, 2, index_field);             /* mov rdx, [rbx+index] */
+		/* lea rax, [rax + rdx << scale] */
+		put(e, (const uint8_t[]){ 0x48, 0x8d, 0x04, (uint8_t)(scale << 6 | 2 << 3) }, 4);
+	}
+	if (disp) {
+		put(e, (const uint8_t[]){ 0x48, 0x8d, 0x80 }, 3);   /* lea rax, [rax+disp] */
+		put4(e, (uint32_t)disp);
+	}
+	if (seg_base_field >= 0)
+		rbx_mem(e, true, 0x03, 0, seg_base_field);          /* add rax, [rbx+seg] */
+}
+
+jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
+			    unsigned size, uint32_t perm_s, bool write)
+{
+	jit_fixup fail[6];
+	unsigned nf = 0;
+	jit_fixup slow;
+
+	/* canonical */
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);        /* mov rdx, rax */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xe2, 0x10 }, 4);  /* shl rdx, 16 */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xfa, 0x10 }, 4);  /* sar rdx, 16 */
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0xc2 }, 3);        /* cmp rdx, rax */
+	fail[nf++] = branch(e, 0x85);
+	/* within one page */
+	put(e, (const uint8_t[]){ 0x89, 0xc2 }, 2);              /* mov edx, eax */
+	put(e, (const uint8_t[]){ 0x81, 0xe2 }, 2);              /* and edx, 0xfff */
+	put4(e, 0xfff);
+	put(e, (const uint8_t[]){ 0x81, 0xfa }, 2);              /* cmp edx, 4096 - size */
+	put4(e, 4096 - size);
+	fail[nf++] = branch(e, 0x87);                            /* ja */
+	/* the entry: rcx = &table[(lin >> 12) % entries], rdx = lin >> 12 */
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);        /* mov rdx, rax */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xea, 0x0c }, 4);  /* shr rdx, 12 */
+	put(e, (const uint8_t[]){ 0x89, 0xd1 }, 2);              /* mov ecx, edx */
+	put(e, (const uint8_t[]){ 0x81, 0xe1 }, 2);              /* and ecx, entries - 1 */
+	put4(e, l->entries - 1);
+	put(e, (const uint8_t[]){ 0xc1, 0xe1, (uint8_t)__builtin_ctz(l->entry_size) }, 3);
+	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x8c, 0x0b }, 4);  /* lea rcx, [rbx+rcx+table] */
+	put4(e, (uint32_t)l->table);
+	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x91 }, 3);        /* cmp rdx, [rcx+vpage] */
+	put4(e, (uint32_t)l->vpage);
+	fail[nf++] = branch(e, 0x85);
+	/* permission: perm_s, or the user bit at CPL 3 */
+	put1(e, 0xbe);                                           /* mov esi, perm_s */
+	put4(e, perm_s);
+	put(e, (const uint8_t[]){ 0x83, 0xbb }, 2);              /* cmp dword [rbx+cpl], 3 */
+	put4(e, (uint32_t)l->cpl);
+	put1(e, 3);
+	put(e, (const uint8_t[]){ 0x75, 0x02, 0x01, 0xf6 }, 4);  /* jne +2; add esi, esi */
+	put(e, (const uint8_t[]){ 0x85, 0xb1 }, 2);              /* test [rcx+perms], esi */
+	put4(e, (uint32_t)l->perms);
+	fail[nf++] = branch(e, 0x84);                            /* jz */
+	/* RAM */
+	put(e, (const uint8_t[]){ 0x48, 0x8b, 0x91 }, 3);        /* mov rdx, [rcx+host] */
+	put4(e, (uint32_t)l->host);
+	put(e, (const uint8_t[]){ 0x48, 0x85, 0xd2 }, 3);        /* test rdx, rdx */
+	fail[nf++] = branch(e, 0x84);                            /* jz */
+	if (write) {
+		/* not a page holding decoded code (its writes bump the
+		 * generation: the slow path) */
+		uint8_t *skip;
+
+		put(e, (const uint8_t[]){ 0x48, 0x8b, 0xb1 }, 3);  /* mov rsi, [rcx+ppage] */
+		put4(e, (uint32_t)l->ppage);
+		put(e, (const uint8_t[]){ 0x48, 0xbf }, 2);        /* mov rdi, npages */
+		put8(e, l->npages);
+		put(e, (const uint8_t[]){ 0x48, 0x39, 0xfe }, 3);  /* cmp rsi, rdi */
+		put(e, (const uint8_t[]){ 0x73, 0x00 }, 2);        /* jae over the check */
+		skip = e->p;
+		put(e, (const uint8_t[]){ 0x48, 0xbf }, 2);        /* mov rdi, code_page */
+		put8(e, (uint64_t)(uintptr_t)l->code_page);
+		put(e, (const uint8_t[]){ 0x80, 0x3c, 0x37, 0x00 }, 4);  /* cmp byte [rdi+rsi], 0 */
+		fail[nf++] = branch(e, 0x85);
+		if (!e->overflow)
+			skip[-1] = (uint8_t)(e->p - skip);
+	}
+	put(e, (const uint8_t[]){ 0x25, 0xff, 0x0f, 0x00, 0x00 }, 5);  /* and eax, 0xfff */
+	put(e, (const uint8_t[]){ 0x48, 0x01, 0xd0 }, 3);        /* add rax, rdx */
+	/* the failures meet at one jump to the caller's slow path */
+	put(e, (const uint8_t[]){ 0xeb, 0x05 }, 2);              /* jmp over it */
+	for (unsigned i = 0; i < nf; i++)
+		jit_emit_bind(e, fail[i]);
+	slow = jit_emit_jump(e);
+	return slow;
+}
+
+void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel)
+{
+	/* lea rax/rdx, [r12+rel] */
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84 | treg(t) << 3, 0x24 }, 4);
+	put4(e, (uint32_t)(int32_t)rel);
+}
+
+void jit_emit_zext32(struct jit_emit *e)
+{
+	put(e, (const uint8_t[]){ 0x89, 0xc0 }, 2);              /* mov eax, eax */
+}
+
+jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e)
+{
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);        /* mov rdx, rax */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xe2, 0x10 }, 4);  /* shl rdx, 16 */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xfa, 0x10 }, 4);  /* sar rdx, 16 */
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0xc2 }, 3);        /* cmp rdx, rax */
+	return branch(e, 0x85);
+}
+
+void jit_emit_load_ind(struct jit_emit *e, unsigned size)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0x8b, 0x00 }, 2);              /* mov rax, [rax] */
+}
+
+void jit_emit_store_ind(struct jit_emit *e, unsigned size)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0x89, 0x10 }, 2);              /* mov [rax], rdx */
+}
+
+_Static_assert(sizeof(struct jit_jc_entry) == 32, "jump cache entries are 32 bytes");
+
+void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const struct jit_jc_entry *jc,
+		      uint32_t mask, int32_t rip_field, int32_t tlb_gen_field,
+		      int32_t cpl_field, int32_t chain_field, const uint8_t *epilogue_rx)
+{
+	jit_fixup miss[3];
+
+	add_count(e, count);
+	rbx_mem(e, true, 0x8b, 0, rip_field);               /* mov rax, [rbx+rip] */
+	put(e, (const uint8_t[]){ 0x89, 0xc2 }, 2);         /* mov edx, eax */
+	put(e, (const uint8_t[]){ 0x81, 0xe2 }, 2);         /* and edx, mask */
+	put4(e, mask);
+	put(e, (const uint8_t[]){ 0xc1, 0xe2, 0x05 }, 3);   /* shl edx, 5 */
+	put(e, (const uint8_t[]){ 0x48, 0xb9 }, 2);         /* mov rcx, jc */
+	put8(e, (uint64_t)(uintptr_t)jc);
+	put(e, (const uint8_t[]){ 0x48, 0x01, 0xca }, 3);   /* add rdx, rcx */
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0x02 }, 3);   /* cmp [rdx], rax */
+	miss[0] = branch(e, 0x85);
+	rbx_mem(e, true, 0x8b, 1, tlb_gen_field);           /* mov rcx, [rbx+tlb_gen] */
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0x4a, 0x08 }, 4);  /* cmp [rdx+8], rcx */
+	miss[1] = branch(e, 0x85);
+	rbx_mem(e, false, 0x8b, 1, cpl_field);              /* mov ecx, [rbx+cpl] */
+	put(e, (const uint8_t[]){ 0x39, 0x4a, 0x10 }, 3);   /* cmp [rdx+16], ecx */
+	miss[2] = branch(e, 0x85);
+	put(e, (const uint8_t[]){ 0x49, 0x89, 0xc4 }, 3);   /* mov r12, rax */
+	jit_emit_store_imm(e, chain_field, 8, 0);
+	put(e, (const uint8_t[]){ 0xff, 0x62, 0x18 }, 3);   /* jmp [rdx+24] */
+	for (int i = 0; i < 3; i++)
+		jit_emit_bind(e, miss[i]);
+	jit_emit_store_imm(e, chain_field, 8, 0);
+	put1(e, 0xe9);                                      /* jmp epilogue */
+	put_rel32(e, epilogue_rx);
+}
+
+void jit_patch_jump(uint8_t *site, ptrdiff_t rx_delta, const uint8_t *target_rx)
+{
+	int32_t rel = (int32_t)(target_rx - (site + rx_delta + 5));
+
+	/* aligned or not, no thread runs this code while it changes: the
+	 * cache is the vCPU's own and it is patched between blocks */
+	memcpy(site + 1, &rel, 4);
+}
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * The translator: decoded blocks become host code that runs their
+ * instructions back to back (translate.c has the design).
+ */
+#ifndef WIRT_ACCEL_EMU_JIT_JIT_H
+#define WIRT_ACCEL_EMU_JIT_JIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "accel/emu/emu.h"
+#include "accel/emu/jit/code_cache.h"
+#include "accel/emu/jit/emit.h"
+
+/* Guest instructions a chain of blocks runs at most before it goes back
+ * to the run loop (interrupts, kicks). */
+#define JIT_BUDGET 128
+/* A block whose code was rewritten this many times in a row, each soon
+ * after the last (decode_cache.c), is left to the interpreter. */
+#define JIT_MAX_REWRITES 4
+
+/* A translated block: the decoded block it came from, copied (the
+ * decode cache may reuse its slot while chained code still runs this). */
+struct jit_tb {
+	uint64_t pa;
+	const uint32_t *gen_ptr;   /* its page's generation, and its value */
+	uint32_t gen;
+	uint8_t code_size;
+	uint8_t n;
+	uint32_t end_off;          /* outside 64-bit code: bytes from the first
+				    * instruction's start to the last one's end */
+	uint32_t last_off;         /* and to the last one's start */
+	unsigned (*entry)(struct emu_cpu *c, uint64_t start_rip);
+	const uint8_t *chain_entry;  /* executable address */
+	struct insn in[BLOCK_MAX];
+};
+
+/* Jump cache entries (a power of two). */
+#define JIT_JC_SIZE 4096
+
+struct emu_jit {
+	struct code_cache cc;
+	struct jit_jc_entry *jc;   /* indirect exits in 64-bit code, by RIP */
+	const uint8_t *epilogue;   /* executable address */
+	struct jit_tb *tbs;        /* metadata, flushed with the code */
+	unsigned ntbs, max_tbs;
+	/* statistics (wirt -v -v prints them when the vCPU goes) */
+	uint64_t translated, flushes, code_bytes, translate_ns;
+};
+
+/* Per-vCPU set-up (before the sandbox) and tear-down. */
+int emu_jit_create(struct emu_cpu *c);
+void emu_jit_destroy(struct emu_cpu *c);
+/* Run the block at CS:RIP (and those it chains to), or one instruction
+ * through the interpreter where no block applies; returns how many
+ * instructions ran, or 0 if the interpreter should run this block (its
+ * code is rewritten too often to translate).  Faults unwind through
+ * emu_raise as in the interpreter. */
+unsigned emu_jit_run(struct emu_cpu *c);
+
+#endif

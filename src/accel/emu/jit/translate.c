@@ -1,0 +1,951 @@
+/*
+ * The translator: blocks of decoded guest instructions become host code.
+ *
+ * Design (first milestone of issue 14):
+ *
+ * - Units.  A translated block (struct jit_tb) is one decoded block of the
+ *   decode cache (decode_cache.c): the instructions decoded one after
+ *   another from one guest-physical address in one mode, up to a transfer
+ *   of control or BLOCK_MAX instructions, JMP/CALL folded within a page
+ *   in 64-bit code.  It is found through that block (struct dblock holds
+ *   the translation and the code cache's epoch it belongs to), so it is
+ *   keyed, looked up and invalidated exactly as the interpreter's decoded
+ *   blocks are: by physical address and mode, with the page generations
+ *   mmu.c bumps when a page holding code is written.  A block stops after
+ *   its first instruction without a fast handler (exec_fast.c): those
+ *   (system instructions, string instructions, LOCK, far transfers, ...)
+ *   may change what the run loop watches between instructions (IF, the
+ *   interrupt shadow, HLT, the mode, TF), so the run loop looks at the
+ *   state after each of them as it does in the interpreter.
+ *
+ * - Code.  The commonest register forms are native host code: MOV
+ *   reg/reg and reg/imm, ADD/OR/AND/SUB/XOR/CMP/TEST reg/reg and reg/imm,
+ *   INC/DEC of a register (4- and 8-byte operands), and a Jcc whose
+ *   flags come from one of those earlier in the block.  They write the
+ *   guest registers in the vCPU state and keep the interpreter's lazy
+ *   flag record (cc_op, cc_size, cc_res, cc_src1, cc_src2, cc_carry)
+ *   exactly as its handlers would, so whatever reads flags later (the
+ *   interpreter, PUSHF, an exception) sees the same; a native Jcc
+ *   recomputes the host's flags from that record with one host ALU
+ *   instruction of the same kind and branches on the same condition.
+ *   Every other instruction is a direct call to its fast handler (or to
+ *   emu_exec_general for the last one) with the decoded instruction
+ *   preloaded, after storing the guest RIP of the instruction and of the
+ *   next one (c->insn_rip, c->s.rip) as the run loop does.  Either way
+ *   the run loop's per-instruction bookkeeping (the block walk, the trace
+ *   ring, icount, the budget and the checks between instructions) is
+ *   gone.
+ *
+ * - Memory.  In 64-bit code MOV loads and stores of 4 and 8 bytes,
+ *   PUSH/POP of a register, CALL (folded into its block) and RET look
+ *   the software TLB up inline, with the
+ *   same conditions as emu_fast_entry / emu_write (canonical, within a
+ *   page, the entry's permission for the CPL, RAM, and for a write no
+ *   decoded code in the page); anything else calls the instruction's
+ *   handler out of line, which takes the slow path (page walk, MMIO,
+ *   faults, code pages) exactly as the interpreter does.
+ *
+ * - Precise state.  Because c->insn_rip and c->s.rip are stored before
+ *   every instruction that can fault (native code cannot; RIP is stored
+ *   after it only where the block is left or a handler called), a fault (emu_raise longjmps out of the translated
+ *   code to the run loop, whose stack frame is below it) finds RIP and the
+ *   registers as the interpreter leaves them.  After an instruction that
+ *   may branch, the code compares c->s.rip with the fall-through address
+ *   and leaves the block if they differ; after one that touched memory it
+ *   leaves if the write hit cached code (c->blk cleared, as the
+ *   interpreter's walk checks) or the guest shut the machine down through
+ *   a device.
+ *
+ * - Chaining.  An exit to a target in the block's own page (the
+ *   fall-through, a taken Jcc) is a patchable jump: the first time it is
+ *   taken it returns to C, which finds the successor and points the jump
+ *   at its chain entry, so loops and straight-line code run without the
+ *   run loop.  The chain entry checks the successor's page generation
+ *   (another vCPU or a device may have rewritten it: then back to C, which
+ *   translates the new code and re-points the jump) and the instruction
+ *   budget JIT_BUDGET, so interrupts, kicks and the timer are looked at
+ *   every JIT_BUDGET instructions at most.  The same page means the same
+ *   physical page for as long as the chain runs: nothing that changes the
+ *   page tables, CS or the mode is chained (those instructions have no
+ *   fast handler).  Outside 64-bit code the CS limit and IP wrap-around
+ *   are checked at block entry instead of at each instruction: the whole
+ *   block must lie inside the limit without wrapping, else the
+ *   interpreter runs it (from C exactly; a chain entry compares the
+ *   block's end with the lower of both, computed when C entered the
+ *   chain).  Before patching, C checks that the successor is the
+ *   physical address and mode the exit was made for (stored after the
+ *   patched jump).
+ *
+ * - Memory and security.  Code goes into a fixed-size code cache
+ *   (code_cache.c: one memfd mapped writable and executable at two
+ *   addresses, never both in one mapping), flushed whole when full; the
+ *   emitter (emit.h, one back-end file per host architecture) checks
+ *   every write against the cache's end.  Translated code only calls the
+ *   interpreter's handlers, which reach guest memory through the usual
+ *   checked paths.
+ *
+ * - Indirect transfers.  In 64-bit code an exit whose target is not
+ *   patched (RET, a jump or a branch to another page) looks its RIP up in
+ *   a per-vCPU jump cache (JIT_JC_SIZE entries by RIP) filled by C
+ *   whenever it enters a block: an entry holds the block's chain entry
+ *   and counts only while the vCPU's TLB generation and CPL are those it
+ *   was filled under (the same RIP then maps the same physical code; the
+ *   chain entry checks that code's generation), so RET and jumps across
+ *   pages go on without the run loop's lookup.  The cache is cleared with
+ *   the code cache.
+ *
+ * - Code the guest keeps rewriting (data written next to code in one
+ *   page) would be translated again after every write: a block decoded
+ *   again JIT_MAX_REWRITES times in a row, each soon after the last
+ *   (decode_cache.c counts), is left to the interpreter until its code
+ *   stays put.
+ *
+ * Debugging facilities (TF, DR7) make the run loop step instructions
+ * through debug.c as before: the translator is not used while they are.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "accel/emu/exec.h"
+#include "accel/emu/jit/emit.h"
+#include "accel/emu/jit/jit.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+#if defined(__x86_64__)
+
+#define JIT_CODE_SIZE (32u << 20)
+/* Blocks average well over 256 bytes of code. */
+#define JIT_MAX_TBS (JIT_CODE_SIZE / 256)
+
+#define F(field) ((int32_t)offsetof(struct emu_cpu, field))
+
+int emu_jit_create(struct emu_cpu *c)
+{
+	struct emu_jit *j = calloc(1, sizeof(*j));
+	int err;
+
+	if (!j)
+		return -ENOMEM;
+	err = code_cache_init(&j->cc, JIT_CODE_SIZE);
+	if (err) {
+		free(j);
+		return err;
+	}
+	j->max_tbs = JIT_MAX_TBS;
+	j->jc = calloc(JIT_JC_SIZE, sizeof(*j->jc));
+	if (!j->jc) {
+		code_cache_destroy(&j->cc);
+		free(j);
+		return -ENOMEM;
+	}
+	j->tbs = mmap(NULL, sizeof(struct jit_tb) * j->max_tbs, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (j->tbs == MAP_FAILED) {
+		err = -errno;
+		free(j->jc);
+		code_cache_destroy(&j->cc);
+		free(j);
+		return err;
+	}
+	c->jit = j;
+	c->jit_chain_from = NULL;
+	return 0;
+}
+
+void emu_jit_destroy(struct emu_cpu *c)
+{
+	struct emu_jit *j = c->jit;
+
+	if (!j)
+		return;
+	if (j->translated)
+		log_debug("jit: %llu blocks translated in %llu ms, %llu flushes, %llu KiB of "
+			  "code emitted, %llu KiB in the cache now",
+			  (unsigned long long)j->translated,
+			  (unsigned long long)(j->translate_ns / 1000000),
+			  (unsigned long long)j->flushes, (unsigned long long)(j->code_bytes >> 10),
+			  (unsigned long long)(j->cc.used >> 10));
+	munmap(j->tbs, sizeof(struct jit_tb) * j->max_tbs);
+	free(j->jc);
+	code_cache_destroy(&j->cc);
+	free(j);
+	c->jit = NULL;
+}
+
+/* Empty the cache; the shared epilogue comes first again. */
+static void flush(struct emu_cpu *c)
+{
+	struct emu_jit *j = c->jit;
+	struct jit_emit e;
+
+	if (j->ntbs)
+		j->flushes++;
+	code_cache_flush(&j->cc);
+	memset(j->jc, 0, JIT_JC_SIZE * sizeof(*j->jc));  /* rip 0 with tlb_gen 0: never */
+	j->ntbs = 0;
+	c->jit_chain_from = NULL;
+	jit_emit_init(&e, j->cc.rw, j->cc.rw + j->cc.size, j->cc.rx - j->cc.rw);
+	j->epilogue = jit_emit_rx(&e);
+	jit_emit_epilogue(&e);
+	j->cc.used = e.p - j->cc.rw;
+}
+
+/* Fast-handled instructions after which RIP may not be the next one. */
+static bool may_branch(const struct insn *in)
+{
+	switch (in->op) {
+	case 0x70 ... 0x7f: case 0x180 ... 0x18f:
+	case 0xc3: case 0xe8: case 0xe9: case 0xeb:
+		return true;
+	}
+	return false;
+}
+
+static bool is_jcc(const struct insn *in)
+{
+	return (in->op >= 0x70 && in->op <= 0x7f) || (in->op >= 0x180 && in->op <= 0x18f);
+}
+
+/* Those that may write memory (and so code, or a device). */
+static bool may_write(const struct insn *in)
+{
+	return (in->has_mem && in->op != 0x8d) || (in->op >= 0x50 && in->op <= 0x57) ||
+	       in->op == 0xe8;
+}
+
+/* After a chainable exit's jump (5 bytes): the successor's physical
+ * address and code size. */
+#define CHAIN_DATA 9
+
+/* A target rel no block's page holds: an exit through the jump cache. */
+#define NOT_IN_PAGE ((int64_t)1 << 20)
+
+struct exit_stub {
+	jit_fixup f;
+	unsigned count;
+	bool chain;     /* to rel, patchable if in the page, else by the jump cache */
+	int64_t rel;
+};
+
+/* Exits to rel (from the block's first instruction) may be chained if
+ * they stay in the block's page in 64-bit code. */
+static bool chainable(const struct jit_tb *tb, int64_t rel)
+{
+	int64_t po = (int64_t)(tb->pa & 0xfff) + rel;
+
+	return po >= 0 && po < 4096;
+}
+
+/* Leave after count instructions: for a transfer to RIP (chain), the
+ * static target rel if it can be patched in, else the jump cache (in
+ * 64-bit code); else back to C. */
+static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb *tb,
+		      unsigned count, bool chain, int64_t rel)
+{
+	uint8_t *site;
+
+	if (chain && !chainable(tb, rel) && tb->code_size == 8) {
+		jit_emit_jc_exit(e, count, j->jc, JIT_JC_SIZE - 1, F(s.rip), F(tlb_gen), F(cpl),
+				 F(jit_chain_from), j->epilogue);
+		return;
+	}
+	if (!chain || !chainable(tb, rel)) {
+		jit_emit_exit(e, count, F(jit_chain_from), j->epilogue);
+		return;
+	}
+	site = jit_emit_chain_exit(e, count, rel, F(jit_chain_from), F(jit_chain_rip),
+				   j->epilogue);
+	/* The physical address and mode of the successor this site may
+	 * jump to, for the check before patching (data after the jump). */
+	if (site) {
+		uint64_t pa = (tb->pa & ~0xfffULL) + ((tb->pa & 0xfff) + rel);
+
+		if ((size_t)(e->end - e->p) < CHAIN_DATA)
+			e->overflow = true;
+		else {
+			memcpy(e->p, &pa, 8);
+			e->p[8] = tb->code_size;
+			e->p += CHAIN_DATA;
+		}
+	}
+}
+
+/* ---- native code for the commonest forms ---- */
+
+static int32_t gpr_field(unsigned r)
+{
+	return F(s.gpr) + 8 * (int32_t)r;
+}
+
+enum native { NAT_NONE, NAT_MOV, NAT_ALU, NAT_INCDEC };
+
+struct nat {
+	enum native kind;
+	unsigned size, dst, src;   /* src ~0u: the immediate */
+	uint64_t imm;
+	enum jit_alu op;
+	enum cc_op cc;
+	bool store;                /* the result goes to dst (not CMP/TEST) */
+	bool dec;
+};
+
+/* ModRM.reg of 80-83 and the ALU opcodes 00-3F: the host operation and
+ * the flag record; ADC and SBB (which read CF) stay handlers. */
+static bool alu_of(unsigned aop, struct nat *n)
+{
+	static const struct { int op; enum cc_op cc; } t[8] = {
+		{ JIT_ADD, CC_ADD }, { JIT_OR, CC_LOGIC }, { -1, 0 }, { -1, 0 },
+		{ JIT_AND, CC_LOGIC }, { JIT_SUB, CC_SUB }, { JIT_XOR, CC_LOGIC },
+		{ JIT_SUB, CC_SUB },
+	};
+
+	if (t[aop].op < 0)
+		return false;
+	n->kind = NAT_ALU;
+	n->op = t[aop].op;
+	n->cc = t[aop].cc;
+	n->store = aop != 7;
+	return true;
+}
+
+/* Whether in (which has a fast handler, so no LOCK or REP) has a native
+ * form, and which. */
+static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct nat *n)
+{
+	unsigned op = in->op, s = in->opsize, rr = (op & 7) | ((in->rex & 1) << 3);
+
+	memset(n, 0, sizeof(*n));
+	n->size = s;
+	n->src = ~0u;
+	n->imm = in->imm & emu_size_mask(s);
+	if (!in->fast || in->has_mem || (s != 4 && s != 8))
+		return false;
+	if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3)) {
+		n->dst = (op & 2) ? in->reg : in->rm;
+		n->src = (op & 2) ? in->rm : in->reg;
+		return alu_of(op >> 3, n);
+	}
+	if (op < 0x40 && (op & 7) == 5) {
+		n->dst = GPR_RAX;
+		return alu_of(op >> 3, n);
+	}
+	switch (op) {
+	case 0x81: case 0x83:
+		n->dst = in->rm;
+		return alu_of(in->reg & 7, n);
+	case 0x85: case 0xa9: case 0xf7:
+		if (op == 0xf7 && (in->reg & 7) >= 2)
+			return false;
+		n->kind = NAT_ALU;
+		n->op = JIT_AND;
+		n->cc = CC_LOGIC;
+		n->dst = op == 0xa9 ? GPR_RAX : in->rm;
+		if (op == 0x85)
+			n->src = in->reg;
+		return true;
+	case 0x89: case 0x8b:
+		n->kind = NAT_MOV;
+		n->dst = op == 0x89 ? in->rm : in->reg;
+		n->src = op == 0x89 ? in->reg : in->rm;
+		return true;
+	case 0xb8 ... 0xbf:
+		n->kind = NAT_MOV;
+		n->dst = rr;
+		return true;
+	case 0xc7:
+		n->kind = NAT_MOV;
+		n->dst = in->rm;
+		return (in->reg & 7) == 0;
+	case 0xff:
+		n->kind = NAT_INCDEC;
+		n->dst = in->rm;
+		n->dec = in->reg & 1;
+		return (in->reg & 7) < 2;
+	case 0x40 ... 0x4f:  /* INC/DEC reg outside 64-bit code */
+		n->kind = NAT_INCDEC;
+		n->dst = op & 7;
+		n->dec = op & 8;
+		return tb->code_size != 8;
+	}
+	return false;
+}
+
+/* LEA of a 4- or 8-byte register with 4- or 8-byte addressing. */
+static bool pick_lea(const struct insn *in)
+{
+	return in->op == 0x8d && in->fast && in->has_mem && (in->opsize == 4 || in->opsize == 8) &&
+	       (in->adsize == 4 || in->adsize == 8);
+}
+
+static void emit_lea(struct jit_emit *e, const struct insn *in, int64_t end)
+{
+	jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
+		    in->base == 16, end, in->index >= 0 ? gpr_field(in->index) : -1,
+		    in->scale, in->disp, -1);
+	if (in->adsize == 4 || in->opsize == 4)
+		jit_emit_zext32(e);
+	jit_emit_store(e, JIT_T0, gpr_field(in->reg), 8);
+}
+
+/* What the translator knows about the flag record at a point of the
+ * block: the operation and size of the last native flag-setter, or
+ * CC_EAGER for "not known here". */
+struct flag_state {
+	enum cc_op op;
+	unsigned size;
+};
+
+/* Fast-handled instructions that leave the flags alone. */
+static bool keeps_flags(const struct insn *in)
+{
+	switch (in->op) {
+	case 0x50 ... 0x5f: case 0x63: case 0x88 ... 0x8b: case 0x8d: case 0x90:
+	case 0xb0 ... 0xbf: case 0xc6: case 0xc7: case 0x10d: case 0x118 ... 0x11f:
+	case 0x140 ... 0x14f: case 0x190 ... 0x19f: case 0x1b6: case 0x1b7:
+	case 0x1be: case 0x1bf:
+		return true;
+	}
+	return false;
+}
+
+/* The host's CF = the guest's CF as the known record says (SUB, ADD). */
+static void emit_cf(struct jit_emit *e, const struct flag_state *fs)
+{
+	if (fs->op == CC_SUB) {         /* a < b */
+		jit_emit_load(e, JIT_T0, F(cc_src1), fs->size);
+		jit_emit_load(e, JIT_T1, F(cc_src2), fs->size);
+	} else {                        /* ADD: r < a */
+		jit_emit_load(e, JIT_T0, F(cc_res), fs->size);
+		jit_emit_load(e, JIT_T1, F(cc_src1), fs->size);
+	}
+	jit_emit_alu(e, JIT_SUB, fs->size);
+}
+
+static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_state *fs)
+{
+	unsigned s = n->size;
+
+	switch (n->kind) {
+	case NAT_MOV:
+		if (n->src == ~0u)
+			jit_emit_load_imm(e, JIT_T0, n->imm);
+		else
+			jit_emit_load(e, JIT_T0, gpr_field(n->src), s);
+		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		return;
+	case NAT_ALU:
+		jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
+		if (n->src == ~0u)
+			jit_emit_load_imm(e, JIT_T1, n->imm);
+		else
+			jit_emit_load(e, JIT_T1, gpr_field(n->src), s);
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
+		jit_emit_alu(e, n->op, s);
+		if (n->store)
+			jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		break;
+	case NAT_INCDEC: {
+		/* CF survives in cc_carry: computed from the record before
+		 * this one replaces it (emu_flags_arith) */
+		jit_fixup keep;
+
+		if (fs->op == CC_LOGIC) {
+			jit_emit_store_imm(e, F(cc_carry), 8, 0);
+		} else if (fs->op == CC_SUB || fs->op == CC_ADD) {
+			emit_cf(e, fs);
+			jit_emit_store_cf(e, F(cc_carry));
+		} else if (fs->op == CC_EAGER) {
+			keep = jit_emit_branch_field_in(e, F(cc_op), CC_INC, CC_DEC);
+			jit_emit_call_store_bool(e, (const void *)emu_cf, F(cc_carry));
+			jit_emit_bind(e, keep);
+		}  /* after INC or DEC it is in cc_carry already */
+		jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+		jit_emit_incdec(e, n->dec, s);
+		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		jit_emit_store_imm(e, F(cc_src2), 8, 1);
+		break;
+	}
+	case NAT_NONE:
+		return;
+	}
+	jit_emit_store_imm(e, F(cc_op), sizeof(((struct emu_cpu *)0)->cc_op),
+			   n->kind == NAT_INCDEC ? (n->dec ? CC_DEC : CC_INC) : (int32_t)n->cc);
+	jit_emit_store_imm(e, F(cc_size), 1, s);
+	fs->op = n->kind == NAT_INCDEC ? (n->dec ? CC_DEC : CC_INC) : n->cc;
+	fs->size = s;
+}
+
+/* The host's flags as the guest's after the known record, for a Jcc;
+ * false if the record is not one this can rebuild. */
+static bool emit_flags(struct jit_emit *e, const struct flag_state *fs)
+{
+	unsigned s = fs->size;
+
+	switch (fs->op) {
+	case CC_SUB: case CC_ADD:
+		jit_emit_load(e, JIT_T0, F(cc_src1), s);
+		jit_emit_load(e, JIT_T1, F(cc_src2), s);
+		jit_emit_alu(e, fs->op == CC_SUB ? JIT_SUB : JIT_ADD, s);
+		return true;
+	case CC_LOGIC:
+		jit_emit_load(e, JIT_T0, F(cc_res), s);
+		jit_emit_load(e, JIT_T1, F(cc_res), s);
+		jit_emit_alu(e, JIT_AND, s);
+		return true;
+	case CC_INC: case CC_DEC:
+		jit_emit_cf_from(e, F(cc_carry));
+		jit_emit_load(e, JIT_T0, F(cc_src1), s);
+		jit_emit_incdec(e, fs->op == CC_DEC, s);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---- memory: inline software-TLB lookups in 64-bit code ---- */
+
+enum mem_kind {
+	MEM_NONE, MEM_LOAD, MEM_STORE, MEM_STORE_IMM, MEM_PUSH, MEM_POP, MEM_CALL, MEM_RET,
+};
+
+/* MOV reg, [m]; MOV [m], reg; MOV [m], imm (4 or 8 bytes, 64-bit
+ * addresses); PUSH and POP of a register; a CALL folded into its block
+ * (its target in the page); RET. */
+static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
+{
+	unsigned op = in->op;
+
+	if (tb->code_size != 8 || !in->fast)
+		return MEM_NONE;
+	if (op >= 0x50 && op <= 0x5f)  /* fast only with 8-byte operands */
+		return op < 0x58 ? MEM_PUSH : MEM_POP;
+	if (op == 0xe8)
+		return in->folded ? MEM_CALL : MEM_NONE;
+	if (op == 0xc3)
+		return MEM_RET;
+	if (!in->has_mem || in->adsize != 8 || (in->opsize != 4 && in->opsize != 8))
+		return MEM_NONE;
+	switch (op) {
+	case 0x8b: return MEM_LOAD;
+	case 0x89: return MEM_STORE;
+	case 0xc7: return (in->reg & 7) == 0 ? MEM_STORE_IMM : MEM_NONE;
+	}
+	return MEM_NONE;
+}
+
+static struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
+{
+	return (struct jit_tlb_layout){
+		.table = F(tlb), .entries = TLB_ENTRIES,
+		.entry_size = sizeof(struct tlb_entry),
+		.vpage = offsetof(struct tlb_entry, vpage),
+		.ppage = offsetof(struct tlb_entry, ppage),
+		.host = offsetof(struct tlb_entry, host),
+		.perms = offsetof(struct tlb_entry, perms),
+		.cpl = F(cpl), .code_page = c->evm->code_page, .npages = c->evm->npages,
+	};
+}
+
+_Static_assert(sizeof(struct tlb_entry) == 32, "the emitter indexes the TLB by shifts");
+_Static_assert(sizeof(((struct emu_cpu *)0)->cpl) == 4, "CPL is compared as a dword");
+
+/* The handler call an inline access falls back to (out of line). */
+struct slow_stub {
+	jit_fixup f, f2;           /* f2: a second way there, or NULL */
+	bool leave;                /* RET: leave the block after the handler */
+	const uint8_t *resume;     /* writable address after the fast path */
+	const struct insn *in;
+	int64_t off, end;
+	unsigned count;
+};
+
+/* The fast path of a memory instruction; its slow path is the handler. */
+static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
+			  enum mem_kind k, const struct insn *in, int64_t end)
+{
+	bool stack = k == MEM_PUSH || k == MEM_POP || k == MEM_CALL || k == MEM_RET;
+	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET;
+	unsigned s = stack ? 8 : in->opsize;
+	unsigned r = (in->op & 7) | ((in->rex & 1) << 3);
+	int seg = insn_seg(in);
+	jit_fixup slow;
+
+	if (stack)
+		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0,
+			    k == MEM_PUSH || k == MEM_CALL ? -8 : 0, -1);
+	else
+		jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
+			    in->base == 16, end, in->index >= 0 ? gpr_field(in->index) : -1,
+			    in->scale, in->disp,
+			    seg >= SEG_FS ? F(s.seg) + seg * (int32_t)sizeof(struct segment) : -1);
+	slow = jit_emit_tlb_host(e, l, s, read ? TLB_READ_S : TLB_WRITE_S, !read);
+	switch (k) {
+	case MEM_LOAD:
+		jit_emit_load_ind(e, s);
+		jit_emit_store(e, JIT_T0, gpr_field(in->reg), 8);
+		break;
+	case MEM_STORE:
+		jit_emit_load(e, JIT_T1, gpr_field(in->reg), s);
+		jit_emit_store_ind(e, s);
+		break;
+	case MEM_STORE_IMM:
+		jit_emit_load_imm(e, JIT_T1, in->imm & emu_size_mask(s));
+		jit_emit_store_ind(e, s);
+		break;
+	case MEM_PUSH:  /* the old RSP for PUSH RSP */
+	case MEM_CALL:  /* the return address; the block goes on at the target */
+		if (k == MEM_CALL)
+			jit_emit_rip_to(e, JIT_T1, end);
+		else
+			jit_emit_load(e, JIT_T1, gpr_field(r), 8);
+		jit_emit_store_ind(e, 8);
+		jit_emit_load(e, JIT_T0, gpr_field(GPR_RSP), 8);
+		jit_emit_load_imm(e, JIT_T1, 8);
+		jit_emit_alu(e, JIT_SUB, 8);
+		jit_emit_store(e, JIT_T0, gpr_field(GPR_RSP), 8);
+		break;
+	case MEM_POP:   /* POP RSP loads RSP; others also step it */
+		jit_emit_load_ind(e, 8);
+		jit_emit_store(e, JIT_T0, gpr_field(r), 8);
+		if (r != GPR_RSP) {
+			jit_emit_load(e, JIT_T0, gpr_field(GPR_RSP), 8);
+			jit_emit_load_imm(e, JIT_T1, 8);
+			jit_emit_alu(e, JIT_ADD, 8);
+			jit_emit_store(e, JIT_T0, gpr_field(GPR_RSP), 8);
+		}
+		break;
+	case MEM_RET:   /* T0 = the target; emit_tb does the rest */
+		jit_emit_load_ind(e, 8);
+		break;
+	case MEM_NONE:
+		break;
+	}
+	return slow;
+}
+
+/* A native Jcc's taken path, emitted after the block's code. */
+struct taken_stub {
+	jit_fixup f;
+	unsigned count;
+	int64_t rel;               /* the target */
+	int64_t end;               /* the fall-through (RIP for the handler) */
+	int64_t off;               /* the Jcc itself */
+	const struct insn *in;
+};
+
+/* Emit tb's code; false if the cache had no room. */
+static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
+{
+	struct exit_stub stubs[BLOCK_MAX * 3];
+	struct taken_stub taken[BLOCK_MAX];
+	struct slow_stub slows[BLOCK_MAX];
+	struct jit_tlb_layout tlb = tlb_layout(c);
+	unsigned nslow = 0;
+	struct flag_state fs = { CC_EAGER, 0 };
+	unsigned ns = 0, nt = 0, i;
+	bool rip_stale = false;  /* c->s.rip not stored since native code */
+	int64_t off = 0, next;
+	struct jit_emit e;
+	jit_fixup body;
+	const uint8_t *entry;
+
+	jit_emit_init(&e, j->cc.rw + j->cc.used, j->cc.rw + j->cc.size, j->cc.rx - j->cc.rw);
+	entry = jit_emit_rx(&e);
+	body = jit_emit_entry(&e);
+	tb->chain_entry = jit_emit_rx(&e);
+	jit_emit_chain_entry(&e, JIT_BUDGET, tb->gen_ptr, tb->gen, j->epilogue);
+	if (tb->code_size != 8)
+		jit_emit_exit_if_rip_above(&e, tb->end_off, F(jit_rip_limit), j->epilogue);
+	jit_emit_bind(&e, body);
+	for (i = 0; i < tb->n; i++) {
+		const struct insn *in = &tb->in[i];
+		int64_t end = off + in->len;
+
+		struct nat n;
+		enum mem_kind mk;
+
+		next = emu_walk_next(in, end);  /* relative: the fold's offset */
+		if ((mk = pick_mem(tb, in)) != MEM_NONE) {
+			jit_fixup f = emit_mem(&e, &tlb, mk, in, end), f2 = NULL;
+
+			if (mk == MEM_RET) {
+				/* as ret64: #GP for a non-canonical target
+				 * before RSP moves; then through the jump cache
+				 * (RET always ends its block) */
+				f2 = jit_emit_branch_noncanonical(&e);
+				jit_emit_store(&e, JIT_T0, F(s.rip), 8);
+				jit_emit_load(&e, JIT_T0, gpr_field(GPR_RSP), 8);
+				jit_emit_load_imm(&e, JIT_T1, 8);
+				jit_emit_alu(&e, JIT_ADD, 8);
+				jit_emit_store(&e, JIT_T0, gpr_field(GPR_RSP), 8);
+				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
+			}
+			slows[nslow++] = (struct slow_stub){ f, f2, mk == MEM_RET, e.p, in, off,
+							     end, i + 1 };
+			if (mk == MEM_RET)
+				break;
+			rip_stale = true;
+			goto next_insn;
+		}
+		if (pick_lea(in)) {
+			emit_lea(&e, in, end);
+			rip_stale = true;
+			goto next_insn;
+		}
+		if (pick_native(tb, in, &n)) {
+			emit_native(&e, &n, &fs);
+			rip_stale = true;
+			goto next_insn;
+		}
+		if (is_jcc(in) && in->opsize == tb->code_size &&
+		    chainable(tb, end + (int64_t)in->imm) && emit_flags(&e, &fs)) {
+			taken[nt++] = (struct taken_stub){
+				jit_emit_branch_cc(&e, in->op & 15), i + 1,
+				end + (int64_t)in->imm, end, off, in };
+			rip_stale = true;
+			goto next_insn;
+		}
+		jit_emit_store_rip(&e, F(insn_rip), off);
+		jit_emit_store_rip(&e, F(s.rip), end);
+		rip_stale = false;
+		if (!keeps_flags(in))
+			fs.op = CC_EAGER;
+		if (!in->fast) {
+			jit_emit_call(&e, (const void *)emu_exec_general, in);
+			jit_emit_exit(&e, i + 1, F(jit_chain_from), j->epilogue);
+			break;
+		}
+		jit_emit_call(&e, (const void *)emu_fast_handlers[in->fast], in);
+		if (may_write(in)) {
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_ptr_null(&e, F(blk)), i + 1, false, 0 };
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_byte_set(&e, F(shutdown)), i + 1, false, 0 };
+		}
+		if (may_branch(in)) {
+			/* the target of a Jcc of the code's size is static
+			 * (another size wraps differently); others are found
+			 * in the jump cache (64-bit code) */
+			bool chain = is_jcc(in) && in->opsize == tb->code_size;
+			int64_t rel = end + (int64_t)in->imm;
+
+			if (!chain) {
+				chain = tb->code_size == 8;
+				rel = NOT_IN_PAGE;
+			}
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, chain, rel };
+		}
+next_insn:
+		if (i + 1 == tb->n) {
+			if (rip_stale)
+				jit_emit_store_rip(&e, F(s.rip), next);
+			emit_exit(j, &e, tb, i + 1, true, next);
+		}
+		off = next;
+	}
+	for (i = 0; i < ns; i++) {
+		jit_emit_bind(&e, stubs[i].f);
+		emit_exit(j, &e, tb, stubs[i].count, stubs[i].chain, stubs[i].rel);
+	}
+	for (i = 0; i < nslow; i++) {
+		const struct slow_stub *t = &slows[i];
+		jit_fixup gone, down;
+
+		/* the handler does it all (page walk, MMIO, code pages,
+		 * faults); then on after the instruction unless the write
+		 * hit cached code or a device shut the machine down */
+		jit_emit_bind(&e, t->f);
+		jit_emit_bind(&e, t->f2);
+		jit_emit_store_rip(&e, F(insn_rip), t->off);
+		jit_emit_store_rip(&e, F(s.rip), t->end);
+		jit_emit_call(&e, (const void *)emu_fast_handlers[t->in->fast], t->in);
+		if (t->leave) {
+			emit_exit(j, &e, tb, t->count, true, NOT_IN_PAGE);
+			continue;
+		}
+		gone = jit_emit_branch_ptr_null(&e, F(blk));
+		down = jit_emit_branch_byte_set(&e, F(shutdown));
+		jit_emit_jump_to(&e, t->resume);
+		jit_emit_bind(&e, gone);
+		jit_emit_bind(&e, down);
+		jit_emit_exit(&e, t->count, F(jit_chain_from), j->epilogue);
+	}
+	for (i = 0; i < nt; i++) {
+		const struct taken_stub *t = &taken[i];
+		jit_fixup slow = NULL;
+
+		jit_emit_bind(&e, t->f);
+		/* outside 64-bit code a target past the CS limit (or at the IP
+		 * wrap) is the handler's business: #GP */
+		if (tb->code_size != 8)
+			slow = jit_emit_branch_rip_ge(&e, t->rel, F(jit_rip_limit));
+		jit_emit_store_rip(&e, F(s.rip), t->rel);
+		emit_exit(j, &e, tb, t->count, true, t->rel);
+		if (slow) {
+			jit_emit_bind(&e, slow);
+			jit_emit_store_rip(&e, F(insn_rip), t->off);
+			jit_emit_store_rip(&e, F(s.rip), t->end);
+			jit_emit_call(&e, (const void *)emu_fast_handlers[t->in->fast], t->in);
+			jit_emit_exit(&e, t->count, F(jit_chain_from), j->epilogue);
+		}
+	}
+	if (e.overflow)
+		return false;
+	tb->entry = (unsigned (*)(struct emu_cpu *, uint64_t))entry;
+	j->code_bytes += (e.p - j->cc.rw) - j->cc.used;
+	j->cc.used = e.p - j->cc.rw;
+	return true;
+}
+
+/* The block's metadata: its instructions up to the first without a fast
+ * handler, and their extent for the entry checks outside 64-bit code. */
+static void describe(struct emu_cpu *c, struct jit_tb *tb, const struct dblock *b)
+{
+	unsigned i, off = 0;
+
+	tb->pa = b->pa;
+	tb->gen = b->gen;
+	tb->gen_ptr = &c->evm->page_gen[b->pa >> 12];
+	tb->code_size = b->code_size;
+	for (i = 0; i < b->n; i++) {
+		tb->in[i] = b->in[i];
+		tb->last_off = off;
+		off += b->in[i].len;
+		if (!b->in[i].fast) {
+			i++;
+			break;
+		}
+	}
+	tb->n = i;
+	tb->end_off = off;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b)
+{
+	struct emu_jit *j = c->jit;
+	struct jit_tb *tb;
+	uint64_t t0 = now_ns();
+
+	if (!j->epilogue || j->ntbs >= j->max_tbs ||
+	    j->cc.size - j->cc.used < jit_emit_bound(BLOCK_MAX))
+		flush(c);
+	tb = &j->tbs[j->ntbs];
+	describe(c, tb, b);
+	if (!emit_tb(c, j, tb)) {
+		/* cannot happen with the bound above; never run partial code */
+		flush(c);
+		return NULL;
+	}
+	j->ntbs++;
+	j->translated++;
+	j->translate_ns += now_ns() - t0;
+	b->jit_tb = tb;
+	b->jit_epoch = j->cc.epoch;
+	return tb;
+}
+
+/* Point the exit that just returned at tb, if tb is the block it names. */
+static void chain(struct emu_cpu *c, const struct jit_tb *tb)
+{
+	struct emu_jit *j = c->jit;
+	uint8_t *site = c->jit_chain_from;
+	uint64_t pa;
+
+	c->jit_chain_from = NULL;
+	if (site < j->cc.rw || site + 5 + CHAIN_DATA > j->cc.rw + j->cc.used ||
+	    c->jit_chain_rip != c->insn_rip)
+		return;
+	memcpy(&pa, site + 5, 8);
+	if (pa == tb->pa && site[5 + 8] == tb->code_size)
+		jit_patch_jump(site, j->cc.rx - j->cc.rw, tb->chain_entry);
+}
+
+unsigned emu_jit_run(struct emu_cpu *c)
+{
+	struct emu_jit *j = c->jit;
+	const struct insn *in;
+	struct dblock *b;
+	struct jit_tb *tb;
+	unsigned n;
+
+	c->insn_rip = c->s.rip;
+	c->trace[c->trace_pos++ & 63] = c->insn_rip;
+	c->blk = NULL;
+	in = emu_decode_cached(c);
+	b = (struct dblock *)c->blk;  /* this vCPU's own decode cache */
+	if (!b)
+		goto interpret;
+	tb = b->jit_epoch == j->cc.epoch ? b->jit_tb : NULL;
+	if (!tb && b->rewrites >= JIT_MAX_REWRITES) {
+		/* the run loop walks it afresh in the interpreter */
+		c->blk = NULL;
+		c->jit_chain_from = NULL;
+		return 0;
+	}
+	if (!tb && !(tb = translate(c, b)))
+		goto interpret;
+	if (c->code_size != 8) {
+		uint64_t mask = emu_size_mask(c->code_size), lim = c->s.seg[SEG_CS].limit;
+
+		if (c->insn_rip + tb->end_off > mask || c->insn_rip + tb->last_off > lim)
+			goto interpret;
+		/* for the blocks chained from here (the CS limit is at most
+		 * 4 GiB - 1, so lim + 1 does not wrap) */
+		c->jit_rip_limit = lim + 1 < mask ? lim + 1 : mask;
+	}
+	if (c->jit_chain_from)
+		chain(c, tb);
+	if (tb->code_size == 8) {
+		struct jit_jc_entry *jc = &j->jc[c->insn_rip & (JIT_JC_SIZE - 1)];
+
+		jc->rip = c->insn_rip;
+		jc->tlb_gen = c->tlb_gen;
+		jc->cpl = c->cpl;
+		jc->chain_entry = tb->chain_entry;
+	}
+	n = tb->entry(c, c->insn_rip);
+	c->blk = NULL;
+	c->icount += n;
+	return n;
+interpret:
+	c->jit_chain_from = NULL;
+	emu_step_decoded(c, in);
+	return 1;
+}
+
+#else
+
+int emu_jit_create(struct emu_cpu *c)
+{
+	return -ENOSYS;
+}
+
+void emu_jit_destroy(struct emu_cpu *c)
+{
+}
+
+unsigned emu_jit_run(struct emu_cpu *c)
+{
+	emu_step(c);
+	return 1;
+}
+
+#endif

@@ -1,0 +1,450 @@
+/*
+ * The translator against the interpreter: random instruction sequences
+ * (ALU operations, moves, memory operands, shifts, pushes and pops,
+ * forward branches, flag instructions, occasional faults) inside a loop
+ * run by both engines from the same registers, flags and memory.  The
+ * registers, RIP, flags, memory and any exception must agree.  Sequences
+ * rather than single instructions, so that flags carried from one
+ * instruction (and block) to the next, block exits and chained blocks
+ * are exercised; the interpreter itself is checked against the host CPU
+ * instruction by instruction in test_emu_vs_host.  The same generator
+ * runs in 64-bit mode and in 32-bit protected mode (where its REX bytes
+ * are INC/DEC and the loop counter lives in memory).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "emu_harness.h"
+#include "accel/emu/jit/jit.h"
+
+#define rnd emu_harness_rnd
+
+#define DATA_GPA  0x100000   /* RBP points into this: memory operands */
+#define DATA_SIZE 0x1000
+#define STACK_TOP 0x80000
+#define STACK_SIZE 0x1000
+#define MAX_STEPS 200000
+#define COUNTER_GPA 0x103000  /* the loop counter in 32-bit code */
+
+static bool mode32;
+
+static struct emu_harness h;
+static struct emu_cpu *cpu;
+
+static int setup(void **state)
+{
+	emu_harness_setup(&h);
+	cpu = h.cpu;
+	assert_non_null(cpu->jit);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	emu_harness_teardown(&h);
+	return 0;
+}
+
+/* ---- generating code ---- */
+
+struct code {
+	uint8_t b[4096];
+	unsigned n;
+};
+
+static void put(struct code *c, unsigned n, ...)
+{
+	va_list ap;
+
+	va_start(ap, n);
+	while (n--)
+		c->b[c->n++] = va_arg(ap, int);
+	va_end(ap);
+}
+
+/* Data registers: RAX, RCX, RDX, RBX, RSI, RDI (no REX.R/B needed);
+ * RBP is the memory base, R8 the loop counter, RSP the stack. */
+static unsigned reg(void)
+{
+	static const uint8_t r[] = { 0, 1, 2, 3, 6, 7 };
+
+	return r[rnd() % 6];
+}
+
+static uint8_t rexw(void)
+{
+	return rnd() & 1 ? 0x48 : 0x40;  /* 64- or 32-bit operand */
+}
+
+/* A disp8 inside the data area for 8-byte accesses off RBP (= middle). */
+static uint8_t disp8(void)
+{
+	return (uint8_t)((int8_t)((rnd() % 240) - 120));
+}
+
+/* One instruction that changes no control flow (may fault). */
+static void simple_insn(struct code *c)
+{
+	unsigned r1 = reg(), r2 = reg(), k = rnd() % 26;
+	uint8_t alu = (rnd() % 8) << 3;  /* ADD OR ADC SBB AND SUB XOR CMP */
+
+	switch (k) {
+	case 0: case 1: case 2:  /* ALU r/m, reg */
+		put(c, 3, rexw(), alu | 1, 0xc0 | r2 << 3 | r1);
+		break;
+	case 3:                  /* ALU r8, r8 */
+		put(c, 2, alu, 0xc0 | (r2 & 3) << 3 | (r1 & 3));
+		break;
+	case 4: case 5:          /* ALU r/m, imm8 */
+		put(c, 4, rexw(), 0x83, 0xc0 | alu | r1, (uint8_t)rnd());
+		break;
+	case 6:                  /* ALU r/m, imm32 */
+		put(c, 7, rexw(), 0x81, 0xc0 | alu | r1, (uint8_t)rnd(), (uint8_t)rnd(),
+		    (uint8_t)rnd(), (uint8_t)rnd());
+		break;
+	case 7:                  /* ALU reg, [rbp+d8] */
+		put(c, 4, rexw(), alu | 3, 0x45 | r1 << 3, disp8());
+		break;
+	case 8:                  /* ALU [rbp+d8], reg */
+		put(c, 4, rexw(), alu | 1, 0x45 | r1 << 3, disp8());
+		break;
+	case 9:                  /* INC/DEC r/m */
+		put(c, 3, rexw(), 0xff, 0xc0 | (rnd() & 1) << 3 | r1);
+		break;
+	case 10:                 /* MOV r/m, reg */
+		put(c, 3, rexw(), 0x89, 0xc0 | r2 << 3 | r1);
+		break;
+	case 11:                 /* MOV reg, imm32 */
+		put(c, 5, 0xb8 | r1, (uint8_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd(),
+		    (uint8_t)rnd());
+		break;
+	case 12:                 /* MOV [rbp+d8], reg; MOV reg, [rbp+d8] */
+		put(c, 4, rexw(), rnd() & 1 ? 0x89 : 0x8b, 0x45 | r1 << 3, disp8());
+		break;
+	case 13:                 /* LEA reg, [r1 + r2*s + d8] */
+		if (r1 == 5 || r2 == 4)
+			r1 = 0;
+		put(c, 5, rexw(), 0x8d, 0x44 | reg() << 3, (rnd() % 4) << 6 | r2 << 3 | r1,
+		    (uint8_t)rnd());
+		break;
+	case 14:                 /* TEST r/m, reg */
+		put(c, 3, rexw(), 0x85, 0xc0 | r2 << 3 | r1);
+		break;
+	case 15:                 /* shifts and rotates by imm8 */
+		put(c, 4, rexw(), 0xc1, 0xc0 | (rnd() % 8) << 3 | r1, (uint8_t)(rnd() % 70));
+		break;
+	case 16:                 /* shifts by CL */
+		put(c, 3, rexw(), 0xd3, 0xc0 | (rnd() % 8) << 3 | r1);
+		break;
+	case 17:                 /* IMUL reg, r/m */
+		put(c, 4, rexw(), 0x0f, 0xaf, 0xc0 | r1 << 3 | r2);
+		break;
+	case 18:                 /* CMOVcc reg, r/m */
+		put(c, 4, rexw(), 0x0f, 0x40 | (rnd() % 16), 0xc0 | r1 << 3 | r2);
+		break;
+	case 19:                 /* SETcc r8 */
+		put(c, 3, 0x0f, 0x90 | (rnd() % 16), 0xc0 | (r1 & 3));
+		break;
+	case 20:                 /* CLC, STC, CMC: flags by the interpreter */
+		put(c, 1, (uint8_t[]){ 0xf8, 0xf9, 0xf5 }[rnd() % 3]);
+		break;
+	case 21:                 /* PUSH reg; POP reg2 */
+		put(c, 2, 0x50 | r1, 0x58 | r2);
+		break;
+	case 22:                 /* PUSHFQ; POPFQ: a general instruction */
+		put(c, 2, 0x9c, 0x9d);
+		break;
+	case 23:                 /* MOVZX/MOVSX reg, r8 */
+		put(c, 4, rexw(), 0x0f, rnd() & 1 ? 0xb6 : 0xbe, 0xc0 | r1 << 3 | (r2 & 3));
+		break;
+	case 24:                 /* rarely: DIV r/m (may raise #DE) */
+		if (rnd() % 4 == 0)
+			put(c, 3, rexw(), 0xf7, 0xf0 | r1);
+		else
+			put(c, 3, rexw(), 0x31, 0xc0 | r1 << 3 | r1);
+		break;
+	default:                 /* rarely: a load through a random register
+				  * (#GP if not canonical, #PF above 1 GiB) */
+		if (rnd() % 8 == 0)
+			put(c, 3, 0x48, 0x8b, r2 << 3 | (r1 == 5 || r1 == 4 ? 0 : r1));
+		else
+			put(c, 3, 0x48, 0x21, 0xc0 | r2 << 3 | r1);
+		break;
+	}
+}
+
+/* A loop of 1-6 iterations (R8) around instructions, forward Jccs over
+ * single instructions and CALLs of a subroutine placed after the HLT
+ * that ends the code (RET: an indirect exit); up to three loops one
+ * after another. */
+static void sequence(struct code *c)
+{
+	unsigned loops = 1 + rnd() % 3, calls[64], ncalls = 0;
+
+	c->n = 0;
+	for (unsigned l = 0; l < loops; l++) {
+		unsigned start, n = 1 + rnd() % 30;
+
+		if (mode32)  /* mov dword [COUNTER_GPA], k */
+			put(c, 10, 0xc7, 0x05, COUNTER_GPA & 0xff, (COUNTER_GPA >> 8) & 0xff,
+			    (COUNTER_GPA >> 16) & 0xff, 0, 1 + (unsigned)(rnd() % 6), 0, 0, 0);
+		else
+			put(c, 6, 0x41, 0xb8, 1 + (unsigned)(rnd() % 6), 0, 0, 0);  /* mov r8d, k */
+		start = c->n;
+		for (unsigned i = 0; i < n; i++) {
+			if (rnd() % 12 == 0 && ncalls < 64) {
+				put(c, 5, 0xe8, 0, 0, 0, 0);  /* call sub */
+				calls[ncalls++] = c->n;
+			} else if (rnd() % 5 == 0) {  /* Jcc over the next instruction */
+				struct code t = { .n = 0 };
+				simple_insn(&t);
+				put(c, 2, 0x70 | (rnd() % 16), t.n);
+				memcpy(c->b + c->n, t.b, t.n);
+				c->n += t.n;
+			} else {
+				simple_insn(c);
+			}
+		}
+		if (mode32)  /* dec dword [COUNTER_GPA] */
+			put(c, 6, 0xff, 0x0d, COUNTER_GPA & 0xff, (COUNTER_GPA >> 8) & 0xff,
+			    (COUNTER_GPA >> 16) & 0xff, 0);
+		else
+			put(c, 3, 0x41, 0xff, 0xc8);  /* dec r8d */
+		if (c->n + 2 - start <= 128) {
+			put(c, 2, 0x75, (uint8_t)-(int)(c->n + 2 - start));
+		} else {
+			int32_t rel = -(int32_t)(c->n + 6 - start);
+			put(c, 6, 0x0f, 0x85, rel & 0xff, (rel >> 8) & 0xff, (rel >> 16) & 0xff,
+			    (rel >> 24) & 0xff);
+		}
+	}
+	/* HLT ends the run in both engines: translated code runs on to the
+	 * end of its block, past where a sequence would simply stop */
+	put(c, 1, 0xf4);
+	for (unsigned i = 0; i < ncalls; i++) {
+		int32_t rel = (int32_t)(c->n - calls[i]);
+		memcpy(c->b + calls[i] - 4, &rel, 4);
+	}
+	for (unsigned i = rnd() % 4; i; i--)
+		simple_insn(c);
+	put(c, 1, 0xc3);
+}
+
+/* ---- running it ---- */
+
+struct state {
+	uint64_t gpr[16], rip, flags, cr2;
+	int vector;
+	uint32_t error;
+	uint8_t data[DATA_SIZE], stack[STACK_SIZE];
+};
+
+static void load(const struct state *in)
+{
+	memcpy(cpu->s.gpr, in->gpr, sizeof(in->gpr));
+	emu_set_rflags(cpu, in->flags);
+	cpu->s.rip = EMU_HARNESS_CODE_GPA;
+	cpu->s.cr2 = 0;
+	cpu->halted = false;
+	assert_int_equal(gmem_write(&h.vm.mem, DATA_GPA, in->data, DATA_SIZE), 0);
+	assert_int_equal(gmem_write(&h.vm.mem, STACK_TOP - STACK_SIZE, in->stack, STACK_SIZE), 0);
+}
+
+static void save(struct state *out, int vector)
+{
+	memcpy(out->gpr, cpu->s.gpr, sizeof(out->gpr));
+	out->rip = cpu->s.rip;
+	out->flags = emu_get_rflags(cpu);
+	out->cr2 = cpu->s.cr2;
+	out->vector = vector;
+	out->error = vector >= 0 ? cpu->fault_error : 0;
+	assert_int_equal(gmem_read(&h.vm.mem, DATA_GPA, out->data, DATA_SIZE), 0);
+	assert_int_equal(gmem_read(&h.vm.mem, STACK_TOP - STACK_SIZE, out->stack, STACK_SIZE), 0);
+}
+
+/* Run to the HLT at the end of the code or the first fault (whose RIP
+ * is the faulting instruction's, as the run loop would deliver it). */
+static void run(const struct state *in, struct state *out, bool jit)
+{
+	volatile unsigned steps = 0;
+	volatile int vector = -1;
+
+	load(in);
+	if (setjmp(cpu->fault_jmp)) {
+		vector = cpu->fault_vector;
+		cpu->blk = NULL;
+		cpu->jit_chain_from = NULL;
+		cpu->s.rip = cpu->insn_rip;
+	} else {
+		while (!cpu->halted && steps < MAX_STEPS) {
+			unsigned k = jit ? emu_jit_run(cpu) : 0;
+
+			if (!k)  /* the interpreter's turn, as in the run loop */
+				emu_step(cpu), k = 1;
+			steps += k;
+		}
+	}
+	save(out, vector);
+}
+
+static void report(const char *what, const struct code *c, const struct state *a,
+		   const struct state *b)
+{
+	print_error("translator and interpreter differ in %s; code:", what);
+	for (unsigned i = 0; i < c->n; i++)
+		print_error(" %02x", c->b[i]);
+	print_error("\n  interp rip=%#llx fl=%#llx vec=%d   jit rip=%#llx fl=%#llx vec=%d\n",
+		    (unsigned long long)a->rip, (unsigned long long)a->flags, a->vector,
+		    (unsigned long long)b->rip, (unsigned long long)b->flags, b->vector);
+	for (int r = 0; r < 16; r++)
+		if (a->gpr[r] != b->gpr[r])
+			print_error("  r%d: %#llx vs %#llx\n", r, (unsigned long long)a->gpr[r],
+				    (unsigned long long)b->gpr[r]);
+}
+
+/* New code at the code address, as if loaded long after the last: the
+ * translator leaves blocks rewritten again and again within a short
+ * time to the interpreter (decode_cache.c), which would end the test's
+ * use of the translator after a few sequences. */
+static void new_code(const struct code *c)
+{
+	assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, c->b, c->n), 0);
+	cpu->icount += 1u << 24;
+}
+
+static void random_sequences(void)
+{
+	static struct state in, want, got;
+	static struct code c;
+	unsigned failures = 0, faults = 0, runs = 5000;
+
+	for (unsigned it = 0; it < runs; it++) {
+		sequence(&c);
+		new_code(&c);
+		for (int r = 0; r < 16; r++)
+			in.gpr[r] = rnd() % 3 ? rnd() : rnd() % 64;
+		in.gpr[GPR_RSP] = STACK_TOP;
+		in.gpr[GPR_RBP] = DATA_GPA + DATA_SIZE / 2;
+		in.flags = (rnd() & 0x8d5) | RFLAGS_FIXED | RFLAGS_IF;
+		for (unsigned i = 0; i < DATA_SIZE; i += 8) {
+			uint64_t v = rnd();
+			memcpy(in.data + i, &v, 8);
+		}
+		memset(in.stack, 0, sizeof(in.stack));
+
+		run(&in, &want, false);
+		run(&in, &got, true);
+		faults += want.vector >= 0;
+		if (memcmp(want.gpr, got.gpr, sizeof(want.gpr)) || want.rip != got.rip ||
+		    want.flags != got.flags || want.vector != got.vector ||
+		    want.error != got.error || want.cr2 != got.cr2) {
+			if (failures++ < 5)
+				report("registers", &c, &want, &got);
+		} else if (memcmp(want.data, got.data, DATA_SIZE) ||
+			   memcmp(want.stack, got.stack, STACK_SIZE)) {
+			if (failures++ < 5)
+				report("memory", &c, &want, &got);
+		}
+	}
+	print_message("%u random sequences in %d-bit code (%u ending in a fault), "
+		      "%llu blocks translated so far\n", runs, mode32 ? 32 : 64, faults,
+		      (unsigned long long)cpu->jit->translated);
+	assert_int_equal(failures, 0);
+	assert_true(cpu->jit->translated > runs);  /* the translator did run them */
+}
+
+static void test_random_sequences(void **state)
+{
+	random_sequences();
+}
+
+/* Flat 32-bit protected mode without paging. */
+static void test_random_sequences_32(void **state)
+{
+	struct cpu_state s;
+
+	cpu_state_reset(&s);
+	s.cr0 = CR0_PE | CR0_ET | CR0_NE;
+	s.seg[SEG_CS] = cpu_flat_code_segment(0x08, false);
+	for (int i = SEG_ES; i <= SEG_GS; i++)
+		if (i != SEG_CS)
+			s.seg[i] = cpu_flat_data_segment(0x10);
+	assert_int_equal(accel_emu_ops.vcpu_set_state(&h.vcpu, &s), 0);
+	assert_int_equal(cpu->code_size, 4);
+	mode32 = true;
+	random_sequences();
+	mode32 = false;
+	emu_harness_long_mode(&h);
+}
+
+/* The code cache fills and is flushed whole; the translations after a
+ * flush run as well as before. */
+static void test_flush_when_full(void **state)
+{
+	static struct state in, want, got;
+	static struct code c;
+	uint64_t flushes = cpu->jit->flushes;
+	unsigned it = 0;
+
+	/* distinct code at many addresses until the cache has flushed */
+	while (cpu->jit->flushes == flushes && it < 200000) {
+		sequence(&c);
+		new_code(&c);
+		memset(&in, 0, sizeof(in));
+		in.gpr[GPR_RSP] = STACK_TOP;
+		in.gpr[GPR_RBP] = DATA_GPA + DATA_SIZE / 2;
+		in.flags = RFLAGS_FIXED;
+		run(&in, &want, false);
+		run(&in, &got, true);
+		assert_memory_equal(want.gpr, got.gpr, sizeof(want.gpr));
+		assert_int_equal(want.flags, got.flags);
+		it++;
+	}
+	print_message("cache flushed after %u sequences\n", it);
+	assert_true(cpu->jit->flushes > flushes);
+}
+
+/* A block whose code is rewritten again and again is left to the
+ * interpreter (emu_jit_run returns 0), until its code stays put a while. */
+static void test_rewritten_code_left_to_interpreter(void **state)
+{
+	static const uint8_t code[] = { 0xb8, 1, 0, 0, 0, 0xf4 };  /* mov eax, 1; hlt */
+	unsigned i, k;
+
+	emu_harness_long_mode(&h);
+	cpu->icount += 1u << 24;  /* the earlier tests' code is long gone */
+	for (i = 0; i <= JIT_MAX_REWRITES + 1; i++) {
+		assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, code,
+					    sizeof(code)), 0);
+		cpu->s.rip = EMU_HARNESS_CODE_GPA;
+		cpu->halted = false;
+		if (setjmp(cpu->fault_jmp))
+			fail_msg("fault %d", cpu->fault_vector);
+		k = emu_jit_run(cpu);
+		if (i < JIT_MAX_REWRITES)
+			assert_int_equal(k, 2);  /* translated: MOV and HLT */
+		else
+			assert_int_equal(k, 0);
+	}
+	cpu->icount += 1u << 24;  /* a long time later */
+	assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, code, sizeof(code)), 0);
+	cpu->s.rip = EMU_HARNESS_CODE_GPA;
+	cpu->halted = false;
+	assert_int_equal(emu_jit_run(cpu), 2);
+	assert_true(cpu->halted);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_sequences),
+		cmocka_unit_test(test_random_sequences_32),
+		cmocka_unit_test(test_flush_when_full),
+		cmocka_unit_test(test_rewritten_code_left_to_interpreter),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
