@@ -22,6 +22,21 @@ _wirt()
 		return
 	fi
 	case $cmd in
+	ctl | console)
+		# wirt ctl NAME COMMAND, wirt console NAME: names from wirt ls.
+		if ((COMP_CWORD == 2)); then
+			words=$("$wirt" ls --output json 2>/dev/null |
+				sed -n 's/.*"name": *"\([^"]*\)".*/\1/p')
+			COMPREPLY=($(compgen -W "$words" -- "$cur"))
+			return
+		fi
+		if [[ $cmd == ctl ]] && ((COMP_CWORD == 3)); then
+			words=$("$wirt" ctl --help 2>/dev/null |
+				sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p')
+			COMPREPLY=($(compgen -W "$words" -- "$cur"))
+			return
+		fi
+		;;
 	img)
 		if ((COMP_CWORD == 2)); then
 			words=$("$wirt" img --help 2>/dev/null |

@@ -63,3 +63,4 @@ def test_bash_completion_follows_the_help_texts():
     assert set(complete("img", "co")) == {"convert", "compare", "commit"}
     assert "--start-offset" in complete("img", "map", "--")
     assert complete("img", "convert", "-O", "vm") == ["vmdk"]
+    assert set(complete("ctl", "somevm", "p")) == {"pause", "powerdown"}
