@@ -105,6 +105,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (flags.verbose)
 		log_threshold = flags.verbose > 1 ? LOG_DEBUG : LOG_INFO;
+	else if (flags.quiet)
+		log_threshold = LOG_WARN;
 	if (check_host_resources(&cfg, &flags) < 0)
 		return 1;
 	if (flags.runas && sandbox_runas_resolve(flags.runas) < 0)

@@ -16,7 +16,7 @@
 enum {
 	OPT_ACCEL = 'a', OPT_MEMORY = 'm', OPT_CPUS = 'c', OPT_KERNEL = 'k',
 	OPT_INITRD = 'i', OPT_APPEND = 'A', OPT_FIRMWARE = 'f', OPT_DISK = 'd',
-	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v',
+	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
 	OPT_DAEMONIZE, OPT_LOG,
@@ -46,6 +46,7 @@ static const struct option long_options[] = {
 	{ "daemonize", no_argument, NULL, OPT_DAEMONIZE },
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -153,6 +154,8 @@ static const char help_text[] =
 	"                            and exit\n"
 	"Other:\n"
 	"  -v, --verbose             more messages (repeat for debug output)\n"
+	"  -q, --quiet               only warnings and errors (no notices such as\n"
+	"                            which accelerator was picked)\n"
 	"  -h, --help                this help\n"
 	"\n"
 	"Exit status: 0 after power-off or Ctrl-A x; (V<<1)|1 when the guest writes\n"
@@ -267,7 +270,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 	optind = 0; /* reset getopt, also for repeated calls in tests */
 	opterr = 0;
 
-	while ((c = getopt_long(argc, argv, ":a:m:c:k:i:A:f:d:n:vh",
+	while ((c = getopt_long(argc, argv, ":a:m:c:k:i:A:f:d:n:vqh",
 				long_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_ACCEL:
@@ -403,6 +406,9 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_VERBOSE:
 			flags->verbose++;
+			break;
+		case OPT_QUIET:
+			flags->quiet = true;
 			break;
 		case OPT_HELP:
 			fputs(help_text, help_out);

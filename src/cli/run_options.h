@@ -11,6 +11,7 @@
 /* Options that control wirt itself rather than the machine. */
 struct run_flags {
 	int verbose;
+	bool quiet;		/* -q: warnings and errors only */
 	bool overcommit;	/* --overcommit: no host memory check */
 	bool no_sandbox;	/* --sandbox off: no seccomp filter */
 	const char *runas;	/* --runas USER, or NULL */

@@ -87,3 +87,14 @@ def test_version(wirt_binary):
         r = run_wirt([arg])
         assert r.returncode == 0 and r.stdout.startswith("wirt 0."), r.stdout + r.stderr
         assert "(" in r.stdout and r.stdout.endswith(")\n"), r.stdout
+
+
+def test_quiet_keeps_only_warnings_and_errors(wirt_binary):
+    plain = run_wirt(["run", "--firmware", guest_path("hello")])
+    assert plain.returncode == 33 and "wirt: using" in plain.stderr, plain.stderr
+    quiet = run_wirt(["run", "-q", "--firmware", guest_path("hello")])
+    assert quiet.returncode == 33 and quiet.stdout == plain.stdout
+    assert quiet.stderr == "", quiet.stderr
+    # An error still shows.
+    bad = run_wirt(["run", "--quiet", "--kernel", "/nonexistent/kernel"])
+    assert bad.returncode != 0 and "/nonexistent/kernel" in bad.stderr
