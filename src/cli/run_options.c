@@ -19,7 +19,7 @@ enum {
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
-	OPT_DAEMONIZE, OPT_LOG,
+	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL,
 };
 
 static const struct option long_options[] = {
@@ -47,6 +47,7 @@ static const struct option long_options[] = {
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -93,6 +94,11 @@ static const char help_text[] =
 	"                            serial port (ttyS0, default) or virtio-console\n"
 	"                            (hvc0; the default command line then says\n"
 	"                            console=hvc0)\n"
+	"      --serial stdio|none|pty|file:PATH  where that console goes: this\n"
+	"                            terminal (default), nowhere, a pseudo-terminal\n"
+	"                            wirt names at start-up (attach with screen or\n"
+	"                            minicom), or appended to PATH (output only);\n"
+	"                            wirt console NAME reaches it in every case\n"
 	"      --rng                 a virtio-rng device (the guest's /dev/hwrng)\n"
 	"                            fed from the host's getrandom()\n"
 	"      --channel NAME,path=SOCKET  a named virtio-console port (repeatable,\n"
@@ -409,6 +415,21 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_QUIET:
 			flags->quiet = true;
+			break;
+		case OPT_SERIAL:
+			if (!strcmp(optarg, "stdio")) {
+				cfg->serial = SERIAL_STDIO;
+			} else if (!strcmp(optarg, "none")) {
+				cfg->serial = SERIAL_NONE;
+			} else if (!strcmp(optarg, "pty")) {
+				cfg->serial = SERIAL_PTY;
+			} else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
+				cfg->serial = SERIAL_FILE;
+				cfg->serial_path = optarg + 5;
+			} else {
+				return opt_error(err, err_len, "--serial '%s': choose stdio, none, "
+						 "pty or file:PATH", optarg);
+			}
 			break;
 		case OPT_HELP:
 			fputs(help_text, help_out);

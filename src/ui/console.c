@@ -36,9 +36,11 @@ static struct {
 	bool monitor_line;   /* a monitor command waits to run */
 	bool stdin_paused;   /* EPOLLIN off while the guest is not reading */
 	bool stdin_eof;
+	int in_fd, out_fd;   /* --serial: stdin/stdout, a pty, a file, none */
 	uint8_t buf[INPUT_BUF];
 	size_t head, len;
-} con = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} con = { .lock = PTHREAD_MUTEX_INITIALIZER, .in_fd = STDIN_FILENO,
+	  .out_fd = STDOUT_FILENO };
 
 static console_tap_fn output_tap;
 
@@ -55,13 +57,14 @@ void console_write(const void *buf, size_t len)
 	if (tap)
 		tap(buf, len);
 
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, p, len);
+	while (len && con.out_fd >= 0) {
+		ssize_t n = write(con.out_fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return; /* stdout gone: guest output is lost, the VM goes on */
+			return; /* stdout gone, or a pty nobody reads: the output is
+				 * lost, the VM goes on */
 		p += n;
 		len -= n;
 	}
@@ -216,14 +219,14 @@ static void console_on_input(void *opaque, uint32_t events)
 	room = INPUT_BUF - con.len;
 	if (room > sizeof(tmp))
 		room = sizeof(tmp);
-	n = room ? read(STDIN_FILENO, tmp, room) : 0;
+	n = room ? read(con.in_fd, tmp, room) : 0;
 	if (n == 0 && room) {
 		/* End of input (a script ended): the guest runs on. */
 		con.stdin_eof = true;
-		event_loop_remove_fd(con.vm->loop, STDIN_FILENO);
+		event_loop_remove_fd(con.vm->loop, con.in_fd);
 	} else if (n < 0 && errno != EINTR && errno != EAGAIN) {
 		con.stdin_eof = true;
-		event_loop_remove_fd(con.vm->loop, STDIN_FILENO);
+		event_loop_remove_fd(con.vm->loop, con.in_fd);
 	}
 	for (i = 0; i < n; i++) {
 		if (con.is_tty)
@@ -235,7 +238,7 @@ static void console_on_input(void *opaque, uint32_t events)
 	/* Stop reading while the guest has not taken what we hold. */
 	if (con.len == INPUT_BUF && !con.stdin_eof && !con.stdin_paused) {
 		con.stdin_paused = true;
-		event_loop_mod_fd(con.vm->loop, STDIN_FILENO, 0);
+		event_loop_mod_fd(con.vm->loop, con.in_fd, 0);
 	}
 	pthread_mutex_unlock(&con.lock);
 	/* Outside the lock: a vCPU taking input may need it to park. */
@@ -252,7 +255,7 @@ void console_rx_ready(void)
 		console_flush_input();
 		if (con.stdin_paused && con.len < INPUT_BUF) {
 			con.stdin_paused = false;
-			event_loop_mod_fd(con.vm->loop, STDIN_FILENO, EPOLLIN);
+			event_loop_mod_fd(con.vm->loop, con.in_fd, EPOLLIN);
 		}
 	}
 	pthread_mutex_unlock(&con.lock);
@@ -273,6 +276,66 @@ int console_attach_serial(struct vm *vm, struct serial *s)
 	return console_attach(vm, receive_serial, s);
 }
 
+/*
+ * --serial pty: a pseudo-terminal in raw mode (the guest echoes), its
+ * slave kept open by wirt so that the master neither hangs up between
+ * users nor blocks: output nobody reads is dropped once the pty is full.
+ */
+static int console_open_pty(void)
+{
+	struct termios t;
+	const char *name;
+	int master, slave;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+	    !(name = ptsname(master)))
+		goto fail;
+	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		goto fail;
+	if (tcgetattr(slave, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(slave, TCSANOW, &t);
+	}
+	if (fcntl(master, F_SETFL, O_NONBLOCK) < 0)
+		goto fail;
+	log_notice("serial console on %s", name);
+	con.in_fd = con.out_fd = master;
+	return 0;
+fail:
+	slave = errno;
+	log_error("--serial pty: %s", strerror(slave));
+	if (master >= 0)
+		close(master);
+	return -slave;
+}
+
+/* Where --serial sends the console; 1 if it takes no input. */
+static int console_open_backend(const struct vm_config *cfg)
+{
+	switch (cfg->serial) {
+	case SERIAL_NONE:
+		con.out_fd = -1;
+		return 1;
+	case SERIAL_FILE:
+		con.out_fd = open(cfg->serial_path, O_WRONLY | O_CREAT | O_APPEND |
+				  O_CLOEXEC, 0644);
+		if (con.out_fd < 0) {
+			int e = errno;
+
+			log_error("--serial file:%s: %s", cfg->serial_path, strerror(e));
+			return -e;
+		}
+		return 1;
+	case SERIAL_PTY:
+		return console_open_pty();
+	case SERIAL_STDIO:
+		break;
+	}
+	return 0;
+}
+
 int console_attach(struct vm *vm, console_receive_fn receive, void *opaque)
 {
 	int ret;
@@ -280,8 +343,13 @@ int console_attach(struct vm *vm, console_receive_fn receive, void *opaque)
 	con.vm = vm;
 	con.receive = receive;
 	con.receive_opaque = opaque;
-	con.is_tty = isatty(STDIN_FILENO);
 	vm_add_device(vm, &(struct device_hooks){ NULL, console_destroy, NULL });
+	ret = console_open_backend(vm->config);
+	if (ret) {
+		con.stdin_eof = true;	/* none, file: no input; or an error */
+		return ret < 0 ? ret : 0;
+	}
+	con.is_tty = con.in_fd == STDIN_FILENO && isatty(STDIN_FILENO);
 	if (con.is_tty && console_in_background()) {
 		/* Raw mode or a read would stop wirt (SIGTTOU, SIGTTIN). */
 		log_notice("console: started in the background; no console input "
@@ -291,7 +359,7 @@ int console_attach(struct vm *vm, console_receive_fn receive, void *opaque)
 	}
 	if (con.is_tty)
 		console_raw_mode();
-	ret = event_loop_add_fd(vm->loop, STDIN_FILENO, EPOLLIN,
+	ret = event_loop_add_fd(vm->loop, con.in_fd, EPOLLIN,
 				console_on_input, NULL);
 	if (ret == -EPERM) {
 		/* stdin is a regular file or /dev/null: epoll cannot watch it. */

@@ -47,6 +47,13 @@ struct vm_config {
 	struct channel_config channels[VM_MAX_CHANNELS];
 	unsigned nchannels;
 	const char *debugcon;  /* file for the firmware's port 0x402 log */
+	enum serial_backend {
+		SERIAL_STDIO,  /* this terminal or the pipes wirt was given */
+		SERIAL_NONE,   /* output dropped, no input */
+		SERIAL_FILE,   /* output appended to serial_path, no input */
+		SERIAL_PTY,    /* a pseudo-terminal, named at start-up */
+	} serial;              /* --serial: where the console goes */
+	const char *serial_path;
 };
 
 #define VM_DEFAULT_MEMORY (512ULL << 20)
