@@ -3,7 +3,8 @@
 #
 # Outputs (at the repository root, ignored by git):
 #   guest/vmlinuz     Debian 12 cloud kernel (bzImage)
-#   guest/initrd.img  gzip-compressed newc cpio: busybox + virtio modules + /init
+#   guest/initrd.img  gzip-compressed newc cpio: busybox + virtio, ACPI button
+#                     and evdev modules + /init (which starts acpid)
 #
 # The result is cached: if both outputs exist and are newer than this script,
 # their paths are printed and nothing is rebuilt.  Use --force to rebuild.
@@ -102,7 +103,7 @@ busybox="$work/pkg/bin/busybox"
 # Wanted modules; their dependencies are added automatically.
 wanted="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
 virtio_mmio virtio_blk failover net_failover virtio_net virtio_console
-rng-core virtio_rng"
+rng-core virtio_rng button evdev"
 
 # Map module name -> file, indexing every .ko* once.  Names are normalised with
 # '-' -> '_' since modprobe treats them as equivalent.
@@ -240,6 +241,16 @@ exit 0
 EOF
 chmod 755 "$root/etc/udhcpc/default.script"
 
+# The ACPI power button (wirt's system_powerdown, SIGTERM to a headless
+# wirt): busybox acpid, started by /init, runs this.
+mkdir -p "$root/etc/acpi/PWRF"
+cat > "$root/etc/acpi/PWRF/00000080" <<'EOF'
+#!/bin/sh
+sync
+poweroff -f
+EOF
+chmod 755 "$root/etc/acpi/PWRF/00000080"
+
 cat > "$root/init" <<'EOF'
 #!/bin/sh
 # wirt default guest init (busybox sh)
@@ -281,6 +292,18 @@ for arg in $(cat /proc/cmdline); do
             ;;
     esac
 done
+
+# The power button: busybox acpid (button and evdev loaded above) runs
+# /etc/acpi/PWRF/00000080.  Ready once it has the input devices open: a
+# press before that would be lost.
+if [ -d /sys/module/button ] && command -v acpid >/dev/null 2>&1; then
+    acpid -f -l /tmp/acpid.log &
+    i=0
+    while [ $i -lt 50 ] && ! ls -l /proc/$!/fd 2>/dev/null | grep -q /dev/input/event; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+fi
 
 ifconfig lo 127.0.0.1 up 2>/dev/null
 cd /root
