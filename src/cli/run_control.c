@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -82,7 +83,19 @@ int run_control_start(struct vm *vm, const struct run_flags *flags)
 		if (ret)
 			log_warn("no QMP monitor (%s)", strerror(-ret));
 	}
-	if (have_dir) {
+	if (vm->config->serial == SERIAL_UNIX) {
+		/* --serial unix:PATH; wirt console NAME follows a link to it. */
+		if (console_socket_create(vm, vm->config->serial_path) < 0)
+			return -1;
+		if (have_dir) {
+			char con[300], *target = realpath(vm->config->serial_path, NULL);
+
+			snprintf(con, sizeof(con), "%s/console.sock", run_dir);
+			if (!target || symlink(target, con) < 0)
+				log_warn("no console link: wirt console will not reach this VM");
+			free(target);
+		}
+	} else if (have_dir) {
 		char con[300];
 
 		snprintf(con, sizeof(con), "%s/console.sock", run_dir);

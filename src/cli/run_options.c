@@ -94,11 +94,14 @@ static const char help_text[] =
 	"                            serial port (ttyS0, default) or virtio-console\n"
 	"                            (hvc0; the default command line then says\n"
 	"                            console=hvc0)\n"
-	"      --serial stdio|none|pty|file:PATH  where that console goes: this\n"
-	"                            terminal (default), nowhere, a pseudo-terminal\n"
-	"                            wirt names at start-up (attach with screen or\n"
-	"                            minicom), or appended to PATH (output only);\n"
-	"                            wirt console NAME reaches it in every case\n"
+	"      --serial stdio|none|pty|file:PATH|unix:PATH  where that console\n"
+	"                            goes: this terminal (default), nowhere, a\n"
+	"                            pseudo-terminal wirt names at start-up (attach\n"
+	"                            with screen or minicom), appended to PATH\n"
+	"                            (output only), or to the clients of a unix\n"
+	"                            socket wirt listens on at PATH (socat -\n"
+	"                            UNIX-CONNECT:PATH); wirt console NAME reaches\n"
+	"                            it in every case\n"
 	"      --rng                 a virtio-rng device (the guest's /dev/hwrng)\n"
 	"                            fed from the host's getrandom()\n"
 	"      --channel NAME,path=SOCKET  a named virtio-console port (repeatable,\n"
@@ -426,9 +429,12 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			} else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
 				cfg->serial = SERIAL_FILE;
 				cfg->serial_path = optarg + 5;
+			} else if (!strncmp(optarg, "unix:", 5) && optarg[5]) {
+				cfg->serial = SERIAL_UNIX;
+				cfg->serial_path = optarg + 5;
 			} else {
 				return opt_error(err, err_len, "--serial '%s': choose stdio, none, "
-						 "pty or file:PATH", optarg);
+						 "pty, file:PATH or unix:PATH", optarg);
 			}
 			break;
 		case OPT_HELP:

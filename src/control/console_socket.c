@@ -175,9 +175,19 @@ int console_socket_create(struct vm *vm, const char *path)
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(addr.sun_path, path);
-	/* Only ever in the VM's own runtime directory: a file there is stale. */
-	if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
+	/* A socket file nobody listens on is stale (a killed wirt's); one
+	 * that answers belongs to a running program, which keeps it. */
+	if (!lstat(path, &st) && S_ISSOCK(st.st_mode)) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+			close(fd);
+			log_error("console socket %s: another program listens there", path);
+			return -EADDRINUSE;
+		}
+		if (fd >= 0)
+			close(fd);
 		unlink(path);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

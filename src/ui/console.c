@@ -316,6 +316,7 @@ static int console_open_backend(const struct vm_config *cfg)
 {
 	switch (cfg->serial) {
 	case SERIAL_NONE:
+	case SERIAL_UNIX:	/* the console socket (run_control.c) serves it */
 		con.out_fd = -1;
 		return 1;
 	case SERIAL_FILE:

@@ -52,6 +52,7 @@ struct vm_config {
 		SERIAL_NONE,   /* output dropped, no input */
 		SERIAL_FILE,   /* output appended to serial_path, no input */
 		SERIAL_PTY,    /* a pseudo-terminal, named at start-up */
+		SERIAL_UNIX,   /* clients of a unix socket at serial_path */
 	} serial;              /* --serial: where the console goes */
 	const char *serial_path;
 };

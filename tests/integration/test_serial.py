@@ -61,7 +61,7 @@ def test_pty_carries_output_and_input():
 
 
 @pytest.mark.parametrize("spec,what", [
-    ("bogus", "--serial 'bogus': choose stdio, none, pty or file:PATH"),
+    ("bogus", "--serial 'bogus': choose stdio, none, pty, file:PATH or unix:PATH"),
     ("file:", "--serial 'file:'"),
 ])
 def test_bad_serial_specs(spec, what):
@@ -73,3 +73,37 @@ def test_unwritable_file_is_a_clear_error(tmp_path):
     r = run_wirt(["run", "--serial", "file:%s" % (tmp_path / "no" / "x"),
                   "--firmware", guest_path("hello")])
     assert r.returncode == 1 and "--serial file:" in r.stderr, r.stderr
+
+
+def test_unix_socket_serves_the_console(tmp_path):
+    import socket
+    path = str(tmp_path / "serial.sock")
+    p = subprocess.Popen([WIRT, "run", "-q", "--accel", "emu", "--serial", "unix:%s" % path,
+                          "--firmware", guest_path("echo")], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            if os.path.exists(path):
+                break
+            time.sleep(0.1)
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+        s.sendall(b"through the socket")
+        got, deadline = b"", time.monotonic() + 20
+        s.settimeout(1)
+        while b"socket" not in got and time.monotonic() < deadline:
+            try:
+                got += s.recv(4096)
+            except socket.timeout:
+                pass
+        assert got.endswith(b"through the socket"), got
+        s.close()
+        # The socket is taken: a second VM may not steal it.
+        r = run_wirt(["run", "--accel", "emu", "--serial", "unix:%s" % path,
+                      "--firmware", guest_path("hello")])
+        assert r.returncode != 0 and "another program listens there" in r.stderr, r.stderr
+        assert p.poll() is None
+    finally:
+        p.kill()
+        out, _ = p.communicate()
+    assert out == b""    # nothing on stdout: the console is the socket's
