@@ -53,7 +53,8 @@ void sandbox_thread_enter(enum sandbox_thread kind);
 /*
  * WIRT_SANDBOX_SELFTEST in the environment: a thread makes a system call
  * its filter refuses (once), to test the refusal.  "1": the event loop
- * (which calls this at its start) calls getpgid; "vcpu", "device",
+ * (which calls this at its start) calls getpgid; "exec": it maps memory
+ * executable; "vcpu", "device",
  * "network": the first thread of that kind, once narrowed, makes a call
  * only the other kinds may make.  Nothing otherwise; costs a load and a
  * branch.

@@ -126,6 +126,14 @@ def test_a_narrowed_thread_is_refused_what_its_kind_does_not_do(kind, call, wher
             in r.stderr), r.stderr
 
 
+def test_no_new_executable_memory_once_running():
+    r = subprocess.run([WIRT, "run", "--accel", "emu", "--firmware", guest_path("idle")],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, WIRT_SANDBOX_SELFTEST="exec"))
+    assert r.returncode == SANDBOX_EXIT, (r.returncode, r.stderr)
+    assert "the sandbox refused system call mmap (9)" in r.stderr, r.stderr
+
+
 def test_sandbox_off_lets_the_guest_run():
     r = subprocess.run([WIRT, "run", "--sandbox", "off", "--accel", "emu",
                         "--firmware", guest_path("hello")],
