@@ -79,7 +79,8 @@ int cmd_run(int argc, char **argv)
 {
 	struct vm_config cfg;
 	struct run_flags flags;
-	struct run_config rc;	/* cfg points into its strings: kept to the end */
+	/* cfg points into its strings, which live as long as wirt does. */
+	static struct run_config rc;
 	const struct accel_ops *accel;
 	char err[256];
 	struct vm *vm;
