@@ -165,7 +165,10 @@ int runtime_dir_claim(const char *name, char *dir, size_t len)
 		log_error("cannot open %s: %s", path, strerror(errno));
 		return ret;
 	}
-	holder = lock_file(fd);
+	/* Another wirt sweeping stale directories holds the lock for an
+	 * instant (runtime_dir_check): only a lock that stays is a VM. */
+	for (n = 0; (holder = lock_file(fd)) && n < 20; n++)
+		usleep(10000);
 	if (holder) {
 		close(fd);
 		log_error("--name %s: a VM of that name is already running "
@@ -254,20 +257,26 @@ void runtime_dir_release(void)
 pid_t runtime_dir_check(const char *dir)
 {
 	char path[512];
+	struct stat st;
 	pid_t holder;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/pid", dir);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		struct stat st;
-
 		if (errno != ENOENT)
 			return -errno;
 		/* No pid file: a directory half removed, or one a wirt is
 		 * making this instant (left alone for a while). */
 		if (!stat(dir, &st) && time(NULL) - st.st_mtime > 10)
 			remove_dir(dir);
+		return 0;
+	}
+	/* An empty pid file is one a wirt made this instant and has not
+	 * locked yet (it writes its pid once it holds the lock): left alone
+	 * for a while, as a directory without one. */
+	if (!fstat(fd, &st) && st.st_size == 0 && time(NULL) - st.st_mtime <= 10) {
+		close(fd);
 		return 0;
 	}
 	holder = lock_file(fd);
