@@ -3,7 +3,8 @@
 # `make fuzz-config` for FUZZ_SECONDS, `make fuzz-config-quick` (part of
 # `make check`) for FUZZ_CHECK_SECONDS.  Seeds: the annotated example and
 # the test's files.
-FUZZ_CONFIG_SRCS  := src/cli/run_config.c src/cli/run_options.c src/util/file.c \
+FUZZ_CONFIG_SRCS  := src/cli/run_config.c src/cli/run_options.c src/cli/qemu_hints.c \
+		     src/control/runtime_dir.c src/util/file.c \
 		     src/util/parse.c src/util/log.c
 FUZZ_CONFIG_OBJS  := $(FUZZ_CONFIG_SRCS:%.c=build/fuzz/obj/%.o)
 FUZZ_CONFIG_SEEDS := build/fuzz/config-seeds

@@ -4,7 +4,6 @@
  * made of them and --print-config.  Nothing may crash, leak or read out
  * of bounds, whatever the file holds.
  */
-#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
