@@ -39,10 +39,7 @@ fail_\name: .ascii "FAIL \name\n\0"
 	.code16
 	.globl _start
 _start:
-	cli
-	xor %ax, %ax
-	mov %ax, %ss
-	mov $0x7000, %sp
+	real_mode_stack
 	lgdtl %cs:gdt_ptr
 	mov %cr0, %eax
 	or $1, %eax

@@ -21,6 +21,15 @@
 	.text
 .endm
 
+/* Real mode, first thing after the reset vector: interrupts off, a stack
+ * at 0000:7000. */
+.macro real_mode_stack
+	cli
+	xor %ax, %ax
+	mov %ax, %ss
+	mov $0x7000, %sp
+.endm
+
 /* Real mode: print the NUL-terminated string at CS:label. */
 .macro puts16 label
 	mov $\label, %si

@@ -4,10 +4,7 @@
 	.code16
 	.globl _start
 _start:
-	cli
-	xor %ax, %ax
-	mov %ax, %ss
-	mov $0x7000, %sp
+	real_mode_stack
 	puts16 msg
 	debug_exit 0x10
 

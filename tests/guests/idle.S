@@ -6,10 +6,7 @@
 	.code16
 	.globl _start
 _start:
-	cli
-	xor %ax, %ax
-	mov %ax, %ss
-	mov $0x7000, %sp
+	real_mode_stack
 	puts16 msg
 1:	hlt
 	jmp 1b

@@ -9,10 +9,7 @@
 	.code16
 	.globl _start
 _start:
-	cli
-	xor %ax, %ax
-	mov %ax, %ss
-	mov $0x7000, %sp
+	real_mode_stack
 	mov $1000, %bx
 1:	mov %bl, %al
 	xor $0x5a, %al
