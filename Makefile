@@ -43,6 +43,7 @@ wirt: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 build/obj/src/cli/main.o build/san/src/cli/main.o: CFLAGS += -DWIRT_VERSION='"$(WIRT_VERSION)"'
+build/obj/src/vm/smbios.o build/san/src/vm/smbios.o: CFLAGS += -DWIRT_RELEASE='"$(WIRT_RELEASE)"'
 # Rewritten when the version (the commit) changes, so --version never
 # names an older commit than the one built.
 build/obj/src/cli/main.o build/san/src/cli/main.o: build/version.stamp

@@ -33,6 +33,8 @@ static const struct {
 	{ "-no-reboot", "--no-reboot" },
 	{ "-serial", "no such option: the first serial port is this terminal" },
 	{ "-daemonize", "--daemonize" },
+	{ "-smbios", "--smbios type=N,KEY=VALUE,... (the same keys)" },
+	{ "-uuid", "--smbios type=1,uuid=UUID" },
 };
 
 const char *qemu_option_hint(const char *arg)

@@ -22,7 +22,7 @@
 #include "util/file.h"
 
 /* Options that may be given several times: --print-config lists them all. */
-static const char *const repeatable[] = { "disk", "net", "channel" };
+static const char *const repeatable[] = { "disk", "net", "channel", "smbios" };
 
 static int config_error(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

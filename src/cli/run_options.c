@@ -19,7 +19,7 @@ enum {
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
-	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL,
+	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_SMBIOS,
 };
 
 static const struct option long_options[] = {
@@ -40,6 +40,7 @@ static const struct option long_options[] = {
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "runas", required_argument, NULL, OPT_RUNAS },
 	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
+	{ "smbios", required_argument, NULL, OPT_SMBIOS },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
@@ -85,6 +86,20 @@ static const char help_text[] =
 	"                            the first --disk\n"
 	"      --debugcon FILE       write what the firmware logs to port 0x402\n"
 	"                            (SeaBIOS's debug log) to FILE\n"
+	"      --smbios type=N,KEY=VALUE,...  what the guest reads in its SMBIOS\n"
+	"                            tables (dmidecode, /sys/class/dmi/id), with\n"
+	"                            QEMU's keys (repeatable): type=0 vendor,\n"
+	"                            version, date, release=MAJOR.MINOR; type=1\n"
+	"                            manufacturer, product, version, serial, uuid,\n"
+	"                            sku, family (default uuid: random); type=2\n"
+	"                            manufacturer, product, version, serial, asset,\n"
+	"                            location; type=3 manufacturer, version, serial,\n"
+	"                            asset, sku; type=4 sock_pfx, manufacturer,\n"
+	"                            version, serial, asset, part, max-speed,\n"
+	"                            current-speed; type=11 value (OEM strings);\n"
+	"                            type=17 loc_pfx, bank, manufacturer, serial,\n"
+	"                            asset, part, speed.  E.g. cloud-init's NoCloud\n"
+	"                            seed: type=1,serial=ds=nocloud;s=http://...\n"
 	"Devices:\n"
 	"  -d, --disk FILE[,OPTS]    a virtio-blk disk (repeatable); OPTS, comma-\n"
 	"                            separated: format=raw|qcow2|vmdk|vdi (default:\n"
@@ -275,6 +290,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 	cfg->accel = ACCEL_AUTO;
 	cfg->memory = VM_DEFAULT_MEMORY;
 	cfg->cpus = 1;
+	smbios_config_init(&cfg->smbios);
 	cfg->append = default_append;
 	optind = 0; /* reset getopt, also for repeated calls in tests */
 	opterr = 0;
@@ -384,6 +400,10 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			if (!*optarg)
 				return opt_error(err, err_len, "--debugcon needs a file name");
 			cfg->debugcon = optarg;
+			break;
+		case OPT_SMBIOS:
+			if (smbios_parse_option(&cfg->smbios, optarg, err, err_len))
+				return -EINVAL;
 			break;
 		case OPT_NAME:
 			if (!vm_name_valid(optarg))

@@ -8,6 +8,7 @@
 #include "hw/pci.h"
 #include "util/log.h"
 #include "vm/aml.h"
+#include "vm/table_bytes.h"
 #include "vm/vm.h"
 
 #define ACPI_BASE   0xe0000ULL
@@ -24,19 +25,6 @@
 #define LAPIC_ADDR  0xfee00000u
 #define IOAPIC_ADDR 0xfec00000u
 
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *p++;
-	return (uint8_t)-sum;
-}
-
 /* The 36-byte header every system description table starts with. */
 static void table_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
@@ -49,7 +37,7 @@ static void table_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 	memcpy(t + 28, "WIRT", 4);
 	put32(t + 32, 1);
 	t[9] = 0;
-	t[9] = checksum(t, len);
+	t[9] = table_checksum(t, len);
 }
 
 /* Generic address structure: an I/O port block. */
@@ -391,8 +379,8 @@ static unsigned build_all(struct vm *vm, uint8_t *base, uint64_t addr,
 	put32(rsdp + 16, 0);                      /* no RSDT: XSDT only */
 	put32(rsdp + 20, 36);
 	put64(rsdp + 24, addr + XSDT_OFF);
-	rsdp[8] = checksum(rsdp, 20);
-	rsdp[32] = checksum(rsdp, 36);
+	rsdp[8] = table_checksum(rsdp, 20);
+	rsdp[32] = table_checksum(rsdp, 36);
 	return nent;
 }
 

@@ -8,6 +8,7 @@
 #include "vm/boot.h"
 #include "vm/acpi.h"
 #include "vm/mptable.h"
+#include "vm/smbios.h"
 #include "vm/multiboot.h"
 
 #include <errno.h>
@@ -113,6 +114,9 @@ int boot_load(struct vm *vm, struct cpu_state *bsp)
 		return 0;
 	args.rsdp_addr = acpi_build(vm);
 	mptable_build(vm);
+	ret = smbios_install(vm);
+	if (ret)
+		return ret;
 	ret = linux_boot_load(&vm->mem, &args, bsp, err, sizeof(err));
 	if (ret)
 		log_error("cannot boot kernel '%s': %s", cfg->kernel, err);

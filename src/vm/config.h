@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vm/smbios.h"
+
 #define VM_MAX_CPUS 64
 #define VM_MAX_DISKS 16
 #define VM_MAX_NETS 8
@@ -55,6 +57,7 @@ struct vm_config {
 		SERIAL_UNIX,   /* clients of a unix socket at serial_path */
 	} serial;              /* --serial: where the console goes */
 	const char *serial_path;
+	struct smbios_config smbios; /* --smbios: strings the guest reads */
 };
 
 #define VM_DEFAULT_MEMORY (512ULL << 20)

@@ -20,6 +20,7 @@
 #include "util/log.h"
 #include "vm/acpi.h"
 #include "vm/linux_boot.h"
+#include "vm/smbios.h"
 #include "vm/vm.h"
 
 #define COM1_PORT 0x3f8
@@ -240,6 +241,8 @@ int firmware_cfg_create(struct vm *vm)
 		ret = add_bootorder(cfg, vm);
 	if (!ret)
 		ret = acpi_add_to_fw_cfg(vm, cfg);
+	if (!ret)
+		ret = smbios_add_to_fw_cfg(vm, cfg);
 	if (ret) {
 		log_error("fw_cfg: cannot build the firmware's items: %s",
 			  strerror(-ret));

@@ -5,6 +5,7 @@
 
 #include "hw/pci.h"
 #include "util/log.h"
+#include "vm/table_bytes.h"
 #include "vm/vm.h"
 
 #define MPF_ADDR   0xf0000ULL  /* scanned by Linux: 0xf0000-0xfffff */
@@ -14,15 +15,6 @@
 #define BUS_ISA    1
 #define IOAPIC_ID  0           /* as in the MADT */
 #define IOAPIC_ADDR 0xfec00000u
-
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *p++;
-	return (uint8_t)-sum;
-}
 
 static uint8_t *io_interrupt(uint8_t *e, uint8_t type, uint16_t flags, uint8_t bus,
 			     uint8_t bus_irq, uint8_t dst_apic, uint8_t dst_pin)
@@ -110,12 +102,12 @@ void mptable_build(struct vm *vm)
 	memcpy(mpc + 16, "WIRT VM     ", 12);
 	memcpy(mpc + 34, &count, 2);
 	memcpy(mpc + 36, &(uint32_t){ 0xfee00000u }, 4);
-	mpc[7] = checksum(mpc, len);
+	mpc[7] = table_checksum(mpc, len);
 
 	memcpy(mpf, "_MP_", 4);
 	memcpy(mpf + 4, &(uint32_t){ (uint32_t)MPC_ADDR }, 4);
 	mpf[8] = 1;                                     /* length in 16-byte units */
 	mpf[9] = 4;                                     /* revision 1.4 */
-	mpf[10] = checksum(mpf, 16);
+	mpf[10] = table_checksum(mpf, 16);
 	gmem_notify_write(&vm->mem, MPF_ADDR, MP_SIZE);
 }

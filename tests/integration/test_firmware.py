@@ -287,7 +287,8 @@ def test_seabios_syslinux_boots_the_default_guest_to_its_shell(tmp_path):
     disk = make_syslinux_disk(tmp_path / "boot.img", GUEST_KERNEL, GUEST_INITRD)
     g = GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "512M",
                       "--firmware", "bios", "--disk", disk + ",format=raw",
-                      "--rng", "--net", "user,restrict=on"],
+                      "--rng", "--net", "user,restrict=on",
+                      "--smbios", "type=1,serial=through-seabios"],
                      str(tmp_path / "console.log"))
     try:
         g.expect("SYSLINUX", 60)
@@ -305,6 +306,10 @@ def test_seabios_syslinux_boots_the_default_guest_to_its_shell(tmp_path):
             ["55", "aa"]
         assert "eth0" in g.run("ls /sys/class/net")
         assert "virtio_rng" in g.run("cat /sys/class/misc/hw_random/rng_available")
+        # SeaBIOS installed wirt's SMBIOS tables with its own BIOS structure.
+        assert g.run("cat /sys/class/dmi/id/product_serial").strip() == "through-seabios"
+        assert g.run("cat /sys/class/dmi/id/bios_vendor").strip() == "SeaBIOS"
+        assert g.run("cat /sys/class/dmi/id/sys_vendor").strip() == "wirt"
         bars = g.run("cat /sys/bus/pci/devices/0000:00:01.0/resource | head -1")
         assert bars.startswith("0x00000000fe"), bars
     finally:

@@ -18,6 +18,7 @@ KERNEL = os.path.join(ROOT, "guest", "vmlinuz")
 INITRD = os.path.join(ROOT, "build", "guest-programs", "test-initrd.img")
 BOOT_TIMEOUT = 600
 PROMPT = "~ # "
+SMBIOS_UUID = "00112233-4455-6677-8899-aabbccddeeff"
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,9 @@ def guest(tmp_path_factory):
     log = tmp_path_factory.mktemp("linux") / "console.log"
     g = GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "512M",
                       "--kernel", KERNEL, "--initrd", INITRD,
-                      "--append", "console=ttyS0 panic=-1"], str(log))
+                      "--append", "console=ttyS0 panic=-1",
+                      "--smbios", "type=1,serial=ds=nocloud;s=http://10.0.2.2/,uuid=" + SMBIOS_UUID,
+                      "--smbios", "type=3,asset=rack-7"], str(log))
     try:
         g.boot_log = g.expect("wirt-guest: ready", BOOT_TIMEOUT)
         g.expect(PROMPT, 120)
@@ -71,6 +74,20 @@ def test_apic_modes_seen_by_linux(guest):
     assert "x2apic enabled" not in log, log
     dev = guest.run("cat /sys/devices/system/clockevents/clockevent0/current_device")
     assert dev.strip() == "lapic-deadline", dev
+
+
+def test_smbios_tables_seen_by_linux(guest):
+    """Linux finds wirt's SMBIOS entry point in the BIOS area and reads
+    the --smbios strings where cloud-init and dmidecode look for them."""
+    assert "DMI: wirt Standard PC (Q35 + ICH9)" in guest.boot_log, guest.boot_log[:4000]
+    dmi = "/sys/class/dmi/id/"
+    assert guest.run("cat %sproduct_serial" % dmi).strip() == "ds=nocloud;s=http://10.0.2.2/"
+    assert guest.run("cat %sproduct_uuid" % dmi).strip() == SMBIOS_UUID
+    assert guest.run("cat %schassis_asset_tag" % dmi).strip() == "rack-7"
+    assert guest.run("cat %sbios_vendor" % dmi).strip() == "wirt"
+    entries = guest.run("ls /sys/firmware/dmi/entries").split()
+    for e in ("0-0", "1-0", "3-0", "4-0", "16-0", "17-0", "19-0", "32-0", "127-0"):
+        assert e in entries, entries
 
 
 def test_uname(guest):
