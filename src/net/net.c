@@ -138,7 +138,7 @@ int net_backend_create(struct vm *vm, const char *spec, unsigned index,
 {
 	struct net_options o;
 	struct net_backend *nb;
-	const char *mac;
+	const char *mac, *model;
 	unsigned i;
 	int ret;
 
@@ -165,6 +165,15 @@ int net_backend_create(struct vm *vm, const char *spec, unsigned index,
 	/* Default MAC: the locally administered 52:54:00 prefix QEMU uses
 	 * too, so guests' expectations carry over; unique per NIC. */
 	memcpy(nb->mac, (uint8_t[]){ 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 + index }, 6);
+	model = net_option(&o, "model");
+	if (model && !strcmp(model, "e1000")) {
+		nb->model = NET_MODEL_E1000;
+	} else if (model && strcmp(model, "virtio") && strcmp(model, "virtio-net-pci")) {
+		log_error("--net %s: model '%s': choose virtio (default) or e1000",
+			  spec, model);
+		ret = -EINVAL;
+		goto out;
+	}
 	mac = net_option(&o, "mac");
 	if (mac && parse_mac(mac, nb->mac)) {
 		log_error("--net %s: mac '%s': give six hex bytes like "
@@ -387,6 +396,11 @@ drop:
 void net_count_rx_drop(struct net_backend *nb)
 {
 	count(&nb->stats.rx_dropped);
+}
+
+void net_count_tx_drop(struct net_backend *nb)
+{
+	count(&nb->stats.tx_dropped);
 }
 
 void net_rx_ready(struct net_backend *nb)

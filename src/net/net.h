@@ -88,6 +88,12 @@ struct net_backend_ops {
 	void (*set_offloads)(struct net_backend *nb, unsigned offloads);
 };
 
+/* The card in front of a back end (--net ...,model=). */
+enum net_model {
+	NET_MODEL_VIRTIO,           /* virtio-net (default) */
+	NET_MODEL_E1000,            /* Intel 82540EM, hw/e1000.c */
+};
+
 struct net_stats {
 	uint64_t tx_frames, tx_dropped;
 	uint64_t rx_frames, rx_dropped;
@@ -100,6 +106,7 @@ struct net_backend {
 	unsigned index;             /* NIC number: net0, net1... */
 	uint8_t mac[6];             /* the guest NIC's address */
 	bool vnet_hdr;              /* send and net_deliver carry a net_hdr */
+	enum net_model model;       /* which card the board puts in front */
 	net_receive_fn receive;     /* set by the front end */
 	void *receive_opaque;
 	unsigned rx_offloads;       /* NET_OFF_* the front end takes (atomic) */
@@ -146,6 +153,8 @@ int net_send(struct net_backend *nb, const struct net_hdr *hdr,
 enum net_rx net_deliver(struct net_backend *nb, const struct net_hdr *hdr,
 			const uint8_t *frame, size_t len);
 void net_count_rx_drop(struct net_backend *nb);
+/* A frame the front end dropped before sending (malformed by the guest). */
+void net_count_tx_drop(struct net_backend *nb);
 /* The front end has room again: tell the back end. */
 void net_rx_ready(struct net_backend *nb);
 /* The front end takes these NET_OFF_* offloads from now on. */

@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "hw/devices.h"
+#include "hw/e1000.h"
 #include "hw/hpet.h"
 #include "hw/pci.h"
 #include "hw/virtio/virtio.h"
+#include "net/net.h"
 #include "ui/console.h"
 #include "util/log.h"
 #include "vm/firmware_cfg.h"
@@ -56,6 +58,20 @@ static const struct {
 
 static int pci_devices_create(struct vm *vm);
 
+/* A network card: the back end --net describes, and in front of it the
+ * card its model= names. */
+static int nic_create(struct vm *vm, const char *spec, unsigned index)
+{
+	struct net_backend *nb;
+	int ret = net_backend_create(vm, spec, index, &nb);
+
+	if (ret)
+		return ret;
+	if (nb->model == NET_MODEL_E1000)
+		return e1000_create(vm, nb);
+	return virtio_net_create(vm, nb);
+}
+
 int board_create(struct vm *vm)
 {
 	size_t i;
@@ -98,7 +114,7 @@ static int pci_devices_create(struct vm *vm)
 			return ret;
 	}
 	for (i = 0; i < cfg->nnets; i++) {
-		ret = virtio_net_create(vm, cfg->nets[i].spec, i);
+		ret = nic_create(vm, cfg->nets[i].spec, i);
 		if (ret)
 			return ret;
 	}

@@ -303,24 +303,18 @@ static void net_ops_init(struct virtio_device_ops *ops, bool vnet_hdr)
 				 BIT(NET_F_GUEST_ECN);
 }
 
-int virtio_net_create(struct vm *vm, const char *spec, unsigned index)
+int virtio_net_create(struct vm *vm, struct net_backend *nb)
 {
 	struct virtio_net *n = calloc(1, sizeof(*n));
-	int ret;
 
-	if (!n)
-		return -ENOMEM;
-	n->rx_elem = malloc(sizeof(*n->rx_elem));
-	if (!n->rx_elem) {
+	if (n)
+		n->rx_elem = malloc(sizeof(*n->rx_elem));
+	if (!n || !n->rx_elem) {
 		free(n);
+		net_backend_destroy(nb);
 		return -ENOMEM;
 	}
-	ret = net_backend_create(vm, spec, index, &n->nb);
-	if (ret) {
-		free(n->rx_elem);
-		free(n);
-		return ret;
-	}
+	n->nb = nb;
 	net_ops_init(&n->ops, n->nb->vnet_hdr);
 	n->vdev = virtio_pci_create(vm, &n->ops, n);
 	if (!n->vdev)

@@ -118,7 +118,9 @@ void virtio_kick(struct virtio_device *vdev, unsigned q);
 int virtio_blk_create(struct vm *vm, const char *spec);
 int virtio_rng_create(struct vm *vm);
 int virtio_console_create(struct vm *vm);
-/* A NIC on the network back end --net spec describes (net/net.h). */
-int virtio_net_create(struct vm *vm, const char *spec, unsigned index);
+/* A NIC in front of the network back end nb (net/net.h), which it owns
+ * from here on, also when it fails. */
+struct net_backend;
+int virtio_net_create(struct vm *vm, struct net_backend *nb);
 
 #endif
