@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """TCP throughput through user-mode networking: wirt's emulator against
-QEMU's TCG, both with libslirp NAT, a virtio-net NIC and hostfwd.
+QEMU's TCG, both with libslirp NAT and hostfwd, with the paravirtual NIC
+(virtio-net) and the emulated one (e1000) — the classic comparison of the
+two kinds of device, each against QEMU's same device.
 
-Boots the default guest under each, gets an address by DHCP, starts two
-busybox nc servers in the guest (one swallows what it gets and answers
-with the byte count, one sends MiB of zeros), and times from the host:
-host -> guest and guest -> host, each through its own forwarded port.
-Prints MB/s and the wirt/QEMU ratio (above 1 means wirt is faster).
+Boots a guest under each (virtio: the default guest; e1000: Debian's
+standard kernel with its e1000 module, which the cloud kernel lacks), gets
+an address by DHCP, starts two busybox nc servers in the guest (one
+swallows what it gets and answers with the byte count, one sends MiB of
+zeros), and times from the host: host -> guest and guest -> host, each
+through its own forwarded port.  Prints MB/s and the wirt/QEMU ratio
+(above 1 means wirt is faster).
 
-usage: bench/net_vs_qemu.py [--quick]
+usage: bench/net_vs_qemu.py [--quick] [--model virtio|e1000]  (default: both)
 """
 import os
 import shutil
@@ -18,6 +22,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import std_kernel  # noqa: E402
 from guest_console import GuestConsole  # noqa: E402
 
 KERNEL = os.path.join(ROOT, "guest", "vmlinuz")
@@ -83,11 +88,13 @@ def guest_to_host(port, nbytes):
     return got / dt / 1e6
 
 
-def measure(argv, ports, nbytes):
+def measure(argv, ports, nbytes, model):
     g = GuestConsole(argv)
     try:
         g.expect("wirt-guest: ready", 900)
         g.expect(PROMPT, 120)
+        if model == "e1000":
+            g.run("insmod /e1000.ko; sleep 1")
         g.run("udhcpc -i eth0 -n -q >/dev/null 2>&1", timeout=120)
         g.run("echo 'head -c %d /dev/zero' > /tmp/tx.sh; chmod +x /tmp/tx.sh" % nbytes)
         g.run("nc -l -p 5001 -e wc -c & nc -l -p 5002 -e /tmp/tx.sh &")
@@ -101,29 +108,50 @@ def measure(argv, ports, nbytes):
     return results
 
 
+def compare(qemu, model, nbytes, tmp):
+    kernel, initrd = KERNEL, INITRD
+    if model == "e1000":
+        err = std_kernel.fetch()
+        if err:
+            sys.exit("cannot fetch linux-image-amd64: " + err)
+        kernel = std_kernel.KERNEL
+        initrd = std_kernel.initrd_with_e1000(os.path.join(tmp, "initrd-e1000.img"))
+    wp = (free_port(), free_port())
+    w = measure([os.path.join(ROOT, "wirt"), "run", "--accel", "emu", "--memory", "512M",
+                 "--kernel", kernel, "--initrd", initrd, "--append", APPEND,
+                 "--net", "user,model=%s,hostfwd=tcp:127.0.0.1:%d-:5001,"
+                 "hostfwd=tcp:127.0.0.1:%d-:5002" % ((model,) + wp)], wp, nbytes, model)
+    qp = (free_port(), free_port())
+    q = measure([qemu, "-accel", "tcg", "-m", "512", "-kernel", kernel, "-initrd", initrd,
+                 "-append", APPEND, "-display", "none", "-serial", "stdio",
+                 "-monitor", "none", "-nodefaults", "-no-reboot",
+                 "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:5001,"
+                 "hostfwd=tcp:127.0.0.1:%d-:5002" % qp,
+                 "-device", "%s,netdev=n0" % ("e1000" if model == "e1000" else "virtio-net-pci")],
+                qp, nbytes, model)
+    print("%-16s %10s %10s %8s" % ("%s, %d MiB" % (model, nbytes >> 20), "wirt emu",
+                                   "qemu tcg", "ratio"))
+    for k in w:
+        print("%-16s %6.1f MB/s %6.1f MB/s %7.2fx" % (k, w[k], q[k], w[k] / q[k]))
+
+
 def main():
+    import tempfile
     nbytes = (8 if "--quick" in sys.argv else 32) << 20
+    models = ["virtio", "e1000"]
+    if "--model" in sys.argv:
+        i = sys.argv.index("--model")
+        if i + 1 >= len(sys.argv) or sys.argv[i + 1] not in models:
+            sys.exit("--model: choose virtio or e1000")
+        models = [sys.argv[i + 1]]
     if not (os.path.exists(KERNEL) and os.path.exists(INITRD)):
         sys.exit("build the default guest first: make default-guest")
     qemu = shutil.which("qemu-system-x86_64")
     if not qemu:
         sys.exit("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
-    wp = (free_port(), free_port())
-    w = measure([os.path.join(ROOT, "wirt"), "run", "--accel", "emu", "--memory", "512M",
-                 "--kernel", KERNEL, "--initrd", INITRD, "--append", APPEND,
-                 "--net", "user,hostfwd=tcp:127.0.0.1:%d-:5001,"
-                 "hostfwd=tcp:127.0.0.1:%d-:5002" % wp], wp, nbytes)
-    qp = (free_port(), free_port())
-    q = measure([qemu, "-accel", "tcg", "-m", "512", "-kernel", KERNEL, "-initrd", INITRD,
-                 "-append", APPEND, "-display", "none", "-serial", "stdio",
-                 "-monitor", "none", "-nodefaults", "-no-reboot",
-                 "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:5001,"
-                 "hostfwd=tcp:127.0.0.1:%d-:5002" % qp,
-                 "-device", "virtio-net-pci,netdev=n0"], qp, nbytes)
-    print("%-16s %10s %10s %8s" % ("%d MiB" % (nbytes >> 20), "wirt emu", "qemu tcg",
-                                   "ratio"))
-    for k in w:
-        print("%-16s %6.1f MB/s %6.1f MB/s %7.2fx" % (k, w[k], q[k], w[k] / q[k]))
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in models:
+            compare(qemu, model, nbytes, tmp)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """A hostile guest (tests/guests/hostile_io.S) writes and reads random
 values of random widths to I/O ports, PCI configuration space, the APICs,
-the HPET and the virtio devices' BARs, with every kind of device attached,
-under wirt built with AddressSanitizer and UndefinedBehaviorSanitizer
-(build/wirt-san).  Any sanitizer report, crash or hang of the VMM fails;
+the HPET and the BARs of the virtio devices and the e1000, with every kind
+of device attached, under wirt built with AddressSanitizer and
+UndefinedBehaviorSanitizer (build/wirt-san).  Any sanitizer report, crash or hang of the VMM fails;
 the VMM must also still be running the guest when it finishes (its debug
 exit arrives).  The seed is random and printed; WIRT_HOSTILE_SEED replays
 one, WIRT_HOSTILE_ITERS sets the length (`make fuzz-guest` runs many)."""
@@ -40,7 +40,7 @@ def test_hostile_guest_cannot_hurt_the_vmm(tmp_path):
     args = [WIRT_SAN, "run", "--sandbox", "off", "--accel", "emu", "--memory", "64M",
             "--firmware", patched_guest(tmp_path, seed, iters),
             "--disk", "%s,format=raw" % raw, "--disk", "%s,format=qcow2" % qcow2,
-            "--net", "user,restrict=on", "--rng",
+            "--net", "user,restrict=on", "--net", "user,restrict=on,model=e1000", "--rng",
             "--channel", "org.wirt.test,path=%s" % (tmp_path / "chan.sock")]
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")

@@ -6,54 +6,26 @@ finds the PHY and the link, gets an address by DHCP through user-mode
 networking, fetches a page through NAT and serves a large file through
 hostfwd — sent with checksum offload and TCP segmentation (the driver's
 defaults), which the back end finishes in software."""
-import gzip
 import hashlib
 import os
-import subprocess
 
 import pytest
 
 from conftest import ROOT, WIRT, run_wirt
+import std_kernel
 from guest_console import GuestConsole
 from test_net_user import HOST_PAGE, fetch, free_port, host_server  # noqa: F401
 
-STD = os.path.join(ROOT, "guest", "std")
-INITRD = os.path.join(ROOT, "guest", "initrd.img")
 PROMPT = "~ # "
-
-
-def cpio_newc(files):
-    """A newc cpio archive of {name: bytes}, gzipped: the kernel unpacks it
-    after the initramfs it is appended to (an uncompressed one would have
-    to start 4-byte aligned after the compressed one)."""
-    out = bytearray()
-
-    def entry(name, data, mode):
-        name_b = name.encode() + b"\0"
-        out.extend(b"070701" + b"".join(b"%08X" % v for v in (
-            0, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name_b), 0)))
-        out.extend(name_b)
-        out.extend(bytes(-len(out) % 4))
-        out.extend(data)
-        out.extend(bytes(-len(out) % 4))
-
-    for name, data in files.items():
-        entry(name, data, 0o100644)
-    entry("TRAILER!!!", b"", 0)
-    return gzip.compress(bytes(out))
 
 
 @pytest.fixture(scope="module")
 def std_kernel_and_initrd(tmp_path_factory):
-    r = subprocess.run(["sh", os.path.join(ROOT, "scripts", "fetch-std-kernel.sh")],
-                       capture_output=True, text=True)
-    if r.returncode:
-        pytest.fail("cannot fetch linux-image-amd64: " + r.stderr[-500:])
-    initrd = tmp_path_factory.mktemp("e1000") / "initrd.img"
-    with open(initrd, "wb") as f:
-        f.write(open(INITRD, "rb").read())
-        f.write(cpio_newc({"e1000.ko": open(os.path.join(STD, "e1000.ko"), "rb").read()}))
-    return os.path.join(STD, "vmlinuz"), str(initrd)
+    err = std_kernel.fetch()
+    if err:
+        pytest.fail("cannot fetch linux-image-amd64: " + err)
+    initrd = std_kernel.initrd_with_e1000(tmp_path_factory.mktemp("e1000") / "initrd.img")
+    return std_kernel.KERNEL, initrd
 
 
 def test_linux_e1000_driver_over_user_networking(std_kernel_and_initrd, host_server,
