@@ -12,6 +12,9 @@
 #define DEBUG_EXIT 0xf4
 #define ROM_LOW 0xf0000 /* linear address of the image's first byte */
 #define LIN(label) (ROM_LOW + (label))
+/* The same byte in the image's mapping just below 4 GiB (64 KiB images). */
+#define ROM_HIGH 0xffff0000
+#define HIGH(label) (ROM_HIGH + (label))
 
 /* The reset vector: far jump to _start in segment F000. */
 .macro reset_vector

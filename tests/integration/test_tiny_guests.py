@@ -77,7 +77,8 @@ PAGING2_CHECKS = ["rsvd_4m_pde_bit21", "rsvd_4m_pde_accessed_clear", "invlpg_4m_
 GUESTS = {
     "hello": ("Hello from real mode\n", 33, False),
     "debug_exit": ("", 85, False),
-    "modes": ("real mode\nprotected mode\nlong mode\n64-bit arithmetic ok\n", 35, True),
+    "modes": ("real mode\nprotected mode\nlong mode\n64-bit arithmetic ok\n"
+              "far jump to 0xffff.... ok\n", 35, True),
     "pio_loop": ("pio ok\n", 39, False),
     "mmio_unassigned": ("mmio ok\n", 43, True),
     "paging": ("".join("ok %s\n" % n for n in

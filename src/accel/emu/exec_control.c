@@ -265,7 +265,10 @@ void emu_far_jump(struct emu_cpu *c, uint16_t sel, uint64_t off, bool call,
 		sp_set(c, sp - 2 * sz);
 	}
 	emu_load_cs(c, sel, desc, c->cpl);
-	c->s.rip = c->code_size == 8 ? off : off & emu_size_mask(opsize);
+	/* The offset operand is opsize wide and zero-extended, also into
+	 * 64-bit code (OVMF enters long mode with a 32-bit far jump to
+	 * 0xfffff8xx: sign-extending it faults). */
+	c->s.rip = off & emu_size_mask(opsize);
 }
 
 /* After a return to an outer privilege level: data segments the new CPL
