@@ -106,9 +106,11 @@ cat > "$root/etc/hosts" <<'EOF'
 127.0.1.1	wirt-debian
 ::1		localhost ip6-localhost ip6-loopback
 EOF
+# By label: the same filesystem is /dev/vda as rootfs.img and /dev/vda2
+# (or /dev/sda2 on an IDE disk) inside disk.img (mk/debian.mk).
 cat > "$root/etc/fstab" <<'EOF'
 # <file system> <mount point> <type> <options> <dump> <pass>
-/dev/vda	/	ext4	rw,errors=remount-ro	0	1
+LABEL=debian-root	/	ext4	rw,errors=remount-ro	0	1
 EOF
 # The image's apt sources; their lists are removed below (no network in the
 # guest), so apt works offline on what dpkg's status file knows.
@@ -145,8 +147,9 @@ cat > "$root/root/.profile" <<'EOF'
 [ -n "$BASH" ] && . ~/.bashrc
 EOF
 
-# The initrd: just what a virtio disk with ext4 needs, compressed with zstd
-# (smaller and quicker to unpack than everything MODULES=most would add).
+# The initrd: just what a virtio or IDE disk with ext4 needs, compressed
+# with zstd (smaller and quicker to unpack than everything MODULES=most
+# would add).
 sed -i 's/^MODULES=.*/MODULES=list/' "$root/etc/initramfs-tools/initramfs.conf"
 sed -i 's/^COMPRESS=.*/COMPRESS=zstd/' "$root/etc/initramfs-tools/initramfs.conf"
 # Root's type for the fsck hook, which cannot probe /dev/vda from here.
@@ -154,6 +157,8 @@ echo FSTYPE=ext4 >> "$root/etc/initramfs-tools/initramfs.conf"
 cat >> "$root/etc/initramfs-tools/modules" <<'EOF'
 virtio_pci
 virtio_blk
+ata_piix
+sd_mod
 ext4
 EOF
 kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)

@@ -11,6 +11,7 @@ DIR = os.environ.get("WIRT_DEBIAN_DIR", os.path.join(ROOT, "guest", "debian"))
 KERNEL = os.path.join(DIR, "vmlinuz")
 INITRD = os.path.join(DIR, "initrd.img")
 ROOTFS = os.path.join(DIR, "rootfs.img")
+DISK = os.path.join(DIR, "disk.img")     # the same system, bootable (mk/debian.mk)
 APPEND = "root=/dev/vda console=ttyS0 panic=-1"
 PROMPT = "wirt-debian:~# "
 MEMORY_MIB = 1024

@@ -224,52 +224,32 @@ def test_firmware_of_a_wrong_size_is_refused(tmp_path, size):
     assert "Traceback" not in r.stderr and "Sanitizer" not in r.stderr
 
 
-SYSLINUX_MBR = "/usr/lib/syslinux/mbr/mbr.bin"
 GUEST_KERNEL = os.path.join(os.path.dirname(WIRT), "guest", "vmlinuz")
 GUEST_INITRD = os.path.join(os.path.dirname(WIRT), "guest", "initrd.img")
 
 
+def _syslinux_disk_module():
+    import importlib.util
+    path = os.path.join(os.path.dirname(WIRT), "scripts", "make-syslinux-disk.py")
+    spec = importlib.util.spec_from_file_location("make_syslinux_disk", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+syslinux_disk = _syslinux_disk_module()
+
+
 def make_syslinux_disk(path, kernel, initrd, append="console=ttyS0 panic=-1",
                        size_mib=64):
-    """A disk as an installer leaves it, made without root: syslinux's MBR,
-    one active FAT16 partition at 1 MiB holding SYSLINUX (installed with
-    the mtools-based `syslinux --offset`), the kernel, the initrd and a
-    syslinux.cfg that boots them on the serial console."""
-    import struct
-    start = 2048
-    size = size_mib << 20
-    mbr = bytearray(open(SYSLINUX_MBR, "rb").read()[:440])
-    mbr += bytes(512 - len(mbr))
-    mbr[446:462] = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x0e,
-                               b"\xfe\xff\xff", start, size // 512 - start)
-    mbr[510:512] = b"\x55\xaa"
-    with open(path, "wb") as f:
-        f.write(mbr)
-        f.truncate(size)
-    cfg = os.path.join(os.path.dirname(str(path)), "syslinux.cfg")
-    with open(cfg, "w") as f:
-        f.write("SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\n"
-                "LABEL linux\n  KERNEL vmlinuz\n  INITRD initrd.img\n"
-                "  APPEND %s\n" % append)
-    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
-    for argv in (["mkfs.fat", "-F", "16", "--offset", str(start), str(path),
-                  str((size - start * 512) // 1024)],
-                 ["syslinux", "--offset", str(start * 512), "--install", str(path)]):
-        subprocess.run(argv, check=True, capture_output=True, env=env)
-    for src, name in ((kernel, "vmlinuz"), (initrd, "initrd.img"), (cfg, "syslinux.cfg")):
-        subprocess.run(["mcopy", "-i", "%s@@%d" % (path, start * 512), src, "::/" + name],
-                       check=True, capture_output=True, env=env)
-    return str(path)
+    """A SYSLINUX-booted disk of size_mib MiB as an installer leaves it
+    (scripts/make-syslinux-disk.py), made without root."""
+    return syslinux_disk.make_disk(str(path), kernel, initrd, append,
+                                   boot_mib=size_mib - 1)
 
 
 def syslinux_tools_missing():
-    import shutil
-    for tool in ("syslinux", "mcopy", "mkfs.fat"):
-        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
-            return "%s not installed (apt-get install syslinux mtools dosfstools)" % tool
-    if not os.path.exists(SYSLINUX_MBR):
-        return "%s missing (apt-get install syslinux-common)" % SYSLINUX_MBR
-    return None
+    return syslinux_disk.missing_tools()
 
 
 @needs_seabios

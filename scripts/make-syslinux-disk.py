@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""make-syslinux-disk.py - a disk image as an installer leaves it, made
+without root or loop devices: SYSLINUX's MBR, an active FAT16 boot
+partition at 1 MiB holding SYSLINUX (installed with the mtools-based
+`syslinux --offset`), a kernel, an initrd and a syslinux.cfg that boots
+them with the serial console on COM1 — and, with --root-image, a second
+(Linux) partition holding that filesystem image.
+
+  make-syslinux-disk.py --kernel K --initrd I [--append CMDLINE]
+                        [--root-image FS.img] [--boot-mib 64] OUT
+
+Needs Debian's syslinux, syslinux-common, mtools and dosfstools.  Used by
+scripts/build-debian-disk.sh and by the firmware tests."""
+import argparse
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+MBR_CODE = "/usr/lib/syslinux/mbr/mbr.bin"
+SECTOR = 512
+FIRST = 2048                    # partitions start at 1 MiB
+FAT16_LBA, LINUX = 0x0e, 0x83
+
+
+def missing_tools():
+    """A line naming what is missing, or None."""
+    for tool in ("syslinux", "mcopy", "mkfs.fat"):
+        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
+            return "%s not installed (apt-get install syslinux mtools dosfstools)" % tool
+    if not os.path.exists(MBR_CODE):
+        return "%s missing (apt-get install syslinux-common)" % MBR_CODE
+    return None
+
+
+def partition_entry(active, ptype, start, count):
+    # CHS fields say "use LBA" (all ones), as for disks beyond 8 GiB.
+    return struct.pack("<B3sB3sII", 0x80 if active else 0, b"\xfe\xff\xff",
+                       ptype, b"\xfe\xff\xff", start, count)
+
+
+def run(argv):
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    r = subprocess.run(argv, capture_output=True, text=True, env=env)
+    if r.returncode:
+        sys.exit("make-syslinux-disk: %s failed: %s" % (argv[0], r.stderr.strip()))
+
+
+def make_disk(out, kernel, initrd, append, root_image=None, boot_mib=64):
+    boot_sectors = (boot_mib << 20) // SECTOR
+    root_start = FIRST + boot_sectors
+    root_sectors = 0
+    if root_image:
+        root_sectors = -(-os.path.getsize(root_image) // SECTOR)
+    total = root_start + root_sectors
+    mbr = bytearray(open(MBR_CODE, "rb").read()[:440])
+    mbr += bytes(446 - len(mbr))
+    mbr += partition_entry(True, FAT16_LBA, FIRST, boot_sectors)
+    mbr += partition_entry(False, LINUX, root_start, root_sectors) if root_image \
+        else bytes(16)
+    mbr += bytes(32) + b"\x55\xaa"
+    with open(out, "wb") as f:
+        f.write(mbr)
+        f.truncate(total * SECTOR)
+    run(["mkfs.fat", "-F", "16", "-n", "BOOT", "--offset", str(FIRST), out,
+         str(boot_sectors * SECTOR // 1024)])
+    run(["syslinux", "--offset", str(FIRST * SECTOR), "--install", out])
+    cfg = out + ".syslinux.cfg"
+    with open(cfg, "w") as f:
+        f.write("SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\n"
+                "LABEL linux\n  KERNEL vmlinuz\n  INITRD initrd.img\n"
+                "  APPEND %s\n" % append)
+    try:
+        for src, name in ((kernel, "vmlinuz"), (initrd, "initrd.img"),
+                          (cfg, "syslinux.cfg")):
+            run(["mcopy", "-i", "%s@@%d" % (out, FIRST * SECTOR), src, "::/" + name])
+    finally:
+        os.unlink(cfg)
+    if root_image:
+        # Sparse copy: skip the image's holes, as cp --sparse does.
+        with open(root_image, "rb") as src, open(out, "r+b") as dst:
+            off = 0
+            while True:
+                block = src.read(1 << 20)
+                if not block:
+                    break
+                if block.count(0) != len(block):
+                    dst.seek(root_start * SECTOR + off)
+                    dst.write(block)
+                off += len(block)
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--kernel", required=True)
+    p.add_argument("--initrd", required=True)
+    p.add_argument("--append", default="console=ttyS0")
+    p.add_argument("--root-image")
+    p.add_argument("--boot-mib", type=int, default=64)
+    p.add_argument("out")
+    a = p.parse_args()
+    why = missing_tools()
+    if why:
+        sys.exit("make-syslinux-disk: " + why)
+    for f in (a.kernel, a.initrd, a.root_image):
+        if f and not os.path.isfile(f):
+            sys.exit("make-syslinux-disk: no such file: %s" % f)
+    if not 8 <= a.boot_mib <= 1024:
+        sys.exit("make-syslinux-disk: --boot-mib: give 8 to 1024")
+    make_disk(a.out, a.kernel, a.initrd, a.append, a.root_image, a.boot_mib)
+
+
+if __name__ == "__main__":
+    main()
