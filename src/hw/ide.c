@@ -376,13 +376,23 @@ static enum dma_result dma_copy(struct prd_walk *w, uint8_t *buf, uint32_t len,
 	return DMA_OK;
 }
 
-/* The whole DMA transfer of a command; the snapshot s says what. */
-static enum dma_result run_dma(struct ide_channel *ch, struct block_dev *bs,
-			       uint64_t table, bool flush_after)
+/* What a job works on, taken while the lock is held: a reset may change
+ * the channel's fields while the worker runs. */
+struct job_args {
+	struct block_dev *bs;
+	uint64_t off, left;	/* image bytes to move */
+	uint32_t pending;	/* reply bytes already in the buffer */
+	uint64_t table;		/* PRD table */
+	bool to_device, flush_after;
+};
+
+/* The whole DMA transfer of a command. */
+static enum dma_result run_dma(struct ide_channel *ch, const struct job_args *a)
 {
-	struct prd_walk w = { .ctrl = ch->ctrl, .table = table };
-	uint64_t off = ch->disk_off, left = ch->disk_left;
-	uint32_t pending = ch->buf_len;	/* reply bytes already in buf */
+	struct prd_walk w = { .ctrl = ch->ctrl, .table = a->table };
+	struct block_dev *bs = a->bs;
+	uint64_t off = a->off, left = a->left;
+	uint32_t pending = a->pending;
 	enum dma_result r = DMA_OK;
 	bool bad = false;
 
@@ -391,7 +401,7 @@ static enum dma_result run_dma(struct ide_channel *ch, struct block_dev *bs,
 	while (r == DMA_OK && left) {
 		uint32_t n = left < IDE_BUF_SIZE ? left : IDE_BUF_SIZE;
 
-		if (!ch->to_device) {
+		if (!a->to_device) {
 			if (block_read(bs, off, ch->buf, n) < 0)
 				return DMA_IO_ERROR;
 			r = dma_copy(&w, ch->buf, n, true, &ch->bm_cmd);
@@ -403,7 +413,7 @@ static enum dma_result run_dma(struct ide_channel *ch, struct block_dev *bs,
 		off += n;
 		left -= n;
 	}
-	if (r == DMA_OK && ch->to_device && flush_after && block_flush(bs) < 0)
+	if (r == DMA_OK && a->to_device && a->flush_after && block_flush(bs) < 0)
 		return DMA_IO_ERROR;
 	if (r == DMA_OK && prd_next(&w, &bad))
 		return DMA_OK_PRD_LEFT;
@@ -467,6 +477,11 @@ static void run_job(struct ide_ctrl *ctrl, struct ide_channel *ch)
 	struct ide_drive *d = ide_cur(ch);
 	enum ide_job job = ch->job;
 	unsigned gen = ch->gen;
+	const struct job_args a = {
+		.bs = d->bs, .off = ch->disk_off, .left = ch->disk_left,
+		.pending = ch->buf_len, .table = ch->bm_prd & ~3u,
+		.to_device = ch->to_device, .flush_after = ch->flush_after,
+	};
 	uint32_t n = 0;
 	enum dma_result r = DMA_OK;
 	int ret = 0;
@@ -477,20 +492,20 @@ static void run_job(struct ide_ctrl *ctrl, struct ide_channel *ch)
 	pthread_mutex_unlock(&ctrl->lock);
 	switch (job) {
 	case JOB_FILL:
-		n = ch->disk_left < IDE_BUF_SIZE ? ch->disk_left : IDE_BUF_SIZE;
-		ret = block_read(d->bs, ch->disk_off, ch->buf, n);
+		n = a.left < IDE_BUF_SIZE ? a.left : IDE_BUF_SIZE;
+		ret = block_read(a.bs, a.off, ch->buf, n);
 		break;
 	case JOB_DRAIN:
-		n = ch->buf_len;
-		ret = block_write(d->bs, ch->disk_off, ch->buf, n);
-		if (ret >= 0 && n == ch->disk_left && ch->flush_after)
-			ret = block_flush(d->bs);
+		n = a.pending;
+		ret = block_write(a.bs, a.off, ch->buf, n);
+		if (ret >= 0 && n == a.left && a.flush_after)
+			ret = block_flush(a.bs);
 		break;
 	case JOB_FLUSH:
-		ret = block_flush(d->bs);
+		ret = block_flush(a.bs);
 		break;
 	case JOB_DMA:
-		r = run_dma(ch, d->bs, ch->bm_prd & ~3u, ch->flush_after);
+		r = run_dma(ch, &a);
 		break;
 	case JOB_NONE:
 		break;
