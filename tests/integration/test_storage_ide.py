@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import WIRT, guest_path, run_wirt
+from conftest import WIRT, guest_path, kvm_skip_reason, run_wirt
 from test_firmware import (GUEST_INITRD, GUEST_KERNEL, SEABIOS, make_syslinux_disk,
                            needs_seabios, run_until, syslinux_tools_missing)
 
@@ -195,12 +195,28 @@ def test_hostile_guest_gets_failed_commands(tmp_path):
     cd = tmp_path / "cd.iso"
     cd.write_bytes(bytes(2048 * 8))
     for accel in ("emu", "emu,jit=off"):
-        r = run_wirt(["run", "--accel", accel, "--memory", "512M",
-                      "--firmware", guest_path("ide_hostile"),
-                      "--disk", "%s,format=raw,if=ide" % disk,
-                      "--cdrom", "%s,format=raw" % cd], timeout=60)
-        assert r.stdout.endswith("still running, pio read ok\n"), r.stdout + r.stderr
-        assert r.returncode == 33, r.stderr
+        run_hostile(accel, disk, cd)
+
+
+def run_hostile(accel, disk, cd):
+    r = run_wirt(["run", "--accel", accel, "--memory", "512M",
+                  "--firmware", guest_path("ide_hostile"),
+                  "--disk", "%s,format=raw,if=ide" % disk,
+                  "--cdrom", "%s,format=raw" % cd], timeout=60)
+    assert r.stdout.endswith("still running, pio read ok\n"), r.stdout + r.stderr
+    assert r.returncode == 33, r.stderr
+
+
+def test_hostile_guest_under_kvm(tmp_path):
+    """The same under KVM: the device model does not know the accelerator."""
+    reason = kvm_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"".join(bytes([n + 1]) * 512 for n in range(16)))
+    cd = tmp_path / "cd.iso"
+    cd.write_bytes(bytes(2048 * 8))
+    run_hostile("kvm", disk, cd)
 
 
 @pytest.mark.parametrize("args, message", [
