@@ -10,8 +10,10 @@
 
 #include <stdbool.h>
 
+#include "vm/boot_order.h"
+
 #define DISK_SERIAL_MAX 20	/* virtio-blk's ID and ATA's serial field */
-#define DISK_BOOTINDEX_MAX 999
+#define DISK_BOOTINDEX_MAX BOOT_INDEX_MAX
 
 enum disk_interface { DISK_IF_VIRTIO, DISK_IF_IDE };
 

@@ -59,7 +59,7 @@ int boot_order_text(struct vm *vm, const char *order, char *buf, size_t len)
 		return -EINVAL;
 	}
 	buf[0] = 0;
-	for (idx = 0; idx <= 999; idx++) {
+	for (idx = 0; idx <= BOOT_INDEX_MAX; idx++) {
 		for (i = 0; i < n; i++) {
 			if (vm->boot_devices[i].bootindex != idx)
 				continue;

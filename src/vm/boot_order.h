@@ -19,6 +19,7 @@ enum boot_kind {
 };
 
 #define BOOT_PATH_MAX 80
+#define BOOT_INDEX_MAX 999
 #define VM_MAX_BOOT_DEVICES 32
 
 struct boot_device {
