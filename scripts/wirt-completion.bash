@@ -75,6 +75,9 @@ _wirt()
 		--runas)
 			COMPREPLY=($(compgen -u -- "$cur"))
 			return ;;
+		--boot)
+			COMPREPLY=($(compgen -W "order=c order=d order=cd order=dc" -- "$cur"))
+			return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			words=$("$wirt" "$cmd" --help 2>/dev/null | _wirt_options_in)

@@ -11,6 +11,7 @@
 
 #include "control/runtime_dir.h"
 #include "util/parse.h"
+#include "vm/boot_order.h"
 #include "vm/memory.h"
 
 enum {
@@ -19,7 +20,7 @@ enum {
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
-	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_SMBIOS,
+	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_SMBIOS, OPT_CDROM, OPT_BOOT,
 };
 
 static const struct option long_options[] = {
@@ -32,6 +33,8 @@ static const struct option long_options[] = {
 	{ "append", required_argument, NULL, OPT_APPEND },
 	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "cdrom", required_argument, NULL, OPT_CDROM },
+	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", no_argument, NULL, OPT_RNG },
@@ -83,7 +86,11 @@ static const char help_text[] =
 	"                            to end at 4 GiB (last 128 KiB also below 1 MiB);\n"
 	"                            the vCPU starts at its reset vector; bios is\n"
 	"                            Debian's SeaBIOS (package seabios), which boots\n"
-	"                            the first --disk\n"
+	"                            the first --disk (or what --boot says)\n"
+	"      --boot order=LETTERS  the firmware's boot order: c the hard disks,\n"
+	"                            d the CD-ROM drives, in the order given (e.g.\n"
+	"                            order=dc: the CD first); bootindex=N on a\n"
+	"                            drive puts it before all others (lowest first)\n"
 	"      --debugcon FILE       write what the firmware logs to port 0x402\n"
 	"                            (SeaBIOS's debug log) to FILE\n"
 	"      --smbios type=N,KEY=VALUE,...  what the guest reads in its SMBIOS\n"
@@ -101,10 +108,19 @@ static const char help_text[] =
 	"                            asset, part, speed.  E.g. cloud-init's NoCloud\n"
 	"                            seed: type=1,serial=ds=nocloud;s=http://...\n"
 	"Devices:\n"
-	"  -d, --disk FILE[,OPTS]    a virtio-blk disk (repeatable); OPTS, comma-\n"
-	"                            separated: format=raw|qcow2|vmdk|vdi (default:\n"
-	"                            detected), readonly=on|off, serial=ID (up to\n"
-	"                            20 characters, seen in /dev/disk/by-id)\n"
+	"  -d, --disk FILE[,OPTS]    a disk (repeatable); OPTS, comma-separated:\n"
+	"                            format=raw|qcow2|vmdk|vdi (default: detected),\n"
+	"                            readonly=on|off, serial=ID (up to 20\n"
+	"                            characters, seen in /dev/disk/by-id),\n"
+	"                            if=virtio (virtio-blk, default) or if=ide (an\n"
+	"                            IDE disk for guests without virtio drivers;\n"
+	"                            4 IDE drives at most, CD-ROMs included),\n"
+	"                            media=cdrom (with if=ide: as --cdrom),\n"
+	"                            bootindex=N (0-999, see --boot)\n"
+	"      --cdrom FILE[,OPTS]   an IDE CD-ROM drive (ATAPI) holding FILE, an\n"
+	"                            ISO image (or any --disk format) read-only;\n"
+	"                            firmware boots it through El Torito (--boot\n"
+	"                            order=d); OPTS: format=, bootindex=N\n"
 	"      --console serial|virtio  the console on this terminal: the first\n"
 	"                            serial port (ttyS0, default) or virtio-console\n"
 	"                            (hvc0; the default command line then says\n"
@@ -352,6 +368,22 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 				return opt_error(err, err_len, "--disk needs a file name");
 			cfg->disks[cfg->ndisks++].spec = optarg;
 			break;
+		case OPT_CDROM:
+			if (cfg->ndisks == VM_MAX_DISKS)
+				return opt_error(err, err_len, "--cdrom: at most %d disks and CD-ROMs",
+						 VM_MAX_DISKS);
+			if (!*optarg || *optarg == ',')
+				return opt_error(err, err_len, "--cdrom needs a file name");
+			cfg->disks[cfg->ndisks].cdrom = true;
+			cfg->disks[cfg->ndisks++].spec = optarg;
+			break;
+		case OPT_BOOT:
+			if (strncmp(optarg, "order=", 6) || boot_order_check(optarg + 6))
+				return opt_error(err, err_len,
+						 "--boot '%s': give order=LETTERS of c (hard disks), "
+						 "d (CD-ROMs) and n (network), e.g. order=dc", optarg);
+			cfg->boot_order = optarg + 6;
+			break;
 		case OPT_NET:
 			if (cfg->nnets == VM_MAX_NETS)
 				return opt_error(err, err_len, "--net: at most %d network cards",
@@ -483,6 +515,9 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 				 "(otherwise redirect stderr)");
 	if (cfg->initrd && !cfg->kernel)
 		return opt_error(err, err_len, "--initrd needs --kernel");
+	if (cfg->boot_order && !cfg->firmware)
+		return opt_error(err, err_len, "--boot: only firmware reads a boot order; "
+				 "add --firmware bios");
 	if (!cfg->kernel && !cfg->firmware)
 		return opt_error(err, err_len,
 				 "nothing to boot: give --kernel FILE or --firmware FILE (see wirt run --help)");

@@ -23,6 +23,11 @@ int acpi_pm_create(struct vm *vm);
 int port92_create(struct vm *vm);      /* system control port A */
 /* ICH9 LPC bridge at 00:1f.0 (with --firmware; after the PCI host). */
 int ich9_lpc_create(struct vm *vm);
+/* A PCI IDE controller (PIIX3 function, legacy ports, IRQ 14/15) with
+ * up to 4 drives: primary master, primary slave, secondary master, ... */
+struct disk_spec;
+int ide_create(struct vm *vm, const struct disk_spec *const *drives,
+	       unsigned ndrives);
 /* Firmware debug log (port 0x402) appended to the file at path; with
  * path NULL the port is absent (reads all ones). */
 int debugcon_create(struct vm *vm, const char *path);

@@ -91,8 +91,11 @@ static void write_bar(struct pci_device *dev, unsigned i)
 		memset(dev->config + PCI_BAR0 + 4 * i, 0, 4);
 		return;
 	}
-	/* Sizing writes all ones; the low bits are hard-wired to zero. */
-	b->addr = raw & (uint32_t)mask & (b->io ? 0xfffcu : 0xfffffff0u);
+	/* Sizing writes all ones; the low bits are hard-wired to zero.  An
+	 * I/O BAR keeps its upper 16 bits too, so that sizing reads them as
+	 * ones (SeaBIOS computes the size from all 32 bits); an address above
+	 * 64 KiB leaves it unmapped. */
+	b->addr = raw & (uint32_t)mask & (b->io ? 0xfffffffcu : 0xfffffff0u);
 	bar_store(dev, i);
 	bar_update_mapping(dev, i);
 }

@@ -363,6 +363,9 @@ int sandbox_enter(void (*on_refusal)(void))
 	refusal_hook = on_refusal;
 	/* The RTC's localtime_r() reads /etc/localtime the first time. */
 	tzset();
+	/* The first message asks whether stderr is a terminal (an ioctl
+	 * device workers may not make): ask now. */
+	log_check_terminal();
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) < 0)
 		return -errno;

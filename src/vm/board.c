@@ -6,6 +6,7 @@
 
 #include "hw/devices.h"
 #include "hw/e1000.h"
+#include "hw/disk_spec.h"
 #include "hw/hpet.h"
 #include "hw/pci.h"
 #include "hw/virtio/virtio.h"
@@ -72,6 +73,34 @@ static int nic_create(struct vm *vm, const char *spec, unsigned index)
 	return virtio_net_create(vm, nb);
 }
 
+/* --disk and --cdrom: virtio-blk devices in order, then one IDE
+ * controller with the IDE drives in order (if there are any). */
+static int disks_create(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->config;
+	struct disk_spec specs[VM_MAX_DISKS];
+	const struct disk_spec *ide[VM_MAX_DISKS];
+	unsigned i, n = 0, nide = 0;
+	int ret = 0;
+
+	for (n = 0; n < cfg->ndisks && !ret; n++)
+		ret = disk_spec_parse(cfg->disks[n].spec, cfg->disks[n].cdrom,
+				      &specs[n]);
+	if (ret)
+		n--;
+	for (i = 0; i < n && !ret; i++) {
+		if (specs[i].iface == DISK_IF_IDE)
+			ide[nide++] = &specs[i];
+		else
+			ret = virtio_blk_create(vm, &specs[i]);
+	}
+	if (!ret && nide)
+		ret = ide_create(vm, ide, nide);
+	for (i = 0; i < n; i++)
+		disk_spec_free(&specs[i]);
+	return ret;
+}
+
 int board_create(struct vm *vm)
 {
 	size_t i;
@@ -108,11 +137,9 @@ static int pci_devices_create(struct vm *vm)
 		if (ret)
 			return ret;
 	}
-	for (i = 0; i < cfg->ndisks; i++) {
-		ret = virtio_blk_create(vm, cfg->disks[i].spec);
-		if (ret)
-			return ret;
-	}
+	ret = disks_create(vm);
+	if (ret)
+		return ret;
 	for (i = 0; i < cfg->nnets; i++) {
 		ret = nic_create(vm, cfg->nets[i].spec, i);
 		if (ret)

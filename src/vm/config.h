@@ -14,7 +14,8 @@
 enum accel_choice { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
 
 struct disk_config {
-	const char *spec; /* FILE[,opts] as given; parsed by the block layer */
+	const char *spec; /* FILE[,opts] as given; parsed by hw/disk_spec.c */
+	bool cdrom;       /* given as --cdrom */
 };
 
 struct net_config {
@@ -49,6 +50,7 @@ struct vm_config {
 	struct channel_config channels[VM_MAX_CHANNELS];
 	unsigned nchannels;
 	const char *debugcon;  /* file for the firmware's port 0x402 log */
+	const char *boot_order; /* --boot order=LETTERS (c, d, n), or NULL */
 	enum serial_backend {
 		SERIAL_STDIO,  /* this terminal or the pipes wirt was given */
 		SERIAL_NONE,   /* output dropped, no input */

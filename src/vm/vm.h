@@ -15,6 +15,7 @@
 #include "accel/accel.h"
 #include "hw/bus.h"
 #include "hw/irq.h"
+#include "vm/boot_order.h"
 #include "vm/config.h"
 #include "vm/memory.h"
 
@@ -107,6 +108,10 @@ struct vm {
 	bool user_paused;
 	unsigned parked_vcpus;
 	uint64_t start_time;	/* CLOCK_REALTIME seconds at vm_create */
+
+	/* Devices the firmware may boot from (vm/boot_order.h). */
+	struct boot_device boot_devices[VM_MAX_BOOT_DEVICES];
+	unsigned nboot_devices;
 
 	/* The ACPI power button (hw/acpi_pm.c); NULL if the board has none. */
 	void (*power_button)(void *opaque);

@@ -115,7 +115,8 @@ void virtio_set_needs_reset(struct virtio_device *vdev);
 void virtio_kick(struct virtio_device *vdev, unsigned q);
 
 /* Device models. */
-int virtio_blk_create(struct vm *vm, const char *spec);
+struct disk_spec;
+int virtio_blk_create(struct vm *vm, const struct disk_spec *ds);
 int virtio_rng_create(struct vm *vm);
 int virtio_console_create(struct vm *vm);
 /* A NIC in front of the network back end nb (net/net.h), which it owns
