@@ -19,7 +19,7 @@ enum {
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
-	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL,
+	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_VGA,
 };
 
 static const struct option long_options[] = {
@@ -48,6 +48,7 @@ static const struct option long_options[] = {
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "vga", required_argument, NULL, OPT_VGA },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -102,6 +103,12 @@ static const char help_text[] =
 	"                            socket wirt listens on at PATH (socat -\n"
 	"                            UNIX-CONNECT:PATH); wirt console NAME reaches\n"
 	"                            it in every case\n"
+	"      --vga std|none        a standard VGA adapter (QEMU's -vga std: VGA\n"
+	"                            text and graphics modes, Bochs VBE up to\n"
+	"                            2560x1600x32, 16 MiB VRAM; with --firmware\n"
+	"                            its BIOS is Debian's vgabios-stdvga.bin);\n"
+	"                            its screen is saved with the monitor's\n"
+	"                            screendump (default none: headless)\n"
 	"      --rng                 a virtio-rng device (the guest's /dev/hwrng)\n"
 	"                            fed from the host's getrandom()\n"
 	"      --channel NAME,path=SOCKET  a named virtio-console port (repeatable,\n"
@@ -379,6 +386,15 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			if (!*optarg)
 				return opt_error(err, err_len, "--runas needs a user name");
 			flags->runas = optarg;
+			break;
+		case OPT_VGA:
+			if (!strcmp(optarg, "std"))
+				cfg->vga = true;
+			else if (!strcmp(optarg, "none"))
+				cfg->vga = false;
+			else
+				return opt_error(err, err_len, "--vga must be std or none, not '%s'",
+						 optarg);
 			break;
 		case OPT_DEBUGCON:
 			if (!*optarg)

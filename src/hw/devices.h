@@ -27,6 +27,10 @@ int ich9_lpc_create(struct vm *vm);
  * path NULL the port is absent (reads all ones). */
 int debugcon_create(struct vm *vm, const char *path);
 
+/* The standard VGA adapter (hw/vga.c) on the PCI bus, with its BIOS
+ * for firmware to run when with_rom; sets vm->display. */
+int vga_create(struct vm *vm, bool with_rom);
+
 /* The A20 gate, driven by port 0x92 and the i8042's output port. */
 void a20_set(struct vm *vm, bool on);
 bool a20_enabled(struct vm *vm);

@@ -106,6 +106,13 @@ static int pci_devices_create(struct vm *vm)
 		ret = virtio_rng_create(vm);
 	if (ret)
 		return ret;
+	if (cfg->vga) {
+		ret = vga_create(vm, cfg->firmware != NULL);
+		if (ret) {
+			log_error("cannot create the VGA adapter: %s", strerror(-ret));
+			return ret;
+		}
+	}
 	/* Firmware gets the rest of the Q35 chipset and its configuration
 	 * (after the devices: the boot order names their slots). */
 	if (cfg->firmware) {

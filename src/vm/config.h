@@ -55,6 +55,7 @@ struct vm_config {
 		SERIAL_UNIX,   /* clients of a unix socket at serial_path */
 	} serial;              /* --serial: where the console goes */
 	const char *serial_path;
+	bool vga;              /* --vga std: the standard VGA adapter */
 };
 
 #define VM_DEFAULT_MEMORY (512ULL << 20)

@@ -21,6 +21,7 @@
 struct event_loop;
 struct pci_host;
 struct acpi_pm;
+struct display;
 
 /* Why the machine stops running its vCPUs. */
 enum vm_stop_reason {
@@ -81,6 +82,7 @@ struct vm {
 	void *irq_opaque;
 	struct pci_host *pci; /* hw/pci.c; NULL until created */
 	struct acpi_pm *acpi_pm; /* hw/acpi_pm.c; NULL until created */
+	struct display *display; /* ui/display.c; NULL without a screen */
 	bool has_apic;   /* local APICs and an IOAPIC exist (MADT lists them) */
 	/* Physical address bits the A20 gate clears: 0, or bit 20 with the
 	 * gate off (hw/port92.c; the emulator honours it). */
