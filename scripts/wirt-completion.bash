@@ -72,6 +72,9 @@ _wirt()
 		--console)
 			COMPREPLY=($(compgen -W "serial virtio" -- "$cur"))
 			return ;;
+		--vga)
+			COMPREPLY=($(compgen -W "std none" -- "$cur"))
+			return ;;
 		--runas)
 			COMPREPLY=($(compgen -u -- "$cur"))
 			return ;;

@@ -40,7 +40,7 @@ def test_hostile_guest_cannot_hurt_the_vmm(tmp_path):
     args = [WIRT_SAN, "run", "--sandbox", "off", "--accel", "emu", "--memory", "64M",
             "--firmware", patched_guest(tmp_path, seed, iters),
             "--disk", "%s,format=raw" % raw, "--disk", "%s,format=qcow2" % qcow2,
-            "--net", "user,restrict=on", "--rng",
+            "--net", "user,restrict=on", "--rng", "--vga", "std",
             "--channel", "org.wirt.test,path=%s" % (tmp_path / "chan.sock")]
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
