@@ -1,2 +1,3 @@
-# The display (src/ui/display.c, screendump.c): PNG through libpng.
-LIBS += -lpng
+# The display (src/ui/): PNG screendumps through libpng, VNC through
+# libvncserver.
+LIBS += -lpng -lvncserver

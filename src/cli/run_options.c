@@ -19,7 +19,7 @@ enum {
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
-	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_VGA,
+	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_VGA, OPT_DISPLAY,
 };
 
 static const struct option long_options[] = {
@@ -49,6 +49,7 @@ static const struct option long_options[] = {
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "vga", required_argument, NULL, OPT_VGA },
+	{ "display", required_argument, NULL, OPT_DISPLAY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -109,6 +110,14 @@ static const char help_text[] =
 	"                            its BIOS is Debian's vgabios-stdvga.bin);\n"
 	"                            its screen is saved with the monitor's\n"
 	"                            screendump (default none: headless)\n"
+	"      --display vnc=ADDR:N[,password-file=FILE]|none  show the screen\n"
+	"                            to VNC viewers (implies --vga std; a PS/2\n"
+	"                            keyboard takes their keys): N is the display\n"
+	"                            (port 5900+N) or a port from 5900, ADDR an\n"
+	"                            IPv4 address, default 127.0.0.1 (vnc=:1);\n"
+	"                            any other than 127.x needs password-file\n"
+	"                            (its first line; VNC authentication uses 8\n"
+	"                            characters)\n"
 	"      --rng                 a virtio-rng device (the guest's /dev/hwrng)\n"
 	"                            fed from the host's getrandom()\n"
 	"      --channel NAME,path=SOCKET  a named virtio-console port (repeatable,\n"
@@ -190,6 +199,43 @@ static int opt_error(char *err, size_t len, const char *fmt, ...)
 	vsnprintf(err, len, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+/* --display vnc=ADDR:N[,password-file=FILE] or none. */
+static int parse_display(struct vm_config *cfg, const char *arg, char *err,
+			 size_t err_len)
+{
+	const char *opts;
+	size_t len;
+
+	if (!strcmp(arg, "none")) {
+		cfg->vnc[0] = '\0';
+		return 0;
+	}
+	if (strncmp(arg, "vnc=", 4))
+		return opt_error(err, err_len,
+				 "--display must be vnc=ADDRESS:DISPLAY[,password-file=FILE] "
+				 "or none, not '%s'", arg);
+	arg += 4;
+	opts = strchr(arg, ',');
+	len = opts ? (size_t)(opts - arg) : strlen(arg);
+	if (!len || len >= sizeof(cfg->vnc) || !memchr(arg, ':', len))
+		return opt_error(err, err_len,
+				 "--display vnc= needs ADDRESS:DISPLAY, e.g. vnc=:1 or "
+				 "vnc=127.0.0.1:5901");
+	memcpy(cfg->vnc, arg, len);
+	cfg->vnc[len] = '\0';
+	cfg->vnc_password_file = NULL;
+	if (opts) {
+		if (strncmp(opts, ",password-file=", 15) || !opts[15] ||
+		    strchr(opts + 15, ','))
+			return opt_error(err, err_len,
+					 "--display vnc: unknown option '%s' (only "
+					 "password-file=FILE)", opts + 1);
+		cfg->vnc_password_file = opts + 15;
+	}
+	cfg->vga = true;
+	return 0;
 }
 
 /* kvm, emu, auto; emu,jit=on|off chooses the emulator's engine. */
@@ -395,6 +441,10 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			else
 				return opt_error(err, err_len, "--vga must be std or none, not '%s'",
 						 optarg);
+			break;
+		case OPT_DISPLAY:
+			if (parse_display(cfg, optarg, err, err_len))
+				return -1;
 			break;
 		case OPT_DEBUGCON:
 			if (!*optarg)

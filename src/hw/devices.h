@@ -15,6 +15,8 @@ struct serial *serial_create(struct vm *vm, uint16_t base, unsigned irq);
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 
 int i8042_create(struct vm *vm);
+/* Attach a PS/2 keyboard fed by vm->display's viewers. */
+void i8042_connect_display(struct vm *vm);
 int debug_exit_create(struct vm *vm, uint16_t port);
 int post_port_create(struct vm *vm);
 int isa_absent_create(struct vm *vm);  /* ROM window, COM2-4: all ones */

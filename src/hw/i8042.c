@@ -2,9 +2,14 @@
  * i8042 keyboard controller: enough of it for firmware and Linux to probe
  * it and, above all, to reset the machine (command 0xFE, or clearing bit 0
  * of the output port) and to gate A20 (bit 1 of the output port, shared
- * with port 0x92: hw/port92.c).  No keyboard is attached, and the controller has no
- * working mouse (AUX) port: its interface test fails, so Linux does not
- * wait on it.  A byte sent to the absent keyboard comes back as a
+ * with port 0x92: hw/port92.c).  The controller has no working mouse
+ * (AUX) port: its interface test fails, so Linux does not wait on it.
+ *
+ * With a display (--vga std) a PS/2 keyboard (hw/ps2_kbd.c) is attached:
+ * its bytes reach the output buffer while the controller has nothing of
+ * its own there, raising IRQ 1 while the buffer is full (configuration
+ * bit 0); the viewer's keys arrive through the display (display_key).
+ * Headless, no keyboard is attached: a byte sent to it comes back as a
  * transmit time-out (status bit 6 with 0xFE in the output buffer), so
  * firmware that resets the keyboard learns at once that none answers
  * instead of waiting out its own time-out (a second in SeaBIOS).
@@ -13,6 +18,8 @@
 #include <stdlib.h>
 
 #include "hw/devices.h"
+#include "hw/ps2_kbd.h"
+#include "ui/display.h"
 #include "vm/vm.h"
 
 #define I8042_DATA 0x60
@@ -25,8 +32,11 @@
 #define STATUS_TIMEOUT 0x40   /* the device did not answer */
 #define KBD_NO_ANSWER 0xfe
 
+#define CTR_KBD_IRQ 0x01
 #define CTR_KBD_DISABLED 0x10
 #define CTR_AUX_DISABLED 0x20
+#define CTR_TRANSLATE 0x40
+#define KBD_IRQ 1
 
 struct i8042 {
 	struct vm *vm;
@@ -35,12 +45,43 @@ struct i8042 {
 	uint8_t out;          /* output buffer */
 	uint8_t ctr;          /* controller configuration byte */
 	uint8_t pending_cmd;  /* command waiting for its data byte */
+	bool has_kbd;         /* a keyboard is attached (with a display) */
+	bool out_from_kbd;    /* the output buffer holds a keyboard byte */
+	int irq_level;
+	struct ps2_kbd kbd;
 };
+
+/* IRQ 1 follows a keyboard byte in the output buffer. */
+static void i8042_update_irq(struct i8042 *k)
+{
+	int level = (k->status & STATUS_OBF) && k->out_from_kbd &&
+		    (k->ctr & CTR_KBD_IRQ);
+
+	if (level != k->irq_level) {
+		k->irq_level = level;
+		irq_set_line(k->vm, KBD_IRQ, level);
+	}
+}
+
+/* Move the keyboard's next byte into an empty output buffer. */
+static void i8042_pump(struct i8042 *k)
+{
+	int b;
+
+	if (k->has_kbd && !(k->status & STATUS_OBF) &&
+	    !(k->ctr & CTR_KBD_DISABLED) && (b = ps2_kbd_read(&k->kbd)) >= 0) {
+		k->out = b;
+		k->status |= STATUS_OBF;
+		k->out_from_kbd = true;
+	}
+	i8042_update_irq(k);
+}
 
 static void i8042_reply(struct i8042 *k, uint8_t v)
 {
 	k->out = v;
 	k->status |= STATUS_OBF;
+	k->out_from_kbd = false;
 }
 
 static void i8042_command(struct i8042 *k, uint8_t cmd)
@@ -101,6 +142,10 @@ static void i8042_data(struct i8042 *k, uint8_t v)
 		a20_set(k->vm, v & 2);
 		if (!(v & 1))
 			vm_request_stop(k->vm, VM_STOP_RESET, 0);
+	} else if (k->has_kbd) {
+		/* To the keyboard; sending enables its port. */
+		k->ctr &= ~CTR_KBD_DISABLED;
+		ps2_kbd_write(&k->kbd, v, k->ctr & CTR_TRANSLATE);
 	} else {
 		/* For the absent keyboard: no ACK, a time-out. */
 		i8042_reply(k, KBD_NO_ANSWER);
@@ -116,6 +161,7 @@ static uint64_t i8042_access_read(struct i8042 *k, int data_port)
 	if (data_port) {
 		v = k->out;
 		k->status &= ~(STATUS_OBF | STATUS_TIMEOUT);
+		i8042_pump(k);
 	} else {
 		v = k->status;
 	}
@@ -133,6 +179,7 @@ static void i8042_access_write(struct i8042 *k, int data_port, uint8_t value)
 		k->status |= STATUS_CMD;
 		i8042_command(k, value);
 	}
+	i8042_pump(k);
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -144,6 +191,9 @@ static void i8042_reset(void *opaque)
 	k->status = STATUS_SYS | STATUS_UNLOCKED;
 	k->ctr = 0x45; /* keyboard IRQ, system flag, translation */
 	k->pending_cmd = 0;
+	k->out_from_kbd = false;
+	ps2_kbd_reset(&k->kbd);
+	i8042_update_irq(k);
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -184,6 +234,33 @@ static void i8042_destroy(void *opaque)
 	free(opaque);
 }
 
+/* A key from the display's viewer. */
+static void i8042_key(void *opaque, unsigned scancode, bool down)
+{
+	struct i8042 *k = opaque;
+
+	pthread_mutex_lock(&k->lock);
+	ps2_kbd_key(&k->kbd, scancode, down, k->ctr & CTR_TRANSLATE);
+	i8042_pump(k);
+	pthread_mutex_unlock(&k->lock);
+}
+
+static const struct display_input_ops i8042_input_ops = {
+	.key = i8042_key,
+};
+
+void i8042_connect_display(struct vm *vm)
+{
+	struct i8042 *k = vm->i8042;
+
+	if (!k || !vm->display)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->has_kbd = true;
+	pthread_mutex_unlock(&k->lock);
+	display_set_input(vm->display, &i8042_input_ops, k);
+}
+
 int i8042_create(struct vm *vm)
 {
 	struct i8042 *k = calloc(1, sizeof(*k));
@@ -192,6 +269,7 @@ int i8042_create(struct vm *vm)
 	if (!k)
 		return -1;
 	k->vm = vm;
+	vm->i8042 = k;
 	pthread_mutex_init(&k->lock, NULL);
 	i8042_reset(k);
 	ret = bus_register(&vm->pio, I8042_DATA, 1, &i8042_data_ops, k, "i8042");

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hw/devices.h"
 #include "hw/pci.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -496,6 +497,7 @@ int vga_create(struct vm *vm, bool with_rom)
 	vm->display = display_create(&vga_display_ops, v);
 	if (!vm->display)
 		return -ENOMEM;
+	i8042_connect_display(vm);
 	vm_add_device(vm, &hooks);
 	return pci_device_plug(v->pci);
 }

@@ -321,6 +321,11 @@ static int add_rules(scmp_filter_ctx ctx, unsigned groups, unsigned ioctls)
 	 * /proc/sys/vm/overcommit_memory the first time a thread's heap
 	 * shrinks and does without it when that fails: opens fail quietly.
 	 */
+	/* libvncserver reads its file-descriptor limit as a viewer connects
+	 * (getrlimit: prlimit64 without a new limit). */
+	if (!ret && (groups & GROUP_LOOP))
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
+				       SCMP_A2(SCMP_CMP_EQ, 0));
 	/* ... except that the monitor's screendump creates its file (on
 	 * the event loop): write-only, created or truncated, nothing else. */
 	if (!ret && (groups & GROUP_LOOP))

@@ -9,6 +9,7 @@
 #include "hw/pci.h"
 #include "hw/virtio/virtio.h"
 #include "ui/console.h"
+#include "ui/vnc.h"
 #include "util/log.h"
 #include "vm/firmware_cfg.h"
 #include "vm/vm.h"
@@ -112,6 +113,11 @@ static int pci_devices_create(struct vm *vm)
 			log_error("cannot create the VGA adapter: %s", strerror(-ret));
 			return ret;
 		}
+	}
+	if (cfg->vnc[0]) {
+		ret = vnc_start(vm, cfg->vnc, cfg->vnc_password_file);
+		if (ret)
+			return ret;
 	}
 	/* Firmware gets the rest of the Q35 chipset and its configuration
 	 * (after the devices: the boot order names their slots). */

@@ -56,6 +56,8 @@ struct vm_config {
 	} serial;              /* --serial: where the console goes */
 	const char *serial_path;
 	bool vga;              /* --vga std: the standard VGA adapter */
+	char vnc[128];         /* --display vnc=ADDR:N: where VNC listens ("": none) */
+	const char *vnc_password_file;
 };
 
 #define VM_DEFAULT_MEMORY (512ULL << 20)
