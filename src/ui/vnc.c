@@ -276,8 +276,13 @@ int vnc_start(struct vm *vm, const char *listen, const char *password_file)
 	v->server->setXCutText = vnc_cut_text;
 	v->server->cursor = NULL;
 	if (v->passwords[0]) {
+		unsigned char challenge[16] = { 0 };
+
 		v->server->authPasswdData = v->passwords;
 		v->server->passwordCheck = rfbCheckPasswordByList;
+		/* The cipher library sets itself up on first use (reading
+		 * files, logging): have that happen now, before the sandbox. */
+		rfbEncryptBytes(challenge, v->passwords[0]);
 	}
 	rfbInitServer(v->server);
 	if (v->server->listenSock == RFB_INVALID_SOCKET) {
