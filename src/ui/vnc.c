@@ -26,6 +26,7 @@
 #include "ui/keymap.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "vm/vm.h"
 
 #define VNC_FRAME_US 30000   /* about 33 frames a second at most */
@@ -146,6 +147,9 @@ static void *vnc_thread(void *arg)
 	while (!v->stop) {
 		bool viewers = v->server->clientHead != NULL;
 
+		/* The sandbox comes on after the thread starts: narrow the
+		 * filter at the first wake after that. */
+		sandbox_thread_enter(SANDBOX_THREAD_DISPLAY);
 		rfbProcessEvents(v->server, viewers ? VNC_FRAME_US : VNC_IDLE_US);
 		if (viewers)
 			vnc_update(v);

@@ -42,6 +42,7 @@ enum sandbox_thread {
 	SANDBOX_THREAD_VCPU,	/* runs guest code and the device models */
 	SANDBOX_THREAD_DEVICE,	/* virtio worker of a disk, console or rng */
 	SANDBOX_THREAD_NETWORK,	/* virtio-net worker, libslirp's thread */
+	SANDBOX_THREAD_DISPLAY,	/* the VNC server's viewers and frames */
 	SANDBOX_THREAD_KINDS
 };
 
