@@ -118,6 +118,11 @@ static const char help_text[] =
 	"                            any other than 127.x needs password-file\n"
 	"                            (its first line; VNC authentication uses 8\n"
 	"                            characters)\n"
+	"      --display web=ADDR:PORT[,password-file=FILE]  the screen in a\n"
+	"                            browser: http://ADDR:PORT/vnc.html serves\n"
+	"                            noVNC (Debian's novnc and websockify); with\n"
+	"                            or without vnc= (then VNC takes a free port\n"
+	"                            from 5900 on ADDR)\n"
 	"      --rng                 a virtio-rng device (the guest's /dev/hwrng)\n"
 	"                            fed from the host's getrandom()\n"
 	"      --channel NAME,path=SOCKET  a named virtio-console port (repeatable,\n"
@@ -201,37 +206,40 @@ static int opt_error(char *err, size_t len, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* --display vnc=ADDR:N[,password-file=FILE] or none. */
+/* --display vnc=ADDR:N[,password-file=FILE], web=ADDR:PORT[,...] or
+ * none; vnc= and web= may both be given (two options). */
 static int parse_display(struct vm_config *cfg, const char *arg, char *err,
 			 size_t err_len)
 {
+	bool web = !strncmp(arg, "web=", 4);
+	char *dst = web ? cfg->web : cfg->vnc;
 	const char *opts;
 	size_t len;
 
 	if (!strcmp(arg, "none")) {
-		cfg->vnc[0] = '\0';
+		cfg->vnc[0] = cfg->web[0] = '\0';
 		return 0;
 	}
-	if (strncmp(arg, "vnc=", 4))
+	if (strncmp(arg, "vnc=", 4) && !web)
 		return opt_error(err, err_len,
-				 "--display must be vnc=ADDRESS:DISPLAY[,password-file=FILE] "
-				 "or none, not '%s'", arg);
+				 "--display must be vnc=ADDRESS:DISPLAY or web=ADDRESS:PORT "
+				 "(with ,password-file=FILE) or none, not '%s'", arg);
 	arg += 4;
 	opts = strchr(arg, ',');
 	len = opts ? (size_t)(opts - arg) : strlen(arg);
 	if (!len || len >= sizeof(cfg->vnc) || !memchr(arg, ':', len))
-		return opt_error(err, err_len,
+		return opt_error(err, err_len, web ?
+				 "--display web= needs ADDRESS:PORT, e.g. web=127.0.0.1:6080" :
 				 "--display vnc= needs ADDRESS:DISPLAY, e.g. vnc=:1 or "
 				 "vnc=127.0.0.1:5901");
-	memcpy(cfg->vnc, arg, len);
-	cfg->vnc[len] = '\0';
-	cfg->vnc_password_file = NULL;
+	memcpy(dst, arg, len);
+	dst[len] = '\0';
 	if (opts) {
 		if (strncmp(opts, ",password-file=", 15) || !opts[15] ||
 		    strchr(opts + 15, ','))
 			return opt_error(err, err_len,
-					 "--display vnc: unknown option '%s' (only "
-					 "password-file=FILE)", opts + 1);
+					 "--display %s: unknown option '%s' (only "
+					 "password-file=FILE)", web ? "web" : "vnc", opts + 1);
 		cfg->vnc_password_file = opts + 15;
 	}
 	cfg->vga = true;

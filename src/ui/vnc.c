@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ui/display.h"
 #include "ui/keymap.h"
@@ -230,25 +231,57 @@ static int read_password(const char *path, char **out)
 	return 0;
 }
 
-int vnc_start(struct vm *vm, const char *listen, const char *password_file)
+/* The first port from 5900 free on addr (0 if none up to 5999). */
+static int free_vnc_port(struct in_addr addr)
 {
-	struct in_addr addr;
+	for (int port = VNC_PORT_BASE; port < VNC_PORT_BASE + 100; port++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = addr,
+					  .sin_port = htons(port) };
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return port;
+	}
+	return 0;
+}
+
+static bool loopback(struct in_addr a)
+{
+	return (ntohl(a.s_addr) >> 24) == 127;
+}
+
+int vnc_start(struct vm *vm, const char *listen, const char *web,
+	      const char *password_file)
+{
+	struct in_addr addr = { 0 }, web_addr = { 0 };
 	struct vnc *v;
-	int port, argc = 0, ret;
+	int port = 0, web_port = 0, argc = 0, ret;
+	char host[INET_ADDRSTRLEN];
 
 	if (!vm->display) {
 		log_error("vnc: no display device");
 		return -ENODEV;
 	}
-	if (parse_listen(listen, &addr, &port)) {
+	if (listen && parse_listen(listen, &addr, &port)) {
 		log_error("vnc: '%s' is not ADDRESS:DISPLAY or ADDRESS:PORT "
 			  "(e.g. 127.0.0.1:1 or :5901)", listen);
 		return -EINVAL;
 	}
-	if ((ntohl(addr.s_addr) >> 24) != 127 && !password_file) {
+	if (web && (parse_listen(web, &web_addr, &web_port) || web_port < 100)) {
+		log_error("web console: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:6080)",
+			  web);
+		return -EINVAL;
+	}
+	if (!listen)
+		addr = web_addr;
+	if ((!loopback(addr) || (web && !loopback(web_addr))) && !password_file) {
 		log_error("vnc: refusing to listen on %s without a password: anyone "
 			  "who reaches it controls the VM (add ,password-file=FILE, "
-			  "or listen on 127.0.0.1 and tunnel with ssh -L)", listen);
+			  "or listen on 127.0.0.1 and tunnel with ssh -L)",
+			  !loopback(addr) && listen ? listen : web);
 		return -EPERM;
 	}
 	v = calloc(1, sizeof(*v));
@@ -272,7 +305,8 @@ int vnc_start(struct vm *vm, const char *listen, const char *password_file)
 	v->server->frameBuffer = (char *)v->fb;
 	v->server->desktopName = "wirt";
 	v->server->alwaysShared = TRUE;	/* several viewers at once */
-	v->server->port = port;
+	/* Without vnc=, the first free port from 5900 (for the web console). */
+	v->server->port = listen ? port : free_vnc_port(addr);
 	v->server->ipv6port = 0;
 	v->server->listenInterface = addr.s_addr;
 	v->server->httpPort = 0;
@@ -291,13 +325,26 @@ int vnc_start(struct vm *vm, const char *listen, const char *password_file)
 	rfbInitServer(v->server);
 	if (v->server->listenSock == RFB_INVALID_SOCKET) {
 		log_error("vnc: cannot listen on %s (port %d): in use or not an "
-			  "address of this host", listen, port);
+			  "address of this host", listen ? listen : web, port);
 		return -EADDRINUSE;
+	}
+	inet_ntop(AF_INET, &addr, host, sizeof(host));
+	if (web) {
+		char web_host[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &web_addr, web_host, sizeof(web_host));
+		/* A server listening on every address is reached on loopback. */
+		ret = web_console_start(web_host, web_port,
+					addr.s_addr == INADDR_ANY ? "127.0.0.1" : host,
+					v->server->port);
+		if (ret)
+			return ret;
 	}
 	ret = pthread_create(&v->thread, NULL, vnc_thread, v);
 	if (ret)
 		return -ret;
 	v->thread_started = true;
-	log_notice("VNC server on %s port %d", inet_ntoa(addr), port);
+	if (listen)
+		log_notice("VNC server on %s port %d", host, v->server->port);
 	return 0;
 }

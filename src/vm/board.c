@@ -114,8 +114,9 @@ static int pci_devices_create(struct vm *vm)
 			return ret;
 		}
 	}
-	if (cfg->vnc[0]) {
-		ret = vnc_start(vm, cfg->vnc, cfg->vnc_password_file);
+	if (cfg->vnc[0] || cfg->web[0]) {
+		ret = vnc_start(vm, cfg->vnc[0] ? cfg->vnc : NULL,
+				cfg->web[0] ? cfg->web : NULL, cfg->vnc_password_file);
 		if (ret)
 			return ret;
 	}

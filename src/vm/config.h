@@ -57,6 +57,7 @@ struct vm_config {
 	const char *serial_path;
 	bool vga;              /* --vga std: the standard VGA adapter */
 	char vnc[128];         /* --display vnc=ADDR:N: where VNC listens ("": none) */
+	char web[128];         /* --display web=ADDR:PORT: the browser console */
 	const char *vnc_password_file;
 };
 

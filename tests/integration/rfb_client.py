@@ -14,8 +14,8 @@ class Rfb:
     """One viewer: Rfb(port) reads the version and the security types;
     init() finishes the handshake and asks for 32-bit XRGB pixels."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=20):
-        self.s = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=20, sock=None):
+        self.s = sock or socket.create_connection((host, port), timeout=timeout)
         version = self.recvn(12)
         assert version.startswith(b"RFB 003."), version
         self.s.sendall(b"RFB 003.008\n")
@@ -105,3 +105,68 @@ class Rfb:
     def tap(self, keysym):
         self.key(keysym, True)
         self.key(keysym, False)
+
+
+class WebSocket:
+    """RFB over a WebSocket (RFC 6455) as noVNC speaks it: binary frames,
+    masked from the client.  Has the socket methods Rfb uses."""
+
+    def __init__(self, host, port, path="/websockify", timeout=20):
+        import base64
+        import os
+        self.s = socket.create_connection((host, port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n"
+                        % (path, host, port, key)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.s.recv(1)
+            if not chunk:
+                raise EOFError("no WebSocket handshake")
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 101"), head
+        self.pending = b""
+
+    def settimeout(self, t):
+        self.s.settimeout(t)
+
+    def close(self):
+        self.s.close()
+
+    def sendall(self, data):
+        import os
+        mask = os.urandom(4)
+        n = len(data)
+        head = bytes([0x82]) + (bytes([0x80 | n]) if n < 126 else
+                                struct.pack(">BH", 0x80 | 126, n) if n < 65536 else
+                                struct.pack(">BQ", 0x80 | 127, n))
+        self.s.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _exact(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.s.recv(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def recv(self, n):
+        while not self.pending:
+            head = self._exact(2)
+            if head is None:
+                return b""
+            length = head[1] & 0x7f
+            if length == 126:
+                length = struct.unpack(">H", self._exact(2))[0]
+            elif length == 127:
+                length = struct.unpack(">Q", self._exact(8))[0]
+            payload = self._exact(length) if length else b""
+            if head[0] & 0x0f == 8:          # close
+                return b""
+            if head[0] & 0x0f in (1, 2, 0):
+                self.pending += payload
+        data, self.pending = self.pending[:n], self.pending[n:]
+        return data

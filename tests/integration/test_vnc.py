@@ -215,3 +215,53 @@ def test_vnc_address_mistakes_are_named():
     r = run_wirt(["run", "--accel", "emu", "--firmware", guest_path("hello"),
                   "--display", "vnc=nohost:1"], timeout=20)
     assert r.returncode == 1 and "'nohost:1' is not ADDRESS:DISPLAY" in r.stderr
+
+
+def test_browser_console_serves_novnc_and_bridges_to_vnc(tmp_path):
+    if not (os.path.exists("/usr/share/novnc/vnc.html") and shutil.which("websockify")):
+        pytest.skip("Debian's novnc and websockify packages are not installed")
+    if not os.path.exists(SEABIOS):
+        pytest.skip("Debian's seabios package is not installed")
+    import urllib.request
+    from rfb_client import WebSocket
+    port = free_port()
+    vm = Vm(tmp_path, ["--firmware", "bios", "--display", "web=127.0.0.1:%d" % port,
+                       "--serial", "none"])
+    try:
+        wait_screen_text(vm, "No bootable device")
+        # The one URL: noVNC's page and its scripts, with their types.
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                page = urllib.request.urlopen("http://127.0.0.1:%d/vnc.html" % port, timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert b"noVNC" in page.read()
+        js = urllib.request.urlopen("http://127.0.0.1:%d/app/ui.js" % port, timeout=5)
+        assert "javascript" in js.headers["Content-Type"]
+        # Its WebSocket reaches the VNC server: the screen, as the
+        # screendump has it, and a key the VM accepts.
+        v = Rfb(0, sock=WebSocket("127.0.0.1", port))
+        assert v.security == [1] and v.init() == 0
+        v.request()
+        if (0, 0, 720, 400, ENC_DESKTOP_SIZE) in v.read_update():
+            v.request()
+            v.read_update()
+        dump = tmp_path / "s.ppm"
+        assert vm.qmp.execute("screendump", {"filename": str(dump)}) == {"return": {}}
+        assert v.rgb() == read_ppm(dump)[2]
+        v.tap(XK_Return)
+        v.close()
+        helper = subprocess.run(["pgrep", "-f", "websockify.*127.0.0.1:%d" % port],
+                                capture_output=True, text=True).stdout.split()
+        assert len(helper) == 1
+    finally:
+        vm.close()
+    # websockify ends with wirt.
+    deadline = time.monotonic() + 10
+    while subprocess.run(["pgrep", "-f", "websockify.*127.0.0.1:%d" % port],
+                         capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "websockify outlived wirt"
+        time.sleep(0.2)
