@@ -265,3 +265,45 @@ def test_browser_console_serves_novnc_and_bridges_to_vnc(tmp_path):
                          capture_output=True).returncode == 0:
         assert time.monotonic() < deadline, "websockify outlived wirt"
         time.sleep(0.2)
+
+
+def test_nonsense_vga_programming_while_viewed(tmp_path):
+    """vga_garbage.S writes random VGA ports, VBE registers and window
+    bytes while a viewer asks for frames and the monitor takes
+    screendumps; under the sanitizer build when it is there."""
+    san = os.path.join(os.path.dirname(WIRT), "build", "wirt-san")
+    binary = san if os.path.exists(san) else WIRT
+    port = free_port()
+    sock = str(tmp_path / "qmp.sock")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+    proc = subprocess.Popen([binary, "run", "--sandbox", "off", "--accel", "emu",
+                             "--firmware", guest_path("vga_garbage"), "--qmp", sock,
+                             "--display", "vnc=127.0.0.1:%d" % port],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    frames = dumps = 0
+    try:
+        from qmp_client import QmpClient
+        qmp = QmpClient(sock)
+        qmp.negotiate()
+        v = viewer(port)
+        v.s.settimeout(2)
+        while proc.poll() is None:
+            v.request()
+            try:
+                v.read_update()
+                frames += 1
+            except (socket.timeout, EOFError, OSError):
+                break
+            try:
+                r = qmp.execute("screendump", {"filename": str(tmp_path / "g.ppm")})
+            except OSError:
+                break
+            dumps += r is not None and "return" in r
+    finally:
+        out, err = proc.communicate(timeout=300)
+    assert "runtime error" not in err.decode() and "Sanitizer" not in err.decode(), err[-4000:]
+    assert proc.returncode == 67 and b"vga garbage done" in out, (proc.returncode, err[-2000:])
+    print("frames", frames, "screendumps", dumps)
+    assert frames > 0 and dumps > 0
