@@ -135,11 +135,11 @@ class WebSocket:
     def close(self):
         self.s.close()
 
-    def sendall(self, data):
+    def sendall(self, data, opcode=2):
         import os
         mask = os.urandom(4)
         n = len(data)
-        head = bytes([0x82]) + (bytes([0x80 | n]) if n < 126 else
+        head = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else
                                 struct.pack(">BH", 0x80 | 126, n) if n < 65536 else
                                 struct.pack(">BQ", 0x80 | 127, n))
         self.s.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
@@ -170,3 +170,23 @@ class WebSocket:
                 self.pending += payload
         data, self.pending = self.pending[:n], self.pending[n:]
         return data
+
+    def recv_message(self):
+        """One whole message (text or binary), or None when closed."""
+        message = b""
+        while True:
+            head = self._exact(2)
+            if head is None:
+                return None
+            length = head[1] & 0x7f
+            if length == 126:
+                length = struct.unpack(">H", self._exact(2))[0]
+            elif length == 127:
+                length = struct.unpack(">Q", self._exact(8))[0]
+            payload = self._exact(length) if length else b""
+            if head[0] & 0x0f == 8:
+                return None
+            if head[0] & 0x0f in (0, 1, 2):
+                message += payload
+                if head[0] & 0x80:
+                    return message

@@ -37,27 +37,29 @@ def pixel(img, x, y):
     return tuple(rgb[i:i + 3])
 
 
-def png_rows(path):
-    """(width, height, rows of RGB) of an 8-bit RGB PNG, decoded here
-    from the PNG specification (filters 0-4) to check what libpng wrote."""
-    data = open(path, "rb").read()
+def png_rows(path_or_data):
+    """(width, height, rows of RGB) of an 8-bit RGB or RGBA PNG, decoded
+    here from the PNG specification (filters 0-4) to check what libpng
+    (or a browser) wrote."""
+    data = path_or_data if isinstance(path_or_data, bytes) else open(path_or_data, "rb").read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, w = 8, b"", 0
+    pos, idat, w, bpp = 8, b"", 0, 3
     while pos < len(data):
         length, kind = struct.unpack(">I4s", data[pos:pos + 8])
         body = data[pos + 8:pos + 8 + length]
         if kind == b"IHDR":
             w, h, depth, colour = struct.unpack(">IIBB", body[:10])
-            assert (depth, colour) == (8, 2)
+            assert depth == 8 and colour in (2, 6) and body[12] == 0  # no interlace
+            bpp = 3 if colour == 2 else 4
         elif kind == b"IDAT":
             idat += body
         pos += 12 + length
-    raw, stride, rows, prev = zlib.decompress(idat), w * 3, [], bytes(w * 3)
+    raw, stride, rows, prev = zlib.decompress(idat), w * bpp, [], bytes(w * bpp)
     for y in range(h):
         f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
         for i in range(stride):
-            a = line[i - 3] if i >= 3 else 0
-            b, c = prev[i], prev[i - 3] if i >= 3 else 0
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
             if f == 1:
                 line[i] = (line[i] + a) & 255
             elif f == 2:
@@ -68,8 +70,13 @@ def png_rows(path):
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        rows.append(bytes(line))
         prev = line
+        if bpp == 4:
+            rgb = bytearray(w * 3)
+            rgb[0::3], rgb[1::3], rgb[2::3] = line[0::4], line[1::4], line[2::4]
+            rows.append(bytes(rgb))
+        else:
+            rows.append(bytes(line))
     return w, h, rows
 
 
