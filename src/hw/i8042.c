@@ -161,6 +161,9 @@ static uint64_t i8042_access_read(struct i8042 *k, int data_port)
 	if (data_port) {
 		v = k->out;
 		k->status &= ~(STATUS_OBF | STATUS_TIMEOUT);
+		/* The line drops as the byte is read and rises again with
+		 * the next one: an edge per byte for the (edge) ISA IRQ. */
+		i8042_update_irq(k);
 		i8042_pump(k);
 	} else {
 		v = k->status;
