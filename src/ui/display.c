@@ -106,3 +106,16 @@ void display_key(struct display *d, unsigned scancode, bool down)
 	if (in && in->key)
 		in->key(opaque, scancode, down);
 }
+
+void display_pointer(struct display *d, int dx, int dy, unsigned buttons)
+{
+	const struct display_input_ops *in;
+	void *opaque;
+
+	pthread_mutex_lock(&d->lock);
+	in = d->input;
+	opaque = d->input_opaque;
+	pthread_mutex_unlock(&d->lock);
+	if (in && in->pointer)
+		in->pointer(opaque, dx, dy, buttons);
+}

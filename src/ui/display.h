@@ -48,6 +48,9 @@ struct display_device_ops {
 struct display_input_ops {
 	/* PC scancode set 1 (0xE0-prefixed codes as 0xE0xx), down or up. */
 	void (*key)(void *opaque, unsigned scancode, bool down);
+	/* Relative pointer motion (y grows downwards) and the buttons now
+	 * held: bit 0 left, 1 right, 2 middle. */
+	void (*pointer)(void *opaque, int dx, int dy, unsigned buttons);
 };
 
 struct display {
@@ -85,5 +88,7 @@ int display_screendump(struct display *d, const char *path, const char *format);
 
 /* Send a key to the guest (a viewer's keyboard); ignored without one. */
 void display_key(struct display *d, unsigned scancode, bool down);
+/* Move the guest's pointer (a viewer's mouse); ignored without one. */
+void display_pointer(struct display *d, int dx, int dy, unsigned buttons);
 
 #endif

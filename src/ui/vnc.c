@@ -44,6 +44,7 @@ struct vnc {
 	bool thread_started;
 	volatile bool stop;
 	char *passwords[2];        /* for rfbCheckPasswordByList */
+	int pointer_x, pointer_y;  /* the last pointer position (-1: none) */
 };
 
 /* libvncserver's messages: connections are worth a debug line. */
@@ -133,6 +134,24 @@ static void vnc_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 
 	if (code)
 		display_key(v->display, code, down);
+}
+
+/*
+ * The viewer's pointer is absolute; the PS/2 mouse reports motion: the
+ * difference from the last position (the guest may accelerate it, so its
+ * pointer can drift from the viewer's).  RFB's buttons are left, middle,
+ * right in bits 0-2; PS/2's left, right, middle.
+ */
+static void vnc_pointer(int mask, int x, int y, rfbClientPtr cl)
+{
+	struct vnc *v = cl->screen->screenData;
+	unsigned buttons = (mask & 1) | (mask & 4 ? 2 : 0) | (mask & 2 ? 4 : 0);
+	int dx = v->pointer_x < 0 ? 0 : x - v->pointer_x;
+	int dy = v->pointer_y < 0 ? 0 : y - v->pointer_y;
+
+	v->pointer_x = x;
+	v->pointer_y = y;
+	display_pointer(v->display, dx, dy, buttons);
 }
 
 /* Cut text from a viewer: nothing in the guest takes it. */
@@ -311,6 +330,8 @@ int vnc_start(struct vm *vm, const char *listen, const char *web,
 	v->server->listenInterface = addr.s_addr;
 	v->server->httpPort = 0;
 	v->server->kbdAddEvent = vnc_key;
+	v->server->ptrAddEvent = vnc_pointer;
+	v->pointer_x = v->pointer_y = -1;
 	v->server->setXCutText = vnc_cut_text;
 	v->server->cursor = NULL;
 	if (v->passwords[0]) {

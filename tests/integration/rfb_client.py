@@ -102,6 +102,10 @@ class Rfb:
     def key(self, keysym, down):
         self.s.sendall(struct.pack(">BBxxI", 4, int(down), keysym))
 
+    def pointer(self, x, y, buttons=0):
+        """PointerEvent: buttons bit 0 left, 1 middle, 2 right."""
+        self.s.sendall(struct.pack(">BBHH", 5, buttons, x, y))
+
     def tap(self, keysym):
         self.key(keysym, True)
         self.key(keysym, False)

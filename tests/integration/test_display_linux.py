@@ -1,5 +1,6 @@
 """Linux's own drivers with the display (one boot of the default guest
-with --display vnc=...): the PCI VGA is the boot VGA device, atkbd finds
+with --display vnc=...): the PCI VGA is the boot VGA device, the i8042's
+AUX port is there for a mouse, atkbd finds
 the PS/2 keyboard ("AT Translated Set 2 keyboard", its probe commands
 answered through interrupts), and a key a VNC viewer types arrives as an
 evdev event of that keyboard."""
@@ -32,6 +33,9 @@ def test_linux_keyboard_and_vga(tmp_path):
         dmesg = g.run("dmesg")
         assert "vgaarb: setting as boot VGA device" in dmesg, dmesg
         assert "input: AT Translated Set 2 keyboard" in dmesg, dmesg
+        # The DSDT's PS2M device and the controller's AUX test: the mouse
+        # port (the default guest has no psmouse module to drive it).
+        assert "serio: i8042 AUX port at 0x60,0x64 irq 12" in dmesg, dmesg
         assert "0x1234" in g.run("cat /sys/bus/pci/devices/*/vendor")
         assert "0x030000" in g.run("cat /sys/bus/pci/devices/*/class")
         devices = g.run("cat /proc/bus/input/devices")

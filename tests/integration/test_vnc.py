@@ -307,3 +307,24 @@ def test_nonsense_vga_programming_while_viewed(tmp_path):
     assert proc.returncode == 67 and b"vga garbage done" in out, (proc.returncode, err[-2000:])
     print("frames", frames, "screendumps", dumps)
     assert frames > 0 and dumps > 0
+
+
+def test_pointer_reaches_the_ps2_mouse(tmp_path):
+    port = free_port()
+    vm = Vm(tmp_path, ["--firmware", guest_path("mouse_echo"),
+                       "--display", "vnc=127.0.0.1:%d" % port])
+    # AUX test passes; reset: ACK, self-test passed, ID 0; identify: ACK
+    # 00; reporting on: ACK -- all marked as the mouse's but the test's.
+    assert vm.wait_output("ready\n") == "00\nmfa\nmaa\nm00\nmfa\nm00\nmfa\nready\n"
+    v = viewer(port)
+    v.pointer(100, 100)               # where the pointer is: no motion
+    v.pointer(110, 95)                # right 10, up 5: dy +5 in PS/2
+    v.pointer(110, 95, buttons=1)     # left button down
+    v.pointer(110, 95, buttons=4)     # right button instead
+    v.pointer(110, 400)               # down 305: two packets (9-bit motion)
+    out = vm.wait_output("mcf\n")
+    packets = out.split("ready\n", 1)[1].split()
+    assert packets == ["m08", "m00", "m00", "m08", "m0a", "m05", "m09", "m00", "m00",
+                       "m0a", "m00", "m00", "m28", "m00", "m00", "m28", "m00", "mcf"], out
+    v.close()
+    vm.close()
