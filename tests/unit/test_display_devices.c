@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hw/ps2_kbd.h"
+#include "hw/ps2_mouse.h"
 #include "hw/vga.h"
 #include "ui/display.h"
 #include "ui/keymap.h"
@@ -169,6 +170,34 @@ static void test_ps2_keyboard(void **state)
 	assert_true(k.count <= PS2_KBD_QUEUE);
 }
 
+static void test_ps2_mouse(void **state)
+{
+	struct ps2_mouse m;
+
+	ps2_mouse_reset(&m);
+	ps2_mouse_move(&m, 5, 5, 1);		/* not reporting yet */
+	assert_int_equal(ps2_mouse_read(&m), -1);
+	ps2_mouse_write(&m, 0xf3);		/* sample rate 200 */
+	ps2_mouse_write(&m, 200);
+	ps2_mouse_write(&m, 0xe9);		/* status */
+	/* ACKs of both bytes and of the request; buttons (left, from the
+	 * move), resolution, rate */
+	static const int status[] = { 0xfa, 0xfa, 0xfa, 0x01, 2, 200 };
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(ps2_mouse_read(&m), status[i]);
+	ps2_mouse_write(&m, 0xf4);
+	assert_int_equal(ps2_mouse_read(&m), 0xfa);
+	ps2_mouse_move(&m, -3, 2, 0);		/* left 3, down 2 */
+	assert_int_equal(ps2_mouse_read(&m), 0x38);
+	assert_int_equal(ps2_mouse_read(&m), 0xfd);
+	assert_int_equal(ps2_mouse_read(&m), 0xfe);
+	/* A huge move: whole packets only, the queue never overflows. */
+	ps2_mouse_move(&m, 100000, -100000, 0);
+	assert_int_equal(m.count % 3, 0);
+	assert_true(m.count <= PS2_MOUSE_QUEUE);
+	ps2_mouse_write(&m, 0x00);		/* not a command */
+}
+
 static void test_keymap(void **state)
 {
 	assert_int_equal(keysym_to_scancode('a'), 0x1e);
@@ -201,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_vbe_refuses_and_clamps),
 		cmocka_unit_test(test_text_screen),
 		cmocka_unit_test(test_ps2_keyboard),
+		cmocka_unit_test(test_ps2_mouse),
 		cmocka_unit_test(test_keymap),
 		cmocka_unit_test(test_dirty_rect),
 	};
