@@ -72,6 +72,12 @@ _wirt()
 		--console)
 			COMPREPLY=($(compgen -W "serial virtio" -- "$cur"))
 			return ;;
+		--vga)
+			COMPREPLY=($(compgen -W "std none" -- "$cur"))
+			return ;;
+		--display)
+			COMPREPLY=($(compgen -W "vnc=127.0.0.1:1 web=127.0.0.1:6080 none" -- "$cur"))
+			return ;;
 		--runas)
 			COMPREPLY=($(compgen -u -- "$cur"))
 			return ;;

@@ -21,6 +21,7 @@ enum {
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
 	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_SMBIOS, OPT_CDROM, OPT_BOOT,
+	OPT_VGA, OPT_DISPLAY,
 };
 
 static const struct option long_options[] = {
@@ -52,6 +53,8 @@ static const struct option long_options[] = {
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "vga", required_argument, NULL, OPT_VGA },
+	{ "display", required_argument, NULL, OPT_DISPLAY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -133,6 +136,26 @@ static const char help_text[] =
 	"                            socket wirt listens on at PATH (socat -\n"
 	"                            UNIX-CONNECT:PATH); wirt console NAME reaches\n"
 	"                            it in every case\n"
+	"      --vga std|none        a standard VGA adapter (QEMU's -vga std: VGA\n"
+	"                            text and graphics modes, Bochs VBE up to\n"
+	"                            2560x1600x32, 16 MiB VRAM; with --firmware\n"
+	"                            its BIOS is Debian's vgabios-stdvga.bin);\n"
+	"                            its screen is saved with the monitor's\n"
+	"                            screendump (default none: headless)\n"
+	"      --display vnc=ADDR:N[,password-file=FILE]|none  show the screen\n"
+	"                            to VNC viewers (implies --vga std; a PS/2\n"
+	"                            keyboard and mouse take their keys and\n"
+	"                            pointer): N is the display\n"
+	"                            (port 5900+N) or a port from 5900, ADDR an\n"
+	"                            IPv4 address, default 127.0.0.1 (vnc=:1);\n"
+	"                            any other than 127.x needs password-file\n"
+	"                            (its first line; VNC authentication uses 8\n"
+	"                            characters)\n"
+	"      --display web=ADDR:PORT[,password-file=FILE]  the screen in a\n"
+	"                            browser: http://ADDR:PORT/vnc.html serves\n"
+	"                            noVNC (Debian's novnc and websockify); with\n"
+	"                            or without vnc= (then VNC takes a free port\n"
+	"                            from 5900 on ADDR)\n"
 	"      --rng                 a virtio-rng device (the guest's /dev/hwrng)\n"
 	"                            fed from the host's getrandom()\n"
 	"      --channel NAME,path=SOCKET  a named virtio-console port (repeatable,\n"
@@ -217,6 +240,46 @@ static int opt_error(char *err, size_t len, const char *fmt, ...)
 	vsnprintf(err, len, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+/* --display vnc=ADDR:N[,password-file=FILE], web=ADDR:PORT[,...] or
+ * none; vnc= and web= may both be given (two options). */
+static int parse_display(struct vm_config *cfg, const char *arg, char *err,
+			 size_t err_len)
+{
+	bool web = !strncmp(arg, "web=", 4);
+	char *dst = web ? cfg->web : cfg->vnc;
+	const char *opts;
+	size_t len;
+
+	if (!strcmp(arg, "none")) {
+		cfg->vnc[0] = cfg->web[0] = '\0';
+		return 0;
+	}
+	if (strncmp(arg, "vnc=", 4) && !web)
+		return opt_error(err, err_len,
+				 "--display must be vnc=ADDRESS:DISPLAY or web=ADDRESS:PORT "
+				 "(with ,password-file=FILE) or none, not '%s'", arg);
+	arg += 4;
+	opts = strchr(arg, ',');
+	len = opts ? (size_t)(opts - arg) : strlen(arg);
+	if (!len || len >= sizeof(cfg->vnc) || !memchr(arg, ':', len))
+		return opt_error(err, err_len, web ?
+				 "--display web= needs ADDRESS:PORT, e.g. web=127.0.0.1:6080" :
+				 "--display vnc= needs ADDRESS:DISPLAY, e.g. vnc=:1 or "
+				 "vnc=127.0.0.1:5901");
+	memcpy(dst, arg, len);
+	dst[len] = '\0';
+	if (opts) {
+		if (strncmp(opts, ",password-file=", 15) || !opts[15] ||
+		    strchr(opts + 15, ','))
+			return opt_error(err, err_len,
+					 "--display %s: unknown option '%s' (only "
+					 "password-file=FILE)", web ? "web" : "vnc", opts + 1);
+		cfg->vnc_password_file = opts + 15;
+	}
+	cfg->vga = true;
+	return 0;
 }
 
 /* kvm, emu, auto; emu,jit=on|off chooses the emulator's engine. */
@@ -430,6 +493,19 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			if (!*optarg)
 				return opt_error(err, err_len, "--runas needs a user name");
 			flags->runas = optarg;
+			break;
+		case OPT_VGA:
+			if (!strcmp(optarg, "std"))
+				cfg->vga = true;
+			else if (!strcmp(optarg, "none"))
+				cfg->vga = false;
+			else
+				return opt_error(err, err_len, "--vga must be std or none, not '%s'",
+						 optarg);
+			break;
+		case OPT_DISPLAY:
+			if (parse_display(cfg, optarg, err, err_len))
+				return -1;
 			break;
 		case OPT_DEBUGCON:
 			if (!*optarg)

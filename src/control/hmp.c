@@ -20,6 +20,7 @@ static const char help_text[] =
 	"info status          running or paused\n"
 	"info version         wirt's version\n"
 	"quit                 end wirt at once (no guest shutdown)\n"
+	"screendump [-f png|ppm] FILE  save the screen (default PPM)\n"
 	"stop                 pause the vCPUs\n"
 	"system_powerdown     press the ACPI power button\n"
 	"system_reset         reset the machine\n";
@@ -140,6 +141,36 @@ static void info(struct vm *vm, const char *what, FILE *out)
 	}
 }
 
+/* screendump [-f FORMAT] FILE, through QMP's command. */
+static void screendump(struct vm *vm, const char *args, FILE *out)
+{
+	json_object *req = json_object_new_object(), *a = json_object_new_object();
+	json_object *reply, *err;
+	bool negotiated = true;
+	char fmt[16] = "ppm";
+	int n = 0;
+
+	args += strspn(args, " \t");
+	if (sscanf(args, "-f %15s %n", fmt, &n) == 1)
+		args += n;
+	if (!*args) {
+		fputs("usage: screendump [-f png|ppm] FILE\n", out);
+		json_object_put(req);
+		json_object_put(a);
+		return;
+	}
+	json_object_object_add(a, "filename", json_object_new_string(args));
+	json_object_object_add(a, "format", json_object_new_string(fmt));
+	json_object_object_add(req, "execute", json_object_new_string("screendump"));
+	json_object_object_add(req, "arguments", a);
+	reply = qmp_dispatch(vm, req, &negotiated);
+	if (json_object_object_get_ex(reply, "error", &err) &&
+	    json_object_object_get_ex(err, "desc", &err))
+		fprintf(out, "%s\n", json_object_get_string(err));
+	json_object_put(reply);
+	json_object_put(req);
+}
+
 char *hmp_run(struct vm *vm, const char *line)
 {
 	static const char *simple_cmds[] = {
@@ -156,6 +187,16 @@ char *hmp_run(struct vm *vm, const char *line)
 		/* nothing */
 	} else if (!strcmp(cmd, "help") || !strcmp(cmd, "?")) {
 		fputs(help_text, out);
+	} else if (!strcmp(cmd, "screendump")) {
+		char *rest = strdup(strstr(line, "screendump") + strlen("screendump"));
+		size_t l = rest ? strlen(rest) : 0;
+
+		while (l && (rest[l - 1] == ' ' || rest[l - 1] == '\n' ||
+			     rest[l - 1] == '\r'))
+			rest[--l] = '\0';
+		if (rest)
+			screendump(vm, rest, out);
+		free(rest);
 	} else if (!strcmp(cmd, "info")) {
 		if (*arg)
 			info(vm, arg, out);

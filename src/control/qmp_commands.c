@@ -13,6 +13,7 @@
 #include "block/block_driver.h"
 #include "control/hmp.h"
 #include "control/qmp.h"
+#include "ui/display.h"
 #include "vm/vm.h"
 
 #ifndef WIRT_VERSION
@@ -226,6 +227,54 @@ static json_object *cmd_hmp(struct vm *vm, json_object *args, json_object **err)
 	return line;
 }
 
+/* screendump filename=F [format=png|ppm] (QEMU's default format: ppm). */
+static json_object *cmd_screendump(struct vm *vm, json_object *args,
+				   json_object **err)
+{
+	json_object *file, *fmt = NULL;
+	int ret;
+
+	json_object_object_get_ex(args, "filename", &file);
+	json_object_object_get_ex(args, "format", &fmt);
+	if (!vm->display) {
+		*err = qmp_error("GenericError", "no display device (--vga std)");
+		return NULL;
+	}
+	ret = display_screendump(vm->display, json_object_get_string(file),
+				 fmt ? json_object_get_string(fmt) : "ppm");
+	if (ret == -EINVAL)
+		*err = qmp_error("GenericError",
+				 "Parameter 'format' does not accept value '%s'",
+				 json_object_get_string(fmt));
+	else if (ret)
+		*err = qmp_error("GenericError", "cannot write %s: %s",
+				 json_object_get_string(file), strerror(-ret));
+	return ret ? NULL : json_object_new_object();
+}
+
+/* x-screen-text: the text of a text-mode screen (wirt's own command). */
+static json_object *cmd_screen_text(struct vm *vm, json_object *args,
+				    json_object **err)
+{
+	size_t len = 256 * 133;
+	char *buf = malloc(len);
+	json_object *text;
+	int ret = buf ? -ENODEV : -ENOMEM;
+
+	if (buf && vm->display && vm->display->dev->text)
+		ret = vm->display->dev->text(vm->display->dev_opaque, buf, len);
+	if (ret) {
+		free(buf);
+		*err = qmp_error("GenericError", "%s", ret == -ENODEV ?
+				 "no display device (--vga std)" :
+				 "the screen is not in a text mode");
+		return NULL;
+	}
+	text = json_object_new_string(buf);
+	free(buf);
+	return text;
+}
+
 static json_object *cmd_qmp_capabilities(struct vm *vm, json_object *args,
 					 json_object **err)
 {
@@ -260,6 +309,11 @@ static const struct qmp_command {
 	{ .name = "query-cpus-fast", .fn = cmd_query_cpus_fast },
 	{ .name = "query-block", .fn = cmd_query_block },
 	{ .name = "query-commands", .fn = cmd_query_commands },
+	{ .name = "screendump", .fn = cmd_screendump,
+	  .args = { { "filename", json_type_string, false },
+		    { "format", json_type_string, true },
+		    { "device", json_type_string, true } } },
+	{ .name = "x-screen-text", .fn = cmd_screen_text },
 	{ .name = "human-monitor-command", .fn = cmd_hmp,
 	  .args = { { "command-line", json_type_string, false },
 		    { "cpu-index", json_type_int, true } } },

@@ -12,6 +12,7 @@
 #include "hw/virtio/virtio.h"
 #include "net/net.h"
 #include "ui/console.h"
+#include "ui/vnc.h"
 #include "util/log.h"
 #include "vm/firmware_cfg.h"
 #include "vm/vm.h"
@@ -149,6 +150,19 @@ static int pci_devices_create(struct vm *vm)
 		ret = virtio_rng_create(vm);
 	if (ret)
 		return ret;
+	if (cfg->vga) {
+		ret = vga_create(vm, cfg->firmware != NULL);
+		if (ret) {
+			log_error("cannot create the VGA adapter: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	if (cfg->vnc[0] || cfg->web[0]) {
+		ret = vnc_start(vm, cfg->vnc[0] ? cfg->vnc : NULL,
+				cfg->web[0] ? cfg->web : NULL, cfg->vnc_password_file);
+		if (ret)
+			return ret;
+	}
 	/* Firmware gets the rest of the Q35 chipset and its configuration
 	 * (after the devices: the boot order names their slots). */
 	if (cfg->firmware) {

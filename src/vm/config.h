@@ -60,6 +60,10 @@ struct vm_config {
 	} serial;              /* --serial: where the console goes */
 	const char *serial_path;
 	struct smbios_config smbios; /* --smbios: strings the guest reads */
+	bool vga;              /* --vga std: the standard VGA adapter */
+	char vnc[128];         /* --display vnc=ADDR:N: where VNC listens ("": none) */
+	char web[128];         /* --display web=ADDR:PORT: the browser console */
+	const char *vnc_password_file;
 };
 
 #define VM_DEFAULT_MEMORY (512ULL << 20)

@@ -22,6 +22,8 @@
 struct event_loop;
 struct pci_host;
 struct acpi_pm;
+struct display;
+struct i8042;
 
 /* Why the machine stops running its vCPUs. */
 enum vm_stop_reason {
@@ -82,6 +84,8 @@ struct vm {
 	void *irq_opaque;
 	struct pci_host *pci; /* hw/pci.c; NULL until created */
 	struct acpi_pm *acpi_pm; /* hw/acpi_pm.c; NULL until created */
+	struct display *display; /* ui/display.c; NULL without a screen */
+	struct i8042 *i8042;     /* hw/i8042.c: the keyboard's controller */
 	bool has_apic;   /* local APICs and an IOAPIC exist (MADT lists them) */
 	/* Physical address bits the A20 gate clears: 0, or bit 20 with the
 	 * gate off (hw/port92.c; the emulator honours it). */

@@ -46,6 +46,7 @@ def test_hostile_guest_cannot_hurt_the_vmm(tmp_path):
             "--disk", "%s,format=raw" % raw, "--disk", "%s,format=qcow2" % qcow2,
             "--disk", "%s,format=raw,if=ide" % ide, "--cdrom", "%s,format=raw" % cd,
             "--net", "user,restrict=on", "--net", "user,restrict=on,model=e1000", "--rng",
+            "--vga", "std",
             "--channel", "org.wirt.test,path=%s" % (tmp_path / "chan.sock")]
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")

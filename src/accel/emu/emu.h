@@ -251,10 +251,16 @@ struct emu_cpu {
 	unsigned trace_pos;   /* the next slot, modulo 64 */
 };
 
+#define EMU_PAGE_CODE  0x1 /* decoded code cached from this page */
+#define EMU_PAGE_WATCH 0x2 /* dirty-logged device memory, clean since the
+			    * last fetch (emu_dirty_fetch) */
+
 /* Per-VM emulator state: interrupt controllers and the code-page map. */
 struct emu_vm {
 	struct vm *vm;
-	uint8_t *code_page;    /* per physical page: decoded code cached here */
+	/* per physical page: EMU_PAGE_* flags; a write to a page with any
+	 * of them set takes the slow path, which clears them */
+	uint8_t *code_page;
 	uint32_t *page_gen;    /* per physical page: bumped when code is written */
 	uint64_t npages;
 	struct pic *pic;
@@ -308,6 +314,7 @@ unsigned emu_peek_code(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned l
 uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size);
 void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val);
 bool emu_code_written(struct emu_vm *evm, uint64_t pa);
+int emu_dirty_fetch(void *opaque, unsigned idx, uint64_t *bitmap);
 /* The same for a write by this vCPU, which also leaves its current block. */
 void emu_cpu_code_written(struct emu_cpu *c, uint64_t pa);
 uint64_t emu_pio_read(struct emu_cpu *c, uint16_t port, unsigned size);
