@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysinfo.h>
+#include <unistd.h>
 
 #include "accel/accel.h"
 #include "cli/commands.h"
@@ -11,6 +12,7 @@
 #include "cli/run_config.h"
 #include "cli/run_control.h"
 #include "cli/run_options.h"
+#include "migration/migration.h"
 #include "ui/console.h"
 #include "util/log.h"
 #include "util/sandbox.h"
@@ -73,6 +75,27 @@ static int check_host_resources(const struct vm_config *cfg,
 		  (unsigned long long)(cfg->memory >> 20),
 		  (unsigned long long)(host >> 20));
 	return -ENOMEM;
+}
+
+/* --incoming: the machine built from the options takes the saved state. */
+static int restore_incoming(struct vm *vm, const char *uri)
+{
+	char why[256];
+	int fd, ret;
+
+	fd = migrate_open_incoming(uri, why, sizeof(why));
+	if (fd < 0) {
+		log_error("--incoming: %s", why);
+		return fd;
+	}
+	ret = vm_state_load(vm, fd, why, sizeof(why));
+	close(fd);
+	if (ret) {
+		log_error("--incoming %s: %s", uri, why);
+		return ret;
+	}
+	log_info("restored the machine from %s", uri);
+	return 0;
 }
 
 int cmd_run(int argc, char **argv)
@@ -141,6 +164,11 @@ int cmd_run(int argc, char **argv)
 		else
 			snprintf(log, sizeof(log), "/dev/null");
 		daemonize_ready(log);
+	}
+	if (flags.incoming && restore_incoming(vm, flags.incoming) < 0) {
+		vm_destroy(vm);
+		run_control_end();
+		return 1;
 	}
 	/* Everything is open: leave root, then give up what is left. */
 	if (sandbox_runas_drop() < 0 ||

@@ -13,6 +13,7 @@
 #include "block/block_driver.h"
 #include "control/hmp.h"
 #include "control/qmp.h"
+#include "migration/migration.h"
 #include "vm/vm.h"
 
 #ifndef WIRT_VERSION
@@ -79,6 +80,41 @@ static json_object *cmd_stop(struct vm *vm, json_object *args, json_object **err
 	if (vm_pause(vm) < 0)
 		*err = qmp_error("GenericError", "the vCPUs did not stop in time");
 	return json_object_new_object();
+}
+
+/* Written before the reply (QEMU runs it in the background and reports
+ * through query-migrate, which then says completed or failed). */
+static json_object *cmd_migrate(struct vm *vm, json_object *args, json_object **err)
+{
+	const char *uri = json_object_get_string(json_object_object_get(args, "uri"));
+	char why[256];
+
+	if (migrate_save_uri(vm, uri, why, sizeof(why)) < 0)
+		*err = qmp_error("GenericError", "%s", why);
+	return json_object_new_object();
+}
+
+static json_object *cmd_query_migrate(struct vm *vm, json_object *args,
+				      json_object **err)
+{
+	json_object *r = json_object_new_object(), *ram;
+	const char *status = migrate_status();
+
+	if (!strcmp(status, "none"))
+		return r;
+	json_object_object_add(r, "status", json_object_new_string(status));
+	json_object_object_add(r, "total-time",
+			       json_object_new_int64(migrate_total_time_ms()));
+	if (!strcmp(status, "failed"))
+		json_object_object_add(r, "error-desc",
+				       json_object_new_string(migrate_error()));
+	ram = json_object_new_object();
+	json_object_object_add(ram, "total",
+			       json_object_new_int64(vm->mem.ram_size));
+	json_object_object_add(ram, "transferred",
+			       json_object_new_int64(migrate_total_bytes()));
+	json_object_object_add(r, "ram", ram);
+	return r;
 }
 
 static json_object *cmd_cont(struct vm *vm, json_object *args, json_object **err)
@@ -260,6 +296,10 @@ static const struct qmp_command {
 	{ .name = "query-cpus-fast", .fn = cmd_query_cpus_fast },
 	{ .name = "query-block", .fn = cmd_query_block },
 	{ .name = "query-commands", .fn = cmd_query_commands },
+	{ .name = "migrate", .fn = cmd_migrate,
+	  .args = { { "uri", json_type_string, false },
+		    { "detach", json_type_boolean, true } } },
+	{ .name = "query-migrate", .fn = cmd_query_migrate },
 	{ .name = "human-monitor-command", .fn = cmd_hmp,
 	  .args = { { "command-line", json_type_string, false },
 		    { "cpu-index", json_type_int, true } } },

@@ -6,6 +6,7 @@
 #ifndef WIRT_UTIL_SANDBOX_H
 #define WIRT_UTIL_SANDBOX_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* Exit status when the sandbox refused a system call. */
@@ -31,6 +32,9 @@ int sandbox_runas_drop(void);
  * SANDBOX_EXIT_STATUS.  0, or a negative errno with the reason logged.
  */
 int sandbox_enter(void (*on_refusal)(void));
+
+/* Is the filter installed (things it forbids must not be tried)? */
+bool sandbox_active(void);
 
 /* What a thread does, which decides the narrower filter it adds. */
 enum sandbox_thread {

@@ -39,11 +39,25 @@ struct vcpu {
 	void *accel_data; /* the accelerator's per-vCPU state */
 };
 
-/* A device that wants to hear about machine resets and teardown. */
+struct vmstate_out;
+struct vmstate_in;
+
+/*
+ * A device that wants to hear about machine resets and teardown, and one
+ * with state to save: its section in the VM state stream is name (one per
+ * instance, counted in registration order), written at version; load is
+ * given the section (in->version may be older) and returns 0 or negative
+ * errno with the reason set (vmstate_fail).  Both run with the vCPUs
+ * parked (migration/vm_save.c).
+ */
 struct device_hooks {
 	void (*reset)(void *opaque);
 	void (*destroy)(void *opaque);
 	void *opaque;
+	const char *name;
+	uint32_t version;
+	void (*save)(void *opaque, struct vmstate_out *o);
+	int (*load)(void *opaque, struct vmstate_in *in);
 };
 
 #define VM_MAX_DEVICES 64
