@@ -154,6 +154,22 @@ int cmd_run(int argc, char **argv)
 		run_control_end();
 		return 1;
 	}
+	/* Restored before wirt detaches: a failure is its exit status. */
+	if (flags.incoming && flags.loadvm) {
+		log_error("--incoming and --loadvm: give one of them");
+		ret = -EINVAL;
+	} else if (flags.loadvm) {
+		char why[256];
+
+		ret = vm_loadvm(vm, flags.loadvm, false, why, sizeof(why));
+		if (ret)
+			log_error("--loadvm %s: %s", flags.loadvm, why);
+	}
+	if (ret < 0 || (flags.incoming && restore_incoming(vm, flags.incoming) < 0)) {
+		vm_destroy(vm);
+		run_control_end();
+		return 1;
+	}
 	if (flags.daemonize) {
 		char log[300];
 
@@ -164,11 +180,6 @@ int cmd_run(int argc, char **argv)
 		else
 			snprintf(log, sizeof(log), "/dev/null");
 		daemonize_ready(log);
-	}
-	if (flags.incoming && restore_incoming(vm, flags.incoming) < 0) {
-		vm_destroy(vm);
-		run_control_end();
-		return 1;
 	}
 	/* Everything is open: leave root, then give up what is left. */
 	if (sandbox_runas_drop() < 0 ||

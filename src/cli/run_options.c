@@ -19,7 +19,7 @@ enum {
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
-	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_INCOMING,
+	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_INCOMING, OPT_LOADVM,
 };
 
 static const struct option long_options[] = {
@@ -46,6 +46,7 @@ static const struct option long_options[] = {
 	{ "daemonize", no_argument, NULL, OPT_DAEMONIZE },
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
+	{ "loadvm", required_argument, NULL, OPT_LOADVM },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
@@ -149,6 +150,8 @@ static const char help_text[] =
 	"                            migrate command saved (give the same machine\n"
 	"                            options: memory, vCPUs, devices); exec: reads\n"
 	"                            it from COMMAND's standard output\n"
+	"      --loadvm NAME         start from the snapshot NAME that the monitor's\n"
+	"                            savevm made (disks go back to it too)\n"
 	"Security:\n"
 	"      --sandbox on|off      once the machine is built, a seccomp filter\n"
 	"                            allows only the system calls running it needs\n"
@@ -404,6 +407,11 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 						 "--incoming '%s': give file:PATH or exec:COMMAND",
 						 optarg);
 			flags->incoming = optarg;
+			break;
+		case OPT_LOADVM:
+			if (!*optarg)
+				return opt_error(err, err_len, "--loadvm needs a snapshot name");
+			flags->loadvm = optarg;
 			break;
 		case OPT_QMP:
 			if (!*optarg)

@@ -10,6 +10,7 @@
 #ifndef WIRT_MIGRATION_MIGRATION_H
 #define WIRT_MIGRATION_MIGRATION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,24 @@ int vm_state_save(struct vm *vm, int fd, char *why, size_t why_len);
  * state to run: the caller ends it or resets it).
  */
 int vm_state_load(struct vm *vm, int fd, char *why, size_t why_len);
+
+/* The same through a stream set up by the caller (vmstate_out_init_fn;
+ * finished and freed here, o->bytes tells the size) or a read function
+ * (NULL: opaque points to a file descriptor). */
+int vm_state_save_to(struct vm *vm, struct vmstate_out *o, char *why, size_t why_len);
+int vm_state_load_from(struct vm *vm, int (*read)(void *opaque, void *p, size_t n),
+		       void *opaque, char *why, size_t why_len);
+
+/*
+ * snapshot.c: savevm/loadvm/delvm (the human monitor's commands and
+ * --loadvm): the machine's state in the first writable disk's qcow2
+ * VM state area, an internal snapshot NAME of every writable disk.
+ * pause: the machine runs (pause it meanwhile; at start-up it does not
+ * yet).  0, or negative errno with the reason in why.
+ */
+int vm_savevm(struct vm *vm, const char *name, char *why, size_t why_len);
+int vm_loadvm(struct vm *vm, const char *name, bool pause, char *why, size_t why_len);
+int vm_delvm(struct vm *vm, const char *name, char *why, size_t why_len);
 
 /* ram_state.c: guest RAM as runs of non-zero pages. */
 void ram_state_save(struct vm *vm, struct vmstate_out *o);

@@ -222,49 +222,57 @@ static unsigned device_instance(const struct vm *vm, unsigned i)
 
 int vm_state_save(struct vm *vm, int fd, char *why, size_t why_len)
 {
-	struct cpu_full_state *st;
 	struct vmstate_out o;
+
+	vmstate_out_init(&o, fd);
+	return vm_state_save_to(vm, &o, why, why_len);
+}
+
+int vm_state_save_to(struct vm *vm, struct vmstate_out *o, char *why, size_t why_len)
+{
+	struct cpu_full_state *st;
 	unsigned i;
 	int ret;
 
 	if (!vm->accel->vcpu_save) {
 		snprintf(why, why_len, "saving a running machine is not supported under --accel %s yet",
 			 vm->accel->name);
+		vmstate_out_free(o);
 		return -ENOTSUP;
 	}
 	st = malloc(sizeof(*st));
 	if (!st) {
 		snprintf(why, why_len, "out of memory");
+		vmstate_out_free(o);
 		return -ENOMEM;
 	}
-	vmstate_out_init(&o, fd);
-	machine_save(vm, &o);
-	vmstate_begin(&o, "clock", 0, CLOCK_VERSION);
-	vmstate_put_u64(&o, vm_clock_ns());
-	vmstate_end(&o);
-	for (i = 0; i < vm->ncpus && !o.error; i++) {
+	machine_save(vm, o);
+	vmstate_begin(o, "clock", 0, CLOCK_VERSION);
+	vmstate_put_u64(o, vm_clock_ns());
+	vmstate_end(o);
+	for (i = 0; i < vm->ncpus && !o->error; i++) {
 		ret = vm->accel->vcpu_save(&vm->vcpus[i], st);
 		if (ret) {
 			snprintf(why, why_len, "cannot read the state of vCPU %u: %s", i,
 				 strerror(-ret));
 			free(st);
-			vmstate_out_free(&o);
+			vmstate_out_free(o);
 			return ret;
 		}
-		cpu_save(&o, i, st);
+		cpu_save(o, i, st);
 	}
 	free(st);
-	ram_state_save(vm, &o);
-	for (i = 0; i < vm->ndevices && !o.error; i++) {
+	ram_state_save(vm, o);
+	for (i = 0; i < vm->ndevices && !o->error; i++) {
 		const struct device_hooks *d = &vm->devices[i];
 
 		if (!d->save)
 			continue;
-		vmstate_begin(&o, d->name, device_instance(vm, i), d->version);
-		d->save(d->opaque, &o);
-		vmstate_end(&o);
+		vmstate_begin(o, d->name, device_instance(vm, i), d->version);
+		d->save(d->opaque, o);
+		vmstate_end(o);
 	}
-	ret = vmstate_out_finish(&o);
+	ret = vmstate_out_finish(o);
 	if (ret)
 		snprintf(why, why_len, "cannot write the state: %s", strerror(-ret));
 	return ret;
@@ -352,6 +360,12 @@ static int check_complete(struct vm *vm, struct vmstate_in *in, const bool *dev_
 
 int vm_state_load(struct vm *vm, int fd, char *why, size_t why_len)
 {
+	return vm_state_load_from(vm, NULL, &fd, why, why_len);
+}
+
+int vm_state_load_from(struct vm *vm, vmstate_io_fn read, void *opaque,
+		       char *why, size_t why_len)
+{
 	bool dev_seen[VM_MAX_DEVICES] = { false }, cpu_seen[VM_MAX_CPUS] = { false };
 	bool ram_seen = false;
 	struct cpu_full_state *st = malloc(sizeof(*st));
@@ -368,7 +382,7 @@ int vm_state_load(struct vm *vm, int fd, char *why, size_t why_len)
 		snprintf(why, why_len, "out of memory");
 		return -ENOMEM;
 	}
-	ret = vmstate_in_init(&in, fd);
+	ret = read ? vmstate_in_init_fn(&in, read, opaque) : vmstate_in_init(&in, *(int *)opaque);
 	if (!ret) {
 		ret = vmstate_next_section(&in);
 		if (ret == 1 && (strcmp(in.name, "machine") || in.version > MACHINE_VERSION))

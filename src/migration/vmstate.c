@@ -52,19 +52,52 @@ static int read_all(int fd, void *p, size_t n)
 	return 0;
 }
 
+static int fd_write(void *opaque, void *p, size_t n)
+{
+	return write_all(*(int *)opaque, p, n);
+}
+
+static int fd_read(void *opaque, void *p, size_t n)
+{
+	return read_all(*(int *)opaque, p, n);
+}
+
 /* ---- writing ---- */
 
+static void out_flush(struct vmstate_out *o)
+{
+	int ret;
+
+	if (o->error || !o->iolen)
+		return;
+	ret = o->write(o->opaque, o->iobuf, o->iolen);
+	if (ret)
+		o->error = ret;
+	o->iolen = 0;
+}
+
+/* Small pieces gather in iobuf; large ones go straight through. */
 static void out_raw(struct vmstate_out *o, const void *p, size_t n)
 {
 	int ret;
 
 	if (o->error)
 		return;
-	ret = write_all(o->fd, p, n);
-	if (ret)
+	o->bytes += n;
+	if (o->iolen + n <= VMSTATE_IOBUF) {
+		memcpy(o->iobuf + o->iolen, p, n);
+		o->iolen += n;
+		return;
+	}
+	out_flush(o);
+	if (n < VMSTATE_IOBUF) {
+		memcpy(o->iobuf, p, n);
+		o->iolen = n;
+		return;
+	}
+	ret = o->write(o->opaque, (void *)p, n);
+	if (ret && !o->error)
 		o->error = ret;
-	else
-		o->bytes += n;
 }
 
 static void out_le32(struct vmstate_out *o, uint32_t v)
@@ -81,8 +114,20 @@ static void out_le64(struct vmstate_out *o, uint64_t v)
 
 void vmstate_out_init(struct vmstate_out *o, int fd)
 {
-	memset(o, 0, sizeof(*o));
+	/* The header waits in iobuf: opaque can still be set. */
+	vmstate_out_init_fn(o, fd_write, NULL);
 	o->fd = fd;
+	o->opaque = &o->fd;
+}
+
+void vmstate_out_init_fn(struct vmstate_out *o, vmstate_io_fn fn, void *opaque)
+{
+	memset(o, 0, sizeof(*o));
+	o->write = fn;
+	o->opaque = opaque;
+	o->iobuf = malloc(VMSTATE_IOBUF);
+	if (!o->iobuf)
+		o->error = -ENOMEM;
 	out_raw(o, magic, sizeof(magic));
 	out_le32(o, VMSTATE_FORMAT_VERSION);
 	out_le32(o, 0);
@@ -216,6 +261,7 @@ int vmstate_out_finish(struct vmstate_out *o)
 {
 	vmstate_begin(o, "end", 0, 1);
 	vmstate_end(o);
+	out_flush(o);
 	vmstate_out_free(o);
 	return o->error;
 }
@@ -223,8 +269,9 @@ int vmstate_out_finish(struct vmstate_out *o)
 void vmstate_out_free(struct vmstate_out *o)
 {
 	free(o->buf);
-	o->buf = NULL;
-	o->cap = o->len = 0;
+	free(o->iobuf);
+	o->buf = o->iobuf = NULL;
+	o->cap = o->len = o->iolen = 0;
 }
 
 /* ---- reading ---- */
@@ -248,7 +295,7 @@ static int in_raw(struct vmstate_in *in, void *p, size_t n, const char *what)
 
 	if (in->error)
 		return in->error;
-	ret = read_all(in->fd, p, n);
+	ret = in->read(in->opaque, p, n);
 	if (ret == -EPIPE)
 		return vmstate_fail(in, -EINVAL, "the state is truncated (in %s)", what);
 	if (ret)
@@ -256,13 +303,30 @@ static int in_raw(struct vmstate_in *in, void *p, size_t n, const char *what)
 	return 0;
 }
 
+static int read_header(struct vmstate_in *in);
+
 int vmstate_in_init(struct vmstate_in *in, int fd)
+{
+	memset(in, 0, sizeof(*in));
+	in->read = fd_read;
+	in->fd = fd;
+	in->opaque = &in->fd;
+	return read_header(in);
+}
+
+int vmstate_in_init_fn(struct vmstate_in *in, vmstate_io_fn fn, void *opaque)
+{
+	memset(in, 0, sizeof(*in));
+	in->read = fn;
+	in->opaque = opaque;
+	return read_header(in);
+}
+
+static int read_header(struct vmstate_in *in)
 {
 	uint8_t head[16];
 	uint32_t version;
 
-	memset(in, 0, sizeof(*in));
-	in->fd = fd;
 	if (in_raw(in, head, sizeof(head), "the header"))
 		return in->error;
 	if (memcmp(head, magic, sizeof(magic)))

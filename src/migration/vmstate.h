@@ -27,9 +27,19 @@
 #define VMSTATE_FORMAT_VERSION 1
 #define VMSTATE_NAME_MAX 64
 
+/* Where a stream goes or comes from: write or read exactly n bytes;
+ * 0, -EPIPE at the end of the input, or negative errno. */
+typedef int (*vmstate_io_fn)(void *opaque, void *p, size_t n);
+
+#define VMSTATE_IOBUF (256u << 10)
+
 struct vmstate_out {
+	vmstate_io_fn write;
+	void *opaque;
 	int fd;
 	int error;               /* first negative errno, sticky */
+	uint8_t *iobuf;          /* small writes gather here */
+	size_t iolen;
 	uint64_t bytes;          /* written so far */
 	/* The section being written: buffered, or streamed when its length
 	 * was given in advance (RAM). */
@@ -43,6 +53,8 @@ struct vmstate_out {
 };
 
 struct vmstate_in {
+	vmstate_io_fn read;
+	void *opaque;
 	int fd;
 	int error;
 	char msg[160];           /* why the stream was refused */
@@ -64,8 +76,9 @@ struct vmstate_in {
 
 /* ---- writing ---- */
 
-/* Write the header to fd (a file, pipe or socket). */
+/* Write the header to fd (a file, pipe or socket), or through fn. */
 void vmstate_out_init(struct vmstate_out *o, int fd);
+void vmstate_out_init_fn(struct vmstate_out *o, vmstate_io_fn fn, void *opaque);
 void vmstate_begin(struct vmstate_out *o, const char *name, uint32_t instance,
 		   uint32_t version);
 /* The same for a large section of exactly len bytes, written straight
@@ -88,6 +101,7 @@ void vmstate_out_free(struct vmstate_out *o);
 
 /* Read and check the header: 0, or negative errno with in->msg set. */
 int vmstate_in_init(struct vmstate_in *in, int fd);
+int vmstate_in_init_fn(struct vmstate_in *in, vmstate_io_fn fn, void *opaque);
 /*
  * Move to the next section (skipping what is left of the current one):
  * 1 with in->name etc. set, 0 at the end section, negative errno with

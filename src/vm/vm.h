@@ -21,6 +21,7 @@
 struct event_loop;
 struct pci_host;
 struct acpi_pm;
+struct block_dev;
 
 /* Why the machine stops running its vCPUs. */
 enum vm_stop_reason {
@@ -108,6 +109,9 @@ struct vm {
 
 	struct device_hooks devices[VM_MAX_DEVICES];
 	unsigned ndevices;
+	/* The guest's disk images, for savevm/loadvm (vm_add_disk). */
+	struct block_dev *disks[VM_MAX_DISKS];
+	unsigned ndisks;
 
 	/* Lifecycle: the first stop request wins until the VM runs again. */
 	pthread_mutex_t stop_lock;
@@ -180,5 +184,8 @@ void vm_park(struct vcpu *vcpu);
 
 /* Register reset/destroy callbacks for a device. */
 void vm_add_device(struct vm *vm, const struct device_hooks *hooks);
+
+/* A disk controller's image, which savevm snapshots with the machine. */
+void vm_add_disk(struct vm *vm, struct block_dev *bs);
 
 #endif

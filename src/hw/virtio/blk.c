@@ -353,5 +353,6 @@ int virtio_blk_create(struct vm *vm, const char *spec)
 	if (!vdev)
 		return -EIO;
 	fill_config(vdev, blk);
+	vm_add_disk(vm, blk->bs);
 	return 0;
 }
