@@ -215,3 +215,70 @@ def test_exec_migration_without_sandbox(tmp_path, wirt_binary):
     p.wait()
     seq = ticks(before + after)
     assert ticks(after) and seq == list(range(seq[0], seq[0] + len(seq))), (before, after)
+
+
+def hmp(q, line):
+    return q.cmd("human-monitor-command", {"command-line": line})
+
+
+def test_savevm_loadvm_delvm(tmp_path, wirt_binary):
+    """Internal snapshots with machine state in a qcow2 disk: loadvm goes
+    back to the saved tick, --loadvm starts there, qemu-img agrees on the
+    image and the VM state size."""
+    disk = tmp_path / "d.qcow2"
+    assert subprocess.run([WIRT, "img", "create", "-f", "qcow2", str(disk), "64M"],
+                          capture_output=True).returncode == 0
+    p, q = start(tmp_path, "snap", extra=["--disk", str(disk)])
+    try:
+        read_for(p, 0.6)
+        assert hmp(q, "savevm s1") == ""
+        saved_at = ticks(read_for(p, 0.8))
+        assert saved_at, "the guest did not go on after savevm"
+        assert hmp(q, "loadvm s1") == ""
+        back = ticks(read_for(p, 0.8))
+        assert back and back[0] < saved_at[-1], (saved_at, back)
+        assert "s1" in hmp(q, "info snapshots")
+        assert "no snapshot 'nope'" in hmp(q, "loadvm nope")
+        assert "needs an argument" in hmp(q, "savevm")
+        assert hmp(q, "savevm s2") == "" and hmp(q, "delvm s2") == ""
+        assert "no snapshot 's2'" in hmp(q, "delvm s2")
+    finally:
+        finish(p, q)
+    listing = subprocess.run([WIRT, "img", "snapshot", "-l", str(disk)],
+                             capture_output=True, text=True).stdout
+    size = int(re.search(r"^1\s+s1\s+(\d+)", listing, re.M).group(1))
+    assert size > 4096, listing
+    check = subprocess.run(["qemu-img", "check", str(disk)], capture_output=True, text=True)
+    assert check.returncode == 0, check
+    qlist = subprocess.run(["qemu-img", "snapshot", "-l", str(disk)],
+                           capture_output=True, text=True).stdout
+    assert "s1" in qlist and "KiB" in qlist, qlist
+    # A new wirt starts from the snapshot.
+    p = subprocess.Popen([WIRT, "run", "--accel", "emu", "--memory", MEMORY,
+                          "--firmware", guest_path("counter"), "--disk", str(disk),
+                          "--loadvm", "s1"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    again = ticks(read_for(p, 0.6))
+    p.kill()
+    p.wait()
+    assert again and again[0] == back[0], (back, again)
+    p = subprocess.run([WIRT, "run", "--accel", "emu", "--memory", MEMORY,
+                        "--firmware", guest_path("counter"), "--disk", str(disk),
+                        "--loadvm", "nope"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "--loadvm nope: no snapshot 'nope'" in p.stderr, p.stderr
+
+
+def test_savevm_needs_a_qcow2_disk(tmp_path, wirt_binary):
+    raw = tmp_path / "d.raw"
+    raw.write_bytes(b"\0" * (1 << 20))
+    p, q = start(tmp_path, "raw", extra=["--disk", "%s,format=raw" % raw])
+    try:
+        assert "cannot hold snapshots" in hmp(q, "savevm s1")
+        assert q.cmd("query-status")["status"] == "running"
+    finally:
+        finish(p, q)
+    p, q = start(tmp_path, "nodisk")
+    try:
+        assert "no writable qcow2 disk" in hmp(q, "savevm s1")
+    finally:
+        finish(p, q)
