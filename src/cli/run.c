@@ -154,6 +154,7 @@ int cmd_run(int argc, char **argv)
 		run_control_end();
 		return 1;
 	}
+	ram_state_prepare();
 	/* Restored before wirt detaches: a failure is its exit status. */
 	if (flags.incoming && flags.loadvm) {
 		log_error("--incoming and --loadvm: give one of them");

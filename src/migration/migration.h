@@ -49,7 +49,9 @@ int vm_savevm(struct vm *vm, const char *name, char *why, size_t why_len);
 int vm_loadvm(struct vm *vm, const char *name, bool pause, char *why, size_t why_len);
 int vm_delvm(struct vm *vm, const char *name, char *why, size_t why_len);
 
-/* ram_state.c: guest RAM as runs of non-zero pages. */
+/* ram_state.c: guest RAM as runs of non-zero pages; prepare opens what
+ * it needs before the sandbox (call once the RAM is mapped). */
+void ram_state_prepare(void);
 void ram_state_save(struct vm *vm, struct vmstate_out *o);
 int ram_state_load(struct vm *vm, struct vmstate_in *in);
 #define RAM_STATE_VERSION 1

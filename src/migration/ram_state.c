@@ -11,15 +11,58 @@
 #include "migration/migration.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "migration/vmstate.h"
 #include "vm/vm.h"
 
 #define PAGE 4096ULL
 #define RUN_HEADER 12
+
+/*
+ * /proc/self/pagemap says which pages of the RAM mapping were never
+ * touched (neither present nor swapped): those read as zero without
+ * being looked at, which would fault each one in.  Opened before the
+ * sandbox (ram_state_prepare); without it every page is read.
+ */
+static int pagemap_fd = -1;
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_CHUNK 512
+
+void ram_state_prepare(void)
+{
+	if (pagemap_fd < 0)
+		pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+/* Whether page i may hold data; entries are read PM_CHUNK at a time. */
+struct touched {
+	uint64_t first, n;
+	uint64_t e[PM_CHUNK];
+};
+
+static bool page_touched(const struct guest_memory *gm, struct touched *t, uint64_t i)
+{
+	if (pagemap_fd < 0)
+		return true;
+	if (i < t->first || i >= t->first + t->n) {
+		uint64_t vpage = (uintptr_t)gm->ram_base / PAGE + i;
+		ssize_t r = pread(pagemap_fd, t->e, sizeof(t->e), vpage * 8);
+
+		if (r < 8) {
+			t->n = 0;
+			return true;
+		}
+		t->first = i;
+		t->n = r / 8;
+	}
+	return t->e[i - t->first] & (PM_PRESENT | PM_SWAPPED);
+}
 
 static bool page_is_zero(const uint8_t *p)
 {
@@ -36,18 +79,22 @@ static void for_each_run(const struct guest_memory *gm,
 			 void (*fn)(void *ctx, uint64_t first, uint64_t n), void *ctx)
 {
 	uint64_t pages = gm->ram_map_size / PAGE, i = 0, start;
+	struct touched *t = calloc(1, sizeof(*t));
+#define HAS_DATA(i) ((!t || page_touched(gm, t, i)) && \
+		     !page_is_zero(gm->ram_base + (i) * PAGE))
 
 	while (i < pages) {
-		while (i < pages && page_is_zero(gm->ram_base + i * PAGE))
+		while (i < pages && !HAS_DATA(i))
 			i++;
 		start = i;
 		/* Runs up to 4 GiB: the count is 32 bits. */
-		while (i < pages && i - start < UINT32_MAX &&
-		       !page_is_zero(gm->ram_base + i * PAGE))
+		while (i < pages && i - start < UINT32_MAX && HAS_DATA(i))
 			i++;
 		if (i > start)
 			fn(ctx, start, i - start);
 	}
+#undef HAS_DATA
+	free(t);
 }
 
 static void count_run(void *ctx, uint64_t first, uint64_t n)
