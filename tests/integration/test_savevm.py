@@ -52,7 +52,7 @@ def saved(tmp_path_factory):
     return d / "state", out
 
 
-def restore(tmp_path, state, extra=(), seconds=1.0):
+def restore(tmp_path, state, extra=(), seconds=2.0):
     p = subprocess.Popen([WIRT, "run", "--accel", "emu", "--memory", MEMORY,
                           "--firmware", guest_path("counter"),
                           "--incoming", "file:%s" % state] + list(extra),
@@ -81,8 +81,8 @@ def test_restore_continues_the_guest_exactly(tmp_path, saved, wirt_binary):
 def test_restore_twice_from_one_state(tmp_path, saved, wirt_binary):
     """The file is not used up: a second restore starts at the same tick."""
     state, before = saved
-    _, a, _ = restore(tmp_path, state, seconds=0.6)
-    _, b, _ = restore(tmp_path, state, seconds=0.6)
+    _, a, _ = restore(tmp_path, state, seconds=1.5)
+    _, b, _ = restore(tmp_path, state, seconds=1.5)
     assert ticks(a)[:2] == ticks(b)[:2] and ticks(a), (a, b)
 
 
@@ -210,7 +210,7 @@ def test_exec_migration_without_sandbox(tmp_path, wirt_binary):
                           "--incoming", "exec:gzip -dc %s" % path],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    after = read_for(p, 0.8)
+    after = read_for(p, 2.0)
     p.kill()
     p.wait()
     seq = ticks(before + after)
@@ -258,7 +258,7 @@ def test_savevm_loadvm_delvm(tmp_path, wirt_binary):
                           "--firmware", guest_path("counter"), "--disk", str(disk),
                           "--loadvm", "s1"], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    again = ticks(read_for(p, 0.6))
+    again = ticks(read_for(p, 1.5))
     p.kill()
     p.wait()
     assert again and again[0] == back[0], (back, again)
