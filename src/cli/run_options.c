@@ -21,7 +21,7 @@ enum {
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
 	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_SMBIOS, OPT_CDROM, OPT_BOOT,
-	OPT_VGA, OPT_DISPLAY,
+	OPT_VGA, OPT_DISPLAY, OPT_INCOMING, OPT_LOADVM,
 };
 
 static const struct option long_options[] = {
@@ -50,6 +50,8 @@ static const struct option long_options[] = {
 	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
 	{ "daemonize", no_argument, NULL, OPT_DAEMONIZE },
 	{ "log", required_argument, NULL, OPT_LOG },
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
+	{ "loadvm", required_argument, NULL, OPT_LOADVM },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
@@ -201,6 +203,12 @@ static const char help_text[] =
 	"                            NAME, messages go to --log or the runtime\n"
 	"                            directory's file log\n"
 	"      --log FILE            messages to FILE (appended) with --daemonize\n"
+	"      --incoming file:PATH|exec:COMMAND  start from a state the QMP\n"
+	"                            migrate command saved (give the same machine\n"
+	"                            options: memory, vCPUs, devices); exec: reads\n"
+	"                            it from COMMAND's standard output\n"
+	"      --loadvm NAME         start from the snapshot NAME that the monitor's\n"
+	"                            savevm made (disks go back to it too)\n"
 	"Security:\n"
 	"      --sandbox on|off      once the machine is built, a seccomp filter\n"
 	"                            allows only the system calls running it needs\n"
@@ -523,6 +531,18 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 						 "'-' or '_', starting with a letter or digit",
 						 optarg, VM_NAME_MAX);
 			flags->name = optarg;
+			break;
+		case OPT_INCOMING:
+			if (strncmp(optarg, "file:", 5) && strncmp(optarg, "exec:", 5))
+				return opt_error(err, err_len,
+						 "--incoming '%s': give file:PATH or exec:COMMAND",
+						 optarg);
+			flags->incoming = optarg;
+			break;
+		case OPT_LOADVM:
+			if (!*optarg)
+				return opt_error(err, err_len, "--loadvm needs a snapshot name");
+			flags->loadvm = optarg;
 			break;
 		case OPT_QMP:
 			if (!*optarg)

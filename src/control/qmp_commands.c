@@ -14,6 +14,7 @@
 #include "control/hmp.h"
 #include "control/qmp.h"
 #include "ui/display.h"
+#include "migration/migration.h"
 #include "vm/vm.h"
 
 #ifndef WIRT_VERSION
@@ -80,6 +81,41 @@ static json_object *cmd_stop(struct vm *vm, json_object *args, json_object **err
 	if (vm_pause(vm) < 0)
 		*err = qmp_error("GenericError", "the vCPUs did not stop in time");
 	return json_object_new_object();
+}
+
+/* Written before the reply (QEMU runs it in the background and reports
+ * through query-migrate, which then says completed or failed). */
+static json_object *cmd_migrate(struct vm *vm, json_object *args, json_object **err)
+{
+	const char *uri = json_object_get_string(json_object_object_get(args, "uri"));
+	char why[256];
+
+	if (migrate_save_uri(vm, uri, why, sizeof(why)) < 0)
+		*err = qmp_error("GenericError", "%s", why);
+	return json_object_new_object();
+}
+
+static json_object *cmd_query_migrate(struct vm *vm, json_object *args,
+				      json_object **err)
+{
+	json_object *r = json_object_new_object(), *ram;
+	const char *status = migrate_status();
+
+	if (!strcmp(status, "none"))
+		return r;
+	json_object_object_add(r, "status", json_object_new_string(status));
+	json_object_object_add(r, "total-time",
+			       json_object_new_int64(migrate_total_time_ms()));
+	if (!strcmp(status, "failed"))
+		json_object_object_add(r, "error-desc",
+				       json_object_new_string(migrate_error()));
+	ram = json_object_new_object();
+	json_object_object_add(ram, "total",
+			       json_object_new_int64(vm->mem.ram_size));
+	json_object_object_add(ram, "transferred",
+			       json_object_new_int64(migrate_total_bytes()));
+	json_object_object_add(r, "ram", ram);
+	return r;
 }
 
 static json_object *cmd_cont(struct vm *vm, json_object *args, json_object **err)
@@ -314,6 +350,10 @@ static const struct qmp_command {
 		    { "format", json_type_string, true },
 		    { "device", json_type_string, true } } },
 	{ .name = "x-screen-text", .fn = cmd_screen_text },
+	{ .name = "migrate", .fn = cmd_migrate,
+	  .args = { { "uri", json_type_string, false },
+		    { "detach", json_type_boolean, true } } },
+	{ .name = "query-migrate", .fn = cmd_query_migrate },
 	{ .name = "human-monitor-command", .fn = cmd_hmp,
 	  .args = { { "command-line", json_type_string, false },
 		    { "cpu-index", json_type_int, true } } },

@@ -17,6 +17,7 @@
  * firmware that resets the keyboard learns at once that none answers
  * instead of waiting out its own time-out (a second in SeaBIOS).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -24,6 +25,7 @@
 #include "hw/ps2_kbd.h"
 #include "hw/ps2_mouse.h"
 #include "ui/display.h"
+#include "migration/vmstate.h"
 #include "vm/vm.h"
 
 #define I8042_DATA 0x60
@@ -272,6 +274,31 @@ static const struct io_ops i8042_cmd_ops = {
 	.write = i8042_cmd_write,
 };
 
+static void i8042_save(void *opaque, struct vmstate_out *o)
+{
+	struct i8042 *k = opaque;
+
+	pthread_mutex_lock(&k->lock);
+	vmstate_put_u8(o, k->status);
+	vmstate_put_u8(o, k->out);
+	vmstate_put_u8(o, k->ctr);
+	vmstate_put_u8(o, k->pending_cmd);
+	pthread_mutex_unlock(&k->lock);
+}
+
+static int i8042_load(void *opaque, struct vmstate_in *in)
+{
+	struct i8042 *k = opaque;
+
+	pthread_mutex_lock(&k->lock);
+	k->status = vmstate_get_u8(in);
+	k->out = vmstate_get_u8(in);
+	k->ctr = vmstate_get_u8(in);
+	k->pending_cmd = vmstate_get_u8(in);
+	pthread_mutex_unlock(&k->lock);
+	return in->error;
+}
+
 static void i8042_destroy(void *opaque)
 {
 	free(opaque);
@@ -331,6 +358,7 @@ int i8042_create(struct vm *vm)
 	ret = bus_register(&vm->pio, I8042_DATA, 1, &i8042_data_ops, k, "i8042");
 	if (!ret)
 		ret = bus_register(&vm->pio, I8042_CMD, 1, &i8042_cmd_ops, k, "i8042");
-	vm_add_device(vm, &(struct device_hooks){ i8042_reset, i8042_destroy, k });
+	vm_add_device(vm, &(struct device_hooks){ i8042_reset, i8042_destroy, k,
+		      "i8042", 1, i8042_save, i8042_load });
 	return ret;
 }

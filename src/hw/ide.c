@@ -869,7 +869,9 @@ static int ports_register(struct vm *vm, struct ide_ctrl *ctrl)
 int ide_create(struct vm *vm, const struct disk_spec *const *drives,
 	       unsigned ndrives)
 {
-	struct device_hooks hooks = { ide_machine_reset, ide_destroy, NULL };
+	/* Named, without save/load: migration refuses a VM with IDE drives. */
+	struct device_hooks hooks = { .reset = ide_machine_reset, .destroy = ide_destroy,
+				      .name = "ide" };
 	struct pci_device *dev;
 	struct ide_ctrl *ctrl;
 	unsigned c, i;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "migration/vmstate.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -375,6 +376,95 @@ static void pci_host_reset(void *opaque)
 	}
 }
 
+/*
+ * Every device's configuration space, INTx level and MSI-X state, by
+ * slot.  Load makes BARs, the command register and what the chipset's
+ * registers control (PAM, PMBASE, ECAM: their config_written hooks) match.
+ */
+static unsigned plugged_count(const struct pci_host *h)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < PCI_MAX_SLOTS; i++)
+		n += h->slots[i] != NULL;
+	return n;
+}
+
+static void pci_host_save(void *opaque, struct vmstate_out *o)
+{
+	struct pci_host *h = opaque;
+
+	pthread_mutex_lock(&h->lock);
+	vmstate_put_u32(o, h->conf1_addr);
+	pthread_mutex_unlock(&h->lock);
+	vmstate_put_u32(o, plugged_count(h));
+	for (unsigned i = 0; i < PCI_MAX_SLOTS; i++) {
+		struct pci_device *dev = h->slots[i];
+
+		if (!dev)
+			continue;
+		pthread_mutex_lock(&dev->lock);
+		vmstate_put_u32(o, i);
+		vmstate_put_u16(o, get_le(dev->config + PCI_VENDOR_ID, 2));
+		vmstate_put_u16(o, get_le(dev->config + PCI_DEVICE_ID, 2));
+		vmstate_put_bytes(o, dev->config, sizeof(dev->config));
+		vmstate_put_bool(o, dev->intx_level);
+		pci_msix_save(dev, o);
+		pthread_mutex_unlock(&dev->lock);
+	}
+}
+
+static int pci_device_load(struct pci_device *dev, struct vmstate_in *in)
+{
+	uint8_t config[256];
+	unsigned b;
+
+	if (vmstate_get_u16(in) != get_le(dev->config + PCI_VENDOR_ID, 2) ||
+	    vmstate_get_u16(in) != get_le(dev->config + PCI_DEVICE_ID, 2))
+		return vmstate_fail(in, -EINVAL, "pci slot %u: the saved machine has another device there than %s: start with the same devices as the saved machine",
+				    dev->slot, dev->name);
+	vmstate_get_bytes(in, config, sizeof(config));
+	pthread_mutex_lock(&dev->lock);
+	/* Read-only bytes stay as this device has them. */
+	for (b = 0; b < sizeof(config); b++)
+		dev->config[b] = (dev->config[b] & ~dev->wmask[b]) |
+				 (config[b] & dev->wmask[b]);
+	dev->config[PCI_STATUS] = config[PCI_STATUS];
+	for (b = 0; b < 6; b++)
+		write_bar(dev, b);
+	dev->intx_level = vmstate_get_bool(in);
+	command_written(dev);
+	pci_msix_load(dev, in);
+	pthread_mutex_unlock(&dev->lock);
+	if (dev->config_written)
+		dev->config_written(dev, 0, sizeof(dev->config));
+	return in->error;
+}
+
+static int pci_host_load(void *opaque, struct vmstate_in *in)
+{
+	struct pci_host *h = opaque;
+	unsigned n, i, slot;
+
+	pthread_mutex_lock(&h->lock);
+	h->conf1_addr = vmstate_get_u32(in);
+	pthread_mutex_unlock(&h->lock);
+	n = vmstate_get_u32(in);
+	if (!in->error && n != plugged_count(h))
+		return vmstate_fail(in, -EINVAL, "the saved machine has %u PCI devices, this one %u: start with the same devices as the saved machine",
+				    n, plugged_count(h));
+	for (i = 0; i < n && !in->error; i++) {
+		slot = vmstate_get_u32(in);
+		if (in->error)
+			break;
+		if (slot >= PCI_MAX_SLOTS || !h->slots[slot])
+			return vmstate_fail(in, -EINVAL, "the saved machine has a PCI device in slot %u, this one none: start with the same devices as the saved machine",
+					    slot);
+		pci_device_load(h->slots[slot], in);
+	}
+	return in->error;
+}
+
 static void pci_host_destroy(void *opaque)
 {
 	struct pci_host *h = opaque;
@@ -396,7 +486,10 @@ static void pci_host_destroy(void *opaque)
 int pci_host_create(struct vm *vm)
 {
 	static const struct device_hooks hooks = { .reset = pci_host_reset,
-						    .destroy = pci_host_destroy };
+						    .destroy = pci_host_destroy,
+						    .name = "pci", .version = 1,
+						    .save = pci_host_save,
+						    .load = pci_host_load };
 	struct device_hooks hk = hooks;
 	struct pci_host *h = calloc(1, sizeof(*h));
 	struct pci_device *bridge;

@@ -185,6 +185,12 @@ uint64_t pci_msix_pba_read(struct pci_device *dev, uint64_t off, unsigned size);
 void pci_msix_control_written(struct pci_device *dev);
 /* Back to power-on state (disabled, all vectors masked); lock held. */
 void pci_msix_reset(struct pci_device *dev);
+/* The table and pending bits in the VM state (dev->lock held); load
+ * routes and delivers as the restored control register says. */
+struct vmstate_out;
+struct vmstate_in;
+void pci_msix_save(struct pci_device *dev, struct vmstate_out *o);
+int pci_msix_load(struct pci_device *dev, struct vmstate_in *in);
 void pci_msix_destroy(struct pci_device *dev);
 
 #endif

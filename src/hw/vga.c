@@ -452,7 +452,9 @@ static int vga_rom_load(struct pci_device *pci)
 int vga_create(struct vm *vm, bool with_rom)
 {
 	struct vga *v = calloc(1, sizeof(*v));
-	struct device_hooks hooks = { vga_reset, vga_destroy, v };
+	/* Named, without save/load: migration refuses a VM with a VGA. */
+	struct device_hooks hooks = { .reset = vga_reset, .destroy = vga_destroy,
+				      .opaque = v, .name = "vga" };
 	int ret;
 
 	if (!v)

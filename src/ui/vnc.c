@@ -308,7 +308,7 @@ int vnc_start(struct vm *vm, const char *listen, const char *web,
 		return -ENOMEM;
 	v->vm = vm;
 	v->display = vm->display;
-	vm_add_device(vm, &(struct device_hooks){ NULL, vnc_destroy, v });
+	vm_add_device(vm, &(struct device_hooks){ .destroy = vnc_destroy, .opaque = v });
 	if (password_file && (ret = read_password(password_file, &v->passwords[0])))
 		return ret;
 

@@ -26,6 +26,7 @@
 #include "util/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -341,8 +342,11 @@ static int add_rules(scmp_filter_ctx ctx, unsigned groups, unsigned ioctls)
 	if (!ret && (groups & (GROUP_LOOP | GROUP_VIEWERS)))
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
 				       SCMP_A2(SCMP_CMP_EQ, 0));
-	/* ... except that the monitor's screendump creates its file (on
-	 * the event loop): write-only, created or truncated, nothing else. */
+	/* ... except that the monitor's screendump and migrate "file:PATH"
+	 * create the file they write (on the event loop): write-only,
+	 * created or truncated, no symlink followed, nothing else.  (An
+	 * unconditional rule would win over a conditional one: the refusal
+	 * names the other flags.) */
 	if (!ret && (groups & GROUP_LOOP))
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
 				       SCMP_A2(SCMP_CMP_EQ, SANDBOX_DUMP_OPEN_FLAGS));
@@ -378,6 +382,11 @@ static int build_kind_filters(void)
 			ret = add_rules(kind_filters[k], kinds[k].groups, kinds[k].ioctls);
 	}
 	return ret;
+}
+
+bool sandbox_active(void)
+{
+	return __atomic_load_n(&sandbox_on, __ATOMIC_ACQUIRE);
 }
 
 int sandbox_enter(void (*on_refusal)(void))

@@ -7,10 +7,12 @@
 #define WIRT_UTIL_SANDBOX_H
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* The one way a file may be opened once the sandbox is on: created for
- * writing by the monitor's screendump, on the event loop thread. */
+ * writing by the monitor's screendump or migrate "file:", on the event
+ * loop thread. */
 #define SANDBOX_DUMP_OPEN_FLAGS (O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)
 
 /* Exit status when the sandbox refused a system call. */
@@ -36,6 +38,9 @@ int sandbox_runas_drop(void);
  * SANDBOX_EXIT_STATUS.  0, or a negative errno with the reason logged.
  */
 int sandbox_enter(void (*on_refusal)(void));
+
+/* Is the filter installed (things it forbids must not be tried)? */
+bool sandbox_active(void);
 
 /* What a thread does, which decides the narrower filter it adds. */
 enum sandbox_thread {

@@ -24,6 +24,7 @@ struct pci_host;
 struct acpi_pm;
 struct display;
 struct i8042;
+struct block_dev;
 
 /* Why the machine stops running its vCPUs. */
 enum vm_stop_reason {
@@ -42,11 +43,25 @@ struct vcpu {
 	void *accel_data; /* the accelerator's per-vCPU state */
 };
 
-/* A device that wants to hear about machine resets and teardown. */
+struct vmstate_out;
+struct vmstate_in;
+
+/*
+ * A device that wants to hear about machine resets and teardown, and one
+ * with state to save: its section in the VM state stream is name (one per
+ * instance, counted in registration order), written at version; load is
+ * given the section (in->version may be older) and returns 0 or negative
+ * errno with the reason set (vmstate_fail).  Both run with the vCPUs
+ * parked (migration/vm_save.c).
+ */
 struct device_hooks {
 	void (*reset)(void *opaque);
 	void (*destroy)(void *opaque);
 	void *opaque;
+	const char *name;
+	uint32_t version;
+	void (*save)(void *opaque, struct vmstate_out *o);
+	int (*load)(void *opaque, struct vmstate_in *in);
 };
 
 #define VM_MAX_DEVICES 64
@@ -99,6 +114,9 @@ struct vm {
 
 	struct device_hooks devices[VM_MAX_DEVICES];
 	unsigned ndevices;
+	/* The guest's disk images, for savevm/loadvm (vm_add_disk). */
+	struct block_dev *disks[VM_MAX_DISKS];
+	unsigned ndisks;
 
 	/* Lifecycle: the first stop request wins until the VM runs again. */
 	pthread_mutex_t stop_lock;
@@ -175,5 +193,8 @@ void vm_park(struct vcpu *vcpu);
 
 /* Register reset/destroy callbacks for a device. */
 void vm_add_device(struct vm *vm, const struct device_hooks *hooks);
+
+/* A disk controller's image, which savevm snapshots with the machine. */
+void vm_add_disk(struct vm *vm, struct block_dev *bs);
 
 #endif

@@ -42,6 +42,11 @@ struct emu_jit;
  * and CR3 have their bits from here up to 51 reserved. */
 #define EMU_MAXPHYADDR 40
 
+/* The CR4 bits the emulated CPU implements. */
+#define EMU_CR4_ALLOWED (CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | \
+			 CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR | \
+			 CR4_OSXMMEXCPT)
+
 /* Exception vectors. */
 enum {
 	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
@@ -271,6 +276,10 @@ struct emu_vm {
 	bool smp;                  /* more than one vCPU: locked operations are atomic */
 };
 
+/* emu_state.c: the vCPU in the common saved form */
+int emu_vcpu_save(struct vcpu *vcpu, struct cpu_full_state *st);
+int emu_vcpu_restore(struct vcpu *vcpu, const struct cpu_full_state *st);
+
 /* emu_accel.c */
 int emu_pending_interrupt(struct emu_cpu *c);  /* vector or -1; acknowledges it */
 
@@ -426,6 +435,8 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in);
 void emu_fxsave(struct emu_cpu *c, int seg, uint64_t ea);
 void emu_fxrstor(struct emu_cpu *c, int seg, uint64_t ea);
 void emu_fpu_reset(struct emu_cpu *c);
+void emu_fpu_get_image(struct emu_cpu *c, uint8_t img[512], unsigned nxmm);
+void emu_fpu_set_image(struct emu_cpu *c, const uint8_t img[512], unsigned nxmm);
 
 /* exec_system.c */
 void emu_exec_system(struct emu_cpu *c, const struct insn *in);

@@ -218,6 +218,17 @@ static void blk_queue_notify(struct virtio_device *vdev, unsigned q)
 		virtio_notify_queue(vdev, q);
 }
 
+/* Requests complete before their answer is pushed: a flush makes every
+ * answered write durable for whoever opens the image next (a restore). */
+static void blk_save(struct virtio_device *vdev, struct vmstate_out *o)
+{
+	struct virtio_blk *blk = vdev->opaque;
+
+	(void)o;
+	if (!blk->read_only && block_flush(blk->bs))
+		log_warn("virtio-blk: cannot flush the image while saving the VM state");
+}
+
 static void blk_destroy(struct virtio_device *vdev)
 {
 	struct virtio_blk *blk = vdev->opaque;
@@ -257,6 +268,7 @@ int virtio_blk_create(struct vm *vm, const struct disk_spec *ds)
 		.config_size = CFG_SIZE,
 		.queue_notify = blk_queue_notify,
 		.destroy = blk_destroy,
+		.save = blk_save,
 	};
 	struct virtio_device_ops *ops;
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
@@ -293,5 +305,6 @@ int virtio_blk_create(struct vm *vm, const struct disk_spec *ds)
 	fill_config(vdev, blk);
 	/* SeaBIOS matches a virtio disk by its PCI slot. */
 	snprintf(path, sizeof(path), "/pci@i0cf8/scsi@%x/disk@0,0", vdev->pci->slot);
+	vm_add_disk(vm, blk->bs);
 	return boot_order_add(vm, BOOT_DISK, ds->bootindex, path);
 }
