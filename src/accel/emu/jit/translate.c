@@ -20,8 +20,11 @@
  *
  * - Code.  The commonest register forms are native host code: MOV
  *   reg/reg and reg/imm, ADD/OR/AND/SUB/XOR/CMP/TEST reg/reg and reg/imm,
- *   INC/DEC of a register (4- and 8-byte operands), and a Jcc whose
- *   flags come from one of those earlier in the block.  They write the
+ *   INC/DEC of a register, SHL/SHR/SAR of a register by 1, imm8 or CL,
+ *   IMUL reg, r/m, MOVZX/MOVSX/MOVSXD (4- and 8-byte destinations), and
+ *   a Jcc whose flags come from one of those earlier in the block (after
+ *   a shift or IMUL only on ZF, SF or PF: their CF and OF are a word in
+ *   the record, CC_SZP).  They write the
  *   guest registers in the vCPU state and keep the interpreter's lazy
  *   flag record (cc_op, cc_size, cc_res, cc_src1, cc_src2, cc_carry)
  *   exactly as its handlers would, so whatever reads flags later (the
@@ -37,7 +40,9 @@
  *   gone.
  *
  * - Memory.  In 64-bit code MOV loads and stores of 4 and 8 bytes,
- *   PUSH/POP of a register, CALL (folded into its block) and RET look
+ *   PUSH/POP of a register, CALL (folded into its block), RET and the
+ *   native operations above with a memory source (ALU reg, [m]; IMUL;
+ *   MOVZX/MOVSX) or a memory operand they only read (CMP/TEST [m]) look
  *   the software TLB up inline, with the
  *   same conditions as emu_fast_entry / emu_write (canonical, within a
  *   page, the entry's permission for the CPL, RAM, and for a write no
