@@ -109,8 +109,11 @@ static void simple_insn(struct code *c)
 	case 7:                  /* ALU reg, [rbp+d8] */
 		put(c, 4, rexw(), alu | 3, 0x45 | r1 << 3, disp8());
 		break;
-	case 8:                  /* ALU [rbp+d8], reg */
-		put(c, 4, rexw(), alu | 1, 0x45 | r1 << 3, disp8());
+	case 8:                  /* ALU [rbp+d8], reg; ALU [rbp+d8], imm8 */
+		if (rnd() & 1)
+			put(c, 4, rexw(), alu | 1, 0x45 | r1 << 3, disp8());
+		else
+			put(c, 5, rexw(), 0x83, 0x45 | alu, disp8(), (uint8_t)rnd());
 		break;
 	case 9:                  /* INC/DEC r/m */
 		put(c, 3, rexw(), 0xff, 0xc0 | (rnd() & 1) << 3 | r1);

@@ -189,6 +189,12 @@ void jit_emit_load_ind_ext(struct jit_emit *e, unsigned size, bool sign);
  * one byte into RAX), zero- or sign-extended to 8 bytes. */
 void jit_emit_load_ext(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size,
 		       bool sign);
+/* Keep the host address in T0 for a read-modify-write: T0 = size bytes
+ * there (zero-extended), and later those bytes = T0.  Only the native
+ * ALU operations may come between (no calls, no shifts). */
+void jit_emit_hold_addr(struct jit_emit *e);
+void jit_emit_load_held(struct jit_emit *e, unsigned size);
+void jit_emit_store_held(struct jit_emit *e, unsigned size);
 /* T1 = T0. */
 void jit_emit_copy_t0_to_t1(struct jit_emit *e);
 /* Branch if T1 & mask is 0. */

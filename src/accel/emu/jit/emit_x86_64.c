@@ -500,6 +500,26 @@ void jit_emit_load_ext(struct jit_emit *e, enum jit_tmp t, int32_t field, unsign
 	put4(e, (uint32_t)field);
 }
 
+/* The held address is in RDI, which the ALU operations leave alone. */
+void jit_emit_hold_addr(struct jit_emit *e)
+{
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc7 }, 3);        /* mov rdi, rax */
+}
+
+void jit_emit_load_held(struct jit_emit *e, unsigned size)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0x8b, 0x07 }, 2);              /* mov rax, [rdi] */
+}
+
+void jit_emit_store_held(struct jit_emit *e, unsigned size)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0x89, 0x07 }, 2);              /* mov [rdi], rax */
+}
+
 void jit_emit_copy_t0_to_t1(struct jit_emit *e)
 {
 	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);        /* mov rdx, rax */

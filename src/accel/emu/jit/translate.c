@@ -42,8 +42,9 @@
  * - Memory.  In 64-bit code MOV loads and stores of 4 and 8 bytes,
  *   PUSH/POP of a register, CALL (folded into its block), RET and the
  *   native operations above with a memory source (ALU reg, [m]; IMUL;
- *   MOVZX/MOVSX) or a memory operand they only read (CMP/TEST [m]) look
- *   the software TLB up inline, with the
+ *   MOVZX/MOVSX), a memory operand they only read (CMP/TEST [m]) or one
+ *   they read and write (ADD/OR/AND/SUB/XOR [m], reg or imm: one lookup
+ *   with write permission) look the software TLB up inline, with the
  *   same conditions as emu_fast_entry / emu_write (canonical, within a
  *   page, the entry's permission for the CPL, RAM, and for a write no
  *   decoded code in the page); anything else calls the instruction's
@@ -306,6 +307,7 @@ struct nat {
 	enum jit_shift shift;
 	enum cc_op cc;
 	bool store;                /* the result goes to dst (not CMP/TEST) */
+	bool store_held;           /* ... to memory: the held address */
 	bool dec;
 	bool count_cl;             /* NAT_SHIFT: by CL, else by imm (nonzero) */
 };
@@ -487,6 +489,30 @@ static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *
 	return false;
 }
 
+/* ADD/OR/AND/SUB/XOR [m], reg or imm (64-bit code and addresses): the
+ * memory operand read and written through one inline TLB lookup. */
+static bool pick_native_rmw(const struct insn *in, struct nat *n)
+{
+	unsigned op = in->op, s = in->opsize, aop;
+
+	memset(n, 0, sizeof(*n));
+	n->size = s;
+	n->src = ~0u;
+	n->imm = in->imm & emu_size_mask(s);
+	n->store_held = true;
+	if (!in->fast || !in->has_mem || in->adsize != 8 || (s != 4 && s != 8))
+		return false;
+	if (op < 0x40 && (op & 7) == 1) {
+		n->src = in->reg;
+		aop = op >> 3;
+	} else if (op == 0x81 || op == 0x83) {
+		aop = in->reg & 7;
+	} else {
+		return false;
+	}
+	return aop != 7 && alu_of(aop, n);   /* not CMP (no write), ADC, SBB */
+}
+
 /* LEA of a 4- or 8-byte register with 4- or 8-byte addressing. */
 static bool pick_lea(const struct insn *in)
 {
@@ -631,7 +657,9 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
 		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
 		jit_emit_alu(e, n->op, s);
-		if (n->store)
+		if (n->store_held)
+			jit_emit_store_held(e, s);
+		else if (n->store)
 			jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		break;
@@ -705,6 +733,7 @@ static bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned
 enum mem_kind {
 	MEM_NONE, MEM_LOAD, MEM_STORE, MEM_STORE_IMM, MEM_PUSH, MEM_POP, MEM_CALL, MEM_RET,
 	MEM_NATIVE,  /* a load, then a native operation (pick_native_mem) */
+	MEM_RMW,     /* the same, and a store back (pick_native_rmw) */
 };
 
 /* MOV reg, [m]; MOV [m], reg; MOV [m], imm (4 or 8 bytes, 64-bit
@@ -732,6 +761,8 @@ static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 	case 0x89: return MEM_STORE;
 	case 0xc7: return (in->reg & 7) == 0 ? MEM_STORE_IMM : MEM_NONE;
 	}
+	if (pick_native_rmw(in, &n))
+		return MEM_RMW;
 	return pick_native_mem(in, &n, &pre, &load_size) ? MEM_NATIVE : MEM_NONE;
 }
 
@@ -777,6 +808,8 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 
 	if (k == MEM_NATIVE)
 		pick_native_mem(in, &n, &pre, &s);
+	if (k == MEM_RMW)
+		pick_native_rmw(in, &n);
 
 	if (stack)
 		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0,
@@ -828,6 +861,11 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 	case MEM_NATIVE:  /* the handler's record either way: fs holds */
 		jit_emit_load_ind_ext(e, s, n.kind == NAT_EXT && n.sign);
 		emit_native(e, &n, fs, pre);
+		break;
+	case MEM_RMW:     /* the write's TLB check covers the read */
+		jit_emit_hold_addr(e);
+		jit_emit_load_held(e, s);
+		emit_native(e, &n, fs, PRE_DST);
 		break;
 	case MEM_NONE:
 		break;
