@@ -5,6 +5,7 @@
  * where its first byte says, so that requests also arrive cut in half.
  * Machine functions the commands reach that need a real VM are stubs.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +54,9 @@ int vm_loadvm(struct vm *vm, const char *name, bool pause, char *why, size_t len
 int vm_delvm(struct vm *vm, const char *name, char *why, size_t len) { return refuse(why, len); }
 bool block_read_only(const struct block_dev *bs) { return true; }
 int block_snapshot_list(struct block_dev *bs, struct block_snapshot **list, int *count) { return -1; }
+/* No screen in the fuzzer's VM (vm->display is NULL). */
+struct display;
+int display_screendump(struct display *d, const char *path, const char *format) { return -ENODEV; }
 
 static void kick(struct vcpu *vcpu) { }
 static const struct accel_ops stub_accel = { .name = "stub", .vcpu_kick = kick };
