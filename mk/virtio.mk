@@ -3,12 +3,12 @@
 # offloads: `make fuzz-virtq` for FUZZ_SECONDS, `make fuzz-virtq-quick`
 # (part of `make check`) for FUZZ_CHECK_SECONDS.
 FUZZ_VIRTQ_OBJS  := build/fuzz/obj/src/hw/virtio/virtq.o build/fuzz/obj/src/vm/memory.o \
-		    build/fuzz/obj/src/util/log.o
+		    build/fuzz/obj/src/util/log.o build/fuzz/obj/src/migration/vmstate.o
 FUZZ_VIRTQ_SEEDS := build/fuzz/virtq-seeds
 
 build/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_VIRTQ_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_VIRTQ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_VIRTQ_OBJS) -lz
 
 $(FUZZ_VIRTQ_SEEDS)/.stamp: tests/fuzz/make_virtq_seeds.py
 	rm -rf $(FUZZ_VIRTQ_SEEDS)

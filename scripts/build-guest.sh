@@ -3,8 +3,9 @@
 #
 # Outputs (at the repository root, ignored by git):
 #   guest/vmlinuz     Debian 12 cloud kernel (bzImage)
-#   guest/initrd.img  gzip-compressed newc cpio: busybox + virtio, ACPI button
-#                     and evdev modules + /init (which starts acpid)
+#   guest/initrd.img  gzip-compressed newc cpio: busybox + virtio, ACPI button,
+#                     evdev and IDE (ata_piix, sd_mod, sr_mod, isofs) modules
+#                     + /init (which starts acpid)
 #
 # The result is cached: if both outputs exist and are newer than this script,
 # their paths are printed and nothing is rebuilt.  Use --force to rebuild.
@@ -103,7 +104,7 @@ busybox="$work/pkg/bin/busybox"
 # Wanted modules; their dependencies are added automatically.
 wanted="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
 virtio_mmio virtio_blk failover net_failover virtio_net virtio_console
-rng-core virtio_rng button evdev"
+rng-core virtio_rng button evdev ata_piix sd_mod sr_mod isofs"
 
 # Map module name -> file, indexing every .ko* once.  Names are normalised with
 # '-' -> '_' since modprobe treats them as equivalent.

@@ -72,8 +72,17 @@ _wirt()
 		--console)
 			COMPREPLY=($(compgen -W "serial virtio" -- "$cur"))
 			return ;;
+		--vga)
+			COMPREPLY=($(compgen -W "std none" -- "$cur"))
+			return ;;
+		--display)
+			COMPREPLY=($(compgen -W "vnc=127.0.0.1:1 web=127.0.0.1:6080 none" -- "$cur"))
+			return ;;
 		--runas)
 			COMPREPLY=($(compgen -u -- "$cur"))
+			return ;;
+		--boot)
+			COMPREPLY=($(compgen -W "order=c order=d order=cd order=dc" -- "$cur"))
 			return ;;
 		esac
 		if [[ $cur == -* ]]; then

@@ -49,6 +49,14 @@ struct accel_ops {
 	int (*vcpu_get_state)(struct vcpu *vcpu, struct cpu_state *s);
 
 	/*
+	 * Optional: the whole vCPU for save/restore (accel/cpu_state.h), the
+	 * vCPU parked.  Restore refuses, with a message, what this
+	 * accelerator cannot offer.  0 or negative errno.
+	 */
+	int (*vcpu_save)(struct vcpu *vcpu, struct cpu_full_state *st);
+	int (*vcpu_restore)(struct vcpu *vcpu, const struct cpu_full_state *st);
+
+	/*
 	 * Run guest code until something needs the machine model.  Port I/O
 	 * and MMIO are dispatched to vm->pio / vm->mmio from inside; HLT is
 	 * handled inside too (sleep until an interrupt or a kick).

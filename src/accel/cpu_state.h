@@ -101,6 +101,56 @@ struct cpu_state {
 	uint64_t apic_base;
 };
 
+/* An MSR by its architectural number. */
+struct cpu_msr {
+	uint32_t index;
+	uint64_t value;
+};
+
+#define CPU_MAX_SAVED_MSRS 32
+
+/* MSR numbers the saved state uses (Intel SDM vol. 4). */
+#define CPU_MSR_IA32_TSC            0x10
+#define CPU_MSR_IA32_SYSENTER_CS    0x174
+#define CPU_MSR_IA32_SYSENTER_ESP   0x175
+#define CPU_MSR_IA32_SYSENTER_EIP   0x176
+#define CPU_MSR_IA32_MISC_ENABLE    0x1a0
+#define CPU_MSR_IA32_PAT            0x277
+#define CPU_MSR_MTRR_DEF_TYPE       0x2ff
+#define CPU_MSR_IA32_TSC_DEADLINE   0x6e0
+#define CPU_MSR_STAR                0xc0000081
+#define CPU_MSR_LSTAR               0xc0000082
+#define CPU_MSR_CSTAR               0xc0000083
+#define CPU_MSR_SFMASK              0xc0000084
+#define CPU_MSR_KERNEL_GS_BASE      0xc0000102
+#define CPU_MSR_TSC_AUX             0xc0000103
+
+/*
+ * Everything a vCPU holds, for saving and restoring a running machine:
+ * one form for both accelerators (KVM converts from its ioctls' structs,
+ * the emulator from its own fields), so a state saved under one restores
+ * under the other.  Taken between instructions, with nothing being
+ * delivered: events still pending are the flags below.
+ */
+struct cpu_full_state {
+	struct cpu_state s;
+	uint8_t fxsave[512];     /* x87, MMX, SSE in the FXSAVE layout (64-bit form) */
+	uint64_t xcr0;
+	uint64_t dr[8];          /* DR0-DR3, DR6, DR7 (4 and 5 unused) */
+	unsigned nmsrs;
+	struct cpu_msr msrs[CPU_MAX_SAVED_MSRS];
+	bool halted;             /* in HLT */
+	bool wait_for_sipi;      /* an AP waiting for its start-up IPI */
+	bool nmi_pending;        /* an NMI latched, not taken yet */
+	bool nmi_blocked;        /* in an NMI handler (until IRET) */
+	bool irq_shadow;         /* after STI / MOV SS */
+	bool init_pending;
+	uint8_t sipi_vector;     /* a start-up IPI received: vector + 1, or 0 */
+	uint32_t lapic[256];     /* local APIC register page (hw/lapic.h) */
+	uint64_t lapic_base;
+	uint64_t tsc_deadline;
+};
+
 /* The architectural state after RESET/INIT: real mode at F000:FFF0. */
 void cpu_state_reset(struct cpu_state *s);
 

@@ -149,7 +149,8 @@ static int kvm_map_region(struct kvm_vm *k, const struct guest_memory *gm,
 	const struct gmem_region *r = &gm->regions[i];
 	struct kvm_userspace_memory_region m = {
 		.slot = i,
-		.flags = r->kind == GMEM_ROM ? KVM_MEM_READONLY : 0,
+		.flags = (r->kind == GMEM_ROM ? KVM_MEM_READONLY : 0) |
+			 (r->log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0),
 		.guest_phys_addr = r->gpa,
 		.memory_size = r->size,
 		.userspace_addr = (uintptr_t)r->hva,
@@ -198,6 +199,19 @@ static void kvm_memory_remapped(void *opaque, uint64_t gpa, uint64_t len)
 	}
 }
 
+/* Device memory's dirty pages: KVM's log of the region's slot, which
+ * KVM_GET_DIRTY_LOG clears as it reads it. */
+static int kvm_dirty_fetch(void *opaque, unsigned idx, uint64_t *bitmap)
+{
+	struct vm *vm = opaque;
+	struct kvm_vm *k = vm->accel_data;
+	struct kvm_dirty_log log = { .slot = idx, .dirty_bitmap = bitmap };
+
+	if (ioctl(k->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+		return -errno;
+	return 0;
+}
+
 static int kvm_vm_init(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -238,6 +252,7 @@ static int kvm_vm_init(struct vm *vm)
 	if (ret)
 		return ret;
 	vm->mem.map_notify = kvm_memory_remapped;
+	vm->mem.dirty_fetch = kvm_dirty_fetch;
 	vm->mem.write_notify_opaque = vm;
 	sigaction(SIGUSR1, &sa, NULL);
 	vm->irq_ops.set_line = kvm_set_irq_line;
@@ -254,6 +269,7 @@ static void kvm_vm_destroy(struct vm *vm)
 	if (!k)
 		return;
 	vm->mem.map_notify = NULL;
+	vm->mem.dirty_fetch = NULL;
 	if (k->vm_fd >= 0)
 		close(k->vm_fd);
 	if (k->kvm_fd >= 0)

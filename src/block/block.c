@@ -59,6 +59,11 @@ uint64_t block_size(const struct block_dev *bs)
 	return bs->size;
 }
 
+bool block_read_only(const struct block_dev *bs)
+{
+	return bs->read_only;
+}
+
 const char *block_filename(const struct block_dev *bs)
 {
 	return bs->filename;
@@ -735,9 +740,46 @@ static int snapshot_op(struct block_dev *bs, const char *name,
 	return ret;
 }
 
+static int create_plain(struct block_dev *bs, const char *name)
+{
+	return bs->drv->snapshot_create(bs, name, 0, 0);
+}
+
 int block_snapshot_create(struct block_dev *bs, const char *name)
 {
-	return snapshot_op(bs, name, bs->drv->snapshot_create);
+	return snapshot_op(bs, name, create_plain);
+}
+
+int block_snapshot_create_vm(struct block_dev *bs, const char *name,
+			     uint64_t vm_state_size, uint64_t vm_clock_nsec)
+{
+	int ret = snapshot_supported(bs);
+
+	if (ret < 0)
+		return ret;
+	if (bs->read_only)
+		return -EROFS;
+	lock_excl(bs);
+	ret = bs->drv->snapshot_create(bs, name, vm_state_size, vm_clock_nsec);
+	if (!ret)
+		ret = bs->drv->flush(bs);
+	unlock_excl(bs);
+	return ret;
+}
+
+int block_vmstate_io(struct block_dev *bs, uint64_t pos, void *buf, size_t len,
+		     bool write)
+{
+	int ret;
+
+	if (!bs->drv->vmstate_io)
+		return -ENOTSUP;
+	if (write && bs->read_only)
+		return -EROFS;
+	lock_excl(bs);
+	ret = bs->drv->vmstate_io(bs, pos, buf, len, write);
+	unlock_excl(bs);
+	return ret;
 }
 
 int block_snapshot_delete(struct block_dev *bs, const char *name)

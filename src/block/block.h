@@ -134,6 +134,7 @@ const char *block_driver_names(void);
 /* What callers may know of an open image. */
 uint64_t block_size(const struct block_dev *bs);	/* virtual size, bytes */
 const char *block_filename(const struct block_dev *bs);
+bool block_read_only(const struct block_dev *bs);
 const char *block_format(const struct block_dev *bs);	/* "raw", "qcow2", ... */
 struct block_dev *block_backing(const struct block_dev *bs);	/* NULL: none */
 bool block_is_nocache(const struct block_dev *bs);	/* BLOCK_O_NOCACHE */
@@ -149,6 +150,13 @@ int block_snapshot_list(struct block_dev *bs, struct block_snapshot **list,
 int block_snapshot_create(struct block_dev *bs, const char *name);
 int block_snapshot_delete(struct block_dev *bs, const char *name);
 int block_snapshot_apply(struct block_dev *bs, const char *name);
+/* savevm: a snapshot that names vm_state_size bytes of machine state,
+ * written before to the image's VM state area with block_vmstate_io
+ * (which reads it back for loadvm).  -ENOTSUP for formats without one. */
+int block_snapshot_create_vm(struct block_dev *bs, const char *name,
+			     uint64_t vm_state_size, uint64_t vm_clock_nsec);
+int block_vmstate_io(struct block_dev *bs, uint64_t pos, void *buf, size_t len,
+		     bool write);
 
 /*
  * Copy the whole guest-visible contents of in to out.  If out_zeroed, out

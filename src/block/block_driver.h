@@ -35,7 +35,13 @@ struct block_driver {
 		     bool repair);
 	int (*snapshot_list)(struct block_dev *bs, struct block_snapshot **list,
 			     int *count);
-	int (*snapshot_create)(struct block_dev *bs, const char *name);
+	/* vm_state_size bytes of machine state were written to the VM
+	 * state area (vmstate_io) for this snapshot; 0 if none. */
+	int (*snapshot_create)(struct block_dev *bs, const char *name,
+			       uint64_t vm_state_size, uint64_t vm_clock_nsec);
+	/* The VM state area (past the guest's data): savevm/loadvm. */
+	int (*vmstate_io)(struct block_dev *bs, uint64_t pos, void *buf,
+			  size_t len, bool write);
 	int (*snapshot_delete)(struct block_dev *bs, const char *name);
 	int (*snapshot_apply)(struct block_dev *bs, const char *name);
 	/* Where [off, off + len) lives in this layer; see block_map(). */

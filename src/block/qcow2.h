@@ -245,7 +245,10 @@ int qcow2_read_snapshots(struct block_dev *bs);
 void qcow2_free_snapshots(struct qcow2 *s);
 int qcow2_snapshot_list(struct block_dev *bs, struct block_snapshot **list,
 			int *count);
-int qcow2_snapshot_create(struct block_dev *bs, const char *name);
+int qcow2_snapshot_create(struct block_dev *bs, const char *name,
+			  uint64_t vm_state_size, uint64_t vm_clock_nsec);
+int qcow2_vmstate_io(struct block_dev *bs, uint64_t pos, void *buf, size_t len,
+		     bool write);
 int qcow2_snapshot_delete(struct block_dev *bs, const char *name);
 int qcow2_snapshot_apply(struct block_dev *bs, const char *name);
 int qcow2_update_copied_flags(struct block_dev *bs);

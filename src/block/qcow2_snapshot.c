@@ -440,7 +440,8 @@ static int copy_l1(struct block_dev *bs, uint64_t *off)
 }
 
 static int init_snapshot(struct block_dev *bs, struct qcow2_snapshot *sn,
-			 const char *name)
+			 const char *name, uint64_t vm_state_size,
+			 uint64_t vm_clock_nsec)
 {
 	struct qcow2 *s = bs->opaque;
 	struct timespec ts;
@@ -459,7 +460,42 @@ static int init_snapshot(struct block_dev *bs, struct qcow2_snapshot *sn,
 	if (!sn->extra || !sn->name || !sn->id)
 		return -ENOMEM;
 	put_be64(sn->extra + 8, bs->size);
+	sn->vm_state_size = vm_state_size;
+	put_be64(sn->extra, vm_state_size);
+	sn->vm_clock_nsec = vm_clock_nsec;
 	return 0;
+}
+
+/*
+ * The VM state area (qcow2 spec, "Snapshots"): guest offsets from the
+ * first L1 entry past the virtual disk, so a snapshot's copy of the L1
+ * table takes the machine state with the disk's data.
+ */
+static uint64_t vmstate_base(struct block_dev *bs)
+{
+	struct qcow2 *s = bs->opaque;
+
+	return div_round_up(bs->size, qcow2_l1_span(s)) * qcow2_l1_span(s);
+}
+
+int qcow2_vmstate_io(struct block_dev *bs, uint64_t pos, void *buf, size_t len,
+		     bool write)
+{
+	struct qcow2 *s = bs->opaque;
+	uint64_t off = vmstate_base(bs) + pos, need;
+	int ret;
+
+	if (pos > QCOW2_MAX_L1_BYTES / 8 * qcow2_l1_span(s) || off + len < off)
+		return -EFBIG;
+	if (!write)
+		return qcow2_read(bs, off, buf, len);
+	need = div_round_up(off + len, qcow2_l1_span(s));
+	if (need > s->l1_size) {
+		ret = qcow2_grow_l1(bs, need);
+		if (ret < 0)
+			return ret;
+	}
+	return qcow2_write(bs, off, buf, len);
 }
 
 static void free_one(struct qcow2_snapshot *sn)
@@ -469,7 +505,8 @@ static void free_one(struct qcow2_snapshot *sn)
 	free(sn->extra);
 }
 
-int qcow2_snapshot_create(struct block_dev *bs, const char *name)
+int qcow2_snapshot_create(struct block_dev *bs, const char *name,
+			  uint64_t vm_state_size, uint64_t vm_clock_nsec)
 {
 	struct qcow2 *s = bs->opaque;
 	struct qcow2_snapshot *list, sn;
@@ -482,7 +519,7 @@ int qcow2_snapshot_create(struct block_dev *bs, const char *name)
 	}
 	if (strlen(name) > UINT16_MAX || s->nb_snapshots >= QCOW2_MAX_SNAPSHOTS)
 		return -EINVAL;
-	ret = init_snapshot(bs, &sn, name);
+	ret = init_snapshot(bs, &sn, name, vm_state_size, vm_clock_nsec);
 	if (!ret)
 		ret = l1_refs(bs, s->l1, s->l1_size, 1);
 	if (!ret)
@@ -506,6 +543,10 @@ int qcow2_snapshot_create(struct block_dev *bs, const char *name)
 		return ret;
 	}
 	s->nb_snapshots++;
+	/* The active image needs the VM state no more; left, it would cost
+	 * copies on write at the next savevm. */
+	if (vm_state_size)
+		qcow2_discard(bs, vmstate_base(bs), align_up(vm_state_size, s->cluster_size));
 	return 0;
 }
 

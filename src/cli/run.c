@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysinfo.h>
+#include <unistd.h>
 
 #include "accel/accel.h"
 #include "cli/commands.h"
@@ -11,6 +12,7 @@
 #include "cli/run_config.h"
 #include "cli/run_control.h"
 #include "cli/run_options.h"
+#include "migration/migration.h"
 #include "ui/console.h"
 #include "util/log.h"
 #include "util/sandbox.h"
@@ -75,6 +77,27 @@ static int check_host_resources(const struct vm_config *cfg,
 	return -ENOMEM;
 }
 
+/* --incoming: the machine built from the options takes the saved state. */
+static int restore_incoming(struct vm *vm, const char *uri)
+{
+	char why[256];
+	int fd, ret;
+
+	fd = migrate_open_incoming(uri, why, sizeof(why));
+	if (fd < 0) {
+		log_error("--incoming: %s", why);
+		return fd;
+	}
+	ret = vm_state_load(vm, fd, why, sizeof(why));
+	close(fd);
+	if (ret) {
+		log_error("--incoming %s: %s", uri, why);
+		return ret;
+	}
+	log_info("restored the machine from %s", uri);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct vm_config cfg;
@@ -127,6 +150,23 @@ int cmd_run(int argc, char **argv)
 	vm = &the_vm;
 	ret = vm_create(vm, &cfg, accel);
 	if (ret || run_control_start(vm, &flags) < 0) {
+		vm_destroy(vm);
+		run_control_end();
+		return 1;
+	}
+	ram_state_prepare();
+	/* Restored before wirt detaches: a failure is its exit status. */
+	if (flags.incoming && flags.loadvm) {
+		log_error("--incoming and --loadvm: give one of them");
+		ret = -EINVAL;
+	} else if (flags.loadvm) {
+		char why[256];
+
+		ret = vm_loadvm(vm, flags.loadvm, false, why, sizeof(why));
+		if (ret)
+			log_error("--loadvm %s: %s", flags.loadvm, why);
+	}
+	if (ret < 0 || (flags.incoming && restore_incoming(vm, flags.incoming) < 0)) {
 		vm_destroy(vm);
 		run_control_end();
 		return 1;

@@ -2,8 +2,8 @@
  * `wirt run --config FILE`: a JSON object (json-c) whose keys are `wirt
  * run`'s long options.  Its entries become options placed before those of
  * the command line, so that the command line overrides the file for
- * single-valued options and adds to it for repeatable ones (--disk, --net,
- * --channel).  Values: a string or number is the option's value; true
+ * single-valued options and adds to it for repeatable ones (--disk,
+ * --cdrom, --net, --channel).  Values: a string or number is the option's value; true
  * turns a flag on (false leaves it off) and is "on"/"off" for an option
  * that takes a value (--sandbox); an array repeats the option.  Every
  * entry remembers its line, so errors name FILE:LINE.  Relative paths in
@@ -22,7 +22,7 @@
 #include "util/file.h"
 
 /* Options that may be given several times: --print-config lists them all. */
-static const char *const repeatable[] = { "disk", "net", "channel", "smbios" };
+static const char *const repeatable[] = { "disk", "cdrom", "net", "channel", "smbios" };
 
 static int config_error(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -11,6 +11,7 @@
 
 #include "control/runtime_dir.h"
 #include "util/parse.h"
+#include "vm/boot_order.h"
 #include "vm/memory.h"
 
 enum {
@@ -19,7 +20,8 @@ enum {
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
-	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_SMBIOS,
+	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_SMBIOS, OPT_CDROM, OPT_BOOT,
+	OPT_VGA, OPT_DISPLAY, OPT_INCOMING, OPT_LOADVM,
 };
 
 static const struct option long_options[] = {
@@ -32,6 +34,8 @@ static const struct option long_options[] = {
 	{ "append", required_argument, NULL, OPT_APPEND },
 	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "cdrom", required_argument, NULL, OPT_CDROM },
+	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", no_argument, NULL, OPT_RNG },
@@ -46,9 +50,13 @@ static const struct option long_options[] = {
 	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
 	{ "daemonize", no_argument, NULL, OPT_DAEMONIZE },
 	{ "log", required_argument, NULL, OPT_LOG },
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
+	{ "loadvm", required_argument, NULL, OPT_LOADVM },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "vga", required_argument, NULL, OPT_VGA },
+	{ "display", required_argument, NULL, OPT_DISPLAY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -83,7 +91,11 @@ static const char help_text[] =
 	"                            to end at 4 GiB (last 128 KiB also below 1 MiB);\n"
 	"                            the vCPU starts at its reset vector; bios is\n"
 	"                            Debian's SeaBIOS (package seabios), which boots\n"
-	"                            the first --disk\n"
+	"                            the first --disk (or what --boot says)\n"
+	"      --boot order=LETTERS  the firmware's boot order: c the hard disks,\n"
+	"                            d the CD-ROM drives, in the order given (e.g.\n"
+	"                            order=dc: the CD first); bootindex=N on a\n"
+	"                            drive puts it before all others (lowest first)\n"
 	"      --debugcon FILE       write what the firmware logs to port 0x402\n"
 	"                            (SeaBIOS's debug log) to FILE\n"
 	"      --smbios type=N,KEY=VALUE,...  what the guest reads in its SMBIOS\n"
@@ -101,10 +113,19 @@ static const char help_text[] =
 	"                            asset, part, speed.  E.g. cloud-init's NoCloud\n"
 	"                            seed: type=1,serial=ds=nocloud;s=http://...\n"
 	"Devices:\n"
-	"  -d, --disk FILE[,OPTS]    a virtio-blk disk (repeatable); OPTS, comma-\n"
-	"                            separated: format=raw|qcow2|vmdk|vdi (default:\n"
-	"                            detected), readonly=on|off, serial=ID (up to\n"
-	"                            20 characters, seen in /dev/disk/by-id)\n"
+	"  -d, --disk FILE[,OPTS]    a disk (repeatable); OPTS, comma-separated:\n"
+	"                            format=raw|qcow2|vmdk|vdi (default: detected),\n"
+	"                            readonly=on|off, serial=ID (up to 20\n"
+	"                            characters, seen in /dev/disk/by-id),\n"
+	"                            if=virtio (virtio-blk, default) or if=ide (an\n"
+	"                            IDE disk for guests without virtio drivers;\n"
+	"                            4 IDE drives at most, CD-ROMs included),\n"
+	"                            media=cdrom (with if=ide: as --cdrom),\n"
+	"                            bootindex=N (0-999, see --boot)\n"
+	"      --cdrom FILE[,OPTS]   an IDE CD-ROM drive (ATAPI) holding FILE, an\n"
+	"                            ISO image (or any --disk format) read-only;\n"
+	"                            firmware boots it through El Torito (--boot\n"
+	"                            order=d); OPTS: format=, bootindex=N\n"
 	"      --console serial|virtio  the console on this terminal: the first\n"
 	"                            serial port (ttyS0, default) or virtio-console\n"
 	"                            (hvc0; the default command line then says\n"
@@ -117,6 +138,26 @@ static const char help_text[] =
 	"                            socket wirt listens on at PATH (socat -\n"
 	"                            UNIX-CONNECT:PATH); wirt console NAME reaches\n"
 	"                            it in every case\n"
+	"      --vga std|none        a standard VGA adapter (QEMU's -vga std: VGA\n"
+	"                            text and graphics modes, Bochs VBE up to\n"
+	"                            2560x1600x32, 16 MiB VRAM; with --firmware\n"
+	"                            its BIOS is Debian's vgabios-stdvga.bin);\n"
+	"                            its screen is saved with the monitor's\n"
+	"                            screendump (default none: headless)\n"
+	"      --display vnc=ADDR:N[,password-file=FILE]|none  show the screen\n"
+	"                            to VNC viewers (implies --vga std; a PS/2\n"
+	"                            keyboard and mouse take their keys and\n"
+	"                            pointer): N is the display\n"
+	"                            (port 5900+N) or a port from 5900, ADDR an\n"
+	"                            IPv4 address, default 127.0.0.1 (vnc=:1);\n"
+	"                            any other than 127.x needs password-file\n"
+	"                            (its first line; VNC authentication uses 8\n"
+	"                            characters)\n"
+	"      --display web=ADDR:PORT[,password-file=FILE]  the screen in a\n"
+	"                            browser: http://ADDR:PORT/vnc.html serves\n"
+	"                            noVNC (Debian's novnc and websockify); with\n"
+	"                            or without vnc= (then VNC takes a free port\n"
+	"                            from 5900 on ADDR)\n"
 	"      --rng                 a virtio-rng device (the guest's /dev/hwrng)\n"
 	"                            fed from the host's getrandom()\n"
 	"      --channel NAME,path=SOCKET  a named virtio-console port (repeatable,\n"
@@ -162,6 +203,12 @@ static const char help_text[] =
 	"                            NAME, messages go to --log or the runtime\n"
 	"                            directory's file log\n"
 	"      --log FILE            messages to FILE (appended) with --daemonize\n"
+	"      --incoming file:PATH|exec:COMMAND  start from a state the QMP\n"
+	"                            migrate command saved (give the same machine\n"
+	"                            options: memory, vCPUs, devices); exec: reads\n"
+	"                            it from COMMAND's standard output\n"
+	"      --loadvm NAME         start from the snapshot NAME that the monitor's\n"
+	"                            savevm made (disks go back to it too)\n"
 	"Security:\n"
 	"      --sandbox on|off      once the machine is built, a seccomp filter\n"
 	"                            allows only the system calls running it needs\n"
@@ -201,6 +248,46 @@ static int opt_error(char *err, size_t len, const char *fmt, ...)
 	vsnprintf(err, len, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+/* --display vnc=ADDR:N[,password-file=FILE], web=ADDR:PORT[,...] or
+ * none; vnc= and web= may both be given (two options). */
+static int parse_display(struct vm_config *cfg, const char *arg, char *err,
+			 size_t err_len)
+{
+	bool web = !strncmp(arg, "web=", 4);
+	char *dst = web ? cfg->web : cfg->vnc;
+	const char *opts;
+	size_t len;
+
+	if (!strcmp(arg, "none")) {
+		cfg->vnc[0] = cfg->web[0] = '\0';
+		return 0;
+	}
+	if (strncmp(arg, "vnc=", 4) && !web)
+		return opt_error(err, err_len,
+				 "--display must be vnc=ADDRESS:DISPLAY or web=ADDRESS:PORT "
+				 "(with ,password-file=FILE) or none, not '%s'", arg);
+	arg += 4;
+	opts = strchr(arg, ',');
+	len = opts ? (size_t)(opts - arg) : strlen(arg);
+	if (!len || len >= sizeof(cfg->vnc) || !memchr(arg, ':', len))
+		return opt_error(err, err_len, web ?
+				 "--display web= needs ADDRESS:PORT, e.g. web=127.0.0.1:6080" :
+				 "--display vnc= needs ADDRESS:DISPLAY, e.g. vnc=:1 or "
+				 "vnc=127.0.0.1:5901");
+	memcpy(dst, arg, len);
+	dst[len] = '\0';
+	if (opts) {
+		if (strncmp(opts, ",password-file=", 15) || !opts[15] ||
+		    strchr(opts + 15, ','))
+			return opt_error(err, err_len,
+					 "--display %s: unknown option '%s' (only "
+					 "password-file=FILE)", web ? "web" : "vnc", opts + 1);
+		cfg->vnc_password_file = opts + 15;
+	}
+	cfg->vga = true;
+	return 0;
 }
 
 /* kvm, emu, auto; emu,jit=on|off chooses the emulator's engine. */
@@ -352,6 +439,22 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 				return opt_error(err, err_len, "--disk needs a file name");
 			cfg->disks[cfg->ndisks++].spec = optarg;
 			break;
+		case OPT_CDROM:
+			if (cfg->ndisks == VM_MAX_DISKS)
+				return opt_error(err, err_len, "--cdrom: at most %d disks and CD-ROMs",
+						 VM_MAX_DISKS);
+			if (!*optarg || *optarg == ',')
+				return opt_error(err, err_len, "--cdrom needs a file name");
+			cfg->disks[cfg->ndisks].cdrom = true;
+			cfg->disks[cfg->ndisks++].spec = optarg;
+			break;
+		case OPT_BOOT:
+			if (strncmp(optarg, "order=", 6) || boot_order_check(optarg + 6))
+				return opt_error(err, err_len,
+						 "--boot '%s': give order=LETTERS of c (hard disks), "
+						 "d (CD-ROMs) and n (network), e.g. order=dc", optarg);
+			cfg->boot_order = optarg + 6;
+			break;
 		case OPT_NET:
 			if (cfg->nnets == VM_MAX_NETS)
 				return opt_error(err, err_len, "--net: at most %d network cards",
@@ -399,6 +502,19 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 				return opt_error(err, err_len, "--runas needs a user name");
 			flags->runas = optarg;
 			break;
+		case OPT_VGA:
+			if (!strcmp(optarg, "std"))
+				cfg->vga = true;
+			else if (!strcmp(optarg, "none"))
+				cfg->vga = false;
+			else
+				return opt_error(err, err_len, "--vga must be std or none, not '%s'",
+						 optarg);
+			break;
+		case OPT_DISPLAY:
+			if (parse_display(cfg, optarg, err, err_len))
+				return -1;
+			break;
 		case OPT_DEBUGCON:
 			if (!*optarg)
 				return opt_error(err, err_len, "--debugcon needs a file name");
@@ -415,6 +531,18 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 						 "'-' or '_', starting with a letter or digit",
 						 optarg, VM_NAME_MAX);
 			flags->name = optarg;
+			break;
+		case OPT_INCOMING:
+			if (strncmp(optarg, "file:", 5) && strncmp(optarg, "exec:", 5))
+				return opt_error(err, err_len,
+						 "--incoming '%s': give file:PATH or exec:COMMAND",
+						 optarg);
+			flags->incoming = optarg;
+			break;
+		case OPT_LOADVM:
+			if (!*optarg)
+				return opt_error(err, err_len, "--loadvm needs a snapshot name");
+			flags->loadvm = optarg;
 			break;
 		case OPT_QMP:
 			if (!*optarg)
@@ -483,6 +611,9 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 				 "(otherwise redirect stderr)");
 	if (cfg->initrd && !cfg->kernel)
 		return opt_error(err, err_len, "--initrd needs --kernel");
+	if (cfg->boot_order && !cfg->firmware)
+		return opt_error(err, err_len, "--boot: only firmware reads a boot order; "
+				 "add --firmware bios");
 	if (!cfg->kernel && !cfg->firmware)
 		return opt_error(err, err_len,
 				 "nothing to boot: give --kernel FILE or --firmware FILE (see wirt run --help)");

@@ -20,6 +20,8 @@ struct run_flags {
 	unsigned shutdown_timeout; /* --shutdown-timeout SECONDS */
 	bool daemonize;		/* --daemonize */
 	const char *log;	/* --log FILE, or NULL */
+	const char *incoming;	/* --incoming URI: restore a saved state */
+	const char *loadvm;	/* --loadvm NAME: start from a snapshot */
 };
 
 /* wirt's spelling of a QEMU option given to wirt run, or NULL (qemu_hints.c). */

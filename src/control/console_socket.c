@@ -217,7 +217,7 @@ int console_socket_create(struct vm *vm, const char *path)
 		console_socket_destroy(NULL);
 		return ret;
 	}
-	vm_add_device(vm, &(struct device_hooks){ NULL, console_socket_destroy, NULL });
+	vm_add_device(vm, &(struct device_hooks){ .destroy = console_socket_destroy });
 	console_set_output_tap(tap);
 	return 0;
 }

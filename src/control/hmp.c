@@ -6,20 +6,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block/block.h"
 #include "control/qmp.h"
+#include "migration/migration.h"
 #include "vm/vm.h"
 
 static const char help_text[] =
 	"cont                 resume the vCPUs\n"
+	"delvm NAME           delete the snapshot NAME of every disk\n"
 	"help                 this list\n"
 	"info block           the disks\n"
 	"info cpus            the vCPUs and their host threads\n"
 	"info name            the VM's name\n"
 	"info network         the network cards\n"
 	"info registers       the registers of every vCPU\n"
+	"info migrate         the last migration's outcome\n"
+	"info snapshots       the snapshots with machine state\n"
 	"info status          running or paused\n"
 	"info version         wirt's version\n"
+	"loadvm NAME          go back to snapshot NAME (disks and machine)\n"
+	"migrate URI          save the machine to file:PATH or exec:COMMAND\n"
+	"                     and leave it paused\n"
 	"quit                 end wirt at once (no guest shutdown)\n"
+	"screendump [-f png|ppm] FILE  save the screen (default PPM)\n"
+	"savevm NAME          snapshot every writable disk and the machine\n"
+	"                     (its state in the first qcow2 disk)\n"
 	"stop                 pause the vCPUs\n"
 	"system_powerdown     press the ACPI power button\n"
 	"system_reset         reset the machine\n";
@@ -108,6 +119,67 @@ static void info_registers(struct vm *vm, FILE *out)
 	vm_release(vm);
 }
 
+/* The snapshots of the first writable disk, as QEMU's info snapshots. */
+static void info_snapshots(struct vm *vm, FILE *out)
+{
+	struct block_snapshot *l = NULL;
+	unsigned i;
+	int n = 0, k;
+
+	for (i = 0; i < vm->ndisks && block_read_only(vm->disks[i]); i++)
+		;
+	if (i == vm->ndisks || block_snapshot_list(vm->disks[i], &l, &n) < 0) {
+		fprintf(out, "no writable disk with snapshots\n");
+		return;
+	}
+	fprintf(out, "%-4s %-20s %12s %s\n", "ID", "TAG", "VM SIZE", "VM CLOCK");
+	for (k = 0; k < n; k++)
+		fprintf(out, "%-4s %-20s %12llu %llu.%03llu\n", l[k].id, l[k].name,
+			(unsigned long long)l[k].vm_state_size,
+			(unsigned long long)(l[k].vm_clock_nsec / 1000000000),
+			(unsigned long long)(l[k].vm_clock_nsec / 1000000 % 1000));
+	free(l);
+}
+
+/* s without trailing blanks, in buf. */
+static const char *trimmed(const char *s, char *buf, size_t len)
+{
+	size_t n;
+
+	snprintf(buf, len, "%s", s);
+	n = strlen(buf);
+	while (n && strchr(" \t\r\n", buf[n - 1]))
+		buf[--n] = 0;
+	return buf;
+}
+
+/* savevm, loadvm, delvm NAME and migrate URI; errors as QEMU prints them. */
+static bool state_command(struct vm *vm, const char *cmd, const char *arg,
+			  FILE *out)
+{
+	char why[256];
+	int ret;
+
+	if (strcmp(cmd, "savevm") && strcmp(cmd, "loadvm") && strcmp(cmd, "delvm") &&
+	    strcmp(cmd, "migrate"))
+		return false;
+	if (!*arg) {
+		fprintf(out, "Error: %s needs an argument\n", cmd);
+		return true;
+	}
+	if (!strcmp(cmd, "savevm"))
+		ret = vm_savevm(vm, arg, why, sizeof(why));
+	else if (!strcmp(cmd, "loadvm"))
+		ret = vm_loadvm(vm, arg, true, why, sizeof(why));
+	else if (!strcmp(cmd, "delvm"))
+		ret = vm_delvm(vm, arg, why, sizeof(why));
+	else
+		ret = migrate_save_uri(vm, arg, why, sizeof(why));
+	if (ret)
+		fprintf(out, "Error: %s\n", why);
+	return true;
+}
+
 static void info(struct vm *vm, const char *what, FILE *out)
 {
 	json_object *reply, *r;
@@ -127,6 +199,12 @@ static void info(struct vm *vm, const char *what, FILE *out)
 		info_block(vm, out);
 	} else if (!strcmp(what, "network")) {
 		info_network(vm, out);
+	} else if (!strcmp(what, "snapshots")) {
+		info_snapshots(vm, out);
+	} else if (!strcmp(what, "migrate")) {
+		fprintf(out, "Migration status: %s\n", migrate_status());
+		if (!strcmp(migrate_status(), "failed"))
+			fprintf(out, "Error: %s\n", migrate_error());
 	} else if (!strcmp(what, "registers")) {
 		info_registers(vm, out);
 	} else if (!strcmp(what, "cpus")) {
@@ -140,27 +218,75 @@ static void info(struct vm *vm, const char *what, FILE *out)
 	}
 }
 
+/* screendump [-f FORMAT] FILE, through QMP's command. */
+static void screendump(struct vm *vm, const char *args, FILE *out)
+{
+	json_object *req = json_object_new_object(), *a = json_object_new_object();
+	json_object *reply, *err;
+	bool negotiated = true;
+	char fmt[16] = "ppm";
+	int n = 0;
+
+	args += strspn(args, " \t");
+	if (sscanf(args, "-f %15s %n", fmt, &n) == 1)
+		args += n;
+	if (!*args) {
+		fputs("usage: screendump [-f png|ppm] FILE\n", out);
+		json_object_put(req);
+		json_object_put(a);
+		return;
+	}
+	json_object_object_add(a, "filename", json_object_new_string(args));
+	json_object_object_add(a, "format", json_object_new_string(fmt));
+	json_object_object_add(req, "execute", json_object_new_string("screendump"));
+	json_object_object_add(req, "arguments", a);
+	reply = qmp_dispatch(vm, req, &negotiated);
+	if (json_object_object_get_ex(reply, "error", &err) &&
+	    json_object_object_get_ex(err, "desc", &err))
+		fprintf(out, "%s\n", json_object_get_string(err));
+	json_object_put(reply);
+	json_object_put(req);
+}
+
 char *hmp_run(struct vm *vm, const char *line)
 {
 	static const char *simple_cmds[] = {
 		"stop", "cont", "system_powerdown", "system_reset", "quit",
 	};
 	char *buf = NULL, cmd[64] = "", arg[64] = "";
+	const char *rest;
+	char tail[1024];
 	size_t len = 0, i;
 	FILE *out = open_memstream(&buf, &len);
 
 	if (!out)
 		return NULL;
 	sscanf(line ? line : "", "%63s %63s", cmd, arg);
+	/* The argument of these may be longer and hold spaces: the rest. */
+	rest = line ? line + strspn(line, " \t") : "";
+	rest += strcspn(rest, " \t");
+	rest += strspn(rest, " \t");
 	if (!*cmd) {
 		/* nothing */
+	} else if (state_command(vm, cmd, *arg ? trimmed(rest, tail, sizeof(tail)) : "", out)) {
+		/* done */
 	} else if (!strcmp(cmd, "help") || !strcmp(cmd, "?")) {
 		fputs(help_text, out);
+	} else if (!strcmp(cmd, "screendump")) {
+		char *rest = strdup(strstr(line, "screendump") + strlen("screendump"));
+		size_t l = rest ? strlen(rest) : 0;
+
+		while (l && (rest[l - 1] == ' ' || rest[l - 1] == '\n' ||
+			     rest[l - 1] == '\r'))
+			rest[--l] = '\0';
+		if (rest)
+			screendump(vm, rest, out);
+		free(rest);
 	} else if (!strcmp(cmd, "info")) {
 		if (*arg)
 			info(vm, arg, out);
 		else
-			fputs("info block|cpus|name|network|registers|status|version\n", out);
+			fputs("info block|cpus|migrate|name|network|registers|snapshots|status|version\n", out);
 	} else {
 		for (i = 0; i < sizeof(simple_cmds) / sizeof(simple_cmds[0]); i++)
 			if (!strcmp(cmd, simple_cmds[i]))

@@ -559,7 +559,7 @@ int qmp_server_create(struct vm *vm, const char *path,
 		srv.kick_fd = -1;
 		return ret;
 	}
-	vm_add_device(vm, &(struct device_hooks){ NULL, qmp_server_destroy, NULL });
+	vm_add_device(vm, &(struct device_hooks){ .destroy = qmp_server_destroy });
 	vm->event_opaque = NULL;
 	__atomic_store_n(&vm->event_fn, qmp_on_vm_event, __ATOMIC_RELEASE);
 	log_info("QMP monitor on %s", path);

@@ -13,6 +13,8 @@
 #include "block/block_driver.h"
 #include "control/hmp.h"
 #include "control/qmp.h"
+#include "ui/display.h"
+#include "migration/migration.h"
 #include "vm/vm.h"
 
 #ifndef WIRT_VERSION
@@ -79,6 +81,41 @@ static json_object *cmd_stop(struct vm *vm, json_object *args, json_object **err
 	if (vm_pause(vm) < 0)
 		*err = qmp_error("GenericError", "the vCPUs did not stop in time");
 	return json_object_new_object();
+}
+
+/* Written before the reply (QEMU runs it in the background and reports
+ * through query-migrate, which then says completed or failed). */
+static json_object *cmd_migrate(struct vm *vm, json_object *args, json_object **err)
+{
+	const char *uri = json_object_get_string(json_object_object_get(args, "uri"));
+	char why[256];
+
+	if (migrate_save_uri(vm, uri, why, sizeof(why)) < 0)
+		*err = qmp_error("GenericError", "%s", why);
+	return json_object_new_object();
+}
+
+static json_object *cmd_query_migrate(struct vm *vm, json_object *args,
+				      json_object **err)
+{
+	json_object *r = json_object_new_object(), *ram;
+	const char *status = migrate_status();
+
+	if (!strcmp(status, "none"))
+		return r;
+	json_object_object_add(r, "status", json_object_new_string(status));
+	json_object_object_add(r, "total-time",
+			       json_object_new_int64(migrate_total_time_ms()));
+	if (!strcmp(status, "failed"))
+		json_object_object_add(r, "error-desc",
+				       json_object_new_string(migrate_error()));
+	ram = json_object_new_object();
+	json_object_object_add(ram, "total",
+			       json_object_new_int64(vm->mem.ram_size));
+	json_object_object_add(ram, "transferred",
+			       json_object_new_int64(migrate_total_bytes()));
+	json_object_object_add(r, "ram", ram);
+	return r;
 }
 
 static json_object *cmd_cont(struct vm *vm, json_object *args, json_object **err)
@@ -226,6 +263,54 @@ static json_object *cmd_hmp(struct vm *vm, json_object *args, json_object **err)
 	return line;
 }
 
+/* screendump filename=F [format=png|ppm] (QEMU's default format: ppm). */
+static json_object *cmd_screendump(struct vm *vm, json_object *args,
+				   json_object **err)
+{
+	json_object *file, *fmt = NULL;
+	int ret;
+
+	json_object_object_get_ex(args, "filename", &file);
+	json_object_object_get_ex(args, "format", &fmt);
+	if (!vm->display) {
+		*err = qmp_error("GenericError", "no display device (--vga std)");
+		return NULL;
+	}
+	ret = display_screendump(vm->display, json_object_get_string(file),
+				 fmt ? json_object_get_string(fmt) : "ppm");
+	if (ret == -EINVAL)
+		*err = qmp_error("GenericError",
+				 "Parameter 'format' does not accept value '%s'",
+				 json_object_get_string(fmt));
+	else if (ret)
+		*err = qmp_error("GenericError", "cannot write %s: %s",
+				 json_object_get_string(file), strerror(-ret));
+	return ret ? NULL : json_object_new_object();
+}
+
+/* x-screen-text: the text of a text-mode screen (wirt's own command). */
+static json_object *cmd_screen_text(struct vm *vm, json_object *args,
+				    json_object **err)
+{
+	size_t len = 256 * 133;
+	char *buf = malloc(len);
+	json_object *text;
+	int ret = buf ? -ENODEV : -ENOMEM;
+
+	if (buf && vm->display && vm->display->dev->text)
+		ret = vm->display->dev->text(vm->display->dev_opaque, buf, len);
+	if (ret) {
+		free(buf);
+		*err = qmp_error("GenericError", "%s", ret == -ENODEV ?
+				 "no display device (--vga std)" :
+				 "the screen is not in a text mode");
+		return NULL;
+	}
+	text = json_object_new_string(buf);
+	free(buf);
+	return text;
+}
+
 static json_object *cmd_qmp_capabilities(struct vm *vm, json_object *args,
 					 json_object **err)
 {
@@ -260,6 +345,15 @@ static const struct qmp_command {
 	{ .name = "query-cpus-fast", .fn = cmd_query_cpus_fast },
 	{ .name = "query-block", .fn = cmd_query_block },
 	{ .name = "query-commands", .fn = cmd_query_commands },
+	{ .name = "screendump", .fn = cmd_screendump,
+	  .args = { { "filename", json_type_string, false },
+		    { "format", json_type_string, true },
+		    { "device", json_type_string, true } } },
+	{ .name = "x-screen-text", .fn = cmd_screen_text },
+	{ .name = "migrate", .fn = cmd_migrate,
+	  .args = { { "uri", json_type_string, false },
+		    { "detach", json_type_boolean, true } } },
+	{ .name = "query-migrate", .fn = cmd_query_migrate },
 	{ .name = "human-monitor-command", .fn = cmd_hmp,
 	  .args = { { "command-line", json_type_string, false },
 		    { "cpu-index", json_type_int, true } } },

@@ -15,6 +15,7 @@
 #include "hw/bus.h"
 #include "hw/devices.h"
 #include "hw/irq.h"
+#include "migration/vmstate.h"
 #include "util/log.h"
 #include "vm/acpi.h"
 #include "vm/vm_clock.h"
@@ -178,6 +179,35 @@ static void pm_power_button(void *opaque)
 	pthread_mutex_unlock(&pm->lock);
 }
 
+static void pm_save(void *opaque, struct vmstate_out *o)
+{
+	struct acpi_pm *pm = opaque;
+
+	pthread_mutex_lock(&pm->lock);
+	vmstate_put_u16(o, pm->sts);
+	vmstate_put_u16(o, pm->en);
+	vmstate_put_u16(o, pm->cnt);
+	vmstate_put_u16(o, pm->base);
+	pthread_mutex_unlock(&pm->lock);
+}
+
+static int pm_load(void *opaque, struct vmstate_in *in)
+{
+	struct acpi_pm *pm = opaque;
+	uint16_t base;
+
+	pthread_mutex_lock(&pm->lock);
+	pm->sts = vmstate_get_u16(in);
+	pm->en = vmstate_get_u16(in);
+	pm->cnt = vmstate_get_u16(in);
+	base = vmstate_get_u16(in);
+	pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+	if (!in->error)
+		acpi_pm_move(pm->vm, base);
+	return in->error;
+}
+
 static void pm_destroy(void *opaque)
 {
 	struct acpi_pm *pm = opaque;
@@ -191,7 +221,8 @@ static void pm_destroy(void *opaque)
 int acpi_pm_create(struct vm *vm)
 {
 	struct acpi_pm *pm = calloc(1, sizeof(*pm));
-	struct device_hooks hooks = { pm_reset, pm_destroy, NULL };
+	struct device_hooks hooks = { pm_reset, pm_destroy, NULL, "acpi-pm", 1,
+				      pm_save, pm_load };
 
 	if (!pm)
 		return -1;

@@ -73,7 +73,7 @@ static void debugcon_destroy(void *opaque)
 
 int debugcon_create(struct vm *vm, const char *path)
 {
-	struct device_hooks hooks = { NULL, debugcon_destroy, NULL };
+	struct device_hooks hooks = { .destroy = debugcon_destroy };
 	struct debugcon *d = calloc(1, sizeof(*d));
 	int ret;
 

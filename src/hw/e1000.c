@@ -901,7 +901,9 @@ int e1000_create(struct vm *vm, struct net_backend *nb)
 		e1000_destroy(e);
 		return ret;
 	}
-	vm_add_device(vm, &(struct device_hooks){ e1000_reset, e1000_destroy, e });
+	/* Named, without save/load: migration refuses a VM with this card. */
+	vm_add_device(vm, &(struct device_hooks){ .reset = e1000_reset,
+		      .destroy = e1000_destroy, .opaque = e, .name = "e1000" });
 	/* Frames may flow from now on. */
 	net_set_offloads(nb, 0);
 	nb->receive_opaque = e;

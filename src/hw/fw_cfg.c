@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "migration/vmstate.h"
 #include "util/log.h"
 #include "vm/memory.h"
 #include "vm/vm.h"
@@ -368,6 +369,39 @@ static void fw_cfg_reset(void *opaque)
 	pthread_mutex_unlock(&cfg->lock);
 }
 
+/* The guest's position in the interface (the items are made again from
+ * the same options). */
+static void fw_cfg_save(void *opaque, struct vmstate_out *o)
+{
+	struct fw_cfg *cfg = opaque;
+
+	pthread_mutex_lock(&cfg->lock);
+	vmstate_put_u16(o, cfg->key);
+	vmstate_put_bool(o, cfg->valid);
+	vmstate_put_u32(o, cfg->offset);
+	vmstate_put_bytes(o, cfg->dma_addr, 8);
+	pthread_mutex_unlock(&cfg->lock);
+}
+
+static int fw_cfg_load(void *opaque, struct vmstate_in *in)
+{
+	struct fw_cfg *cfg = opaque;
+
+	pthread_mutex_lock(&cfg->lock);
+	cfg->key = vmstate_get_u16(in);
+	cfg->valid = vmstate_get_bool(in);
+	cfg->offset = vmstate_get_u32(in);
+	vmstate_get_bytes(in, cfg->dma_addr, 8);
+	/* Only an item this machine has may stay selected. */
+	cfg->key &= FW_CFG_KEY_MASK;
+	if (in->error || cfg->key >= FW_CFG_MAX_ITEMS || !cfg->items[cfg->key].data)
+		cfg->valid = false;
+	if (cfg->valid && cfg->offset > cfg->items[cfg->key].len)
+		cfg->offset = cfg->items[cfg->key].len;
+	pthread_mutex_unlock(&cfg->lock);
+	return in->error;
+}
+
 static void fw_cfg_destroy(void *opaque)
 {
 	fw_cfg_free(opaque);
@@ -375,7 +409,8 @@ static void fw_cfg_destroy(void *opaque)
 
 int fw_cfg_attach(struct vm *vm, struct fw_cfg *cfg)
 {
-	struct device_hooks hooks = { fw_cfg_reset, fw_cfg_destroy, cfg };
+	struct device_hooks hooks = { fw_cfg_reset, fw_cfg_destroy, cfg,
+				      "fw_cfg", 1, fw_cfg_save, fw_cfg_load };
 	int ret;
 
 	cfg->vm = vm;

@@ -28,6 +28,7 @@
 
 #include "hw/bus.h"
 #include "hw/irq.h"
+#include "migration/vmstate.h"
 #include "util/event_loop.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -398,6 +399,56 @@ static void hpet_reset(void *opaque)
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* Counter and deadlines are guest-clock times, which a restore carries
+ * over; the timerfds are armed again from them. */
+static void hpet_save(void *opaque, struct vmstate_out *o)
+{
+	struct hpet *h = opaque;
+
+	pthread_mutex_lock(&h->lock);
+	vmstate_put_u64(o, h->config);
+	vmstate_put_u64(o, h->isr);
+	vmstate_put_u64(o, h->counter);
+	vmstate_put_u64(o, h->start_ns);
+	vmstate_put_u32(o, HPET_TIMERS);
+	for (unsigned i = 0; i < HPET_TIMERS; i++) {
+		vmstate_put_u64(o, h->t[i].config);
+		vmstate_put_u64(o, h->t[i].cmp);
+		vmstate_put_u64(o, h->t[i].period);
+		vmstate_put_u64(o, h->t[i].deadline);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+static int hpet_load(void *opaque, struct vmstate_in *in)
+{
+	struct hpet *h = opaque;
+	unsigned n;
+
+	pthread_mutex_lock(&h->lock);
+	h->config = vmstate_get_u64(in);
+	h->isr = vmstate_get_u64(in);
+	h->counter = vmstate_get_u64(in);
+	h->start_ns = vmstate_get_u64(in);
+	n = vmstate_get_u32(in);
+	if (n != HPET_TIMERS)
+		vmstate_fail(in, -EINVAL, "HPET: the state has %u timers, this one %u",
+			     n, HPET_TIMERS);
+	for (unsigned i = 0; i < HPET_TIMERS; i++) {
+		struct hpet_timer *t = &h->t[i];
+		uint64_t deadline;
+
+		t->config = in->error ? 0 : vmstate_get_u64(in);
+		t->cmp = in->error ? ~0ULL : vmstate_get_u64(in);
+		t->period = in->error ? 0 : vmstate_get_u64(in);
+		deadline = in->error ? 0 : vmstate_get_u64(in);
+		set_deadline(t, deadline);
+		update_line(t);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return in->error;
+}
+
 static void hpet_destroy(void *opaque)
 {
 	struct hpet *h = opaque;
@@ -450,6 +501,7 @@ int hpet_create(struct vm *vm)
 		return ret;
 	}
 	hpet_reset(h);
-	vm_add_device(vm, &(struct device_hooks){ hpet_reset, hpet_destroy, h });
+	vm_add_device(vm, &(struct device_hooks){ hpet_reset, hpet_destroy, h,
+		      "hpet", 1, hpet_save, hpet_load });
 	return 0;
 }

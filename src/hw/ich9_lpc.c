@@ -92,7 +92,7 @@ static void lpc_destroy(void *opaque)
 
 int ich9_lpc_create(struct vm *vm)
 {
-	struct device_hooks hooks = { NULL, lpc_destroy, NULL };
+	struct device_hooks hooks = { .destroy = lpc_destroy };
 	struct pci_device *dev;
 	uint32_t pmbase = ACPI_PM_BASE | 1, rcba_mask = 0xffffc001;
 	struct lpc *lpc;

@@ -2,12 +2,14 @@
  * plus the EOI register of version 0x20 I/O APICs (ICH and later). */
 #include "hw/ioapic.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "hw/bus.h"
 #include "hw/lapic.h"
+#include "migration/vmstate.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -172,6 +174,39 @@ static void ioapic_reset(void *opaque)
 	pthread_mutex_unlock(&io->lock);
 }
 
+/* The common form of the IOAPIC (KVM's in-kernel one converts to it). */
+static void ioapic_save(void *opaque, struct vmstate_out *o)
+{
+	struct ioapic *io = opaque;
+
+	pthread_mutex_lock(&io->lock);
+	vmstate_put_u32(o, io->sel);
+	vmstate_put_u32(o, io->id);
+	vmstate_put_u32(o, PINS);
+	for (unsigned i = 0; i < PINS; i++)
+		vmstate_put_u64(o, io->rte[i]);
+	vmstate_put_u32(o, io->levels);
+	pthread_mutex_unlock(&io->lock);
+}
+
+static int ioapic_load(void *opaque, struct vmstate_in *in)
+{
+	struct ioapic *io = opaque;
+	unsigned pins;
+
+	pthread_mutex_lock(&io->lock);
+	io->sel = vmstate_get_u32(in) & 0xff;
+	io->id = vmstate_get_u32(in);
+	pins = vmstate_get_u32(in);
+	if (pins != PINS)
+		vmstate_fail(in, -EINVAL, "IOAPIC: the state has %u pins, this one %u", pins, PINS);
+	for (unsigned i = 0; i < PINS && !in->error; i++)
+		io->rte[i] = vmstate_get_u64(in);
+	io->levels = vmstate_get_u32(in);
+	pthread_mutex_unlock(&io->lock);
+	return in->error;
+}
+
 static void ioapic_destroy(void *opaque)
 {
 	struct ioapic *io = opaque;
@@ -183,7 +218,8 @@ static void ioapic_destroy(void *opaque)
 struct ioapic *ioapic_create(struct vm *vm, struct apic_bus *bus)
 {
 	struct ioapic *io = calloc(1, sizeof(*io));
-	struct device_hooks hooks = { ioapic_reset, ioapic_destroy, NULL };
+	struct device_hooks hooks = { ioapic_reset, ioapic_destroy, NULL, "ioapic", 1,
+				      ioapic_save, ioapic_load };
 
 	if (!io)
 		return NULL;

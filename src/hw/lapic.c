@@ -1,6 +1,7 @@
 /* Local APIC model (see lapic.h).  Register layout from the Intel SDM. */
 #include "hw/lapic.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -718,6 +719,93 @@ bool lapic_set_base(struct lapic *l, uint64_t v)
 	l->ops->kick(l->cpu);
 	return true;
 }
+
+#define REG(off) regs[(off) / 4]
+
+void lapic_get_state(struct lapic *l, uint32_t regs[256], uint64_t *base,
+		     uint64_t *tsc_deadline)
+{
+	unsigned i;
+
+	memset(regs, 0, 1024);
+	pthread_mutex_lock(&l->lock);
+	timer_check(l, now_ns());
+	REG(R_ID) = l->id << 24;
+	REG(R_VERSION) = VERSION;
+	REG(R_TPR) = l->tpr;
+	REG(R_PPR) = ppr(l);
+	REG(R_LDR) = l->ldr;
+	REG(R_DFR) = l->dfr;
+	REG(R_SVR) = l->svr;
+	for (i = 0; i < 8; i++) {
+		REG(R_ISR + i * 0x10) = l->isr[i];
+		REG(R_TMR + i * 0x10) = l->tmr[i];
+		REG(R_IRR + i * 0x10) = l->irr[i];
+	}
+	REG(R_ESR) = l->esr;
+	REG(R_ICR_LO) = l->icr_lo;
+	REG(R_ICR_HI) = l->icr_hi;
+	REG(R_LVT_CMCI) = l->lvt[0];
+	for (i = 1; i < 7; i++)
+		REG(R_LVT_TIMER + (i - 1) * 0x10) = l->lvt[i];
+	REG(R_TIMER_INIT) = l->timer_init;
+	REG(R_TIMER_CUR) = timer_current(l, now_ns());
+	REG(R_TIMER_DIV) = l->timer_div;
+	*base = l->base;
+	*tsc_deadline = timer_mode(l) == 2 ? l->tsc_deadline : 0;
+	pthread_mutex_unlock(&l->lock);
+}
+
+int lapic_set_state(struct lapic *l, const uint32_t regs[256], uint64_t base,
+		    uint64_t tsc_deadline)
+{
+	const uint64_t x2 = BASE_ENABLE | BASE_EXTD;
+	uint64_t now = now_ns();
+	uint32_t cur;
+	unsigned i;
+
+	if ((base & ~(BASE_ADDR_MASK | x2 | BASE_BSP)) || (base & x2) == BASE_EXTD)
+		return -EINVAL;
+	pthread_mutex_lock(&l->lock);
+	power_up_state(l);
+	__atomic_store_n(&l->base, base, __ATOMIC_RELAXED);
+	l->id = x2apic_mode(l) ? l->initial_id : REG(R_ID) >> 24;
+	l->tpr = REG(R_TPR) & 0xff;
+	l->ldr = x2apic_mode(l) ? x2apic_ldr(l) : REG(R_LDR) & 0xff000000;
+	l->dfr = REG(R_DFR) | 0x0fffffff;
+	l->svr = REG(R_SVR) & 0x11ff;
+	for (i = 0; i < 8; i++) {
+		l->isr[i] = REG(R_ISR + i * 0x10);
+		l->tmr[i] = REG(R_TMR + i * 0x10);
+		l->irr[i] = REG(R_IRR + i * 0x10);
+	}
+	l->esr = REG(R_ESR);
+	l->icr_lo = REG(R_ICR_LO) & ~(1u << 12); /* no IPI is in flight */
+	l->icr_hi = REG(R_ICR_HI);
+	l->lvt[0] = REG(R_LVT_CMCI);
+	for (i = 1; i < 7; i++)
+		l->lvt[i] = REG(R_LVT_TIMER + (i - 1) * 0x10);
+	l->timer_div = REG(R_TIMER_DIV) & 0xb;
+	l->timer_init = REG(R_TIMER_INIT);
+	cur = REG(R_TIMER_CUR);
+	if (timer_mode(l) == 2) {
+		l->tsc_deadline = tsc_deadline;
+		timer_arm(l, now);
+	} else if (l->timer_init && (cur || timer_mode(l) == 1)) {
+		/* Counting: started as long ago as the count has run down. */
+		if (cur > l->timer_init)
+			cur = l->timer_init;
+		timer_arm(l, now);
+		l->timer_start_ns = now - (uint64_t)(l->timer_init - cur) * divider(l);
+		l->timer_next_ns = l->timer_start_ns + (uint64_t)l->timer_init * divider(l);
+	}
+	update_pending(l);
+	pthread_mutex_unlock(&l->lock);
+	l->ops->kick(l->cpu);
+	return 0;
+}
+
+#undef REG
 
 void lapic_init_reset(struct lapic *l)
 {

@@ -46,6 +46,17 @@ uint64_t lapic_get_base(const struct lapic *l);
 bool lapic_set_base(struct lapic *l, uint64_t value);
 bool lapic_x2apic_mode(const struct lapic *l);
 /* IA32_TSC_DEADLINE: the armed deadline, 0 when none or once it fired. */
+/*
+ * The state in its common form (struct cpu_full_state): the xAPIC
+ * register page as 256 words at offset / 4 (KVM's kvm_lapic_state
+ * layout; the ID in xAPIC form, the current count of the timer at
+ * 0x390), IA32_APIC_BASE and the TSC deadline.  Load returns -EINVAL if
+ * the base is not one the APIC could hold.
+ */
+void lapic_get_state(struct lapic *l, uint32_t regs[256], uint64_t *base,
+		     uint64_t *tsc_deadline);
+int lapic_set_state(struct lapic *l, const uint32_t regs[256], uint64_t base,
+		    uint64_t tsc_deadline);
 uint64_t lapic_get_tsc_deadline(struct lapic *l);
 void lapic_set_tsc_deadline(struct lapic *l, uint64_t tsc);
 /* The guest wrote its TSC: re-arm a TSC deadline against the new clock. */

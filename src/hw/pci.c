@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "migration/vmstate.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -45,7 +46,8 @@ static uint32_t get_le(const uint8_t *p, unsigned size)
 static void bar_store(struct pci_device *dev, unsigned i)
 {
 	struct pci_bar *b = &dev->bars[i];
-	uint32_t v = b->io ? ((uint32_t)b->addr | 1) : (uint32_t)b->addr;
+	uint32_t v = b->io ? ((uint32_t)b->addr | 1) :
+			     ((uint32_t)b->addr | (b->prefetch ? 0x8 : 0));
 
 	memcpy(dev->config + PCI_BAR0 + 4 * i, &v, 4);
 }
@@ -65,6 +67,19 @@ static void bar_update_mapping(struct pci_device *dev, unsigned i)
 	bool want = b->size && decoding(dev, i) && b->addr &&
 		    b->addr + b->size <= (b->io ? 0x10000ULL : 1ULL << 32);
 
+	if (b->ram) {
+		/* Device memory: its region follows the BAR. */
+		b->mapped = gmem_move_device_ram(&dev->vm->mem, b->ram_region,
+						 want ? b->addr : 0) == 0 && want;
+		/* Firmware sizing the BAR (all ones) with decoding on puts it
+		 * over the firmware for a moment: not worth a warning. */
+		if (want && !b->mapped)
+			log_debug("pci %s: BAR%u at %#llx overlaps other memory; "
+				  "left unmapped", dev->name, i,
+				  (unsigned long long)b->addr);
+		b->mapped_addr = b->addr;
+		return;
+	}
 	if (b->mapped) {
 		bus_unregister(bus, b->mapped_addr, b->opaque);
 		b->mapped = false;
@@ -91,8 +106,11 @@ static void write_bar(struct pci_device *dev, unsigned i)
 		memset(dev->config + PCI_BAR0 + 4 * i, 0, 4);
 		return;
 	}
-	/* Sizing writes all ones; the low bits are hard-wired to zero. */
-	b->addr = raw & (uint32_t)mask & (b->io ? 0xfffcu : 0xfffffff0u);
+	/* Sizing writes all ones; the low bits are hard-wired to zero.  An
+	 * I/O BAR keeps its upper 16 bits too, so that sizing reads them as
+	 * ones (SeaBIOS computes the size from all 32 bits); an address above
+	 * 64 KiB leaves it unmapped. */
+	b->addr = raw & (uint32_t)mask & (b->io ? 0xfffffffcu : 0xfffffff0u);
 	bar_store(dev, i);
 	bar_update_mapping(dev, i);
 }
@@ -125,9 +143,40 @@ static void intx_update(struct pci_device *dev)
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* The expansion ROM: mapped while enabled (bit 0) and memory decodes. */
+static void rom_update_mapping(struct pci_device *dev)
+{
+	struct pci_bar *r = &dev->rom;
+	uint32_t raw = get_le(dev->config + PCI_ROM_ADDRESS, 4);
+	bool want;
+
+	if (!r->size)
+		return;
+	r->addr = raw & ~(uint32_t)(r->size - 1) & 0xfffff800u;
+	want = (raw & 1) && r->addr && decoding(dev, 0) &&
+	       r->addr + r->size <= 1ULL << 32;
+	if (r->mapped && (!want || r->mapped_addr != r->addr)) {
+		bus_unregister(&dev->vm->mmio, r->mapped_addr, r->opaque);
+		r->mapped = false;
+	}
+	if (!want || r->mapped)
+		return;
+	if (bus_register(&dev->vm->mmio, r->addr, r->size, r->ops, r->opaque,
+			 dev->name)) {
+		log_warn_once("pci %s: its ROM at %#llx overlaps another device; "
+			      "left unmapped", dev->name,
+			      (unsigned long long)r->addr);
+		return;
+	}
+	r->mapped_addr = r->addr;
+	r->mapped = true;
+}
+
 static void command_written(struct pci_device *dev)
 {
 	unsigned i;
+
+	rom_update_mapping(dev);
 
 	for (i = 0; i < 6; i++)
 		if (dev->bars[i].size)
@@ -160,6 +209,8 @@ void pci_config_write(struct vm *vm, unsigned slot, unsigned fn, unsigned off,
 			write_bar(dev, i);
 	if (off < PCI_COMMAND + 2 && off + size > PCI_COMMAND)
 		command_written(dev);
+	if (off < PCI_ROM_ADDRESS + 4 && off + size > PCI_ROM_ADDRESS)
+		rom_update_mapping(dev);
 	if (dev->msix.nvectors && off < dev->msix.cap + 4 &&
 	    off + size > dev->msix.cap + 2)
 		pci_msix_control_written(dev);
@@ -317,12 +368,101 @@ static void pci_host_reset(void *opaque)
 		memcpy(dev->config, dev->config_at_plug, sizeof(dev->config));
 		for (b = 0; b < 6; b++)
 			write_bar(dev, b);
-		command_written(dev);
+		command_written(dev);	/* and the ROM BAR */
 		pci_msix_reset(dev);
 		pthread_mutex_unlock(&dev->lock);
 		if (dev->config_written)
 			dev->config_written(dev, 0, sizeof(dev->config));
 	}
+}
+
+/*
+ * Every device's configuration space, INTx level and MSI-X state, by
+ * slot.  Load makes BARs, the command register and what the chipset's
+ * registers control (PAM, PMBASE, ECAM: their config_written hooks) match.
+ */
+static unsigned plugged_count(const struct pci_host *h)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < PCI_MAX_SLOTS; i++)
+		n += h->slots[i] != NULL;
+	return n;
+}
+
+static void pci_host_save(void *opaque, struct vmstate_out *o)
+{
+	struct pci_host *h = opaque;
+
+	pthread_mutex_lock(&h->lock);
+	vmstate_put_u32(o, h->conf1_addr);
+	pthread_mutex_unlock(&h->lock);
+	vmstate_put_u32(o, plugged_count(h));
+	for (unsigned i = 0; i < PCI_MAX_SLOTS; i++) {
+		struct pci_device *dev = h->slots[i];
+
+		if (!dev)
+			continue;
+		pthread_mutex_lock(&dev->lock);
+		vmstate_put_u32(o, i);
+		vmstate_put_u16(o, get_le(dev->config + PCI_VENDOR_ID, 2));
+		vmstate_put_u16(o, get_le(dev->config + PCI_DEVICE_ID, 2));
+		vmstate_put_bytes(o, dev->config, sizeof(dev->config));
+		vmstate_put_bool(o, dev->intx_level);
+		pci_msix_save(dev, o);
+		pthread_mutex_unlock(&dev->lock);
+	}
+}
+
+static int pci_device_load(struct pci_device *dev, struct vmstate_in *in)
+{
+	uint8_t config[256];
+	unsigned b;
+
+	if (vmstate_get_u16(in) != get_le(dev->config + PCI_VENDOR_ID, 2) ||
+	    vmstate_get_u16(in) != get_le(dev->config + PCI_DEVICE_ID, 2))
+		return vmstate_fail(in, -EINVAL, "pci slot %u: the saved machine has another device there than %s: start with the same devices as the saved machine",
+				    dev->slot, dev->name);
+	vmstate_get_bytes(in, config, sizeof(config));
+	pthread_mutex_lock(&dev->lock);
+	/* Read-only bytes stay as this device has them. */
+	for (b = 0; b < sizeof(config); b++)
+		dev->config[b] = (dev->config[b] & ~dev->wmask[b]) |
+				 (config[b] & dev->wmask[b]);
+	dev->config[PCI_STATUS] = config[PCI_STATUS];
+	for (b = 0; b < 6; b++)
+		write_bar(dev, b);
+	dev->intx_level = vmstate_get_bool(in);
+	command_written(dev);
+	pci_msix_load(dev, in);
+	pthread_mutex_unlock(&dev->lock);
+	if (dev->config_written)
+		dev->config_written(dev, 0, sizeof(dev->config));
+	return in->error;
+}
+
+static int pci_host_load(void *opaque, struct vmstate_in *in)
+{
+	struct pci_host *h = opaque;
+	unsigned n, i, slot;
+
+	pthread_mutex_lock(&h->lock);
+	h->conf1_addr = vmstate_get_u32(in);
+	pthread_mutex_unlock(&h->lock);
+	n = vmstate_get_u32(in);
+	if (!in->error && n != plugged_count(h))
+		return vmstate_fail(in, -EINVAL, "the saved machine has %u PCI devices, this one %u: start with the same devices as the saved machine",
+				    n, plugged_count(h));
+	for (i = 0; i < n && !in->error; i++) {
+		slot = vmstate_get_u32(in);
+		if (in->error)
+			break;
+		if (slot >= PCI_MAX_SLOTS || !h->slots[slot])
+			return vmstate_fail(in, -EINVAL, "the saved machine has a PCI device in slot %u, this one none: start with the same devices as the saved machine",
+					    slot);
+		pci_device_load(h->slots[slot], in);
+	}
+	return in->error;
 }
 
 static void pci_host_destroy(void *opaque)
@@ -336,6 +476,7 @@ static void pci_host_destroy(void *opaque)
 		if (!dev)
 			continue;
 		pci_msix_destroy(dev);
+		free((void *)dev->rom_data);
 		free(dev);
 	}
 	h->vm->pci = NULL;
@@ -345,7 +486,10 @@ static void pci_host_destroy(void *opaque)
 int pci_host_create(struct vm *vm)
 {
 	static const struct device_hooks hooks = { .reset = pci_host_reset,
-						    .destroy = pci_host_destroy };
+						    .destroy = pci_host_destroy,
+						    .name = "pci", .version = 1,
+						    .save = pci_host_save,
+						    .load = pci_host_load };
 	struct device_hooks hk = hooks;
 	struct pci_host *h = calloc(1, sizeof(*h));
 	struct pci_device *bridge;
@@ -492,6 +636,57 @@ void pci_bar_init(struct pci_device *dev, unsigned bar, uint64_t size, bool io,
 	b->ops = ops;
 	b->opaque = opaque;
 	memset(dev->wmask + PCI_BAR0 + 4 * bar, 0xff, 4);
+}
+
+void pci_bar_init_ram(struct pci_device *dev, unsigned bar, uint64_t size,
+		      unsigned region)
+{
+	pci_bar_init(dev, bar, size, false, NULL, NULL);
+	dev->bars[bar].ram = true;
+	dev->bars[bar].ram_region = region;
+	/* prefetchable: a framebuffer may be write-combined */
+	dev->bars[bar].prefetch = true;
+}
+
+static uint64_t rom_read(void *opaque, uint64_t off, unsigned size)
+{
+	struct pci_device *dev = opaque;
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < size; i++)
+		if (off + i < dev->rom_len)
+			v |= (uint64_t)dev->rom_data[off + i] << (8 * i);
+	return v;
+}
+
+static void rom_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
+{
+}
+
+static const struct io_ops rom_ops = {
+	.read = rom_read,
+	.write = rom_write,
+};
+
+int pci_rom_init(struct pci_device *dev, void *data, size_t len)
+{
+	uint64_t size = 2048;
+	uint32_t mask;
+
+	if (!len || len > (16u << 20)) {
+		free(data);
+		return -EINVAL;
+	}
+	while (size < len)
+		size <<= 1;
+	dev->rom.size = size;
+	dev->rom.ops = &rom_ops;
+	dev->rom.opaque = dev;
+	dev->rom_data = data;
+	dev->rom_len = len;
+	mask = ~(uint32_t)(size - 1) | 1;
+	memcpy(dev->wmask + PCI_ROM_ADDRESS, &mask, 4);
+	return 0;
 }
 
 unsigned pci_add_capability(struct pci_device *dev, uint8_t id, unsigned len)

@@ -41,6 +41,7 @@ struct vm;
 #define PCI_SUBSYS_VENDOR  0x2c
 #define PCI_SUBSYS_ID      0x2e
 #define PCI_CAP_PTR        0x34
+#define PCI_ROM_ADDRESS    0x30
 #define PCI_INTERRUPT_LINE 0x3c
 #define PCI_INTERRUPT_PIN  0x3d
 
@@ -62,6 +63,9 @@ struct pci_bar {
 	uint64_t mapped_addr;   /* ... at this address */
 	const struct io_ops *ops;
 	void *opaque;
+	bool prefetch;          /* a prefetchable memory BAR */
+	bool ram;               /* guest-memory region ram_region, not ops */
+	unsigned ram_region;
 };
 
 struct pci_device;
@@ -99,6 +103,10 @@ struct pci_device {
 	int intx_level;          /* what the device model asks for */
 	int intx_asserted;       /* what reaches the line (INTx disable) */
 	struct pci_msix msix;
+	/* The expansion ROM BAR (config 0x30): its image, read-only. */
+	struct pci_bar rom;
+	const uint8_t *rom_data;
+	size_t rom_len;
 	pci_config_hook config_written;
 	/* Called before the guest reads config space (may fill bytes in). */
 	pci_config_hook config_read;
@@ -126,6 +134,13 @@ struct pci_device *pci_device_new_at(struct vm *vm, const char *name,
 /* A memory (or port I/O) BAR of size bytes (power of two) served by ops. */
 void pci_bar_init(struct pci_device *dev, unsigned bar, uint64_t size, bool io,
 		  const struct io_ops *ops, void *opaque);
+/* A memory BAR that is device memory the guest reaches like RAM
+ * (gmem_add_device_ram's region), e.g. a framebuffer. */
+void pci_bar_init_ram(struct pci_device *dev, unsigned bar, uint64_t size,
+		      unsigned region);
+/* An expansion ROM (config offset 0x30) holding the len bytes at data
+ * (taken over: freed with the device); firmware maps it to run it. */
+int pci_rom_init(struct pci_device *dev, void *data, size_t len);
 /* Append a capability of len bytes; returns its config offset (0 if full). */
 unsigned pci_add_capability(struct pci_device *dev, uint8_t id, unsigned len);
 /* Assign the BARs, enable decoding and make the device visible. */
@@ -170,6 +185,12 @@ uint64_t pci_msix_pba_read(struct pci_device *dev, uint64_t off, unsigned size);
 void pci_msix_control_written(struct pci_device *dev);
 /* Back to power-on state (disabled, all vectors masked); lock held. */
 void pci_msix_reset(struct pci_device *dev);
+/* The table and pending bits in the VM state (dev->lock held); load
+ * routes and delivers as the restored control register says. */
+struct vmstate_out;
+struct vmstate_in;
+void pci_msix_save(struct pci_device *dev, struct vmstate_out *o);
+int pci_msix_load(struct pci_device *dev, struct vmstate_in *in);
 void pci_msix_destroy(struct pci_device *dev);
 
 #endif

@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "migration/vmstate.h"
 #include "vm/vm.h"
 
 #define MSIX_CONTROL_ENABLE   0x8000
@@ -236,6 +237,42 @@ void pci_msix_reset(struct pci_device *dev)
 		m->table[i][3] = MSIX_ENTRY_MASKED;
 		sync_route(dev, i);
 	}
+}
+
+void pci_msix_save(struct pci_device *dev, struct vmstate_out *o)
+{
+	struct pci_msix *m = &dev->msix;
+	unsigned i;
+
+	vmstate_put_u32(o, m->nvectors);
+	for (i = 0; i < m->nvectors; i++)
+		for (unsigned w = 0; w < 4; w++)
+			vmstate_put_u32(o, m->table[i][w]);
+	for (i = 0; i < (m->nvectors + 63) / 64; i++)
+		vmstate_put_u64(o, m->pending[i]);
+}
+
+int pci_msix_load(struct pci_device *dev, struct vmstate_in *in)
+{
+	struct pci_msix *m = &dev->msix;
+	unsigned i, n = vmstate_get_u32(in);
+
+	if (n != m->nvectors)
+		return vmstate_fail(in, -EINVAL, "pci %s: the state has %u MSI-X vectors, this device %u",
+				    dev->name, n, m->nvectors);
+	for (i = 0; i < m->nvectors; i++) {
+		for (unsigned w = 0; w < 4; w++)
+			m->table[i][w] = vmstate_get_u32(in);
+		m->table[i][3] &= MSIX_ENTRY_MASKED;
+	}
+	for (i = 0; i < (m->nvectors + 63) / 64; i++)
+		m->pending[i] = vmstate_get_u64(in);
+	if (in->error) {
+		pci_msix_reset(dev);
+		return in->error;
+	}
+	deliver_pending(dev);
+	return 0;
 }
 
 void pci_msix_destroy(struct pci_device *dev)

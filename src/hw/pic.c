@@ -7,12 +7,14 @@
  */
 #include "hw/pic.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hw/bus.h"
+#include "migration/vmstate.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -314,6 +316,63 @@ static void pic_reset(void *opaque)
 	pthread_mutex_unlock(&pic->lock);
 }
 
+/* The common form of the 8259 pair (KVM's in-kernel one converts to it). */
+static void pic_save(void *opaque, struct vmstate_out *o)
+{
+	struct pic *pic = opaque;
+
+	pthread_mutex_lock(&pic->lock);
+	for (int i = 0; i < 2; i++) {
+		const struct pic_chip *c = &pic->chip[i];
+
+		vmstate_put_u8(o, c->irr);
+		vmstate_put_u8(o, c->isr);
+		vmstate_put_u8(o, c->imr);
+		vmstate_put_u8(o, c->elcr);
+		vmstate_put_u8(o, c->last_level);
+		vmstate_put_u8(o, c->vector_base);
+		vmstate_put_u8(o, c->init_step);
+		vmstate_put_bool(o, c->icw4_needed);
+		vmstate_put_bool(o, c->single);
+		vmstate_put_bool(o, c->auto_eoi);
+		vmstate_put_bool(o, c->special_mask);
+		vmstate_put_bool(o, c->poll);
+		vmstate_put_bool(o, c->read_isr);
+		vmstate_put_u8(o, c->lowest_priority);
+	}
+	pthread_mutex_unlock(&pic->lock);
+}
+
+static int pic_load(void *opaque, struct vmstate_in *in)
+{
+	struct pic *pic = opaque;
+
+	pthread_mutex_lock(&pic->lock);
+	for (int i = 0; i < 2; i++) {
+		struct pic_chip *c = &pic->chip[i];
+
+		c->irr = vmstate_get_u8(in);
+		c->isr = vmstate_get_u8(in);
+		c->imr = vmstate_get_u8(in);
+		c->elcr = vmstate_get_u8(in) & (i ? 0xde : 0xf8);
+		c->last_level = vmstate_get_u8(in);
+		c->vector_base = vmstate_get_u8(in) & 0xf8;
+		c->init_step = vmstate_get_u8(in);
+		c->icw4_needed = vmstate_get_bool(in);
+		c->single = vmstate_get_bool(in);
+		c->auto_eoi = vmstate_get_bool(in);
+		c->special_mask = vmstate_get_bool(in);
+		c->poll = vmstate_get_bool(in);
+		c->read_isr = vmstate_get_bool(in);
+		c->lowest_priority = vmstate_get_u8(in) & 7;
+		if (c->init_step == 1 || c->init_step > 4)
+			c->init_step = 0;
+	}
+	update_cascade(pic);
+	pthread_mutex_unlock(&pic->lock);
+	return in->error;
+}
+
 static void pic_destroy(void *opaque)
 {
 	struct pic *pic = opaque;
@@ -325,7 +384,8 @@ static void pic_destroy(void *opaque)
 struct pic *pic_create(struct vm *vm, void (*notify)(void *), void *opaque)
 {
 	struct pic *pic = calloc(1, sizeof(*pic));
-	struct device_hooks hooks = { pic_reset, pic_destroy, NULL };
+	struct device_hooks hooks = { pic_reset, pic_destroy, NULL, "pic", 1,
+				      pic_save, pic_load };
 
 	if (!pic)
 		return NULL;

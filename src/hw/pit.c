@@ -7,6 +7,7 @@
  */
 #include "hw/pit.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 
 #include "hw/bus.h"
 #include "hw/irq.h"
+#include "migration/vmstate.h"
 #include "util/event_loop.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -289,18 +291,87 @@ static void port61_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 static const struct io_ops pit_ops = { pit_read, pit_write };
 static const struct io_ops port61_ops = { port61_read, port61_write };
 
-static void pit_reset(void *opaque)
+static void pit_reset_locked(struct pit *pit)
 {
-	struct pit *pit = opaque;
-
-	pthread_mutex_lock(&pit->lock);
 	for (int i = 0; i < 3; i++) {
 		pit->ch[i] = (struct pit_channel){ .reload = 65536, .access = 3,
 						   .gate = i != 2, .null_count = true };
 	}
 	pit->port61 = 0;
+}
+
+static void pit_reset(void *opaque)
+{
+	struct pit *pit = opaque;
+
+	pthread_mutex_lock(&pit->lock);
+	pit_reset_locked(pit);
 	update_timer(pit);
 	pthread_mutex_unlock(&pit->lock);
+}
+
+/* Channel times are guest-clock times, which a restore carries over. */
+static void pit_save(void *opaque, struct vmstate_out *o)
+{
+	struct pit *pit = opaque;
+
+	pthread_mutex_lock(&pit->lock);
+	for (int i = 0; i < 3; i++) {
+		const struct pit_channel *c = &pit->ch[i];
+
+		vmstate_put_u32(o, c->reload);
+		vmstate_put_u8(o, c->mode);
+		vmstate_put_u8(o, c->access);
+		vmstate_put_bool(o, c->bcd);
+		vmstate_put_bool(o, c->gate);
+		vmstate_put_bool(o, c->armed);
+		vmstate_put_u64(o, c->start_ns);
+		vmstate_put_bool(o, c->write_hi_next);
+		vmstate_put_bool(o, c->read_hi_next);
+		vmstate_put_u8(o, c->write_lo);
+		vmstate_put_bool(o, c->latched);
+		vmstate_put_u16(o, c->latch);
+		vmstate_put_bool(o, c->status_latched);
+		vmstate_put_u8(o, c->status);
+		vmstate_put_bool(o, c->null_count);
+	}
+	vmstate_put_u8(o, pit->port61);
+	pthread_mutex_unlock(&pit->lock);
+}
+
+static int pit_load(void *opaque, struct vmstate_in *in)
+{
+	struct pit *pit = opaque;
+
+	pthread_mutex_lock(&pit->lock);
+	for (int i = 0; i < 3; i++) {
+		struct pit_channel *c = &pit->ch[i];
+
+		c->reload = vmstate_get_u32(in);
+		c->mode = vmstate_get_u8(in);
+		c->access = vmstate_get_u8(in);
+		c->bcd = vmstate_get_bool(in);
+		c->gate = vmstate_get_bool(in);
+		c->armed = vmstate_get_bool(in);
+		c->start_ns = vmstate_get_u64(in);
+		c->write_hi_next = vmstate_get_bool(in);
+		c->read_hi_next = vmstate_get_bool(in);
+		c->write_lo = vmstate_get_u8(in);
+		c->latched = vmstate_get_bool(in);
+		c->latch = vmstate_get_u16(in);
+		c->status_latched = vmstate_get_bool(in);
+		c->status = vmstate_get_u8(in);
+		c->null_count = vmstate_get_bool(in);
+		if (!in->error && (c->reload < 1 || c->reload > 65536 || c->mode > 5 ||
+				   c->access < 1 || c->access > 3))
+			vmstate_fail(in, -EINVAL, "PIT: channel %d state out of range", i);
+	}
+	pit->port61 = vmstate_get_u8(in) & 3;
+	if (in->error)
+		pit_reset_locked(pit);
+	update_timer(pit);
+	pthread_mutex_unlock(&pit->lock);
+	return in->error;
 }
 
 static void pit_destroy(void *opaque)
@@ -316,7 +387,8 @@ static void pit_destroy(void *opaque)
 struct pit *pit_create(struct vm *vm)
 {
 	struct pit *pit = calloc(1, sizeof(*pit));
-	struct device_hooks hooks = { pit_reset, pit_destroy, NULL };
+	struct device_hooks hooks = { pit_reset, pit_destroy, NULL, "pit", 1,
+				      pit_save, pit_load };
 
 	if (!pit)
 		return NULL;

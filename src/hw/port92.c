@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "hw/devices.h"
+#include "migration/vmstate.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -68,9 +69,29 @@ static void port92_reset(void *opaque)
 	a20_set(opaque, true);
 }
 
+/* The port's bits and the A20 gate, which the i8042 shares. */
+static void port92_save(void *opaque, struct vmstate_out *o)
+{
+	vmstate_put_u8(o, __atomic_load_n(&port92_bits, __ATOMIC_RELAXED));
+	vmstate_put_bool(o, a20_enabled(opaque));
+}
+
+static int port92_load(void *opaque, struct vmstate_in *in)
+{
+	uint8_t bits = vmstate_get_u8(in) & ~3u;
+	bool a20 = vmstate_get_bool(in);
+
+	if (in->error)
+		return in->error;
+	__atomic_store_n(&port92_bits, bits, __ATOMIC_RELAXED);
+	a20_set(opaque, a20);
+	return 0;
+}
+
 int port92_create(struct vm *vm)
 {
 	port92_reset(vm);
-	vm_add_device(vm, &(struct device_hooks){ port92_reset, NULL, vm });
+	vm_add_device(vm, &(struct device_hooks){ port92_reset, NULL, vm,
+		      "port92", 1, port92_save, port92_load });
 	return bus_register(&vm->pio, 0x92, 1, &port92_ops, vm, "port92");
 }

@@ -5,6 +5,7 @@
  * in-progress bit follows real seconds.  Alarm and periodic interrupts
  * are not modelled (Linux does not need them to boot).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 
 #include "hw/bus.h"
 #include "hw/devices.h"
+#include "migration/vmstate.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -144,6 +146,30 @@ static void rtc_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 
 static const struct io_ops rtc_ops = { rtc_read, rtc_write };
 
+/* CMOS RAM, the index and the guest's offset from host time. */
+static void rtc_save(void *opaque, struct vmstate_out *o)
+{
+	struct rtc *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	vmstate_put_u8(o, r->index);
+	vmstate_put_bytes(o, r->ram, sizeof(r->ram));
+	vmstate_put_u64(o, r->offset);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int rtc_load(void *opaque, struct vmstate_in *in)
+{
+	struct rtc *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	r->index = vmstate_get_u8(in) & 0x7f;
+	vmstate_get_bytes(in, r->ram, sizeof(r->ram));
+	r->offset = (int64_t)vmstate_get_u64(in);
+	pthread_mutex_unlock(&r->lock);
+	return in->error;
+}
+
 static void rtc_destroy(void *opaque)
 {
 	struct rtc *r = opaque;
@@ -155,7 +181,8 @@ static void rtc_destroy(void *opaque)
 int rtc_create(struct vm *vm)
 {
 	struct rtc *r = calloc(1, sizeof(*r));
-	struct device_hooks hooks = { NULL, rtc_destroy, NULL };
+	struct device_hooks hooks = { NULL, rtc_destroy, NULL, "rtc", 1,
+				      rtc_save, rtc_load };
 	uint64_t below = vm->mem.low_end > (16ULL << 20) ? vm->mem.low_end - (16ULL << 20) : 0;
 	uint64_t above = vm->mem.high_size;
 

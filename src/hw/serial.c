@@ -4,11 +4,13 @@
  * empty, line status) go to the ISA IRQ line when OUT2 is set in the modem
  * control register, as on a PC.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hw/devices.h"
+#include "migration/vmstate.h"
 #include "ui/console.h"
 #include "vm/vm.h"
 
@@ -278,6 +280,53 @@ static void serial_destroy(void *opaque)
 	free(opaque);
 }
 
+/* Registers and the receive FIFO; output has already left. */
+static void serial_save(void *opaque, struct vmstate_out *o)
+{
+	struct serial *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	vmstate_put_u8(o, s->ier);
+	vmstate_put_u8(o, s->lcr);
+	vmstate_put_u8(o, s->mcr);
+	vmstate_put_u8(o, s->lsr);
+	vmstate_put_u8(o, s->scr);
+	vmstate_put_u8(o, s->fcr);
+	vmstate_put_u8(o, s->dll);
+	vmstate_put_u8(o, s->dlm);
+	vmstate_put_bool(o, s->thr_interrupt);
+	vmstate_put_u32(o, s->rx_count);
+	for (unsigned i = 0; i < s->rx_count; i++)
+		vmstate_put_u8(o, s->rx[(s->rx_head + i) % FIFO_SIZE]);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int serial_load(void *opaque, struct vmstate_in *in)
+{
+	struct serial *s = opaque;
+	unsigned n;
+
+	pthread_mutex_lock(&s->lock);
+	s->ier = vmstate_get_u8(in);
+	s->lcr = vmstate_get_u8(in);
+	s->mcr = vmstate_get_u8(in);
+	s->lsr = vmstate_get_u8(in);
+	s->scr = vmstate_get_u8(in);
+	s->fcr = vmstate_get_u8(in);
+	s->dll = vmstate_get_u8(in);
+	s->dlm = vmstate_get_u8(in);
+	s->thr_interrupt = vmstate_get_bool(in);
+	n = vmstate_get_u32(in);
+	if (n > FIFO_SIZE)
+		vmstate_fail(in, -EINVAL, "serial: %u bytes in a FIFO of %u", n, FIFO_SIZE);
+	s->rx_head = 0;
+	s->rx_count = in->error ? 0 : n;
+	vmstate_get_bytes(in, s->rx, s->rx_count);
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return in->error;
+}
+
 static const struct io_ops serial_ops = {
 	.read = serial_read,
 	.write = serial_write,
@@ -297,6 +346,7 @@ struct serial *serial_create(struct vm *vm, uint16_t base, unsigned irq)
 		free(s);
 		return NULL;
 	}
-	vm_add_device(vm, &(struct device_hooks){ serial_reset, serial_destroy, s });
+	vm_add_device(vm, &(struct device_hooks){ serial_reset, serial_destroy, s,
+		      "serial", 1, serial_save, serial_load });
 	return s;
 }

@@ -344,7 +344,7 @@ int console_attach(struct vm *vm, console_receive_fn receive, void *opaque)
 	con.vm = vm;
 	con.receive = receive;
 	con.receive_opaque = opaque;
-	vm_add_device(vm, &(struct device_hooks){ NULL, console_destroy, NULL });
+	vm_add_device(vm, &(struct device_hooks){ .destroy = console_destroy });
 	ret = console_open_backend(vm->config);
 	if (ret) {
 		con.stdin_eof = true;	/* none, file: no input; or an error */

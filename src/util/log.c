@@ -7,6 +7,12 @@
 #include <unistd.h>
 
 enum log_level log_threshold = LOG_NOTICE;
+static int tty = -1;	/* stderr is a terminal: -1 until known */
+
+void log_check_terminal(void)
+{
+	tty = isatty(STDERR_FILENO);
+}
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
@@ -17,14 +23,13 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		[LOG_INFO] = "",
 		[LOG_DEBUG] = "debug: ",
 	};
-	static int tty = -1;
 	char line[1024];
 
 	if (level > log_threshold)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	if (tty < 0)
-		tty = isatty(STDERR_FILENO);
+		log_check_terminal();
 	/* One fprintf call so lines from different threads do not interleave;
 	 * on a terminal \r first because it may be in raw mode; files and
 	 * pipes get plain lines. */

@@ -28,6 +28,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 			log_warn(__VA_ARGS__);               \
 	} while (0)
 
+/* Decide now whether messages go to a terminal: the sandbox calls this
+ * before device workers (which may not ask the terminal) could log first. */
+void log_check_terminal(void);
+
 /* Print an error and exit with status 1; for start-up failures only. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -16,7 +16,9 @@
  *   virtio workers pread/pwrite(v), fdatasync, fallocate, BLKDISCARD,
  *                  getrandom (virtio-rng), eventfds;
  *   libslirp       poll, sockets of the guest's connections (AF_INET and
- *                  AF_INET6 only), sendto/recvfrom and friends.
+ *                  AF_INET6 only), sendto/recvfrom and friends;
+ *   VNC server     select, accept and I/O on its viewers' connections,
+ *                  KVM's dirty log; no new sockets, no files.
  * Anything else traps (opening files fails with EACCES instead): a SIGSYS
  * handler names the system call and the thread kind on one line and ends
  * wirt with SANDBOX_EXIT_STATUS.
@@ -24,6 +26,7 @@
 #include "util/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -94,12 +97,21 @@ static const int loop_calls[] = {
 	SCMP_SYS(wait4), SCMP_SYS(unlink), SCMP_SYS(rmdir),
 };
 
+/* The VNC server's thread: its listening socket and its viewers. */
+static const int viewer_calls[] = {
+	SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(accept), SCMP_SYS(accept4),
+	SCMP_SYS(shutdown), SCMP_SYS(sendto), SCMP_SYS(recvfrom),
+	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(getsockopt),
+	SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+};
+
 enum {
 	GROUP_FILES = 1 << 0,
 	GROUP_SOCKETS = 1 << 1,	/* socket_calls and socket(AF_INET/6) */
 	GROUP_LOOP = 1 << 2,	/* loop_calls, and clone for new vCPU threads */
 	GROUP_SECCOMP = 1 << 3,	/* adding a thread's own filter */
 	GROUP_CONNECTED = 1 << 4, /* send/recv on connected sockets only */
+	GROUP_VIEWERS = 1 << 5,	/* viewer_calls, getrlimit */
 };
 
 /*
@@ -127,9 +139,11 @@ static const struct {
 	[SANDBOX_THREAD_DEVICE] = { "device", GROUP_FILES | GROUP_CONNECTED,
 				    IOCTL_KVM | IOCTL_BLOCK },
 	[SANDBOX_THREAD_NETWORK] = { "network", GROUP_SOCKETS, IOCTL_KVM | IOCTL_TTY_TUN },
+	[SANDBOX_THREAD_DISPLAY] = { "display", GROUP_VIEWERS, IOCTL_KVM | IOCTL_TTY_TUN },
 };
 static const char *const kind_phrases[SANDBOX_THREAD_KINDS] = {
 	" in a vCPU thread", " in a device worker", " in a network thread",
+	" in the display thread",
 };
 
 /* Names by number, resolved before the filter, for the SIGSYS handler. */
@@ -321,7 +335,25 @@ static int add_rules(scmp_filter_ctx ctx, unsigned groups, unsigned ioctls)
 	 * /proc/sys/vm/overcommit_memory the first time a thread's heap
 	 * shrinks and does without it when that fails: opens fail quietly.
 	 */
-	if (!ret)
+	if (!ret && (groups & GROUP_VIEWERS))
+		ret = ALLOW_ALL(ctx, viewer_calls);
+	/* libvncserver reads its file-descriptor limit as a viewer connects
+	 * (getrlimit: prlimit64 without a new limit). */
+	if (!ret && (groups & (GROUP_LOOP | GROUP_VIEWERS)))
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
+				       SCMP_A2(SCMP_CMP_EQ, 0));
+	/* ... except that the monitor's screendump and migrate "file:PATH"
+	 * create the file they write (on the event loop): write-only,
+	 * created or truncated, no symlink followed, nothing else.  (An
+	 * unconditional rule would win over a conditional one: the refusal
+	 * names the other flags.) */
+	if (!ret && (groups & GROUP_LOOP))
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				       SCMP_A2(SCMP_CMP_EQ, SANDBOX_DUMP_OPEN_FLAGS));
+	if (!ret && (groups & GROUP_LOOP))
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
+				       SCMP_A2(SCMP_CMP_NE, SANDBOX_DUMP_OPEN_FLAGS));
+	else if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0);
@@ -352,6 +384,11 @@ static int build_kind_filters(void)
 	return ret;
 }
 
+bool sandbox_active(void)
+{
+	return __atomic_load_n(&sandbox_on, __ATOMIC_ACQUIRE);
+}
+
 int sandbox_enter(void (*on_refusal)(void))
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
@@ -363,6 +400,9 @@ int sandbox_enter(void (*on_refusal)(void))
 	refusal_hook = on_refusal;
 	/* The RTC's localtime_r() reads /etc/localtime the first time. */
 	tzset();
+	/* The first message asks whether stderr is a terminal (an ioctl
+	 * device workers may not make): ask now. */
+	log_check_terminal();
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) < 0)
 		return -errno;

@@ -6,7 +6,14 @@
 #ifndef WIRT_UTIL_SANDBOX_H
 #define WIRT_UTIL_SANDBOX_H
 
+#include <fcntl.h>
+#include <stdbool.h>
 #include <sys/types.h>
+
+/* The one way a file may be opened once the sandbox is on: created for
+ * writing by the monitor's screendump or migrate "file:", on the event
+ * loop thread. */
+#define SANDBOX_DUMP_OPEN_FLAGS (O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)
 
 /* Exit status when the sandbox refused a system call. */
 #define SANDBOX_EXIT_STATUS 4
@@ -32,11 +39,15 @@ int sandbox_runas_drop(void);
  */
 int sandbox_enter(void (*on_refusal)(void));
 
+/* Is the filter installed (things it forbids must not be tried)? */
+bool sandbox_active(void);
+
 /* What a thread does, which decides the narrower filter it adds. */
 enum sandbox_thread {
 	SANDBOX_THREAD_VCPU,	/* runs guest code and the device models */
 	SANDBOX_THREAD_DEVICE,	/* virtio worker of a disk, console or rng */
 	SANDBOX_THREAD_NETWORK,	/* virtio-net worker, libslirp's thread */
+	SANDBOX_THREAD_DISPLAY,	/* the VNC server's viewers and frames */
 	SANDBOX_THREAD_KINDS
 };
 

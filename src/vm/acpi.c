@@ -206,9 +206,10 @@ static void pci_root_bridge(struct aml *a, uint32_t mmio_end)
 }
 
 /*
- * The i8042 at ports 0x60/0x64 with IRQ 1, and no PS/2 mouse device: Linux
- * then takes the keyboard port only instead of probing the AUX port (which
- * wirt's controller lacks) and waiting for it to time out.
+ * The i8042 at ports 0x60/0x64 with IRQ 1, and no PS/2 mouse device unless
+ * the VM has a display (ps2_mouse_device): Linux then takes the keyboard
+ * port only instead of probing the AUX port (which wirt's controller then
+ * lacks) and waiting for it to time out.
  */
 static void keyboard_controller(struct aml *a)
 {
@@ -232,8 +233,29 @@ static void keyboard_controller(struct aml *a)
 	aml_close(a, dev);
 }
 
+/* The PS/2 mouse on the i8042's AUX port (with a display): IRQ 12. */
+static void ps2_mouse_device(struct aml *a)
+{
+	static const uint8_t crs[] = {
+		0x22, 0x00, 0x10,                               /* IRQNoFlags () {12} */
+		0x79, 0x00,                                     /* end tag */
+	};
+	size_t dev, buf;
+
+	dev = aml_open(a, 0x5b82); /* Device (PS2M) */
+	aml_name(a, "PS2M");
+	aml_name_decl(a, "_HID");
+	aml_eisaid(a, "PNP0F13");  /* PS/2 port for PS/2-style mice */
+	aml_name_decl(a, "_CRS");
+	buf = aml_open(a, AML_BUFFER_OP);
+	aml_integer(a, sizeof(crs));
+	aml_bytes(a, crs, sizeof(crs));
+	aml_close(a, buf);
+	aml_close(a, dev);
+}
+
 static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci,
-			   uint32_t mmio_end)
+			   uint32_t mmio_end, bool mouse)
 {
 	static struct aml a;
 	size_t pkg, scope;
@@ -251,6 +273,8 @@ static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci,
 	scope = aml_open(&a, AML_SCOPE_OP);
 	aml_name(&a, "\\_SB_");
 	keyboard_controller(&a);
+	if (mouse)
+		ps2_mouse_device(&a);
 	if (pci)
 		pci_root_bridge(&a, mmio_end);
 	aml_close(&a, scope);
@@ -353,7 +377,7 @@ static unsigned build_all(struct vm *vm, uint8_t *base, uint64_t addr,
 	memset(base, 0, ACPI_SIZE);
 	build_fadt(base + FADT_OFF, addr, pm);
 	build_dsdt(base + DSDT_OFF, ACPI_SIZE - DSDT_OFF, vm->pci != NULL,
-		   bar_window_end(ecam));
+		   bar_window_end(ecam), vm->config && vm->config->vga);
 
 	build_facs(base + FACS_OFF, vm);
 

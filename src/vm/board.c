@@ -6,11 +6,13 @@
 
 #include "hw/devices.h"
 #include "hw/e1000.h"
+#include "hw/disk_spec.h"
 #include "hw/hpet.h"
 #include "hw/pci.h"
 #include "hw/virtio/virtio.h"
 #include "net/net.h"
 #include "ui/console.h"
+#include "ui/vnc.h"
 #include "util/log.h"
 #include "vm/firmware_cfg.h"
 #include "vm/vm.h"
@@ -72,6 +74,34 @@ static int nic_create(struct vm *vm, const char *spec, unsigned index)
 	return virtio_net_create(vm, nb);
 }
 
+/* --disk and --cdrom: virtio-blk devices in order, then one IDE
+ * controller with the IDE drives in order (if there are any). */
+static int disks_create(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->config;
+	struct disk_spec specs[VM_MAX_DISKS];
+	const struct disk_spec *ide[VM_MAX_DISKS];
+	unsigned i, n = 0, nide = 0;
+	int ret = 0;
+
+	for (n = 0; n < cfg->ndisks && !ret; n++)
+		ret = disk_spec_parse(cfg->disks[n].spec, cfg->disks[n].cdrom,
+				      &specs[n]);
+	if (ret)
+		n--;
+	for (i = 0; i < n && !ret; i++) {
+		if (specs[i].iface == DISK_IF_IDE)
+			ide[nide++] = &specs[i];
+		else
+			ret = virtio_blk_create(vm, &specs[i]);
+	}
+	if (!ret && nide)
+		ret = ide_create(vm, ide, nide);
+	for (i = 0; i < n; i++)
+		disk_spec_free(&specs[i]);
+	return ret;
+}
+
 int board_create(struct vm *vm)
 {
 	size_t i;
@@ -108,11 +138,9 @@ static int pci_devices_create(struct vm *vm)
 		if (ret)
 			return ret;
 	}
-	for (i = 0; i < cfg->ndisks; i++) {
-		ret = virtio_blk_create(vm, cfg->disks[i].spec);
-		if (ret)
-			return ret;
-	}
+	ret = disks_create(vm);
+	if (ret)
+		return ret;
 	for (i = 0; i < cfg->nnets; i++) {
 		ret = nic_create(vm, cfg->nets[i].spec, i);
 		if (ret)
@@ -122,6 +150,19 @@ static int pci_devices_create(struct vm *vm)
 		ret = virtio_rng_create(vm);
 	if (ret)
 		return ret;
+	if (cfg->vga) {
+		ret = vga_create(vm, cfg->firmware != NULL);
+		if (ret) {
+			log_error("cannot create the VGA adapter: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	if (cfg->vnc[0] || cfg->web[0]) {
+		ret = vnc_start(vm, cfg->vnc[0] ? cfg->vnc : NULL,
+				cfg->web[0] ? cfg->web : NULL, cfg->vnc_password_file);
+		if (ret)
+			return ret;
+	}
 	/* Firmware gets the rest of the Q35 chipset and its configuration
 	 * (after the devices: the boot order names their slots). */
 	if (cfg->firmware) {

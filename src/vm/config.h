@@ -14,7 +14,8 @@
 enum accel_choice { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
 
 struct disk_config {
-	const char *spec; /* FILE[,opts] as given; parsed by the block layer */
+	const char *spec; /* FILE[,opts] as given; parsed by hw/disk_spec.c */
+	bool cdrom;       /* given as --cdrom */
 };
 
 struct net_config {
@@ -49,6 +50,7 @@ struct vm_config {
 	struct channel_config channels[VM_MAX_CHANNELS];
 	unsigned nchannels;
 	const char *debugcon;  /* file for the firmware's port 0x402 log */
+	const char *boot_order; /* --boot order=LETTERS (c, d, n), or NULL */
 	enum serial_backend {
 		SERIAL_STDIO,  /* this terminal or the pipes wirt was given */
 		SERIAL_NONE,   /* output dropped, no input */
@@ -58,6 +60,10 @@ struct vm_config {
 	} serial;              /* --serial: where the console goes */
 	const char *serial_path;
 	struct smbios_config smbios; /* --smbios: strings the guest reads */
+	bool vga;              /* --vga std: the standard VGA adapter */
+	char vnc[128];         /* --display vnc=ADDR:N: where VNC listens ("": none) */
+	char web[128];         /* --display web=ADDR:PORT: the browser console */
+	const char *vnc_password_file;
 };
 
 #define VM_DEFAULT_MEMORY (512ULL << 20)

@@ -54,24 +54,20 @@ static int add_e820(struct fw_cfg *cfg, const struct guest_memory *gm)
 	return fw_cfg_add_file(cfg, "etc/e820", buf, p - buf);
 }
 
-#define VIRTIO_BLK_ID 0x10421af4u	/* device << 16 | vendor */
-
-/* bootorder: one OpenFirmware device path per line: the virtio disks in
- * the order given, which is their slot order (SeaBIOS matches a path by
- * its PCI slot). */
+/* bootorder: one OpenFirmware device path per line (vm/boot_order.h). */
 static int add_bootorder(struct fw_cfg *cfg, struct vm *vm)
 {
-	char buf[64 + PCI_MAX_SLOTS * 40];
+	char buf[64 + VM_MAX_BOOT_DEVICES * (BOOT_PATH_MAX + 1)];
 	size_t len = 0;
-	unsigned slot;
+	int ret;
 
 	/* --kernel: the option ROM that boots it comes first. */
 	if (vm->boot.kernel)
 		len += snprintf(buf, sizeof(buf), "/rom@%s\n", LINUXBOOT_NAME);
-	for (slot = 0; slot < PCI_MAX_SLOTS; slot++)
-		if (pci_config_read(vm, slot, 0, 0, 4) == VIRTIO_BLK_ID)
-			len += snprintf(buf + len, sizeof(buf) - len,
-					"/pci@i0cf8/scsi@%x/disk@0,0\n", slot);
+	ret = boot_order_text(vm, vm->config->boot_order, buf + len, sizeof(buf) - len);
+	if (ret < 0)
+		return ret;
+	len += ret;
 	if (!len)
 		return 0;
 	return fw_cfg_add_file(cfg, "bootorder", buf, len);

@@ -2,6 +2,7 @@
 #include "vm/memory.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -221,4 +222,78 @@ void gmem_notify_write(const struct guest_memory *gm, uint64_t gpa, uint64_t len
 bool gmem_is_ram(const struct guest_memory *gm, uint64_t gpa, uint64_t len)
 {
 	return gmem_ptr_rw(gm, gpa, len) != NULL;
+}
+
+int gmem_add_device_ram(struct guest_memory *gm, const char *name,
+			uint8_t *hva, uint64_t size)
+{
+	int ret;
+
+	if (!size || (size & 0xfff) || ((uintptr_t)hva & 0xfff))
+		return -EINVAL;
+	ret = add_region(gm, 0, size, hva, GMEM_NONE, name);
+	if (ret)
+		return ret;
+	gm->regions[gm->nregions - 1].log_dirty = true;
+	return gm->nregions - 1;
+}
+
+static bool overlaps_other(const struct guest_memory *gm, unsigned idx,
+			   uint64_t gpa, uint64_t size)
+{
+	unsigned i;
+
+	for (i = 0; i < gm->nregions; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+
+		/* A PAM segment switched off may come back: count it. */
+		if (i == idx || (r->kind == GMEM_NONE && r->log_dirty))
+			continue;
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return true;
+	}
+	return false;
+}
+
+int gmem_move_device_ram(struct guest_memory *gm, unsigned idx, uint64_t gpa)
+{
+	struct gmem_region *r;
+	uint64_t old;
+	bool was_mapped;
+	int ret = 0;
+
+	if (idx >= gm->nregions || !gm->regions[idx].log_dirty)
+		return -EINVAL;
+	r = &gm->regions[idx];
+	old = r->gpa;
+	was_mapped = r->kind != GMEM_NONE;
+	if (was_mapped && old == gpa)
+		return 0;
+	if (!was_mapped && !gpa)
+		return 0;
+	/* Readers see the region gone before its address changes. */
+	__atomic_store_n(&r->kind, GMEM_NONE, __ATOMIC_RELEASE);
+	if (was_mapped && gm->map_notify)
+		gm->map_notify(gm->write_notify_opaque, old, r->size);
+	if (!gpa)
+		return 0;
+	if (gpa > GMEM_MAX_RAM * 4 || overlaps_other(gm, idx, gpa, r->size))
+		return -EBUSY;
+	r->gpa = gpa;
+	__atomic_store_n(&r->kind, GMEM_RAM, __ATOMIC_RELEASE);
+	if (gm->map_notify)
+		gm->map_notify(gm->write_notify_opaque, gpa, r->size);
+	return ret;
+}
+
+void gmem_fetch_dirty(struct guest_memory *gm, unsigned idx, uint64_t *bitmap)
+{
+	const struct gmem_region *r = &gm->regions[idx];
+	uint64_t pages = r->size >> 12;
+
+	memset(bitmap, 0, (pages + 63) / 64 * 8);
+	if (r->kind != GMEM_NONE && gm->dirty_fetch &&
+	    gm->dirty_fetch(gm->write_notify_opaque, idx, bitmap) == 0)
+		return;
+	memset(bitmap, 0xff, (pages + 63) / 64 * 8);
 }

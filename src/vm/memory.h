@@ -39,6 +39,7 @@ struct gmem_region {
 	uint8_t *hva;
 	enum gmem_kind kind;
 	const char *name;
+	bool log_dirty;  /* device memory whose written pages are tracked */
 };
 
 struct guest_memory {
@@ -65,6 +66,12 @@ struct guest_memory {
 	 */
 	void (*write_notify)(void *opaque, uint64_t gpa, uint64_t len);
 	void *write_notify_opaque;
+	/*
+	 * The accelerator's dirty-page log of region idx (log_dirty): sets a
+	 * bit per 4 KiB page written by the guest since the last call (all
+	 * of them on the first) and starts over; 0 or negative errno.
+	 */
+	int (*dirty_fetch)(void *opaque, unsigned idx, uint64_t *bitmap);
 };
 
 /* Guest-physical layout of the PC. */
@@ -132,5 +139,26 @@ int gmem_write(const struct guest_memory *gm, uint64_t gpa, const void *buf,
 void gmem_notify_write(const struct guest_memory *gm, uint64_t gpa, uint64_t len);
 
 bool gmem_is_ram(const struct guest_memory *gm, uint64_t gpa, uint64_t len);
+
+/*
+ * Device memory the guest reaches like RAM (a display adapter's VRAM in
+ * a PCI BAR): size bytes at hva (page-aligned), unmapped at first.
+ * Returns the region's index or negative errno.  Writes to it are
+ * tracked per page (gmem_fetch_dirty).
+ */
+int gmem_add_device_ram(struct guest_memory *gm, const char *name,
+			uint8_t *hva, uint64_t size);
+/*
+ * Map device memory idx at gpa, or unmap it with gpa 0 (its BAR moved
+ * or decoding went off).  -EBUSY (left unmapped) if it would overlap
+ * other memory.
+ */
+int gmem_move_device_ram(struct guest_memory *gm, unsigned idx, uint64_t gpa);
+/*
+ * The pages of device memory idx the guest wrote since the last call:
+ * bitmap gets one bit per 4 KiB page (cleared first).  Without a log
+ * (unmapped, or the accelerator keeps none) every page is reported.
+ */
+void gmem_fetch_dirty(struct guest_memory *gm, unsigned idx, uint64_t *bitmap);
 
 #endif

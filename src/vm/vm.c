@@ -27,6 +27,13 @@ void vm_add_device(struct vm *vm, const struct device_hooks *hooks)
 	vm->devices[vm->ndevices++] = *hooks;
 }
 
+void vm_add_disk(struct vm *vm, struct block_dev *bs)
+{
+	if (vm->ndisks == VM_MAX_DISKS)
+		die("too many disks (at most %d)", VM_MAX_DISKS);
+	vm->disks[vm->ndisks++] = bs;
+}
+
 /* Tell the monitor what a stop request means; why NULL: the guest's. */
 static void vm_report_stop(struct vm *vm, enum vm_stop_reason reason,
 			   const char *why)

@@ -15,12 +15,16 @@
 #include "accel/accel.h"
 #include "hw/bus.h"
 #include "hw/irq.h"
+#include "vm/boot_order.h"
 #include "vm/config.h"
 #include "vm/memory.h"
 
 struct event_loop;
 struct pci_host;
 struct acpi_pm;
+struct display;
+struct i8042;
+struct block_dev;
 
 /* Why the machine stops running its vCPUs. */
 enum vm_stop_reason {
@@ -39,11 +43,25 @@ struct vcpu {
 	void *accel_data; /* the accelerator's per-vCPU state */
 };
 
-/* A device that wants to hear about machine resets and teardown. */
+struct vmstate_out;
+struct vmstate_in;
+
+/*
+ * A device that wants to hear about machine resets and teardown, and one
+ * with state to save: its section in the VM state stream is name (one per
+ * instance, counted in registration order), written at version; load is
+ * given the section (in->version may be older) and returns 0 or negative
+ * errno with the reason set (vmstate_fail).  Both run with the vCPUs
+ * parked (migration/vm_save.c).
+ */
 struct device_hooks {
 	void (*reset)(void *opaque);
 	void (*destroy)(void *opaque);
 	void *opaque;
+	const char *name;
+	uint32_t version;
+	void (*save)(void *opaque, struct vmstate_out *o);
+	int (*load)(void *opaque, struct vmstate_in *in);
 };
 
 #define VM_MAX_DEVICES 64
@@ -81,6 +99,8 @@ struct vm {
 	void *irq_opaque;
 	struct pci_host *pci; /* hw/pci.c; NULL until created */
 	struct acpi_pm *acpi_pm; /* hw/acpi_pm.c; NULL until created */
+	struct display *display; /* ui/display.c; NULL without a screen */
+	struct i8042 *i8042;     /* hw/i8042.c: the keyboard's controller */
 	bool has_apic;   /* local APICs and an IOAPIC exist (MADT lists them) */
 	/* Physical address bits the A20 gate clears: 0, or bit 20 with the
 	 * gate off (hw/port92.c; the emulator honours it). */
@@ -94,6 +114,9 @@ struct vm {
 
 	struct device_hooks devices[VM_MAX_DEVICES];
 	unsigned ndevices;
+	/* The guest's disk images, for savevm/loadvm (vm_add_disk). */
+	struct block_dev *disks[VM_MAX_DISKS];
+	unsigned ndisks;
 
 	/* Lifecycle: the first stop request wins until the VM runs again. */
 	pthread_mutex_t stop_lock;
@@ -107,6 +130,10 @@ struct vm {
 	bool user_paused;
 	unsigned parked_vcpus;
 	uint64_t start_time;	/* CLOCK_REALTIME seconds at vm_create */
+
+	/* Devices the firmware may boot from (vm/boot_order.h). */
+	struct boot_device boot_devices[VM_MAX_BOOT_DEVICES];
+	unsigned nboot_devices;
 
 	/* The ACPI power button (hw/acpi_pm.c); NULL if the board has none. */
 	void (*power_button)(void *opaque);
@@ -166,5 +193,8 @@ void vm_park(struct vcpu *vcpu);
 
 /* Register reset/destroy callbacks for a device. */
 void vm_add_device(struct vm *vm, const struct device_hooks *hooks);
+
+/* A disk controller's image, which savevm snapshots with the machine. */
+void vm_add_disk(struct vm *vm, struct block_dev *bs);
 
 #endif

@@ -33,6 +33,17 @@ uint64_t vm_clock_to_host(uint64_t vm_ns)
 	return vm_ns + __atomic_load_n(&offset, __ATOMIC_RELAXED);
 }
 
+void vm_clock_set(uint64_t vm_ns)
+{
+	if (!vm_ns)
+		vm_ns = 1;
+	if (__atomic_load_n(&frozen, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&frozen, vm_ns, __ATOMIC_RELEASE);
+		return;
+	}
+	__atomic_store_n(&offset, host_ns() - vm_ns, __ATOMIC_RELAXED);
+}
+
 void vm_clock_stop(void)
 {
 	uint64_t now = vm_clock_ns();

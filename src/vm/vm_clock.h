@@ -16,6 +16,10 @@ uint64_t vm_clock_ns(void);
  * (for absolute host timers and timed waits). */
 uint64_t vm_clock_to_host(uint64_t vm_ns);
 
+/* A restored machine's clock goes on from vm_ns (paused: stays there
+ * until vm_clock_start). */
+void vm_clock_set(uint64_t vm_ns);
+
 /* Freeze at pause, run on at resume (vm_pause.c). */
 void vm_clock_stop(void);
 void vm_clock_start(void);

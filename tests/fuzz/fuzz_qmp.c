@@ -5,12 +5,14 @@
  * where its first byte says, so that requests also arrive cut in half.
  * Machine functions the commands reach that need a real VM are stubs.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "block/block.h"
 #include "control/qmp.h"
+#include "migration/migration.h"
 #include "util/event_loop.h"
 #include "vm/vm.h"
 
@@ -34,6 +36,27 @@ int event_loop_add_fd(struct event_loop *loop, int fd, uint32_t events,
 		      event_fn fn, void *opaque) { return 0; }
 int event_loop_mod_fd(struct event_loop *loop, int fd, uint32_t events) { return 0; }
 void event_loop_remove_fd(struct event_loop *loop, int fd) { }
+
+/* migrate, savevm and friends would write files the input names: they
+ * fail here, as they do without a disk. */
+static int refuse(char *why, size_t len)
+{
+	snprintf(why, len, "not in the fuzzer");
+	return -1;
+}
+int migrate_save_uri(struct vm *vm, const char *uri, char *why, size_t len) { return refuse(why, len); }
+const char *migrate_status(void) { return "failed"; }
+const char *migrate_error(void) { return "not in the fuzzer"; }
+uint64_t migrate_total_bytes(void) { return 0; }
+uint64_t migrate_total_time_ms(void) { return 0; }
+int vm_savevm(struct vm *vm, const char *name, char *why, size_t len) { return refuse(why, len); }
+int vm_loadvm(struct vm *vm, const char *name, bool pause, char *why, size_t len) { return refuse(why, len); }
+int vm_delvm(struct vm *vm, const char *name, char *why, size_t len) { return refuse(why, len); }
+bool block_read_only(const struct block_dev *bs) { return true; }
+int block_snapshot_list(struct block_dev *bs, struct block_snapshot **list, int *count) { return -1; }
+/* No screen in the fuzzer's VM (vm->display is NULL). */
+struct display;
+int display_screendump(struct display *d, const char *path, const char *format) { return -ENODEV; }
 
 static void kick(struct vcpu *vcpu) { }
 static const struct accel_ops stub_accel = { .name = "stub", .vcpu_kick = kick };

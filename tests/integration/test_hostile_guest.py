@@ -1,8 +1,9 @@
 """A hostile guest (tests/guests/hostile_io.S) writes and reads random
 values of random widths to I/O ports, PCI configuration space, the APICs,
-the HPET and the BARs of the virtio devices and the e1000, with every kind
-of device attached, under wirt built with AddressSanitizer and
-UndefinedBehaviorSanitizer (build/wirt-san).  Any sanitizer report, crash or hang of the VMM fails;
+the HPET, the BARs of the virtio devices and the e1000 and the IDE
+controller's ports, with every kind of device attached, under wirt built
+with AddressSanitizer and UndefinedBehaviorSanitizer (build/wirt-san).
+Any sanitizer report, crash or hang of the VMM fails;
 the VMM must also still be running the guest when it finishes (its debug
 exit arrives).  The seed is random and printed; WIRT_HOSTILE_SEED replays
 one, WIRT_HOSTILE_ITERS sets the length (`make fuzz-guest` runs many)."""
@@ -32,6 +33,9 @@ def test_hostile_guest_cannot_hurt_the_vmm(tmp_path):
     iters = int(os.environ.get("WIRT_HOSTILE_ITERS", 400000))
     raw, qcow2 = tmp_path / "d.raw", tmp_path / "d.qcow2"
     raw.write_bytes(b"\0" * (4 << 20))
+    ide, cd = tmp_path / "ide.raw", tmp_path / "cd.raw"
+    ide.write_bytes(b"\0" * (1 << 20))
+    cd.write_bytes(b"\0" * (1 << 20))
     subprocess.run([os.path.join(ROOT, "wirt"), "img", "create", "-f", "qcow2", str(qcow2),
                     "16M"], check=True, capture_output=True)
     # --sandbox off: LeakSanitizer's check at exit stops the threads from
@@ -40,7 +44,9 @@ def test_hostile_guest_cannot_hurt_the_vmm(tmp_path):
     args = [WIRT_SAN, "run", "--sandbox", "off", "--accel", "emu", "--memory", "64M",
             "--firmware", patched_guest(tmp_path, seed, iters),
             "--disk", "%s,format=raw" % raw, "--disk", "%s,format=qcow2" % qcow2,
+            "--disk", "%s,format=raw,if=ide" % ide, "--cdrom", "%s,format=raw" % cd,
             "--net", "user,restrict=on", "--net", "user,restrict=on,model=e1000", "--rng",
+            "--vga", "std",
             "--channel", "org.wirt.test,path=%s" % (tmp_path / "chan.sock")]
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")

@@ -83,11 +83,13 @@ def test_refused_system_call_stops_wirt_with_one_line():
 
 
 def test_threads_narrow_their_own_filters(tmp_path):
-    """vCPU threads, device workers and libslirp's thread add a filter of
-    their kind to the process's; the event loop keeps the process's."""
+    """vCPU threads, device workers, libslirp's and the VNC server's thread
+    add a filter of their kind to the process's; the event loop keeps the
+    process's."""
     disk = tmp_path / "disk.raw"
     disk.write_bytes(b"\0" * (1 << 20))
-    vm = IdleVM("--disk", "%s,format=raw" % disk, "--net", "user", "--rng")
+    vm = IdleVM("--disk", "%s,format=raw" % disk, "--net", "user", "--rng",
+                "--display", "vnc=127.0.0.1:%d" % (20000 + os.getpid() % 20000))
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -96,12 +98,14 @@ def test_threads_narrow_their_own_filters(tmp_path):
                 s = vm.status(t)
                 kinds.setdefault(s["Name"], []).append(s["Seccomp_filters"])
             # libslirp's thread narrows at its next wake (within a second).
-            if kinds.get("slirp") == ["2"] or time.monotonic() > deadline:
+            if (kinds.get("slirp") == ["2"] and kinds.get("vnc") == ["2"]) or \
+                    time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         assert kinds["vcpu0"] == ["2"], kinds
         assert kinds["slirp"] == ["2"], kinds
         assert kinds["event loop"] == ["1"], kinds
+        assert kinds["vnc"] == ["2"], kinds
         # Workers narrow at their first wake; the idle guest wakes none.
         for dev in ("virtio-blk", "virtio-net", "virtio-rng"):
             assert kinds[dev] == ["1"], kinds
@@ -116,6 +120,9 @@ def test_threads_narrow_their_own_filters(tmp_path):
     # virtio_msix posts a buffer to the rng: its worker wakes and narrows.
     ("device", "socket (41)", "in a device worker",
      ["--firmware", guest_path("virtio_msix"), "--rng"]),
+    # the VNC server's thread narrows within a quarter of a second
+    ("display", "socket (41)", "in the display thread",
+     ["--firmware", guest_path("idle"), "--display", "vnc=127.0.0.1:%d" % (20000 + os.getpid() % 20000)]),
 ])
 def test_a_narrowed_thread_is_refused_what_its_kind_does_not_do(kind, call, where, extra):
     r = subprocess.run([WIRT, "run", "--accel", "emu"] + extra, capture_output=True,

@@ -89,7 +89,7 @@ static uint8_t disp8(void)
 /* One instruction that changes no control flow (may fault). */
 static void simple_insn(struct code *c)
 {
-	unsigned r1 = reg(), r2 = reg(), k = rnd() % 26;
+	unsigned r1 = reg(), r2 = reg(), k = rnd() % 31;
 	uint8_t alu = (rnd() % 8) << 3;  /* ADD OR ADC SBB AND SUB XOR CMP */
 
 	switch (k) {
@@ -109,8 +109,11 @@ static void simple_insn(struct code *c)
 	case 7:                  /* ALU reg, [rbp+d8] */
 		put(c, 4, rexw(), alu | 3, 0x45 | r1 << 3, disp8());
 		break;
-	case 8:                  /* ALU [rbp+d8], reg */
-		put(c, 4, rexw(), alu | 1, 0x45 | r1 << 3, disp8());
+	case 8:                  /* ALU [rbp+d8], reg; ALU [rbp+d8], imm8 */
+		if (rnd() & 1)
+			put(c, 4, rexw(), alu | 1, 0x45 | r1 << 3, disp8());
+		else
+			put(c, 5, rexw(), 0x83, 0x45 | alu, disp8(), (uint8_t)rnd());
 		break;
 	case 9:                  /* INC/DEC r/m */
 		put(c, 3, rexw(), 0xff, 0xc0 | (rnd() & 1) << 3 | r1);
@@ -160,6 +163,49 @@ static void simple_insn(struct code *c)
 		break;
 	case 23:                 /* MOVZX/MOVSX reg, r8 */
 		put(c, 4, rexw(), 0x0f, rnd() & 1 ? 0xb6 : 0xbe, 0xc0 | r1 << 3 | (r2 & 3));
+		break;
+	case 26:                 /* MOVZX/MOVSX reg, r16; reg, AH-BH (no REX);
+				  * MOVSXD reg, r32 */
+		switch (rnd() % 3) {
+		case 0:
+			put(c, 4, rexw(), 0x0f, rnd() & 1 ? 0xb7 : 0xbf, 0xc0 | r1 << 3 | r2);
+			break;
+		case 1:
+			put(c, 3, 0x0f, rnd() & 1 ? 0xb6 : 0xbe, 0xc0 | r1 << 3 | (4 + rnd() % 4));
+			break;
+		default:
+			put(c, 3, 0x48, 0x63, 0xc0 | r1 << 3 | r2);
+			break;
+		}
+		break;
+	case 27:                 /* MOVZX/MOVSX reg, byte/word [rbp+d8];
+				  * MOVSXD reg, [rbp+d8] */
+		if (rnd() % 3)
+			put(c, 5, rexw(), 0x0f, 0xb6 | (rnd() % 2) | (rnd() % 2) << 3,
+			    0x45 | r1 << 3, disp8());
+		else
+			put(c, 4, 0x48, 0x63, 0x45 | r1 << 3, disp8());
+		break;
+	case 28:                 /* IMUL reg, [rbp+d8] */
+		put(c, 5, rexw(), 0x0f, 0xaf, 0x45 | r1 << 3, disp8());
+		break;
+	case 29:                 /* CMP/TEST [rbp+d8], reg; CMP [rbp+d8], imm8;
+				  * TEST [rbp+d8], imm32 */
+		switch (rnd() % 3) {
+		case 0:
+			put(c, 4, rexw(), rnd() & 1 ? 0x39 : 0x85, 0x45 | r1 << 3, disp8());
+			break;
+		case 1:
+			put(c, 5, rexw(), 0x83, 0x7d, disp8(), (uint8_t)rnd());
+			break;
+		default:
+			put(c, 8, rexw(), 0xf7, 0x45, disp8(), (uint8_t)rnd(), (uint8_t)rnd(),
+			    (uint8_t)rnd(), (uint8_t)rnd());
+			break;
+		}
+		break;
+	case 30:                 /* shifts and rotates by 1 */
+		put(c, 3, rexw(), 0xd1, 0xc0 | (rnd() % 8) << 3 | r1);
 		break;
 	case 24:                 /* rarely: DIV r/m (may raise #DE) */
 		if (rnd() % 4 == 0)

@@ -169,7 +169,7 @@ const struct insn *emu_decode_cached(struct emu_cpu *c)
 		return enter_block(c, b);
 	/* Mark the page first, so a write racing with the decode below bumps
 	 * the generation we are about to record. */
-	evm->code_page[pn] = 1;
+	__atomic_or_fetch(&evm->code_page[pn], EMU_PAGE_CODE, __ATOMIC_ACQ_REL);
 	/* the same block's code rewritten soon after its last decoding:
 	 * code next to data the guest keeps writing (the translator lets
 	 * the interpreter run such blocks rather than translate each time) */

@@ -42,6 +42,11 @@ struct emu_jit;
  * and CR3 have their bits from here up to 51 reserved. */
 #define EMU_MAXPHYADDR 40
 
+/* The CR4 bits the emulated CPU implements. */
+#define EMU_CR4_ALLOWED (CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | \
+			 CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR | \
+			 CR4_OSXMMEXCPT)
+
 /* Exception vectors. */
 enum {
 	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
@@ -251,10 +256,16 @@ struct emu_cpu {
 	unsigned trace_pos;   /* the next slot, modulo 64 */
 };
 
+#define EMU_PAGE_CODE  0x1 /* decoded code cached from this page */
+#define EMU_PAGE_WATCH 0x2 /* dirty-logged device memory, clean since the
+			    * last fetch (emu_dirty_fetch) */
+
 /* Per-VM emulator state: interrupt controllers and the code-page map. */
 struct emu_vm {
 	struct vm *vm;
-	uint8_t *code_page;    /* per physical page: decoded code cached here */
+	/* per physical page: EMU_PAGE_* flags; a write to a page with any
+	 * of them set takes the slow path, which clears them */
+	uint8_t *code_page;
 	uint32_t *page_gen;    /* per physical page: bumped when code is written */
 	uint64_t npages;
 	struct pic *pic;
@@ -264,6 +275,10 @@ struct emu_vm {
 	pthread_cond_t irq_cond;   /* halted vCPUs wait here */
 	bool smp;                  /* more than one vCPU: locked operations are atomic */
 };
+
+/* emu_state.c: the vCPU in the common saved form */
+int emu_vcpu_save(struct vcpu *vcpu, struct cpu_full_state *st);
+int emu_vcpu_restore(struct vcpu *vcpu, const struct cpu_full_state *st);
 
 /* emu_accel.c */
 int emu_pending_interrupt(struct emu_cpu *c);  /* vector or -1; acknowledges it */
@@ -308,6 +323,7 @@ unsigned emu_peek_code(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned l
 uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size);
 void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val);
 bool emu_code_written(struct emu_vm *evm, uint64_t pa);
+int emu_dirty_fetch(void *opaque, unsigned idx, uint64_t *bitmap);
 /* The same for a write by this vCPU, which also leaves its current block. */
 void emu_cpu_code_written(struct emu_cpu *c, uint64_t pa);
 uint64_t emu_pio_read(struct emu_cpu *c, uint16_t port, unsigned size);
@@ -419,6 +435,8 @@ bool emu_exec_sse(struct emu_cpu *c, const struct insn *in);
 void emu_fxsave(struct emu_cpu *c, int seg, uint64_t ea);
 void emu_fxrstor(struct emu_cpu *c, int seg, uint64_t ea);
 void emu_fpu_reset(struct emu_cpu *c);
+void emu_fpu_get_image(struct emu_cpu *c, uint8_t img[512], unsigned nxmm);
+void emu_fpu_set_image(struct emu_cpu *c, const uint8_t img[512], unsigned nxmm);
 
 /* exec_system.c */
 void emu_exec_system(struct emu_cpu *c, const struct insn *in);

@@ -191,6 +191,7 @@ static int emu_vm_init(struct vm *vm)
 	vm->accel_data = evm;
 	vm->mem.write_notify = emu_memory_written;
 	vm->mem.map_notify = emu_memory_remapped;
+	vm->mem.dirty_fetch = emu_dirty_fetch;
 	vm->mem.write_notify_opaque = evm;
 	vm->irq_ops.set_line = emu_set_line;
 	vm->irq_ops.send_msi = emu_send_msi;
@@ -206,6 +207,7 @@ static void emu_vm_destroy(struct vm *vm)
 		return;
 	vm->mem.write_notify = NULL;
 	vm->mem.map_notify = NULL;
+	vm->mem.dirty_fetch = NULL;
 	apic_bus_destroy(evm->apic_bus);
 	munmap(evm->code_page, evm->npages);
 	munmap(evm->page_gen, evm->npages * 4);
@@ -569,6 +571,8 @@ const struct accel_ops accel_emu_ops = {
 	.vcpu_destroy = emu_vcpu_destroy,
 	.vcpu_set_state = emu_vcpu_set_state,
 	.vcpu_get_state = emu_vcpu_get_state,
+	.vcpu_save = emu_vcpu_save,
+	.vcpu_restore = emu_vcpu_restore,
 	.vcpu_run = emu_vcpu_run,
 	.vcpu_kick = emu_vcpu_kick,
 	.nmi = emu_nmi,

@@ -419,10 +419,7 @@ void emu_write_cr(struct emu_cpu *c, int cr, uint64_t v)
 		emu_tlb_flush(c, false);
 		return;
 	case 4: {
-		uint64_t allowed = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE |
-				   CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE |
-				   CR4_OSFXSR | CR4_OSXMMEXCPT;
-		if (v & ~allowed)
+		if (v & ~EMU_CR4_ALLOWED)
 			emu_raise_gp(c, 0);
 		if (c->long_mode && !(v & CR4_PAE))
 			emu_raise_gp(c, 0);

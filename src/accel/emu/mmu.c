@@ -4,6 +4,7 @@
  * bits), a software TLB, and the final physical access to RAM, ROM or a
  * device on the MMIO bus.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "accel/emu/emu.h"
@@ -37,17 +38,43 @@ static uint8_t *host_page(struct emu_cpu *c, uint64_t pa, bool write)
 		     : gmem_ptr(gm, pa & ~0xfffULL, 4096);
 }
 
-/* Called on every guest write to a page that holds cached code; true if
- * the page held some. */
+/* Called on every guest write to a page with EMU_PAGE_* flags; true if
+ * the page held cached code.  A watched page is now dirty. */
 bool emu_code_written(struct emu_vm *evm, uint64_t pa)
 {
 	uint64_t pn = pa >> 12;
+	uint8_t was;
 
 	if (pn >= evm->npages || !evm->code_page[pn])
 		return false;
-	evm->code_page[pn] = 0;
+	was = __atomic_fetch_and(&evm->code_page[pn], 0, __ATOMIC_ACQ_REL);
+	if (!(was & EMU_PAGE_CODE))
+		return false;
 	__atomic_add_fetch(&evm->page_gen[pn], 1, __ATOMIC_RELEASE);
 	return true;
+}
+
+/*
+ * The dirty log of device memory (gmem_fetch_dirty): a page is dirty
+ * when a write cleared its watch flag; fetching sets the flag again, so
+ * the page's next write takes the slow path once and marks it.
+ */
+int emu_dirty_fetch(void *opaque, unsigned idx, uint64_t *bitmap)
+{
+	struct emu_vm *evm = opaque;
+	const struct gmem_region *r = &evm->vm->mem.regions[idx];
+	uint64_t first = r->gpa >> 12, n = r->size >> 12, i;
+
+	if (first + n > evm->npages)
+		return -ERANGE;
+	for (i = 0; i < n; i++) {
+		uint8_t was = __atomic_fetch_or(&evm->code_page[first + i],
+						EMU_PAGE_WATCH, __ATOMIC_ACQ_REL);
+
+		if (!(was & EMU_PAGE_WATCH))
+			bitmap[i / 64] |= 1ULL << (i % 64);
+	}
+	return 0;
 }
 
 void emu_cpu_code_written(struct emu_cpu *c, uint64_t pa)

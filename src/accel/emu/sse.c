@@ -392,42 +392,78 @@ void emu_fpu_reset(struct emu_cpu *c)
 	c->mxcsr = 0x1f80;
 }
 
-/* 80-bit extended format of a long double (x86: the same bytes). */
-static void st_bytes(const long double *v, uint8_t out[16])
+/*
+ * The FXSAVE image (SDM vol. 1, 10.5.1, 64-bit form) of the x87 and SSE
+ * state: what FXSAVE stores and what a saved VM state carries.  nxmm
+ * registers are filled in (8 outside 64-bit mode, as FXSAVE does).
+ */
+void emu_fpu_get_image(struct emu_cpu *c, uint8_t img[512], unsigned nxmm)
 {
-	memset(out, 0, 16);
-	memcpy(out, v, 10);
+	uint16_t sw = (c->fpu_sw & ~0x3800) | ((c->fpu_top & 7) << 11);
+	uint32_t valid = MXCSR_VALID;
+	unsigned i;
+
+	memset(img, 0, 512);
+	memcpy(img + 0, &c->fpu_cw, 2);
+	memcpy(img + 2, &sw, 2);
+	img[4] = c->fpu_tw;
+	memcpy(img + 24, &c->mxcsr, 4);
+	memcpy(img + 28, &valid, 4);
+	/* 80-bit extended format of a long double (x86: the same bytes). */
+	for (i = 0; i < 8; i++)
+		memcpy(img + 32 + i * 16, &c->st[(c->fpu_top + i) & 7], 10);
+	for (i = 0; i < nxmm; i++)
+		memcpy(img + 160 + i * 16, c->xmm[i].b, 16);
+}
+
+/* The other way; the caller has checked MXCSR (img + 24). */
+void emu_fpu_set_image(struct emu_cpu *c, const uint8_t img[512], unsigned nxmm)
+{
+	unsigned i;
+
+	memcpy(&c->fpu_cw, img + 0, 2);
+	memcpy(&c->fpu_sw, img + 2, 2);
+	c->fpu_top = (c->fpu_sw >> 11) & 7;
+	c->fpu_tw = img[4];
+	memcpy(&c->mxcsr, img + 24, 4);
+	c->mxcsr &= MXCSR_VALID;
+	for (i = 0; i < 8; i++) {
+		uint8_t raw[16] = { 0 };
+
+		memcpy(raw, img + 32 + i * 16, 10);
+		memcpy(&c->st[(c->fpu_top + i) & 7], raw, sizeof(long double));
+	}
+	for (i = 0; i < nxmm; i++)
+		memcpy(c->xmm[i].b, img + 160 + i * 16, 16);
+}
+
+/* Bytes of the image FXSAVE writes and FXRSTOR reads: up to the last
+ * XMM register of this mode. */
+static unsigned fx_bytes(const struct emu_cpu *c)
+{
+	return 160 + (c->code_size == 8 ? 16u : 8u) * 16;
 }
 
 void emu_fxsave(struct emu_cpu *c, int seg, uint64_t ea)
 {
-	uint8_t reg[16];
+	uint8_t img[512];
 	unsigned i;
 
 	if (ea & 15)
 		emu_raise_gp(c, 0);
 	emu_linear(c, seg, ea + 511, 1, true);
-	emu_write(c, seg, ea + 0, 2, c->fpu_cw);
-	emu_write(c, seg, ea + 2, 2, (c->fpu_sw & ~0x3800) | ((c->fpu_top & 7) << 11));
-	emu_write(c, seg, ea + 4, 2, c->fpu_tw);
-	emu_write(c, seg, ea + 6, 2, 0);
-	emu_write(c, seg, ea + 8, 8, 0);
-	emu_write(c, seg, ea + 16, 8, 0);
-	emu_write(c, seg, ea + 24, 4, c->mxcsr);
-	emu_write(c, seg, ea + 28, 4, MXCSR_VALID);
-	for (i = 0; i < 8; i++) {
-		st_bytes(&c->st[(c->fpu_top + i) & 7], reg);
-		emu_write(c, seg, ea + 32 + i * 16, 8, *(uint64_t *)reg);
-		emu_write(c, seg, ea + 40 + i * 16, 8, *(uint64_t *)(reg + 8));
-	}
-	for (i = 0; i < (c->code_size == 8 ? 16u : 8u); i++) {
-		emu_write(c, seg, ea + 160 + i * 16, 8, c->xmm[i].q[0]);
-		emu_write(c, seg, ea + 168 + i * 16, 8, c->xmm[i].q[1]);
+	emu_fpu_get_image(c, img, c->code_size == 8 ? 16 : 8);
+	for (i = 0; i < fx_bytes(c); i += 8) {
+		uint64_t v;
+
+		memcpy(&v, img + i, 8);
+		emu_write(c, seg, ea + i, 8, v);
 	}
 }
 
 void emu_fxrstor(struct emu_cpu *c, int seg, uint64_t ea)
 {
+	uint8_t img[512] = { 0 };
 	uint32_t mxcsr;
 	unsigned i;
 
@@ -437,23 +473,12 @@ void emu_fxrstor(struct emu_cpu *c, int seg, uint64_t ea)
 	if (mxcsr & ~MXCSR_VALID)
 		emu_raise_gp(c, 0);
 	emu_read(c, seg, ea + 511, 1);
-	c->fpu_cw = emu_read(c, seg, ea + 0, 2);
-	c->fpu_sw = emu_read(c, seg, ea + 2, 2);
-	c->fpu_top = (c->fpu_sw >> 11) & 7;
-	c->fpu_tw = emu_read(c, seg, ea + 4, 1);
-	c->mxcsr = mxcsr;
-	for (i = 0; i < 8; i++) {
-		uint64_t lo = emu_read(c, seg, ea + 32 + i * 16, 8);
-		uint64_t hi = emu_read(c, seg, ea + 40 + i * 16, 2);
-		uint8_t raw[16] = { 0 };
-		memcpy(raw, &lo, 8);
-		memcpy(raw + 8, &hi, 2);
-		memcpy(&c->st[(c->fpu_top + i) & 7], raw, 10);
+	for (i = 0; i < fx_bytes(c); i += 8) {
+		uint64_t v = emu_read(c, seg, ea + i, 8);
+
+		memcpy(img + i, &v, 8);
 	}
-	for (i = 0; i < (c->code_size == 8 ? 16u : 8u); i++) {
-		c->xmm[i].q[0] = emu_read(c, seg, ea + 160 + i * 16, 8);
-		c->xmm[i].q[1] = emu_read(c, seg, ea + 168 + i * 16, 8);
-	}
+	emu_fpu_set_image(c, img, c->code_size == 8 ? 16 : 8);
 }
 
 /* ---- dispatch ---- */

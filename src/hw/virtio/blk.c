@@ -3,16 +3,20 @@
  * Requests are served on the device's worker thread through the block
  * layer, so any image format wirt reads can be a guest disk.
  *
- * --disk FILE[,format=FMT][,readonly=on|off][,serial=ID]
+ * --disk FILE[,format=FMT][,readonly=on|off][,serial=ID][,bootindex=N]
  */
 #include "hw/virtio/virtio.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "block/block.h"
+#include "hw/disk_spec.h"
+#include "hw/pci.h"
 #include "util/log.h"
+#include "vm/boot_order.h"
 #include "vm/vm.h"
 
 #define SECTOR 512ull
@@ -36,7 +40,7 @@
 #define BLK_S_IOERR        1
 #define BLK_S_UNSUPP       2
 
-#define BLK_ID_BYTES       20
+#define BLK_ID_BYTES       DISK_SERIAL_MAX
 #define QUEUE_SIZE         256
 #define MAX_RANGE_SECTORS  (1u << 22)   /* 2 GiB per discard/zeroes range */
 #define ZERO_CHUNK         (1u << 20)
@@ -214,6 +218,17 @@ static void blk_queue_notify(struct virtio_device *vdev, unsigned q)
 		virtio_notify_queue(vdev, q);
 }
 
+/* Requests complete before their answer is pushed: a flush makes every
+ * answered write durable for whoever opens the image next (a restore). */
+static void blk_save(struct virtio_device *vdev, struct vmstate_out *o)
+{
+	struct virtio_blk *blk = vdev->opaque;
+
+	(void)o;
+	if (!blk->read_only && block_flush(blk->bs))
+		log_warn("virtio-blk: cannot flush the image while saving the VM state");
+}
+
 static void blk_destroy(struct virtio_device *vdev)
 {
 	struct virtio_blk *blk = vdev->opaque;
@@ -242,51 +257,7 @@ static void fill_config(struct virtio_device *vdev, struct virtio_blk *blk)
 	put32(vdev->config + CFG_MAX_ZEROES_SEG, 1);
 }
 
-/* Parse --disk FILE[,key=value]...; fills path, format, ro, serial. */
-static int parse_disk_spec(const char *spec, char **path, char **format,
-			   bool *ro, char *serial)
-{
-	char *copy = strdup(spec), *save = NULL, *tok;
-	int ret = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	tok = strtok_r(copy, ",", &save);
-	if (!tok || strchr(tok, '=')) {
-		log_error("--disk %s: the first item must be a file name", spec);
-		free(copy);
-		return -EINVAL;
-	}
-	*path = strdup(tok);
-	while ((tok = strtok_r(NULL, ",", &save)) && !ret) {
-		char *val = strchr(tok, '=');
-
-		if (!val) {
-			log_error("--disk %s: '%s' is not key=value", spec, tok);
-			ret = -EINVAL;
-			break;
-		}
-		*val++ = 0;
-		if (!strcmp(tok, "format")) {
-			free(*format);
-			*format = strdup(val);
-		} else if (!strcmp(tok, "readonly") &&
-			   (!strcmp(val, "on") || !strcmp(val, "off"))) {
-			*ro = !strcmp(val, "on");
-		} else if (!strcmp(tok, "serial") && strlen(val) <= BLK_ID_BYTES) {
-			strcpy(serial, val);
-		} else {
-			log_error("--disk %s: bad option '%s=%s' (known: format=FMT, "
-				  "readonly=on|off, serial=ID of up to %d characters)",
-				  spec, tok, val, BLK_ID_BYTES);
-			ret = -EINVAL;
-		}
-	}
-	free(copy);
-	return ret;
-}
-
-int virtio_blk_create(struct vm *vm, const char *spec)
+int virtio_blk_create(struct vm *vm, const struct disk_spec *ds)
 {
 	static const struct virtio_device_ops base_ops = {
 		.name = "virtio-blk",
@@ -297,28 +268,19 @@ int virtio_blk_create(struct vm *vm, const char *spec)
 		.config_size = CFG_SIZE,
 		.queue_notify = blk_queue_notify,
 		.destroy = blk_destroy,
+		.save = blk_save,
 	};
 	struct virtio_device_ops *ops;
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
 	struct virtio_device *vdev;
-	char *path = NULL, *format = NULL;
+	char path[BOOT_PATH_MAX];
 	int ret;
 
 	if (!blk)
 		return -ENOMEM;
-	ret = parse_disk_spec(spec, &path, &format, &blk->read_only, blk->serial);
-	if (!ret && !path)
-		ret = -ENOMEM;
-	if (!ret)
-		ret = block_open(&blk->bs, path, format,
-				 blk->read_only ? 0 : BLOCK_O_RDWR);
-	if (!ret && !format && !blk->read_only &&
-	    !strcmp(block_format(blk->bs), "raw"))
-		log_warn("--disk %s: no format given, guessed raw; the guest may "
-			 "not write an image header into its first sector "
-			 "(format=raw lifts this)", path);
-	free(path);
-	free(format);
+	blk->read_only = ds->read_only;
+	strcpy(blk->serial, ds->serial);
+	ret = disk_open(ds, &blk->bs);
 	blk->zeros = calloc(1, ZERO_CHUNK);
 	if (!ret && !blk->zeros)
 		ret = -ENOMEM;
@@ -341,5 +303,8 @@ int virtio_blk_create(struct vm *vm, const char *spec)
 	if (!vdev)
 		return -EIO;
 	fill_config(vdev, blk);
-	return 0;
+	/* SeaBIOS matches a virtio disk by its PCI slot. */
+	snprintf(path, sizeof(path), "/pci@i0cf8/scsi@%x/disk@0,0", vdev->pci->slot);
+	vm_add_disk(vm, blk->bs);
+	return boot_order_add(vm, BOOT_DISK, ds->bootindex, path);
 }

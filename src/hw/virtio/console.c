@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "migration/vmstate.h"
 #include "ui/console.h"
 #include "util/event_loop.h"
 #include "util/log.h"
@@ -369,6 +370,59 @@ static void console_reset(struct virtio_device *vdev)
 		c->ports[i].guest_open = false;
 }
 
+/* Which ports the guest opened and the control messages not sent yet;
+ * a channel's client connection is the host's and does not move. */
+static void console_save(struct virtio_device *vdev, struct vmstate_out *o)
+{
+	struct virtio_console *c = vdev->opaque;
+	unsigned i;
+
+	vmstate_put_u32(o, c->nports);
+	for (i = 0; i < c->nports; i++)
+		vmstate_put_bool(o, c->ports[i].guest_open);
+	vmstate_put_u32(o, c->ctrl_len);
+	for (i = 0; i < c->ctrl_len; i++) {
+		const struct ctrl_msg *m = &c->ctrl[(c->ctrl_head + i) % CTRL_QUEUE_MAX];
+
+		vmstate_put_u32(o, m->id);
+		vmstate_put_u16(o, m->event);
+		vmstate_put_u16(o, m->value);
+		vmstate_put_bool(o, m->name != NULL);
+	}
+}
+
+static int console_load(struct virtio_device *vdev, struct vmstate_in *in)
+{
+	struct virtio_console *c = vdev->opaque;
+	unsigned i, n = vmstate_get_u32(in);
+
+	if (!in->error && n != c->nports)
+		return vmstate_fail(in, -EINVAL, "virtio-console: the saved machine has %u ports, this one %u: start with the same --channel options",
+				    n, c->nports);
+	for (i = 0; i < c->nports; i++)
+		c->ports[i].guest_open = vmstate_get_bool(in);
+	n = vmstate_get_u32(in);
+	if (!in->error && n > CTRL_QUEUE_MAX)
+		return vmstate_fail(in, -EINVAL, "virtio-console: %u control messages queued", n);
+	c->ctrl_head = 0;
+	c->ctrl_len = 0;
+	for (i = 0; i < n && !in->error; i++) {
+		struct ctrl_msg *m = &c->ctrl[i];
+
+		m->id = vmstate_get_u32(in);
+		m->event = vmstate_get_u16(in);
+		m->value = vmstate_get_u16(in);
+		m->name = vmstate_get_bool(in) && m->id < c->nports ? c->ports[m->id].name : NULL;
+		if (m->id >= c->nports)
+			vmstate_fail(in, -EINVAL, "virtio-console: a control message for port %u", m->id);
+	}
+	if (in->error)
+		return in->error;
+	c->ctrl_len = n;
+	ctrl_flush(c);
+	return 0;
+}
+
 static void console_destroy(struct virtio_device *vdev)
 {
 	struct virtio_console *c = vdev->opaque;
@@ -428,6 +482,8 @@ int virtio_console_create(struct vm *vm)
 		.driver_ok = console_driver_ok,
 		.reset = console_reset,
 		.destroy = console_destroy,
+		.save = console_save,
+		.load = console_load,
 	};
 	const struct vm_config *cfg = vm->config;
 	struct virtio_console *c = calloc(1, sizeof(*c));

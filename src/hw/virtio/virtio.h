@@ -21,6 +21,8 @@
 struct vm;
 struct pci_device;
 struct virtio_device;
+struct vmstate_out;
+struct vmstate_in;
 
 #define VIRTIO_MAX_QUEUES 16
 #define VIRTIO_CONFIG_MAX 256
@@ -61,6 +63,12 @@ struct virtio_device_ops {
 	void (*driver_ok)(struct virtio_device *vdev);
 	/* Optional: device reset, besides the transport's (lock held). */
 	void (*reset)(struct virtio_device *vdev);
+	/* Optional: the VM state is being saved (lock held, no request in
+	 * flight): make what was completed durable (a disk flushes) and
+	 * write the model's own state after the transport's; load reads it
+	 * back (0 or negative errno with vmstate_fail). */
+	void (*save)(struct virtio_device *vdev, struct vmstate_out *o);
+	int (*load)(struct virtio_device *vdev, struct vmstate_in *in);
 	/* Optional: free the device model at VM teardown. */
 	void (*destroy)(struct virtio_device *vdev);
 };
@@ -115,7 +123,8 @@ void virtio_set_needs_reset(struct virtio_device *vdev);
 void virtio_kick(struct virtio_device *vdev, unsigned q);
 
 /* Device models. */
-int virtio_blk_create(struct vm *vm, const char *spec);
+struct disk_spec;
+int virtio_blk_create(struct vm *vm, const struct disk_spec *ds);
 int virtio_rng_create(struct vm *vm);
 int virtio_console_create(struct vm *vm);
 /* A NIC in front of the network back end nb (net/net.h), which it owns

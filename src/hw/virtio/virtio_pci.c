@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "hw/pci.h"
+#include "migration/vmstate.h"
 #include "util/log.h"
 #include "util/sandbox.h"
 #include "vm/vm.h"
@@ -452,7 +453,9 @@ static void config_written(struct pci_device *pci, unsigned off, unsigned size)
 	uint32_t bar_off, len, v;
 
 	update_ioeventfds(vdev);
-	if (!pci_cfg_window(vdev, off, size, &bar_off, &len))
+	/* A reset or restore announces the whole space: no guest access
+	 * through the window (those are at most 4 bytes). */
+	if (size > 4 || !pci_cfg_window(vdev, off, size, &bar_off, &len))
 		return;
 	pthread_mutex_lock(&pci->lock);
 	memcpy(&v, pci->config + vdev->pci_cfg_cap + 16, 4);
@@ -504,6 +507,86 @@ static void virtio_machine_reset(void *opaque)
 	pthread_mutex_lock(&vdev->lock);
 	device_reset(vdev);
 	pthread_mutex_unlock(&vdev->lock);
+}
+
+/*
+ * The transport: features, status, vectors, queues.  Requests complete
+ * under vdev->lock (the worker's queue_notify), so holding it leaves none
+ * in flight; the device model's configuration is its own (made again
+ * from its options), not restored.
+ */
+static void virtio_save(void *opaque, struct vmstate_out *o)
+{
+	struct virtio_device *vdev = opaque;
+	unsigned q;
+
+	pthread_mutex_lock(&vdev->lock);
+	vmstate_put_u16(o, vdev->ops->device_id);
+	vmstate_put_u64(o, vdev->guest_features);
+	vmstate_put_u32(o, vdev->device_feature_select);
+	vmstate_put_u32(o, vdev->driver_feature_select);
+	vmstate_put_u8(o, vdev->status);
+	vmstate_put_u8(o, vdev->config_generation);
+	vmstate_put_u16(o, vdev->queue_select);
+	vmstate_put_u16(o, vdev->config_vector);
+	vmstate_put_u32(o, __atomic_load_n(&vdev->isr, __ATOMIC_SEQ_CST));
+	vmstate_put_u32(o, vdev->ops->nqueues);
+	for (q = 0; q < vdev->ops->nqueues; q++) {
+		vmstate_put_u16(o, vdev->queue_vector[q]);
+		virtq_save(&vdev->vq[q], o);
+	}
+	if (vdev->ops->save)
+		vdev->ops->save(vdev, o);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static int virtio_load(void *opaque, struct vmstate_in *in)
+{
+	struct virtio_device *vdev = opaque;
+	unsigned q, n;
+	uint16_t id;
+
+	pthread_mutex_lock(&vdev->lock);
+	device_reset(vdev);
+	id = vmstate_get_u16(in);
+	if (!in->error && id != vdev->ops->device_id) {
+		vmstate_fail(in, -EINVAL, "the saved machine has a virtio device of type %u where this one has %s: start with the same devices as the saved machine",
+			     id, vdev->ops->name);
+		goto out;
+	}
+	vdev->guest_features = vmstate_get_u64(in) & vdev->host_features;
+	vdev->device_feature_select = vmstate_get_u32(in);
+	vdev->driver_feature_select = vmstate_get_u32(in);
+	vdev->status = vmstate_get_u8(in);
+	vdev->config_generation = vmstate_get_u8(in);
+	vdev->queue_select = vmstate_get_u16(in);
+	vdev->config_vector = vmstate_get_u16(in);
+	__atomic_store_n(&vdev->isr, vmstate_get_u32(in) & 3, __ATOMIC_SEQ_CST);
+	n = vmstate_get_u32(in);
+	if (!in->error && n != vdev->ops->nqueues) {
+		vmstate_fail(in, -EINVAL, "%s: the state has %u queues, this device %u",
+			     vdev->ops->name, n, vdev->ops->nqueues);
+		goto out;
+	}
+	for (q = 0; q < vdev->ops->nqueues && !in->error; q++) {
+		vdev->queue_vector[q] = vmstate_get_u16(in);
+		virtq_load(&vdev->vq[q], in);
+	}
+	if (!in->error && vdev->ops->load)
+		vdev->ops->load(vdev, in);
+	if (in->error) {
+		device_reset(vdev);
+		goto out;
+	}
+	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) && vdev->ops->driver_ok)
+		vdev->ops->driver_ok(vdev);
+	/* Requests the driver queued after the save point are served now. */
+	for (q = 0; q < vdev->ops->nqueues; q++)
+		if (vdev->vq[q].ready)
+			virtio_kick(vdev, q);
+out:
+	pthread_mutex_unlock(&vdev->lock);
+	return in->error;
 }
 
 static void virtio_destroy(void *opaque)
@@ -567,7 +650,9 @@ struct virtio_device *virtio_pci_create(struct vm *vm,
 	vdev->stop_fd = eventfd(0, EFD_CLOEXEC);
 	hooks = (struct device_hooks){ .reset = virtio_machine_reset,
 				       .destroy = virtio_destroy,
-				       .opaque = vdev };
+				       .opaque = vdev,
+				       .name = "virtio", .version = 1,
+				       .save = virtio_save, .load = virtio_load };
 	vm_add_device(vm, &hooks);
 	if (!vdev->elem || vdev->stop_fd < 0)
 		return NULL;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "migration/vmstate.h"
 #include "util/log.h"
 #include "vm/memory.h"
 
@@ -78,6 +79,53 @@ bad:
 	vq->ready = false;
 	vq->broken = true;
 	return -EINVAL;
+}
+
+void virtq_save(const struct virtq *vq, struct vmstate_out *o)
+{
+	vmstate_put_u16(o, vq->size);
+	vmstate_put_u64(o, vq->desc_gpa);
+	vmstate_put_u64(o, vq->avail_gpa);
+	vmstate_put_u64(o, vq->used_gpa);
+	vmstate_put_bool(o, vq->ready);
+	vmstate_put_bool(o, vq->event_idx);
+	vmstate_put_bool(o, vq->indirect);
+	vmstate_put_bool(o, vq->broken);
+	vmstate_put_u16(o, vq->last_avail);
+	vmstate_put_u16(o, vq->used_idx);
+	vmstate_put_u16(o, vq->signalled_used);
+	vmstate_put_bool(o, vq->signalled_valid);
+}
+
+int virtq_load(struct virtq *vq, struct vmstate_in *in)
+{
+	bool ready, broken_;
+	uint16_t last_avail, used_idx, signalled;
+	bool signalled_valid;
+
+	virtq_reset(vq, vq->mem, vq->max_size);
+	vq->size = vmstate_get_u16(in);
+	vq->desc_gpa = vmstate_get_u64(in);
+	vq->avail_gpa = vmstate_get_u64(in);
+	vq->used_gpa = vmstate_get_u64(in);
+	ready = vmstate_get_bool(in);
+	vq->event_idx = vmstate_get_bool(in);
+	vq->indirect = vmstate_get_bool(in);
+	broken_ = vmstate_get_bool(in);
+	last_avail = vmstate_get_u16(in);
+	used_idx = vmstate_get_u16(in);
+	signalled = vmstate_get_u16(in);
+	signalled_valid = vmstate_get_bool(in);
+	if (in->error)
+		return in->error;
+	if (ready && virtq_enable(vq))
+		return vmstate_fail(in, -EINVAL, "virtio: a saved queue's rings lie outside guest RAM");
+	vq->broken = broken_;
+	vq->last_avail = last_avail;
+	vq->used_idx = used_idx;
+	vq->signalled_used = signalled;
+	vq->signalled_valid = signalled_valid;
+	return 0;
 }
 
 /* One descriptor, copied out of guest memory so it cannot change under us. */

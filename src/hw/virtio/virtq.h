@@ -93,6 +93,15 @@ void virtq_unpop(struct virtq *vq, unsigned count);
 /* After pushes: does the driver want an interrupt now? */
 bool virtq_should_notify(struct virtq *vq);
 
+/* A queue's registers and ring positions in the VM state; load checks
+ * the ring addresses again (virtq_enable) as the driver's enable did.
+ * Requests are never held between notifications (they are completed
+ * under the device lock), so nothing else is in flight. */
+struct vmstate_out;
+struct vmstate_in;
+void virtq_save(const struct virtq *vq, struct vmstate_out *o);
+int virtq_load(struct virtq *vq, struct vmstate_in *in);
+
 /* Is there at least one available entry not yet taken? */
 bool virtq_has_work(struct virtq *vq);
 

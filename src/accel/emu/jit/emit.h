@@ -182,6 +182,38 @@ jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e);
 void jit_emit_load_ind(struct jit_emit *e, unsigned size);
 void jit_emit_store_ind(struct jit_emit *e, unsigned size);
 
+/* T0 = size (1, 2, 4 or 8) bytes at host address T0, zero- or
+ * sign-extended to 8 bytes. */
+void jit_emit_load_ind_ext(struct jit_emit *e, unsigned size, bool sign);
+/* t = the size (1, 2, 4 or 8) bytes at c->field (any byte offset: AH is
+ * one byte into RAX), zero- or sign-extended to 8 bytes. */
+void jit_emit_load_ext(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size,
+		       bool sign);
+/* Keep the host address in T0 for a read-modify-write: T0 = size bytes
+ * there (zero-extended), and later those bytes = T0.  Only the native
+ * ALU operations may come between (no calls, no shifts). */
+void jit_emit_hold_addr(struct jit_emit *e);
+void jit_emit_load_held(struct jit_emit *e, unsigned size);
+void jit_emit_store_held(struct jit_emit *e, unsigned size);
+/* T1 = T0. */
+void jit_emit_copy_t0_to_t1(struct jit_emit *e);
+/* Branch if T1 & mask is 0. */
+jit_fixup jit_emit_branch_t1_zero(struct jit_emit *e, uint32_t mask);
+
+/*
+ * Flag-setting operations whose CF and OF the interpreter records in a
+ * word (CC_SZP: RFLAGS_CF | RFLAGS_OF, emu_flags_szp).  Shifts: T0 = T0
+ * shifted by T1, a count already nonzero once masked to size * 8 - 1;
+ * T1 = CF (the last bit shifted out) and OF as the interpreter defines
+ * it for any count (SHL: the result's sign ^ CF, SHR: the operand's
+ * sign, SAR: 0).  IMUL: T0 = T0 * T1 signed, truncated to size; T1 =
+ * CF | OF if the product did not fit.  Sizes 4 and 8; a 4-byte result is
+ * zero-extended.
+ */
+enum jit_shift { JIT_SHL, JIT_SHR, JIT_SAR };
+void jit_emit_shift(struct jit_emit *e, enum jit_shift op, unsigned size);
+void jit_emit_imul(struct jit_emit *e, unsigned size);
+
 static inline uint8_t *jit_emit_rx(const struct jit_emit *e)
 {
 	return e->p + e->rx_delta;

@@ -48,8 +48,10 @@ size_t jit_emit_bound(unsigned n)
 {
 	/* per instruction: two RIP stores (16), the call (25), checks (42),
 	 * an exit stub (80 through the jump cache), or native code (under 100
-	 * with its stubs); a block: entries and two chain exits */
-	return 300 + n * 200;
+	 * with its stubs), or an inline memory access (the TLB lookup, the
+	 * operation and its slow path: under 400); a block: entries and two
+	 * chain exits */
+	return 300 + n * 400;
 }
 
 void jit_emit_epilogue(struct jit_emit *e)
@@ -468,6 +470,102 @@ void jit_emit_store_ind(struct jit_emit *e, unsigned size)
 	if (size == 8)
 		put1(e, 0x48);
 	put(e, (const uint8_t[]){ 0x89, 0x10 }, 2);              /* mov [rax], rdx */
+}
+
+/* The opcode (after an optional REX.W) that loads size bytes into a
+ * register, zero- or sign-extended: movzx, movsx, mov, movsxd. */
+static void put_load_ext_op(struct jit_emit *e, unsigned size, bool sign)
+{
+	if (sign || size == 8)
+		put1(e, 0x48);
+	switch (size) {
+	case 1: put(e, (const uint8_t[]){ 0x0f, sign ? 0xbe : 0xb6 }, 2); break;
+	case 2: put(e, (const uint8_t[]){ 0x0f, sign ? 0xbf : 0xb7 }, 2); break;
+	case 4: put1(e, sign ? 0x63 : 0x8b); break;
+	default: put1(e, 0x8b); break;
+	}
+}
+
+void jit_emit_load_ind_ext(struct jit_emit *e, unsigned size, bool sign)
+{
+	put_load_ext_op(e, size, sign);
+	put1(e, 0x00);                                           /* rax, [rax] */
+}
+
+void jit_emit_load_ext(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size,
+		       bool sign)
+{
+	put_load_ext_op(e, size, sign);
+	put1(e, 0x83 | treg(t) << 3);                            /* r, [rbx+field] */
+	put4(e, (uint32_t)field);
+}
+
+/* The held address is in RDI, which the ALU operations leave alone. */
+void jit_emit_hold_addr(struct jit_emit *e)
+{
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc7 }, 3);        /* mov rdi, rax */
+}
+
+void jit_emit_load_held(struct jit_emit *e, unsigned size)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0x8b, 0x07 }, 2);              /* mov rax, [rdi] */
+}
+
+void jit_emit_store_held(struct jit_emit *e, unsigned size)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0x89, 0x07 }, 2);              /* mov [rdi], rax */
+}
+
+void jit_emit_copy_t0_to_t1(struct jit_emit *e)
+{
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);        /* mov rdx, rax */
+}
+
+jit_fixup jit_emit_branch_t1_zero(struct jit_emit *e, uint32_t mask)
+{
+	put(e, (const uint8_t[]){ 0xf7, 0xc2 }, 2);              /* test edx, mask */
+	put4(e, mask);
+	return branch(e, 0x84);                                  /* jz */
+}
+
+/* EDX = 0 or 1 from the host's flag condition cc (setcc dl; movzx). */
+static void edx_from_cc(struct jit_emit *e, uint8_t cc)
+{
+	put(e, (const uint8_t[]){ 0x0f, 0x90 | cc, 0xc2 }, 3);
+	put(e, (const uint8_t[]){ 0x0f, 0xb6, 0xd2 }, 3);
+}
+
+void jit_emit_shift(struct jit_emit *e, enum jit_shift op, unsigned size)
+{
+	static const uint8_t modrm[] = { [JIT_SHL] = 0xe0, [JIT_SHR] = 0xe8, [JIT_SAR] = 0xf8 };
+	uint8_t w = size == 8 ? 0x48 : 0x40, top = (uint8_t)(size * 8 - 1);
+
+	put(e, (const uint8_t[]){ 0x89, 0xd1 }, 2);              /* mov ecx, edx */
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc6 }, 3);        /* mov rsi, rax */
+	put(e, (const uint8_t[]){ w, 0xd3, modrm[op] }, 3);      /* shl/shr/sar rax, cl */
+	edx_from_cc(e, 0x2);                                     /* edx = CF */
+	if (op == JIT_SAR)
+		return;
+	if (op == JIT_SHL)  /* the result's sign, not the operand's */
+		put(e, (const uint8_t[]){ 0x48, 0x89, 0xc6 }, 3);  /* mov rsi, rax */
+	put(e, (const uint8_t[]){ w, 0xc1, 0xee, top }, 4);      /* shr rsi, size*8-1 */
+	if (op == JIT_SHL)
+		put(e, (const uint8_t[]){ 0x31, 0xd6 }, 2);      /* xor esi, edx */
+	put(e, (const uint8_t[]){ 0xc1, 0xe6, 11 }, 3);          /* shl esi, 11 (OF) */
+	put(e, (const uint8_t[]){ 0x09, 0xf2 }, 2);              /* or edx, esi */
+}
+
+void jit_emit_imul(struct jit_emit *e, unsigned size)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0x0f, 0xaf, 0xc2 }, 3);        /* imul rax, rdx */
+	edx_from_cc(e, 0x0);                                     /* edx = OF (= CF) */
+	put(e, (const uint8_t[]){ 0x69, 0xd2, 0x01, 0x08, 0, 0 }, 6);  /* imul edx, 0x801 */
 }
 
 _Static_assert(sizeof(struct jit_jc_entry) == 32, "jump cache entries are 32 bytes");

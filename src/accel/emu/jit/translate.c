@@ -20,8 +20,11 @@
  *
  * - Code.  The commonest register forms are native host code: MOV
  *   reg/reg and reg/imm, ADD/OR/AND/SUB/XOR/CMP/TEST reg/reg and reg/imm,
- *   INC/DEC of a register (4- and 8-byte operands), and a Jcc whose
- *   flags come from one of those earlier in the block.  They write the
+ *   INC/DEC of a register, SHL/SHR/SAR of a register by 1, imm8 or CL,
+ *   IMUL reg, r/m, MOVZX/MOVSX/MOVSXD (4- and 8-byte destinations), and
+ *   a Jcc whose flags come from one of those earlier in the block (after
+ *   a shift or IMUL only on ZF, SF or PF: their CF and OF are a word in
+ *   the record, CC_SZP).  They write the
  *   guest registers in the vCPU state and keep the interpreter's lazy
  *   flag record (cc_op, cc_size, cc_res, cc_src1, cc_src2, cc_carry)
  *   exactly as its handlers would, so whatever reads flags later (the
@@ -37,8 +40,11 @@
  *   gone.
  *
  * - Memory.  In 64-bit code MOV loads and stores of 4 and 8 bytes,
- *   PUSH/POP of a register, CALL (folded into its block) and RET look
- *   the software TLB up inline, with the
+ *   PUSH/POP of a register, CALL (folded into its block), RET and the
+ *   native operations above with a memory source (ALU reg, [m]; IMUL;
+ *   MOVZX/MOVSX), a memory operand they only read (CMP/TEST [m]) or one
+ *   they read and write (ADD/OR/AND/SUB/XOR [m], reg or imm: one lookup
+ *   with write permission) look the software TLB up inline, with the
  *   same conditions as emu_fast_entry / emu_write (canonical, within a
  *   page, the entry's permission for the CPL, RAM, and for a write no
  *   decoded code in the page); anything else calls the instruction's
@@ -282,16 +288,28 @@ static int32_t gpr_field(unsigned r)
 	return F(s.gpr) + 8 * (int32_t)r;
 }
 
-enum native { NAT_NONE, NAT_MOV, NAT_ALU, NAT_INCDEC };
+enum native { NAT_NONE, NAT_MOV, NAT_ALU, NAT_INCDEC, NAT_EXT, NAT_SHIFT, NAT_IMUL };
+
+/* Where a native operation's operands come from: guest registers (and
+ * the immediate), or one of them already in T0, loaded from memory by
+ * the inline TLB path: the source (ALU reg, [m]; IMUL; MOVZX/MOVSX) or
+ * the destination (CMP/TEST [m], which store nothing). */
+enum preload { PRE_NONE, PRE_SRC, PRE_DST };
 
 struct nat {
 	enum native kind;
 	unsigned size, dst, src;   /* src ~0u: the immediate */
+	int32_t src_field;         /* NAT_EXT: the source register's bytes */
+	unsigned from;             /* NAT_EXT: the source size */
+	bool sign;                 /* NAT_EXT: MOVSX */
 	uint64_t imm;
 	enum jit_alu op;
+	enum jit_shift shift;
 	enum cc_op cc;
 	bool store;                /* the result goes to dst (not CMP/TEST) */
+	bool store_held;           /* ... to memory: the held address */
 	bool dec;
+	bool count_cl;             /* NAT_SHIFT: by CL, else by imm (nonzero) */
 };
 
 /* ModRM.reg of 80-83 and the ALU opcodes 00-3F: the host operation and
@@ -313,8 +331,42 @@ static bool alu_of(unsigned aop, struct nat *n)
 	return true;
 }
 
+/* MOVZX, MOVSX (0F B6, B7, BE, BF) and MOVSXD (63): the source size and
+ * signedness; the register source's bytes (AH-BH: the second byte of
+ * RAX-RBX, without REX). */
+static void ext_of(const struct insn *in, struct nat *n)
+{
+	n->kind = NAT_EXT;
+	n->dst = in->reg;
+	n->from = in->op == 0x63 ? 4 : (in->op & 1) ? 2 : 1;
+	n->sign = in->op != 0x1b6 && in->op != 0x1b7;
+	if (n->from == 1 && in->rm >= 4 && in->rm < 8 && !in->rex)
+		n->src_field = gpr_field(in->rm - 4) + 1;
+	else
+		n->src_field = gpr_field(in->rm);
+}
+
+/* SHL/SAL, SHR, SAR of a 4- or 8-byte register by 1, imm8 or CL
+ * (rotates, which merge CF and OF into the other flags, stay handlers;
+ * so does an immediate count that masks to 0). */
+static bool shift_of(const struct insn *in, struct nat *n)
+{
+	static const int kind[8] = { -1, -1, -1, -1, JIT_SHL, JIT_SHR, JIT_SHL, JIT_SAR };
+	unsigned mask = n->size == 8 ? 63 : 31;
+
+	if (!(in->op & 1) || kind[in->reg & 7] < 0)
+		return false;
+	n->kind = NAT_SHIFT;
+	n->shift = kind[in->reg & 7];
+	n->dst = in->rm;
+	n->cc = CC_SZP;
+	n->count_cl = in->op == 0xd3;
+	n->imm = in->op == 0xd1 ? 1 : in->imm & mask;
+	return n->count_cl || n->imm;
+}
+
 /* Whether in (which has a fast handler, so no LOCK or REP) has a native
- * form, and which. */
+ * form with register operands, and which. */
 static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct nat *n)
 {
 	unsigned op = in->op, s = in->opsize, rr = (op & 7) | ((in->rex & 1) << 3);
@@ -371,8 +423,94 @@ static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct n
 		n->dst = op & 7;
 		n->dec = op & 8;
 		return tb->code_size != 8;
+	case 0x63: case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
+		ext_of(in, n);
+		return true;
+	case 0xc1: case 0xd1: case 0xd3:
+		return shift_of(in, n);
+	case 0x1af:
+		n->kind = NAT_IMUL;
+		n->dst = in->reg;
+		n->src = in->rm;
+		n->cc = CC_SZP;
+		return true;
 	}
 	return false;
+}
+
+/* The same operations with a memory operand (64-bit code, 64-bit
+ * addresses): the operand is loaded through the inline TLB path, *pre
+ * says which it is and *load_size how many bytes. */
+static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *pre,
+			    unsigned *load_size)
+{
+	unsigned op = in->op, s = in->opsize;
+
+	memset(n, 0, sizeof(*n));
+	n->size = s;
+	n->src = ~0u;
+	n->imm = in->imm & emu_size_mask(s);
+	*load_size = s;
+	*pre = PRE_SRC;
+	if (!in->fast || !in->has_mem || in->adsize != 8 || (s != 4 && s != 8))
+		return false;
+	if (op < 0x40 && (op & 7) == 3) {          /* ALU reg, [m] */
+		n->dst = in->reg;
+		return alu_of(op >> 3, n);
+	}
+	switch (op) {
+	case 0x63: case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
+		ext_of(in, n);
+		*load_size = n->from;
+		return true;
+	case 0x1af:
+		n->kind = NAT_IMUL;
+		n->dst = in->reg;
+		n->cc = CC_SZP;
+		return true;
+	}
+	*pre = PRE_DST;                             /* CMP/TEST [m], reg/imm */
+	switch (op) {
+	case 0x39:
+		n->src = in->reg;
+		return alu_of(7, n);
+	case 0x81: case 0x83:
+		return (in->reg & 7) == 7 && alu_of(7, n);
+	case 0x85: case 0xf7:
+		if (op == 0xf7 && (in->reg & 7) != 0)
+			return false;
+		n->kind = NAT_ALU;
+		n->op = JIT_AND;
+		n->cc = CC_LOGIC;
+		if (op == 0x85)
+			n->src = in->reg;
+		return true;
+	}
+	return false;
+}
+
+/* ADD/OR/AND/SUB/XOR [m], reg or imm (64-bit code and addresses): the
+ * memory operand read and written through one inline TLB lookup. */
+static bool pick_native_rmw(const struct insn *in, struct nat *n)
+{
+	unsigned op = in->op, s = in->opsize, aop;
+
+	memset(n, 0, sizeof(*n));
+	n->size = s;
+	n->src = ~0u;
+	n->imm = in->imm & emu_size_mask(s);
+	n->store_held = true;
+	if (!in->fast || !in->has_mem || in->adsize != 8 || (s != 4 && s != 8))
+		return false;
+	if (op < 0x40 && (op & 7) == 1) {
+		n->src = in->reg;
+		aop = op >> 3;
+	} else if (op == 0x81 || op == 0x83) {
+		aop = in->reg & 7;
+	} else {
+		return false;
+	}
+	return aop != 7 && alu_of(aop, n);   /* not CMP (no write), ADC, SBB */
 }
 
 /* LEA of a 4- or 8-byte register with 4- or 8-byte addressing. */
@@ -426,7 +564,65 @@ static void emit_cf(struct jit_emit *e, const struct flag_state *fs)
 	jit_emit_alu(e, JIT_SUB, fs->size);
 }
 
-static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_state *fs)
+/* The flag record's operation and size, as the handler would set them. */
+static void emit_record(struct jit_emit *e, enum cc_op op, unsigned size,
+			struct flag_state *fs)
+{
+	jit_emit_store_imm(e, F(cc_op), sizeof(((struct emu_cpu *)0)->cc_op), (int32_t)op);
+	jit_emit_store_imm(e, F(cc_size), 1, (int32_t)size);
+	fs->op = op;
+	fs->size = size;
+}
+
+/* T0 = the destination and T1 = the source of a two-operand operation,
+ * from registers, the immediate or what the memory path loaded. */
+static void emit_operands(struct jit_emit *e, const struct nat *n, enum preload pre)
+{
+	if (pre == PRE_SRC) {
+		jit_emit_copy_t0_to_t1(e);
+		jit_emit_load(e, JIT_T0, gpr_field(n->dst), n->size);
+		return;
+	}
+	if (pre == PRE_NONE)
+		jit_emit_load(e, JIT_T0, gpr_field(n->dst), n->size);
+	if (n->src == ~0u)
+		jit_emit_load_imm(e, JIT_T1, n->imm);
+	else
+		jit_emit_load(e, JIT_T1, gpr_field(n->src), n->size);
+}
+
+/* SHL/SHR/SAR: the record of emu_flags_szp; a count of 0 (by CL)
+ * changes no flag but still zero-extends a 4-byte register, as the
+ * handler's write does. */
+static void emit_shift(struct jit_emit *e, const struct nat *n, struct flag_state *fs)
+{
+	unsigned s = n->size;
+	jit_fixup zero = NULL, done;
+
+	if (n->count_cl)
+		jit_emit_load(e, JIT_T1, gpr_field(GPR_RCX), 4);
+	else
+		jit_emit_load_imm(e, JIT_T1, n->imm);
+	jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
+	if (n->count_cl)
+		zero = jit_emit_branch_t1_zero(e, s == 8 ? 63 : 31);
+	jit_emit_shift(e, n->shift, s);
+	jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+	jit_emit_store(e, JIT_T0, F(cc_res), 8);
+	jit_emit_store(e, JIT_T1, F(cc_src1), 8);
+	jit_emit_store_imm(e, F(cc_src2), 8, 0);
+	emit_record(e, CC_SZP, s, fs);
+	if (!zero)
+		return;
+	done = jit_emit_jump(e);
+	jit_emit_bind(e, zero);
+	jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+	jit_emit_bind(e, done);
+	fs->op = CC_EAGER;  /* either record: not known here */
+}
+
+static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_state *fs,
+			enum preload pre)
 {
 	unsigned s = n->size;
 
@@ -438,16 +634,32 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 			jit_emit_load(e, JIT_T0, gpr_field(n->src), s);
 		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
 		return;
+	case NAT_EXT:
+		if (pre == PRE_NONE)
+			jit_emit_load_ext(e, JIT_T0, n->src_field, n->from, n->sign);
+		if (s == 4)
+			jit_emit_zext32(e);
+		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		return;
+	case NAT_SHIFT:
+		emit_shift(e, n, fs);
+		return;
+	case NAT_IMUL:
+		emit_operands(e, n, pre);
+		jit_emit_imul(e, s);
+		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		jit_emit_store(e, JIT_T1, F(cc_src1), 8);
+		jit_emit_store_imm(e, F(cc_src2), 8, 0);
+		break;
 	case NAT_ALU:
-		jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
-		if (n->src == ~0u)
-			jit_emit_load_imm(e, JIT_T1, n->imm);
-		else
-			jit_emit_load(e, JIT_T1, gpr_field(n->src), s);
+		emit_operands(e, n, pre);
 		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
 		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
 		jit_emit_alu(e, n->op, s);
-		if (n->store)
+		if (n->store_held)
+			jit_emit_store_held(e, s);
+		else if (n->store)
 			jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		break;
@@ -460,6 +672,9 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 			jit_emit_store_imm(e, F(cc_carry), 8, 0);
 		} else if (fs->op == CC_SUB || fs->op == CC_ADD) {
 			emit_cf(e, fs);
+			jit_emit_store_cf(e, F(cc_carry));
+		} else if (fs->op == CC_SZP) {  /* CF is bit 0 of the word */
+			jit_emit_cf_from(e, F(cc_src1));
 			jit_emit_store_cf(e, F(cc_carry));
 		} else if (fs->op == CC_EAGER) {
 			keep = jit_emit_branch_field_in(e, F(cc_op), CC_INC, CC_DEC);
@@ -477,16 +692,12 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 	case NAT_NONE:
 		return;
 	}
-	jit_emit_store_imm(e, F(cc_op), sizeof(((struct emu_cpu *)0)->cc_op),
-			   n->kind == NAT_INCDEC ? (n->dec ? CC_DEC : CC_INC) : (int32_t)n->cc);
-	jit_emit_store_imm(e, F(cc_size), 1, s);
-	fs->op = n->kind == NAT_INCDEC ? (n->dec ? CC_DEC : CC_INC) : n->cc;
-	fs->size = s;
+	emit_record(e, n->kind == NAT_INCDEC ? (n->dec ? CC_DEC : CC_INC) : n->cc, s, fs);
 }
 
-/* The host's flags as the guest's after the known record, for a Jcc;
- * false if the record is not one this can rebuild. */
-static bool emit_flags(struct jit_emit *e, const struct flag_state *fs)
+/* The host's flags as the guest's after the known record, for a Jcc on
+ * condition cc; false if the record is not one this can rebuild. */
+static bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned cc)
 {
 	unsigned s = fs->size;
 
@@ -496,6 +707,12 @@ static bool emit_flags(struct jit_emit *e, const struct flag_state *fs)
 		jit_emit_load(e, JIT_T1, F(cc_src2), s);
 		jit_emit_alu(e, fs->op == CC_SUB ? JIT_SUB : JIT_ADD, s);
 		return true;
+	case CC_SZP:
+		/* ZF, SF and PF come from the result (a TEST of it); CF and
+		 * OF would need the word: those conditions stay handlers */
+		if ((cc >> 1) != 2 && (cc >> 1) != 4 && (cc >> 1) != 5)
+			return false;
+		/* fall through */
 	case CC_LOGIC:
 		jit_emit_load(e, JIT_T0, F(cc_res), s);
 		jit_emit_load(e, JIT_T1, F(cc_res), s);
@@ -515,14 +732,19 @@ static bool emit_flags(struct jit_emit *e, const struct flag_state *fs)
 
 enum mem_kind {
 	MEM_NONE, MEM_LOAD, MEM_STORE, MEM_STORE_IMM, MEM_PUSH, MEM_POP, MEM_CALL, MEM_RET,
+	MEM_NATIVE,  /* a load, then a native operation (pick_native_mem) */
+	MEM_RMW,     /* the same, and a store back (pick_native_rmw) */
 };
 
 /* MOV reg, [m]; MOV [m], reg; MOV [m], imm (4 or 8 bytes, 64-bit
  * addresses); PUSH and POP of a register; a CALL folded into its block
- * (its target in the page); RET. */
+ * (its target in the page); RET; the native operations that read a
+ * memory operand. */
 static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 {
-	unsigned op = in->op;
+	unsigned op = in->op, load_size;
+	enum preload pre;
+	struct nat n;
 
 	if (tb->code_size != 8 || !in->fast)
 		return MEM_NONE;
@@ -539,7 +761,9 @@ static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 	case 0x89: return MEM_STORE;
 	case 0xc7: return (in->reg & 7) == 0 ? MEM_STORE_IMM : MEM_NONE;
 	}
-	return MEM_NONE;
+	if (pick_native_rmw(in, &n))
+		return MEM_RMW;
+	return pick_native_mem(in, &n, &pre, &load_size) ? MEM_NATIVE : MEM_NONE;
 }
 
 static struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
@@ -570,14 +794,22 @@ struct slow_stub {
 
 /* The fast path of a memory instruction; its slow path is the handler. */
 static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
-			  enum mem_kind k, const struct insn *in, int64_t end)
+			  enum mem_kind k, const struct insn *in, int64_t end,
+			  struct flag_state *fs)
 {
 	bool stack = k == MEM_PUSH || k == MEM_POP || k == MEM_CALL || k == MEM_RET;
-	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET;
+	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET || k == MEM_NATIVE;
 	unsigned s = stack ? 8 : in->opsize;
 	unsigned r = (in->op & 7) | ((in->rex & 1) << 3);
 	int seg = insn_seg(in);
+	enum preload pre = PRE_NONE;
+	struct nat n;
 	jit_fixup slow;
+
+	if (k == MEM_NATIVE)
+		pick_native_mem(in, &n, &pre, &s);
+	if (k == MEM_RMW)
+		pick_native_rmw(in, &n);
 
 	if (stack)
 		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0,
@@ -625,6 +857,15 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 		break;
 	case MEM_RET:   /* T0 = the target; emit_tb does the rest */
 		jit_emit_load_ind(e, 8);
+		break;
+	case MEM_NATIVE:  /* the handler's record either way: fs holds */
+		jit_emit_load_ind_ext(e, s, n.kind == NAT_EXT && n.sign);
+		emit_native(e, &n, fs, pre);
+		break;
+	case MEM_RMW:     /* the write's TLB check covers the read */
+		jit_emit_hold_addr(e);
+		jit_emit_load_held(e, s);
+		emit_native(e, &n, fs, PRE_DST);
 		break;
 	case MEM_NONE:
 		break;
@@ -675,7 +916,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 
 		next = emu_walk_next(in, end);  /* relative: the fold's offset */
 		if ((mk = pick_mem(tb, in)) != MEM_NONE) {
-			jit_fixup f = emit_mem(&e, &tlb, mk, in, end), f2 = NULL;
+			jit_fixup f = emit_mem(&e, &tlb, mk, in, end, &fs), f2 = NULL;
 
 			if (mk == MEM_RET) {
 				/* as ret64: #GP for a non-canonical target
@@ -702,12 +943,12 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			goto next_insn;
 		}
 		if (pick_native(tb, in, &n)) {
-			emit_native(&e, &n, &fs);
+			emit_native(&e, &n, &fs, PRE_NONE);
 			rip_stale = true;
 			goto next_insn;
 		}
 		if (is_jcc(in) && in->opsize == tb->code_size &&
-		    chainable(tb, end + (int64_t)in->imm) && emit_flags(&e, &fs)) {
+		    chainable(tb, end + (int64_t)in->imm) && emit_flags(&e, &fs, in->op & 15)) {
 			taken[nt++] = (struct taken_stub){
 				jit_emit_branch_cc(&e, in->op & 15), i + 1,
 				end + (int64_t)in->imm, end, off, in };

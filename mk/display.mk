@@ -1,0 +1,3 @@
+# The display (src/ui/): PNG screendumps through libpng, VNC through
+# libvncserver.
+LIBS += -lpng -lvncserver
