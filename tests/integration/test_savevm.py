@@ -236,7 +236,9 @@ def test_savevm_loadvm_delvm(tmp_path, wirt_binary):
         assert saved_at, "the guest did not go on after savevm"
         assert hmp(q, "loadvm s1") == ""
         back = ticks(read_for(p, 0.8))
-        assert back and back[0] < saved_at[-1], (saved_at, back)
+        # A tick printed just before loadvm may still arrive first: what
+        # counts is that the counter went back to the saved point.
+        assert back and min(back) < saved_at[-1], (saved_at, back)
         assert "s1" in hmp(q, "info snapshots")
         assert "no snapshot 'nope'" in hmp(q, "loadvm nope")
         assert "needs an argument" in hmp(q, "savevm")
