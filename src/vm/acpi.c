@@ -154,6 +154,31 @@ static size_t pci_crs(uint8_t *r, uint32_t mmio_end)
 	return n;
 }
 
+/* Name (_CRS, Buffer () { crs }): a device's current resources. */
+static void resource_template(struct aml *a, const uint8_t *crs, size_t len)
+{
+	size_t buf;
+
+	aml_name_decl(a, "_CRS");
+	buf = aml_open(a, AML_BUFFER_OP);
+	aml_integer(a, len);
+	aml_bytes(a, crs, len);
+	aml_close(a, buf);
+}
+
+/* Device (NAME) { _HID: the EISA id hid, _CRS: crs } */
+static void isa_device(struct aml *a, const char *name, const char *hid,
+		       const uint8_t *crs, size_t crs_len)
+{
+	size_t dev = aml_open(a, 0x5b82); /* DeviceOp */
+
+	aml_name(a, name);
+	aml_name_decl(a, "_HID");
+	aml_eisaid(a, hid);
+	resource_template(a, crs, crs_len);
+	aml_close(a, dev);
+}
+
 /* _PRT: slot S pin P (0 = INTA#) goes to GSI pci_intx_gsi(S, P + 1). */
 static void pci_prt(struct aml *a)
 {
@@ -179,7 +204,7 @@ static void pci_prt(struct aml *a)
 static void pci_root_bridge(struct aml *a, uint32_t mmio_end)
 {
 	uint8_t crs[128];
-	size_t crs_len = pci_crs(crs, mmio_end), dev, buf;
+	size_t crs_len = pci_crs(crs, mmio_end), dev;
 
 	dev = aml_open(a, 0x5b82); /* Device (PCI0) */
 	aml_name(a, "PCI0");
@@ -195,11 +220,7 @@ static void pci_root_bridge(struct aml *a, uint32_t mmio_end)
 	aml_integer(a, 0);
 	aml_name_decl(a, "_BBN");
 	aml_integer(a, 0);
-	aml_name_decl(a, "_CRS");
-	buf = aml_open(a, AML_BUFFER_OP);
-	aml_integer(a, crs_len);
-	aml_bytes(a, crs, crs_len);
-	aml_close(a, buf);
+	resource_template(a, crs, crs_len);
 	aml_name_decl(a, "_PRT");
 	pci_prt(a);
 	aml_close(a, dev);
@@ -219,18 +240,9 @@ static void keyboard_controller(struct aml *a)
 		0x22, 0x02, 0x00,                               /* IRQNoFlags () {1} */
 		0x79, 0x00,                                     /* end tag */
 	};
-	size_t dev, buf;
 
-	dev = aml_open(a, 0x5b82); /* Device (KBD) */
-	aml_name(a, "KBD_");
-	aml_name_decl(a, "_HID");
-	aml_eisaid(a, "PNP0303");  /* IBM Enhanced keyboard (101/102-key, PS/2) */
-	aml_name_decl(a, "_CRS");
-	buf = aml_open(a, AML_BUFFER_OP);
-	aml_integer(a, sizeof(crs));
-	aml_bytes(a, crs, sizeof(crs));
-	aml_close(a, buf);
-	aml_close(a, dev);
+	/* IBM Enhanced keyboard (101/102-key, PS/2) */
+	isa_device(a, "KBD_", "PNP0303", crs, sizeof(crs));
 }
 
 /* The PS/2 mouse on the i8042's AUX port (with a display): IRQ 12. */
@@ -240,18 +252,9 @@ static void ps2_mouse_device(struct aml *a)
 		0x22, 0x00, 0x10,                               /* IRQNoFlags () {12} */
 		0x79, 0x00,                                     /* end tag */
 	};
-	size_t dev, buf;
 
-	dev = aml_open(a, 0x5b82); /* Device (PS2M) */
-	aml_name(a, "PS2M");
-	aml_name_decl(a, "_HID");
-	aml_eisaid(a, "PNP0F13");  /* PS/2 port for PS/2-style mice */
-	aml_name_decl(a, "_CRS");
-	buf = aml_open(a, AML_BUFFER_OP);
-	aml_integer(a, sizeof(crs));
-	aml_bytes(a, crs, sizeof(crs));
-	aml_close(a, buf);
-	aml_close(a, dev);
+	/* PS/2 port for PS/2-style mice */
+	isa_device(a, "PS2M", "PNP0F13", crs, sizeof(crs));
 }
 
 static uint32_t build_dsdt(uint8_t *t, uint32_t room, bool pci,
