@@ -9,26 +9,14 @@ clean and nothing is copied.
 WIRT_DEBIAN_VMM=qemu boots the same disk under QEMU's TCG (SeaBIOS too),
 to check the disk and these tests apart from wirt."""
 import os
-import re
 import shutil
 import subprocess
-import time
 
 import pytest
 
 import debian_image
-from guest_console import GuestConsole
 
-VMM = os.environ.get("WIRT_DEBIAN_VMM", "wirt")
-BOOT_TIMEOUT = 3600
-PROMPT = debian_image.PROMPT
-
-
-def sh(guest, command, timeout=600):
-    out = guest.run(command + "; echo \"rc=$?\"", PROMPT, timeout)
-    m = re.search(r"rc=(\d+)\s*$", out)
-    assert m, out
-    return int(m.group(1)), out[:m.start()].strip()
+sh = debian_image.sh
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +28,7 @@ def guest(tmp_path_factory):
     subprocess.run([debian_image.WIRT, "img", "create", "-f", "qcow2", "-b",
                     debian_image.DISK, "-F", "raw", overlay], check=True,
                    capture_output=True)
-    if VMM == "qemu":
+    if debian_image.VMM == "qemu":
         argv = [shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
                 "-accel", "tcg", "-machine", "q35", "-m", str(debian_image.MEMORY_MIB),
                 "-drive", "file=%s,if=virtio,format=qcow2" % overlay,
@@ -50,20 +38,8 @@ def guest(tmp_path_factory):
         argv = [debian_image.WIRT, "run", "--accel", "emu",
                 "--memory", "%dM" % debian_image.MEMORY_MIB, "--firmware", "bios",
                 "--disk", overlay]
-    log = tmp / "console.log"
-    start = time.monotonic()
-    g = GuestConsole(argv, str(log))
-    booted = None
-    try:
-        g.boot_log = g.expect(PROMPT, BOOT_TIMEOUT)
-        booted = time.monotonic() - start
-        sh(g, "dmesg -n 1")
+    with debian_image.root_shell(argv, tmp / "console.log") as g:
         yield g
-    finally:
-        g.kill()
-        print("console log: %s" % log)
-        if booted is not None:
-            print("root shell after %.1f s" % booted)
 
 
 def test_firmware_and_boot_loader_did_the_boot(guest):

@@ -11,24 +11,12 @@ check the image and these tests apart from wirt."""
 import hashlib
 import os
 import re
-import time
 
 import pytest
 
 import debian_image
-from guest_console import GuestConsole
 
-VMM = os.environ.get("WIRT_DEBIAN_VMM", "wirt")
-BOOT_TIMEOUT = 3600
-PROMPT = debian_image.PROMPT
-
-
-def sh(guest, command, timeout=600):
-    """Run command in the guest's bash; return (exit status, output)."""
-    out = guest.run(command + "; echo \"rc=$?\"", PROMPT, timeout)
-    m = re.search(r"rc=(\d+)\s*$", out)
-    assert m, out
-    return int(m.group(1)), out[:m.start()].strip()
+sh = debian_image.sh
 
 
 @pytest.fixture(scope="module")
@@ -36,23 +24,10 @@ def guest(tmp_path_factory):
     if not debian_image.built():
         pytest.fail("the Debian image is not built: run scripts/build-debian-image.sh")
     tmp = tmp_path_factory.mktemp("debian")
-    booted = None
     disk = debian_image.copy_rootfs(tmp)
-    log = tmp / "console.log"
-    start = time.monotonic()
-    g = GuestConsole(debian_image.boot_command(disk, VMM), str(log))
-    try:
-        g.boot_log = g.expect(PROMPT, BOOT_TIMEOUT)
-        booted = time.monotonic() - start
-        # Kernel messages off the console from here: they would mix with
-        # the commands' output.
-        sh(g, "dmesg -n 1")
+    argv = debian_image.boot_command(disk, debian_image.VMM)
+    with debian_image.root_shell(argv, tmp / "console.log") as g:
         yield g
-    finally:
-        g.kill()
-        print("console log: %s" % log)
-        if booted is not None:
-            print("root shell after %.1f s" % booted)
 
 
 def test_boot_used_the_images_own_initrd(guest):
