@@ -2,6 +2,7 @@
 #ifndef WIRT_UTIL_PARSE_H
 #define WIRT_UTIL_PARSE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -14,6 +15,13 @@
 int parse_size(const char *s, uint64_t default_unit, uint64_t *out);
 
 /* Parse a decimal unsigned integer in [min, max]; same return values. */
+/*
+ * Format an error message into err (len bytes) and return ret: for the
+ * parsers that hand their caller a message with a negative errno.
+ */
+int errorf(char *err, size_t len, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 #endif

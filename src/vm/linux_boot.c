@@ -11,10 +11,10 @@
 
 #include <elf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "util/parse.h"
 #include "vm/e820.h"
 #include "vm/multiboot.h"
 
@@ -65,18 +65,6 @@ static void wr8(uint8_t *p, size_t off, uint8_t v) { p[off] = v; }
 static void wr16(uint8_t *p, size_t off, uint16_t v) { memcpy(p + off, &v, 2); }
 static void wr32(uint8_t *p, size_t off, uint32_t v) { memcpy(p + off, &v, 4); }
 
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 int image_is_elf(const void *image, size_t size)
 {
 	return size >= SELFMAG && !memcmp(image, ELFMAG, SELFMAG);
@@ -91,21 +79,21 @@ int bzimage_parse(const void *image, size_t size, struct bzimage_info *info,
 	memset(info, 0, sizeof(*info));
 	if (size < 0x400 || rd16(p, HDR_BOOT_FLAG) != 0xaa55 ||
 	    rd32(p, HDR_MAGIC) != HDRS_MAGIC)
-		return fail(err, err_len, -ENOEXEC,
+		return errorf(err, err_len, -ENOEXEC,
 			    "not a Linux kernel (no bzImage setup header)");
 	info->version = rd16(p, HDR_VERSION);
 	if (info->version < MIN_PROTOCOL)
-		return fail(err, err_len, -ENOEXEC,
+		return errorf(err, err_len, -ENOEXEC,
 			    "boot protocol %u.%02u is too old (need 2.06 or later)",
 			    info->version >> 8, info->version & 0xff);
 	if (!(rd8(p, HDR_LOADFLAGS) & LOADED_HIGH))
-		return fail(err, err_len, -ENOEXEC,
+		return errorf(err, err_len, -ENOEXEC,
 			    "zImage kernels (loaded below 1 MiB) are not supported");
 	sects = rd8(p, HDR_SETUP_SECTS);
 	info->setup_sects = sects ? sects : 4;
 	info->setup_size = (uint64_t)(info->setup_sects + 1) * 512;
 	if (info->setup_size >= size)
-		return fail(err, err_len, -ENOEXEC,
+		return errorf(err, err_len, -ENOEXEC,
 			    "kernel image truncated (%zu bytes, setup code alone needs %llu)",
 			    size, (unsigned long long)info->setup_size);
 	info->kernel_offset = info->setup_size;
@@ -121,7 +109,7 @@ int bzimage_parse(const void *image, size_t size, struct bzimage_info *info,
 	if (info->version >= 0x020c)
 		info->xloadflags = rd16(p, HDR_XLOADFLAGS);
 	if (!(info->xloadflags & XLF_KERNEL_64))
-		return fail(err, err_len, -ENOEXEC,
+		return errorf(err, err_len, -ENOEXEC,
 			    "kernel has no 64-bit entry point (not an x86-64 kernel, or boot protocol before 2.12)");
 	if (info->init_size < info->kernel_size)
 		info->init_size = info->kernel_size;
@@ -200,12 +188,12 @@ static int write_cmdline(struct guest_memory *gm, const char *cmdline,
 	if (max > BOOT_CMDLINE_MAX - 1)
 		max = BOOT_CMDLINE_MAX - 1;
 	if (len > max)
-		return fail(err, err_len, -E2BIG,
+		return errorf(err, err_len, -E2BIG,
 			    "kernel command line is %zu bytes; this kernel accepts at most %u",
 			    len, max);
 	if (gmem_write(gm, BOOT_CMDLINE_ADDR, cmdline ? cmdline : "", len) ||
 	    gmem_write(gm, BOOT_CMDLINE_ADDR + len, "", 1))
-		return fail(err, err_len, -EFAULT, "no room for the command line");
+		return errorf(err, err_len, -EFAULT, "no room for the command line");
 	return 0;
 }
 
@@ -222,12 +210,12 @@ static int place_initrd(struct guest_memory *gm, const struct linux_boot_args *a
 	if (initrd_max && initrd_max + 1 < top)
 		top = initrd_max + 1;
 	if (a->initrd_size > top || ((top - a->initrd_size) & ~0xfffULL) < kernel_end)
-		return fail(err, err_len, -ENOMEM,
+		return errorf(err, err_len, -ENOMEM,
 			    "initrd (%zu MiB) does not fit in guest RAM above the kernel; give the VM more --memory",
 			    a->initrd_size >> 20);
 	*addr = (top - a->initrd_size) & ~0xfffULL;
 	if (gmem_write(gm, *addr, a->initrd, a->initrd_size))
-		return fail(err, err_len, -EFAULT, "cannot place initrd");
+		return errorf(err, err_len, -EFAULT, "cannot place initrd");
 	return 0;
 }
 
@@ -247,11 +235,11 @@ static int load_bzimage(struct guest_memory *gm, const struct linux_boot_args *a
 		return ret;
 	kernel_end = load + info.init_size;
 	if (kernel_end > gm->low_end)
-		return fail(err, err_len, -ENOMEM,
+		return errorf(err, err_len, -ENOMEM,
 			    "kernel needs %u MiB from its load address; give the VM more --memory",
 			    (info.init_size >> 20) + 1);
 	if (gmem_write(gm, load, k + info.kernel_offset, info.kernel_size))
-		return fail(err, err_len, -EFAULT, "cannot load the kernel");
+		return errorf(err, err_len, -EFAULT, "cannot load the kernel");
 
 	zp = gmem_ptr_rw(gm, BOOT_ZERO_PAGE_ADDR, 4096);
 	memset(zp, 0, 4096);
@@ -340,20 +328,20 @@ static int elf_phdrs(const uint8_t *p, size_t size, struct elf_phdr_view *out,
 	uint64_t phoff, phentsize;
 
 	if (size < sizeof(Elf32_Ehdr) || p[EI_CLASS] == ELFCLASSNONE)
-		return fail(err, err_len, -ENOEXEC, "truncated ELF header");
+		return errorf(err, err_len, -ENOEXEC, "truncated ELF header");
 	is64 = p[EI_CLASS] == ELFCLASS64;
 	if (is64 && size < sizeof(Elf64_Ehdr))
-		return fail(err, err_len, -ENOEXEC, "truncated ELF header");
+		return errorf(err, err_len, -ENOEXEC, "truncated ELF header");
 	if (p[EI_DATA] != ELFDATA2LSB)
-		return fail(err, err_len, -ENOEXEC, "ELF kernel is not little-endian");
+		return errorf(err, err_len, -ENOEXEC, "ELF kernel is not little-endian");
 	phoff = is64 ? rd64(p, offsetof(Elf64_Ehdr, e_phoff)) : rd32(p, offsetof(Elf32_Ehdr, e_phoff));
 	phentsize = rd16(p, is64 ? offsetof(Elf64_Ehdr, e_phentsize) : offsetof(Elf32_Ehdr, e_phentsize));
 	n = rd16(p, is64 ? offsetof(Elf64_Ehdr, e_phnum) : offsetof(Elf32_Ehdr, e_phnum));
 	if (phentsize < (is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)) ||
 	    phoff > size || (uint64_t)n * phentsize > size - phoff)
-		return fail(err, err_len, -ENOEXEC, "ELF program headers out of bounds");
+		return errorf(err, err_len, -ENOEXEC, "ELF program headers out of bounds");
 	if (n > max)
-		return fail(err, err_len, -ENOEXEC, "too many ELF program headers");
+		return errorf(err, err_len, -ENOEXEC, "too many ELF program headers");
 	for (i = 0; i < n; i++) {
 		uint64_t h = phoff + i * phentsize;
 
@@ -381,7 +369,7 @@ int pvh_find_entry(const void *elf, size_t size, uint32_t *entry,
 	int n, i;
 
 	if (!image_is_elf(elf, size))
-		return fail(err, err_len, -ENOEXEC, "not an ELF file");
+		return errorf(err, err_len, -ENOEXEC, "not an ELF file");
 	n = elf_phdrs(elf, size, ph, 64, err, err_len);
 	if (n < 0)
 		return n;
@@ -389,7 +377,7 @@ int pvh_find_entry(const void *elf, size_t size, uint32_t *entry,
 		if (ph[i].type == PT_NOTE &&
 		    !elf_note_entry(elf, size, ph[i].offset, ph[i].filesz, entry))
 			return 0;
-	return fail(err, err_len, -ENOEXEC,
+	return errorf(err, err_len, -ENOEXEC,
 		    "ELF kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY); build it with CONFIG_PVH or boot its bzImage");
 }
 
@@ -415,11 +403,11 @@ static int load_pvh(struct guest_memory *gm, const struct linux_boot_args *a,
 			continue;
 		if (ph[i].filesz > ph[i].memsz || ph[i].offset > a->kernel_size ||
 		    ph[i].filesz > a->kernel_size - ph[i].offset)
-			return fail(err, err_len, -ENOEXEC,
+			return errorf(err, err_len, -ENOEXEC,
 				    "ELF segment %d lies outside the file", i);
 		dst = gmem_ptr_rw(gm, ph[i].paddr, ph[i].memsz);
 		if (!dst || ph[i].paddr < GMEM_1M)
-			return fail(err, err_len, -ENOMEM,
+			return errorf(err, err_len, -ENOMEM,
 				    "kernel segment at 0x%llx (%llu KiB) does not fit in guest RAM; give the VM more --memory",
 				    (unsigned long long)ph[i].paddr,
 				    (unsigned long long)ph[i].memsz >> 10);

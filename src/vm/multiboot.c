@@ -2,10 +2,10 @@
 #include "vm/multiboot.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "util/parse.h"
 #include "vm/e820.h"
 #include "vm/linux_boot.h"
 
@@ -23,18 +23,6 @@
 #define INFO_MODS    (1u << 3)
 #define INFO_MMAP    (1u << 6)
 #define INFO_LOADER  (1u << 9)
-
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 static uint32_t rd32(const uint8_t *p, size_t off)
 {
@@ -69,12 +57,12 @@ static int place(struct guest_memory *gm, const uint8_t *img, size_t size,
 	uint8_t *dst;
 
 	if (file_off > size || len > size - file_off || len > memsz)
-		return fail(err, err_len, -EINVAL, "multiboot image is truncated (segment outside the file)");
+		return errorf(err, err_len, -EINVAL, "multiboot image is truncated (segment outside the file)");
 	if (gpa < 0x1000 || gpa + memsz > gm->low_end ||
 	    (gpa < MB_INFO_ADDR + MB_INFO_SIZE && gpa + memsz > MB_INFO_ADDR) ||
 	    (gpa < 0xe1000 && gpa + memsz > 0xe0000) ||
 	    !(dst = gmem_ptr_rw(gm, gpa, memsz)))
-		return fail(err, err_len, -ENOMEM,
+		return errorf(err, err_len, -ENOMEM,
 			    "multiboot kernel wants [%#llx, %#llx), which is not free RAM (wirt keeps 0x10000-0x13000 and 0xe0000-0xe1000); give the VM more --memory or link the kernel elsewhere",
 			    (unsigned long long)gpa, (unsigned long long)(gpa + memsz));
 	memcpy(dst, img + file_off, len);
@@ -91,14 +79,14 @@ static int load_elf32(struct guest_memory *gm, const uint8_t *p, size_t size,
 	int ret;
 
 	if (size < 52 || memcmp(p, "\177ELF", 4) || p[4] != 1)
-		return fail(err, err_len, -EINVAL,
+		return errorf(err, err_len, -EINVAL,
 			    "multiboot kernel is neither ELF32 nor uses the a.out kludge");
 	*entry = rd32(p, 24);
 	phoff = rd32(p, 28);
 	memcpy(&phentsize, p + 42, 2);
 	memcpy(&phnum, p + 44, 2);
 	if (phentsize < 32 || phoff > size || (uint64_t)phnum * phentsize > size - phoff)
-		return fail(err, err_len, -EINVAL, "multiboot ELF has a bad program header table");
+		return errorf(err, err_len, -EINVAL, "multiboot ELF has a bad program header table");
 	*end = 0;
 	for (i = 0; i < phnum; i++) {
 		const uint8_t *ph = p + phoff + i * phentsize;
@@ -112,7 +100,7 @@ static int load_elf32(struct guest_memory *gm, const uint8_t *p, size_t size,
 			*end = paddr + (uint64_t)memsz;
 	}
 	if (!*end)
-		return fail(err, err_len, -EINVAL, "multiboot ELF has nothing to load");
+		return errorf(err, err_len, -EINVAL, "multiboot ELF has nothing to load");
 	return 0;
 }
 
@@ -125,7 +113,7 @@ static int load_aout(struct guest_memory *gm, const uint8_t *p, size_t size, lon
 
 	*entry = rd32(p, hdr + 28);
 	if (header_addr < load_addr || header_addr - load_addr > (uint32_t)hdr)
-		return fail(err, err_len, -EINVAL, "multiboot header addresses are inconsistent");
+		return errorf(err, err_len, -EINVAL, "multiboot header addresses are inconsistent");
 	file_off = hdr - (header_addr - load_addr);
 	len = load_end ? (uint64_t)load_end - load_addr : size - file_off;
 	memsz = bss_end > load_addr + len ? (uint64_t)bss_end - load_addr : len;
@@ -146,10 +134,10 @@ int multiboot_load(struct guest_memory *gm, const struct linux_boot_args *a,
 	int ret, n, i;
 
 	if (hdr < 0)
-		return fail(err, err_len, -EINVAL, "no multiboot header in the first 8 KiB");
+		return errorf(err, err_len, -EINVAL, "no multiboot header in the first 8 KiB");
 	flags = rd32(p, hdr + 4);
 	if (flags & 0xfffcu) /* video modes and unknown required features */
-		return fail(err, err_len, -EINVAL,
+		return errorf(err, err_len, -EINVAL,
 			    "multiboot header asks for features wirt does not offer (flags %#x)", flags);
 	ret = (flags & MB_FLAG_AOUT) ? load_aout(gm, p, a->kernel_size, hdr, &entry, &end, err, err_len)
 				     : load_elf32(gm, p, a->kernel_size, &entry, &end, err, err_len);
@@ -186,7 +174,7 @@ int multiboot_load(struct guest_memory *gm, const struct linux_boot_args *a,
 		uint32_t entry_mod[4];
 		top = mod + a->initrd_size;
 		if (top > gm->low_end || gmem_write(gm, mod, a->initrd, a->initrd_size))
-			return fail(err, err_len, -ENOMEM,
+			return errorf(err, err_len, -ENOMEM,
 				    "module does not fit in RAM after the kernel; give the VM more --memory");
 		mods_addr = MB_INFO_ADDR + 0x800;
 		entry_mod[0] = mod;

@@ -7,7 +7,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,16 +89,6 @@ void smbios_config_init(struct smbios_config *sc)
 	sc->memory.speed = -1;
 }
 
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* "00112233-4455-6677-8899-aabbccddeeff" into 16 bytes in that order. */
 static int parse_uuid(const char *s, uint8_t out[16])
 {
@@ -143,7 +132,7 @@ static int apply_key(struct smbios_config *sc, unsigned type,
 	uint64_t v;
 
 	if (strlen(value) > SMBIOS_VALUE_MAX)
-		return fail(err, err_len, "--smbios type=%u: %s= is longer than %d characters",
+		return errorf(err, err_len, -EINVAL, "--smbios type=%u: %s= is longer than %d characters",
 			    type, k->name, SMBIOS_VALUE_MAX);
 	switch (k->kind) {
 	case KEY_STRING:
@@ -151,25 +140,25 @@ static int apply_key(struct smbios_config *sc, unsigned type,
 		return 0;
 	case KEY_MHZ:
 		if (parse_uint(value, 1, 65534, &v))
-			return fail(err, err_len, "--smbios type=%u: %s='%s': give MHz from 1 to 65534",
+			return errorf(err, err_len, -EINVAL, "--smbios type=%u: %s='%s': give MHz from 1 to 65534",
 				    type, k->name, value);
 		*(int *)((char *)sc + k->offset) = (int)v;
 		return 0;
 	case KEY_RELEASE:
 		if (parse_release(value, &sc->bios.major, &sc->bios.minor))
-			return fail(err, err_len, "--smbios type=0: release='%s': give MAJOR.MINOR, each 0 to 254",
+			return errorf(err, err_len, -EINVAL, "--smbios type=0: release='%s': give MAJOR.MINOR, each 0 to 254",
 				    value);
 		return 0;
 	case KEY_UUID:
 		if (parse_uuid(value, sc->system.uuid))
-			return fail(err, err_len,
+			return errorf(err, err_len, -EINVAL,
 				    "--smbios type=1: uuid='%s': give 32 hex digits as "
 				    "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", value);
 		sc->system.uuid_set = true;
 		return 0;
 	case KEY_OEM:
 		if (sc->noem_strings == SMBIOS_MAX_OEM_STRINGS)
-			return fail(err, err_len, "--smbios type=11: at most %d OEM strings",
+			return errorf(err, err_len, -EINVAL, "--smbios type=11: at most %d OEM strings",
 				    SMBIOS_MAX_OEM_STRINGS);
 		sc->oem_strings[sc->noem_strings++] = value;
 		return 0;
@@ -199,21 +188,21 @@ int smbios_parse_option(struct smbios_config *sc, const char *option,
 
 	/* getsubopt cuts the text up: the fields point into sc's copy. */
 	if (len > sizeof(sc->storage) - sc->storage_used)
-		return fail(err, err_len, "--smbios: the options are longer than %zu bytes in all",
+		return errorf(err, err_len, -EINVAL, "--smbios: the options are longer than %zu bytes in all",
 			    sizeof(sc->storage));
 	arg = memcpy(sc->storage + sc->storage_used, option, len);
 	sc->storage_used += len;
 	if (strncmp(arg, "type=", 5))
-		return fail(err, err_len,
+		return errorf(err, err_len, -EINVAL,
 			    "--smbios '%s': start with type=N (0, 1, 2, 3, 4, 11 or 17)", arg);
 	opts = strchr(arg, ',');
 	if (opts)
 		*opts++ = '\0';
 	if (parse_uint(arg + 5, 0, 255, &type) || !(keys = find_keys((unsigned)type)))
-		return fail(err, err_len,
+		return errorf(err, err_len, -EINVAL,
 			    "--smbios type=%s: wirt sets types 0, 1, 2, 3, 4, 11 and 17", arg + 5);
 	if (!opts || !*opts)
-		return fail(err, err_len, "--smbios type=%u: give at least one key=value",
+		return errorf(err, err_len, -EINVAL, "--smbios type=%u: give at least one key=value",
 			    (unsigned)type);
 	for (n = 0; keys[n].name; n++)
 		tokens[n] = (char *)keys[n].name;
@@ -223,10 +212,10 @@ int smbios_parse_option(struct smbios_config *sc, const char *option,
 
 		i = getsubopt(&opts, tokens, &value);
 		if (i < 0)
-			return fail(err, err_len, "--smbios type=%u: unknown key '%s'",
+			return errorf(err, err_len, -EINVAL, "--smbios type=%u: unknown key '%s'",
 				    (unsigned)type, start);
 		if (!value)
-			return fail(err, err_len, "--smbios type=%u: %s needs a value",
+			return errorf(err, err_len, -EINVAL, "--smbios type=%u: %s needs a value",
 				    (unsigned)type, keys[i].name);
 		ret = apply_key(sc, (unsigned)type, &keys[i], value, err, err_len);
 		if (ret)
