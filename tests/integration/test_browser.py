@@ -17,7 +17,7 @@ import pytest
 from conftest import guest_path
 from rfb_client import WebSocket
 from test_display import SEABIOS, Vm, png_rows, read_ppm, wait_screen_text
-from test_vnc import free_port
+from ports import free_port
 
 CHROMIUM = shutil.which("chromium")
 

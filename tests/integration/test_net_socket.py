@@ -7,26 +7,19 @@ line's answers to bad --net specifications."""
 import os
 import random
 import re
-import socket
 import time
 
 import pytest
 
 from conftest import ROOT, WIRT, run_wirt
 from guest_console import GuestConsole
+from ports import free_port
 
 KERNEL = os.path.join(ROOT, "guest", "vmlinuz")
 INITRD = os.path.join(ROOT, "guest", "initrd.img")
 BOOT_TIMEOUT = 900
 PROMPT = "~ # "
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def boot(tmp_path, name, nets):

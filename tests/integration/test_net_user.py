@@ -16,6 +16,7 @@ import pytest
 
 from conftest import ROOT, WIRT, run_wirt
 from guest_console import GuestConsole
+from ports import free_port
 
 KERNEL = os.path.join(ROOT, "guest", "vmlinuz")
 INITRD = os.path.join(ROOT, "guest", "initrd.img")
@@ -23,13 +24,6 @@ BOOT_TIMEOUT = 900
 PROMPT = "~ # "
 HOST_PAGE = b"wirt host page\n"
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,8 @@ import pytest
 from conftest import WIRT, guest_path, run_wirt
 from rfb_client import ENC_DESKTOP_SIZE, Rfb
 from test_display import SEABIOS, Vm, read_ppm, wait_screen_text
+from ports import free_port
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def viewer(port, timeout=20):
