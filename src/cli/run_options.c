@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,7 +19,7 @@ enum {
 	OPT_NET = 'n', OPT_HELP = 'h', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
-	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_SMBIOS, OPT_CDROM, OPT_BOOT,
+	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_SMBIOS, OPT_CLOUD_INIT, OPT_CDROM, OPT_BOOT,
 	OPT_VGA, OPT_DISPLAY, OPT_INCOMING, OPT_LOADVM,
 };
 
@@ -45,6 +44,7 @@ static const struct option long_options[] = {
 	{ "runas", required_argument, NULL, OPT_RUNAS },
 	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
 	{ "smbios", required_argument, NULL, OPT_SMBIOS },
+	{ "cloud-init", required_argument, NULL, OPT_CLOUD_INIT },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
@@ -112,6 +112,12 @@ static const char help_text[] =
 	"                            type=17 loc_pfx, bank, manufacturer, serial,\n"
 	"                            asset, part, speed.  E.g. cloud-init's NoCloud\n"
 	"                            seed: type=1,serial=ds=nocloud;s=http://...\n"
+	"      --cloud-init user-data=FILE[,meta-data=FILE][,network-config=FILE]\n"
+	"                 [,vendor-data=FILE] | DIR  a NoCloud seed for a cloud\n"
+	"                            image: wirt writes the files (or those of DIR)\n"
+	"                            to a FAT volume labelled cidata, attached as a\n"
+	"                            read-only virtio disk; without meta-data an\n"
+	"                            instance-id is made from the other files\n"
 	"Devices:\n"
 	"  -d, --disk FILE[,OPTS]    a disk (repeatable); OPTS, comma-separated:\n"
 	"                            format=raw|qcow2|vmdk|vdi (default: detected),\n"
@@ -238,18 +244,6 @@ static const char help_text[] =
 
 static const char default_append[] = "console=ttyS0";
 
-static int opt_error(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int opt_error(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* --display vnc=ADDR:N[,password-file=FILE], web=ADDR:PORT[,...] or
  * none; vnc= and web= may both be given (two options). */
 static int parse_display(struct vm_config *cfg, const char *arg, char *err,
@@ -265,14 +259,14 @@ static int parse_display(struct vm_config *cfg, const char *arg, char *err,
 		return 0;
 	}
 	if (strncmp(arg, "vnc=", 4) && !web)
-		return opt_error(err, err_len,
+		return errorf(err, err_len, -EINVAL,
 				 "--display must be vnc=ADDRESS:DISPLAY or web=ADDRESS:PORT "
 				 "(with ,password-file=FILE) or none, not '%s'", arg);
 	arg += 4;
 	opts = strchr(arg, ',');
 	len = opts ? (size_t)(opts - arg) : strlen(arg);
 	if (!len || len >= sizeof(cfg->vnc) || !memchr(arg, ':', len))
-		return opt_error(err, err_len, web ?
+		return errorf(err, err_len, -EINVAL, web ?
 				 "--display web= needs ADDRESS:PORT, e.g. web=127.0.0.1:6080" :
 				 "--display vnc= needs ADDRESS:DISPLAY, e.g. vnc=:1 or "
 				 "vnc=127.0.0.1:5901");
@@ -281,7 +275,7 @@ static int parse_display(struct vm_config *cfg, const char *arg, char *err,
 	if (opts) {
 		if (strncmp(opts, ",password-file=", 15) || !opts[15] ||
 		    strchr(opts + 15, ','))
-			return opt_error(err, err_len,
+			return errorf(err, err_len, -EINVAL,
 					 "--display %s: unknown option '%s' (only "
 					 "password-file=FILE)", web ? "web" : "vnc", opts + 1);
 		cfg->vnc_password_file = opts + 15;
@@ -328,7 +322,7 @@ static int parse_channel(const char *arg, struct channel_config *ch)
 static int check_file_arg(const char *opt, const char *v, char *err, size_t len)
 {
 	if (!*v)
-		return opt_error(err, len, "--%s needs a file name", opt);
+		return errorf(err, len, -EINVAL, "--%s needs a file name", opt);
 	return 0;
 }
 
@@ -351,7 +345,7 @@ static int resolve_firmware(const char *v, const char **path, char *err,
 	if (!bios || !*bios)
 		bios = SEABIOS_PATH;
 	if (access(bios, R_OK))
-		return opt_error(err, len,
+		return errorf(err, len, -EINVAL,
 				 "--firmware bios: SeaBIOS is not installed (%s: %s); "
 				 "install Debian's seabios package (apt-get install seabios) "
 				 "or give --firmware FILE",
@@ -374,7 +368,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 		const char *hint = qemu_option_hint(argv[c]);
 
 		if (hint)
-			return opt_error(err, err_len, "'%s' is a QEMU option; in wirt "
+			return errorf(err, err_len, -EINVAL, "'%s' is a QEMU option; in wirt "
 					 "run: %s (see wirt run --help)", argv[c], hint);
 	}
 	cfg->accel = ACCEL_AUTO;
@@ -390,24 +384,24 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 		switch (c) {
 		case OPT_ACCEL:
 			if (parse_accel(optarg, &cfg->accel, &cfg->jit_off))
-				return opt_error(err, err_len,
+				return errorf(err, err_len, -EINVAL,
 						 "--accel '%s': choose kvm, emu, emu,jit=off or auto",
 						 optarg);
 			break;
 		case OPT_MEMORY:
 			ret = parse_size(optarg, 1 << 20, &v);
 			if (ret || v < GMEM_MIN_RAM || v > GMEM_MAX_RAM)
-				return opt_error(err, err_len,
+				return errorf(err, err_len, -EINVAL,
 						 "--memory '%s': give a size from 16M to 1T, e.g. 512M or 2G",
 						 optarg);
 			if (v & 0xfffff)
-				return opt_error(err, err_len,
+				return errorf(err, err_len, -EINVAL,
 						 "--memory '%s': must be a whole number of MiB", optarg);
 			cfg->memory = v;
 			break;
 		case OPT_CPUS:
 			if (parse_uint(optarg, 1, VM_MAX_CPUS, &v))
-				return opt_error(err, err_len,
+				return errorf(err, err_len, -EINVAL,
 						 "--cpus '%s': give a number from 1 to %d",
 						 optarg, VM_MAX_CPUS);
 			cfg->cpus = (unsigned)v;
@@ -433,34 +427,34 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_DISK:
 			if (cfg->ndisks == VM_MAX_DISKS)
-				return opt_error(err, err_len, "--disk: at most %d disks",
+				return errorf(err, err_len, -EINVAL, "--disk: at most %d disks",
 						 VM_MAX_DISKS);
 			if (!*optarg || *optarg == ',')
-				return opt_error(err, err_len, "--disk needs a file name");
+				return errorf(err, err_len, -EINVAL, "--disk needs a file name");
 			cfg->disks[cfg->ndisks++].spec = optarg;
 			break;
 		case OPT_CDROM:
 			if (cfg->ndisks == VM_MAX_DISKS)
-				return opt_error(err, err_len, "--cdrom: at most %d disks and CD-ROMs",
+				return errorf(err, err_len, -EINVAL, "--cdrom: at most %d disks and CD-ROMs",
 						 VM_MAX_DISKS);
 			if (!*optarg || *optarg == ',')
-				return opt_error(err, err_len, "--cdrom needs a file name");
+				return errorf(err, err_len, -EINVAL, "--cdrom needs a file name");
 			cfg->disks[cfg->ndisks].cdrom = true;
 			cfg->disks[cfg->ndisks++].spec = optarg;
 			break;
 		case OPT_BOOT:
 			if (strncmp(optarg, "order=", 6) || boot_order_check(optarg + 6))
-				return opt_error(err, err_len,
+				return errorf(err, err_len, -EINVAL,
 						 "--boot '%s': give order=LETTERS of c (hard disks), "
 						 "d (CD-ROMs) and n (network), e.g. order=dc", optarg);
 			cfg->boot_order = optarg + 6;
 			break;
 		case OPT_NET:
 			if (cfg->nnets == VM_MAX_NETS)
-				return opt_error(err, err_len, "--net: at most %d network cards",
+				return errorf(err, err_len, -EINVAL, "--net: at most %d network cards",
 						 VM_MAX_NETS);
 			if (!*optarg)
-				return opt_error(err, err_len, "--net needs a specification");
+				return errorf(err, err_len, -EINVAL, "--net needs a specification");
 			cfg->nets[cfg->nnets++].spec = optarg;
 			break;
 		case OPT_CONSOLE:
@@ -469,7 +463,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			else if (!strcmp(optarg, "virtio"))
 				cfg->virtio_console = true;
 			else
-				return opt_error(err, err_len,
+				return errorf(err, err_len, -EINVAL,
 						 "--console '%s': choose serial or virtio", optarg);
 			break;
 		case OPT_RNG:
@@ -477,10 +471,10 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_CHANNEL:
 			if (cfg->nchannels == VM_MAX_CHANNELS)
-				return opt_error(err, err_len, "--channel: at most %d channels",
+				return errorf(err, err_len, -EINVAL, "--channel: at most %d channels",
 						 VM_MAX_CHANNELS);
 			if (parse_channel(optarg, &cfg->channels[cfg->nchannels]))
-				return opt_error(err, err_len,
+				return errorf(err, err_len, -EINVAL,
 						 "--channel '%s': give NAME,path=SOCKET with a NAME of "
 						 "1 to 63 letters, digits, '.', '-' or '_'", optarg);
 			cfg->nchannels++;
@@ -493,13 +487,13 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_SANDBOX:
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
-				return opt_error(err, err_len,
+				return errorf(err, err_len, -EINVAL,
 						 "--sandbox '%s': choose on or off", optarg);
 			flags->no_sandbox = !strcmp(optarg, "off");
 			break;
 		case OPT_RUNAS:
 			if (!*optarg)
-				return opt_error(err, err_len, "--runas needs a user name");
+				return errorf(err, err_len, -EINVAL, "--runas needs a user name");
 			flags->runas = optarg;
 			break;
 		case OPT_VGA:
@@ -508,7 +502,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			else if (!strcmp(optarg, "none"))
 				cfg->vga = false;
 			else
-				return opt_error(err, err_len, "--vga must be std or none, not '%s'",
+				return errorf(err, err_len, -EINVAL, "--vga must be std or none, not '%s'",
 						 optarg);
 			break;
 		case OPT_DISPLAY:
@@ -517,16 +511,20 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_DEBUGCON:
 			if (!*optarg)
-				return opt_error(err, err_len, "--debugcon needs a file name");
+				return errorf(err, err_len, -EINVAL, "--debugcon needs a file name");
 			cfg->debugcon = optarg;
 			break;
 		case OPT_SMBIOS:
 			if (smbios_parse_option(&cfg->smbios, optarg, err, err_len))
 				return -EINVAL;
 			break;
+		case OPT_CLOUD_INIT:
+			if (cloud_init_parse_option(&cfg->cloud_init, optarg, err, err_len))
+				return -EINVAL;
+			break;
 		case OPT_NAME:
 			if (!vm_name_valid(optarg))
-				return opt_error(err, err_len,
+				return errorf(err, err_len, -EINVAL,
 						 "--name '%s': give 1 to %d letters, digits, '.', "
 						 "'-' or '_', starting with a letter or digit",
 						 optarg, VM_NAME_MAX);
@@ -534,24 +532,24 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_INCOMING:
 			if (strncmp(optarg, "file:", 5) && strncmp(optarg, "exec:", 5))
-				return opt_error(err, err_len,
+				return errorf(err, err_len, -EINVAL,
 						 "--incoming '%s': give file:PATH or exec:COMMAND",
 						 optarg);
 			flags->incoming = optarg;
 			break;
 		case OPT_LOADVM:
 			if (!*optarg)
-				return opt_error(err, err_len, "--loadvm needs a snapshot name");
+				return errorf(err, err_len, -EINVAL, "--loadvm needs a snapshot name");
 			flags->loadvm = optarg;
 			break;
 		case OPT_QMP:
 			if (!*optarg)
-				return opt_error(err, err_len, "--qmp needs a socket path");
+				return errorf(err, err_len, -EINVAL, "--qmp needs a socket path");
 			flags->qmp = optarg;
 			break;
 		case OPT_SHUTDOWN_TIMEOUT:
 			if (parse_uint(optarg, 0, 3600, &v))
-				return opt_error(err, err_len,
+				return errorf(err, err_len, -EINVAL,
 						 "--shutdown-timeout '%s': give seconds from 0 to 3600",
 						 optarg);
 			flags->shutdown_timeout = (unsigned)v;
@@ -584,7 +582,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 				cfg->serial = SERIAL_UNIX;
 				cfg->serial_path = optarg + 5;
 			} else {
-				return opt_error(err, err_len, "--serial '%s': choose stdio, none, "
+				return errorf(err, err_len, -EINVAL, "--serial '%s': choose stdio, none, "
 						 "pty, file:PATH or unix:PATH", optarg);
 			}
 			break;
@@ -592,10 +590,10 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			fputs(help_text, help_out);
 			return 1;
 		case ':':
-			return opt_error(err, err_len, "option '%s' needs a value",
+			return errorf(err, err_len, -EINVAL, "option '%s' needs a value",
 					 argv[optind - 1]);
 		default:
-			return opt_error(err, err_len,
+			return errorf(err, err_len, -EINVAL,
 					 "unknown option '%s' (see wirt run --help)",
 					 argv[optind - 1]);
 		}
@@ -603,19 +601,19 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 	if (cfg->virtio_console && cfg->append == default_append)
 		cfg->append = "console=hvc0";
 	if (optind < argc)
-		return opt_error(err, err_len,
+		return errorf(err, err_len, -EINVAL,
 				 "unexpected argument '%s' (see wirt run --help)",
 				 argv[optind]);
 	if (flags->log && !flags->daemonize)
-		return opt_error(err, err_len, "--log goes with --daemonize "
+		return errorf(err, err_len, -EINVAL, "--log goes with --daemonize "
 				 "(otherwise redirect stderr)");
 	if (cfg->initrd && !cfg->kernel)
-		return opt_error(err, err_len, "--initrd needs --kernel");
+		return errorf(err, err_len, -EINVAL, "--initrd needs --kernel");
 	if (cfg->boot_order && !cfg->firmware)
-		return opt_error(err, err_len, "--boot: only firmware reads a boot order; "
+		return errorf(err, err_len, -EINVAL, "--boot: only firmware reads a boot order; "
 				 "add --firmware bios");
 	if (!cfg->kernel && !cfg->firmware)
-		return opt_error(err, err_len,
+		return errorf(err, err_len, -EINVAL,
 				 "nothing to boot: give --kernel FILE or --firmware FILE (see wirt run --help)");
 	return 0;
 }

@@ -139,6 +139,8 @@ static int pci_devices_create(struct vm *vm)
 			return ret;
 	}
 	ret = disks_create(vm);
+	if (!ret && cfg->cloud_init.set)
+		ret = cloud_init_attach(vm, &cfg->cloud_init);
 	if (ret)
 		return ret;
 	for (i = 0; i < cfg->nnets; i++) {

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vm/cloud_init.h"
 #include "vm/smbios.h"
 
 #define VM_MAX_CPUS 64
@@ -60,6 +61,7 @@ struct vm_config {
 	} serial;              /* --serial: where the console goes */
 	const char *serial_path;
 	struct smbios_config smbios; /* --smbios: strings the guest reads */
+	struct cloud_init_config cloud_init; /* --cloud-init: a NoCloud seed */
 	bool vga;              /* --vga std: the standard VGA adapter */
 	char vnc[128];         /* --display vnc=ADDR:N: where VNC listens ("": none) */
 	char web[128];         /* --display web=ADDR:PORT: the browser console */
