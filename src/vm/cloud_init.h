@@ -24,6 +24,9 @@ struct cloud_init_config {
 	char storage[4096];			/* the option's text, cut up */
 };
 
+/* The names NoCloud reads, in enum cloud_init_file order, NULL-terminated. */
+extern char *const cloud_init_file_names[];
+
 /*
  * Parse --cloud-init's argument: user-data=FILE[,meta-data=FILE]
  * [,network-config=FILE][,vendor-data=FILE], or a seed directory holding
