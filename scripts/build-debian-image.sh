@@ -9,10 +9,13 @@
 #   guest/debian/initrd.img      the image's own initramfs-tools initrd
 #   guest/debian/kernel-version  its release (uname -r)
 #
-# Contents: debootstrap's minbase plus systemd-sysv, udev, bash, python3-minimal,
-# apt, initramfs-tools and linux-image-cloud-amd64, from the Debian mirror this
-# machine's apt uses.  Root logs in on ttyS0 without a password (getty
-# override), no network is configured, apt lists, caches and docs are removed.
+# Contents: debootstrap's minbase plus systemd-sysv, udev, bash, python3, apt,
+# initramfs-tools and linux-image-cloud-amd64, and what makes it a cloud image:
+# cloud-init (NoCloud only: wirt --cloud-init), openssh-server, ifupdown with
+# a DHCP client; from the Debian mirror this machine's apt uses.  Root logs in
+# on ttyS0 without a password (getty override); without a seed cloud-init
+# stays off and no network is configured; apt lists, caches and docs are
+# removed.
 # The filesystem is written by mke2fs -d (no loop mount).
 #
 # Cached like build-guest.sh: if every output exists and is newer than this
@@ -99,6 +102,20 @@ debootstrap --variant=minbase --include="$include" bookworm "$root" "$mirror" \
     die "debootstrap failed (log above)"
 }
 
+# The cloud-image part through apt in the new system: debootstrap's own
+# dependency handling fails on cloud-init's python3 stack.
+log "apt-get install cloud-init openssh-server ifupdown isc-dhcp-client"
+echo "deb $mirror bookworm main" > "$root/etc/apt/sources.list"
+mount -t proc proc "$root/proc"
+{ chroot "$root" apt-get update &&
+  DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y \
+      --no-install-recommends cloud-init openssh-server ifupdown isc-dhcp-client
+} >> "$work/debootstrap.log" 2>&1 || {
+    tail -n 30 "$work/debootstrap.log" >&2
+    die "apt-get install in the image failed (log above)"
+}
+umount "$root/proc"
+
 # ---------------------------------------------------------------- configure
 echo wirt-debian > "$root/etc/hostname"
 cat > "$root/etc/hosts" <<'EOF'
@@ -136,6 +153,19 @@ DefaultTimeoutStartSec=20min
 DefaultTimeoutStopSec=10min
 DefaultDeviceTimeoutSec=20min
 EOF
+# cloud-init looks for a NoCloud seed only (a volume labelled cidata, as
+# wirt --cloud-init attaches): no probing of cloud metadata services.  With
+# no seed, ds-identify turns cloud-init off for the boot.
+mkdir -p "$root/etc/cloud/cloud.cfg.d"
+# The image has no locales package: C.UTF-8 (glibc's own) is the locale
+# cloud-init sets instead of generating en_US.UTF-8, which would fail.
+cat > "$root/etc/cloud/cloud.cfg.d/90-wirt-nocloud.cfg" <<'EOF'
+datasource_list: [ NoCloud, None ]
+locale: C.UTF-8
+EOF
+# sshd's host keys are those made at build time until cloud-init replaces
+# them on an instance's first boot (its ssh module deletes and makes them).
+
 # A recognisable prompt that never occurs in boot messages.
 cat > "$root/root/.bashrc" <<'EOF'
 PS1='wirt-debian:\w# '
