@@ -89,7 +89,11 @@ static uint8_t disp8(void)
 /* One instruction that changes no control flow (may fault). */
 static void simple_insn(struct code *c)
 {
-	unsigned r1 = reg(), r2 = reg(), k = rnd() % 37;
+	unsigned r1 = reg(), r2 = reg(), k = rnd() % 40;
+	/* byte registers: AL-BH without REX, AL-DIL with (not SPL and BPL:
+	 * RSP and RBP stay the stack and the memory base) */
+	uint8_t rex8 = rnd() & 1 ? 0x40 : 0x3e;  /* REX, or a DS prefix */
+	unsigned b1 = rex8 == 0x40 ? reg() : rnd() % 8, b2 = rex8 == 0x40 ? reg() : rnd() % 8;
 	uint8_t alu = (rnd() % 8) << 3;  /* ADD OR ADC SBB AND SUB XOR CMP */
 
 	switch (k) {
@@ -296,6 +300,55 @@ static void simple_insn(struct code *c)
 			put(c, 2, 0xf3, 0xa6 | (rnd() & 1));      /* REPE CMPS */
 			break;
 		}
+		break;
+	case 35:                 /* byte ALU/TEST/MOV of registers, either
+				  * AH-BH or (with REX) SPL-DIL */
+		switch (rnd() % 6) {
+		case 0:
+			put(c, 3, rex8, alu | (rnd() & 2), 0xc0 | b2 << 3 | b1);
+			break;
+		case 1:
+			put(c, 4, rex8, 0x80, 0xc0 | alu | b1, (uint8_t)rnd());
+			break;
+		case 2:
+			put(c, 3, rex8, rnd() & 1 ? 0x84 : 0x88 | (rnd() & 2),
+			    0xc0 | b2 << 3 | b1);
+			break;
+		case 3:
+			put(c, 3, rex8, 0xb0 | b1, (uint8_t)rnd());
+			break;
+		case 4:
+			put(c, 3, alu | 4, (uint8_t)rnd(), 0x90);  /* ALU AL, imm8; NOP */
+			break;
+		default:
+			put(c, 4, rex8, rnd() & 1 ? 0xf6 : 0xc6, 0xc0 | b1, (uint8_t)rnd());
+			break;
+		}
+		break;
+	case 36: case 37:        /* byte operations on [rbp+d8]: ALU either
+				  * way, CMP/TEST with imm8, MOV either way
+				  * and with imm8 */
+		switch (rnd() % 6) {
+		case 0:
+			put(c, 4, rex8, alu | (rnd() & 2), 0x45 | b1 << 3, disp8());
+			break;
+		case 1:
+			put(c, 5, rex8, 0x80, 0x45 | alu, disp8(), (uint8_t)rnd());
+			break;
+		case 2:
+			put(c, 5, rex8, rnd() & 1 ? 0xf6 : 0xc6, 0x45, disp8(), (uint8_t)rnd());
+			break;
+		case 3:
+			put(c, 4, rex8, 0x84, 0x45 | b1 << 3, disp8());
+			break;
+		default:
+			put(c, 4, rex8, 0x88 | (rnd() & 2), 0x45 | b1 << 3, disp8());
+			break;
+		}
+		break;
+	case 38:                 /* a byte CMP/TEST, then a Jcc on it: the
+				  * next instruction is one (sequence()) */
+		put(c, 3, rex8, rnd() & 1 ? 0x38 : 0x84, 0xc0 | b2 << 3 | b1);
 		break;
 	case 24:                 /* rarely: DIV r/m (may raise #DE) */
 		if (rnd() % 4 == 0)

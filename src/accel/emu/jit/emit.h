@@ -119,6 +119,7 @@ enum jit_alu { JIT_ADD, JIT_OR, JIT_AND, JIT_SUB, JIT_XOR, JIT_CMP, JIT_TEST };
 /* Conditions in x86 Jcc numbering (0 O, 1 NO, 2 B, ..., 15 G), on the
  * host's flags as the last operation left them. */
 
+/* Loads and stores of 1, 4 or 8 bytes (a byte load zero-extends). */
 void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size);
 void jit_emit_store(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size);
 void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm);
@@ -178,7 +179,8 @@ void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel);
 void jit_emit_zext32(struct jit_emit *e);
 /* Branch if T0 is not a canonical 48-bit address (clobbers T1). */
 jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e);
-/* T0 = size bytes at host address T0; size bytes at host address T0 = T1. */
+/* T0 = size bytes at host address T0 (a byte zero-extended); size bytes
+ * at host address T0 = T1. */
 void jit_emit_load_ind(struct jit_emit *e, unsigned size);
 void jit_emit_store_ind(struct jit_emit *e, unsigned size);
 
