@@ -87,11 +87,19 @@ uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 			     const uint8_t *epilogue_rx);
 /*
  * The jump cache of indirect exits (64-bit code): entries of
- * struct jit_jc_entry at jc, indexed by guest RIP & mask.  After count
+ * struct jit_jc_entry at jc, indexed by jit_jc_slot(RIP, mask).  After count
  * more instructions, if the entry for c->rip_field holds that RIP with
  * the vCPU's current c->tlb_gen_field and c->cpl_field, go on at its
  * chain entry (start = that RIP, c->chain_field = NULL); else back to C.
  */
+/* A RIP's jump cache slot: its page number folded into its offset, so
+ * that functions at one offset in different pages (aligned entry points)
+ * do not all meet in one slot. */
+static inline uint32_t jit_jc_slot(uint64_t rip, uint32_t mask)
+{
+	return (uint32_t)(rip ^ (rip >> 12)) & mask;
+}
+
 struct jit_jc_entry {
 	uint64_t rip;
 	uint64_t tlb_gen;

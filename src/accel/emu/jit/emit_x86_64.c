@@ -594,7 +594,10 @@ void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const struct jit_jc_en
 
 	add_count(e, count);
 	rbx_mem(e, true, 0x8b, 0, rip_field);               /* mov rax, [rbx+rip] */
-	put(e, (const uint8_t[]){ 0x89, 0xc2 }, 2);         /* mov edx, eax */
+	/* edx = jit_jc_slot(rax, mask) */
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);   /* mov rdx, rax */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xea, 0x0c }, 4);  /* shr rdx, 12 */
+	put(e, (const uint8_t[]){ 0x31, 0xc2 }, 2);         /* xor edx, eax */
 	put(e, (const uint8_t[]){ 0x81, 0xe2 }, 2);         /* and edx, mask */
 	put4(e, mask);
 	put(e, (const uint8_t[]){ 0xc1, 0xe2, 0x05 }, 3);   /* shl edx, 5 */

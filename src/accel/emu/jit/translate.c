@@ -1254,7 +1254,7 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	if (c->jit_chain_from)
 		chain(c, tb);
 	if (tb->code_size == 8) {
-		struct jit_jc_entry *jc = &j->jc[c->insn_rip & (JIT_JC_SIZE - 1)];
+		struct jit_jc_entry *jc = &j->jc[jit_jc_slot(c->insn_rip, JIT_JC_SIZE - 1)];
 
 		jc->rip = c->insn_rip;
 		jc->tlb_gen = c->tlb_gen;
