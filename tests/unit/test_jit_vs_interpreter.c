@@ -645,9 +645,8 @@ static void test_rewritten_code_left_to_interpreter(void **state)
 	assert_true(cpu->halted);
 }
 
-/* A general instruction in mid-block (a 16-bit MOV, which has no fast
- * handler) rewrites the next instruction of its own block: the block is
- * left and the new code runs. */
+/* A general instruction (a 16-bit MOV, which has no fast handler)
+ * rewrites the next instruction: the new code runs. */
 static void test_general_insn_rewrites_its_block(void **state)
 {
 	static const uint8_t code[] = {

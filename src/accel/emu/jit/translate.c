@@ -12,13 +12,11 @@
  *   keyed, looked up and invalidated exactly as the interpreter's decoded
  *   blocks are: by physical address and mode, with the page generations
  *   mmu.c bumps when a page holding code is written.  A block stops after
- *   its first instruction that may change what the run loop watches
- *   between instructions (IF, the interrupt shadow, HLT, the mode, TF,
- *   the TLB: system instructions, LOCK, far transfers, ...), so the run
- *   loop looks at the state after each of them as it does in the
- *   interpreter.  Other instructions without a fast handler (SSE, string
- *   instructions, MUL/DIV, 16-bit forms, indirect near CALL/JMP:
- *   general_in_block) are calls to emu_exec_general in mid-block.
+ *   its first instruction without a fast handler (exec_fast.c): those
+ *   (system instructions, string instructions, LOCK, far transfers, ...)
+ *   may change what the run loop watches between instructions (IF, the
+ *   interrupt shadow, HLT, the mode, TF), so the run loop looks at the
+ *   state after each of them as it does in the interpreter.
  *
  * - Code.  The commonest register forms are native host code: MOV
  *   reg/reg and reg/imm, ADD/OR/AND/SUB/XOR/CMP/TEST reg/reg and reg/imm
@@ -218,49 +216,6 @@ static bool may_branch(const struct insn *in)
 static bool is_jcc(const struct insn *in)
 {
 	return (in->op >= 0x70 && in->op <= 0x7f) || (in->op >= 0x180 && in->op <= 0x18f);
-}
-
-/*
- * Instructions without a fast handler that the interpreter runs
- * (emu_exec_general) and after which nothing the run loop looks at
- * between instructions can have changed: data operations on the general,
- * MMX and SSE registers and memory, string instructions, near transfers.
- * Not: LOCK (a lost race restarts through the run loop), XCHG with memory
- * (locked), segment registers, flags IF/TF (POPF, CLI, STI), I/O, far
- * transfers, interrupts, HLT, system registers, the TLB (INVLPG, INVPCID),
- * CPUID, RDTSC (reads the instruction count), x87 (FERR), fences and
- * CLFLUSH.  A block goes on after these (their call is followed by the
- * same checks as a fast handler's that writes memory and branches).
- */
-static bool general_in_block(const struct insn *in)
-{
-	unsigned op = in->op;
-
-	if (in->fast || (in->prefixes & PFX_LOCK))
-		return false;
-	if (op < 0x40)
-		return (op & 7) < 6;                        /* ALU, any size */
-	switch (op) {
-	case 0x40 ... 0x5f: case 0x60: case 0x61: case 0x68 ... 0x6b:
-	case 0x70 ... 0x85: case 0x88 ... 0x8b: case 0x8d: case 0x8f:
-	case 0x90 ... 0x99: case 0x9c: case 0x9e: case 0x9f:
-	case 0xa0 ... 0xaf: case 0xb0 ... 0xbf: case 0xc0 ... 0xc3:
-	case 0xc6 ... 0xc9: case 0xd0 ... 0xd3: case 0xd7: case 0xe0 ... 0xe3:
-	case 0xe8: case 0xe9: case 0xeb: case 0xf5 ... 0xf7: case 0xf8: case 0xf9:
-	case 0xfc: case 0xfd: case 0xfe:
-		return true;
-	case 0x86: case 0x87:
-		return !in->has_mem;
-	case 0xff:                                          /* not far CALL/JMP */
-		return (in->reg & 7) != 3 && (in->reg & 7) != 5 && (in->reg & 7) != 7;
-	case 0x110 ... 0x117: case 0x128 ... 0x12f: case 0x140 ... 0x177:
-	case 0x17c ... 0x1a1: case 0x1a3 ... 0x1a5: case 0x1ab ... 0x1ad:
-	case 0x1af ... 0x1c6: case 0x1c8 ... 0x1ff:
-	case 0x200 ... 0x27f: case 0x2f0 ... 0x2ff: case 0x300 ... 0x3ff:
-		return op != 0x1a0 && op != 0x1a1 && op != 0x1b2 && op != 0x1b4 &&
-		       op != 0x1b5 && op != 0x1b9;   /* PUSH/POP FS, LSS/LFS/LGS, UD1 */
-	}
-	return false;
 }
 
 /* Those that may write memory (and so code, or a device). */
@@ -1046,19 +1001,6 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		rip_stale = false;
 		if (!keeps_flags(in))
 			fs.op = CC_EAGER;
-		if (general_in_block(in)) {
-			/* as a fast handler that writes memory and branches;
-			 * where it goes is found through the jump cache */
-			jit_emit_call(&e, (const void *)emu_exec_general, in);
-			stubs[ns++] = (struct exit_stub){
-				jit_emit_branch_ptr_null(&e, F(blk)), i + 1, false, 0 };
-			stubs[ns++] = (struct exit_stub){
-				jit_emit_branch_byte_set(&e, F(shutdown)), i + 1, false, 0 };
-			stubs[ns++] = (struct exit_stub){
-				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1,
-				tb->code_size == 8, NOT_IN_PAGE };
-			goto next_insn;
-		}
 		if (!in->fast) {
 			jit_emit_call(&e, (const void *)emu_exec_general, in);
 			jit_emit_exit(&e, i + 1, F(jit_chain_from), j->epilogue);
@@ -1161,7 +1103,7 @@ static void describe(struct emu_cpu *c, struct jit_tb *tb, const struct dblock *
 		tb->in[i] = b->in[i];
 		tb->last_off = off;
 		off += b->in[i].len;
-		if (!b->in[i].fast && !general_in_block(&b->in[i])) {
+		if (!b->in[i].fast) {
 			i++;
 			break;
 		}
