@@ -390,7 +390,7 @@ static void sequence(struct code *c)
 				calls[ncalls++] = c->n;
 			} else if (rnd() % 16 == 0 && nind < 64) {
 				/* call sub through RAX (a general
-				 * instruction a block goes on after):
+				 * instruction without a fast handler):
 				 * lea rax, [rip+sub] or mov eax, sub */
 				if (mode32)
 					put(c, 5, 0xb8, 0, 0, 0, 0);
