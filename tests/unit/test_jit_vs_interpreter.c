@@ -89,7 +89,11 @@ static uint8_t disp8(void)
 /* One instruction that changes no control flow (may fault). */
 static void simple_insn(struct code *c)
 {
-	unsigned r1 = reg(), r2 = reg(), k = rnd() % 31;
+	unsigned r1 = reg(), r2 = reg(), k = rnd() % 40;
+	/* byte registers: AL-BH without REX, AL-DIL with (not SPL and BPL:
+	 * RSP and RBP stay the stack and the memory base) */
+	uint8_t rex8 = rnd() & 1 ? 0x40 : 0x3e;  /* REX, or a DS prefix */
+	unsigned b1 = rex8 == 0x40 ? reg() : rnd() % 8, b2 = rex8 == 0x40 ? reg() : rnd() % 8;
 	uint8_t alu = (rnd() % 8) << 3;  /* ADD OR ADC SBB AND SUB XOR CMP */
 
 	switch (k) {
@@ -207,6 +211,145 @@ static void simple_insn(struct code *c)
 	case 30:                 /* shifts and rotates by 1 */
 		put(c, 3, rexw(), 0xd1, 0xc0 | (rnd() % 8) << 3 | r1);
 		break;
+	case 31:                 /* general instructions a block goes on
+				  * after: 16-bit MOV and ALU, MOV word
+				  * [rbp+d8], imm16; NOT/NEG/MUL/IMUL r/m */
+		switch (rnd() % 4) {
+		case 0:
+			put(c, 3, 0x66, rnd() & 1 ? 0x89 : 0x8b, 0xc0 | r2 << 3 | r1);
+			break;
+		case 1:
+			put(c, 3, 0x66, alu | 1, 0xc0 | r2 << 3 | r1);
+			break;
+		case 2:
+			put(c, 6, 0x66, 0xc7, 0x45, disp8(), (uint8_t)rnd(), (uint8_t)rnd());
+			break;
+		default:
+			put(c, 3, rexw(), 0xf7, 0xd0 | (rnd() % 4) << 3 | r1);
+			break;
+		}
+		break;
+	case 32:                 /* SSE: PXOR, MOVD xmm, r32, PCMPEQB,
+				  * PMOVMSKB, MOVDQU to and from [rbp+d8] */
+		switch (rnd() % 6) {
+		case 0:
+			put(c, 4, 0x66, 0x0f, 0xef, 0xc0 | (r1 & 3) << 3 | (r2 & 3));
+			break;
+		case 1:
+			put(c, 4, 0x66, 0x0f, 0x6e, 0xc0 | (r2 & 3) << 3 | r1);
+			break;
+		case 2:
+			put(c, 4, 0x66, 0x0f, 0x74, 0xc0 | (r1 & 3) << 3 | (r2 & 3));
+			break;
+		case 3:
+			put(c, 4, 0x66, 0x0f, 0xd7, 0xc0 | r1 << 3 | (r2 & 3));
+			break;
+		default:
+			put(c, 5, 0xf3, 0x0f, rnd() & 1 ? 0x6f : 0x7f, 0x45 | (r1 & 3) << 3,
+			    disp8());
+			break;
+		}
+		break;
+	case 33:                 /* BSF/BSR, BT, SHLD/SHRD, XADD, CMPXCHG,
+				  * BSWAP, XCHG, CQO/CDQ */
+		switch (rnd() % 8) {
+		case 0:
+			put(c, 4, rexw(), 0x0f, rnd() & 1 ? 0xbc : 0xbd, 0xc0 | r1 << 3 | r2);
+			break;
+		case 1:
+			put(c, 4, rexw(), 0x0f, 0xa3, 0xc0 | r2 << 3 | r1);
+			break;
+		case 2:
+			put(c, 5, rexw(), 0x0f, rnd() & 1 ? 0xa4 : 0xac, 0xc0 | r2 << 3 | r1,
+			    (uint8_t)(rnd() % 70));
+			break;
+		case 3:
+			put(c, 4, rexw(), 0x0f, 0xc1, 0xc0 | r2 << 3 | r1);
+			break;
+		case 4:
+			put(c, 4, rexw(), 0x0f, 0xb1, 0xc0 | r2 << 3 | r1);
+			break;
+		case 5:
+			put(c, 3, rexw(), 0x0f, 0xc8 | r1);
+			break;
+		case 6:
+			put(c, 3, rexw(), 0x87, 0xc0 | r2 << 3 | r1);
+			break;
+		default:
+			put(c, 2, rexw(), 0x99);
+			break;
+		}
+		break;
+	case 34:                 /* string instructions: RDI (and RSI) into
+				  * the data, a short REP STOS/MOVS or one
+				  * STOS/LODS/CMPS/SCAS */
+		put(c, 4, 0x48, 0x8d, 0x7d, disp8());     /* lea rdi, [rbp+d8] */
+		put(c, 4, 0x48, 0x8d, 0x75, disp8());     /* lea rsi, [rbp+d8] */
+		put(c, 5, 0xb9, (unsigned)(rnd() % 24), 0, 0, 0);  /* mov ecx, n */
+		switch (rnd() % 4) {
+		case 0:
+			put(c, 2, 0xf3, 0xaa | (rnd() & 1));
+			break;
+		case 1:
+			put(c, 2, 0xf3, 0xa4 | (rnd() & 1));
+			break;
+		case 2:
+			put(c, 2, rexw(), 0xaa | (rnd() % 6));   /* STOS LODS SCAS */
+			break;
+		default:
+			put(c, 2, 0xf3, 0xa6 | (rnd() & 1));      /* REPE CMPS */
+			break;
+		}
+		break;
+	case 35:                 /* byte ALU/TEST/MOV of registers, either
+				  * AH-BH or (with REX) SPL-DIL */
+		switch (rnd() % 6) {
+		case 0:
+			put(c, 3, rex8, alu | (rnd() & 2), 0xc0 | b2 << 3 | b1);
+			break;
+		case 1:
+			put(c, 4, rex8, 0x80, 0xc0 | alu | b1, (uint8_t)rnd());
+			break;
+		case 2:
+			put(c, 3, rex8, rnd() & 1 ? 0x84 : 0x88 | (rnd() & 2),
+			    0xc0 | b2 << 3 | b1);
+			break;
+		case 3:
+			put(c, 3, rex8, 0xb0 | b1, (uint8_t)rnd());
+			break;
+		case 4:
+			put(c, 3, alu | 4, (uint8_t)rnd(), 0x90);  /* ALU AL, imm8; NOP */
+			break;
+		default:
+			put(c, 4, rex8, rnd() & 1 ? 0xf6 : 0xc6, 0xc0 | b1, (uint8_t)rnd());
+			break;
+		}
+		break;
+	case 36: case 37:        /* byte operations on [rbp+d8]: ALU either
+				  * way, CMP/TEST with imm8, MOV either way
+				  * and with imm8 */
+		switch (rnd() % 6) {
+		case 0:
+			put(c, 4, rex8, alu | (rnd() & 2), 0x45 | b1 << 3, disp8());
+			break;
+		case 1:
+			put(c, 5, rex8, 0x80, 0x45 | alu, disp8(), (uint8_t)rnd());
+			break;
+		case 2:
+			put(c, 5, rex8, rnd() & 1 ? 0xf6 : 0xc6, 0x45, disp8(), (uint8_t)rnd());
+			break;
+		case 3:
+			put(c, 4, rex8, 0x84, 0x45 | b1 << 3, disp8());
+			break;
+		default:
+			put(c, 4, rex8, 0x88 | (rnd() & 2), 0x45 | b1 << 3, disp8());
+			break;
+		}
+		break;
+	case 38:                 /* a byte CMP/TEST, then a Jcc on it: the
+				  * next instruction is one (sequence()) */
+		put(c, 3, rex8, rnd() & 1 ? 0x38 : 0x84, 0xc0 | b2 << 3 | b1);
+		break;
 	case 24:                 /* rarely: DIV r/m (may raise #DE) */
 		if (rnd() % 4 == 0)
 			put(c, 3, rexw(), 0xf7, 0xf0 | r1);
@@ -229,7 +372,7 @@ static void simple_insn(struct code *c)
  * after another. */
 static void sequence(struct code *c)
 {
-	unsigned loops = 1 + rnd() % 3, calls[64], ncalls = 0;
+	unsigned loops = 1 + rnd() % 3, calls[64], ncalls = 0, ind[64], nind = 0;
 
 	c->n = 0;
 	for (unsigned l = 0; l < loops; l++) {
@@ -245,10 +388,22 @@ static void sequence(struct code *c)
 			if (rnd() % 12 == 0 && ncalls < 64) {
 				put(c, 5, 0xe8, 0, 0, 0, 0);  /* call sub */
 				calls[ncalls++] = c->n;
+			} else if (rnd() % 16 == 0 && nind < 64) {
+				/* call sub through RAX (a general
+				 * instruction without a fast handler):
+				 * lea rax, [rip+sub] or mov eax, sub */
+				if (mode32)
+					put(c, 5, 0xb8, 0, 0, 0, 0);
+				else
+					put(c, 7, 0x48, 0x8d, 0x05, 0, 0, 0, 0);
+				ind[nind++] = c->n;
+				put(c, 2, 0xff, 0xd0);
 			} else if (rnd() % 5 == 0) {  /* Jcc over the next instruction */
 				struct code t = { .n = 0 };
 				simple_insn(&t);
-				put(c, 2, 0x70 | (rnd() % 16), t.n);
+				/* or LOOP/LOOPE/LOOPNE/JRCXZ: general
+				 * instructions in mid-block that branch */
+				put(c, 2, rnd() % 4 ? 0x70 | (rnd() % 16) : 0xe0 | (rnd() % 4), t.n);
 				memcpy(c->b + c->n, t.b, t.n);
 				c->n += t.n;
 			} else {
@@ -275,6 +430,10 @@ static void sequence(struct code *c)
 		int32_t rel = (int32_t)(c->n - calls[i]);
 		memcpy(c->b + calls[i] - 4, &rel, 4);
 	}
+	for (unsigned i = 0; i < nind; i++) {
+		uint32_t v = mode32 ? EMU_HARNESS_CODE_GPA + c->n : c->n - ind[i];
+		memcpy(c->b + ind[i] - 4, &v, 4);
+	}
 	for (unsigned i = rnd() % 4; i; i--)
 		simple_insn(c);
 	put(c, 1, 0xc3);
@@ -296,6 +455,7 @@ static void load(const struct state *in)
 	cpu->s.rip = EMU_HARNESS_CODE_GPA;
 	cpu->s.cr2 = 0;
 	cpu->halted = false;
+	memset(cpu->xmm, 0, sizeof(cpu->xmm));
 	assert_int_equal(gmem_write(&h.vm.mem, DATA_GPA, in->data, DATA_SIZE), 0);
 	assert_int_equal(gmem_write(&h.vm.mem, STACK_TOP - STACK_SIZE, in->stack, STACK_SIZE), 0);
 }
@@ -415,6 +575,7 @@ static void test_random_sequences_32(void **state)
 
 	cpu_state_reset(&s);
 	s.cr0 = CR0_PE | CR0_ET | CR0_NE;
+	s.cr4 = CR4_OSFXSR | CR4_OSXMMEXCPT;  /* SSE as in 64-bit code */
 	s.seg[SEG_CS] = cpu_flat_code_segment(0x08, false);
 	for (int i = SEG_ES; i <= SEG_GS; i++)
 		if (i != SEG_CS)
@@ -484,6 +645,37 @@ static void test_rewritten_code_left_to_interpreter(void **state)
 	assert_true(cpu->halted);
 }
 
+/* A general instruction (a 16-bit MOV, which has no fast handler)
+ * rewrites the next instruction: the new code runs. */
+static void test_general_insn_rewrites_its_block(void **state)
+{
+	static const uint8_t code[] = {
+		0x48, 0x8d, 0x3d, 0x05, 0, 0, 0,  /* lea rdi, [rip+5]: the MOV AL */
+		0x66, 0xc7, 0x07, 0xb0, 0x02,     /* mov word [rdi], 0x02b0 */
+		0xb0, 0x01,                       /* mov al, 1 (becomes mov al, 2) */
+		0xf4,                             /* hlt */
+	};
+	volatile unsigned steps = 0;
+
+	emu_harness_long_mode(&h);
+	cpu->icount += 1u << 24;
+	assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, code, sizeof(code)), 0);
+	cpu->s.rip = EMU_HARNESS_CODE_GPA;
+	cpu->s.gpr[GPR_RAX] = 0;
+	cpu->halted = false;
+	if (setjmp(cpu->fault_jmp))
+		fail_msg("fault %d", cpu->fault_vector);
+	while (!cpu->halted && steps < 100) {
+		unsigned k = emu_jit_run(cpu);
+
+		if (!k)
+			emu_step(cpu), k = 1;
+		steps += k;
+	}
+	assert_true(cpu->halted);
+	assert_int_equal(cpu->s.gpr[GPR_RAX], 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_random_sequences_32),
 		cmocka_unit_test(test_flush_when_full),
 		cmocka_unit_test(test_rewritten_code_left_to_interpreter),
+		cmocka_unit_test(test_general_insn_rewrites_its_block),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

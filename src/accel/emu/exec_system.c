@@ -23,6 +23,7 @@
 #define MSR_MCG_CAP          0x179
 #define MSR_MCG_STATUS       0x17a
 #define MSR_MISC_ENABLE      0x1a0
+#define MSR_ARCH_CAPABILITIES 0x10a
 #define MSR_PAT              0x277
 #define MSR_TSC_DEADLINE     0x6e0
 #define MSR_MTRR_DEF_TYPE    0x2ff
@@ -65,6 +66,22 @@ uint64_t emu_rdtsc(struct emu_cpu *c)
 	return vm_clock_ns() + c->tsc_offset;
 }
 
+/*
+ * IA32_ARCH_CAPABILITIES: the emulated CPU executes nothing
+ * speculatively, so it has none of the speculative-execution and
+ * buffer-sampling weaknesses these bits rule out.  Without them Linux
+ * assumes an Intel CPU has them all and pays for it on every system call
+ * and interrupt (page-table isolation: two CR3 writes and TLB flushes;
+ * VERW before each return to user space; return thunks).  The bits: no
+ * Meltdown (RDCL_NO, 0), SSB (4), MDS (5), PSCHANGE_MC (6), TAA (8),
+ * SBDR/SSDP (13), FBSDP (14), PSDP (15), BHI (20), PBRSB (24), GDS (26),
+ * RFDS (27), ITS (62).
+ */
+#define ARCH_CAP_NOT_AFFECTED ((1ULL << 0) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6) | \
+			       (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | (1ULL << 15) | \
+			       (1ULL << 20) | (1ULL << 24) | (1ULL << 26) | (1ULL << 27) | \
+			       (1ULL << 62))
+
 /* ---- CPUID ---- */
 
 static void put_str(uint32_t out[4], const char *s, const int order[4])
@@ -81,7 +98,6 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 	enum { A, B, C, D };
 
 	memset(out, 0, 16);
-	(void)sub;
 	switch (leaf) {
 	case 0:
 		out[A] = (c->misc_enable & MISC_ENABLE_LIMIT_CPUID) ? 2 : 0x16;
@@ -138,6 +154,10 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		}
 		break;
 	}
+	case 7: /* structured extended features: subleaf 0 only */
+		if (sub == 0)
+			out[D] = 1u << 29;  /* IA32_ARCH_CAPABILITIES */
+		break;
 	case 0x15: /* TSC / crystal ratio: a 1 GHz crystal, TSC = crystal */
 		out[A] = 1;
 		out[B] = 1;
@@ -198,6 +218,7 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 	case MSR_SYSENTER_EIP: return c->sysenter_eip;
 	case MSR_MCG_CAP: case MSR_MCG_STATUS: return 0;
 	case MSR_MISC_ENABLE: return c->misc_enable;
+	case MSR_ARCH_CAPABILITIES: return ARCH_CAP_NOT_AFFECTED;
 	case MSR_PAT: return c->pat;
 	case MSR_EFER: return c->s.efer;
 	case MSR_STAR: return c->star;

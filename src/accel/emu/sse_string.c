@@ -54,8 +54,11 @@ static unsigned int_res1(const struct strcmp_ctx *x)
 		bool r = false;
 		switch (x->agg) {
 		case AGG_ANY:
-			for (i = 0; i < x->n && !r; i++)
-				r = bool_res(x, i, j);
+			/* bool_res is false wherever an element is past
+			 * its operand's end: only the valid pairs count
+			 * (glibc's strchr and strcspn run this one) */
+			for (i = 0; j < x->lb && i < x->la && !r; i++)
+				r = elem(x, x->a, i) == elem(x, x->b, j);
 			break;
 		case AGG_RANGES:
 			for (i = 0; i + 1 < x->n && !r; i += 2)

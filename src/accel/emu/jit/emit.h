@@ -87,11 +87,19 @@ uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 			     const uint8_t *epilogue_rx);
 /*
  * The jump cache of indirect exits (64-bit code): entries of
- * struct jit_jc_entry at jc, indexed by guest RIP & mask.  After count
+ * struct jit_jc_entry at jc, indexed by jit_jc_slot(RIP, mask).  After count
  * more instructions, if the entry for c->rip_field holds that RIP with
  * the vCPU's current c->tlb_gen_field and c->cpl_field, go on at its
  * chain entry (start = that RIP, c->chain_field = NULL); else back to C.
  */
+/* A RIP's jump cache slot: its page number folded into its offset, so
+ * that functions at one offset in different pages (aligned entry points)
+ * do not all meet in one slot. */
+static inline uint32_t jit_jc_slot(uint64_t rip, uint32_t mask)
+{
+	return (uint32_t)(rip ^ (rip >> 12)) & mask;
+}
+
 struct jit_jc_entry {
 	uint64_t rip;
 	uint64_t tlb_gen;
@@ -119,6 +127,7 @@ enum jit_alu { JIT_ADD, JIT_OR, JIT_AND, JIT_SUB, JIT_XOR, JIT_CMP, JIT_TEST };
 /* Conditions in x86 Jcc numbering (0 O, 1 NO, 2 B, ..., 15 G), on the
  * host's flags as the last operation left them. */
 
+/* Loads and stores of 1, 4 or 8 bytes (a byte load zero-extends). */
 void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size);
 void jit_emit_store(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size);
 void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm);
@@ -178,7 +187,8 @@ void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel);
 void jit_emit_zext32(struct jit_emit *e);
 /* Branch if T0 is not a canonical 48-bit address (clobbers T1). */
 jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e);
-/* T0 = size bytes at host address T0; size bytes at host address T0 = T1. */
+/* T0 = size bytes at host address T0 (a byte zero-extended); size bytes
+ * at host address T0 = T1. */
 void jit_emit_load_ind(struct jit_emit *e, unsigned size);
 void jit_emit_store_ind(struct jit_emit *e, unsigned size);
 

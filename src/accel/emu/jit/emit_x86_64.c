@@ -234,6 +234,11 @@ static void rbx_mem(struct jit_emit *e, bool w, uint8_t op, uint8_t reg, int32_t
 
 void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
 {
+	if (size == 1) {                                   /* movzx r, byte [rbx+field] */
+		put1(e, 0x0f);
+		rbx_mem(e, false, 0xb6, treg(t), field);
+		return;
+	}
 	rbx_mem(e, size == 8, 0x8b, treg(t), field);       /* mov r, [rbx+field] */
 }
 
@@ -266,7 +271,8 @@ void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size)
 
 	if (size == 8)
 		put1(e, 0x48);
-	put(e, (const uint8_t[]){ opcode[op], 0xd0 }, 2);  /* op rax, rdx */
+	/* op rax, rdx (op al, dl: the byte form is the opcode before) */
+	put(e, (const uint8_t[]){ opcode[op] - (size == 1), 0xd0 }, 2);
 }
 
 void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size)
@@ -460,6 +466,10 @@ jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e)
 
 void jit_emit_load_ind(struct jit_emit *e, unsigned size)
 {
+	if (size == 1) {
+		put(e, (const uint8_t[]){ 0x0f, 0xb6, 0x00 }, 3);  /* movzx eax, byte [rax] */
+		return;
+	}
 	if (size == 8)
 		put1(e, 0x48);
 	put(e, (const uint8_t[]){ 0x8b, 0x00 }, 2);              /* mov rax, [rax] */
@@ -469,7 +479,8 @@ void jit_emit_store_ind(struct jit_emit *e, unsigned size)
 {
 	if (size == 8)
 		put1(e, 0x48);
-	put(e, (const uint8_t[]){ 0x89, 0x10 }, 2);              /* mov [rax], rdx */
+	/* mov [rax], rdx (dl) */
+	put(e, (const uint8_t[]){ size == 1 ? 0x88 : 0x89, 0x10 }, 2);
 }
 
 /* The opcode (after an optional REX.W) that loads size bytes into a
@@ -508,6 +519,10 @@ void jit_emit_hold_addr(struct jit_emit *e)
 
 void jit_emit_load_held(struct jit_emit *e, unsigned size)
 {
+	if (size == 1) {
+		put(e, (const uint8_t[]){ 0x0f, 0xb6, 0x07 }, 3);  /* movzx eax, byte [rdi] */
+		return;
+	}
 	if (size == 8)
 		put1(e, 0x48);
 	put(e, (const uint8_t[]){ 0x8b, 0x07 }, 2);              /* mov rax, [rdi] */
@@ -517,7 +532,8 @@ void jit_emit_store_held(struct jit_emit *e, unsigned size)
 {
 	if (size == 8)
 		put1(e, 0x48);
-	put(e, (const uint8_t[]){ 0x89, 0x07 }, 2);              /* mov [rdi], rax */
+	/* mov [rdi], rax (al) */
+	put(e, (const uint8_t[]){ size == 1 ? 0x88 : 0x89, 0x07 }, 2);
 }
 
 void jit_emit_copy_t0_to_t1(struct jit_emit *e)
@@ -578,7 +594,10 @@ void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const struct jit_jc_en
 
 	add_count(e, count);
 	rbx_mem(e, true, 0x8b, 0, rip_field);               /* mov rax, [rbx+rip] */
-	put(e, (const uint8_t[]){ 0x89, 0xc2 }, 2);         /* mov edx, eax */
+	/* edx = jit_jc_slot(rax, mask) */
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);   /* mov rdx, rax */
+	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xea, 0x0c }, 4);  /* shr rdx, 12 */
+	put(e, (const uint8_t[]){ 0x31, 0xc2 }, 2);         /* xor edx, eax */
 	put(e, (const uint8_t[]){ 0x81, 0xe2 }, 2);         /* and edx, mask */
 	put4(e, mask);
 	put(e, (const uint8_t[]){ 0xc1, 0xe2, 0x05 }, 3);   /* shl edx, 5 */

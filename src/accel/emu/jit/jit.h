@@ -14,7 +14,7 @@
 
 /* Guest instructions a chain of blocks runs at most before it goes back
  * to the run loop (interrupts, kicks). */
-#define JIT_BUDGET 128
+#define JIT_BUDGET 1024
 /* A block whose code was rewritten this many times in a row, each soon
  * after the last (decode_cache.c), is left to the interpreter. */
 #define JIT_MAX_REWRITES 4

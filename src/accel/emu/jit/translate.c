@@ -19,7 +19,8 @@
  *   state after each of them as it does in the interpreter.
  *
  * - Code.  The commonest register forms are native host code: MOV
- *   reg/reg and reg/imm, ADD/OR/AND/SUB/XOR/CMP/TEST reg/reg and reg/imm,
+ *   reg/reg and reg/imm, ADD/OR/AND/SUB/XOR/CMP/TEST reg/reg and reg/imm
+ *   (byte forms too, AH-BH included),
  *   INC/DEC of a register, SHL/SHR/SAR of a register by 1, imm8 or CL,
  *   IMUL reg, r/m, MOVZX/MOVSX/MOVSXD (4- and 8-byte destinations), and
  *   a Jcc whose flags come from one of those earlier in the block (after
@@ -39,7 +40,7 @@
  *   ring, icount, the budget and the checks between instructions) is
  *   gone.
  *
- * - Memory.  In 64-bit code MOV loads and stores of 4 and 8 bytes,
+ * - Memory.  In 64-bit code MOV loads and stores of 1, 4 and 8 bytes,
  *   PUSH/POP of a register, CALL (folded into its block), RET and the
  *   native operations above with a memory source (ALU reg, [m]; IMUL;
  *   MOVZX/MOVSX), a memory operand they only read (CMP/TEST [m]) or one
@@ -299,6 +300,7 @@ enum preload { PRE_NONE, PRE_SRC, PRE_DST };
 struct nat {
 	enum native kind;
 	unsigned size, dst, src;   /* src ~0u: the immediate */
+	bool legacy8;              /* byte registers 4-7 are AH-BH (no REX) */
 	int32_t src_field;         /* NAT_EXT: the source register's bytes */
 	unsigned from;             /* NAT_EXT: the source size */
 	bool sign;                 /* NAT_EXT: MOVSX */
@@ -311,6 +313,54 @@ struct nat {
 	bool dec;
 	bool count_cl;             /* NAT_SHIFT: by CL, else by imm (nonzero) */
 };
+
+/* Byte operations (the ALU, TEST and MOV forms the translator knows). */
+static bool byte_op(const struct insn *in)
+{
+	unsigned op = in->op;
+
+	if (op < 0x40)
+		return (op & 7) < 6 && !(op & 1);
+	switch (op) {
+	case 0x80: case 0x84: case 0x88: case 0x8a: case 0xa8: case 0xb0 ... 0xb7:
+	case 0xc6: case 0xf6:
+		return true;
+	}
+	return false;
+}
+
+/* The operand size of in: 1 for a byte operation. */
+static unsigned op_size(const struct insn *in)
+{
+	return byte_op(in) ? 1 : in->opsize;
+}
+
+/* The bytes of register r in an operation of n's size. */
+static int32_t reg_field(const struct nat *n, unsigned r)
+{
+	if (n->size == 1 && n->legacy8 && r >= 4 && r < 8)
+		return gpr_field(r - 4) + 1;
+	return gpr_field(r);
+}
+
+/* A result's store: a byte operation writes its byte, others the
+ * register (a 4-byte result zero-extended, as the handlers do). */
+static unsigned store_size(const struct nat *n)
+{
+	return n->size == 1 ? 1 : 8;
+}
+
+/* The common start of the pick functions: the operand size, the
+ * immediate masked to it; false for sizes without native forms. */
+static bool nat_init(const struct insn *in, struct nat *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->size = op_size(in);
+	n->legacy8 = !in->rex;
+	n->src = ~0u;
+	n->imm = in->imm & emu_size_mask(n->size);
+	return in->fast && (n->size == 1 || n->size == 4 || n->size == 8);
+}
 
 /* ModRM.reg of 80-83 and the ALU opcodes 00-3F: the host operation and
  * the flag record; ADC and SBB (which read CF) stay handlers. */
@@ -369,46 +419,43 @@ static bool shift_of(const struct insn *in, struct nat *n)
  * form with register operands, and which. */
 static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct nat *n)
 {
-	unsigned op = in->op, s = in->opsize, rr = (op & 7) | ((in->rex & 1) << 3);
+	unsigned op = in->op, rr = (op & 7) | ((in->rex & 1) << 3);
 
-	memset(n, 0, sizeof(*n));
-	n->size = s;
-	n->src = ~0u;
-	n->imm = in->imm & emu_size_mask(s);
-	if (!in->fast || in->has_mem || (s != 4 && s != 8))
+	if (!nat_init(in, n) || in->has_mem)
 		return false;
-	if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3)) {
+	if (op < 0x40 && (op & 7) < 4) {
 		n->dst = (op & 2) ? in->reg : in->rm;
 		n->src = (op & 2) ? in->rm : in->reg;
 		return alu_of(op >> 3, n);
 	}
-	if (op < 0x40 && (op & 7) == 5) {
+	if (op < 0x40 && (op & 7) >= 4) {
 		n->dst = GPR_RAX;
 		return alu_of(op >> 3, n);
 	}
 	switch (op) {
-	case 0x81: case 0x83:
+	case 0x80: case 0x81: case 0x83:
 		n->dst = in->rm;
 		return alu_of(in->reg & 7, n);
-	case 0x85: case 0xa9: case 0xf7:
-		if (op == 0xf7 && (in->reg & 7) >= 2)
+	case 0x84: case 0x85: case 0xa8: case 0xa9: case 0xf6: case 0xf7:
+		if ((op == 0xf6 || op == 0xf7) && (in->reg & 7) >= 2)
 			return false;
 		n->kind = NAT_ALU;
 		n->op = JIT_AND;
 		n->cc = CC_LOGIC;
-		n->dst = op == 0xa9 ? GPR_RAX : in->rm;
-		if (op == 0x85)
+		n->dst = op == 0xa8 || op == 0xa9 ? GPR_RAX : in->rm;
+		if (op == 0x84 || op == 0x85)
 			n->src = in->reg;
 		return true;
-	case 0x89: case 0x8b:
+	case 0x88 ... 0x8b:
 		n->kind = NAT_MOV;
-		n->dst = op == 0x89 ? in->rm : in->reg;
-		n->src = op == 0x89 ? in->reg : in->rm;
+		n->dst = (op & 2) ? in->reg : in->rm;
+		n->src = (op & 2) ? in->rm : in->reg;
 		return true;
-	case 0xb8 ... 0xbf:
+	case 0xb0 ... 0xbf:
 		n->kind = NAT_MOV;
 		n->dst = rr;
 		return true;
+	case 0xc6:
 	case 0xc7:
 		n->kind = NAT_MOV;
 		n->dst = in->rm;
@@ -444,17 +491,13 @@ static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct n
 static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *pre,
 			    unsigned *load_size)
 {
-	unsigned op = in->op, s = in->opsize;
+	unsigned op = in->op;
 
-	memset(n, 0, sizeof(*n));
-	n->size = s;
-	n->src = ~0u;
-	n->imm = in->imm & emu_size_mask(s);
-	*load_size = s;
 	*pre = PRE_SRC;
-	if (!in->fast || !in->has_mem || in->adsize != 8 || (s != 4 && s != 8))
+	if (!nat_init(in, n) || !in->has_mem || in->adsize != 8)
 		return false;
-	if (op < 0x40 && (op & 7) == 3) {          /* ALU reg, [m] */
+	*load_size = n->size;
+	if (op < 0x40 && (op & 6) == 2) {          /* ALU reg, [m] */
 		n->dst = in->reg;
 		return alu_of(op >> 3, n);
 	}
@@ -471,18 +514,18 @@ static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *
 	}
 	*pre = PRE_DST;                             /* CMP/TEST [m], reg/imm */
 	switch (op) {
-	case 0x39:
+	case 0x38: case 0x39:
 		n->src = in->reg;
 		return alu_of(7, n);
-	case 0x81: case 0x83:
+	case 0x80: case 0x81: case 0x83:
 		return (in->reg & 7) == 7 && alu_of(7, n);
-	case 0x85: case 0xf7:
-		if (op == 0xf7 && (in->reg & 7) != 0)
+	case 0x84: case 0x85: case 0xf6: case 0xf7:
+		if ((op == 0xf6 || op == 0xf7) && (in->reg & 7) != 0)
 			return false;
 		n->kind = NAT_ALU;
 		n->op = JIT_AND;
 		n->cc = CC_LOGIC;
-		if (op == 0x85)
+		if (op == 0x84 || op == 0x85)
 			n->src = in->reg;
 		return true;
 	}
@@ -493,19 +536,15 @@ static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *
  * memory operand read and written through one inline TLB lookup. */
 static bool pick_native_rmw(const struct insn *in, struct nat *n)
 {
-	unsigned op = in->op, s = in->opsize, aop;
+	unsigned op = in->op, aop;
 
-	memset(n, 0, sizeof(*n));
-	n->size = s;
-	n->src = ~0u;
-	n->imm = in->imm & emu_size_mask(s);
-	n->store_held = true;
-	if (!in->fast || !in->has_mem || in->adsize != 8 || (s != 4 && s != 8))
+	if (!nat_init(in, n) || !in->has_mem || in->adsize != 8)
 		return false;
-	if (op < 0x40 && (op & 7) == 1) {
+	n->store_held = true;
+	if (op < 0x40 && (op & 6) == 0) {
 		n->src = in->reg;
 		aop = op >> 3;
-	} else if (op == 0x81 || op == 0x83) {
+	} else if (op == 0x80 || op == 0x81 || op == 0x83) {
 		aop = in->reg & 7;
 	} else {
 		return false;
@@ -580,15 +619,15 @@ static void emit_operands(struct jit_emit *e, const struct nat *n, enum preload 
 {
 	if (pre == PRE_SRC) {
 		jit_emit_copy_t0_to_t1(e);
-		jit_emit_load(e, JIT_T0, gpr_field(n->dst), n->size);
+		jit_emit_load(e, JIT_T0, reg_field(n, n->dst), n->size);
 		return;
 	}
 	if (pre == PRE_NONE)
-		jit_emit_load(e, JIT_T0, gpr_field(n->dst), n->size);
+		jit_emit_load(e, JIT_T0, reg_field(n, n->dst), n->size);
 	if (n->src == ~0u)
 		jit_emit_load_imm(e, JIT_T1, n->imm);
 	else
-		jit_emit_load(e, JIT_T1, gpr_field(n->src), n->size);
+		jit_emit_load(e, JIT_T1, reg_field(n, n->src), n->size);
 }
 
 /* SHL/SHR/SAR: the record of emu_flags_szp; a count of 0 (by CL)
@@ -631,8 +670,8 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		if (n->src == ~0u)
 			jit_emit_load_imm(e, JIT_T0, n->imm);
 		else
-			jit_emit_load(e, JIT_T0, gpr_field(n->src), s);
-		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+			jit_emit_load(e, JIT_T0, reg_field(n, n->src), s);
+		jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
 		return;
 	case NAT_EXT:
 		if (pre == PRE_NONE)
@@ -660,7 +699,7 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		if (n->store_held)
 			jit_emit_store_held(e, s);
 		else if (n->store)
-			jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+			jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		break;
 	case NAT_INCDEC: {
@@ -754,12 +793,12 @@ static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 		return in->folded ? MEM_CALL : MEM_NONE;
 	if (op == 0xc3)
 		return MEM_RET;
-	if (!in->has_mem || in->adsize != 8 || (in->opsize != 4 && in->opsize != 8))
+	if (!in->has_mem || in->adsize != 8 || !nat_init(in, &n))
 		return MEM_NONE;
 	switch (op) {
-	case 0x8b: return MEM_LOAD;
-	case 0x89: return MEM_STORE;
-	case 0xc7: return (in->reg & 7) == 0 ? MEM_STORE_IMM : MEM_NONE;
+	case 0x8a: case 0x8b: return MEM_LOAD;
+	case 0x88: case 0x89: return MEM_STORE;
+	case 0xc6: case 0xc7: return (in->reg & 7) == 0 ? MEM_STORE_IMM : MEM_NONE;
 	}
 	if (pick_native_rmw(in, &n))
 		return MEM_RMW;
@@ -799,7 +838,7 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 {
 	bool stack = k == MEM_PUSH || k == MEM_POP || k == MEM_CALL || k == MEM_RET;
 	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET || k == MEM_NATIVE;
-	unsigned s = stack ? 8 : in->opsize;
+	unsigned s = stack ? 8 : op_size(in);
 	unsigned r = (in->op & 7) | ((in->rex & 1) << 3);
 	int seg = insn_seg(in);
 	enum preload pre = PRE_NONE;
@@ -822,11 +861,13 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 	slow = jit_emit_tlb_host(e, l, s, read ? TLB_READ_S : TLB_WRITE_S, !read);
 	switch (k) {
 	case MEM_LOAD:
+		nat_init(in, &n);
 		jit_emit_load_ind(e, s);
-		jit_emit_store(e, JIT_T0, gpr_field(in->reg), 8);
+		jit_emit_store(e, JIT_T0, reg_field(&n, in->reg), store_size(&n));
 		break;
 	case MEM_STORE:
-		jit_emit_load(e, JIT_T1, gpr_field(in->reg), s);
+		nat_init(in, &n);
+		jit_emit_load(e, JIT_T1, reg_field(&n, in->reg), s);
 		jit_emit_store_ind(e, s);
 		break;
 	case MEM_STORE_IMM:
@@ -1155,7 +1196,7 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	if (c->jit_chain_from)
 		chain(c, tb);
 	if (tb->code_size == 8) {
-		struct jit_jc_entry *jc = &j->jc[c->insn_rip & (JIT_JC_SIZE - 1)];
+		struct jit_jc_entry *jc = &j->jc[jit_jc_slot(c->insn_rip, JIT_JC_SIZE - 1)];
 
 		jc->rip = c->insn_rip;
 		jc->tlb_gen = c->tlb_gen;
