@@ -131,6 +131,21 @@ int block_resize(struct block_dev *bs, uint64_t size, bool shrink);
 int block_check(struct block_dev *bs, struct block_check *res, bool repair);
 const char *block_driver_names(void);
 
+/*
+ * Shared images across a live migration (activate.c).  The incoming side
+ * opens its images while the outgoing side still runs them: deferred,
+ * an open takes no locks and reads the image only; block_activate then
+ * takes the locks and reads the image again as the other side left it.
+ * The outgoing side flushes and lets go of its locks at the switch-over
+ * (block_inactivate) and takes them back if the migration fails
+ * (block_reactivate).  0, or negative errno with the reason logged.
+ */
+void block_defer_activation(bool defer);
+bool block_activation_deferred(void);
+int block_activate(struct block_dev *bs);
+int block_inactivate(struct block_dev *bs);
+int block_reactivate(struct block_dev *bs);
+
 /* What callers may know of an open image. */
 uint64_t block_size(const struct block_dev *bs);	/* virtual size, bytes */
 const char *block_filename(const struct block_dev *bs);
