@@ -7,6 +7,7 @@ import os
 import re
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -183,8 +184,16 @@ def test_migrate_errors_leave_the_guest_running(tmp_path, wirt_binary):
     try:
         r = q.execute("migrate", {"uri": "file:%s" % (tmp_path / "no" / "such" / "dir")})
         assert "cannot create" in r["error"]["desc"], r
-        r = q.execute("migrate", {"uri": "tcp:127.0.0.1:1"})
+        r = q.execute("migrate", {"uri": "udp:127.0.0.1:1"})
         assert "unsupported migration URI" in r["error"]["desc"], r
+        # tcp: connects in the background, as QEMU's: query-migrate says.
+        assert q.cmd("migrate", {"uri": "tcp:127.0.0.1:1"}) == {}
+        for _ in range(100):
+            m = q.cmd("query-migrate")
+            if m["status"] == "failed":
+                break
+            time.sleep(0.05)
+        assert "refused" in m["error-desc"], m
         # exec: starts a program, which the sandbox forbids: said clearly.
         r = q.execute("migrate", {"uri": "exec:cat > /dev/null"})
         assert "sandbox" in r["error"]["desc"], r
