@@ -797,6 +797,23 @@ int block_snapshot_apply(struct block_dev *bs, const char *name)
 	return snapshot_op(bs, name, bs->drv->snapshot_apply);
 }
 
+int block_snapshot_load_tmp(struct block_dev *bs, const char *id, const char *name)
+{
+	int ret = snapshot_supported(bs);
+
+	if (ret < 0)
+		return ret;
+	if (!bs->read_only) {
+		log_error("%s: a snapshot is read only with the image opened read-only",
+			  bs->filename);
+		return -EINVAL;
+	}
+	lock_excl(bs);
+	ret = bs->drv->snapshot_load_tmp(bs, id, name);
+	unlock_excl(bs);
+	return ret;
+}
+
 int block_map(struct block_dev *bs, uint64_t off, uint64_t len,
 	      struct block_mapping *m)
 {

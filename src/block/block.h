@@ -165,6 +165,10 @@ int block_snapshot_list(struct block_dev *bs, struct block_snapshot **list,
 int block_snapshot_create(struct block_dev *bs, const char *name);
 int block_snapshot_delete(struct block_dev *bs, const char *name);
 int block_snapshot_apply(struct block_dev *bs, const char *name);
+/* An image opened read-only reads as its internal snapshot: the one with
+ * this id and/or name (either NULL), as qemu-img convert -l; nothing in
+ * the file changes.  0, or negative errno with the reason logged. */
+int block_snapshot_load_tmp(struct block_dev *bs, const char *id, const char *name);
 /* savevm: a snapshot that names vm_state_size bytes of machine state,
  * written before to the image's VM state area with block_vmstate_io
  * (which reads it back for loadvm).  -ENOTSUP for formats without one. */

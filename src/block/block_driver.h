@@ -44,6 +44,10 @@ struct block_driver {
 			  size_t len, bool write);
 	int (*snapshot_delete)(struct block_dev *bs, const char *name);
 	int (*snapshot_apply)(struct block_dev *bs, const char *name);
+	/* Read-only: show snapshot id and/or name (NULL: either) instead of
+	 * the current data, changing nothing in the file. */
+	int (*snapshot_load_tmp)(struct block_dev *bs, const char *id,
+				 const char *name);
 	/* Where [off, off + len) lives in this layer; see block_map(). */
 	int (*map)(struct block_dev *bs, uint64_t off, uint64_t len,
 		   struct block_mapping *m);
