@@ -150,7 +150,8 @@ static int kvm_map_region(struct kvm_vm *k, const struct guest_memory *gm,
 	struct kvm_userspace_memory_region m = {
 		.slot = i,
 		.flags = (r->kind == GMEM_ROM ? KVM_MEM_READONLY : 0) |
-			 (r->log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0),
+			 (r->log_dirty || (k->log_ram && r->kind == GMEM_RAM) ?
+			  KVM_MEM_LOG_DIRTY_PAGES : 0),
 		.guest_phys_addr = r->gpa,
 		.memory_size = r->size,
 		.userspace_addr = (uintptr_t)r->hva,
@@ -212,6 +213,27 @@ static int kvm_dirty_fetch(void *opaque, unsigned idx, uint64_t *bitmap)
 	return 0;
 }
 
+/* Live migration: every RAM slot keeps a dirty log while on (KVM lets
+ * a slot's flags change in place), read through kvm_dirty_fetch. */
+static int kvm_dirty_log_ram(void *opaque, bool on)
+{
+	struct vm *vm = opaque;
+	struct kvm_vm *k = vm->accel_data;
+	const struct guest_memory *gm = &vm->mem;
+	unsigned i;
+	int ret;
+
+	k->log_ram = on;
+	for (i = 0; i < gm->nregions; i++) {
+		if (gm->regions[i].kind != GMEM_RAM || gm->regions[i].log_dirty)
+			continue;
+		ret = kvm_map_region(k, gm, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int kvm_vm_init(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -253,6 +275,7 @@ static int kvm_vm_init(struct vm *vm)
 		return ret;
 	vm->mem.map_notify = kvm_memory_remapped;
 	vm->mem.dirty_fetch = kvm_dirty_fetch;
+	vm->mem.dirty_log_ram = kvm_dirty_log_ram;
 	vm->mem.write_notify_opaque = vm;
 	sigaction(SIGUSR1, &sa, NULL);
 	vm->irq_ops.set_line = kvm_set_irq_line;
@@ -270,6 +293,7 @@ static void kvm_vm_destroy(struct vm *vm)
 		return;
 	vm->mem.map_notify = NULL;
 	vm->mem.dirty_fetch = NULL;
+	vm->mem.dirty_log_ram = NULL;
 	if (k->vm_fd >= 0)
 		close(k->vm_fd);
 	if (k->kvm_fd >= 0)

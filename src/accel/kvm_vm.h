@@ -27,6 +27,7 @@ struct kvm_vm {
 	int vm_fd;
 	int run_size;
 	struct kvm_cpuid2 *cpuid;
+	bool log_ram;            /* RAM slots keep a dirty log (migration) */
 
 	/* Interrupt routing (kvm_irq.c), under route_lock. */
 	pthread_mutex_t route_lock;

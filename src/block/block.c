@@ -226,9 +226,13 @@ int block_open(struct block_dev **out, const char *path, const char *format,
 		free_dev(bs);
 		return -EINVAL;
 	}
-	/* Before anything is read: a driver may repair what it reads. */
-	ret = block_lock_image(bs, flags, backing_depth &&
-			       (flags & BLOCK_O_BACKING_SHARE_WRITE));
+	bs->open_flags = flags;
+	bs->share_write = backing_depth && (flags & BLOCK_O_BACKING_SHARE_WRITE);
+	bs->inactive = block_activation_deferred();
+	/* Before anything is read: a driver may repair what it reads.  An
+	 * image another wirt still runs (incoming migration) is only read
+	 * until block_activate. */
+	ret = bs->inactive ? 0 : block_lock_image(bs, flags, bs->share_write);
 	if (ret < 0) {
 		free_dev(bs);
 		return ret;
@@ -245,7 +249,7 @@ int block_open(struct block_dev **out, const char *path, const char *format,
 		bs->probed_raw = drv == &block_raw;
 	}
 	bs->drv = drv;
-	ret = drv->open(bs, flags);
+	ret = drv->open(bs, bs->inactive ? flags & ~BLOCK_O_RDWR : flags);
 	if (ret < 0) {
 		if (bs->backing)
 			block_close(bs->backing);
@@ -260,7 +264,8 @@ void block_close(struct block_dev *bs)
 {
 	if (!bs)
 		return;
-	bs->drv->close(bs);
+	if (!bs->drv_closed)
+		bs->drv->close(bs);
 	if (bs->backing)
 		block_close(bs->backing);
 	free_dev(bs);
@@ -790,6 +795,23 @@ int block_snapshot_delete(struct block_dev *bs, const char *name)
 int block_snapshot_apply(struct block_dev *bs, const char *name)
 {
 	return snapshot_op(bs, name, bs->drv->snapshot_apply);
+}
+
+int block_snapshot_load_tmp(struct block_dev *bs, const char *id, const char *name)
+{
+	int ret = snapshot_supported(bs);
+
+	if (ret < 0)
+		return ret;
+	if (!bs->read_only) {
+		log_error("%s: a snapshot is read only with the image opened read-only",
+			  bs->filename);
+		return -EINVAL;
+	}
+	lock_excl(bs);
+	ret = bs->drv->snapshot_load_tmp(bs, id, name);
+	unlock_excl(bs);
+	return ret;
 }
 
 int block_map(struct block_dev *bs, uint64_t off, uint64_t len,

@@ -131,6 +131,21 @@ int block_resize(struct block_dev *bs, uint64_t size, bool shrink);
 int block_check(struct block_dev *bs, struct block_check *res, bool repair);
 const char *block_driver_names(void);
 
+/*
+ * Shared images across a live migration (activate.c).  The incoming side
+ * opens its images while the outgoing side still runs them: deferred,
+ * an open takes no locks and reads the image only; block_activate then
+ * takes the locks and reads the image again as the other side left it.
+ * The outgoing side flushes and lets go of its locks at the switch-over
+ * (block_inactivate) and takes them back if the migration fails
+ * (block_reactivate).  0, or negative errno with the reason logged.
+ */
+void block_defer_activation(bool defer);
+bool block_activation_deferred(void);
+int block_activate(struct block_dev *bs);
+int block_inactivate(struct block_dev *bs);
+int block_reactivate(struct block_dev *bs);
+
 /* What callers may know of an open image. */
 uint64_t block_size(const struct block_dev *bs);	/* virtual size, bytes */
 const char *block_filename(const struct block_dev *bs);
@@ -150,6 +165,10 @@ int block_snapshot_list(struct block_dev *bs, struct block_snapshot **list,
 int block_snapshot_create(struct block_dev *bs, const char *name);
 int block_snapshot_delete(struct block_dev *bs, const char *name);
 int block_snapshot_apply(struct block_dev *bs, const char *name);
+/* An image opened read-only reads as its internal snapshot: the one with
+ * this id and/or name (either NULL), as qemu-img convert -l; nothing in
+ * the file changes.  0, or negative errno with the reason logged. */
+int block_snapshot_load_tmp(struct block_dev *bs, const char *id, const char *name);
 /* savevm: a snapshot that names vm_state_size bytes of machine state,
  * written before to the image's VM state area with block_vmstate_io
  * (which reads it back for loadvm).  -ENOTSUP for formats without one. */

@@ -44,6 +44,10 @@ struct block_driver {
 			  size_t len, bool write);
 	int (*snapshot_delete)(struct block_dev *bs, const char *name);
 	int (*snapshot_apply)(struct block_dev *bs, const char *name);
+	/* Read-only: show snapshot id and/or name (NULL: either) instead of
+	 * the current data, changing nothing in the file. */
+	int (*snapshot_load_tmp)(struct block_dev *bs, const char *id,
+				 const char *name);
 	/* Where [off, off + len) lives in this layer; see block_map(). */
 	int (*map)(struct block_dev *bs, uint64_t off, uint64_t len,
 		   struct block_mapping *m);
@@ -80,6 +84,15 @@ struct block_dev {
 	unsigned share_flags;		/* BLOCK_O_FORCE_SHARE and
 					   BLOCK_O_BACKING_SHARE_WRITE, passed
 					   on to backing files */
+	/* Live migration (activate.c): the flags it was opened with, and
+	 * whether it holds no image locks (the incoming side before the
+	 * switch-over, the outgoing side after it). */
+	unsigned open_flags;
+	bool share_write;		/* lets others write (a backing file) */
+	bool inactive;			/* opened before the switch-over: the
+					   driver's state is read-only */
+	bool unlocked;
+	bool drv_closed;		/* reopening it failed: only close */
 };
 
 
@@ -95,6 +108,8 @@ int block_open_backing(struct block_dev *bs, const char *name,
  * image, or another negative errno.
  */
 int block_lock_image(struct block_dev *bs, unsigned flags, bool share_write);
+/* Drop every image lock bs holds (lock.c). */
+void block_unlock_image(struct block_dev *bs);
 
 /*
  * The loop drivers split I/O with: piece(bs, off, buf, max, opaque) is

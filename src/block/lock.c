@@ -181,3 +181,13 @@ int block_lock_image(struct block_dev *bs, unsigned flags, bool share_write)
 	}
 	return 0;
 }
+
+void block_unlock_image(struct block_dev *bs)
+{
+	unsigned i;
+
+	for (i = 0; i < PERM_BITS; i++) {
+		lock_byte(bs->fd, F_UNLCK, LOCK_PERM_BASE + i);
+		lock_byte(bs->fd, F_UNLCK, LOCK_SHARED_BASE + i);
+	}
+}

@@ -582,6 +582,7 @@ const struct block_driver block_qcow2 = {
 	.snapshot_create = qcow2_snapshot_create,
 	.snapshot_delete = qcow2_snapshot_delete,
 	.snapshot_apply = qcow2_snapshot_apply,
+	.snapshot_load_tmp = qcow2_snapshot_load_tmp,
 	.vmstate_io = qcow2_vmstate_io,
 	.map = qcow2_map_range,
 	.write_compressed = qcow2_write_compressed,

@@ -251,6 +251,7 @@ int qcow2_vmstate_io(struct block_dev *bs, uint64_t pos, void *buf, size_t len,
 		     bool write);
 int qcow2_snapshot_delete(struct block_dev *bs, const char *name);
 int qcow2_snapshot_apply(struct block_dev *bs, const char *name);
+int qcow2_snapshot_load_tmp(struct block_dev *bs, const char *id, const char *name);
 int qcow2_update_copied_flags(struct block_dev *bs);
 
 #endif

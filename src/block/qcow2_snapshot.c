@@ -679,3 +679,40 @@ int qcow2_snapshot_apply(struct block_dev *bs, const char *name)
 	free(old_l1);
 	return ret;
 }
+
+/* The snapshot's L1 table becomes the one reads go through, in memory
+ * only (the image is open read-only): qemu-img convert -l / -s. */
+int qcow2_snapshot_load_tmp(struct block_dev *bs, const char *id, const char *name)
+{
+	struct qcow2 *s = bs->opaque;
+	struct qcow2_snapshot *sn = NULL;
+	uint64_t *l1;
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < s->nb_snapshots && !sn; i++)
+		if ((!id || !strcmp(s->snapshots[i].id, id)) &&
+		    (!name || !strcmp(s->snapshots[i].name, name)))
+			sn = &s->snapshots[i];
+	if (!sn && id && !name)
+		sn = find(s, id);
+	if (!sn) {
+		if (id && name)
+			log_error("%s: no snapshot with id '%s' and name '%s'",
+				  bs->filename, id, name);
+		else
+			log_error("%s: no snapshot %s'%s'", bs->filename,
+				  name ? "named " : "", name ? name : id);
+		return -ENOENT;
+	}
+	ret = load_l1(bs, sn, &l1);
+	if (ret < 0)
+		return ret;
+	free(s->l1);
+	s->l1 = l1;
+	s->l1_size = sn->l1_size;
+	s->dbuf_entry = 0;
+	/* The size stays the image's, as in qemu-img: past the snapshot's
+	 * L1 table everything reads as zeros. */
+	return 0;
+}

@@ -71,13 +71,15 @@ static const struct img_help {
 	  "Exit status: 0 clean, 1 check failed, 2 corruption, 3 leaks only." },
 	{ "convert",
 	  "convert [-f FMT] [-O OUTFMT] [-o OPTIONS] [-c] [-p] [-U] [-t CACHE]\n"
-	  "[-T SRC_CACHE] IN OUT",
+	  "[-T SRC_CACHE] [-l SNAPSHOT | -s NAME] IN OUT",
 	  "Copy IN into a new image OUT (default format raw).  Ranges that\n"
 	  "read as zeros are not written, so OUT stays sparse.  Backing\n"
 	  "chains and compressed clusters of IN are read and flattened.\n"
 	  "-c writes compressed qcow2 clusters (zlib, or zstd with\n"
 	  "-o compression_type=zstd); -p shows progress on stderr.\n"
-	  "-o subformat=streamOptimized writes a compressed vmdk stream." },
+	  "-o subformat=streamOptimized writes a compressed vmdk stream.\n"
+	  "-l snapshot.name=NAME (or snapshot.id=ID, or an id or name) and\n"
+	  "-s ID_OR_NAME copy IN's internal snapshot instead (qcow2)." },
 	{ "compare",
 	  "compare [-f FMT] [-F FMT2] [-T CACHE] [-s] [-p] [-q] [-U] FILE1 FILE2",
 	  "Do both images show the guest the same bytes?  A larger image\n"

@@ -31,6 +31,7 @@ struct convert_args {
 	const char *out_fmt;
 	bool compress;
 	struct block_create_opts o;
+	const char *snap_id, *snap_name;	/* -l, -s: a snapshot of IN */
 };
 
 static void show_progress(void *opaque, uint64_t done, uint64_t total)
@@ -75,6 +76,33 @@ static int convert(struct block_dev *in, const char *out_path,
 	return ret;
 }
 
+/*
+ * -l SNAPSHOT: "snapshot.id=ID", "snapshot.name=NAME", both (comma
+ * separated), or a bare id or name, as qemu-img takes it.
+ */
+static int parse_snapshot_param(char *arg, const char **id, const char **name)
+{
+	char *tok, *save = NULL;
+
+	*id = *name = NULL;
+	if (!strchr(arg, '=')) {
+		*id = arg;
+		return 0;
+	}
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "snapshot.id=", 12)) {
+			*id = tok + 12;
+		} else if (!strncmp(tok, "snapshot.name=", 14)) {
+			*name = tok + 14;
+		} else {
+			log_error("img convert: -l '%s': give snapshot.id=ID and/or snapshot.name=NAME, or an id or name",
+				  tok);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Option combinations that cannot work, with one line each. */
 static int check_args(const struct convert_args *a)
 {
@@ -106,11 +134,19 @@ int img_convert(int argc, char **argv)
 	struct block_dev *in;
 	int c, ret;
 
-	while ((c = img_next_option("convert", argc, argv, ":f:O:o:t:T:cpqUh",
+	while ((c = img_next_option("convert", argc, argv, ":f:O:o:t:T:cpqUhl:s:",
 				    longopts, &a.opt, &ret)) != -1) {
 		switch (c) {
 		case IMG_OPT_EXIT:
 			return ret;
+		case 'l':
+			if (parse_snapshot_param(optarg, &a.snap_id, &a.snap_name) < 0)
+				return 2;
+			break;
+		case 's':
+			a.snap_id = optarg;
+			a.snap_name = NULL;
+			break;
 		case 'O':
 			a.out_fmt = optarg;
 			break;
@@ -135,6 +171,11 @@ int img_convert(int argc, char **argv)
 	if (block_open(&in, argv[optind], a.opt.fmt,
 		       (a.opt.src_flags & BLOCK_O_NOCACHE) | a.opt.share) < 0)
 		return 1;
+	if ((a.snap_id || a.snap_name) &&
+	    block_snapshot_load_tmp(in, a.snap_id, a.snap_name) < 0) {
+		block_close(in);
+		return 1;
+	}
 	ret = convert(in, argv[optind + 1], &a);
 	block_close(in);
 	return ret < 0 ? 1 : 0;

@@ -7,12 +7,15 @@
 #include <unistd.h>
 
 #include "accel/accel.h"
+#include "block/block.h"
 #include "cli/commands.h"
 #include "cli/daemonize.h"
 #include "cli/run_config.h"
 #include "cli/run_control.h"
 #include "cli/run_options.h"
 #include "migration/migration.h"
+#include "migration/precopy.h"
+#include "net/net.h"
 #include "ui/console.h"
 #include "util/log.h"
 #include "util/sandbox.h"
@@ -81,15 +84,8 @@ static int check_host_resources(const struct vm_config *cfg,
 static int restore_incoming(struct vm *vm, const char *uri)
 {
 	char why[256];
-	int fd, ret;
+	int ret = migrate_incoming(vm, uri, why, sizeof(why));
 
-	fd = migrate_open_incoming(uri, why, sizeof(why));
-	if (fd < 0) {
-		log_error("--incoming: %s", why);
-		return fd;
-	}
-	ret = vm_state_load(vm, fd, why, sizeof(why));
-	close(fd);
 	if (ret) {
 		log_error("--incoming %s: %s", uri, why);
 		return ret;
@@ -148,6 +144,11 @@ int cmd_run(int argc, char **argv)
 	/* The VM is large (vCPU and device tables): keep it off the stack. */
 	static struct vm the_vm;
 	vm = &the_vm;
+	/* A live migration's sender still runs the disk images. */
+	if (flags.incoming && !strncmp(flags.incoming, "tcp:", 4)) {
+		block_defer_activation(true);
+		net_defer_host_ports(true);
+	}
 	ret = vm_create(vm, &cfg, accel);
 	if (ret || run_control_start(vm, &flags) < 0) {
 		vm_destroy(vm);
@@ -190,6 +191,7 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	status = vm_run(vm);
+	precopy_end();
 	vm_destroy(vm);
 	run_control_end();
 	return status;

@@ -209,10 +209,11 @@ static const char help_text[] =
 	"                            NAME, messages go to --log or the runtime\n"
 	"                            directory's file log\n"
 	"      --log FILE            messages to FILE (appended) with --daemonize\n"
-	"      --incoming file:PATH|exec:COMMAND  start from a state the QMP\n"
-	"                            migrate command saved (give the same machine\n"
-	"                            options: memory, vCPUs, devices); exec: reads\n"
-	"                            it from COMMAND's standard output\n"
+	"      --incoming file:PATH|exec:COMMAND|tcp:HOST:PORT  start from a\n"
+	"                            state the QMP migrate command saved (give the\n"
+	"                            same machine options: memory, vCPUs, devices);\n"
+	"                            exec: reads it from COMMAND's standard output,\n"
+	"                            tcp: waits there for a live migration\n"
 	"      --loadvm NAME         start from the snapshot NAME that the monitor's\n"
 	"                            savevm made (disks go back to it too)\n"
 	"Security:\n"
@@ -531,10 +532,11 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			flags->name = optarg;
 			break;
 		case OPT_INCOMING:
-			if (strncmp(optarg, "file:", 5) && strncmp(optarg, "exec:", 5))
+			if (strncmp(optarg, "file:", 5) && strncmp(optarg, "exec:", 5) &&
+			    strncmp(optarg, "tcp:", 4))
 				return errorf(err, err_len, -EINVAL,
-						 "--incoming '%s': give file:PATH or exec:COMMAND",
-						 optarg);
+					      "--incoming '%s': give file:PATH, exec:COMMAND or tcp:HOST:PORT",
+					      optarg);
 			flags->incoming = optarg;
 			break;
 		case OPT_LOADVM:

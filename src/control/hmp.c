@@ -1,6 +1,7 @@
 /* The human monitor's commands (hmp.h), formatted from the QMP commands. */
 #include "control/hmp.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "block/block.h"
 #include "control/qmp.h"
 #include "migration/migration.h"
+#include "migration/precopy.h"
 #include "vm/vm.h"
 
 static const char help_text[] =
@@ -20,13 +22,17 @@ static const char help_text[] =
 	"info name            the VM's name\n"
 	"info network         the network cards\n"
 	"info registers       the registers of every vCPU\n"
-	"info migrate         the last migration's outcome\n"
+	"info migrate         the last migration's progress or outcome\n"
+	"info migrate_parameters  downtime limit and bandwidth of live migration\n"
 	"info snapshots       the snapshots with machine state\n"
 	"info status          running or paused\n"
 	"info version         wirt's version\n"
 	"loadvm NAME          go back to snapshot NAME (disks and machine)\n"
-	"migrate URI          save the machine to file:PATH or exec:COMMAND\n"
+	"migrate URI          save the machine to file:PATH or exec:COMMAND, or\n"
+	"                     move it live to tcp:HOST:PORT (wirt run --incoming),\n"
 	"                     and leave it paused\n"
+	"migrate_cancel       stop a live migration; the machine runs on\n"
+	"migrate_set_parameter downtime-limit MS | max-bandwidth BYTES[K|M|G]\n"
 	"quit                 end wirt at once (no guest shutdown)\n"
 	"screendump [-f png|ppm] FILE  save the screen (default PPM)\n"
 	"savevm NAME          snapshot every writable disk and the machine\n"
@@ -153,6 +159,77 @@ static const char *trimmed(const char *s, char *buf, size_t len)
 	return buf;
 }
 
+/* As QEMU prints it: the status, then the figures it has. */
+static void info_migrate(FILE *out)
+{
+	struct migrate_info mi;
+
+	migrate_get_info(&mi);
+	fprintf(out, "Migration status: %s\n", mi.status);
+	if (!strcmp(mi.status, "none"))
+		return;
+	fprintf(out, "total time: %llu ms\n", (unsigned long long)mi.total_time);
+	if (mi.live) {
+		if (!strcmp(mi.status, "completed"))
+			fprintf(out, "downtime: %llu ms\n", (unsigned long long)mi.downtime);
+		else
+			fprintf(out, "expected downtime: %llu ms\n",
+				(unsigned long long)mi.expected_downtime);
+		fprintf(out, "setup: %llu ms\n", (unsigned long long)mi.setup_time);
+	}
+	fprintf(out, "transferred ram: %llu kbytes\n", (unsigned long long)mi.transferred >> 10);
+	if (mi.live) {
+		fprintf(out, "remaining ram: %llu kbytes\n", (unsigned long long)mi.remaining >> 10);
+		fprintf(out, "duplicate: %llu pages\nnormal: %llu pages\n",
+			(unsigned long long)mi.duplicate_pages,
+			(unsigned long long)mi.normal_pages);
+		fprintf(out, "dirty pages rate: %llu pages\ndirty sync count: %llu\n",
+			(unsigned long long)mi.dirty_pages_rate,
+			(unsigned long long)mi.dirty_sync_count);
+		fprintf(out, "throughput: %.2f mbps\n", mi.mbps);
+	}
+	if (mi.error[0])
+		fprintf(out, "Error: %s\n", mi.error);
+}
+
+/* migrate_set_parameter NAME VALUE: downtime-limit in ms, max-bandwidth
+ * in bytes/s with an optional K/M/G suffix (QEMU's unit is bytes). */
+static void set_parameter(const char *arg, FILE *out)
+{
+	struct migrate_params p;
+	char name[32], unit[4] = "";
+	unsigned long long v;
+	int n;
+
+	migrate_get_params(&p);
+	n = sscanf(arg, "%31s %llu%3s", name, &v, unit);
+	if (n < 2 || strlen(unit) > 1) {
+		fprintf(out, "Error: migrate_set_parameter needs a name and a value\n");
+		return;
+	}
+	if (!strcmp(name, "downtime-limit") && !unit[0]) {
+		if (v > MIGRATE_MAX_DOWNTIME_MS) {
+			fprintf(out, "Error: Parameter 'downtime_limit' expects an integer in the range of 0 to %d milliseconds\n",
+				MIGRATE_MAX_DOWNTIME_MS);
+			return;
+		}
+		p.downtime_limit_ms = v;
+	} else if (!strcmp(name, "max-bandwidth")) {
+		const char *units = "BKMGT", *u = unit[0] ? strchr(units, toupper(unit[0])) : units;
+
+		if (!u || !*u) {
+			fprintf(out, "Error: max-bandwidth: unknown unit '%s'\n", unit);
+			return;
+		}
+		p.max_bandwidth = v << (10 * (u - units));
+	} else {
+		fprintf(out, "Error: wirt sets downtime-limit (ms) and max-bandwidth (bytes/s), not '%s'\n",
+			name);
+		return;
+	}
+	migrate_set_params(&p);
+}
+
 /* savevm, loadvm, delvm NAME and migrate URI; errors as QEMU prints them. */
 static bool state_command(struct vm *vm, const char *cmd, const char *arg,
 			  FILE *out)
@@ -160,6 +237,14 @@ static bool state_command(struct vm *vm, const char *cmd, const char *arg,
 	char why[256];
 	int ret;
 
+	if (!strcmp(cmd, "migrate_cancel")) {
+		precopy_cancel();
+		return true;
+	}
+	if (!strcmp(cmd, "migrate_set_parameter")) {
+		set_parameter(arg, out);
+		return true;
+	}
 	if (strcmp(cmd, "savevm") && strcmp(cmd, "loadvm") && strcmp(cmd, "delvm") &&
 	    strcmp(cmd, "migrate"))
 		return false;
@@ -202,9 +287,14 @@ static void info(struct vm *vm, const char *what, FILE *out)
 	} else if (!strcmp(what, "snapshots")) {
 		info_snapshots(vm, out);
 	} else if (!strcmp(what, "migrate")) {
-		fprintf(out, "Migration status: %s\n", migrate_status());
-		if (!strcmp(migrate_status(), "failed"))
-			fprintf(out, "Error: %s\n", migrate_error());
+		info_migrate(out);
+	} else if (!strcmp(what, "migrate_parameters")) {
+		struct migrate_params p;
+
+		migrate_get_params(&p);
+		fprintf(out, "downtime-limit: %llu ms\nmax-bandwidth: %llu bytes/second\n",
+			(unsigned long long)p.downtime_limit_ms,
+			(unsigned long long)p.max_bandwidth);
 	} else if (!strcmp(what, "registers")) {
 		info_registers(vm, out);
 	} else if (!strcmp(what, "cpus")) {
@@ -286,7 +376,7 @@ char *hmp_run(struct vm *vm, const char *line)
 		if (*arg)
 			info(vm, arg, out);
 		else
-			fputs("info block|cpus|migrate|name|network|registers|snapshots|status|version\n", out);
+			fputs("info block|cpus|migrate|migrate_parameters|name|network|registers|snapshots|status|version\n", out);
 	} else {
 		for (i = 0; i < sizeof(simple_cmds) / sizeof(simple_cmds[0]); i++)
 			if (!strcmp(cmd, simple_cmds[i]))

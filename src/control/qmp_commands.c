@@ -15,6 +15,7 @@
 #include "control/qmp.h"
 #include "ui/display.h"
 #include "migration/migration.h"
+#include "migration/precopy.h"
 #include "vm/vm.h"
 
 #ifndef WIRT_VERSION
@@ -83,8 +84,9 @@ static json_object *cmd_stop(struct vm *vm, json_object *args, json_object **err
 	return json_object_new_object();
 }
 
-/* Written before the reply (QEMU runs it in the background and reports
- * through query-migrate, which then says completed or failed). */
+/* file: and exec: are written before the reply (QEMU runs them in the
+ * background and reports through query-migrate, which then says
+ * completed or failed); tcp: runs in the background, as QEMU's. */
 static json_object *cmd_migrate(struct vm *vm, json_object *args, json_object **err)
 {
 	const char *uri = json_object_get_string(json_object_object_get(args, "uri"));
@@ -95,27 +97,93 @@ static json_object *cmd_migrate(struct vm *vm, json_object *args, json_object **
 	return json_object_new_object();
 }
 
+static void add_int(json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_int64(v));
+}
+
 static json_object *cmd_query_migrate(struct vm *vm, json_object *args,
 				      json_object **err)
 {
 	json_object *r = json_object_new_object(), *ram;
-	const char *status = migrate_status();
+	struct migrate_info mi;
+	bool done;
 
-	if (!strcmp(status, "none"))
+	migrate_get_info(&mi);
+	if (!strcmp(mi.status, "none"))
 		return r;
-	json_object_object_add(r, "status", json_object_new_string(status));
-	json_object_object_add(r, "total-time",
-			       json_object_new_int64(migrate_total_time_ms()));
-	if (!strcmp(status, "failed"))
-		json_object_object_add(r, "error-desc",
-				       json_object_new_string(migrate_error()));
+	done = !strcmp(mi.status, "completed");
+	json_object_object_add(r, "status", json_object_new_string(mi.status));
+	add_int(r, "total-time", mi.total_time);
+	if (mi.live) {
+		add_int(r, "setup-time", mi.setup_time);
+		if (done)
+			add_int(r, "downtime", mi.downtime);
+		else
+			add_int(r, "expected-downtime", mi.expected_downtime);
+	}
+	if (mi.error[0])
+		json_object_object_add(r, "error-desc", json_object_new_string(mi.error));
 	ram = json_object_new_object();
-	json_object_object_add(ram, "total",
-			       json_object_new_int64(vm->mem.ram_size));
-	json_object_object_add(ram, "transferred",
-			       json_object_new_int64(migrate_total_bytes()));
+	add_int(ram, "total", vm->mem.ram_size);
+	add_int(ram, "transferred", mi.transferred);
+	add_int(ram, "remaining", mi.remaining);
+	if (mi.live) {
+		add_int(ram, "duplicate", mi.duplicate_pages);
+		add_int(ram, "normal", mi.normal_pages);
+		add_int(ram, "normal-bytes", mi.normal_pages * 4096);
+		add_int(ram, "dirty-pages-rate", mi.dirty_pages_rate);
+		add_int(ram, "dirty-sync-count", mi.dirty_sync_count);
+		add_int(ram, "page-size", 4096);
+		json_object_object_add(ram, "mbps", json_object_new_double(mi.mbps));
+	}
 	json_object_object_add(r, "ram", ram);
 	return r;
+}
+
+static json_object *cmd_migrate_cancel(struct vm *vm, json_object *args,
+				       json_object **err)
+{
+	precopy_cancel();	/* nothing to cancel: QEMU says nothing either */
+	return json_object_new_object();
+}
+
+static json_object *cmd_query_migrate_parameters(struct vm *vm, json_object *args,
+						 json_object **err)
+{
+	json_object *r = json_object_new_object();
+	struct migrate_params p;
+
+	migrate_get_params(&p);
+	add_int(r, "downtime-limit", p.downtime_limit_ms);
+	add_int(r, "max-bandwidth", p.max_bandwidth);
+	return r;
+}
+
+static json_object *cmd_migrate_set_parameters(struct vm *vm, json_object *args,
+					       json_object **err)
+{
+	json_object *dl = json_object_object_get(args, "downtime-limit");
+	json_object *bw = json_object_object_get(args, "max-bandwidth");
+	struct migrate_params p;
+
+	migrate_get_params(&p);
+	if (dl && (json_object_get_int64(dl) < 0 ||
+		   json_object_get_int64(dl) > MIGRATE_MAX_DOWNTIME_MS)) {
+		*err = qmp_error("GenericError", "Parameter 'downtime_limit' expects an integer in the range of 0 to %d milliseconds",
+				 MIGRATE_MAX_DOWNTIME_MS);
+		return NULL;
+	}
+	if (bw && json_object_get_int64(bw) < 0) {
+		*err = qmp_error("GenericError", "Parameter 'max_bandwidth' expects a size in bytes per second, 0 or more");
+		return NULL;
+	}
+	if (dl)
+		p.downtime_limit_ms = json_object_get_int64(dl);
+	if (bw)
+		p.max_bandwidth = json_object_get_int64(bw);
+	migrate_set_params(&p);
+	return json_object_new_object();
 }
 
 static json_object *cmd_cont(struct vm *vm, json_object *args, json_object **err)
@@ -354,6 +422,11 @@ static const struct qmp_command {
 	  .args = { { "uri", json_type_string, false },
 		    { "detach", json_type_boolean, true } } },
 	{ .name = "query-migrate", .fn = cmd_query_migrate },
+	{ .name = "migrate_cancel", .fn = cmd_migrate_cancel },
+	{ .name = "query-migrate-parameters", .fn = cmd_query_migrate_parameters },
+	{ .name = "migrate-set-parameters", .fn = cmd_migrate_set_parameters,
+	  .args = { { "downtime-limit", json_type_int, true },
+		    { "max-bandwidth", json_type_int, true } } },
 	{ .name = "human-monitor-command", .fn = cmd_hmp,
 	  .args = { { "command-line", json_type_string, false },
 		    { "cpu-index", json_type_int, true } } },

@@ -274,6 +274,37 @@ static const struct io_ops i8042_cmd_ops = {
 	.write = i8042_cmd_write,
 };
 
+/*
+ * Version 2 adds which device the output byte came from and the
+ * keyboard's and mouse's own state: their queues of bytes for the host
+ * (keys typed and packets not read yet), the command waiting for a
+ * parameter, scancode set, rate, resolution, scaling, reporting and
+ * buttons.  A version 1 state leaves them as reset makes them.
+ */
+#define I8042_STATE_VERSION 2
+
+static void put_queue(struct vmstate_out *o, const uint8_t *q, unsigned size,
+		      unsigned head, unsigned count)
+{
+	vmstate_put_u8(o, count);
+	for (unsigned i = 0; i < count; i++)
+		vmstate_put_u8(o, q[(head + i) % size]);
+}
+
+/* Oldest first from 0; a damaged count is clamped to the queue. */
+static unsigned get_queue(struct vmstate_in *in, uint8_t *q, unsigned size)
+{
+	unsigned count = vmstate_get_u8(in), i;
+
+	for (i = 0; i < count; i++) {
+		uint8_t b = vmstate_get_u8(in);
+
+		if (i < size)
+			q[i] = b;
+	}
+	return count < size ? count : size;
+}
+
 static void i8042_save(void *opaque, struct vmstate_out *o)
 {
 	struct i8042 *k = opaque;
@@ -283,7 +314,40 @@ static void i8042_save(void *opaque, struct vmstate_out *o)
 	vmstate_put_u8(o, k->out);
 	vmstate_put_u8(o, k->ctr);
 	vmstate_put_u8(o, k->pending_cmd);
+	vmstate_put_bool(o, k->out_from_kbd);
+	put_queue(o, k->kbd.queue, PS2_KBD_QUEUE, k->kbd.head, k->kbd.count);
+	vmstate_put_u8(o, k->kbd.pending);
+	vmstate_put_u8(o, k->kbd.set);
+	vmstate_put_bool(o, k->kbd.scanning);
+	put_queue(o, k->mouse.queue, PS2_MOUSE_QUEUE, k->mouse.head, k->mouse.count);
+	vmstate_put_u8(o, k->mouse.pending);
+	vmstate_put_u8(o, k->mouse.rate);
+	vmstate_put_u8(o, k->mouse.resolution);
+	vmstate_put_bool(o, k->mouse.scaling21);
+	vmstate_put_bool(o, k->mouse.reporting);
+	vmstate_put_u8(o, k->mouse.buttons);
 	pthread_mutex_unlock(&k->lock);
+}
+
+static void load_devices(struct i8042 *k, struct vmstate_in *in)
+{
+	uint8_t set;
+
+	k->out_from_kbd = vmstate_get_bool(in);
+	k->kbd.head = 0;
+	k->kbd.count = get_queue(in, k->kbd.queue, PS2_KBD_QUEUE);
+	k->kbd.pending = vmstate_get_u8(in);
+	set = vmstate_get_u8(in);
+	k->kbd.set = set >= 1 && set <= 3 ? set : 2;
+	k->kbd.scanning = vmstate_get_bool(in);
+	k->mouse.head = 0;
+	k->mouse.count = get_queue(in, k->mouse.queue, PS2_MOUSE_QUEUE);
+	k->mouse.pending = vmstate_get_u8(in);
+	k->mouse.rate = vmstate_get_u8(in);
+	k->mouse.resolution = vmstate_get_u8(in) & 3;
+	k->mouse.scaling21 = vmstate_get_bool(in);
+	k->mouse.reporting = vmstate_get_bool(in);
+	k->mouse.buttons = vmstate_get_u8(in) & 7;
 }
 
 static int i8042_load(void *opaque, struct vmstate_in *in)
@@ -295,6 +359,16 @@ static int i8042_load(void *opaque, struct vmstate_in *in)
 	k->out = vmstate_get_u8(in);
 	k->ctr = vmstate_get_u8(in);
 	k->pending_cmd = vmstate_get_u8(in);
+	if (in->version >= 2) {
+		load_devices(k, in);
+	} else {
+		k->out_from_kbd = !(k->status & STATUS_AUX);
+		ps2_kbd_reset(&k->kbd);
+		ps2_mouse_reset(&k->mouse);
+	}
+	/* The lines as the loaded output buffer wants them. */
+	k->irq_level = k->aux_irq_level = -1;
+	i8042_update_irq(k);
 	pthread_mutex_unlock(&k->lock);
 	return in->error;
 }
@@ -359,6 +433,6 @@ int i8042_create(struct vm *vm)
 	if (!ret)
 		ret = bus_register(&vm->pio, I8042_CMD, 1, &i8042_cmd_ops, k, "i8042");
 	vm_add_device(vm, &(struct device_hooks){ i8042_reset, i8042_destroy, k,
-		      "i8042", 1, i8042_save, i8042_load });
+		      "i8042", I8042_STATE_VERSION, i8042_save, i8042_load });
 	return ret;
 }

@@ -452,9 +452,10 @@ static int vga_rom_load(struct pci_device *pci)
 int vga_create(struct vm *vm, bool with_rom)
 {
 	struct vga *v = calloc(1, sizeof(*v));
-	/* Named, without save/load: migration refuses a VM with a VGA. */
 	struct device_hooks hooks = { .reset = vga_reset, .destroy = vga_destroy,
-				      .opaque = v, .name = "vga" };
+				      .opaque = v, .name = "vga",
+				      .version = VGA_STATE_VERSION,
+				      .save = vga_save, .load = vga_load };
 	int ret;
 
 	if (!v)

@@ -94,6 +94,13 @@ void vga_vbe_reset(struct vga *v);
 extern const struct io_ops vga_vbe_port_ops;
 extern const struct io_ops vga_mmio_bar_ops;
 
+/* vga_state.c: savevm and migration (struct device_hooks). */
+struct vmstate_out;
+struct vmstate_in;
+#define VGA_STATE_VERSION 1
+void vga_save(void *opaque, struct vmstate_out *o);
+int vga_load(void *opaque, struct vmstate_in *in);
+
 /* vga_render.c: the screen as XRGB pixels, only what changed redrawn. */
 int vga_render(void *opaque, struct display_surface *s, struct display_rect *dirty);
 /* The text on a text-mode screen, one line per row ('\n' ends each);

@@ -61,18 +61,51 @@ int ram_state_load(struct vm *vm, struct vmstate_in *in);
  * "exec:COMMAND", whose standard input gets the state), as the QMP
  * migrate command does: paused while the state is written, then left
  * paused (QEMU's postmigrate) if it was written, running again if not.
- * 0, or negative errno with the reason in why.
+ * "tcp:HOST:PORT" starts a live migration (precopy.h) and returns at
+ * once.  0, or negative errno with the reason in why.
  */
 int migrate_save_uri(struct vm *vm, const char *uri, char *why, size_t why_len);
 
-/* Open uri for reading a state (--incoming): file:PATH or exec:COMMAND
- * (its standard output).  A descriptor, or negative errno with why. */
-int migrate_open_incoming(const char *uri, char *why, size_t why_len);
+/*
+ * What query-migrate reports of the last outgoing migration, as QEMU
+ * does.  status: "none", "setup", "active", "device" (stopped for the
+ * last copy), "completed", "failed", "cancelling", "cancelled".  Times
+ * in ms, rates in pages or bytes per second.
+ */
+struct migrate_info {
+	const char *status;
+	bool live;			/* tcp: pre-copy figures below */
+	uint64_t total_time, setup_time, downtime, expected_downtime;
+	uint64_t transferred, remaining, total;
+	uint64_t normal_pages, duplicate_pages, dirty_pages_rate;
+	uint64_t dirty_sync_count;
+	double mbps;
+	uint64_t start_ms;		/* CLOCK_MONOTONIC when it started */
+	char error[256];
+};
+void migrate_get_info(struct migrate_info *mi);
+/* The writer's side (migrate.c, precopy.c): the info, locked. */
+struct migrate_info *migrate_info_lock(void);
+void migrate_info_unlock(void);
+uint64_t migrate_now_ms(void);
 
-/* The status query-migrate reports: "none", "completed", "failed". */
-const char *migrate_status(void);
-uint64_t migrate_total_bytes(void);
-uint64_t migrate_total_time_ms(void);
-const char *migrate_error(void);
+/* migrate-set-parameters: the longest stop the last copy may take, and
+ * the bandwidth pre-copy may use (bytes/s; 0: unlimited). */
+struct migrate_params {
+	uint64_t downtime_limit_ms;
+	uint64_t max_bandwidth;
+};
+#define MIGRATE_DEFAULT_DOWNTIME_MS 300
+#define MIGRATE_DEFAULT_BANDWIDTH (128ULL << 20)
+#define MIGRATE_MAX_DOWNTIME_MS 2000000
+void migrate_get_params(struct migrate_params *p);
+void migrate_set_params(const struct migrate_params *p);
+
+/*
+ * Receive a machine for --incoming uri: file:PATH, exec:COMMAND or
+ * tcp:HOST:PORT (listen there for the sender of a live migration, then
+ * take its disk images over).  0, or negative errno with why.
+ */
+int migrate_incoming(struct vm *vm, const char *uri, char *why, size_t why_len);
 
 #endif

@@ -9,6 +9,7 @@
  * The section is streamed (not buffered): its length is counted first.
  */
 #include "migration/migration.h"
+#include "migration/precopy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -179,4 +180,125 @@ int ram_state_load(struct vm *vm, struct vmstate_in *in)
 		vmstate_stream_done(in);
 	notify_written(vm);
 	return in->error;
+}
+
+/*
+ * Live migration's RAM: pages sent round after round while the guest
+ * runs, each round's as "ram-pages" sections of at most RAM_PAGES_CHUNK
+ * bytes (buffered and CRC-checked like small sections):
+ *
+ *   u32 page size, then runs: u64 first page, u32 pages, u8 kind
+ *   (0: the pages are zero now, 1: their bytes follow); 0 pages ends.
+ *
+ * The first such section makes the receiver's RAM all zero, so the
+ * first round leaves out the zero pages.
+ */
+#define RAM_PAGES_CHUNK (4u << 20)
+#define RAM_PAGES_RUN 256
+
+struct pages_out {
+	struct vmstate_out *o;
+	const struct guest_memory *gm;
+	struct ram_pages_stats *st;
+	bool open;
+	uint64_t in_section;
+};
+
+static void pages_close(struct pages_out *p)
+{
+	if (!p->open)
+		return;
+	vmstate_put_u64(p->o, 0);
+	vmstate_put_u32(p->o, 0);
+	vmstate_put_u8(p->o, 0);
+	vmstate_end(p->o);
+	p->open = false;
+}
+
+static void pages_run(struct pages_out *p, uint64_t first, uint64_t n, bool zero)
+{
+	if (!p->open) {
+		vmstate_begin(p->o, "ram-pages", 0, RAM_PAGES_VERSION);
+		vmstate_put_u32(p->o, PAGE);
+		p->open = true;
+		p->in_section = 0;
+	}
+	vmstate_put_u64(p->o, first);
+	vmstate_put_u32(p->o, n);
+	vmstate_put_u8(p->o, !zero);
+	if (zero) {
+		p->st->zero_pages += n;
+	} else {
+		vmstate_put_bytes(p->o, p->gm->ram_base + first * PAGE, n * PAGE);
+		p->st->data_pages += n;
+		p->in_section += n * PAGE;
+	}
+	if (p->in_section >= RAM_PAGES_CHUNK)
+		pages_close(p);
+}
+
+int ram_pages_save(struct vm *vm, struct vmstate_out *o, const uint64_t *bitmap,
+		   struct ram_pages_stats *st)
+{
+	const struct guest_memory *gm = &vm->mem;
+	uint64_t pages = gm->ram_map_size / PAGE, i = 0, start;
+	struct pages_out p = { .o = o, .gm = gm, .st = st };
+	struct touched *t = bitmap ? NULL : calloc(1, sizeof(*t));
+	bool zero;
+
+#define WANTED(i) (bitmap ? (bitmap[(i) / 64] >> ((i) % 64)) & 1 : \
+		   (!t || page_touched(gm, t, i)) && !page_is_zero(gm->ram_base + (i) * PAGE))
+	while (i < pages && !o->error) {
+		while (i < pages && !WANTED(i))
+			i++;
+		if (i == pages)
+			break;
+		/* A run of pages alike: all zero, or all holding data. */
+		start = i;
+		zero = bitmap && page_is_zero(gm->ram_base + i * PAGE);
+		while (i < pages && i - start < RAM_PAGES_RUN && WANTED(i) &&
+		       (!bitmap || page_is_zero(gm->ram_base + i * PAGE) == zero))
+			i++;
+		pages_run(&p, start, i - start, zero);
+	}
+#undef WANTED
+	pages_close(&p);
+	free(t);
+	return o->error;
+}
+
+int ram_pages_load(struct vm *vm, struct vmstate_in *in, bool first_section)
+{
+	struct guest_memory *gm = &vm->mem;
+	uint64_t pages = gm->ram_map_size / PAGE, first;
+	uint32_t page_size = vmstate_get_u32(in), n;
+	uint8_t kind;
+
+	if (!in->error && page_size != PAGE)
+		return vmstate_fail(in, -EINVAL, "the state's RAM has pages of %u bytes, this machine's %llu",
+				    page_size, PAGE);
+	/* RAM the boot loaded here meanwhile is not the guest's. */
+	if (first_section && madvise(gm->ram_base, gm->ram_map_size, MADV_DONTNEED))
+		memset(gm->ram_base, 0, gm->ram_map_size);
+	while (!in->error) {
+		first = vmstate_get_u64(in);
+		n = vmstate_get_u32(in);
+		kind = vmstate_get_u8(in);
+		if (in->error || !n)
+			break;
+		if (first >= pages || n > pages - first || kind > 1)
+			return vmstate_fail(in, -EINVAL, "the state is damaged: RAM pages %llu+%u (kind %u) for a machine of %llu pages",
+					    (unsigned long long)first, n, kind,
+					    (unsigned long long)pages);
+		if (kind)
+			vmstate_get_bytes(in, gm->ram_base + first * PAGE, (uint64_t)n * PAGE);
+		else
+			memset(gm->ram_base + first * PAGE, 0, (uint64_t)n * PAGE);
+	}
+	return in->error;
+}
+
+void ram_pages_loaded(struct vm *vm)
+{
+	notify_written(vm);
 }

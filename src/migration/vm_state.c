@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "migration/precopy.h"
 #include "migration/vmstate.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -228,16 +229,13 @@ int vm_state_save(struct vm *vm, int fd, char *why, size_t why_len)
 	return vm_state_save_to(vm, &o, why, why_len);
 }
 
-int vm_state_save_to(struct vm *vm, struct vmstate_out *o, char *why, size_t why_len)
+int vm_state_check_savable(struct vm *vm, char *why, size_t why_len)
 {
-	struct cpu_full_state *st;
 	unsigned i;
-	int ret;
 
 	if (!vm->accel->vcpu_save) {
 		snprintf(why, why_len, "saving a running machine is not supported under --accel %s yet",
 			 vm->accel->name);
-		vmstate_out_free(o);
 		return -ENOTSUP;
 	}
 	/* A device with a name but no save hook holds guest-visible state
@@ -246,17 +244,27 @@ int vm_state_save_to(struct vm *vm, struct vmstate_out *o, char *why, size_t why
 		if (vm->devices[i].name && !vm->devices[i].save) {
 			snprintf(why, why_len, "the %s device cannot be saved yet",
 				 vm->devices[i].name);
-			vmstate_out_free(o);
 			return -ENOTSUP;
 		}
 	}
-	st = malloc(sizeof(*st));
+	return 0;
+}
+
+void vm_state_save_machine(struct vm *vm, struct vmstate_out *o)
+{
+	machine_save(vm, o);
+}
+
+int vm_state_save_cpus(struct vm *vm, struct vmstate_out *o, char *why, size_t why_len)
+{
+	struct cpu_full_state *st = malloc(sizeof(*st));
+	unsigned i;
+	int ret;
+
 	if (!st) {
 		snprintf(why, why_len, "out of memory");
-		vmstate_out_free(o);
 		return -ENOMEM;
 	}
-	machine_save(vm, o);
 	vmstate_begin(o, "clock", 0, CLOCK_VERSION);
 	vmstate_put_u64(o, vm_clock_ns());
 	vmstate_end(o);
@@ -266,13 +274,18 @@ int vm_state_save_to(struct vm *vm, struct vmstate_out *o, char *why, size_t why
 			snprintf(why, why_len, "cannot read the state of vCPU %u: %s", i,
 				 strerror(-ret));
 			free(st);
-			vmstate_out_free(o);
 			return ret;
 		}
 		cpu_save(o, i, st);
 	}
 	free(st);
-	ram_state_save(vm, o);
+	return 0;
+}
+
+void vm_state_save_devices(struct vm *vm, struct vmstate_out *o)
+{
+	unsigned i;
+
 	for (i = 0; i < vm->ndevices && !o->error; i++) {
 		const struct device_hooks *d = &vm->devices[i];
 
@@ -282,6 +295,22 @@ int vm_state_save_to(struct vm *vm, struct vmstate_out *o, char *why, size_t why
 		d->save(d->opaque, o);
 		vmstate_end(o);
 	}
+}
+
+int vm_state_save_to(struct vm *vm, struct vmstate_out *o, char *why, size_t why_len)
+{
+	int ret = vm_state_check_savable(vm, why, why_len);
+
+	if (!ret) {
+		machine_save(vm, o);
+		ret = vm_state_save_cpus(vm, o, why, why_len);
+	}
+	if (ret) {
+		vmstate_out_free(o);
+		return ret;
+	}
+	ram_state_save(vm, o);
+	vm_state_save_devices(vm, o);
 	ret = vmstate_out_finish(o);
 	if (ret)
 		snprintf(why, why_len, "cannot write the state: %s", strerror(-ret));
@@ -302,7 +331,8 @@ static int find_device(const struct vm *vm, const struct vmstate_in *in)
 
 /* One section after "machine"; seen tracks what was loaded. */
 static int load_section(struct vm *vm, struct vmstate_in *in, bool *dev_seen,
-			bool *cpu_seen, bool *ram_seen, struct cpu_full_state *st)
+			bool *cpu_seen, bool *ram_seen, bool *pages_seen,
+			struct cpu_full_state *st)
 {
 	int d, ret;
 
@@ -325,6 +355,16 @@ static int load_section(struct vm *vm, struct vmstate_in *in, bool *dev_seen,
 					    in->instance, vm->accel->name);
 		cpu_seen[in->instance] = true;
 		return 0;
+	}
+	if (!strcmp(in->name, "ram-pages")) {
+		bool first = !*ram_seen;
+
+		if (in->version > RAM_PAGES_VERSION)
+			return vmstate_fail(in, -ENOTSUP, "section 'ram-pages' has version %u, newer than this wirt reads (%u)",
+					    in->version, RAM_PAGES_VERSION);
+		*ram_seen = true;
+		*pages_seen = true;
+		return ram_pages_load(vm, in, first);
 	}
 	if (!strcmp(in->name, "ram")) {
 		if (in->version > RAM_STATE_VERSION)
@@ -377,7 +417,7 @@ int vm_state_load_from(struct vm *vm, vmstate_io_fn read, void *opaque,
 		       char *why, size_t why_len)
 {
 	bool dev_seen[VM_MAX_DEVICES] = { false }, cpu_seen[VM_MAX_CPUS] = { false };
-	bool ram_seen = false;
+	bool ram_seen = false, pages_seen = false;
 	struct cpu_full_state *st = malloc(sizeof(*st));
 	struct vmstate_in in;
 	int ret;
@@ -407,8 +447,11 @@ int vm_state_load_from(struct vm *vm, vmstate_io_fn read, void *opaque,
 		if (ret == 0)
 			break;
 		if (ret == 1)
-			ret = load_section(vm, &in, dev_seen, cpu_seen, &ram_seen, st);
+			ret = load_section(vm, &in, dev_seen, cpu_seen, &ram_seen,
+					   &pages_seen, st);
 	}
+	if (pages_seen)
+		ram_pages_loaded(vm);
 	if (!ret)
 		ret = check_complete(vm, &in, dev_seen, cpu_seen, ram_seen);
 	if (ret)

@@ -185,8 +185,8 @@ void vmstate_put_bytes(struct vmstate_out *o, const void *p, size_t n)
 		o->error = -EINVAL;
 		return;
 	}
-	o->crc = crc32(o->crc, p, n);
 	if (o->streamed) {
+		o->crc = crc32(o->crc, p, n);
 		if (o->stream_len + n > o->expect_len) {
 			o->error = -EOVERFLOW;
 			return;
@@ -206,7 +206,9 @@ void vmstate_put_bytes(struct vmstate_out *o, const void *p, size_t n)
 		o->buf = b;
 		o->cap = cap;
 	}
+	/* The sum of the copy: p may be RAM a running guest changes. */
 	memcpy(o->buf + o->len, p, n);
+	o->crc = crc32(o->crc, o->buf + o->len, n);
 	o->len += n;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "net/segment.h"
+#include "vm/vm.h"
 #include "util/log.h"
 
 struct backend_type {
@@ -52,6 +53,36 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	}
 	/* A NIC address must be unicast. */
 	return (mac[0] & 1) ? -EINVAL : 0;
+}
+
+static bool host_ports_deferred;
+
+void net_defer_host_ports(bool defer)
+{
+	host_ports_deferred = defer;
+}
+
+bool net_host_ports_deferred(void)
+{
+	return host_ports_deferred;
+}
+
+int net_host_ports(struct vm *vm, bool take)
+{
+	unsigned i;
+	int ret;
+
+	host_ports_deferred = false;
+	for (i = 0; i < vm->nnets; i++) {
+		struct net_backend *nb = vm->nets[i];
+
+		if (!nb->ops->host_ports)
+			continue;
+		ret = nb->ops->host_ports(nb, take);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 int net_parse_inet(const char *s, struct sockaddr_in *sa, bool host_required)

@@ -86,6 +86,12 @@ struct net_backend_ops {
 	void (*rx_ready)(struct net_backend *nb);
 	/* Optional: the front end now takes these NET_OFF_* offloads. */
 	void (*set_offloads)(struct net_backend *nb, unsigned offloads);
+	/*
+	 * Optional, live migration: listen on the host ports the back end
+	 * forwards to the guest (take), or let them go for the machine's
+	 * next host.  0, or negative errno with the reason logged.
+	 */
+	int (*host_ports)(struct net_backend *nb, bool take);
 };
 
 /* The card in front of a back end (--net ...,model=). */
@@ -166,6 +172,17 @@ const char *net_option(struct net_options *o, const char *key);
 /* Parse "host:port" (host may be empty: any/loopback) into a sockaddr_in. */
 struct sockaddr_in;
 int net_parse_inet(const char *s, struct sockaddr_in *sa, bool host_required);
+
+/*
+ * Live migration: the receiving side opens its back ends without the
+ * host ports the sending side still listens on (defer before they are
+ * made), and takes them at the switch-over; the sending side lets them
+ * go then, and takes them back if the migration fails.  0, or negative
+ * errno with the reason logged.
+ */
+void net_defer_host_ports(bool defer);
+bool net_host_ports_deferred(void);
+int net_host_ports(struct vm *vm, bool take);
 
 /* The back ends. */
 int net_socket_create(struct net_backend *nb, struct net_options *o);

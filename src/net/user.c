@@ -37,6 +37,8 @@ struct user_timer {
 	int64_t expire_ms;           /* -1: not armed */
 };
 
+#define MAX_HOSTFWDS 16
+
 struct rx_frame {
 	struct rx_frame *next;
 	size_t len;
@@ -59,6 +61,14 @@ struct net_user {
 	struct rx_frame *rx_head, **rx_tail;
 	unsigned rx_count;
 	struct in_addr guest_addr;   /* default target of hostfwd */
+	/* hostfwd= forwards; listening unless handed to a migration's
+	 * other side (user_host_ports). */
+	struct user_fwd {
+		int udp, host_port, guest_port;
+		struct in_addr host, guest;
+	} fwds[MAX_HOSTFWDS];
+	unsigned nfwds;
+	bool fwds_listening;
 };
 
 static int64_t now_ns(void)
@@ -359,11 +369,14 @@ static void user_destroy(struct net_backend *nb)
 	nb->priv = NULL;
 }
 
+static int user_host_ports(struct net_backend *nb, bool take);
+
 static const struct net_backend_ops user_ops = {
 	.type = "user",
 	.send = user_send,
 	.destroy = user_destroy,
 	.rx_ready = user_rx_ready,
+	.host_ports = user_host_ports,
 };
 
 /* ADDR/PREFIX, e.g. 10.0.2.0/24. */
@@ -421,34 +434,72 @@ static int parse_endpoint(const char *s, size_t len, struct in_addr *addr,
 	return 0;
 }
 
-/* hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT */
+static int listen_fwd(struct net_user *u, const struct user_fwd *f)
+{
+	if (slirp_add_hostfwd(u->slirp, f->udp, f->host, f->host_port, f->guest,
+			      f->guest_port) < 0) {
+		log_error("--net user,hostfwd=%s:%s:%d-...: cannot listen on host port %d (in use?)",
+			  f->udp ? "udp" : "tcp", inet_ntoa(f->host), f->host_port,
+			  f->host_port);
+		return -EADDRINUSE;
+	}
+	return 0;
+}
+
+/* hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, listening
+ * now unless a migration's sender still has the port. */
 static int add_hostfwd(struct net_user *u, const char *spec)
 {
-	struct in_addr host = { htonl(INADDR_ANY) }, guest = u->guest_addr;
-	int host_port, guest_port, udp;
+	struct user_fwd f = { .host = { htonl(INADDR_ANY) }, .guest = u->guest_addr };
 	const char *rest, *dash;
 
 	if (!strncmp(spec, "tcp:", 4))
-		udp = 0;
+		f.udp = 0;
 	else if (!strncmp(spec, "udp:", 4))
-		udp = 1;
+		f.udp = 1;
 	else
 		goto bad;
 	rest = spec + 4;
 	dash = strchr(rest, '-');
-	if (!dash || parse_endpoint(rest, dash - rest, &host, &host_port) ||
-	    parse_endpoint(dash + 1, strlen(dash + 1), &guest, &guest_port))
+	if (!dash || parse_endpoint(rest, dash - rest, &f.host, &f.host_port) ||
+	    parse_endpoint(dash + 1, strlen(dash + 1), &f.guest, &f.guest_port))
 		goto bad;
-	if (slirp_add_hostfwd(u->slirp, udp, host, host_port, guest, guest_port) < 0) {
-		log_error("--net user,hostfwd=%s: cannot listen on host port %d "
-			  "(in use?)", spec, host_port);
-		return -EADDRINUSE;
+	if (u->nfwds == MAX_HOSTFWDS) {
+		log_error("--net user: at most %d hostfwd= forwards", MAX_HOSTFWDS);
+		return -EINVAL;
 	}
-	return 0;
+	u->fwds[u->nfwds++] = f;
+	return u->fwds_listening ? listen_fwd(u, &f) : 0;
 bad:
 	log_error("--net user,hostfwd=%s: give tcp|udp:[HOSTADDR]:HOSTPORT-"
 		  "[GUESTADDR]:GUESTPORT, e.g. tcp::2222-:22", spec);
 	return -EINVAL;
+}
+
+/* Live migration: the forwards' listening sockets go to the machine's
+ * next host, or come (back) here.  Connections made through them stay
+ * with this process's libslirp. */
+static int user_host_ports(struct net_backend *nb, bool take)
+{
+	struct net_user *u = nb->priv;
+	unsigned i;
+	int ret = 0;
+
+	pthread_mutex_lock(&u->lock);
+	if (take != u->fwds_listening) {
+		for (i = 0; i < u->nfwds && !ret; i++) {
+			const struct user_fwd *f = &u->fwds[i];
+
+			if (take)
+				ret = listen_fwd(u, f);
+			else
+				slirp_remove_hostfwd(u->slirp, f->udp, f->host, f->host_port);
+		}
+		u->fwds_listening = take && !ret;
+	}
+	pthread_mutex_unlock(&u->lock);
+	wake(u);
+	return ret;
 }
 
 int net_user_create(struct net_backend *nb, struct net_options *o)
@@ -501,6 +552,7 @@ int net_user_create(struct net_backend *nb, struct net_options *o)
 	}
 	cfg.vhostname = "wirt";
 	u->guest_addr = cfg.vdhcp_start;
+	u->fwds_listening = !net_host_ports_deferred();
 	u->slirp = slirp_new(&cfg, &callbacks, u);
 	if (!u->slirp) {
 		log_error("--net user: libslirp refused the configuration");

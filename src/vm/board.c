@@ -69,6 +69,7 @@ static int nic_create(struct vm *vm, const char *spec, unsigned index)
 
 	if (ret)
 		return ret;
+	vm->nets[vm->nnets++] = nb;
 	if (nb->model == NET_MODEL_E1000)
 		return e1000_create(vm, nb);
 	return virtio_net_create(vm, nb);

@@ -72,6 +72,11 @@ struct guest_memory {
 	 * of them on the first) and starts over; 0 or negative errno.
 	 */
 	int (*dirty_fetch)(void *opaque, unsigned idx, uint64_t *bitmap);
+	/*
+	 * Live migration: have dirty_fetch work on every RAM region too
+	 * (on), or stop.  NULL where it always does (the emulator).
+	 */
+	int (*dirty_log_ram)(void *opaque, bool on);
 };
 
 /* Guest-physical layout of the PC. */

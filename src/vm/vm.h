@@ -117,6 +117,9 @@ struct vm {
 	/* The guest's disk images, for savevm/loadvm (vm_add_disk). */
 	struct block_dev *disks[VM_MAX_DISKS];
 	unsigned ndisks;
+	/* The network back ends, for live migration's hand-over. */
+	struct net_backend *nets[VM_MAX_NETS];
+	unsigned nnets;
 
 	/* Lifecycle: the first stop request wins until the VM runs again. */
 	pthread_mutex_t stop_lock;

@@ -13,6 +13,7 @@
 #include "block/block.h"
 #include "control/qmp.h"
 #include "migration/migration.h"
+#include "migration/precopy.h"
 #include "util/event_loop.h"
 #include "vm/vm.h"
 
@@ -45,10 +46,11 @@ static int refuse(char *why, size_t len)
 	return -1;
 }
 int migrate_save_uri(struct vm *vm, const char *uri, char *why, size_t len) { return refuse(why, len); }
-const char *migrate_status(void) { return "failed"; }
-const char *migrate_error(void) { return "not in the fuzzer"; }
-uint64_t migrate_total_bytes(void) { return 0; }
-uint64_t migrate_total_time_ms(void) { return 0; }
+void migrate_get_info(struct migrate_info *mi) { memset(mi, 0, sizeof(*mi)); mi->status = "none"; }
+static struct migrate_params fuzz_params;
+void migrate_get_params(struct migrate_params *p) { *p = fuzz_params; }
+void migrate_set_params(const struct migrate_params *p) { fuzz_params = *p; }
+int precopy_cancel(void) { return -1; }
 int vm_savevm(struct vm *vm, const char *name, char *why, size_t len) { return refuse(why, len); }
 int vm_loadvm(struct vm *vm, const char *name, bool pause, char *why, size_t len) { return refuse(why, len); }
 int vm_delvm(struct vm *vm, const char *name, char *why, size_t len) { return refuse(why, len); }

@@ -5,8 +5,10 @@ states that are damaged, truncated, newer than this wirt, or of another
 machine are refused with a clear message."""
 import os
 import re
+import select
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -183,8 +185,16 @@ def test_migrate_errors_leave_the_guest_running(tmp_path, wirt_binary):
     try:
         r = q.execute("migrate", {"uri": "file:%s" % (tmp_path / "no" / "such" / "dir")})
         assert "cannot create" in r["error"]["desc"], r
-        r = q.execute("migrate", {"uri": "tcp:127.0.0.1:1"})
+        r = q.execute("migrate", {"uri": "udp:127.0.0.1:1"})
         assert "unsupported migration URI" in r["error"]["desc"], r
+        # tcp: connects in the background, as QEMU's: query-migrate says.
+        assert q.cmd("migrate", {"uri": "tcp:127.0.0.1:1"}) == {}
+        for _ in range(100):
+            m = q.cmd("query-migrate")
+            if m["status"] == "failed":
+                break
+            time.sleep(0.05)
+        assert "refused" in m["error-desc"], m
         # exec: starts a program, which the sandbox forbids: said clearly.
         r = q.execute("migrate", {"uri": "exec:cat > /dev/null"})
         assert "sandbox" in r["error"]["desc"], r
@@ -284,3 +294,73 @@ def test_savevm_needs_a_qcow2_disk(tmp_path, wirt_binary):
         assert "no writable qcow2 disk" in hmp(q, "savevm s1")
     finally:
         finish(p, q)
+
+
+def test_ps2_keyboard_queue_survives_migrate(tmp_path, wirt_binary):
+    """Keys typed while the guest is stopped wait in the PS/2 keyboard's
+    queue; saved with it, the restored guest reads them (kbd_echo prints
+    every byte)."""
+    from test_vnc import XK_a, XK_Up, free_port, viewer
+    from test_display import Vm
+    from conftest import guest_path
+    port = free_port()
+    vm = Vm(tmp_path, ["--firmware", guest_path("kbd_echo"),
+                       "--display", "vnc=:%d" % port])
+    state = tmp_path / "state"
+    try:
+        assert vm.wait_output("ready\n").endswith("ready\n")
+        v = viewer(port)
+        assert vm.qmp.cmd("stop") == {}
+        v.tap(XK_a)                   # 1e 9e: the first in the output buffer
+        v.key(XK_Up, True)            # e0 48: in the keyboard's queue
+        time.sleep(0.5)
+        assert vm.qmp.cmd("migrate", {"uri": "file:%s" % state}) == {}
+        assert vm.qmp.cmd("query-migrate")["status"] == "completed"
+        v.close()
+    finally:
+        vm.close()
+    p = subprocess.Popen([WIRT, "run", "--accel", "emu", "--firmware", guest_path("kbd_echo"),
+                          "--display", "vnc=:%d" % free_port(),
+                          "--incoming", "file:%s" % state],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out = b""
+        deadline = time.monotonic() + 30
+        while b"set2\n" not in out and time.monotonic() < deadline:
+            r, _, _ = select.select([p.stdout], [], [], 1)
+            if r:
+                chunk = os.read(p.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                out += chunk
+        assert out == b"1e\n9e\ne0\n48\nset2\n", (out, p.stderr.read1(4096) if p.poll() is not None else "")
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_vga_screen_survives_migrate(tmp_path, wirt_binary):
+    """A VBE mode and the pixels drawn in VRAM: the restored machine's
+    screen is the saved one's, pixel for pixel."""
+    from test_display import Vm
+    from conftest import guest_path
+    vm = Vm(tmp_path, ["--firmware", guest_path("vga_vbe"), "--vga", "std"])
+    state, before, after = tmp_path / "state", tmp_path / "a.ppm", tmp_path / "b.ppm"
+    try:
+        vm.wait_output("drawn\n")
+        assert vm.qmp.cmd("stop") == {}
+        assert vm.qmp.cmd("screendump", {"filename": str(before)}) == {}
+        assert vm.qmp.cmd("migrate", {"uri": "file:%s" % state}) == {}
+        assert vm.qmp.cmd("query-migrate")["status"] == "completed"
+    finally:
+        vm.close()
+    (tmp_path / "qmp.sock").unlink(missing_ok=True)
+    vm = Vm(tmp_path, ["--firmware", guest_path("vga_vbe"), "--vga", "std",
+                       "--incoming", "file:%s" % state])
+    try:
+        assert vm.qmp.cmd("stop") == {}
+        assert vm.qmp.cmd("screendump", {"filename": str(after)}) == {}
+        assert after.read_bytes() == before.read_bytes()
+        assert b"64 48" in before.read_bytes()[:20]
+    finally:
+        vm.close()
