@@ -204,8 +204,8 @@ static bool rect_inside(const struct gpu_rect *rect, const struct gpu_resource *
 	       rect->y <= r->height && rect->height <= r->height - rect->y;
 }
 
-/* Copy len backing bytes from offset off; false if beyond the backing. */
-static bool backing_read(const struct gpu_resource *r, uint64_t off,
+/* Copy len backing bytes from offset off (inside the backing). */
+static void backing_read(const struct gpu_resource *r, uint64_t off,
 			 uint8_t *dst, uint64_t len)
 {
 	unsigned lo = 0, hi = r->nbacking;
@@ -231,7 +231,6 @@ static bool backing_read(const struct gpu_resource *r, uint64_t off,
 		off += n;
 		len -= n;
 	}
-	return !len;
 }
 
 /* ---- commands ---- */
@@ -372,7 +371,7 @@ static uint32_t cmd_transfer(struct virtio_gpu *g, const uint8_t *req, size_t le
 	struct { struct gpu_hdr h; struct gpu_rect r; uint64_t offset;
 		 uint32_t id, padding; } c;
 	struct gpu_resource *r;
-	uint64_t stride;
+	uint64_t stride, span;
 
 	if (len < sizeof(c))
 		return RESP_ERR_UNSPEC;
@@ -391,18 +390,21 @@ static uint32_t cmd_transfer(struct virtio_gpu *g, const uint8_t *req, size_t le
 		return RESP_ERR_INVALID_PARAMETER;
 	}
 	/* The backing holds the image with the resource's stride; the
-	 * rectangle's first pixel is at offset. */
+	 * rectangle's first pixel is at offset.  All of it must be there
+	 * before anything is copied. */
 	stride = (uint64_t)r->width * 4;
-	for (uint32_t y = 0; y < c.r.height; y++) {
-		uint8_t *dst = r->pixels + (c.r.y + y) * stride + (uint64_t)c.r.x * 4;
-
-		if (c.offset > UINT64_MAX - stride * y ||
-		    !backing_read(r, c.offset + stride * y, dst,
-				  (uint64_t)c.r.width * 4)) {
-			log_bad("a transfer beyond the resource's backing");
-			return RESP_ERR_INVALID_PARAMETER;
-		}
+	if (!c.r.width || !c.r.height)
+		return RESP_OK_NODATA;
+	span = stride * (c.r.height - 1) + (uint64_t)c.r.width * 4;
+	if (c.offset > r->backing[r->nbacking - 1].end ||
+	    span > r->backing[r->nbacking - 1].end - c.offset) {
+		log_bad("a transfer beyond the resource's backing");
+		return RESP_ERR_INVALID_PARAMETER;
 	}
+	for (uint32_t y = 0; y < c.r.height; y++)
+		backing_read(r, c.offset + stride * y,
+			     r->pixels + (c.r.y + y) * stride + (uint64_t)c.r.x * 4,
+			     (uint64_t)c.r.width * 4);
 	return RESP_OK_NODATA;
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "migration/vmstate.h"
 #include "ui/display.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -266,6 +267,46 @@ static void tablet_reset(struct virtio_device *vdev)
 	memset(vdev->config, 0, CFG_SIZE);
 }
 
+/* The driver's select and subsel, the held buttons and the events
+ * waiting for buffers (lock held, after the transport's state). */
+static void tablet_save(struct virtio_device *vdev, struct vmstate_out *o)
+{
+	struct virtio_tablet *t = vdev->opaque;
+
+	vmstate_put_u8(o, vdev->config[0]);
+	vmstate_put_u8(o, vdev->config[1]);
+	vmstate_put_u8(o, t->buttons);
+	vmstate_put_u32(o, t->nbacklog);
+	for (unsigned i = 0; i < t->nbacklog; i++) {
+		vmstate_put_u16(o, t->backlog[i].type);
+		vmstate_put_u16(o, t->backlog[i].code);
+		vmstate_put_u32(o, t->backlog[i].value);
+	}
+}
+
+static int tablet_load(struct virtio_device *vdev, struct vmstate_in *in)
+{
+	struct virtio_tablet *t = vdev->opaque;
+	unsigned n;
+
+	vdev->config[0] = vmstate_get_u8(in);
+	vdev->config[1] = vmstate_get_u8(in);
+	t->buttons = vmstate_get_u8(in) & 7;
+	n = vmstate_get_u32(in);
+	if (!in->error && n > BACKLOG)
+		return vmstate_fail(in, -EINVAL, "virtio-tablet: %u queued events "
+				    "(at most %u)", n, BACKLOG);
+	for (unsigned i = 0; i < n && !in->error; i++) {
+		t->backlog[i].type = vmstate_get_u16(in);
+		t->backlog[i].code = vmstate_get_u16(in);
+		t->backlog[i].value = vmstate_get_u32(in);
+	}
+	t->nbacklog = in->error ? 0 : n;
+	/* What the driver selected, answered again. */
+	tablet_config_select(vdev);
+	return in->error;
+}
+
 static void tablet_destroy(struct virtio_device *vdev)
 {
 	free(vdev->opaque);
@@ -284,6 +325,8 @@ int virtio_tablet_create(struct vm *vm)
 		.config_write = tablet_config_write,
 		.driver_ok = tablet_driver_ok,
 		.reset = tablet_reset,
+		.save = tablet_save,
+		.load = tablet_load,
 		.destroy = tablet_destroy,
 	};
 	struct virtio_tablet *t = calloc(1, sizeof(*t));
