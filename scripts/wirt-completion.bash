@@ -73,7 +73,10 @@ _wirt()
 			COMPREPLY=($(compgen -W "serial virtio" -- "$cur"))
 			return ;;
 		--vga)
-			COMPREPLY=($(compgen -W "std none" -- "$cur"))
+			COMPREPLY=($(compgen -W "std virtio none" -- "$cur"))
+			return ;;
+		--tablet)
+			COMPREPLY=($(compgen -W "on off" -- "$cur"))
 			return ;;
 		--display)
 			COMPREPLY=($(compgen -W "vnc=127.0.0.1:1 web=127.0.0.1:6080 none" -- "$cur"))

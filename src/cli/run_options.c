@@ -20,7 +20,7 @@ enum {
 	OPT_NO_REBOOT = 256, OPT_CONSOLE, OPT_RNG, OPT_CHANNEL, OPT_OVERCOMMIT,
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
 	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_SMBIOS, OPT_CLOUD_INIT, OPT_CDROM, OPT_BOOT,
-	OPT_VGA, OPT_DISPLAY, OPT_INCOMING, OPT_LOADVM,
+	OPT_VGA, OPT_DISPLAY, OPT_TABLET, OPT_INCOMING, OPT_LOADVM,
 };
 
 static const struct option long_options[] = {
@@ -57,6 +57,7 @@ static const struct option long_options[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "vga", required_argument, NULL, OPT_VGA },
 	{ "display", required_argument, NULL, OPT_DISPLAY },
+	{ "tablet", required_argument, NULL, OPT_TABLET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -144,16 +145,19 @@ static const char help_text[] =
 	"                            socket wirt listens on at PATH (socat -\n"
 	"                            UNIX-CONNECT:PATH); wirt console NAME reaches\n"
 	"                            it in every case\n"
-	"      --vga std|none        a standard VGA adapter (QEMU's -vga std: VGA\n"
+	"      --vga std|virtio|none  a standard VGA adapter (QEMU's -vga std: VGA\n"
 	"                            text and graphics modes, Bochs VBE up to\n"
 	"                            2560x1600x32, 16 MiB VRAM; with --firmware\n"
-	"                            its BIOS is Debian's vgabios-stdvga.bin);\n"
-	"                            its screen is saved with the monitor's\n"
-	"                            screendump (default none: headless)\n"
+	"                            its BIOS is Debian's vgabios-stdvga.bin),\n"
+	"                            or virtio-gpu (2D, Linux's virtio-gpu driver;\n"
+	"                            its resolution follows the VNC viewer's\n"
+	"                            window); its screen is saved with the\n"
+	"                            monitor's screendump (default none: headless)\n"
 	"      --display vnc=ADDR:N[,password-file=FILE]|none  show the screen\n"
-	"                            to VNC viewers (implies --vga std; a PS/2\n"
-	"                            keyboard and mouse take their keys and\n"
-	"                            pointer): N is the display\n"
+	"                            to VNC viewers (implies --vga std without\n"
+	"                            --vga virtio; a PS/2 keyboard and mouse and\n"
+	"                            a tablet take their keys and pointer): N is\n"
+	"                            the display\n"
 	"                            (port 5900+N) or a port from 5900, ADDR an\n"
 	"                            IPv4 address, default 127.0.0.1 (vnc=:1);\n"
 	"                            any other than 127.x needs password-file\n"
@@ -164,6 +168,12 @@ static const char help_text[] =
 	"                            noVNC (Debian's novnc and websockify); with\n"
 	"                            or without vnc= (then VNC takes a free port\n"
 	"                            from 5900 on ADDR)\n"
+	"      --tablet on|off       a virtio-input tablet: the viewer's pointer\n"
+	"                            as absolute positions, so the guest's\n"
+	"                            pointer follows it exactly (QEMU's\n"
+	"                            virtio-tablet-pci; default on with\n"
+	"                            --display, the PS/2 mouse gets the pointer\n"
+	"                            while no driver uses the tablet)\n"
 	"      --rng                 a virtio-rng device (the guest's /dev/hwrng)\n"
 	"                            fed from the host's getrandom()\n"
 	"      --channel NAME,path=SOCKET  a named virtio-console port (repeatable,\n"
@@ -281,7 +291,8 @@ static int parse_display(struct vm_config *cfg, const char *arg, char *err,
 					 "password-file=FILE)", web ? "web" : "vnc", opts + 1);
 		cfg->vnc_password_file = opts + 15;
 	}
-	cfg->vga = true;
+	if (cfg->vga == VGA_NONE)
+		cfg->vga = VGA_STD;
 	return 0;
 }
 
@@ -499,12 +510,21 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_VGA:
 			if (!strcmp(optarg, "std"))
-				cfg->vga = true;
+				cfg->vga = VGA_STD;
+			else if (!strcmp(optarg, "virtio"))
+				cfg->vga = VGA_VIRTIO;
 			else if (!strcmp(optarg, "none"))
-				cfg->vga = false;
+				cfg->vga = VGA_NONE;
 			else
-				return errorf(err, err_len, -EINVAL, "--vga must be std or none, not '%s'",
-						 optarg);
+				return errorf(err, err_len, -EINVAL,
+					      "--vga must be std, virtio or none, not '%s'",
+					      optarg);
+			break;
+		case OPT_TABLET:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				return errorf(err, err_len, -EINVAL,
+					      "--tablet '%s': choose on or off", optarg);
+			cfg->tablet = !strcmp(optarg, "on") ? TABLET_ON : TABLET_OFF;
 			break;
 		case OPT_DISPLAY:
 			if (parse_display(cfg, optarg, err, err_len))

@@ -219,24 +219,11 @@ static void put_line(struct display_surface *s, unsigned y, const uint32_t *line
 	display_rect_add(dirty, first, y, last - first, 1);
 }
 
-static int ensure_size(struct display_surface *s, unsigned w, unsigned h,
-		       struct display_rect *dirty)
-{
-	int ret;
-
-	if (s->width == w && s->height == h)
-		return 0;
-	ret = display_surface_resize(s, w, h);
-	if (!ret)
-		display_rect_add(dirty, 0, 0, w, h);
-	return ret;
-}
-
 static int render_vbe(struct vga *v, struct display_surface *s,
 		      struct display_rect *dirty, bool all)
 {
 	unsigned w = v->vbe[VBE_INDEX_XRES], h = v->vbe[VBE_INDEX_YRES];
-	int ret = ensure_size(s, w, h, dirty);
+	int ret = display_surface_ensure(s, w, h, dirty);
 
 	if (ret)
 		return ret;
@@ -274,13 +261,13 @@ int vga_render(void *opaque, struct display_surface *s, struct display_rect *dir
 	/* Registers not (yet) describing a screen: show a black one. */
 	if (g.width < 8 || g.height < 8 || g.width > DISPLAY_MAX_WIDTH ||
 	    g.height > DISPLAY_MAX_HEIGHT || (v->seq[1] & 0x20)) {
-		ret = ensure_size(s, s->width, s->height, dirty);
+		ret = display_surface_ensure(s, s->width, s->height, dirty);
 		memset(v->line, 0, s->width * sizeof(*v->line));
 		for (unsigned y = 0; y < s->height; y++)
 			put_line(s, y, v->line, s->width, dirty);
 		goto out;
 	}
-	ret = ensure_size(s, g.width, g.height, dirty);
+	ret = display_surface_ensure(s, g.width, g.height, dirty);
 	if (ret)
 		goto out;
 	for (unsigned y = 0; y < g.height; y++) {

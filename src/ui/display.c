@@ -15,6 +15,7 @@ struct display *display_create(const struct display_device_ops *ops,
 	pthread_mutex_init(&d->lock, NULL);
 	d->dev = ops;
 	d->dev_opaque = opaque;
+	d->pointer_x = d->pointer_y = -1;
 	/* Until the device renders anything: a small black screen. */
 	if (display_surface_resize(&d->surface, 640, 480)) {
 		free(d);
@@ -65,6 +66,19 @@ int display_surface_resize(struct display_surface *s, unsigned width,
 	return 0;
 }
 
+int display_surface_ensure(struct display_surface *s, unsigned width,
+			   unsigned height, struct display_rect *dirty)
+{
+	int ret;
+
+	if (s->width == width && s->height == height)
+		return 0;
+	ret = display_surface_resize(s, width, height);
+	if (!ret)
+		display_rect_add(dirty, 0, 0, width, height);
+	return ret;
+}
+
 void display_rect_add(struct display_rect *r, unsigned x, unsigned y,
 		      unsigned w, unsigned h)
 {
@@ -107,15 +121,66 @@ void display_key(struct display *d, unsigned scancode, bool down)
 		in->key(opaque, scancode, down);
 }
 
-void display_pointer(struct display *d, int dx, int dy, unsigned buttons)
+void display_set_tablet(struct display *d, const struct display_tablet_ops *ops,
+			void *opaque)
 {
+	pthread_mutex_lock(&d->lock);
+	d->tablet = ops;
+	d->tablet_opaque = opaque;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void display_set_resize(struct display *d, const struct display_resize_ops *ops,
+			void *opaque)
+{
+	pthread_mutex_lock(&d->lock);
+	d->resize = ops;
+	d->resize_opaque = opaque;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * The sinks are called without d->lock: they take their device's lock,
+ * and devices take d->lock (attaching, rendering) with theirs held.
+ */
+void display_pointer(struct display *d, unsigned x, unsigned y,
+		     unsigned buttons)
+{
+	const struct display_tablet_ops *tablet;
 	const struct display_input_ops *in;
-	void *opaque;
+	void *tablet_opaque, *in_opaque;
+	unsigned width, height;
+	int dx, dy;
 
 	pthread_mutex_lock(&d->lock);
+	tablet = d->tablet;
+	tablet_opaque = d->tablet_opaque;
 	in = d->input;
-	opaque = d->input_opaque;
+	in_opaque = d->input_opaque;
+	width = d->surface.width;
+	height = d->surface.height;
+	dx = d->pointer_x < 0 ? 0 : (int)x - d->pointer_x;
+	dy = d->pointer_y < 0 ? 0 : (int)y - d->pointer_y;
+	d->pointer_x = x;
+	d->pointer_y = y;
 	pthread_mutex_unlock(&d->lock);
-	if (in && in->pointer)
-		in->pointer(opaque, dx, dy, buttons);
+	if (tablet)
+		tablet->pointer(tablet_opaque, x, y, width, height, buttons);
+	else if (in && in->pointer)
+		in->pointer(in_opaque, dx, dy, buttons & 7);
+}
+
+int display_request_size(struct display *d, unsigned width, unsigned height)
+{
+	const struct display_resize_ops *resize;
+	void *opaque;
+
+	if (!width || !height || width > DISPLAY_MAX_WIDTH ||
+	    height > DISPLAY_MAX_HEIGHT)
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	resize = d->resize;
+	opaque = d->resize_opaque;
+	pthread_mutex_unlock(&d->lock);
+	return resize ? resize->request_size(opaque, width, height) : -ENOTSUP;
 }

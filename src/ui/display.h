@@ -53,6 +53,28 @@ struct display_input_ops {
 	void (*pointer)(void *opaque, int dx, int dy, unsigned buttons);
 };
 
+/*
+ * An absolute pointer (a tablet): the viewer's position x, y on a
+ * screen width x height pixels, the buttons held (as above, plus bit 3
+ * wheel up and bit 4 wheel down, pressed for one event).  Attached
+ * while its guest driver is ready for events; until then the relative
+ * pointer gets them.
+ */
+struct display_tablet_ops {
+	void (*pointer)(void *opaque, unsigned x, unsigned y, unsigned width,
+			unsigned height, unsigned buttons);
+};
+
+/*
+ * What a display device may offer the viewers besides its screen: the
+ * display size a viewer wants (a VNC client's SetDesktopSize).  0, or
+ * negative errno if the device cannot take it (its screen keeps its
+ * size).
+ */
+struct display_resize_ops {
+	int (*request_size)(void *opaque, unsigned width, unsigned height);
+};
+
 struct display {
 	pthread_mutex_t lock;  /* the surface and the device's rendering */
 	struct display_surface surface;
@@ -60,6 +82,11 @@ struct display {
 	void *dev_opaque;
 	const struct display_input_ops *input;
 	void *input_opaque;
+	const struct display_tablet_ops *tablet;
+	void *tablet_opaque;
+	const struct display_resize_ops *resize;
+	void *resize_opaque;
+	int pointer_x, pointer_y;  /* the last absolute position (-1: none) */
 };
 
 /* One display per VM (vm->display), made when the board has a display
@@ -69,6 +96,12 @@ struct display *display_create(const struct display_device_ops *ops,
 void display_destroy(struct display *d);
 void display_set_input(struct display *d, const struct display_input_ops *ops,
 		       void *opaque);
+/* Attach (ops non-NULL) or detach the absolute pointer. */
+void display_set_tablet(struct display *d, const struct display_tablet_ops *ops,
+			void *opaque);
+/* A device whose screen size viewers may choose (virtio-gpu). */
+void display_set_resize(struct display *d, const struct display_resize_ops *ops,
+			void *opaque);
 
 /*
  * Render what changed; *dirty (may be NULL) gets the changed rectangle.
@@ -79,6 +112,10 @@ int display_refresh_locked(struct display *d, struct display_rect *dirty);
 /* Make s width x height (pixels cleared); -EINVAL beyond the limits. */
 int display_surface_resize(struct display_surface *s, unsigned width,
 			   unsigned height);
+/* Resize s unless it is width x height already; a resize adds the whole
+ * screen to *dirty.  0 or negative errno. */
+int display_surface_ensure(struct display_surface *s, unsigned width,
+			   unsigned height, struct display_rect *dirty);
 /* Grow *r to cover x, y, w, h. */
 void display_rect_add(struct display_rect *r, unsigned x, unsigned y,
 		      unsigned w, unsigned h);
@@ -88,7 +125,15 @@ int display_screendump(struct display *d, const char *path, const char *format);
 
 /* Send a key to the guest (a viewer's keyboard); ignored without one. */
 void display_key(struct display *d, unsigned scancode, bool down);
-/* Move the guest's pointer (a viewer's mouse); ignored without one. */
-void display_pointer(struct display *d, int dx, int dy, unsigned buttons);
+/*
+ * A viewer's pointer at x, y (screen pixels) with buttons held (bits as
+ * in display_tablet_ops): to the tablet when its driver takes events,
+ * else as motion since the last position to the relative pointer.
+ */
+void display_pointer(struct display *d, unsigned x, unsigned y,
+		     unsigned buttons);
+/* A viewer asks for a screen of width x height: 0, or -ENOTSUP when the
+ * display device cannot change its size for viewers (VGA), -EINVAL. */
+int display_request_size(struct display *d, unsigned width, unsigned height);
 
 #endif

@@ -44,7 +44,6 @@ struct vnc {
 	bool thread_started;
 	volatile bool stop;
 	char *passwords[2];        /* for rfbCheckPasswordByList */
-	int pointer_x, pointer_y;  /* the last pointer position (-1: none) */
 };
 
 /* libvncserver's messages: connections are worth a debug line. */
@@ -137,21 +136,40 @@ static void vnc_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 }
 
 /*
- * The viewer's pointer is absolute; the PS/2 mouse reports motion: the
- * difference from the last position (the guest may accelerate it, so its
- * pointer can drift from the viewer's).  RFB's buttons are left, middle,
- * right in bits 0-2; PS/2's left, right, middle.
+ * The viewer's pointer is absolute: the display hands it to the tablet,
+ * or as motion to the PS/2 mouse.  RFB's buttons are left, middle, right
+ * in bits 0-2, wheel up and down in 3-4; the display's left, right,
+ * middle, wheel up, wheel down.
  */
 static void vnc_pointer(int mask, int x, int y, rfbClientPtr cl)
 {
 	struct vnc *v = cl->screen->screenData;
-	unsigned buttons = (mask & 1) | (mask & 4 ? 2 : 0) | (mask & 2 ? 4 : 0);
-	int dx = v->pointer_x < 0 ? 0 : x - v->pointer_x;
-	int dy = v->pointer_y < 0 ? 0 : y - v->pointer_y;
+	unsigned buttons = (mask & 1) | (mask & 4 ? 2 : 0) | (mask & 2 ? 4 : 0) |
+			   (mask & 0x18);
 
-	v->pointer_x = x;
-	v->pointer_y = y;
-	display_pointer(v->display, dx, dy, buttons);
+	display_pointer(v->display, x, y, buttons);
+}
+
+/*
+ * A viewer's SetDesktopSize (ExtendedDesktopSize; noVNC's remote
+ * resizing): the display device offers the size to the guest, whose
+ * driver sets the mode; the new framebuffer reaches the viewers as the
+ * guest's screen changes.  One screen only, at 0,0.
+ */
+static int vnc_set_desktop_size(int width, int height, int nscreens,
+				struct rfbExtDesktopScreen *screens,
+				rfbClientPtr cl)
+{
+	struct vnc *v = cl->screen->screenData;
+	int ret;
+
+	if (nscreens != 1 || screens[0].x || screens[0].y ||
+	    screens[0].width != width || screens[0].height != height)
+		return rfbExtDesktopSize_InvalidScreenLayout;
+	ret = display_request_size(v->display, width, height);
+	if (ret == -ENOTSUP)
+		return rfbExtDesktopSize_ResizeProhibited;
+	return ret ? rfbExtDesktopSize_InvalidScreenLayout : rfbExtDesktopSize_Success;
 }
 
 /* Cut text from a viewer: nothing in the guest takes it. */
@@ -331,8 +349,8 @@ int vnc_start(struct vm *vm, const char *listen, const char *web,
 	v->server->httpPort = 0;
 	v->server->kbdAddEvent = vnc_key;
 	v->server->ptrAddEvent = vnc_pointer;
-	v->pointer_x = v->pointer_y = -1;
 	v->server->setXCutText = vnc_cut_text;
+	v->server->setDesktopSizeHook = vnc_set_desktop_size;
 	v->server->cursor = NULL;
 	if (v->passwords[0]) {
 		unsigned char challenge[16] = { 0 };

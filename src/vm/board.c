@@ -153,10 +153,20 @@ static int pci_devices_create(struct vm *vm)
 		ret = virtio_rng_create(vm);
 	if (ret)
 		return ret;
-	if (cfg->vga) {
-		ret = vga_create(vm, cfg->firmware != NULL);
+	if (cfg->vga != VGA_NONE) {
+		ret = cfg->vga == VGA_VIRTIO ? virtio_gpu_create(vm)
+					     : vga_create(vm, cfg->firmware != NULL);
 		if (ret) {
-			log_error("cannot create the VGA adapter: %s", strerror(-ret));
+			log_error("cannot create the display adapter: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	/* Before the VNC server: torn down after it stops sending events. */
+	if (cfg->tablet == TABLET_ON ||
+	    (cfg->tablet == TABLET_AUTO && (cfg->vnc[0] || cfg->web[0]))) {
+		ret = virtio_tablet_create(vm);
+		if (ret) {
+			log_error("cannot create the tablet: %s", strerror(-ret));
 			return ret;
 		}
 	}

@@ -62,7 +62,16 @@ struct vm_config {
 	const char *serial_path;
 	struct smbios_config smbios; /* --smbios: strings the guest reads */
 	struct cloud_init_config cloud_init; /* --cloud-init: a NoCloud seed */
-	bool vga;              /* --vga std: the standard VGA adapter */
+	enum vga_kind {
+		VGA_NONE,      /* headless */
+		VGA_STD,       /* --vga std: the standard VGA adapter */
+		VGA_VIRTIO,    /* --vga virtio: virtio-gpu */
+	} vga;
+	enum tablet_choice {
+		TABLET_AUTO,   /* with a viewer (--display vnc= or web=) */
+		TABLET_ON,
+		TABLET_OFF,
+	} tablet;              /* --tablet: a virtio-input absolute pointer */
 	char vnc[128];         /* --display vnc=ADDR:N: where VNC listens ("": none) */
 	char web[128];         /* --display web=ADDR:PORT: the browser console */
 	const char *vnc_password_file;

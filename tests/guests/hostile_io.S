@@ -18,7 +18,7 @@
  */
 #include "guest.h"
 
-#define STATE	0x9000		/* magic, rng, iterations done, nbars, bars[8] */
+#define STATE	0x9000		/* magic, rng, iterations done, nbars, bars[16] */
 #define MAGIC	0x48535449	/* "ITSH" */
 #define IDT	0x8000
 #define IOAPIC	0xfec00000
@@ -265,7 +265,7 @@ find_bars:
 	and $~0xf, %eax
 	jz 3f
 	mov STATE + 12, %edx
-	cmp $8, %edx
+	cmp $16, %edx
 	jae 3f
 	mov %eax, STATE + 16(, %edx, 4)
 	incl STATE + 12

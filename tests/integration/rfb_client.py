@@ -8,6 +8,7 @@ import struct
 
 ENC_RAW = 0
 ENC_DESKTOP_SIZE = -223
+ENC_EXT_DESKTOP_SIZE = -308
 
 
 class Rfb:
@@ -83,6 +84,14 @@ class Rfb:
             elif enc == ENC_DESKTOP_SIZE:
                 self.w, self.h = w, h
                 self.fb = bytearray(w * h * 4)
+            elif enc == ENC_EXT_DESKTOP_SIZE:
+                # x: why (1: this viewer asked), y: the status of the
+                # request (0: done); then the screens.
+                n = self.recvn(4)[0]
+                self.screens = [struct.unpack(">IHHHHI", self.recvn(16)) for _ in range(n)]
+                if y == 0:
+                    self.w, self.h = w, h
+                    self.fb = bytearray(w * h * 4)
             else:
                 raise ValueError("unasked-for encoding %d" % enc)
         return rects
@@ -101,6 +110,14 @@ class Rfb:
 
     def key(self, keysym, down):
         self.s.sendall(struct.pack(">BBxxI", 4, int(down), keysym))
+
+    def set_encodings(self, *encodings):
+        self.s.sendall(struct.pack(">BxH%di" % len(encodings), 2, len(encodings), *encodings))
+
+    def set_desktop_size(self, w, h):
+        """SetDesktopSize (ExtendedDesktopSize): one screen of w x h."""
+        self.s.sendall(struct.pack(">BxHHBx", 251, w, h, 1) +
+                       struct.pack(">IHHHHI", 0, 0, 0, w, h, 0))
 
     def pointer(self, x, y, buttons=0):
         """PointerEvent: buttons bit 0 left, 1 middle, 2 right."""

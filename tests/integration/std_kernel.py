@@ -39,9 +39,30 @@ def cpio_newc(files):
     return gzip.compress(bytes(out))
 
 
-def initrd_with_e1000(path):
-    """The default guest's initrd plus /e1000.ko (insmod it in the guest)."""
+def initrd_with(path, files):
+    """The default guest's initrd plus files ({name in the guest's /: host
+    path}), returned as a path."""
     with open(path, "wb") as f:
         f.write(open(DEFAULT_INITRD, "rb").read())
-        f.write(cpio_newc({"e1000.ko": open(os.path.join(STD, "e1000.ko"), "rb").read()}))
+        f.write(cpio_newc({name: open(src, "rb").read() for name, src in files.items()}))
     return str(path)
+
+
+def initrd_with_e1000(path):
+    """The default guest's initrd plus /e1000.ko (insmod it in the guest)."""
+    return initrd_with(path, {"e1000.ko": os.path.join(STD, "e1000.ko")})
+
+
+# The standard kernel's virtio PCI stack, virtio_input (with evdev) and
+# virtio-gpu with DRM, in load order (scripts/fetch-std-kernel.sh).
+VIRTIO_PCI_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev",
+                      "virtio_pci_legacy_dev", "virtio_pci"]
+INPUT_MODULES = ["evdev", "virtio_input"]
+GPU_MODULES = ["drm", "drm_kms_helper", "drm_shmem_helper", "virtio_dma_buf", "virtio-gpu"]
+
+
+def initrd_with_modules(path, names):
+    """The default guest's initrd plus /NAME.ko for each module name (the
+    standard kernel's: the default initrd's own are the cloud kernel's)."""
+    return initrd_with(path, {n + ".ko": os.path.join(STD, "modules", n + ".ko")
+                              for n in names})

@@ -243,7 +243,7 @@ def test_hostile_guest_under_the_sandbox(tmp_path):
     r = run_wirt(["run", "--accel", "emu", "--memory", "64M",
                   "--firmware", h.patched_guest(tmp_path, seed, 200000),
                   "--disk", "%s,format=raw" % raw, "--disk", "%s,format=qcow2" % qcow2,
-                  "--net", "user,restrict=on", "--rng",
+                  "--net", "user,restrict=on", "--rng", "--vga", "virtio", "--tablet", "on",
                   "--channel", "org.wirt.test,path=%s" % (tmp_path / "chan.sock")],
                  timeout=600)
     assert "sandbox" not in r.stderr, "seed %d\n%s" % (seed, r.stderr[-3000:])

@@ -32,6 +32,8 @@ struct vmstate_in;
 #define VIRTIO_ID_BLOCK   2
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG     4
+#define VIRTIO_ID_GPU     16
+#define VIRTIO_ID_INPUT   18
 #define VIRTIO_F_RING_INDIRECT_DESC 28
 #define VIRTIO_F_RING_EVENT_IDX     29
 #define VIRTIO_F_VERSION_1          32
@@ -127,6 +129,10 @@ struct disk_spec;
 int virtio_blk_create(struct vm *vm, const struct disk_spec *ds);
 int virtio_rng_create(struct vm *vm);
 int virtio_console_create(struct vm *vm);
+/* An absolute pointer the display's viewers drive (input.c). */
+int virtio_tablet_create(struct vm *vm);
+/* The paravirtual display adapter, the VM's display (gpu.c). */
+int virtio_gpu_create(struct vm *vm);
 /* A NIC in front of the network back end nb (net/net.h), which it owns
  * from here on, also when it fails. */
 struct net_backend;
