@@ -296,8 +296,10 @@ static void pflash_destroy(void *opaque)
 	write_back(f);
 	if (f->store)
 		block_close(f->store);
-	/* f->mem stays mapped: guest memory's region still points at it
-	 * until the memory map goes. */
+	/* The vCPUs are gone: nothing reads the region any more. */
+	munmap(f->mem, f->size);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
 }
 
 int pflash_create(struct vm *vm, uint64_t gpa, const void *image,
@@ -327,12 +329,17 @@ int pflash_create(struct vm *vm, uint64_t gpa, const void *image,
 	pthread_mutex_init(&f->lock, NULL);
 	build_cfi(f);
 	ret = gmem_add_rom_device(&vm->mem, name, gpa, f->mem, size);
-	if (ret < 0)
-		goto fail;
+	if (ret < 0) {
+		munmap(f->mem, size);
+		free(f);
+		return ret;
+	}
 	f->region = ret;
+	/* On failure the region (and so f->mem) stays: the VM will not
+	 * start, and its memory map goes with it. */
 	ret = bus_register(&vm->mmio, gpa, size, &pflash_ops, f, name);
 	if (ret)
-		goto fail;
+		return ret;
 	f->store = store;
 	vm_add_device(vm, &(struct device_hooks){
 		.reset = pflash_reset,
@@ -341,7 +348,4 @@ int pflash_create(struct vm *vm, uint64_t gpa, const void *image,
 		.name = "pflash",
 	});
 	return 0;
-fail:
-	/* A region added stays (the VM is not started); its memory too. */
-	return ret;
 }
