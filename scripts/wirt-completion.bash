@@ -75,6 +75,9 @@ _wirt()
 		--vga)
 			COMPREPLY=($(compgen -W "std none" -- "$cur"))
 			return ;;
+		-f | --firmware)
+			COMPREPLY=($(compgen -W "bios uefi uefi,vars=" -- "$cur") $(compgen -f -- "$cur"))
+			return ;;
 		--display)
 			COMPREPLY=($(compgen -W "vnc=127.0.0.1:1 web=127.0.0.1:6080 none" -- "$cur"))
 			return ;;

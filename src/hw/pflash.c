@@ -28,6 +28,7 @@
 
 #include "block/block.h"
 #include "hw/bus.h"
+#include "migration/vmstate.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -289,6 +290,47 @@ static void pflash_reset(void *opaque)
 	pthread_mutex_unlock(&f->lock);
 }
 
+/*
+ * Migration and snapshots: the mode, the status and the whole array (a
+ * private copy exists nowhere else).  Loaded contents count as written:
+ * they reach the store at the guest's next read-array command or exit.
+ */
+static void pflash_save(void *opaque, struct vmstate_out *o)
+{
+	struct pflash *f = opaque;
+
+	pthread_mutex_lock(&f->lock);
+	vmstate_put_u8(o, f->mode);
+	vmstate_put_u8(o, f->status);
+	vmstate_put_u64(o, f->size);
+	vmstate_put_bytes(o, f->mem, f->size);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static int pflash_load(void *opaque, struct vmstate_in *in)
+{
+	struct pflash *f = opaque;
+	uint8_t mode = vmstate_get_u8(in);
+	uint8_t status = vmstate_get_u8(in);
+	uint64_t size = vmstate_get_u64(in);
+
+	if (in->error)
+		return in->error;
+	if (size != f->size || mode > MODE_ERASE_SETUP)
+		return vmstate_fail(in, -EINVAL,
+				    "the saved UEFI variable store has %llu bytes, this one %llu: start with the same --firmware",
+				    (unsigned long long)size, (unsigned long long)f->size);
+	pthread_mutex_lock(&f->lock);
+	vmstate_get_bytes(in, f->mem, f->size);
+	if (!in->error) {
+		f->status = status;
+		mark_dirty(f, 0, f->size);
+		set_mode(f, mode);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return in->error;
+}
+
 static void pflash_destroy(void *opaque)
 {
 	struct pflash *f = opaque;
@@ -346,6 +388,9 @@ int pflash_create(struct vm *vm, uint64_t gpa, const void *image,
 		.destroy = pflash_destroy,
 		.opaque = f,
 		.name = "pflash",
+		.version = 1,
+		.save = pflash_save,
+		.load = pflash_load,
 	});
 	return 0;
 }

@@ -185,3 +185,36 @@ def test_uefi_boots_an_esp_and_keeps_variables_across_restarts(tmp_path):
     finally:
         g.kill()
     print("UEFI boot to the guest shell: %.0f s (virtio disk), %.0f s (CD-ROM)" % (first, second))
+
+
+@needs_ovmf
+def test_uefi_shell_migrates_with_its_flash(tmp_path):
+    """The pflash's state goes with the machine: OVMF at its shell is
+    saved (QMP migrate), and a new wirt started from the state (same
+    --firmware, a private variable store) answers in the same shell."""
+    from guest_console import GuestConsole
+    from qmp_client import QmpClient
+    sock = str(tmp_path / "qmp.sock")
+    state = tmp_path / "state"
+    machine = ["run", "--accel", "emu", "--memory", "256M", "--firmware", "uefi"]
+    g = GuestConsole([WIRT] + machine + ["--qmp", sock], str(tmp_path / "src.log"))
+    try:
+        g.expect("Shell>", 300)
+        q = QmpClient(sock, timeout=60)
+        q.negotiate()
+        assert q.cmd("migrate", {"uri": "file:%s" % state}) == {}
+        assert q.cmd("query-migrate")["status"] == "completed"
+    finally:
+        g.kill()
+    g = GuestConsole([WIRT] + machine + ["--incoming", "file:%s" % state],
+                     str(tmp_path / "dst.log"))
+    try:
+        time.sleep(2)
+        g.proc.stdin.write(b"echo wirt-restored\r")
+        g.proc.stdin.flush()
+        # The shell echoes key by key (with cursor moves between): the
+        # whole word is the command's output.
+        g.expect("wirt-restored\r\n", 60)
+        g.expect("Shell>", 60)
+    finally:
+        g.kill()
