@@ -75,6 +75,9 @@ _wirt()
 		--vga)
 			COMPREPLY=($(compgen -W "std none" -- "$cur"))
 			return ;;
+		--cloud-init)
+			COMPREPLY=($(compgen -W "user-data= meta-data= network-config=" -- "$cur"))
+			return ;;
 		-f | --firmware)
 			COMPREPLY=($(compgen -W "bios uefi uefi,vars=" -- "$cur") $(compgen -f -- "$cur"))
 			return ;;

@@ -22,6 +22,7 @@ enum {
 	OPT_SANDBOX, OPT_RUNAS, OPT_DEBUGCON, OPT_NAME, OPT_QMP, OPT_SHUTDOWN_TIMEOUT,
 	OPT_DAEMONIZE, OPT_LOG, OPT_SERIAL, OPT_SMBIOS, OPT_CDROM, OPT_BOOT,
 	OPT_VGA, OPT_DISPLAY, OPT_INCOMING, OPT_LOADVM,
+	OPT_CLOUD_INIT,
 };
 
 static const struct option long_options[] = {
@@ -35,6 +36,7 @@ static const struct option long_options[] = {
 	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "cdrom", required_argument, NULL, OPT_CDROM },
+	{ "cloud-init", required_argument, NULL, OPT_CLOUD_INIT },
 	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
@@ -133,6 +135,12 @@ static const char help_text[] =
 	"                            ISO image (or any --disk format) read-only;\n"
 	"                            firmware boots it through El Torito (--boot\n"
 	"                            order=d); OPTS: format=, bootindex=N\n"
+	"      --cloud-init user-data=FILE[,meta-data=FILE][,network-config=FILE]\n"
+	"                            a NoCloud seed for cloud-init: an ISO 9660\n"
+	"                            volume labelled cidata with these files\n"
+	"                            (written with Debian's xorriso; meta-data\n"
+	"                            defaults to an instance-id hashed from\n"
+	"                            user-data), as one more read-only virtio disk\n"
 	"      --console serial|virtio  the console on this terminal: the first\n"
 	"                            serial port (ttyS0, default) or virtio-console\n"
 	"                            (hvc0; the default command line then says\n"
@@ -569,6 +577,10 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 		case OPT_DISPLAY:
 			if (parse_display(cfg, optarg, err, err_len))
 				return -1;
+			break;
+		case OPT_CLOUD_INIT:
+			if (cloud_init_parse(optarg, &cfg->cloud_init, err, err_len))
+				return -EINVAL;
 			break;
 		case OPT_DEBUGCON:
 			if (!*optarg)

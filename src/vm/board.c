@@ -2,7 +2,9 @@
 #include "vm/board.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hw/devices.h"
 #include "hw/e1000.h"
@@ -14,6 +16,7 @@
 #include "ui/console.h"
 #include "ui/vnc.h"
 #include "util/log.h"
+#include "vm/cloud_init.h"
 #include "vm/firmware_cfg.h"
 #include "vm/vm.h"
 
@@ -76,19 +79,47 @@ static int nic_create(struct vm *vm, const char *spec, unsigned index)
 
 /* --disk and --cdrom: virtio-blk devices in order, then one IDE
  * controller with the IDE drives in order (if there are any). */
+/* --cloud-init: the seed volume as one more (read-only, virtio) disk,
+ * after the user's, so that their names stay.  *seed_fd stays open until
+ * the disk has opened the file (by its /proc/self/fd name). */
+static int add_cloud_init_seed(const struct vm_config *cfg,
+			       struct disk_spec *specs, unsigned *n,
+			       int *seed_fd)
+{
+	char spec[64];
+	int ret;
+
+	if (*n == VM_MAX_DISKS) {
+		log_error("--cloud-init: the seed would be disk %d; at most %d disks",
+			  VM_MAX_DISKS + 1, VM_MAX_DISKS);
+		return -E2BIG;
+	}
+	*seed_fd = cloud_init_seed_build(&cfg->cloud_init);
+	if (*seed_fd < 0)
+		return *seed_fd;
+	snprintf(spec, sizeof(spec), "/proc/self/fd/%d,format=raw,readonly=on",
+		 *seed_fd);
+	ret = disk_spec_parse(spec, false, &specs[*n]);
+	if (!ret)
+		(*n)++;
+	return ret;
+}
+
 static int disks_create(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->config;
 	struct disk_spec specs[VM_MAX_DISKS];
 	const struct disk_spec *ide[VM_MAX_DISKS];
 	unsigned i, n = 0, nide = 0;
-	int ret = 0;
+	int ret = 0, seed_fd = -1;
 
 	for (n = 0; n < cfg->ndisks && !ret; n++)
 		ret = disk_spec_parse(cfg->disks[n].spec, cfg->disks[n].cdrom,
 				      &specs[n]);
 	if (ret)
 		n--;
+	if (!ret && cfg->cloud_init.user_data)
+		ret = add_cloud_init_seed(cfg, specs, &n, &seed_fd);
 	for (i = 0; i < n && !ret; i++) {
 		if (specs[i].iface == DISK_IF_IDE)
 			ide[nide++] = &specs[i];
@@ -99,6 +130,8 @@ static int disks_create(struct vm *vm)
 		ret = ide_create(vm, ide, nide);
 	for (i = 0; i < n; i++)
 		disk_spec_free(&specs[i]);
+	if (seed_fd >= 0)
+		close(seed_fd); /* the disk opened its own */
 	return ret;
 }
 

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vm/cloud_init.h"
 #include "vm/smbios.h"
 
 #define VM_MAX_CPUS 64
@@ -45,6 +46,7 @@ struct vm_config {
 	 * across runs (vars=), the template it starts from; neither: none. */
 	const char *firmware_vars;
 	const char *firmware_vars_template;
+	struct cloud_init_config cloud_init; /* --cloud-init: a NoCloud seed */
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned ndisks;
 	struct net_config nets[VM_MAX_NETS];
