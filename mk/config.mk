@@ -5,7 +5,8 @@
 # the test's files.
 FUZZ_CONFIG_SRCS  := src/cli/run_config.c src/cli/run_options.c src/cli/qemu_hints.c \
 		     src/control/runtime_dir.c src/util/file.c \
-		     src/util/parse.c src/util/log.c src/vm/smbios_options.c src/vm/boot_order.c
+		     src/util/parse.c src/util/log.c src/vm/smbios_options.c src/vm/boot_order.c \
+		     src/vm/cloud_init_options.c
 FUZZ_CONFIG_OBJS  := $(FUZZ_CONFIG_SRCS:%.c=build/fuzz/obj/%.o)
 FUZZ_CONFIG_SEEDS := build/fuzz/config-seeds
 
