@@ -129,7 +129,7 @@ def _mount_efivarfs(g):
 @needs_ovmf
 def test_uefi_boots_an_esp_and_keeps_variables_across_restarts(tmp_path):
     """OVMF boots the default guest from an EFI system partition on a
-    virtio disk; Linux sees UEFI (/sys/firmware/efi) and writes a
+    virtio disk (GPT); Linux sees UEFI (/sys/firmware/efi) and writes a
     variable through efivarfs, which OVMF stores in the pflash.  wirt is
     then killed (no orderly exit: the write must already be in the vars
     file), and a second run with the same vars file, booting the same
