@@ -218,3 +218,23 @@ def test_uefi_shell_migrates_with_its_flash(tmp_path):
         g.expect("Shell>", 60)
     finally:
         g.kill()
+
+
+@needs_ovmf
+def test_uefi_boots_kernel_and_initrd_given_to_wirt(tmp_path):
+    """--firmware uefi with --kernel: OVMF takes the kernel, initrd and
+    command line from fw_cfg, as with QEMU's -kernel, and starts Linux
+    through its EFI stub."""
+    from guest_console import GuestConsole
+    g = GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "512M",
+                      "--firmware", "uefi", "--kernel", GUEST_KERNEL,
+                      "--initrd", GUEST_INITRD,
+                      "--append", "console=ttyS0 panic=-1 wirt.via=ovmf"],
+                     str(tmp_path / "console.log"))
+    try:
+        g.expect("EFI stub: Loaded initrd", 300)
+        log = g.expect("wirt-guest: ready", 300)
+        assert "Command line: console=ttyS0 panic=-1 wirt.via=ovmf" in log, log[-3000:]
+        assert "efi: EFI v2.70 by EDK II" in log, log[-3000:]
+    finally:
+        g.kill()
