@@ -86,7 +86,7 @@ static const char help_text[] =
 	"  -k, --kernel FILE         Linux kernel: a bzImage, or a vmlinux ELF with\n"
 	"                            a PVH entry note (started without decompression);\n"
 	"                            with --firmware, the firmware boots it (bzImage\n"
-	"                            only; needs Debian's qemu-system-data)\n"
+	"                            only; SeaBIOS needs Debian's qemu-system-data)\n"
 	"  -i, --initrd FILE         initial RAM disk for --kernel\n"
 	"  -A, --append CMDLINE      kernel command line (default \"console=ttyS0\")\n"
 	"  -f, --firmware FILE|bios|uefi[,vars=VARS]\n"
