@@ -4,7 +4,8 @@ kmod, dynamically linked) mount root from the virtio disk, systemd reaches
 its multi-user target with no failed unit, and glibc programs (bash,
 python3, apt) run, also with every code page faulted in on its own.
 One boot serves every check: a systemd boot under the
-emulator takes minutes.
+emulator takes minutes.  That boot also carries a --cloud-init seed, so
+the image's real cloud-init (NoCloud) runs its user-data on it.
 
 WIRT_DEBIAN_VMM=qemu boots the same image under QEMU's TCG instead, to
 check the image and these tests apart from wirt."""
@@ -23,6 +24,18 @@ BOOT_TIMEOUT = 3600
 PROMPT = debian_image.PROMPT
 
 
+# The image has no locales to generate (cloud-init's locale module would
+# fail); the rest is what a user's first boot does.
+CLOUD_USER_DATA = """#cloud-config
+locale: false
+write_files:
+  - path: /root/from-seed
+    content: "seeded by wirt\\n"
+runcmd:
+  - [sh, -c, "echo runcmd-ran > /root/runcmd-marker"]
+"""
+
+
 def sh(guest, command, timeout=600):
     """Run command in the guest's bash; return (exit status, output)."""
     out = guest.run(command + "; echo \"rc=$?\"", PROMPT, timeout)
@@ -39,8 +52,12 @@ def guest(tmp_path_factory):
     booted = None
     disk = debian_image.copy_rootfs(tmp)
     log = tmp / "console.log"
+    argv = debian_image.boot_command(disk, VMM)
+    if VMM == "wirt":
+        (tmp / "user-data").write_text(CLOUD_USER_DATA)
+        argv += ["--cloud-init", "user-data=%s" % (tmp / "user-data")]
     start = time.monotonic()
-    g = GuestConsole(debian_image.boot_command(disk, VMM), str(log))
+    g = GuestConsole(argv, str(log))
     try:
         g.boot_log = g.expect(PROMPT, BOOT_TIMEOUT)
         booted = time.monotonic() - start
@@ -70,6 +87,9 @@ def test_boot_used_the_images_own_initrd(guest):
 
 def test_systemd_is_running_with_no_failed_units(guest):
     rc, state = sh(guest, "systemctl is-system-running --wait", timeout=1800)
+    # cloud-init (the seed) writes to the console while this waits: the
+    # state is the last line.
+    state = state.strip().splitlines()[-1] if state.strip() else state
     if state != "running":
         _, failed = sh(guest, "systemctl --failed --no-pager --no-legend")
         _, errors = sh(guest, "journalctl -b -p err --no-pager | tail -n 60")
@@ -149,6 +169,21 @@ def test_programs_run_with_page_by_page_faults(guest):
         assert out == "", out
     finally:
         sh(guest, "echo %s > %s" % (old.strip(), FAULT_AROUND))
+
+
+def test_cloud_init_ran_the_seed(guest):
+    """cloud-init found wirt's cidata volume (the second virtio disk) and
+    carried out its user-data: write_files and runcmd."""
+    if VMM != "wirt":
+        pytest.skip("the seed is wirt's --cloud-init")
+    rc, out = sh(guest, "cloud-init status --wait", timeout=1800)
+    assert rc == 0 and "status: done" in out, out
+    rc, out = sh(guest, "cat /root/from-seed /root/runcmd-marker")
+    assert out.split("\n") == ["seeded by wirt", "runcmd-ran"], out
+    rc, out = sh(guest, "grep -o DataSourceNoCloud /run/cloud-init/result.json")
+    assert out.startswith("DataSourceNoCloud"), out
+    rc, out = sh(guest, "blkid -s LABEL -o value /dev/vdb")
+    assert out == "cidata", out
 
 
 def test_poweroff_ends_with_status_0(guest):
