@@ -17,7 +17,14 @@ a FAT partition (test_firmware.py's make_syslinux_disk) -> the default
 guest's kernel and initrd -> "wirt-guest: ready" on the console; one run
 each (minutes under the emulator).
 
-usage: bench/firmware_boot_vs_qemu.py [--linux]
+With --uefi, Debian's OVMF instead of SeaBIOS (wirt's --firmware uefi,
+QEMU with the same OVMF_CODE_4M.fd and a copy of OVMF_VARS_4M.fd as its
+two pflash drives): power-on to the UEFI shell's banner, best of three;
+with --linux too, an EFI system partition (make-syslinux-disk.py --efi)
+through the shell's startup.nsh (after its 5 s countdown, in both) to
+the default guest's shell, one run each.
+
+usage: bench/firmware_boot_vs_qemu.py [--linux] [--uefi]
 """
 import os
 import shutil
@@ -66,10 +73,58 @@ def time_to(argv, marker, timeout=900):
         proc.wait()
 
 
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+
+def uefi_rows(qemu, wirt, d):
+    """OVMF under both: to its shell, and (--linux) to the guest's shell."""
+    if not os.path.exists(OVMF_CODE):
+        sys.exit("%s not found: apt-get install ovmf" % OVMF_CODE)
+
+    def qemu_argv(extra):
+        vars_copy = os.path.join(d, "qemu-vars.fd")
+        shutil.copyfile(OVMF_VARS, vars_copy)
+        return [qemu, "-machine", "q35", "-accel", "tcg", "-m", "512",
+                "-display", "none", "-nodefaults", "-serial", "stdio",
+                "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+                "-drive", "if=pflash,format=raw,file=" + vars_copy] + extra
+
+    wirt_argv = [wirt, "run", "--accel", "emu", "--memory", "512M", "--firmware", "uefi"]
+    banner = b"UEFI Interactive Shell"
+    rows = [("OVMF -> UEFI shell",
+             min(time_to(wirt_argv, banner) for _ in range(3)),
+             min(time_to(qemu_argv([]), banner) for _ in range(3)))]
+    if "--linux" in sys.argv[1:]:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(
+            "make_syslinux_disk", os.path.join(ROOT, "scripts", "make-syslinux-disk.py"))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        esp = mod.make_esp_disk(os.path.join(d, "esp.img"), GUEST_KERNEL, GUEST_INITRD,
+                                "console=ttyS0 panic=-1", boot_mib=24)
+        drive = ["-drive", "file=%s,format=raw,if=virtio" % esp]
+        rows.append(("OVMF -> ESP -> shell",
+                     time_to(wirt_argv + ["--disk", esp + ",format=raw"],
+                             b"wirt-guest: ready"),
+                     time_to(qemu_argv(drive), b"wirt-guest: ready")))
+    return rows
+
+
+def print_rows(rows):
+    print("%-28s %8s %8s %7s" % ("boot", "wirt s", "qemu s", "ratio"))
+    for name, w, q in rows:
+        print("%-28s %8.2f %8.2f %6.2fx" % (name, w, q, w / q))
+
+
 def main():
     qemu = shutil.which("qemu-system-x86_64")
     if not qemu:
         sys.exit("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+    if "--uefi" in sys.argv[1:]:
+        with tempfile.TemporaryDirectory() as d:
+            print_rows(uefi_rows(qemu, os.path.join(ROOT, "wirt"), d))
+        return
     if not os.path.exists(SEABIOS):
         sys.exit("%s not found: apt-get install seabios" % SEABIOS)
     wirt = os.path.join(ROOT, "wirt")
@@ -104,9 +159,7 @@ def main():
                          "-fw_cfg", "name=etc/show-boot-menu,file=%s" % menu_off],
                         b"wirt-guest: ready")
             rows.append(("SeaBIOS -> SYSLINUX -> shell", w, q))
-    print("%-28s %8s %8s %7s" % ("boot", "wirt s", "qemu s", "ratio"))
-    for name, w, q in rows:
-        print("%-28s %8.2f %8.2f %6.2fx" % (name, w, q, w / q))
+    print_rows(rows)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,12 @@ _wirt()
 		--tablet)
 			COMPREPLY=($(compgen -W "on off" -- "$cur"))
 			return ;;
+		--cloud-init)
+			COMPREPLY=($(compgen -W "user-data= meta-data= network-config=" -- "$cur"))
+			return ;;
+		-f | --firmware)
+			COMPREPLY=($(compgen -W "bios uefi uefi,vars=" -- "$cur") $(compgen -f -- "$cur"))
+			return ;;
 		--display)
 			COMPREPLY=($(compgen -W "vnc=127.0.0.1:1 web=127.0.0.1:6080 none" -- "$cur"))
 			return ;;

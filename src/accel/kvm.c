@@ -499,10 +499,13 @@ static void kvm_handle_mmio(struct vm *vm, struct kvm_run *run)
 	if (len != 1 && len != 2 && len != 4 && len != 8)
 		return;
 	r = gmem_find(&vm->mem, run->mmio.phys_addr, len);
-	if (r && r->kind == GMEM_ROM) {
+	if (r && r->kind == GMEM_ROM && !r->rom_device) {
 		/* Writes to firmware ROM are ignored; reads never exit. */
 		return;
 	}
+	/* Flash (rom_device) in read-array mode is a read-only slot whose
+	 * writes exit here; in its other modes it has no slot at all, so
+	 * reads exit too: both go to the device on the bus. */
 	if (run->mmio.is_write)
 		bus_write(&vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
 	else

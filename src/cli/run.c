@@ -23,7 +23,7 @@
 
 /*
  * Choose the accelerator.  auto prefers KVM, but not for a Linux kernel or
- * SeaBIOS (--firmware bios) on KVM-PVM, which runs neither (only PVM
+ * SeaBIOS or OVMF (--firmware bios|uefi) on KVM-PVM, which runs neither (only PVM
  * guest kernels, and real-mode code through its instruction emulator);
  * it says what it chose.
  */
@@ -45,7 +45,7 @@ static const struct accel_ops *choose_accel(const struct vm_config *cfg)
 			log_warn("%s", why);
 		return &accel_kvm_ops;
 	}
-	if (!ret && (unmodified_linux || (!cfg->kernel && !cfg->firmware_bios))) {
+	if (!ret && (unmodified_linux || (!cfg->kernel && !cfg->firmware_bios && !cfg->firmware_uefi))) {
 		log_notice("using KVM (--accel kvm)");
 		return &accel_kvm_ops;
 	}

@@ -34,6 +34,7 @@ static const struct option long_options[] = {
 	{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "cdrom", required_argument, NULL, OPT_CDROM },
+	{ "cloud-init", required_argument, NULL, OPT_CLOUD_INIT },
 	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
@@ -44,7 +45,6 @@ static const struct option long_options[] = {
 	{ "runas", required_argument, NULL, OPT_RUNAS },
 	{ "debugcon", required_argument, NULL, OPT_DEBUGCON },
 	{ "smbios", required_argument, NULL, OPT_SMBIOS },
-	{ "cloud-init", required_argument, NULL, OPT_CLOUD_INIT },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
@@ -85,14 +85,21 @@ static const char help_text[] =
 	"  -k, --kernel FILE         Linux kernel: a bzImage, or a vmlinux ELF with\n"
 	"                            a PVH entry note (started without decompression);\n"
 	"                            with --firmware, the firmware boots it (bzImage\n"
-	"                            only; needs Debian's qemu-system-data)\n"
+	"                            only; SeaBIOS needs Debian's qemu-system-data)\n"
 	"  -i, --initrd FILE         initial RAM disk for --kernel\n"
 	"  -A, --append CMDLINE      kernel command line (default \"console=ttyS0\")\n"
-	"  -f, --firmware FILE|bios  flat firmware image of 64 KiB to 16 MiB, mapped\n"
+	"  -f, --firmware FILE|bios|uefi[,vars=VARS]\n"
+	"                            flat firmware image of 64 KiB to 16 MiB, mapped\n"
 	"                            to end at 4 GiB (last 128 KiB also below 1 MiB);\n"
 	"                            the vCPU starts at its reset vector; bios is\n"
 	"                            Debian's SeaBIOS (package seabios), which boots\n"
-	"                            the first --disk (or what --boot says)\n"
+	"                            the first --disk (or what --boot says); uefi is\n"
+	"                            Debian's OVMF (package ovmf: OVMF_CODE_4M.fd\n"
+	"                            read-only, its UEFI variables in flash below\n"
+	"                            it, a private copy of OVMF_VARS_4M.fd dropped\n"
+	"                            at exit); vars=VARS keeps the variables in the\n"
+	"                            file VARS across runs (created from the template\n"
+	"                            when missing; with FILE, VARS must exist)\n"
 	"      --boot order=LETTERS  the firmware's boot order: c the hard disks,\n"
 	"                            d the CD-ROM drives, in the order given (e.g.\n"
 	"                            order=dc: the CD first); bootindex=N on a\n"
@@ -133,6 +140,12 @@ static const char help_text[] =
 	"                            ISO image (or any --disk format) read-only;\n"
 	"                            firmware boots it through El Torito (--boot\n"
 	"                            order=d); OPTS: format=, bootindex=N\n"
+	"      --cloud-init user-data=FILE[,meta-data=FILE][,network-config=FILE]\n"
+	"                            a NoCloud seed for cloud-init: an ISO 9660\n"
+	"                            volume labelled cidata with these files\n"
+	"                            (written with Debian's xorriso; meta-data\n"
+	"                            defaults to an instance-id hashed from\n"
+	"                            user-data), as one more read-only virtio disk\n"
 	"      --console serial|virtio  the console on this terminal: the first\n"
 	"                            serial port (ttyS0, default) or virtio-console\n"
 	"                            (hvc0; the default command line then says\n"
@@ -340,29 +353,79 @@ static int check_file_arg(const char *opt, const char *v, char *err, size_t len)
 
 /*
  * --firmware bios: Debian's SeaBIOS (package seabios), or the file
- * $WIRT_SEABIOS names (tests point it elsewhere).  A ./bios file is
- * still reached as --firmware ./bios.
+ * $WIRT_SEABIOS names (tests point it elsewhere).  --firmware uefi:
+ * Debian's OVMF (package ovmf), its code image read-only and a copy of
+ * its variable store template as flash.  A ./bios file is still reached
+ * as --firmware ./bios.  ,vars=FILE keeps the variable store in FILE
+ * (made from the template when missing).
  */
 #define SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
+#define OVMF_CODE_PATH "/usr/share/OVMF/OVMF_CODE_4M.fd"
+#define OVMF_VARS_PATH "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
-static int resolve_firmware(const char *v, const char **path, char *err,
+static int find_debian_file(const char *what, const char *env,
+			    const char *path, const char *package,
+			    const char **out, char *err, size_t len)
+{
+	const char *p = getenv(env);
+
+	if (!p || !*p)
+		p = path;
+	if (access(p, R_OK))
+		return errorf(err, len, -EINVAL,
+			      "--firmware %s: %s is not installed (%s: %s); "
+			      "install Debian's %s package (apt-get install %s) "
+			      "or give --firmware FILE",
+			      what, package, p, strerror(errno), package, package);
+	*out = p;
+	return 0;
+}
+
+static int resolve_firmware(const char *v, struct vm_config *cfg, char *err,
 			    size_t len)
 {
-	const char *bios = getenv("WIRT_SEABIOS");
+	const char *vars = strstr(v, ",vars=");
+	size_t name_len = vars ? (size_t)(vars - v) : strlen(v);
+	int ret;
 
-	if (strcmp(v, "bios")) {
-		*path = v;
-		return 0;
+	cfg->firmware_bios = name_len == 4 && !strncmp(v, "bios", 4);
+	cfg->firmware_uefi = name_len == 4 && !strncmp(v, "uefi", 4);
+	cfg->firmware_vars = NULL;
+	cfg->firmware_vars_template = NULL;
+	if (vars) {
+		cfg->firmware_vars = vars + 6;
+		if (!*cfg->firmware_vars || strstr(cfg->firmware_vars, ",vars="))
+			return errorf(err, len, -EINVAL, "--firmware %s: vars= needs one file name", v);
+		if (cfg->firmware_bios)
+			return errorf(err, len, -EINVAL,
+				      "--firmware %s: SeaBIOS keeps no variable store; "
+				      "vars= is for UEFI firmware", v);
+		if (!name_len)
+			return errorf(err, len, -EINVAL, "--firmware needs a file name, bios or uefi");
 	}
-	if (!bios || !*bios)
-		bios = SEABIOS_PATH;
-	if (access(bios, R_OK))
-		return errorf(err, len, -EINVAL,
-				 "--firmware bios: SeaBIOS is not installed (%s: %s); "
-				 "install Debian's seabios package (apt-get install seabios) "
-				 "or give --firmware FILE",
-				 bios, strerror(errno));
-	*path = bios;
+	if (cfg->firmware_bios)
+		return find_debian_file("bios", "WIRT_SEABIOS", SEABIOS_PATH,
+					"seabios", &cfg->firmware, err, len);
+	if (cfg->firmware_uefi) {
+		ret = find_debian_file("uefi", "WIRT_OVMF_CODE", OVMF_CODE_PATH,
+				       "ovmf", &cfg->firmware, err, len);
+		if (!ret)
+			ret = find_debian_file("uefi", "WIRT_OVMF_VARS", OVMF_VARS_PATH,
+					       "ovmf", &cfg->firmware_vars_template,
+					       err, len);
+		return ret;
+	}
+	if (vars) {
+		/* The file name before ",vars=" (one VM per process). */
+		static char path[4096];
+
+		if (name_len >= sizeof(path))
+			return errorf(err, len, -EINVAL, "--firmware: file name too long");
+		memcpy(path, v, name_len);
+		path[name_len] = 0;
+		v = path;
+	}
+	cfg->firmware = v;
 	return 0;
 }
 
@@ -433,9 +496,8 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case OPT_FIRMWARE:
 			if (check_file_arg("firmware", optarg, err, err_len) ||
-			    resolve_firmware(optarg, &cfg->firmware, err, err_len))
+			    resolve_firmware(optarg, cfg, err, err_len))
 				return -EINVAL;
-			cfg->firmware_bios = !strcmp(optarg, "bios");
 			break;
 		case OPT_DISK:
 			if (cfg->ndisks == VM_MAX_DISKS)

@@ -16,10 +16,16 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "block/block.h"
+#include "hw/pflash.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "vm/firmware_vars.h"
 #include "vm/linux_boot.h"
 #include "vm/vm.h"
+
+/* Firmware and its flash end at 4 GiB, above the KVM TSS pages. */
+#define FIRMWARE_WINDOW (16u << 20)
 
 static int read_boot_file(const char *what, const char *path, void **data,
 			  size_t *size, size_t max)
@@ -57,6 +63,45 @@ static int boot_check_kernel(const char *path, const void *image, size_t size)
 	return ret;
 }
 
+/*
+ * UEFI firmware's variable store: flash right below the firmware image,
+ * where QEMU's pc machine puts its second pflash and OVMF looks.
+ */
+static int add_vars_flash(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->config;
+	struct block_dev *store;
+	uint64_t gpa;
+	void *image;
+	size_t size;
+	int ret;
+
+	ret = firmware_vars_open(cfg, &image, &size, &store);
+	if (ret)
+		return ret;
+	ret = -EINVAL;
+	if (vm->boot.firmware_size + size > FIRMWARE_WINDOW) {
+		log_error("firmware '%s' and its variable store take %zu KiB; at most %u KiB fit below 4 GiB",
+			  cfg->firmware, (vm->boot.firmware_size + size) >> 10,
+			  FIRMWARE_WINDOW >> 10);
+		goto fail;
+	}
+	gpa = GMEM_4G - vm->boot.firmware_size - size;
+	ret = pflash_create(vm, gpa, image, size, store, "pflash");
+	if (ret) {
+		log_error("cannot map the UEFI variable store at 0x%llx: %s",
+			  (unsigned long long)gpa, strerror(-ret));
+		goto fail;
+	}
+	free(image);
+	return 0;
+fail:
+	free(image);
+	if (store)
+		block_close(store);
+	return ret;
+}
+
 int boot_prepare(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->config;
@@ -73,6 +118,11 @@ int boot_prepare(struct vm *vm)
 			log_error("firmware '%s' must be a flat image of 64 KiB to 16 MiB in whole 4 KiB pages (it has %zu bytes)",
 				  cfg->firmware, b->firmware_size);
 			return ret;
+		}
+		if (cfg->firmware_vars || cfg->firmware_vars_template) {
+			ret = add_vars_flash(vm);
+			if (ret)
+				return ret;
 		}
 	}
 	if (cfg->kernel) {

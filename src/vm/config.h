@@ -41,6 +41,11 @@ struct vm_config {
 	const char *append;    /* kernel command line */
 	const char *firmware;
 	bool firmware_bios;    /* --firmware bios: Debian's SeaBIOS */
+	bool firmware_uefi;    /* --firmware uefi: Debian's OVMF */
+	/* UEFI variable store (pflash below the firmware): the file kept
+	 * across runs (vars=), the template it starts from; neither: none. */
+	const char *firmware_vars;
+	const char *firmware_vars_template;
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned ndisks;
 	struct net_config nets[VM_MAX_NETS];

@@ -61,8 +61,9 @@ static int add_bootorder(struct fw_cfg *cfg, struct vm *vm)
 	size_t len = 0;
 	int ret;
 
-	/* --kernel: the option ROM that boots it comes first. */
-	if (vm->boot.kernel)
+	/* --kernel: the option ROM that boots it comes first (SeaBIOS;
+	 * OVMF loads the kernel from fw_cfg itself). */
+	if (vm->boot.kernel && !vm->config->firmware_uefi)
 		len += snprintf(buf, sizeof(buf), "/rom@%s\n", LINUXBOOT_NAME);
 	ret = boot_order_text(vm, vm->config->boot_order, buf + len, sizeof(buf) - len);
 	if (ret < 0)
@@ -145,17 +146,19 @@ static int add_kernel(struct fw_cfg *cfg, struct vm *vm)
 	rom_path = getenv("WIRT_LINUXBOOT");
 	if (!rom_path || !*rom_path)
 		rom_path = LINUXBOOT_ROM;
-	ret = file_read_all(rom_path, 1 << 20, &rom, &rom_size);
-	if (ret) {
-		log_error("--kernel with --firmware needs the option ROM that loads it (%s: %s): "
-			  "install Debian's qemu-system-data package",
-			  rom_path, strerror(-ret));
-		return ret;
+	if (!vm->config->firmware_uefi) {
+		ret = file_read_all(rom_path, 1 << 20, &rom, &rom_size);
+		if (ret) {
+			log_error("--kernel with --firmware needs the option ROM that loads it (%s: %s): "
+				  "install Debian's qemu-system-data package",
+				  rom_path, strerror(-ret));
+			return ret;
+		}
+		ret = fw_cfg_add_file(cfg, LINUXBOOT_NAME, rom, rom_size);
+		free(rom);
+		if (ret)
+			return ret;
 	}
-	ret = fw_cfg_add_file(cfg, LINUXBOOT_NAME, rom, rom_size);
-	free(rom);
-	if (ret)
-		return ret;
 	if (b->initrd) {
 		top = vm->mem.low_end - INITRD_GAP;
 		if (info.initrd_addr_max && top > (uint64_t)info.initrd_addr_max + 1)

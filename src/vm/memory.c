@@ -286,6 +286,43 @@ int gmem_move_device_ram(struct guest_memory *gm, unsigned idx, uint64_t gpa)
 	return ret;
 }
 
+int gmem_add_rom_device(struct guest_memory *gm, const char *name,
+			uint64_t gpa, uint8_t *hva, uint64_t size)
+{
+	unsigned i;
+	int ret;
+
+	if (!size || ((gpa | size) & 0xfff) || ((uintptr_t)hva & 0xfff))
+		return -EINVAL;
+	for (i = 0; i < gm->nregions; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return -EBUSY;
+	}
+	ret = add_region(gm, gpa, size, hva, GMEM_ROM, name);
+	if (ret)
+		return ret;
+	gm->regions[gm->nregions - 1].rom_device = true;
+	return gm->nregions - 1;
+}
+
+void gmem_rom_device_set_array(struct guest_memory *gm, unsigned idx,
+			       bool array)
+{
+	enum gmem_kind kind = array ? GMEM_ROM : GMEM_NONE;
+	struct gmem_region *r;
+
+	if (idx >= gm->nregions || !gm->regions[idx].rom_device)
+		return;
+	r = &gm->regions[idx];
+	if (r->kind == kind)
+		return;
+	__atomic_store_n(&r->kind, kind, __ATOMIC_RELEASE);
+	if (gm->map_notify)
+		gm->map_notify(gm->write_notify_opaque, r->gpa, r->size);
+}
+
 void gmem_fetch_dirty(struct guest_memory *gm, unsigned idx, uint64_t *bitmap)
 {
 	const struct gmem_region *r = &gm->regions[idx];

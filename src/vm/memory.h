@@ -40,6 +40,7 @@ struct gmem_region {
 	enum gmem_kind kind;
 	const char *name;
 	bool log_dirty;  /* device memory whose written pages are tracked */
+	bool rom_device; /* flash: reads as ROM, writes go to the MMIO bus */
 };
 
 struct guest_memory {
@@ -111,6 +112,22 @@ int gmem_init_hole(struct guest_memory *gm, uint64_t ram_size,
  * visible at 0xE0000-0xFFFFF.  Call after gmem_init; size 64 KiB..16 MiB.
  */
 int gmem_add_firmware(struct guest_memory *gm, const void *image, size_t size);
+
+/*
+ * Flash memory below the firmware image (a pflash variable store): size
+ * bytes at hva, read like ROM at gpa while the device is in read-array
+ * mode, while every write goes to the device on the MMIO bus (which the
+ * caller registers over the same range).  Returns the region's index or
+ * negative errno (-EBUSY if it would overlap other memory).
+ */
+int gmem_add_rom_device(struct guest_memory *gm, const char *name,
+			uint64_t gpa, uint8_t *hva, uint64_t size);
+/*
+ * Region idx reads as memory (array true) or from the MMIO bus (status
+ * and query modes): the accelerators drop their mappings of it.
+ */
+void gmem_rom_device_set_array(struct guest_memory *gm, unsigned idx,
+			       bool array);
 
 /*
  * Set PAM segment seg's attribute (GMEM_PAM_RE | GMEM_PAM_WE); all start

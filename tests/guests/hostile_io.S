@@ -196,8 +196,12 @@ r_bar:
 	and $0x7ffc, %edi
 	add %eax, %edi
 	jmp access
-r_high:
-	and $0x1fffffc, %edi		/* 0xFE000000 up: APICs, HPET, ROM */
+r_high:					/* 0xFE000000 up: APICs, HPET, */
+	shl $5, %edi			/* flash, ROM: 32-byte steps, */
+	mov %ebp, %eax			/* the low bits from the value */
+	and $0x1c, %eax
+	or %eax, %edi
+	and $0x1fffffc, %edi
 	add $0xfe000000, %edi
 	jmp access
 

@@ -1,9 +1,10 @@
 """A hostile guest (tests/guests/hostile_io.S) writes and reads random
 values of random widths to I/O ports, PCI configuration space, the APICs,
 the HPET, the BARs of the virtio devices (virtio-gpu and the tablet
-among them) and the e1000 and the IDE controller's ports, with every
-kind of device attached (once with the standard VGA, once with
-virtio-gpu), under wirt built
+among them) and the e1000 and the IDE controller's ports, the flash of a
+UEFI variable store (any flash command sequence), with every kind of
+device attached (once with the standard VGA, once with virtio-gpu),
+under wirt built
 with AddressSanitizer and UndefinedBehaviorSanitizer (build/wirt-san).
 Any sanitizer report, crash or hang of the VMM fails;
 the VMM must also still be running the guest when it finishes (its debug
@@ -43,13 +44,17 @@ def test_hostile_guest_cannot_hurt_the_vmm(tmp_path, vga, default_iters):
     ide, cd = tmp_path / "ide.raw", tmp_path / "cd.raw"
     ide.write_bytes(b"\0" * (1 << 20))
     cd.write_bytes(b"\0" * (1 << 20))
+    # A large variable store, so that a good share of the random accesses
+    # to 0xFE000000 and up hit the flash below the guest's image.
+    flash = tmp_path / "vars.fd"
+    flash.write_bytes(b"\xff" * (8 << 20))
     subprocess.run([os.path.join(ROOT, "wirt"), "img", "create", "-f", "qcow2", str(qcow2),
                     "16M"], check=True, capture_output=True)
     # --sandbox off: LeakSanitizer's check at exit stops the threads from
     # a ptrace tracer (a new process) that reads /proc, which the sandbox
     # forbids.  test_sandbox.py runs this guest under ./wirt with it on.
     args = [WIRT_SAN, "run", "--sandbox", "off", "--accel", "emu", "--memory", "64M",
-            "--firmware", patched_guest(tmp_path, seed, iters),
+            "--firmware", patched_guest(tmp_path, seed, iters) + ",vars=%s" % flash,
             "--disk", "%s,format=raw" % raw, "--disk", "%s,format=qcow2" % qcow2,
             "--disk", "%s,format=raw,if=ide" % ide, "--cdrom", "%s,format=raw" % cd,
             "--net", "user,restrict=on", "--net", "user,restrict=on,model=e1000", "--rng",

@@ -240,8 +240,10 @@ def test_hostile_guest_under_the_sandbox(tmp_path):
     raw, qcow2 = tmp_path / "d.raw", tmp_path / "d.qcow2"
     raw.write_bytes(b"\0" * (4 << 20))
     assert run_wirt(["img", "create", "-f", "qcow2", str(qcow2), "16M"]).returncode == 0
+    flash = tmp_path / "vars.fd"  # flash writes reach it from vCPU threads
+    flash.write_bytes(b"\xff" * (8 << 20))
     r = run_wirt(["run", "--accel", "emu", "--memory", "64M",
-                  "--firmware", h.patched_guest(tmp_path, seed, 200000),
+                  "--firmware", h.patched_guest(tmp_path, seed, 200000) + ",vars=%s" % flash,
                   "--disk", "%s,format=raw" % raw, "--disk", "%s,format=qcow2" % qcow2,
                   "--net", "user,restrict=on", "--rng", "--vga", "virtio", "--tablet", "on",
                   "--channel", "org.wirt.test,path=%s" % (tmp_path / "chan.sock")],

@@ -129,10 +129,12 @@ static void emu_memory_written(void *opaque, uint64_t gpa, uint64_t len)
 }
 
 /*
- * The memory map changed under [gpa, gpa+len) (PAM): drop decoded code
- * there, and have every vCPU flush its TLB, which holds host pointers,
- * before its next instruction (the one that changed the map leaves its
- * batch after this I/O instruction, through the kick).
+ * The memory map changed under [gpa, gpa+len) (PAM, flash modes): drop
+ * decoded code there, and have every vCPU flush its TLB, which holds host
+ * pointers, before its next instruction (the one that changed the map
+ * leaves its batch after this I/O instruction, through the kick).  A vCPU
+ * that changed it with a memory write (a flash command) flushes at once:
+ * its next instruction may read the flash's status.
  */
 static void emu_memory_remapped(void *opaque, uint64_t gpa, uint64_t len)
 {
@@ -149,6 +151,8 @@ static void emu_memory_remapped(void *opaque, uint64_t gpa, uint64_t len)
 		atomic_store(&c->tlb_flush_pending, 1);
 		atomic_store(&c->kick, 1);
 	}
+	if (this_cpu && this_cpu->evm == evm)
+		emu_tlb_flush(this_cpu, true);
 	emu_irq_notify(evm);
 }
 

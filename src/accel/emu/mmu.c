@@ -118,6 +118,7 @@ uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size)
 
 void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
 {
+	const struct gmem_region *r;
 	uint8_t *h;
 
 	if ((pa & 0xfff) + size <= 4096 && (h = host_page(c, pa, true))) {
@@ -125,11 +126,14 @@ void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
 		memcpy(h + (pa & 0xfff), &val, size);
 		return;
 	}
-	if (gmem_find(&c->vm->mem, pa, size)) {
-		/* RAM across a page boundary, or ROM (writes ignored). */
+	if ((r = gmem_find(&c->vm->mem, pa, size))) {
+		/* RAM across a page boundary, ROM (writes ignored), or flash
+		 * in read-array mode (its commands go to the device). */
 		if (gmem_ptr_rw(&c->vm->mem, pa, size)) {
 			gmem_write(&c->vm->mem, pa, &val, size); /* notifies */
 			c->blk = NULL;
+		} else if (r->rom_device) {
+			bus_write(&c->vm->mmio, pa, &val, size);
 		}
 		return;
 	}

@@ -619,7 +619,10 @@ struct virtio_device *virtio_pci_create(struct vm *vm,
 	struct virtio_device *vdev;
 	struct pci_device *pci;
 	struct device_hooks hooks;
-	uint16_t subsys = ops->device_id;
+	/* Non-transitional devices' subsystem ID is 0x40 or above (virtio
+	 * 1.1, 4.1.2.1; OVMF's driver ignores others): QEMU's 0x1100, which
+	 * other guests' drivers (Windows's virtio drivers) match on. */
+	uint16_t subsys = 0x1100;
 	unsigned q;
 	int ret = 0;
 
