@@ -160,7 +160,7 @@ struct hdr {
 static uint32_t create(uint32_t id, uint32_t format, uint32_t width, uint32_t height)
 {
 	struct { struct hdr h; uint32_t id, format, w, hh; } c = {
-		{ CREATE_2D }, id, format, width, height };
+		.h.type = CREATE_2D, .id = id, .format = format, .w = width, .hh = height };
 
 	return submit(&c, sizeof(c), 24);
 }
@@ -168,7 +168,7 @@ static uint32_t create(uint32_t id, uint32_t format, uint32_t width, uint32_t he
 static uint32_t attach(uint32_t id, unsigned n, const uint64_t *addr,
 		       const uint32_t *len)
 {
-	struct { struct hdr h; uint32_t id, n; } c = { { .type = ATTACH }, id, n };
+	struct { struct hdr h; uint32_t id, n; } c = { .h.type = ATTACH, .id = id, .n = n };
 	uint8_t buf[4096];
 
 	memcpy(buf, &c, sizeof(c));
@@ -184,9 +184,10 @@ static uint32_t rect_cmd(uint32_t type, uint32_t x, uint32_t y, uint32_t width,
 			 uint32_t height, uint64_t offset, uint32_t id)
 {
 	struct { struct hdr h; uint32_t x, y, w, hh; uint64_t offset;
-		 uint32_t id, pad; } t = { { .type = TRANSFER }, x, y, width, height, offset, id };
+		 uint32_t id, pad; } t = { .h.type = TRANSFER, .x = x, .y = y, .w = width,
+					   .hh = height, .offset = offset, .id = id };
 	struct { struct hdr h; uint32_t x, y, w, hh; uint32_t a, b; } s = {
-		{ type }, x, y, width, height, 0, id };
+		.h.type = type, .x = x, .y = y, .w = width, .hh = height };
 
 	if (type == TRANSFER)
 		return submit(&t, sizeof(t), 24);
@@ -199,7 +200,7 @@ static uint32_t rect_cmd(uint32_t type, uint32_t x, uint32_t y, uint32_t width,
 
 static uint32_t id_cmd(uint32_t type, uint32_t id)
 {
-	struct { struct hdr h; uint32_t id, pad; } c = { { type }, id };
+	struct { struct hdr h; uint32_t id, pad; } c = { .h.type = type, .id = id };
 
 	return submit(&c, sizeof(c), 24);
 }
@@ -327,7 +328,7 @@ static void test_nonsense_commands_get_errors(void **state)
 	assert_int_equal(rect_cmd(SET_SCANOUT, 0, 0, 8, 8, 0, 77), ERR_RESOURCE);
 	{
 		struct { struct hdr h; uint32_t x, y, w, hh, scanout, id; } c = {
-			{ SET_SCANOUT }, 0, 0, 8, 8, 3, 1 };
+			.h.type = SET_SCANOUT, .w = 8, .hh = 8, .scanout = 3, .id = 1 };
 
 		assert_int_equal(submit(&c, sizeof(c), 24), ERR_SCANOUT);
 	}
@@ -372,7 +373,7 @@ static void test_random_commands(void **state)
 		bool known = false;
 
 		for (unsigned j = 0; j < 32; j++)
-			buf[j] = rand() % 4 ? rand() % 70 : (uint32_t)rand() * 2654435761u;
+			buf[j] = rand() % 4 ? (uint32_t)(rand() % 70) : (uint32_t)rand() * 2654435761u;
 		buf[0] = 0x100 + rand() % 12;
 		/* Attach entries that point into RAM now and then. */
 		if (buf[0] == ATTACH) {
