@@ -15,7 +15,7 @@ import zlib
 
 import pytest
 
-from conftest import WIRT, guest_path, run_wirt
+from conftest import WIRT, guest_path, kvm_skip_reason, run_wirt
 from qmp_client import QmpClient
 
 SEABIOS = "/usr/share/seabios/bios-256k.bin"
@@ -83,9 +83,9 @@ def png_rows(path_or_data):
 class Vm:
     """wirt running in the background with a QMP socket."""
 
-    def __init__(self, tmp_path, args):
+    def __init__(self, tmp_path, args, accel="emu"):
         self.sock = str(tmp_path / "qmp.sock")
-        self.proc = subprocess.Popen([WIRT, "run", "--accel", "emu", "--qmp", self.sock] + args,
+        self.proc = subprocess.Popen([WIRT, "run", "--accel", accel, "--qmp", self.sock] + args,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.qmp = QmpClient(self.sock)
@@ -184,11 +184,14 @@ def test_screendump_without_a_display_says_so(tmp_path):
 def test_vga_option_is_checked():
     r = run_wirt(["run", "--vga", "cirrus", "--firmware", guest_path("hello")])
     assert r.returncode == 2
-    assert "--vga must be std or none, not 'cirrus'" in r.stderr
+    assert "--vga must be std, virtio or none, not 'cirrus'" in r.stderr
 
 
-def test_vbe_mode_pixels_and_dirty_tracking(tmp_path):
-    vm = Vm(tmp_path, ["--firmware", guest_path("vga_vbe"), "--vga", "std"])
+@pytest.mark.parametrize("accel", ["emu", "kvm"])
+def test_vbe_mode_pixels_and_dirty_tracking(tmp_path, accel):
+    if accel == "kvm" and kvm_skip_reason():
+        pytest.skip(kvm_skip_reason())
+    vm = Vm(tmp_path, ["--firmware", guest_path("vga_vbe"), "--vga", "std"], accel)
     out = vm.wait_output("drawn\n")
     assert out == ("found\nid b0c5\nvram64k 0100\n"
                    "wide 0040\ntall 0040\ndepth 0040\n"   # refused: still off
@@ -204,7 +207,8 @@ def test_vbe_mode_pixels_and_dirty_tracking(tmp_path):
     assert pixel(img, 63, 47) == (0, 0, 255)
 
     # The guest draws one more pixel; no register changes: only the
-    # emulator's dirty-page log tells the display about it.
+    # accelerator's dirty-page log (the emulator's write path, KVM's
+    # KVM_GET_DIRTY_LOG of the framebuffer's slot) tells the display.
     vm.proc.stdin.write(b"x")
     vm.proc.stdin.flush()
     vm.wait_output("again\n")
