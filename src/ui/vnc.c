@@ -46,29 +46,36 @@ struct vnc {
 	char *passwords[2];        /* for rfbCheckPasswordByList */
 };
 
-/* libvncserver's messages: connections are worth a debug line. */
-static void vnc_log(const char *fmt, ...)
+/* libvncserver's messages, one line each: its log (connections) is worth
+ * a debug line, its errors a warning. */
+static void vnc_message(bool warn, const char *fmt, va_list ap)
 {
 	char buf[256];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	if (warn)
+		log_warn("vnc: %s", buf);
+	else
+		log_debug("vnc: %s", buf);
+}
+
+static void vnc_log(const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vnc_message(false, fmt, ap);
 	va_end(ap);
-	buf[strcspn(buf, "\n")] = '\0';
-	log_debug("vnc: %s", buf);
 }
 
 static void vnc_err(const char *fmt, ...)
 {
-	char buf[256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vnc_message(true, fmt, ap);
 	va_end(ap);
-	buf[strcspn(buf, "\n")] = '\0';
-	log_warn("vnc: %s", buf);
 }
 
 /* XRGB (0x00RRGGBB) to libvncserver's default 32-bit format: red in
@@ -213,6 +220,35 @@ static void vnc_destroy(void *opaque)
 }
 
 /*
+ * libvncserver's screen with wirt's framebuffer and handlers, not yet
+ * listening (vnc_start adds the address; tests/fuzz/fuzz_vnc.c feeds it
+ * viewers on socket pairs).  0 or -ENOMEM.
+ */
+static int vnc_server_create(struct vnc *v)
+{
+	int argc = 0;
+
+	rfbLog = vnc_log;
+	rfbErr = vnc_err;
+	v->width = v->display->surface.width;
+	v->height = v->display->surface.height;
+	v->fb = calloc((size_t)v->width * v->height, sizeof(*v->fb));
+	v->server = rfbGetScreen(&argc, NULL, v->width, v->height, 8, 3, 4);
+	if (!v->fb || !v->server)
+		return -ENOMEM;
+	v->server->screenData = v;
+	v->server->frameBuffer = (char *)v->fb;
+	v->server->desktopName = "wirt";
+	v->server->alwaysShared = TRUE;	/* several viewers at once */
+	v->server->kbdAddEvent = vnc_key;
+	v->server->ptrAddEvent = vnc_pointer;
+	v->server->setXCutText = vnc_cut_text;
+	v->server->setDesktopSizeHook = vnc_set_desktop_size;
+	v->server->cursor = NULL;
+	return 0;
+}
+
+/*
  * ADDR:N as QEMU's -vnc (display N: port 5900 + N) or ADDR:PORT (a
  * number of 5900 and up); ADDR empty or "localhost" is 127.0.0.1.
  * IPv4 only.  0 or -EINVAL.
@@ -295,7 +331,7 @@ int vnc_start(struct vm *vm, const char *listen, const char *web,
 {
 	struct in_addr addr = { 0 }, web_addr = { 0 };
 	struct vnc *v;
-	int port = 0, web_port = 0, argc = 0, ret;
+	int port = 0, web_port = 0, ret;
 	char host[INET_ADDRSTRLEN];
 
 	if (!vm->display) {
@@ -330,28 +366,14 @@ int vnc_start(struct vm *vm, const char *listen, const char *web,
 	if (password_file && (ret = read_password(password_file, &v->passwords[0])))
 		return ret;
 
-	rfbLog = vnc_log;
-	rfbErr = vnc_err;
-	v->width = v->display->surface.width;
-	v->height = v->display->surface.height;
-	v->fb = calloc((size_t)v->width * v->height, sizeof(*v->fb));
-	v->server = rfbGetScreen(&argc, NULL, v->width, v->height, 8, 3, 4);
-	if (!v->fb || !v->server)
-		return -ENOMEM;
-	v->server->screenData = v;
-	v->server->frameBuffer = (char *)v->fb;
-	v->server->desktopName = "wirt";
-	v->server->alwaysShared = TRUE;	/* several viewers at once */
+	ret = vnc_server_create(v);
+	if (ret)
+		return ret;
 	/* Without vnc=, the first free port from 5900 (for the web console). */
 	v->server->port = listen ? port : free_vnc_port(addr);
 	v->server->ipv6port = 0;
 	v->server->listenInterface = addr.s_addr;
 	v->server->httpPort = 0;
-	v->server->kbdAddEvent = vnc_key;
-	v->server->ptrAddEvent = vnc_pointer;
-	v->server->setXCutText = vnc_cut_text;
-	v->server->setDesktopSizeHook = vnc_set_desktop_size;
-	v->server->cursor = NULL;
 	if (v->passwords[0]) {
 		unsigned char challenge[16] = { 0 };
 
