@@ -33,6 +33,7 @@
 #include <zlib.h>
 
 #include "hw/pci.h"
+#include "migration/vmstate.h"
 #include "net/net.h"
 #include "net/segment.h"
 #include "util/log.h"
@@ -808,6 +809,85 @@ static void io_write(void *opaque, uint64_t offset, uint64_t value,
 
 static const struct io_ops e1000_io_ops = { io_read, io_write };
 
+/* ---- save and restore ---- */
+
+#define E1000_STATE_VERSION 1
+
+/*
+ * The register file, EEPROM, PHY, the I/O window's address, the EEPROM's
+ * Microwire state and the transmit offload context.  Nothing else lives
+ * between guest accesses: a packet is gathered and sent within one pass
+ * of the transmitter, which tx_lock keeps out while saving.
+ */
+static void e1000_save(void *opaque, struct vmstate_out *o)
+{
+	struct e1000 *e = opaque;
+
+	pthread_mutex_lock(&e->tx_lock);
+	pthread_mutex_lock(&e->lock);
+	vmstate_put_bytes(o, e->regs, sizeof(e->regs));
+	vmstate_put_bytes(o, e->eeprom, sizeof(e->eeprom));
+	vmstate_put_bytes(o, e->phy, sizeof(e->phy));
+	vmstate_put_u32(o, e->io_addr);
+	vmstate_put_u32(o, e->ee_bits);
+	vmstate_put_u32(o, e->ee_in);
+	vmstate_put_bool(o, e->ee_reading);
+	vmstate_put_u16(o, e->ee_addr);
+	vmstate_put_u8(o, e->ctx.ipcss);
+	vmstate_put_u8(o, e->ctx.ipcso);
+	vmstate_put_u8(o, e->ctx.tucss);
+	vmstate_put_u8(o, e->ctx.tucso);
+	vmstate_put_u16(o, e->ctx.ipcse);
+	vmstate_put_u16(o, e->ctx.tucse);
+	vmstate_put_u16(o, e->ctx.mss);
+	vmstate_put_u8(o, e->ctx.hdrlen);
+	vmstate_put_u8(o, e->ctx.tucmd);
+	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->tx_lock);
+}
+
+static int e1000_load(void *opaque, struct vmstate_in *in)
+{
+	struct e1000 *e = opaque;
+	static const uint32_t rings[] = { RDH, RDT, TDH, TDT };
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&e->tx_lock);
+	pthread_mutex_lock(&e->lock);
+	vmstate_get_bytes(in, e->regs, sizeof(e->regs));
+	vmstate_get_bytes(in, e->eeprom, sizeof(e->eeprom));
+	vmstate_get_bytes(in, e->phy, sizeof(e->phy));
+	e->io_addr = vmstate_get_u32(in) & (MMIO_SIZE - 4);
+	e->ee_bits = vmstate_get_u32(in);
+	e->ee_in = vmstate_get_u32(in);
+	e->ee_reading = vmstate_get_bool(in);
+	e->ee_addr = vmstate_get_u16(in) % EEPROM_WORDS;
+	e->ctx.ipcss = vmstate_get_u8(in);
+	e->ctx.ipcso = vmstate_get_u8(in);
+	e->ctx.tucss = vmstate_get_u8(in);
+	e->ctx.tucso = vmstate_get_u8(in);
+	e->ctx.ipcse = vmstate_get_u16(in);
+	e->ctx.tucse = vmstate_get_u16(in);
+	e->ctx.mss = vmstate_get_u16(in);
+	e->ctx.hdrlen = vmstate_get_u8(in);
+	e->ctx.tucmd = vmstate_get_u8(in);
+	if (in->error)
+		mac_reset(e);
+	/* The rings as a guest's writes could have left them. */
+	*reg(e, RDLEN) &= 0xfff80;
+	*reg(e, TDLEN) &= 0xfff80;
+	for (unsigned i = 0; i < sizeof(rings) / sizeof(rings[0]); i++)
+		*reg(e, rings[i]) &= 0xffff;
+	update_irq(e);
+	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->tx_lock);
+	/* Packets the guest had queued go out; frames held for buffers come. */
+	if (write(e->kick_fd, &one, sizeof(one)) < 0)
+		log_warn_once("e1000: cannot wake the transmitter: %m");
+	net_rx_ready(e->nb);
+	return in->error;
+}
+
 /* ---- life cycle ---- */
 
 static void *tx_worker(void *opaque)
@@ -901,9 +981,10 @@ int e1000_create(struct vm *vm, struct net_backend *nb)
 		e1000_destroy(e);
 		return ret;
 	}
-	/* Named, without save/load: migration refuses a VM with this card. */
 	vm_add_device(vm, &(struct device_hooks){ .reset = e1000_reset,
-		      .destroy = e1000_destroy, .opaque = e, .name = "e1000" });
+		      .destroy = e1000_destroy, .opaque = e, .name = "e1000",
+		      .version = E1000_STATE_VERSION, .save = e1000_save,
+		      .load = e1000_load });
 	/* Frames may flow from now on. */
 	net_set_offloads(nb, 0);
 	nb->receive_opaque = e;

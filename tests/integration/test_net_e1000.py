@@ -5,7 +5,10 @@ reads the MAC from the EEPROM (bit-banged Microwire, checksum 0xBABA),
 finds the PHY and the link, gets an address by DHCP through user-mode
 networking, fetches a page through NAT and serves a large file through
 hostfwd — sent with checksum offload and TCP segmentation (the driver's
-defaults), which the back end finishes in software."""
+defaults), which the back end finishes in software.  Then the machine is
+saved to a file and restored in a new wirt process: the driver goes on
+with the card's saved registers (rings, offload context, interrupt
+mask) as if nothing happened."""
 import hashlib
 import os
 
@@ -14,6 +17,7 @@ import pytest
 from conftest import ROOT, WIRT, run_wirt
 import std_kernel
 from guest_console import GuestConsole
+from qmp_client import QmpClient
 from test_net_user import HOST_PAGE, fetch, free_port, host_server  # noqa: F401
 
 PROMPT = "~ # "
@@ -32,12 +36,16 @@ def test_linux_e1000_driver_over_user_networking(std_kernel_and_initrd, host_ser
                                                  tmp_path):
     kernel, initrd = std_kernel_and_initrd
     fwd = free_port()
-    g = GuestConsole([WIRT, "run", "--accel", "emu", "--memory", "512M",
-                      "--kernel", kernel, "--initrd", initrd,
-                      "--append", "console=ttyS0 panic=-1",
-                      "--net", "user,model=e1000,mac=52:54:00:ab:cd:ef,"
-                      "hostfwd=tcp:127.0.0.1:%d-:80" % fwd],
-                     str(tmp_path / "console.log"))
+
+    def machine(port, extra=()):
+        return [WIRT, "run", "--accel", "emu", "--memory", "512M",
+                "--kernel", kernel, "--initrd", initrd,
+                "--append", "console=ttyS0 panic=-1",
+                "--qmp", str(tmp_path / "qmp.sock"),
+                "--net", "user,model=e1000,mac=52:54:00:ab:cd:ef,"
+                "hostfwd=tcp:127.0.0.1:%d-:80" % port] + list(extra)
+
+    g = GuestConsole(machine(fwd), str(tmp_path / "console.log"))
     try:
         g.expect(PROMPT, 900)
         out = g.run("insmod /e1000.ko && sleep 1; dmesg | grep -i e1000", timeout=120)
@@ -59,6 +67,29 @@ def test_linux_e1000_driver_over_user_networking(std_kernel_and_initrd, host_ser
         out = g.run("for i in $(seq 40); do wget -q -O - http://10.0.2.2:%d/; done | wc -l"
                     % host_server, timeout=300)
         assert out.strip().splitlines()[-1] == "40", out
+        out = g.run("cd /sys/class/net/eth0/statistics; cat rx_errors tx_errors; cd /")
+        assert out.split()[-2:] == ["0", "0"], out
+        q = QmpClient(str(tmp_path / "qmp.sock"), timeout=120)
+        q.negotiate()
+        assert q.cmd("migrate", {"uri": "file:%s" % (tmp_path / "state")}) == {}
+        q.close()
+    finally:
+        g.kill()
+
+    # The saved machine in a new process (a new host port: hostfwd is the
+    # host's side, not the card's).
+    fwd = free_port()
+    g = GuestConsole(machine(fwd, ["--incoming", "file:%s" % (tmp_path / "state")]),
+                     str(tmp_path / "console2.log"))
+    try:
+        g.send("")
+        g.expect(PROMPT, 120)
+        out = g.run("wget -q -O - http://10.0.2.2:%d/" % host_server, timeout=120)
+        assert HOST_PAGE.decode().strip() in out, out
+        assert hashlib.md5(fetch(fwd, "big")).hexdigest() == want
+        # The driver's watchdog saw nothing wrong.
+        out = g.run("dmesg | grep -c -i -E 'e1000.*(hang|reset)'")
+        assert out.split()[-1] == "0", out
         out = g.run("cd /sys/class/net/eth0/statistics; cat rx_errors tx_errors; cd /")
         assert out.split()[-2:] == ["0", "0"], out
         g.send("poweroff -f")
