@@ -71,3 +71,30 @@ fuzz-quick: $(FUZZ_BINS) build/fuzz/seeds/.stamp
 	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_CHECK_SECONDS),build/fuzz/quick))
 
 EXTRA_CHECKS += fuzz-quick
+
+# Corpora kept from the long campaigns (tests/fuzz/corpus/TARGET.tar.xz,
+# each target fuzzed for an hour of CPU or more, then minimized with
+# -merge=1).  `make fuzz-corpus` (part of `make check`) replays every
+# input once under the sanitizers: what a campaign found stays fixed.
+# A long run can start from them: build/fuzz/kept/TARGET after that.
+FUZZ_KEPT := $(patsubst tests/fuzz/corpus/%.tar.xz,%,$(wildcard tests/fuzz/corpus/*.tar.xz))
+
+build/fuzz/kept/%/.stamp: tests/fuzz/corpus/%.tar.xz
+	rm -rf build/fuzz/kept/$*
+	mkdir -p build/fuzz/kept
+	tar -xJf $< -C build/fuzz/kept
+	touch $@
+
+define fuzz_corpus_replay
+	@echo "== fuzz_$(1): the kept corpus"
+	build/fuzz/fuzz_$(1) $(FUZZ_RUN_FLAGS) -runs=0 build/fuzz/kept/$(1) \
+		2>build/fuzz/kept-$(1).log || { tail -n 60 build/fuzz/kept-$(1).log; exit 1; }
+	@grep -E '^Done' build/fuzz/kept-$(1).log || true
+
+endef
+
+.PHONY: fuzz-corpus
+fuzz-corpus: $(FUZZ_KEPT:%=build/fuzz/fuzz_%) $(FUZZ_KEPT:%=build/fuzz/kept/%/.stamp)
+	$(foreach t,$(FUZZ_KEPT),$(call fuzz_corpus_replay,$(t)))
+
+EXTRA_CHECKS += fuzz-corpus
