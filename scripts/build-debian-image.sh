@@ -153,15 +153,17 @@ DefaultTimeoutStartSec=20min
 DefaultTimeoutStopSec=10min
 DefaultDeviceTimeoutSec=20min
 EOF
-# cloud-init looks for a NoCloud seed only (a volume labelled cidata, as
-# wirt --cloud-init attaches): no probing of cloud metadata services.  With
-# no seed, ds-identify turns cloud-init off for the boot (no "None" in the
-# list: that fallback is always found and would run cloud-init anyway).
+# cloud-init looks only for seeds on local volumes: NoCloud (a volume
+# labelled cidata, as wirt --cloud-init attaches) and ConfigDrive
+# (config-2); no probing of cloud metadata services.  With neither,
+# ds-identify turns cloud-init off for the boot.  Two entries, because
+# ds-identify takes a list of one (with or without the None fallback) as
+# found without looking, and cloud-init would then run on every boot.
 mkdir -p "$root/etc/cloud/cloud.cfg.d"
 # The image has no locales package: C.UTF-8 (glibc's own) is the locale
 # cloud-init sets instead of generating en_US.UTF-8, which would fail.
 cat > "$root/etc/cloud/cloud.cfg.d/90-wirt-nocloud.cfg" <<'EOF'
-datasource_list: [ NoCloud ]
+datasource_list: [ NoCloud, ConfigDrive ]
 locale: C.UTF-8
 EOF
 # sshd's host keys are those made at build time until cloud-init replaces
