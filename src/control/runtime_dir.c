@@ -131,6 +131,15 @@ static void sweep(const char *base, const char *own)
 	closedir(d);
 }
 
+/* Is the file open on fd the one at path (not unlinked meanwhile)? */
+static bool still_linked(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return !fstat(fd, &a) && !stat(path, &b) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static void release_at_exit(void)
 {
 	/* Only the main thread: the sandbox gives other threads no unlink
@@ -143,7 +152,7 @@ int runtime_dir_claim(const char *name, char *dir, size_t len)
 {
 	char base[200], path[300], buf[32];
 	pid_t holder;
-	int fd, ret, n;
+	int fd, ret, n, attempt;
 
 	ret = runtime_base(base, sizeof(base));
 	if (!ret && snprintf(dir, len, "%s/%s", base, name) >= (int)len)
@@ -156,19 +165,29 @@ int runtime_dir_claim(const char *name, char *dir, size_t len)
 		return ret;
 	}
 	snprintf(path, sizeof(path), "%s/pid", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == ENOENT && !mkdir_p(dir, 0700))
-		/* wirt ls removed it as stale in between: once more */
+	for (attempt = 0;; attempt++) {
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		log_error("cannot open %s: %s", path, strerror(errno));
-		return ret;
+		if (fd < 0 && errno == ENOENT && !mkdir_p(dir, 0700))
+			/* wirt ls removed it as stale in between: once more */
+			fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			ret = -errno;
+			log_error("cannot open %s: %s", path, strerror(errno));
+			return ret;
+		}
+		/* Another wirt sweeping stale directories holds the lock for
+		 * an instant (runtime_dir_check): only a lock that stays is a
+		 * VM. */
+		for (n = 0; (holder = lock_file(fd)) && n < 20; n++)
+			usleep(10000);
+		/* A sweep may have removed the (still stale-looking) file
+		 * between our open and our lock: a lock on an unlinked file
+		 * would hide this VM from wirt ls.  Then claim it anew. */
+		if (holder || attempt == 10 || still_linked(fd, path))
+			break;
+		close(fd);
+		mkdir_p(dir, 0700);
 	}
-	/* Another wirt sweeping stale directories holds the lock for an
-	 * instant (runtime_dir_check): only a lock that stays is a VM. */
-	for (n = 0; (holder = lock_file(fd)) && n < 20; n++)
-		usleep(10000);
 	if (holder) {
 		close(fd);
 		log_error("--name %s: a VM of that name is already running "
