@@ -34,6 +34,31 @@ GUEST_BINS := $(GUEST_SRCS:tests/guests/%.S=build/guests/%.bin)
 
 .DEFAULT_GOAL := all
 # Each area may add its own rules, TEST_LIBS and EXTRA_CHECKS in mk/*.mk.
+#
+# An area's own libFuzzer target (mk/fuzz.mk has the image parsers and
+# fuzz_target_run): $(eval $(call fuzz_area_target,NAME,TARGET,OBJS,LIBS,SEEDS))
+# builds build/fuzz/fuzz_TARGET from tests/fuzz/fuzz_TARGET.c and OBJS,
+# and adds `make fuzz-NAME` (FUZZ_SECONDS, corpus build/fuzz/corpus/TARGET)
+# and `make fuzz-NAME-quick` (FUZZ_CHECK_SECONDS, part of `make check`),
+# both from seed directory SEEDS, which the area makes (SEEDS/.stamp).
+define fuzz_area_target
+build/fuzz/fuzz_$(2): tests/fuzz/fuzz_$(2).c $(3)
+	@mkdir -p $$(dir $$@)
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$< $(3) $(4)
+
+.PHONY: fuzz-$(1) fuzz-$(1)-quick
+fuzz-$(1): build/fuzz/fuzz_$(2) $(5)/.stamp
+	$$(call fuzz_target_run,$(2),$$(FUZZ_SECONDS),build/fuzz/corpus/$(2),$(5))
+
+fuzz-$(1)-quick: build/fuzz/fuzz_$(2) $(5)/.stamp
+	rm -rf build/fuzz/quick-$(1)
+	$$(call fuzz_target_run,$(2),$$(FUZZ_CHECK_SECONDS),build/fuzz/quick-$(1),$(5))
+
+fuzz: fuzz-$(1)
+fuzz-quick: fuzz-$(1)-quick
+EXTRA_CHECKS += fuzz-$(1)-quick
+endef
+
 -include $(sort $(wildcard mk/*.mk))
 
 .PHONY: all check unit integration guests default-guest clean

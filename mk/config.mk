@@ -10,10 +10,6 @@ FUZZ_CONFIG_SRCS  := src/cli/run_config.c src/cli/run_options.c src/cli/qemu_hin
 FUZZ_CONFIG_OBJS  := $(FUZZ_CONFIG_SRCS:%.c=build/fuzz/obj/%.o)
 FUZZ_CONFIG_SEEDS := build/fuzz/config-seeds
 
-build/fuzz/fuzz_run_config: tests/fuzz/fuzz_run_config.c $(FUZZ_CONFIG_OBJS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_CONFIG_OBJS) -ljson-c
-
 $(FUZZ_CONFIG_SEEDS)/.stamp: docs/vm.json
 	rm -rf $(FUZZ_CONFIG_SEEDS)
 	mkdir -p $(FUZZ_CONFIG_SEEDS)
@@ -22,13 +18,4 @@ $(FUZZ_CONFIG_SEEDS)/.stamp: docs/vm.json
 		> $(FUZZ_CONFIG_SEEDS)/small.json
 	touch $@
 
-.PHONY: fuzz-config fuzz-config-quick
-fuzz-config: build/fuzz/fuzz_run_config $(FUZZ_CONFIG_SEEDS)/.stamp
-	$(call fuzz_target_run,run_config,$(FUZZ_SECONDS),build/fuzz/corpus/run_config,$(FUZZ_CONFIG_SEEDS))
-
-fuzz-config-quick: build/fuzz/fuzz_run_config $(FUZZ_CONFIG_SEEDS)/.stamp
-	rm -rf build/fuzz/quick-config
-	$(call fuzz_target_run,run_config,$(FUZZ_CHECK_SECONDS),build/fuzz/quick-config,$(FUZZ_CONFIG_SEEDS))
-
-fuzz: fuzz-config
-EXTRA_CHECKS += fuzz-config-quick
+$(eval $(call fuzz_area_target,config,run_config,$(FUZZ_CONFIG_OBJS),-ljson-c,$(FUZZ_CONFIG_SEEDS)))

@@ -11,23 +11,9 @@ FUZZ_QMP_OBJS  := build/fuzz/obj/src/control/qmp.o build/fuzz/obj/src/control/qm
 		  build/fuzz/obj/src/util/log.o
 FUZZ_QMP_SEEDS := build/fuzz/qmp-seeds
 
-build/fuzz/fuzz_qmp: tests/fuzz/fuzz_qmp.c $(FUZZ_QMP_OBJS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_QMP_OBJS) -ljson-c -pthread
-
 $(FUZZ_QMP_SEEDS)/.stamp: tests/fuzz/make_qmp_seeds.py
 	rm -rf $(FUZZ_QMP_SEEDS)
 	$(PYTHON) tests/fuzz/make_qmp_seeds.py $(FUZZ_QMP_SEEDS)
 	touch $@
 
-.PHONY: fuzz-qmp fuzz-qmp-quick
-fuzz-qmp: build/fuzz/fuzz_qmp $(FUZZ_QMP_SEEDS)/.stamp
-	$(call fuzz_target_run,qmp,$(FUZZ_SECONDS),build/fuzz/corpus/qmp,$(FUZZ_QMP_SEEDS))
-
-fuzz-qmp-quick: build/fuzz/fuzz_qmp $(FUZZ_QMP_SEEDS)/.stamp
-	rm -rf build/fuzz/quick-qmp
-	$(call fuzz_target_run,qmp,$(FUZZ_CHECK_SECONDS),build/fuzz/quick-qmp,$(FUZZ_QMP_SEEDS))
-
-fuzz: fuzz-qmp
-fuzz-quick: fuzz-qmp-quick
-EXTRA_CHECKS += fuzz-qmp-quick
+$(eval $(call fuzz_area_target,qmp,qmp,$(FUZZ_QMP_OBJS),-ljson-c -pthread,$(FUZZ_QMP_SEEDS)))

@@ -10,23 +10,11 @@ FUZZ_VNC_OBJS  := build/fuzz/obj/src/ui/keymap.o build/fuzz/obj/src/util/file.o 
 		  build/fuzz/obj/src/util/log.o
 FUZZ_VNC_SEEDS := build/fuzz/vnc-seeds
 
-build/fuzz/fuzz_vnc: tests/fuzz/fuzz_vnc.c src/ui/vnc.c $(FUZZ_VNC_OBJS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_VNC_OBJS) -lvncserver -pthread
-
 $(FUZZ_VNC_SEEDS)/.stamp: tests/fuzz/make_vnc_seeds.py
 	rm -rf $(FUZZ_VNC_SEEDS)
 	$(PYTHON) tests/fuzz/make_vnc_seeds.py $(FUZZ_VNC_SEEDS)
 	touch $@
 
-.PHONY: fuzz-vnc fuzz-vnc-quick
-fuzz-vnc: build/fuzz/fuzz_vnc $(FUZZ_VNC_SEEDS)/.stamp
-	$(call fuzz_target_run,vnc,$(FUZZ_SECONDS),build/fuzz/corpus/vnc,$(FUZZ_VNC_SEEDS))
-
-fuzz-vnc-quick: build/fuzz/fuzz_vnc $(FUZZ_VNC_SEEDS)/.stamp
-	rm -rf build/fuzz/quick-vnc
-	$(call fuzz_target_run,vnc,$(FUZZ_CHECK_SECONDS),build/fuzz/quick-vnc,$(FUZZ_VNC_SEEDS))
-
-fuzz: fuzz-vnc
-fuzz-quick: fuzz-vnc-quick
-EXTRA_CHECKS += fuzz-vnc-quick
+$(eval $(call fuzz_area_target,vnc,vnc,$(FUZZ_VNC_OBJS),-lvncserver -pthread,$(FUZZ_VNC_SEEDS)))
+# The target includes vnc.c rather than linking it.
+build/fuzz/fuzz_vnc: src/ui/vnc.c
