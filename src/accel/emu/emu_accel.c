@@ -475,7 +475,9 @@ static __attribute__((noinline)) void run_batch(struct emu_cpu *c)
 	unsigned n = 0, since_check = IRQ_CHECK_INTERVAL, k;  /* look at once */
 
 	while (n < RUN_BATCH && !c->halted) {
-		if (c->irq_shadow) {
+		bool shadow = c->irq_shadow;
+
+		if (shadow) {
 			c->irq_shadow = false;
 		} else if (nmi_ready(c)) {
 			take_nmi(c);
@@ -489,9 +491,16 @@ static __attribute__((noinline)) void run_batch(struct emu_cpu *c)
 		}
 		/* Single-stepping and breakpoints: one instruction at a
 		 * time with the checks of debug.c. */
-		if (__builtin_expect(c->debug_active, 0))
+		if (__builtin_expect(c->debug_active, 0)) {
 			k = emu_debug_step(c);
-		else if (!c->jit || !(k = emu_jit_run(c)))
+		} else if (shadow) {
+			/* only the one instruction the shadow covers (after
+			 * STI or MOV SS): a translated block could run on to
+			 * the next CLI without a look at interrupts between */
+			c->jit_chain_from = NULL;
+			emu_step(c);
+			k = 1;
+		} else if (!c->jit || !(k = emu_jit_run(c)))
 			k = run_fast(c, IRQ_CHECK_INTERVAL);
 		n += k;
 		since_check += k;

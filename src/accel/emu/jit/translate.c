@@ -590,6 +590,57 @@ static bool keeps_flags(const struct insn *in)
 	return false;
 }
 
+/*
+ * Instructions without a fast handler after which the block goes on:
+ * those that only compute (data, flags, x87/MMX/SSE state, memory) and
+ * change nothing the run loop watches between instructions (IF, TF, the
+ * interrupt shadow, HLT, CS, SS, the mode, control registers, MSRs, the
+ * TLB) and talk to no device through ports.  Indirect JMP/CALL are here
+ * too: like any of these they leave the block if RIP is not the next
+ * instruction's.  LOCK and XCHG with memory restart through the run
+ * loop when they lose a race, so they end the block.
+ */
+static bool continues_after(const struct insn *in)
+{
+	unsigned op = in->op;
+
+	if (in->prefixes & PFX_LOCK)
+		return false;
+	if (op >= 0x200)                        /* 0F 38, 0F 3A: SSSE3, SSE4 */
+		return true;
+	if (op < 0x40)
+		return (op & 7) < 6;                /* ALU; not segment pushes/pops, DAA... */
+	if (op >= 0x100) {
+		op &= 0xff;
+		switch (op) {
+		case 0x0d: case 0x10 ... 0x17: case 0x18 ... 0x1f: case 0x28 ... 0x2f:
+		case 0x31:                          /* RDTSC */
+		case 0x40 ... 0x7f:                 /* CMOVcc, SSE, MMX (EMMS) */
+		case 0x80 ... 0x9f:                 /* Jcc, SETcc */
+		case 0xa3 ... 0xa5: case 0xab ... 0xad: case 0xaf:
+		case 0xb0 ... 0xb1: case 0xb3: case 0xb6 ... 0xbf:
+		case 0xc0 ... 0xc6: case 0xc8 ... 0xff:
+			return true;
+		}
+		return false;
+	}
+	switch (op) {
+	case 0x69: case 0x6b: case 0x80 ... 0x85: case 0x88 ... 0x8b: case 0x8d:
+	case 0x90 ... 0x99: case 0x9b: case 0x9c: case 0x9e: case 0x9f:
+	case 0xa4 ... 0xaf:                     /* string operations, also REP */
+	case 0xb0 ... 0xbf: case 0xc0: case 0xc1:
+	case 0xc6 ... 0xc9: case 0xd0 ... 0xd3: case 0xd7: case 0xd8 ... 0xdf:
+	case 0xf5: case 0xf6: case 0xf7: case 0xf8: case 0xf9: case 0xfc: case 0xfd:
+	case 0xfe:
+		return true;
+	case 0x86: case 0x87:
+		return !in->has_mem;
+	case 0xff:                              /* INC, DEC, CALL, JMP near */
+		return (in->reg & 7) < 5 && (in->reg & 7) != 3;
+	}
+	return false;
+}
+
 /* The host's CF = the guest's CF as the known record says (SUB, ADD). */
 static void emit_cf(struct jit_emit *e, const struct flag_state *fs)
 {
@@ -1002,9 +1053,25 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		if (!keeps_flags(in))
 			fs.op = CC_EAGER;
 		if (!in->fast) {
+			bool jump = in->op == 0xff && tb->code_size == 8;
+
 			jit_emit_call(&e, (const void *)emu_exec_general, in);
-			jit_emit_exit(&e, i + 1, F(jit_chain_from), j->epilogue);
-			break;
+			if (!continues_after(in)) {
+				jit_emit_exit(&e, i + 1, F(jit_chain_from), j->epilogue);
+				break;
+			}
+			/* on unless the write hit cached code, a device shut
+			 * the machine down, or RIP moved elsewhere (a jump, a
+			 * string operation not done): JMP/CALL through the
+			 * jump cache */
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_ptr_null(&e, F(blk)), i + 1, false, 0 };
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_byte_set(&e, F(shutdown)), i + 1, false, 0 };
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, jump,
+				NOT_IN_PAGE };
+			goto next_insn;
 		}
 		jit_emit_call(&e, (const void *)emu_fast_handlers[in->fast], in);
 		if (may_write(in)) {
@@ -1090,7 +1157,8 @@ next_insn:
 }
 
 /* The block's metadata: its instructions up to the first without a fast
- * handler, and their extent for the entry checks outside 64-bit code. */
+ * handler that ends it, and their extent for the entry checks outside
+ * 64-bit code. */
 static void describe(struct emu_cpu *c, struct jit_tb *tb, const struct dblock *b)
 {
 	unsigned i, off = 0;
@@ -1103,7 +1171,7 @@ static void describe(struct emu_cpu *c, struct jit_tb *tb, const struct dblock *
 		tb->in[i] = b->in[i];
 		tb->last_off = off;
 		off += b->in[i].len;
-		if (!b->in[i].fast) {
+		if (!b->in[i].fast && !continues_after(&b->in[i])) {
 			i++;
 			break;
 		}
