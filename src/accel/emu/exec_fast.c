@@ -29,16 +29,20 @@ static inline void mem_write(struct emu_cpu *c, const struct insn *in, unsigned 
 	emu_write(c, insn_seg(in), insn_ea(c, in), size, v);
 }
 
-/* A ModRM operand of 4 or 8 bytes, register or memory. */
+/* A ModRM operand of 2, 4 or 8 bytes, register or memory. */
 static inline uint64_t rm_get(struct emu_cpu *c, const struct insn *in, unsigned size)
 {
 	return in->has_mem ? mem_read(c, in, size) : c->s.gpr[in->rm];
 }
 
-/* Writes of 4 bytes zero the upper half, as in 64-bit mode. */
+/* Writes of 4 bytes zero the upper half, as in 64-bit mode; writes of
+ * 2 bytes keep the register's other bytes. */
 static inline void gpr_set(struct emu_cpu *c, unsigned r, unsigned size, uint64_t v)
 {
-	c->s.gpr[r] = v & emu_size_mask(size);
+	if (size == 2)
+		c->s.gpr[r] = (c->s.gpr[r] & ~0xffffULL) | (v & 0xffff);
+	else
+		c->s.gpr[r] = v & emu_size_mask(size);
 }
 
 /* ---- lazy flags (the same record emu_flags_arith keeps) ---- */
@@ -91,10 +95,9 @@ static inline bool cond(struct emu_cpu *c, unsigned cc)
 	return (cc & 1) ? !v : v;
 }
 
-/* ---- ALU operations of 1, 4 or 8 bytes ---- */
+/* ---- ALU operations of 1, 2, 4 or 8 bytes ---- */
 
-/* A register operand of 1, 4 or 8 bytes (byte registers: AH-BH without
- * REX); the picker leaves 16-bit forms to exec.c. */
+/* A register operand (byte registers: AH-BH without REX). */
 static inline uint64_t reg_get(struct emu_cpu *c, const struct insn *in, unsigned r,
 			       unsigned size)
 {
@@ -121,7 +124,7 @@ static inline void reg_put(struct emu_cpu *c, const struct insn *in, unsigned r,
 #define OP_XOR(a, b, cf) ((a) ^ (b))
 
 /*
- * The forms of each operation, of 4 or 8 bytes (name) or of one byte
+ * The forms of each operation, of 2, 4 or 8 bytes (name) or of one byte
  * (name8): "rm_r" is r/m OP= reg (00-39 with bit 1 clear, 84, 85),
  * "r_rm" is reg OP= r/m (02-3B), "rm_i" is r/m OP= imm (80, 81, 83, F6,
  * F7), "a_i" is AL/EAX/RAX OP= imm (04-3D, A8, A9).  A memory destination
@@ -217,7 +220,7 @@ static void inc_dec(struct emu_cpu *c, const struct insn *in)
 	} else {
 		a = c->s.gpr[in->rm] & m;
 		r = (dec ? a - 1 : a + 1) & m;
-		c->s.gpr[in->rm] = r;
+		gpr_set(c, in->rm, s, r);
 	}
 	emu_flags_arith(c, dec ? CC_DEC : CC_INC, s, r, a, 1);
 }
@@ -268,7 +271,7 @@ static void imul_r_rm(struct emu_cpu *c, const struct insn *in)
 	uint64_t lo = (uint64_t)p & emu_size_mask(s);
 	bool over = p != (__int128)emu_sign_extend(lo, s);
 
-	c->s.gpr[in->reg] = lo;
+	gpr_set(c, in->reg, s, lo);
 	emu_flags_szp(c, s, lo, over ? RFLAGS_CF | RFLAGS_OF : 0);
 }
 
@@ -432,7 +435,7 @@ enum alu_form { FORM_RM_R, FORM_R_RM, FORM_RM_I, FORM_A_I };
 #define ALU_TEST 8  /* after the eight of 00-3F and 80-83 */
 
 /* The handler for ALU operation aop (0-7 as in ModRM.reg of 80-83, or
- * ALU_TEST) in the given form; wide operands must be 4 or 8 bytes. */
+ * ALU_TEST) in the given form, of any operand size. */
 static uint8_t alu_form(unsigned aop, enum alu_form form, bool byte, unsigned opsize)
 {
 	static const uint8_t first[9] = {
@@ -441,8 +444,6 @@ static uint8_t alu_form(unsigned aop, enum alu_form form, bool byte, unsigned op
 		FAST_test_rm_r,
 	};
 
-	if (!byte && opsize != 4 && opsize != 8)
-		return 0;
 	return first[aop] + form + (byte ? 4 : 0);
 }
 
@@ -481,17 +482,17 @@ uint8_t emu_fast_pick(const struct insn *in, unsigned code_size)
 	case 0x88:
 		return FAST_mov_rm8_r8;
 	case 0x89:
-		return wide ? FAST_mov_rm_r : 0;
+		return FAST_mov_rm_r;
 	case 0x8a:
 		return FAST_mov_r8_rm8;
 	case 0x8b:
-		return wide ? FAST_mov_r_rm : 0;
+		return FAST_mov_r_rm;
 	case 0x8d:
-		return wide && in->has_mem ? FAST_lea : 0;
+		return in->has_mem ? FAST_lea : 0;
 	case 0xa8: case 0xa9:
 		return alu_form(ALU_TEST, FORM_A_I, op == 0xa8, s);
 	case 0xb8 ... 0xbf:
-		return wide ? FAST_mov_r_imm : 0;
+		return FAST_mov_r_imm;
 	case 0xc0: case 0xc1: case 0xd0 ... 0xd3:
 		return FAST_shift_group;
 	case 0xc3:
@@ -499,7 +500,7 @@ uint8_t emu_fast_pick(const struct insn *in, unsigned code_size)
 	case 0xc6:
 		return (in->reg & 7) == 0 ? FAST_mov_rm8_imm : 0;
 	case 0xc7:
-		return wide && (in->reg & 7) == 0 ? FAST_mov_rm_imm : 0;
+		return (in->reg & 7) == 0 ? FAST_mov_rm_imm : 0;
 	case 0xe8:
 		return lm64 && s == 8 ? FAST_call64 : 0;
 	case 0xe9: case 0xeb:
@@ -507,15 +508,15 @@ uint8_t emu_fast_pick(const struct insn *in, unsigned code_size)
 	case 0xf6: case 0xf7:
 		return (in->reg & 7) < 2 ? alu_form(ALU_TEST, FORM_RM_I, op == 0xf6, s) : 0;
 	case 0xff:
-		return wide && (in->reg & 7) < 2 ? FAST_inc_dec : 0;
+		return (in->reg & 7) < 2 ? FAST_inc_dec : 0;
 	case 0x140 ... 0x14f:
-		return wide ? FAST_cmov : 0;
+		return FAST_cmov;
 	case 0x190 ... 0x19f:
 		return FAST_setcc;
 	case 0x1af:
-		return wide ? FAST_imul_r_rm : 0;
+		return FAST_imul_r_rm;
 	case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
-		return wide ? FAST_mov_extend : 0;
+		return FAST_mov_extend;
 	}
 	return 0;
 }
