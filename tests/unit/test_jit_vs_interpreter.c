@@ -89,7 +89,7 @@ static uint8_t disp8(void)
 /* One instruction that changes no control flow (may fault). */
 static void simple_insn(struct code *c)
 {
-	unsigned r1 = reg(), r2 = reg(), k = rnd() % 40;
+	unsigned r1 = reg(), r2 = reg(), k = rnd() % 41;
 	/* byte registers: AL-BH without REX, AL-DIL with (not SPL and BPL:
 	 * RSP and RBP stay the stack and the memory base) */
 	uint8_t rex8 = rnd() & 1 ? 0x40 : 0x3e;  /* REX, or a DS prefix */
@@ -349,6 +349,30 @@ static void simple_insn(struct code *c)
 	case 38:                 /* a byte CMP/TEST, then a Jcc on it: the
 				  * next instruction is one (sequence()) */
 		put(c, 3, rex8, rnd() & 1 ? 0x38 : 0x84, 0xc0 | b2 << 3 | b1);
+		break;
+	case 39:                 /* 16-bit operations: ALU either way and
+				  * with imm8 on [rbp+d8], MOV either way,
+				  * INC/DEC, MOVZX/MOVSX r16, r8, CMP/TEST */
+		switch (rnd() % 6) {
+		case 0:
+			put(c, 4, 0x66, alu | 1 | (rnd() & 2), 0x45 | r1 << 3, disp8());
+			break;
+		case 1:
+			put(c, 5, 0x66, 0x83, 0x45 | alu, disp8(), (uint8_t)rnd());
+			break;
+		case 2:
+			put(c, 4, 0x66, 0x89 | (rnd() & 2), 0x45 | r1 << 3, disp8());
+			break;
+		case 3:
+			put(c, 3, 0x66, 0xff, 0xc0 | (rnd() & 1) << 3 | r1);
+			break;
+		case 4:
+			put(c, 4, 0x66, 0x0f, rnd() & 1 ? 0xb6 : 0xbe, 0xc0 | r1 << 3 | (r2 & 3));
+			break;
+		default:
+			put(c, 3, 0x66, rnd() & 1 ? 0x39 : 0x85, 0xc0 | r2 << 3 | r1);
+			break;
+		}
 		break;
 	case 24:                 /* rarely: DIV r/m (may raise #DE) */
 		if (rnd() % 4 == 0)

@@ -118,7 +118,7 @@ void jit_patch_jump(uint8_t *site, ptrdiff_t rx_delta, const uint8_t *target_rx)
 /*
  * Native operations on two scratch values T0 and T1 (host registers the
  * back end picks; calls clobber them) and the vCPU's fields.  Sizes are
- * 4 or 8 (a 4-byte load zero-extends), stores also 1.
+ * 1, 2, 4 or 8 (loads zero-extend) unless a function says otherwise.
  */
 enum jit_tmp { JIT_T0, JIT_T1 };
 /* The operations of enum jit_alu set the host's arithmetic flags as the
@@ -127,7 +127,7 @@ enum jit_alu { JIT_ADD, JIT_OR, JIT_AND, JIT_SUB, JIT_XOR, JIT_CMP, JIT_TEST };
 /* Conditions in x86 Jcc numbering (0 O, 1 NO, 2 B, ..., 15 G), on the
  * host's flags as the last operation left them. */
 
-/* Loads and stores of 1, 4 or 8 bytes (a byte load zero-extends). */
+/* Loads and stores of 1, 2, 4 or 8 bytes (loads zero-extend). */
 void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size);
 void jit_emit_store(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size);
 void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm);
@@ -187,7 +187,7 @@ void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel);
 void jit_emit_zext32(struct jit_emit *e);
 /* Branch if T0 is not a canonical 48-bit address (clobbers T1). */
 jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e);
-/* T0 = size bytes at host address T0 (a byte zero-extended); size bytes
+/* T0 = size bytes at host address T0 (zero-extended); size bytes
  * at host address T0 = T1. */
 void jit_emit_load_ind(struct jit_emit *e, unsigned size);
 void jit_emit_store_ind(struct jit_emit *e, unsigned size);

@@ -222,6 +222,16 @@ static uint8_t treg(enum jit_tmp t)
 	return t == JIT_T0 ? 0 : 2;
 }
 
+/* The prefix of an operation of size bytes: the operand-size override
+ * for 2, REX.W for 8. */
+static void size_prefix(struct jit_emit *e, unsigned size)
+{
+	if (size == 2)
+		put1(e, 0x66);
+	else if (size == 8)
+		put1(e, 0x48);
+}
+
 /* op [rbx+disp32] with reg: REX.W for 8 bytes. */
 static void rbx_mem(struct jit_emit *e, bool w, uint8_t op, uint8_t reg, int32_t field)
 {
@@ -234,9 +244,9 @@ static void rbx_mem(struct jit_emit *e, bool w, uint8_t op, uint8_t reg, int32_t
 
 void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
 {
-	if (size == 1) {                                   /* movzx r, byte [rbx+field] */
+	if (size <= 2) {                       /* movzx r, byte/word [rbx+field] */
 		put1(e, 0x0f);
-		rbx_mem(e, false, 0xb6, treg(t), field);
+		rbx_mem(e, false, size == 1 ? 0xb6 : 0xb7, treg(t), field);
 		return;
 	}
 	rbx_mem(e, size == 8, 0x8b, treg(t), field);       /* mov r, [rbx+field] */
@@ -244,6 +254,8 @@ void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned s
 
 void jit_emit_store(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
 {
+	if (size == 2)
+		put1(e, 0x66);
 	rbx_mem(e, size == 8, size == 1 ? 0x88 : 0x89, treg(t), field);
 }
 
@@ -255,9 +267,13 @@ void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm)
 
 void jit_emit_store_imm(struct jit_emit *e, int32_t field, unsigned size, int32_t imm)
 {
+	if (size == 2)
+		put1(e, 0x66);
 	rbx_mem(e, size == 8, size == 1 ? 0xc6 : 0xc7, 0, field);
 	if (size == 1)
 		put1(e, (uint8_t)imm);
+	else if (size == 2)
+		put(e, (const uint8_t[]){ (uint8_t)imm, (uint8_t)(imm >> 8) }, 2);
 	else
 		put4(e, (uint32_t)imm);
 }
@@ -269,16 +285,14 @@ void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size)
 		[JIT_XOR] = 0x31, [JIT_CMP] = 0x39, [JIT_TEST] = 0x85,
 	};
 
-	if (size == 8)
-		put1(e, 0x48);
+	size_prefix(e, size);
 	/* op rax, rdx (op al, dl: the byte form is the opcode before) */
 	put(e, (const uint8_t[]){ opcode[op] - (size == 1), 0xd0 }, 2);
 }
 
 void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size)
 {
-	if (size == 8)
-		put1(e, 0x48);
+	size_prefix(e, size);
 	put(e, (const uint8_t[]){ 0xff, dec ? 0xc8 : 0xc0 }, 2);  /* inc/dec rax */
 }
 
@@ -466,8 +480,8 @@ jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e)
 
 void jit_emit_load_ind(struct jit_emit *e, unsigned size)
 {
-	if (size == 1) {
-		put(e, (const uint8_t[]){ 0x0f, 0xb6, 0x00 }, 3);  /* movzx eax, byte [rax] */
+	if (size <= 2) {                           /* movzx eax, byte/word [rax] */
+		put(e, (const uint8_t[]){ 0x0f, size == 1 ? 0xb6 : 0xb7, 0x00 }, 3);
 		return;
 	}
 	if (size == 8)
@@ -477,8 +491,7 @@ void jit_emit_load_ind(struct jit_emit *e, unsigned size)
 
 void jit_emit_store_ind(struct jit_emit *e, unsigned size)
 {
-	if (size == 8)
-		put1(e, 0x48);
+	size_prefix(e, size);
 	/* mov [rax], rdx (dl) */
 	put(e, (const uint8_t[]){ size == 1 ? 0x88 : 0x89, 0x10 }, 2);
 }
@@ -519,8 +532,8 @@ void jit_emit_hold_addr(struct jit_emit *e)
 
 void jit_emit_load_held(struct jit_emit *e, unsigned size)
 {
-	if (size == 1) {
-		put(e, (const uint8_t[]){ 0x0f, 0xb6, 0x07 }, 3);  /* movzx eax, byte [rdi] */
+	if (size <= 2) {                           /* movzx eax, byte/word [rdi] */
+		put(e, (const uint8_t[]){ 0x0f, size == 1 ? 0xb6 : 0xb7, 0x07 }, 3);
 		return;
 	}
 	if (size == 8)
@@ -530,8 +543,7 @@ void jit_emit_load_held(struct jit_emit *e, unsigned size)
 
 void jit_emit_store_held(struct jit_emit *e, unsigned size)
 {
-	if (size == 8)
-		put1(e, 0x48);
+	size_prefix(e, size);
 	/* mov [rdi], rax (al) */
 	put(e, (const uint8_t[]){ size == 1 ? 0x88 : 0x89, 0x07 }, 2);
 }

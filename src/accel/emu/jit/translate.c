@@ -343,15 +343,16 @@ static int32_t reg_field(const struct nat *n, unsigned r)
 	return gpr_field(r);
 }
 
-/* A result's store: a byte operation writes its byte, others the
- * register (a 4-byte result zero-extended, as the handlers do). */
+/* A result's store: a byte or word operation writes its bytes, others
+ * the register (a 4-byte result zero-extended, as the handlers do). */
 static unsigned store_size(const struct nat *n)
 {
-	return n->size == 1 ? 1 : 8;
+	return n->size <= 2 ? n->size : 8;
 }
 
 /* The common start of the pick functions: the operand size, the
- * immediate masked to it; false for sizes without native forms. */
+ * immediate masked to it; false without a fast handler (the slow path
+ * of a memory form). */
 static bool nat_init(const struct insn *in, struct nat *n)
 {
 	memset(n, 0, sizeof(*n));
@@ -359,7 +360,7 @@ static bool nat_init(const struct insn *in, struct nat *n)
 	n->legacy8 = !in->rex;
 	n->src = ~0u;
 	n->imm = in->imm & emu_size_mask(n->size);
-	return in->fast && (n->size == 1 || n->size == 4 || n->size == 8);
+	return in->fast;
 }
 
 /* ModRM.reg of 80-83 and the ALU opcodes 00-3F: the host operation and
@@ -404,7 +405,7 @@ static bool shift_of(const struct insn *in, struct nat *n)
 	static const int kind[8] = { -1, -1, -1, -1, JIT_SHL, JIT_SHR, JIT_SHL, JIT_SAR };
 	unsigned mask = n->size == 8 ? 63 : 31;
 
-	if (!(in->op & 1) || kind[in->reg & 7] < 0)
+	if (!(in->op & 1) || n->size == 2 || kind[in->reg & 7] < 0)
 		return false;
 	n->kind = NAT_SHIFT;
 	n->shift = kind[in->reg & 7];
@@ -480,7 +481,7 @@ static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct n
 		n->dst = in->reg;
 		n->src = in->rm;
 		n->cc = CC_SZP;
-		return true;
+		return n->size != 2;
 	}
 	return false;
 }
@@ -510,7 +511,7 @@ static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *
 		n->kind = NAT_IMUL;
 		n->dst = in->reg;
 		n->cc = CC_SZP;
-		return true;
+		return n->size != 2;
 	}
 	*pre = PRE_DST;                             /* CMP/TEST [m], reg/imm */
 	switch (op) {
@@ -729,7 +730,7 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 			jit_emit_load_ext(e, JIT_T0, n->src_field, n->from, n->sign);
 		if (s == 4)
 			jit_emit_zext32(e);
-		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
 		return;
 	case NAT_SHIFT:
 		emit_shift(e, n, fs);
@@ -774,7 +775,7 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
 		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
 		jit_emit_incdec(e, n->dec, s);
-		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		jit_emit_store_imm(e, F(cc_src2), 8, 1);
 		break;
@@ -826,7 +827,7 @@ enum mem_kind {
 	MEM_RMW,     /* the same, and a store back (pick_native_rmw) */
 };
 
-/* MOV reg, [m]; MOV [m], reg; MOV [m], imm (4 or 8 bytes, 64-bit
+/* MOV reg, [m]; MOV [m], reg; MOV [m], imm (of any size, 64-bit
  * addresses); PUSH and POP of a register; a CALL folded into its block
  * (its target in the page); RET; the native operations that read a
  * memory operand. */
