@@ -205,6 +205,29 @@ ALU_FORMS(xor, OP_XOR, CC_LOGIC, true, false)
 ALU_FORMS(cmp, OP_SUB, CC_SUB, false, false)
 ALU_FORMS(test, OP_AND, CC_LOGIC, false, false)
 
+/* NOT, NEG (F6, F7 /2, /3), written before NEG records the SUB 0 - a;
+ * NOT changes no flag. */
+static void not_neg(struct emu_cpu *c, const struct insn *in)
+{
+	unsigned s = (in->op & 1) ? in->opsize : 1;
+	uint64_t m = emu_size_mask(s), ea = 0, a, r;
+	bool neg = in->reg & 1;
+
+	if (in->has_mem) {
+		ea = insn_ea(c, in);
+		a = emu_read(c, insn_seg(in), ea, s) & m;
+	} else {
+		a = reg_get(c, in, in->rm, s) & m;
+	}
+	r = (neg ? 0 - a : ~a) & m;
+	if (in->has_mem)
+		emu_write(c, insn_seg(in), ea, s, r);
+	else
+		reg_put(c, in, in->rm, s, r);
+	if (neg)
+		record(c, CC_SUB, s, r, 0, a);
+}
+
 /* INC, DEC (FF /0, /1): they keep CF, which emu_flags_arith saves. */
 static void inc_dec(struct emu_cpu *c, const struct insn *in)
 {
@@ -420,7 +443,7 @@ static void ret64(struct emu_cpu *c, const struct insn *in)   /* C3 */
 	ALU_IDS(X, add) ALU_IDS(X, or) ALU_IDS(X, adc) ALU_IDS(X, sbb)	\
 	ALU_IDS(X, and) ALU_IDS(X, sub) ALU_IDS(X, xor) ALU_IDS(X, cmp)	\
 	ALU_IDS(X, test)						\
-	X(inc_dec) X(inc_dec_reg) X(shift_group) X(imul_r_rm) X(nop)			\
+	X(not_neg) X(inc_dec) X(inc_dec_reg) X(shift_group) X(imul_r_rm) X(nop)			\
 	X(mov_rm_r) X(mov_r_rm) X(mov_rm8_r8) X(mov_r8_rm8) X(mov_rm_imm)	\
 	X(mov_rm8_imm) X(mov_r_imm) X(lea) X(mov_extend) X(cmov) X(setcc)	\
 	X(jcc) X(jmp_rel) X(push64) X(pop64) X(call64) X(ret64)
@@ -506,6 +529,8 @@ uint8_t emu_fast_pick(const struct insn *in, unsigned code_size)
 	case 0xe9: case 0xeb:
 		return FAST_jmp_rel;
 	case 0xf6: case 0xf7:
+		if ((in->reg & 7) == 2 || (in->reg & 7) == 3)
+			return FAST_not_neg;
 		return (in->reg & 7) < 2 ? alu_form(ALU_TEST, FORM_RM_I, op == 0xf6, s) : 0;
 	case 0xff:
 		return (in->reg & 7) < 2 ? FAST_inc_dec : 0;

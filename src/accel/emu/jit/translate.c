@@ -289,7 +289,8 @@ static int32_t gpr_field(unsigned r)
 	return F(s.gpr) + 8 * (int32_t)r;
 }
 
-enum native { NAT_NONE, NAT_MOV, NAT_ALU, NAT_INCDEC, NAT_EXT, NAT_SHIFT, NAT_IMUL };
+enum native { NAT_NONE, NAT_MOV, NAT_ALU, NAT_INCDEC, NAT_EXT, NAT_SHIFT, NAT_IMUL, NAT_NOT,
+	      NAT_NEG };
 
 /* Where a native operation's operands come from: guest registers (and
  * the immediate), or one of them already in T0, loaded from memory by
@@ -416,6 +417,15 @@ static bool shift_of(const struct insn *in, struct nat *n)
 	return n->count_cl || n->imm;
 }
 
+/* NOT and NEG (F6, F7 /2, /3) of r/m. */
+static bool not_neg_of(const struct insn *in, struct nat *n)
+{
+	n->kind = (in->reg & 7) == 2 ? NAT_NOT : NAT_NEG;
+	n->dst = in->rm;
+	n->store = true;
+	return (in->reg & 7) == 2 || (in->reg & 7) == 3;
+}
+
 /* Whether in (which has a fast handler, so no LOCK or REP) has a native
  * form with register operands, and which. */
 static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct nat *n)
@@ -439,7 +449,7 @@ static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct n
 		return alu_of(in->reg & 7, n);
 	case 0x84: case 0x85: case 0xa8: case 0xa9: case 0xf6: case 0xf7:
 		if ((op == 0xf6 || op == 0xf7) && (in->reg & 7) >= 2)
-			return false;
+			return not_neg_of(in, n);
 		n->kind = NAT_ALU;
 		n->op = JIT_AND;
 		n->cc = CC_LOGIC;
@@ -533,8 +543,9 @@ static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *
 	return false;
 }
 
-/* ADD/OR/AND/SUB/XOR [m], reg or imm (64-bit code and addresses): the
- * memory operand read and written through one inline TLB lookup. */
+/* ADD/OR/AND/SUB/XOR [m], reg or imm, NOT and NEG [m] (64-bit code and
+ * addresses): the memory operand read and written through one inline
+ * TLB lookup. */
 static bool pick_native_rmw(const struct insn *in, struct nat *n)
 {
 	unsigned op = in->op, aop;
@@ -547,6 +558,8 @@ static bool pick_native_rmw(const struct insn *in, struct nat *n)
 		aop = op >> 3;
 	} else if (op == 0x80 || op == 0x81 || op == 0x83) {
 		aop = in->reg & 7;
+	} else if (op == 0xf6 || op == 0xf7) {
+		return not_neg_of(in, n);
 	} else {
 		return false;
 	}
@@ -780,6 +793,31 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		jit_emit_store_imm(e, F(cc_src2), 8, 1);
 		break;
 	}
+	case NAT_NOT:   /* XOR with all ones; no flag changes */
+		if (pre == PRE_NONE)
+			jit_emit_load(e, JIT_T0, reg_field(n, n->dst), s);
+		jit_emit_load_imm(e, JIT_T1, emu_size_mask(s));
+		jit_emit_alu(e, JIT_XOR, s);
+		if (n->store_held)
+			jit_emit_store_held(e, s);
+		else
+			jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
+		return;
+	case NAT_NEG:   /* 0 - a: the record of SUB */
+		if (pre == PRE_NONE)
+			jit_emit_load(e, JIT_T0, reg_field(n, n->dst), s);
+		jit_emit_copy_t0_to_t1(e);
+		jit_emit_load_imm(e, JIT_T0, 0);
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
+		jit_emit_alu(e, JIT_SUB, s);
+		if (n->store_held)
+			jit_emit_store_held(e, s);
+		else
+			jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		emit_record(e, CC_SUB, s, fs);
+		return;
 	case NAT_NONE:
 		return;
 	}
