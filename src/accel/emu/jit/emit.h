@@ -222,6 +222,9 @@ jit_fixup jit_emit_branch_t1_zero(struct jit_emit *e, uint32_t mask);
  */
 enum jit_shift { JIT_SHL, JIT_SHR, JIT_SAR };
 void jit_emit_shift(struct jit_emit *e, enum jit_shift op, unsigned size);
+/* T0 rotated left or right by count (1 to size * 8 - 1) bits; the
+ * host's flags become meaningless. */
+void jit_emit_rotate(struct jit_emit *e, bool right, unsigned size, uint8_t count);
 void jit_emit_imul(struct jit_emit *e, unsigned size);
 
 static inline uint8_t *jit_emit_rx(const struct jit_emit *e)

@@ -587,6 +587,12 @@ void jit_emit_shift(struct jit_emit *e, enum jit_shift op, unsigned size)
 	put(e, (const uint8_t[]){ 0x09, 0xf2 }, 2);              /* or edx, esi */
 }
 
+void jit_emit_rotate(struct jit_emit *e, bool right, unsigned size, uint8_t count)
+{
+	size_prefix(e, size);
+	put(e, (const uint8_t[]){ 0xc1, right ? 0xc8 : 0xc0, count }, 3);  /* rol/ror rax, n */
+}
+
 void jit_emit_imul(struct jit_emit *e, unsigned size)
 {
 	if (size == 8)

@@ -290,7 +290,7 @@ static int32_t gpr_field(unsigned r)
 }
 
 enum native { NAT_NONE, NAT_MOV, NAT_ALU, NAT_INCDEC, NAT_EXT, NAT_SHIFT, NAT_IMUL, NAT_NOT,
-	      NAT_NEG };
+	      NAT_NEG, NAT_ROT };
 
 /* Where a native operation's operands come from: guest registers (and
  * the immediate), or one of them already in T0, loaded from memory by
@@ -313,6 +313,8 @@ struct nat {
 	bool store_held;           /* ... to memory: the held address */
 	bool dec;
 	bool count_cl;             /* NAT_SHIFT: by CL, else by imm (nonzero) */
+	bool right;                /* NAT_ROT: ROR, else ROL (by imm, nonzero) */
+	bool flags_dead;           /* the next instruction replaces the flags */
 };
 
 /* Byte operations (the ALU, TEST and MOV forms the translator knows). */
@@ -427,7 +429,8 @@ static bool not_neg_of(const struct insn *in, struct nat *n)
 }
 
 /* Whether in (which has a fast handler, so no LOCK or REP) has a native
- * form with register operands, and which. */
+ * form with register operands, and which (ROL and ROR, whose flag
+ * updates the translator does not compute, only for flags_dead). */
 static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct nat *n)
 {
 	unsigned op = in->op, rr = (op & 7) | ((in->rex & 1) << 3);
@@ -484,7 +487,16 @@ static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct n
 	case 0x63: case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
 		ext_of(in, n);
 		return true;
-	case 0xc1: case 0xd1: case 0xd3:
+	case 0xc1: case 0xd1:
+		if ((in->reg & 7) < 2) {    /* ROL, ROR: only where flags_dead */
+			n->kind = NAT_ROT;
+			n->dst = in->rm;
+			n->right = in->reg & 1;
+			n->imm = in->op == 0xd1 ? 1 : in->imm & (n->size == 8 ? 63 : 31);
+			return (n->size == 4 || n->size == 8) && n->imm;
+		}
+		return shift_of(in, n);
+	case 0xd3:
 		return shift_of(in, n);
 	case 0x1af:
 		n->kind = NAT_IMUL;
@@ -756,8 +768,22 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		jit_emit_store(e, JIT_T1, F(cc_src1), 8);
 		jit_emit_store_imm(e, F(cc_src2), 8, 0);
 		break;
+	case NAT_ROT:
+		jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
+		jit_emit_rotate(e, n->right, s, (uint8_t)n->imm);
+		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		return;
 	case NAT_ALU:
 		emit_operands(e, n, pre);
+		if (n->flags_dead) {    /* the record stays the older one */
+			if (n->store)
+				jit_emit_alu(e, n->op, s);
+			if (n->store_held)
+				jit_emit_store_held(e, s);
+			else if (n->store)
+				jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
+			return;
+		}
 		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
 		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
 		jit_emit_alu(e, n->op, s);
@@ -824,6 +850,21 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 	emit_record(e, n->kind == NAT_INCDEC ? (n->dec ? CC_DEC : CC_INC) : n->cc, s, fs);
 }
 
+/*
+ * Whether the flags instruction i of the block writes are dead: the next
+ * instruction is a native register operation that replaces the whole
+ * record without reading it (ALU but ADC/SBB, TEST, NEG).  Nothing runs
+ * between that could fault, leave the block or take an interrupt.
+ */
+static bool flags_dead_after(const struct jit_tb *tb, unsigned i)
+{
+	struct nat n;
+
+	if (i + 1 >= tb->n || !pick_native(tb, &tb->in[i + 1], &n))
+		return false;
+	return n.kind == NAT_ALU || n.kind == NAT_NEG;
+}
+
 /* The host's flags as the guest's after the known record, for a Jcc on
  * condition cc; false if the record is not one this can rebuild. */
 static bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned cc)
@@ -865,6 +906,15 @@ enum mem_kind {
 	MEM_RMW,     /* the same, and a store back (pick_native_rmw) */
 };
 
+/* Whether a direct target (displacement imm after an instruction in the
+ * block's page) is within the emitter's 32-bit offsets of the block. */
+static bool offset_fits(uint64_t imm)
+{
+	int64_t d = (int64_t)imm;
+
+	return d > INT32_MIN + 8192 && d < INT32_MAX - 8192;
+}
+
 /* MOV reg, [m]; MOV [m], reg; MOV [m], imm (of any size, 64-bit
  * addresses); PUSH and POP of a register; a CALL folded into its block
  * (its target in the page); RET; the native operations that read a
@@ -880,7 +930,7 @@ static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 	if (op >= 0x50 && op <= 0x5f)  /* fast only with 8-byte operands */
 		return op < 0x58 ? MEM_PUSH : MEM_POP;
 	if (op == 0xe8)
-		return in->folded ? MEM_CALL : MEM_NONE;
+		return offset_fits(in->imm) ? MEM_CALL : MEM_NONE;
 	if (op == 0xc3)
 		return MEM_RET;
 	if (!in->has_mem || in->adsize != 8 || !nat_init(in, &n))
@@ -920,6 +970,21 @@ struct slow_stub {
 	int64_t off, end;
 	unsigned count;
 };
+
+/* T0 = the direct target rel; a branch taken if it is not canonical. */
+static jit_fixup emit_target_check(struct jit_emit *e, int64_t rel)
+{
+	jit_emit_rip_to(e, JIT_T0, rel);
+	return jit_emit_branch_noncanonical(e);
+}
+
+/* A JMP rel (64-bit code) that did not fold: its target is in another
+ * page. */
+static bool direct_jump_out(const struct jit_tb *tb, const struct insn *in)
+{
+	return tb->code_size == 8 && (in->op == 0xe9 || in->op == 0xeb) && in->fast &&
+	       !in->folded && in->opsize == 8 && offset_fits(in->imm);
+}
 
 /* The fast path of a memory instruction; its slow path is the handler. */
 static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
@@ -1047,7 +1112,12 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 
 		next = emu_walk_next(in, end);  /* relative: the fold's offset */
 		if ((mk = pick_mem(tb, in)) != MEM_NONE) {
-			jit_fixup f = emit_mem(&e, &tlb, mk, in, end, &fs), f2 = NULL;
+			bool leave = mk == MEM_RET || (mk == MEM_CALL && !in->folded);
+			jit_fixup f, f2 = NULL;
+
+			if (leave && mk == MEM_CALL)  /* #GP before the push */
+				f2 = emit_target_check(&e, end + (int64_t)in->imm);
+			f = emit_mem(&e, &tlb, mk, in, end, &fs);
 
 			if (mk == MEM_RET) {
 				/* as ret64: #GP for a non-canonical target
@@ -1060,10 +1130,13 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_alu(&e, JIT_ADD, 8);
 				jit_emit_store(&e, JIT_T0, gpr_field(GPR_RSP), 8);
 				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
+			} else if (leave) {     /* a CALL out of the page */
+				jit_emit_store_rip(&e, F(s.rip), end + (int64_t)in->imm);
+				emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
 			}
-			slows[nslow++] = (struct slow_stub){ f, f2, mk == MEM_RET, e.p, in, off,
+			slows[nslow++] = (struct slow_stub){ f, f2, leave, e.p, in, off,
 							     end, i + 1 };
-			if (mk == MEM_RET)
+			if (leave)
 				break;
 			rip_stale = true;
 			goto next_insn;
@@ -1073,10 +1146,22 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			rip_stale = true;
 			goto next_insn;
 		}
-		if (pick_native(tb, in, &n)) {
+		if (pick_native(tb, in, &n) && (n.kind != NAT_ROT || flags_dead_after(tb, i))) {
+			n.flags_dead = flags_dead_after(tb, i);
 			emit_native(&e, &n, &fs, PRE_NONE);
 			rip_stale = true;
 			goto next_insn;
+		}
+		if (direct_jump_out(tb, in)) {
+			/* RIP = the target, then the jump cache; the handler
+			 * raises #GP for a non-canonical one */
+			jit_fixup f = emit_target_check(&e, end + (int64_t)in->imm);
+
+			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
+			emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
+			slows[nslow++] = (struct slow_stub){ f, NULL, true, e.p, in, off, end,
+							     i + 1 };
+			break;
 		}
 		if (is_jcc(in) && in->opsize == tb->code_size &&
 		    chainable(tb, end + (int64_t)in->imm) && emit_flags(&e, &fs, in->op & 15)) {
