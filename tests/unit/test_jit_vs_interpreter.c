@@ -353,7 +353,7 @@ static void simple_insn(struct code *c)
 	case 39:                 /* 16-bit operations: ALU either way and
 				  * with imm8 on [rbp+d8], MOV either way,
 				  * INC/DEC, MOVZX/MOVSX r16, r8, CMP/TEST;
-				  * NOT/NEG [rbp+d8] of any size */
+				  * NOT/NEG/INC/DEC [rbp+d8] of any size */
 		switch (rnd() % 7) {
 		case 0:
 			put(c, 4, 0x66, alu | 1 | (rnd() & 2), 0x45 | r1 << 3, disp8());
@@ -373,9 +373,13 @@ static void simple_insn(struct code *c)
 		case 5:
 			put(c, 3, 0x66, rnd() & 1 ? 0x39 : 0x85, 0xc0 | r2 << 3 | r1);
 			break;
-		default:
-			put(c, 4, (uint8_t[]){ 0x66, 0x48, 0x3e }[rnd() % 3], 0xf6 | (rnd() & 1),
-			    0x55 | (rnd() & 1) << 3, disp8());
+		default:         /* NOT, NEG; INC, DEC */
+			if (rnd() & 1)
+				put(c, 4, (uint8_t[]){ 0x66, 0x48, 0x3e }[rnd() % 3],
+				    0xf6 | (rnd() & 1), 0x55 | (rnd() & 1) << 3, disp8());
+			else
+				put(c, 4, (uint8_t[]){ 0x66, 0x48, 0x3e }[rnd() % 3], 0xff,
+				    0x45 | (rnd() & 1) << 3, disp8());
 			break;
 		}
 		break;

@@ -222,6 +222,9 @@ jit_fixup jit_emit_branch_t1_zero(struct jit_emit *e, uint32_t mask);
  */
 enum jit_shift { JIT_SHL, JIT_SHR, JIT_SAR };
 void jit_emit_shift(struct jit_emit *e, enum jit_shift op, unsigned size);
+/* T0 = T1 if the host's flags meet condition cc (size 4: T0 zero-
+ * extended either way). */
+void jit_emit_cmov(struct jit_emit *e, unsigned cc, unsigned size);
 /* T0 rotated left or right by count (1 to size * 8 - 1) bits; the
  * host's flags become meaningless. */
 void jit_emit_rotate(struct jit_emit *e, bool right, unsigned size, uint8_t count);

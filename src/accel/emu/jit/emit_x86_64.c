@@ -587,6 +587,12 @@ void jit_emit_shift(struct jit_emit *e, enum jit_shift op, unsigned size)
 	put(e, (const uint8_t[]){ 0x09, 0xf2 }, 2);              /* or edx, esi */
 }
 
+void jit_emit_cmov(struct jit_emit *e, unsigned cc, unsigned size)
+{
+	size_prefix(e, size);
+	put(e, (const uint8_t[]){ 0x0f, 0x40 | (cc & 15), 0xc2 }, 3);  /* cmovcc rax, rdx */
+}
+
 void jit_emit_rotate(struct jit_emit *e, bool right, unsigned size, uint8_t count)
 {
 	size_prefix(e, size);

@@ -290,7 +290,7 @@ static int32_t gpr_field(unsigned r)
 }
 
 enum native { NAT_NONE, NAT_MOV, NAT_ALU, NAT_INCDEC, NAT_EXT, NAT_SHIFT, NAT_IMUL, NAT_NOT,
-	      NAT_NEG, NAT_ROT };
+	      NAT_NEG, NAT_ROT, NAT_CMOV };
 
 /* Where a native operation's operands come from: guest registers (and
  * the immediate), or one of them already in T0, loaded from memory by
@@ -504,6 +504,11 @@ static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct n
 		n->src = in->rm;
 		n->cc = CC_SZP;
 		return n->size != 2;
+	case 0x140 ... 0x14f:  /* CMOVcc: where emit_tb can rebuild the flags */
+		n->kind = NAT_CMOV;
+		n->dst = in->reg;
+		n->src = in->rm;
+		return true;
 	}
 	return false;
 }
@@ -555,7 +560,7 @@ static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *
 	return false;
 }
 
-/* ADD/OR/AND/SUB/XOR [m], reg or imm, NOT and NEG [m] (64-bit code and
+/* ADD/OR/AND/SUB/XOR [m], reg or imm, NOT, NEG, INC, DEC [m] (64-bit code and
  * addresses): the memory operand read and written through one inline
  * TLB lookup. */
 static bool pick_native_rmw(const struct insn *in, struct nat *n)
@@ -572,6 +577,10 @@ static bool pick_native_rmw(const struct insn *in, struct nat *n)
 		aop = in->reg & 7;
 	} else if (op == 0xf6 || op == 0xf7) {
 		return not_neg_of(in, n);
+	} else if (op == 0xff && (in->reg & 7) < 2) {
+		n->kind = NAT_INCDEC;
+		n->dec = in->reg & 1;
+		return true;
 	} else {
 		return false;
 	}
@@ -737,6 +746,27 @@ static void emit_shift(struct jit_emit *e, const struct nat *n, struct flag_stat
 	fs->op = CC_EAGER;  /* either record: not known here */
 }
 
+/* Before INC or DEC: CF survives in cc_carry, computed from the record
+ * before theirs replaces it (as emu_flags_arith does).  It may call C. */
+static void emit_keep_cf(struct jit_emit *e, const struct flag_state *fs)
+{
+	jit_fixup keep;
+
+	if (fs->op == CC_LOGIC) {
+		jit_emit_store_imm(e, F(cc_carry), 8, 0);
+	} else if (fs->op == CC_SUB || fs->op == CC_ADD) {
+		emit_cf(e, fs);
+		jit_emit_store_cf(e, F(cc_carry));
+	} else if (fs->op == CC_SZP) {  /* CF is bit 0 of the word */
+		jit_emit_cf_from(e, F(cc_src1));
+		jit_emit_store_cf(e, F(cc_carry));
+	} else if (fs->op == CC_EAGER) {
+		keep = jit_emit_branch_field_in(e, F(cc_op), CC_INC, CC_DEC);
+		jit_emit_call_store_bool(e, (const void *)emu_cf, F(cc_carry));
+		jit_emit_bind(e, keep);
+	}  /* after INC or DEC it is in cc_carry already */
+}
+
 static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_state *fs,
 			enum preload pre)
 {
@@ -793,32 +823,20 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 			jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		break;
-	case NAT_INCDEC: {
-		/* CF survives in cc_carry: computed from the record before
-		 * this one replaces it (emu_flags_arith) */
-		jit_fixup keep;
-
-		if (fs->op == CC_LOGIC) {
-			jit_emit_store_imm(e, F(cc_carry), 8, 0);
-		} else if (fs->op == CC_SUB || fs->op == CC_ADD) {
-			emit_cf(e, fs);
-			jit_emit_store_cf(e, F(cc_carry));
-		} else if (fs->op == CC_SZP) {  /* CF is bit 0 of the word */
-			jit_emit_cf_from(e, F(cc_src1));
-			jit_emit_store_cf(e, F(cc_carry));
-		} else if (fs->op == CC_EAGER) {
-			keep = jit_emit_branch_field_in(e, F(cc_op), CC_INC, CC_DEC);
-			jit_emit_call_store_bool(e, (const void *)emu_cf, F(cc_carry));
-			jit_emit_bind(e, keep);
-		}  /* after INC or DEC it is in cc_carry already */
-		jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
+	case NAT_INCDEC:
+		if (pre == PRE_NONE) {  /* for memory, emit_mem did it first */
+			emit_keep_cf(e, fs);
+			jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
+		}
 		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
 		jit_emit_incdec(e, n->dec, s);
-		jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
+		if (n->store_held)
+			jit_emit_store_held(e, s);
+		else
+			jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		jit_emit_store_imm(e, F(cc_src2), 8, 1);
 		break;
-	}
 	case NAT_NOT:   /* XOR with all ones; no flag changes */
 		if (pre == PRE_NONE)
 			jit_emit_load(e, JIT_T0, reg_field(n, n->dst), s);
@@ -844,6 +862,7 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		emit_record(e, CC_SUB, s, fs);
 		return;
+	case NAT_CMOV:  /* emit_tb's, after the flags */
 	case NAT_NONE:
 		return;
 	}
@@ -1002,8 +1021,8 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 
 	if (k == MEM_NATIVE)
 		pick_native_mem(in, &n, &pre, &s);
-	if (k == MEM_RMW)
-		pick_native_rmw(in, &n);
+	if (k == MEM_RMW && pick_native_rmw(in, &n) && n.kind == NAT_INCDEC)
+		emit_keep_cf(e, fs);  /* before the held address: it may call C */
 
 	if (stack)
 		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0,
@@ -1146,7 +1165,17 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			rip_stale = true;
 			goto next_insn;
 		}
-		if (pick_native(tb, in, &n) && (n.kind != NAT_ROT || flags_dead_after(tb, i))) {
+		if (pick_native(tb, in, &n) && n.kind == NAT_CMOV) {
+			if (emit_flags(&e, &fs, in->op & 15)) {
+				jit_emit_load(&e, JIT_T0, gpr_field(n.dst), n.size);
+				jit_emit_load(&e, JIT_T1, gpr_field(n.src), n.size);
+				jit_emit_cmov(&e, in->op & 15, n.size);
+				jit_emit_store(&e, JIT_T0, gpr_field(n.dst), store_size(&n));
+				rip_stale = true;
+				goto next_insn;
+			}
+		} else if (pick_native(tb, in, &n) &&
+			   (n.kind != NAT_ROT || flags_dead_after(tb, i))) {
 			n.flags_dead = flags_dead_after(tb, i);
 			emit_native(&e, &n, &fs, PRE_NONE);
 			rip_stale = true;
