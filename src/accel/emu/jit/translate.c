@@ -1193,7 +1193,9 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			break;
 		}
 		if (is_jcc(in) && in->opsize == tb->code_size &&
-		    chainable(tb, end + (int64_t)in->imm) && emit_flags(&e, &fs, in->op & 15)) {
+		    (chainable(tb, end + (int64_t)in->imm) ||
+		     (tb->code_size == 8 && offset_fits(in->imm))) &&
+		    emit_flags(&e, &fs, in->op & 15)) {
 			taken[nt++] = (struct taken_stub){
 				jit_emit_branch_cc(&e, in->op & 15), i + 1,
 				end + (int64_t)in->imm, end, off, in };
@@ -1288,9 +1290,12 @@ next_insn:
 
 		jit_emit_bind(&e, t->f);
 		/* outside 64-bit code a target past the CS limit (or at the IP
-		 * wrap) is the handler's business: #GP */
+		 * wrap) is the handler's business: #GP; so is a non-canonical
+		 * one in another page in 64-bit code */
 		if (tb->code_size != 8)
 			slow = jit_emit_branch_rip_ge(&e, t->rel, F(jit_rip_limit));
+		else if (!chainable(tb, t->rel))
+			slow = emit_target_check(&e, t->rel);
 		jit_emit_store_rip(&e, F(s.rip), t->rel);
 		emit_exit(j, &e, tb, t->count, true, t->rel);
 		if (slow) {
