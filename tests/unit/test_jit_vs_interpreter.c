@@ -422,8 +422,8 @@ static void sequence(struct code *c)
 				put(c, 5, 0xe8, 0, 0, 0, 0);  /* call sub */
 				calls[ncalls++] = c->n;
 			} else if (rnd() % 16 == 0 && nind < 64) {
-				/* call sub through RAX (a general
-				 * instruction without a fast handler):
+				/* call sub through RAX (a fast handler
+				 * in 64-bit code, general in 32-bit):
 				 * lea rax, [rip+sub] or mov eax, sub */
 				if (mode32)
 					put(c, 5, 0xb8, 0, 0, 0, 0);

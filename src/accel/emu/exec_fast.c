@@ -425,6 +425,22 @@ static void call64(struct emu_cpu *c, const struct insn *in)  /* E8 */
 	jump_near(c, 8, target);
 }
 
+/* CALL and JMP near through r/m (FF /2, /4): 8-byte operands in 64-bit
+ * code whatever the prefixes. */
+static void call_ind64(struct emu_cpu *c, const struct insn *in)
+{
+	uint64_t target = rm_get(c, in, 8), sp = c->s.gpr[GPR_RSP] - 8;
+
+	emu_write(c, SEG_SS, sp, 8, c->s.rip);
+	c->s.gpr[GPR_RSP] = sp;
+	jump_near(c, 8, target);
+}
+
+static void jmp_ind64(struct emu_cpu *c, const struct insn *in)
+{
+	jump_near(c, 8, rm_get(c, in, 8));
+}
+
 static void ret64(struct emu_cpu *c, const struct insn *in)   /* C3 */
 {
 	uint64_t target = emu_read(c, SEG_SS, c->s.gpr[GPR_RSP], 8);
@@ -446,7 +462,8 @@ static void ret64(struct emu_cpu *c, const struct insn *in)   /* C3 */
 	X(not_neg) X(inc_dec) X(inc_dec_reg) X(shift_group) X(imul_r_rm) X(nop)			\
 	X(mov_rm_r) X(mov_r_rm) X(mov_rm8_r8) X(mov_r8_rm8) X(mov_rm_imm)	\
 	X(mov_rm8_imm) X(mov_r_imm) X(lea) X(mov_extend) X(cmov) X(setcc)	\
-	X(jcc) X(jmp_rel) X(push64) X(pop64) X(call64) X(ret64)
+	X(jcc) X(jmp_rel) X(push64) X(pop64) X(call64) X(ret64)	\
+	X(call_ind64) X(jmp_ind64)
 
 #define FAST_ID(name) FAST_##name,
 enum { FAST_NONE, FAST_HANDLERS(FAST_ID) FAST_COUNT };
@@ -533,6 +550,8 @@ uint8_t emu_fast_pick(const struct insn *in, unsigned code_size)
 			return FAST_not_neg;
 		return (in->reg & 7) < 2 ? alu_form(ALU_TEST, FORM_RM_I, op == 0xf6, s) : 0;
 	case 0xff:
+		if ((in->reg & 7) == 2 || (in->reg & 7) == 4)
+			return lm64 ? ((in->reg & 7) == 2 ? FAST_call_ind64 : FAST_jmp_ind64) : 0;
 		return (in->reg & 7) < 2 ? FAST_inc_dec : 0;
 	case 0x140 ... 0x14f:
 		return FAST_cmov;

@@ -209,6 +209,8 @@ static bool may_branch(const struct insn *in)
 	case 0x70 ... 0x7f: case 0x180 ... 0x18f:
 	case 0xc3: case 0xe8: case 0xe9: case 0xeb:
 		return true;
+	case 0xff:                     /* CALL, JMP near indirect */
+		return (in->reg & 7) == 2 || (in->reg & 7) == 4;
 	}
 	return false;
 }
@@ -222,7 +224,7 @@ static bool is_jcc(const struct insn *in)
 static bool may_write(const struct insn *in)
 {
 	return (in->has_mem && in->op != 0x8d) || (in->op >= 0x50 && in->op <= 0x57) ||
-	       in->op == 0xe8;
+	       in->op == 0xe8 || (in->op == 0xff && (in->reg & 7) == 2);
 }
 
 /* After a chainable exit's jump (5 bytes): the successor's physical
