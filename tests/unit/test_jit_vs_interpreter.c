@@ -431,6 +431,19 @@ static void sequence(struct code *c)
 					put(c, 7, 0x48, 0x8d, 0x05, 0, 0, 0, 0);
 				ind[nind++] = c->n;
 				put(c, 2, 0xff, 0xd0);
+			} else if (!mode32 && rnd() % 16 == 0) {
+				/* JMP through RAX or through [rbp+d8] to
+				 * the instruction after it */
+				if (rnd() & 1) {
+					put(c, 7, 0x48, 0x8d, 0x05, 2, 0, 0, 0);
+					put(c, 2, 0xff, 0xe0);
+				} else {
+					uint8_t d = disp8();
+
+					put(c, 7, 0x48, 0x8d, 0x05, 7, 0, 0, 0);
+					put(c, 4, 0x48, 0x89, 0x45, d);
+					put(c, 3, 0xff, 0x65, d);
+				}
 			} else if (rnd() % 5 == 0) {  /* Jcc over the next instruction */
 				struct code t = { .n = 0 };
 				simple_insn(&t);

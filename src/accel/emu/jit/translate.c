@@ -923,6 +923,7 @@ static bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned
 
 enum mem_kind {
 	MEM_NONE, MEM_LOAD, MEM_STORE, MEM_STORE_IMM, MEM_PUSH, MEM_POP, MEM_CALL, MEM_RET,
+	MEM_JMP,     /* JMP near through memory: T0 = the target */
 	MEM_NATIVE,  /* a load, then a native operation (pick_native_mem) */
 	MEM_RMW,     /* the same, and a store back (pick_native_rmw) */
 };
@@ -937,8 +938,8 @@ static bool offset_fits(uint64_t imm)
 }
 
 /* MOV reg, [m]; MOV [m], reg; MOV [m], imm (of any size, 64-bit
- * addresses); PUSH and POP of a register; a CALL folded into its block
- * (its target in the page); RET; the native operations that read a
+ * addresses); PUSH and POP of a register; CALL (direct, or through a
+ * register); RET; JMP through memory; the native operations that read a
  * memory operand. */
 static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 {
@@ -954,6 +955,10 @@ static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 		return offset_fits(in->imm) ? MEM_CALL : MEM_NONE;
 	if (op == 0xc3)
 		return MEM_RET;
+	if (op == 0xff && (in->reg & 7) == 2 && !in->has_mem)
+		return MEM_CALL;
+	if (op == 0xff && (in->reg & 7) == 4 && in->has_mem && in->adsize == 8)
+		return MEM_JMP;
 	if (!in->has_mem || in->adsize != 8 || !nat_init(in, &n))
 		return MEM_NONE;
 	switch (op) {
@@ -1013,8 +1018,9 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 			  struct flag_state *fs)
 {
 	bool stack = k == MEM_PUSH || k == MEM_POP || k == MEM_CALL || k == MEM_RET;
-	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET || k == MEM_NATIVE;
-	unsigned s = stack ? 8 : op_size(in);
+	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET || k == MEM_NATIVE ||
+		    k == MEM_JMP;
+	unsigned s = stack || k == MEM_JMP ? 8 : op_size(in);
 	unsigned r = (in->op & 7) | ((in->rex & 1) << 3);
 	int seg = insn_seg(in);
 	enum preload pre = PRE_NONE;
@@ -1073,6 +1079,7 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 		}
 		break;
 	case MEM_RET:   /* T0 = the target; emit_tb does the rest */
+	case MEM_JMP:
 		jit_emit_load_ind(e, 8);
 		break;
 	case MEM_NATIVE:  /* the handler's record either way: fs holds */
@@ -1133,11 +1140,19 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 
 		next = emu_walk_next(in, end);  /* relative: the fold's offset */
 		if ((mk = pick_mem(tb, in)) != MEM_NONE) {
-			bool leave = mk == MEM_RET || (mk == MEM_CALL && !in->folded);
+			bool leave = mk == MEM_RET || mk == MEM_JMP || (mk == MEM_CALL && !in->folded);
+			bool indirect = in->op == 0xff;
 			jit_fixup f, f2 = NULL;
 
-			if (leave && mk == MEM_CALL)  /* #GP before the push */
+			if (mk == MEM_CALL && indirect) {
+				/* RIP = the register's target, #GP before
+				 * the push (the slow path sets RIP again) */
+				jit_emit_load(&e, JIT_T0, gpr_field(in->rm), 8);
+				f2 = jit_emit_branch_noncanonical(&e);
+				jit_emit_store(&e, JIT_T0, F(s.rip), 8);
+			} else if (leave && mk == MEM_CALL) {  /* #GP before the push */
 				f2 = emit_target_check(&e, end + (int64_t)in->imm);
+			}
 			f = emit_mem(&e, &tlb, mk, in, end, &fs);
 
 			if (mk == MEM_RET) {
@@ -1151,6 +1166,12 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_alu(&e, JIT_ADD, 8);
 				jit_emit_store(&e, JIT_T0, gpr_field(GPR_RSP), 8);
 				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
+			} else if (mk == MEM_JMP) {
+				f2 = jit_emit_branch_noncanonical(&e);
+				jit_emit_store(&e, JIT_T0, F(s.rip), 8);
+				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
+			} else if (leave && indirect) {
+				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
 			} else if (leave) {     /* a CALL out of the page */
 				jit_emit_store_rip(&e, F(s.rip), end + (int64_t)in->imm);
 				emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
@@ -1161,6 +1182,19 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				break;
 			rip_stale = true;
 			goto next_insn;
+		}
+		if (tb->code_size == 8 && in->fast && in->op == 0xff && (in->reg & 7) == 4 &&
+		    !in->has_mem) {
+			/* JMP through a register: on to the jump cache */
+			jit_fixup f;
+
+			jit_emit_load(&e, JIT_T0, gpr_field(in->rm), 8);
+			f = jit_emit_branch_noncanonical(&e);
+			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
+			emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
+			slows[nslow++] = (struct slow_stub){ f, NULL, true, e.p, in, off, end,
+							     i + 1 };
+			break;
 		}
 		if (pick_lea(in)) {
 			emit_lea(&e, in, end);
