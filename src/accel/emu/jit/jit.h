@@ -44,8 +44,12 @@ struct emu_jit {
 	const uint8_t *epilogue;   /* executable address */
 	struct jit_tb *tbs;        /* metadata, flushed with the code */
 	unsigned ntbs, max_tbs;
+	/* by physical address: 1 + the index of the latest translation
+	 * there (0: none), so that a block the decode cache evicted and
+	 * decodes again finds its code */
+	uint32_t *tb_index;
 	/* statistics (wirt -v -v prints them when the vCPU goes) */
-	uint64_t translated, flushes, code_bytes, translate_ns;
+	uint64_t translated, found_again, flushes, code_bytes, translate_ns;
 };
 
 /* Per-vCPU set-up (before the sandbox) and tear-down. */
