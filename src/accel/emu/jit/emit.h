@@ -107,9 +107,13 @@ struct jit_jc_entry {
 	uint32_t unused;
 	const uint8_t *chain_entry;
 };
-void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const struct jit_jc_entry *jc,
-		      uint32_t mask, int32_t rip_field, int32_t tlb_gen_field,
-		      int32_t cpl_field, int32_t chain_field, const uint8_t *epilogue_rx);
+/* The jump cache lookup, emitted once per code cache: on to the block
+ * for c->rip_field if its entry matches (TLB generation and CPL too),
+ * else back to C; exits jump to it after counting. */
+void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint32_t mask,
+			int32_t rip_field, int32_t tlb_gen_field, int32_t cpl_field,
+			int32_t chain_field, const uint8_t *epilogue_rx);
+void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const uint8_t *lookup_rx);
 
 /* Point the jump at site (writable address; rx_delta as in jit_emit) at
  * target (executable address). */

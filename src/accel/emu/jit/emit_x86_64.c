@@ -610,13 +610,19 @@ void jit_emit_imul(struct jit_emit *e, unsigned size)
 
 _Static_assert(sizeof(struct jit_jc_entry) == 32, "jump cache entries are 32 bytes");
 
-void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const struct jit_jc_entry *jc,
-		      uint32_t mask, int32_t rip_field, int32_t tlb_gen_field,
-		      int32_t cpl_field, int32_t chain_field, const uint8_t *epilogue_rx)
+void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const uint8_t *lookup_rx)
+{
+	add_count(e, count);
+	put1(e, 0xe9);                                      /* jmp lookup */
+	put_rel32(e, lookup_rx);
+}
+
+void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint32_t mask,
+			int32_t rip_field, int32_t tlb_gen_field, int32_t cpl_field,
+			int32_t chain_field, const uint8_t *epilogue_rx)
 {
 	jit_fixup miss[3];
 
-	add_count(e, count);
 	rbx_mem(e, true, 0x8b, 0, rip_field);               /* mov rax, [rbx+rip] */
 	/* edx = jit_jc_slot(rax, mask) */
 	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);   /* mov rdx, rax */

@@ -42,6 +42,7 @@ struct emu_jit {
 	struct code_cache cc;
 	struct jit_jc_entry *jc;   /* indirect exits in 64-bit code, by RIP */
 	const uint8_t *epilogue;   /* executable address */
+	const uint8_t *jc_lookup;  /* executable address */
 	struct jit_tb *tbs;        /* metadata, flushed with the code */
 	unsigned ntbs, max_tbs;
 	/* by physical address: 1 + the index of the latest translation

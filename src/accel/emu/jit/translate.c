@@ -216,6 +216,9 @@ static void flush(struct emu_cpu *c)
 	jit_emit_init(&e, j->cc.rw, j->cc.rw + j->cc.size, j->cc.rx - j->cc.rw);
 	j->epilogue = jit_emit_rx(&e);
 	jit_emit_epilogue(&e);
+	j->jc_lookup = jit_emit_rx(&e);
+	jit_emit_jc_lookup(&e, j->jc, JIT_JC_SIZE - 1, F(s.rip), F(tlb_gen), F(cpl),
+			   F(jit_chain_from), j->epilogue);
 	j->cc.used = e.p - j->cc.rw;
 }
 
@@ -276,8 +279,7 @@ static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb
 	uint8_t *site;
 
 	if (chain && !chainable(tb, rel) && tb->code_size == 8) {
-		jit_emit_jc_exit(e, count, j->jc, JIT_JC_SIZE - 1, F(s.rip), F(tlb_gen), F(cpl),
-				 F(jit_chain_from), j->epilogue);
+		jit_emit_jc_exit(e, count, j->jc_lookup);
 		return;
 	}
 	if (!chain || !chainable(tb, rel)) {
@@ -1312,6 +1314,11 @@ next_insn:
 	}
 	for (i = 0; i < ns; i++) {
 		jit_emit_bind(&e, stubs[i].f);
+		/* the plain exits of one instruction (its write hit code, a
+		 * device shut down) share their code */
+		while (i + 1 < ns && !stubs[i].chain && !stubs[i + 1].chain &&
+		       stubs[i + 1].count == stubs[i].count)
+			jit_emit_bind(&e, stubs[++i].f);
 		emit_exit(j, &e, tb, stubs[i].count, stubs[i].chain, stubs[i].rel);
 	}
 	for (i = 0; i < nslow; i++) {
