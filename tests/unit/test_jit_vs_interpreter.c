@@ -448,8 +448,12 @@ static void sequence(struct code *c)
 				struct code t = { .n = 0 };
 				simple_insn(&t);
 				/* or LOOP/LOOPE/LOOPNE/JRCXZ: general
-				 * instructions in mid-block that branch */
-				put(c, 2, rnd() % 4 ? 0x70 | (rnd() % 16) : 0xe0 | (rnd() % 4), t.n);
+				 * instructions in mid-block that branch;
+				 * or JMP (folded in 64-bit code) */
+				unsigned kind = rnd() % 8;
+
+				put(c, 2, kind < 5 ? 0x70 | (rnd() % 16) :
+					  kind < 7 ? 0xe0 | (rnd() % 4) : 0xeb, t.n);
 				memcpy(c->b + c->n, t.b, t.n);
 				c->n += t.n;
 			} else {

@@ -587,6 +587,11 @@ void jit_emit_shift(struct jit_emit *e, enum jit_shift op, unsigned size)
 	put(e, (const uint8_t[]){ 0x09, 0xf2 }, 2);              /* or edx, esi */
 }
 
+void jit_emit_setcc(struct jit_emit *e, unsigned cc)
+{
+	put(e, (const uint8_t[]){ 0x0f, 0x90 | (cc & 15), 0xc0 }, 3);  /* setcc al */
+}
+
 void jit_emit_cmov(struct jit_emit *e, unsigned cc, unsigned size)
 {
 	size_prefix(e, size);

@@ -1220,6 +1220,21 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			rip_stale = true;
 			goto next_insn;
 		}
+		if (in->folded && in->op != 0xe8) {
+			/* a JMP the block goes on after: nothing to do */
+			rip_stale = true;
+			goto next_insn;
+		}
+		if (in->op >= 0x190 && in->op <= 0x19f && in->fast && !in->has_mem &&
+		    emit_flags(&e, &fs, in->op & 15)) {
+			/* SETcc of a register (AH-BH without REX) */
+			struct nat b = { .size = 1, .legacy8 = !in->rex };
+
+			jit_emit_setcc(&e, in->op & 15);
+			jit_emit_store(&e, JIT_T0, reg_field(&b, in->rm), 1);
+			rip_stale = true;
+			goto next_insn;
+		}
 		if (pick_native(tb, in, &n) && n.kind == NAT_CMOV) {
 			if (emit_flags(&e, &fs, in->op & 15)) {
 				jit_emit_load(&e, JIT_T0, gpr_field(n.dst), n.size);
