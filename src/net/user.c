@@ -434,10 +434,22 @@ static int parse_endpoint(const char *s, size_t len, struct in_addr *addr,
 	return 0;
 }
 
-static int listen_fwd(struct net_user *u, const struct user_fwd *f)
+/* Listen on f's host port, trying for up to patience_ms while it is in
+ * use: a migration's sender lets go of its ports just before the switch-
+ * over, but its network thread holds a closed listening socket until
+ * its poll returns, which on a busy host can take a moment. */
+static int listen_fwd(struct net_user *u, const struct user_fwd *f, unsigned patience_ms)
 {
-	if (slirp_add_hostfwd(u->slirp, f->udp, f->host, f->host_port, f->guest,
-			      f->guest_port) < 0) {
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
+	unsigned waited = 0;
+
+	while (slirp_add_hostfwd(u->slirp, f->udp, f->host, f->host_port, f->guest,
+				 f->guest_port) < 0) {
+		if (waited < patience_ms) {
+			nanosleep(&pause, NULL);
+			waited += 10;
+			continue;
+		}
 		log_error("--net user,hostfwd=%s:%s:%d-...: cannot listen on host port %d (in use?)",
 			  f->udp ? "udp" : "tcp", inet_ntoa(f->host), f->host_port,
 			  f->host_port);
@@ -469,7 +481,7 @@ static int add_hostfwd(struct net_user *u, const char *spec)
 		return -EINVAL;
 	}
 	u->fwds[u->nfwds++] = f;
-	return u->fwds_listening ? listen_fwd(u, &f) : 0;
+	return u->fwds_listening ? listen_fwd(u, &f, 0) : 0;
 bad:
 	log_error("--net user,hostfwd=%s: give tcp|udp:[HOSTADDR]:HOSTPORT-"
 		  "[GUESTADDR]:GUESTPORT, e.g. tcp::2222-:22", spec);
@@ -487,13 +499,20 @@ static int user_host_ports(struct net_backend *nb, bool take)
 
 	pthread_mutex_lock(&u->lock);
 	if (take != u->fwds_listening) {
-		for (i = 0; i < u->nfwds && !ret; i++) {
+		for (i = 0; i < u->nfwds; i++) {
 			const struct user_fwd *f = &u->fwds[i];
 
-			if (take)
-				ret = listen_fwd(u, f);
-			else
+			if (!take) {
 				slirp_remove_hostfwd(u->slirp, f->udp, f->host, f->host_port);
+				continue;
+			}
+			ret = listen_fwd(u, f, 2000);
+			if (ret) {      /* all or none: let go of those taken */
+				while (i--)
+					slirp_remove_hostfwd(u->slirp, u->fwds[i].udp,
+							     u->fwds[i].host, u->fwds[i].host_port);
+				break;
+			}
 		}
 		u->fwds_listening = take && !ret;
 	}
