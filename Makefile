@@ -141,7 +141,7 @@ unit: $(UNIT_BINS)
 
 # The default Linux guest (Debian kernel + busybox initramfs), built once.
 default-guest: guest/vmlinuz
-guest/vmlinuz guest/initrd.img: scripts/build-guest.sh
+guest/vmlinuz guest/initrd.img &: scripts/build-guest.sh
 	sh scripts/build-guest.sh
 
 integration: wirt guests guest/vmlinuz
