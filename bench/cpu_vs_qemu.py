@@ -2,9 +2,9 @@
 """wirt's emulator against QEMU's TCG on tiny CPU-bound guests.
 
 Each guest (tests/guests/bench_*.S, built by make; the *64 ones in 64-bit
-mode, the others in 32-bit protected mode) runs a fixed amount of
-work and ends through the debug-exit port.  Runs each under wirt's
-translator (`--accel emu`, the default), wirt's interpreter (`--accel
+mode, bench_loop16 in real mode, the others in 32-bit protected mode)
+runs a fixed amount of work and ends through the debug-exit port.  Runs
+each under wirt's translator (`--accel emu`, the default), wirt's interpreter (`--accel
 emu,jit=off`) and `qemu-system-x86_64 -accel tcg` in the same run, best
 of three, and prints seconds, ns per loop iteration of each and the
 wirt/QEMU ratios (above 1 means wirt is slower).  Start-up time is
@@ -25,6 +25,8 @@ BENCHES = {
     "bench_loop": 100_000_000,      # DEC + JNZ
     "bench_memcpy": 64 * 262144,    # load, store, 2 adds, DEC, JNZ
     "bench_call": 20_000_000,       # CALL, ADD, RET, DEC, JNZ
+    # Real mode: ADD reg, ADD [mem], DEC, JNZ on 16-bit operands.
+    "bench_loop16": 50_000_000,
     # The same in 64-bit mode, where most of the emulator's fast paths are.
     "bench_memcpy64": 128 * 131072,  # load, store, 2 adds, DEC, JNZ
     "bench_call64": 20_000_000,     # CALL, ADD, RET, DEC, JNZ

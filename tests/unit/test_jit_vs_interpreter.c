@@ -31,6 +31,9 @@
 #define COUNTER_GPA 0x103000  /* the loop counter in 32-bit code */
 
 static bool mode32;
+/* Segment base of DS, ES and SS in 32-bit code: RBP and RSP are offsets
+ * that much below the linear addresses of the data and the stack. */
+static uint32_t seg_base;
 
 static struct emu_harness h;
 static struct emu_cpu *cpu;
@@ -583,8 +586,8 @@ static void random_sequences(void)
 		new_code(&c);
 		for (int r = 0; r < 16; r++)
 			in.gpr[r] = rnd() % 3 ? rnd() : rnd() % 64;
-		in.gpr[GPR_RSP] = STACK_TOP;
-		in.gpr[GPR_RBP] = DATA_GPA + DATA_SIZE / 2;
+		in.gpr[GPR_RSP] = STACK_TOP - seg_base;
+		in.gpr[GPR_RBP] = DATA_GPA + DATA_SIZE / 2 - seg_base;
 		in.flags = (rnd() & 0x8d5) | RFLAGS_FIXED | RFLAGS_IF;
 		for (unsigned i = 0; i < DATA_SIZE; i += 8) {
 			uint64_t v = rnd();
@@ -618,8 +621,10 @@ static void test_random_sequences(void **state)
 	random_sequences();
 }
 
-/* Flat 32-bit protected mode without paging. */
-static void test_random_sequences_32(void **state)
+/* 32-bit protected mode without paging; flat segments, or DS, ES and SS
+ * at base seg_base and SS with a limit cut through the data (accesses
+ * off RBP past RBP + 0x60 raise #SS unless a DS prefix makes them DS's). */
+static void run_32(uint32_t base)
 {
 	struct cpu_state s;
 
@@ -627,15 +632,35 @@ static void test_random_sequences_32(void **state)
 	s.cr0 = CR0_PE | CR0_ET | CR0_NE;
 	s.cr4 = CR4_OSFXSR | CR4_OSXMMEXCPT;  /* SSE as in 64-bit code */
 	s.seg[SEG_CS] = cpu_flat_code_segment(0x08, false);
-	for (int i = SEG_ES; i <= SEG_GS; i++)
-		if (i != SEG_CS)
-			s.seg[i] = cpu_flat_data_segment(0x10);
+	for (int i = SEG_ES; i <= SEG_GS; i++) {
+		if (i == SEG_CS)
+			continue;
+		s.seg[i] = cpu_flat_data_segment(0x10);
+		if (base && i <= SEG_DS) {
+			s.seg[i].base = base;
+			s.seg[i].limit = 0xffffffff - base;
+		}
+	}
+	if (base)
+		s.seg[SEG_SS].limit = DATA_GPA + DATA_SIZE / 2 - base + 0x60;
 	assert_int_equal(accel_emu_ops.vcpu_set_state(&h.vcpu, &s), 0);
 	assert_int_equal(cpu->code_size, 4);
 	mode32 = true;
+	seg_base = base;
 	random_sequences();
 	mode32 = false;
+	seg_base = 0;
 	emu_harness_long_mode(&h);
+}
+
+static void test_random_sequences_32(void **state)
+{
+	run_32(0);
+}
+
+static void test_random_sequences_32_segmented(void **state)
+{
+	run_32(0x1000);
 }
 
 /* The code cache fills and is flushed whole; the translations after a
@@ -731,6 +756,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_sequences),
 		cmocka_unit_test(test_random_sequences_32),
+		cmocka_unit_test(test_random_sequences_32_segmented),
 		cmocka_unit_test(test_flush_when_full),
 		cmocka_unit_test(test_rewritten_code_left_to_interpreter),
 		cmocka_unit_test(test_general_insn_rewrites_its_block),

@@ -166,6 +166,23 @@ void jit_emit_jump_to(struct jit_emit *e, const uint8_t *target_rw);
  */
 void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t rip_rel,
 		 int32_t index_field, unsigned scale, int32_t disp, int32_t seg_base_field);
+/* A segment register in the vCPU: its fields' offsets. */
+struct jit_seg_layout {
+	int32_t base;       /* 8 bytes */
+	int32_t limit;      /* 4 bytes, byte granular */
+	int32_t type_s;     /* 2 bytes: the type field, then S */
+	int32_t unusable;   /* 1 byte */
+};
+/*
+ * 16- and 32-bit code: T0 (an offset before wrapping) becomes the linear
+ * address of size bytes there in the segment, adsize (2 or 4) giving the
+ * wrap.  Only a usable, expand-up, writable data segment (type 2 or 3, S
+ * set) with the whole access within its limit is handled; otherwise a
+ * branch in fail[0..2] is taken (the caller's slow path, where the
+ * interpreter raises what it must).  Clobbers T1 and RCX.
+ */
+void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,
+			 unsigned adsize, unsigned size, jit_fixup fail[3]);
 /* Where the software TLB lives in the vCPU and how its entries look. */
 struct jit_tlb_layout {
 	int32_t table;        /* field: the first entry */
@@ -181,10 +198,12 @@ struct jit_tlb_layout {
  * they are canonical, within one page and the TLB entry for it allows
  * the access (perm_s, or perm_s << 1 at CPL 3), is RAM, and for a write
  * not a page holding code; else the returned branch is taken (the
- * caller's slow path).  Clobbers T1 and other scratch registers.
+ * caller's slow path, which also the n_also branches also_fail, taken
+ * before, reach).  Clobbers T1 and other scratch registers.
  */
 jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
-			    unsigned size, uint32_t perm_s, bool write);
+			    unsigned size, uint32_t perm_s, bool write,
+			    const jit_fixup *also_fail, unsigned n_also);
 /* t = start + rel (a guest RIP). */
 void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel);
 /* T0 = its low 32 bits, zero-extended. */

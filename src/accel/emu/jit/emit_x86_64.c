@@ -381,8 +381,36 @@ void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t 
 		rbx_mem(e, true, 0x03, 0, seg_base_field);          /* add rax, [rbx+seg] */
 }
 
+void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,
+			 unsigned adsize, unsigned size, jit_fixup fail[3])
+{
+	if (adsize == 4)
+		put(e, (const uint8_t[]){ 0x89, 0xc0 }, 2);        /* mov eax, eax */
+	else
+		put(e, (const uint8_t[]){ 0x0f, 0xb7, 0xc0 }, 3);  /* movzx eax, ax */
+	/* type 2 or 3 with S set */
+	put1(e, 0x0f);
+	rbx_mem(e, false, 0xb7, 2, seg->type_s);                /* movzx edx, word [..] */
+	put(e, (const uint8_t[]){ 0x81, 0xe2 }, 2);              /* and edx, 0xfffe */
+	put4(e, 0xfffe);
+	put(e, (const uint8_t[]){ 0x81, 0xfa }, 2);              /* cmp edx, 0x0102 */
+	put4(e, 0x0102);
+	fail[0] = branch(e, 0x85);
+	rbx_mem(e, false, 0x80, 7, seg->unusable);              /* cmp byte [..], 0 */
+	put1(e, 0);
+	fail[1] = branch(e, 0x85);
+	/* offset + size - 1 <= limit (64-bit sum: no wrap) */
+	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x50, (uint8_t)(size - 1) }, 4);  /* lea rdx, [rax+size-1] */
+	rbx_mem(e, false, 0x8b, 1, seg->limit);                 /* mov ecx, [..] */
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0xca }, 3);        /* cmp rdx, rcx */
+	fail[2] = branch(e, 0x87);                               /* ja */
+	rbx_mem(e, true, 0x03, 0, seg->base);                   /* add rax, [..] */
+	put(e, (const uint8_t[]){ 0x89, 0xc0 }, 2);              /* mov eax, eax */
+}
+
 jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
-			    unsigned size, uint32_t perm_s, bool write)
+			    unsigned size, uint32_t perm_s, bool write,
+			    const jit_fixup *also_fail, unsigned n_also)
 {
 	jit_fixup fail[6];
 	unsigned nf = 0;
@@ -453,6 +481,8 @@ jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
 	put(e, (const uint8_t[]){ 0xeb, 0x05 }, 2);              /* jmp over it */
 	for (unsigned i = 0; i < nf; i++)
 		jit_emit_bind(e, fail[i]);
+	for (unsigned i = 0; i < n_also; i++)
+		jit_emit_bind(e, also_fail[i]);
 	slow = jit_emit_jump(e);
 	return slow;
 }

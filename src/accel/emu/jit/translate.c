@@ -534,8 +534,8 @@ static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct n
 	return false;
 }
 
-/* The same operations with a memory operand (64-bit code, 64-bit
- * addresses): the operand is loaded through the inline TLB path, *pre
+/* The same operations with a memory operand (the address sizes are
+ * pick_mem's choice): the operand is loaded through the inline TLB path, *pre
  * says which it is and *load_size how many bytes. */
 static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *pre,
 			    unsigned *load_size)
@@ -543,7 +543,7 @@ static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *
 	unsigned op = in->op;
 
 	*pre = PRE_SRC;
-	if (!nat_init(in, n) || !in->has_mem || in->adsize != 8)
+	if (!nat_init(in, n) || !in->has_mem)
 		return false;
 	*load_size = n->size;
 	if (op < 0x40 && (op & 6) == 2) {          /* ALU reg, [m] */
@@ -581,14 +581,14 @@ static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *
 	return false;
 }
 
-/* ADD/OR/AND/SUB/XOR [m], reg or imm, NOT, NEG, INC, DEC [m] (64-bit code and
- * addresses): the memory operand read and written through one inline
+/* ADD/OR/AND/SUB/XOR [m], reg or imm, NOT, NEG, INC, DEC [m] (the
+ * address sizes are pick_mem's choice): the memory operand read and written through one inline
  * TLB lookup. */
 static bool pick_native_rmw(const struct insn *in, struct nat *n)
 {
 	unsigned op = in->op, aop;
 
-	if (!nat_init(in, n) || !in->has_mem || in->adsize != 8)
+	if (!nat_init(in, n) || !in->has_mem)
 		return false;
 	n->store_held = true;
 	if (op < 0x40 && (op & 6) == 0) {
@@ -938,7 +938,8 @@ static bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned
 	}
 }
 
-/* ---- memory: inline software-TLB lookups in 64-bit code ---- */
+/* ---- memory: inline software-TLB lookups (the stack and jumps through
+ * memory in 64-bit code only) ---- */
 
 enum mem_kind {
 	MEM_NONE, MEM_LOAD, MEM_STORE, MEM_STORE_IMM, MEM_PUSH, MEM_POP, MEM_CALL, MEM_RET,
@@ -966,19 +967,25 @@ static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 	enum preload pre;
 	struct nat n;
 
-	if (tb->code_size != 8 || !in->fast)
+	if (!in->fast)
 		return MEM_NONE;
-	if (op >= 0x50 && op <= 0x5f)  /* fast only with 8-byte operands */
-		return op < 0x58 ? MEM_PUSH : MEM_POP;
-	if (op == 0xe8)
-		return offset_fits(in->imm) ? MEM_CALL : MEM_NONE;
-	if (op == 0xc3)
-		return MEM_RET;
-	if (op == 0xff && (in->reg & 7) == 2 && !in->has_mem)
-		return MEM_CALL;
-	if (op == 0xff && (in->reg & 7) == 4 && in->has_mem && in->adsize == 8)
-		return MEM_JMP;
-	if (!in->has_mem || in->adsize != 8 || !nat_init(in, &n))
+	if (tb->code_size == 8) {
+		if (op >= 0x50 && op <= 0x5f)  /* fast only with 8-byte operands */
+			return op < 0x58 ? MEM_PUSH : MEM_POP;
+		if (op == 0xe8)
+			return offset_fits(in->imm) ? MEM_CALL : MEM_NONE;
+		if (op == 0xc3)
+			return MEM_RET;
+		if (op == 0xff && (in->reg & 7) == 2 && !in->has_mem)
+			return MEM_CALL;
+		if (op == 0xff && (in->reg & 7) == 4 && in->has_mem && in->adsize == 8)
+			return MEM_JMP;
+		if (in->adsize != 8)
+			return MEM_NONE;
+	} else if (op == 0xff) {
+		return MEM_NONE;  /* the stack and jumps: 64-bit code only */
+	}
+	if (!in->has_mem || !nat_init(in, &n))
 		return MEM_NONE;
 	switch (op) {
 	case 0x8a: case 0x8b: return MEM_LOAD;
@@ -1003,6 +1010,13 @@ static struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
 	};
 }
 
+/* A field of segment register seg in the vCPU. */
+#define seg_field(seg, member) \
+	(F(s.seg) + (seg) * (int32_t)sizeof(struct segment) + \
+	 (int32_t)offsetof(struct segment, member))
+
+_Static_assert(offsetof(struct segment, s) == offsetof(struct segment, type) + 1,
+	       "the emitter reads the type and S as one word");
 _Static_assert(sizeof(struct tlb_entry) == 32, "the emitter indexes the TLB by shifts");
 _Static_assert(sizeof(((struct emu_cpu *)0)->cpl) == 4, "CPL is compared as a dword");
 
@@ -1044,7 +1058,8 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 	int seg = insn_seg(in);
 	enum preload pre = PRE_NONE;
 	struct nat n;
-	jit_fixup slow;
+	jit_fixup slow, seg_fail[3];
+	unsigned n_seg_fail = 0;
 
 	if (k == MEM_NATIVE)
 		pick_native_mem(in, &n, &pre, &s);
@@ -1058,8 +1073,17 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 		jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
 			    in->base == 16, end, in->index >= 0 ? gpr_field(in->index) : -1,
 			    in->scale, in->disp,
-			    seg >= SEG_FS ? F(s.seg) + seg * (int32_t)sizeof(struct segment) : -1);
-	slow = jit_emit_tlb_host(e, l, s, read ? TLB_READ_S : TLB_WRITE_S, !read);
+			    seg >= SEG_FS && in->adsize == 8 ? seg_field(seg, base) : -1);
+	if (!stack && in->adsize != 8) {  /* 16- and 32-bit code */
+		const struct jit_seg_layout sl = {
+			seg_field(seg, base), seg_field(seg, limit), seg_field(seg, type),
+			seg_field(seg, unusable),
+		};
+		jit_emit_seg_linear(e, &sl, in->adsize, s, seg_fail);
+		n_seg_fail = 3;
+	}
+	slow = jit_emit_tlb_host(e, l, s, read ? TLB_READ_S : TLB_WRITE_S, !read,
+				 seg_fail, n_seg_fail);
 	switch (k) {
 	case MEM_LOAD:
 		nat_init(in, &n);
