@@ -449,6 +449,34 @@ static void ret64(struct emu_cpu *c, const struct insn *in)   /* C3 */
 	c->s.gpr[GPR_RSP] += 8;
 }
 
+/* PUSH, POP, CALL rel and RET outside 64-bit code: 2- or 4-byte operands
+ * on a stack SS.B makes 2 or 4 bytes wide (as the general interpreter). */
+static void push_legacy(struct emu_cpu *c, const struct insn *in)  /* 50+r */
+{
+	push(c, in->opsize, reg_read(c, in, in->op & 7, in->opsize));
+}
+
+static void pop_legacy(struct emu_cpu *c, const struct insn *in)   /* 58+r */
+{
+	uint64_t v = pop(c, in->opsize);
+
+	reg_write(c, in, in->op & 7, in->opsize, v);
+}
+
+static void call_legacy(struct emu_cpu *c, const struct insn *in)  /* E8 */
+{
+	uint64_t target = c->s.rip + in->imm;
+
+	push(c, in->opsize, c->s.rip);
+	jump_near(c, in->opsize, target);
+}
+
+static void ret_legacy(struct emu_cpu *c, const struct insn *in)   /* C3 */
+{
+	jump_near(c, in->opsize, stack_peek(c, in->opsize, 0));
+	sp_set(c, c->s.gpr[GPR_RSP] + in->opsize);
+}
+
 /* ---- the choice, made once per decoded instruction ---- */
 
 /* Each ALU operation's forms, in the order alu_form() counts on. */
@@ -463,7 +491,8 @@ static void ret64(struct emu_cpu *c, const struct insn *in)   /* C3 */
 	X(mov_rm_r) X(mov_r_rm) X(mov_rm8_r8) X(mov_r8_rm8) X(mov_rm_imm)	\
 	X(mov_rm8_imm) X(mov_r_imm) X(lea) X(mov_extend) X(cmov) X(setcc)	\
 	X(jcc) X(jmp_rel) X(push64) X(pop64) X(call64) X(ret64)	\
-	X(call_ind64) X(jmp_ind64)
+	X(call_ind64) X(jmp_ind64) X(push_legacy) X(pop_legacy)	\
+	X(call_legacy) X(ret_legacy)
 
 #define FAST_ID(name) FAST_##name,
 enum { FAST_NONE, FAST_HANDLERS(FAST_ID) FAST_COUNT };
@@ -508,9 +537,9 @@ uint8_t emu_fast_pick(const struct insn *in, unsigned code_size)
 	case 0x40 ... 0x4f:
 		return !lm64 ? FAST_inc_dec_reg : 0;
 	case 0x50 ... 0x57:
-		return lm64 && s == 8 ? FAST_push64 : 0;
+		return lm64 ? (s == 8 ? FAST_push64 : 0) : FAST_push_legacy;
 	case 0x58 ... 0x5f:
-		return lm64 && s == 8 ? FAST_pop64 : 0;
+		return lm64 ? (s == 8 ? FAST_pop64 : 0) : FAST_pop_legacy;
 	case 0x63:
 		return lm64 && wide ? FAST_mov_extend : 0;
 	case 0x70 ... 0x7f: case 0x180 ... 0x18f:
@@ -536,13 +565,13 @@ uint8_t emu_fast_pick(const struct insn *in, unsigned code_size)
 	case 0xc0: case 0xc1: case 0xd0 ... 0xd3:
 		return FAST_shift_group;
 	case 0xc3:
-		return lm64 && s == 8 ? FAST_ret64 : 0;
+		return lm64 ? (s == 8 ? FAST_ret64 : 0) : FAST_ret_legacy;
 	case 0xc6:
 		return (in->reg & 7) == 0 ? FAST_mov_rm8_imm : 0;
 	case 0xc7:
 		return (in->reg & 7) == 0 ? FAST_mov_rm_imm : 0;
 	case 0xe8:
-		return lm64 && s == 8 ? FAST_call64 : 0;
+		return lm64 ? (s == 8 ? FAST_call64 : 0) : FAST_call_legacy;
 	case 0xe9: case 0xeb:
 		return FAST_jmp_rel;
 	case 0xf6: case 0xf7:

@@ -1330,10 +1330,11 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_branch_byte_set(&e, F(shutdown)), i + 1, false, 0 };
 		}
 		if (may_branch(in)) {
-			/* the target of a Jcc of the code's size is static
-			 * (another size wraps differently); others are found
-			 * in the jump cache (64-bit code) */
-			bool chain = is_jcc(in) && in->opsize == tb->code_size;
+			/* the target of a Jcc, JMP or CALL rel of the code's
+			 * size is static (another size wraps differently);
+			 * others are found in the jump cache (64-bit code) */
+			bool chain = (is_jcc(in) || in->op == 0xe8 || in->op == 0xe9 ||
+				      in->op == 0xeb) && in->opsize == tb->code_size;
 			int64_t rel = end + (int64_t)in->imm;
 
 			if (!chain) {
