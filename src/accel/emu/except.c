@@ -227,15 +227,17 @@ void emu_deliver_fault(struct emu_cpu *c)
 		c->s.rflags |= RFLAGS_RF;
 	c->dbg_no_rf = false;
 	c->dbg_deferred = 0;
+	/* the first 200 exceptions only: a guest takes millions */
 	static int logged;
-	if (log_threshold >= LOG_DEBUG && logged++ < 200)
+	if (log_threshold >= LOG_DEBUG && logged++ < 200) {
 		log_debug("emu: exception %d (error %#x) at %04x:%llx, cr2 %#llx",
 			  v, c->fault_error, c->s.seg[SEG_CS].selector,
 			  (unsigned long long)c->insn_rip, (unsigned long long)c->s.cr2);
-	if (log_threshold >= LOG_DEBUG && v == EXC_PF && (c->fault_error & 0x10))
-		for (int i = 1; i <= 64; i++)
-			log_debug("emu: trace %d: %llx", i,
-				  (unsigned long long)c->trace[(c->trace_pos - i) & 63]);
+		if (v == EXC_PF && (c->fault_error & 0x10))  /* instruction fetch */
+			for (int i = 1; i <= 64; i++)
+				log_debug("emu: trace %d: %llx", i,
+					  (unsigned long long)c->trace[(c->trace_pos - i) & 63]);
+	}
 	if (v == EXC_UD && log_threshold >= LOG_INFO)
 		log_ud(c);
 	if (first == EXC_DF) {
