@@ -36,6 +36,11 @@ def jobs(quick):
          % ((32 << 20) // mib)),
         ("shell loop %d" % (100000 // mib),
          "i=0; while [ $i -lt %d ]; do i=$((i+1)); done" % (100000 // mib)),
+        # a new process, address space and exec each time: page tables,
+        # page faults and TLB flushes (busybox's /bin/true is the
+        # static busybox binary)
+        ("fork/exec %d" % (4000 // mib),
+         "i=0; while [ $i -lt %d ]; do /bin/true; i=$((i+1)); done" % (4000 // mib)),
     ]
 
 
