@@ -354,11 +354,17 @@ struct dblock {
 	uint32_t gen;     /* page generation when decoded */
 	uint8_t code_size;
 	uint8_t n;        /* instructions in the block */
-	uint32_t jit_epoch;  /* jit_tb is valid in this epoch of the code cache */
 	uint8_t rewrites; /* decoded again after its code changed, each time soon
 			   * after the last (the translator leaves it alone) */
+	uint32_t jit_epoch;  /* the jit_ fields are valid in this epoch of the
+			      * code cache */
 	uint64_t decoded_at;  /* icount then */
-	void *jit_tb;     /* its translation (struct jit_tb) */
+	/* what entering its translation needs, copied from the struct
+	 * jit_tb so that entering touches only this (a cache line the
+	 * lookup just read, where the jit_tb is likely a miss) */
+	unsigned (*jit_entry)(struct emu_cpu *c, uint64_t start_rip);
+	const uint8_t *jit_chain_entry;
+	uint32_t jit_end_off, jit_last_off;
 	struct insn in[BLOCK_MAX];
 };
 

@@ -30,6 +30,8 @@ struct jit_tb {
 	uint32_t end_off;          /* outside 64-bit code: bytes from the first
 				    * instruction's start to the last one's end */
 	uint32_t last_off;         /* and to the last one's start */
+	uint32_t next_in_slot;     /* 1 + the index of the translation
+				    * before it in its tb_index slot, or 0 */
 	unsigned (*entry)(struct emu_cpu *c, uint64_t start_rip);
 	const uint8_t *chain_entry;  /* executable address */
 	struct insn in[BLOCK_MAX];
@@ -45,12 +47,14 @@ struct emu_jit {
 	const uint8_t *jc_lookup;  /* executable address */
 	struct jit_tb *tbs;        /* metadata, flushed with the code */
 	unsigned ntbs, max_tbs;
-	/* by physical address: 1 + the index of the latest translation
-	 * there (0: none), so that a block the decode cache evicted and
+	/* by a hash of the physical address: 1 + the index of the latest
+	 * translation there (0: none), the others chained through
+	 * next_in_slot, so that a block the decode cache evicted and
 	 * decodes again finds its code */
 	uint32_t *tb_index;
 	/* statistics (wirt -v -v prints them when the vCPU goes) */
 	uint64_t translated, found_again, flushes, code_bytes, translate_ns;
+	uint64_t entries, entered_insns, interpreted;  /* runs from C */
 };
 
 /* Per-vCPU set-up (before the sandbox) and tear-down. */

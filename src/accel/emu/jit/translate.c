@@ -135,6 +135,9 @@
 #define F(field) ((int32_t)offsetof(struct emu_cpu, field))
 
 #define TB_INDEX_BITS 16
+/* Translations looked at in one slot before translating anew (stale
+ * ones stay chained until the next flush). */
+#define TB_SLOT_WALK 8
 
 static unsigned tb_slot(uint64_t pa)
 {
@@ -192,6 +195,12 @@ void emu_jit_destroy(struct emu_cpu *c)
 			  (unsigned long long)(j->translate_ns / 1000000),
 			  (unsigned long long)j->found_again, (unsigned long long)j->flushes, (unsigned long long)(j->code_bytes >> 10),
 			  (unsigned long long)(j->cc.used >> 10));
+	if (j->entries)
+		log_debug("jit: translated code entered from C %llu times (%.1f guest "
+			  "instructions each), %llu instructions interpreted one by one",
+			  (unsigned long long)j->entries,
+			  (double)j->entered_insns / (double)j->entries,
+			  (unsigned long long)j->interpreted);
 	munmap(j->tbs, sizeof(struct jit_tb) * j->max_tbs);
 	free(j->jc);
 	free(j->tb_index);
@@ -1454,11 +1463,14 @@ static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b)
 	uint32_t *index = &j->tb_index[tb_slot(b->pa)];
 
 	/* the same bytes (page generation) in the same mode: the same code */
-	tb = *index ? &j->tbs[*index - 1] : NULL;
-	if (tb && tb->pa == b->pa && tb->code_size == b->code_size && tb->gen == b->gen &&
-	    *tb->gen_ptr == tb->gen) {
-		j->found_again++;
-		goto found;
+	for (uint32_t k = *index, walked = 0; k && walked < TB_SLOT_WALK;
+	     k = tb->next_in_slot, walked++) {
+		tb = &j->tbs[k - 1];
+		if (tb->pa == b->pa && tb->code_size == b->code_size && tb->gen == b->gen &&
+		    *tb->gen_ptr == tb->gen) {
+			j->found_again++;
+			goto found;
+		}
 	}
 	t0 = now_ns();
 	if (!j->epilogue || j->ntbs >= j->max_tbs ||
@@ -1472,17 +1484,22 @@ static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b)
 		return NULL;
 	}
 	j->ntbs++;
+	tb->next_in_slot = *index;
 	*index = j->ntbs;
 	j->translated++;
 	j->translate_ns += now_ns() - t0;
 found:
-	b->jit_tb = tb;
+	b->jit_entry = tb->entry;
+	b->jit_chain_entry = tb->chain_entry;
+	b->jit_end_off = tb->end_off;
+	b->jit_last_off = tb->last_off;
 	b->jit_epoch = j->cc.epoch;
 	return tb;
 }
 
-/* Point the exit that just returned at tb, if tb is the block it names. */
-static void chain(struct emu_cpu *c, const struct jit_tb *tb)
+/* Point the exit that just returned at block b's translation, if that
+ * is the block the exit names. */
+static void chain(struct emu_cpu *c, const struct dblock *b)
 {
 	struct emu_jit *j = c->jit;
 	uint8_t *site = c->jit_chain_from;
@@ -1493,8 +1510,8 @@ static void chain(struct emu_cpu *c, const struct jit_tb *tb)
 	    c->jit_chain_rip != c->insn_rip)
 		return;
 	memcpy(&pa, site + 5, 8);
-	if (pa == tb->pa && site[5 + 8] == tb->code_size)
-		jit_patch_jump(site, j->cc.rx - j->cc.rw, tb->chain_entry);
+	if (pa == b->pa && site[5 + 8] == b->code_size)
+		jit_patch_jump(site, j->cc.rx - j->cc.rw, b->jit_chain_entry);
 }
 
 unsigned emu_jit_run(struct emu_cpu *c)
@@ -1502,7 +1519,6 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	struct emu_jit *j = c->jit;
 	const struct insn *in;
 	struct dblock *b;
-	struct jit_tb *tb;
 	unsigned n;
 
 	c->insn_rip = c->s.rip;
@@ -1512,39 +1528,44 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	b = (struct dblock *)c->blk;  /* this vCPU's own decode cache */
 	if (!b)
 		goto interpret;
-	tb = b->jit_epoch == j->cc.epoch ? b->jit_tb : NULL;
-	if (!tb && b->rewrites >= JIT_MAX_REWRITES) {
-		/* the run loop walks it afresh in the interpreter */
-		c->blk = NULL;
-		c->jit_chain_from = NULL;
-		return 0;
+	/* the block's copies of its translation's entry data (b->jit_*) */
+	if (b->jit_epoch != j->cc.epoch) {
+		if (b->rewrites >= JIT_MAX_REWRITES) {
+			/* the run loop walks it afresh in the interpreter */
+			c->blk = NULL;
+			c->jit_chain_from = NULL;
+			return 0;
+		}
+		if (!translate(c, b))
+			goto interpret;
 	}
-	if (!tb && !(tb = translate(c, b)))
-		goto interpret;
 	if (c->code_size != 8) {
 		uint64_t mask = emu_size_mask(c->code_size), lim = c->s.seg[SEG_CS].limit;
 
-		if (c->insn_rip + tb->end_off > mask || c->insn_rip + tb->last_off > lim)
+		if (c->insn_rip + b->jit_end_off > mask || c->insn_rip + b->jit_last_off > lim)
 			goto interpret;
 		/* for the blocks chained from here (the CS limit is at most
 		 * 4 GiB - 1, so lim + 1 does not wrap) */
 		c->jit_rip_limit = lim + 1 < mask ? lim + 1 : mask;
 	}
 	if (c->jit_chain_from)
-		chain(c, tb);
-	if (tb->code_size == 8) {
+		chain(c, b);
+	if (c->code_size == 8) {
 		struct jit_jc_entry *jc = &j->jc[jit_jc_slot(c->insn_rip, JIT_JC_SIZE - 1)];
 
 		jc->rip = c->insn_rip;
 		jc->tlb_gen = c->tlb_gen;
 		jc->cpl = c->cpl;
-		jc->chain_entry = tb->chain_entry;
+		jc->chain_entry = b->jit_chain_entry;
 	}
-	n = tb->entry(c, c->insn_rip);
+	n = b->jit_entry(c, c->insn_rip);
 	c->blk = NULL;
 	c->icount += n;
+	j->entries++;
+	j->entered_insns += n;
 	return n;
 interpret:
+	j->interpreted++;
 	c->jit_chain_from = NULL;
 	emu_step_decoded(c, in);
 	return 1;
