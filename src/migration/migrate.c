@@ -279,6 +279,12 @@ static int take_over(struct vm *vm, int fd, int ret, char *why, size_t why_len)
 		snprintf(why, why_len, "cannot take the forwarded host ports over (see above)");
 		ret = -EADDRINUSE;
 	}
+	/* the reason goes to the log before the sender hears of it (and
+	 * its user, or a test, may stop this process at once) */
+	if (ret) {
+		log_error("migration: refusing the machine: %s", why);
+		snprintf(why, why_len, "the machine was refused (see above)");
+	}
 	ack = ret ? 'N' : MIGRATE_ACK_OK;
 	if (send(fd, &ack, 1, MSG_NOSIGNAL) != 1 && !ret) {
 		snprintf(why, why_len, "the sender went away at the switch-over: %s",

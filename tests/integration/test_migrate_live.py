@@ -234,5 +234,7 @@ def test_incoming_refuses_garbage(tmp_path, wirt_binary, junk):
         drain(g, 0.2)
         out = g.buf.decode(errors="replace")
         assert "--incoming tcp:127.0.0.1:%d: " % port in out, out
+        # the reason, logged before the sender heard 'N'
+        assert "migration: refusing the machine: " in out, out
     finally:
         g.kill()
