@@ -89,6 +89,114 @@ static uint8_t disp8(void)
 	return (uint8_t)((int8_t)((rnd() % 240) - 120));
 }
 
+/* Prefix, REX (64-bit code only: XMM8-15 and REX.W), 0F and the rest. */
+static void sse_put(struct code *c, uint8_t pfx, bool w, unsigned x1, unsigned x2,
+		    unsigned n, const uint8_t *rest)
+{
+	uint8_t rex = 0x40 | (w ? 8 : 0) | (x1 >> 3) << 2 | (x2 >> 3);
+
+	if (pfx)
+		put(c, 1, pfx);
+	if (rex != 0x40)
+		put(c, 1, rex);
+	put(c, 1, 0x0f);
+	for (unsigned i = 0; i < n; i++)
+		put(c, 1, rest[i]);
+}
+
+/* An SSE instruction the translator runs natively (and some it does not):
+ * XMM operands, [rbp+d8] mostly 16-byte aligned (else #GP for the
+ * aligned forms), GPR r for MOVD/MOVQ/PMOVMSKB. */
+static void sse_insn(struct code *c, unsigned r)
+{
+	static const uint8_t int_ops[] = {
+		0x60, 0x61, 0x62, 0x63, 0x64, 0x67, 0x68, 0x6b, 0x6c, 0x6d, 0x74, 0x75,
+		0x76, 0xd1, 0xd4, 0xd5, 0xd8, 0xda, 0xdb, 0xde, 0xdf, 0xe0, 0xe2, 0xe4,
+		0xe8, 0xeb, 0xec, 0xef, 0xf2, 0xf4, 0xf5, 0xf6, 0xf8, 0xfa, 0xfb, 0xfe,
+	};
+	unsigned x1 = rnd() % (mode32 ? 8 : 16), x2 = rnd() % (mode32 ? 8 : 16);
+	uint8_t d8 = rnd() % 4 ? (uint8_t)(disp8() & ~15) : disp8();
+	uint8_t mem = (uint8_t)(0x45 | (x1 & 7) << 3), rr = (uint8_t)(0xc0 | (x1 & 7) << 3 | (x2 & 7));
+	uint8_t op = int_ops[rnd() % sizeof(int_ops)], imm = (uint8_t)rnd();
+	bool w = !mode32 && (rnd() & 1);
+
+	switch (rnd() % 12) {
+	case 0:                  /* integer op xmm, xmm */
+		sse_put(c, 0x66, false, x1, x2, 2, (const uint8_t[]){ op, rr });
+		break;
+	case 1:                  /* integer op xmm, [rbp+d8] */
+		sse_put(c, 0x66, false, x1, 0, 3, (const uint8_t[]){ op, mem, d8 });
+		break;
+	case 2:                  /* MOVD/MOVQ xmm, r; MOVD/MOVQ r, xmm */
+		sse_put(c, 0x66, w, x1, 0, 2,
+			(const uint8_t[]){ rnd() & 1 ? 0x6e : 0x7e,
+					   (uint8_t)(0xc0 | (x1 & 7) << 3 | r) });
+		break;
+	case 3:                  /* PMOVMSKB r, xmm */
+		sse_put(c, 0x66, false, 0, x2, 2,
+			(const uint8_t[]){ 0xd7, (uint8_t)(0xc0 | r << 3 | (x2 & 7)) });
+		break;
+	case 4:                  /* MOVDQU, MOVUPS load/store */
+		if (rnd() & 1)
+			sse_put(c, 0xf3, false, x1, 0, 3,
+				(const uint8_t[]){ rnd() & 1 ? 0x6f : 0x7f, mem, d8 });
+		else
+			sse_put(c, 0, false, x1, 0, 3,
+				(const uint8_t[]){ rnd() & 1 ? 0x10 : 0x11, mem, d8 });
+		break;
+	case 5:                  /* MOVDQA, MOVAPS load/store (#GP unaligned) */
+		if (rnd() & 1)
+			sse_put(c, 0x66, false, x1, 0, 3,
+				(const uint8_t[]){ rnd() & 1 ? 0x6f : 0x7f, mem, d8 });
+		else
+			sse_put(c, 0, false, x1, 0, 3,
+				(const uint8_t[]){ rnd() & 1 ? 0x28 : 0x29, mem, d8 });
+		break;
+	case 6:                  /* PSHUFD, PSHUFHW, PSHUFLW */
+		sse_put(c, (const uint8_t[]){ 0x66, 0xf3, 0xf2 }[rnd() % 3], false, x1, x2, 3,
+			(const uint8_t[]){ 0x70, rr, imm });
+		break;
+	case 7: {                /* shifts by imm8 */
+		static const uint8_t forms[][2] = {
+			{ 0x71, 2 }, { 0x71, 4 }, { 0x71, 6 }, { 0x72, 2 }, { 0x72, 4 },
+			{ 0x72, 6 }, { 0x73, 2 }, { 0x73, 3 }, { 0x73, 6 }, { 0x73, 7 },
+		};
+		unsigned f = rnd() % 10;
+
+		sse_put(c, 0x66, false, 0, x2, 3,
+			(const uint8_t[]){ forms[f][0], (uint8_t)(0xc0 | forms[f][1] << 3 | (x2 & 7)),
+					   (uint8_t)(imm % 20) });
+		break;
+	}
+	case 8:                  /* MOVD/MOVQ [rbp+d8], xmm and back */
+		sse_put(c, 0x66, w, x1, 0, 3,
+			(const uint8_t[]){ rnd() & 1 ? 0x6e : 0x7e, mem, disp8() });
+		break;
+	case 9:                  /* MOVQ xmm, xmm/m64; MOVQ xmm/m64, xmm */
+		if (rnd() & 1)
+			sse_put(c, 0xf3, false, x1, x2, 2, (const uint8_t[]){ 0x7e, rr });
+		else
+			sse_put(c, 0x66, false, x2, x1, 2,
+				(const uint8_t[]){ 0xd6, (uint8_t)(0xc0 | (x2 & 7) << 3 | (x1 & 7)) });
+		break;
+	case 10:                 /* PSHUFB; PALIGNR */
+		if (rnd() & 1)
+			sse_put(c, 0x66, false, x1, x2, 3, (const uint8_t[]){ 0x38, 0x00, rr });
+		else
+			sse_put(c, 0x66, false, x1, x2, 4,
+				(const uint8_t[]){ 0x3a, 0x0f, rr, (uint8_t)(imm % 33) });
+		break;
+	default:                 /* XORPS, ANDPS, ORPS, MOVAPS xmm, xmm; SHUFPS */
+		if (rnd() % 4 == 0)
+			sse_put(c, 0, false, x1, x2, 3, (const uint8_t[]){ 0xc6, rr, imm });
+		else
+			sse_put(c, 0, false, x1, x2, 2,
+				(const uint8_t[]){ (const uint8_t[]){ 0x57, 0x54, 0x56, 0x28 }[rnd() % 4],
+						   rr });
+		break;
+	}
+}
+
 /* One instruction that changes no control flow (may fault). */
 static void simple_insn(struct code *c)
 {
@@ -232,26 +340,8 @@ static void simple_insn(struct code *c)
 			break;
 		}
 		break;
-	case 32:                 /* SSE: PXOR, MOVD xmm, r32, PCMPEQB,
-				  * PMOVMSKB, MOVDQU to and from [rbp+d8] */
-		switch (rnd() % 6) {
-		case 0:
-			put(c, 4, 0x66, 0x0f, 0xef, 0xc0 | (r1 & 3) << 3 | (r2 & 3));
-			break;
-		case 1:
-			put(c, 4, 0x66, 0x0f, 0x6e, 0xc0 | (r2 & 3) << 3 | r1);
-			break;
-		case 2:
-			put(c, 4, 0x66, 0x0f, 0x74, 0xc0 | (r1 & 3) << 3 | (r2 & 3));
-			break;
-		case 3:
-			put(c, 4, 0x66, 0x0f, 0xd7, 0xc0 | r1 << 3 | (r2 & 3));
-			break;
-		default:
-			put(c, 5, 0xf3, 0x0f, rnd() & 1 ? 0x6f : 0x7f, 0x45 | (r1 & 3) << 3,
-			    disp8());
-			break;
-		}
+	case 32:                 /* SSE (sse_insn) */
+		sse_insn(c, r1);
 		break;
 	case 33:                 /* BSF/BSR, BT, SHLD/SHRD, XADD, CMPXCHG,
 				  * BSWAP, XCHG, CQO/CDQ */
@@ -496,6 +586,7 @@ static void sequence(struct code *c)
 
 struct state {
 	uint64_t gpr[16], rip, flags, cr2;
+	uint8_t xmm[16][16];
 	int vector;
 	uint32_t error;
 	uint8_t data[DATA_SIZE], stack[STACK_SIZE];
@@ -508,7 +599,7 @@ static void load(const struct state *in)
 	cpu->s.rip = EMU_HARNESS_CODE_GPA;
 	cpu->s.cr2 = 0;
 	cpu->halted = false;
-	memset(cpu->xmm, 0, sizeof(cpu->xmm));
+	memcpy(cpu->xmm, in->xmm, sizeof(cpu->xmm));
 	assert_int_equal(gmem_write(&h.vm.mem, DATA_GPA, in->data, DATA_SIZE), 0);
 	assert_int_equal(gmem_write(&h.vm.mem, STACK_TOP - STACK_SIZE, in->stack, STACK_SIZE), 0);
 }
@@ -519,6 +610,7 @@ static void save(struct state *out, int vector)
 	out->rip = cpu->s.rip;
 	out->flags = emu_get_rflags(cpu);
 	out->cr2 = cpu->s.cr2;
+	memcpy(out->xmm, cpu->xmm, sizeof(out->xmm));
 	out->vector = vector;
 	out->error = vector >= 0 ? cpu->fault_error : 0;
 	assert_int_equal(gmem_read(&h.vm.mem, DATA_GPA, out->data, DATA_SIZE), 0);
@@ -575,6 +667,25 @@ static void new_code(const struct code *c)
 	cpu->icount += 1u << 24;
 }
 
+/* A write breakpoint on the data page's last bytes, which no sequence
+ * touches: every access to the page then takes the slow path (the TLB
+ * keeps no fast entry for it), so that translated code runs its
+ * handlers and goes back into the block after them. */
+static void slow_data_page(bool on)
+{
+	cpu->dr[0] = DATA_GPA + DATA_SIZE - 8;
+	cpu->dr[7] = on ? 1 | 1u << 16 | 2u << 18 : 0;  /* L0, write, 8 bytes */
+	emu_debug_update(cpu);
+}
+
+static bool same(const struct state *a, const struct state *b)
+{
+	return !memcmp(a->gpr, b->gpr, sizeof(a->gpr)) && a->rip == b->rip &&
+	       a->flags == b->flags && a->vector == b->vector && a->error == b->error &&
+	       a->cr2 == b->cr2 && !memcmp(a->xmm, b->xmm, sizeof(a->xmm)) &&
+	       !memcmp(a->data, b->data, DATA_SIZE) && !memcmp(a->stack, b->stack, STACK_SIZE);
+}
+
 static void random_sequences(void)
 {
 	static struct state in, want, got;
@@ -589,6 +700,12 @@ static void random_sequences(void)
 		in.gpr[GPR_RSP] = STACK_TOP - seg_base;
 		in.gpr[GPR_RBP] = DATA_GPA + DATA_SIZE / 2 - seg_base;
 		in.flags = (rnd() & 0x8d5) | RFLAGS_FIXED | RFLAGS_IF;
+		for (int x = 0; x < 16; x++)
+			for (int k = 0; k < 16; k += 8) {
+				/* bytes that compare equal now and then */
+				uint64_t v = rnd() % 4 ? rnd() : 0x0101010100000000ULL;
+				memcpy(&in.xmm[x][k], &v, 8);
+			}
 		for (unsigned i = 0; i < DATA_SIZE; i += 8) {
 			uint64_t v = rnd();
 			memcpy(in.data + i, &v, 8);
@@ -603,10 +720,19 @@ static void random_sequences(void)
 		    want.error != got.error || want.cr2 != got.cr2) {
 			if (failures++ < 5)
 				report("registers", &c, &want, &got);
+		} else if (memcmp(want.xmm, got.xmm, sizeof(want.xmm))) {
+			if (failures++ < 5)
+				report("XMM registers", &c, &want, &got);
 		} else if (memcmp(want.data, got.data, DATA_SIZE) ||
 			   memcmp(want.stack, got.stack, STACK_SIZE)) {
 			if (failures++ < 5)
 				report("memory", &c, &want, &got);
+		} else if (it % 4 == 0) {
+			slow_data_page(true);
+			run(&in, &got, true);
+			slow_data_page(false);
+			if (!same(&want, &got) && failures++ < 5)
+				report("the slow paths", &c, &want, &got);
 		}
 	}
 	print_message("%u random sequences in %d-bit code (%u ending in a fault), "

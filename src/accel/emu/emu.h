@@ -129,6 +129,25 @@ struct tlb_entry {
 	uint32_t perms;   /* TLB_* */
 };
 
+/*
+ * The same entries as the inline accesses and translated code check them
+ * (tags compared whole, as QEMU's TLB does): per privilege (index 1 at
+ * CPL 3) and access kind, the page's linear address if such an access
+ * may go straight to host memory (the entry allows it, the page is RAM,
+ * no data breakpoint covers it), else TLB_TAG_NONE, which no page address
+ * equals.  An access of size bytes at lin is fast if (lin + size - 1)
+ * with the low 12 bits cleared equals its tag: that also rejects one that
+ * crosses into the next page, and a non-canonical one (every tag is a
+ * canonical page).  A write must still find the page's flags clear
+ * (decoded code in it, a dirty-log watch: emu_code_written).
+ */
+#define TLB_TAG_NONE (~0ULL)
+struct tlb_fast {
+	uint64_t read_tag, write_tag;
+	uint64_t addend;              /* host address - linear address */
+	const uint8_t *page_flags;    /* evm->code_page[ppage], or a zero byte */
+};
+
 /* Memory access kinds for translation. */
 enum access { ACC_READ, ACC_WRITE, ACC_EXEC };
 
@@ -187,6 +206,7 @@ struct emu_cpu {
 	long double st[8];    /* physical registers R0-R7 */
 
 	struct tlb_entry tlb[TLB_ENTRIES];
+	struct tlb_fast tlb_fast[2][TLB_ENTRIES];  /* [CPL == 3]: see above */
 	uint64_t tlb_gen;     /* bumped by every TLB flush */
 	struct tlb_large tlb_large[TLB_LARGE_MAX];
 	unsigned tlb_nlarge;
@@ -497,28 +517,46 @@ static inline struct tlb_entry *emu_fast_entry(struct emu_cpu *c, int seg, uint6
 	return e;
 }
 
+/* The host address of size bytes at seg:off if the access may go
+ * straight to host memory (64-bit code, the TLB's tag for it: see struct
+ * tlb_fast), else NULL. */
+static inline uint8_t *emu_fast_host(struct emu_cpu *c, int seg, uint64_t off,
+				     unsigned size, bool write)
+{
+	const struct tlb_fast *f;
+	uint64_t l;
+
+	if (c->code_size != 8)
+		return NULL;
+	l = off + (seg >= SEG_FS ? c->s.seg[seg].base : 0);
+	f = &c->tlb_fast[c->cpl == 3][(l >> 12) % TLB_ENTRIES];
+	if (((l + size - 1) & ~0xfffULL) != (write ? f->write_tag : f->read_tag) ||
+	    (write && *f->page_flags))
+		return NULL;
+	return (uint8_t *)(uintptr_t)(l + f->addend);
+}
+
 static inline uint64_t emu_read(struct emu_cpu *c, int seg, uint64_t off, unsigned size)
 {
-	uint64_t lin, v = 0;
-	struct tlb_entry *e = emu_fast_entry(c, seg, off, size, TLB_READ_S, &lin);
+	uint64_t v = 0;
+	const uint8_t *h = emu_fast_host(c, seg, off, size, false);
 
-	if (!e)
+	if (!h)
 		return emu_read_slow(c, seg, off, size);
-	__builtin_memcpy(&v, e->host + (lin & 0xfff), size);
+	__builtin_memcpy(&v, h, size);
 	return v;
 }
 
 static inline void emu_write(struct emu_cpu *c, int seg, uint64_t off, unsigned size,
 			     uint64_t val)
 {
-	uint64_t lin;
-	struct tlb_entry *e = emu_fast_entry(c, seg, off, size, TLB_WRITE_S, &lin);
+	uint8_t *h = emu_fast_host(c, seg, off, size, true);
 
-	if (!e || (e->ppage < c->evm->npages && c->evm->code_page[e->ppage])) {
+	if (!h) {
 		emu_write_slow(c, seg, off, size, val);
 		return;
 	}
-	__builtin_memcpy(e->host + (lin & 0xfff), &val, size);
+	__builtin_memcpy(h, &val, size);
 }
 
 /* Execute the decoded instruction in at c->insn_rip: the run loop's

@@ -160,6 +160,34 @@ void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
  * by other fills): that only makes an INVLPG do more than it must.
  */
 
+/* Fold entry i into its tags (struct tlb_fast). */
+static void tlb_fast_update(struct emu_cpu *c, unsigned i)
+{
+	static const uint8_t no_flags;
+	const struct tlb_entry *e = &c->tlb[i];
+	const struct emu_vm *evm = c->evm;
+	bool fast = e->vpage != ~0ULL && e->host;
+
+	for (unsigned user = 0; user < 2; user++) {
+		struct tlb_fast *f = &c->tlb_fast[user][i];
+
+		f->read_tag = fast && (e->perms & (TLB_READ_S << user)) ? e->vpage << 12
+									: TLB_TAG_NONE;
+		f->write_tag = fast && (e->perms & (TLB_WRITE_S << user)) ? e->vpage << 12
+									  : TLB_TAG_NONE;
+		if (!fast)
+			continue;
+		f->addend = (uint64_t)(uintptr_t)e->host - (e->vpage << 12);
+		f->page_flags = e->ppage < evm->npages ? &evm->code_page[e->ppage] : &no_flags;
+	}
+}
+
+static void tlb_drop(struct emu_cpu *c, unsigned i)
+{
+	c->tlb[i].vpage = ~0ULL;
+	tlb_fast_update(c, i);
+}
+
 static void tlb_large_forget_all(struct emu_cpu *c)
 {
 	c->tlb_nlarge = 0;
@@ -177,7 +205,7 @@ void emu_tlb_flush(struct emu_cpu *c, bool global_too)
 	c->blk = NULL;
 	for (i = 0; i < TLB_ENTRIES; i++)
 		if (global_too || !(c->tlb[i].perms & TLB_GLOBAL))
-			c->tlb[i].vpage = ~0ULL;
+			tlb_drop(c, i);
 	if (global_too) {
 		tlb_large_forget_all(c);
 		return;
@@ -198,12 +226,12 @@ static void tlb_flush_range(struct emu_cpu *c, uint64_t base, uint64_t size)
 	if (n >= TLB_ENTRIES) {
 		for (i = 0; i < TLB_ENTRIES; i++)
 			if (c->tlb[i].vpage - first < n)
-				c->tlb[i].vpage = ~0ULL;
+				tlb_drop(c, i);
 		return;
 	}
 	for (vp = first; vp < first + n; vp++)
 		if (c->tlb[vp % TLB_ENTRIES].vpage == vp)
-			c->tlb[vp % TLB_ENTRIES].vpage = ~0ULL;
+			tlb_drop(c, vp % TLB_ENTRIES);
 }
 
 void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin)
@@ -214,7 +242,7 @@ void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 	c->tlb_gen++;
 	c->blk = NULL;
 	if (e->vpage == lin >> 12)
-		e->vpage = ~0ULL;
+		tlb_drop(c, (lin >> 12) % TLB_ENTRIES);
 	if (lin >= c->tlb_large_lo[lin >> 63] && lin <= c->tlb_large_hi[lin >> 63]) {
 		emu_tlb_flush(c, true);
 		return;
@@ -266,6 +294,7 @@ static void tlb_fill(struct emu_cpu *c, uint64_t lin, uint64_t pa, uint32_t perm
 	/* Every data access to a page a data breakpoint covers is slow. */
 	if (c->dbg_data && emu_debug_page_armed(c, lin))
 		e->perms &= ~(TLB_READ_S | TLB_READ_U | TLB_WRITE_S | TLB_WRITE_U);
+	tlb_fast_update(c, (lin >> 12) % TLB_ENTRIES);
 }
 
 static uint32_t perm_needed(enum access acc, bool user)

@@ -46,9 +46,11 @@ size_t jit_emit_bound(unsigned n);
 /* The exit all blocks share: restores the host registers and returns
  * the count. */
 void jit_emit_epilogue(struct jit_emit *e);
-/* A block's entry from C: saves registers, loads c, start and count 0,
- * then jumps to the body (bind the fixup there). */
-jit_fixup jit_emit_entry(struct jit_emit *e);
+struct jit_tlb_layout;
+/* A block's entry from C: saves registers, loads c, start, count 0 and
+ * the TLB table for the CPL, then jumps to the body (bind the fixup
+ * there). */
+jit_fixup jit_emit_entry(struct jit_emit *e, const struct jit_tlb_layout *tlb);
 /*
  * A block's entry from a chained predecessor (start and count are set):
  * back to C if count >= budget or if *gen_ptr no longer equals gen (the
@@ -183,27 +185,51 @@ struct jit_seg_layout {
  */
 void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,
 			 unsigned adsize, unsigned size, jit_fixup fail[3]);
-/* Where the software TLB lives in the vCPU and how its entries look. */
+/* Where the software TLB's tags (struct tlb_fast) live in the vCPU. */
 struct jit_tlb_layout {
-	int32_t table;        /* field: the first entry */
-	unsigned entries;     /* a power of two */
+	int32_t tables;       /* field: the supervisor table, the user one after it */
+	unsigned entries;     /* per table, a power of two */
 	unsigned entry_size;  /* 32 */
-	int32_t vpage, ppage, host, perms;  /* offsets in an entry */
-	int32_t cpl;          /* field: CPL (the user bit is perms << 1 at 3) */
-	const uint8_t *code_page;  /* per physical page: holds code */
-	uint64_t npages;
+	int32_t read_tag, write_tag, addend, page_flags;  /* offsets in an entry */
+	int32_t cpl;          /* field: CPL (the user table at 3) */
 };
 /*
- * T0 (a linear address) becomes the host address of size bytes there, if
- * they are canonical, within one page and the TLB entry for it allows
- * the access (perm_s, or perm_s << 1 at CPL 3), is RAM, and for a write
- * not a page holding code; else the returned branch is taken (the
- * caller's slow path, which also the n_also branches also_fail, taken
- * before, reach).  Clobbers T1 and other scratch registers.
+ * T0 (a linear address) becomes the host address of size bytes there if
+ * the TLB's tag for the access at the CPL the block was entered with
+ * matches (canonical, within one page, allowed, RAM) and for a write the
+ * page's flags are clear (no decoded code, no dirty-log watch); else the
+ * returned branch is taken (the caller's slow path, which also the n_also
+ * branches also_fail, taken before, reach).  Clobbers T1 and other
+ * scratch registers.
  */
 jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
-			    unsigned size, uint32_t perm_s, bool write,
+			    unsigned size, bool write,
 			    const jit_fixup *also_fail, unsigned n_also);
+/*
+ * SSE on the host's XMM0 and XMM1 (neither kept across instructions).
+ * jit_emit_xmm_load/store move 16 bytes between host register x (0 or 1)
+ * and the vCPU's field; the _ind forms between x and host address T0
+ * (size 4, 8 or 16 bytes; a load of 4 or 8 zeroes the rest).
+ */
+void jit_emit_xmm_load(struct jit_emit *e, unsigned x, int32_t field);
+void jit_emit_xmm_store(struct jit_emit *e, unsigned x, int32_t field);
+void jit_emit_xmm_load_ind(struct jit_emit *e, unsigned x, unsigned size);
+void jit_emit_xmm_store_ind(struct jit_emit *e, unsigned x, unsigned size);
+/* T0 = the low size (4 or 8) bytes of XMM0; XMM0 = T0's low size bytes,
+ * zero-extended. */
+void jit_emit_xmm0_to_t0(struct jit_emit *e, unsigned size);
+void jit_emit_t0_to_xmm0(struct jit_emit *e, unsigned size);
+/* One SSE instruction in the guest's own encoding: mandatory prefix
+ * (0, 0x66, 0xf2 or 0xf3), op as struct insn has it (0x1xx = 0F xx, 0x2xx
+ * = 0F 38 xx, 0x3xx = 0F 3A xx), a register-form ModRM byte naming host
+ * registers (XMM0/XMM1, or EAX for PMOVMSKB) and an imm8 if imm >= 0. */
+void jit_emit_sse(struct jit_emit *e, uint8_t prefix, unsigned op, uint8_t modrm, int imm);
+/* Branch if the low bits of T0 under mask are not all clear (alignment). */
+jit_fixup jit_emit_branch_t0_bits(struct jit_emit *e, uint8_t mask);
+/* Branch if any bit of mask is set (or, with clear, if none is) in the
+ * dword at c->field. */
+jit_fixup jit_emit_branch_bits(struct jit_emit *e, int32_t field, uint32_t mask, bool clear);
+
 /* t = start + rel (a guest RIP). */
 void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel);
 /* T0 = its low 32 bits, zero-extended. */

@@ -3,9 +3,12 @@
  *
  * Registers inside translated code: RBX holds the vCPU (struct emu_cpu *),
  * R12 the guest RIP the block was entered at, R13D the count of guest
- * instructions run; all three are callee-saved, so calls to the
- * interpreter's handlers keep them.  After the three pushes of the entry
- * the stack is 16-byte aligned for those calls.  RAX is scratch.
+ * instructions run, R14 the software TLB's table for the CPL (translated
+ * code does not change the CPL: whatever does ends its block and returns
+ * to C, and chains and the jump cache join only blocks entered at the
+ * same CPL); all are callee-saved, so calls to the interpreter's
+ * handlers keep them.  After the five pushes of the entry (R15 too) the
+ * stack is 16-byte aligned for those calls.  RAX is scratch.
  */
 #include <string.h>
 
@@ -58,6 +61,8 @@ void jit_emit_epilogue(struct jit_emit *e)
 {
 	static const uint8_t code[] = {
 		0x44, 0x89, 0xe8,  /* mov eax, r13d */
+		0x41, 0x5f,        /* pop r15 */
+		0x41, 0x5e,        /* pop r14 */
 		0x41, 0x5d,        /* pop r13 */
 		0x41, 0x5c,        /* pop r12 */
 		0x5b,              /* pop rbx */
@@ -67,20 +72,31 @@ void jit_emit_epilogue(struct jit_emit *e)
 	put(e, code, sizeof(code));
 }
 
-jit_fixup jit_emit_entry(struct jit_emit *e)
+jit_fixup jit_emit_entry(struct jit_emit *e, const struct jit_tlb_layout *tlb)
 {
 	static const uint8_t code[] = {
 		0x53,              /* push rbx */
 		0x41, 0x54,        /* push r12 */
 		0x41, 0x55,        /* push r13 */
+		0x41, 0x56,        /* push r14 */
+		0x41, 0x57,        /* push r15 */
 		0x48, 0x89, 0xfb,  /* mov rbx, rdi */
 		0x49, 0x89, 0xf4,  /* mov r12, rsi */
 		0x45, 0x31, 0xed,  /* xor r13d, r13d */
-		0xe9,              /* jmp rel32 (bound later) */
+		0x31, 0xc0,        /* xor eax, eax */
 	};
 	jit_fixup f;
 
 	put(e, code, sizeof(code));
+	put(e, (const uint8_t[]){ 0x83, 0xbb }, 2);              /* cmp dword [rbx+cpl], 3 */
+	put4(e, (uint32_t)tlb->cpl);
+	put1(e, 3);
+	put(e, (const uint8_t[]){ 0x0f, 0x94, 0xc0 }, 3);        /* sete al */
+	put(e, (const uint8_t[]){ 0xc1, 0xe0 }, 2);              /* shl eax, log2(table) */
+	put1(e, (uint8_t)__builtin_ctz(tlb->entries * tlb->entry_size));
+	put(e, (const uint8_t[]){ 0x4c, 0x8d, 0xb4, 0x03 }, 4);  /* lea r14, [rbx+rax+tables] */
+	put4(e, (uint32_t)tlb->tables);
+	put1(e, 0xe9);                                           /* jmp rel32 (bound later) */
 	f = e->p;
 	put4(e, 0);
 	return e->overflow ? NULL : f;
@@ -409,82 +425,125 @@ void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,
 }
 
 jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
-			    unsigned size, uint32_t perm_s, bool write,
+			    unsigned size, bool write,
 			    const jit_fixup *also_fail, unsigned n_also)
 {
-	jit_fixup fail[6];
-	unsigned nf = 0;
-	jit_fixup slow;
+	jit_fixup fail[2];
+	unsigned nf = 0, shift = 12 - __builtin_ctz(l->entry_size);
 
-	/* canonical */
-	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);        /* mov rdx, rax */
-	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xe2, 0x10 }, 4);  /* shl rdx, 16 */
-	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xfa, 0x10 }, 4);  /* sar rdx, 16 */
-	put(e, (const uint8_t[]){ 0x48, 0x39, 0xc2 }, 3);        /* cmp rdx, rax */
+	/* ecx = the entry's offset in the table: (lin >> 12) % entries * size */
+	put(e, (const uint8_t[]){ 0x89, 0xc1 }, 2);              /* mov ecx, eax */
+	put(e, (const uint8_t[]){ 0xc1, 0xe9, (uint8_t)shift }, 3);  /* shr ecx, shift */
+	put(e, (const uint8_t[]){ 0x81, 0xe1 }, 2);              /* and ecx, mask */
+	put4(e, (l->entries - 1) * l->entry_size);
+	/* rdx = the page of the access's last byte: the tag if it matches */
+	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x50, (uint8_t)(size - 1) }, 4);  /* lea rdx, [rax+size-1] */
+	put(e, (const uint8_t[]){ 0x48, 0x81, 0xe2 }, 3);        /* and rdx, ~0xfff */
+	put4(e, 0xfffff000);
+	put(e, (const uint8_t[]){ 0x49, 0x3b, 0x94, 0x0e }, 4);  /* cmp rdx, [r14+rcx+tag] */
+	put4(e, (uint32_t)(write ? l->write_tag : l->read_tag));
 	fail[nf++] = branch(e, 0x85);
-	/* within one page */
-	put(e, (const uint8_t[]){ 0x89, 0xc2 }, 2);              /* mov edx, eax */
-	put(e, (const uint8_t[]){ 0x81, 0xe2 }, 2);              /* and edx, 0xfff */
-	put4(e, 0xfff);
-	put(e, (const uint8_t[]){ 0x81, 0xfa }, 2);              /* cmp edx, 4096 - size */
-	put4(e, 4096 - size);
-	fail[nf++] = branch(e, 0x87);                            /* ja */
-	/* the entry: rcx = &table[(lin >> 12) % entries], rdx = lin >> 12 */
-	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);        /* mov rdx, rax */
-	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xea, 0x0c }, 4);  /* shr rdx, 12 */
-	put(e, (const uint8_t[]){ 0x89, 0xd1 }, 2);              /* mov ecx, edx */
-	put(e, (const uint8_t[]){ 0x81, 0xe1 }, 2);              /* and ecx, entries - 1 */
-	put4(e, l->entries - 1);
-	put(e, (const uint8_t[]){ 0xc1, 0xe1, (uint8_t)__builtin_ctz(l->entry_size) }, 3);
-	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x8c, 0x0b }, 4);  /* lea rcx, [rbx+rcx+table] */
-	put4(e, (uint32_t)l->table);
-	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x91 }, 3);        /* cmp rdx, [rcx+vpage] */
-	put4(e, (uint32_t)l->vpage);
-	fail[nf++] = branch(e, 0x85);
-	/* permission: perm_s, or the user bit at CPL 3 */
-	put1(e, 0xbe);                                           /* mov esi, perm_s */
-	put4(e, perm_s);
-	put(e, (const uint8_t[]){ 0x83, 0xbb }, 2);              /* cmp dword [rbx+cpl], 3 */
-	put4(e, (uint32_t)l->cpl);
-	put1(e, 3);
-	put(e, (const uint8_t[]){ 0x75, 0x02, 0x01, 0xf6 }, 4);  /* jne +2; add esi, esi */
-	put(e, (const uint8_t[]){ 0x85, 0xb1 }, 2);              /* test [rcx+perms], esi */
-	put4(e, (uint32_t)l->perms);
-	fail[nf++] = branch(e, 0x84);                            /* jz */
-	/* RAM */
-	put(e, (const uint8_t[]){ 0x48, 0x8b, 0x91 }, 3);        /* mov rdx, [rcx+host] */
-	put4(e, (uint32_t)l->host);
-	put(e, (const uint8_t[]){ 0x48, 0x85, 0xd2 }, 3);        /* test rdx, rdx */
-	fail[nf++] = branch(e, 0x84);                            /* jz */
 	if (write) {
-		/* not a page holding decoded code (its writes bump the
-		 * generation: the slow path) */
-		uint8_t *skip;
-
-		put(e, (const uint8_t[]){ 0x48, 0x8b, 0xb1 }, 3);  /* mov rsi, [rcx+ppage] */
-		put4(e, (uint32_t)l->ppage);
-		put(e, (const uint8_t[]){ 0x48, 0xbf }, 2);        /* mov rdi, npages */
-		put8(e, l->npages);
-		put(e, (const uint8_t[]){ 0x48, 0x39, 0xfe }, 3);  /* cmp rsi, rdi */
-		put(e, (const uint8_t[]){ 0x73, 0x00 }, 2);        /* jae over the check */
-		skip = e->p;
-		put(e, (const uint8_t[]){ 0x48, 0xbf }, 2);        /* mov rdi, code_page */
-		put8(e, (uint64_t)(uintptr_t)l->code_page);
-		put(e, (const uint8_t[]){ 0x80, 0x3c, 0x37, 0x00 }, 4);  /* cmp byte [rdi+rsi], 0 */
+		/* the page's flags: its writes take the slow path, which
+		 * bumps its generation or marks it dirty */
+		put(e, (const uint8_t[]){ 0x49, 0x8b, 0x94, 0x0e }, 4);  /* mov rdx, [r14+rcx+flags] */
+		put4(e, (uint32_t)l->page_flags);
+		put(e, (const uint8_t[]){ 0x80, 0x3a, 0x00 }, 3);        /* cmp byte [rdx], 0 */
 		fail[nf++] = branch(e, 0x85);
-		if (!e->overflow)
-			skip[-1] = (uint8_t)(e->p - skip);
 	}
-	put(e, (const uint8_t[]){ 0x25, 0xff, 0x0f, 0x00, 0x00 }, 5);  /* and eax, 0xfff */
-	put(e, (const uint8_t[]){ 0x48, 0x01, 0xd0 }, 3);        /* add rax, rdx */
+	put(e, (const uint8_t[]){ 0x49, 0x03, 0x84, 0x0e }, 4);  /* add rax, [r14+rcx+addend] */
+	put4(e, (uint32_t)l->addend);
 	/* the failures meet at one jump to the caller's slow path */
 	put(e, (const uint8_t[]){ 0xeb, 0x05 }, 2);              /* jmp over it */
 	for (unsigned i = 0; i < nf; i++)
 		jit_emit_bind(e, fail[i]);
 	for (unsigned i = 0; i < n_also; i++)
 		jit_emit_bind(e, also_fail[i]);
-	slow = jit_emit_jump(e);
-	return slow;
+	return jit_emit_jump(e);
+}
+
+/* movdqu between xmm x and [rbx+field] (load: 6F, store: 7F) */
+static void xmm_rbx(struct jit_emit *e, uint8_t op, unsigned x, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0xf3, 0x0f, op, (uint8_t)(0x83 | x << 3) }, 4);
+	put4(e, (uint32_t)field);
+}
+
+void jit_emit_xmm_load(struct jit_emit *e, unsigned x, int32_t field)
+{
+	xmm_rbx(e, 0x6f, x, field);
+}
+
+void jit_emit_xmm_store(struct jit_emit *e, unsigned x, int32_t field)
+{
+	xmm_rbx(e, 0x7f, x, field);
+}
+
+void jit_emit_xmm_load_ind(struct jit_emit *e, unsigned x, unsigned size)
+{
+	uint8_t modrm = (uint8_t)(x << 3);  /* [rax] */
+
+	if (size == 16)                                  /* movdqu x, [rax] */
+		put(e, (const uint8_t[]){ 0xf3, 0x0f, 0x6f, modrm }, 4);
+	else if (size == 8)                              /* movq x, [rax] */
+		put(e, (const uint8_t[]){ 0xf3, 0x0f, 0x7e, modrm }, 4);
+	else                                             /* movd x, [rax] */
+		put(e, (const uint8_t[]){ 0x66, 0x0f, 0x6e, modrm }, 4);
+}
+
+void jit_emit_xmm_store_ind(struct jit_emit *e, unsigned x, unsigned size)
+{
+	uint8_t modrm = (uint8_t)(x << 3);  /* [rax] */
+
+	if (size == 16)                                  /* movdqu [rax], x */
+		put(e, (const uint8_t[]){ 0xf3, 0x0f, 0x7f, modrm }, 4);
+	else if (size == 8)                              /* movq [rax], x */
+		put(e, (const uint8_t[]){ 0x66, 0x0f, 0xd6, modrm }, 4);
+	else                                             /* movd [rax], x */
+		put(e, (const uint8_t[]){ 0x66, 0x0f, 0x7e, modrm }, 4);
+}
+
+void jit_emit_xmm0_to_t0(struct jit_emit *e, unsigned size)
+{
+	if (size == 8)                                   /* movq rax, xmm0 */
+		put(e, (const uint8_t[]){ 0x66, 0x48, 0x0f, 0x7e, 0xc0 }, 5);
+	else                                             /* movd eax, xmm0 */
+		put(e, (const uint8_t[]){ 0x66, 0x0f, 0x7e, 0xc0 }, 4);
+}
+
+void jit_emit_t0_to_xmm0(struct jit_emit *e, unsigned size)
+{
+	if (size == 8)                                   /* movq xmm0, rax */
+		put(e, (const uint8_t[]){ 0x66, 0x48, 0x0f, 0x6e, 0xc0 }, 5);
+	else                                             /* movd xmm0, eax */
+		put(e, (const uint8_t[]){ 0x66, 0x0f, 0x6e, 0xc0 }, 4);
+}
+
+void jit_emit_sse(struct jit_emit *e, uint8_t prefix, unsigned op, uint8_t modrm, int imm)
+{
+	if (prefix)
+		put1(e, prefix);
+	put1(e, 0x0f);
+	if (op >> 8 == 2)
+		put1(e, 0x38);
+	else if (op >> 8 == 3)
+		put1(e, 0x3a);
+	put(e, (const uint8_t[]){ (uint8_t)op, modrm }, 2);
+	if (imm >= 0)
+		put1(e, (uint8_t)imm);
+}
+
+jit_fixup jit_emit_branch_t0_bits(struct jit_emit *e, uint8_t mask)
+{
+	put(e, (const uint8_t[]){ 0xa8, mask }, 2);      /* test al, mask */
+	return branch(e, 0x85);                          /* jnz */
+}
+
+jit_fixup jit_emit_branch_bits(struct jit_emit *e, int32_t field, uint32_t mask, bool clear)
+{
+	rbx_mem(e, false, 0xf7, 0, field);               /* test dword [rbx+field], mask */
+	put4(e, mask);
+	return branch(e, clear ? 0x84 : 0x85);
 }
 
 void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel)

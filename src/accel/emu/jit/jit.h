@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "accel/emu/emu.h"
 #include "accel/emu/jit/code_cache.h"
@@ -55,6 +56,9 @@ struct emu_jit {
 	/* statistics (wirt -v -v prints them when the vCPU goes) */
 	uint64_t translated, found_again, flushes, code_bytes, translate_ns;
 	uint64_t entries, entered_insns, interpreted;  /* runs from C */
+	/* WIRT_JIT_PERF_MAP=1: each translation's host code and guest
+	 * address in /tmp/perf-PID.map, where perf report finds them */
+	FILE *perf_map;
 };
 
 /* Per-vCPU set-up (before the sandbox) and tear-down. */

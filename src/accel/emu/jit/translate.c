@@ -40,17 +40,27 @@
  *   ring, icount, the budget and the checks between instructions) is
  *   gone.
  *
- * - Memory.  In 64-bit code MOV loads and stores of 1, 4 and 8 bytes,
- *   PUSH/POP of a register, CALL (folded into its block), RET and the
- *   native operations above with a memory source (ALU reg, [m]; IMUL;
- *   MOVZX/MOVSX), a memory operand they only read (CMP/TEST [m]) or one
- *   they read and write (ADD/OR/AND/SUB/XOR [m], reg or imm: one lookup
- *   with write permission) look the software TLB up inline, with the
- *   same conditions as emu_fast_entry / emu_write (canonical, within a
- *   page, the entry's permission for the CPL, RAM, and for a write no
- *   decoded code in the page); anything else calls the instruction's
- *   handler out of line, which takes the slow path (page walk, MMIO,
- *   faults, code pages) exactly as the interpreter does.
+ * - Memory.  MOV loads and stores, PUSH/POP of a register, CALL (folded
+ *   into its block), RET and the native operations above with a memory
+ *   source (ALU reg, [m]; IMUL; MOVZX/MOVSX), a memory operand they only
+ *   read (CMP/TEST [m]) or one they read and write (ADD/OR/AND/SUB/XOR
+ *   [m], reg or imm: one lookup for the write) look the software TLB up
+ *   inline, in 16- and 32-bit code too (after the segment checks of
+ *   jit_emit_seg_linear).  The lookup compares one tag of struct
+ *   tlb_fast, the table for the CPL the block was entered at (R14), as
+ *   emu_fast_host does: canonical, within a page, allowed, RAM are all in
+ *   that one compare; a write also needs the page's flags clear (no
+ *   decoded code, no dirty-log watch).  Anything else calls the
+ *   instruction's handler out of line, which takes the slow path (page
+ *   walk, MMIO, faults, code pages) exactly as the interpreter does.
+ *
+ * - SSE.  Integer, logical, shuffle and move instructions on XMM
+ *   registers (pick_sse) run as the same host instruction on XMM0/XMM1,
+ *   loaded from and stored to the vCPU's registers, with memory operands
+ *   through the inline TLB (16-byte alignment checked where the
+ *   instruction demands it) and CR0.EM/TS and CR4.OSFXSR checked once per
+ *   block; whatever fails a check runs the interpreter's handler, which
+ *   raises the exception.
  *
  * - Precise state.  Because c->insn_rip and c->s.rip are stored before
  *   every instruction that can fault (native code cannot; RIP is stored
@@ -116,8 +126,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "accel/emu/exec.h"
+#include "accel/emu/simd.h"
 #include "accel/emu/jit/emit.h"
 #include "accel/emu/jit/jit.h"
 #include "util/log.h"
@@ -142,6 +154,26 @@
 static unsigned tb_slot(uint64_t pa)
 {
 	return (pa * 0x9e3779b97f4a7c15ULL) >> (64 - TB_INDEX_BITS);
+}
+
+/* What the host has beyond SSE2 (the x86-64 baseline): native SSSE3 and
+ * SSE4.1 forms only where it has them (set by emu_jit_create). */
+static bool host_ssse3, host_sse41;
+
+/* Opened before the sandbox; every vCPU appends whole lines. */
+static void open_perf_map(struct emu_jit *j)
+{
+	const char *v = getenv("WIRT_JIT_PERF_MAP");
+	char path[64];
+
+	if (!v || strcmp(v, "1"))
+		return;
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+	j->perf_map = fopen(path, "a");
+	if (!j->perf_map)
+		log_warn("jit: cannot write %s: %s", path, strerror(errno));
+	else
+		setvbuf(j->perf_map, NULL, _IOLBF, 0);
 }
 
 int emu_jit_create(struct emu_cpu *c)
@@ -178,6 +210,10 @@ int emu_jit_create(struct emu_cpu *c)
 	}
 	c->jit = j;
 	c->jit_chain_from = NULL;
+	open_perf_map(j);
+	__builtin_cpu_init();
+	host_ssse3 = __builtin_cpu_supports("ssse3");
+	host_sse41 = __builtin_cpu_supports("sse4.1");
 	return 0;
 }
 
@@ -187,6 +223,8 @@ void emu_jit_destroy(struct emu_cpu *c)
 
 	if (!j)
 		return;
+	if (j->perf_map)
+		fclose(j->perf_map);
 	if (j->translated)
 		log_debug("jit: %llu blocks translated in %llu ms (%llu found again after "
 			  "the decode cache dropped them), %llu flushes, %llu KiB of code "
@@ -637,9 +675,18 @@ static void emit_lea(struct jit_emit *e, const struct insn *in, int64_t end)
 /* What the translator knows about the flag record at a point of the
  * block: the operation and size of the last native flag-setter, or
  * CC_EAGER for "not known here". */
+/* What the host's EFLAGS hold after an instruction's code, for the next
+ * instruction's condition (no code runs between). */
+enum host_flags {
+	HOST_NONE,
+	HOST_ALL,    /* the guest's arithmetic flags */
+	HOST_NO_CF,  /* those but CF (INC, DEC) */
+};
+
 struct flag_state {
 	enum cc_op op;
 	unsigned size;
+	enum host_flags host, host_prev;  /* after this instruction, the one before */
 };
 
 /* Fast-handled instructions that leave the flags alone. */
@@ -891,12 +938,18 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 			jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		emit_record(e, CC_SUB, s, fs);
+		fs->host = HOST_ALL;
 		return;
 	case NAT_CMOV:  /* emit_tb's, after the flags */
 	case NAT_NONE:
 		return;
 	}
 	emit_record(e, n->kind == NAT_INCDEC ? (n->dec ? CC_DEC : CC_INC) : n->cc, s, fs);
+	/* only stores since the operation: its host flags are the guest's */
+	if (n->kind == NAT_INCDEC)
+		fs->host = HOST_NO_CF;
+	else if (n->kind == NAT_ALU && (n->cc == CC_ADD || n->cc == CC_SUB || n->cc == CC_LOGIC))
+		fs->host = HOST_ALL;
 }
 
 /*
@@ -919,6 +972,12 @@ static bool flags_dead_after(const struct jit_tb *tb, unsigned i)
 static bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned cc)
 {
 	unsigned s = fs->size;
+
+	/* still there from the instruction before (not for CF after INC
+	 * and DEC: B/AE and BE/A) */
+	if (fs->host_prev == HOST_ALL ||
+	    (fs->host_prev == HOST_NO_CF && (cc >> 1) != 1 && (cc >> 1) != 3))
+		return true;
 
 	switch (fs->op) {
 	case CC_SUB: case CC_ADD:
@@ -1009,13 +1068,13 @@ static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 static struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
 {
 	return (struct jit_tlb_layout){
-		.table = F(tlb), .entries = TLB_ENTRIES,
-		.entry_size = sizeof(struct tlb_entry),
-		.vpage = offsetof(struct tlb_entry, vpage),
-		.ppage = offsetof(struct tlb_entry, ppage),
-		.host = offsetof(struct tlb_entry, host),
-		.perms = offsetof(struct tlb_entry, perms),
-		.cpl = F(cpl), .code_page = c->evm->code_page, .npages = c->evm->npages,
+		.tables = F(tlb_fast), .entries = TLB_ENTRIES,
+		.entry_size = sizeof(struct tlb_fast),
+		.read_tag = offsetof(struct tlb_fast, read_tag),
+		.write_tag = offsetof(struct tlb_fast, write_tag),
+		.addend = offsetof(struct tlb_fast, addend),
+		.page_flags = offsetof(struct tlb_fast, page_flags),
+		.cpl = F(cpl),
 	};
 }
 
@@ -1026,7 +1085,9 @@ static struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
 
 _Static_assert(offsetof(struct segment, s) == offsetof(struct segment, type) + 1,
 	       "the emitter reads the type and S as one word");
-_Static_assert(sizeof(struct tlb_entry) == 32, "the emitter indexes the TLB by shifts");
+_Static_assert(sizeof(struct tlb_fast) == 32, "the emitter indexes the TLB by shifts");
+_Static_assert(sizeof(((struct emu_cpu *)0)->tlb_fast[0]) == TLB_ENTRIES * 32,
+	       "the user table follows the supervisor one");
 _Static_assert(sizeof(((struct emu_cpu *)0)->cpl) == 4, "CPL is compared as a dword");
 
 /* The handler call an inline access falls back to (out of line). */
@@ -1034,9 +1095,12 @@ struct slow_stub {
 	jit_fixup f, f2;           /* f2: a second way there, or NULL */
 	bool leave;                /* RET: leave the block after the handler */
 	const uint8_t *resume;     /* writable address after the fast path */
-	const struct insn *in;
+	const struct insn *in;     /* its fast handler, or emu_exec_general */
 	int64_t off, end;
 	unsigned count;
+	jit_fixup f3;              /* a third way there, or NULL */
+	struct flag_state fs;      /* the host flags to rebuild before going
+				    * back (fs.host), as the fast path left them */
 };
 
 /* T0 = the direct target rel; a branch taken if it is not canonical. */
@@ -1054,6 +1118,34 @@ static bool direct_jump_out(const struct jit_tb *tb, const struct insn *in)
 	       !in->folded && in->opsize == 8 && offset_fits(in->imm);
 }
 
+/* T0 = the host address of the ModRM memory operand of in (size bytes),
+ * or the returned branch is taken: a segment check, an address with bits
+ * of align_mask set (#GP), a TLB miss. */
+static jit_fixup emit_operand_host(struct jit_emit *e, const struct jit_tlb_layout *l,
+				   const struct insn *in, int64_t end, unsigned size,
+				   bool write, uint8_t align_mask)
+{
+	int seg = insn_seg(in);
+	jit_fixup fail[4];
+	unsigned nf = 0;
+
+	jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
+		    in->base == 16, end, in->index >= 0 ? gpr_field(in->index) : -1,
+		    in->scale, in->disp,
+		    seg >= SEG_FS && in->adsize == 8 ? seg_field(seg, base) : -1);
+	if (in->adsize != 8) {  /* 16- and 32-bit code */
+		const struct jit_seg_layout sl = {
+			seg_field(seg, base), seg_field(seg, limit), seg_field(seg, type),
+			seg_field(seg, unusable),
+		};
+		jit_emit_seg_linear(e, &sl, in->adsize, size, fail);
+		nf = 3;
+	}
+	if (align_mask)
+		fail[nf++] = jit_emit_branch_t0_bits(e, align_mask);
+	return jit_emit_tlb_host(e, l, size, write, fail, nf);
+}
+
 /* The fast path of a memory instruction; its slow path is the handler. */
 static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 			  enum mem_kind k, const struct insn *in, int64_t end,
@@ -1064,35 +1156,22 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 		    k == MEM_JMP;
 	unsigned s = stack || k == MEM_JMP ? 8 : op_size(in);
 	unsigned r = (in->op & 7) | ((in->rex & 1) << 3);
-	int seg = insn_seg(in);
 	enum preload pre = PRE_NONE;
 	struct nat n;
-	jit_fixup slow, seg_fail[3];
-	unsigned n_seg_fail = 0;
+	jit_fixup slow;
 
 	if (k == MEM_NATIVE)
 		pick_native_mem(in, &n, &pre, &s);
 	if (k == MEM_RMW && pick_native_rmw(in, &n) && n.kind == NAT_INCDEC)
 		emit_keep_cf(e, fs);  /* before the held address: it may call C */
 
-	if (stack)
+	if (stack) {
 		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0,
 			    k == MEM_PUSH || k == MEM_CALL ? -8 : 0, -1);
-	else
-		jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
-			    in->base == 16, end, in->index >= 0 ? gpr_field(in->index) : -1,
-			    in->scale, in->disp,
-			    seg >= SEG_FS && in->adsize == 8 ? seg_field(seg, base) : -1);
-	if (!stack && in->adsize != 8) {  /* 16- and 32-bit code */
-		const struct jit_seg_layout sl = {
-			seg_field(seg, base), seg_field(seg, limit), seg_field(seg, type),
-			seg_field(seg, unusable),
-		};
-		jit_emit_seg_linear(e, &sl, in->adsize, s, seg_fail);
-		n_seg_fail = 3;
+		slow = jit_emit_tlb_host(e, l, s, !read, NULL, 0);
+	} else {
+		slow = emit_operand_host(e, l, in, end, s, !read, 0);
 	}
-	slow = jit_emit_tlb_host(e, l, s, read ? TLB_READ_S : TLB_WRITE_S, !read,
-				 seg_fail, n_seg_fail);
 	switch (k) {
 	case MEM_LOAD:
 		nat_init(in, &n);
@@ -1149,6 +1228,226 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 	return slow;
 }
 
+/*
+ * SSE instructions the host runs as they are (jit_emit_sse on XMM0 and
+ * XMM1): integer, logical, shuffle and move forms on XMM registers, which
+ * neither MXCSR nor the arithmetic flags enter.  Floating-point
+ * arithmetic, the string compares and forms with implicit operands go
+ * through the interpreter.
+ */
+enum sse_kind {
+	SSE_NONE,
+	SSE_OP,         /* xmm(reg) = op(xmm(reg), xmm/m128) */
+	SSE_SHIFT_IMM,  /* 66 0F 71-73: xmm(rm) = op(xmm(rm), imm8) */
+	SSE_LOAD,       /* xmm(reg) = xmm/m128 */
+	SSE_STORE,      /* xmm/m128 = xmm(reg) */
+	SSE_MOVMSK,     /* PMOVMSKB r32, xmm */
+	SSE_TO_XMM,     /* MOVD/MOVQ xmm, r/m (66 0F 6E); MOVQ xmm, xmm/m64 (F3 0F 7E) */
+	SSE_FROM_XMM,   /* MOVD/MOVQ r/m, xmm (66 0F 7E); MOVQ xmm/m64, xmm (66 0F D6) */
+};
+
+struct sse {
+	enum sse_kind kind;
+	uint8_t prefix;     /* the mandatory prefix byte, or 0 */
+	bool aligned;       /* a memory operand must be 16-byte aligned */
+	bool imm;           /* an imm8 follows */
+	unsigned size;      /* memory operand bytes */
+};
+
+static enum sse_kind sse_op_0f(unsigned op, enum simd_pfx pfx, bool *aligned, bool *imm)
+{
+	*aligned = true;
+	*imm = false;
+	if (pfx == PFX_66) {
+		switch (op) {
+		case 0x60 ... 0x6d: case 0x74 ... 0x76:
+		case 0xd1 ... 0xd5: case 0xd8 ... 0xdf: case 0xe0 ... 0xe5:
+		case 0xe8 ... 0xef: case 0xf1 ... 0xf6: case 0xf8 ... 0xfe:
+		case 0x14: case 0x15: case 0x54 ... 0x57:
+			return SSE_OP;
+		case 0x70: case 0xc6:
+			*imm = true;
+			return SSE_OP;
+		case 0x71 ... 0x73:
+			*imm = true;
+			return SSE_SHIFT_IMM;
+		case 0x6f: case 0x28: return SSE_LOAD;
+		case 0x7f: case 0x29: case 0xe7: return SSE_STORE;
+		case 0x10: *aligned = false; return SSE_LOAD;
+		case 0x11: *aligned = false; return SSE_STORE;
+		case 0x6e: return SSE_TO_XMM;
+		case 0x7e: case 0xd6: return SSE_FROM_XMM;
+		case 0xd7: return SSE_MOVMSK;
+		}
+	} else if (pfx == PFX_NONE) {
+		switch (op) {
+		case 0x14: case 0x15: case 0x54 ... 0x57:
+			return SSE_OP;
+		case 0xc6:
+			*imm = true;
+			return SSE_OP;
+		case 0x28: return SSE_LOAD;
+		case 0x29: case 0x2b: return SSE_STORE;
+		case 0x10: *aligned = false; return SSE_LOAD;
+		case 0x11: *aligned = false; return SSE_STORE;
+		}
+	} else if (pfx == PFX_F3) {
+		switch (op) {
+		case 0x6f: *aligned = false; return SSE_LOAD;
+		case 0x7f: *aligned = false; return SSE_STORE;
+		case 0x7e: return SSE_TO_XMM;
+		case 0x70: *imm = true; return SSE_OP;
+		}
+	} else {
+		switch (op) {
+		case 0x70: *imm = true; return SSE_OP;
+		case 0xf0: *aligned = false; return SSE_LOAD;  /* LDDQU */
+		}
+	}
+	return SSE_NONE;
+}
+
+static bool pick_sse(const struct jit_tb *tb, const struct insn *in, struct sse *x)
+{
+	enum simd_pfx pfx = simd_prefix(in);
+	unsigned map = in->op >> 8, op = in->op & 0xff;
+	static const uint8_t prefix_byte[] = { 0, 0x66, 0xf3, 0xf2 };
+
+	x->kind = SSE_NONE;
+	if (in->fast || (in->prefixes & PFX_LOCK) || (in->has_mem && tb->code_size == 8 &&
+						      in->adsize != 8))
+		return false;
+	if (map == 1) {
+		x->kind = sse_op_0f(op, pfx, &x->aligned, &x->imm);
+	} else if (map == 2 && pfx == PFX_66) {
+		/* PSHUFB ... PMULHRSW, PABS*; SSE4.1 PMULDQ, PCMPEQQ,
+		 * PACKUSDW, PMIN/PMAX*, PMULLD (not the blends through XMM0) */
+		if (((op <= 0x0b || (op >= 0x1c && op <= 0x1e)) && host_ssse3) ||
+		    ((op == 0x28 || op == 0x29 || op == 0x2b || (op >= 0x38 && op <= 0x40)) &&
+		     host_sse41))
+			x->kind = SSE_OP, x->aligned = true, x->imm = false;
+	} else if (map == 3 && pfx == PFX_66) {
+		/* PALIGNR; SSE4.1 BLENDPS/PD, PBLENDW */
+		if ((op == 0x0f && host_ssse3) || (op >= 0x0c && op <= 0x0e && host_sse41))
+			x->kind = SSE_OP, x->aligned = true, x->imm = true;
+	}
+	switch (x->kind) {
+	case SSE_NONE:
+		return false;
+	case SSE_SHIFT_IMM: {
+		unsigned ext = in->reg & 7;
+
+		if (in->has_mem || !(ext == 2 || ext == 4 || ext == 6 ||
+				     (op == 0x73 && (ext == 3 || ext == 7))) ||
+		    (ext == 4 && op == 0x73))
+			return false;
+		break;
+	}
+	case SSE_MOVMSK:
+		if (in->has_mem)
+			return false;
+		break;
+	case SSE_STORE:  /* MOVNTDQ, MOVNTPS: memory only */
+		if (!in->has_mem && (op == 0xe7 || op == 0x2b))
+			return false;
+		break;
+	case SSE_LOAD:
+		if (!in->has_mem && op == 0xf0)
+			return false;
+		break;
+	default:
+		break;
+	}
+	x->prefix = prefix_byte[pfx];
+	x->size = 16;
+	if (x->kind == SSE_TO_XMM || x->kind == SSE_FROM_XMM)
+		x->size = op == 0x7e && pfx == PFX_F3 ? 8 : op == 0xd6 ? 8 : (in->rex & 8) ? 8 : 4;
+	if (x->kind == SSE_TO_XMM || x->kind == SSE_FROM_XMM)
+		x->aligned = false;
+	return true;
+}
+
+static int32_t xmm_field(unsigned r)
+{
+	return F(xmm) + (int32_t)(r * sizeof(union xmm));
+}
+
+/* The instruction's code; the returned branch (or NULL for a register
+ * form) leads to its handler. */
+static jit_fixup emit_sse(struct jit_emit *e, const struct jit_tlb_layout *l,
+			  const struct insn *in, int64_t end, const struct sse *x)
+{
+	bool write = x->kind == SSE_STORE || (x->kind == SSE_FROM_XMM && in->has_mem);
+	uint8_t align = in->has_mem && x->aligned ? 15 : 0;
+	jit_fixup slow = NULL;
+	int imm = x->imm ? (int)(uint8_t)in->imm : -1;
+
+	if (in->has_mem)
+		slow = emit_operand_host(e, l, in, end, x->size, write, align);
+	switch (x->kind) {
+	case SSE_OP:
+		if (in->has_mem)
+			jit_emit_xmm_load_ind(e, 1, 16);
+		else
+			jit_emit_xmm_load(e, 1, xmm_field(in->rm));
+		jit_emit_xmm_load(e, 0, xmm_field(in->reg));
+		jit_emit_sse(e, x->prefix, in->op, 0xc1, imm);  /* op xmm0, xmm1 */
+		jit_emit_xmm_store(e, 0, xmm_field(in->reg));
+		break;
+	case SSE_SHIFT_IMM:
+		jit_emit_xmm_load(e, 0, xmm_field(in->rm));
+		jit_emit_sse(e, x->prefix, in->op, (uint8_t)(0xc0 | (in->reg & 7) << 3), imm);
+		jit_emit_xmm_store(e, 0, xmm_field(in->rm));
+		break;
+	case SSE_LOAD:
+		if (in->has_mem)
+			jit_emit_xmm_load_ind(e, 0, 16);
+		else
+			jit_emit_xmm_load(e, 0, xmm_field(in->rm));
+		jit_emit_xmm_store(e, 0, xmm_field(in->reg));
+		break;
+	case SSE_STORE:
+		jit_emit_xmm_load(e, 0, xmm_field(in->reg));
+		if (in->has_mem)
+			jit_emit_xmm_store_ind(e, 0, 16);
+		else
+			jit_emit_xmm_store(e, 0, xmm_field(in->rm));
+		break;
+	case SSE_MOVMSK:
+		jit_emit_xmm_load(e, 0, xmm_field(in->rm));
+		jit_emit_sse(e, 0x66, 0x1d7, 0xc0, -1);  /* pmovmskb eax, xmm0 */
+		jit_emit_store(e, JIT_T0, gpr_field(in->reg), 8);
+		break;
+	case SSE_TO_XMM:
+		if (in->has_mem) {
+			jit_emit_xmm_load_ind(e, 0, x->size);
+		} else if (in->op == 0x16e) {
+			jit_emit_load(e, JIT_T0, gpr_field(in->rm), x->size);
+			jit_emit_t0_to_xmm0(e, x->size);
+		} else {                              /* MOVQ xmm, xmm */
+			jit_emit_xmm_load(e, 0, xmm_field(in->rm));
+			jit_emit_sse(e, 0xf3, 0x17e, 0xc0, -1);  /* movq xmm0, xmm0 */
+		}
+		jit_emit_xmm_store(e, 0, xmm_field(in->reg));
+		break;
+	case SSE_FROM_XMM:
+		jit_emit_xmm_load(e, 0, xmm_field(in->reg));
+		if (in->has_mem) {
+			jit_emit_xmm_store_ind(e, 0, x->size);
+		} else if (in->op == 0x17e) {         /* MOVD/MOVQ r, xmm: zero-extended */
+			jit_emit_xmm0_to_t0(e, x->size);
+			jit_emit_store(e, JIT_T0, gpr_field(in->rm), 8);
+		} else {                              /* MOVQ xmm, xmm (D6) */
+			jit_emit_sse(e, 0xf3, 0x17e, 0xc0, -1);  /* movq xmm0, xmm0 */
+			jit_emit_xmm_store(e, 0, xmm_field(in->rm));
+		}
+		break;
+	case SSE_NONE:
+		break;
+	}
+	return slow;
+}
+
 /* A native Jcc's taken path, emitted after the block's code. */
 struct taken_stub {
 	jit_fixup f;
@@ -1167,9 +1466,11 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	struct slow_stub slows[BLOCK_MAX];
 	struct jit_tlb_layout tlb = tlb_layout(c);
 	unsigned nslow = 0;
-	struct flag_state fs = { CC_EAGER, 0 };
+	struct flag_state fs = { CC_EAGER, 0, HOST_NONE, HOST_NONE };
 	unsigned ns = 0, nt = 0, i;
 	bool rip_stale = false;  /* c->s.rip not stored since native code */
+	bool sse_checked = false;  /* CR0/CR4 looked at for native SSE */
+	struct sse sse;
 	int64_t off = 0, next;
 	struct jit_emit e;
 	jit_fixup body;
@@ -1177,7 +1478,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 
 	jit_emit_init(&e, j->cc.rw + j->cc.used, j->cc.rw + j->cc.size, j->cc.rx - j->cc.rw);
 	entry = jit_emit_rx(&e);
-	body = jit_emit_entry(&e);
+	body = jit_emit_entry(&e, &tlb);
 	tb->chain_entry = jit_emit_rx(&e);
 	jit_emit_chain_entry(&e, JIT_BUDGET, tb->gen_ptr, tb->gen, j->epilogue);
 	if (tb->code_size != 8)
@@ -1191,6 +1492,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		enum mem_kind mk;
 
 		next = emu_walk_next(in, end);  /* relative: the fold's offset */
+		fs.host_prev = fs.host;
+		fs.host = HOST_NONE;
 		if ((mk = pick_mem(tb, in)) != MEM_NONE) {
 			bool leave = mk == MEM_RET || mk == MEM_JMP || (mk == MEM_CALL && !in->folded);
 			bool indirect = in->op == 0xff;
@@ -1229,7 +1532,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
 			}
 			slows[nslow++] = (struct slow_stub){ f, f2, leave, e.p, in, off,
-							     end, i + 1 };
+							     end, i + 1, NULL, fs };
 			if (leave)
 				break;
 			rip_stale = true;
@@ -1245,7 +1548,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 			emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
 			slows[nslow++] = (struct slow_stub){ f, NULL, true, e.p, in, off, end,
-							     i + 1 };
+							     i + 1, NULL, { CC_EAGER } };
 			break;
 		}
 		if (pick_lea(in)) {
@@ -1292,7 +1595,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 			emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
 			slows[nslow++] = (struct slow_stub){ f, NULL, true, e.p, in, off, end,
-							     i + 1 };
+							     i + 1, NULL, { CC_EAGER } };
 			break;
 		}
 		if (is_jcc(in) && in->opsize == tb->code_size &&
@@ -1302,6 +1605,24 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			taken[nt++] = (struct taken_stub){
 				jit_emit_branch_cc(&e, in->op & 15), i + 1,
 				end + (int64_t)in->imm, end, off, in };
+			rip_stale = true;
+			goto next_insn;
+		}
+		if (pick_sse(tb, in, &sse)) {
+			jit_fixup checks[2] = { NULL, NULL };
+
+			if (!sse_checked) {
+				/* #UD, #NM: CR0 and CR4 change only where
+				 * a block ends */
+				checks[0] = jit_emit_branch_bits(&e, F(s.cr0), CR0_EM | CR0_TS, false);
+				checks[1] = jit_emit_branch_bits(&e, F(s.cr4), CR4_OSFXSR, true);
+				sse_checked = true;
+			}
+			jit_fixup f = emit_sse(&e, &tlb, in, end, &sse);
+			if (f || checks[0])
+				slows[nslow++] = (struct slow_stub){ f, checks[0], false, e.p, in,
+								     off, end, i + 1, checks[1],
+								     { CC_EAGER } };
 			rip_stale = true;
 			goto next_insn;
 		}
@@ -1379,15 +1700,24 @@ next_insn:
 		 * hit cached code or a device shut the machine down */
 		jit_emit_bind(&e, t->f);
 		jit_emit_bind(&e, t->f2);
+		jit_emit_bind(&e, t->f3);
 		jit_emit_store_rip(&e, F(insn_rip), t->off);
 		jit_emit_store_rip(&e, F(s.rip), t->end);
-		jit_emit_call(&e, (const void *)emu_fast_handlers[t->in->fast], t->in);
+		jit_emit_call(&e, t->in->fast ? (const void *)emu_fast_handlers[t->in->fast]
+					      : (const void *)emu_exec_general, t->in);
 		if (t->leave) {
 			emit_exit(j, &e, tb, t->count, true, NOT_IN_PAGE);
 			continue;
 		}
 		gone = jit_emit_branch_ptr_null(&e, F(blk));
 		down = jit_emit_branch_byte_set(&e, F(shutdown));
+		if (t->fs.host != HOST_NONE) {
+			/* the handler's record, in the host's flags */
+			struct flag_state rebuild = t->fs;
+
+			rebuild.host_prev = HOST_NONE;
+			emit_flags(&e, &rebuild, 0);
+		}
 		jit_emit_jump_to(&e, t->resume);
 		jit_emit_bind(&e, gone);
 		jit_emit_bind(&e, down);
@@ -1484,6 +1814,11 @@ static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b)
 		return NULL;
 	}
 	j->ntbs++;
+	if (j->perf_map)
+		fprintf(j->perf_map, "%lx %lx guest_%llx_pa_%llx_m%u\n",
+			(unsigned long)(uintptr_t)tb->entry,
+			(unsigned long)(j->cc.rx + j->cc.used - (const uint8_t *)(uintptr_t)tb->entry),
+			(unsigned long long)c->insn_rip, (unsigned long long)b->pa, b->code_size);
 	tb->next_in_slot = *index;
 	*index = j->ntbs;
 	j->translated++;
