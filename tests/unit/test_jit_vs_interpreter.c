@@ -120,7 +120,7 @@ static void sse_insn(struct code *c, unsigned r)
 	uint8_t op = int_ops[rnd() % sizeof(int_ops)], imm = (uint8_t)rnd();
 	bool w = !mode32 && (rnd() & 1);
 
-	switch (rnd() % 12) {
+	switch (rnd() % 13) {
 	case 0:                  /* integer op xmm, xmm */
 		sse_put(c, 0x66, false, x1, x2, 2, (const uint8_t[]){ op, rr });
 		break;
@@ -186,6 +186,15 @@ static void sse_insn(struct code *c, unsigned r)
 			sse_put(c, 0x66, false, x1, x2, 4,
 				(const uint8_t[]){ 0x3a, 0x0f, rr, (uint8_t)(imm % 33) });
 		break;
+	case 11: {               /* PCMPISTRI, PCMPESTRI (then a Jcc sees the flags) */
+		uint8_t op = rnd() & 1 ? 0x63 : 0x61;
+
+		if (rnd() & 1)
+			sse_put(c, 0x66, false, x1, x2, 4, (const uint8_t[]){ 0x3a, op, rr, imm });
+		else
+			sse_put(c, 0x66, false, x1, 0, 5, (const uint8_t[]){ 0x3a, op, mem, disp8(), imm });
+		break;
+	}
 	default:                 /* XORPS, ANDPS, ORPS, MOVAPS xmm, xmm; SHUFPS */
 		if (rnd() % 4 == 0)
 			sse_put(c, 0, false, x1, x2, 3, (const uint8_t[]){ 0xc6, rr, imm });

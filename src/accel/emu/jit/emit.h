@@ -51,6 +51,9 @@ struct jit_tlb_layout;
  * the TLB table for the CPL, then jumps to the body (bind the fixup
  * there). */
 jit_fixup jit_emit_entry(struct jit_emit *e, const struct jit_tlb_layout *tlb);
+/* The same entry, emitted once, to any block's chain entry: called as
+ * unsigned (*)(struct emu_cpu *c, uint64_t start, const uint8_t *chain_entry). */
+void jit_emit_enter_at(struct jit_emit *e, const struct jit_tlb_layout *tlb);
 /*
  * A block's entry from a chained predecessor (start and count are set):
  * back to C if count >= budget or if *gen_ptr no longer equals gen (the
@@ -224,6 +227,13 @@ void jit_emit_t0_to_xmm0(struct jit_emit *e, unsigned size);
  * = 0F 38 xx, 0x3xx = 0F 3A xx), a register-form ModRM byte naming host
  * registers (XMM0/XMM1, or EAX for PMOVMSKB) and an imm8 if imm >= 0. */
 void jit_emit_sse(struct jit_emit *e, uint8_t prefix, unsigned op, uint8_t modrm, int imm);
+/* c->field = ECX zero-extended (PCMPxSTRI's index). */
+void jit_emit_store_ecx(struct jit_emit *e, int32_t field);
+/* The host's arithmetic flags into those of c->field (RFLAGS), the
+ * host's flags as they were after; and back: the host's arithmetic
+ * flags from c->field. */
+void jit_emit_flags_to_rflags(struct jit_emit *e, int32_t field);
+void jit_emit_flags_from_rflags(struct jit_emit *e, int32_t field);
 /* Branch if the low bits of T0 under mask are not all clear (alignment). */
 jit_fixup jit_emit_branch_t0_bits(struct jit_emit *e, uint8_t mask);
 /* Branch if any bit of mask is set (or, with clear, if none is) in the

@@ -72,7 +72,8 @@ void jit_emit_epilogue(struct jit_emit *e)
 	put(e, code, sizeof(code));
 }
 
-jit_fixup jit_emit_entry(struct jit_emit *e, const struct jit_tlb_layout *tlb)
+/* Save the host's registers, load ours (RDI = c, RSI = start). */
+static void prologue(struct jit_emit *e, const struct jit_tlb_layout *tlb)
 {
 	static const uint8_t code[] = {
 		0x53,              /* push rbx */
@@ -85,7 +86,6 @@ jit_fixup jit_emit_entry(struct jit_emit *e, const struct jit_tlb_layout *tlb)
 		0x45, 0x31, 0xed,  /* xor r13d, r13d */
 		0x31, 0xc0,        /* xor eax, eax */
 	};
-	jit_fixup f;
 
 	put(e, code, sizeof(code));
 	put(e, (const uint8_t[]){ 0x83, 0xbb }, 2);              /* cmp dword [rbx+cpl], 3 */
@@ -96,10 +96,23 @@ jit_fixup jit_emit_entry(struct jit_emit *e, const struct jit_tlb_layout *tlb)
 	put1(e, (uint8_t)__builtin_ctz(tlb->entries * tlb->entry_size));
 	put(e, (const uint8_t[]){ 0x4c, 0x8d, 0xb4, 0x03 }, 4);  /* lea r14, [rbx+rax+tables] */
 	put4(e, (uint32_t)tlb->tables);
+}
+
+jit_fixup jit_emit_entry(struct jit_emit *e, const struct jit_tlb_layout *tlb)
+{
+	jit_fixup f;
+
+	prologue(e, tlb);
 	put1(e, 0xe9);                                           /* jmp rel32 (bound later) */
 	f = e->p;
 	put4(e, 0);
 	return e->overflow ? NULL : f;
+}
+
+void jit_emit_enter_at(struct jit_emit *e, const struct jit_tlb_layout *tlb)
+{
+	prologue(e, tlb);
+	put(e, (const uint8_t[]){ 0xff, 0xe2 }, 2);              /* jmp rdx */
 }
 
 void jit_emit_chain_entry(struct jit_emit *e, unsigned budget, const uint32_t *gen_ptr,
@@ -531,6 +544,37 @@ void jit_emit_sse(struct jit_emit *e, uint8_t prefix, unsigned op, uint8_t modrm
 	put(e, (const uint8_t[]){ (uint8_t)op, modrm }, 2);
 	if (imm >= 0)
 		put1(e, (uint8_t)imm);
+}
+
+void jit_emit_store_ecx(struct jit_emit *e, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x89, 0xc9 }, 2);              /* mov ecx, ecx */
+	rbx_mem(e, true, 0x89, 1, field);                        /* mov [rbx+field], rcx */
+}
+
+#define ARITH_FLAGS 0x8d5  /* CF PF AF ZF SF OF */
+
+void jit_emit_flags_to_rflags(struct jit_emit *e, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x9c, 0x58 }, 2);              /* pushfq; pop rax */
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);        /* mov rdx, rax */
+	put(e, (const uint8_t[]){ 0x81, 0xe2 }, 2);              /* and edx, ARITH_FLAGS */
+	put4(e, ARITH_FLAGS);
+	rbx_mem(e, true, 0x8b, 6, field);                        /* mov rsi, [rbx+field] */
+	put(e, (const uint8_t[]){ 0x48, 0x81, 0xe6 }, 3);        /* and rsi, ~ARITH_FLAGS */
+	put4(e, ~(uint32_t)ARITH_FLAGS);
+	put(e, (const uint8_t[]){ 0x48, 0x09, 0xd6 }, 3);        /* or rsi, rdx */
+	rbx_mem(e, true, 0x89, 6, field);                        /* mov [rbx+field], rsi */
+	put(e, (const uint8_t[]){ 0x50, 0x9d }, 2);              /* push rax; popfq */
+}
+
+void jit_emit_flags_from_rflags(struct jit_emit *e, int32_t field)
+{
+	/* only the arithmetic flags: DF, TF and AC stay clear on the host */
+	rbx_mem(e, true, 0x8b, 0, field);                        /* mov rax, [rbx+field] */
+	put(e, (const uint8_t[]){ 0x25 }, 1);                    /* and eax, ARITH_FLAGS */
+	put4(e, ARITH_FLAGS);
+	put(e, (const uint8_t[]){ 0x50, 0x9d }, 2);              /* push rax; popfq */
 }
 
 jit_fixup jit_emit_branch_t0_bits(struct jit_emit *e, uint8_t mask)

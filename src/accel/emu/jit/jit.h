@@ -46,6 +46,8 @@ struct emu_jit {
 	struct jit_jc_entry *jc;   /* indirect exits in 64-bit code, by RIP */
 	const uint8_t *epilogue;   /* executable address */
 	const uint8_t *jc_lookup;  /* executable address */
+	/* C's way into a block found in the jump cache */
+	unsigned (*enter_at)(struct emu_cpu *c, uint64_t start, const uint8_t *chain_entry);
 	struct jit_tb *tbs;        /* metadata, flushed with the code */
 	unsigned ntbs, max_tbs;
 	/* by a hash of the physical address: 1 + the index of the latest
@@ -56,6 +58,7 @@ struct emu_jit {
 	/* statistics (wirt -v -v prints them when the vCPU goes) */
 	uint64_t translated, found_again, flushes, code_bytes, translate_ns;
 	uint64_t entries, entered_insns, interpreted;  /* runs from C */
+	uint64_t entries_jc;       /* of those entries, found in the jump cache */
 	/* WIRT_JIT_PERF_MAP=1: each translation's host code and guest
 	 * address in /tmp/perf-PID.map, where perf report finds them */
 	FILE *perf_map;

@@ -158,7 +158,7 @@ static unsigned tb_slot(uint64_t pa)
 
 /* What the host has beyond SSE2 (the x86-64 baseline): native SSSE3 and
  * SSE4.1 forms only where it has them (set by emu_jit_create). */
-static bool host_ssse3, host_sse41;
+static bool host_ssse3, host_sse41, host_sse42;
 
 /* Opened before the sandbox; every vCPU appends whole lines. */
 static void open_perf_map(struct emu_jit *j)
@@ -214,6 +214,7 @@ int emu_jit_create(struct emu_cpu *c)
 	__builtin_cpu_init();
 	host_ssse3 = __builtin_cpu_supports("ssse3");
 	host_sse41 = __builtin_cpu_supports("sse4.1");
+	host_sse42 = __builtin_cpu_supports("sse4.2");
 	return 0;
 }
 
@@ -235,10 +236,11 @@ void emu_jit_destroy(struct emu_cpu *c)
 			  (unsigned long long)(j->cc.used >> 10));
 	if (j->entries)
 		log_debug("jit: translated code entered from C %llu times (%.1f guest "
-			  "instructions each), %llu instructions interpreted one by one",
+			  "instructions each; %llu through the jump cache), %llu "
+			  "instructions interpreted one by one",
 			  (unsigned long long)j->entries,
 			  (double)j->entered_insns / (double)j->entries,
-			  (unsigned long long)j->interpreted);
+			  (unsigned long long)j->entries_jc, (unsigned long long)j->interpreted);
 	munmap(j->tbs, sizeof(struct jit_tb) * j->max_tbs);
 	free(j->jc);
 	free(j->tb_index);
@@ -247,11 +249,15 @@ void emu_jit_destroy(struct emu_cpu *c)
 	c->jit = NULL;
 }
 
+static struct jit_tlb_layout tlb_layout(struct emu_cpu *c);
+
 /* Empty the cache; the shared epilogue comes first again. */
 static void flush(struct emu_cpu *c)
 {
 	struct emu_jit *j = c->jit;
 	struct jit_emit e;
+
+	struct jit_tlb_layout tlb = tlb_layout(c);
 
 	if (j->ntbs)
 		j->flushes++;
@@ -266,6 +272,8 @@ static void flush(struct emu_cpu *c)
 	j->jc_lookup = jit_emit_rx(&e);
 	jit_emit_jc_lookup(&e, j->jc, JIT_JC_SIZE - 1, F(s.rip), F(tlb_gen), F(cpl),
 			   F(jit_chain_from), j->epilogue);
+	j->enter_at = (unsigned (*)(struct emu_cpu *, uint64_t, const uint8_t *))jit_emit_rx(&e);
+	jit_emit_enter_at(&e, &tlb);
 	j->cc.used = e.p - j->cc.rw;
 }
 
@@ -687,6 +695,8 @@ struct flag_state {
 	enum cc_op op;
 	unsigned size;
 	enum host_flags host, host_prev;  /* after this instruction, the one before */
+	bool eager;  /* the record is known to be eager (op CC_EAGER means
+		      * unknown otherwise) */
 };
 
 /* Fast-handled instructions that leave the flags alone. */
@@ -774,6 +784,7 @@ static void emit_record(struct jit_emit *e, enum cc_op op, unsigned size,
 	jit_emit_store_imm(e, F(cc_size), 1, (int32_t)size);
 	fs->op = op;
 	fs->size = size;
+	fs->eager = false;
 }
 
 /* T0 = the destination and T1 = the source of a two-operand operation,
@@ -821,6 +832,7 @@ static void emit_shift(struct jit_emit *e, const struct nat *n, struct flag_stat
 	jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
 	jit_emit_bind(e, done);
 	fs->op = CC_EAGER;  /* either record: not known here */
+	fs->eager = false;
 }
 
 /* Before INC or DEC: CF survives in cc_carry, computed from the record
@@ -978,6 +990,10 @@ static bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned
 	if (fs->host_prev == HOST_ALL ||
 	    (fs->host_prev == HOST_NO_CF && (cc >> 1) != 1 && (cc >> 1) != 3))
 		return true;
+	if (fs->eager) {
+		jit_emit_flags_from_rflags(e, F(s.rflags));
+		return true;
+	}
 
 	switch (fs->op) {
 	case CC_SUB: case CC_ADD:
@@ -1244,6 +1260,7 @@ enum sse_kind {
 	SSE_MOVMSK,     /* PMOVMSKB r32, xmm */
 	SSE_TO_XMM,     /* MOVD/MOVQ xmm, r/m (66 0F 6E); MOVQ xmm, xmm/m64 (F3 0F 7E) */
 	SSE_FROM_XMM,   /* MOVD/MOVQ r/m, xmm (66 0F 7E); MOVQ xmm/m64, xmm (66 0F D6) */
+	SSE_STRI,       /* PCMPISTRI, PCMPESTRI: ECX and the flags */
 };
 
 struct sse {
@@ -1330,6 +1347,9 @@ static bool pick_sse(const struct jit_tb *tb, const struct insn *in, struct sse 
 		/* PALIGNR; SSE4.1 BLENDPS/PD, PBLENDW */
 		if ((op == 0x0f && host_ssse3) || (op >= 0x0c && op <= 0x0e && host_sse41))
 			x->kind = SSE_OP, x->aligned = true, x->imm = true;
+		/* PCMPISTRI, PCMPESTRI with 32-bit lengths (no alignment) */
+		if ((op == 0x63 || (op == 0x61 && !(in->rex & 8))) && host_sse42)
+			x->kind = SSE_STRI, x->aligned = false, x->imm = true;
 	}
 	switch (x->kind) {
 	case SSE_NONE:
@@ -1375,7 +1395,8 @@ static int32_t xmm_field(unsigned r)
 /* The instruction's code; the returned branch (or NULL for a register
  * form) leads to its handler. */
 static jit_fixup emit_sse(struct jit_emit *e, const struct jit_tlb_layout *l,
-			  const struct insn *in, int64_t end, const struct sse *x)
+			  const struct insn *in, int64_t end, const struct sse *x,
+			  struct flag_state *fs)
 {
 	bool write = x->kind == SSE_STORE || (x->kind == SSE_FROM_XMM && in->has_mem);
 	uint8_t align = in->has_mem && x->aligned ? 15 : 0;
@@ -1442,6 +1463,24 @@ static jit_fixup emit_sse(struct jit_emit *e, const struct jit_tlb_layout *l,
 			jit_emit_xmm_store(e, 0, xmm_field(in->rm));
 		}
 		break;
+	case SSE_STRI:
+		if (in->has_mem)
+			jit_emit_xmm_load_ind(e, 1, 16);
+		else
+			jit_emit_xmm_load(e, 1, xmm_field(in->rm));
+		jit_emit_xmm_load(e, 0, xmm_field(in->reg));
+		if (in->op == 0x361) {  /* the lengths */
+			jit_emit_load(e, JIT_T0, gpr_field(GPR_RAX), 4);
+			jit_emit_load(e, JIT_T1, gpr_field(GPR_RDX), 4);
+		}
+		jit_emit_sse(e, 0x66, in->op, 0xc1, imm);  /* pcmp?stri xmm0, xmm1 */
+		jit_emit_store_ecx(e, gpr_field(GPR_RCX));
+		jit_emit_flags_to_rflags(e, F(s.rflags));
+		jit_emit_store_imm(e, F(cc_op), sizeof(((struct emu_cpu *)0)->cc_op), CC_EAGER);
+		fs->op = CC_EAGER;
+		fs->eager = true;
+		fs->host = HOST_ALL;
+		break;
 	case SSE_NONE:
 		break;
 	}
@@ -1466,7 +1505,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	struct slow_stub slows[BLOCK_MAX];
 	struct jit_tlb_layout tlb = tlb_layout(c);
 	unsigned nslow = 0;
-	struct flag_state fs = { CC_EAGER, 0, HOST_NONE, HOST_NONE };
+	struct flag_state fs = { CC_EAGER, 0, HOST_NONE, HOST_NONE, false };
 	unsigned ns = 0, nt = 0, i;
 	bool rip_stale = false;  /* c->s.rip not stored since native code */
 	bool sse_checked = false;  /* CR0/CR4 looked at for native SSE */
@@ -1618,19 +1657,20 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				checks[1] = jit_emit_branch_bits(&e, F(s.cr4), CR4_OSFXSR, true);
 				sse_checked = true;
 			}
-			jit_fixup f = emit_sse(&e, &tlb, in, end, &sse);
+			jit_fixup f = emit_sse(&e, &tlb, in, end, &sse, &fs);
 			if (f || checks[0])
 				slows[nslow++] = (struct slow_stub){ f, checks[0], false, e.p, in,
-								     off, end, i + 1, checks[1],
-								     { CC_EAGER } };
+								     off, end, i + 1, checks[1], fs };
 			rip_stale = true;
 			goto next_insn;
 		}
 		jit_emit_store_rip(&e, F(insn_rip), off);
 		jit_emit_store_rip(&e, F(s.rip), end);
 		rip_stale = false;
-		if (!keeps_flags(in))
+		if (!keeps_flags(in)) {
 			fs.op = CC_EAGER;
+			fs.eager = false;
+		}
 		if (!in->fast) {
 			bool jump = in->op == 0xff && tb->code_size == 8;
 
@@ -1859,6 +1899,25 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	c->insn_rip = c->s.rip;
 	c->trace[c->trace_pos++ & 63] = c->insn_rip;
 	c->blk = NULL;
+	/* 64-bit code the jump cache knows (no exit to patch): no decoding
+	 * and no block lookup */
+	if (c->code_size == 8 && !c->jit_chain_from) {
+		struct jit_jc_entry *jc = &j->jc[jit_jc_slot(c->insn_rip, JIT_JC_SIZE - 1)];
+
+		if (jc->rip == c->insn_rip && jc->tlb_gen == c->tlb_gen && jc->cpl == c->cpl) {
+			n = j->enter_at(c, c->insn_rip, jc->chain_entry);
+			if (n) {
+				c->icount += n;
+				j->entries++;
+				j->entries_jc++;
+				j->entered_insns += n;
+				return n;
+			}
+			/* its page was written since: decode and translate again */
+			jc->rip = ~0ULL;
+			c->jit_chain_from = NULL;
+		}
+	}
 	in = emu_decode_cached(c);
 	b = (struct dblock *)c->blk;  /* this vCPU's own decode cache */
 	if (!b)
