@@ -847,7 +847,19 @@ static void test_rewritten_code_left_to_interpreter(void **state)
 		else
 			assert_int_equal(k, 0);
 	}
-	cpu->icount += 1u << 24;  /* a long time later */
+	/* not written again: still the interpreter's for a while, then
+	 * translated (code Linux patched a few times at boot runs
+	 * translated afterwards) */
+	cpu->icount += EMU_REWRITE_WINDOW / 2;
+	cpu->s.rip = EMU_HARNESS_CODE_GPA;
+	cpu->halted = false;
+	assert_int_equal(emu_jit_run(cpu), 0);
+	cpu->icount += EMU_REWRITE_WINDOW;
+	assert_int_equal(emu_jit_run(cpu), 2);
+	assert_true(cpu->halted);
+
+	/* written once, a long time later: translated at once */
+	cpu->icount += 1u << 24;
 	assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, code, sizeof(code)), 0);
 	cpu->s.rip = EMU_HARNESS_CODE_GPA;
 	cpu->halted = false;

@@ -41,8 +41,6 @@ struct dblock *emu_dcache_alloc(void)
 	return d;
 }
 
-/* Instructions within which rewriting a block's code again counts. */
-#define REWRITE_WINDOW 1000000
 
 static unsigned slot(uint64_t pa)
 {
@@ -174,7 +172,7 @@ const struct insn *emu_decode_cached(struct emu_cpu *c)
 	 * code next to data the guest keeps writing (the translator lets
 	 * the interpreter run such blocks rather than translate each time) */
 	if (b->pa == pa && b->code_size == c->code_size)
-		b->rewrites = c->icount - b->decoded_at < REWRITE_WINDOW ?
+		b->rewrites = c->icount - b->decoded_at < EMU_REWRITE_WINDOW ?
 			      b->rewrites + (b->rewrites < 255) : 0;
 	else
 		b->rewrites = 0;

@@ -208,6 +208,10 @@ struct emu_cpu {
 	struct tlb_entry tlb[TLB_ENTRIES];
 	struct tlb_fast tlb_fast[2][TLB_ENTRIES];  /* [CPL == 3]: see above */
 	uint64_t tlb_gen;     /* bumped by every TLB flush */
+	/* bumped by flushes of global pages and INVLPG in the upper half of
+	 * the address space (where a kernel's global pages are); bit 63 is
+	 * always set, so it never equals a tlb_gen */
+	uint64_t tlb_gen_global;
 	struct tlb_large tlb_large[TLB_LARGE_MAX];
 	unsigned tlb_nlarge;
 	/* The others, bounded apart in the lower and upper half of the
@@ -369,6 +373,10 @@ struct dblock *emu_dcache_alloc(void);
 
 /* A block of decoded instructions (decode_cache.c). */
 #define BLOCK_MAX 16
+/* Instructions within which decoding a block's code again, after a write
+ * to it, counts as a rewrite (struct dblock's rewrites). */
+#define EMU_REWRITE_WINDOW 1000000
+
 struct dblock {
 	uint64_t pa;      /* physical address of the first byte, ~0 if empty */
 	uint32_t gen;     /* page generation when decoded */

@@ -202,6 +202,8 @@ void emu_tlb_flush(struct emu_cpu *c, bool global_too)
 	unsigned i, n = 0;
 
 	c->tlb_gen++;
+	if (global_too)
+		c->tlb_gen_global = (c->tlb_gen_global + 1) | 1ULL << 63;
 	c->blk = NULL;
 	for (i = 0; i < TLB_ENTRIES; i++)
 		if (global_too || !(c->tlb[i].perms & TLB_GLOBAL))
@@ -240,6 +242,8 @@ void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 	unsigned i, n = 0;
 
 	c->tlb_gen++;
+	if (lin >> 63)
+		c->tlb_gen_global = (c->tlb_gen_global + 1) | 1ULL << 63;
 	c->blk = NULL;
 	if (e->vpage == lin >> 12)
 		tlb_drop(c, (lin >> 12) % TLB_ENTRIES);

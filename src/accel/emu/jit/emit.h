@@ -116,8 +116,8 @@ struct jit_jc_entry {
  * for c->rip_field if its entry matches (TLB generation and CPL too),
  * else back to C; exits jump to it after counting. */
 void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint32_t mask,
-			int32_t rip_field, int32_t tlb_gen_field, int32_t cpl_field,
-			int32_t chain_field, const uint8_t *epilogue_rx);
+			int32_t rip_field, int32_t tlb_gen_field, int32_t tlb_gen_global_field,
+			int32_t cpl_field, int32_t chain_field, const uint8_t *epilogue_rx);
 void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const uint8_t *lookup_rx);
 
 /* Point the jump at site (writable address; rx_delta as in jit_emit) at

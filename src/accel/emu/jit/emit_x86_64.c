@@ -756,10 +756,10 @@ void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const uint8_t *lookup_
 }
 
 void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint32_t mask,
-			int32_t rip_field, int32_t tlb_gen_field, int32_t cpl_field,
-			int32_t chain_field, const uint8_t *epilogue_rx)
+			int32_t rip_field, int32_t tlb_gen_field, int32_t tlb_gen_global_field,
+			int32_t cpl_field, int32_t chain_field, const uint8_t *epilogue_rx)
 {
-	jit_fixup miss[3];
+	jit_fixup miss[3], gen_ok;
 
 	rbx_mem(e, true, 0x8b, 0, rip_field);               /* mov rax, [rbx+rip] */
 	/* edx = jit_jc_slot(rax, mask) */
@@ -776,7 +776,11 @@ void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint3
 	miss[0] = branch(e, 0x85);
 	rbx_mem(e, true, 0x8b, 1, tlb_gen_field);           /* mov rcx, [rbx+tlb_gen] */
 	put(e, (const uint8_t[]){ 0x48, 0x39, 0x4a, 0x08 }, 4);  /* cmp [rdx+8], rcx */
+	gen_ok = branch(e, 0x84);
+	rbx_mem(e, true, 0x8b, 1, tlb_gen_global_field);    /* mov rcx, [rbx+global] */
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0x4a, 0x08 }, 4);  /* cmp [rdx+8], rcx */
 	miss[1] = branch(e, 0x85);
+	jit_emit_bind(e, gen_ok);
 	rbx_mem(e, false, 0x8b, 1, cpl_field);              /* mov ecx, [rbx+cpl] */
 	put(e, (const uint8_t[]){ 0x39, 0x4a, 0x10 }, 3);   /* cmp [rdx+16], ecx */
 	miss[2] = branch(e, 0x85);

@@ -39,7 +39,7 @@ struct jit_tb {
 };
 
 /* Jump cache entries (a power of two). */
-#define JIT_JC_SIZE 4096
+#define JIT_JC_SIZE 32768
 
 struct emu_jit {
 	struct code_cache cc;

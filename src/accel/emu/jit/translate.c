@@ -270,8 +270,8 @@ static void flush(struct emu_cpu *c)
 	j->epilogue = jit_emit_rx(&e);
 	jit_emit_epilogue(&e);
 	j->jc_lookup = jit_emit_rx(&e);
-	jit_emit_jc_lookup(&e, j->jc, JIT_JC_SIZE - 1, F(s.rip), F(tlb_gen), F(cpl),
-			   F(jit_chain_from), j->epilogue);
+	jit_emit_jc_lookup(&e, j->jc, JIT_JC_SIZE - 1, F(s.rip), F(tlb_gen), F(tlb_gen_global),
+			   F(cpl), F(jit_chain_from), j->epilogue);
 	j->enter_at = (unsigned (*)(struct emu_cpu *, uint64_t, const uint8_t *))jit_emit_rx(&e);
 	jit_emit_enter_at(&e, &tlb);
 	j->cc.used = e.p - j->cc.rw;
@@ -1889,6 +1889,18 @@ static void chain(struct emu_cpu *c, const struct dblock *b)
 		jit_patch_jump(site, j->cc.rx - j->cc.rw, b->jit_chain_entry);
 }
 
+/* The generation a jump cache entry for code at rip counts under: for
+ * the upper half on a global page the global one (a CR3 write keeps that
+ * mapping), else every flush's. */
+static uint64_t jc_gen(const struct emu_cpu *c, uint64_t rip)
+{
+	const struct tlb_entry *e = &c->tlb[(rip >> 12) % TLB_ENTRIES];
+
+	if ((rip >> 63) && e->vpage == rip >> 12 && (e->perms & TLB_GLOBAL))
+		return c->tlb_gen_global;
+	return c->tlb_gen;
+}
+
 unsigned emu_jit_run(struct emu_cpu *c)
 {
 	struct emu_jit *j = c->jit;
@@ -1904,8 +1916,15 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	if (c->code_size == 8 && !c->jit_chain_from) {
 		struct jit_jc_entry *jc = &j->jc[jit_jc_slot(c->insn_rip, JIT_JC_SIZE - 1)];
 
-		if (jc->rip == c->insn_rip && jc->tlb_gen == c->tlb_gen && jc->cpl == c->cpl) {
+		if (jc->rip == c->insn_rip && jc->cpl == c->cpl &&
+		    (jc->tlb_gen == c->tlb_gen || jc->tlb_gen == c->tlb_gen_global)) {
+			/* translated code watches c->blk only for going
+			 * NULL (a write to code, a fault) */
+			static const struct dblock no_block;
+
+			c->blk = &no_block;
 			n = j->enter_at(c, c->insn_rip, jc->chain_entry);
+			c->blk = NULL;
 			if (n) {
 				c->icount += n;
 				j->entries++;
@@ -1925,10 +1944,16 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	/* the block's copies of its translation's entry data (b->jit_*) */
 	if (b->jit_epoch != j->cc.epoch) {
 		if (b->rewrites >= JIT_MAX_REWRITES) {
-			/* the run loop walks it afresh in the interpreter */
-			c->blk = NULL;
-			c->jit_chain_from = NULL;
-			return 0;
+			/* the run loop walks it afresh in the interpreter,
+			 * until its code has stayed put for a window (else
+			 * code patched a few times in a row at boot, as
+			 * Linux's jump labels are, would never be translated) */
+			if (c->icount - b->decoded_at < EMU_REWRITE_WINDOW) {
+				c->blk = NULL;
+				c->jit_chain_from = NULL;
+				return 0;
+			}
+			b->rewrites = 0;
 		}
 		if (!translate(c, b))
 			goto interpret;
@@ -1948,7 +1973,7 @@ unsigned emu_jit_run(struct emu_cpu *c)
 		struct jit_jc_entry *jc = &j->jc[jit_jc_slot(c->insn_rip, JIT_JC_SIZE - 1)];
 
 		jc->rip = c->insn_rip;
-		jc->tlb_gen = c->tlb_gen;
+		jc->tlb_gen = jc_gen(c, c->insn_rip);
 		jc->cpl = c->cpl;
 		jc->chain_entry = b->jit_chain_entry;
 	}
