@@ -501,28 +501,11 @@ static inline bool emu_user(const struct emu_cpu *c)
 	return c->cpl == 3;
 }
 
-/*
- * Data accesses: in 64-bit mode an access within one page whose TLB entry
- * allows it goes straight to host memory; everything else (segmentation,
- * page walks, MMIO, pages holding decoded code) takes the slow path.
- */
-static inline struct tlb_entry *emu_fast_entry(struct emu_cpu *c, int seg, uint64_t off,
-					       unsigned size, uint32_t perm_s, uint64_t *lin)
+/* The linear address of seg:off in 64-bit mode (only FS and GS have a
+ * base there). */
+static inline uint64_t emu_lin64(const struct emu_cpu *c, int seg, uint64_t off)
 {
-	struct tlb_entry *e;
-	uint64_t l;
-
-	if (c->code_size != 8)
-		return NULL;
-	l = off + (seg >= SEG_FS ? c->s.seg[seg].base : 0);
-	if ((uint64_t)((int64_t)(l << 16) >> 16) != l || (l & 0xfff) + size > 4096)
-		return NULL;
-	e = &c->tlb[(l >> 12) % TLB_ENTRIES];
-	/* TLB_*_U is TLB_*_S << 1 */
-	if (e->vpage != l >> 12 || !e->host || !(e->perms & (perm_s << (c->cpl == 3))))
-		return NULL;
-	*lin = l;
-	return e;
+	return off + (seg >= SEG_FS ? c->s.seg[seg].base : 0);
 }
 
 /* The host address of size bytes at seg:off if the access may go
@@ -536,7 +519,7 @@ static inline uint8_t *emu_fast_host(struct emu_cpu *c, int seg, uint64_t off,
 
 	if (c->code_size != 8)
 		return NULL;
-	l = off + (seg >= SEG_FS ? c->s.seg[seg].base : 0);
+	l = emu_lin64(c, seg, off);
 	f = &c->tlb_fast[c->cpl == 3][(l >> 12) % TLB_ENTRIES];
 	if (((l + size - 1) & ~0xfffULL) != (write ? f->write_tag : f->read_tag) ||
 	    (write && *f->page_flags))

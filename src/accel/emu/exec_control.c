@@ -52,25 +52,25 @@ uint64_t emu_random(void)
 static uint64_t string_bulk(struct emu_cpu *c, const struct insn *in, unsigned size,
 			    uint64_t count)
 {
-	uint64_t di = c->s.gpr[GPR_RDI], si = c->s.gpr[GPR_RSI], dlin, slin, n, bytes;
-	struct tlb_entry *d, *s;
+	uint64_t di = c->s.gpr[GPR_RDI], si = c->s.gpr[GPR_RSI], n, bytes;
 	bool movs = in->op == 0xa4 || in->op == 0xa5;
-	uint8_t *dp, *sp;
+	uint8_t *dp, *sp = NULL;
 
 	if (c->code_size != 8 || in->adsize != 8 || (c->s.rflags & RFLAGS_DF))
 		return 0;
-	d = emu_fast_entry(c, SEG_ES, di, size, TLB_WRITE_S, &dlin);
-	if (!d || d->ppage >= c->evm->npages || c->evm->code_page[d->ppage])
+	dp = emu_fast_host(c, SEG_ES, di, size, true);
+	if (!dp)
 		return 0;
-	n = (4096 - (dlin & 0xfff)) / size;
-	dp = d->host + (dlin & 0xfff);
+	n = (4096 - (emu_lin64(c, SEG_ES, di) & 0xfff)) / size;
 	if (movs) {
-		s = emu_fast_entry(c, insn_seg(in), si, size, TLB_READ_S, &slin);
-		if (!s)
+		uint64_t in_page;
+
+		sp = emu_fast_host(c, insn_seg(in), si, size, false);
+		if (!sp)
 			return 0;
-		if ((4096 - (slin & 0xfff)) / size < n)
-			n = (4096 - (slin & 0xfff)) / size;
-		sp = s->host + (slin & 0xfff);
+		in_page = (4096 - (emu_lin64(c, insn_seg(in), si) & 0xfff)) / size;
+		if (in_page < n)
+			n = in_page;
 	}
 	if (count < n)
 		n = count;

@@ -1392,6 +1392,16 @@ static int32_t xmm_field(unsigned r)
 	return F(xmm) + (int32_t)(r * sizeof(union xmm));
 }
 
+/* Host XMMx = the 16-byte r/m operand: the memory at host address T0
+ * (emit_operand_host's) or the XMM register. */
+static void xmm_from_rm(struct jit_emit *e, const struct insn *in, unsigned x)
+{
+	if (in->has_mem)
+		jit_emit_xmm_load_ind(e, x, 16);
+	else
+		jit_emit_xmm_load(e, x, xmm_field(in->rm));
+}
+
 /* The instruction's code; the returned branch (or NULL for a register
  * form) leads to its handler. */
 static jit_fixup emit_sse(struct jit_emit *e, const struct jit_tlb_layout *l,
@@ -1407,10 +1417,7 @@ static jit_fixup emit_sse(struct jit_emit *e, const struct jit_tlb_layout *l,
 		slow = emit_operand_host(e, l, in, end, x->size, write, align);
 	switch (x->kind) {
 	case SSE_OP:
-		if (in->has_mem)
-			jit_emit_xmm_load_ind(e, 1, 16);
-		else
-			jit_emit_xmm_load(e, 1, xmm_field(in->rm));
+		xmm_from_rm(e, in, 1);
 		jit_emit_xmm_load(e, 0, xmm_field(in->reg));
 		jit_emit_sse(e, x->prefix, in->op, 0xc1, imm);  /* op xmm0, xmm1 */
 		jit_emit_xmm_store(e, 0, xmm_field(in->reg));
@@ -1421,10 +1428,7 @@ static jit_fixup emit_sse(struct jit_emit *e, const struct jit_tlb_layout *l,
 		jit_emit_xmm_store(e, 0, xmm_field(in->rm));
 		break;
 	case SSE_LOAD:
-		if (in->has_mem)
-			jit_emit_xmm_load_ind(e, 0, 16);
-		else
-			jit_emit_xmm_load(e, 0, xmm_field(in->rm));
+		xmm_from_rm(e, in, 0);
 		jit_emit_xmm_store(e, 0, xmm_field(in->reg));
 		break;
 	case SSE_STORE:
@@ -1464,10 +1468,7 @@ static jit_fixup emit_sse(struct jit_emit *e, const struct jit_tlb_layout *l,
 		}
 		break;
 	case SSE_STRI:
-		if (in->has_mem)
-			jit_emit_xmm_load_ind(e, 1, 16);
-		else
-			jit_emit_xmm_load(e, 1, xmm_field(in->rm));
+		xmm_from_rm(e, in, 1);
 		jit_emit_xmm_load(e, 0, xmm_field(in->reg));
 		if (in->op == 0x361) {  /* the lengths */
 			jit_emit_load(e, JIT_T0, gpr_field(GPR_RAX), 4);
