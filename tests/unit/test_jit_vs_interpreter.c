@@ -43,6 +43,7 @@ static int setup(void **state)
 	emu_harness_setup(&h);
 	cpu = h.cpu;
 	assert_non_null(cpu->jit);
+	cpu->jit->hot_entries = 0;  /* every block translated at once */
 	return 0;
 }
 
@@ -209,7 +210,7 @@ static void sse_insn(struct code *c, unsigned r)
 /* One instruction that changes no control flow (may fault). */
 static void simple_insn(struct code *c)
 {
-	unsigned r1 = reg(), r2 = reg(), k = rnd() % 41;
+	unsigned r1 = reg(), r2 = reg(), k = rnd() % 44;
 	/* byte registers: AL-BH without REX, AL-DIL with (not SPL and BPL:
 	 * RSP and RBP stay the stack and the memory base) */
 	uint8_t rex8 = rnd() & 1 ? 0x40 : 0x3e;  /* REX, or a DS prefix */
@@ -484,6 +485,61 @@ static void simple_insn(struct code *c)
 				    0x45 | (rnd() & 1) << 3, disp8());
 			break;
 		}
+		break;
+	case 41:                 /* byte and word shifts and rotates: by 1,
+				  * imm8 (often below the width) or CL; shifts
+				  * and rotates of memory */
+		switch (rnd() % 6) {
+		case 4:              /* of memory, any size */
+			put(c, 5, rexw(), 0xc1, 0x45 | (rnd() % 8) << 3, disp8(),
+			    (uint8_t)(rnd() % 70));
+			break;
+		case 5:
+			put(c, 4, rnd() % 3 ? rexw() : 0x66, (uint8_t[]){ 0xd0, 0xd1, 0xd2, 0xd3 }[rnd() % 4],
+			    0x45 | (rnd() % 8) << 3, disp8());
+			break;
+		case 0:
+			put(c, 4, rex8, 0xc0, 0xc0 | (rnd() % 8) << 3 | b1,
+			    (uint8_t)(rnd() & 1 ? rnd() % 9 : rnd() % 40));
+			break;
+		case 1:
+			put(c, 3, rex8, rnd() & 1 ? 0xd0 : 0xd2, 0xc0 | (rnd() % 8) << 3 | b1);
+			break;
+		case 2:
+			put(c, 4, 0x66, 0xc1, 0xc0 | (rnd() % 8) << 3 | r1,
+			    (uint8_t)(rnd() & 1 ? rnd() % 17 : rnd() % 40));
+			break;
+		default:
+			put(c, 3, 0x66, rnd() & 1 ? 0xd1 : 0xd3, 0xc0 | (rnd() % 8) << 3 | r1);
+			break;
+		}
+		break;
+	case 42:                 /* ADC/SBB chains: after a CMP, an ADD or a
+				  * shift, with AL/EAX, imm or registers */
+		put(c, 3, rexw(), (rnd() & 1 ? 0x39 : 0x01), 0xc0 | r2 << 3 | r1);
+		switch (rnd() % 3) {
+		case 0:
+			put(c, 3, rexw(), (rnd() & 1 ? 0x11 : 0x19), 0xc0 | r1 << 3 | r2);
+			break;
+		case 1:
+			put(c, 4, rexw(), 0x83, 0xd0 | (rnd() & 1) << 3 | r1, (uint8_t)rnd());
+			break;
+		default:
+			put(c, 2, rnd() & 1 ? 0x14 : 0x1c, (uint8_t)rnd());
+			break;
+		}
+		put(c, 3, rexw(), (rnd() & 1 ? 0x11 : 0x19), 0xc0 | r2 << 3 | r1);
+		break;
+	case 43:                 /* a register read and written around a write
+				  * of its second byte (AH-BH) or its low word:
+				  * what the translator kept of it in a host
+				  * register must not outlive the write */
+		put(c, 3, 0x48, alu | 1, 0xc0 | (r2 & 3) << 3 | (r1 & 3));
+		if (rnd() & 1)
+			put(c, 2, 0x88 | (rnd() & 2), 0xc0 | (rnd() % 4) << 3 | (4 + rnd() % 4));
+		else
+			put(c, 3, 0x66, 0x89, 0xc0 | (rnd() % 4) << 3 | (rnd() % 4));
+		put(c, 3, 0x48, alu | 1, 0xc0 | (r1 & 3) << 3 | (r2 & 3));
 		break;
 	case 24:                 /* rarely: DIV r/m (may raise #DE) */
 		if (rnd() % 4 == 0)

@@ -36,6 +36,7 @@ struct dblock *emu_dcache_alloc(void)
 			d[i].pa = ~0ULL;
 			d[i].jit_epoch = 0;
 			d[i].rewrites = 0;
+			d[i].jit_heat = 0;
 			d[i].decoded_at = 0;
 		}
 	return d;
@@ -88,7 +89,7 @@ static bool fold_jump(struct emu_cpu *c, struct insn *in, unsigned *off)
 	int64_t target;
 
 	if (c->code_size != 8 || (in->op != 0xe8 && in->op != 0xe9 && in->op != 0xeb) ||
-	    in->opsize != 8)
+	    in->opsize != 8 || (in->prefixes & PFX_LOCK))  /* LOCK: #UD */
 		return false;
 	target = (int64_t)*off + (int64_t)in->imm;
 	if (target < 0 || target >= 4096)
@@ -179,6 +180,7 @@ const struct insn *emu_decode_cached(struct emu_cpu *c)
 	b->decoded_at = c->icount;
 	b->pa = ~0ULL;
 	b->jit_epoch = 0;  /* its translation, if any, is of other code */
+	b->jit_heat = 0;
 	b->gen = __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE);
 	b->code_size = c->code_size;
 	b->n = 1;

@@ -384,6 +384,9 @@ struct dblock {
 	uint8_t n;        /* instructions in the block */
 	uint8_t rewrites; /* decoded again after its code changed, each time soon
 			   * after the last (the translator leaves it alone) */
+	uint8_t jit_heat; /* entries from C left to the interpreter so far: code
+			   * run once or twice (much of a boot) is cheaper to
+			   * interpret than to translate */
 	uint32_t jit_epoch;  /* the jit_ fields are valid in this epoch of the
 			      * code cache */
 	uint64_t decoded_at;  /* icount then */

@@ -21,11 +21,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define JIT_MIRRORS 4
+
 struct jit_emit {
 	uint8_t *p;       /* next byte (writable view) */
 	uint8_t *end;     /* first byte not ours */
 	ptrdiff_t rx_delta;  /* executable address - writable address */
 	bool overflow;
+	/* The vCPU fields whose 8 bytes each scratch register (T0, T1)
+	 * holds (-1: none), so that a load of one reuses the register.
+	 * Only valid while nothing but loads and stores was emitted since
+	 * (mirror_at == p) and no branch lands here. */
+	int32_t mirror[2][JIT_MIRRORS];
+	uint8_t *mirror_at;
 };
 
 /* A forward branch not yet bound to its target: where its displacement is. */
@@ -38,6 +46,15 @@ static inline void jit_emit_init(struct jit_emit *e, uint8_t *rw, uint8_t *end,
 	e->end = end;
 	e->rx_delta = rx_delta;
 	e->overflow = false;
+	e->mirror_at = NULL;
+}
+
+/* The current position as a target a jump will reach later (which
+ * forgets what the scratch registers held). */
+static inline uint8_t *jit_emit_label(struct jit_emit *e)
+{
+	e->mirror_at = NULL;
+	return e->p;
 }
 
 /* Host bytes a block of n guest instructions may need at most. */
@@ -76,6 +93,8 @@ jit_fixup jit_emit_branch_ptr_null(struct jit_emit *e, int32_t field);
 jit_fixup jit_emit_branch_byte_set(struct jit_emit *e, int32_t field);
 /* Bind a fixup to the current position. */
 void jit_emit_bind(struct jit_emit *e, jit_fixup f);
+/* One fixup for the branches of a and b: binding it binds them all. */
+jit_fixup jit_fixup_join(jit_fixup a, jit_fixup b);
 
 /* Back to C after count more instructions; c->chain_field = NULL. */
 void jit_emit_exit(struct jit_emit *e, unsigned count, int32_t chain_field,
@@ -131,8 +150,10 @@ void jit_patch_jump(uint8_t *site, ptrdiff_t rx_delta, const uint8_t *target_rx)
  */
 enum jit_tmp { JIT_T0, JIT_T1 };
 /* The operations of enum jit_alu set the host's arithmetic flags as the
- * same x86 instruction would; CMP and TEST leave T0 as it was. */
-enum jit_alu { JIT_ADD, JIT_OR, JIT_AND, JIT_SUB, JIT_XOR, JIT_CMP, JIT_TEST };
+ * same x86 instruction would; CMP and TEST leave T0 as it was; ADC and
+ * SBB take the host's CF. */
+enum jit_alu { JIT_ADD, JIT_OR, JIT_AND, JIT_SUB, JIT_XOR, JIT_CMP, JIT_TEST, JIT_ADC,
+	       JIT_SBB };
 /* Conditions in x86 Jcc numbering (0 O, 1 NO, 2 B, ..., 15 G), on the
  * host's flags as the last operation left them. */
 
@@ -148,8 +169,10 @@ void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size);
 void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size);
 /* The host's CF = bit 0 of c->field. */
 void jit_emit_cf_from(struct jit_emit *e, int32_t field);
-/* c->field = the host's CF (8 bytes, 0 or 1). */
+/* c->field = the host's CF (8 bytes, 0 or 1); T0 is clobbered. */
 void jit_emit_store_cf(struct jit_emit *e, int32_t field);
+/* The host's CF = 0. */
+void jit_emit_clear_cf(struct jit_emit *e);
 /* c->field = the low byte of the value fn(c) returned, zero-extended. */
 void jit_emit_call_store_bool(struct jit_emit *e, const void *fn, int32_t field);
 /* Branch if the host's flags meet condition cc. */
@@ -275,9 +298,10 @@ jit_fixup jit_emit_branch_t1_zero(struct jit_emit *e, uint32_t mask);
  * shifted by T1, a count already nonzero once masked to size * 8 - 1;
  * T1 = CF (the last bit shifted out) and OF as the interpreter defines
  * it for any count (SHL: the result's sign ^ CF, SHR: the operand's
- * sign, SAR: 0).  IMUL: T0 = T0 * T1 signed, truncated to size; T1 =
- * CF | OF if the product did not fit.  Sizes 4 and 8; a 4-byte result is
- * zero-extended.
+ * sign, SAR: 0); sizes 1 and 2 only for counts below their width (the
+ * host's CF is undefined beyond), T0's upper bytes left as loaded.
+ * IMUL: T0 = T0 * T1 signed, truncated to size; T1 = CF | OF if the
+ * product did not fit, sizes 4 and 8.  A 4-byte result is zero-extended.
  */
 enum jit_shift { JIT_SHL, JIT_SHR, JIT_SAR };
 void jit_emit_shift(struct jit_emit *e, enum jit_shift op, unsigned size);
@@ -289,6 +313,10 @@ void jit_emit_cmov(struct jit_emit *e, unsigned cc, unsigned size);
 /* T0 rotated left or right by count (1 to size * 8 - 1) bits; the
  * host's flags become meaningless. */
 void jit_emit_rotate(struct jit_emit *e, bool right, unsigned size, uint8_t count);
+/* After jit_emit_rotate: T1 = CF | OF << 11 as the guest's ROL/ROR of
+ * any count sets them (CF the bit that came round, OF the top bit XOR
+ * CF for ROL, XOR the bit below it for ROR), from T0. */
+void jit_emit_rotate_flags(struct jit_emit *e, bool right, unsigned size);
 void jit_emit_imul(struct jit_emit *e, unsigned size);
 
 static inline uint8_t *jit_emit_rx(const struct jit_emit *e)

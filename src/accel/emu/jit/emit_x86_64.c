@@ -194,14 +194,39 @@ jit_fixup jit_emit_branch_byte_set(struct jit_emit *e, int32_t field)
 	return branch(e, 0x85);                      /* jne */
 }
 
+/* An unbound displacement holds the distance to the next site of its
+ * chain (jit_fixup_join), 0 at the last. */
 void jit_emit_bind(struct jit_emit *e, jit_fixup f)
 {
-	int32_t rel;
+	int32_t rel, link;
 
-	if (!f || e->overflow)
+	if (e->overflow)
 		return;
-	rel = (int32_t)(e->p - (f + 4));
-	memcpy(f, &rel, 4);
+	if (f)
+		e->mirror_at = NULL;   /* a branch lands here */
+	for (; f; f = link ? f + link : NULL) {
+		memcpy(&link, f, 4);
+		rel = (int32_t)(e->p - (f + 4));
+		memcpy(f, &rel, 4);
+	}
+}
+
+jit_fixup jit_fixup_join(jit_fixup a, jit_fixup b)
+{
+	jit_fixup last = a;
+	int32_t link;
+
+	if (!a || !b)
+		return a ? a : b;
+	for (;;) {
+		memcpy(&link, last, 4);
+		if (!link)
+			break;
+		last += link;
+	}
+	link = (int32_t)(b - last);
+	memcpy(last, &link, 4);
+	return a;
 }
 
 static void add_count(struct jit_emit *e, unsigned count)
@@ -271,21 +296,80 @@ static void rbx_mem(struct jit_emit *e, bool w, uint8_t op, uint8_t reg, int32_t
 	put4(e, (uint32_t)field);
 }
 
+/* The scratch register holding all of field since the last loads and
+ * stores, or -1. */
+static int mirror_of(const struct jit_emit *e, int32_t field)
+{
+	if (e->mirror_at != e->p)
+		return -1;
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; i < JIT_MIRRORS; i++)
+			if (e->mirror[t][i] == field)
+				return t;
+	return -1;
+}
+
+/* After a load into t (replaced) or a store from t (-1: of an
+ * immediate) of size bytes at field: what the registers hold. */
+static void mirror_update(struct jit_emit *e, int t, int32_t field, unsigned size,
+			  bool load, bool valid_before)
+{
+	for (int r = 0; r < 2; r++) {
+		for (int i = 0; i < JIT_MIRRORS; i++) {
+			int32_t *m = &e->mirror[r][i];
+
+			if (!valid_before || (r == t && load) ||
+			    (!load && *m >= 0 && field < *m + 8 && *m < field + (int32_t)size))
+				*m = -1;  /* replaced, or its field written */
+		}
+	}
+	if (t >= 0 && size == 8) {
+		int32_t *m = e->mirror[t];
+
+		for (int i = 0; i < JIT_MIRRORS; i++) {
+			if (m[i] < 0) {
+				m[i] = field;
+				break;
+			}
+		}
+	}
+	e->mirror_at = e->p;
+}
+
 void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
 {
-	if (size <= 2) {                       /* movzx r, byte/word [rbx+field] */
+	int from = mirror_of(e, field);
+	bool valid = e->mirror_at == e->p;
+	uint8_t modrm = (uint8_t)(0xc0 | treg(t) << 3 | (from >= 0 ? treg(from) : 0));
+
+	if (from >= 0) {        /* from the register: zero-extended as a load */
+		if (size == 8 && from == (int)t) {
+			mirror_update(e, -1, 0, 0, false, true);
+			return;
+		}
+		if (size == 8)
+			put(e, (const uint8_t[]){ 0x48, 0x8b, modrm }, 3);  /* mov r, r */
+		else if (size == 4)
+			put(e, (const uint8_t[]){ 0x8b, modrm }, 2);        /* mov r32, r32 */
+		else
+			put(e, (const uint8_t[]){ 0x0f, size == 1 ? 0xb6 : 0xb7, modrm }, 3);
+	} else if (size <= 2) {                /* movzx r, byte/word [rbx+field] */
 		put1(e, 0x0f);
 		rbx_mem(e, false, size == 1 ? 0xb6 : 0xb7, treg(t), field);
-		return;
+	} else {
+		rbx_mem(e, size == 8, 0x8b, treg(t), field);   /* mov r, [rbx+field] */
 	}
-	rbx_mem(e, size == 8, 0x8b, treg(t), field);       /* mov r, [rbx+field] */
+	mirror_update(e, t, field, size, true, valid);
 }
 
 void jit_emit_store(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
 {
+	bool valid = e->mirror_at == e->p;
+
 	if (size == 2)
 		put1(e, 0x66);
 	rbx_mem(e, size == 8, size == 1 ? 0x88 : 0x89, treg(t), field);
+	mirror_update(e, t, field, size, false, valid);
 }
 
 void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm)
@@ -296,6 +380,8 @@ void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm)
 
 void jit_emit_store_imm(struct jit_emit *e, int32_t field, unsigned size, int32_t imm)
 {
+	bool valid = e->mirror_at == e->p;
+
 	if (size == 2)
 		put1(e, 0x66);
 	rbx_mem(e, size == 8, size == 1 ? 0xc6 : 0xc7, 0, field);
@@ -305,13 +391,15 @@ void jit_emit_store_imm(struct jit_emit *e, int32_t field, unsigned size, int32_
 		put(e, (const uint8_t[]){ (uint8_t)imm, (uint8_t)(imm >> 8) }, 2);
 	else
 		put4(e, (uint32_t)imm);
+	mirror_update(e, -1, field, size, false, valid);
 }
 
 void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size)
 {
 	static const uint8_t opcode[] = {
 		[JIT_ADD] = 0x01, [JIT_OR] = 0x09, [JIT_AND] = 0x21, [JIT_SUB] = 0x29,
-		[JIT_XOR] = 0x31, [JIT_CMP] = 0x39, [JIT_TEST] = 0x85,
+		[JIT_XOR] = 0x31, [JIT_CMP] = 0x39, [JIT_TEST] = 0x85, [JIT_ADC] = 0x11,
+		[JIT_SBB] = 0x19,
 	};
 
 	size_prefix(e, size);
@@ -337,6 +425,11 @@ void jit_emit_store_cf(struct jit_emit *e, int32_t field)
 	put(e, (const uint8_t[]){ 0x0f, 0x92, 0xc0 }, 3);  /* setc al */
 	put(e, (const uint8_t[]){ 0x0f, 0xb6, 0xc0 }, 3);  /* movzx eax, al */
 	jit_emit_store(e, JIT_T0, field, 8);
+}
+
+void jit_emit_clear_cf(struct jit_emit *e)
+{
+	put1(e, 0xf8);                                      /* clc */
 }
 
 void jit_emit_call_store_bool(struct jit_emit *e, const void *fn, int32_t field)
@@ -441,8 +534,8 @@ jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
 			    unsigned size, bool write,
 			    const jit_fixup *also_fail, unsigned n_also)
 {
-	jit_fixup fail[2];
-	unsigned nf = 0, shift = 12 - __builtin_ctz(l->entry_size);
+	jit_fixup fail = NULL;
+	unsigned shift = 12 - __builtin_ctz(l->entry_size);
 
 	/* ecx = the entry's offset in the table: (lin >> 12) % entries * size */
 	put(e, (const uint8_t[]){ 0x89, 0xc1 }, 2);              /* mov ecx, eax */
@@ -455,24 +548,20 @@ jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
 	put4(e, 0xfffff000);
 	put(e, (const uint8_t[]){ 0x49, 0x3b, 0x94, 0x0e }, 4);  /* cmp rdx, [r14+rcx+tag] */
 	put4(e, (uint32_t)(write ? l->write_tag : l->read_tag));
-	fail[nf++] = branch(e, 0x85);
+	fail = branch(e, 0x85);
 	if (write) {
 		/* the page's flags: its writes take the slow path, which
 		 * bumps its generation or marks it dirty */
 		put(e, (const uint8_t[]){ 0x49, 0x8b, 0x94, 0x0e }, 4);  /* mov rdx, [r14+rcx+flags] */
 		put4(e, (uint32_t)l->page_flags);
 		put(e, (const uint8_t[]){ 0x80, 0x3a, 0x00 }, 3);        /* cmp byte [rdx], 0 */
-		fail[nf++] = branch(e, 0x85);
+		fail = jit_fixup_join(fail, branch(e, 0x85));
 	}
 	put(e, (const uint8_t[]){ 0x49, 0x03, 0x84, 0x0e }, 4);  /* add rax, [r14+rcx+addend] */
 	put4(e, (uint32_t)l->addend);
-	/* the failures meet at one jump to the caller's slow path */
-	put(e, (const uint8_t[]){ 0xeb, 0x05 }, 2);              /* jmp over it */
-	for (unsigned i = 0; i < nf; i++)
-		jit_emit_bind(e, fail[i]);
 	for (unsigned i = 0; i < n_also; i++)
-		jit_emit_bind(e, also_fail[i]);
-	return jit_emit_jump(e);
+		fail = jit_fixup_join(fail, also_fail[i]);
+	return fail;
 }
 
 /* movdqu between xmm x and [rbx+field] (load: 6F, store: 7F) */
@@ -707,7 +796,12 @@ void jit_emit_shift(struct jit_emit *e, enum jit_shift op, unsigned size)
 
 	put(e, (const uint8_t[]){ 0x89, 0xd1 }, 2);              /* mov ecx, edx */
 	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc6 }, 3);        /* mov rsi, rax */
-	put(e, (const uint8_t[]){ w, 0xd3, modrm[op] }, 3);      /* shl/shr/sar rax, cl */
+	if (size == 1)
+		put(e, (const uint8_t[]){ 0xd2, modrm[op] }, 2);   /* shl/shr/sar al, cl */
+	else if (size == 2)
+		put(e, (const uint8_t[]){ 0x66, 0xd3, modrm[op] }, 3);  /* ... ax, cl */
+	else
+		put(e, (const uint8_t[]){ w, 0xd3, modrm[op] }, 3);  /* ... rax, cl */
 	edx_from_cc(e, 0x2);                                     /* edx = CF */
 	if (op == JIT_SAR)
 		return;
@@ -735,6 +829,27 @@ void jit_emit_rotate(struct jit_emit *e, bool right, unsigned size, uint8_t coun
 {
 	size_prefix(e, size);
 	put(e, (const uint8_t[]){ 0xc1, right ? 0xc8 : 0xc0, count }, 3);  /* rol/ror rax, n */
+}
+
+void jit_emit_rotate_flags(struct jit_emit *e, bool right, unsigned size)
+{
+	uint8_t top = (uint8_t)(size * 8 - 1);
+
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc6 }, 3);        /* mov rsi, rax */
+	if (right) {
+		/* esi bit 1 = the top bit (CF), bit 0 = the one below */
+		put(e, (const uint8_t[]){ 0x48, 0xc1, 0xee, (uint8_t)(top - 1) }, 4);
+		put(e, (const uint8_t[]){ 0x89, 0xf2 }, 2);      /* mov edx, esi */
+		put(e, (const uint8_t[]){ 0xd1, 0xea }, 2);      /* shr edx, 1 */
+		put(e, (const uint8_t[]){ 0x83, 0xe6, 0x01 }, 3);  /* and esi, 1 */
+	} else {
+		put(e, (const uint8_t[]){ 0x89, 0xc2 }, 2);      /* mov edx, eax */
+		put(e, (const uint8_t[]){ 0x83, 0xe2, 0x01 }, 3);  /* and edx, 1 (CF) */
+		put(e, (const uint8_t[]){ 0x48, 0xc1, 0xee, top }, 4);  /* shr rsi, top */
+	}
+	put(e, (const uint8_t[]){ 0x31, 0xd6 }, 2);              /* xor esi, edx */
+	put(e, (const uint8_t[]){ 0xc1, 0xe6, 11 }, 3);          /* shl esi, 11 (OF) */
+	put(e, (const uint8_t[]){ 0x09, 0xf2 }, 2);              /* or edx, esi */
 }
 
 void jit_emit_imul(struct jit_emit *e, unsigned size)

@@ -55,6 +55,10 @@ struct emu_jit {
 	 * next_in_slot, so that a block the decode cache evicted and
 	 * decodes again finds its code */
 	uint32_t *tb_index;
+	/* entries from C a block's code runs interpreted before it is
+	 * translated (JIT_HOT_ENTRIES; tests that want every block
+	 * translated set 0) */
+	unsigned hot_entries;
 	/* statistics (wirt -v -v prints them when the vCPU goes) */
 	uint64_t translated, found_again, flushes, code_bytes, translate_ns;
 	uint64_t entries, entered_insns, interpreted;  /* runs from C */
@@ -69,8 +73,9 @@ int emu_jit_create(struct emu_cpu *c);
 void emu_jit_destroy(struct emu_cpu *c);
 /* Run the block at CS:RIP (and those it chains to), or one instruction
  * through the interpreter where no block applies; returns how many
- * instructions ran, or 0 if the interpreter should run this block (its
- * code is rewritten too often to translate).  Faults unwind through
+ * instructions ran, or 0 if the interpreter should run this block (not
+ * run often enough yet, or its code is rewritten too often to
+ * translate).  Faults unwind through
  * emu_raise as in the interpreter. */
 unsigned emu_jit_run(struct emu_cpu *c);
 

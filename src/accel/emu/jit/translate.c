@@ -150,6 +150,10 @@
 /* Translations looked at in one slot before translating anew (stale
  * ones stay chained until the next flush). */
 #define TB_SLOT_WALK 8
+/* Entries from C a block's code runs interpreted before it is
+ * translated: much of a boot runs once, and interpreting a block once
+ * costs a tenth of translating it. */
+#define JIT_HOT_ENTRIES 1
 
 static unsigned tb_slot(uint64_t pa)
 {
@@ -191,6 +195,7 @@ int emu_jit_create(struct emu_cpu *c)
 	j->max_tbs = JIT_MAX_TBS;
 	j->jc = calloc(JIT_JC_SIZE, sizeof(*j->jc));
 	j->tb_index = calloc(1u << TB_INDEX_BITS, sizeof(*j->tb_index));
+	j->hot_entries = JIT_HOT_ENTRIES;
 	if (!j->jc || !j->tb_index) {
 		free(j->jc);
 		free(j->tb_index);
@@ -390,6 +395,7 @@ struct nat {
 	bool dec;
 	bool count_cl;             /* NAT_SHIFT: by CL, else by imm (nonzero) */
 	bool right;                /* NAT_ROT: ROR, else ROL (by imm, nonzero) */
+	bool carry_in;             /* NAT_ALU: ADC, SBB (they read CF) */
 	bool flags_dead;           /* the next instruction replaces the flags */
 };
 
@@ -402,7 +408,7 @@ static bool byte_op(const struct insn *in)
 		return (op & 7) < 6 && !(op & 1);
 	switch (op) {
 	case 0x80: case 0x84: case 0x88: case 0x8a: case 0xa8: case 0xb0 ... 0xb7:
-	case 0xc6: case 0xf6:
+	case 0xc0: case 0xc6: case 0xd0: case 0xd2: case 0xf6:
 		return true;
 	}
 	return false;
@@ -443,21 +449,21 @@ static bool nat_init(const struct insn *in, struct nat *n)
 }
 
 /* ModRM.reg of 80-83 and the ALU opcodes 00-3F: the host operation and
- * the flag record; ADC and SBB (which read CF) stay handlers. */
+ * the flag record (ADC and SBB: carry_in, which only the register forms
+ * take). */
 static bool alu_of(unsigned aop, struct nat *n)
 {
-	static const struct { int op; enum cc_op cc; } t[8] = {
-		{ JIT_ADD, CC_ADD }, { JIT_OR, CC_LOGIC }, { -1, 0 }, { -1, 0 },
+	static const struct { enum jit_alu op; enum cc_op cc; } t[8] = {
+		{ JIT_ADD, CC_ADD }, { JIT_OR, CC_LOGIC }, { JIT_ADC, CC_ADC }, { JIT_SBB, CC_SBB },
 		{ JIT_AND, CC_LOGIC }, { JIT_SUB, CC_SUB }, { JIT_XOR, CC_LOGIC },
 		{ JIT_SUB, CC_SUB },
 	};
 
-	if (t[aop].op < 0)
-		return false;
 	n->kind = NAT_ALU;
 	n->op = t[aop].op;
 	n->cc = t[aop].cc;
 	n->store = aop != 7;
+	n->carry_in = aop == 2 || aop == 3;
 	return true;
 }
 
@@ -476,22 +482,27 @@ static void ext_of(const struct insn *in, struct nat *n)
 		n->src_field = gpr_field(in->rm);
 }
 
-/* SHL/SAL, SHR, SAR of a 4- or 8-byte register by 1, imm8 or CL
- * (rotates, which merge CF and OF into the other flags, stay handlers;
- * so does an immediate count that masks to 0). */
+/* SHL/SAL, SHR, SAR of a register: of 4 or 8 bytes by 1, imm8 or CL,
+ * of 1 or 2 bytes by 1 or an imm8 below their width (the host's CF is
+ * undefined beyond; the handler knows).  A count that masks to 0 stays a
+ * handler. */
 static bool shift_of(const struct insn *in, struct nat *n)
 {
 	static const int kind[8] = { -1, -1, -1, -1, JIT_SHL, JIT_SHR, JIT_SHL, JIT_SAR };
-	unsigned mask = n->size == 8 ? 63 : 31;
+	unsigned mask;
 
-	if (!(in->op & 1) || n->size == 2 || kind[in->reg & 7] < 0)
+	n->size = (in->op & 1) ? in->opsize : 1;
+	mask = n->size == 8 ? 63 : 31;
+	if (kind[in->reg & 7] < 0)
 		return false;
 	n->kind = NAT_SHIFT;
 	n->shift = kind[in->reg & 7];
 	n->dst = in->rm;
 	n->cc = CC_SZP;
-	n->count_cl = in->op == 0xd3;
-	n->imm = in->op == 0xd1 ? 1 : in->imm & mask;
+	n->count_cl = in->op == 0xd3 || in->op == 0xd2;
+	n->imm = in->op == 0xd0 || in->op == 0xd1 ? 1 : in->imm & mask;
+	if (n->size < 4)
+		return !n->count_cl && n->imm && n->imm < n->size * 8u;
 	return n->count_cl || n->imm;
 }
 
@@ -563,8 +574,10 @@ static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct n
 	case 0x63: case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
 		ext_of(in, n);
 		return true;
+	case 0xc0: case 0xd0:
+		return shift_of(in, n);
 	case 0xc1: case 0xd1:
-		if ((in->reg & 7) < 2) {    /* ROL, ROR: only where flags_dead */
+		if ((in->reg & 7) < 2) {    /* ROL, ROR of 4 or 8 bytes */
 			n->kind = NAT_ROT;
 			n->dst = in->rm;
 			n->right = in->reg & 1;
@@ -603,7 +616,7 @@ static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *
 	*load_size = n->size;
 	if (op < 0x40 && (op & 6) == 2) {          /* ALU reg, [m] */
 		n->dst = in->reg;
-		return alu_of(op >> 3, n);
+		return alu_of(op >> 3, n) && !n->carry_in;
 	}
 	switch (op) {
 	case 0x63: case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
@@ -657,10 +670,12 @@ static bool pick_native_rmw(const struct insn *in, struct nat *n)
 		n->kind = NAT_INCDEC;
 		n->dec = in->reg & 1;
 		return true;
+	} else if (op == 0xc0 || op == 0xc1 || (op >= 0xd0 && op <= 0xd3)) {
+		return shift_of(in, n);
 	} else {
 		return false;
 	}
-	return aop != 7 && alu_of(aop, n);   /* not CMP (no write), ADC, SBB */
+	return aop != 7 && alu_of(aop, n) && !n->carry_in;   /* not CMP (no write), ADC, SBB */
 }
 
 /* LEA of a 4- or 8-byte register with 4- or 8-byte addressing. */
@@ -763,17 +778,19 @@ static bool continues_after(const struct insn *in)
 	return false;
 }
 
-/* The host's CF = the guest's CF as the known record says (SUB, ADD). */
-static void emit_cf(struct jit_emit *e, const struct flag_state *fs)
+/* The host's arithmetic flags = the guest's after the known record of
+ * an ADD, SUB, ADC or SBB: the operation done again on its operands. */
+static void emit_redo(struct jit_emit *e, const struct flag_state *fs)
 {
-	if (fs->op == CC_SUB) {         /* a < b */
-		jit_emit_load(e, JIT_T0, F(cc_src1), fs->size);
-		jit_emit_load(e, JIT_T1, F(cc_src2), fs->size);
-	} else {                        /* ADD: r < a */
-		jit_emit_load(e, JIT_T0, F(cc_res), fs->size);
-		jit_emit_load(e, JIT_T1, F(cc_src1), fs->size);
-	}
-	jit_emit_alu(e, JIT_SUB, fs->size);
+	static const enum jit_alu op[] = {
+		[CC_ADD] = JIT_ADD, [CC_SUB] = JIT_SUB, [CC_ADC] = JIT_ADC, [CC_SBB] = JIT_SBB,
+	};
+
+	if (fs->op == CC_ADC || fs->op == CC_SBB)
+		jit_emit_cf_from(e, F(cc_carry));
+	jit_emit_load(e, JIT_T0, F(cc_src1), fs->size);
+	jit_emit_load(e, JIT_T1, F(cc_src2), fs->size);
+	jit_emit_alu(e, op[fs->op], fs->size);
 }
 
 /* The flag record's operation and size, as the handler would set them. */
@@ -806,8 +823,10 @@ static void emit_operands(struct jit_emit *e, const struct nat *n, enum preload 
 
 /* SHL/SHR/SAR: the record of emu_flags_szp; a count of 0 (by CL)
  * changes no flag but still zero-extends a 4-byte register, as the
- * handler's write does. */
-static void emit_shift(struct jit_emit *e, const struct nat *n, struct flag_state *fs)
+ * handler's write does (memory keeps its value).  PRE_DST: the operand
+ * is in T0, the result goes to the held address. */
+static void emit_shift(struct jit_emit *e, const struct nat *n, struct flag_state *fs,
+		       enum preload pre)
 {
 	unsigned s = n->size;
 	jit_fixup zero = NULL, done;
@@ -816,11 +835,15 @@ static void emit_shift(struct jit_emit *e, const struct nat *n, struct flag_stat
 		jit_emit_load(e, JIT_T1, gpr_field(GPR_RCX), 4);
 	else
 		jit_emit_load_imm(e, JIT_T1, n->imm);
-	jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
+	if (pre == PRE_NONE)
+		jit_emit_load(e, JIT_T0, reg_field(n, n->dst), s);
 	if (n->count_cl)
 		zero = jit_emit_branch_t1_zero(e, s == 8 ? 63 : 31);
 	jit_emit_shift(e, n->shift, s);
-	jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+	if (n->store_held)
+		jit_emit_store_held(e, s);
+	else
+		jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
 	jit_emit_store(e, JIT_T0, F(cc_res), 8);
 	jit_emit_store(e, JIT_T1, F(cc_src1), 8);
 	jit_emit_store_imm(e, F(cc_src2), 8, 0);
@@ -829,7 +852,8 @@ static void emit_shift(struct jit_emit *e, const struct nat *n, struct flag_stat
 		return;
 	done = jit_emit_jump(e);
 	jit_emit_bind(e, zero);
-	jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+	if (!n->store_held)
+		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
 	jit_emit_bind(e, done);
 	fs->op = CC_EAGER;  /* either record: not known here */
 	fs->eager = false;
@@ -843,8 +867,9 @@ static void emit_keep_cf(struct jit_emit *e, const struct flag_state *fs)
 
 	if (fs->op == CC_LOGIC) {
 		jit_emit_store_imm(e, F(cc_carry), 8, 0);
-	} else if (fs->op == CC_SUB || fs->op == CC_ADD) {
-		emit_cf(e, fs);
+	} else if (fs->op == CC_SUB || fs->op == CC_ADD || fs->op == CC_ADC ||
+		   fs->op == CC_SBB) {
+		emit_redo(e, fs);
 		jit_emit_store_cf(e, F(cc_carry));
 	} else if (fs->op == CC_SZP) {  /* CF is bit 0 of the word */
 		jit_emit_cf_from(e, F(cc_src1));
@@ -854,6 +879,79 @@ static void emit_keep_cf(struct jit_emit *e, const struct flag_state *fs)
 		jit_emit_call_store_bool(e, (const void *)emu_cf, F(cc_carry));
 		jit_emit_bind(e, keep);
 	}  /* after INC or DEC it is in cc_carry already */
+}
+
+/* The host's CF = the guest's, for ADC and SBB; false where the record
+ * is not known here. */
+static bool emit_guest_cf(struct jit_emit *e, const struct flag_state *fs, bool emit)
+{
+	if (fs->host_prev == HOST_ALL)
+		return true;
+	if (fs->host_prev == HOST_NO_CF || fs->op == CC_INC || fs->op == CC_DEC) {
+		if (emit)
+			jit_emit_cf_from(e, F(cc_carry));
+		return true;
+	}
+	if (fs->eager) {
+		if (emit)
+			jit_emit_cf_from(e, F(s.rflags));
+		return true;
+	}
+	switch (fs->op) {
+	case CC_ADD: case CC_SUB: case CC_ADC: case CC_SBB:
+		if (emit)
+			emit_redo(e, fs);
+		return true;
+	case CC_LOGIC:
+		if (emit)
+			jit_emit_clear_cf(e);
+		return true;
+	case CC_SZP:    /* CF is bit 0 of the word */
+		if (emit)
+			jit_emit_cf_from(e, F(cc_src1));
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Before ROL or ROR, whose record keeps SF, ZF, PF and AF of the one
+ * before (the result and size stay; CF and OF go into the word of
+ * CC_SZP): cc_src1 = that record's AF alone.  False where the record is
+ * not known here.
+ */
+static bool emit_keep_af(struct jit_emit *e, const struct flag_state *fs, bool emit)
+{
+	if (fs->eager)
+		return false;
+	switch (fs->op) {
+	case CC_LOGIC:
+		if (emit)
+			jit_emit_store_imm(e, F(cc_src1), 8, 0);
+		return true;
+	case CC_SZP:
+		if (emit)
+			jit_emit_load(e, JIT_T0, F(cc_src1), 8);
+		break;
+	case CC_ADD: case CC_SUB: case CC_ADC: case CC_SBB:
+		if (emit) {    /* AF = bit 4 of a ^ b ^ r */
+			jit_emit_load(e, JIT_T0, F(cc_src1), 8);
+			jit_emit_load(e, JIT_T1, F(cc_src2), 8);
+			jit_emit_alu(e, JIT_XOR, 8);
+			jit_emit_load(e, JIT_T1, F(cc_res), 8);
+			jit_emit_alu(e, JIT_XOR, 8);
+		}
+		break;
+	default:
+		return false;
+	}
+	if (emit) {
+		jit_emit_load_imm(e, JIT_T1, RFLAGS_AF);
+		jit_emit_alu(e, JIT_AND, 8);
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+	}
+	return true;
 }
 
 static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_state *fs,
@@ -877,7 +975,7 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
 		return;
 	case NAT_SHIFT:
-		emit_shift(e, n, fs);
+		emit_shift(e, n, fs, pre);
 		return;
 	case NAT_IMUL:
 		emit_operands(e, n, pre);
@@ -888,11 +986,26 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		jit_emit_store_imm(e, F(cc_src2), 8, 0);
 		break;
 	case NAT_ROT:
+		if (!n->flags_dead)
+			emit_keep_af(e, fs, true);
 		jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
 		jit_emit_rotate(e, n->right, s, (uint8_t)n->imm);
 		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		if (n->flags_dead)
+			return;
+		jit_emit_rotate_flags(e, n->right, s);
+		jit_emit_load(e, JIT_T0, F(cc_src1), 8);
+		jit_emit_alu(e, JIT_OR, 8);
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+		jit_emit_store_imm(e, F(cc_op), sizeof(((struct emu_cpu *)0)->cc_op), CC_SZP);
+		fs->op = CC_SZP;    /* the size stays the earlier record's */
+		fs->eager = false;
 		return;
 	case NAT_ALU:
+		if (n->carry_in) {  /* the carry goes into the record too */
+			emit_guest_cf(e, fs, true);
+			jit_emit_store_cf(e, F(cc_carry));
+		}
 		emit_operands(e, n, pre);
 		if (n->flags_dead) {    /* the record stays the older one */
 			if (n->store)
@@ -960,7 +1073,7 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 	/* only stores since the operation: its host flags are the guest's */
 	if (n->kind == NAT_INCDEC)
 		fs->host = HOST_NO_CF;
-	else if (n->kind == NAT_ALU && (n->cc == CC_ADD || n->cc == CC_SUB || n->cc == CC_LOGIC))
+	else if (n->kind == NAT_ALU)
 		fs->host = HOST_ALL;
 }
 
@@ -976,7 +1089,7 @@ static bool flags_dead_after(const struct jit_tb *tb, unsigned i)
 
 	if (i + 1 >= tb->n || !pick_native(tb, &tb->in[i + 1], &n))
 		return false;
-	return n.kind == NAT_ALU || n.kind == NAT_NEG;
+	return (n.kind == NAT_ALU && !n.carry_in) || n.kind == NAT_NEG;
 }
 
 /* The host's flags as the guest's after the known record, for a Jcc on
@@ -996,10 +1109,8 @@ static bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned
 	}
 
 	switch (fs->op) {
-	case CC_SUB: case CC_ADD:
-		jit_emit_load(e, JIT_T0, F(cc_src1), s);
-		jit_emit_load(e, JIT_T1, F(cc_src2), s);
-		jit_emit_alu(e, fs->op == CC_SUB ? JIT_SUB : JIT_ADD, s);
+	case CC_SUB: case CC_ADD: case CC_ADC: case CC_SBB:
+		emit_redo(e, fs);
 		return true;
 	case CC_SZP:
 		/* ZF, SF and PF come from the result (a TEST of it); CF and
@@ -1571,7 +1682,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_store_rip(&e, F(s.rip), end + (int64_t)in->imm);
 				emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
 			}
-			slows[nslow++] = (struct slow_stub){ f, f2, leave, e.p, in, off,
+			slows[nslow++] = (struct slow_stub){ f, f2, leave, jit_emit_label(&e), in, off,
 							     end, i + 1, NULL, fs };
 			if (leave)
 				break;
@@ -1587,8 +1698,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			f = jit_emit_branch_noncanonical(&e);
 			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 			emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
-			slows[nslow++] = (struct slow_stub){ f, NULL, true, e.p, in, off, end,
-							     i + 1, NULL, { CC_EAGER } };
+			slows[nslow++] = (struct slow_stub){ f, NULL, true, jit_emit_label(&e), in, off, end,
+							     i + 1, NULL, { .op = CC_EAGER } };
 			break;
 		}
 		if (pick_lea(in)) {
@@ -1621,7 +1732,9 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				goto next_insn;
 			}
 		} else if (pick_native(tb, in, &n) &&
-			   (n.kind != NAT_ROT || flags_dead_after(tb, i))) {
+			   (n.kind != NAT_ROT || flags_dead_after(tb, i) ||
+			    emit_keep_af(&e, &fs, false)) &&
+			   (!n.carry_in || emit_guest_cf(&e, &fs, false))) {
 			n.flags_dead = flags_dead_after(tb, i);
 			emit_native(&e, &n, &fs, PRE_NONE);
 			rip_stale = true;
@@ -1634,11 +1747,11 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 
 			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 			emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
-			slows[nslow++] = (struct slow_stub){ f, NULL, true, e.p, in, off, end,
-							     i + 1, NULL, { CC_EAGER } };
+			slows[nslow++] = (struct slow_stub){ f, NULL, true, jit_emit_label(&e), in, off, end,
+							     i + 1, NULL, { .op = CC_EAGER } };
 			break;
 		}
-		if (is_jcc(in) && in->opsize == tb->code_size &&
+		if (is_jcc(in) && in->fast && in->opsize == tb->code_size &&
 		    (chainable(tb, end + (int64_t)in->imm) ||
 		     (tb->code_size == 8 && offset_fits(in->imm))) &&
 		    emit_flags(&e, &fs, in->op & 15)) {
@@ -1660,7 +1773,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			}
 			jit_fixup f = emit_sse(&e, &tlb, in, end, &sse, &fs);
 			if (f || checks[0])
-				slows[nslow++] = (struct slow_stub){ f, checks[0], false, e.p, in,
+				slows[nslow++] = (struct slow_stub){ f, checks[0], false, jit_emit_label(&e), in,
 								     off, end, i + 1, checks[1], fs };
 			rip_stale = true;
 			goto next_insn;
@@ -1826,22 +1939,33 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b)
+/* A translation of b's code made before (the decode cache dropped the
+ * block since): the same bytes (page generation) in the same mode. */
+static struct jit_tb *find_translation(struct emu_jit *j, const struct dblock *b)
 {
-	struct emu_jit *j = c->jit;
 	struct jit_tb *tb;
-	uint64_t t0;
-	uint32_t *index = &j->tb_index[tb_slot(b->pa)];
 
-	/* the same bytes (page generation) in the same mode: the same code */
-	for (uint32_t k = *index, walked = 0; k && walked < TB_SLOT_WALK;
+	for (uint32_t k = j->tb_index[tb_slot(b->pa)], walked = 0; k && walked < TB_SLOT_WALK;
 	     k = tb->next_in_slot, walked++) {
 		tb = &j->tbs[k - 1];
 		if (tb->pa == b->pa && tb->code_size == b->code_size && tb->gen == b->gen &&
-		    *tb->gen_ptr == tb->gen) {
-			j->found_again++;
-			goto found;
-		}
+		    *tb->gen_ptr == tb->gen)
+			return tb;
+	}
+	return NULL;
+}
+
+/* b's translation: found again, or made now (NULL if it cannot be). */
+static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b)
+{
+	struct emu_jit *j = c->jit;
+	struct jit_tb *tb = find_translation(j, b);
+	uint32_t *index = &j->tb_index[tb_slot(b->pa)];
+	uint64_t t0;
+
+	if (tb) {
+		j->found_again++;
+		goto found;
 	}
 	t0 = now_ns();
 	if (!j->epilogue || j->ntbs >= j->max_tbs ||
@@ -1955,6 +2079,13 @@ unsigned emu_jit_run(struct emu_cpu *c)
 				return 0;
 			}
 			b->rewrites = 0;
+		}
+		if (b->jit_heat < j->hot_entries && !find_translation(j, b)) {
+			/* not yet: the interpreter's block walk runs it */
+			b->jit_heat++;
+			c->blk = NULL;
+			c->jit_chain_from = NULL;
+			return 0;
 		}
 		if (!translate(c, b))
 			goto interpret;
