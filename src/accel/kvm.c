@@ -265,6 +265,7 @@ static int kvm_vm_init(struct vm *vm)
 		return -errno;
 	}
 	kvm_irq_routing_init(k);
+	kvm_irqchip_register(vm, k);
 	ret = kvm_get_cpuid(k);
 	if (ret) {
 		log_error("KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));

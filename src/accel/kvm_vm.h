@@ -44,6 +44,10 @@ struct kvm_vm {
 /* The accelerator op: see pause_clock in accel/accel.h. */
 void kvm_pause_clock(struct vm *vm, bool paused);
 
+/* The in-kernel PIC, IOAPIC and PIT as devices with saved state
+ * (kvm_irqchip.c); after KVM_CREATE_IRQCHIP and KVM_CREATE_PIT2. */
+void kvm_irqchip_register(struct vm *vm, struct kvm_vm *k);
+
 /* Install the PC's interrupt wiring; without it irqfds are unavailable. */
 void kvm_irq_routing_init(struct kvm_vm *k);
 /* The accelerator op: see msi_irqfd in accel/accel.h. */
