@@ -7,14 +7,12 @@
  * goes through emu_vcpu_save / emu_vcpu_restore (accel_emu_ops), the
  * vCPU runs from the harness's 64-bit state until a kick.
  */
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -68,16 +66,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void *kick_later(void *arg)
-{
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
-
-	(void)arg;
-	nanosleep(&ts, NULL);
-	accel_emu_ops.vcpu_kick(&h.vcpu);
-	return NULL;
-}
-
 /*
  * Save the vCPU about to run `inc %rbx; hlt` with IF clear, restore it
  * with event e being delivered, run; returns rcx (the handler's vector,
@@ -88,7 +76,6 @@ static uint64_t run_with_event(struct cpu_event e)
 	static const uint8_t code[] = { 0x48, 0xff, 0xc3, 0xf4 };
 	struct cpu_full_state *st = malloc(sizeof(*st));
 	struct emu_cpu *c = h.cpu;
-	pthread_t t;
 
 	assert_non_null(st);
 	assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, code, sizeof(code)), 0);
@@ -108,9 +95,7 @@ static uint64_t run_with_event(struct cpu_event e)
 	assert_int_equal(st->delivering.kind, e.kind);
 	assert_int_equal(st->delivering.vector, e.vector);
 	free(st);
-	assert_int_equal(pthread_create(&t, NULL, kick_later, NULL), 0);
-	assert_int_equal(accel_emu_ops.vcpu_run(&h.vcpu), VCPU_EXIT_KICKED);
-	pthread_join(t, NULL);
+	emu_harness_run_until_kick(&h, 200);
 	return c->s.gpr[GPR_RCX];
 }
 

@@ -19,20 +19,13 @@
 
 #include <cmocka.h>
 
+#include "emu_harness.h"
 #include "accel/kvm_cpu_convert.h"
 #include "accel/kvm_irqchip_state.h"
 #include "migration/migration.h"
 #include "migration/vmstate.h"
 
-static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
+#define rnd emu_harness_rnd
 
 /* ---- 8259 ---- */
 
