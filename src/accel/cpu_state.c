@@ -3,6 +3,14 @@
 
 #include <string.h>
 
+const uint32_t cpu_saved_msrs[] = {
+	CPU_MSR_IA32_SYSENTER_CS, CPU_MSR_IA32_SYSENTER_ESP,
+	CPU_MSR_IA32_SYSENTER_EIP, CPU_MSR_IA32_MISC_ENABLE, CPU_MSR_IA32_PAT,
+	CPU_MSR_MTRR_DEF_TYPE, CPU_MSR_STAR, CPU_MSR_LSTAR, CPU_MSR_CSTAR,
+	CPU_MSR_SFMASK, CPU_MSR_KERNEL_GS_BASE, CPU_MSR_TSC_AUX,
+};
+const unsigned cpu_n_saved_msrs = sizeof(cpu_saved_msrs) / sizeof(cpu_saved_msrs[0]);
+
 static struct segment real_mode_segment(uint16_t selector, uint8_t type)
 {
 	return (struct segment){

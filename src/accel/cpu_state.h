@@ -125,17 +125,53 @@ struct cpu_msr {
 #define CPU_MSR_KERNEL_GS_BASE      0xc0000102
 #define CPU_MSR_TSC_AUX             0xc0000103
 
+/* The MSRs every accelerator saves (besides IA32_TSC and the TSC
+ * deadline), in the order they are restored. */
+extern const uint32_t cpu_saved_msrs[];
+extern const unsigned cpu_n_saved_msrs;
+
+/* An event the CPU was in the middle of delivering when it was saved
+ * (KVM saves between the VM exit that interrupted a delivery and its
+ * re-injection); delivered before the next instruction on restore. */
+enum cpu_event_kind {
+	CPU_EVENT_NONE,
+	CPU_EVENT_EXTINT,    /* an external (maskable) interrupt */
+	CPU_EVENT_NMI,
+	CPU_EVENT_EXCEPTION, /* a hardware exception (vector < 32) */
+	CPU_EVENT_SOFT,      /* INT n, INT3, INTO: RIP is the return address */
+	CPU_EVENT_KINDS
+};
+
+struct cpu_event {
+	uint8_t kind;            /* enum cpu_event_kind */
+	uint8_t vector;
+	bool has_error_code;
+	uint32_t error_code;
+};
+
+/* The XSAVE area (standard form) beyond the legacy region and the
+ * header: AVX and later components, as large as KVM_GET_XSAVE gives. */
+#define CPU_XSAVE_EXT_OFFSET 576
+#define CPU_XSAVE_EXT_MAX (4096 - CPU_XSAVE_EXT_OFFSET)
+#define CPU_XSTATE_X87_SSE 3ULL
+
 /*
  * Everything a vCPU holds, for saving and restoring a running machine:
  * one form for both accelerators (KVM converts from its ioctls' structs,
  * the emulator from its own fields), so a state saved under one restores
- * under the other.  Taken between instructions, with nothing being
- * delivered: events still pending are the flags below.
+ * under the other.  Taken between instructions: events still pending
+ * are the flags below, one half-delivered event is in delivering.
  */
 struct cpu_full_state {
 	struct cpu_state s;
 	uint8_t fxsave[512];     /* x87, MMX, SSE in the FXSAVE layout (64-bit form) */
 	uint64_t xcr0;
+	/* XSAVE components past SSE: XSTATE_BV (bits 0-1 always set: the
+	 * legacy area above is valid) and xsave_ext_len bytes from offset
+	 * CPU_XSAVE_EXT_OFFSET of the standard-form XSAVE area (0 if none). */
+	uint64_t xstate_bv;
+	uint32_t xsave_ext_len;
+	uint8_t xsave_ext[CPU_XSAVE_EXT_MAX];
 	uint64_t dr[8];          /* DR0-DR3, DR6, DR7 (4 and 5 unused) */
 	unsigned nmsrs;
 	struct cpu_msr msrs[CPU_MAX_SAVED_MSRS];
@@ -149,6 +185,7 @@ struct cpu_full_state {
 	uint32_t lapic[256];     /* local APIC register page (hw/lapic.h) */
 	uint64_t lapic_base;
 	uint64_t tsc_deadline;
+	struct cpu_event delivering; /* kind CPU_EVENT_NONE if nothing */
 };
 
 /* The architectural state after RESET/INIT: real mode at F000:FFF0. */

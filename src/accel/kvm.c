@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "accel/accel.h"
+#include "accel/kvm_cpu_convert.h"
 #include "accel/kvm_vm.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -29,14 +30,6 @@
  * below the firmware window (which may reach down to 0xff000000). */
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL
 #define KVM_TSS_ADDR 0xfeffd000ULL
-
-struct kvm_vcpu {
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-	int thread_known;
-	int kicked;
-};
 
 static int kvm_is_pvm(void)
 {
@@ -265,6 +258,9 @@ static int kvm_vm_init(struct vm *vm)
 		return -errno;
 	}
 	kvm_irq_routing_init(k);
+	kvm_irqchip_register(vm, k);
+	kvm_state_probe(k);
+	kvm_clock_follow_guest_clock(vm);
 	ret = kvm_get_cpuid(k);
 	if (ret) {
 		log_error("KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
@@ -368,71 +364,19 @@ static void kvm_vcpu_destroy(struct vcpu *vcpu)
 	vcpu->accel_data = NULL;
 }
 
-static void seg_to_kvm(const struct segment *s, struct kvm_segment *k)
-{
-	*k = (struct kvm_segment){
-		.base = s->base, .limit = s->limit, .selector = s->selector,
-		.type = s->type, .present = s->present, .dpl = s->dpl,
-		.db = s->db, .s = s->s, .l = s->l, .g = s->g, .avl = s->avl,
-		.unusable = s->unusable,
-	};
-}
-
-static void seg_from_kvm(const struct kvm_segment *k, struct segment *s)
-{
-	*s = (struct segment){
-		.base = k->base, .limit = k->limit, .selector = k->selector,
-		.type = k->type, .present = k->present, .dpl = k->dpl,
-		.db = k->db, .s = k->s, .l = k->l, .g = k->g, .avl = k->avl,
-		.unusable = k->unusable,
-	};
-}
-
 static int kvm_vcpu_set_state(struct vcpu *vcpu, const struct cpu_state *s)
 {
 	struct kvm_vcpu *v = vcpu->accel_data;
 	struct kvm_sregs sr;
-	struct kvm_regs r = { 0 };
+	struct kvm_regs r;
 	struct kvm_mp_state mp = {
 		.mp_state = vcpu->index == 0 ? KVM_MP_STATE_RUNNABLE
 					     : KVM_MP_STATE_UNINITIALIZED,
 	};
-	struct kvm_segment *segs[NUM_SEGS] = {
-		&sr.es, &sr.cs, &sr.ss, &sr.ds, &sr.fs, &sr.gs,
-	};
-	int i;
 
-	if (ioctl(v->fd, KVM_GET_SREGS, &sr) < 0)
-		return -errno;
-	for (i = 0; i < NUM_SEGS; i++)
-		seg_to_kvm(&s->seg[i], segs[i]);
-	seg_to_kvm(&s->tr, &sr.tr);
-	seg_to_kvm(&s->ldt, &sr.ldt);
-	sr.gdt.base = s->gdt.base;
-	sr.gdt.limit = s->gdt.limit;
-	sr.idt.base = s->idt.base;
-	sr.idt.limit = s->idt.limit;
-	sr.cr0 = s->cr0;
-	sr.cr2 = s->cr2;
-	sr.cr3 = s->cr3;
-	sr.cr4 = s->cr4;
-	sr.cr8 = s->cr8;
-	sr.efer = s->efer;
-	sr.apic_base = s->apic_base;
-	memset(sr.interrupt_bitmap, 0, sizeof(sr.interrupt_bitmap));
+	kvm_regs_from_common(s, &r, &sr);
 	if (ioctl(v->fd, KVM_SET_SREGS, &sr) < 0)
 		return -errno;
-
-	r.rax = s->gpr[GPR_RAX]; r.rbx = s->gpr[GPR_RBX];
-	r.rcx = s->gpr[GPR_RCX]; r.rdx = s->gpr[GPR_RDX];
-	r.rsi = s->gpr[GPR_RSI]; r.rdi = s->gpr[GPR_RDI];
-	r.rsp = s->gpr[GPR_RSP]; r.rbp = s->gpr[GPR_RBP];
-	r.r8 = s->gpr[GPR_R8]; r.r9 = s->gpr[GPR_R9];
-	r.r10 = s->gpr[GPR_R10]; r.r11 = s->gpr[GPR_R11];
-	r.r12 = s->gpr[GPR_R12]; r.r13 = s->gpr[GPR_R13];
-	r.r14 = s->gpr[GPR_R14]; r.r15 = s->gpr[GPR_R15];
-	r.rip = s->rip;
-	r.rflags = s->rflags;
 	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
 		return -errno;
 	/* After a reset the application processors wait for INIT/SIPI again. */
@@ -446,35 +390,11 @@ static int kvm_vcpu_get_state(struct vcpu *vcpu, struct cpu_state *s)
 	struct kvm_vcpu *v = vcpu->accel_data;
 	struct kvm_sregs sr;
 	struct kvm_regs r;
-	const struct kvm_segment *segs[NUM_SEGS] = {
-		&sr.es, &sr.cs, &sr.ss, &sr.ds, &sr.fs, &sr.gs,
-	};
-	int i;
 
 	if (!v || ioctl(v->fd, KVM_GET_SREGS, &sr) < 0 ||
 	    ioctl(v->fd, KVM_GET_REGS, &r) < 0)
 		return -EIO;
-	memset(s, 0, sizeof(*s));
-	for (i = 0; i < NUM_SEGS; i++)
-		seg_from_kvm(segs[i], &s->seg[i]);
-	seg_from_kvm(&sr.tr, &s->tr);
-	seg_from_kvm(&sr.ldt, &s->ldt);
-	s->gdt = (struct dtable){ sr.gdt.base, sr.gdt.limit };
-	s->idt = (struct dtable){ sr.idt.base, sr.idt.limit };
-	s->cr0 = sr.cr0; s->cr2 = sr.cr2; s->cr3 = sr.cr3;
-	s->cr4 = sr.cr4; s->cr8 = sr.cr8;
-	s->efer = sr.efer;
-	s->apic_base = sr.apic_base;
-	s->gpr[GPR_RAX] = r.rax; s->gpr[GPR_RBX] = r.rbx;
-	s->gpr[GPR_RCX] = r.rcx; s->gpr[GPR_RDX] = r.rdx;
-	s->gpr[GPR_RSI] = r.rsi; s->gpr[GPR_RDI] = r.rdi;
-	s->gpr[GPR_RSP] = r.rsp; s->gpr[GPR_RBP] = r.rbp;
-	s->gpr[GPR_R8] = r.r8; s->gpr[GPR_R9] = r.r9;
-	s->gpr[GPR_R10] = r.r10; s->gpr[GPR_R11] = r.r11;
-	s->gpr[GPR_R12] = r.r12; s->gpr[GPR_R13] = r.r13;
-	s->gpr[GPR_R14] = r.r14; s->gpr[GPR_R15] = r.r15;
-	s->rip = r.rip;
-	s->rflags = r.rflags;
+	kvm_regs_to_common(&r, &sr, s);
 	return 0;
 }
 
@@ -593,4 +513,6 @@ const struct accel_ops accel_kvm_ops = {
 	.ioeventfd = kvm_vm_ioeventfd,
 	.msi_irqfd = kvm_msi_irqfd,
 	.pause_clock = kvm_pause_clock,
+	.vcpu_save = kvm_vcpu_save,
+	.vcpu_restore = kvm_vcpu_restore,
 };

@@ -22,12 +22,24 @@ struct kvm_msi_route {
 
 #define KVM_MAX_MSI_ROUTES 256
 
+/* One vCPU (vcpu->accel_data). */
+struct kvm_vcpu {
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	int thread_known;
+	int kicked;
+};
+
 struct kvm_vm {
 	int kvm_fd;
 	int vm_fd;
 	int run_size;
 	struct kvm_cpuid2 *cpuid;
 	bool log_ram;            /* RAM slots keep a dirty log (migration) */
+
+	/* What this host's KVM offers for save/restore (kvm_state.c). */
+	bool has_xsave, has_xcrs, has_debugregs, has_vcpu_events;
 
 	/* Interrupt routing (kvm_irq.c), under route_lock. */
 	pthread_mutex_t route_lock;
@@ -43,6 +55,20 @@ struct kvm_vm {
 
 /* The accelerator op: see pause_clock in accel/accel.h. */
 void kvm_pause_clock(struct vm *vm, bool paused);
+/* kvmclock reads the guest clock (vm_clock_ns): at creation and after a
+ * restore moved that clock (kvm_clock.c). */
+void kvm_clock_follow_guest_clock(struct vm *vm);
+
+/* The accelerator ops vcpu_save and vcpu_restore (kvm_state.c). */
+struct cpu_full_state;
+struct vcpu;
+void kvm_state_probe(struct kvm_vm *k);
+int kvm_vcpu_save(struct vcpu *vcpu, struct cpu_full_state *st);
+int kvm_vcpu_restore(struct vcpu *vcpu, const struct cpu_full_state *st);
+
+/* The in-kernel PIC, IOAPIC and PIT as devices with saved state
+ * (kvm_irqchip.c); after KVM_CREATE_IRQCHIP and KVM_CREATE_PIT2. */
+void kvm_irqchip_register(struct vm *vm, struct kvm_vm *k);
 
 /* Install the PC's interrupt wiring; without it irqfds are unavailable. */
 void kvm_irq_routing_init(struct kvm_vm *k);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hw/bus.h"
 #include "hw/lapic.h"
@@ -14,7 +15,7 @@
 #include "vm/vm.h"
 
 #define IOAPIC_BASE 0xfec00000ULL
-#define PINS 24
+#define PINS IOAPIC_PINS
 
 #define RTE_MASKED (1ULL << 16)
 #define RTE_LEVEL (1ULL << 15)
@@ -24,23 +25,21 @@
 struct ioapic {
 	struct apic_bus *bus;
 	pthread_mutex_t lock;
-	uint32_t sel, id;
-	uint64_t rte[PINS];
-	uint32_t levels;  /* current line levels */
+	struct ioapic_state s;
 };
 
 /* Send pin's interrupt if it should go now; called with the lock held,
  * returns the message to deliver after unlocking. */
 static bool want_delivery(struct ioapic *io, unsigned pin, uint64_t *msg)
 {
-	uint64_t r = io->rte[pin];
+	uint64_t r = io->s.rte[pin];
 
 	if (r & RTE_MASKED)
 		return false;
 	if (r & RTE_LEVEL) {
-		if (!(io->levels & (1u << pin)) || (r & RTE_REMOTE_IRR))
+		if (!(io->s.levels & (1u << pin)) || (r & RTE_REMOTE_IRR))
 			return false;
-		io->rte[pin] |= RTE_REMOTE_IRR;
+		io->s.rte[pin] |= RTE_REMOTE_IRR;
 	}
 	*msg = r;
 	return true;
@@ -63,12 +62,12 @@ void ioapic_set_irq(struct ioapic *io, unsigned pin, int level)
 	if (pin >= PINS)
 		return;
 	pthread_mutex_lock(&io->lock);
-	old = io->levels & (1u << pin);
+	old = io->s.levels & (1u << pin);
 	if (level)
-		io->levels |= 1u << pin;
+		io->s.levels |= 1u << pin;
 	else
-		io->levels &= ~(1u << pin);
-	if (level && (!old || (io->rte[pin] & RTE_LEVEL)))
+		io->s.levels &= ~(1u << pin);
+	if (level && (!old || (io->s.rte[pin] & RTE_LEVEL)))
 		send = want_delivery(io, pin, &msg);
 	pthread_mutex_unlock(&io->lock);
 	if (send)
@@ -84,9 +83,9 @@ static void ioapic_eoi(void *opaque, uint8_t vector)
 
 	pthread_mutex_lock(&io->lock);
 	for (unsigned pin = 0; pin < PINS; pin++) {
-		if ((io->rte[pin] & 0xff) != vector || !(io->rte[pin] & RTE_REMOTE_IRR))
+		if ((io->s.rte[pin] & 0xff) != vector || !(io->s.rte[pin] & RTE_REMOTE_IRR))
 			continue;
-		io->rte[pin] &= ~RTE_REMOTE_IRR;
+		io->s.rte[pin] &= ~RTE_REMOTE_IRR;
 		if (want_delivery(io, pin, &msgs[n]))
 			n++;
 	}
@@ -103,17 +102,17 @@ static uint64_t ioapic_read(void *opaque, uint64_t off, unsigned size)
 	(void)size;
 	pthread_mutex_lock(&io->lock);
 	if (off == 0) {
-		v = io->sel;
+		v = io->s.sel;
 	} else if (off == 0x10) {
-		unsigned s = io->sel;
+		unsigned s = io->s.sel;
 		if (s == 0)
-			v = io->id << 24;
+			v = io->s.id << 24;
 		else if (s == 1) /* version 0x20: has the EOI register at 0x40 */
 			v = 0x20 | ((PINS - 1) << 16);
 		else if (s == 2)
-			v = io->id << 24;
+			v = io->s.id << 24;
 		else if (s >= 0x10 && s < 0x10 + 2 * PINS)
-			v = (s & 1) ? io->rte[(s - 0x10) / 2] >> 32 : (uint32_t)io->rte[(s - 0x10) / 2];
+			v = (s & 1) ? io->s.rte[(s - 0x10) / 2] >> 32 : (uint32_t)io->s.rte[(s - 0x10) / 2];
 	}
 	pthread_mutex_unlock(&io->lock);
 	return v;
@@ -128,14 +127,14 @@ static void ioapic_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 	(void)size;
 	pthread_mutex_lock(&io->lock);
 	if (off == 0) {
-		io->sel = v & 0xff;
+		io->s.sel = v & 0xff;
 	} else if (off == 0x10) {
-		unsigned s = io->sel;
+		unsigned s = io->s.sel;
 		if (s == 0) {
-			io->id = (v >> 24) & 0xf;
+			io->s.id = (v >> 24) & 0xf;
 		} else if (s >= 0x10 && s < 0x10 + 2 * PINS) {
 			unsigned pin = (s - 0x10) / 2;
-			uint64_t r = io->rte[pin];
+			uint64_t r = io->s.rte[pin];
 			if (s & 1)
 				r = (r & 0xffffffffULL) | ((uint64_t)(v & 0xff000000) << 32);
 			else /* delivery status and remote IRR are read-only */
@@ -146,9 +145,9 @@ static void ioapic_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 			 * on I/O APICs without the EOI register). */
 			if (!(r & RTE_LEVEL))
 				r &= ~RTE_REMOTE_IRR;
-			io->rte[pin] = r;
+			io->s.rte[pin] = r;
 			/* Unmasking a level line that is still asserted delivers it. */
-			if ((r & RTE_LEVEL) && (io->levels & (1u << pin)))
+			if ((r & RTE_LEVEL) && (io->s.levels & (1u << pin)))
 				send = want_delivery(io, pin, &msg);
 		}
 	} else if (off == 0x40) {
@@ -163,15 +162,45 @@ static void ioapic_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 
 static const struct io_ops ioapic_ops = { ioapic_read, ioapic_write };
 
+void ioapic_state_reset(struct ioapic_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (unsigned i = 0; i < PINS; i++)
+		s->rte[i] = RTE_MASKED;
+}
+
 static void ioapic_reset(void *opaque)
 {
 	struct ioapic *io = opaque;
 
 	pthread_mutex_lock(&io->lock);
-	for (unsigned i = 0; i < PINS; i++)
-		io->rte[i] = RTE_MASKED;
-	io->sel = io->id = 0;
+	ioapic_state_reset(&io->s);
 	pthread_mutex_unlock(&io->lock);
+}
+
+void ioapic_state_put(struct vmstate_out *o, const struct ioapic_state *s)
+{
+	vmstate_put_u32(o, s->sel);
+	vmstate_put_u32(o, s->id);
+	vmstate_put_u32(o, PINS);
+	for (unsigned i = 0; i < PINS; i++)
+		vmstate_put_u64(o, s->rte[i]);
+	vmstate_put_u32(o, s->levels);
+}
+
+int ioapic_state_get(struct vmstate_in *in, struct ioapic_state *s)
+{
+	unsigned pins;
+
+	s->sel = vmstate_get_u32(in) & 0xff;
+	s->id = vmstate_get_u32(in);
+	pins = vmstate_get_u32(in);
+	if (pins != PINS)
+		return vmstate_fail(in, -EINVAL, "IOAPIC: the state has %u pins, this one %u", pins, PINS);
+	for (unsigned i = 0; i < PINS; i++)
+		s->rte[i] = vmstate_get_u64(in);
+	s->levels = vmstate_get_u32(in);
+	return in->error;
 }
 
 /* The common form of the IOAPIC (KVM's in-kernel one converts to it). */
@@ -180,31 +209,22 @@ static void ioapic_save(void *opaque, struct vmstate_out *o)
 	struct ioapic *io = opaque;
 
 	pthread_mutex_lock(&io->lock);
-	vmstate_put_u32(o, io->sel);
-	vmstate_put_u32(o, io->id);
-	vmstate_put_u32(o, PINS);
-	for (unsigned i = 0; i < PINS; i++)
-		vmstate_put_u64(o, io->rte[i]);
-	vmstate_put_u32(o, io->levels);
+	ioapic_state_put(o, &io->s);
 	pthread_mutex_unlock(&io->lock);
 }
 
 static int ioapic_load(void *opaque, struct vmstate_in *in)
 {
 	struct ioapic *io = opaque;
-	unsigned pins;
+	struct ioapic_state s;
+	int ret = ioapic_state_get(in, &s);
 
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&io->lock);
-	io->sel = vmstate_get_u32(in) & 0xff;
-	io->id = vmstate_get_u32(in);
-	pins = vmstate_get_u32(in);
-	if (pins != PINS)
-		vmstate_fail(in, -EINVAL, "IOAPIC: the state has %u pins, this one %u", pins, PINS);
-	for (unsigned i = 0; i < PINS && !in->error; i++)
-		io->rte[i] = vmstate_get_u64(in);
-	io->levels = vmstate_get_u32(in);
+	io->s = s;
 	pthread_mutex_unlock(&io->lock);
-	return in->error;
+	return 0;
 }
 
 static void ioapic_destroy(void *opaque)
@@ -218,7 +238,7 @@ static void ioapic_destroy(void *opaque)
 struct ioapic *ioapic_create(struct vm *vm, struct apic_bus *bus)
 {
 	struct ioapic *io = calloc(1, sizeof(*io));
-	struct device_hooks hooks = { ioapic_reset, ioapic_destroy, NULL, "ioapic", 1,
+	struct device_hooks hooks = { ioapic_reset, ioapic_destroy, NULL, "ioapic", IOAPIC_STATE_VERSION,
 				      ioapic_save, ioapic_load };
 
 	if (!io)

@@ -18,19 +18,10 @@
 #include "util/log.h"
 #include "vm/vm.h"
 
-struct pic_chip {
-	uint8_t irr, isr, imr, elcr;
-	uint8_t last_level;    /* line levels, for edge detection */
-	uint8_t vector_base;
-	uint8_t init_step;     /* 0 = ready, 2..4 = expecting ICW2..ICW4 */
-	bool icw4_needed, single, auto_eoi, special_mask, poll, read_isr;
-	uint8_t lowest_priority; /* rotation: priority starts after this IRQ */
-};
-
 struct pic {
 	struct vm *vm;
 	pthread_mutex_t lock;
-	struct pic_chip chip[2];
+	struct pic_state s;
 	void (*notify)(void *);
 	void *opaque;
 	/* Whether the master's output is asserted: read without the lock on
@@ -92,8 +83,8 @@ static void chip_set(struct pic_chip *p, unsigned irq, int level)
 /* Propagate the slave's output to the master's IRQ 2; publish the output. */
 static void update_cascade(struct pic *pic)
 {
-	chip_set(&pic->chip[0], 2, chip_output(&pic->chip[1]) >= 0);
-	__atomic_store_n(&pic->output, chip_output(&pic->chip[0]) >= 0, __ATOMIC_RELEASE);
+	chip_set(&pic->s.chip[0], 2, chip_output(&pic->s.chip[1]) >= 0);
+	__atomic_store_n(&pic->output, chip_output(&pic->s.chip[0]) >= 0, __ATOMIC_RELEASE);
 }
 
 void pic_set_irq(struct pic *pic, unsigned irq, int level)
@@ -101,7 +92,7 @@ void pic_set_irq(struct pic *pic, unsigned irq, int level)
 	if (irq >= 16)
 		return;
 	pthread_mutex_lock(&pic->lock);
-	chip_set(&pic->chip[irq >> 3], irq & 7, level);
+	chip_set(&pic->s.chip[irq >> 3], irq & 7, level);
 	update_cascade(pic);
 	pthread_mutex_unlock(&pic->lock);
 	pic->notify(pic->opaque);
@@ -125,7 +116,7 @@ static void chip_ack(struct pic_chip *p, int irq)
 
 int pic_ack(struct pic *pic)
 {
-	struct pic_chip *m = &pic->chip[0], *s = &pic->chip[1];
+	struct pic_chip *m = &pic->s.chip[0], *s = &pic->s.chip[1];
 	int irq, sirq, vec;
 
 	pthread_mutex_lock(&pic->lock);
@@ -231,7 +222,7 @@ static uint64_t pic_read(void *opaque, uint64_t off, unsigned size)
 
 	pthread_mutex_lock(&pic->lock);
 	{
-		struct pic_chip *p = &pic->chip[(off & 0x80) ? 1 : 0];
+		struct pic_chip *p = &pic->s.chip[(off & 0x80) ? 1 : 0];
 		if (off & 1) {
 			v = p->imr;
 		} else if (p->poll) {
@@ -256,7 +247,7 @@ static uint64_t pic_read(void *opaque, uint64_t off, unsigned size)
 static void pic_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 {
 	struct pic *pic = opaque;
-	struct pic_chip *p = &pic->chip[(off & 0x80) ? 1 : 0];
+	struct pic_chip *p = &pic->s.chip[(off & 0x80) ? 1 : 0];
 
 	(void)size;
 	pthread_mutex_lock(&pic->lock);
@@ -282,7 +273,7 @@ static uint64_t elcr_read(void *opaque, uint64_t off, unsigned size)
 
 	(void)size;
 	pthread_mutex_lock(&pic->lock);
-	v = pic->chip[off & 1].elcr;
+	v = pic->s.chip[off & 1].elcr;
 	pthread_mutex_unlock(&pic->lock);
 	return v;
 }
@@ -294,7 +285,7 @@ static void elcr_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 	(void)size;
 	pthread_mutex_lock(&pic->lock);
 	/* IRQ 0, 1, 2, 8 and 13 are always edge-triggered. */
-	pic->chip[off & 1].elcr = v & ((off & 1) ? 0xde : 0xf8);
+	pic->s.chip[off & 1].elcr = v & PIC_ELCR_MASK(off & 1);
 	update_cascade(pic);
 	pthread_mutex_unlock(&pic->lock);
 }
@@ -308,22 +299,23 @@ static void pic_reset(void *opaque)
 	struct pic *pic = opaque;
 
 	pthread_mutex_lock(&pic->lock);
-	memset(pic->chip, 0, sizeof(pic->chip));
-	pic->chip[0].lowest_priority = pic->chip[1].lowest_priority = 7;
-	pic->chip[0].vector_base = 0x08;
-	pic->chip[1].vector_base = 0x70;
+	pic_state_reset(&pic->s);
 	update_cascade(pic);
 	pthread_mutex_unlock(&pic->lock);
 }
 
-/* The common form of the 8259 pair (KVM's in-kernel one converts to it). */
-static void pic_save(void *opaque, struct vmstate_out *o)
+void pic_state_reset(struct pic_state *s)
 {
-	struct pic *pic = opaque;
+	memset(s, 0, sizeof(*s));
+	s->chip[0].lowest_priority = s->chip[1].lowest_priority = 7;
+	s->chip[0].vector_base = 0x08;
+	s->chip[1].vector_base = 0x70;
+}
 
-	pthread_mutex_lock(&pic->lock);
+void pic_state_put(struct vmstate_out *o, const struct pic_state *s)
+{
 	for (int i = 0; i < 2; i++) {
-		const struct pic_chip *c = &pic->chip[i];
+		const struct pic_chip *c = &s->chip[i];
 
 		vmstate_put_u8(o, c->irr);
 		vmstate_put_u8(o, c->isr);
@@ -340,21 +332,17 @@ static void pic_save(void *opaque, struct vmstate_out *o)
 		vmstate_put_bool(o, c->read_isr);
 		vmstate_put_u8(o, c->lowest_priority);
 	}
-	pthread_mutex_unlock(&pic->lock);
 }
 
-static int pic_load(void *opaque, struct vmstate_in *in)
+int pic_state_get(struct vmstate_in *in, struct pic_state *s)
 {
-	struct pic *pic = opaque;
-
-	pthread_mutex_lock(&pic->lock);
 	for (int i = 0; i < 2; i++) {
-		struct pic_chip *c = &pic->chip[i];
+		struct pic_chip *c = &s->chip[i];
 
 		c->irr = vmstate_get_u8(in);
 		c->isr = vmstate_get_u8(in);
 		c->imr = vmstate_get_u8(in);
-		c->elcr = vmstate_get_u8(in) & (i ? 0xde : 0xf8);
+		c->elcr = vmstate_get_u8(in) & PIC_ELCR_MASK(i);
 		c->last_level = vmstate_get_u8(in);
 		c->vector_base = vmstate_get_u8(in) & 0xf8;
 		c->init_step = vmstate_get_u8(in);
@@ -368,9 +356,32 @@ static int pic_load(void *opaque, struct vmstate_in *in)
 		if (c->init_step == 1 || c->init_step > 4)
 			c->init_step = 0;
 	}
+	return in->error;
+}
+
+static void pic_save(void *opaque, struct vmstate_out *o)
+{
+	struct pic *pic = opaque;
+
+	pthread_mutex_lock(&pic->lock);
+	pic_state_put(o, &pic->s);
+	pthread_mutex_unlock(&pic->lock);
+}
+
+static int pic_load(void *opaque, struct vmstate_in *in)
+{
+	struct pic *pic = opaque;
+	struct pic_state s;
+	int ret;
+
+	pic_state_reset(&s);
+	ret = pic_state_get(in, &s);
+	pthread_mutex_lock(&pic->lock);
+	if (!ret)
+		pic->s = s;
 	update_cascade(pic);
 	pthread_mutex_unlock(&pic->lock);
-	return in->error;
+	return ret;
 }
 
 static void pic_destroy(void *opaque)
@@ -384,7 +395,7 @@ static void pic_destroy(void *opaque)
 struct pic *pic_create(struct vm *vm, void (*notify)(void *), void *opaque)
 {
 	struct pic *pic = calloc(1, sizeof(*pic));
-	struct device_hooks hooks = { pic_reset, pic_destroy, NULL, "pic", 1,
+	struct device_hooks hooks = { pic_reset, pic_destroy, NULL, "pic", PIC_STATE_VERSION,
 				      pic_save, pic_load };
 
 	if (!pic)

@@ -26,27 +26,10 @@
 
 #define PIT_HZ 1193182ULL
 
-struct pit_channel {
-	uint32_t reload;         /* 1-65536 */
-	uint8_t mode, access;    /* access: 1 lo, 2 hi, 3 lo/hi */
-	bool bcd;
-	bool gate;
-	bool armed;              /* a count was loaded and counting started */
-	uint64_t start_ns;       /* when counting started */
-	bool write_hi_next, read_hi_next;
-	uint8_t write_lo;
-	bool latched;
-	uint16_t latch;
-	bool status_latched;
-	uint8_t status;
-	bool null_count;
-};
-
 struct pit {
 	struct vm *vm;
 	pthread_mutex_t lock;
-	struct pit_channel ch[3];
-	uint8_t port61;          /* bits 0-1 as written */
+	struct pit_state s;
 	int timer_fd;
 };
 
@@ -101,7 +84,7 @@ static bool channel_output(const struct pit_channel *c, uint64_t now)
 /* (Re)program the host timer that raises IRQ 0 for channel 0. */
 static void update_timer(struct pit *pit)
 {
-	struct pit_channel *c = &pit->ch[0];
+	struct pit_channel *c = &pit->s.ch[0];
 	struct itimerspec its = { 0 };
 	uint64_t period, first;
 
@@ -134,7 +117,7 @@ static void pit_timer_fired(void *opaque, uint32_t events)
 
 static void load_count(struct pit *pit, int i, uint32_t v)
 {
-	struct pit_channel *c = &pit->ch[i];
+	struct pit_channel *c = &pit->s.ch[i];
 
 	if (c->bcd) {
 		v = (v & 0xf) + ((v >> 4) & 0xf) * 10 + ((v >> 8) & 0xf) * 100 +
@@ -182,7 +165,7 @@ static void control_word(struct pit *pit, uint8_t v, uint64_t now)
 		for (i = 0; i < 3; i++) {
 			if (!(v & (2u << i)))
 				continue;
-			c = &pit->ch[i];
+			c = &pit->s.ch[i];
 			if (!(v & 0x20) && !c->latched) {
 				c->latched = true;
 				c->latch = channel_count(c, now);
@@ -195,7 +178,7 @@ static void control_word(struct pit *pit, uint8_t v, uint64_t now)
 		}
 		return;
 	}
-	c = &pit->ch[sel];
+	c = &pit->s.ch[sel];
 	if (((v >> 4) & 3) == 0) { /* counter latch */
 		if (!c->latched) {
 			c->latched = true;
@@ -224,7 +207,7 @@ static uint64_t pit_read(void *opaque, uint64_t off, unsigned size)
 	(void)size;
 	pthread_mutex_lock(&pit->lock);
 	if (off < 3)
-		v = read_counter(&pit->ch[off], now_ns());
+		v = read_counter(&pit->s.ch[off], now_ns());
 	pthread_mutex_unlock(&pit->lock);
 	return v;
 }
@@ -239,7 +222,7 @@ static void pit_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 	if (off == 3) {
 		control_word(pit, v, now_ns());
 	} else {
-		c = &pit->ch[off];
+		c = &pit->s.ch[off];
 		switch (c->access) {
 		case 1: load_count(pit, off, v & 0xff); break;
 		case 2: load_count(pit, off, (v & 0xff) << 8); break;
@@ -265,8 +248,8 @@ static uint64_t port61_read(void *opaque, uint64_t off, unsigned size)
 	(void)off;
 	(void)size;
 	pthread_mutex_lock(&pit->lock);
-	v = (pit->port61 & 3) | (((now / 15000) & 1) << 4) |
-	    (channel_output(&pit->ch[2], now) << 5);
+	v = (pit->s.port61 & 3) | (((now / 15000) & 1) << 4) |
+	    (channel_output(&pit->s.ch[2], now) << 5);
 	pthread_mutex_unlock(&pit->lock);
 	return v;
 }
@@ -274,7 +257,7 @@ static uint64_t port61_read(void *opaque, uint64_t off, unsigned size)
 static void port61_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 {
 	struct pit *pit = opaque;
-	struct pit_channel *c = &pit->ch[2];
+	struct pit_channel *c = &pit->s.ch[2];
 	bool gate = v & 1;
 
 	(void)off;
@@ -284,20 +267,20 @@ static void port61_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 	if (gate && !c->gate && c->null_count == false)
 		c->start_ns = now_ns();
 	c->gate = gate;
-	pit->port61 = v & 3;
+	pit->s.port61 = v & 3;
 	pthread_mutex_unlock(&pit->lock);
 }
 
 static const struct io_ops pit_ops = { pit_read, pit_write };
 static const struct io_ops port61_ops = { port61_read, port61_write };
 
-static void pit_reset_locked(struct pit *pit)
+void pit_state_reset(struct pit_state *s)
 {
 	for (int i = 0; i < 3; i++) {
-		pit->ch[i] = (struct pit_channel){ .reload = 65536, .access = 3,
-						   .gate = i != 2, .null_count = true };
+		s->ch[i] = (struct pit_channel){ .reload = 65536, .access = 3,
+						 .gate = i != 2, .null_count = true };
 	}
-	pit->port61 = 0;
+	s->port61 = 0;
 }
 
 static void pit_reset(void *opaque)
@@ -305,19 +288,15 @@ static void pit_reset(void *opaque)
 	struct pit *pit = opaque;
 
 	pthread_mutex_lock(&pit->lock);
-	pit_reset_locked(pit);
+	pit_state_reset(&pit->s);
 	update_timer(pit);
 	pthread_mutex_unlock(&pit->lock);
 }
 
-/* Channel times are guest-clock times, which a restore carries over. */
-static void pit_save(void *opaque, struct vmstate_out *o)
+void pit_state_put(struct vmstate_out *o, const struct pit_state *s)
 {
-	struct pit *pit = opaque;
-
-	pthread_mutex_lock(&pit->lock);
 	for (int i = 0; i < 3; i++) {
-		const struct pit_channel *c = &pit->ch[i];
+		const struct pit_channel *c = &s->ch[i];
 
 		vmstate_put_u32(o, c->reload);
 		vmstate_put_u8(o, c->mode);
@@ -335,17 +314,13 @@ static void pit_save(void *opaque, struct vmstate_out *o)
 		vmstate_put_u8(o, c->status);
 		vmstate_put_bool(o, c->null_count);
 	}
-	vmstate_put_u8(o, pit->port61);
-	pthread_mutex_unlock(&pit->lock);
+	vmstate_put_u8(o, s->port61);
 }
 
-static int pit_load(void *opaque, struct vmstate_in *in)
+int pit_state_get(struct vmstate_in *in, struct pit_state *s)
 {
-	struct pit *pit = opaque;
-
-	pthread_mutex_lock(&pit->lock);
 	for (int i = 0; i < 3; i++) {
-		struct pit_channel *c = &pit->ch[i];
+		struct pit_channel *c = &s->ch[i];
 
 		c->reload = vmstate_get_u32(in);
 		c->mode = vmstate_get_u8(in);
@@ -366,12 +341,34 @@ static int pit_load(void *opaque, struct vmstate_in *in)
 				   c->access < 1 || c->access > 3))
 			vmstate_fail(in, -EINVAL, "PIT: channel %d state out of range", i);
 	}
-	pit->port61 = vmstate_get_u8(in) & 3;
-	if (in->error)
-		pit_reset_locked(pit);
+	s->port61 = vmstate_get_u8(in) & 3;
+	return in->error;
+}
+
+/* Channel times are guest-clock times, which a restore carries over. */
+static void pit_save(void *opaque, struct vmstate_out *o)
+{
+	struct pit *pit = opaque;
+
+	pthread_mutex_lock(&pit->lock);
+	pit_state_put(o, &pit->s);
+	pthread_mutex_unlock(&pit->lock);
+}
+
+static int pit_load(void *opaque, struct vmstate_in *in)
+{
+	struct pit *pit = opaque;
+	struct pit_state s;
+	int ret = pit_state_get(in, &s);
+
+	pthread_mutex_lock(&pit->lock);
+	if (ret)
+		pit_state_reset(&pit->s);
+	else
+		pit->s = s;
 	update_timer(pit);
 	pthread_mutex_unlock(&pit->lock);
-	return in->error;
+	return ret;
 }
 
 static void pit_destroy(void *opaque)
@@ -387,7 +384,7 @@ static void pit_destroy(void *opaque)
 struct pit *pit_create(struct vm *vm)
 {
 	struct pit *pit = calloc(1, sizeof(*pit));
-	struct device_hooks hooks = { pit_reset, pit_destroy, NULL, "pit", 1,
+	struct device_hooks hooks = { pit_reset, pit_destroy, NULL, "pit", PIT_STATE_VERSION,
 				      pit_save, pit_load };
 
 	if (!pit)

@@ -34,6 +34,17 @@ int vm_state_load(struct vm *vm, int fd, char *why, size_t why_len);
 /* The same through a stream set up by the caller (vmstate_out_init_fn;
  * finished and freed here, o->bytes tells the size) or a read function
  * (NULL: opaque points to a file descriptor). */
+/*
+ * One vCPU's "cpu" section in the common form (accel/cpu_state.h).
+ * Version 1 lacks the event being delivered and the XSAVE components
+ * past SSE; get reads both versions (0 or -errno, message in in->msg).
+ */
+#define VM_STATE_CPU_VERSION 2
+struct cpu_full_state;
+void vm_state_cpu_put(struct vmstate_out *o, unsigned index,
+		      const struct cpu_full_state *st);
+int vm_state_cpu_get(struct vmstate_in *in, struct cpu_full_state *st);
+
 int vm_state_save_to(struct vm *vm, struct vmstate_out *o, char *why, size_t why_len);
 int vm_state_load_from(struct vm *vm, int (*read)(void *opaque, void *p, size_t n),
 		       void *opaque, char *why, size_t why_len);

@@ -18,7 +18,6 @@
 
 #define MACHINE_VERSION 1
 #define CLOCK_VERSION 1
-#define CPU_VERSION 1
 
 /* ---- what must match ---- */
 
@@ -109,13 +108,13 @@ static void get_segment(struct vmstate_in *in, struct segment *s)
 	s->unusable = vmstate_get_u8(in) & 1;
 }
 
-static void cpu_save(struct vmstate_out *o, unsigned index,
+void vm_state_cpu_put(struct vmstate_out *o, unsigned index,
 		     const struct cpu_full_state *st)
 {
 	const struct cpu_state *s = &st->s;
 	unsigned i;
 
-	vmstate_begin(o, "cpu", index, CPU_VERSION);
+	vmstate_begin(o, "cpu", index, VM_STATE_CPU_VERSION);
 	for (i = 0; i < NUM_GPRS; i++)
 		vmstate_put_u64(o, s->gpr[i]);
 	vmstate_put_u64(o, s->rip);
@@ -155,10 +154,17 @@ static void cpu_save(struct vmstate_out *o, unsigned index,
 		vmstate_put_u32(o, st->lapic[i]);
 	vmstate_put_u64(o, st->lapic_base);
 	vmstate_put_u64(o, st->tsc_deadline);
+	vmstate_put_u8(o, st->delivering.kind);
+	vmstate_put_u8(o, st->delivering.vector);
+	vmstate_put_bool(o, st->delivering.has_error_code);
+	vmstate_put_u32(o, st->delivering.error_code);
+	vmstate_put_u64(o, st->xstate_bv);
+	vmstate_put_u32(o, st->xsave_ext_len);
+	vmstate_put_bytes(o, st->xsave_ext, st->xsave_ext_len);
 	vmstate_end(o);
 }
 
-static int cpu_load(struct vmstate_in *in, struct cpu_full_state *st)
+int vm_state_cpu_get(struct vmstate_in *in, struct cpu_full_state *st)
 {
 	struct cpu_state *s = &st->s;
 	unsigned i;
@@ -206,6 +212,22 @@ static int cpu_load(struct vmstate_in *in, struct cpu_full_state *st)
 		st->lapic[i] = vmstate_get_u32(in);
 	st->lapic_base = vmstate_get_u64(in);
 	st->tsc_deadline = vmstate_get_u64(in);
+	st->xstate_bv = CPU_XSTATE_X87_SSE;
+	if (in->version < 2) /* nothing being delivered, no AVX state */
+		return in->error;
+	st->delivering.kind = vmstate_get_u8(in);
+	st->delivering.vector = vmstate_get_u8(in);
+	st->delivering.has_error_code = vmstate_get_bool(in);
+	st->delivering.error_code = vmstate_get_u32(in);
+	if (!in->error && st->delivering.kind >= CPU_EVENT_KINDS)
+		return vmstate_fail(in, -EINVAL, "vCPU %u: the state is damaged: an event of kind %u being delivered",
+				    in->instance, st->delivering.kind);
+	st->xstate_bv = vmstate_get_u64(in) | CPU_XSTATE_X87_SSE;
+	st->xsave_ext_len = vmstate_get_u32(in);
+	if (!in->error && st->xsave_ext_len > CPU_XSAVE_EXT_MAX)
+		return vmstate_fail(in, -EINVAL, "vCPU %u: %u bytes of XSAVE state saved, at most %u are known",
+				    in->instance, st->xsave_ext_len, CPU_XSAVE_EXT_MAX);
+	vmstate_get_bytes(in, st->xsave_ext, st->xsave_ext_len);
 	return in->error;
 }
 
@@ -276,7 +298,7 @@ int vm_state_save_cpus(struct vm *vm, struct vmstate_out *o, char *why, size_t w
 			free(st);
 			return ret;
 		}
-		cpu_save(o, i, st);
+		vm_state_cpu_put(o, i, st);
 	}
 	free(st);
 	return 0;
@@ -341,13 +363,13 @@ static int load_section(struct vm *vm, struct vmstate_in *in, bool *dev_seen,
 		return in->error;
 	}
 	if (!strcmp(in->name, "cpu")) {
-		if (in->version > CPU_VERSION)
+		if (in->version > VM_STATE_CPU_VERSION)
 			return vmstate_fail(in, -ENOTSUP, "section 'cpu' has version %u, newer than this wirt reads (%u)",
-					    in->version, CPU_VERSION);
+					    in->version, VM_STATE_CPU_VERSION);
 		if (in->instance >= vm->ncpus)
 			return vmstate_fail(in, -EINVAL, "the state has a vCPU %u, this machine %u vCPUs",
 					    in->instance, vm->ncpus);
-		if (cpu_load(in, st))
+		if (vm_state_cpu_get(in, st))
 			return in->error;
 		ret = vm->accel->vcpu_restore(&vm->vcpus[in->instance], st);
 		if (ret)

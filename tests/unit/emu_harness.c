@@ -1,10 +1,12 @@
 /* The emulator against the host CPU for unit tests (emu_harness.h). */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "emu_harness.h"
@@ -193,6 +195,31 @@ int emu_harness_run_emulated(struct emu_harness *h, const uint8_t *code, unsigne
 	r->rdi = cpu->s.gpr[GPR_RDI];
 	r->flags = emu_get_rflags(cpu) & ~RFLAGS_IF;
 	return -1;
+}
+
+struct kick_later {
+	struct emu_harness *h;
+	unsigned ms;
+};
+
+static void *kick_later(void *arg)
+{
+	struct kick_later *k = arg;
+	struct timespec ts = { k->ms / 1000, (k->ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+	accel_emu_ops.vcpu_kick(&k->h->vcpu);
+	return NULL;
+}
+
+void emu_harness_run_until_kick(struct emu_harness *h, unsigned ms)
+{
+	struct kick_later k = { h, ms };
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, kick_later, &k), 0);
+	assert_int_equal(accel_emu_ops.vcpu_run(&h->vcpu), VCPU_EXIT_KICKED);
+	pthread_join(t, NULL);
 }
 
 uint64_t emu_harness_rnd(void)

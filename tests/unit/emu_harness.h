@@ -41,6 +41,9 @@ int emu_harness_run_emulated(struct emu_harness *h, const uint8_t *code, unsigne
 			     struct emu_regs *r);
 /* The exception vector a host signal stands for. */
 int emu_harness_signal_vector(int sig);
+/* Run the vCPU (accel_emu_ops.vcpu_run) until a helper thread kicks it
+ * ms milliseconds later; asserts it returned for the kick. */
+void emu_harness_run_until_kick(struct emu_harness *h, unsigned ms);
 /* A reproducible pseudo-random number (xorshift). */
 uint64_t emu_harness_rnd(void);
 

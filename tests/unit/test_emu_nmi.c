@@ -8,13 +8,11 @@
  * handler's first instruction (QEMU's TCG keeps them blocked).  The vCPU runs from the harness's
  * 64-bit state until a helper thread kicks it out of its final HLT.
  */
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -66,22 +64,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void *kick_later(void *arg)
-{
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
-
-	(void)arg;
-	nanosleep(&ts, NULL);
-	accel_emu_ops.vcpu_kick(&h.vcpu);
-	return NULL;
-}
-
 /* Run code (`inc %rbx; hlt` unless given) with an NMI pending; returns
  * rcx (what the NMI handler saw of rbx, or ~0 if it did not run). */
 static uint64_t run_code_with_nmi(const uint8_t *code, unsigned len, bool shadow, bool blocked)
 {
 	struct emu_cpu *c = h.cpu;
-	pthread_t t;
 
 	assert_int_equal(gmem_write(&h.vm.mem, EMU_HARNESS_CODE_GPA, code, len), 0);
 	c->s.rip = EMU_HARNESS_CODE_GPA;
@@ -92,9 +79,7 @@ static uint64_t run_code_with_nmi(const uint8_t *code, unsigned len, bool shadow
 	c->irq_shadow = shadow;
 	c->nmi_blocked = blocked;
 	atomic_store(&c->pending_nmi, 1);
-	assert_int_equal(pthread_create(&t, NULL, kick_later, NULL), 0);
-	assert_int_equal(accel_emu_ops.vcpu_run(&h.vcpu), VCPU_EXIT_KICKED);
-	pthread_join(t, NULL);
+	emu_harness_run_until_kick(&h, 200);
 	return c->s.gpr[GPR_RCX];
 }
 

@@ -259,6 +259,9 @@ struct emu_cpu {
 	uint32_t fault_error;
 	bool fault_has_error;
 	int delivering;       /* vector being delivered, or -1 */
+	/* A restored state's half-delivered event, delivered by the run
+	 * loop before the next instruction (kind CPU_EVENT_NONE if none). */
+	struct cpu_event saved_event;
 
 	/* Interrupts. */
 	struct lapic *lapic;
@@ -316,6 +319,9 @@ void emu_deliver(struct emu_cpu *c, int vector, uint32_t error, bool has_error,
 		 bool soft, uint64_t return_rip);
 /* Deliver the fault recorded by emu_raise, escalating to #DF / shutdown. */
 void emu_deliver_fault(struct emu_cpu *c);
+/* Finish delivering c->saved_event (from the run loop, which catches
+ * a fault of the delivery). */
+void emu_deliver_saved_event(struct emu_cpu *c);
 
 /* debug.c */
 unsigned emu_debug_step(struct emu_cpu *c);

@@ -286,6 +286,7 @@ static int emu_vcpu_set_state(struct vcpu *vcpu, const struct cpu_state *s)
 	c->shutdown = false;
 	c->irq_shadow = false;
 	c->delivering = -1;
+	c->saved_event.kind = CPU_EVENT_NONE;
 	emu_fpu_reset(c);
 	emu_debug_reset(c);
 	lapic_reset(c->lapic, s->apic_base & (1ULL << 8));
@@ -534,6 +535,8 @@ static enum vcpu_exit_reason emu_vcpu_run(struct vcpu *vcpu)
 			emu_tlb_flush(c, true);
 		if (atomic_exchange(&c->kick, 0))
 			return VCPU_EXIT_KICKED;
+		if (__builtin_expect(c->saved_event.kind != CPU_EVENT_NONE, 0))
+			emu_deliver_saved_event(c);
 		lapic_timer_poll(c->lapic);
 		handle_ipis(c);
 		if (c->halted || c->wait_for_sipi) {

@@ -14,16 +14,6 @@
 #include "vm/vm.h"
 #include "vm/vm_clock.h"
 
-/* The MSRs kept apart from struct cpu_state, as RDMSR reads them. */
-static const uint32_t saved_msrs[] = {
-	CPU_MSR_IA32_SYSENTER_CS, CPU_MSR_IA32_SYSENTER_ESP,
-	CPU_MSR_IA32_SYSENTER_EIP, CPU_MSR_IA32_MISC_ENABLE, CPU_MSR_IA32_PAT,
-	CPU_MSR_MTRR_DEF_TYPE, CPU_MSR_STAR, CPU_MSR_LSTAR, CPU_MSR_CSTAR,
-	CPU_MSR_SFMASK, CPU_MSR_KERNEL_GS_BASE, CPU_MSR_TSC_AUX,
-};
-
-#define N_SAVED_MSRS (sizeof(saved_msrs) / sizeof(saved_msrs[0]))
-
 int emu_vcpu_save(struct vcpu *vcpu, struct cpu_full_state *st)
 {
 	struct emu_cpu *c = vcpu->accel_data;
@@ -35,10 +25,12 @@ int emu_vcpu_save(struct vcpu *vcpu, struct cpu_full_state *st)
 	st->s.rflags = emu_get_rflags(c);
 	emu_fpu_get_image(c, st->fxsave, 16);
 	st->xcr0 = c->xcr0 ? c->xcr0 : 1;
+	st->xstate_bv = CPU_XSTATE_X87_SSE; /* no components past SSE */
 	memcpy(st->dr, c->dr, sizeof(st->dr));
-	for (i = 0; i < N_SAVED_MSRS; i++) {
-		st->msrs[st->nmsrs].index = saved_msrs[i];
-		st->msrs[st->nmsrs].value = emu_rdmsr(c, saved_msrs[i], &ok);
+	/* The MSRs kept apart from struct cpu_state, as RDMSR reads them. */
+	for (i = 0; i < cpu_n_saved_msrs; i++) {
+		st->msrs[st->nmsrs].index = cpu_saved_msrs[i];
+		st->msrs[st->nmsrs].value = emu_rdmsr(c, cpu_saved_msrs[i], &ok);
 		st->nmsrs += ok;
 	}
 	st->msrs[st->nmsrs].index = CPU_MSR_IA32_TSC;
@@ -51,7 +43,25 @@ int emu_vcpu_save(struct vcpu *vcpu, struct cpu_full_state *st)
 	st->init_pending = atomic_load(&c->pending_init);
 	st->sipi_vector = atomic_load(&c->pending_sipi);
 	lapic_get_state(c->lapic, st->lapic, &st->lapic_base, &st->tsc_deadline);
+	st->delivering = c->saved_event; /* restored, not run since */
 	return 0;
+}
+
+/* An exception has a vector below 32; an NMI is vector 2. */
+static bool event_ok(const struct cpu_event *e)
+{
+	switch (e->kind) {
+	case CPU_EVENT_NONE:
+	case CPU_EVENT_EXTINT:
+	case CPU_EVENT_SOFT:
+		return true;
+	case CPU_EVENT_NMI:
+		return e->vector == 2;
+	case CPU_EVENT_EXCEPTION:
+		return e->vector < 32;
+	default:
+		return false;
+	}
 }
 
 /* What this emulator cannot be: refused with the reason. */
@@ -61,6 +71,16 @@ static int check_offer(const struct cpu_full_state *st, unsigned index)
 		log_error("vCPU %u: the guest enabled XSAVE state components %#llx (AVX or later), which the emulator does not offer",
 			  index, (unsigned long long)st->xcr0);
 		return -ENOTSUP;
+	}
+	if (st->xstate_bv & ~CPU_XSTATE_X87_SSE) {
+		log_error("vCPU %u: the saved state holds XSAVE components %#llx (AVX or later), which the emulator does not offer",
+			  index, (unsigned long long)(st->xstate_bv & ~CPU_XSTATE_X87_SSE));
+		return -ENOTSUP;
+	}
+	if (!event_ok(&st->delivering)) {
+		log_error("vCPU %u: the saved state was delivering an event the emulator cannot take (kind %u, vector %u)",
+			  index, st->delivering.kind, st->delivering.vector);
+		return -EINVAL;
 	}
 	if (st->s.cr4 & ~EMU_CR4_ALLOWED) {
 		log_error("vCPU %u: the guest set CR4 bits %#llx, which the emulator does not offer",
@@ -135,5 +155,6 @@ int emu_vcpu_restore(struct vcpu *vcpu, const struct cpu_full_state *st)
 	atomic_store(&c->pending_nmi, st->nmi_pending);
 	atomic_store(&c->pending_init, st->init_pending);
 	atomic_store(&c->pending_sipi, st->sipi_vector);
+	c->saved_event = st->delivering;
 	return 0;
 }

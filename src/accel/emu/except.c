@@ -215,6 +215,25 @@ static void log_ud(struct emu_cpu *c)
 		 (unsigned long long)c->s.cr3, n ? hex : "(not mapped)");
 }
 
+void emu_deliver_saved_event(struct emu_cpu *c)
+{
+	struct cpu_event e = c->saved_event;
+
+	c->saved_event.kind = CPU_EVENT_NONE;
+	c->insn_rip = c->s.rip;
+	if (e.kind == CPU_EVENT_NMI)
+		c->nmi_blocked = true;
+	/* A fault while delivering an exception escalates as it would
+	 * have before the save (#DF, shutdown). */
+	if (e.kind == CPU_EVENT_EXCEPTION)
+		c->delivering = e.vector;
+	/* A software interrupt cannot be rewound to its instruction: it is
+	 * delivered as it was, returning to RIP. */
+	emu_deliver(c, e.vector, e.error_code, e.has_error_code,
+		    e.kind == CPU_EVENT_SOFT, c->s.rip);
+	c->delivering = -1;
+}
+
 void emu_deliver_fault(struct emu_cpu *c)
 {
 	int v = c->fault_vector, first = c->delivering;
