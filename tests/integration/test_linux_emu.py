@@ -158,7 +158,8 @@ def test_boots_without_acpi_on_the_8259_timer(tmp_path):
 
 def test_two_vcpus(tmp_path):
     """--cpus 2: Linux brings up both vCPUs (IPIs, the APIC timer on each)
-    and runs work on both at once (locked instructions between threads)."""
+    and runs work on both at once (locked instructions between threads,
+    tests/guest-programs/atomic_count.c)."""
     g = GuestConsole([WIRT, "run", "--accel", "emu", "--cpus", "2", "--memory", "256M",
                       "--kernel", KERNEL, "--initrd", INITRD, "--append",
                       "console=ttyS0 cryptomgr.notests panic=-1"],
@@ -172,6 +173,10 @@ def test_two_vcpus(tmp_path):
               " wait", timeout=300)
         sums = g.run("cat /tmp/m1 /tmp/m2 /tmp/m3 /tmp/m4").split()
         assert sums == [want, "-"] * 4, sums
+        # LOCK ADD, LOCK XADD, LOCK CMPXCHG, XCHG from two processes on
+        # two vCPU threads (the translator runs them as host atomics)
+        out = g.run("/bin/atomic_count 100000; echo rc=$?", timeout=300)
+        assert "atomic_count: ok" in out and "rc=0" in out, out
         out = g.run("cat /proc/interrupts")
         assert re.search(r"LOC:\s+[1-9]\d*\s+[1-9]\d*", out), out
         g.send("poweroff -f")

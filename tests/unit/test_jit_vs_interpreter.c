@@ -210,7 +210,7 @@ static void sse_insn(struct code *c, unsigned r)
 /* One instruction that changes no control flow (may fault). */
 static void simple_insn(struct code *c)
 {
-	unsigned r1 = reg(), r2 = reg(), k = rnd() % 44;
+	unsigned r1 = reg(), r2 = reg(), k = rnd() % 45;
 	/* byte registers: AL-BH without REX, AL-DIL with (not SPL and BPL:
 	 * RSP and RBP stay the stack and the memory base) */
 	uint8_t rex8 = rnd() & 1 ? 0x40 : 0x3e;  /* REX, or a DS prefix */
@@ -541,6 +541,28 @@ static void simple_insn(struct code *c)
 			put(c, 3, 0x66, 0x89, 0xc0 | (rnd() % 4) << 3 | (rnd() % 4));
 		put(c, 3, 0x48, alu | 1, 0xc0 | (r1 & 3) << 3 | (r2 & 3));
 		break;
+	case 44: {               /* XCHG, XADD, CMPXCHG with memory, LOCK or
+				  * not, of every size; CMPXCHG often with
+				  * the accumulator equal to the memory */
+		uint8_t lock = rnd() & 1 ? 0xf0 : 0x3e, pfx = rnd() % 3 ? rexw() : 0x66;
+		uint8_t d = disp8();
+		bool byte = rnd() % 4 == 0;
+
+		if (rnd() & 1)  /* RAX = the operand, so that CMPXCHG stores */
+			put(c, 4, 0x48, 0x8b, 0x45, d);
+		switch (rnd() % 3) {
+		case 0:
+			put(c, 4, pfx, byte ? 0x86 : 0x87, 0x45 | r1 << 3, d);
+			break;
+		case 1:
+			put(c, 6, lock, pfx, 0x0f, byte ? 0xc0 : 0xc1, 0x45 | r1 << 3, d);
+			break;
+		default:
+			put(c, 6, lock, pfx, 0x0f, byte ? 0xb0 : 0xb1, 0x45 | r1 << 3, d);
+			break;
+		}
+		break;
+	}
 	case 24:                 /* rarely: DIV r/m (may raise #DE) */
 		if (rnd() % 4 == 0)
 			put(c, 3, rexw(), 0xf7, 0xf0 | r1);

@@ -23,16 +23,24 @@
 
 #define JIT_MIRRORS 4
 
+/* A scratch register's low bytes (0: an unused entry) equal those of a
+ * vCPU field; zext: and the rest of it is zero. */
+struct jit_mirror {
+	int32_t field;
+	uint8_t bytes;
+	bool zext;
+};
+
 struct jit_emit {
 	uint8_t *p;       /* next byte (writable view) */
 	uint8_t *end;     /* first byte not ours */
 	ptrdiff_t rx_delta;  /* executable address - writable address */
 	bool overflow;
-	/* The vCPU fields whose 8 bytes each scratch register (T0, T1)
-	 * holds (-1: none), so that a load of one reuses the register.
-	 * Only valid while nothing but loads and stores was emitted since
-	 * (mirror_at == p) and no branch lands here. */
-	int32_t mirror[2][JIT_MIRRORS];
+	/* What each scratch register (T0, T1) holds of vCPU fields, so that
+	 * a load of one reuses the register.  Only valid while nothing but
+	 * operations that keep them was emitted since (mirror_at == p) and
+	 * no branch lands here. */
+	struct jit_mirror mirror[2][JIT_MIRRORS];
 	uint8_t *mirror_at;
 };
 
@@ -318,6 +326,22 @@ void jit_emit_rotate(struct jit_emit *e, bool right, unsigned size, uint8_t coun
  * CF for ROL, XOR the bit below it for ROR), from T0. */
 void jit_emit_rotate_flags(struct jit_emit *e, bool right, unsigned size);
 void jit_emit_imul(struct jit_emit *e, unsigned size);
+
+/*
+ * Atomic read-modify-writes of guest memory, as the host's own
+ * instructions (the guest's and the host's x86 agree on them):
+ * jit_emit_hold_atomic moves the host address jit_emit_tlb_host left in
+ * T0 aside (loads and stores of fields keep it).  Then, on size bytes
+ * there: XCHG with T1 (T1 = the old value, zero-extended); LOCK XADD of
+ * T1 (T1 = the old value, the host's flags those of the ADD); LOCK
+ * CMPXCHG with T0 the accumulator and T1 the source (T0 = the old
+ * value, the host's flags those of CMP accumulator, old value).
+ */
+enum jit_atomic { JIT_XCHG, JIT_XADD, JIT_CMPXCHG };
+void jit_emit_hold_atomic(struct jit_emit *e);
+/* T0 += T1, the host's flags kept. */
+void jit_emit_add_keep_flags(struct jit_emit *e);
+void jit_emit_atomic(struct jit_emit *e, enum jit_atomic op, unsigned size);
 
 static inline uint8_t *jit_emit_rx(const struct jit_emit *e)
 {

@@ -296,57 +296,71 @@ static void rbx_mem(struct jit_emit *e, bool w, uint8_t op, uint8_t reg, int32_t
 	put4(e, (uint32_t)field);
 }
 
-/* The scratch register holding all of field since the last loads and
- * stores, or -1. */
-static int mirror_of(const struct jit_emit *e, int32_t field)
+/* The entry of a scratch register holding at least size bytes of field
+ * (since the last loads and stores), or NULL; *t = the register. */
+static const struct jit_mirror *mirror_of(const struct jit_emit *e, int32_t field,
+					  unsigned size, int *t)
 {
 	if (e->mirror_at != e->p)
-		return -1;
-	for (int t = 0; t < 2; t++)
+		return NULL;
+	for (*t = 0; *t < 2; (*t)++)
 		for (int i = 0; i < JIT_MIRRORS; i++)
-			if (e->mirror[t][i] == field)
-				return t;
-	return -1;
+			if (e->mirror[*t][i].field == field && e->mirror[*t][i].bytes >= size)
+				return &e->mirror[*t][i];
+	return NULL;
 }
 
-/* After a load into t (replaced) or a store from t (-1: of an
- * immediate) of size bytes at field: what the registers hold. */
-static void mirror_update(struct jit_emit *e, int t, int32_t field, unsigned size,
-			  bool load, bool valid_before)
+/* Forget what register t holds (t < 0: nothing), and every entry of a
+ * field that [field, field + size) overlaps (size 0: none). */
+static void mirror_forget(struct jit_emit *e, int t, int32_t field, unsigned size)
 {
 	for (int r = 0; r < 2; r++) {
 		for (int i = 0; i < JIT_MIRRORS; i++) {
-			int32_t *m = &e->mirror[r][i];
+			struct jit_mirror *m = &e->mirror[r][i];
 
-			if (!valid_before || (r == t && load) ||
-			    (!load && *m >= 0 && field < *m + 8 && *m < field + (int32_t)size))
-				*m = -1;  /* replaced, or its field written */
+			if (r == t || (m->bytes && field < m->field + (int32_t)m->bytes &&
+				       m->field < field + (int32_t)size))
+				m->bytes = 0;
 		}
 	}
-	if (t >= 0 && size == 8) {
-		int32_t *m = e->mirror[t];
+}
 
-		for (int i = 0; i < JIT_MIRRORS; i++) {
-			if (m[i] < 0) {
-				m[i] = field;
-				break;
-			}
+/* Register t now holds size bytes of field (zext: zero-extended, so a
+ * load of that size needs no code). */
+static void mirror_add(struct jit_emit *e, int t, int32_t field, unsigned size, bool zext)
+{
+	struct jit_mirror *m = e->mirror[t];
+
+	for (int i = 0; i < JIT_MIRRORS; i++) {
+		if (!m[i].bytes) {
+			m[i] = (struct jit_mirror){ field, (uint8_t)size, zext };
+			return;
 		}
 	}
-	e->mirror_at = e->p;
+}
+
+/* Before emitting an operation that keeps the registers' entries valid:
+ * none are valid unless nothing else was emitted since the last. */
+static void mirror_begin(struct jit_emit *e)
+{
+	if (e->mirror_at != e->p)
+		for (int r = 0; r < 2; r++)
+			for (int i = 0; i < JIT_MIRRORS; i++)
+				e->mirror[r][i].bytes = 0;
 }
 
 void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
 {
-	int from = mirror_of(e, field);
-	bool valid = e->mirror_at == e->p;
-	uint8_t modrm = (uint8_t)(0xc0 | treg(t) << 3 | (from >= 0 ? treg(from) : 0));
+	int from;
+	const struct jit_mirror *m = mirror_of(e, field, size, &from);
+	uint8_t modrm = (uint8_t)(0xc0 | treg(t) << 3 | (m ? treg(from) : 0));
 
-	if (from >= 0) {        /* from the register: zero-extended as a load */
-		if (size == 8 && from == (int)t) {
-			mirror_update(e, -1, 0, 0, false, true);
-			return;
-		}
+	mirror_begin(e);
+	if (m && from == (int)t && (size == 8 || (m->zext && m->bytes == size))) {
+		e->mirror_at = e->p;    /* already there, as a load leaves it */
+		return;
+	}
+	if (m) {                /* from the register, zero-extended as a load */
 		if (size == 8)
 			put(e, (const uint8_t[]){ 0x48, 0x8b, modrm }, 3);  /* mov r, r */
 		else if (size == 4)
@@ -359,17 +373,20 @@ void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned s
 	} else {
 		rbx_mem(e, size == 8, 0x8b, treg(t), field);   /* mov r, [rbx+field] */
 	}
-	mirror_update(e, t, field, size, true, valid);
+	mirror_forget(e, t, 0, 0);
+	mirror_add(e, t, field, size, true);
+	e->mirror_at = e->p;
 }
 
 void jit_emit_store(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
 {
-	bool valid = e->mirror_at == e->p;
-
+	mirror_begin(e);
 	if (size == 2)
 		put1(e, 0x66);
 	rbx_mem(e, size == 8, size == 1 ? 0x88 : 0x89, treg(t), field);
-	mirror_update(e, t, field, size, false, valid);
+	mirror_forget(e, -1, field, size);
+	mirror_add(e, t, field, size, size == 8);
+	e->mirror_at = e->p;
 }
 
 void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm)
@@ -380,8 +397,7 @@ void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm)
 
 void jit_emit_store_imm(struct jit_emit *e, int32_t field, unsigned size, int32_t imm)
 {
-	bool valid = e->mirror_at == e->p;
-
+	mirror_begin(e);
 	if (size == 2)
 		put1(e, 0x66);
 	rbx_mem(e, size == 8, size == 1 ? 0xc6 : 0xc7, 0, field);
@@ -391,7 +407,8 @@ void jit_emit_store_imm(struct jit_emit *e, int32_t field, unsigned size, int32_
 		put(e, (const uint8_t[]){ (uint8_t)imm, (uint8_t)(imm >> 8) }, 2);
 	else
 		put4(e, (uint32_t)imm);
-	mirror_update(e, -1, field, size, false, valid);
+	mirror_forget(e, -1, field, size);
+	e->mirror_at = e->p;
 }
 
 void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size)
@@ -402,15 +419,22 @@ void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size)
 		[JIT_SBB] = 0x19,
 	};
 
+	mirror_begin(e);
 	size_prefix(e, size);
 	/* op rax, rdx (op al, dl: the byte form is the opcode before) */
 	put(e, (const uint8_t[]){ opcode[op] - (size == 1), 0xd0 }, 2);
+	if (op != JIT_CMP && op != JIT_TEST)
+		mirror_forget(e, JIT_T0, 0, 0);  /* T1 stays */
+	e->mirror_at = e->p;
 }
 
 void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size)
 {
+	mirror_begin(e);
 	size_prefix(e, size);
 	put(e, (const uint8_t[]){ 0xff, dec ? 0xc8 : 0xc0 }, 2);  /* inc/dec rax */
+	mirror_forget(e, JIT_T0, 0, 0);  /* T1 stays */
+	e->mirror_at = e->p;
 }
 
 void jit_emit_cf_from(struct jit_emit *e, int32_t field)
@@ -850,6 +874,34 @@ void jit_emit_rotate_flags(struct jit_emit *e, bool right, unsigned size)
 	put(e, (const uint8_t[]){ 0x31, 0xd6 }, 2);              /* xor esi, edx */
 	put(e, (const uint8_t[]){ 0xc1, 0xe6, 11 }, 3);          /* shl esi, 11 (OF) */
 	put(e, (const uint8_t[]){ 0x09, 0xf2 }, 2);              /* or edx, esi */
+}
+
+void jit_emit_hold_atomic(struct jit_emit *e)
+{
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc6 }, 3);        /* mov rsi, rax */
+}
+
+void jit_emit_add_keep_flags(struct jit_emit *e)
+{
+	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x04, 0x10 }, 4);  /* lea rax, [rax+rdx] */
+}
+
+void jit_emit_atomic(struct jit_emit *e, enum jit_atomic op, unsigned size)
+{
+	/* [rsi] with edx (dl, dx, rdx) */
+	static const uint8_t opcode[][2] = {
+		[JIT_XCHG] = { 0x86, 0 }, [JIT_XADD] = { 0x0f, 0xc0 }, [JIT_CMPXCHG] = { 0x0f, 0xb0 },
+	};
+	const uint8_t *o = opcode[op];
+	uint8_t wide = size != 1;
+
+	if (op != JIT_XCHG)
+		put1(e, 0xf0);                                   /* lock (XCHG: implied) */
+	size_prefix(e, size);
+	if (o[0] == 0x0f)
+		put(e, (const uint8_t[]){ 0x0f, (uint8_t)(o[1] | wide), 0x16 }, 3);
+	else
+		put(e, (const uint8_t[]){ (uint8_t)(o[0] | wide), 0x16 }, 2);
 }
 
 void jit_emit_imul(struct jit_emit *e, unsigned size)

@@ -734,15 +734,16 @@ static bool keeps_flags(const struct insn *in)
  * interrupt shadow, HLT, CS, SS, the mode, control registers, MSRs, the
  * TLB) and talk to no device through ports.  Indirect JMP/CALL are here
  * too: like any of these they leave the block if RIP is not the next
- * instruction's.  LOCK and XCHG with memory restart through the run
- * loop when they lose a race, so they end the block.
+ * instruction's.  LOCK and XCHG with memory go on too: when the handler
+ * loses a race it restarts the instruction through the run loop, as a
+ * fault would.
  */
 static bool continues_after(const struct insn *in)
 {
 	unsigned op = in->op;
 
-	if (in->prefixes & PFX_LOCK)
-		return false;
+	if ((in->prefixes & PFX_LOCK) && !in->has_mem)
+		return false;        /* #UD */
 	if (op >= 0x200)                        /* 0F 38, 0F 3A: SSSE3, SSE4 */
 		return true;
 	if (op < 0x40)
@@ -771,7 +772,7 @@ static bool continues_after(const struct insn *in)
 	case 0xfe:
 		return true;
 	case 0x86: case 0x87:
-		return !in->has_mem;
+		return true;
 	case 0xff:                              /* INC, DEC, CALL, JMP near */
 		return (in->reg & 7) < 5 && (in->reg & 7) != 3;
 	}
@@ -1141,6 +1142,7 @@ enum mem_kind {
 	MEM_JMP,     /* JMP near through memory: T0 = the target */
 	MEM_NATIVE,  /* a load, then a native operation (pick_native_mem) */
 	MEM_RMW,     /* the same, and a store back (pick_native_rmw) */
+	MEM_ATOMIC,  /* XCHG, XADD, CMPXCHG with memory (pick_atomic) */
 };
 
 /* Whether a direct target (displacement imm after an instruction in the
@@ -1156,12 +1158,33 @@ static bool offset_fits(uint64_t imm)
  * addresses); PUSH and POP of a register; CALL (direct, or through a
  * register); RET; JMP through memory; the native operations that read a
  * memory operand. */
+/* XCHG, XADD and CMPXCHG of memory and a register, LOCK or not (XCHG
+ * always locks): the host's own atomic instruction on the host address.
+ * Not with F2/F3 (the HLE hints: the handler's business). */
+static bool pick_atomic(const struct jit_tb *tb, const struct insn *in)
+{
+	switch (in->op) {
+	case 0x86: case 0x87: case 0x1b0: case 0x1b1: case 0x1c0: case 0x1c1:
+		return in->has_mem && !(in->prefixes & (PFX_REP | PFX_REPNE)) &&
+		       (tb->code_size != 8 || in->adsize == 8);
+	}
+	return false;
+}
+
+/* Its operand size. */
+static unsigned atomic_size(const struct insn *in)
+{
+	return (in->op & 1) ? in->opsize : 1;
+}
+
 static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 {
 	unsigned op = in->op, load_size;
 	enum preload pre;
 	struct nat n;
 
+	if (pick_atomic(tb, in))
+		return MEM_ATOMIC;
 	if (!in->fast)
 		return MEM_NONE;
 	if (tb->code_size == 8) {
@@ -1273,6 +1296,52 @@ static jit_fixup emit_operand_host(struct jit_emit *e, const struct jit_tlb_layo
 	return jit_emit_tlb_host(e, l, size, write, fail, nf);
 }
 
+/* XCHG, XADD, CMPXCHG on the host address in T0 (size bytes), with the
+ * registers and flag record the handlers leave. */
+static void emit_atomic(struct jit_emit *e, const struct insn *in, unsigned s,
+			struct flag_state *fs)
+{
+	struct nat n;
+	jit_fixup equal;
+
+	nat_init(in, &n);
+	n.size = s;
+	jit_emit_hold_atomic(e);
+	jit_emit_load(e, JIT_T1, reg_field(&n, in->reg), s);
+	switch (in->op & 0xff) {
+	case 0x86: case 0x87:       /* the register gets the old value */
+		jit_emit_atomic(e, JIT_XCHG, s);
+		jit_emit_store(e, JIT_T1, reg_field(&n, in->reg), store_size(&n));
+		return;
+	case 0xc0: case 0xc1:       /* XADD: the record of old + source */
+		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
+		jit_emit_atomic(e, JIT_XADD, s);
+		jit_emit_store(e, JIT_T1, F(cc_src1), 8);
+		jit_emit_store(e, JIT_T1, reg_field(&n, in->reg), store_size(&n));
+		jit_emit_load(e, JIT_T0, F(cc_src2), 8);
+		jit_emit_add_keep_flags(e);
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		emit_record(e, CC_ADD, s, fs);
+		fs->host = HOST_ALL;
+		return;
+	default:                    /* CMPXCHG: the record of CMP acc, old */
+		jit_emit_load(e, JIT_T0, gpr_field(GPR_RAX), s);
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+		jit_emit_atomic(e, JIT_CMPXCHG, s);
+		jit_emit_store(e, JIT_T0, F(cc_src2), 8);
+		equal = jit_emit_branch_cc(e, 4);  /* the accumulator stays */
+		jit_emit_store(e, JIT_T0, gpr_field(GPR_RAX), s <= 2 ? s : 8);
+		jit_emit_bind(e, equal);
+		jit_emit_load(e, JIT_T1, F(cc_src2), s);
+		jit_emit_load(e, JIT_T0, F(cc_src1), s);
+		jit_emit_alu(e, JIT_SUB, s);        /* the same flags again */
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		emit_record(e, CC_SUB, s, fs);
+		fs->host = HOST_ALL;
+		return;
+	}
+}
+
 /* The fast path of a memory instruction; its slow path is the handler. */
 static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 			  enum mem_kind k, const struct insn *in, int64_t end,
@@ -1281,7 +1350,7 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 	bool stack = k == MEM_PUSH || k == MEM_POP || k == MEM_CALL || k == MEM_RET;
 	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET || k == MEM_NATIVE ||
 		    k == MEM_JMP;
-	unsigned s = stack || k == MEM_JMP ? 8 : op_size(in);
+	unsigned s = stack || k == MEM_JMP ? 8 : k == MEM_ATOMIC ? atomic_size(in) : op_size(in);
 	unsigned r = (in->op & 7) | ((in->rex & 1) << 3);
 	enum preload pre = PRE_NONE;
 	struct nat n;
@@ -1348,6 +1417,9 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 		jit_emit_hold_addr(e);
 		jit_emit_load_held(e, s);
 		emit_native(e, &n, fs, PRE_DST);
+		break;
+	case MEM_ATOMIC:
+		emit_atomic(e, in, s, fs);
 		break;
 	case MEM_NONE:
 		break;
