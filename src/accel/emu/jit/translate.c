@@ -751,6 +751,16 @@ static bool continues_after(const struct insn *in)
 	if (op >= 0x100) {
 		op &= 0xff;
 		switch (op) {
+		case 0x01:                          /* SWAPGS, RDTSCP (GS's base and TSC_AUX
+						     * are read where used) */
+			return !in->has_mem && (in->reg & 7) == 7 && (in->rm & 7) <= 1;
+		case 0x20: case 0x21:               /* MOV from CR, DR: reads */
+			return true;
+		case 0xae:                          /* fences, FXSAVE/FXRSTOR, MXCSR, XSAVE,
+						     * CLFLUSH, FS/GS base */
+			return true;
+		case 0xc7:                          /* CMPXCHG8B/16B, RDRAND, RDSEED */
+			return in->has_mem ? (in->reg & 7) == 1 : (in->reg & 7) >= 6;
 		case 0x0d: case 0x10 ... 0x17: case 0x18 ... 0x1f: case 0x28 ... 0x2f:
 		case 0x31:                          /* RDTSC */
 		case 0x40 ... 0x7f:                 /* CMOVcc, SSE, MMX (EMMS) */
@@ -772,9 +782,11 @@ static bool continues_after(const struct insn *in)
 	case 0xfe:
 		return true;
 	case 0x86: case 0x87:
+	case 0xfa:                              /* CLI (STI ends: its shadow) */
+	case 0x9d:                              /* POPF (emit_tb leaves if it set TF) */
 		return true;
-	case 0xff:                              /* INC, DEC, CALL, JMP near */
-		return (in->reg & 7) < 5 && (in->reg & 7) != 3;
+	case 0xff:                              /* INC, DEC, CALL, JMP near, PUSH */
+		return (in->reg & 7) != 3 && (in->reg & 7) != 5 && (in->reg & 7) != 7;
 	}
 	return false;
 }
@@ -1684,7 +1696,7 @@ struct taken_stub {
 /* Emit tb's code; false if the cache had no room. */
 static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 {
-	struct exit_stub stubs[BLOCK_MAX * 3];
+	struct exit_stub stubs[BLOCK_MAX * 4];
 	struct taken_stub taken[BLOCK_MAX];
 	struct slow_stub slows[BLOCK_MAX];
 	struct jit_tlb_layout tlb = tlb_layout(c);
@@ -1876,6 +1888,10 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			stubs[ns++] = (struct exit_stub){
 				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, jump,
 				NOT_IN_PAGE };
+			if (in->op == 0x9d)  /* TF or RF set: debug.c steps */
+				stubs[ns++] = (struct exit_stub){
+					jit_emit_branch_byte_set(&e, F(debug_active)), i + 1,
+					false, 0 };
 			goto next_insn;
 		}
 		jit_emit_call(&e, (const void *)emu_fast_handlers[in->fast], in);
