@@ -542,15 +542,25 @@ static void simple_insn(struct code *c)
 		put(c, 3, 0x48, alu | 1, 0xc0 | (r1 & 3) << 3 | (r2 & 3));
 		break;
 	case 44: {               /* XCHG, XADD, CMPXCHG with memory, LOCK or
-				  * not, of every size; CMPXCHG often with
-				  * the accumulator equal to the memory */
+				  * not, of every size (CMPXCHG often with the
+				  * accumulator equal to the memory); LOCK ALU,
+				  * INC, DEC of memory */
 		uint8_t lock = rnd() & 1 ? 0xf0 : 0x3e, pfx = rnd() % 3 ? rexw() : 0x66;
 		uint8_t d = disp8();
 		bool byte = rnd() % 4 == 0;
 
 		if (rnd() & 1)  /* RAX = the operand, so that CMPXCHG stores */
 			put(c, 4, 0x48, 0x8b, 0x45, d);
-		switch (rnd() % 3) {
+		switch (rnd() % 6) {
+		case 3:          /* LOCK ALU [m], reg */
+			put(c, 5, 0xf0, pfx, alu | !byte, 0x45 | r1 << 3, d);
+			break;
+		case 4:          /* LOCK ALU [m], imm8 */
+			put(c, 6, 0xf0, pfx, byte ? 0x80 : 0x83, 0x45 | alu, d, (uint8_t)rnd());
+			break;
+		case 5:          /* LOCK INC/DEC [m] */
+			put(c, 5, 0xf0, pfx, byte ? 0xfe : 0xff, 0x45 | (rnd() & 1) << 3, d);
+			break;
 		case 0:
 			put(c, 4, pfx, byte ? 0x86 : 0x87, 0x45 | r1 << 3, d);
 			break;

@@ -432,7 +432,7 @@ void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size)
 {
 	mirror_begin(e);
 	size_prefix(e, size);
-	put(e, (const uint8_t[]){ 0xff, dec ? 0xc8 : 0xc0 }, 2);  /* inc/dec rax */
+	put(e, (const uint8_t[]){ size == 1 ? 0xfe : 0xff, dec ? 0xc8 : 0xc0 }, 2);  /* inc/dec rax (al) */
 	mirror_forget(e, JIT_T0, 0, 0);  /* T1 stays */
 	e->mirror_at = e->p;
 }
@@ -884,6 +884,31 @@ void jit_emit_hold_atomic(struct jit_emit *e)
 void jit_emit_add_keep_flags(struct jit_emit *e)
 {
 	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x04, 0x10 }, 4);  /* lea rax, [rax+rdx] */
+}
+
+void jit_emit_atomic_rmw(struct jit_emit *e, enum jit_alu op, unsigned size)
+{
+	static const uint8_t opcode[] = {
+		[JIT_ADD] = 0x01, [JIT_OR] = 0x09, [JIT_AND] = 0x21, [JIT_SUB] = 0x29,
+		[JIT_XOR] = 0x31,
+	};
+	uint8_t *retry;
+
+	if (size <= 2)                                     /* movzx eax, [rsi] */
+		put(e, (const uint8_t[]){ 0x0f, size == 1 ? 0xb6 : 0xb7, 0x06 }, 3);
+	else if (size == 4)
+		put(e, (const uint8_t[]){ 0x8b, 0x06 }, 2);        /* mov eax, [rsi] */
+	else
+		put(e, (const uint8_t[]){ 0x48, 0x8b, 0x06 }, 3);  /* mov rax, [rsi] */
+	retry = e->p;
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc1 }, 3);        /* mov rcx, rax */
+	size_prefix(e, size);
+	put(e, (const uint8_t[]){ (uint8_t)(opcode[op] - (size == 1)), 0xd1 }, 2);  /* op rcx, rdx */
+	put1(e, 0xf0);                                            /* lock cmpxchg [rsi], rcx */
+	size_prefix(e, size);
+	put(e, (const uint8_t[]){ 0x0f, size == 1 ? 0xb0 : 0xb1, 0x0e }, 3);
+	/* another vCPU changed it: RAX has its value, again */
+	put(e, (const uint8_t[]){ 0x75, (uint8_t)(retry - (e->p + 2)) }, 2);  /* jne retry */
 }
 
 void jit_emit_atomic(struct jit_emit *e, enum jit_atomic op, unsigned size)

@@ -1170,22 +1170,47 @@ static bool offset_fits(uint64_t imm)
  * addresses); PUSH and POP of a register; CALL (direct, or through a
  * register); RET; JMP through memory; the native operations that read a
  * memory operand. */
+/* The ALU operation of a LOCK ADD, SUB, AND, OR, XOR, INC or DEC of
+ * memory (INC, DEC: ADD, SUB of 1), or -1. */
+static int locked_alu(const struct insn *in)
+{
+	static const int alu[8] = { JIT_ADD, JIT_OR, -1, -1, JIT_AND, JIT_SUB, JIT_XOR, -1 };
+	unsigned op = in->op;
+
+	if (!(in->prefixes & PFX_LOCK))
+		return -1;
+	if (op < 0x40 && (op & 7) < 2)
+		return alu[op >> 3];
+	if (op == 0x80 || op == 0x81 || op == 0x83)
+		return alu[in->reg & 7];
+	if ((op == 0xfe || op == 0xff) && (in->reg & 7) < 2)
+		return (in->reg & 1) ? JIT_SUB : JIT_ADD;
+	return -1;
+}
+
 /* XCHG, XADD and CMPXCHG of memory and a register, LOCK or not (XCHG
- * always locks): the host's own atomic instruction on the host address.
- * Not with F2/F3 (the HLE hints: the handler's business). */
+ * always locks), and the LOCK forms of locked_alu: the host's own atomic
+ * instruction on the host address.  Not with F2/F3 (the HLE hints: the
+ * handler's business). */
 static bool pick_atomic(const struct jit_tb *tb, const struct insn *in)
 {
+	if (!in->has_mem || (in->prefixes & (PFX_REP | PFX_REPNE)) ||
+	    (tb->code_size == 8 && in->adsize != 8))
+		return false;
 	switch (in->op) {
 	case 0x86: case 0x87: case 0x1b0: case 0x1b1: case 0x1c0: case 0x1c1:
-		return in->has_mem && !(in->prefixes & (PFX_REP | PFX_REPNE)) &&
-		       (tb->code_size != 8 || in->adsize == 8);
+		return true;
 	}
-	return false;
+	return locked_alu(in) >= 0;
 }
 
 /* Its operand size. */
 static unsigned atomic_size(const struct insn *in)
 {
+	if (in->op == 0x80 || in->op == 0xfe)
+		return 1;
+	if (in->op == 0x81 || in->op == 0x83 || in->op == 0xff)
+		return in->opsize;
 	return (in->op & 1) ? in->opsize : 1;
 }
 
@@ -1315,10 +1340,36 @@ static void emit_atomic(struct jit_emit *e, const struct insn *in, unsigned s,
 {
 	struct nat n;
 	jit_fixup equal;
+	int aop = locked_alu(in);
 
 	nat_init(in, &n);
 	n.size = s;
+	n.imm = in->imm & emu_size_mask(s);
 	jit_emit_hold_atomic(e);
+	if (aop >= 0) {             /* the record of the operation on the old value */
+		bool incdec = in->op == 0xfe || in->op == 0xff;
+
+		if (incdec || in->op >= 0x80)
+			jit_emit_load_imm(e, JIT_T1, incdec ? 1 : n.imm);
+		else
+			jit_emit_load(e, JIT_T1, reg_field(&n, in->reg), s);
+		jit_emit_atomic_rmw(e, (enum jit_alu)aop, s);
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+		if (incdec) {           /* CF kept in cc_carry (emit_mem did it) */
+			jit_emit_incdec(e, aop == JIT_SUB, s);
+			jit_emit_store(e, JIT_T0, F(cc_res), 8);
+			jit_emit_store_imm(e, F(cc_src2), 8, 1);
+			emit_record(e, aop == JIT_SUB ? CC_DEC : CC_INC, s, fs);
+			fs->host = HOST_NO_CF;
+			return;
+		}
+		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
+		jit_emit_alu(e, (enum jit_alu)aop, s);
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		emit_record(e, aop == JIT_ADD ? CC_ADD : aop == JIT_SUB ? CC_SUB : CC_LOGIC, s, fs);
+		fs->host = HOST_ALL;
+		return;
+	}
 	jit_emit_load(e, JIT_T1, reg_field(&n, in->reg), s);
 	switch (in->op & 0xff) {
 	case 0x86: case 0x87:       /* the register gets the old value */
@@ -1370,7 +1421,8 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 
 	if (k == MEM_NATIVE)
 		pick_native_mem(in, &n, &pre, &s);
-	if (k == MEM_RMW && pick_native_rmw(in, &n) && n.kind == NAT_INCDEC)
+	if ((k == MEM_RMW && pick_native_rmw(in, &n) && n.kind == NAT_INCDEC) ||
+	    (k == MEM_ATOMIC && (in->op == 0xfe || in->op == 0xff)))
 		emit_keep_cf(e, fs);  /* before the held address: it may call C */
 
 	if (stack) {
