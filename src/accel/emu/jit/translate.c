@@ -782,6 +782,8 @@ static bool continues_after(const struct insn *in)
 	case 0xfe:
 		return true;
 	case 0x86: case 0x87:
+	case 0x50 ... 0x5f: case 0x68: case 0x6a:  /* PUSH, POP outside 64-bit code */
+	case 0xe8: case 0xe9: case 0xeb:        /* CALL, JMP rel: on at the target */
 	case 0xfa:                              /* CLI (STI ends: its shadow) */
 	case 0x9d:                              /* POPF (emit_tb leaves if it set TF) */
 		return true;
@@ -1922,7 +1924,12 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			fs.eager = false;
 		}
 		if (!in->fast) {
-			bool jump = in->op == 0xff && tb->code_size == 8;
+			/* a CALL or JMP rel of the code's size: its target is
+			 * static (chained); through a register in 64-bit code:
+			 * the jump cache */
+			bool direct = (in->op == 0xe8 || in->op == 0xe9 || in->op == 0xeb) &&
+				      in->opsize == tb->code_size;
+			bool jump = (in->op == 0xff && tb->code_size == 8) || direct;
 
 			jit_emit_call(&e, (const void *)emu_exec_general, in);
 			if (!continues_after(in)) {
@@ -1939,7 +1946,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_branch_byte_set(&e, F(shutdown)), i + 1, false, 0 };
 			stubs[ns++] = (struct exit_stub){
 				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, jump,
-				NOT_IN_PAGE };
+				direct ? end + (int64_t)in->imm : NOT_IN_PAGE };
 			if (in->op == 0x9d)  /* TF or RF set: debug.c steps */
 				stubs[ns++] = (struct exit_stub){
 					jit_emit_branch_byte_set(&e, F(debug_active)), i + 1,
