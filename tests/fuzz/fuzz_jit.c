@@ -17,7 +17,6 @@
  *   make fuzz-jit               for FUZZ_SECONDS
  *   build/fuzz/fuzz_jit FILE    replay one input
  */
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "accel/accel.h"
 #include "accel/emu/emu.h"
 #include "accel/emu/jit/jit.h"
+#include "../unit/emu_run.h"
 #include "util/event_loop.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -140,25 +140,12 @@ struct outcome {
 
 static void run(struct outcome *o, bool jit)
 {
-	volatile unsigned steps = 0;
-	volatile int vector = -1;
+	unsigned steps;
+	int vector;
 
 	accel_emu_ops.vcpu_restore(&vcpu, start);
 	cpu->halted = false;
-	if (setjmp(cpu->fault_jmp)) {
-		vector = cpu->fault_vector;
-		cpu->blk = NULL;
-		cpu->jit_chain_from = NULL;
-		cpu->s.rip = cpu->insn_rip;
-	} else {
-		while (!cpu->halted && steps < MAX_STEPS) {
-			unsigned k = jit ? emu_jit_run(cpu) : 0;
-
-			if (!k)  /* the interpreter's turn, as in the run loop */
-				emu_step(cpu), k = 1;
-			steps += k;
-		}
-	}
+	vector = emu_run_until_halt(cpu, jit, MAX_STEPS, &steps);
 	o->s = cpu->s;
 	o->rflags = emu_get_rflags(cpu);
 	memcpy(o->xmm, cpu->xmm, sizeof(o->xmm));

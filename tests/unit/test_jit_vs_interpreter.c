@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "emu_harness.h"
+#include "emu_run.h"
 #include "accel/emu/jit/jit.h"
 
 #define rnd emu_harness_rnd
@@ -718,25 +719,10 @@ static void save(struct state *out, int vector)
  * is the faulting instruction's, as the run loop would deliver it). */
 static void run(const struct state *in, struct state *out, bool jit)
 {
-	volatile unsigned steps = 0;
-	volatile int vector = -1;
+	unsigned steps;
 
 	load(in);
-	if (setjmp(cpu->fault_jmp)) {
-		vector = cpu->fault_vector;
-		cpu->blk = NULL;
-		cpu->jit_chain_from = NULL;
-		cpu->s.rip = cpu->insn_rip;
-	} else {
-		while (!cpu->halted && steps < MAX_STEPS) {
-			unsigned k = jit ? emu_jit_run(cpu) : 0;
-
-			if (!k)  /* the interpreter's turn, as in the run loop */
-				emu_step(cpu), k = 1;
-			steps += k;
-		}
-	}
-	save(out, vector);
+	save(out, emu_run_until_halt(cpu, jit, MAX_STEPS, &steps));
 }
 
 static void report(const char *what, const struct code *c, const struct state *a,
