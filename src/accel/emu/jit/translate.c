@@ -890,9 +890,33 @@ static void emit_keep_cf(struct jit_emit *e, const struct flag_state *fs)
 		jit_emit_cf_from(e, F(cc_src1));
 		jit_emit_store_cf(e, F(cc_carry));
 	} else if (fs->op == CC_EAGER) {
+		/* known only at run time: after SUB/CMP CF is a < b of the
+		 * operands the record holds (every writer stores them
+		 * zero-extended from their size), after a logic operation
+		 * 0, in eager flags bit 0; others ask C */
+		jit_fixup sub, logic, eager, done[3];
+
 		keep = jit_emit_branch_field_in(e, F(cc_op), CC_INC, CC_DEC);
+		sub = jit_emit_branch_field_in(e, F(cc_op), CC_SUB, CC_SUB);
+		logic = jit_emit_branch_field_in(e, F(cc_op), CC_LOGIC, CC_LOGIC);
+		eager = jit_emit_branch_field_in(e, F(cc_op), CC_EAGER, CC_EAGER);
 		jit_emit_call_store_bool(e, (const void *)emu_cf, F(cc_carry));
+		done[0] = jit_emit_jump(e);
+		jit_emit_bind(e, sub);
+		jit_emit_load(e, JIT_T0, F(cc_src1), 8);
+		jit_emit_load(e, JIT_T1, F(cc_src2), 8);
+		jit_emit_alu(e, JIT_CMP, 8);
+		jit_emit_store_cf(e, F(cc_carry));
+		done[1] = jit_emit_jump(e);
+		jit_emit_bind(e, eager);
+		jit_emit_cf_from(e, F(s.rflags));
+		jit_emit_store_cf(e, F(cc_carry));
+		done[2] = jit_emit_jump(e);
+		jit_emit_bind(e, logic);
+		jit_emit_store_imm(e, F(cc_carry), 8, 0);
 		jit_emit_bind(e, keep);
+		for (unsigned i = 0; i < 3; i++)
+			jit_emit_bind(e, done[i]);
 	}  /* after INC or DEC it is in cc_carry already */
 }
 
