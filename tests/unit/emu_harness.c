@@ -37,6 +37,16 @@ void emu_harness_long_mode(struct emu_harness *h)
 	assert_int_equal(accel_emu_ops.vcpu_set_state(&h->vcpu, &s), 0);
 }
 
+void emu_harness_descriptor_tables(struct emu_harness *h, uint64_t gdt, const void *gdt_bytes,
+				   size_t gdt_size, uint64_t idt)
+{
+	assert_int_equal(gmem_write(&h->vm.mem, gdt, gdt_bytes, gdt_size), 0);
+	h->cpu->s.gdt.base = gdt;
+	h->cpu->s.gdt.limit = (uint16_t)(gdt_size - 1);
+	h->cpu->s.idt.base = idt;
+	h->cpu->s.idt.limit = 0xfff;
+}
+
 int emu_harness_setup(struct emu_harness *h)
 {
 	memset(h, 0, sizeof(*h));

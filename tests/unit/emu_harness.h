@@ -30,6 +30,10 @@ int emu_harness_setup(struct emu_harness *h);
 void emu_harness_teardown(struct emu_harness *h);
 /* Back to flat 64-bit mode with CR4.OSFXSR/OSXMMEXCPT set. */
 void emu_harness_long_mode(struct emu_harness *h);
+/* A GDT of gdt_size bytes written at guest address gdt, and a 256-gate
+ * 64-bit IDT at idt (its gates the test's to write), loaded. */
+void emu_harness_descriptor_tables(struct emu_harness *h, uint64_t gdt, const void *gdt_bytes,
+				   size_t gdt_size, uint64_t idt);
 
 /* Run code natively from r (R15 is the stub's own: code must not use
  * it); returns the signal a fault raised (SIGILL, SIGSEGV, ...) or 0. */

@@ -45,15 +45,11 @@ static int setup(void **state)
 
 	(void)state;
 	emu_harness_setup(&h);
-	assert_int_equal(gmem_write(&h.vm.mem, GDT, gdt, sizeof(gdt)), 0);
+	emu_harness_descriptor_tables(&h, GDT, gdt, sizeof(gdt), IDT);
 	assert_int_equal(gmem_write(&h.vm.mem, IDT + 2 * 16, gate, sizeof(gate)), 0);
 	assert_int_equal(gmem_write(&h.vm.mem, HANDLER, handler, sizeof(handler)), 0);
 	assert_int_equal(gmem_write(&h.vm.mem, IDT + 13 * 16, gp_gate, sizeof(gp_gate)), 0);
 	assert_int_equal(gmem_write(&h.vm.mem, GP_HANDLER, gp_handler, sizeof(gp_handler)), 0);
-	h.cpu->s.gdt.base = GDT;
-	h.cpu->s.gdt.limit = sizeof(gdt) - 1;
-	h.cpu->s.idt.base = IDT;
-	h.cpu->s.idt.limit = 0xfff;
 	return 0;
 }
 

@@ -45,17 +45,13 @@ static int setup(void **state)
 
 	(void)state;
 	emu_harness_setup(&h);
-	assert_int_equal(gmem_write(&h.vm.mem, GDT, gdt, sizeof(gdt)), 0);
+	emu_harness_descriptor_tables(&h, GDT, gdt, sizeof(gdt), IDT);
 	for (unsigned v = 0; v < 256; v++) {
 		handler[1] = v;
 		assert_int_equal(gmem_write(&h.vm.mem, HANDLER + v * 16, handler,
 					    sizeof(handler)), 0);
 		set_gate(v, HANDLER + v * 16, true);
 	}
-	h.cpu->s.gdt.base = GDT;
-	h.cpu->s.gdt.limit = sizeof(gdt) - 1;
-	h.cpu->s.idt.base = IDT;
-	h.cpu->s.idt.limit = 0xfff;
 	return 0;
 }
 

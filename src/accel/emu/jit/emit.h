@@ -339,13 +339,13 @@ void jit_emit_imul(struct jit_emit *e, unsigned size);
  */
 enum jit_atomic { JIT_XCHG, JIT_XADD, JIT_CMPXCHG };
 void jit_emit_hold_atomic(struct jit_emit *e);
-/* T0 += T1, the host's flags kept. */
-void jit_emit_add_keep_flags(struct jit_emit *e);
+void jit_emit_atomic(struct jit_emit *e, enum jit_atomic op, unsigned size);
 /* LOCK op [held address], T1 for op ADD, SUB, AND, OR or XOR, as a
  * compare-and-swap loop: T0 = the old value (zero-extended); the host's
  * flags are not the operation's. */
 void jit_emit_atomic_rmw(struct jit_emit *e, enum jit_alu op, unsigned size);
-void jit_emit_atomic(struct jit_emit *e, enum jit_atomic op, unsigned size);
+/* T0 += T1, the host's flags kept. */
+void jit_emit_add_keep_flags(struct jit_emit *e);
 
 static inline uint8_t *jit_emit_rx(const struct jit_emit *e)
 {

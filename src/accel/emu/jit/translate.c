@@ -300,6 +300,14 @@ static bool is_jcc(const struct insn *in)
 	return (in->op >= 0x70 && in->op <= 0x7f) || (in->op >= 0x180 && in->op <= 0x18f);
 }
 
+/* A Jcc, JMP or CALL rel of the code's size: its target is static
+ * (another size wraps differently). */
+static bool static_target(const struct jit_tb *tb, const struct insn *in)
+{
+	return (is_jcc(in) || in->op == 0xe8 || in->op == 0xe9 || in->op == 0xeb) &&
+	       in->opsize == tb->code_size;
+}
+
 /* Those that may write memory (and so code, or a device). */
 static bool may_write(const struct insn *in)
 {
@@ -1948,11 +1956,9 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			fs.eager = false;
 		}
 		if (!in->fast) {
-			/* a CALL or JMP rel of the code's size: its target is
-			 * static (chained); through a register in 64-bit code:
-			 * the jump cache */
-			bool direct = (in->op == 0xe8 || in->op == 0xe9 || in->op == 0xeb) &&
-				      in->opsize == tb->code_size;
+			/* a CALL or JMP rel: chained to its static target;
+			 * through a register in 64-bit code: the jump cache */
+			bool direct = static_target(tb, in);
 			bool jump = (in->op == 0xff && tb->code_size == 8) || direct;
 
 			jit_emit_call(&e, (const void *)emu_exec_general, in);
@@ -1985,11 +1991,9 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_branch_byte_set(&e, F(shutdown)), i + 1, false, 0 };
 		}
 		if (may_branch(in)) {
-			/* the target of a Jcc, JMP or CALL rel of the code's
-			 * size is static (another size wraps differently);
-			 * others are found in the jump cache (64-bit code) */
-			bool chain = (is_jcc(in) || in->op == 0xe8 || in->op == 0xe9 ||
-				      in->op == 0xeb) && in->opsize == tb->code_size;
+			/* a static target is chained; others are found in
+			 * the jump cache (64-bit code) */
+			bool chain = static_target(tb, in);
 			int64_t rel = end + (int64_t)in->imm;
 
 			if (!chain) {
@@ -2126,17 +2130,24 @@ static struct jit_tb *find_translation(struct emu_jit *j, const struct dblock *b
 	return NULL;
 }
 
-/* b's translation: found again, or made now (NULL if it cannot be). */
-static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b)
+/* b's translation: found again, or made now; NULL if it cannot be, or
+ * (*not_yet) if b has not run often enough to be translated yet. */
+static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b, bool *not_yet)
 {
 	struct emu_jit *j = c->jit;
 	struct jit_tb *tb = find_translation(j, b);
 	uint32_t *index = &j->tb_index[tb_slot(b->pa)];
 	uint64_t t0;
 
+	*not_yet = false;
 	if (tb) {
 		j->found_again++;
 		goto found;
+	}
+	if (b->jit_heat < j->hot_entries) {
+		b->jit_heat++;
+		*not_yet = true;
+		return NULL;
 	}
 	t0 = now_ns();
 	if (!j->epilogue || j->ntbs >= j->max_tbs ||
@@ -2202,6 +2213,7 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	struct emu_jit *j = c->jit;
 	const struct insn *in;
 	struct dblock *b;
+	bool not_yet;
 	unsigned n;
 
 	c->insn_rip = c->s.rip;
@@ -2251,15 +2263,14 @@ unsigned emu_jit_run(struct emu_cpu *c)
 			}
 			b->rewrites = 0;
 		}
-		if (b->jit_heat < j->hot_entries && !find_translation(j, b)) {
-			/* not yet: the interpreter's block walk runs it */
-			b->jit_heat++;
+		if (!translate(c, b, &not_yet)) {
+			if (!not_yet)
+				goto interpret;
+			/* the interpreter's block walk runs it */
 			c->blk = NULL;
 			c->jit_chain_from = NULL;
 			return 0;
 		}
-		if (!translate(c, b))
-			goto interpret;
 	}
 	if (c->code_size != 8) {
 		uint64_t mask = emu_size_mask(c->code_size), lim = c->s.seg[SEG_CS].limit;
