@@ -140,8 +140,11 @@ def test_seabios_banner_on_the_vga_text_screen(seabios_vm, tmp_path):
     assert len(lines[0]) == 80 and len(lines) - 1 == 25
 
     ppm, png = tmp_path / "s.ppm", tmp_path / "s.png"
+    # paused: SeaBIOS goes on writing to the screen between two dumps
+    assert vm.qmp.execute("stop") == {"return": {}}
     assert vm.qmp.execute("screendump", {"filename": str(ppm)}) == {"return": {}}
     assert vm.qmp.execute("screendump", {"filename": str(png), "format": "png"}) == {"return": {}}
+    assert vm.qmp.execute("cont") == {"return": {}}
     img = read_ppm(ppm)
     assert img[:2] == (720, 400)   # 80x25 cells of 9x16
     # The banner's first row has light grey glyph pixels on black where
