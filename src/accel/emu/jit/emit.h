@@ -118,11 +118,12 @@ uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 			     int32_t chain_field, int32_t rip_field,
 			     const uint8_t *epilogue_rx);
 /*
- * The jump cache of indirect exits (64-bit code): entries of
- * struct jit_jc_entry at jc, indexed by jit_jc_slot(RIP, mask).  After count
- * more instructions, if the entry for c->rip_field holds that RIP with
- * the vCPU's current c->tlb_gen_field and c->cpl_field, go on at its
- * chain entry (start = that RIP, c->chain_field = NULL); else back to C.
+ * The jump cache of indirect exits: entries of struct jit_jc_entry at jc,
+ * indexed by jit_jc_slot(RIP, mask).  After count more instructions, if
+ * the entry for c->rip_field holds that RIP with the vCPU's current
+ * TLB generation, CPL and code size (and, outside 64-bit code, CS base),
+ * go on at its chain entry (start = that RIP, c->chain_field = NULL);
+ * else back to C.
  */
 /* A RIP's jump cache slot: its page number folded into its offset, so
  * that functions at one offset in different pages (aligned entry points)
@@ -135,16 +136,26 @@ static inline uint32_t jit_jc_slot(uint64_t rip, uint32_t mask)
 struct jit_jc_entry {
 	uint64_t rip;
 	uint64_t tlb_gen;
-	uint32_t cpl;
-	uint32_t unused;
+	uint32_t mode;             /* jit_jc_mode() */
+	uint32_t cs_base;          /* outside 64-bit code */
 	const uint8_t *chain_entry;
 };
-/* The jump cache lookup, emitted once per code cache: on to the block
- * for c->rip_field if its entry matches (TLB generation and CPL too),
- * else back to C; exits jump to it after counting. */
+
+static inline uint32_t jit_jc_mode(unsigned cpl, unsigned code_size)
+{
+	return cpl | code_size << 8;
+}
+
+/* Where the lookup finds the vCPU's fields. */
+struct jit_jc_fields {
+	int32_t rip, tlb_gen, tlb_gen_global, cpl, cs_base, chain_from;
+};
+/* The jump cache lookup for code of one size, emitted once per code
+ * cache: on to the block for c->rip if its entry matches, else back to
+ * C; exits jump to it after counting. */
 void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint32_t mask,
-			int32_t rip_field, int32_t tlb_gen_field, int32_t tlb_gen_global_field,
-			int32_t cpl_field, int32_t chain_field, const uint8_t *epilogue_rx);
+			unsigned code_size, const struct jit_jc_fields *f,
+			const uint8_t *epilogue_rx);
 void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const uint8_t *lookup_rx);
 
 /* Point the jump at site (writable address; rx_delta as in jit_emit) at

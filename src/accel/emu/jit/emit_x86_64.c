@@ -948,12 +948,12 @@ void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const uint8_t *lookup_
 }
 
 void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint32_t mask,
-			int32_t rip_field, int32_t tlb_gen_field, int32_t tlb_gen_global_field,
-			int32_t cpl_field, int32_t chain_field, const uint8_t *epilogue_rx)
+			unsigned code_size, const struct jit_jc_fields *f,
+			const uint8_t *epilogue_rx)
 {
-	jit_fixup miss[3], gen_ok;
+	jit_fixup miss[4] = { NULL }, gen_ok;
 
-	rbx_mem(e, true, 0x8b, 0, rip_field);               /* mov rax, [rbx+rip] */
+	rbx_mem(e, true, 0x8b, 0, f->rip);                  /* mov rax, [rbx+rip] */
 	/* edx = jit_jc_slot(rax, mask) */
 	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);   /* mov rdx, rax */
 	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xea, 0x0c }, 4);  /* shr rdx, 12 */
@@ -966,22 +966,30 @@ void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint3
 	put(e, (const uint8_t[]){ 0x48, 0x01, 0xca }, 3);   /* add rdx, rcx */
 	put(e, (const uint8_t[]){ 0x48, 0x39, 0x02 }, 3);   /* cmp [rdx], rax */
 	miss[0] = branch(e, 0x85);
-	rbx_mem(e, true, 0x8b, 1, tlb_gen_field);           /* mov rcx, [rbx+tlb_gen] */
+	rbx_mem(e, true, 0x8b, 1, f->tlb_gen);              /* mov rcx, [rbx+tlb_gen] */
 	put(e, (const uint8_t[]){ 0x48, 0x39, 0x4a, 0x08 }, 4);  /* cmp [rdx+8], rcx */
 	gen_ok = branch(e, 0x84);
-	rbx_mem(e, true, 0x8b, 1, tlb_gen_global_field);    /* mov rcx, [rbx+global] */
+	rbx_mem(e, true, 0x8b, 1, f->tlb_gen_global);       /* mov rcx, [rbx+global] */
 	put(e, (const uint8_t[]){ 0x48, 0x39, 0x4a, 0x08 }, 4);  /* cmp [rdx+8], rcx */
 	miss[1] = branch(e, 0x85);
 	jit_emit_bind(e, gen_ok);
-	rbx_mem(e, false, 0x8b, 1, cpl_field);              /* mov ecx, [rbx+cpl] */
+	rbx_mem(e, false, 0x8b, 1, f->cpl);                 /* mov ecx, [rbx+cpl] */
+	put(e, (const uint8_t[]){ 0x81, 0xc9 }, 2);         /* or ecx, mode's size */
+	put4(e, jit_jc_mode(0, code_size));
 	put(e, (const uint8_t[]){ 0x39, 0x4a, 0x10 }, 3);   /* cmp [rdx+16], ecx */
 	miss[2] = branch(e, 0x85);
+	if (code_size != 8) {
+		rbx_mem(e, false, 0x8b, 1, f->cs_base);     /* mov ecx, [rbx+cs_base] */
+		put(e, (const uint8_t[]){ 0x39, 0x4a, 0x14 }, 3);  /* cmp [rdx+20], ecx */
+		miss[3] = branch(e, 0x85);
+	}
 	put(e, (const uint8_t[]){ 0x49, 0x89, 0xc4 }, 3);   /* mov r12, rax */
-	jit_emit_store_imm(e, chain_field, 8, 0);
+	jit_emit_store_imm(e, f->chain_from, 8, 0);
 	put(e, (const uint8_t[]){ 0xff, 0x62, 0x18 }, 3);   /* jmp [rdx+24] */
-	for (int i = 0; i < 3; i++)
-		jit_emit_bind(e, miss[i]);
-	jit_emit_store_imm(e, chain_field, 8, 0);
+	for (int i = 0; i < 4; i++)
+		if (miss[i])
+			jit_emit_bind(e, miss[i]);
+	jit_emit_store_imm(e, f->chain_from, 8, 0);
 	put1(e, 0xe9);                                      /* jmp epilogue */
 	put_rel32(e, epilogue_rx);
 }

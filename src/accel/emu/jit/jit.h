@@ -45,9 +45,9 @@ struct jit_tb {
 
 struct emu_jit {
 	struct code_cache cc;
-	struct jit_jc_entry *jc;   /* indirect exits in 64-bit code, by RIP */
+	struct jit_jc_entry *jc;   /* indirect exits, by RIP */
 	const uint8_t *epilogue;   /* executable address */
-	const uint8_t *jc_lookup;  /* executable address */
+	const uint8_t *jc_lookup[3];  /* for 16-, 32- and 64-bit code (jc_index) */
 	/* C's way into a block found in the jump cache */
 	unsigned (*enter_at)(struct emu_cpu *c, uint64_t start, const uint8_t *chain_entry);
 	struct jit_tb *tbs;        /* metadata, flushed with the code */

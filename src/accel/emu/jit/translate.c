@@ -101,15 +101,16 @@
  *   interpreter's handlers, which reach guest memory through the usual
  *   checked paths.
  *
- * - Indirect transfers.  In 64-bit code an exit whose target is not
- *   patched (RET, a jump or a branch to another page) looks its RIP up in
- *   a per-vCPU jump cache (JIT_JC_SIZE entries by RIP) filled by C
- *   whenever it enters a block: an entry holds the block's chain entry
- *   and counts only while the vCPU's TLB generation and CPL are those it
- *   was filled under (the same RIP then maps the same physical code; the
- *   chain entry checks that code's generation), so RET and jumps across
- *   pages go on without the run loop's lookup.  The cache is cleared with
- *   the code cache.
+ * - Indirect transfers.  An exit whose target is not patched (RET, a
+ *   jump or a branch to another page) looks its RIP up in a per-vCPU
+ *   jump cache (JIT_JC_SIZE entries by RIP) filled by C whenever it
+ *   enters a block: an entry holds the block's chain entry and counts
+ *   only while the vCPU's TLB generation, CPL, code size and (outside
+ *   64-bit code) CS base are those it was filled under (the same RIP
+ *   then maps the same physical code, decoded the same way; the chain
+ *   entry checks that code's generation and, outside 64-bit code, the CS
+ *   limit), so RET and jumps across pages go on without the run loop's
+ *   lookup.  The cache is cleared with the code cache.
  *
  * - Code the guest keeps rewriting (data written next to code in one
  *   page) would be translated again after every write: a block decoded
@@ -256,6 +257,12 @@ void emu_jit_destroy(struct emu_cpu *c)
 
 static struct jit_tlb_layout tlb_layout(struct emu_cpu *c);
 
+/* The jump cache lookup for code of a size. */
+static unsigned jc_index(unsigned code_size)
+{
+	return code_size == 2 ? 0 : code_size == 4 ? 1 : 2;
+}
+
 /* Empty the cache; the shared epilogue comes first again. */
 static void flush(struct emu_cpu *c)
 {
@@ -274,9 +281,15 @@ static void flush(struct emu_cpu *c)
 	jit_emit_init(&e, j->cc.rw, j->cc.rw + j->cc.size, j->cc.rx - j->cc.rw);
 	j->epilogue = jit_emit_rx(&e);
 	jit_emit_epilogue(&e);
-	j->jc_lookup = jit_emit_rx(&e);
-	jit_emit_jc_lookup(&e, j->jc, JIT_JC_SIZE - 1, F(s.rip), F(tlb_gen), F(tlb_gen_global),
-			   F(cpl), F(jit_chain_from), j->epilogue);
+	for (unsigned size = 2; size <= 8; size *= 2) {
+		static const struct jit_jc_fields fields = {
+			F(s.rip), F(tlb_gen), F(tlb_gen_global), F(cpl),
+			F(s.seg[SEG_CS].base), F(jit_chain_from)
+		};
+
+		j->jc_lookup[jc_index(size)] = jit_emit_rx(&e);
+		jit_emit_jc_lookup(&e, j->jc, JIT_JC_SIZE - 1, size, &fields, j->epilogue);
+	}
 	j->enter_at = (unsigned (*)(struct emu_cpu *, uint64_t, const uint8_t *))jit_emit_rx(&e);
 	jit_emit_enter_at(&e, &tlb);
 	j->cc.used = e.p - j->cc.rw;
@@ -346,8 +359,8 @@ static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb
 {
 	uint8_t *site;
 
-	if (chain && !chainable(tb, rel) && tb->code_size == 8) {
-		jit_emit_jc_exit(e, count, j->jc_lookup);
+	if (chain && !chainable(tb, rel)) {
+		jit_emit_jc_exit(e, count, j->jc_lookup[jc_index(tb->code_size)]);
 		return;
 	}
 	if (!chain || !chainable(tb, rel)) {
@@ -1957,9 +1970,9 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		}
 		if (!in->fast) {
 			/* a CALL or JMP rel: chained to its static target;
-			 * through a register in 64-bit code: the jump cache */
+			 * through a register or memory: the jump cache */
 			bool direct = static_target(tb, in);
-			bool jump = (in->op == 0xff && tb->code_size == 8) || direct;
+			bool jump = in->op == 0xff || direct;
 
 			jit_emit_call(&e, (const void *)emu_exec_general, in);
 			if (!continues_after(in)) {
@@ -1992,16 +2005,11 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		}
 		if (may_branch(in)) {
 			/* a static target is chained; others are found in
-			 * the jump cache (64-bit code) */
-			bool chain = static_target(tb, in);
-			int64_t rel = end + (int64_t)in->imm;
+			 * the jump cache */
+			int64_t rel = static_target(tb, in) ? end + (int64_t)in->imm : NOT_IN_PAGE;
 
-			if (!chain) {
-				chain = tb->code_size == 8;
-				rel = NOT_IN_PAGE;
-			}
 			stubs[ns++] = (struct exit_stub){
-				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, chain, rel };
+				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, true, rel };
 		}
 next_insn:
 		if (i + 1 == tb->n) {
@@ -2208,6 +2216,16 @@ static uint64_t jc_gen(const struct emu_cpu *c, uint64_t rip)
 	return c->tlb_gen;
 }
 
+/* Outside 64-bit code: the offset no instruction of a chained block may
+ * reach, the lower of the CS limit + 1 and the IP wrap (the CS limit is
+ * at most 4 GiB - 1, so lim + 1 does not wrap). */
+static uint64_t rip_limit(const struct emu_cpu *c)
+{
+	uint64_t mask = emu_size_mask(c->code_size), lim = c->s.seg[SEG_CS].limit;
+
+	return lim + 1 < mask ? lim + 1 : mask;
+}
+
 unsigned emu_jit_run(struct emu_cpu *c)
 {
 	struct emu_jit *j = c->jit;
@@ -2219,17 +2237,20 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	c->insn_rip = c->s.rip;
 	c->trace[c->trace_pos++ & 63] = c->insn_rip;
 	c->blk = NULL;
-	/* 64-bit code the jump cache knows (no exit to patch): no decoding
-	 * and no block lookup */
-	if (c->code_size == 8 && !c->jit_chain_from) {
+	/* code the jump cache knows (no exit to patch): no decoding and no
+	 * block lookup */
+	if (!c->jit_chain_from) {
 		struct jit_jc_entry *jc = &j->jc[jit_jc_slot(c->insn_rip, JIT_JC_SIZE - 1)];
 
-		if (jc->rip == c->insn_rip && jc->cpl == c->cpl &&
-		    (jc->tlb_gen == c->tlb_gen || jc->tlb_gen == c->tlb_gen_global)) {
+		if (jc->rip == c->insn_rip && jc->mode == jit_jc_mode(c->cpl, c->code_size) &&
+		    (jc->tlb_gen == c->tlb_gen || jc->tlb_gen == c->tlb_gen_global) &&
+		    (c->code_size == 8 || jc->cs_base == (uint32_t)c->s.seg[SEG_CS].base)) {
 			/* translated code watches c->blk only for going
 			 * NULL (a write to code, a fault) */
 			static const struct dblock no_block;
 
+			if (c->code_size != 8)  /* the chain entry checks the block's end */
+				c->jit_rip_limit = rip_limit(c);
 			c->blk = &no_block;
 			n = j->enter_at(c, c->insn_rip, jc->chain_entry);
 			c->blk = NULL;
@@ -2240,7 +2261,9 @@ unsigned emu_jit_run(struct emu_cpu *c)
 				j->entered_insns += n;
 				return n;
 			}
-			/* its page was written since: decode and translate again */
+			/* its page was written since (or, outside 64-bit
+			 * code, the block is not all inside CS): decode and
+			 * look again */
 			jc->rip = ~0ULL;
 			c->jit_chain_from = NULL;
 		}
@@ -2273,22 +2296,20 @@ unsigned emu_jit_run(struct emu_cpu *c)
 		}
 	}
 	if (c->code_size != 8) {
-		uint64_t mask = emu_size_mask(c->code_size), lim = c->s.seg[SEG_CS].limit;
-
-		if (c->insn_rip + b->jit_end_off > mask || c->insn_rip + b->jit_last_off > lim)
+		if (c->insn_rip + b->jit_end_off > emu_size_mask(c->code_size) ||
+		    c->insn_rip + b->jit_last_off > c->s.seg[SEG_CS].limit)
 			goto interpret;
-		/* for the blocks chained from here (the CS limit is at most
-		 * 4 GiB - 1, so lim + 1 does not wrap) */
-		c->jit_rip_limit = lim + 1 < mask ? lim + 1 : mask;
+		c->jit_rip_limit = rip_limit(c);  /* for the blocks chained from here */
 	}
 	if (c->jit_chain_from)
 		chain(c, b);
-	if (c->code_size == 8) {
+	{
 		struct jit_jc_entry *jc = &j->jc[jit_jc_slot(c->insn_rip, JIT_JC_SIZE - 1)];
 
 		jc->rip = c->insn_rip;
 		jc->tlb_gen = jc_gen(c, c->insn_rip);
-		jc->cpl = c->cpl;
+		jc->mode = jit_jc_mode(c->cpl, c->code_size);
+		jc->cs_base = (uint32_t)c->s.seg[SEG_CS].base;
 		jc->chain_entry = b->jit_chain_entry;
 	}
 	n = b->jit_entry(c, c->insn_rip);
