@@ -48,6 +48,7 @@ int gmem_init_hole(struct guest_memory *gm, uint64_t ram_size,
 	if (p == MAP_FAILED)
 		return -errno;
 	madvise(p, ram_size, MADV_MERGEABLE);
+	madvise(p, ram_size, MADV_HUGEPAGE);
 	gm->ram_base = p;
 	gm->ram_map_size = ram_size;
 

@@ -18,6 +18,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "accel/emu/emu.h"
 #include "vm/vm.h"
@@ -29,16 +30,20 @@
 
 struct dblock *emu_dcache_alloc(void)
 {
-	struct dblock *d = malloc(sizeof(*d) * BLOCK_SLOTS);
+	size_t bytes = sizeof(struct dblock) * BLOCK_SLOTS;
+	struct dblock *d;
 
-	if (d)
-		for (unsigned i = 0; i < BLOCK_SLOTS; i++) {
-			d[i].pa = ~0ULL;
-			d[i].jit_epoch = 0;
-			d[i].rewrites = 0;
-			d[i].jit_heat = 0;
-			d[i].decoded_at = 0;
-		}
+	/* in huge pages where the host has them: it is all written now */
+	if (posix_memalign((void **)&d, 2u << 20, bytes))
+		return NULL;
+	madvise(d, bytes, MADV_HUGEPAGE);
+	for (unsigned i = 0; i < BLOCK_SLOTS; i++) {
+		d[i].pa = ~0ULL;
+		d[i].jit_epoch = 0;
+		d[i].rewrites = 0;
+		d[i].jit_heat = 0;
+		d[i].decoded_at = 0;
+	}
 	return d;
 }
 

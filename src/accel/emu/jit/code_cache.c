@@ -36,6 +36,7 @@ int code_cache_init(struct code_cache *cc, size_t size)
 	}
 	cc->size = size;
 	cc->used = 0;
+	cc->populated = 0;
 	cc->epoch = 1;
 	return 0;
 fail:
@@ -53,6 +54,23 @@ void code_cache_destroy(struct code_cache *cc)
 	munmap(cc->rx, cc->size);
 	close(cc->fd);
 	cc->fd = -1;
+}
+
+/* Populated ahead of use by this much: a few hundred blocks. */
+#define POPULATE_CHUNK (1u << 20)
+
+void code_cache_populate(struct code_cache *cc, size_t end)
+{
+	while (cc->populated < end && cc->populated < cc->size) {
+		size_t n = cc->size - cc->populated < POPULATE_CHUNK ? cc->size - cc->populated
+								     : POPULATE_CHUNK;
+
+		/* an older kernel without MADV_POPULATE_*: the pages are
+		 * faulted in on use as before */
+		madvise(cc->rw + cc->populated, n, MADV_POPULATE_WRITE);
+		madvise(cc->rx + cc->populated, n, MADV_POPULATE_READ);
+		cc->populated += n;
+	}
 }
 
 void code_cache_flush(struct code_cache *cc)

@@ -13,6 +13,7 @@ struct code_cache {
 	uint8_t *rx;      /* the same pages: read + execute */
 	size_t size;
 	size_t used;      /* bytes handed out since the last flush */
+	size_t populated; /* bytes whose pages both views have mapped */
 	int fd;
 	uint32_t epoch;   /* bumped by every flush: older code is gone */
 };
@@ -20,6 +21,10 @@ struct code_cache {
 /* 0 or a negative errno; the mappings are made here, before the sandbox. */
 int code_cache_init(struct code_cache *cc, size_t size);
 void code_cache_destroy(struct code_cache *cc);
+/* Map the pages of the first end bytes in both views now, a chunk at a
+ * time, instead of taking two page faults per page as code is written
+ * and then run (a boot emits tens of megabytes). */
+void code_cache_populate(struct code_cache *cc, size_t end);
 /* Forget everything emitted (the caller drops its references). */
 void code_cache_flush(struct code_cache *cc);
 
