@@ -1,6 +1,6 @@
 /*
  * REP MOVS and REP STOS in 64-bit mode, the cases a copy done in bulk
- * must get right: runs across page boundaries, overlapping copies (the
+ * must get right: runs across page boundaries (STOS of each size), overlapping copies (the
  * destination just above the source replicates; just below, it moves),
  * the direction flag set, and a copy over code that then runs.
  * Prints a line per check; ends with debug-exit 0x1b (exit status 55),
@@ -35,6 +35,46 @@ _start:
 	cmpq $0, (%rsi)		/* nothing past the end */
 	jne fail
 	puts32 msg_stos
+
+	/* STOSW and STOSD of patterns across pages, STOSQ of one byte
+	 * repeated (the bulk path's memset) */
+	mov $(BUF + 0x40ffe), %rdi
+	mov $0xa1b2, %eax
+	mov $3000, %rcx
+	rep stosw
+	mov $(BUF + 0x40ffe), %rsi
+	mov $3000, %rcx
+1:	cmpw $0xa1b2, (%rsi)
+	jne fail
+	add $2, %rsi
+	loop 1b
+	cmpw $0, (%rsi)
+	jne fail
+	mov $(BUF + 0x43ffc), %rdi
+	mov $0xc3d4e5f6, %eax
+	mov $3000, %rcx
+	rep stosl
+	mov $(BUF + 0x43ffc), %rsi
+	mov $3000, %rcx
+1:	cmpl $0xc3d4e5f6, (%rsi)
+	jne fail
+	add $4, %rsi
+	loop 1b
+	cmpl $0, (%rsi)
+	jne fail
+	mov $(BUF + 0x48000), %rdi
+	mov $0x4141414141414141, %rax
+	mov $600, %rcx
+	rep stosq
+	mov $(BUF + 0x48000), %rsi
+	mov $600, %rcx
+1:	cmp %rax, (%rsi)
+	jne fail
+	add $8, %rsi
+	loop 1b
+	cmpq $0, (%rsi)
+	jne fail
+	puts32 msg_stos_sizes
 
 	/* 5000 bytes to an odd address, across two page boundaries. */
 	mov $(BUF + 0xff8), %rsi
@@ -131,6 +171,7 @@ ret_end:
 	serial_routines
 	flat_gdt
 msg_stos: .asciz "rep stosq across pages ok\n"
+msg_stos_sizes: .asciz "rep stosw, stosd, stosq of a byte ok\n"
 msg_movs: .asciz "rep movsb across pages ok\n"
 msg_up:   .asciz "overlap upwards ok\n"
 msg_down: .asciz "overlap downwards ok\n"

@@ -90,7 +90,8 @@ GUESTS = {
                            ["de", "ud", "bp", "gp", "pf_read", "pf_write", "pf_wp",
                             "pf_nx", "pf_user"]) +
                    "ok ring3 iretq/syscall\nok df\nall exceptions ok\n", 47, True),
-    "strings": ("rep stosq across pages ok\nrep movsb across pages ok\n"
+    "strings": ("rep stosq across pages ok\nrep stosw, stosd, stosq of a byte ok\n"
+                "rep movsb across pages ok\n"
                 "overlap upwards ok\noverlap downwards ok\ndirection flag ok\n"
                 "copy over code ok\n", 55, True),
     "fw_cfg_dma": ("fw_cfg signature QEMU\ndma register reads QEMU CFG\ndma read ok\n"

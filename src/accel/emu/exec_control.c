@@ -42,6 +42,38 @@ uint64_t emu_random(void)
 	return v;
 }
 
+/* STOS's bulk form: bytes of size-byte elements v.  Elements whose bytes
+ * are all alike (Linux clears pages with REP STOSQ of 0) are a memset;
+ * others are stored element by element with the size known to the
+ * compiler (a memcpy of a variable size per element was a call each). */
+static void fill_elements(uint8_t *dp, uint64_t v, unsigned size, uint64_t bytes)
+{
+	uint64_t m = emu_size_mask(size);
+
+	if ((v & m) == ((v & 0xff) * (0x0101010101010101ULL & m))) {
+		memset(dp, (uint8_t)v, bytes);
+		return;
+	}
+	switch (size) {
+	case 2:
+		for (uint64_t i = 0; i < bytes; i += 2) {
+			uint16_t x = (uint16_t)v;
+			memcpy(dp + i, &x, 2);
+		}
+		break;
+	case 4:
+		for (uint64_t i = 0; i < bytes; i += 4) {
+			uint32_t x = (uint32_t)v;
+			memcpy(dp + i, &x, 4);
+		}
+		break;
+	default:
+		for (uint64_t i = 0; i < bytes; i += 8)
+			memcpy(dp + i, &v, 8);
+		break;
+	}
+}
+
 /*
  * REP MOVS and REP STOS going forward in 64-bit mode: as many elements as
  * lie within the current page on both sides, when both are RAM the TLB
@@ -82,11 +114,8 @@ static uint64_t string_bulk(struct emu_cpu *c, const struct insn *in, unsigned s
 			return 0;
 		memmove(dp, sp, bytes);
 		c->s.gpr[GPR_RSI] = si + bytes;
-	} else if (size == 1) {
-		memset(dp, (uint8_t)c->s.gpr[GPR_RAX], bytes);
 	} else {
-		for (uint64_t i = 0; i < bytes; i += size)
-			memcpy(dp + i, &c->s.gpr[GPR_RAX], size);
+		fill_elements(dp, c->s.gpr[GPR_RAX], size, bytes);
 	}
 	c->s.gpr[GPR_RDI] = di + bytes;
 	c->s.gpr[GPR_RCX] -= n;
