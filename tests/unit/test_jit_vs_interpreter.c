@@ -347,7 +347,7 @@ static void simple_insn(struct code *c)
 			put(c, 6, 0x66, 0xc7, 0x45, disp8(), (uint8_t)rnd(), (uint8_t)rnd());
 			break;
 		default:
-			put(c, 3, rexw(), 0xf7, 0xd0 | (rnd() % 4) << 3 | r1);
+			put(c, 3, rexw(), 0xf7, 0xc0 | (2 + rnd() % 4) << 3 | r1);
 			break;
 		}
 		break;

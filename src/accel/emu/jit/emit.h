@@ -337,6 +337,10 @@ void jit_emit_rotate(struct jit_emit *e, bool right, unsigned size, uint8_t coun
  * CF for ROL, XOR the bit below it for ROR), from T0. */
 void jit_emit_rotate_flags(struct jit_emit *e, bool right, unsigned size);
 void jit_emit_imul(struct jit_emit *e, unsigned size);
+/* One-operand MUL (sign: IMUL) of size 4 or 8: T0 = the low half of
+ * T0 * T1, the high half (zero-extended) stored to hi_field, T1 = CF |
+ * OF << 11 as for IMUL. */
+void jit_emit_mul(struct jit_emit *e, bool sign, unsigned size, int32_t hi_field);
 
 /*
  * Atomic read-modify-writes of guest memory, as the host's own

@@ -938,6 +938,16 @@ void jit_emit_imul(struct jit_emit *e, unsigned size)
 	put(e, (const uint8_t[]){ 0x69, 0xd2, 0x01, 0x08, 0, 0 }, 6);  /* imul edx, 0x801 */
 }
 
+void jit_emit_mul(struct jit_emit *e, bool sign, unsigned size, int32_t hi_field)
+{
+	if (size == 8)
+		put1(e, 0x48);
+	put(e, (const uint8_t[]){ 0xf7, sign ? 0xea : 0xe2 }, 2);  /* mul/imul rdx */
+	jit_emit_store(e, JIT_T1, hi_field, 8);                  /* the high half */
+	edx_from_cc(e, 0x0);                                     /* edx = OF (= CF) */
+	put(e, (const uint8_t[]){ 0x69, 0xd2, 0x01, 0x08, 0, 0 }, 6);  /* imul edx, 0x801 */
+}
+
 _Static_assert(sizeof(struct jit_jc_entry) == 32, "jump cache entries are 32 bytes");
 
 void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const uint8_t *lookup_rx)

@@ -394,7 +394,7 @@ static int32_t gpr_field(unsigned r)
 }
 
 enum native { NAT_NONE, NAT_MOV, NAT_ALU, NAT_INCDEC, NAT_EXT, NAT_SHIFT, NAT_IMUL, NAT_NOT,
-	      NAT_NEG, NAT_ROT, NAT_CMOV };
+	      NAT_NEG, NAT_ROT, NAT_CMOV, NAT_MUL };
 
 /* Where a native operation's operands come from: guest registers (and
  * the immediate), or one of them already in T0, loaded from memory by
@@ -408,7 +408,7 @@ struct nat {
 	bool legacy8;              /* byte registers 4-7 are AH-BH (no REX) */
 	int32_t src_field;         /* NAT_EXT: the source register's bytes */
 	unsigned from;             /* NAT_EXT: the source size */
-	bool sign;                 /* NAT_EXT: MOVSX */
+	bool sign;                 /* NAT_EXT: MOVSX; NAT_MUL: IMUL */
 	uint64_t imm;
 	enum jit_alu op;
 	enum jit_shift shift;
@@ -544,8 +544,20 @@ static bool not_neg_of(const struct insn *in, struct nat *n)
 static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct nat *n)
 {
 	unsigned op = in->op, rr = (op & 7) | ((in->rex & 1) << 3);
+	bool fast = nat_init(in, n);
 
-	if (!nat_init(in, n) || in->has_mem)
+	if (in->has_mem)
+		return false;
+	if (op == 0xf7 && ((in->reg & 7) == 4 || (in->reg & 7) == 5) && !(in->prefixes & PFX_LOCK)) {
+		/* MUL, IMUL r/m of 4 or 8 bytes (no fast handler: the
+		 * register form has no slow path) */
+		n->kind = NAT_MUL;
+		n->src = in->rm;
+		n->sign = (in->reg & 7) == 5;
+		n->cc = CC_SZP;
+		return n->size >= 4;
+	}
+	if (!fast)
 		return false;
 	if (op < 0x40 && (op & 7) < 4) {
 		n->dst = (op & 2) ? in->reg : in->rm;
@@ -1043,6 +1055,15 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		emit_operands(e, n, pre);
 		jit_emit_imul(e, s);
 		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		jit_emit_store(e, JIT_T1, F(cc_src1), 8);
+		jit_emit_store_imm(e, F(cc_src2), 8, 0);
+		break;
+	case NAT_MUL:   /* RDX:RAX = RAX * src, the record of IMUL's */
+		jit_emit_load(e, JIT_T0, gpr_field(GPR_RAX), s);
+		jit_emit_load(e, JIT_T1, gpr_field(n->src), s);
+		jit_emit_mul(e, n->sign, s, gpr_field(GPR_RDX));
+		jit_emit_store(e, JIT_T0, gpr_field(GPR_RAX), 8);
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		jit_emit_store(e, JIT_T1, F(cc_src1), 8);
 		jit_emit_store_imm(e, F(cc_src2), 8, 0);
