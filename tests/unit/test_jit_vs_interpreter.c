@@ -336,7 +336,7 @@ static void simple_insn(struct code *c)
 	case 31:                 /* general instructions a block goes on
 				  * after: 16-bit MOV and ALU, MOV word
 				  * [rbp+d8], imm16; NOT/NEG/MUL/IMUL r/m */
-		switch (rnd() % 4) {
+		switch (rnd() % 5) {
 		case 0:
 			put(c, 3, 0x66, rnd() & 1 ? 0x89 : 0x8b, 0xc0 | r2 << 3 | r1);
 			break;
@@ -345,6 +345,9 @@ static void simple_insn(struct code *c)
 			break;
 		case 2:
 			put(c, 6, 0x66, 0xc7, 0x45, disp8(), (uint8_t)rnd(), (uint8_t)rnd());
+			break;
+		case 3:         /* MUL, IMUL [rbp+d8] */
+			put(c, 4, rexw(), 0xf7, 0x40 | (4 + rnd() % 2) << 3 | 5, disp8());
 			break;
 		default:
 			put(c, 3, rexw(), 0xf7, 0xc0 | (2 + rnd() % 4) << 3 | r1);

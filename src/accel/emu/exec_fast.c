@@ -298,6 +298,32 @@ static void imul_r_rm(struct emu_cpu *c, const struct insn *in)
 	emu_flags_szp(c, s, lo, over ? RFLAGS_CF | RFLAGS_OF : 0);
 }
 
+/* MUL, IMUL r/m (F7 /4, /5): RDX:RAX = RAX * r/m, of 2, 4 or 8 bytes. */
+static void mul_rm(struct emu_cpu *c, const struct insn *in)
+{
+	unsigned s = in->opsize;
+	uint64_t m = emu_size_mask(s), a = c->s.gpr[GPR_RAX] & m, b = rm_get(c, in, s) & m;
+	uint64_t lo, hi;
+	bool over;
+
+	if (in->reg & 1) {
+		__int128 p = (__int128)emu_sign_extend(a, s) * emu_sign_extend(b, s);
+
+		lo = (uint64_t)p & m;
+		hi = (uint64_t)(p >> (s * 8)) & m;
+		over = p != (__int128)emu_sign_extend(lo, s);
+	} else {
+		unsigned __int128 p = (unsigned __int128)a * b;
+
+		lo = (uint64_t)p & m;
+		hi = (uint64_t)(p >> (s * 8)) & m;
+		over = hi != 0;
+	}
+	gpr_set(c, GPR_RAX, s, lo);
+	gpr_set(c, GPR_RDX, s, hi);
+	emu_flags_szp(c, s, lo, over ? RFLAGS_CF | RFLAGS_OF : 0);
+}
+
 /* ---- moves ---- */
 
 static void mov_rm_r(struct emu_cpu *c, const struct insn *in)   /* 89 */
@@ -487,7 +513,7 @@ static void ret_legacy(struct emu_cpu *c, const struct insn *in)   /* C3 */
 	ALU_IDS(X, add) ALU_IDS(X, or) ALU_IDS(X, adc) ALU_IDS(X, sbb)	\
 	ALU_IDS(X, and) ALU_IDS(X, sub) ALU_IDS(X, xor) ALU_IDS(X, cmp)	\
 	ALU_IDS(X, test)						\
-	X(not_neg) X(inc_dec) X(inc_dec_reg) X(shift_group) X(imul_r_rm) X(nop)			\
+	X(not_neg) X(inc_dec) X(inc_dec_reg) X(shift_group) X(imul_r_rm) X(mul_rm) X(nop)			\
 	X(mov_rm_r) X(mov_r_rm) X(mov_rm8_r8) X(mov_r8_rm8) X(mov_rm_imm)	\
 	X(mov_rm8_imm) X(mov_r_imm) X(lea) X(mov_extend) X(cmov) X(setcc)	\
 	X(jcc) X(jmp_rel) X(push64) X(pop64) X(call64) X(ret64)	\
@@ -577,6 +603,8 @@ uint8_t emu_fast_pick(const struct insn *in, unsigned code_size)
 	case 0xf6: case 0xf7:
 		if ((in->reg & 7) == 2 || (in->reg & 7) == 3)
 			return FAST_not_neg;
+		if (op == 0xf7 && ((in->reg & 7) == 4 || (in->reg & 7) == 5))
+			return FAST_mul_rm;
 		return (in->reg & 7) < 2 ? alu_form(ALU_TEST, FORM_RM_I, op == 0xf6, s) : 0;
 	case 0xff:
 		if ((in->reg & 7) == 2 || (in->reg & 7) == 4)

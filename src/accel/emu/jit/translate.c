@@ -538,26 +538,25 @@ static bool not_neg_of(const struct insn *in, struct nat *n)
 	return (in->reg & 7) == 2 || (in->reg & 7) == 3;
 }
 
+/* MUL, IMUL r/m (F7 /4, /5; a fast handler: no DIV) of 4 or 8 bytes:
+ * RAX the destination of emit_operands, the source in src or memory. */
+static bool mul_of(const struct insn *in, struct nat *n)
+{
+	n->kind = NAT_MUL;
+	n->dst = GPR_RAX;
+	n->sign = (in->reg & 7) == 5;
+	n->cc = CC_SZP;
+	return n->size >= 4;
+}
+
 /* Whether in (which has a fast handler, so no LOCK or REP) has a native
  * form with register operands, and which (ROL and ROR, whose flag
  * updates the translator does not compute, only for flags_dead). */
 static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct nat *n)
 {
 	unsigned op = in->op, rr = (op & 7) | ((in->rex & 1) << 3);
-	bool fast = nat_init(in, n);
 
-	if (in->has_mem)
-		return false;
-	if (op == 0xf7 && ((in->reg & 7) == 4 || (in->reg & 7) == 5) && !(in->prefixes & PFX_LOCK)) {
-		/* MUL, IMUL r/m of 4 or 8 bytes (no fast handler: the
-		 * register form has no slow path) */
-		n->kind = NAT_MUL;
-		n->src = in->rm;
-		n->sign = (in->reg & 7) == 5;
-		n->cc = CC_SZP;
-		return n->size >= 4;
-	}
-	if (!fast)
+	if (!nat_init(in, n) || in->has_mem)
 		return false;
 	if (op < 0x40 && (op & 7) < 4) {
 		n->dst = (op & 2) ? in->reg : in->rm;
@@ -573,6 +572,10 @@ static bool pick_native(const struct jit_tb *tb, const struct insn *in, struct n
 		n->dst = in->rm;
 		return alu_of(in->reg & 7, n);
 	case 0x84: case 0x85: case 0xa8: case 0xa9: case 0xf6: case 0xf7:
+		if (op == 0xf7 && (in->reg & 7) >= 4) {
+			n->src = in->rm;
+			return mul_of(in, n);
+		}
 		if ((op == 0xf6 || op == 0xf7) && (in->reg & 7) >= 2)
 			return not_neg_of(in, n);
 		n->kind = NAT_ALU;
@@ -663,6 +666,10 @@ static bool pick_native_mem(const struct insn *in, struct nat *n, enum preload *
 		n->dst = in->reg;
 		n->cc = CC_SZP;
 		return n->size != 2;
+	case 0xf7:
+		if ((in->reg & 7) >= 4)
+			return mul_of(in, n);
+		break;
 	}
 	*pre = PRE_DST;                             /* CMP/TEST [m], reg/imm */
 	switch (op) {
@@ -1060,8 +1067,7 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		jit_emit_store_imm(e, F(cc_src2), 8, 0);
 		break;
 	case NAT_MUL:   /* RDX:RAX = RAX * src, the record of IMUL's */
-		jit_emit_load(e, JIT_T0, gpr_field(GPR_RAX), s);
-		jit_emit_load(e, JIT_T1, gpr_field(n->src), s);
+		emit_operands(e, n, pre);
 		jit_emit_mul(e, n->sign, s, gpr_field(GPR_RDX));
 		jit_emit_store(e, JIT_T0, gpr_field(GPR_RAX), 8);
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
