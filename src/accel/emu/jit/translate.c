@@ -419,7 +419,8 @@ struct nat {
 	bool count_cl;             /* NAT_SHIFT: by CL, else by imm (nonzero) */
 	bool right;                /* NAT_ROT: ROR, else ROL (by imm, nonzero) */
 	bool carry_in;             /* NAT_ALU: ADC, SBB (they read CF) */
-	bool flags_dead;           /* the next instruction replaces the flags */
+	bool flags_dead;           /* a later instruction replaces the flags
+				    * (flags_dead_after) */
 };
 
 /* Byte operations (the ALU, TEST and MOV forms the translator knows). */
@@ -1105,8 +1106,10 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 				jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
 			return;
 		}
-		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
-		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
+		if (n->cc != CC_LOGIC) {  /* a logic record's flags come from its result */
+			jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+			jit_emit_store(e, JIT_T1, F(cc_src2), 8);
+		}
 		jit_emit_alu(e, n->op, s);
 		if (n->store_held)
 			jit_emit_store_held(e, s);
@@ -1115,6 +1118,12 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		break;
 	case NAT_INCDEC:
+		if (n->flags_dead) {    /* a register: no record, so no CF to keep */
+			jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
+			jit_emit_incdec(e, n->dec, s);
+			jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
+			return;
+		}
 		if (pre == PRE_NONE) {  /* for memory, emit_mem did it first */
 			emit_keep_cf(e, fs);
 			jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
@@ -1167,18 +1176,30 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 }
 
 /*
- * Whether the flags instruction i of the block writes are dead: the next
+ * Whether the flags instruction i of the block writes are dead: a later
  * instruction is a native register operation that replaces the whole
- * record without reading it (ALU but ADC/SBB, TEST, NEG).  Nothing runs
- * between that could fault, leave the block or take an interrupt.
+ * record without reading it (ALU but ADC/SBB, TEST, NEG), and all between
+ * are native register moves (MOV, MOVZX/MOVSX, LEA, a folded JMP), which
+ * neither read flags nor fault.  Nothing runs between that could fault,
+ * leave the block or take an interrupt.
  */
 static bool flags_dead_after(const struct jit_tb *tb, unsigned i)
 {
 	struct nat n;
 
-	if (i + 1 >= tb->n || !pick_native(tb, &tb->in[i + 1], &n))
-		return false;
-	return (n.kind == NAT_ALU && !n.carry_in) || n.kind == NAT_NEG;
+	for (unsigned k = i + 1; k < tb->n; k++) {
+		const struct insn *in = &tb->in[k];
+
+		if (pick_lea(in) || (in->folded && in->op != 0xe8))
+			continue;
+		if (!pick_native(tb, in, &n))
+			return false;
+		if ((n.kind == NAT_ALU && !n.carry_in) || n.kind == NAT_NEG)
+			return true;
+		if (n.kind != NAT_MOV && n.kind != NAT_EXT)
+			return false;
+	}
+	return false;
 }
 
 /* The host's flags as the guest's after the known record, for a Jcc on
