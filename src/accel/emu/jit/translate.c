@@ -1178,9 +1178,10 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 /*
  * Whether the flags instruction i of the block writes are dead: a later
  * instruction is a native register operation that replaces the whole
- * record without reading it (ALU but ADC/SBB, TEST, NEG), and all between
- * are native register moves (MOV, MOVZX/MOVSX, LEA, a folded JMP), which
- * neither read flags nor fault.  Nothing runs between that could fault,
+ * record without reading it (ALU but ADC/SBB, TEST, NEG, or a ROL/ROR
+ * whose own flags are dead), and all between are native register moves
+ * (MOV, MOVZX/MOVSX, LEA, a folded JMP), which neither read flags nor
+ * fault.  Nothing runs between that could fault,
  * leave the block or take an interrupt.
  */
 static bool flags_dead_after(const struct jit_tb *tb, unsigned i)
@@ -1195,6 +1196,10 @@ static bool flags_dead_after(const struct jit_tb *tb, unsigned i)
 		if (!pick_native(tb, in, &n))
 			return false;
 		if ((n.kind == NAT_ALU && !n.carry_in) || n.kind == NAT_NEG)
+			return true;
+		/* ROL/ROR read the record only to keep parts of it in
+		 * theirs: not if theirs is dead too (ChaCha's ADD, XOR, ROL) */
+		if (n.kind == NAT_ROT && flags_dead_after(tb, k))
 			return true;
 		if (n.kind != NAT_MOV && n.kind != NAT_EXT)
 			return false;
