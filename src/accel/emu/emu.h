@@ -163,8 +163,10 @@ struct emu_cpu {
 
 	/* Lazy flags: rflags holds the non-arithmetic bits (and all of them
 	 * when cc_op is CC_EAGER). */
-	enum cc_op cc_op;
+	uint8_t cc_op;        /* enum cc_op */
 	uint8_t cc_size;      /* operand size in bytes */
+	uint16_t cc_pad;      /* the translator sets cc_op and cc_size with
+			       * one 4-byte store, which clears this */
 	uint64_t cc_res, cc_src1, cc_src2;
 	uint64_t cc_carry;    /* CF for INC/DEC, which keep it */
 

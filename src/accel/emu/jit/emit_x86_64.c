@@ -391,8 +391,16 @@ void jit_emit_store(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned 
 
 void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm)
 {
-	put(e, (const uint8_t[]){ 0x48, 0xb8 | treg(t) }, 2);  /* mov r, imm64 */
-	put8(e, imm);
+	if (imm <= 0xffffffffULL) {            /* mov r32, imm32 (zero-extends) */
+		put1(e, (uint8_t)(0xb8 | treg(t)));
+		put4(e, (uint32_t)imm);
+	} else if ((int64_t)imm == (int32_t)imm) {  /* mov r64, simm32 */
+		put(e, (const uint8_t[]){ 0x48, 0xc7, (uint8_t)(0xc0 | treg(t)) }, 3);
+		put4(e, (uint32_t)imm);
+	} else {
+		put(e, (const uint8_t[]){ 0x48, 0xb8 | treg(t) }, 2);  /* mov r, imm64 */
+		put8(e, imm);
+	}
 }
 
 void jit_emit_store_imm(struct jit_emit *e, int32_t field, unsigned size, int32_t imm)
@@ -468,10 +476,10 @@ jit_fixup jit_emit_branch_cc(struct jit_emit *e, unsigned cc)
 	return branch(e, 0x80 | (cc & 15));
 }
 
-jit_fixup jit_emit_branch_field_in(struct jit_emit *e, int32_t field, uint32_t lo,
-				   uint32_t hi)
+jit_fixup jit_emit_branch_field_in(struct jit_emit *e, int32_t field, unsigned size,
+				   uint32_t lo, uint32_t hi)
 {
-	jit_emit_load(e, JIT_T0, field, 4);
+	jit_emit_load(e, JIT_T0, field, size);
 	put1(e, 0x2d);                       /* sub eax, lo */
 	put4(e, lo);
 	put1(e, 0x3d);                       /* cmp eax, hi - lo */

@@ -855,8 +855,10 @@ static void emit_redo(struct jit_emit *e, const struct flag_state *fs)
 static void emit_record(struct jit_emit *e, enum cc_op op, unsigned size,
 			struct flag_state *fs)
 {
-	jit_emit_store_imm(e, F(cc_op), sizeof(((struct emu_cpu *)0)->cc_op), (int32_t)op);
-	jit_emit_store_imm(e, F(cc_size), 1, (int32_t)size);
+	_Static_assert(offsetof(struct emu_cpu, cc_size) == offsetof(struct emu_cpu, cc_op) + 1 &&
+		       offsetof(struct emu_cpu, cc_pad) == offsetof(struct emu_cpu, cc_op) + 2,
+		       "cc_op, cc_size and cc_pad: one 4-byte store");
+	jit_emit_store_imm(e, F(cc_op), 4, (int32_t)(op | size << 8));
 	fs->op = op;
 	fs->size = size;
 	fs->eager = false;
@@ -939,10 +941,10 @@ static void emit_keep_cf(struct jit_emit *e, const struct flag_state *fs)
 		 * 0, in eager flags bit 0; others ask C */
 		jit_fixup sub, logic, eager, done[3];
 
-		keep = jit_emit_branch_field_in(e, F(cc_op), CC_INC, CC_DEC);
-		sub = jit_emit_branch_field_in(e, F(cc_op), CC_SUB, CC_SUB);
-		logic = jit_emit_branch_field_in(e, F(cc_op), CC_LOGIC, CC_LOGIC);
-		eager = jit_emit_branch_field_in(e, F(cc_op), CC_EAGER, CC_EAGER);
+		keep = jit_emit_branch_field_in(e, F(cc_op), 1, CC_INC, CC_DEC);
+		sub = jit_emit_branch_field_in(e, F(cc_op), 1, CC_SUB, CC_SUB);
+		logic = jit_emit_branch_field_in(e, F(cc_op), 1, CC_LOGIC, CC_LOGIC);
+		eager = jit_emit_branch_field_in(e, F(cc_op), 1, CC_EAGER, CC_EAGER);
 		jit_emit_call_store_bool(e, (const void *)emu_cf, F(cc_carry));
 		done[0] = jit_emit_jump(e);
 		jit_emit_bind(e, sub);
