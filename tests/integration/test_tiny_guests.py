@@ -109,6 +109,9 @@ GUESTS = {
     # the translator's jump cache tells CS bases and code sizes apart
     # (tests/guests/jump_cache.S)
     "jump_cache": ("ok cs_base\nok mode\n", 65, True),
+    # the translator's inline stack accesses in 32-bit code honour SS's
+    # base and B bit (tests/guests/stack32.S)
+    "stack32": ("ok ss_base\nok ss_16bit\n", 69, True),
     "pci_probe": ("00 8086:29c0\n01 1af4:1044\n1f 8086:2918\nbar0 mask ffff8000\n"
                   "caps 09 09 09 09 09 11\n", 43, False),
     "a20": ("a20 on at start: no wrap\nport 0x92 a20 off: wraps at 1 MiB\n"

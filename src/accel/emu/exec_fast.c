@@ -513,7 +513,8 @@ static void ret_legacy(struct emu_cpu *c, const struct insn *in)   /* C3 */
 	ALU_IDS(X, add) ALU_IDS(X, or) ALU_IDS(X, adc) ALU_IDS(X, sbb)	\
 	ALU_IDS(X, and) ALU_IDS(X, sub) ALU_IDS(X, xor) ALU_IDS(X, cmp)	\
 	ALU_IDS(X, test)						\
-	X(not_neg) X(inc_dec) X(inc_dec_reg) X(shift_group) X(imul_r_rm) X(mul_rm) X(nop)			\
+	X(not_neg) X(inc_dec) X(inc_dec_reg) X(shift_group) X(imul_r_rm)	\
+	X(mul_rm) X(nop)						\
 	X(mov_rm_r) X(mov_r_rm) X(mov_rm8_r8) X(mov_r8_rm8) X(mov_rm_imm)	\
 	X(mov_rm8_imm) X(mov_r_imm) X(lea) X(mov_extend) X(cmov) X(setcc)	\
 	X(jcc) X(jmp_rel) X(push64) X(pop64) X(call64) X(ret64)	\

@@ -95,10 +95,12 @@ void jit_emit_store_rip(struct jit_emit *e, int32_t field, int64_t rel);
 /* fn(c, arg). */
 void jit_emit_call(struct jit_emit *e, const void *fn, const void *arg);
 /* Branches to bind later: if c->field (a guest RIP) != start + rel, if
- * the pointer c->field is NULL, if the byte c->field is not 0. */
+ * the pointer c->field is NULL, if the byte c->field is not 0, if it is
+ * 0. */
 jit_fixup jit_emit_branch_rip_ne(struct jit_emit *e, int32_t field, int64_t rel);
 jit_fixup jit_emit_branch_ptr_null(struct jit_emit *e, int32_t field);
 jit_fixup jit_emit_branch_byte_set(struct jit_emit *e, int32_t field);
+jit_fixup jit_emit_branch_byte_clear(struct jit_emit *e, int32_t field);
 /* Bind a fixup to the current position. */
 void jit_emit_bind(struct jit_emit *e, jit_fixup f);
 /* One fixup for the branches of a and b: binding it binds them all. */
@@ -288,6 +290,8 @@ void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel);
 void jit_emit_zext32(struct jit_emit *e);
 /* Branch if T0 is not a canonical 48-bit address (clobbers T1). */
 jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e);
+/* Branch if T0 >= the 8-byte c->field (unsigned). */
+jit_fixup jit_emit_branch_t0_ge(struct jit_emit *e, int32_t field);
 /* T0 = size bytes at host address T0 (zero-extended); size bytes
  * at host address T0 = T1. */
 void jit_emit_load_ind(struct jit_emit *e, unsigned size);

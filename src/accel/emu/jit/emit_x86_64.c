@@ -194,6 +194,14 @@ jit_fixup jit_emit_branch_byte_set(struct jit_emit *e, int32_t field)
 	return branch(e, 0x85);                      /* jne */
 }
 
+jit_fixup jit_emit_branch_byte_clear(struct jit_emit *e, int32_t field)
+{
+	put(e, (const uint8_t[]){ 0x80, 0xbb }, 2);  /* cmp byte [rbx+field], 0 */
+	put4(e, (uint32_t)field);
+	put1(e, 0);
+	return branch(e, 0x84);                      /* je */
+}
+
 /* An unbound displacement holds the distance to the next site of its
  * chain (jit_fixup_join), 0 at the last. */
 void jit_emit_bind(struct jit_emit *e, jit_fixup f)
@@ -730,6 +738,12 @@ jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e)
 	put(e, (const uint8_t[]){ 0x48, 0xc1, 0xfa, 0x10 }, 4);  /* sar rdx, 16 */
 	put(e, (const uint8_t[]){ 0x48, 0x39, 0xc2 }, 3);        /* cmp rdx, rax */
 	return branch(e, 0x85);
+}
+
+jit_fixup jit_emit_branch_t0_ge(struct jit_emit *e, int32_t field)
+{
+	rbx_mem(e, true, 0x3b, 0, field);                        /* cmp rax, [rbx+field] */
+	return branch(e, 0x83);                                  /* jae */
 }
 
 void jit_emit_load_ind(struct jit_emit *e, unsigned size)

@@ -46,7 +46,8 @@
  *   read (CMP/TEST [m]) or one they read and write (ADD/OR/AND/SUB/XOR
  *   [m], reg or imm: one lookup for the write) look the software TLB up
  *   inline, in 16- and 32-bit code too (after the segment checks of
- *   jit_emit_seg_linear).  The lookup compares one tag of struct
+ *   jit_emit_seg_linear; PUSH/POP/CALL/RET there with 4-byte operands on
+ *   a 32-bit stack, SS.B checked where they run).  The lookup compares one tag of struct
  *   tlb_fast, the table for the CPL the block was entered at (R14), as
  *   emu_fast_host does: canonical, within a page, allowed, RAM are all in
  *   that one compare; a write also needs the page's flags clear (no
@@ -1341,8 +1342,12 @@ static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 			return MEM_JMP;
 		if (in->adsize != 8)
 			return MEM_NONE;
+	} else if (tb->code_size == 4 && in->opsize == 4 &&
+		   ((op >= 0x50 && op <= 0x5f) || op == 0xe8 || op == 0xc3)) {
+		/* 32-bit code on a 32-bit stack (checked where it runs) */
+		return op == 0xe8 ? MEM_CALL : op == 0xc3 ? MEM_RET : op < 0x58 ? MEM_PUSH : MEM_POP;
 	} else if (op == 0xff) {
-		return MEM_NONE;  /* the stack and jumps: 64-bit code only */
+		return MEM_NONE;  /* jumps through memory: 64-bit code only */
 	}
 	if (!in->has_mem || !nat_init(in, &n))
 		return MEM_NONE;
@@ -1370,8 +1375,8 @@ static struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
 }
 
 /* A field of segment register seg in the vCPU. */
-#define seg_field(seg, member) \
-	(F(s.seg) + (seg) * (int32_t)sizeof(struct segment) + \
+#define seg_field(sreg, member) \
+	(F(s.seg) + (sreg) * (int32_t)sizeof(struct segment) + \
 	 (int32_t)offsetof(struct segment, member))
 
 _Static_assert(offsetof(struct segment, s) == offsetof(struct segment, type) + 1,
@@ -1395,8 +1400,10 @@ struct slow_stub {
 };
 
 /* T0 = the direct target rel; a branch taken if it is not canonical. */
-static jit_fixup emit_target_check(struct jit_emit *e, int64_t rel)
+static jit_fixup emit_target_check(struct jit_emit *e, const struct jit_tb *tb, int64_t rel)
 {
+	if (tb->code_size != 8)  /* past the CS limit or the IP wrap */
+		return jit_emit_branch_rip_ge(e, rel, F(jit_rip_limit));
 	jit_emit_rip_to(e, JIT_T0, rel);
 	return jit_emit_branch_noncanonical(e);
 }
@@ -1510,14 +1517,34 @@ static void emit_atomic(struct jit_emit *e, const struct insn *in, unsigned s,
 }
 
 /* The fast path of a memory instruction; its slow path is the handler. */
-static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
-			  enum mem_kind k, const struct insn *in, int64_t end,
-			  struct flag_state *fs)
+/* RSP += by (8 in 64-bit code; 4 on a 32-bit stack: ESP wraps and is
+ * zero-extended, as the handlers' sp_set leaves it). */
+static void emit_step_sp(struct jit_emit *e, int by)
+{
+	unsigned s = by < 0 ? (unsigned)-by : (unsigned)by;
+
+	jit_emit_load(e, JIT_T0, gpr_field(GPR_RSP), 8);
+	jit_emit_load_imm(e, JIT_T1, s);
+	jit_emit_alu(e, by < 0 ? JIT_SUB : JIT_ADD, s);
+	jit_emit_store(e, JIT_T0, gpr_field(GPR_RSP), 8);
+}
+
+/* The bytes the native stack operations move: 8 in 64-bit code, 4 in
+ * 32-bit code (pick_mem takes only 4-byte operands there). */
+static unsigned stack_width(const struct jit_tb *tb)
+{
+	return tb->code_size == 8 ? 8 : 4;
+}
+
+static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
+			  const struct jit_tlb_layout *l, enum mem_kind k,
+			  const struct insn *in, int64_t end, struct flag_state *fs)
 {
 	bool stack = k == MEM_PUSH || k == MEM_POP || k == MEM_CALL || k == MEM_RET;
 	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET || k == MEM_NATIVE ||
 		    k == MEM_JMP;
-	unsigned s = stack || k == MEM_JMP ? 8 : k == MEM_ATOMIC ? atomic_size(in) : op_size(in);
+	unsigned s = stack ? stack_width(tb) : k == MEM_JMP ? 8 : k == MEM_ATOMIC ? atomic_size(in)
+									       : op_size(in);
 	unsigned r = (in->op & 7) | ((in->rex & 1) << 3);
 	enum preload pre = PRE_NONE;
 	struct nat n;
@@ -1530,9 +1557,23 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 		emit_keep_cf(e, fs);  /* before the held address: it may call C */
 
 	if (stack) {
+		jit_fixup fail[4];
+		unsigned nf = 0;
+
+		if (s == 4)     /* 32-bit code: SS.B set (ESP, not SP) */
+			fail[nf++] = jit_emit_branch_byte_clear(e, seg_field(SEG_SS, db));
 		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0,
-			    k == MEM_PUSH || k == MEM_CALL ? -8 : 0, -1);
-		slow = jit_emit_tlb_host(e, l, s, !read, NULL, 0);
+			    k == MEM_PUSH || k == MEM_CALL ? -(int32_t)s : 0, -1);
+		if (s == 4) {   /* ESP, wrapped, in SS */
+			const struct jit_seg_layout sl = {
+				seg_field(SEG_SS, base), seg_field(SEG_SS, limit),
+				seg_field(SEG_SS, type), seg_field(SEG_SS, unusable),
+			};
+
+			jit_emit_seg_linear(e, &sl, 4, 4, fail + nf);
+			nf += 3;
+		}
+		slow = jit_emit_tlb_host(e, l, s, !read, fail, nf);
 	} else {
 		slow = emit_operand_host(e, l, in, end, s, !read, 0);
 	}
@@ -1556,26 +1597,20 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tlb_layout *l,
 		if (k == MEM_CALL)
 			jit_emit_rip_to(e, JIT_T1, end);
 		else
-			jit_emit_load(e, JIT_T1, gpr_field(r), 8);
-		jit_emit_store_ind(e, 8);
-		jit_emit_load(e, JIT_T0, gpr_field(GPR_RSP), 8);
-		jit_emit_load_imm(e, JIT_T1, 8);
-		jit_emit_alu(e, JIT_SUB, 8);
-		jit_emit_store(e, JIT_T0, gpr_field(GPR_RSP), 8);
+			jit_emit_load(e, JIT_T1, gpr_field(r), s);
+		jit_emit_store_ind(e, s);
+		emit_step_sp(e, -(int)s);
 		break;
-	case MEM_POP:   /* POP RSP loads RSP; others also step it */
-		jit_emit_load_ind(e, 8);
+	case MEM_POP:   /* POP RSP loads RSP; others also step it (a 4-byte
+			 * value and ESP zero-extended, as the handler writes) */
+		jit_emit_load_ind(e, s);
 		jit_emit_store(e, JIT_T0, gpr_field(r), 8);
-		if (r != GPR_RSP) {
-			jit_emit_load(e, JIT_T0, gpr_field(GPR_RSP), 8);
-			jit_emit_load_imm(e, JIT_T1, 8);
-			jit_emit_alu(e, JIT_ADD, 8);
-			jit_emit_store(e, JIT_T0, gpr_field(GPR_RSP), 8);
-		}
+		if (r != GPR_RSP)
+			emit_step_sp(e, (int)s);
 		break;
 	case MEM_RET:   /* T0 = the target; emit_tb does the rest */
 	case MEM_JMP:
-		jit_emit_load_ind(e, 8);
+		jit_emit_load_ind(e, s);
 		break;
 	case MEM_NATIVE:  /* the handler's record either way: fs holds */
 		jit_emit_load_ind_ext(e, s, n.kind == NAT_EXT && n.sign);
@@ -1897,20 +1932,19 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				f2 = jit_emit_branch_noncanonical(&e);
 				jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 			} else if (leave && mk == MEM_CALL) {  /* #GP before the push */
-				f2 = emit_target_check(&e, end + (int64_t)in->imm);
+				f2 = emit_target_check(&e, tb, end + (int64_t)in->imm);
 			}
-			f = emit_mem(&e, &tlb, mk, in, end, &fs);
+			f = emit_mem(&e, tb, &tlb, mk, in, end, &fs);
 
 			if (mk == MEM_RET) {
-				/* as ret64: #GP for a non-canonical target
-				 * before RSP moves; then through the jump cache
-				 * (RET always ends its block) */
-				f2 = jit_emit_branch_noncanonical(&e);
+				/* as the handlers: #GP for a non-canonical
+				 * target or one past the CS limit before RSP
+				 * moves; then through the jump cache (RET
+				 * always ends its block) */
+				f2 = tb->code_size == 8 ? jit_emit_branch_noncanonical(&e)
+							: jit_emit_branch_t0_ge(&e, F(jit_rip_limit));
 				jit_emit_store(&e, JIT_T0, F(s.rip), 8);
-				jit_emit_load(&e, JIT_T0, gpr_field(GPR_RSP), 8);
-				jit_emit_load_imm(&e, JIT_T1, 8);
-				jit_emit_alu(&e, JIT_ADD, 8);
-				jit_emit_store(&e, JIT_T0, gpr_field(GPR_RSP), 8);
+				emit_step_sp(&e, (int)stack_width(tb));
 				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
 			} else if (mk == MEM_JMP) {
 				f2 = jit_emit_branch_noncanonical(&e);
@@ -1983,7 +2017,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		if (direct_jump_out(tb, in)) {
 			/* RIP = the target, then the jump cache; the handler
 			 * raises #GP for a non-canonical one */
-			jit_fixup f = emit_target_check(&e, end + (int64_t)in->imm);
+			jit_fixup f = emit_target_check(&e, tb, end + (int64_t)in->imm);
 
 			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 			emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
@@ -2128,7 +2162,7 @@ next_insn:
 		if (tb->code_size != 8)
 			slow = jit_emit_branch_rip_ge(&e, t->rel, F(jit_rip_limit));
 		else if (!chainable(tb, t->rel))
-			slow = emit_target_check(&e, t->rel);
+			slow = emit_target_check(&e, tb, t->rel);
 		jit_emit_store_rip(&e, F(s.rip), t->rel);
 		emit_exit(j, &e, tb, t->count, true, t->rel);
 		if (slow) {
