@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -49,14 +50,23 @@ void console_set_output_tap(console_tap_fn fn)
 	__atomic_store_n(&output_tap, fn, __ATOMIC_RELEASE);
 }
 
-void console_write(const void *buf, size_t len)
+/*
+ * Output is gathered into lines: a write() for each byte the guest sends
+ * cost a boot a few percent of its time.  What has no newline yet (a
+ * prompt) goes out from the event loop OUT_DELAY_NS later.
+ */
+#define OUT_BUF 4096
+#define OUT_DELAY_NS 1000000
+static struct {
+	pthread_mutex_t lock;
+	uint8_t buf[OUT_BUF];
+	size_t len;
+	int timer_fd;   /* -1: written at once (before console_attach) */
+	bool armed;
+} out = { .lock = PTHREAD_MUTEX_INITIALIZER, .timer_fd = -1 };
+
+static void write_all(const uint8_t *p, size_t len)
 {
-	const uint8_t *p = buf;
-	console_tap_fn tap = __atomic_load_n(&output_tap, __ATOMIC_ACQUIRE);
-
-	if (tap)
-		tap(buf, len);
-
 	while (len && con.out_fd >= 0) {
 		ssize_t n = write(con.out_fd, p, len);
 
@@ -68,6 +78,83 @@ void console_write(const void *buf, size_t len)
 		p += n;
 		len -= n;
 	}
+}
+
+static void out_flush_locked(void)
+{
+	write_all(out.buf, out.len);
+	out.len = 0;
+}
+
+void console_write(const void *buf, size_t len)
+{
+	console_tap_fn tap = __atomic_load_n(&output_tap, __ATOMIC_ACQUIRE);
+
+	if (tap)
+		tap(buf, len);
+	if (out.timer_fd < 0) {
+		write_all(buf, len);
+		return;
+	}
+	pthread_mutex_lock(&out.lock);
+	if (out.len + len > OUT_BUF) {
+		out_flush_locked();
+		if (len > OUT_BUF) {
+			write_all(buf, len);
+			pthread_mutex_unlock(&out.lock);
+			return;
+		}
+	}
+	memcpy(out.buf + out.len, buf, len);
+	out.len += len;
+	if (memchr(buf, '\n', len) || out.len >= OUT_BUF / 2) {
+		out_flush_locked();
+	} else if (!out.armed) {
+		struct itimerspec due = { .it_value = { 0, OUT_DELAY_NS } };
+
+		if (timerfd_settime(out.timer_fd, 0, &due, NULL) == 0)
+			out.armed = true;
+		else
+			out_flush_locked();
+	}
+	pthread_mutex_unlock(&out.lock);
+}
+
+void console_flush_output(void)
+{
+	pthread_mutex_lock(&out.lock);
+	out_flush_locked();
+	pthread_mutex_unlock(&out.lock);
+}
+
+static void out_on_timer(void *opaque, uint32_t events)
+{
+	uint64_t expirations;
+
+	if (read(out.timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		log_debug("console: output timer: %s", strerror(errno));
+	pthread_mutex_lock(&out.lock);
+	out.armed = false;
+	out_flush_locked();
+	pthread_mutex_unlock(&out.lock);
+}
+
+/* Buffered output from here on, flushed by the event loop's timer. */
+static void out_start(struct vm *vm)
+{
+	int fd;
+
+	if (out.timer_fd >= 0 || con.out_fd < 0)
+		return;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (event_loop_add_fd(vm->loop, fd, EPOLLIN, out_on_timer, NULL)) {
+		close(fd);
+		return;
+	}
+	atexit(console_flush_output);
+	out.timer_fd = fd;
 }
 
 void console_restore(void)
@@ -263,6 +350,7 @@ void console_rx_ready(void)
 
 static void console_destroy(void *opaque)
 {
+	console_flush_output();
 	console_restore();
 }
 
@@ -346,6 +434,7 @@ int console_attach(struct vm *vm, console_receive_fn receive, void *opaque)
 	con.receive_opaque = opaque;
 	vm_add_device(vm, &(struct device_hooks){ .destroy = console_destroy });
 	ret = console_open_backend(vm->config);
+	out_start(vm);
 	if (ret) {
 		con.stdin_eof = true;	/* none, file: no input; or an error */
 		return ret < 0 ? ret : 0;

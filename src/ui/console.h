@@ -22,8 +22,11 @@ int console_attach(struct vm *vm, console_receive_fn receive, void *opaque);
 /* ... to a serial port. */
 int console_attach_serial(struct vm *vm, struct serial *s);
 
-/* Guest output for the user; any thread. */
+/* Guest output for the user; any thread.  Gathered into lines once the
+ * console is attached (a partial line follows within a millisecond). */
 void console_write(const void *buf, size_t len);
+/* Write out what console_write holds back. */
+void console_flush_output(void);
 
 /* The guest device has room for more input; any thread. */
 void console_rx_ready(void);
