@@ -127,6 +127,16 @@ void console_flush_output(void)
 	pthread_mutex_unlock(&out.lock);
 }
 
+/* At exit another thread may still hold the lock, blocked in a write
+ * nobody reads: then its output stays behind, not the exit. */
+static void out_flush_at_exit(void)
+{
+	if (pthread_mutex_trylock(&out.lock))
+		return;
+	out_flush_locked();
+	pthread_mutex_unlock(&out.lock);
+}
+
 static void out_on_timer(void *opaque, uint32_t events)
 {
 	uint64_t expirations;
@@ -153,7 +163,7 @@ static void out_start(struct vm *vm)
 		close(fd);
 		return;
 	}
-	atexit(console_flush_output);
+	atexit(out_flush_at_exit);
 	out.timer_fd = fd;
 }
 
