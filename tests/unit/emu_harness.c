@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -232,10 +233,19 @@ void emu_harness_run_until_kick(struct emu_harness *h, unsigned ms)
 	pthread_join(t, NULL);
 }
 
+/* A fixed sequence, so that a failure repeats; WIRT_TEST_SEED (a
+ * nonzero number) picks another, to look further. */
 uint64_t emu_harness_rnd(void)
 {
-	static uint64_t state = 0x9e3779b97f4a7c15ULL;
+	static uint64_t state;
 
+	if (!state) {
+		const char *seed = getenv("WIRT_TEST_SEED");
+
+		state = seed ? strtoull(seed, NULL, 0) : 0;
+		if (!state)
+			state = 0x9e3779b97f4a7c15ULL;
+	}
 	state ^= state << 13;
 	state ^= state >> 7;
 	state ^= state << 17;
