@@ -211,14 +211,17 @@ handlers:
 .endm
 
 /* A GDT with flat 32-bit code (0x08) and data (0x10) segments and a
- * 64-bit code segment (0x18). */
-.macro flat_gdt
+ * 64-bit code segment (0x18), then the descriptors given (0x20, ...). */
+.macro flat_gdt extra:vararg
 	.p2align 3
 flat_gdt_start:
 	.quad 0
 	.quad 0x00cf9a000000ffff
 	.quad 0x00cf92000000ffff
 	.quad 0x00af9a000000ffff
+	.ifnb \extra
+	.quad \extra
+	.endif
 flat_gdt_ptr:
 	.word flat_gdt_ptr - flat_gdt_start - 1
 	.long LIN(flat_gdt_start)

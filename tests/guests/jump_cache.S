@@ -156,14 +156,4 @@ msg_ok_mode:	.asciz "ok mode\n"
 
 /* flat_gdt's segments, and 32-bit (0x20) and 16-bit (0x28) code based
  * at the ROM */
-	.p2align 3
-flat_gdt_start:
-	.quad 0
-	.quad 0x00cf9a000000ffff
-	.quad 0x00cf92000000ffff
-	.quad 0x00af9a000000ffff
-	.quad 0x00409a0f0000ffff
-	.quad 0x00009a0f0000ffff
-flat_gdt_ptr:
-	.word flat_gdt_ptr - flat_gdt_start - 1
-	.long LIN(flat_gdt_start)
+	flat_gdt 0x00409a0f0000ffff, 0x00009a0f0000ffff

@@ -25,7 +25,7 @@ _start:
 
 	/* ---- ss_base ---- */
 	movl $0, 0xff8			/* linear page 0 in the TLB */
-	mov $0x18, %ax
+	mov $0x20, %ax
 	mov %ax, %ss
 	mov $0x1000, %esp
 	mov $JUMPS, %edi
@@ -61,7 +61,7 @@ ret_base:
 3:
 	/* ---- ss_16bit ---- */
 	movl $0, 0x300f8		/* the page of 0x20000 + ESP in the TLB */
-	mov $0x20, %ax
+	mov $0x28, %ax
 	mov %ax, %ss
 	mov $0x00010100, %esp
 	mov $JUMPS, %edi
@@ -118,15 +118,6 @@ msg_fail_16:	.asciz "FAIL ss_16bit\n"
 
 	serial_routines
 
-/* flat_gdt's segments; a 32-bit stack based at 0x10000 (0x18) and a
- * 16-bit one based at 0x20000 (0x20), both with a 4 GiB limit */
-	.p2align 3
-flat_gdt_start:
-	.quad 0
-	.quad 0x00cf9a000000ffff
-	.quad 0x00cf92000000ffff
-	.quad 0x00cf92010000ffff
-	.quad 0x008f92020000ffff
-flat_gdt_ptr:
-	.word flat_gdt_ptr - flat_gdt_start - 1
-	.long LIN(flat_gdt_start)
+/* flat_gdt's segments; a 32-bit stack based at 0x10000 (0x20) and a
+ * 16-bit one based at 0x20000 (0x28), both with a 4 GiB limit */
+	flat_gdt 0x00cf92010000ffff, 0x008f92020000ffff
