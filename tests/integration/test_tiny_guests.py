@@ -112,6 +112,9 @@ GUESTS = {
     # the translator's inline stack accesses in 32-bit code honour SS's
     # base and B bit (tests/guests/stack32.S)
     "stack32": ("ok ss_base\nok ss_16bit\n", 69, True),
+    # two blocks chained into a loop, which the instruction budget stops
+    # at either's entry (tests/guests/chain_cycle.S)
+    "chain_cycle": ("ok chain cycle\n", 69, True),
     "pci_probe": ("00 8086:29c0\n01 1af4:1044\n1f 8086:2918\nbar0 mask ffff8000\n"
                   "caps 09 09 09 09 09 11\n", 43, False),
     "a20": ("a20 on at start: no wrap\nport 0x92 a20 off: wraps at 1 MiB\n"

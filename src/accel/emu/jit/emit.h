@@ -72,23 +72,37 @@ size_t jit_emit_bound(unsigned n);
  * the count. */
 void jit_emit_epilogue(struct jit_emit *e);
 struct jit_tlb_layout;
-/* A block's entry from C: saves registers, loads c, start, count 0 and
- * the TLB table for the CPL, then jumps to the body (bind the fixup
- * there). */
-jit_fixup jit_emit_entry(struct jit_emit *e, const struct jit_tlb_layout *tlb);
+/* A block's entry from C: saves registers, loads c, start, count 0, the
+ * TLB table for the CPL and the base of the page generations' table,
+ * then jumps to the body (bind the fixup there). */
+jit_fixup jit_emit_entry(struct jit_emit *e, const struct jit_tlb_layout *tlb,
+			 const uint32_t *gen_base);
 /* The same entry, emitted once, to any block's chain entry: called as
  * unsigned (*)(struct emu_cpu *c, uint64_t start, const uint8_t *chain_entry). */
-void jit_emit_enter_at(struct jit_emit *e, const struct jit_tlb_layout *tlb);
+void jit_emit_enter_at(struct jit_emit *e, const struct jit_tlb_layout *tlb,
+		       const uint32_t *gen_base);
+/* Where a block's ways back to C leave the guest RIP (rip), the RIP a
+ * chain exit is for (chain_rip) and the patch site it came from
+ * (chain_from, NULL: none). */
+struct jit_chain_fields {
+	int32_t rip, chain_rip, chain_from;
+};
+/* A block's way back to C from its chain entry's checks: c->rip = start,
+ * c->chain_from = NULL (the site that jumped here, if any, is patched
+ * already). */
+void jit_emit_entry_fail(struct jit_emit *e, const struct jit_chain_fields *f,
+			 const uint8_t *epilogue_rx);
 /*
- * A block's entry from a chained predecessor (start and count are set):
- * back to C if count >= budget or if *gen_ptr no longer equals gen (the
- * guest wrote to the block's page).
+ * A block's entry from a chained predecessor or the jump cache (start and
+ * count are set): to fail (jit_emit_entry_fail's code) if count >= budget
+ * or if *gen_ptr (in the table at the entry's gen_base) no longer equals
+ * gen (the guest wrote to the block's page).
  */
-void jit_emit_chain_entry(struct jit_emit *e, unsigned budget, const uint32_t *gen_ptr,
-			  uint32_t gen, const uint8_t *epilogue_rx);
-/* Back to C if start + rel > c->field (unsigned). */
+void jit_emit_chain_entry(struct jit_emit *e, unsigned budget, const uint32_t *gen_base,
+			  const uint32_t *gen_ptr, uint32_t gen, const uint8_t *fail_rx);
+/* To fail if start + rel > c->field (unsigned). */
 void jit_emit_exit_if_rip_above(struct jit_emit *e, int64_t rel, int32_t field,
-				const uint8_t *epilogue_rx);
+				const uint8_t *fail_rx);
 
 /* c->field = start + rel (a guest RIP). */
 void jit_emit_store_rip(struct jit_emit *e, int32_t field, int64_t rel);
@@ -111,21 +125,22 @@ void jit_emit_exit(struct jit_emit *e, unsigned count, int32_t chain_field,
 		   const uint8_t *epilogue_rx);
 /*
  * Leave after count more instructions for the block at start + rel:
- * start += rel, c->chain_field = the patch site (writable address),
- * c->rip_field = start; then a jump that goes back to C until
- * jit_patch_jump points it at the successor's chain entry.  Returns the
- * patch site.
+ * start += rel and a jump (the patch site, returned) that goes back to C
+ * until jit_patch_jump points it at the successor's chain entry.  Once
+ * patched, nothing else runs on the way.  data_len bytes after the jump
+ * are the caller's; the way back to C after them sets c->rip and
+ * c->chain_rip = start and c->chain_from = the site (writable address).
  */
 uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
-			     int32_t chain_field, int32_t rip_field,
+			     const struct jit_chain_fields *f, size_t data_len,
 			     const uint8_t *epilogue_rx);
 /*
  * The jump cache of indirect exits: entries of struct jit_jc_entry at jc,
  * indexed by jit_jc_slot(RIP, mask).  After count more instructions, if
  * the entry for c->rip_field holds that RIP with the vCPU's current
  * TLB generation, CPL and code size (and, outside 64-bit code, CS base),
- * go on at its chain entry (start = that RIP, c->chain_field = NULL);
- * else back to C.
+ * go on at its chain entry (start = that RIP); else back to C
+ * (c->chain_from = NULL).
  */
 /* A RIP's jump cache slot: its page number folded into its offset, so
  * that functions at one offset in different pages (aligned entry points)

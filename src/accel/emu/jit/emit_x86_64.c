@@ -6,8 +6,8 @@
  * instructions run, R14 the software TLB's table for the CPL (translated
  * code does not change the CPL: whatever does ends its block and returns
  * to C, and chains and the jump cache join only blocks entered at the
- * same CPL); all are callee-saved, so calls to the interpreter's
- * handlers keep them.  After the five pushes of the entry (R15 too) the
+ * same CPL), R15 the table of page generations; all are callee-saved, so calls to the interpreter's
+ * handlers keep them.  After the five pushes of the entry the
  * stack is 16-byte aligned for those calls.  RAX is scratch.
  */
 #include <string.h>
@@ -73,7 +73,8 @@ void jit_emit_epilogue(struct jit_emit *e)
 }
 
 /* Save the host's registers, load ours (RDI = c, RSI = start). */
-static void prologue(struct jit_emit *e, const struct jit_tlb_layout *tlb)
+static void prologue(struct jit_emit *e, const struct jit_tlb_layout *tlb,
+		     const uint32_t *gen_base)
 {
 	static const uint8_t code[] = {
 		0x53,              /* push rbx */
@@ -96,49 +97,60 @@ static void prologue(struct jit_emit *e, const struct jit_tlb_layout *tlb)
 	put1(e, (uint8_t)__builtin_ctz(tlb->entries * tlb->entry_size));
 	put(e, (const uint8_t[]){ 0x4c, 0x8d, 0xb4, 0x03 }, 4);  /* lea r14, [rbx+rax+tables] */
 	put4(e, (uint32_t)tlb->tables);
+	put(e, (const uint8_t[]){ 0x49, 0xbf }, 2);              /* mov r15, gen_base */
+	put8(e, (uint64_t)(uintptr_t)gen_base);
 }
 
-jit_fixup jit_emit_entry(struct jit_emit *e, const struct jit_tlb_layout *tlb)
+jit_fixup jit_emit_entry(struct jit_emit *e, const struct jit_tlb_layout *tlb,
+			 const uint32_t *gen_base)
 {
 	jit_fixup f;
 
-	prologue(e, tlb);
+	prologue(e, tlb, gen_base);
 	put1(e, 0xe9);                                           /* jmp rel32 (bound later) */
 	f = e->p;
 	put4(e, 0);
 	return e->overflow ? NULL : f;
 }
 
-void jit_emit_enter_at(struct jit_emit *e, const struct jit_tlb_layout *tlb)
+void jit_emit_enter_at(struct jit_emit *e, const struct jit_tlb_layout *tlb,
+		       const uint32_t *gen_base)
 {
-	prologue(e, tlb);
+	prologue(e, tlb, gen_base);
 	put(e, (const uint8_t[]){ 0xff, 0xe2 }, 2);              /* jmp rdx */
 }
 
-void jit_emit_chain_entry(struct jit_emit *e, unsigned budget, const uint32_t *gen_ptr,
-			  uint32_t gen, const uint8_t *epilogue_rx)
+void jit_emit_chain_entry(struct jit_emit *e, unsigned budget, const uint32_t *gen_base,
+			  const uint32_t *gen_ptr, uint32_t gen, const uint8_t *fail_rx)
 {
+	ptrdiff_t off = (const uint8_t *)gen_ptr - (const uint8_t *)gen_base;
+
 	put(e, (const uint8_t[]){ 0x41, 0x81, 0xfd }, 3);  /* cmp r13d, imm32 */
 	put4(e, budget);
-	put(e, (const uint8_t[]){ 0x0f, 0x83 }, 2);        /* jae epilogue */
-	put_rel32(e, epilogue_rx);
-	put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);        /* mov rax, gen_ptr */
-	put8(e, (uint64_t)(uintptr_t)gen_ptr);
-	put(e, (const uint8_t[]){ 0x81, 0x38 }, 2);        /* cmp dword [rax], gen */
+	put(e, (const uint8_t[]){ 0x0f, 0x83 }, 2);        /* jae fail */
+	put_rel32(e, fail_rx);
+	if (off >= 0 && off <= INT32_MAX) {
+		put(e, (const uint8_t[]){ 0x41, 0x81, 0xbf }, 3);  /* cmp dword [r15+off], gen */
+		put4(e, (uint32_t)off);
+	} else {
+		put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);        /* mov rax, gen_ptr */
+		put8(e, (uint64_t)(uintptr_t)gen_ptr);
+		put(e, (const uint8_t[]){ 0x81, 0x38 }, 2);        /* cmp dword [rax], gen */
+	}
 	put4(e, gen);
-	put(e, (const uint8_t[]){ 0x0f, 0x85 }, 2);        /* jne epilogue */
-	put_rel32(e, epilogue_rx);
+	put(e, (const uint8_t[]){ 0x0f, 0x85 }, 2);        /* jne fail */
+	put_rel32(e, fail_rx);
 }
 
 void jit_emit_exit_if_rip_above(struct jit_emit *e, int64_t rel, int32_t field,
-				const uint8_t *epilogue_rx)
+				const uint8_t *fail_rx)
 {
 	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
 	put4(e, (uint32_t)(int32_t)rel);
 	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x83 }, 3);        /* cmp rax, [rbx+field] */
 	put4(e, (uint32_t)field);
-	put(e, (const uint8_t[]){ 0x0f, 0x87 }, 2);              /* ja epilogue */
-	put_rel32(e, epilogue_rx);
+	put(e, (const uint8_t[]){ 0x0f, 0x87 }, 2);              /* ja fail */
+	put_rel32(e, fail_rx);
 }
 
 void jit_emit_store_rip(struct jit_emit *e, int32_t field, int64_t rel)
@@ -255,7 +267,7 @@ void jit_emit_exit(struct jit_emit *e, unsigned count, int32_t chain_field,
 }
 
 uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
-			     int32_t chain_field, int32_t rip_field,
+			     const struct jit_chain_fields *f, size_t data_len,
 			     const uint8_t *epilogue_rx)
 {
 	uint8_t *site;
@@ -263,17 +275,37 @@ uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 	add_count(e, count);
 	put(e, (const uint8_t[]){ 0x49, 0x81, 0xc4 }, 3);  /* add r12, rel */
 	put4(e, (uint32_t)(int32_t)rel);
-	put(e, (const uint8_t[]){ 0x4c, 0x89, 0xa3 }, 3);  /* mov [rbx+rip_field], r12 */
-	put4(e, (uint32_t)rip_field);
-	/* mov rax, site; mov [rbx+chain_field], rax: the site is 16 bytes on */
-	put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);
-	site = e->p + 8 + 7;
+	/* site: jmp over the data to the way back to C (until patched) */
+	site = e->p;
+	put1(e, 0xe9);
+	put4(e, (uint32_t)data_len);
+	if ((size_t)(e->end - e->p) < data_len) {
+		e->overflow = true;
+		return NULL;
+	}
+	memset(e->p, 0, data_len);
+	e->p += data_len;
+	put(e, (const uint8_t[]){ 0x4c, 0x89, 0xa3 }, 3);  /* mov [rbx+rip], r12 */
+	put4(e, (uint32_t)f->rip);
+	put(e, (const uint8_t[]){ 0x4c, 0x89, 0xa3 }, 3);  /* mov [rbx+chain_rip], r12 */
+	put4(e, (uint32_t)f->chain_rip);
+	put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);        /* mov rax, site */
 	put8(e, (uint64_t)(uintptr_t)site);
-	put(e, (const uint8_t[]){ 0x48, 0x89, 0x83 }, 3);
-	put4(e, (uint32_t)chain_field);
-	put1(e, 0xe9);                                     /* site: jmp epilogue */
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0x83 }, 3);  /* mov [rbx+chain_from], rax */
+	put4(e, (uint32_t)f->chain_from);
+	put1(e, 0xe9);                                     /* jmp epilogue */
 	put_rel32(e, epilogue_rx);
 	return e->overflow ? NULL : site;
+}
+
+void jit_emit_entry_fail(struct jit_emit *e, const struct jit_chain_fields *f,
+			 const uint8_t *epilogue_rx)
+{
+	put(e, (const uint8_t[]){ 0x4c, 0x89, 0xa3 }, 3);  /* mov [rbx+rip], r12 */
+	put4(e, (uint32_t)f->rip);
+	jit_emit_store_imm(e, f->chain_from, 8, 0);
+	put1(e, 0xe9);                                     /* jmp epilogue */
+	put_rel32(e, epilogue_rx);
 }
 
 /* ---- native operations: T0 is RAX, T1 is RDX ---- */
@@ -1016,7 +1048,6 @@ void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint3
 		miss[3] = branch(e, 0x85);
 	}
 	put(e, (const uint8_t[]){ 0x49, 0x89, 0xc4 }, 3);   /* mov r12, rax */
-	jit_emit_store_imm(e, f->chain_from, 8, 0);
 	put(e, (const uint8_t[]){ 0xff, 0x62, 0x18 }, 3);   /* jmp [rdx+24] */
 	for (int i = 0; i < 4; i++)
 		if (miss[i])

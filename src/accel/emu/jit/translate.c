@@ -294,7 +294,7 @@ static void flush(struct emu_cpu *c)
 		jit_emit_jc_lookup(&e, j->jc, JIT_JC_SIZE - 1, size, &fields, j->epilogue);
 	}
 	j->enter_at = (unsigned (*)(struct emu_cpu *, uint64_t, const uint8_t *))jit_emit_rx(&e);
-	jit_emit_enter_at(&e, &tlb);
+	jit_emit_enter_at(&e, &tlb, c->evm->page_gen);
 	j->cc.used = e.p - j->cc.rw;
 }
 
@@ -354,9 +354,13 @@ static bool chainable(const struct jit_tb *tb, int64_t rel)
 	return po >= 0 && po < 4096;
 }
 
+static const struct jit_chain_fields chain_fields = {
+	F(s.rip), F(jit_chain_rip), F(jit_chain_from)
+};
+
 /* Leave after count instructions: for a transfer to RIP (chain), the
- * static target rel if it can be patched in, else the jump cache (in
- * 64-bit code); else back to C. */
+ * static target rel if it can be patched in (which sets c->s.rip
+ * itself), else the jump cache (in 64-bit code); else back to C. */
 static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb *tb,
 		      unsigned count, bool chain, int64_t rel)
 {
@@ -370,21 +374,26 @@ static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb
 		jit_emit_exit(e, count, F(jit_chain_from), j->epilogue);
 		return;
 	}
-	site = jit_emit_chain_exit(e, count, rel, F(jit_chain_from), F(jit_chain_rip),
-				   j->epilogue);
+	site = jit_emit_chain_exit(e, count, rel, &chain_fields, CHAIN_DATA, j->epilogue);
 	/* The physical address and mode of the successor this site may
 	 * jump to, for the check before patching (data after the jump). */
 	if (site) {
 		uint64_t pa = (tb->pa & ~0xfffULL) + ((tb->pa & 0xfff) + rel);
 
-		if ((size_t)(e->end - e->p) < CHAIN_DATA)
-			e->overflow = true;
-		else {
-			memcpy(e->p, &pa, 8);
-			e->p[8] = tb->code_size;
-			e->p += CHAIN_DATA;
-		}
+		memcpy(site + 5, &pa, 8);
+		site[5 + 8] = tb->code_size;
 	}
+}
+
+/* Leave for the static target rel (a transfer, as emit_exit's chain),
+ * RIP set on the way: a patched chain exit skips that store, the way
+ * back to C from it or the successor's entry makes it. */
+static void emit_exit_to(struct emu_jit *j, struct jit_emit *e, const struct jit_tb *tb,
+			 unsigned count, int64_t rel)
+{
+	if (!chainable(tb, rel))
+		jit_emit_store_rip(e, F(s.rip), rel);
+	emit_exit(j, e, tb, count, true, rel);
 }
 
 /* ---- native code for the commonest forms ---- */
@@ -1900,15 +1909,17 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	int64_t off = 0, next;
 	struct jit_emit e;
 	jit_fixup body;
-	const uint8_t *entry;
+	const uint8_t *entry, *entry_fail;
 
 	jit_emit_init(&e, j->cc.rw + j->cc.used, j->cc.rw + j->cc.size, j->cc.rx - j->cc.rw);
 	entry = jit_emit_rx(&e);
-	body = jit_emit_entry(&e, &tlb);
+	body = jit_emit_entry(&e, &tlb, c->evm->page_gen);
+	entry_fail = jit_emit_rx(&e);
+	jit_emit_entry_fail(&e, &chain_fields, j->epilogue);
 	tb->chain_entry = jit_emit_rx(&e);
-	jit_emit_chain_entry(&e, JIT_BUDGET, tb->gen_ptr, tb->gen, j->epilogue);
+	jit_emit_chain_entry(&e, JIT_BUDGET, c->evm->page_gen, tb->gen_ptr, tb->gen, entry_fail);
 	if (tb->code_size != 8)
-		jit_emit_exit_if_rip_above(&e, tb->end_off, F(jit_rip_limit), j->epilogue);
+		jit_emit_exit_if_rip_above(&e, tb->end_off, F(jit_rip_limit), entry_fail);
 	jit_emit_bind(&e, body);
 	for (i = 0; i < tb->n; i++) {
 		const struct insn *in = &tb->in[i];
@@ -2105,8 +2116,9 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 next_insn:
 		if (i + 1 == tb->n) {
 			if (rip_stale)
-				jit_emit_store_rip(&e, F(s.rip), next);
-			emit_exit(j, &e, tb, i + 1, true, next);
+				emit_exit_to(j, &e, tb, i + 1, next);
+			else
+				emit_exit(j, &e, tb, i + 1, true, next);
 		}
 		off = next;
 	}
@@ -2163,8 +2175,7 @@ next_insn:
 			slow = jit_emit_branch_rip_ge(&e, t->rel, F(jit_rip_limit));
 		else if (!chainable(tb, t->rel))
 			slow = emit_target_check(&e, tb, t->rel);
-		jit_emit_store_rip(&e, F(s.rip), t->rel);
-		emit_exit(j, &e, tb, t->count, true, t->rel);
+		emit_exit_to(j, &e, tb, t->count, t->rel);
 		if (slow) {
 			jit_emit_bind(&e, slow);
 			jit_emit_store_rip(&e, F(insn_rip), t->off);
