@@ -929,13 +929,17 @@ static void emit_shift(struct jit_emit *e, const struct nat *n, struct flag_stat
 	fs->eager = false;
 }
 
-/* Before INC or DEC: CF survives in cc_carry, computed from the record
- * before theirs replaces it (as emu_flags_arith does).  It may call C. */
+/* Before INC or DEC (first in their code): CF survives in cc_carry,
+ * computed from the record before theirs replaces it (as
+ * emu_flags_arith does), or taken from the host's flags where the
+ * instruction before left the guest's there.  It may call C. */
 static void emit_keep_cf(struct jit_emit *e, const struct flag_state *fs)
 {
 	jit_fixup keep;
 
-	if (fs->op == CC_LOGIC) {
+	if (fs->host_prev == HOST_ALL) {
+		jit_emit_store_cf(e, F(cc_carry));
+	} else if (fs->op == CC_LOGIC) {
 		jit_emit_store_imm(e, F(cc_carry), 8, 0);
 	} else if (fs->op == CC_SUB || fs->op == CC_ADD || fs->op == CC_ADC ||
 		   fs->op == CC_SBB) {
