@@ -115,6 +115,9 @@ GUESTS = {
     # two blocks chained into a loop, which the instruction budget stops
     # at either's entry (tests/guests/chain_cycle.S)
     "chain_cycle": ("ok chain cycle\n", 69, True),
+    # a segment's type, checked once per block in 32-bit code, is checked
+    # again after its first check failed (tests/guests/seg_checks.S)
+    "seg_checks": ("ok read-only es\nok expand-down fs\n", 69, True),
     "pci_probe": ("00 8086:29c0\n01 1af4:1044\n1f 8086:2918\nbar0 mask ffff8000\n"
                   "caps 09 09 09 09 09 11\n", 43, False),
     "a20": ("a20 on at start: no wrap\nport 0x92 a20 off: wraps at 1 MiB\n"
@@ -258,6 +261,11 @@ QEMU_WRONG = {
     "paging2": (["pae_pdpte_reserved_bit_gp", "rsvd_error_code_has_p", "rsvd_1g_page_leaves_accessed_clear",
                  "global_survives_cr3"], 61),
     "debug": (sorted(QEMU_WRONG_DEBUG_CHECKS), 61),
+    # QEMU's TCG checks neither a data segment's write permission nor an
+    # expand-down segment's limit on memory accesses in protected mode
+    # (SDM 5.3, 5.5): no #GP for a write through a read-only segment or a
+    # read below an expand-down one's limit.
+    "seg_checks": (["read-only es", "expand-down fs"], 71),
 }
 # KVM-PVM emulates real mode with KVM's instruction emulator, which lacks
 # the BCD and x87 forms these use (VT-x and AMD-V hosts run them natively).

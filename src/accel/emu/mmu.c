@@ -589,9 +589,17 @@ uint64_t emu_linear(struct emu_cpu *c, int seg, uint64_t off, unsigned size, boo
 		if (write && sg->s && (sg->type & 0xa) != 0x2)
 			emu_raise(c, seg == SEG_SS ? EXC_SS : EXC_GP, 0, true);
 	}
-	/* Expand-up data and code segments: offset + size - 1 within limit. */
-	if (!(sg->s && (sg->type & 0xc) == 0x4) && off + size - 1 > sg->limit)
+	if (sg->s && (sg->type & 0xc) == 0x4) {
+		/* expand-down data: above the limit, up to 4 GiB - 1 with B
+		 * set, else 64 KiB - 1 */
+		uint64_t top = sg->db ? 0xffffffffULL : 0xffffULL;
+
+		if (off <= sg->limit || off + size - 1 > top)
+			emu_raise(c, seg == SEG_SS ? EXC_SS : EXC_GP, 0, true);
+	} else if (off + size - 1 > sg->limit) {
+		/* expand-up data and code: offset + size - 1 within limit */
 		emu_raise(c, seg == SEG_SS ? EXC_SS : EXC_GP, 0, true);
+	}
 	return (sg->base + off) & 0xffffffffULL;
 }
 

@@ -242,11 +242,16 @@ struct jit_seg_layout {
  * address of size bytes there in the segment, adsize (2 or 4) giving the
  * wrap.  Only a usable, expand-up, writable data segment (type 2 or 3, S
  * set) with the whole access within its limit is handled; otherwise a
- * branch in fail[0..2] is taken (the caller's slow path, where the
- * interpreter raises what it must).  Clobbers T1 and RCX.
+ * branch in fail[0..1] is taken (the caller's slow path, where the
+ * interpreter raises what it must): fail[0] for the type and usability
+ * (checked only if not usable_known: the caller knows them checked
+ * already), fail[1] for the limit.  Clobbers T1 and RCX.
  */
 void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,
-			 unsigned adsize, unsigned size, jit_fixup fail[3]);
+			 unsigned adsize, unsigned size, bool usable_known, jit_fixup fail[2]);
+/* Branch unless the segment is usable, expand-up, writable data (the
+ * check of jit_emit_seg_linear's fail[0]).  Clobbers T1. */
+jit_fixup jit_emit_seg_usable(struct jit_emit *e, const struct jit_seg_layout *seg);
 /* Where the software TLB's tags (struct tlb_fast) live in the vCPU. */
 struct jit_tlb_layout {
 	int32_t tables;       /* field: the supervisor table, the user one after it */

@@ -559,6 +559,10 @@ void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t 
 		put4(e, (uint32_t)(int32_t)rip_rel);
 	} else if (base_field >= 0) {
 		rbx_mem(e, true, 0x8b, 0, base_field);              /* mov rax, [rbx+base] */
+	} else if (index_field < 0) {                           /* an absolute address */
+		put(e, (const uint8_t[]){ 0x48, 0xc7, 0xc0 }, 3);   /* mov rax, disp */
+		put4(e, (uint32_t)disp);
+		disp = 0;
 	} else {
 		put(e, (const uint8_t[]){ 0x31, 0xc0 }, 2);         /* xor eax, eax */
 	}
@@ -575,13 +579,10 @@ void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t 
 		rbx_mem(e, true, 0x03, 0, seg_base_field);          /* add rax, [rbx+seg] */
 }
 
-void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,
-			 unsigned adsize, unsigned size, jit_fixup fail[3])
+jit_fixup jit_emit_seg_usable(struct jit_emit *e, const struct jit_seg_layout *seg)
 {
-	if (adsize == 4)
-		put(e, (const uint8_t[]){ 0x89, 0xc0 }, 2);        /* mov eax, eax */
-	else
-		put(e, (const uint8_t[]){ 0x0f, 0xb7, 0xc0 }, 3);  /* movzx eax, ax */
+	jit_fixup f;
+
 	/* type 2 or 3 with S set */
 	put1(e, 0x0f);
 	rbx_mem(e, false, 0xb7, 2, seg->type_s);                /* movzx edx, word [..] */
@@ -589,15 +590,25 @@ void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,
 	put4(e, 0xfffe);
 	put(e, (const uint8_t[]){ 0x81, 0xfa }, 2);              /* cmp edx, 0x0102 */
 	put4(e, 0x0102);
-	fail[0] = branch(e, 0x85);
+	f = branch(e, 0x85);
 	rbx_mem(e, false, 0x80, 7, seg->unusable);              /* cmp byte [..], 0 */
 	put1(e, 0);
-	fail[1] = branch(e, 0x85);
+	return jit_fixup_join(f, branch(e, 0x85));
+}
+
+void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,
+			 unsigned adsize, unsigned size, bool usable_known, jit_fixup fail[2])
+{
+	if (adsize == 4)
+		put(e, (const uint8_t[]){ 0x89, 0xc0 }, 2);        /* mov eax, eax */
+	else
+		put(e, (const uint8_t[]){ 0x0f, 0xb7, 0xc0 }, 3);  /* movzx eax, ax */
+	fail[0] = usable_known ? NULL : jit_emit_seg_usable(e, seg);
 	/* offset + size - 1 <= limit (64-bit sum: no wrap) */
 	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x50, (uint8_t)(size - 1) }, 4);  /* lea rdx, [rax+size-1] */
 	rbx_mem(e, false, 0x8b, 1, seg->limit);                 /* mov ecx, [..] */
 	put(e, (const uint8_t[]){ 0x48, 0x39, 0xca }, 3);        /* cmp rdx, rcx */
-	fail[2] = branch(e, 0x87);                               /* ja */
+	fail[1] = branch(e, 0x87);                               /* ja */
 	rbx_mem(e, true, 0x03, 0, seg->base);                   /* add rax, [..] */
 	put(e, (const uint8_t[]){ 0x89, 0xc0 }, 2);              /* mov eax, eax */
 }

@@ -1392,6 +1392,38 @@ static struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
 	(F(s.seg) + (sreg) * (int32_t)sizeof(struct segment) + \
 	 (int32_t)offsetof(struct segment, member))
 
+static struct jit_seg_layout seg_layout(int seg)
+{
+	return (struct jit_seg_layout){
+		seg_field(seg, base), seg_field(seg, limit), seg_field(seg, type),
+		seg_field(seg, unusable),
+	};
+}
+
+/*
+ * Outside 64-bit code: the segments (bit SEG_CHECK_SS_B: SS's B bit, for
+ * the 32-bit stack) whose type and usability the block's code has checked
+ * on every way to this point (done), and those the instruction being
+ * emitted checks first (added).  Nothing a block runs loads a segment, so
+ * later accesses check only their limits; an instruction's slow path,
+ * where its handler ran whether they passed or not, checks the added ones
+ * again before going back into the block.
+ */
+#define SEG_CHECK_SS_B (1u << NUM_SEGS)
+struct seg_checks {
+	uint8_t done, added;
+};
+
+/* Whether seg's check (one of SEG_*, or SEG_CHECK_SS_B) is to be emitted
+ * here: not if done already. */
+static bool seg_check_needed(struct seg_checks *sc, unsigned bit)
+{
+	if (sc->done & bit)
+		return false;
+	sc->added |= bit;
+	return true;
+}
+
 _Static_assert(offsetof(struct segment, s) == offsetof(struct segment, type) + 1,
 	       "the emitter reads the type and S as one word");
 _Static_assert(sizeof(struct tlb_fast) == 32, "the emitter indexes the TLB by shifts");
@@ -1410,6 +1442,8 @@ struct slow_stub {
 	jit_fixup f3;              /* a third way there, or NULL */
 	struct flag_state fs;      /* the host flags to rebuild before going
 				    * back (fs.host), as the fast path left them */
+	uint8_t recheck;           /* segment checks the fast path added
+				    * (struct seg_checks) */
 };
 
 /* T0 = the direct target rel; a branch taken if it is not canonical. */
@@ -1434,7 +1468,7 @@ static bool direct_jump_out(const struct jit_tb *tb, const struct insn *in)
  * of align_mask set (#GP), a TLB miss. */
 static jit_fixup emit_operand_host(struct jit_emit *e, const struct jit_tlb_layout *l,
 				   const struct insn *in, int64_t end, unsigned size,
-				   bool write, uint8_t align_mask)
+				   bool write, uint8_t align_mask, struct seg_checks *sc)
 {
 	int seg = insn_seg(in);
 	jit_fixup fail[4];
@@ -1445,12 +1479,11 @@ static jit_fixup emit_operand_host(struct jit_emit *e, const struct jit_tlb_layo
 		    in->scale, in->disp,
 		    seg >= SEG_FS && in->adsize == 8 ? seg_field(seg, base) : -1);
 	if (in->adsize != 8) {  /* 16- and 32-bit code */
-		const struct jit_seg_layout sl = {
-			seg_field(seg, base), seg_field(seg, limit), seg_field(seg, type),
-			seg_field(seg, unusable),
-		};
-		jit_emit_seg_linear(e, &sl, in->adsize, size, fail);
-		nf = 3;
+		const struct jit_seg_layout sl = seg_layout(seg);
+
+		jit_emit_seg_linear(e, &sl, in->adsize, size, !seg_check_needed(sc, 1u << seg),
+				    fail);
+		nf = 2;
 	}
 	if (align_mask)
 		fail[nf++] = jit_emit_branch_t0_bits(e, align_mask);
@@ -1551,7 +1584,8 @@ static unsigned stack_width(const struct jit_tb *tb)
 
 static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 			  const struct jit_tlb_layout *l, enum mem_kind k,
-			  const struct insn *in, int64_t end, struct flag_state *fs)
+			  const struct insn *in, int64_t end, struct flag_state *fs,
+			  struct seg_checks *sc)
 {
 	bool stack = k == MEM_PUSH || k == MEM_POP || k == MEM_CALL || k == MEM_RET;
 	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET || k == MEM_NATIVE ||
@@ -1573,22 +1607,21 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 		jit_fixup fail[4];
 		unsigned nf = 0;
 
-		if (s == 4)     /* 32-bit code: SS.B set (ESP, not SP) */
+		/* 32-bit code: SS.B set (ESP, not SP) */
+		if (s == 4 && seg_check_needed(sc, SEG_CHECK_SS_B))
 			fail[nf++] = jit_emit_branch_byte_clear(e, seg_field(SEG_SS, db));
 		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0,
 			    k == MEM_PUSH || k == MEM_CALL ? -(int32_t)s : 0, -1);
 		if (s == 4) {   /* ESP, wrapped, in SS */
-			const struct jit_seg_layout sl = {
-				seg_field(SEG_SS, base), seg_field(SEG_SS, limit),
-				seg_field(SEG_SS, type), seg_field(SEG_SS, unusable),
-			};
+			const struct jit_seg_layout sl = seg_layout(SEG_SS);
 
-			jit_emit_seg_linear(e, &sl, 4, 4, fail + nf);
-			nf += 3;
+			jit_emit_seg_linear(e, &sl, 4, 4, !seg_check_needed(sc, 1u << SEG_SS),
+					    fail + nf);
+			nf += 2;
 		}
 		slow = jit_emit_tlb_host(e, l, s, !read, fail, nf);
 	} else {
-		slow = emit_operand_host(e, l, in, end, s, !read, 0);
+		slow = emit_operand_host(e, l, in, end, s, !read, 0, sc);
 	}
 	switch (k) {
 	case MEM_LOAD:
@@ -1805,7 +1838,7 @@ static void xmm_from_rm(struct jit_emit *e, const struct insn *in, unsigned x)
  * form) leads to its handler. */
 static jit_fixup emit_sse(struct jit_emit *e, const struct jit_tlb_layout *l,
 			  const struct insn *in, int64_t end, const struct sse *x,
-			  struct flag_state *fs)
+			  struct flag_state *fs, struct seg_checks *sc)
 {
 	bool write = x->kind == SSE_STORE || (x->kind == SSE_FROM_XMM && in->has_mem);
 	uint8_t align = in->has_mem && x->aligned ? 15 : 0;
@@ -1813,7 +1846,7 @@ static jit_fixup emit_sse(struct jit_emit *e, const struct jit_tlb_layout *l,
 	int imm = x->imm ? (int)(uint8_t)in->imm : -1;
 
 	if (in->has_mem)
-		slow = emit_operand_host(e, l, in, end, x->size, write, align);
+		slow = emit_operand_host(e, l, in, end, x->size, write, align, sc);
 	switch (x->kind) {
 	case SSE_OP:
 		xmm_from_rm(e, in, 1);
@@ -1906,6 +1939,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	struct jit_tlb_layout tlb = tlb_layout(c);
 	unsigned nslow = 0;
 	struct flag_state fs = { CC_EAGER, 0, HOST_NONE, HOST_NONE, false };
+	struct seg_checks sc = { 0, 0 };
 	unsigned ns = 0, nt = 0, i;
 	bool rip_stale = false;  /* c->s.rip not stored since native code */
 	bool sse_checked = false;  /* CR0/CR4 looked at for native SSE */
@@ -1949,7 +1983,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			} else if (leave && mk == MEM_CALL) {  /* #GP before the push */
 				f2 = emit_target_check(&e, tb, end + (int64_t)in->imm);
 			}
-			f = emit_mem(&e, tb, &tlb, mk, in, end, &fs);
+			f = emit_mem(&e, tb, &tlb, mk, in, end, &fs, &sc);
 
 			if (mk == MEM_RET) {
 				/* as the handlers: #GP for a non-canonical
@@ -1972,7 +2006,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
 			}
 			slows[nslow++] = (struct slow_stub){ f, f2, leave, jit_emit_label(&e), in, off,
-							     end, i + 1, NULL, fs };
+							     end, i + 1, NULL, fs, sc.added };
 			if (leave)
 				break;
 			rip_stale = true;
@@ -1988,7 +2022,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 			emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
 			slows[nslow++] = (struct slow_stub){ f, NULL, true, jit_emit_label(&e), in, off, end,
-							     i + 1, NULL, { .op = CC_EAGER } };
+							     i + 1, NULL, { .op = CC_EAGER }, 0 };
 			break;
 		}
 		if (pick_lea(in)) {
@@ -2037,7 +2071,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 			emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
 			slows[nslow++] = (struct slow_stub){ f, NULL, true, jit_emit_label(&e), in, off, end,
-							     i + 1, NULL, { .op = CC_EAGER } };
+							     i + 1, NULL, { .op = CC_EAGER }, 0 };
 			break;
 		}
 		if (is_jcc(in) && in->fast && in->opsize == tb->code_size &&
@@ -2060,10 +2094,11 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				checks[1] = jit_emit_branch_bits(&e, F(s.cr4), CR4_OSFXSR, true);
 				sse_checked = true;
 			}
-			jit_fixup f = emit_sse(&e, &tlb, in, end, &sse, &fs);
+			jit_fixup f = emit_sse(&e, &tlb, in, end, &sse, &fs, &sc);
 			if (f || checks[0])
 				slows[nslow++] = (struct slow_stub){ f, checks[0], false, jit_emit_label(&e), in,
-								     off, end, i + 1, checks[1], fs };
+								     off, end, i + 1, checks[1], fs,
+								     sc.added };
 			rip_stale = true;
 			goto next_insn;
 		}
@@ -2118,6 +2153,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, true, rel };
 		}
 next_insn:
+		sc.done |= sc.added;
+		sc.added = 0;
 		if (i + 1 == tb->n) {
 			if (rip_stale)
 				emit_exit_to(j, &e, tb, i + 1, next);
@@ -2155,6 +2192,15 @@ next_insn:
 		}
 		gone = jit_emit_branch_ptr_null(&e, F(blk));
 		down = jit_emit_branch_byte_set(&e, F(shutdown));
+		for (int seg = 0; seg < NUM_SEGS; seg++) {
+			if (t->recheck & 1u << seg) {
+				const struct jit_seg_layout sl = seg_layout(seg);
+
+				gone = jit_fixup_join(gone, jit_emit_seg_usable(&e, &sl));
+			}
+		}
+		if (t->recheck & SEG_CHECK_SS_B)
+			gone = jit_fixup_join(gone, jit_emit_branch_byte_clear(&e, seg_field(SEG_SS, db)));
 		if (t->fs.host != HOST_NONE) {
 			/* the handler's record, in the host's flags */
 			struct flag_state rebuild = t->fs;
