@@ -69,7 +69,7 @@ static void decode_now(struct emu_cpu *c, struct insn *in)
 }
 
 /* After these the next bytes are rarely the next instruction. */
-static bool ends_block(const struct insn *in)
+bool emu_ends_block(const struct insn *in)
 {
 	switch (in->op) {
 	case 0x9a: case 0xc2: case 0xc3: case 0xca: case 0xcb:
@@ -118,7 +118,7 @@ static void extend_block(struct emu_cpu *c, struct dblock *b)
 	if (!page)
 		return;
 	while (b->n < BLOCK_MAX && off < 4096) {
-		if (ends_block(&b->in[b->n - 1]) && !fold_jump(c, &b->in[b->n - 1], &off))
+		if (emu_ends_block(&b->in[b->n - 1]) && !fold_jump(c, &b->in[b->n - 1], &off))
 			break;
 		unsigned avail = 4096 - off < 15 ? 4096 - off : 15;
 		struct insn *in = &b->in[b->n];

@@ -340,6 +340,9 @@ void emu_mov_dr(struct emu_cpu *c, const struct insn *in, bool to_dr);
 void emu_tlb_flush(struct emu_cpu *c, bool global_too);
 void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin);
 uint64_t emu_translate(struct emu_cpu *c, uint64_t lin, enum access acc, bool user);
+/* The physical address code at lin would be fetched from now; false
+ * (and no fault raised) if it cannot be fetched. */
+bool emu_probe_code(struct emu_cpu *c, uint64_t lin, uint64_t *pa);
 uint64_t emu_read_lin(struct emu_cpu *c, uint64_t lin, unsigned size, bool user);
 void emu_write_lin(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t val, bool user);
 uint64_t emu_linear(struct emu_cpu *c, int seg, uint64_t off, unsigned size, bool write);
@@ -376,6 +379,9 @@ int emu_decode(struct emu_cpu *c, const uint8_t *bytes, unsigned avail, struct i
 uint64_t emu_effective_address(struct emu_cpu *c, const struct insn *in);
 
 /* decode_cache.c */
+/* Whether a block of the decode cache ends after in (a transfer of
+ * control, or a change the run loop must see). */
+bool emu_ends_block(const struct insn *in);
 const struct insn *emu_decode_cached(struct emu_cpu *c);
 struct dblock *emu_dcache_alloc(void);
 

@@ -505,6 +505,11 @@ uint64_t emu_translate(struct emu_cpu *c, uint64_t lin, enum access acc, bool us
 	return pa;
 }
 
+bool emu_probe_code(struct emu_cpu *c, uint64_t lin, uint64_t *pa)
+{
+	return translate(c, lin, ACC_EXEC, emu_user(c), false, pa);
+}
+
 /* ---- linear accesses ---- */
 
 uint64_t emu_read_lin(struct emu_cpu *c, uint64_t lin, unsigned size, bool user)

@@ -37,8 +37,14 @@ struct jit_tb {
 				    * before it in its tb_index slot, or 0 */
 	unsigned (*entry)(struct emu_cpu *c, uint64_t start_rip);
 	const uint8_t *chain_entry;  /* executable address */
+	/* The last instruction spans into the next page: that page's
+	 * physical address and generation when it was decoded (JIT_NO_CROSS:
+	 * none does) */
+	uint64_t cross_pa;
+	uint32_t cross_gen;
 	struct insn in[BLOCK_MAX];
 };
+#define JIT_NO_CROSS (~0ULL)
 
 /* Jump cache entries (a power of two). */
 #define JIT_JC_SIZE 32768

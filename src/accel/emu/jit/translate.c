@@ -1930,6 +1930,8 @@ struct taken_stub {
 	const struct insn *in;
 };
 
+static void emu_jit_cross(struct emu_cpu *c, const struct jit_tb *tb);
+
 /* Emit tb's code; false if the cache had no room. */
 static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 {
@@ -1969,6 +1971,33 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		next = emu_walk_next(in, end);  /* relative: the fold's offset */
 		fs.host_prev = fs.host;
 		fs.host = HOST_NONE;
+		if (i + 1 == tb->n && tb->cross_pa != JIT_NO_CROSS) {
+			/* spans into the next page (add_crossing): RIP goes
+			 * on past it unless the interpreter took over, a
+			 * write hit code, a device shut down, or it jumped */
+			bool direct = static_target(tb, in);
+
+			jit_emit_store_rip(&e, F(insn_rip), off);
+			jit_emit_store_rip(&e, F(s.rip), end);
+			rip_stale = false;
+			jit_emit_call(&e, (const void *)emu_jit_cross, tb);
+			if (!in->fast && !continues_after(in)) {
+				jit_emit_exit(&e, i + 1, F(jit_chain_from), j->epilogue);
+				break;
+			}
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_ptr_null(&e, F(blk)), i + 1, false, 0 };
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_byte_set(&e, F(shutdown)), i + 1, false, 0 };
+			stubs[ns++] = (struct exit_stub){
+				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, true,
+				direct ? end + (int64_t)in->imm : NOT_IN_PAGE };
+			if (in->op == 0x9d)  /* TF or RF set: debug.c steps */
+				stubs[ns++] = (struct exit_stub){
+					jit_emit_branch_byte_set(&e, F(debug_active)), i + 1,
+					false, 0 };
+			goto next_insn;
+		}
 		if ((mk = pick_mem(tb, in)) != MEM_NONE) {
 			bool leave = mk == MEM_RET || mk == MEM_JMP || (mk == MEM_CALL && !in->folded);
 			bool indirect = in->op == 0xff;
@@ -2242,9 +2271,72 @@ next_insn:
 	return true;
 }
 
+/*
+ * The decode cache ends a block before an instruction that spans into
+ * the next page (its bytes there are another page's); the translator
+ * takes it as the block's last, run by emu_jit_cross, rather than leave
+ * the block for C to decode it each time.  Only if the block falls
+ * through to it and the next page can be fetched now; that page is
+ * marked as code first, so that a write to it from now on changes its
+ * generation.
+ */
+static void add_crossing(struct emu_cpu *c, struct jit_tb *tb)
+{
+	struct emu_vm *evm = c->evm;
+	const struct insn *last = &tb->in[tb->n - 1];
+	unsigned page_off = (unsigned)(tb->pa & 0xfff) + tb->end_off;
+	uint64_t rip = c->insn_rip + tb->end_off, lin, pa2;
+	uint8_t bytes[15];
+	struct insn in;
+	uint32_t gen2;
+
+	if (tb->n >= BLOCK_MAX || page_off >= 4096 || 4096 - page_off >= sizeof(bytes) ||
+	    last->folded || emu_ends_block(last) || (may_branch(last) && !is_jcc(last)) ||
+	    !(last->fast || continues_after(last)))
+		return;
+	lin = tb->code_size == 8 ? rip : (c->s.seg[SEG_CS].base + rip) & 0xffffffffULL;
+	if (!emu_probe_code(c, (lin | 0xfff) + 1, &pa2) || (pa2 >> 12) >= evm->npages)
+		return;
+	__atomic_or_fetch(&evm->code_page[pa2 >> 12], EMU_PAGE_CODE, __ATOMIC_ACQ_REL);
+	gen2 = __atomic_load_n(&evm->page_gen[pa2 >> 12], __ATOMIC_ACQUIRE);
+	if (emu_peek_code(c, rip, bytes, sizeof(bytes)) != sizeof(bytes) ||
+	    emu_decode(c, bytes, sizeof(bytes), &in) || in.len <= 4096 - page_off)
+		return;
+	tb->in[tb->n++] = in;
+	tb->last_off = tb->end_off;
+	tb->end_off += in.len;
+	tb->cross_pa = pa2 & ~0xfffULL;
+	tb->cross_gen = gen2;
+}
+
+/* Translated code's call for a block's last instruction that spans two
+ * pages (add_crossing): its handler if the next page is still the one
+ * it was decoded from, with the same bytes; else the interpreter
+ * decodes it afresh and runs it, and c->blk = NULL ends the block. */
+static void emu_jit_cross(struct emu_cpu *c, const struct jit_tb *tb)
+{
+	const struct insn *in = &tb->in[tb->n - 1];
+	uint64_t lin = tb->code_size == 8 ? c->insn_rip
+					  : (c->s.seg[SEG_CS].base + c->insn_rip) & 0xffffffffULL;
+	uint64_t pa2;
+
+	if (emu_probe_code(c, (lin | 0xfff) + 1, &pa2) && (pa2 & ~0xfffULL) == tb->cross_pa &&
+	    __atomic_load_n(&c->evm->page_gen[pa2 >> 12], __ATOMIC_ACQUIRE) == tb->cross_gen) {
+		if (in->fast)
+			emu_fast_handlers[in->fast](c, in);
+		else
+			emu_exec_general(c, in);
+		return;
+	}
+	c->s.rip = c->insn_rip;
+	c->blk = NULL;
+	emu_step(c);
+	c->blk = NULL;
+}
+
 /* The block's metadata: its instructions up to the first without a fast
- * handler that ends it, and their extent for the entry checks outside
- * 64-bit code. */
+ * handler that ends it (or one more that spans into the next page), and
+ * their extent for the entry checks outside 64-bit code. */
 static void describe(struct emu_cpu *c, struct jit_tb *tb, const struct dblock *b)
 {
 	unsigned i, off = 0;
@@ -2253,6 +2345,7 @@ static void describe(struct emu_cpu *c, struct jit_tb *tb, const struct dblock *
 	tb->gen = b->gen;
 	tb->gen_ptr = &c->evm->page_gen[b->pa >> 12];
 	tb->code_size = b->code_size;
+	tb->cross_pa = JIT_NO_CROSS;
 	for (i = 0; i < b->n; i++) {
 		tb->in[i] = b->in[i];
 		tb->last_off = off;
@@ -2264,6 +2357,8 @@ static void describe(struct emu_cpu *c, struct jit_tb *tb, const struct dblock *
 	}
 	tb->n = i;
 	tb->end_off = off;
+	if (i == b->n)
+		add_crossing(c, tb);
 }
 
 static uint64_t now_ns(void)
