@@ -201,6 +201,10 @@ void jit_emit_load_imm(struct jit_emit *e, enum jit_tmp t, uint64_t imm);
 void jit_emit_store_imm(struct jit_emit *e, int32_t field, unsigned size, int32_t imm);
 /* T0 = T0 op T1 of size bytes. */
 void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size);
+/* T0 = T0 op imm of size bytes, as the x86 instruction with an
+ * immediate: imm's low size bytes (for 8 bytes, imm must be a
+ * sign-extended 32-bit value). */
+void jit_emit_alu_imm(struct jit_emit *e, enum jit_alu op, unsigned size, uint64_t imm);
 /* T0 += 1 or -= 1 (the host's CF kept). */
 void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size);
 /* The host's CF = bit 0 of c->field. */

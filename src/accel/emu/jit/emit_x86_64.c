@@ -476,6 +476,36 @@ void jit_emit_alu(struct jit_emit *e, enum jit_alu op, unsigned size)
 	e->mirror_at = e->p;
 }
 
+void jit_emit_alu_imm(struct jit_emit *e, enum jit_alu op, unsigned size, uint64_t imm)
+{
+	static const uint8_t group1[] = {  /* ModRM.reg of 80/81/83 */
+		[JIT_ADD] = 0, [JIT_OR] = 1, [JIT_ADC] = 2, [JIT_SBB] = 3, [JIT_AND] = 4,
+		[JIT_SUB] = 5, [JIT_XOR] = 6, [JIT_CMP] = 7,
+	};
+	bool imm8 = size > 1 && (int64_t)(int8_t)imm == (size == 2 ? (int64_t)(int16_t)imm
+								 : size == 4 ? (int64_t)(int32_t)imm
+									     : (int64_t)imm);
+
+	mirror_begin(e);
+	size_prefix(e, size);
+	if (op == JIT_TEST) {                    /* test al/ax/eax/rax, imm */
+		put(e, (const uint8_t[]){ size == 1 ? 0xf6 : 0xf7, 0xc0 }, 2);
+		imm8 = false;
+	} else {                                 /* op al/ax/eax/rax, imm */
+		put(e, (const uint8_t[]){ size == 1 ? 0x80 : imm8 ? 0x83 : 0x81,
+					  (uint8_t)(0xc0 | group1[op] << 3) }, 2);
+	}
+	if (size == 1 || imm8)
+		put1(e, (uint8_t)imm);
+	else if (size == 2)
+		put(e, (const uint8_t[]){ (uint8_t)imm, (uint8_t)(imm >> 8) }, 2);
+	else
+		put4(e, (uint32_t)imm);
+	if (op != JIT_CMP && op != JIT_TEST)
+		mirror_forget(e, JIT_T0, 0, 0);  /* T1 stays */
+	e->mirror_at = e->p;
+}
+
 void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size)
 {
 	mirror_begin(e);

@@ -1107,14 +1107,26 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		fs->op = CC_SZP;    /* the size stays the earlier record's */
 		fs->eager = false;
 		return;
-	case NAT_ALU:
+	case NAT_ALU: {
+		/* an immediate goes into the host instruction, and into the
+		 * record as one (zero-extended from its size) */
+		bool imm = n->src == ~0u && pre != PRE_SRC &&
+			   (n->flags_dead || n->cc == CC_LOGIC ||
+			    n->imm == (uint64_t)(int64_t)(int32_t)n->imm) &&
+			   (s < 8 || n->imm == (uint64_t)(int64_t)(int32_t)n->imm);
+
 		if (n->carry_in) {  /* the carry goes into the record too */
 			emit_guest_cf(e, fs, true);
 			jit_emit_store_cf(e, F(cc_carry));
 		}
-		emit_operands(e, n, pre);
+		if (!imm)
+			emit_operands(e, n, pre);
+		else if (pre == PRE_NONE)
+			jit_emit_load(e, JIT_T0, reg_field(n, n->dst), s);
 		if (n->flags_dead) {    /* the record stays the older one */
-			if (n->store)
+			if (n->store && imm)
+				jit_emit_alu_imm(e, n->op, s, n->imm);
+			else if (n->store)
 				jit_emit_alu(e, n->op, s);
 			if (n->store_held)
 				jit_emit_store_held(e, s);
@@ -1124,15 +1136,22 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		}
 		if (n->cc != CC_LOGIC) {  /* a logic record's flags come from its result */
 			jit_emit_store(e, JIT_T0, F(cc_src1), 8);
-			jit_emit_store(e, JIT_T1, F(cc_src2), 8);
+			if (imm)
+				jit_emit_store_imm(e, F(cc_src2), 8, (int32_t)n->imm);
+			else
+				jit_emit_store(e, JIT_T1, F(cc_src2), 8);
 		}
-		jit_emit_alu(e, n->op, s);
+		if (imm)
+			jit_emit_alu_imm(e, n->op, s, n->imm);
+		else
+			jit_emit_alu(e, n->op, s);
 		if (n->store_held)
 			jit_emit_store_held(e, s);
 		else if (n->store)
 			jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		break;
+	}
 	case NAT_INCDEC:
 		if (n->flags_dead) {    /* a register: no record, so no CF to keep */
 			jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
