@@ -1163,14 +1163,13 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 			emit_keep_cf(e, fs);
 			jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
 		}
-		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+		/* the record: the result alone (and CF in cc_carry) */
 		jit_emit_incdec(e, n->dec, s);
 		if (n->store_held)
 			jit_emit_store_held(e, s);
 		else
 			jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
-		jit_emit_store_imm(e, F(cc_src2), 8, 1);
 		break;
 	case NAT_NOT:   /* XOR with all ones; no flag changes */
 		if (pre == PRE_NONE)
@@ -1274,8 +1273,11 @@ static bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned
 		jit_emit_alu(e, JIT_AND, s);
 		return true;
 	case CC_INC: case CC_DEC:
+		/* again on the operand: the result minus one (plus one) */
+		jit_emit_load(e, JIT_T0, F(cc_res), s);
+		jit_emit_load_imm(e, JIT_T1, fs->op == CC_DEC ? 1 : ~0ULL);
+		jit_emit_add_keep_flags(e);
 		jit_emit_cf_from(e, F(cc_carry));
-		jit_emit_load(e, JIT_T0, F(cc_src1), s);
 		jit_emit_incdec(e, fs->op == CC_DEC, s);
 		return true;
 	default:
@@ -1530,15 +1532,14 @@ static void emit_atomic(struct jit_emit *e, const struct insn *in, unsigned s,
 		else
 			jit_emit_load(e, JIT_T1, reg_field(&n, in->reg), s);
 		jit_emit_atomic_rmw(e, (enum jit_alu)aop, s);
-		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
 		if (incdec) {           /* CF kept in cc_carry (emit_mem did it) */
 			jit_emit_incdec(e, aop == JIT_SUB, s);
 			jit_emit_store(e, JIT_T0, F(cc_res), 8);
-			jit_emit_store_imm(e, F(cc_src2), 8, 1);
 			emit_record(e, aop == JIT_SUB ? CC_DEC : CC_INC, s, fs);
 			fs->host = HOST_NO_CF;
 			return;
 		}
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
 		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
 		jit_emit_alu(e, (enum jit_alu)aop, s);
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
