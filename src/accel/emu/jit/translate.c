@@ -914,10 +914,11 @@ static void emit_shift(struct jit_emit *e, const struct nat *n, struct flag_stat
 		jit_emit_store_held(e, s);
 	else
 		jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
-	jit_emit_store(e, JIT_T0, F(cc_res), 8);
-	jit_emit_store(e, JIT_T1, F(cc_src1), 8);
-	jit_emit_store_imm(e, F(cc_src2), 8, 0);
-	emit_record(e, CC_SZP, s, fs);
+	if (!n->flags_dead) {   /* else the record stays the older one */
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		jit_emit_store(e, JIT_T1, F(cc_src1), 8);
+		emit_record(e, CC_SZP, s, fs);
+	}
 	if (!zero)
 		return;
 	done = jit_emit_jump(e);
@@ -1075,21 +1076,23 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 	case NAT_SHIFT:
 		emit_shift(e, n, fs, pre);
 		return;
-	case NAT_IMUL:
+	case NAT_IMUL:  /* the record of CC_SZP: the result, CF | OF */
 		emit_operands(e, n, pre);
 		jit_emit_imul(e, s);
 		jit_emit_store(e, JIT_T0, gpr_field(n->dst), 8);
+		if (n->flags_dead)
+			return;
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		jit_emit_store(e, JIT_T1, F(cc_src1), 8);
-		jit_emit_store_imm(e, F(cc_src2), 8, 0);
 		break;
 	case NAT_MUL:   /* RDX:RAX = RAX * src, the record of IMUL's */
 		emit_operands(e, n, pre);
 		jit_emit_mul(e, n->sign, s, gpr_field(GPR_RDX));
 		jit_emit_store(e, JIT_T0, gpr_field(GPR_RAX), 8);
+		if (n->flags_dead)
+			return;
 		jit_emit_store(e, JIT_T0, F(cc_res), 8);
 		jit_emit_store(e, JIT_T1, F(cc_src1), 8);
-		jit_emit_store_imm(e, F(cc_src2), 8, 0);
 		break;
 	case NAT_ROT:
 		if (!n->flags_dead)
@@ -1229,7 +1232,9 @@ static bool flags_dead_after(const struct jit_tb *tb, unsigned i)
 			continue;
 		if (!pick_native(tb, in, &n))
 			return false;
-		if ((n.kind == NAT_ALU && !n.carry_in) || n.kind == NAT_NEG)
+		if ((n.kind == NAT_ALU && !n.carry_in) || n.kind == NAT_NEG ||
+		    n.kind == NAT_IMUL || n.kind == NAT_MUL ||
+		    (n.kind == NAT_SHIFT && !n.count_cl))
 			return true;
 		/* ROL/ROR read the record only to keep parts of it in
 		 * theirs: not if theirs is dead too (ChaCha's ADD, XOR, ROL) */
