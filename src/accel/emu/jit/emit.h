@@ -352,6 +352,9 @@ jit_fixup jit_emit_branch_t1_zero(struct jit_emit *e, uint32_t mask);
  */
 enum jit_shift { JIT_SHL, JIT_SHR, JIT_SAR };
 void jit_emit_shift(struct jit_emit *e, enum jit_shift op, unsigned size);
+/* T0 shifted by count as the x86 instruction with that immediate (the
+ * host's flags become meaningless). */
+void jit_emit_shift_imm(struct jit_emit *e, enum jit_shift op, unsigned size, uint8_t count);
 /* T0's low byte = 1 if the host's flags meet condition cc, else 0. */
 void jit_emit_setcc(struct jit_emit *e, unsigned cc);
 /* T0 = T1 if the host's flags meet condition cc (size 4: T0 zero-

@@ -944,6 +944,14 @@ void jit_emit_cmov(struct jit_emit *e, unsigned cc, unsigned size)
 	put(e, (const uint8_t[]){ 0x0f, 0x40 | (cc & 15), 0xc2 }, 3);  /* cmovcc rax, rdx */
 }
 
+void jit_emit_shift_imm(struct jit_emit *e, enum jit_shift op, unsigned size, uint8_t count)
+{
+	static const uint8_t modrm[] = { [JIT_SHL] = 0xe0, [JIT_SHR] = 0xe8, [JIT_SAR] = 0xf8 };
+
+	size_prefix(e, size);
+	put(e, (const uint8_t[]){ size == 1 ? 0xc0 : 0xc1, modrm[op], count }, 3);  /* shl/shr/sar rax, n */
+}
+
 void jit_emit_rotate(struct jit_emit *e, bool right, unsigned size, uint8_t count)
 {
 	size_prefix(e, size);

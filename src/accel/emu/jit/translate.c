@@ -901,6 +901,16 @@ static void emit_shift(struct jit_emit *e, const struct nat *n, struct flag_stat
 	unsigned s = n->size;
 	jit_fixup zero = NULL, done;
 
+	if (n->flags_dead && !n->count_cl) {  /* the result alone */
+		if (pre == PRE_NONE)
+			jit_emit_load(e, JIT_T0, reg_field(n, n->dst), s);
+		jit_emit_shift_imm(e, n->shift, s, (uint8_t)n->imm);
+		if (n->store_held)
+			jit_emit_store_held(e, s);
+		else
+			jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
+		return;
+	}
 	if (n->count_cl)
 		jit_emit_load(e, JIT_T1, gpr_field(GPR_RCX), 4);
 	else
