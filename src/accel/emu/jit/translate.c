@@ -2366,6 +2366,7 @@ static void emu_jit_cross(struct emu_cpu *c, const struct jit_tb *tb)
 	c->s.rip = c->insn_rip;
 	c->blk = NULL;
 	emu_step(c);
+	c->icount--;    /* the block counts it */
 	c->blk = NULL;
 }
 
