@@ -6,9 +6,10 @@
  * instructions run, R14 the software TLB's table for the CPL (translated
  * code does not change the CPL: whatever does ends its block and returns
  * to C, and chains and the jump cache join only blocks entered at the
- * same CPL), R15 the table of page generations; all are callee-saved, so calls to the interpreter's
- * handlers keep them.  After the five pushes of the entry the
- * stack is 16-byte aligned for those calls.  RAX is scratch.
+ * same CPL), R15 the table of page generations; all are callee-saved,
+ * so calls to the interpreter's handlers keep them.  After the five
+ * pushes of the entry the stack is 16-byte aligned for those calls.
+ * RAX is scratch.
  */
 #include <string.h>
 

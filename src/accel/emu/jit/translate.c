@@ -16,7 +16,12 @@
  *   (system instructions, string instructions, LOCK, far transfers, ...)
  *   may change what the run loop watches between instructions (IF, the
  *   interrupt shadow, HLT, the mode, TF), so the run loop looks at the
- *   state after each of them as it does in the interpreter.
+ *   state after each of them as it does in the interpreter.  An
+ *   instruction that spans into the next page, which the decode cache
+ *   leaves out (its bytes there are another page's), ends the block it
+ *   follows (add_crossing): its handler runs through emu_jit_cross once
+ *   the next page is found still mapping the same physical page, of the
+ *   same generation.
  *
  * - Code.  The commonest register forms are native host code: MOV
  *   reg/reg and reg/imm, ADD/OR/AND/SUB/XOR/CMP/TEST reg/reg and reg/imm
@@ -46,8 +51,9 @@
  *   read (CMP/TEST [m]) or one they read and write (ADD/OR/AND/SUB/XOR
  *   [m], reg or imm: one lookup for the write) look the software TLB up
  *   inline, in 16- and 32-bit code too (after the segment checks of
- *   jit_emit_seg_linear; PUSH/POP/CALL/RET there with 4-byte operands on
- *   a 32-bit stack, SS.B checked where they run).  The lookup compares one tag of struct
+ *   jit_emit_seg_linear, a segment's type and SS.B once per block, as
+ *   nothing a block runs loads a segment; PUSH/POP/CALL/RET there with
+ *   4-byte operands on a 32-bit stack).  The lookup compares one tag of struct
  *   tlb_fast, the table for the CPL the block was entered at (R14), as
  *   emu_fast_host does: canonical, within a page, allowed, RAM are all in
  *   that one compare; a write also needs the page's flags clear (no
@@ -80,9 +86,13 @@
  *   at its chain entry, so loops and straight-line code run without the
  *   run loop.  The chain entry checks the successor's page generation
  *   (another vCPU or a device may have rewritten it: then back to C, which
- *   translates the new code and re-points the jump) and the instruction
- *   budget JIT_BUDGET, so interrupts, kicks and the timer are looked at
- *   every JIT_BUDGET instructions at most.  The same page means the same
+ *   translates the new code; the exits that jumped there are in the same
+ *   page, so rewritten too) and the instruction budget JIT_BUDGET, so
+ *   interrupts, kicks and the timer are looked at every JIT_BUDGET
+ *   instructions at most.  A patched exit is two additions and the jump:
+ *   RIP and the site are stored only on the ways back to C (the exit
+ *   before it is patched, or the checks of the entry it reaches, which
+ *   store their own start).  The same page means the same
  *   physical page for as long as the chain runs: nothing that changes the
  *   page tables, CS or the mode is chained (those instructions have no
  *   fast handler).  Outside 64-bit code the CS limit and IP wrap-around
