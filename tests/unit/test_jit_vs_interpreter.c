@@ -254,11 +254,15 @@ static void simple_insn(struct code *c)
 	case 12:                 /* MOV [rbp+d8], reg; MOV reg, [rbp+d8] */
 		put(c, 4, rexw(), rnd() & 1 ? 0x89 : 0x8b, 0x45 | r1 << 3, disp8());
 		break;
-	case 13:                 /* LEA reg, [r1 + r2*s + d8] */
+	case 13:                 /* LEA reg, [r1 + r2*s + d8]; [r2*s + d32] (no base) */
 		if (r1 == 5 || r2 == 4)
 			r1 = 0;
-		put(c, 5, rexw(), 0x8d, 0x44 | reg() << 3, (rnd() % 4) << 6 | r2 << 3 | r1,
-		    (uint8_t)rnd());
+		if (rnd() & 1)
+			put(c, 5, rexw(), 0x8d, 0x44 | reg() << 3,
+			    (rnd() % 4) << 6 | r2 << 3 | r1, (uint8_t)rnd());
+		else
+			put(c, 8, rexw(), 0x8d, 0x04 | reg() << 3, (rnd() % 4) << 6 | r2 << 3 | 5,
+			    (uint8_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd());
 		break;
 	case 14:                 /* TEST r/m, reg */
 		put(c, 3, rexw(), 0x85, 0xc0 | r2 << 3 | r1);

@@ -594,13 +594,16 @@ void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t 
 		put(e, (const uint8_t[]){ 0x48, 0xc7, 0xc0 }, 3);   /* mov rax, disp */
 		put4(e, (uint32_t)disp);
 		disp = 0;
-	} else {
-		put(e, (const uint8_t[]){ 0x31, 0xc0 }, 2);         /* xor eax, eax */
 	}
 	if (index_field >= 0) {
+		bool base = base_rip || base_field >= 0;
+
 		rbx_mem(e, true, 0x8b, 2, index_field);             /* mov rdx, [rbx+index] */
-		/* lea rax, [rax + rdx << scale] */
-		put(e, (const uint8_t[]){ 0x48, 0x8d, 0x04, (uint8_t)(scale << 6 | 2 << 3) }, 4);
+		/* lea rax, [rax + rdx << scale + disp32], or without rax */
+		put(e, (const uint8_t[]){ 0x48, 0x8d, base ? 0x84 : 0x04,
+					  (uint8_t)(scale << 6 | 2 << 3 | (base ? 0 : 5)) }, 4);
+		put4(e, (uint32_t)disp);
+		disp = 0;
 	}
 	if (disp) {
 		put(e, (const uint8_t[]){ 0x48, 0x8d, 0x80 }, 3);   /* lea rax, [rax+disp] */
