@@ -168,6 +168,15 @@ static void differ(const char *what, const struct outcome *a, const struct outco
 	abort();
 }
 
+/* RAM as it was after set-up, written as a device would: the emulator
+ * is told, so that nothing decoded from bytes the last run wrote (the
+ * code may rewrite any page, not only its own) survives into this one. */
+static void restore_ram(void)
+{
+	memcpy(vm.mem.ram_base, ram_start, MAPPED);
+	gmem_notify_write(&vm.mem, 0, MAPPED);
+}
+
 /* Opcode bytes of instructions whose result depends on time or host. */
 static bool nondeterministic(const uint8_t *p, size_t n)
 {
@@ -188,14 +197,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > CODE_MAX || nondeterministic(data, size))
 		return 0;
-	memcpy(vm.mem.ram_base, ram_start, MAPPED);
+	restore_ram();
 	gmem_write(&vm.mem, CODE_GPA, data, size);
 	gmem_write(&vm.mem, CODE_GPA + size, &hlt, 1);
 	cpu->icount += 1u << 24;  /* new code, not a rewrite (decode_cache.c) */
 	run(&want, false);
 	memcpy(ram_interp, vm.mem.ram_base, MAPPED);
 
-	memcpy(vm.mem.ram_base, ram_start, MAPPED);
+	restore_ram();
 	gmem_write(&vm.mem, CODE_GPA, data, size);
 	gmem_write(&vm.mem, CODE_GPA + size, &hlt, 1);
 	cpu->icount += 1u << 24;
