@@ -441,6 +441,8 @@ struct nat {
 	bool carry_in;             /* NAT_ALU: ADC, SBB (they read CF) */
 	bool flags_dead;           /* a later instruction replaces the flags
 				    * (flags_dead_after) */
+	bool record_taken;         /* CMP/TEST: their record only where the
+				    * Jcc after them leaves (record_if_taken) */
 };
 
 /* Byte operations (the ALU, TEST and MOV forms the translator knows). */
@@ -1146,6 +1148,16 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 			emit_operands(e, n, pre);
 		else if (pre == PRE_NONE)
 			jit_emit_load(e, JIT_T0, reg_field(n, n->dst), s);
+		if (n->record_taken) {  /* the flags for the Jcc alone */
+			if (imm)
+				jit_emit_alu_imm(e, n->op, s, n->imm);
+			else
+				jit_emit_alu(e, n->op, s);
+			fs->op = CC_EAGER;  /* the record in memory: the older one */
+			fs->eager = false;
+			fs->host = HOST_ALL;
+			return;
+		}
 		if (n->flags_dead) {    /* the record stays the older one */
 			if (n->store && imm)
 				jit_emit_alu_imm(e, n->op, s, n->imm);
@@ -1264,6 +1276,51 @@ static bool flags_dead_after(const struct jit_tb *tb, unsigned i)
 			return false;
 	}
 	return false;
+}
+
+static bool offset_fits(uint64_t imm);
+
+/* A Jcc that emit_tb branches on natively (its taken side a stub that
+ * leaves the block), end its offset past it. */
+static bool jcc_native(const struct jit_tb *tb, const struct insn *in, int64_t end)
+{
+	return is_jcc(in) && in->fast && in->opsize == tb->code_size &&
+	       (chainable(tb, end + (int64_t)in->imm) ||
+		(tb->code_size == 8 && offset_fits(in->imm)));
+}
+
+/*
+ * Whether the record of CMP or TEST at i (n) is needed only where the
+ * Jcc right after it leaves the block: on its other side a later
+ * instruction replaces the flags with nothing between that could read
+ * them, fault or leave (flags_dead_after).  The Jcc's exit stub then
+ * stores the record (emit_record_again: the registers are unchanged),
+ * and the fall-through path stores none.  next: the Jcc's offset.
+ */
+static bool record_if_taken(const struct jit_tb *tb, unsigned i, const struct nat *n,
+			    int64_t next)
+{
+	return n->kind == NAT_ALU && !n->store && !n->carry_in && i + 1 < tb->n &&
+	       jcc_native(tb, &tb->in[i + 1], next + tb->in[i + 1].len) &&
+	       flags_dead_after(tb, i + 1);
+}
+
+/* The record CMP or TEST n skipped (record_taken), from its registers,
+ * which nothing changed since. */
+static void emit_record_again(struct jit_emit *e, const struct nat *n)
+{
+	jit_emit_load(e, JIT_T0, reg_field(n, n->dst), n->size);
+	if (n->src == ~0u)
+		jit_emit_load_imm(e, JIT_T1, n->imm);
+	else
+		jit_emit_load(e, JIT_T1, reg_field(n, n->src), n->size);
+	if (n->cc != CC_LOGIC) {
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
+	}
+	jit_emit_alu(e, n->op, n->size);
+	jit_emit_store(e, JIT_T0, F(cc_res), 8);
+	jit_emit_store_imm(e, F(cc_op), 4, (int32_t)(n->cc | n->size << 8));
 }
 
 /* The host's flags as the guest's after the known record, for a Jcc on
@@ -1973,6 +2030,8 @@ struct taken_stub {
 	int64_t end;               /* the fall-through (RIP for the handler) */
 	int64_t off;               /* the Jcc itself */
 	const struct insn *in;
+	bool record;               /* the CMP/TEST before: its record first */
+	struct nat rec;
 };
 
 static void emu_jit_cross(struct emu_cpu *c, const struct jit_tb *tb);
@@ -1987,6 +2046,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	unsigned nslow = 0;
 	struct flag_state fs = { CC_EAGER, 0, HOST_NONE, HOST_NONE, false };
 	struct seg_checks sc = { 0, 0 };
+	bool deferred = false;   /* the instruction before skipped its record */
+	struct nat pending;      /* ... which it is */
 	unsigned ns = 0, nt = 0, i;
 	bool rip_stale = false;  /* c->s.rip not stored since native code */
 	bool sse_checked = false;  /* CR0/CR4 looked at for native SSE */
@@ -2016,6 +2077,14 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		next = emu_walk_next(in, end);  /* relative: the fold's offset */
 		fs.host_prev = fs.host;
 		fs.host = HOST_NONE;
+		if (deferred && !jcc_native(tb, in, end)) {
+			/* (record_if_taken promised this Jcc) */
+			emit_record_again(&e, &pending);
+			fs.op = pending.cc;
+			fs.size = pending.size;
+			fs.host_prev = HOST_NONE;
+			deferred = false;
+		}
 		if (i + 1 == tb->n && tb->cross_pa != JIT_NO_CROSS) {
 			/* spans into the next page (add_crossing): RIP goes
 			 * on past it unless the interpreter took over, a
@@ -2133,7 +2202,12 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			    emit_keep_af(&e, &fs, false)) &&
 			   (!n.carry_in || emit_guest_cf(&e, &fs, false))) {
 			n.flags_dead = flags_dead_after(tb, i);
+			n.record_taken = !n.flags_dead && record_if_taken(tb, i, &n, next);
 			emit_native(&e, &n, &fs, PRE_NONE);
+			if (n.record_taken) {
+				deferred = true;
+				pending = n;
+			}
 			rip_stale = true;
 			goto next_insn;
 		}
@@ -2148,13 +2222,11 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 							     i + 1, NULL, { .op = CC_EAGER }, 0 };
 			break;
 		}
-		if (is_jcc(in) && in->fast && in->opsize == tb->code_size &&
-		    (chainable(tb, end + (int64_t)in->imm) ||
-		     (tb->code_size == 8 && offset_fits(in->imm))) &&
-		    emit_flags(&e, &fs, in->op & 15)) {
+		if (jcc_native(tb, in, end) && emit_flags(&e, &fs, in->op & 15)) {
 			taken[nt++] = (struct taken_stub){
 				jit_emit_branch_cc(&e, in->op & 15), i + 1,
-				end + (int64_t)in->imm, end, off, in };
+				end + (int64_t)in->imm, end, off, in, deferred, pending };
+			deferred = false;
 			rip_stale = true;
 			goto next_insn;
 		}
@@ -2292,6 +2364,8 @@ next_insn:
 		jit_fixup slow = NULL;
 
 		jit_emit_bind(&e, t->f);
+		if (t->record)
+			emit_record_again(&e, &t->rec);
 		/* outside 64-bit code a target past the CS limit (or at the IP
 		 * wrap) is the handler's business: #GP; so is a non-canonical
 		 * one in another page in 64-bit code */
