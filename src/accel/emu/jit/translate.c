@@ -2034,6 +2034,33 @@ struct taken_stub {
 	struct nat rec;
 };
 
+/*
+ * After the handler of in, an instruction without a fast handler after
+ * which the block goes on (count: the instructions run with it): on
+ * unless the write hit cached code, a device shut the machine down, or
+ * RIP moved elsewhere (a CALL or JMP rel chained to its static target,
+ * through a register or memory the jump cache; a string operation not
+ * done: back to C), or POPF set TF or RF (debug.c steps).  Returns the
+ * new count of stubs.
+ */
+static unsigned exits_after_call(struct jit_emit *e, const struct jit_tb *tb,
+				 const struct insn *in, unsigned count, int64_t end, int64_t next,
+				 struct exit_stub *stubs, unsigned ns)
+{
+	bool direct = static_target(tb, in);
+	bool jump = in->op == 0xff || direct;
+
+	stubs[ns++] = (struct exit_stub){ jit_emit_branch_ptr_null(e, F(blk)), count, false, 0 };
+	stubs[ns++] = (struct exit_stub){ jit_emit_branch_byte_set(e, F(shutdown)), count, false, 0 };
+	stubs[ns++] = (struct exit_stub){
+		jit_emit_branch_rip_ne(e, F(s.rip), next), count, jump,
+		direct ? end + (int64_t)in->imm : NOT_IN_PAGE };
+	if (in->op == 0x9d)
+		stubs[ns++] = (struct exit_stub){
+			jit_emit_branch_byte_set(e, F(debug_active)), count, false, 0 };
+	return ns;
+}
+
 static void emu_jit_cross(struct emu_cpu *c, const struct jit_tb *tb);
 
 /* Emit tb's code; false if the cache had no room. */
@@ -2087,10 +2114,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		}
 		if (i + 1 == tb->n && tb->cross_pa != JIT_NO_CROSS) {
 			/* spans into the next page (add_crossing): RIP goes
-			 * on past it unless the interpreter took over, a
-			 * write hit code, a device shut down, or it jumped */
-			bool direct = static_target(tb, in);
-
+			 * on past it unless the interpreter took over (c->blk
+			 * NULL), as after any handler */
 			jit_emit_store_rip(&e, F(insn_rip), off);
 			jit_emit_store_rip(&e, F(s.rip), end);
 			rip_stale = false;
@@ -2099,17 +2124,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_exit(&e, i + 1, F(jit_chain_from), j->epilogue);
 				break;
 			}
-			stubs[ns++] = (struct exit_stub){
-				jit_emit_branch_ptr_null(&e, F(blk)), i + 1, false, 0 };
-			stubs[ns++] = (struct exit_stub){
-				jit_emit_branch_byte_set(&e, F(shutdown)), i + 1, false, 0 };
-			stubs[ns++] = (struct exit_stub){
-				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, true,
-				direct ? end + (int64_t)in->imm : NOT_IN_PAGE };
-			if (in->op == 0x9d)  /* TF or RF set: debug.c steps */
-				stubs[ns++] = (struct exit_stub){
-					jit_emit_branch_byte_set(&e, F(debug_active)), i + 1,
-					false, 0 };
+			ns = exits_after_call(&e, tb, in, i + 1, end, next, stubs, ns);
 			goto next_insn;
 		}
 		if ((mk = pick_mem(tb, in)) != MEM_NONE) {
@@ -2256,31 +2271,12 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			fs.eager = false;
 		}
 		if (!in->fast) {
-			/* a CALL or JMP rel: chained to its static target;
-			 * through a register or memory: the jump cache */
-			bool direct = static_target(tb, in);
-			bool jump = in->op == 0xff || direct;
-
 			jit_emit_call(&e, (const void *)emu_exec_general, in);
 			if (!continues_after(in)) {
 				jit_emit_exit(&e, i + 1, F(jit_chain_from), j->epilogue);
 				break;
 			}
-			/* on unless the write hit cached code, a device shut
-			 * the machine down, or RIP moved elsewhere (a jump, a
-			 * string operation not done): JMP/CALL through the
-			 * jump cache */
-			stubs[ns++] = (struct exit_stub){
-				jit_emit_branch_ptr_null(&e, F(blk)), i + 1, false, 0 };
-			stubs[ns++] = (struct exit_stub){
-				jit_emit_branch_byte_set(&e, F(shutdown)), i + 1, false, 0 };
-			stubs[ns++] = (struct exit_stub){
-				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, jump,
-				direct ? end + (int64_t)in->imm : NOT_IN_PAGE };
-			if (in->op == 0x9d)  /* TF or RF set: debug.c steps */
-				stubs[ns++] = (struct exit_stub){
-					jit_emit_branch_byte_set(&e, F(debug_active)), i + 1,
-					false, 0 };
+			ns = exits_after_call(&e, tb, in, i + 1, end, next, stubs, ns);
 			goto next_insn;
 		}
 		jit_emit_call(&e, (const void *)emu_fast_handlers[in->fast], in);
