@@ -597,6 +597,53 @@ static void simple_insn(struct code *c)
 	}
 }
 
+/* Registers an INC/DEC or ADD may change here: not RSP, RBP (the data
+ * pointer) or R8 (the loop counter). */
+static unsigned plain_reg(void)
+{
+	static const uint8_t regs[] = { 0, 1, 2, 3, 6, 7 };
+
+	return regs[rnd() % sizeof(regs)];
+}
+
+/* The size prefix of a random operand size: 0 (none: 4 bytes), 0x66 (2),
+ * 0x48 (8, 64-bit code only), or the byte form (*byte). */
+static uint8_t size_prefix(bool *byte)
+{
+	unsigned k = rnd() % (mode32 ? 3 : 4);
+
+	*byte = k == 0;
+	return k == 1 ? 0x66 : k == 3 ? 0x48 : 0;
+}
+
+/* INC or DEC of a register, any size, then SETC: the block it starts
+ * (after a RET) keeps CF from a record made in another block. */
+static void incdec(struct code *c)
+{
+	bool byte;
+	uint8_t pfx = size_prefix(&byte);
+	uint8_t modrm = (rnd() & 1 ? 0xc0 : 0xc8) | plain_reg();
+
+	if (pfx)
+		put(c, 3, pfx, byte ? 0xfe : 0xff, modrm);
+	else
+		put(c, 2, byte ? 0xfe : 0xff, modrm);
+	put(c, 3, 0x0f, 0x92, 0xc0 | plain_reg());  /* setc: CF is read */
+}
+
+/* ADD of two registers, any size. */
+static void add_reg(struct code *c)
+{
+	bool byte;
+	uint8_t pfx = size_prefix(&byte);
+	uint8_t modrm = 0xc0 | plain_reg() << 3 | plain_reg();
+
+	if (pfx)
+		put(c, 3, pfx, byte ? 0x00 : 0x01, modrm);
+	else
+		put(c, 2, byte ? 0x00 : 0x01, modrm);
+}
+
 /* A loop of 1-6 iterations (R8) around instructions, forward Jccs over
  * single instructions and CALLs of a subroutine placed after the HLT
  * that ends the code (RET: an indirect exit); up to three loops one
@@ -619,6 +666,8 @@ static void sequence(struct code *c)
 			if (rnd() % 12 == 0 && ncalls < 64) {
 				put(c, 5, 0xe8, 0, 0, 0, 0);  /* call sub */
 				calls[ncalls++] = c->n;
+				if (rnd() & 1)  /* CF kept from the sub's last record */
+					incdec(c);
 			} else if (rnd() % 16 == 0 && nind < 64) {
 				/* call sub through RAX (a fast handler
 				 * in 64-bit code, general in 32-bit):
@@ -684,6 +733,8 @@ static void sequence(struct code *c)
 	}
 	for (unsigned i = rnd() % 4; i; i--)
 		simple_insn(c);
+	if (rnd() & 1)  /* the record an INC/DEC after the CALL keeps CF of */
+		add_reg(c);
 	put(c, 1, 0xc3);
 }
 

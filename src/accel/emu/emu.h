@@ -153,6 +153,11 @@ enum access { ACC_READ, ACC_WRITE, ACC_EXEC };
 
 /* ---- the vCPU ---- */
 
+/* Entries of the translator's return prediction (a power of two). */
+#define JIT_RS_SIZE 16
+/* A key no running code has (jit_rs_key): an empty entry. */
+#define JIT_RS_NONE (~0ULL)
+
 struct emu_vm;
 
 struct emu_cpu {
@@ -241,6 +246,21 @@ struct emu_cpu {
 	/* Outside 64-bit code: a chained block must end at or below this
 	 * (the CS limit + 1 or the IP wrap, the lower). */
 	uint64_t jit_rip_limit;
+	/* Return prediction for translated code: a CALL pushes where it
+	 * returns to (the RIP, under which TLB generation, code size and
+	 * CPL: jit_rs_key, and the landing in the caller's code that goes on
+	 * there), a RET pops and jumps to the landing if the entry is for
+	 * its target under the current key; else the jump cache.  A ring:
+	 * overflow loses the oldest entries, a wrong guess a lookup. */
+	struct jit_ret {
+		uint64_t rip, key;
+		const uint8_t *landing;  /* executable address */
+		uint64_t pad;
+	} jit_rs[JIT_RS_SIZE];
+	uint32_t jit_rs_top;
+	uint32_t jit_rs_cs_base;  /* the CS base the entries were pushed under */
+	uint64_t jit_rs_key;      /* while translated code runs (C sets it on
+				   * entry: none of the three changes within) */
 
 	/* Atomic read-modify-write for LOCK and XCHG with several vCPUs: the
 	 * read records the host location and old value, the write is a

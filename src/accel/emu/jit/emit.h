@@ -135,6 +135,51 @@ uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 			     const struct jit_chain_fields *f, size_t data_len,
 			     const uint8_t *epilogue_rx);
 /*
+ * Leave after count more instructions for the block at start + rel in
+ * another page: as jit_emit_chain_exit (start += rel, the site returned,
+ * data_len bytes after its jump are the caller's, the same way back to
+ * C), but a patched site goes on through a guard: to the successor only
+ * while the vCPU's TLB generation (or its global one) and CPL are those
+ * jit_patch_far recorded, under which the target's virtual address still
+ * maps the physical code it was patched for; else back to C, which
+ * patches the site again.
+ */
+struct jit_far_fields {
+	int32_t tlb_gen, tlb_gen_global, cpl;
+};
+uint8_t *jit_emit_far_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
+				 const struct jit_chain_fields *f, const struct jit_far_fields *g,
+				 size_t data_len, const uint8_t *epilogue_rx);
+void jit_patch_far(uint8_t *site, size_t data_len, ptrdiff_t rx_delta, uint64_t tlb_gen,
+		   uint32_t cpl, const uint8_t *target_rx);
+/* Point a block's chain entry (writable address) at another block's
+ * chain entry: a newer translation of the same code, for the patched
+ * exits that still jump to the old one. */
+void jit_patch_entry(uint8_t *entry, ptrdiff_t rx_delta, const uint8_t *target_rx);
+
+/*
+ * Return prediction (struct jit_ret entries at stack, a ring of mask + 1
+ * with its top index at top, the running code's key at key).
+ */
+struct jit_rs_fields {
+	int32_t stack, top, key;
+	uint32_t mask;
+};
+/* Push start + ret_rel under the current key with a landing: the
+ * fixup returned is bound (jit_emit_bind) where the landing is. */
+jit_fixup jit_emit_ret_push(struct jit_emit *e, const struct jit_rs_fields *f, int64_t ret_rel);
+/* After count more instructions, for a RET whose target is in c->rip_field:
+ * pop the top entry; on at its landing (start = the target) if it is for
+ * that target under the current key, else to the jump cache lookup. */
+void jit_emit_ret_pop(struct jit_emit *e, const struct jit_rs_fields *f, int32_t rip_field,
+		      unsigned count, const uint8_t *lookup_rx);
+/* A landing: start already the target and the instructions counted, a
+ * chain exit to the block at start (jit_emit_chain_exit's site, data and
+ * way back to C). */
+uint8_t *jit_emit_landing(struct jit_emit *e, const struct jit_chain_fields *f,
+			  size_t data_len, const uint8_t *epilogue_rx);
+
+/*
  * The jump cache of indirect exits: entries of struct jit_jc_entry at jc,
  * indexed by jit_jc_slot(RIP, mask).  After count more instructions, if
  * the entry for c->rip_field holds that RIP with the vCPU's current
@@ -209,6 +254,10 @@ void jit_emit_alu_imm(struct jit_emit *e, enum jit_alu op, unsigned size, uint64
 void jit_emit_incdec(struct jit_emit *e, bool dec, unsigned size);
 /* The host's CF = bit 0 of c->field. */
 void jit_emit_cf_from(struct jit_emit *e, int32_t field);
+/* CF = the carry of an addition whose result and first operand are the
+ * fields res and src1 (a record: only their low size_field bytes count,
+ * size_field a byte of 1, 2, 4 or 8). */
+void jit_emit_add_carry(struct jit_emit *e, int32_t size_field, int32_t res, int32_t src1);
 /* c->field = the host's CF (8 bytes, 0 or 1); T0 is clobbered. */
 void jit_emit_store_cf(struct jit_emit *e, int32_t field);
 /* The host's CF = 0. */

@@ -11,6 +11,7 @@
  * pushes of the entry the stack is 16-byte aligned for those calls.
  * RAX is scratch.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "accel/emu/jit/emit.h"
@@ -267,25 +268,11 @@ void jit_emit_exit(struct jit_emit *e, unsigned count, int32_t chain_field,
 	put_rel32(e, epilogue_rx);
 }
 
-uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
-			     const struct jit_chain_fields *f, size_t data_len,
-			     const uint8_t *epilogue_rx)
+/* A chain site's way back to C: c->rip = c->chain_rip = start,
+ * c->chain_from = the site; the site, or NULL if the cache is full. */
+static uint8_t *way_back(struct jit_emit *e, const struct jit_chain_fields *f, uint8_t *site,
+			 const uint8_t *epilogue_rx)
 {
-	uint8_t *site;
-
-	add_count(e, count);
-	put(e, (const uint8_t[]){ 0x49, 0x81, 0xc4 }, 3);  /* add r12, rel */
-	put4(e, (uint32_t)(int32_t)rel);
-	/* site: jmp over the data to the way back to C (until patched) */
-	site = e->p;
-	put1(e, 0xe9);
-	put4(e, (uint32_t)data_len);
-	if ((size_t)(e->end - e->p) < data_len) {
-		e->overflow = true;
-		return NULL;
-	}
-	memset(e->p, 0, data_len);
-	e->p += data_len;
 	put(e, (const uint8_t[]){ 0x4c, 0x89, 0xa3 }, 3);  /* mov [rbx+rip], r12 */
 	put4(e, (uint32_t)f->rip);
 	put(e, (const uint8_t[]){ 0x4c, 0x89, 0xa3 }, 3);  /* mov [rbx+chain_rip], r12 */
@@ -297,6 +284,82 @@ uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 	put1(e, 0xe9);                                     /* jmp epilogue */
 	put_rel32(e, epilogue_rx);
 	return e->overflow ? NULL : site;
+}
+
+uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
+			     const struct jit_chain_fields *f, size_t data_len,
+			     const uint8_t *epilogue_rx)
+{
+	add_count(e, count);
+	put(e, (const uint8_t[]){ 0x49, 0x81, 0xc4 }, 3);  /* add r12, rel */
+	put4(e, (uint32_t)(int32_t)rel);
+	return jit_emit_landing(e, f, data_len, epilogue_rx);
+}
+
+uint8_t *jit_emit_landing(struct jit_emit *e, const struct jit_chain_fields *f,
+			  size_t data_len, const uint8_t *epilogue_rx)
+{
+	uint8_t *site;
+
+	/* site: jmp over the data to the way back to C (until patched) */
+	site = e->p;
+	put1(e, 0xe9);
+	put4(e, (uint32_t)data_len);
+	if ((size_t)(e->end - e->p) < data_len) {
+		e->overflow = true;
+		return NULL;
+	}
+	memset(e->p, 0, data_len);
+	e->p += data_len;
+	return way_back(e, f, site, epilogue_rx);
+}
+
+static void rbx_mem(struct jit_emit *e, bool w, uint8_t op, uint8_t reg, int32_t field);
+
+/* The guard of a far chain exit, from its start: the TLB generation
+ * (movabs imm64), the CPL (cmp imm32) and the jump to the successor,
+ * patched by jit_patch_far. */
+enum {
+	FAR_GEN_IMM = 2, FAR_CPL_IMM = 38, FAR_JUMP = 48, FAR_GUARD_LEN = 53
+};
+
+uint8_t *jit_emit_far_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
+				 const struct jit_chain_fields *f, const struct jit_far_fields *g,
+				 size_t data_len, const uint8_t *epilogue_rx)
+{
+	uint8_t *site, *guard;
+	jit_fixup to_tail;
+
+	add_count(e, count);
+	put(e, (const uint8_t[]){ 0x49, 0x81, 0xc4 }, 3);  /* add r12, rel */
+	put4(e, (uint32_t)(int32_t)rel);
+	/* site: jmp over the data and the guard to the way back to C */
+	site = e->p;
+	put1(e, 0xe9);
+	put4(e, (uint32_t)(data_len + FAR_GUARD_LEN));
+	if ((size_t)(e->end - e->p) < data_len) {
+		e->overflow = true;
+		return NULL;
+	}
+	memset(e->p, 0, data_len);
+	e->p += data_len;
+	guard = e->p;
+	put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);        /* mov rax, gen */
+	put8(e, ~0ULL);
+	rbx_mem(e, true, 0x3b, 0, g->tlb_gen);             /* cmp rax, [rbx+tlb_gen] */
+	put(e, (const uint8_t[]){ 0x74, 13 }, 2);          /* je cpl */
+	rbx_mem(e, true, 0x3b, 0, g->tlb_gen_global);      /* cmp rax, [rbx+tlb_gen_global] */
+	to_tail = branch(e, 0x85);                         /* jne tail */
+	put(e, (const uint8_t[]){ 0x81, 0xbb }, 2);        /* cpl: cmp dword [rbx+cpl], cpl */
+	put4(e, (uint32_t)g->cpl);
+	put4(e, ~0u);
+	to_tail = jit_fixup_join(to_tail, branch(e, 0x85)); /* jne tail */
+	put1(e, 0xe9);                                     /* jmp successor */
+	put4(e, 0);
+	if (!e->overflow && e->p - guard != FAR_GUARD_LEN)
+		abort();  /* the layout jit_patch_far writes into */
+	jit_emit_bind(e, to_tail);
+	return way_back(e, f, site, epilogue_rx);
 }
 
 void jit_emit_entry_fail(struct jit_emit *e, const struct jit_chain_fields *f,
@@ -521,6 +584,21 @@ void jit_emit_cf_from(struct jit_emit *e, int32_t field)
 	put(e, (const uint8_t[]){ 0x0f, 0xba, 0xa3 }, 3);  /* bt dword [rbx+field], 0 */
 	put4(e, (uint32_t)field);
 	put1(e, 0);
+}
+
+void jit_emit_add_carry(struct jit_emit *e, int32_t size_field, int32_t res, int32_t src1)
+{
+	/* both shifted left by 64 - 8 * size, so that the bits above size
+	 * go: then res < src1 (unsigned) is the carry */
+	put(e, (const uint8_t[]){ 0x0f, 0xb6, 0x8b }, 3);  /* movzx ecx, byte [rbx+size] */
+	put4(e, (uint32_t)size_field);
+	put(e, (const uint8_t[]){ 0xf7, 0xd9 }, 2);        /* neg ecx */
+	put(e, (const uint8_t[]){ 0xc1, 0xe1, 0x03 }, 3);  /* shl ecx, 3 (mod 64: 64 - 8 * size) */
+	rbx_mem(e, true, 0x8b, 0, res);                    /* mov rax, [rbx+res] */
+	rbx_mem(e, true, 0x8b, 2, src1);                   /* mov rdx, [rbx+src1] */
+	put(e, (const uint8_t[]){ 0x48, 0xd3, 0xe0 }, 3);  /* shl rax, cl */
+	put(e, (const uint8_t[]){ 0x48, 0xd3, 0xe2 }, 3);  /* shl rdx, cl */
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0xd0 }, 3);  /* cmp rax, rdx */
 }
 
 void jit_emit_store_cf(struct jit_emit *e, int32_t field)
@@ -1057,6 +1135,56 @@ void jit_emit_mul(struct jit_emit *e, bool sign, unsigned size, int32_t hi_field
 
 _Static_assert(sizeof(struct jit_jc_entry) == 32, "jump cache entries are 32 bytes");
 
+jit_fixup jit_emit_ret_push(struct jit_emit *e, const struct jit_rs_fields *f, int64_t ret_rel)
+{
+	jit_fixup landing;
+
+	rbx_mem(e, false, 0x8b, 1, f->top);                 /* mov ecx, [rbx+top] */
+	put(e, (const uint8_t[]){ 0x8d, 0x51, 0x01 }, 3);   /* lea edx, [rcx+1] */
+	put(e, (const uint8_t[]){ 0x81, 0xe2 }, 2);         /* and edx, mask */
+	put4(e, f->mask);
+	rbx_mem(e, false, 0x89, 2, f->top);                 /* mov [rbx+top], edx */
+	put(e, (const uint8_t[]){ 0xc1, 0xe1, 0x05 }, 3);   /* shl ecx, 5 */
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+ret_rel] */
+	put4(e, (uint32_t)(int32_t)ret_rel);
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0x84, 0x0b }, 4);  /* mov [rbx+rcx+stack], rax */
+	put4(e, (uint32_t)f->stack);
+	rbx_mem(e, true, 0x8b, 0, f->key);                  /* mov rax, [rbx+key] */
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0x84, 0x0b }, 4);  /* mov [rbx+rcx+stack+8], rax */
+	put4(e, (uint32_t)(f->stack + 8));
+	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x05 }, 3);   /* lea rax, [rip+landing] */
+	landing = e->p;
+	put4(e, 0);
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0x84, 0x0b }, 4);  /* mov [rbx+rcx+stack+16], rax */
+	put4(e, (uint32_t)(f->stack + 16));
+	return e->overflow ? NULL : landing;
+}
+
+void jit_emit_ret_pop(struct jit_emit *e, const struct jit_rs_fields *f, int32_t rip_field,
+		      unsigned count, const uint8_t *lookup_rx)
+{
+	add_count(e, count);
+	rbx_mem(e, true, 0x8b, 0, rip_field);               /* mov rax, [rbx+rip] */
+	rbx_mem(e, false, 0x8b, 1, f->top);                 /* mov ecx, [rbx+top] */
+	put(e, (const uint8_t[]){ 0x83, 0xe9, 0x01 }, 3);   /* sub ecx, 1 */
+	put(e, (const uint8_t[]){ 0x81, 0xe1 }, 2);         /* and ecx, mask */
+	put4(e, f->mask);
+	rbx_mem(e, false, 0x89, 1, f->top);                 /* mov [rbx+top], ecx */
+	put(e, (const uint8_t[]){ 0xc1, 0xe1, 0x05 }, 3);   /* shl ecx, 5 */
+	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x84, 0x0b }, 4);  /* cmp rax, [rbx+rcx+stack] */
+	put4(e, (uint32_t)f->stack);
+	put(e, (const uint8_t[]){ 0x0f, 0x85 }, 2);         /* jne lookup */
+	put_rel32(e, lookup_rx);
+	rbx_mem(e, true, 0x8b, 2, f->key);                  /* mov rdx, [rbx+key] */
+	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x94, 0x0b }, 4);  /* cmp rdx, [rbx+rcx+stack+8] */
+	put4(e, (uint32_t)(f->stack + 8));
+	put(e, (const uint8_t[]){ 0x0f, 0x85 }, 2);         /* jne lookup */
+	put_rel32(e, lookup_rx);
+	put(e, (const uint8_t[]){ 0x49, 0x89, 0xc4 }, 3);   /* mov r12, rax */
+	put(e, (const uint8_t[]){ 0xff, 0xa4, 0x0b }, 3);   /* jmp [rbx+rcx+stack+16] */
+	put4(e, (uint32_t)(f->stack + 16));
+}
+
 void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const uint8_t *lookup_rx)
 {
 	add_count(e, count);
@@ -1117,6 +1245,24 @@ void jit_patch_jump(uint8_t *site, ptrdiff_t rx_delta, const uint8_t *target_rx)
 	/* aligned or not, no thread runs this code while it changes: the
 	 * cache is the vCPU's own and it is patched between blocks */
 	memcpy(site + 1, &rel, 4);
+}
+
+void jit_patch_far(uint8_t *site, size_t data_len, ptrdiff_t rx_delta, uint64_t tlb_gen,
+		   uint32_t cpl, const uint8_t *target_rx)
+{
+	uint8_t *guard = site + 5 + data_len;
+
+	memcpy(guard + FAR_GEN_IMM, &tlb_gen, 8);
+	memcpy(guard + FAR_CPL_IMM, &cpl, 4);
+	jit_patch_jump(guard + FAR_JUMP, rx_delta, target_rx);
+	jit_patch_jump(site, rx_delta, guard + rx_delta);
+}
+
+void jit_patch_entry(uint8_t *entry, ptrdiff_t rx_delta, const uint8_t *target_rx)
+{
+	/* the entry's first instruction (cmp r13d, budget) is 7 bytes */
+	entry[0] = 0xe9;
+	jit_patch_jump(entry, rx_delta, target_rx);
 }
 
 #endif

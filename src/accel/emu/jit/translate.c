@@ -177,6 +177,13 @@ static unsigned tb_slot(uint64_t pa)
 static bool host_ssse3, host_sse41, host_sse42;
 
 /* Opened before the sandbox; every vCPU appends whole lines. */
+/* Return prediction entries name landings in the code cache: none. */
+static void forget_returns(struct emu_cpu *c)
+{
+	for (unsigned i = 0; i < JIT_RS_SIZE; i++)
+		c->jit_rs[i].key = JIT_RS_NONE;
+}
+
 static void open_perf_map(struct emu_jit *j)
 {
 	const char *v = getenv("WIRT_JIT_PERF_MAP");
@@ -229,6 +236,7 @@ int emu_jit_create(struct emu_cpu *c)
 	}
 	c->jit = j;
 	c->jit_chain_from = NULL;
+	forget_returns(c);
 	open_perf_map(j);
 	__builtin_cpu_init();
 	host_ssse3 = __builtin_cpu_supports("ssse3");
@@ -291,6 +299,7 @@ static void flush(struct emu_cpu *c)
 	memset(j->tb_index, 0, (1u << TB_INDEX_BITS) * sizeof(*j->tb_index));
 	j->ntbs = 0;
 	c->jit_chain_from = NULL;
+	forget_returns(c);
 	jit_emit_init(&e, j->cc.rw, j->cc.rw + j->cc.size, j->cc.rx - j->cc.rw);
 	j->epilogue = jit_emit_rx(&e);
 	jit_emit_epilogue(&e);
@@ -342,8 +351,10 @@ static bool may_write(const struct insn *in)
 }
 
 /* After a chainable exit's jump (5 bytes): the successor's physical
- * address and code size. */
+ * address and code size; FAR_SITE for an exit to another page, whose
+ * successor is whatever the target maps to when C patches it. */
 #define CHAIN_DATA 9
+#define FAR_SITE (~0ULL)
 
 /* A target rel no block's page holds: an exit through the jump cache. */
 #define NOT_IN_PAGE ((int64_t)1 << 20)
@@ -368,6 +379,29 @@ static const struct jit_chain_fields chain_fields = {
 	F(s.rip), F(jit_chain_rip), F(jit_chain_from)
 };
 
+static const struct jit_rs_fields rs_fields = {
+	F(jit_rs), F(jit_rs_top), F(jit_rs_key), JIT_RS_SIZE - 1
+};
+
+/* A CALL's return address: where a landing (return prediction) can go
+ * on from, in the block's page. */
+struct landing {
+	jit_fixup f;
+	int64_t rel;
+};
+
+static const struct jit_far_fields far_fields = {
+	F(tlb_gen), F(tlb_gen_global), F(cpl)
+};
+
+/* A static target outside the block's page that a far chain exit can
+ * reach (64-bit code: the guard checks no CS base or limit). */
+static bool far_chainable(const struct jit_tb *tb, int64_t rel)
+{
+	return tb->code_size == 8 && rel != NOT_IN_PAGE && !chainable(tb, rel) &&
+	       rel >= INT32_MIN && rel <= INT32_MAX;
+}
+
 /* Leave after count instructions: for a transfer to RIP (chain), the
  * static target rel if it can be patched in (which sets c->s.rip
  * itself), else the jump cache (in 64-bit code); else back to C. */
@@ -376,6 +410,17 @@ static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb
 {
 	uint8_t *site;
 
+	if (chain && far_chainable(tb, rel)) {
+		uint64_t far = FAR_SITE;
+
+		site = jit_emit_far_chain_exit(e, count, rel, &chain_fields, &far_fields,
+					       CHAIN_DATA, j->epilogue);
+		if (site) {
+			memcpy(site + 5, &far, 8);
+			site[5 + 8] = tb->code_size;
+		}
+		return;
+	}
 	if (chain && !chainable(tb, rel)) {
 		jit_emit_jc_exit(e, count, j->jc_lookup[jc_index(tb->code_size)]);
 		return;
@@ -401,7 +446,7 @@ static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb
 static void emit_exit_to(struct emu_jit *j, struct jit_emit *e, const struct jit_tb *tb,
 			 unsigned count, int64_t rel)
 {
-	if (!chainable(tb, rel))
+	if (!chainable(tb, rel) && !far_chainable(tb, rel))
 		jit_emit_store_rip(e, F(s.rip), rel);
 	emit_exit(j, e, tb, count, true, rel);
 }
@@ -975,11 +1020,13 @@ static void emit_keep_cf(struct jit_emit *e, const struct flag_state *fs)
 		/* known only at run time: after SUB/CMP CF is a < b of the
 		 * operands the record holds (every writer stores them
 		 * zero-extended from their size), after a logic operation
-		 * 0, in eager flags bit 0; others ask C */
-		jit_fixup sub, logic, eager, done[3];
+		 * 0, in eager flags bit 0, after ADD the result below the
+		 * first operand at the record's size; others ask C */
+		jit_fixup sub, add, logic, eager, done[4];
 
 		keep = jit_emit_branch_field_in(e, F(cc_op), 1, CC_INC, CC_DEC);
 		sub = jit_emit_branch_field_in(e, F(cc_op), 1, CC_SUB, CC_SUB);
+		add = jit_emit_branch_field_in(e, F(cc_op), 1, CC_ADD, CC_ADD);
 		logic = jit_emit_branch_field_in(e, F(cc_op), 1, CC_LOGIC, CC_LOGIC);
 		eager = jit_emit_branch_field_in(e, F(cc_op), 1, CC_EAGER, CC_EAGER);
 		jit_emit_call_store_bool(e, (const void *)emu_cf, F(cc_carry));
@@ -990,14 +1037,18 @@ static void emit_keep_cf(struct jit_emit *e, const struct flag_state *fs)
 		jit_emit_alu(e, JIT_CMP, 8);
 		jit_emit_store_cf(e, F(cc_carry));
 		done[1] = jit_emit_jump(e);
+		jit_emit_bind(e, add);
+		jit_emit_add_carry(e, F(cc_size), F(cc_res), F(cc_src1));
+		jit_emit_store_cf(e, F(cc_carry));
+		done[2] = jit_emit_jump(e);
 		jit_emit_bind(e, eager);
 		jit_emit_cf_from(e, F(s.rflags));
 		jit_emit_store_cf(e, F(cc_carry));
-		done[2] = jit_emit_jump(e);
+		done[3] = jit_emit_jump(e);
 		jit_emit_bind(e, logic);
 		jit_emit_store_imm(e, F(cc_carry), 8, 0);
 		jit_emit_bind(e, keep);
-		for (unsigned i = 0; i < 3; i++)
+		for (unsigned i = 0; i < 4; i++)
 			jit_emit_bind(e, done[i]);
 	}  /* after INC or DEC it is in cc_carry already */
 }
@@ -2069,8 +2120,9 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	struct exit_stub stubs[BLOCK_MAX * 4];
 	struct taken_stub taken[BLOCK_MAX];
 	struct slow_stub slows[BLOCK_MAX];
+	struct landing landings[BLOCK_MAX];
 	struct jit_tlb_layout tlb = tlb_layout(c);
-	unsigned nslow = 0;
+	unsigned nslow = 0, nland = 0;
 	struct flag_state fs = { CC_EAGER, 0, HOST_NONE, HOST_NONE, false };
 	struct seg_checks sc = { 0, 0 };
 	bool deferred = false;   /* the instruction before skipped its record */
@@ -2141,6 +2193,9 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			} else if (leave && mk == MEM_CALL) {  /* #GP before the push */
 				f2 = emit_target_check(&e, tb, end + (int64_t)in->imm);
 			}
+			if (mk == MEM_CALL && chainable(tb, end))
+				landings[nland++] = (struct landing){
+					jit_emit_ret_push(&e, &rs_fields, end), end };
 			f = emit_mem(&e, tb, &tlb, mk, in, end, &fs, &sc);
 
 			if (mk == MEM_RET) {
@@ -2152,7 +2207,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 							: jit_emit_branch_t0_ge(&e, F(jit_rip_limit));
 				jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 				emit_step_sp(&e, (int)stack_width(tb));
-				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
+				jit_emit_ret_pop(&e, &rs_fields, F(s.rip), i + 1,
+						 j->jc_lookup[jc_index(tb->code_size)]);
 			} else if (mk == MEM_JMP) {
 				f2 = jit_emit_branch_noncanonical(&e);
 				jit_emit_store(&e, JIT_T0, F(s.rip), 8);
@@ -2160,8 +2216,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			} else if (leave && indirect) {
 				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
 			} else if (leave) {     /* a CALL out of the page */
-				jit_emit_store_rip(&e, F(s.rip), end + (int64_t)in->imm);
-				emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
+				emit_exit_to(j, &e, tb, i + 1, end + (int64_t)in->imm);
 			}
 			slows[nslow++] = (struct slow_stub){ f, f2, leave, jit_emit_label(&e), in, off,
 							     end, i + 1, NULL, fs, sc.added };
@@ -2231,8 +2286,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			 * raises #GP for a non-canonical one */
 			jit_fixup f = emit_target_check(&e, tb, end + (int64_t)in->imm);
 
-			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
-			emit_exit(j, &e, tb, i + 1, true, end + (int64_t)in->imm);
+			emit_exit_to(j, &e, tb, i + 1, end + (int64_t)in->imm);
 			slows[nslow++] = (struct slow_stub){ f, NULL, true, jit_emit_label(&e), in, off, end,
 							     i + 1, NULL, { .op = CC_EAGER }, 0 };
 			break;
@@ -2354,6 +2408,18 @@ next_insn:
 		jit_emit_bind(&e, gone);
 		jit_emit_bind(&e, down);
 		jit_emit_exit(&e, t->count, F(jit_chain_from), j->epilogue);
+	}
+	for (i = 0; i < nland; i++) {
+		/* on at the return address, chained as any exit in the page */
+		uint64_t pa = (tb->pa & ~0xfffULL) + ((tb->pa & 0xfff) + landings[i].rel);
+		uint8_t *site;
+
+		jit_emit_bind(&e, landings[i].f);
+		site = jit_emit_landing(&e, &chain_fields, CHAIN_DATA, j->epilogue);
+		if (site) {
+			memcpy(site + 5, &pa, 8);
+			site[5 + 8] = tb->code_size;
+		}
 	}
 	for (i = 0; i < nt; i++) {
 		const struct taken_stub *t = &taken[i];
@@ -2501,6 +2567,23 @@ static struct jit_tb *find_translation(struct emu_jit *j, const struct dblock *b
 	return NULL;
 }
 
+/* Far chain exits stay patched to the block they reached, in another
+ * page that may have been rewritten since: that block's entry fails its
+ * generation check and goes back to C each time.  Older translations of
+ * tb's code now jump to tb's entry (which checks tb's generation). */
+static void redirect_stale(struct emu_jit *j, const struct jit_tb *tb, uint32_t k)
+{
+	for (unsigned walked = 0; k && walked < TB_SLOT_WALK; walked++) {
+		struct jit_tb *old = &j->tbs[k - 1];
+
+		if (old->pa == tb->pa && old->code_size == tb->code_size &&
+		    *old->gen_ptr != old->gen)
+			jit_patch_entry((uint8_t *)old->chain_entry - (j->cc.rx - j->cc.rw),
+					j->cc.rx - j->cc.rw, tb->chain_entry);
+		k = old->next_in_slot;
+	}
+}
+
 /* b's translation: found again, or made now; NULL if it cannot be, or
  * (*not_yet) if b has not run often enough to be translated yet. */
 static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b, bool *not_yet)
@@ -2538,6 +2621,7 @@ static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b, bool *not_y
 			(unsigned long)(uintptr_t)tb->entry,
 			(unsigned long)(j->cc.rx + j->cc.used - (const uint8_t *)(uintptr_t)tb->entry),
 			(unsigned long long)c->insn_rip, (unsigned long long)b->pa, b->code_size);
+	redirect_stale(j, tb, *index);
 	tb->next_in_slot = *index;
 	*index = j->ntbs;
 	j->translated++;
@@ -2551,8 +2635,12 @@ found:
 	return tb;
 }
 
+static uint64_t jc_gen(const struct emu_cpu *c, uint64_t rip);
+
 /* Point the exit that just returned at block b's translation, if that
- * is the block the exit names. */
+ * is the block the exit names (for an exit to another page: the block
+ * its target maps to now, under the TLB generation and CPL its guard
+ * then checks). */
 static void chain(struct emu_cpu *c, const struct dblock *b)
 {
 	struct emu_jit *j = c->jit;
@@ -2564,7 +2652,12 @@ static void chain(struct emu_cpu *c, const struct dblock *b)
 	    c->jit_chain_rip != c->insn_rip)
 		return;
 	memcpy(&pa, site + 5, 8);
-	if (pa == b->pa && site[5 + 8] == b->code_size)
+	if (site[5 + 8] != b->code_size)
+		return;
+	if (pa == FAR_SITE)
+		jit_patch_far(site, CHAIN_DATA, j->cc.rx - j->cc.rw, jc_gen(c, c->insn_rip), c->cpl,
+			      b->jit_chain_entry);
+	else if (pa == b->pa)
 		jit_patch_jump(site, j->cc.rx - j->cc.rw, b->jit_chain_entry);
 }
 
@@ -2588,6 +2681,19 @@ static uint64_t rip_limit(const struct emu_cpu *c)
 	uint64_t mask = emu_size_mask(c->code_size), lim = c->s.seg[SEG_CS].limit;
 
 	return lim + 1 < mask ? lim + 1 : mask;
+}
+
+/* The key of return prediction entries pushed and popped from now until
+ * translated code returns to C, which alone changes the TLB generation,
+ * the code size, the CPL and the CS base (entries pushed under another
+ * CS base are forgotten). */
+static void set_return_key(struct emu_cpu *c)
+{
+	c->jit_rs_key = c->tlb_gen << 4 | jc_index(c->code_size) << 2 | c->cpl;
+	if (c->code_size != 8 && (uint32_t)c->s.seg[SEG_CS].base != c->jit_rs_cs_base) {
+		forget_returns(c);
+		c->jit_rs_cs_base = (uint32_t)c->s.seg[SEG_CS].base;
+	}
 }
 
 unsigned emu_jit_run(struct emu_cpu *c)
@@ -2616,6 +2722,7 @@ unsigned emu_jit_run(struct emu_cpu *c)
 			if (c->code_size != 8)  /* the chain entry checks the block's end */
 				c->jit_rip_limit = rip_limit(c);
 			c->blk = &no_block;
+			set_return_key(c);
 			n = j->enter_at(c, c->insn_rip, jc->chain_entry);
 			c->blk = NULL;
 			if (n) {
@@ -2676,6 +2783,7 @@ unsigned emu_jit_run(struct emu_cpu *c)
 		jc->cs_base = (uint32_t)c->s.seg[SEG_CS].base;
 		jc->chain_entry = b->jit_chain_entry;
 	}
+	set_return_key(c);
 	n = b->jit_entry(c, c->insn_rip);
 	c->blk = NULL;
 	c->icount += n;
@@ -2698,6 +2806,19 @@ int emu_jit_create(struct emu_cpu *c)
 
 void emu_jit_destroy(struct emu_cpu *c)
 {
+}
+
+/* The key of return prediction entries pushed and popped from now until
+ * translated code returns to C, which alone changes the TLB generation,
+ * the code size, the CPL and the CS base (entries pushed under another
+ * CS base are forgotten). */
+static void set_return_key(struct emu_cpu *c)
+{
+	c->jit_rs_key = c->tlb_gen << 4 | jc_index(c->code_size) << 2 | c->cpl;
+	if (c->code_size != 8 && (uint32_t)c->s.seg[SEG_CS].base != c->jit_rs_cs_base) {
+		forget_returns(c);
+		c->jit_rs_cs_base = (uint32_t)c->s.seg[SEG_CS].base;
+	}
 }
 
 unsigned emu_jit_run(struct emu_cpu *c)
