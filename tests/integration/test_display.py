@@ -15,7 +15,7 @@ import zlib
 
 import pytest
 
-from conftest import WIRT, guest_path, kvm_skip_reason, run_wirt
+from conftest import WIRT, guest_path, kvm_is_pvm, kvm_skip_reason, run_wirt
 from qmp_client import QmpClient
 
 SEABIOS = "/usr/share/seabios/bios-256k.bin"
@@ -196,6 +196,9 @@ def test_vga_option_is_checked():
 def test_vbe_mode_pixels_and_dirty_tracking(tmp_path, accel):
     if accel == "kvm" and kvm_skip_reason():
         pytest.skip(kvm_skip_reason())
+    if accel == "kvm" and kvm_is_pvm():
+        pytest.skip("KVM-PVM host: it does not run non-PVM protected-mode guest code "
+                    "(vga_vbe draws from 32-bit protected mode); use --accel emu")
     vm = Vm(tmp_path, ["--firmware", guest_path("vga_vbe"), "--vga", "std"], accel)
     out = vm.wait_output("drawn\n")
     assert out == ("found\nid b0c5\nvram64k 0100\n"

@@ -271,8 +271,10 @@ QEMU_WRONG = {
     "seg_checks": (["read-only es", "expand-down fs"], 71),
 }
 # KVM-PVM emulates real mode with KVM's instruction emulator, which lacks
-# the BCD and x87 forms these use (VT-x and AMD-V hosts run them natively).
-PVM_CANNOT = {"realmode", "realmode_limits"}
+# the BCD and x87 forms realmode and realmode_limits use (VT-x and AMD-V
+# hosts run them natively); chipset_moves never finishes its first check
+# there (seen: no output within 20 s).
+PVM_CANNOT = {"realmode", "realmode_limits", "chipset_moves"}
 # KVM cannot mask A20: memory does not wrap there (test_kvm_a20_warns).
 # KVM's in-kernel APIC cannot move its window (relocation is unsupported
 # there), which apic_modes checks.
