@@ -8,6 +8,16 @@
  * - mode: one routine in the ROM, entered through BX/EBX at the same
  *   offset with the same CS base (F0000) from real mode, 32-bit and then
  *   16-bit protected mode, decodes differently in 16- and 32-bit code.
+ * Return prediction (a CALL's return address and the translation that
+ * follows it, checked by RET before the jump cache) keys its entries the
+ * same way:
+ * - ret_cs_base: 32-bit code at offset 0200 of a segment based at
+ *   0x10000 calls a subroutine that far-jumps to offset 0230 of one
+ *   based at 0x20000 and returns there, so RET lands in the second
+ *   segment, not after the CALL in the first (and the other way round);
+ * - ret_remap: 32-bit code at a linear page calls a subroutine that
+ *   maps that page to another frame (new code at the return address)
+ *   and flushes it with INVLPG before its RET.
  * Each is run JUMPS times (blocks are translated on their second entry).
  * Prints "ok <name>" or "FAIL <name>"; ends with 0x20 (status 65), or
  * 0x21 (67) if a check failed.
@@ -15,6 +25,15 @@
 #include "guest.h"
 #define JUMPS 6
 #define FAILS 0x600
+#define BACK 0x610 /* ret_cs_base: far pointer (offset, selector) back to the caller */
+/* ret_remap: a page directory and table mapping 0-4 MiB, the linear page
+ * WINDOW and the two frames it is mapped to in turn */
+#define PD32 0x80000
+#define PT32 0x81000
+#define WINDOW 0x30000
+#define FRAME_A 0x40000
+#define FRAME_B 0x41000
+#define WINDOW_PTE (PT32 + (WINDOW >> 12) * 4)
 
 	reset_vector
 	.code16
@@ -39,6 +58,18 @@ _start:
 	mov $tmpl_b, %si
 	xor %di, %di
 	mov $tmpl_b_end - tmpl_b, %cx
+	rep movsb
+	mov $0x1000, %ax
+	mov %ax, %es
+	mov $rtmpl_a, %si
+	mov $0x200, %di
+	mov $rtmpl_a_end - rtmpl_a, %cx
+	rep movsb
+	mov $0x2000, %ax
+	mov %ax, %es
+	mov $rtmpl_b, %si
+	mov $0x200, %di
+	mov $rtmpl_b_end - rtmpl_b, %cx
 	rep movsb
 	xor %ax, %ax
 	mov %ax, %ds
@@ -115,9 +146,98 @@ pm32_again:
 	cmpw $0, FAILS
 	je 5f
 	puts32 msg_fail_mode16pm
-5:	cmpw $0, FAILS
+	jmp 6f
+5:	puts32 msg_ok_mode
+6:
+	/* ---- ret_remap: flat code, 4 KiB pages identity-mapping 0-4 MiB ---- */
+	ljmpl $0x08, $LIN(flat32)
+flat32:
+	mov $0x10, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	cld
+	/* ---- ret_cs_base: RET after a far jump to the other segment; the
+	 * routines also return normally, so that the landing after each
+	 * CALL is chained ---- */
+	movw $0x08, BACK + 4
+	mov $JUMPS, %edi
+1:	movl $LIN(back_r1), BACK
+	xor %ecx, %ecx
+	mov $0xaaaa, %edx
+	ljmp $0x30, $0x200
+back_r1: cmp %edx, %eax
+	jne 2f
+	movl $LIN(back_r2), BACK
+	inc %ecx
+	mov $0xbbbb, %edx
+	ljmp $0x30, $0x200
+back_r2: cmp %edx, %eax
+	jne 2f
+	movl $LIN(back_r3), BACK
+	xor %ecx, %ecx
+	mov $0xbbbb, %edx
+	ljmp $0x38, $0x200
+back_r3: cmp %edx, %eax
+	jne 2f
+	movl $LIN(back_r4), BACK
+	inc %ecx
+	mov $0xaaaa, %edx
+	ljmp $0x38, $0x200
+back_r4: cmp %edx, %eax
+	jne 2f
+	dec %edi
+	jnz 1b
+	puts32 msg_ok_ret_base
+	jmp 3f
+2:	incw FAILS
+	puts32 msg_fail_ret_base
+3:
+	mov $PT32, %edi
+	mov $3, %eax
+1:	stosl
+	add $0x1000, %eax
+	cmp $PT32 + 4096, %edi
+	jne 1b
+	mov $PD32, %edi
+	xor %eax, %eax
+	mov $1024, %ecx
+	rep stosl
+	movl $(PT32 | 3), PD32
+	mov $LIN(ptmpl_a), %esi
+	mov $FRAME_A, %edi
+	mov $ptmpl_a_end - ptmpl_a, %ecx
+	rep movsb
+	mov $LIN(ptmpl_b), %esi
+	mov $FRAME_B, %edi
+	mov $ptmpl_b_end - ptmpl_b, %ecx
+	rep movsb
+	mov $PD32, %eax
+	mov %eax, %cr3
+	mov %cr0, %eax
+	or $0x80000000, %eax
+	mov %eax, %cr0
+	mov $JUMPS, %edi
+1:	movl $(FRAME_A | 3), WINDOW_PTE
+	invlpg WINDOW
+	xor %ecx, %ecx
+	mov $LIN(2f), %esi
+	mov $WINDOW, %ebx
+	jmp *%ebx
+2:	cmp $0xaaaa, %eax
+	jne 3f
+	inc %ecx
+	mov $LIN(2f), %esi
+	jmp *%ebx
+2:	cmp $0xbbbb, %eax
+	jne 3f
+	dec %edi
+	jnz 1b
+	puts32 msg_ok_ret_remap
+	jmp 4f
+3:	incw FAILS
+	puts32 msg_fail_ret_remap
+4:	cmpw $0, FAILS
 	jne 5f
-	puts32 msg_ok_mode
 	debug_exit 0x20
 5:	debug_exit 0x21
 
@@ -137,6 +257,62 @@ tmpl_b:
 	ljmp $0xf000, $back_b
 tmpl_b_end:
 
+	.code32
+/* Copied to 1000:0200 and 2000:0200, run as 32-bit code from segments
+ * 0x30 (base 0x10000) and 0x38 (base 0x20000): call a subroutine that
+ * returns (ECX = 0) or far-jumps to the other segment's RET, which
+ * returns to that segment's MOV EAX; then back through the far pointer
+ * at BACK. */
+rtmpl_a:
+	call 1f
+	mov $0xaaaa, %eax
+	ljmp *BACK
+	.fill 0x20 - (. - rtmpl_a), 1, 0x90
+1:	jecxz 2f
+	ljmp $0x38, $0x230
+2:	ret
+	.fill 0x30 - (. - rtmpl_a), 1, 0x90
+	ret
+rtmpl_a_end:
+rtmpl_b:
+	call 1f
+	mov $0xbbbb, %eax
+	ljmp *BACK
+	.fill 0x20 - (. - rtmpl_b), 1, 0x90
+1:	jecxz 2f
+	ljmp $0x30, $0x230
+2:	ret
+	.fill 0x30 - (. - rtmpl_b), 1, 0x90
+	ret
+rtmpl_b_end:
+
+	.code32
+/* Copied to FRAME_A and FRAME_B and run at WINDOW: call a subroutine
+ * (the same bytes in both) that returns (ECX = 0) or first maps WINDOW
+ * to FRAME_B, so that its RET returns to FRAME_B's MOV EAX, whichever
+ * frame the CALL ran from. */
+ptmpl_a:
+	call 1f
+	mov $0xaaaa, %eax
+	jmp *%esi
+	.fill 0x20 - (. - ptmpl_a), 1, 0x90
+1:	jecxz 2f
+	movl $(FRAME_B | 3), WINDOW_PTE
+	invlpg WINDOW
+2:	ret
+ptmpl_a_end:
+ptmpl_b:
+	call 1f
+	mov $0xbbbb, %eax
+	jmp *%esi
+	.fill 0x20 - (. - ptmpl_b), 1, 0x90
+1:	jecxz 2f
+	movl $(FRAME_B | 3), WINDOW_PTE
+	invlpg WINDOW
+2:	ret
+ptmpl_b_end:
+	.code16
+
 /* 16-bit: MOV AX, 0x1234; JMP +4 to JMP SI.  32-bit: MOV EAX,
  * 0x04eb1234; JMP ESI.  Either way back to (E)SI. */
 two_modes:
@@ -151,9 +327,13 @@ msg_fail_mode16: .asciz "FAIL mode (16-bit)\n"
 msg_fail_mode32: .asciz "FAIL mode (32-bit)\n"
 msg_fail_mode16pm: .asciz "FAIL mode (16-bit protected)\n"
 msg_ok_mode:	.asciz "ok mode\n"
+msg_ok_ret_base: .asciz "ok ret_cs_base\n"
+msg_fail_ret_base: .asciz "FAIL ret_cs_base\n"
+msg_ok_ret_remap: .asciz "ok ret_remap\n"
+msg_fail_ret_remap: .asciz "FAIL ret_remap\n"
 
 	serial_routines
 
-/* flat_gdt's segments, and 32-bit (0x20) and 16-bit (0x28) code based
- * at the ROM */
-	flat_gdt 0x00409a0f0000ffff, 0x00009a0f0000ffff
+/* flat_gdt's segments, 32-bit (0x20) and 16-bit (0x28) code based at
+ * the ROM, and 32-bit code based at 0x10000 (0x30) and 0x20000 (0x38) */
+	flat_gdt 0x00409a0f0000ffff, 0x00009a0f0000ffff, 0x00cf9a010000ffff, 0x00cf9a020000ffff
