@@ -517,6 +517,9 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t val);
 void emu_write_cr(struct emu_cpu *c, int cr, uint64_t val);
 uint64_t emu_rdtsc(struct emu_cpu *c);
 
+/* exec_control.c: RDRAND and RDSEED's value, false if there is none */
+bool emu_random(uint64_t *v);
+
 /* Helpers used across files. */
 static inline uint64_t emu_size_mask(unsigned size)
 {

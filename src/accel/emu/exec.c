@@ -1017,10 +1017,13 @@ static bool exec_two_byte(struct emu_cpu *c, const struct insn *in)
 			return true;
 		}
 		if ((g == 6 || g == 7) && !in->has_mem) { /* RDRAND, RDSEED */
-			extern uint64_t emu_random(void);
-			reg_write(c, in, in->rm, size, emu_random());
+			uint64_t v = 0;
+			bool ok = emu_random(&v);
+
+			/* CF clear and 0: no random number this time (SDM) */
+			reg_write(c, in, in->rm, size, v);
 			emu_flags_set(c, RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF |
-				      RFLAGS_SF | RFLAGS_OF, RFLAGS_CF);
+				      RFLAGS_SF | RFLAGS_OF, ok ? RFLAGS_CF : 0);
 			return true;
 		}
 		emu_raise_ud(c);

@@ -32,14 +32,15 @@ void emu_check_io(struct emu_cpu *c, uint16_t port, unsigned size)
 		emu_raise_gp(c, 0);
 }
 
-uint64_t emu_random(void);
-uint64_t emu_random(void)
+/* RDRAND and RDSEED: the host kernel's random numbers (its pool is
+ * seeded from the host's own sources); false, as a CPU's CF = 0, if it
+ * has none to give. */
+bool emu_random(uint64_t *v)
 {
-	uint64_t v = 0;
-
-	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-		v ^= (uint64_t)__builtin_ia32_rdtsc() * 0x9e3779b97f4a7c15ULL;
-	return v;
+	if (getrandom(v, sizeof(*v), GRND_NONBLOCK) == sizeof(*v))
+		return true;
+	*v = 0;
+	return false;
 }
 
 /* STOS's bulk form: bytes of size-byte elements v.  Elements whose bytes

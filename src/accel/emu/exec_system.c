@@ -115,6 +115,8 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 			 (1u << 21) |  /* x2APIC */
 			 (1u << 24) |  /* TSC-deadline timer */
 			 (1u << 23) |  /* POPCNT */
+			 (1u << 30) |  /* RDRAND: the host's random numbers, so that a
+					* guest's pool is seeded at boot */
 			 (1u << 31);   /* running under a hypervisor */
 		out[D] = (1u << 0) |   /* FPU */
 			 (1u << 2) |   /* DE */
@@ -155,8 +157,10 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		break;
 	}
 	case 7: /* structured extended features: subleaf 0 only */
-		if (sub == 0)
+		if (sub == 0) {
+			out[B] = 1u << 18;  /* RDSEED */
 			out[D] = 1u << 29;  /* IA32_ARCH_CAPABILITIES */
+		}
 		break;
 	case 0x15: /* TSC / crystal ratio: a 1 GHz crystal, TSC = crystal */
 		out[A] = 1;
