@@ -209,6 +209,27 @@ static void sse_insn(struct code *c, unsigned r)
 }
 
 /* One instruction that changes no control flow (may fault). */
+/* One of the forms that do nothing: NOP, 66 NOP, PAUSE, the 5-byte NOP
+ * compilers and ftrace put at function entries (translated as no code,
+ * which must leave the flags the instruction before computed). */
+static void nop_insn(struct code *c)
+{
+	switch (rnd() % 4) {
+	case 0:
+		put(c, 1, 0x90);
+		break;
+	case 1:
+		put(c, 2, 0x66, 0x90);
+		break;
+	case 2:
+		put(c, 2, 0xf3, 0x90);
+		break;
+	default:
+		put(c, 5, 0x0f, 0x1f, 0x44, 0x00, 0x00);
+		break;
+	}
+}
+
 static void simple_insn(struct code *c)
 {
 	unsigned r1 = reg(), r2 = reg(), k = rnd() % 45;
@@ -429,7 +450,8 @@ static void simple_insn(struct code *c)
 			put(c, 3, rex8, 0xb0 | b1, (uint8_t)rnd());
 			break;
 		case 4:
-			put(c, 3, alu | 4, (uint8_t)rnd(), 0x90);  /* ALU AL, imm8; NOP */
+			put(c, 2, alu | 4, (uint8_t)rnd());  /* ALU AL, imm8; a NOP */
+			nop_insn(c);
 			break;
 		default:
 			put(c, 4, rex8, rnd() & 1 ? 0xf6 : 0xc6, 0xc0 | b1, (uint8_t)rnd());
@@ -460,6 +482,8 @@ static void simple_insn(struct code *c)
 	case 38:                 /* a byte CMP/TEST, then a Jcc on it: the
 				  * next instruction is one (sequence()) */
 		put(c, 3, rex8, rnd() & 1 ? 0x38 : 0x84, 0xc0 | b2 << 3 | b1);
+		if (rnd() & 1)
+			nop_insn(c);
 		break;
 	case 39:                 /* 16-bit operations: ALU either way and
 				  * with imm8 on [rbp+d8], MOV either way,

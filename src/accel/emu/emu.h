@@ -500,6 +500,8 @@ uint64_t emu_shift(struct emu_cpu *c, unsigned op, unsigned size, uint64_t a,
 /* exec_fast.c: the handler index for in if it is a common form, else 0. */
 uint8_t emu_fast_pick(const struct insn *in, unsigned code_size);
 extern fast_fn *const emu_fast_handlers[];
+/* in does nothing: NOP and its multi-byte and hint forms, PAUSE, ENDBR */
+bool emu_fast_is_nop(const struct insn *in);
 
 /* sse.c: SSE/SSE2 instructions; false if op is not one of them */
 bool emu_exec_sse(struct emu_cpu *c, const struct insn *in);

@@ -527,6 +527,11 @@ enum { FAST_NONE, FAST_HANDLERS(FAST_ID) FAST_COUNT };
 fast_fn *const emu_fast_handlers[FAST_COUNT] = { NULL, FAST_HANDLERS(FAST_ENTRY) };
 _Static_assert(FAST_COUNT <= 256, "handler index is a byte");
 
+bool emu_fast_is_nop(const struct insn *in)
+{
+	return in->fast == FAST_nop;
+}
+
 enum alu_form { FORM_RM_R, FORM_R_RM, FORM_RM_I, FORM_A_I };
 #define ALU_TEST 8  /* after the eight of 00-3F and 80-83 */
 

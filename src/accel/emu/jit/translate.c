@@ -2179,6 +2179,12 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			ns = exits_after_call(&e, tb, in, i + 1, end, next, stubs, ns);
 			goto next_insn;
 		}
+		if (emu_fast_is_nop(in)) {
+			/* no code: the block's count has it, and the host's
+			 * flags are as the instruction before left them */
+			fs.host = fs.host_prev;
+			goto next_insn;
+		}
 		if ((mk = pick_mem(tb, in)) != MEM_NONE) {
 			bool leave = mk == MEM_RET || mk == MEM_JMP || (mk == MEM_CALL && !in->folded);
 			bool indirect = in->op == 0xff;
