@@ -2,7 +2,7 @@
  * Interrupts and HLT wake-up in 32-bit protected mode: the 8254 PIT
  * through the 8259 PICs and the local APIC's LINT0 in virtual-wire mode
  * (ten IRQ 0 ticks, each waking the CPU from HLT), then the local APIC
- * timer in one-shot mode.
+ * timer in one-shot mode, waited for by HLT and then by a spin loop.
  * Prints a line per part; ends with 0x19 (status 51), 0x1a (53) on failure.
  */
 #include "guest.h"
@@ -94,6 +94,16 @@ pm32:
 	test %eax, %eax
 	jnz fail
 	puts32 msg_apic
+
+	/* The same timer waited for by a spin loop: one block jumping
+	 * back to itself, which must still let the interrupt in. */
+	movl $0, TICKS
+	movl $2000000, APIC + 0x380
+	sti
+3:	cmpl $1, TICKS
+	jb 3b
+	cli
+	puts32 msg_spin
 	debug_exit 0x19
 fail:
 	puts32 msg_fail
@@ -126,4 +136,5 @@ idt_ptr:
 	.long IDT32
 msg_pit:  .asciz "pit irq ok\n"
 msg_apic: .asciz "lapic timer ok\n"
+msg_spin: .asciz "lapic timer seen by a spin loop ok\n"
 msg_fail: .asciz "lapic timer FAIL\n"

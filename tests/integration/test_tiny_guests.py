@@ -85,7 +85,7 @@ GUESTS = {
                        ["remap32", "dirty32", "wp32", "np32", "remap_pae", "dirty_pae",
                         "nx_pae", "invlpg", "split_pf", "split_insn"]) +
                "all paging ok\n", 59, True),
-    "interrupts": ("pit irq ok\nlapic timer ok\n", 51, True),
+    "interrupts": ("pit irq ok\nlapic timer ok\nlapic timer seen by a spin loop ok\n", 51, True),
     "exceptions": ("".join("ok %s\n" % n for n in
                            ["de", "ud", "bp", "gp", "pf_read", "pf_write", "pf_wp",
                             "pf_nx", "pf_user"]) +

@@ -135,6 +135,14 @@ uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 			     const struct jit_chain_fields *f, size_t data_len,
 			     const uint8_t *epilogue_rx);
 /*
+ * A jump back to the block's own start: count more instructions, then
+ * straight to body_rx (its first instruction) while the budget lasts;
+ * once it is spent, on to what the caller emits next (a chain exit with
+ * count 0, whose successor's entry sends the vCPU back to C).
+ */
+void jit_emit_loop_back(struct jit_emit *e, unsigned count, unsigned budget,
+			const uint8_t *body_rx);
+/*
  * Leave after count more instructions for the block at start + rel in
  * another page: as jit_emit_chain_exit (start += rel, the site returned,
  * data_len bytes after its jump are the caller's, the same way back to

@@ -253,8 +253,20 @@ jit_fixup jit_fixup_join(jit_fixup a, jit_fixup b)
 
 static void add_count(struct jit_emit *e, unsigned count)
 {
+	if (!count)
+		return;
 	put(e, (const uint8_t[]){ 0x41, 0x81, 0xc5 }, 3);  /* add r13d, count */
 	put4(e, count);
+}
+
+void jit_emit_loop_back(struct jit_emit *e, unsigned count, unsigned budget,
+			const uint8_t *body_rx)
+{
+	add_count(e, count);
+	put(e, (const uint8_t[]){ 0x41, 0x81, 0xfd }, 3);  /* cmp r13d, budget */
+	put4(e, budget);
+	put(e, (const uint8_t[]){ 0x0f, 0x82 }, 2);        /* jb body */
+	put_rel32(e, body_rx);
 }
 
 void jit_emit_exit(struct jit_emit *e, unsigned count, int32_t chain_field,

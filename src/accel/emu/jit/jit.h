@@ -37,6 +37,7 @@ struct jit_tb {
 				    * before it in its tb_index slot, or 0 */
 	unsigned (*entry)(struct emu_cpu *c, uint64_t start_rip);
 	const uint8_t *chain_entry;  /* executable address */
+	const uint8_t *body;  /* its first instruction's code (executable), after the checks */
 	/* The last instruction spans into the next page: that page's
 	 * physical address and generation when it was decoded (JIT_NO_CROSS:
 	 * none does) */

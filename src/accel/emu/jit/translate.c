@@ -421,6 +421,13 @@ static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb
 		}
 		return;
 	}
+	if (chain && rel == 0 && chainable(tb, 0)) {
+		/* a loop: the chain entry's checks hold as they did at the
+		 * block's entry (a write to its page leaves the block, CS
+		 * stays), so only the budget is checked on the way back */
+		jit_emit_loop_back(e, count, JIT_BUDGET, tb->body);
+		count = 0;
+	}
 	if (chain && !chainable(tb, rel)) {
 		jit_emit_jc_exit(e, count, j->jc_lookup[jc_index(tb->code_size)]);
 		return;
@@ -2146,6 +2153,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	if (tb->code_size != 8)
 		jit_emit_exit_if_rip_above(&e, tb->end_off, F(jit_rip_limit), entry_fail);
 	jit_emit_bind(&e, body);
+	tb->body = jit_emit_rx(&e);
 	for (i = 0; i < tb->n; i++) {
 		const struct insn *in = &tb->in[i];
 		int64_t end = off + in->len;
