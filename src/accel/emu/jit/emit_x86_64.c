@@ -676,6 +676,12 @@ void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t 
 		 int32_t index_field, unsigned scale, int32_t disp, int32_t seg_base_field)
 {
 	if (base_rip) {
+		/* RIP-relative (never with an index): one LEA when the
+		 * displacement folds into rel */
+		if (index_field < 0 && rip_rel + disp == (int32_t)(rip_rel + disp)) {
+			rip_rel += disp;
+			disp = 0;
+		}
 		put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
 		put4(e, (uint32_t)(int32_t)rip_rel);
 	} else if (base_field >= 0) {
