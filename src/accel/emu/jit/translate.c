@@ -1730,8 +1730,7 @@ static void emit_step_sp(struct jit_emit *e, int by)
 	unsigned s = by < 0 ? (unsigned)-by : (unsigned)by;
 
 	jit_emit_load(e, JIT_T0, gpr_field(GPR_RSP), 8);
-	jit_emit_load_imm(e, JIT_T1, s);
-	jit_emit_alu(e, by < 0 ? JIT_SUB : JIT_ADD, s);
+	jit_emit_alu_imm(e, by < 0 ? JIT_SUB : JIT_ADD, s, s);
 	jit_emit_store(e, JIT_T0, gpr_field(GPR_RSP), 8);
 }
 
