@@ -246,6 +246,11 @@ struct emu_cpu {
 	/* Outside 64-bit code: a chained block must end at or below this
 	 * (the CS limit + 1 or the IP wrap, the lower). */
 	uint64_t jit_rip_limit;
+	/* Outside 64-bit code: bit s set if segment s is usable, expand-up,
+	 * writable data (type 2 or 3, S set), the only kind translated code
+	 * accesses inline; set on each entry from C, as nothing translated
+	 * code runs loads a segment (those instructions return to C). */
+	uint8_t jit_seg_fast;
 	/* Return prediction for translated code: a CALL pushes where it
 	 * returns to (the RIP, under which TLB generation, code size and
 	 * CPL: jit_rs_key, and the landing in the caller's code that goes on

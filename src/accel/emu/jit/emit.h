@@ -295,8 +295,8 @@ void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t 
 struct jit_seg_layout {
 	int32_t base;       /* 8 bytes */
 	int32_t limit;      /* 4 bytes, byte granular */
-	int32_t type_s;     /* 2 bytes: the type field, then S */
-	int32_t unusable;   /* 1 byte */
+	int32_t fast;       /* 1 byte: the vCPU's mask of segments accessed inline */
+	uint8_t bit;        /* this segment's bit in it */
 };
 /*
  * 16- and 32-bit code: T0 (an offset before wrapping) becomes the linear

@@ -711,19 +711,9 @@ void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t 
 
 jit_fixup jit_emit_seg_usable(struct jit_emit *e, const struct jit_seg_layout *seg)
 {
-	jit_fixup f;
-
-	/* type 2 or 3 with S set */
-	put1(e, 0x0f);
-	rbx_mem(e, false, 0xb7, 2, seg->type_s);                /* movzx edx, word [..] */
-	put(e, (const uint8_t[]){ 0x81, 0xe2 }, 2);              /* and edx, 0xfffe */
-	put4(e, 0xfffe);
-	put(e, (const uint8_t[]){ 0x81, 0xfa }, 2);              /* cmp edx, 0x0102 */
-	put4(e, 0x0102);
-	f = branch(e, 0x85);
-	rbx_mem(e, false, 0x80, 7, seg->unusable);              /* cmp byte [..], 0 */
-	put1(e, 0);
-	return jit_fixup_join(f, branch(e, 0x85));
+	rbx_mem(e, false, 0xf6, 0, seg->fast);                  /* test byte [..], bit */
+	put1(e, seg->bit);
+	return branch(e, 0x84);                                  /* jz */
 }
 
 void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,

@@ -1556,8 +1556,7 @@ static struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
 static struct jit_seg_layout seg_layout(int seg)
 {
 	return (struct jit_seg_layout){
-		seg_field(seg, base), seg_field(seg, limit), seg_field(seg, type),
-		seg_field(seg, unusable),
+		seg_field(seg, base), seg_field(seg, limit), F(jit_seg_fast), (uint8_t)(1u << seg),
 	};
 }
 
@@ -1585,8 +1584,6 @@ static bool seg_check_needed(struct seg_checks *sc, unsigned bit)
 	return true;
 }
 
-_Static_assert(offsetof(struct segment, s) == offsetof(struct segment, type) + 1,
-	       "the emitter reads the type and S as one word");
 _Static_assert(sizeof(struct tlb_fast) == 32, "the emitter indexes the TLB by shifts");
 _Static_assert(sizeof(((struct emu_cpu *)0)->tlb_fast[0]) == TLB_ENTRIES * 32,
 	       "the user table follows the supervisor one");
@@ -2709,6 +2706,20 @@ static void set_return_key(struct emu_cpu *c)
 	}
 }
 
+/* c->jit_seg_fast, for the segments as they are now */
+static void set_seg_fast(struct emu_cpu *c)
+{
+	uint8_t m = 0;
+
+	for (int s = 0; s < NUM_SEGS; s++) {
+		const struct segment *sg = &c->s.seg[s];
+
+		if (!sg->unusable && sg->s && (sg->type & 0xe) == 2)
+			m |= (uint8_t)(1u << s);
+	}
+	c->jit_seg_fast = m;
+}
+
 unsigned emu_jit_run(struct emu_cpu *c)
 {
 	struct emu_jit *j = c->jit;
@@ -2717,6 +2728,8 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	bool not_yet;
 	unsigned n;
 
+	if (c->code_size != 8)
+		set_seg_fast(c);
 	c->insn_rip = c->s.rip;
 	c->trace[c->trace_pos++ & 63] = c->insn_rip;
 	c->blk = NULL;
