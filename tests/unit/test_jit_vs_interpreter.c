@@ -306,8 +306,20 @@ static void simple_insn(struct code *c)
 	case 20:                 /* CLC, STC, CMC: flags by the interpreter */
 		put(c, 1, (uint8_t[]){ 0xf8, 0xf9, 0xf5 }[rnd() % 3]);
 		break;
-	case 21:                 /* PUSH reg; POP reg2 */
-		put(c, 2, 0x50 | r1, 0x58 | r2);
+	case 21:                 /* PUSH reg, imm8 or imm32 (sign-extended); POP reg2 */
+		switch (rnd() % 3) {
+		case 0:
+			put(c, 1, 0x50 | r1);
+			break;
+		case 1:
+			put(c, 2, 0x6a, (uint8_t)rnd());
+			break;
+		default:
+			put(c, 5, 0x68, (uint8_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd(),
+			    (uint8_t)rnd());
+			break;
+		}
+		put(c, 1, 0x58 | r2);
 		break;
 	case 22:                 /* PUSHFQ; POPFQ: a general instruction */
 		put(c, 2, 0x9c, 0x9d);

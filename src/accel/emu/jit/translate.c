@@ -835,8 +835,8 @@ struct flag_state {
 static bool keeps_flags(const struct insn *in)
 {
 	switch (in->op) {
-	case 0x50 ... 0x5f: case 0x63: case 0x88 ... 0x8b: case 0x8d: case 0x90:
-	case 0xb0 ... 0xbf: case 0xc6: case 0xc7: case 0x10d: case 0x118 ... 0x11f:
+	case 0x50 ... 0x5f: case 0x63: case 0x68: case 0x6a: case 0x88 ... 0x8b:
+	case 0x8d: case 0x90: case 0xb0 ... 0xbf: case 0xc6: case 0xc7: case 0x10d: case 0x118 ... 0x11f:
 	case 0x140 ... 0x14f: case 0x190 ... 0x19f: case 0x1b6: case 0x1b7:
 	case 0x1be: case 0x1bf:
 		return true;
@@ -1501,6 +1501,11 @@ static enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in)
 
 	if (pick_atomic(tb, in))
 		return MEM_ATOMIC;
+	/* PUSH imm (the general handler on the slow path): a kernel's
+	 * system call entry pushes its frame's constants so */
+	if (tb->code_size == 8 && (op == 0x68 || op == 0x6a) && in->opsize == 8 &&
+	    !(in->prefixes & PFX_LOCK))
+		return MEM_PUSH;
 	if (!in->fast)
 		return MEM_NONE;
 	if (tb->code_size == 8) {
@@ -1798,6 +1803,8 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 	case MEM_CALL:  /* the return address; the block goes on at the target */
 		if (k == MEM_CALL)
 			jit_emit_rip_to(e, JIT_T1, end);
+		else if (in->op == 0x68 || in->op == 0x6a)
+			jit_emit_load_imm(e, JIT_T1, in->imm);
 		else
 			jit_emit_load(e, JIT_T1, gpr_field(r), s);
 		jit_emit_store_ind(e, s);
