@@ -221,8 +221,10 @@ struct jit_jc_fields {
 	int32_t rip, tlb_gen, tlb_gen_global, cpl, cs_base, chain_from;
 };
 /* The jump cache lookup for code of one size, emitted once per code
- * cache: on to the block for c->rip if its entry matches, else back to
- * C; exits jump to it after counting. */
+ * cache and called by the exits that use it (after counting): if the
+ * entry for c->rip matches, start = c->rip and it returns with the
+ * block's chain entry in RDX, which the exit jumps to; else it drops
+ * its return address and goes back to C. */
 void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint32_t mask,
 			unsigned code_size, const struct jit_jc_fields *f,
 			const uint8_t *epilogue_rx);

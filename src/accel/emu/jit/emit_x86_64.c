@@ -1168,6 +1168,16 @@ jit_fixup jit_emit_ret_push(struct jit_emit *e, const struct jit_rs_fields *f, i
 	return e->overflow ? NULL : landing;
 }
 
+/* Through the jump cache: the shared lookup returns the target's chain
+ * entry in RDX (or leaves for C itself), and each site has its own
+ * indirect jump, which the host predicts per site. */
+static void jc_call(struct jit_emit *e, const uint8_t *lookup_rx)
+{
+	put1(e, 0xe8);                                      /* call lookup */
+	put_rel32(e, lookup_rx);
+	put(e, (const uint8_t[]){ 0xff, 0xe2 }, 2);         /* jmp rdx */
+}
+
 void jit_emit_ret_pop(struct jit_emit *e, const struct jit_rs_fields *f, int32_t rip_field,
 		      unsigned count, const uint8_t *lookup_rx)
 {
@@ -1179,25 +1189,27 @@ void jit_emit_ret_pop(struct jit_emit *e, const struct jit_rs_fields *f, int32_t
 	put4(e, f->mask);
 	rbx_mem(e, false, 0x89, 1, f->top);                 /* mov [rbx+top], ecx */
 	put(e, (const uint8_t[]){ 0xc1, 0xe1, 0x05 }, 3);   /* shl ecx, 5 */
+	jit_fixup miss[2];
+
 	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x84, 0x0b }, 4);  /* cmp rax, [rbx+rcx+stack] */
 	put4(e, (uint32_t)f->stack);
-	put(e, (const uint8_t[]){ 0x0f, 0x85 }, 2);         /* jne lookup */
-	put_rel32(e, lookup_rx);
+	miss[0] = branch(e, 0x85);
 	rbx_mem(e, true, 0x8b, 2, f->key);                  /* mov rdx, [rbx+key] */
 	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x94, 0x0b }, 4);  /* cmp rdx, [rbx+rcx+stack+8] */
 	put4(e, (uint32_t)(f->stack + 8));
-	put(e, (const uint8_t[]){ 0x0f, 0x85 }, 2);         /* jne lookup */
-	put_rel32(e, lookup_rx);
+	miss[1] = branch(e, 0x85);
 	put(e, (const uint8_t[]){ 0x49, 0x89, 0xc4 }, 3);   /* mov r12, rax */
 	put(e, (const uint8_t[]){ 0xff, 0xa4, 0x0b }, 3);   /* jmp [rbx+rcx+stack+16] */
 	put4(e, (uint32_t)(f->stack + 16));
+	jit_emit_bind(e, miss[0]);
+	jit_emit_bind(e, miss[1]);
+	jc_call(e, lookup_rx);
 }
 
 void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const uint8_t *lookup_rx)
 {
 	add_count(e, count);
-	put1(e, 0xe9);                                      /* jmp lookup */
-	put_rel32(e, lookup_rx);
+	jc_call(e, lookup_rx);
 }
 
 void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint32_t mask,
@@ -1237,10 +1249,12 @@ void jit_emit_jc_lookup(struct jit_emit *e, const struct jit_jc_entry *jc, uint3
 		miss[3] = branch(e, 0x85);
 	}
 	put(e, (const uint8_t[]){ 0x49, 0x89, 0xc4 }, 3);   /* mov r12, rax */
-	put(e, (const uint8_t[]){ 0xff, 0x62, 0x18 }, 3);   /* jmp [rdx+24] */
+	put(e, (const uint8_t[]){ 0x48, 0x8b, 0x52, 0x18 }, 4);  /* mov rdx, [rdx+24] */
+	put1(e, 0xc3);                                      /* ret: the site jumps */
 	for (int i = 0; i < 4; i++)
 		if (miss[i])
 			jit_emit_bind(e, miss[i]);
+	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x64, 0x24, 0x08 }, 5);  /* lea rsp, [rsp+8]: no return */
 	jit_emit_store_imm(e, f->chain_from, 8, 0);
 	put1(e, 0xe9);                                      /* jmp epilogue */
 	put_rel32(e, epilogue_rx);
