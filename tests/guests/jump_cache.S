@@ -35,6 +35,71 @@
 #define FRAME_B 0x41000
 #define WINDOW_PTE (PT32 + (WINDOW >> 12) * 4)
 
+/* Real mode, DS = CS: copy the routine at label (to label_end) to
+ * seg:off. */
+.macro copy_to seg, off, label
+	mov $\seg, %ax
+	mov %ax, %es
+	mov $\label, %si
+	mov $\off, %di
+	mov $\label\()_end - \label, %cx
+	rep movsb
+.endm
+
+/* 32-bit flat code: copy the routine at label (to label_end) to addr. */
+.macro copy32_to addr, label
+	mov $LIN(\label), %esi
+	mov $\addr, %edi
+	mov $\label\()_end - \label, %ecx
+	rep movsb
+.endm
+
+/* ret_cs_base's routine (32-bit code, copied to offset 0200 of a
+ * segment): call a subroutine that returns (ECX = 0) or far-jumps to
+ * offset 0230 of segment other, a RET; set EAX = value, back through
+ * the far pointer at BACK. */
+.macro ret_template name, value, other
+\name:
+	call 1f
+	mov $\value, %eax
+	ljmp *BACK
+	.fill 0x20 - (. - \name), 1, 0x90
+1:	jecxz 2f
+	ljmp $\other, $0x230
+2:	ret
+	.fill 0x30 - (. - \name), 1, 0x90
+	ret
+\name\()_end:
+.endm
+
+/* ret_remap's routine (32-bit code run at WINDOW): call a subroutine
+ * (the same bytes in every copy) that returns (ECX = 0) or first maps
+ * WINDOW to FRAME_B; set EAX = value, back to ESI. */
+.macro remap_template name, value
+\name:
+	call 1f
+	mov $\value, %eax
+	jmp *%esi
+	.fill 0x20 - (. - \name), 1, 0x90
+1:	jecxz 2f
+	movl $(FRAME_B | 3), WINDOW_PTE
+	invlpg WINDOW
+2:	ret
+\name\()_end:
+.endm
+
+/* ret_cs_base, one run: the routine at offset 0200 of segment sel with
+ * ECX = ecx must come back through BACK with EAX = expect (to 2f on
+ * failure). */
+.macro ret_via sel, ecx, expect
+	movl $LIN(9f), BACK
+	mov $\ecx, %ecx
+	mov $\expect, %edx
+	ljmp $\sel, $0x200
+9:	cmp %edx, %eax
+	jne 2f
+.endm
+
 	reset_vector
 	.code16
 	.globl _start
@@ -47,30 +112,10 @@ _start:
 	mov %cs, %ax
 	mov %ax, %ds
 	cld
-	mov $0x1000, %ax
-	mov %ax, %es
-	mov $tmpl_a, %si
-	xor %di, %di
-	mov $tmpl_a_end - tmpl_a, %cx
-	rep movsb
-	mov $0x2000, %ax
-	mov %ax, %es
-	mov $tmpl_b, %si
-	xor %di, %di
-	mov $tmpl_b_end - tmpl_b, %cx
-	rep movsb
-	mov $0x1000, %ax
-	mov %ax, %es
-	mov $rtmpl_a, %si
-	mov $0x200, %di
-	mov $rtmpl_a_end - rtmpl_a, %cx
-	rep movsb
-	mov $0x2000, %ax
-	mov %ax, %es
-	mov $rtmpl_b, %si
-	mov $0x200, %di
-	mov $rtmpl_b_end - rtmpl_b, %cx
-	rep movsb
+	copy_to 0x1000, 0, tmpl_a
+	copy_to 0x2000, 0, tmpl_b
+	copy_to 0x1000, 0x200, rtmpl_a
+	copy_to 0x2000, 0x200, rtmpl_b
 	xor %ax, %ax
 	mov %ax, %ds
 
@@ -161,30 +206,10 @@ flat32:
 	 * CALL is chained ---- */
 	movw $0x08, BACK + 4
 	mov $JUMPS, %edi
-1:	movl $LIN(back_r1), BACK
-	xor %ecx, %ecx
-	mov $0xaaaa, %edx
-	ljmp $0x30, $0x200
-back_r1: cmp %edx, %eax
-	jne 2f
-	movl $LIN(back_r2), BACK
-	inc %ecx
-	mov $0xbbbb, %edx
-	ljmp $0x30, $0x200
-back_r2: cmp %edx, %eax
-	jne 2f
-	movl $LIN(back_r3), BACK
-	xor %ecx, %ecx
-	mov $0xbbbb, %edx
-	ljmp $0x38, $0x200
-back_r3: cmp %edx, %eax
-	jne 2f
-	movl $LIN(back_r4), BACK
-	inc %ecx
-	mov $0xaaaa, %edx
-	ljmp $0x38, $0x200
-back_r4: cmp %edx, %eax
-	jne 2f
+1:	ret_via 0x30, 0, 0xaaaa
+	ret_via 0x30, 1, 0xbbbb
+	ret_via 0x38, 0, 0xbbbb
+	ret_via 0x38, 1, 0xaaaa
 	dec %edi
 	jnz 1b
 	puts32 msg_ok_ret_base
@@ -203,14 +228,8 @@ back_r4: cmp %edx, %eax
 	mov $1024, %ecx
 	rep stosl
 	movl $(PT32 | 3), PD32
-	mov $LIN(ptmpl_a), %esi
-	mov $FRAME_A, %edi
-	mov $ptmpl_a_end - ptmpl_a, %ecx
-	rep movsb
-	mov $LIN(ptmpl_b), %esi
-	mov $FRAME_B, %edi
-	mov $ptmpl_b_end - ptmpl_b, %ecx
-	rep movsb
+	copy32_to FRAME_A, ptmpl_a
+	copy32_to FRAME_B, ptmpl_b
 	mov $PD32, %eax
 	mov %eax, %cr3
 	mov %cr0, %eax
@@ -263,54 +282,16 @@ tmpl_b_end:
  * returns (ECX = 0) or far-jumps to the other segment's RET, which
  * returns to that segment's MOV EAX; then back through the far pointer
  * at BACK. */
-rtmpl_a:
-	call 1f
-	mov $0xaaaa, %eax
-	ljmp *BACK
-	.fill 0x20 - (. - rtmpl_a), 1, 0x90
-1:	jecxz 2f
-	ljmp $0x38, $0x230
-2:	ret
-	.fill 0x30 - (. - rtmpl_a), 1, 0x90
-	ret
-rtmpl_a_end:
-rtmpl_b:
-	call 1f
-	mov $0xbbbb, %eax
-	ljmp *BACK
-	.fill 0x20 - (. - rtmpl_b), 1, 0x90
-1:	jecxz 2f
-	ljmp $0x30, $0x230
-2:	ret
-	.fill 0x30 - (. - rtmpl_b), 1, 0x90
-	ret
-rtmpl_b_end:
+	ret_template rtmpl_a, 0xaaaa, 0x38
+	ret_template rtmpl_b, 0xbbbb, 0x30
 
 	.code32
 /* Copied to FRAME_A and FRAME_B and run at WINDOW: call a subroutine
  * (the same bytes in both) that returns (ECX = 0) or first maps WINDOW
  * to FRAME_B, so that its RET returns to FRAME_B's MOV EAX, whichever
  * frame the CALL ran from. */
-ptmpl_a:
-	call 1f
-	mov $0xaaaa, %eax
-	jmp *%esi
-	.fill 0x20 - (. - ptmpl_a), 1, 0x90
-1:	jecxz 2f
-	movl $(FRAME_B | 3), WINDOW_PTE
-	invlpg WINDOW
-2:	ret
-ptmpl_a_end:
-ptmpl_b:
-	call 1f
-	mov $0xbbbb, %eax
-	jmp *%esi
-	.fill 0x20 - (. - ptmpl_b), 1, 0x90
-1:	jecxz 2f
-	movl $(FRAME_B | 3), WINDOW_PTE
-	invlpg WINDOW
-2:	ret
-ptmpl_b_end:
+	remap_template ptmpl_a, 0xaaaa
+	remap_template ptmpl_b, 0xbbbb
 	.code16
 
 /* 16-bit: MOV AX, 0x1234; JMP +4 to JMP SI.  32-bit: MOV EAX,

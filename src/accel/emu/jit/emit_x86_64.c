@@ -298,6 +298,24 @@ static uint8_t *way_back(struct jit_emit *e, const struct jit_chain_fields *f, u
 	return e->overflow ? NULL : site;
 }
 
+/* A chain site: a jump over data_len bytes of the caller's data (zeroed
+ * here) and skip more bytes of code; the site, or NULL if the cache is
+ * full. */
+static uint8_t *chain_site(struct jit_emit *e, size_t data_len, size_t skip)
+{
+	uint8_t *site = e->p;
+
+	put1(e, 0xe9);
+	put4(e, (uint32_t)(data_len + skip));
+	if (e->overflow || (size_t)(e->end - e->p) < data_len) {
+		e->overflow = true;
+		return NULL;
+	}
+	memset(e->p, 0, data_len);
+	e->p += data_len;
+	return site;
+}
+
 uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 			     const struct jit_chain_fields *f, size_t data_len,
 			     const uint8_t *epilogue_rx)
@@ -311,19 +329,10 @@ uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 uint8_t *jit_emit_landing(struct jit_emit *e, const struct jit_chain_fields *f,
 			  size_t data_len, const uint8_t *epilogue_rx)
 {
-	uint8_t *site;
-
 	/* site: jmp over the data to the way back to C (until patched) */
-	site = e->p;
-	put1(e, 0xe9);
-	put4(e, (uint32_t)data_len);
-	if ((size_t)(e->end - e->p) < data_len) {
-		e->overflow = true;
-		return NULL;
-	}
-	memset(e->p, 0, data_len);
-	e->p += data_len;
-	return way_back(e, f, site, epilogue_rx);
+	uint8_t *site = chain_site(e, data_len, 0);
+
+	return site ? way_back(e, f, site, epilogue_rx) : NULL;
 }
 
 static void rbx_mem(struct jit_emit *e, bool w, uint8_t op, uint8_t reg, int32_t field);
@@ -346,15 +355,9 @@ uint8_t *jit_emit_far_chain_exit(struct jit_emit *e, unsigned count, int64_t rel
 	put(e, (const uint8_t[]){ 0x49, 0x81, 0xc4 }, 3);  /* add r12, rel */
 	put4(e, (uint32_t)(int32_t)rel);
 	/* site: jmp over the data and the guard to the way back to C */
-	site = e->p;
-	put1(e, 0xe9);
-	put4(e, (uint32_t)(data_len + FAR_GUARD_LEN));
-	if ((size_t)(e->end - e->p) < data_len) {
-		e->overflow = true;
+	site = chain_site(e, data_len, FAR_GUARD_LEN);
+	if (!site)
 		return NULL;
-	}
-	memset(e->p, 0, data_len);
-	e->p += data_len;
 	guard = e->p;
 	put(e, (const uint8_t[]){ 0x48, 0xb8 }, 2);        /* mov rax, gen */
 	put8(e, ~0ULL);
@@ -1181,6 +1184,8 @@ static void jc_call(struct jit_emit *e, const uint8_t *lookup_rx)
 void jit_emit_ret_pop(struct jit_emit *e, const struct jit_rs_fields *f, int32_t rip_field,
 		      unsigned count, const uint8_t *lookup_rx)
 {
+	jit_fixup miss[2];
+
 	add_count(e, count);
 	rbx_mem(e, true, 0x8b, 0, rip_field);               /* mov rax, [rbx+rip] */
 	rbx_mem(e, false, 0x8b, 1, f->top);                 /* mov ecx, [rbx+top] */
@@ -1189,8 +1194,6 @@ void jit_emit_ret_pop(struct jit_emit *e, const struct jit_rs_fields *f, int32_t
 	put4(e, f->mask);
 	rbx_mem(e, false, 0x89, 1, f->top);                 /* mov [rbx+top], ecx */
 	put(e, (const uint8_t[]){ 0xc1, 0xe1, 0x05 }, 3);   /* shl ecx, 5 */
-	jit_fixup miss[2];
-
 	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x84, 0x0b }, 4);  /* cmp rax, [rbx+rcx+stack] */
 	put4(e, (uint32_t)f->stack);
 	miss[0] = branch(e, 0x85);

@@ -176,7 +176,6 @@ static unsigned tb_slot(uint64_t pa)
  * SSE4.1 forms only where it has them (set by emu_jit_create). */
 static bool host_ssse3, host_sse41, host_sse42;
 
-/* Opened before the sandbox; every vCPU appends whole lines. */
 /* Return prediction entries name landings in the code cache: none. */
 static void forget_returns(struct emu_cpu *c)
 {
@@ -184,6 +183,7 @@ static void forget_returns(struct emu_cpu *c)
 		c->jit_rs[i].key = JIT_RS_NONE;
 }
 
+/* Opened before the sandbox; every vCPU appends whole lines. */
 static void open_perf_map(struct emu_jit *j)
 {
 	const char *v = getenv("WIRT_JIT_PERF_MAP");
@@ -356,6 +356,22 @@ static bool may_write(const struct insn *in)
 #define CHAIN_DATA 9
 #define FAR_SITE (~0ULL)
 
+/* A chain site's data: the successor's physical address (or FAR_SITE)
+ * and code size. */
+static void set_site_data(uint8_t *site, uint64_t pa, unsigned code_size)
+{
+	if (!site)
+		return;
+	memcpy(site + 5, &pa, 8);
+	site[5 + 8] = (uint8_t)code_size;
+}
+
+/* The physical address of the byte at rel from the block's start, in its page. */
+static uint64_t pa_in_page(const struct jit_tb *tb, int64_t rel)
+{
+	return (tb->pa & ~0xfffULL) + ((tb->pa & 0xfff) + rel);
+}
+
 /* A target rel no block's page holds: an exit through the jump cache. */
 #define NOT_IN_PAGE ((int64_t)1 << 20)
 
@@ -411,14 +427,9 @@ static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb
 	uint8_t *site;
 
 	if (chain && far_chainable(tb, rel)) {
-		uint64_t far = FAR_SITE;
-
 		site = jit_emit_far_chain_exit(e, count, rel, &chain_fields, &far_fields,
 					       CHAIN_DATA, j->epilogue);
-		if (site) {
-			memcpy(site + 5, &far, 8);
-			site[5 + 8] = tb->code_size;
-		}
+		set_site_data(site, FAR_SITE, tb->code_size);
 		return;
 	}
 	if (chain && rel == 0 && chainable(tb, 0)) {
@@ -439,12 +450,7 @@ static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb
 	site = jit_emit_chain_exit(e, count, rel, &chain_fields, CHAIN_DATA, j->epilogue);
 	/* The physical address and mode of the successor this site may
 	 * jump to, for the check before patching (data after the jump). */
-	if (site) {
-		uint64_t pa = (tb->pa & ~0xfffULL) + ((tb->pa & 0xfff) + rel);
-
-		memcpy(site + 5, &pa, 8);
-		site[5 + 8] = tb->code_size;
-	}
+	set_site_data(site, pa_in_page(tb, rel), tb->code_size);
 }
 
 /* Leave for the static target rel (a transfer, as emit_exit's chain),
@@ -2428,15 +2434,9 @@ next_insn:
 	}
 	for (i = 0; i < nland; i++) {
 		/* on at the return address, chained as any exit in the page */
-		uint64_t pa = (tb->pa & ~0xfffULL) + ((tb->pa & 0xfff) + landings[i].rel);
-		uint8_t *site;
-
 		jit_emit_bind(&e, landings[i].f);
-		site = jit_emit_landing(&e, &chain_fields, CHAIN_DATA, j->epilogue);
-		if (site) {
-			memcpy(site + 5, &pa, 8);
-			site[5 + 8] = tb->code_size;
-		}
+		set_site_data(jit_emit_landing(&e, &chain_fields, CHAIN_DATA, j->epilogue),
+			      pa_in_page(tb, landings[i].rel), tb->code_size);
 	}
 	for (i = 0; i < nt; i++) {
 		const struct taken_stub *t = &taken[i];
@@ -2727,6 +2727,15 @@ static void set_seg_fast(struct emu_cpu *c)
 	c->jit_seg_fast = m;
 }
 
+/* Right before translated code runs: what it reads of the state that
+ * only C changes (segments, TLB generation, mode, CPL). */
+static void prepare_entry(struct emu_cpu *c)
+{
+	if (c->code_size != 8)
+		set_seg_fast(c);
+	set_return_key(c);
+}
+
 unsigned emu_jit_run(struct emu_cpu *c)
 {
 	struct emu_jit *j = c->jit;
@@ -2735,8 +2744,6 @@ unsigned emu_jit_run(struct emu_cpu *c)
 	bool not_yet;
 	unsigned n;
 
-	if (c->code_size != 8)
-		set_seg_fast(c);
 	c->insn_rip = c->s.rip;
 	c->trace[c->trace_pos++ & 63] = c->insn_rip;
 	c->blk = NULL;
@@ -2755,7 +2762,7 @@ unsigned emu_jit_run(struct emu_cpu *c)
 			if (c->code_size != 8)  /* the chain entry checks the block's end */
 				c->jit_rip_limit = rip_limit(c);
 			c->blk = &no_block;
-			set_return_key(c);
+			prepare_entry(c);
 			n = j->enter_at(c, c->insn_rip, jc->chain_entry);
 			c->blk = NULL;
 			if (n) {
@@ -2816,7 +2823,7 @@ unsigned emu_jit_run(struct emu_cpu *c)
 		jc->cs_base = (uint32_t)c->s.seg[SEG_CS].base;
 		jc->chain_entry = b->jit_chain_entry;
 	}
-	set_return_key(c);
+	prepare_entry(c);
 	n = b->jit_entry(c, c->insn_rip);
 	c->blk = NULL;
 	c->icount += n;
@@ -2839,19 +2846,6 @@ int emu_jit_create(struct emu_cpu *c)
 
 void emu_jit_destroy(struct emu_cpu *c)
 {
-}
-
-/* The key of return prediction entries pushed and popped from now until
- * translated code returns to C, which alone changes the TLB generation,
- * the code size, the CPL and the CS base (entries pushed under another
- * CS base are forgotten). */
-static void set_return_key(struct emu_cpu *c)
-{
-	c->jit_rs_key = c->tlb_gen << 4 | jc_index(c->code_size) << 2 | c->cpl;
-	if (c->code_size != 8 && (uint32_t)c->s.seg[SEG_CS].base != c->jit_rs_cs_base) {
-		forget_returns(c);
-		c->jit_rs_cs_base = (uint32_t)c->s.seg[SEG_CS].base;
-	}
 }
 
 unsigned emu_jit_run(struct emu_cpu *c)
