@@ -698,6 +698,8 @@ static void sequence(struct code *c)
 		else
 			put(c, 6, 0x41, 0xb8, 1 + (unsigned)(rnd() % 6), 0, 0, 0);  /* mov r8d, k */
 		start = c->n;
+		if (rnd() % 4 == 0)  /* its head keeps CF from the record its end left */
+			incdec(c);
 		for (unsigned i = 0; i < n; i++) {
 			if (rnd() % 12 == 0 && ncalls < 64) {
 				put(c, 5, 0xe8, 0, 0, 0, 0);  /* call sub */
@@ -743,11 +745,20 @@ static void sequence(struct code *c)
 				simple_insn(c);
 			}
 		}
-		if (mode32)  /* dec dword [COUNTER_GPA] */
-			put(c, 6, 0xff, 0x0d, COUNTER_GPA & 0xff, (COUNTER_GPA >> 8) & 0xff,
-			    (COUNTER_GPA >> 16) & 0xff, 0);
-		else
-			put(c, 3, 0x41, 0xff, 0xc8);  /* dec r8d */
+		/* the count down by DEC (CF kept), ADD -1 (CF set) or SUB 1
+		 * (CF clear): the record each leaves at the jump back */
+		static const uint8_t count_down[3][3] = {
+			{ 0xff, 0x08, 0 },                /* dec: FF /1 */
+			{ 0x83, 0x00, 0xff },             /* add -1: 83 /0 ib */
+			{ 0x83, 0x28, 0x01 },             /* sub 1: 83 /5 ib */
+		};
+		const uint8_t *cd = count_down[rnd() % 3];
+
+		if (mode32)  /* op dword [COUNTER_GPA] */
+			put(c, cd[0] == 0xff ? 6 : 7, cd[0], 0x05 | cd[1], COUNTER_GPA & 0xff,
+			    (COUNTER_GPA >> 8) & 0xff, (COUNTER_GPA >> 16) & 0xff, 0, cd[2]);
+		else     /* op r8d */
+			put(c, cd[0] == 0xff ? 3 : 4, 0x41, cd[0], 0xc0 | cd[1], cd[2]);
 		if (c->n + 2 - start <= 128) {
 			put(c, 2, 0x75, (uint8_t)-(int)(c->n + 2 - start));
 		} else {

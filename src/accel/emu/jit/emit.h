@@ -44,6 +44,27 @@ struct jit_emit {
 	uint8_t *mirror_at;
 };
 
+/* What the scratch registers hold at one place, kept to be claimed again
+ * where only a branch from there (or a jump with the same holdings)
+ * lands. */
+struct jit_regs {
+	struct jit_mirror m[2][JIT_MIRRORS];
+	bool valid;
+};
+void jit_emit_regs_save(const struct jit_emit *e, struct jit_regs *r);
+/* Right after binding the one branch saved from (nothing emitted since). */
+void jit_emit_regs_resume(struct jit_emit *e, const struct jit_regs *r);
+/* Of what the registers hold here, one field in [lo, hi) per register,
+ * in full (zero-extended or 8 bytes) in want[t] (bytes 0: none); false
+ * if none. */
+bool jit_emit_regs_pick(const struct jit_emit *e, int32_t lo, int32_t hi,
+			struct jit_mirror want[2]);
+/* Load want (jit_emit_regs_pick's) into the registers: from here on
+ * they hold it. */
+void jit_emit_regs_load(struct jit_emit *e, const struct jit_mirror want[2]);
+/* The registers hold all of want here. */
+bool jit_emit_regs_hold(const struct jit_emit *e, const struct jit_mirror want[2]);
+
 /* A forward branch not yet bound to its target: where its displacement is. */
 typedef uint8_t *jit_fixup;
 
@@ -136,7 +157,8 @@ uint8_t *jit_emit_chain_exit(struct jit_emit *e, unsigned count, int64_t rel,
 			     const uint8_t *epilogue_rx);
 /*
  * A jump back to the block's own start: count more instructions, then
- * straight to body_rx (its first instruction) while the budget lasts;
+ * straight to body_rx (its first instruction, or a later point of its
+ * code) while the budget lasts (the scratch registers kept);
  * once it is spent, on to what the caller emits next (a chain exit with
  * count 0, whose successor's entry sends the vCPU back to C).
  */

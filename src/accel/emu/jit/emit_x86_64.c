@@ -262,11 +262,15 @@ static void add_count(struct jit_emit *e, unsigned count)
 void jit_emit_loop_back(struct jit_emit *e, unsigned count, unsigned budget,
 			const uint8_t *body_rx)
 {
+	bool keep = e->mirror_at == e->p;
+
 	add_count(e, count);
 	put(e, (const uint8_t[]){ 0x41, 0x81, 0xfd }, 3);  /* cmp r13d, budget */
 	put4(e, budget);
 	put(e, (const uint8_t[]){ 0x0f, 0x82 }, 2);        /* jb body */
 	put_rel32(e, body_rx);
+	if (keep)
+		e->mirror_at = e->p;
 }
 
 void jit_emit_exit(struct jit_emit *e, unsigned count, int32_t chain_field,
@@ -468,6 +472,64 @@ static void mirror_begin(struct jit_emit *e)
 				e->mirror[r][i].bytes = 0;
 }
 
+void jit_emit_regs_save(const struct jit_emit *e, struct jit_regs *r)
+{
+	memcpy(r->m, e->mirror, sizeof(r->m));
+	r->valid = e->mirror_at == e->p;
+}
+
+void jit_emit_regs_resume(struct jit_emit *e, const struct jit_regs *r)
+{
+	if (!r->valid)
+		return;
+	memcpy(e->mirror, r->m, sizeof(r->m));
+	e->mirror_at = e->p;
+}
+
+bool jit_emit_regs_pick(const struct jit_emit *e, int32_t lo, int32_t hi,
+			struct jit_mirror want[2])
+{
+	bool any = false;
+
+	for (int t = 0; t < 2; t++) {
+		want[t].bytes = 0;
+		for (int i = 0; e->mirror_at == e->p && i < JIT_MIRRORS; i++) {
+			const struct jit_mirror *m = &e->mirror[t][i];
+
+			if (m->bytes && m->field >= lo && m->field < hi &&
+			    (m->zext || m->bytes == 8) && m->bytes > want[t].bytes) {
+				want[t] = *m;
+				any = true;
+			}
+		}
+	}
+	return any;
+}
+
+void jit_emit_regs_load(struct jit_emit *e, const struct jit_mirror want[2])
+{
+	for (int t = 0; t < 2; t++)
+		if (want[t].bytes)
+			jit_emit_load(e, (enum jit_tmp)t, want[t].field, want[t].bytes);
+}
+
+bool jit_emit_regs_hold(const struct jit_emit *e, const struct jit_mirror want[2])
+{
+	for (int t = 0; t < 2; t++) {
+		bool held = !want[t].bytes;
+
+		for (int i = 0; !held && e->mirror_at == e->p && i < JIT_MIRRORS; i++) {
+			const struct jit_mirror *m = &e->mirror[t][i];
+
+			held = m->field == want[t].field && m->bytes == want[t].bytes &&
+			       (m->zext || m->bytes == 8);
+		}
+		if (!held)
+			return false;
+	}
+	return true;
+}
+
 void jit_emit_load(struct jit_emit *e, enum jit_tmp t, int32_t field, unsigned size)
 {
 	int from;
@@ -637,7 +699,12 @@ void jit_emit_call_store_bool(struct jit_emit *e, const void *fn, int32_t field)
 
 jit_fixup jit_emit_branch_cc(struct jit_emit *e, unsigned cc)
 {
-	return branch(e, 0x80 | (cc & 15));
+	bool keep = e->mirror_at == e->p;
+	jit_fixup f = branch(e, 0x80 | (cc & 15));
+
+	if (keep)
+		e->mirror_at = e->p;
+	return f;
 }
 
 jit_fixup jit_emit_branch_field_in(struct jit_emit *e, int32_t field, unsigned size,

@@ -50,6 +50,22 @@ struct jit_tb {
 /* Jump cache entries (a power of two). */
 #define JIT_JC_SIZE 32768
 
+/* A block whose code jumps back to its own start is emitted twice: the
+ * first pass finds what a back edge leaves in the scratch registers, the
+ * second loads that at the loop's head, where the back edges then land
+ * with the registers held (no reload through memory per iteration). */
+struct jit_loop {
+	bool second_pass;
+	bool back_edge;               /* the pass emitted a jump to the start */
+	struct jit_mirror want[2];    /* per scratch register: a guest register */
+	/* executable addresses in the block being emitted (NULL: none):
+	 * where want is loaded, and right after (want held) */
+	const uint8_t *preload, *head;
+	bool head_after_cf;           /* both follow the first INC/DEC's CF
+				       * save (a back edge with another record
+				       * goes to the block's body) */
+};
+
 struct emu_jit {
 	struct code_cache cc;
 	struct jit_jc_entry *jc;   /* indirect exits, by RIP */
@@ -68,6 +84,7 @@ struct emu_jit {
 	 * translated (JIT_HOT_ENTRIES; tests that want every block
 	 * translated set 0) */
 	unsigned hot_entries;
+	struct jit_loop loop;      /* emit_tb's, for the block it emits */
 	/* statistics (wirt -v -v prints them when the vCPU goes) */
 	uint64_t translated, found_again, flushes, code_bytes, translate_ns;
 	uint64_t entries, entered_insns, interpreted;  /* runs from C */

@@ -418,11 +418,37 @@ static bool far_chainable(const struct jit_tb *tb, int64_t rel)
 	       rel >= INT32_MIN && rel <= INT32_MAX;
 }
 
+/* The guest registers a loop's head may hold in the scratch registers. */
+#define GPR_FIELDS F(s.gpr), F(s.gpr) + (int32_t)sizeof(((struct emu_cpu *)0)->s.gpr)
+
+/* A jump back to the block's start after count instructions, the flag
+ * record of kind op there (CC_EAGER: not known): to the loop's head if
+ * the record and the scratch registers allow (struct jit_loop), else to
+ * where the head's loads are, else to the body. */
+static void emit_loop_back(struct emu_jit *j, struct jit_emit *e, const struct jit_tb *tb,
+			   unsigned count, enum cc_op op)
+{
+	struct jit_loop *l = &j->loop;
+	const uint8_t *target = tb->body;
+
+	if (!l->second_pass && !l->back_edge)
+		l->back_edge = jit_emit_regs_pick(e, GPR_FIELDS, l->want);
+	if (!l->head_after_cf || op == CC_INC || op == CC_DEC) {
+		if (l->head && jit_emit_regs_hold(e, l->want))
+			target = l->head;
+		else if (l->preload)
+			target = l->preload;
+	}
+	jit_emit_loop_back(e, count, JIT_BUDGET, target);
+}
+
 /* Leave after count instructions: for a transfer to RIP (chain), the
  * static target rel if it can be patched in (which sets c->s.rip
- * itself), else the jump cache (in 64-bit code); else back to C. */
+ * itself), else the jump cache (in 64-bit code); else back to C.  op:
+ * the flag record's kind where known (a jump back to the start may
+ * use it), else CC_EAGER. */
 static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb *tb,
-		      unsigned count, bool chain, int64_t rel)
+		      unsigned count, bool chain, int64_t rel, enum cc_op op)
 {
 	uint8_t *site;
 
@@ -436,7 +462,7 @@ static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb
 		/* a loop: the chain entry's checks hold as they did at the
 		 * block's entry (a write to its page leaves the block, CS
 		 * stays), so only the budget is checked on the way back */
-		jit_emit_loop_back(e, count, JIT_BUDGET, tb->body);
+		emit_loop_back(j, e, tb, count, op);
 		count = 0;
 	}
 	if (chain && !chainable(tb, rel)) {
@@ -457,11 +483,11 @@ static void emit_exit(struct emu_jit *j, struct jit_emit *e, const struct jit_tb
  * RIP set on the way: a patched chain exit skips that store, the way
  * back to C from it or the successor's entry makes it. */
 static void emit_exit_to(struct emu_jit *j, struct jit_emit *e, const struct jit_tb *tb,
-			 unsigned count, int64_t rel)
+			 unsigned count, int64_t rel, enum cc_op op)
 {
 	if (!chainable(tb, rel) && !far_chainable(tb, rel))
 		jit_emit_store_rip(e, F(s.rip), rel);
-	emit_exit(j, e, tb, count, true, rel);
+	emit_exit(j, e, tb, count, true, rel, op);
 }
 
 /* ---- native code for the commonest forms ---- */
@@ -2099,6 +2125,8 @@ struct taken_stub {
 	const struct insn *in;
 	bool record;               /* the CMP/TEST before: its record first */
 	struct nat rec;
+	enum cc_op op;             /* the record's kind there, if known */
+	struct jit_regs regs;      /* what the scratch registers hold there */
 };
 
 /*
@@ -2129,6 +2157,34 @@ static unsigned exits_after_call(struct jit_emit *e, const struct jit_tb *tb,
 }
 
 static void emu_jit_cross(struct emu_cpu *c, const struct jit_tb *tb);
+
+/*
+ * The start of the first instruction's code, as the block's jumps back
+ * to its start reach it (struct jit_loop): after a register INC/DEC's
+ * CF save (there the record may be any; a back edge leaving an INC/DEC
+ * record has CF in cc_carry already and skips it), the loads of the
+ * guest registers the back edges hold (second pass).
+ */
+static void emit_loop_head(struct emu_jit *j, struct jit_emit *e, const struct jit_tb *tb,
+			   struct flag_state *fs)
+{
+	struct jit_loop *l = &j->loop;
+	const struct insn *in = &tb->in[0];
+	struct nat n;
+
+	l->head_after_cf = !in->has_mem && pick_native(tb, in, &n) && n.kind == NAT_INCDEC &&
+			   !flags_dead_after(tb, 0) &&
+			   !(tb->n == 1 && tb->cross_pa != JIT_NO_CROSS);
+	if (l->head_after_cf) {
+		emit_keep_cf(e, fs);
+		fs->op = CC_INC;  /* CF in cc_carry, as after INC: no second save */
+	}
+	l->preload = jit_emit_rx(e);
+	if (l->second_pass) {
+		jit_emit_regs_load(e, l->want);
+		l->head = jit_emit_rx(e);
+	}
+}
 
 /* Emit tb's code; false if the cache had no room. */
 static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
@@ -2163,6 +2219,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		jit_emit_exit_if_rip_above(&e, tb->end_off, F(jit_rip_limit), entry_fail);
 	jit_emit_bind(&e, body);
 	tb->body = jit_emit_rx(&e);
+	j->loop.preload = j->loop.head = NULL;
 	for (i = 0; i < tb->n; i++) {
 		const struct insn *in = &tb->in[i];
 		int64_t end = off + in->len;
@@ -2170,6 +2227,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		struct nat n;
 		enum mem_kind mk;
 
+		if (i == 0)
+			emit_loop_head(j, &e, tb, &fs);
 		next = emu_walk_next(in, end);  /* relative: the fold's offset */
 		fs.host_prev = fs.host;
 		fs.host = HOST_NONE;
@@ -2235,11 +2294,11 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			} else if (mk == MEM_JMP) {
 				f2 = jit_emit_branch_noncanonical(&e);
 				jit_emit_store(&e, JIT_T0, F(s.rip), 8);
-				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
+				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE, CC_EAGER);
 			} else if (leave && indirect) {
-				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
+				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE, CC_EAGER);
 			} else if (leave) {     /* a CALL out of the page */
-				emit_exit_to(j, &e, tb, i + 1, end + (int64_t)in->imm);
+				emit_exit_to(j, &e, tb, i + 1, end + (int64_t)in->imm, CC_EAGER);
 			}
 			slows[nslow++] = (struct slow_stub){ f, f2, leave, jit_emit_label(&e), in, off,
 							     end, i + 1, NULL, fs, sc.added };
@@ -2256,7 +2315,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			jit_emit_load(&e, JIT_T0, gpr_field(in->rm), 8);
 			f = jit_emit_branch_noncanonical(&e);
 			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
-			emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE);
+			emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE, CC_EAGER);
 			slows[nslow++] = (struct slow_stub){ f, NULL, true, jit_emit_label(&e), in, off, end,
 							     i + 1, NULL, { .op = CC_EAGER }, 0 };
 			break;
@@ -2309,15 +2368,17 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			 * raises #GP for a non-canonical one */
 			jit_fixup f = emit_target_check(&e, tb, end + (int64_t)in->imm);
 
-			emit_exit_to(j, &e, tb, i + 1, end + (int64_t)in->imm);
+			emit_exit_to(j, &e, tb, i + 1, end + (int64_t)in->imm, CC_EAGER);
 			slows[nslow++] = (struct slow_stub){ f, NULL, true, jit_emit_label(&e), in, off, end,
 							     i + 1, NULL, { .op = CC_EAGER }, 0 };
 			break;
 		}
 		if (jcc_native(tb, in, end) && emit_flags(&e, &fs, in->op & 15)) {
-			taken[nt++] = (struct taken_stub){
+			taken[nt] = (struct taken_stub){
 				jit_emit_branch_cc(&e, in->op & 15), i + 1,
-				end + (int64_t)in->imm, end, off, in, deferred, pending };
+				end + (int64_t)in->imm, end, off, in, deferred, pending,
+				deferred ? pending.cc : fs.op, { .valid = false } };
+			jit_emit_regs_save(&e, &taken[nt++].regs);
 			deferred = false;
 			rip_stale = true;
 			goto next_insn;
@@ -2376,9 +2437,9 @@ next_insn:
 		sc.added = 0;
 		if (i + 1 == tb->n) {
 			if (rip_stale)
-				emit_exit_to(j, &e, tb, i + 1, next);
+				emit_exit_to(j, &e, tb, i + 1, next, fs.op);
 			else
-				emit_exit(j, &e, tb, i + 1, true, next);
+				emit_exit(j, &e, tb, i + 1, true, next, fs.op);
 		}
 		off = next;
 	}
@@ -2389,7 +2450,7 @@ next_insn:
 		while (i + 1 < ns && !stubs[i].chain && !stubs[i + 1].chain &&
 		       stubs[i + 1].count == stubs[i].count)
 			jit_emit_bind(&e, stubs[++i].f);
-		emit_exit(j, &e, tb, stubs[i].count, stubs[i].chain, stubs[i].rel);
+		emit_exit(j, &e, tb, stubs[i].count, stubs[i].chain, stubs[i].rel, CC_EAGER);
 	}
 	for (i = 0; i < nslow; i++) {
 		const struct slow_stub *t = &slows[i];
@@ -2406,7 +2467,7 @@ next_insn:
 		jit_emit_call(&e, t->in->fast ? (const void *)emu_fast_handlers[t->in->fast]
 					      : (const void *)emu_exec_general, t->in);
 		if (t->leave) {
-			emit_exit(j, &e, tb, t->count, true, NOT_IN_PAGE);
+			emit_exit(j, &e, tb, t->count, true, NOT_IN_PAGE, CC_EAGER);
 			continue;
 		}
 		gone = jit_emit_branch_ptr_null(&e, F(blk));
@@ -2443,16 +2504,18 @@ next_insn:
 		jit_fixup slow = NULL;
 
 		jit_emit_bind(&e, t->f);
+		jit_emit_regs_resume(&e, &t->regs);
 		if (t->record)
 			emit_record_again(&e, &t->rec);
 		/* outside 64-bit code a target past the CS limit (or at the IP
 		 * wrap) is the handler's business: #GP; so is a non-canonical
-		 * one in another page in 64-bit code */
-		if (tb->code_size != 8)
+		 * one in another page in 64-bit code.  The block's own code
+		 * was checked on the way in. */
+		if (tb->code_size != 8 && !(t->rel >= 0 && t->rel < tb->end_off))
 			slow = jit_emit_branch_rip_ge(&e, t->rel, F(jit_rip_limit));
 		else if (!chainable(tb, t->rel))
 			slow = emit_target_check(&e, tb, t->rel);
-		emit_exit_to(j, &e, tb, t->count, t->rel);
+		emit_exit_to(j, &e, tb, t->count, t->rel, t->op);
 		if (slow) {
 			jit_emit_bind(&e, slow);
 			jit_emit_store_rip(&e, F(insn_rip), t->off);
@@ -2608,7 +2671,9 @@ static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b, bool *not_y
 	struct emu_jit *j = c->jit;
 	struct jit_tb *tb = find_translation(j, b);
 	uint32_t *index = &j->tb_index[tb_slot(b->pa)];
-	uint64_t t0;
+	uint64_t t0, code_bytes;
+	size_t used;
+	bool ok;
 
 	*not_yet = false;
 	if (tb) {
@@ -2627,7 +2692,19 @@ static struct jit_tb *translate(struct emu_cpu *c, struct dblock *b, bool *not_y
 	code_cache_populate(&j->cc, j->cc.used + jit_emit_bound(BLOCK_MAX));
 	tb = &j->tbs[j->ntbs];
 	describe(c, tb, b);
-	if (!emit_tb(c, j, tb)) {
+	used = j->cc.used;
+	code_bytes = j->code_bytes;
+	j->loop.second_pass = j->loop.back_edge = false;
+	ok = emit_tb(c, j, tb);
+	if (ok && j->loop.back_edge) {
+		/* a loop: again, in its place, with its head holding what
+		 * its back edges hold */
+		j->cc.used = used;
+		j->code_bytes = code_bytes;
+		j->loop.second_pass = true;
+		ok = emit_tb(c, j, tb);
+	}
+	if (!ok) {
 		/* cannot happen with the bound above; never run partial code */
 		flush(c);
 		return NULL;
