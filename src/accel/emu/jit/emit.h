@@ -298,9 +298,9 @@ void jit_emit_clear_cf(struct jit_emit *e);
 void jit_emit_call_store_bool(struct jit_emit *e, const void *fn, int32_t field);
 /* Branch if the host's flags meet condition cc. */
 jit_fixup jit_emit_branch_cc(struct jit_emit *e, unsigned cc);
-/* Branch if lo <= c->field (of size bytes) <= hi (unsigned). */
-jit_fixup jit_emit_branch_field_in(struct jit_emit *e, int32_t field, unsigned size,
-				   uint32_t lo, uint32_t hi);
+/* Branch if lo <= T0's low dword <= hi (unsigned); T0 kept, ECX
+ * clobbered. */
+jit_fixup jit_emit_branch_t0_in(struct jit_emit *e, uint32_t lo, uint32_t hi);
 /* T0 = start + rel; branch if T0 >= c->field (unsigned). */
 jit_fixup jit_emit_branch_rip_ge(struct jit_emit *e, int64_t rel, int32_t field);
 /* An unconditional jump to bind later, and one to code already emitted

@@ -707,15 +707,25 @@ jit_fixup jit_emit_branch_cc(struct jit_emit *e, unsigned cc)
 	return f;
 }
 
-jit_fixup jit_emit_branch_field_in(struct jit_emit *e, int32_t field, unsigned size,
-				   uint32_t lo, uint32_t hi)
+jit_fixup jit_emit_branch_t0_in(struct jit_emit *e, uint32_t lo, uint32_t hi)
 {
-	jit_emit_load(e, JIT_T0, field, size);
-	put1(e, 0x2d);                       /* sub eax, lo */
-	put4(e, lo);
-	put1(e, 0x3d);                       /* cmp eax, hi - lo */
-	put4(e, hi - lo);
-	return branch(e, 0x86);              /* jbe */
+	bool keep = e->mirror_at == e->p;
+	jit_fixup f;
+
+	if (lo == hi) {
+		put1(e, 0x3d);                                 /* cmp eax, lo */
+		put4(e, lo);
+		f = branch(e, 0x84);                           /* je */
+	} else {
+		put(e, (const uint8_t[]){ 0x8d, 0x88 }, 2);    /* lea ecx, [rax - lo] */
+		put4(e, -lo);
+		put(e, (const uint8_t[]){ 0x81, 0xf9 }, 2);    /* cmp ecx, hi - lo */
+		put4(e, hi - lo);
+		f = branch(e, 0x86);                           /* jbe */
+	}
+	if (keep)
+		e->mirror_at = e->p;
+	return f;
 }
 
 jit_fixup jit_emit_branch_rip_ge(struct jit_emit *e, int64_t rel, int32_t field)

@@ -1063,11 +1063,12 @@ static void emit_keep_cf(struct jit_emit *e, const struct flag_state *fs)
 		 * first operand at the record's size; others ask C */
 		jit_fixup sub, add, logic, eager, done[4];
 
-		keep = jit_emit_branch_field_in(e, F(cc_op), 1, CC_INC, CC_DEC);
-		sub = jit_emit_branch_field_in(e, F(cc_op), 1, CC_SUB, CC_SUB);
-		add = jit_emit_branch_field_in(e, F(cc_op), 1, CC_ADD, CC_ADD);
-		logic = jit_emit_branch_field_in(e, F(cc_op), 1, CC_LOGIC, CC_LOGIC);
-		eager = jit_emit_branch_field_in(e, F(cc_op), 1, CC_EAGER, CC_EAGER);
+		jit_emit_load(e, JIT_T0, F(cc_op), 1);
+		keep = jit_emit_branch_t0_in(e, CC_INC, CC_DEC);
+		add = jit_emit_branch_t0_in(e, CC_ADD, CC_ADD);
+		sub = jit_emit_branch_t0_in(e, CC_SUB, CC_SUB);
+		logic = jit_emit_branch_t0_in(e, CC_LOGIC, CC_LOGIC);
+		eager = jit_emit_branch_t0_in(e, CC_EAGER, CC_EAGER);
 		jit_emit_call_store_bool(e, (const void *)emu_cf, F(cc_carry));
 		done[0] = jit_emit_jump(e);
 		jit_emit_bind(e, sub);
