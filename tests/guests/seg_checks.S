@@ -7,7 +7,10 @@
  * - expand-down FS (limit 0xfff): a read above the limit (valid), then
  *   one below it: #GP.
  * Each pair runs LOOPS times (blocks are translated on their second
- * entry) and must fault each time at the second access.  Prints "ok
+ * entry) and must fault each time at the second access.
+ * - DS flat, then based: a block translated while DS was flat (whose
+ *   accesses apply no base or limit) must see the base of the DS loaded
+ *   later, and fault past that one's limit.  Prints "ok
  * <name>" or "FAIL <name>"; ends with 0x22 (status 69), or 0x23 (71) if
  * a check failed.
  */
@@ -76,10 +79,50 @@ _start:
 	jmp 5f
 4:	incl FAILS
 	puts32 msg_fail_ed
+5:
+	/* ---- a block translated with DS flat, run with DS based ---- */
+	movl $0x11111111, 0x3000
+	movl $0x22222222, 0x4000
+	mov $LOOPS, %ebx
+1:	mov $0x3000, %esi
+	call read_ds
+	dec %ebx
+	jnz 1b
+	cmp $0x11111111, %eax
+	jne 4f
+	mov $0x30, %ax		/* base 0x1000 */
+	mov %ax, %ds
+	mov $0x3000, %esi
+	call read_ds		/* linear 0x4000 */
+	mov $0x10, %cx
+	mov %cx, %ds
+	cmp $0x22222222, %eax
+	jne 4f
+	mov $0x38, %ax		/* base 0, limit 0xfff */
+	mov %ax, %ds
+	movl $0, FAULTS
+	movl $LIN(2f), RECOVER
+	mov %esp, %ebp		/* a fault leaves read_ds's return address */
+	call read_ds		/* 0x3000: past the limit, #GP */
+2:	mov %ebp, %esp
+	mov $0x10, %ax
+	mov %ax, %ds
+	cmpl $1, FAULTS
+	jne 4f
+	puts32 msg_ok_flat
+	jmp 5f
+4:	mov $0x10, %ax
+	mov %ax, %ds
+	incl FAILS
+	puts32 msg_fail_flat
 5:	cmpl $0, FAILS
 	jne 6f
 	debug_exit 0x22
 6:	debug_exit 0x23
+
+read_ds:
+	mov (%esi), %eax
+	ret
 
 /* Count the fault, go on at RECOVER. */
 gp_handler:
@@ -100,9 +143,12 @@ msg_ok_ro:	.asciz "ok read-only es\n"
 msg_fail_ro:	.asciz "FAIL read-only es\n"
 msg_ok_ed:	.asciz "ok expand-down fs\n"
 msg_fail_ed:	.asciz "FAIL expand-down fs\n"
+msg_ok_flat:	.asciz "ok ds flat then based\n"
+msg_fail_flat:	.asciz "FAIL ds flat then based\n"
 
 	serial_routines
 
-/* flat_gdt's segments; a read-only flat data segment (0x20) and an
- * expand-down writable one with limit 0xfff (0x28) */
-	flat_gdt 0x00cf90000000ffff, 0x0040960000000fff
+/* flat_gdt's segments; a read-only flat data segment (0x20), an
+ * expand-down writable one with limit 0xfff (0x28), a writable one at
+ * base 0x1000 (0x30) and one at base 0 with limit 0xfff (0x38) */
+	flat_gdt 0x00cf90000000ffff, 0x0040960000000fff, 0x00cf92001000ffff, 0x0040920000000fff

@@ -118,7 +118,7 @@ GUESTS = {
     "chain_cycle": ("ok chain cycle\n", 69, True),
     # a segment's type, checked once per block in 32-bit code, is checked
     # again after its first check failed (tests/guests/seg_checks.S)
-    "seg_checks": ("ok read-only es\nok expand-down fs\n", 69, True),
+    "seg_checks": ("ok read-only es\nok expand-down fs\nok ds flat then based\n", 69, True),
     # an instruction spanning two pages, its bytes in the second one
     # rewritten and then remapped (tests/guests/page_cross.S)
     "page_cross": ("ok plain\nok rewritten\nok remapped\n", 69, True),
@@ -269,7 +269,7 @@ QEMU_WRONG = {
     # expand-down segment's limit on memory accesses in protected mode
     # (SDM 5.3, 5.5): no #GP for a write through a read-only segment or a
     # read below an expand-down one's limit.
-    "seg_checks": (["read-only es", "expand-down fs"], 71),
+    "seg_checks": (["read-only es", "expand-down fs", "ds flat then based"], 71),
 }
 # KVM-PVM emulates real mode with KVM's instruction emulator, which lacks
 # the BCD and x87 forms realmode and realmode_limits use (VT-x and AMD-V

@@ -251,6 +251,10 @@ struct emu_cpu {
 	 * accesses inline; set on each entry from C, as nothing translated
 	 * code runs loads a segment (those instructions return to C). */
 	uint8_t jit_seg_fast;
+	/* ... and of those, the flat ones (base 0, limit 4 GiB - 1), which
+	 * code translated while they were flat accesses without limit
+	 * checks */
+	uint8_t jit_seg_flat;
 	/* Return prediction for translated code: a CALL pushes where it
 	 * returns to (the RIP, under which TLB generation, code size and
 	 * CPL: jit_rs_key, and the landing in the caller's code that goes on

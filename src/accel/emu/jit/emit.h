@@ -321,6 +321,7 @@ struct jit_seg_layout {
 	int32_t limit;      /* 4 bytes, byte granular */
 	int32_t fast;       /* 1 byte: the vCPU's mask of segments accessed inline */
 	uint8_t bit;        /* this segment's bit in it */
+	bool flat;          /* the mask is of flat segments: no limit, base 0 */
 };
 /*
  * 16- and 32-bit code: T0 (an offset before wrapping) becomes the linear
@@ -330,7 +331,8 @@ struct jit_seg_layout {
  * branch in fail[0..1] is taken (the caller's slow path, where the
  * interpreter raises what it must): fail[0] for the type and usability
  * (checked only if not usable_known: the caller knows them checked
- * already), fail[1] for the limit.  Clobbers T1 and RCX.
+ * already; for a flat layout, that the segment is flat), fail[1] for the
+ * limit (NULL for a flat one).  Clobbers T1 and RCX.
  */
 void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,
 			 unsigned adsize, unsigned size, bool usable_known, jit_fixup fail[2]);

@@ -804,6 +804,9 @@ void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,
 	else
 		put(e, (const uint8_t[]){ 0x0f, 0xb7, 0xc0 }, 3);  /* movzx eax, ax */
 	fail[0] = usable_known ? NULL : jit_emit_seg_usable(e, seg);
+	fail[1] = NULL;
+	if (seg->flat)  /* the offset is the linear address */
+		return;
 	/* offset + size - 1 <= limit (64-bit sum: no wrap) */
 	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x50, (uint8_t)(size - 1) }, 4);  /* lea rdx, [rax+size-1] */
 	rbx_mem(e, false, 0x8b, 1, seg->limit);                 /* mov ecx, [..] */

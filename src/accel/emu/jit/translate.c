@@ -1591,10 +1591,34 @@ static struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
 	(F(s.seg) + (sreg) * (int32_t)sizeof(struct segment) + \
 	 (int32_t)offsetof(struct segment, member))
 
-static struct jit_seg_layout seg_layout(int seg)
+/* A segment accessed inline whose base is 0 and limit 4 GiB - 1: every
+ * offset is its linear address, inside the limit. */
+static bool seg_flat(const struct segment *sg)
 {
+	return !sg->unusable && sg->s && (sg->type & 0xe) == 2 && sg->base == 0 &&
+	       sg->limit == 0xffffffff;
+}
+
+static uint8_t flat_segments(const struct emu_cpu *c)
+{
+	uint8_t m = 0;
+
+	for (int s = 0; s < NUM_SEGS; s++)
+		if (seg_flat(&c->s.seg[s]))
+			m |= (uint8_t)(1u << s);
+	return m;
+}
+
+/* Segment seg as a block accesses it inline: flat (if in flat_mask, the
+ * segments flat when it was translated: their checks test c->jit_seg_flat
+ * and no limit or base is applied) or checked against its limit. */
+static struct jit_seg_layout seg_layout(int seg, uint8_t flat_mask)
+{
+	bool flat = flat_mask & 1u << seg;
+
 	return (struct jit_seg_layout){
-		seg_field(seg, base), seg_field(seg, limit), F(jit_seg_fast), (uint8_t)(1u << seg),
+		seg_field(seg, base), seg_field(seg, limit),
+		flat ? F(jit_seg_flat) : F(jit_seg_fast), (uint8_t)(1u << seg), flat,
 	};
 }
 
@@ -1610,6 +1634,7 @@ static struct jit_seg_layout seg_layout(int seg)
 #define SEG_CHECK_SS_B (1u << NUM_SEGS)
 struct seg_checks {
 	uint8_t done, added;
+	uint8_t flat;   /* the segments flat at translation (seg_layout) */
 };
 
 /* Whether seg's check (one of SEG_*, or SEG_CHECK_SS_B) is to be emitted
@@ -1675,7 +1700,7 @@ static jit_fixup emit_operand_host(struct jit_emit *e, const struct jit_tlb_layo
 		    in->scale, in->disp,
 		    seg >= SEG_FS && in->adsize == 8 ? seg_field(seg, base) : -1);
 	if (in->adsize != 8) {  /* 16- and 32-bit code */
-		const struct jit_seg_layout sl = seg_layout(seg);
+		const struct jit_seg_layout sl = seg_layout(seg, sc->flat);
 
 		jit_emit_seg_linear(e, &sl, in->adsize, size, !seg_check_needed(sc, 1u << seg),
 				    fail);
@@ -1807,7 +1832,7 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0,
 			    k == MEM_PUSH || k == MEM_CALL ? -(int32_t)s : 0, -1);
 		if (s == 4) {   /* ESP, wrapped, in SS */
-			const struct jit_seg_layout sl = seg_layout(SEG_SS);
+			const struct jit_seg_layout sl = seg_layout(SEG_SS, sc->flat);
 
 			jit_emit_seg_linear(e, &sl, 4, 4, !seg_check_needed(sc, 1u << SEG_SS),
 					    fail + nf);
@@ -2197,7 +2222,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	struct jit_tlb_layout tlb = tlb_layout(c);
 	unsigned nslow = 0, nland = 0;
 	struct flag_state fs = { CC_EAGER, 0, HOST_NONE, HOST_NONE, false };
-	struct seg_checks sc = { 0, 0 };
+	struct seg_checks sc = { 0, 0, c->code_size == 8 ? 0 : flat_segments(c) };
 	bool deferred = false;   /* the instruction before skipped its record */
 	struct nat pending;      /* ... which it is */
 	unsigned ns = 0, nt = 0, i;
@@ -2475,7 +2500,7 @@ next_insn:
 		down = jit_emit_branch_byte_set(&e, F(shutdown));
 		for (int seg = 0; seg < NUM_SEGS; seg++) {
 			if (t->recheck & 1u << seg) {
-				const struct jit_seg_layout sl = seg_layout(seg);
+				const struct jit_seg_layout sl = seg_layout(seg, sc.flat);
 
 				gone = jit_fixup_join(gone, jit_emit_seg_usable(&e, &sl));
 			}
@@ -2791,7 +2816,7 @@ static void set_return_key(struct emu_cpu *c)
 	}
 }
 
-/* c->jit_seg_fast, for the segments as they are now */
+/* c->jit_seg_fast and c->jit_seg_flat, for the segments as they are now */
 static void set_seg_fast(struct emu_cpu *c)
 {
 	uint8_t m = 0;
@@ -2803,6 +2828,7 @@ static void set_seg_fast(struct emu_cpu *c)
 			m |= (uint8_t)(1u << s);
 	}
 	c->jit_seg_fast = m;
+	c->jit_seg_flat = flat_segments(c);
 }
 
 /* Right before translated code runs: what it reads of the state that
