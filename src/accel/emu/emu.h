@@ -173,7 +173,8 @@ struct emu_cpu {
 	uint16_t cc_pad;      /* the translator sets cc_op and cc_size with
 			       * one 4-byte store, which clears this */
 	uint64_t cc_res, cc_src1, cc_src2;
-	uint64_t cc_carry;    /* CF for INC/DEC, which keep it */
+	uint64_t cc_carry;    /* CF for INC/DEC, which keep it: 0 or 1 (translated
+			       * code writes its low byte alone) */
 
 	unsigned cpl;
 	unsigned code_size;   /* 2, 4 or 8: the default operand size of CS */

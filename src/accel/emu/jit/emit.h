@@ -290,7 +290,8 @@ void jit_emit_cf_from(struct jit_emit *e, int32_t field);
  * fields res and src1 (a record: only their low size_field bytes count,
  * size_field a byte of 1, 2, 4 or 8). */
 void jit_emit_add_carry(struct jit_emit *e, int32_t size_field, int32_t res, int32_t src1);
-/* c->field = the host's CF (8 bytes, 0 or 1); T0 is clobbered. */
+/* c->field = the host's CF: a field of 8 bytes that only ever holds 0
+ * or 1, whose low byte alone is written. */
 void jit_emit_store_cf(struct jit_emit *e, int32_t field);
 /* The host's CF = 0. */
 void jit_emit_clear_cf(struct jit_emit *e);

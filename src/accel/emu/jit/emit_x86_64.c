@@ -680,9 +680,11 @@ void jit_emit_add_carry(struct jit_emit *e, int32_t size_field, int32_t res, int
 
 void jit_emit_store_cf(struct jit_emit *e, int32_t field)
 {
-	put(e, (const uint8_t[]){ 0x0f, 0x92, 0xc0 }, 3);  /* setc al */
-	put(e, (const uint8_t[]){ 0x0f, 0xb6, 0xc0 }, 3);  /* movzx eax, al */
-	jit_emit_store(e, JIT_T0, field, 8);
+	mirror_begin(e);
+	put(e, (const uint8_t[]){ 0x0f, 0x92, 0x83 }, 3);  /* setc byte [rbx+field] */
+	put4(e, (uint32_t)field);
+	mirror_forget(e, -1, field, 8);
+	e->mirror_at = e->p;
 }
 
 void jit_emit_clear_cf(struct jit_emit *e)

@@ -527,6 +527,8 @@ struct nat {
 				    * (flags_dead_after) */
 	bool record_taken;         /* CMP/TEST: their record only where the
 				    * Jcc after them leaves (record_if_taken) */
+	bool cf_only;              /* NAT_ALU: only CF is read, by the INC/DEC
+				    * right after (only_cf_read_after) */
 };
 
 /* Byte operations (the ALU, TEST and MOV forms the translator knows). */
@@ -1227,7 +1229,7 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		/* an immediate goes into the host instruction, and into the
 		 * record as one (zero-extended from its size) */
 		bool imm = n->src == ~0u && pre != PRE_SRC &&
-			   (n->flags_dead || n->cc == CC_LOGIC ||
+			   (n->flags_dead || n->cf_only || n->cc == CC_LOGIC ||
 			    n->imm == (uint64_t)(int64_t)(int32_t)n->imm) &&
 			   (s < 8 || n->imm == (uint64_t)(int64_t)(int32_t)n->imm);
 
@@ -1239,11 +1241,16 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 			emit_operands(e, n, pre);
 		else if (pre == PRE_NONE)
 			jit_emit_load(e, JIT_T0, reg_field(n, n->dst), s);
-		if (n->record_taken) {  /* the flags for the Jcc alone */
+		if (n->record_taken || n->cf_only) {
+			/* the flags for the Jcc alone, or CF for the INC/DEC */
 			if (imm)
 				jit_emit_alu_imm(e, n->op, s, n->imm);
 			else
 				jit_emit_alu(e, n->op, s);
+			if (n->store_held)
+				jit_emit_store_held(e, s);
+			else if (n->store)
+				jit_emit_store(e, JIT_T0, reg_field(n, n->dst), store_size(n));
 			fs->op = CC_EAGER;  /* the record in memory: the older one */
 			fs->eager = false;
 			fs->host = HOST_ALL;
@@ -1367,6 +1374,22 @@ static bool flags_dead_after(const struct jit_tb *tb, unsigned i)
 			return false;
 	}
 	return false;
+}
+
+/*
+ * Whether of the flags instruction i writes only CF is read: the next
+ * instruction is an INC or DEC of a register, which replaces the rest of
+ * the record and saves CF from the host's flags (emit_keep_cf), or whose
+ * own flags are dead too.  Nothing between can fault or leave.
+ */
+static bool only_cf_read_after(const struct jit_tb *tb, unsigned i)
+{
+	struct nat n;
+
+	if (i + 1 >= tb->n || (i + 2 == tb->n && tb->cross_pa != JIT_NO_CROSS))
+		return false;
+	return !tb->in[i + 1].has_mem && pick_native(tb, &tb->in[i + 1], &n) &&
+	       n.kind == NAT_INCDEC;
 }
 
 static bool offset_fits(uint64_t imm);
@@ -1804,7 +1827,7 @@ static unsigned stack_width(const struct jit_tb *tb)
 static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 			  const struct jit_tlb_layout *l, enum mem_kind k,
 			  const struct insn *in, int64_t end, struct flag_state *fs,
-			  struct seg_checks *sc)
+			  struct flag_state *slow_fs, struct seg_checks *sc)
 {
 	bool stack = k == MEM_PUSH || k == MEM_POP || k == MEM_CALL || k == MEM_RET;
 	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET || k == MEM_NATIVE ||
@@ -1815,12 +1838,20 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 	enum preload pre = PRE_NONE;
 	struct nat n;
 	jit_fixup slow;
+	bool cf_only = false;
 
 	if (k == MEM_NATIVE)
 		pick_native_mem(in, &n, &pre, &s);
 	if ((k == MEM_RMW && pick_native_rmw(in, &n) && n.kind == NAT_INCDEC) ||
 	    (k == MEM_ATOMIC && (in->op == 0xfe || in->op == 0xff)))
 		emit_keep_cf(e, fs);  /* before the held address: it may call C */
+	if ((k == MEM_NATIVE || k == MEM_RMW) && n.kind == NAT_ALU && !n.carry_in &&
+	    only_cf_read_after(tb, (unsigned)(in - tb->in))) {
+		/* no record on the fast path; the handler's on the slow one,
+		 * whose flags the way back rebuilds for the INC/DEC */
+		n.cf_only = cf_only = true;
+		*slow_fs = (struct flag_state){ n.cc, n.size, HOST_ALL, HOST_NONE, false };
+	}
 
 	if (stack) {
 		jit_fixup fail[4];
@@ -1894,6 +1925,8 @@ static jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 	case MEM_NONE:
 		break;
 	}
+	if (!cf_only)
+		*slow_fs = *fs;
 	return slow;
 }
 
@@ -2291,6 +2324,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			bool leave = mk == MEM_RET || mk == MEM_JMP || (mk == MEM_CALL && !in->folded);
 			bool indirect = in->op == 0xff;
 			jit_fixup f, f2 = NULL;
+			struct flag_state slow_fs;  /* the flags its slow path leaves */
 
 			if (mk == MEM_CALL && indirect) {
 				/* RIP = the register's target, #GP before
@@ -2304,7 +2338,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			if (mk == MEM_CALL && chainable(tb, end))
 				landings[nland++] = (struct landing){
 					jit_emit_ret_push(&e, &rs_fields, end), end };
-			f = emit_mem(&e, tb, &tlb, mk, in, end, &fs, &sc);
+			f = emit_mem(&e, tb, &tlb, mk, in, end, &fs, &slow_fs, &sc);
 
 			if (mk == MEM_RET) {
 				/* as the handlers: #GP for a non-canonical
@@ -2327,7 +2361,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				emit_exit_to(j, &e, tb, i + 1, end + (int64_t)in->imm, CC_EAGER);
 			}
 			slows[nslow++] = (struct slow_stub){ f, f2, leave, jit_emit_label(&e), in, off,
-							     end, i + 1, NULL, fs, sc.added };
+							     end, i + 1, NULL, slow_fs, sc.added };
 			if (leave)
 				break;
 			rip_stale = true;
@@ -2381,6 +2415,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			   (!n.carry_in || emit_guest_cf(&e, &fs, false))) {
 			n.flags_dead = flags_dead_after(tb, i);
 			n.record_taken = !n.flags_dead && record_if_taken(tb, i, &n, next);
+			n.cf_only = !n.flags_dead && !n.record_taken && n.kind == NAT_ALU &&
+				    !n.carry_in && only_cf_read_after(tb, i);
 			emit_native(&e, &n, &fs, PRE_NONE);
 			if (n.record_taken) {
 				deferred = true;
