@@ -529,6 +529,9 @@ struct nat {
 				    * Jcc after them leaves (record_if_taken) */
 	bool cf_only;              /* NAT_ALU: only CF is read, by the INC/DEC
 				    * right after (only_cf_read_after) */
+	bool record_slow;          /* NAT_INCDEC: its record only on the slow
+				    * path of the instruction after it
+				    * (record_on_next_slow_path) */
 };
 
 /* Byte operations (the ALU, TEST and MOV forms the translator knows). */
@@ -1292,6 +1295,17 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 			jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
 			return;
 		}
+		if (n->record_slow) {   /* the result alone; CF saved if cheap */
+			if (fs->host_prev == HOST_ALL)
+				jit_emit_store_cf(e, F(cc_carry));
+			jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
+			jit_emit_incdec(e, n->dec, s);
+			jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
+			fs->op = CC_EAGER;  /* the record in memory: the older one */
+			fs->eager = false;
+			fs->host = HOST_NO_CF;
+			return;
+		}
 		if (pre == PRE_NONE) {  /* for memory, emit_mem did it first */
 			emit_keep_cf(e, fs);
 			jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
@@ -1675,6 +1689,15 @@ _Static_assert(sizeof(((struct emu_cpu *)0)->tlb_fast[0]) == TLB_ENTRIES * 32,
 	       "the user table follows the supervisor one");
 _Static_assert(sizeof(((struct emu_cpu *)0)->cpl) == 4, "CPL is compared as a dword");
 
+/* An INC/DEC's record its fast path left out (record_slow): CF from
+ * the record before it unless kept already, its result, its kind. */
+struct pending_incdec {
+	bool on;
+	bool keep_cf;              /* CF still to be saved, from fs's record */
+	struct flag_state fs;      /* the flags before the INC/DEC */
+	struct nat n;
+};
+
 /* The handler call an inline access falls back to (out of line). */
 struct slow_stub {
 	jit_fixup f, f2;           /* f2: a second way there, or NULL */
@@ -1688,6 +1711,7 @@ struct slow_stub {
 				    * back (fs.host), as the fast path left them */
 	uint8_t recheck;           /* segment checks the fast path added
 				    * (struct seg_checks) */
+	struct pending_incdec pend;  /* the record of the INC/DEC before */
 };
 
 /* T0 = the direct target rel; a branch taken if it is not canonical. */
@@ -1803,6 +1827,47 @@ static void emit_atomic(struct jit_emit *e, const struct insn *in, unsigned s,
 		fs->host = HOST_ALL;
 		return;
 	}
+}
+
+/*
+ * Whether the record of INC/DEC instruction i is needed only where the
+ * instruction after it takes its slow path: that one is an ALU operation
+ * with a memory operand whose fast path replaces the whole record (not
+ * ADC/SBB, not cf_only).  Its slow path stores the INC/DEC's record
+ * before the handler runs (emit_pending_incdec; the record before it is
+ * still in memory, for CF); its fast path stores none.
+ */
+static bool record_on_next_slow_path(const struct jit_tb *tb, unsigned i)
+{
+	const struct insn *in;
+	enum mem_kind k;
+	enum preload pre;
+	unsigned size;
+	struct nat n;
+
+	if (i + 1 >= tb->n || (i + 2 == tb->n && tb->cross_pa != JIT_NO_CROSS))
+		return false;
+	in = &tb->in[i + 1];
+	k = pick_mem(tb, in);
+	if (k == MEM_NATIVE)
+		pick_native_mem(in, &n, &pre, &size);
+	else if (k != MEM_RMW || !pick_native_rmw(in, &n))
+		return false;
+	return n.kind == NAT_ALU && !n.carry_in && !only_cf_read_after(tb, i + 1);
+}
+
+static void emit_pending_incdec(struct jit_emit *e, const struct pending_incdec *p)
+{
+	struct flag_state fs = p->fs;
+
+	if (!p->on)
+		return;
+	fs.host_prev = HOST_NONE;  /* the host's flags are long gone */
+	if (p->keep_cf)
+		emit_keep_cf(e, &fs);
+	jit_emit_load(e, JIT_T0, gpr_field(p->n.dst), p->n.size);
+	jit_emit_store(e, JIT_T0, F(cc_res), 8);
+	emit_record(e, p->n.dec ? CC_DEC : CC_INC, p->n.size, &fs);
 }
 
 /* The fast path of a memory instruction; its slow path is the handler. */
@@ -2258,6 +2323,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	struct seg_checks sc = { 0, 0, c->code_size == 8 ? 0 : flat_segments(c) };
 	bool deferred = false;   /* the instruction before skipped its record */
 	struct nat pending;      /* ... which it is */
+	struct pending_incdec pend = { .on = false };  /* record_slow: the one before */
 	unsigned ns = 0, nt = 0, i;
 	bool rip_stale = false;  /* c->s.rip not stored since native code */
 	bool sse_checked = false;  /* CR0/CR4 looked at for native SSE */
@@ -2361,7 +2427,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				emit_exit_to(j, &e, tb, i + 1, end + (int64_t)in->imm, CC_EAGER);
 			}
 			slows[nslow++] = (struct slow_stub){ f, f2, leave, jit_emit_label(&e), in, off,
-							     end, i + 1, NULL, slow_fs, sc.added };
+							     end, i + 1, NULL, slow_fs, sc.added, pend };
 			if (leave)
 				break;
 			rip_stale = true;
@@ -2377,7 +2443,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 			emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE, CC_EAGER);
 			slows[nslow++] = (struct slow_stub){ f, NULL, true, jit_emit_label(&e), in, off, end,
-							     i + 1, NULL, { .op = CC_EAGER }, 0 };
+							     i + 1, NULL, { .op = CC_EAGER }, 0,
+							     { .on = false } };
 			break;
 		}
 		if (pick_lea(in)) {
@@ -2417,7 +2484,15 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			n.record_taken = !n.flags_dead && record_if_taken(tb, i, &n, next);
 			n.cf_only = !n.flags_dead && !n.record_taken && n.kind == NAT_ALU &&
 				    !n.carry_in && only_cf_read_after(tb, i);
+			n.record_slow = !n.flags_dead && n.kind == NAT_INCDEC &&
+					record_on_next_slow_path(tb, i);
+			if (n.record_slow)
+				pend = (struct pending_incdec){
+					true, fs.host_prev != HOST_ALL && fs.op != CC_INC &&
+					fs.op != CC_DEC, fs, n };
 			emit_native(&e, &n, &fs, PRE_NONE);
+			if (n.record_slow)
+				goto next_insn_keep_pending;
 			if (n.record_taken) {
 				deferred = true;
 				pending = n;
@@ -2432,7 +2507,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 
 			emit_exit_to(j, &e, tb, i + 1, end + (int64_t)in->imm, CC_EAGER);
 			slows[nslow++] = (struct slow_stub){ f, NULL, true, jit_emit_label(&e), in, off, end,
-							     i + 1, NULL, { .op = CC_EAGER }, 0 };
+							     i + 1, NULL, { .op = CC_EAGER }, 0,
+							     { .on = false } };
 			break;
 		}
 		if (jcc_native(tb, in, end) && emit_flags(&e, &fs, in->op & 15)) {
@@ -2459,7 +2535,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			if (f || checks[0])
 				slows[nslow++] = (struct slow_stub){ f, checks[0], false, jit_emit_label(&e), in,
 								     off, end, i + 1, checks[1], fs,
-								     sc.added };
+								     sc.added, { .on = false } };
 			rip_stale = true;
 			goto next_insn;
 		}
@@ -2495,6 +2571,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, true, rel };
 		}
 next_insn:
+		pend.on = false;
+next_insn_keep_pending:
 		sc.done |= sc.added;
 		sc.added = 0;
 		if (i + 1 == tb->n) {
@@ -2524,6 +2602,7 @@ next_insn:
 		jit_emit_bind(&e, t->f);
 		jit_emit_bind(&e, t->f2);
 		jit_emit_bind(&e, t->f3);
+		emit_pending_incdec(&e, &t->pend);
 		jit_emit_store_rip(&e, F(insn_rip), t->off);
 		jit_emit_store_rip(&e, F(s.rip), t->end);
 		jit_emit_call(&e, t->in->fast ? (const void *)emu_fast_handlers[t->in->fast]
