@@ -680,6 +680,41 @@ static void add_reg(struct code *c)
 		put(c, 2, byte ? 0x00 : 0x01, modrm);
 }
 
+/* An ALU operation of two registers (or INC/DEC of one), then an ALU
+ * operation reading memory that may fault: through a random register
+ * in 64-bit code (#GP if not canonical, #PF above 1 GiB) or off RBP,
+ * off EBP in 32-bit code (#SS past SS's limit where it is cut).  The translator
+ * leaves the first one's record to the second's slow path, and the
+ * fault must show it. */
+static void record_before_fault(struct code *c)
+{
+	static const uint8_t alu[] = { 0x01, 0x29, 0x39, 0x21, 0x31, 0x09, 0x85 };
+	static const uint8_t alu_load[] = { 0x03, 0x2b, 0x3b, 0x23, 0x33, 0x0b };
+	bool byte;
+	uint8_t pfx = size_prefix(&byte);
+	uint8_t first = byte ? alu[rnd() % 6] - 1 : alu[rnd() % 7];
+	uint8_t second = alu_load[rnd() % 6] - byte;
+
+	if (rnd() % 3 == 0) {   /* INC/DEC: FE/FF /0, /1 */
+		first = byte ? 0xfe : 0xff;
+		if (pfx)
+			put(c, 3, pfx, first, (rnd() & 1 ? 0xc0 : 0xc8) | plain_reg());
+		else
+			put(c, 2, first, (rnd() & 1 ? 0xc0 : 0xc8) | plain_reg());
+	} else if (pfx)
+		put(c, 3, pfx, first, 0xc0 | plain_reg() << 3 | plain_reg());
+	else
+		put(c, 2, first, 0xc0 | plain_reg() << 3 | plain_reg());
+	if (pfx)
+		put(c, 1, pfx);
+	if (mode32)            /* op r, [ebp+d8] */
+		put(c, 3, second, 0x45 | plain_reg() << 3, (uint8_t)(rnd() % 0x80));
+	else if (rnd() & 1)    /* op r, [r] */
+		put(c, 2, second, plain_reg() << 3 | plain_reg());
+	else                   /* op r, [rbp+d8]: the fast path */
+		put(c, 3, second, 0x45 | plain_reg() << 3, disp8());
+}
+
 /* A loop of 1-6 iterations (R8) around instructions, forward Jccs over
  * single instructions and CALLs of a subroutine placed after the HLT
  * that ends the code (RET: an indirect exit); up to three loops one
@@ -729,6 +764,8 @@ static void sequence(struct code *c)
 					put(c, 4, 0x48, 0x89, 0x45, d);
 					put(c, 3, 0xff, 0x65, d);
 				}
+			} else if (rnd() % 32 == 0) {
+				record_before_fault(c);
 			} else if (rnd() % 5 == 0) {  /* Jcc over the next instruction */
 				struct code t = { .n = 0 };
 				simple_insn(&t);

@@ -52,7 +52,9 @@
  *   [m], reg or imm: one lookup for the write) look the software TLB up
  *   inline, in 16- and 32-bit code too (after the segment checks of
  *   jit_emit_seg_linear, a segment's type and SS.B once per block, as
- *   nothing a block runs loads a segment; PUSH/POP/CALL/RET there with
+ *   nothing a block runs loads a segment; no limit or base for a segment
+ *   that was flat when the block was translated, whose check then tests
+ *   that it still is; PUSH/POP/CALL/RET there with
  *   4-byte operands on a 32-bit stack).  The lookup compares one tag of struct
  *   tlb_fast, the table for the CPL the block was entered at (R14), as
  *   emu_fast_host does: canonical, within a page, allowed, RAM are all in
@@ -102,7 +104,20 @@
  *   block's end with the lower of both, computed when C entered the
  *   chain).  Before patching, C checks that the successor is the
  *   physical address and mode the exit was made for (stored after the
- *   patched jump).
+ *   patched jump).  A jump back to the block's own start needs none of
+ *   the entry's checks but the budget: such a block is emitted twice
+ *   (struct jit_loop), the second time with the guest registers its back
+ *   edges hold in the scratch registers loaded at its head, where the
+ *   back edges then land (no reload through memory per iteration).
+ *
+ * - Flag records left out.  A record nothing reads is not stored: one a
+ *   later register operation replaces with only moves between
+ *   (flags_dead_after), a CMP/TEST's where the Jcc after it does not
+ *   leave (record_if_taken), all but CF of an ALU operation right before
+ *   an INC/DEC (which takes CF from the host's flags: only_cf_read_after),
+ *   and an INC/DEC's right before an ALU operation on memory that
+ *   replaces it, whose slow path stores it before its handler can fault
+ *   (record_on_next_slow_path).
  *
  * - Memory and security.  Code goes into a fixed-size code cache
  *   (code_cache.c: one memfd mapped writable and executable at two
@@ -529,9 +544,9 @@ struct nat {
 				    * Jcc after them leaves (record_if_taken) */
 	bool cf_only;              /* NAT_ALU: only CF is read, by the INC/DEC
 				    * right after (only_cf_read_after) */
-	bool record_slow;          /* NAT_INCDEC: its record only on the slow
-				    * path of the instruction after it
-				    * (record_on_next_slow_path) */
+	bool record_slow;          /* NAT_INCDEC, NAT_ALU: the record only on
+				    * the slow path of the instruction after
+				    * it (record_on_next_slow_path) */
 };
 
 /* Byte operations (the ALU, TEST and MOV forms the translator knows). */
@@ -1232,7 +1247,7 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 		/* an immediate goes into the host instruction, and into the
 		 * record as one (zero-extended from its size) */
 		bool imm = n->src == ~0u && pre != PRE_SRC &&
-			   (n->flags_dead || n->cf_only || n->cc == CC_LOGIC ||
+			   (n->flags_dead || n->cf_only || n->record_slow || n->cc == CC_LOGIC ||
 			    n->imm == (uint64_t)(int64_t)(int32_t)n->imm) &&
 			   (s < 8 || n->imm == (uint64_t)(int64_t)(int32_t)n->imm);
 
@@ -1244,8 +1259,10 @@ static void emit_native(struct jit_emit *e, const struct nat *n, struct flag_sta
 			emit_operands(e, n, pre);
 		else if (pre == PRE_NONE)
 			jit_emit_load(e, JIT_T0, reg_field(n, n->dst), s);
-		if (n->record_taken || n->cf_only) {
-			/* the flags for the Jcc alone, or CF for the INC/DEC */
+		if (n->record_taken || n->cf_only || n->record_slow) {
+			/* the flags for the Jcc alone, CF for the INC/DEC, or
+			 * none (the next instruction's slow path stores the
+			 * record) */
 			if (imm)
 				jit_emit_alu_imm(e, n->op, s, n->imm);
 			else
@@ -1689,9 +1706,12 @@ _Static_assert(sizeof(((struct emu_cpu *)0)->tlb_fast[0]) == TLB_ENTRIES * 32,
 	       "the user table follows the supervisor one");
 _Static_assert(sizeof(((struct emu_cpu *)0)->cpl) == 4, "CPL is compared as a dword");
 
-/* An INC/DEC's record its fast path left out (record_slow): CF from
- * the record before it unless kept already, its result, its kind. */
-struct pending_incdec {
+/* A record the fast path left out (record_slow), from the registers:
+ * an INC/DEC's (CF from the record before it unless kept already, its
+ * result, its kind) or an ALU operation's (its operands: for ADD and SUB
+ * that stored their result, the first one is the result less or plus the
+ * second, which is not the destination). */
+struct pending_record {
 	bool on;
 	bool keep_cf;              /* CF still to be saved, from fs's record */
 	struct flag_state fs;      /* the flags before the INC/DEC */
@@ -1711,7 +1731,7 @@ struct slow_stub {
 				    * back (fs.host), as the fast path left them */
 	uint8_t recheck;           /* segment checks the fast path added
 				    * (struct seg_checks) */
-	struct pending_incdec pend;  /* the record of the INC/DEC before */
+	struct pending_record pend;  /* the record of the INC/DEC before */
 };
 
 /* T0 = the direct target rel; a branch taken if it is not canonical. */
@@ -1830,14 +1850,15 @@ static void emit_atomic(struct jit_emit *e, const struct insn *in, unsigned s,
 }
 
 /*
- * Whether the record of INC/DEC instruction i is needed only where the
- * instruction after it takes its slow path: that one is an ALU operation
- * with a memory operand whose fast path replaces the whole record (not
- * ADC/SBB, not cf_only).  Its slow path stores the INC/DEC's record
- * before the handler runs (emit_pending_incdec; the record before it is
- * still in memory, for CF); its fast path stores none.
+ * Whether the record of instruction i (n: an INC/DEC, or an ALU operation
+ * of registers whose operands the registers still hold after it) is
+ * needed only where the instruction after it takes its slow path: that
+ * one is an ALU operation with a memory operand whose fast path replaces
+ * the whole record (not ADC/SBB, not cf_only).  Its slow path stores the
+ * record before the handler runs (emit_pending_record; an INC/DEC's CF
+ * from the record before it, still in memory); its fast path stores none.
  */
-static bool record_on_next_slow_path(const struct jit_tb *tb, unsigned i)
+static bool record_on_next_slow_path(const struct jit_tb *tb, unsigned i, const struct nat *this)
 {
 	const struct insn *in;
 	enum mem_kind k;
@@ -1845,6 +1866,14 @@ static bool record_on_next_slow_path(const struct jit_tb *tb, unsigned i)
 	unsigned size;
 	struct nat n;
 
+	if (this->flags_dead || this->record_taken || this->cf_only)
+		return false;
+	if (this->kind == NAT_ALU &&
+	    (this->carry_in || (this->store && this->cc != CC_LOGIC && this->src != ~0u &&
+				reg_field(this, this->src) == reg_field(this, this->dst))))
+		return false;
+	if (this->kind != NAT_INCDEC && this->kind != NAT_ALU)
+		return false;
 	if (i + 1 >= tb->n || (i + 2 == tb->n && tb->cross_pa != JIT_NO_CROSS))
 		return false;
 	in = &tb->in[i + 1];
@@ -1856,18 +1885,45 @@ static bool record_on_next_slow_path(const struct jit_tb *tb, unsigned i)
 	return n.kind == NAT_ALU && !n.carry_in && !only_cf_read_after(tb, i + 1);
 }
 
-static void emit_pending_incdec(struct jit_emit *e, const struct pending_incdec *p)
+static void emit_pending_record(struct jit_emit *e, const struct pending_record *p)
 {
 	struct flag_state fs = p->fs;
 
+	const struct nat *n = &p->n;
+
 	if (!p->on)
 		return;
+	if (n->kind == NAT_ALU && (!n->store || n->cc == CC_LOGIC)) {
+		/* CMP/TEST: their operands; a logic operation: its result */
+		if (n->store)
+			jit_emit_load(e, JIT_T0, reg_field(n, n->dst), n->size);
+		else
+			emit_record_again(e, n);
+		if (n->store) {
+			jit_emit_store(e, JIT_T0, F(cc_res), 8);
+			emit_record(e, n->cc, n->size, &fs);
+		}
+		return;
+	}
+	if (n->kind == NAT_ALU) {  /* ADD, SUB: the first operand again */
+		jit_emit_load(e, JIT_T0, reg_field(n, n->dst), n->size);
+		if (n->src == ~0u)
+			jit_emit_load_imm(e, JIT_T1, n->imm);
+		else
+			jit_emit_load(e, JIT_T1, reg_field(n, n->src), n->size);
+		jit_emit_store(e, JIT_T0, F(cc_res), 8);
+		jit_emit_store(e, JIT_T1, F(cc_src2), 8);
+		jit_emit_alu(e, n->cc == CC_ADD ? JIT_SUB : JIT_ADD, n->size);
+		jit_emit_store(e, JIT_T0, F(cc_src1), 8);
+		emit_record(e, n->cc, n->size, &fs);
+		return;
+	}
 	fs.host_prev = HOST_NONE;  /* the host's flags are long gone */
 	if (p->keep_cf)
 		emit_keep_cf(e, &fs);
-	jit_emit_load(e, JIT_T0, gpr_field(p->n.dst), p->n.size);
+	jit_emit_load(e, JIT_T0, gpr_field(n->dst), n->size);
 	jit_emit_store(e, JIT_T0, F(cc_res), 8);
-	emit_record(e, p->n.dec ? CC_DEC : CC_INC, p->n.size, &fs);
+	emit_record(e, n->dec ? CC_DEC : CC_INC, n->size, &fs);
 }
 
 /* The fast path of a memory instruction; its slow path is the handler. */
@@ -2323,7 +2379,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	struct seg_checks sc = { 0, 0, c->code_size == 8 ? 0 : flat_segments(c) };
 	bool deferred = false;   /* the instruction before skipped its record */
 	struct nat pending;      /* ... which it is */
-	struct pending_incdec pend = { .on = false };  /* record_slow: the one before */
+	struct pending_record pend = { .on = false };  /* record_slow: the one before */
 	unsigned ns = 0, nt = 0, i;
 	bool rip_stale = false;  /* c->s.rip not stored since native code */
 	bool sse_checked = false;  /* CR0/CR4 looked at for native SSE */
@@ -2484,10 +2540,9 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			n.record_taken = !n.flags_dead && record_if_taken(tb, i, &n, next);
 			n.cf_only = !n.flags_dead && !n.record_taken && n.kind == NAT_ALU &&
 				    !n.carry_in && only_cf_read_after(tb, i);
-			n.record_slow = !n.flags_dead && n.kind == NAT_INCDEC &&
-					record_on_next_slow_path(tb, i);
+			n.record_slow = record_on_next_slow_path(tb, i, &n);
 			if (n.record_slow)
-				pend = (struct pending_incdec){
+				pend = (struct pending_record){
 					true, fs.host_prev != HOST_ALL && fs.op != CC_INC &&
 					fs.op != CC_DEC, fs, n };
 			emit_native(&e, &n, &fs, PRE_NONE);
@@ -2602,7 +2657,7 @@ next_insn_keep_pending:
 		jit_emit_bind(&e, t->f);
 		jit_emit_bind(&e, t->f2);
 		jit_emit_bind(&e, t->f3);
-		emit_pending_incdec(&e, &t->pend);
+		emit_pending_record(&e, &t->pend);
 		jit_emit_store_rip(&e, F(insn_rip), t->off);
 		jit_emit_store_rip(&e, F(s.rip), t->end);
 		jit_emit_call(&e, t->in->fast ? (const void *)emu_fast_handlers[t->in->fast]
