@@ -680,8 +680,8 @@ static void add_reg(struct code *c)
 		put(c, 2, byte ? 0x00 : 0x01, modrm);
 }
 
-/* An ALU operation of two registers (or INC/DEC of one), then an ALU
- * operation reading memory that may fault: through a random register
+/* An ALU operation of two registers (or INC/DEC of one), perhaps moves,
+ * then an ALU operation reading memory that may fault: through a random register
  * in 64-bit code (#GP if not canonical, #PF above 1 GiB) or off RBP,
  * off EBP in 32-bit code (#SS past SS's limit where it is cut).  The translator
  * leaves the first one's record to the second's slow path, and the
@@ -705,6 +705,10 @@ static void record_before_fault(struct code *c)
 		put(c, 3, pfx, first, 0xc0 | plain_reg() << 3 | plain_reg());
 	else
 		put(c, 2, first, 0xc0 | plain_reg() << 3 | plain_reg());
+	if (rnd() & 1)  /* a move between, which may overwrite an operand */
+		put(c, 2, 0x89, 0xc0 | plain_reg() << 3 | plain_reg());
+	if (rnd() & 1)  /* a load between (which may fault in 32-bit code) */
+		put(c, 3, 0x8b, 0x45 | plain_reg() << 3, mode32 ? (uint8_t)(rnd() % 0x80) : disp8());
 	if (pfx)
 		put(c, 1, pfx);
 	if (mode32)            /* op r, [ebp+d8] */

@@ -117,7 +117,7 @@
  *   an INC/DEC (which takes CF from the host's flags: only_cf_read_after),
  *   and an INC/DEC's right before an ALU operation on memory that
  *   replaces it, whose slow path stores it before its handler can fault
- *   (record_on_next_slow_path).
+ *   (record_slow_until).
  *
  * - Memory and security.  Code goes into a fixed-size code cache
  *   (code_cache.c: one memfd mapped writable and executable at two
@@ -545,8 +545,8 @@ struct nat {
 	bool cf_only;              /* NAT_ALU: only CF is read, by the INC/DEC
 				    * right after (only_cf_read_after) */
 	bool record_slow;          /* NAT_INCDEC, NAT_ALU: the record only on
-				    * the slow path of the instruction after
-				    * it (record_on_next_slow_path) */
+				    * slow paths of instructions after it
+				    * (record_slow_until) */
 };
 
 /* Byte operations (the ALU, TEST and MOV forms the translator knows). */
@@ -1849,40 +1849,100 @@ static void emit_atomic(struct jit_emit *e, const struct insn *in, unsigned s,
 	}
 }
 
+/* The general register a field of the vCPU's GPRs belongs to. */
+static unsigned gpr_of(int32_t field)
+{
+	return (unsigned)(field - F(s.gpr)) / 8;
+}
+
+/* The general register a register-only native operation or MOV load
+ * (not a stack operation) writes, or ~0u: none. */
+static unsigned gpr_written(const struct jit_tb *tb, const struct insn *in, enum mem_kind k)
+{
+	struct nat n;
+
+	if (k == MEM_LOAD) {
+		nat_init(in, &n);
+		return gpr_of(reg_field(&n, in->reg));
+	}
+	if (k != MEM_NONE)
+		return ~0u;
+	if (pick_lea(in))
+		return in->reg;
+	if (pick_native(tb, in, &n) &&
+	    (n.kind == NAT_MOV || n.kind == NAT_EXT || (n.store && !n.store_held)))
+		return gpr_of(reg_field(&n, n.dst));
+	return ~0u;
+}
+
 /*
  * Whether the record of instruction i (n: an INC/DEC, or an ALU operation
  * of registers whose operands the registers still hold after it) is
- * needed only where the instruction after it takes its slow path: that
- * one is an ALU operation with a memory operand whose fast path replaces
- * the whole record (not ADC/SBB, not cf_only).  Its slow path stores the
- * record before the handler runs (emit_pending_record; an INC/DEC's CF
- * from the record before it, still in memory); its fast path stores none.
+ * needed only where a later instruction takes its slow path: until an
+ * instruction that replaces the whole record (returned: its index; 0:
+ * there is none), all between are register moves and MOV loads and
+ * stores that write neither operand register.  Each of those slow paths
+ * stores the record before its handler runs (emit_pending_record; an
+ * INC/DEC's CF from the record before it, still in memory); no fast path
+ * stores it.  The replacing one is a native register operation as for
+ * flags_dead_after, or an ALU operation on memory (not ADC/SBB, not
+ * cf_only), whose slow path stores it too.
  */
-static bool record_on_next_slow_path(const struct jit_tb *tb, unsigned i, const struct nat *this)
+static unsigned record_slow_until(const struct jit_tb *tb, unsigned i, const struct nat *this)
 {
-	const struct insn *in;
-	enum mem_kind k;
-	enum preload pre;
-	unsigned size;
-	struct nat n;
+	unsigned dst, src = ~0u;
 
 	if (this->flags_dead || this->record_taken || this->cf_only)
-		return false;
+		return 0;
 	if (this->kind == NAT_ALU &&
 	    (this->carry_in || (this->store && this->cc != CC_LOGIC && this->src != ~0u &&
 				reg_field(this, this->src) == reg_field(this, this->dst))))
-		return false;
-	if (this->kind != NAT_INCDEC && this->kind != NAT_ALU)
-		return false;
-	if (i + 1 >= tb->n || (i + 2 == tb->n && tb->cross_pa != JIT_NO_CROSS))
-		return false;
-	in = &tb->in[i + 1];
-	k = pick_mem(tb, in);
-	if (k == MEM_NATIVE)
-		pick_native_mem(in, &n, &pre, &size);
-	else if (k != MEM_RMW || !pick_native_rmw(in, &n))
-		return false;
-	return n.kind == NAT_ALU && !n.carry_in && !only_cf_read_after(tb, i + 1);
+		return 0;
+	if (this->kind == NAT_INCDEC)
+		dst = this->dst;
+	else if (this->kind == NAT_ALU)
+		dst = gpr_of(reg_field(this, this->dst));
+	else
+		return 0;
+	if (this->kind == NAT_ALU && this->src != ~0u)
+		src = gpr_of(reg_field(this, this->src));
+	for (unsigned k = i + 1; k < tb->n; k++) {
+		const struct insn *in = &tb->in[k];
+		enum mem_kind mk;
+		enum preload pre;
+		unsigned size, w;
+		struct nat n;
+
+		if (k + 1 == tb->n && tb->cross_pa != JIT_NO_CROSS)
+			return 0;
+		if (emu_fast_is_nop(in) || (in->folded && in->op != 0xe8))
+			continue;
+		mk = pick_mem(tb, in);
+		if (mk == MEM_NATIVE || mk == MEM_RMW) {
+			if (mk == MEM_NATIVE)
+				pick_native_mem(in, &n, &pre, &size);
+			else if (!pick_native_rmw(in, &n))
+				return 0;
+			return n.kind == NAT_ALU && !n.carry_in && !only_cf_read_after(tb, k) ? k : 0;
+		}
+		if (mk == MEM_NONE && !pick_lea(in)) {
+			if (!pick_native(tb, in, &n))
+				return 0;
+			if ((n.kind == NAT_ALU && !n.carry_in) || n.kind == NAT_NEG ||
+			    n.kind == NAT_IMUL || n.kind == NAT_MUL ||
+			    (n.kind == NAT_SHIFT && !n.count_cl))
+				return k;
+			if (n.kind != NAT_MOV && n.kind != NAT_EXT)
+				return 0;
+		} else if (mk != MEM_NONE && mk != MEM_LOAD && mk != MEM_STORE &&
+			   mk != MEM_STORE_IMM) {
+			return 0;
+		}
+		w = gpr_written(tb, in, mk);
+		if (w == dst || w == src)
+			return 0;
+	}
+	return 0;
 }
 
 static void emit_pending_record(struct jit_emit *e, const struct pending_record *p)
@@ -2379,7 +2439,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	struct seg_checks sc = { 0, 0, c->code_size == 8 ? 0 : flat_segments(c) };
 	bool deferred = false;   /* the instruction before skipped its record */
 	struct nat pending;      /* ... which it is */
-	struct pending_record pend = { .on = false };  /* record_slow: the one before */
+	struct pending_record pend = { .on = false };  /* record_slow: an earlier one's */
+	unsigned pend_until = 0;  /* ... needed on slow paths up to this instruction */
 	unsigned ns = 0, nt = 0, i;
 	bool rip_stale = false;  /* c->s.rip not stored since native code */
 	bool sse_checked = false;  /* CR0/CR4 looked at for native SSE */
@@ -2407,6 +2468,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 
 		struct nat n;
 		enum mem_kind mk;
+		unsigned until;
 
 		if (i == 0)
 			emit_loop_head(j, &e, tb, &fs);
@@ -2540,11 +2602,14 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			n.record_taken = !n.flags_dead && record_if_taken(tb, i, &n, next);
 			n.cf_only = !n.flags_dead && !n.record_taken && n.kind == NAT_ALU &&
 				    !n.carry_in && only_cf_read_after(tb, i);
-			n.record_slow = record_on_next_slow_path(tb, i, &n);
-			if (n.record_slow)
+			until = record_slow_until(tb, i, &n);
+			n.record_slow = until != 0;
+			if (n.record_slow) {
 				pend = (struct pending_record){
 					true, fs.host_prev != HOST_ALL && fs.op != CC_INC &&
 					fs.op != CC_DEC, fs, n };
+				pend_until = until;
+			}
 			emit_native(&e, &n, &fs, PRE_NONE);
 			if (n.record_slow)
 				goto next_insn_keep_pending;
@@ -2626,7 +2691,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				jit_emit_branch_rip_ne(&e, F(s.rip), next), i + 1, true, rel };
 		}
 next_insn:
-		pend.on = false;
+		if (i >= pend_until)
+			pend.on = false;  /* replaced: no slow path needs it */
 next_insn_keep_pending:
 		sc.done |= sc.added;
 		sc.added = 0;
