@@ -681,7 +681,8 @@ static void add_reg(struct code *c)
 }
 
 /* An ALU operation of two registers (or INC/DEC of one), perhaps moves,
- * then an ALU operation reading memory that may fault: through a random register
+ * then an ALU operation reading memory that may fault, perhaps an
+ * INC/DEC after it: through a random register
  * in 64-bit code (#GP if not canonical, #PF above 1 GiB) or off RBP,
  * off EBP in 32-bit code (#SS past SS's limit where it is cut).  The translator
  * leaves the first one's record to the second's slow path, and the
@@ -717,6 +718,8 @@ static void record_before_fault(struct code *c)
 		put(c, 2, second, plain_reg() << 3 | plain_reg());
 	else                   /* op r, [rbp+d8]: the fast path */
 		put(c, 3, second, 0x45 | plain_reg() << 3, disp8());
+	if (rnd() & 1)  /* INC/DEC: the memory operation keeps only CF */
+		put(c, 2, 0xff, (rnd() & 1 ? 0xc0 : 0xc8) | plain_reg());
 }
 
 /* A loop of 1-6 iterations (R8) around instructions, forward Jccs over

@@ -985,8 +985,9 @@ static unsigned gpr_written(const struct jit_tb *tb, const struct insn *in, enum
  * stores the record before its handler runs (emit_pending_record; an
  * INC/DEC's CF from the record before it, still in memory); no fast path
  * stores it.  The replacing one is a native register operation as for
- * flags_dead_after, or an ALU operation on memory (not ADC/SBB, not
- * cf_only), whose slow path stores it too.
+ * flags_dead_after, or an ALU operation on memory (not ADC/SBB), whose
+ * slow path stores it too (if that one keeps only CF for an INC/DEC
+ * right after it, the INC/DEC replaces the rest).
  */
 unsigned record_slow_until(const struct jit_tb *tb, unsigned i, const struct nat *this)
 {
@@ -1023,7 +1024,9 @@ unsigned record_slow_until(const struct jit_tb *tb, unsigned i, const struct nat
 				pick_native_mem(in, &n, &pre, &size);
 			else if (!pick_native_rmw(in, &n))
 				return 0;
-			return n.kind == NAT_ALU && !n.carry_in && !only_cf_read_after(tb, k) ? k : 0;
+			/* (if cf_only, the INC/DEC right after it replaces the
+			 * rest: nothing between can fault) */
+			return n.kind == NAT_ALU && !n.carry_in ? k : 0;
 		}
 		if (mk == MEM_NONE && !pick_lea(in)) {
 			if (!pick_native(tb, in, &n))
