@@ -56,7 +56,7 @@ struct jit_tb {
  * with the registers held (no reload through memory per iteration). */
 struct jit_loop {
 	bool second_pass;
-	bool back_edge;               /* the pass emitted a jump to the start */
+	bool back_edge;               /* a jump to the start found want (first pass) */
 	struct jit_mirror want[2];    /* per scratch register: a guest register */
 	/* executable addresses in the block being emitted (NULL: none):
 	 * where want is loaded, and right after (want held) */

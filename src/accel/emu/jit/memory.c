@@ -127,21 +127,23 @@ struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
 	};
 }
 
-/* A segment accessed inline whose base is 0 and limit 4 GiB - 1: every
- * offset is its linear address, inside the limit. */
-static bool seg_flat(const struct segment *sg)
-{
-	return !sg->unusable && sg->s && (sg->type & 0xe) == 2 && sg->base == 0 &&
-	       sg->limit == 0xffffffff;
-}
-
-uint8_t flat_segment_mask(const struct emu_cpu *c)
+/* The segments translated code accesses inline, as they are now: the
+ * usable, expand-up, writable data ones; *flat = those of them whose
+ * base is 0 and limit 4 GiB - 1 (every offset its linear address). */
+uint8_t inline_segment_mask(const struct emu_cpu *c, uint8_t *flat)
 {
 	uint8_t m = 0;
 
-	for (int s = 0; s < NUM_SEGS; s++)
-		if (seg_flat(&c->s.seg[s]))
-			m |= (uint8_t)(1u << s);
+	*flat = 0;
+	for (int s = 0; s < NUM_SEGS; s++) {
+		const struct segment *sg = &c->s.seg[s];
+
+		if (sg->unusable || !sg->s || (sg->type & 0xe) != 2)
+			continue;
+		m |= (uint8_t)(1u << s);
+		if (sg->base == 0 && sg->limit == 0xffffffff)
+			*flat |= (uint8_t)(1u << s);
+	}
 	return m;
 }
 

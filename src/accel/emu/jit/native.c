@@ -745,21 +745,19 @@ void emit_native(struct jit_emit *e, const struct nat *n, struct flag_state *fs,
 		break;
 	}
 	case NAT_INCDEC:
-		if (n->flags_dead) {    /* a register: no record, so no CF to keep */
-			jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
-			jit_emit_incdec(e, n->dec, s);
-			jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
-			return;
-		}
-		if (n->record_slow) {   /* the result alone; CF saved if cheap */
-			if (fs->host_prev == HOST_ALL)
+		if (n->flags_dead || n->record_slow) {
+			/* a register, no record: if dead, no CF to keep; if
+			 * stored on slow paths, CF saved here only if cheap */
+			if (n->record_slow && fs->host_prev == HOST_ALL)
 				jit_emit_store_cf(e, F(cc_carry));
 			jit_emit_load(e, JIT_T0, gpr_field(n->dst), s);
 			jit_emit_incdec(e, n->dec, s);
 			jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
-			fs->op = CC_EAGER;  /* the record in memory: the older one */
-			fs->eager = false;
-			fs->host = HOST_NO_CF;
+			if (n->record_slow) {
+				fs->op = CC_EAGER;  /* the record in memory: the older one */
+				fs->eager = false;
+				fs->host = HOST_NO_CF;
+			}
 			return;
 		}
 		if (pre == PRE_NONE) {  /* for memory, emit_mem did it first */
@@ -821,6 +819,16 @@ void emit_native(struct jit_emit *e, const struct nat *n, struct flag_state *fs,
  * fault.  Nothing runs between that could fault,
  * leave the block or take an interrupt.
  */
+/* A native register operation that replaces the whole flag record
+ * without reading it (ALU but ADC/SBB, NEG, IMUL, MUL, a shift by a
+ * constant). */
+static bool replaces_record(const struct nat *n)
+{
+	return (n->kind == NAT_ALU && !n->carry_in) || n->kind == NAT_NEG ||
+	       n->kind == NAT_IMUL || n->kind == NAT_MUL ||
+	       (n->kind == NAT_SHIFT && !n->count_cl);
+}
+
 bool flags_dead_after(const struct jit_tb *tb, unsigned i)
 {
 	struct nat n;
@@ -832,9 +840,7 @@ bool flags_dead_after(const struct jit_tb *tb, unsigned i)
 			continue;
 		if (!pick_native(tb, in, &n))
 			return false;
-		if ((n.kind == NAT_ALU && !n.carry_in) || n.kind == NAT_NEG ||
-		    n.kind == NAT_IMUL || n.kind == NAT_MUL ||
-		    (n.kind == NAT_SHIFT && !n.count_cl))
+		if (replaces_record(&n))
 			return true;
 		/* ROL/ROR read the record only to keep parts of it in
 		 * theirs: not if theirs is dead too (ChaCha's ADD, XOR, ROL) */
@@ -1031,9 +1037,7 @@ unsigned record_slow_until(const struct jit_tb *tb, unsigned i, const struct nat
 		if (mk == MEM_NONE && !pick_lea(in)) {
 			if (!pick_native(tb, in, &n))
 				return 0;
-			if ((n.kind == NAT_ALU && !n.carry_in) || n.kind == NAT_NEG ||
-			    n.kind == NAT_IMUL || n.kind == NAT_MUL ||
-			    (n.kind == NAT_SHIFT && !n.count_cl))
+			if (replaces_record(&n))
 				return k;
 			if (n.kind != NAT_MOV && n.kind != NAT_EXT)
 				return 0;

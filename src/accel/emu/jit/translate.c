@@ -615,7 +615,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	struct jit_tlb_layout tlb = tlb_layout(c);
 	unsigned nslow = 0, nland = 0;
 	struct flag_state fs = { CC_EAGER, 0, HOST_NONE, HOST_NONE, false };
-	struct seg_checks sc = { 0, 0, c->code_size == 8 ? 0 : flat_segment_mask(c) };
+	struct seg_checks sc = { 0, 0, 0 };
 	bool deferred = false;   /* the instruction before skipped its record */
 	struct nat pending;      /* ... which it is */
 	struct pending_record pend = { .on = false };  /* record_slow: an earlier one's */
@@ -630,6 +630,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	const uint8_t *entry, *entry_fail;
 
 	jit_emit_init(&e, j->cc.rw + j->cc.used, j->cc.rw + j->cc.size, j->cc.rx - j->cc.rw);
+	if (tb->code_size != 8)
+		inline_segment_mask(c, &sc.flat);
 	entry = jit_emit_rx(&e);
 	body = jit_emit_entry(&e, &tlb, c->evm->page_gen);
 	entry_fail = jit_emit_rx(&e);
@@ -1234,16 +1236,7 @@ static void set_return_key(struct emu_cpu *c)
 /* c->jit_seg_fast and c->jit_seg_flat, for the segments as they are now */
 static void set_seg_fast(struct emu_cpu *c)
 {
-	uint8_t m = 0;
-
-	for (int s = 0; s < NUM_SEGS; s++) {
-		const struct segment *sg = &c->s.seg[s];
-
-		if (!sg->unusable && sg->s && (sg->type & 0xe) == 2)
-			m |= (uint8_t)(1u << s);
-	}
-	c->jit_seg_fast = m;
-	c->jit_seg_flat = flat_segment_mask(c);
+	c->jit_seg_fast = inline_segment_mask(c, &c->jit_seg_flat);
 }
 
 /* Right before translated code runs: what it reads of the state that

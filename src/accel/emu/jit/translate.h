@@ -194,7 +194,7 @@ void emit_pending_record(struct jit_emit *e, const struct pending_record *p);
 
 /* memory.c: inline memory accesses */
 enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in);
-uint8_t flat_segment_mask(const struct emu_cpu *c);
+uint8_t inline_segment_mask(const struct emu_cpu *c, uint8_t *flat);
 struct jit_seg_layout seg_layout(int seg, uint8_t flat_mask);
 jit_fixup emit_operand_host(struct jit_emit *e, const struct jit_tlb_layout *l,
 			    const struct insn *in, int64_t end, unsigned size,
