@@ -83,23 +83,60 @@ bool emu_ends_block(const struct insn *in)
 	return false;
 }
 
+/* Folded CALLs whose RET the block has not reached yet: their return
+ * addresses' page offsets (deeper nesting folds no RET). */
+#define FOLD_CALL_DEPTH 4
+struct fold_calls {
+	unsigned ret_off[FOLD_CALL_DEPTH];
+	struct insn *call[FOLD_CALL_DEPTH];
+	unsigned n;
+};
+
 /*
  * A direct JMP or CALL in 64-bit code whose target lies in the same page:
  * the block goes on at the target (page offset *off, updated), so a call
  * or a jump costs no block lookup.  The same virtual page maps the same
  * physical page, so the offset holds as long as the block does.
+ *
+ * A RET after such a CALL goes on at the CALL's return address, as a
+ * prediction: the walk (emu_block_index) and translated code compare
+ * the RIP the RET popped with it and leave the block if they differ (a
+ * callee that changed its return address).  Its imm holds the distance
+ * from its end to the return address, as a folded jump's does; the CALL
+ * is marked FOLD_RET_IN_BLOCK.
  */
-static bool fold_jump(struct emu_cpu *c, struct insn *in, unsigned *off)
+static bool fold_jump(struct emu_cpu *c, struct insn *in, unsigned *off,
+		      struct fold_calls *calls)
 {
 	int64_t target;
 
-	if (c->code_size != 8 || (in->op != 0xe8 && in->op != 0xe9 && in->op != 0xeb) ||
-	    in->opsize != 8 || (in->prefixes & PFX_LOCK))  /* LOCK: #UD */
+	if (c->code_size != 8 || in->opsize != 8 || (in->prefixes & PFX_LOCK))  /* LOCK: #UD */
+		return false;
+	if (in->op == 0xc3) {
+		struct fold_calls *k = calls;
+
+		if (!k->n || k->n > FOLD_CALL_DEPTH)
+			return false;
+		k->n--;
+		in->imm = (uint64_t)((int64_t)k->ret_off[k->n] - (int64_t)*off);
+		in->folded = FOLD_JUMP;
+		k->call[k->n]->folded |= FOLD_RET_IN_BLOCK;
+		*off = k->ret_off[k->n];
+		return true;
+	}
+	if (in->op != 0xe8 && in->op != 0xe9 && in->op != 0xeb)
 		return false;
 	target = (int64_t)*off + (int64_t)in->imm;
 	if (target < 0 || target >= 4096)
 		return false;
-	in->folded = 1;
+	if (in->op == 0xe8) {
+		if (calls->n < FOLD_CALL_DEPTH) {
+			calls->ret_off[calls->n] = *off;
+			calls->call[calls->n] = in;
+		}
+		calls->n++;
+	}
+	in->folded = FOLD_JUMP;
 	*off = target;
 	return true;
 }
@@ -114,11 +151,13 @@ static void extend_block(struct emu_cpu *c, struct dblock *b)
 {
 	const uint8_t *page = gmem_ptr(&c->vm->mem, b->pa & ~0xfffULL, 4096);
 	unsigned off = (b->pa & 0xfff) + b->in[0].len;
+	struct fold_calls calls = { .n = 0 };
 
 	if (!page)
 		return;
 	while (b->n < BLOCK_MAX && off < 4096) {
-		if (emu_ends_block(&b->in[b->n - 1]) && !fold_jump(c, &b->in[b->n - 1], &off))
+		if (emu_ends_block(&b->in[b->n - 1]) &&
+		    !fold_jump(c, &b->in[b->n - 1], &off, &calls))
 			break;
 		unsigned avail = 4096 - off < 15 ? 4096 - off : 15;
 		struct insn *in = &b->in[b->n];

@@ -83,8 +83,9 @@ struct insn {
 	int8_t base, index;    /* -1 if none; GPR numbers; base 16 = RIP */
 	uint8_t scale;
 	uint8_t fast;      /* index in emu_fast_handlers, 0 if none */
-	uint8_t folded;    /* a direct JMP/CALL its block continues after at
-			    * the target (decode_cache.c) */
+	uint8_t folded;    /* FOLD_*: a direct JMP/CALL its block continues
+			    * after at the target, or a RET at its CALL's
+			    * return address (decode_cache.c) */
 	int32_t disp;      /* ModRM displacement; the selector of a far pointer,
 			    * the nesting level of ENTER */
 	uint64_t imm;
@@ -443,8 +444,18 @@ struct dblock {
 	struct insn in[BLOCK_MAX];
 };
 
+#define FOLD_JUMP 1            /* the block goes on at in->imm from its end */
+#define FOLD_RET_IN_BLOCK 2    /* a folded CALL whose RET folds too */
+
+/* A folded JMP: the block goes on at its target with nothing to do. */
+static inline bool emu_folded_jmp(const struct insn *in)
+{
+	return in->folded && (in->op == 0xe9 || in->op == 0xeb);
+}
+
 /* Where the walk goes after in, which ended at rip `after`: the next
- * instruction, or a folded JMP/CALL's target. */
+ * instruction, a folded JMP/CALL's target or a folded RET's predicted
+ * one. */
 static inline uint64_t emu_walk_next(const struct insn *in, uint64_t after)
 {
 	return after + (in->folded ? in->imm : 0);

@@ -398,6 +398,8 @@ void jit_emit_rip_to(struct jit_emit *e, enum jit_tmp t, int64_t rel);
 void jit_emit_zext32(struct jit_emit *e);
 /* Branch if T0 is not a canonical 48-bit address (clobbers T1). */
 jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e);
+/* Branch if T0 != start + rel (clobbers T1). */
+jit_fixup jit_emit_branch_t0_ne_rip(struct jit_emit *e, int64_t rel);
 /* Branch if T0 >= the 8-byte c->field (unsigned). */
 jit_fixup jit_emit_branch_t0_ge(struct jit_emit *e, int32_t field);
 /* T0 = size bytes at host address T0 (zero-extended); size bytes

@@ -988,6 +988,14 @@ jit_fixup jit_emit_branch_noncanonical(struct jit_emit *e)
 	return branch(e, 0x85);
 }
 
+jit_fixup jit_emit_branch_t0_ne_rip(struct jit_emit *e, int64_t rel)
+{
+	put(e, (const uint8_t[]){ 0x49, 0x8d, 0x94, 0x24 }, 4);  /* lea rdx, [r12+rel] */
+	put4(e, (uint32_t)(int32_t)rel);
+	put(e, (const uint8_t[]){ 0x48, 0x39, 0xd0 }, 3);        /* cmp rax, rdx */
+	return branch(e, 0x85);                                  /* jne */
+}
+
 jit_fixup jit_emit_branch_t0_ge(struct jit_emit *e, int32_t field)
 {
 	rbx_mem(e, true, 0x3b, 0, field);                        /* cmp rax, [rbx+field] */

@@ -836,7 +836,7 @@ bool flags_dead_after(const struct jit_tb *tb, unsigned i)
 	for (unsigned k = i + 1; k < tb->n; k++) {
 		const struct insn *in = &tb->in[k];
 
-		if (pick_lea(in) || (in->folded && in->op != 0xe8))
+		if (pick_lea(in) || emu_folded_jmp(in))
 			continue;
 		if (!pick_native(tb, in, &n))
 			return false;
@@ -1022,7 +1022,7 @@ unsigned record_slow_until(const struct jit_tb *tb, unsigned i, const struct nat
 
 		if (k + 1 == tb->n && tb->cross_pa != JIT_NO_CROSS)
 			return 0;
-		if (emu_fast_is_nop(in) || (in->folded && in->op != 0xe8))
+		if (emu_fast_is_nop(in) || emu_folded_jmp(in))
 			continue;
 		mk = pick_mem(tb, in);
 		if (mk == MEM_NATIVE || mk == MEM_RMW) {

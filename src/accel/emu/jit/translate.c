@@ -515,6 +515,16 @@ struct slow_stub {
 	uint8_t recheck;           /* segment checks the fast path added
 				    * (struct seg_checks) */
 	struct pending_record pend;  /* the record of the INC/DEC before */
+	bool predicted;            /* a folded RET: on only if it returned to */
+	int64_t ret_to;            /* ... this offset */
+};
+
+/* A folded RET whose target was not its CALL's return address: out of
+ * line, the RET's unfolded way (T0 the target). */
+struct ret_miss {
+	jit_fixup f;
+	unsigned count;
+	unsigned slow;             /* the RET's slow stub, for the #GP */
 };
 
 /* T0 = the direct target rel; a branch taken if it is not canonical. */
@@ -612,8 +622,9 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	struct taken_stub taken[BLOCK_MAX];
 	struct slow_stub slows[BLOCK_MAX];
 	struct landing landings[BLOCK_MAX];
+	struct ret_miss misses[BLOCK_MAX];
 	struct jit_tlb_layout tlb = tlb_layout(c);
-	unsigned nslow = 0, nland = 0;
+	unsigned nslow = 0, nland = 0, nmiss = 0;
 	struct flag_state fs = { CC_EAGER, 0, HOST_NONE, HOST_NONE, false };
 	struct seg_checks sc = { 0, 0, 0 };
 	bool deferred = false;   /* the instruction before skipped its record */
@@ -686,7 +697,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			goto next_insn;
 		}
 		if ((mk = pick_mem(tb, in)) != MEM_NONE) {
-			bool leave = mk == MEM_RET || mk == MEM_JMP || (mk == MEM_CALL && !in->folded);
+			bool leave = (mk == MEM_RET && !in->folded) || mk == MEM_JMP ||
+				     (mk == MEM_CALL && !in->folded);
 			bool indirect = in->op == 0xff;
 			jit_fixup f, f2 = NULL;
 			struct flag_state slow_fs;  /* the flags its slow path leaves */
@@ -700,12 +712,20 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			} else if (leave && mk == MEM_CALL) {  /* #GP before the push */
 				f2 = emit_target_check(&e, tb, end + (int64_t)in->imm);
 			}
-			if (mk == MEM_CALL && chainable(tb, end))
+			/* (a RET folded in the block needs no prediction) */
+			if (mk == MEM_CALL && chainable(tb, end) && !(in->folded & FOLD_RET_IN_BLOCK))
 				landings[nland++] = (struct landing){
 					jit_emit_ret_push(&e, &rs_fields, end), end };
 			f = emit_mem(&e, tb, &tlb, mk, in, end, &fs, &slow_fs, &sc);
 
-			if (mk == MEM_RET) {
+			if (mk == MEM_RET && in->folded) {
+				/* on at the CALL's return address if that is
+				 * what it popped (no check needed: the CALL's
+				 * target checks were made) */
+				misses[nmiss++] = (struct ret_miss){
+					jit_emit_branch_t0_ne_rip(&e, next), i + 1, nslow };
+				emit_step_sp(&e, (int)stack_width(tb));
+			} else if (mk == MEM_RET) {
 				/* as the handlers: #GP for a non-canonical
 				 * target or one past the CS limit before RSP
 				 * moves; then through the jump cache (RET
@@ -726,7 +746,8 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				emit_exit_to(j, &e, tb, i + 1, end + (int64_t)in->imm, CC_EAGER);
 			}
 			slows[nslow++] = (struct slow_stub){ f, f2, leave, jit_emit_label(&e), in, off,
-							     end, i + 1, NULL, slow_fs, sc.added, pend };
+							     end, i + 1, NULL, slow_fs, sc.added, pend,
+							     mk == MEM_RET && !leave, next };
 			if (leave)
 				break;
 			rip_stale = true;
@@ -743,7 +764,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE, CC_EAGER);
 			slows[nslow++] = (struct slow_stub){ f, NULL, true, jit_emit_label(&e), in, off, end,
 							     i + 1, NULL, { .op = CC_EAGER }, 0,
-							     { .on = false } };
+							     { .on = false }, false, 0 };
 			break;
 		}
 		if (pick_lea(in)) {
@@ -751,7 +772,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			rip_stale = true;
 			goto next_insn;
 		}
-		if (in->folded && in->op != 0xe8) {
+		if (emu_folded_jmp(in)) {
 			/* a JMP the block goes on after: nothing to do */
 			rip_stale = true;
 			goto next_insn;
@@ -809,7 +830,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			emit_exit_to(j, &e, tb, i + 1, end + (int64_t)in->imm, CC_EAGER);
 			slows[nslow++] = (struct slow_stub){ f, NULL, true, jit_emit_label(&e), in, off, end,
 							     i + 1, NULL, { .op = CC_EAGER }, 0,
-							     { .on = false } };
+							     { .on = false }, false, 0 };
 			break;
 		}
 		if (jcc_native(tb, in, end) && emit_flags(&e, &fs, in->op & 15)) {
@@ -836,7 +857,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			if (f || checks[0])
 				slows[nslow++] = (struct slow_stub){ f, checks[0], false, jit_emit_label(&e), in,
 								     off, end, i + 1, checks[1], fs,
-								     sc.added, { .on = false } };
+								     sc.added, { .on = false }, false, 0 };
 			rip_stale = true;
 			goto next_insn;
 		}
@@ -894,9 +915,18 @@ next_insn_keep_pending:
 			jit_emit_bind(&e, stubs[++i].f);
 		emit_exit(j, &e, tb, stubs[i].count, stubs[i].chain, stubs[i].rel, CC_EAGER);
 	}
+	for (i = 0; i < nmiss; i++) {
+		/* a folded RET that went elsewhere: as an unfolded one, but
+		 * with no return prediction to pop (its CALL pushed none) */
+		jit_emit_bind(&e, misses[i].f);
+		slows[misses[i].slow].f2 = jit_emit_branch_noncanonical(&e);
+		jit_emit_store(&e, JIT_T0, F(s.rip), 8);
+		emit_step_sp(&e, (int)stack_width(tb));
+		emit_exit(j, &e, tb, misses[i].count, true, NOT_IN_PAGE, CC_EAGER);
+	}
 	for (i = 0; i < nslow; i++) {
 		const struct slow_stub *t = &slows[i];
-		jit_fixup gone, down;
+		jit_fixup gone, down, elsewhere = NULL;
 
 		/* the handler does it all (page walk, MMIO, code pages,
 		 * faults); then on after the instruction unless the write
@@ -915,6 +945,8 @@ next_insn_keep_pending:
 		}
 		gone = jit_emit_branch_ptr_null(&e, F(blk));
 		down = jit_emit_branch_byte_set(&e, F(shutdown));
+		if (t->predicted)
+			elsewhere = jit_emit_branch_rip_ne(&e, F(s.rip), t->ret_to);
 		for (int seg = 0; seg < NUM_SEGS; seg++) {
 			if (t->recheck & 1u << seg) {
 				const struct jit_seg_layout sl = seg_layout(seg, sc.flat);
@@ -935,6 +967,10 @@ next_insn_keep_pending:
 		jit_emit_bind(&e, gone);
 		jit_emit_bind(&e, down);
 		jit_emit_exit(&e, t->count, F(jit_chain_from), j->epilogue);
+		if (elsewhere) {
+			jit_emit_bind(&e, elsewhere);
+			emit_exit(j, &e, tb, t->count, true, NOT_IN_PAGE, CC_EAGER);
+		}
 	}
 	for (i = 0; i < nland; i++) {
 		/* on at the return address, chained as any exit in the page */
