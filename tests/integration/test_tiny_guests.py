@@ -112,7 +112,8 @@ GUESTS = {
     "jump_cache": ("ok cs_base\nok mode\nok ret_cs_base\nok ret_remap\n", 65, True),
     # RETs folded into their CALL's block return where the stack says
     # (tests/guests/ret_fold.S)
-    "ret_fold": ("ok ret_plain\nok ret_skip\nok ret_replaced\nok ret_slow\n", 65, True),
+    "ret_fold": ("".join("ok ret_%s %d-bit\n" % (name, width) for width in (32, 64)
+                         for name in ("plain", "skip", "replaced", "slow")), 65, True),
     # the translator's inline stack accesses in 32-bit code honour SS's
     # base and B bit (tests/guests/stack32.S)
     "stack32": ("ok ss_base\nok ss_16bit\n", 69, True),

@@ -93,10 +93,13 @@ struct fold_calls {
 };
 
 /*
- * A direct JMP or CALL in 64-bit code whose target lies in the same page:
- * the block goes on at the target (page offset *off, updated), so a call
- * or a jump costs no block lookup.  The same virtual page maps the same
- * physical page, so the offset holds as long as the block does.
+ * A direct JMP or CALL in 32- or 64-bit code whose target lies in the
+ * same page: the block goes on at the target (page offset *off, updated),
+ * so a call or a jump costs no block lookup.  The same virtual page maps
+ * the same physical page, so the offset holds as long as the block does.
+ * In 32-bit code only forwards of the block's start (page offset start):
+ * the translator checks the block's extent against the CS limit once,
+ * from its start up, and EIP must not wrap below it.
  *
  * A RET after such a CALL goes on at the CALL's return address, as a
  * prediction: the walk (emu_block_index) and translated code compare
@@ -105,12 +108,12 @@ struct fold_calls {
  * from its end to the return address, as a folded jump's does; the CALL
  * is marked FOLD_RET_IN_BLOCK.
  */
-static bool fold_jump(struct emu_cpu *c, struct insn *in, unsigned *off,
+static bool fold_jump(struct emu_cpu *c, struct insn *in, unsigned *off, unsigned start,
 		      struct fold_calls *calls)
 {
 	int64_t target;
 
-	if (c->code_size != 8 || in->opsize != 8 || (in->prefixes & PFX_LOCK))  /* LOCK: #UD */
+	if (c->code_size < 4 || in->opsize != c->code_size || (in->prefixes & PFX_LOCK))  /* LOCK: #UD */
 		return false;
 	if (in->op == 0xc3) {
 		struct fold_calls *k = calls;
@@ -127,7 +130,7 @@ static bool fold_jump(struct emu_cpu *c, struct insn *in, unsigned *off,
 	if (in->op != 0xe8 && in->op != 0xe9 && in->op != 0xeb)
 		return false;
 	target = (int64_t)*off + (int64_t)in->imm;
-	if (target < 0 || target >= 4096)
+	if (target < (c->code_size == 8 ? 0 : (int64_t)start) || target >= 4096)
 		return false;
 	if (in->op == 0xe8) {
 		if (calls->n < FOLD_CALL_DEPTH) {
@@ -157,7 +160,7 @@ static void extend_block(struct emu_cpu *c, struct dblock *b)
 		return;
 	while (b->n < BLOCK_MAX && off < 4096) {
 		if (emu_ends_block(&b->in[b->n - 1]) &&
-		    !fold_jump(c, &b->in[b->n - 1], &off, &calls))
+		    !fold_jump(c, &b->in[b->n - 1], &off, b->pa & 0xfff, &calls))
 			break;
 		unsigned avail = 4096 - off < 15 ? 4096 - off : 15;
 		struct insn *in = &b->in[b->n];

@@ -31,8 +31,9 @@ struct jit_tb {
 	uint8_t code_size;
 	uint8_t n;
 	uint32_t end_off;          /* outside 64-bit code: bytes from the first
-				    * instruction's start to the last one's end */
-	uint32_t last_off;         /* and to the last one's start */
+				    * instruction's start to the furthest end
+				    * of one (folded jumps go forwards there) */
+	uint32_t last_off;         /* and to the furthest start of one */
 	uint32_t next_in_slot;     /* 1 + the index of the translation
 				    * before it in its tb_index slot, or 0 */
 	unsigned (*entry)(struct emu_cpu *c, uint64_t start_rip);

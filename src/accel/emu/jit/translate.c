@@ -919,7 +919,8 @@ next_insn_keep_pending:
 		/* a folded RET that went elsewhere: as an unfolded one, but
 		 * with no return prediction to pop (its CALL pushed none) */
 		jit_emit_bind(&e, misses[i].f);
-		slows[misses[i].slow].f2 = jit_emit_branch_noncanonical(&e);
+		slows[misses[i].slow].f2 = tb->code_size == 8 ?
+			jit_emit_branch_noncanonical(&e) : jit_emit_branch_t0_ge(&e, F(jit_rip_limit));
 		jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 		emit_step_sp(&e, (int)stack_width(tb));
 		emit_exit(j, &e, tb, misses[i].count, true, NOT_IN_PAGE, CC_EAGER);
@@ -1011,6 +1012,17 @@ next_insn_keep_pending:
 	return true;
 }
 
+/* An instruction at off (from the block's start) of len bytes: in the
+ * block's extent (64-bit code: offsets below the start count as 0, the
+ * extent is not used there). */
+static void add_extent(struct jit_tb *tb, int64_t off, unsigned len)
+{
+	if (off > (int64_t)tb->last_off)
+		tb->last_off = (uint32_t)off;
+	if (off + len > (int64_t)tb->end_off)
+		tb->end_off = (uint32_t)(off + len);
+}
+
 /*
  * The decode cache ends a block before an instruction that spans into
  * the next page (its bytes there are another page's); the translator
@@ -1020,12 +1032,12 @@ next_insn_keep_pending:
  * marked as code first, so that a write to it from now on changes its
  * generation.
  */
-static void add_crossing(struct emu_cpu *c, struct jit_tb *tb)
+static void add_crossing(struct emu_cpu *c, struct jit_tb *tb, int64_t walk_off)
 {
 	struct emu_vm *evm = c->evm;
 	const struct insn *last = &tb->in[tb->n - 1];
-	unsigned page_off = (unsigned)(tb->pa & 0xfff) + tb->end_off;
-	uint64_t rip = c->insn_rip + tb->end_off, lin, pa2;
+	unsigned page_off = (unsigned)((int64_t)(tb->pa & 0xfff) + walk_off);
+	uint64_t rip = c->insn_rip + walk_off, lin, pa2;
 	uint8_t bytes[15];
 	struct insn in;
 	uint32_t gen2;
@@ -1043,8 +1055,7 @@ static void add_crossing(struct emu_cpu *c, struct jit_tb *tb)
 	    emu_decode(c, bytes, sizeof(bytes), &in) || in.len <= 4096 - page_off)
 		return;
 	tb->in[tb->n++] = in;
-	tb->last_off = tb->end_off;
-	tb->end_off += in.len;
+	add_extent(tb, walk_off, in.len);
 	tb->cross_pa = pa2 & ~0xfffULL;
 	tb->cross_gen = gen2;
 }
@@ -1077,29 +1088,31 @@ static void emu_jit_cross(struct emu_cpu *c, const struct jit_tb *tb)
 
 /* The block's metadata: its instructions up to the first without a fast
  * handler that ends it (or one more that spans into the next page), and
- * their extent for the entry checks outside 64-bit code. */
+ * their extent for the entry checks outside 64-bit code (where folded
+ * jumps only go forwards of the start: decode_cache.c). */
 static void describe(struct emu_cpu *c, struct jit_tb *tb, const struct dblock *b)
 {
-	unsigned i, off = 0;
+	int64_t off = 0;   /* from the start, as the walk goes (folds too) */
+	unsigned i;
 
 	tb->pa = b->pa;
 	tb->gen = b->gen;
 	tb->gen_ptr = &c->evm->page_gen[b->pa >> 12];
 	tb->code_size = b->code_size;
 	tb->cross_pa = JIT_NO_CROSS;
+	tb->last_off = tb->end_off = 0;
 	for (i = 0; i < b->n; i++) {
 		tb->in[i] = b->in[i];
-		tb->last_off = off;
-		off += b->in[i].len;
+		add_extent(tb, off, b->in[i].len);
 		if (!b->in[i].fast && !continues_after(&b->in[i])) {
 			i++;
 			break;
 		}
+		off = emu_walk_next(&b->in[i], off + b->in[i].len);
 	}
 	tb->n = i;
-	tb->end_off = off;
 	if (i == b->n)
-		add_crossing(c, tb);
+		add_crossing(c, tb, off);
 }
 
 static uint64_t now_ns(void)
