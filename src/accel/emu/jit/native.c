@@ -881,16 +881,25 @@ bool jcc_native(const struct jit_tb *tb, const struct insn *in, int64_t end)
  * Whether the record of CMP or TEST at i (n) is needed only where the
  * Jcc right after it leaves the block: on its other side a later
  * instruction replaces the flags with nothing between that could read
- * them, fault or leave (flags_dead_after).  The Jcc's exit stub then
- * stores the record (emit_record_again: the registers are unchanged),
- * and the fall-through path stores none.  next: the Jcc's offset.
+ * them, fault or leave (flags_dead_after), or with only register moves
+ * and MOV loads and stores between that leave CMP's operands as they
+ * are (record_slow_until from the Jcc: *until, the replacing
+ * instruction's index; their slow paths store the record first).  The
+ * Jcc's exit stub then stores the record (emit_record_again: the
+ * registers are unchanged), and the fall-through path stores none.
+ * next: the Jcc's offset.
  */
 bool record_if_taken(const struct jit_tb *tb, unsigned i, const struct nat *n,
-		     int64_t next)
+		     int64_t next, unsigned *until)
 {
-	return n->kind == NAT_ALU && !n->store && !n->carry_in && i + 1 < tb->n &&
-	       jcc_native(tb, &tb->in[i + 1], next + tb->in[i + 1].len) &&
-	       flags_dead_after(tb, i + 1);
+	*until = 0;
+	if (n->kind != NAT_ALU || n->store || n->carry_in || i + 1 >= tb->n ||
+	    !jcc_native(tb, &tb->in[i + 1], next + tb->in[i + 1].len))
+		return false;
+	if (flags_dead_after(tb, i + 1))
+		return true;
+	*until = record_slow_until(tb, i + 1, n);
+	return *until != 0;
 }
 
 /* The record CMP or TEST n skipped (record_taken), from its registers,

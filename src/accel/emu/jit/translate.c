@@ -801,10 +801,14 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			    emit_keep_af(&e, &fs, false)) &&
 			   (!n.carry_in || emit_guest_cf(&e, &fs, false))) {
 			n.flags_dead = flags_dead_after(tb, i);
-			n.record_taken = !n.flags_dead && record_if_taken(tb, i, &n, next);
+			n.record_taken = !n.flags_dead &&
+					 record_if_taken(tb, i, &n, next, &until);
 			n.cf_only = !n.flags_dead && !n.record_taken && n.kind == NAT_ALU &&
 				    !n.carry_in && only_cf_read_after(tb, i);
-			until = record_slow_until(tb, i, &n);
+			if (!n.record_taken)
+				until = record_slow_until(tb, i, &n);
+			/* (a CMP/TEST's taken side stores it, the slow paths
+			 * after the Jcc until its replacement too) */
 			n.record_slow = until != 0;
 			if (n.record_slow) {
 				pend = (struct pending_record){
@@ -813,13 +817,13 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 				pend_until = until;
 			}
 			emit_native(&e, &n, &fs, PRE_NONE);
-			if (n.record_slow)
-				goto next_insn_keep_pending;
 			if (n.record_taken) {
 				deferred = true;
 				pending = n;
 			}
 			rip_stale = true;
+			if (n.record_slow)
+				goto next_insn_keep_pending;
 			goto next_insn;
 		}
 		if (direct_jump_out(tb, in)) {

@@ -186,7 +186,7 @@ bool flags_dead_after(const struct jit_tb *tb, unsigned i);
 bool only_cf_read_after(const struct jit_tb *tb, unsigned i);
 bool jcc_native(const struct jit_tb *tb, const struct insn *in, int64_t end);
 bool record_if_taken(const struct jit_tb *tb, unsigned i, const struct nat *n,
-		     int64_t next);
+		     int64_t next, unsigned *until);
 void emit_record_again(struct jit_emit *e, const struct nat *n);
 bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned cc);
 unsigned record_slow_until(const struct jit_tb *tb, unsigned i, const struct nat *this);
