@@ -724,11 +724,12 @@ static void record_before_fault(struct code *c)
 
 /* A loop of 1-6 iterations (R8) around instructions, forward Jccs over
  * single instructions and CALLs of a subroutine placed after the HLT
- * that ends the code (RET: an indirect exit); up to three loops one
- * after another. */
+ * that ends the code (RET: an indirect exit; at times to the HLT or, in
+ * 64-bit code, to a non-canonical address instead of the caller); up to
+ * three loops one after another. */
 static void sequence(struct code *c)
 {
-	unsigned loops = 1 + rnd() % 3, calls[64], ncalls = 0, ind[64], nind = 0;
+	unsigned loops = 1 + rnd() % 3, calls[64], ncalls = 0, ind[64], nind = 0, hlt;
 
 	c->n = 0;
 	for (unsigned l = 0; l < loops; l++) {
@@ -813,6 +814,7 @@ static void sequence(struct code *c)
 	}
 	/* HLT ends the run in both engines: translated code runs on to the
 	 * end of its block, past where a sequence would simply stop */
+	hlt = c->n;
 	put(c, 1, 0xf4);
 	for (unsigned i = 0; i < ncalls; i++) {
 		int32_t rel = (int32_t)(c->n - calls[i]);
@@ -826,6 +828,28 @@ static void sequence(struct code *c)
 		simple_insn(c);
 	if (rnd() & 1)  /* the record an INC/DEC after the CALL keeps CF of */
 		add_reg(c);
+	switch (rnd() % 8) {
+	case 0:  /* a return elsewhere (to the HLT), which no prediction expects */
+		if (mode32) {   /* mov dword [esp], hlt */
+			uint32_t a = EMU_HARNESS_CODE_GPA + hlt;
+
+			put(c, 7, 0xc7, 0x04, 0x24, a & 0xff, (a >> 8) & 0xff, (a >> 16) & 0xff,
+			    a >> 24);
+		} else {        /* lea rax, [rip+hlt]; mov [rsp], rax */
+			int32_t d = (int32_t)hlt - (int32_t)(c->n + 7);
+
+			put(c, 7, 0x48, 0x8d, 0x05, d & 0xff, (d >> 8) & 0xff, (d >> 16) & 0xff,
+			    (uint32_t)d >> 24);
+			put(c, 4, 0x48, 0x89, 0x04, 0x24);
+		}
+		break;
+	case 1:  /* 64-bit code: a non-canonical return address, #GP at the RET */
+		if (!mode32) {  /* mov rax, 1 << 47; mov [rsp], rax */
+			put(c, 10, 0x48, 0xb8, 0, 0, 0, 0, 0, 0x80, 0, 0);
+			put(c, 4, 0x48, 0x89, 0x04, 0x24);
+		}
+		break;
+	}
 	put(c, 1, 0xc3);
 }
 

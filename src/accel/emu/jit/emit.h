@@ -198,11 +198,17 @@ struct jit_rs_fields {
 /* Push start + ret_rel under the current key with a landing: the
  * fixup returned is bound (jit_emit_bind) where the landing is. */
 jit_fixup jit_emit_ret_push(struct jit_emit *e, const struct jit_rs_fields *f, int64_t ret_rel);
-/* After count more instructions, for a RET whose target is in c->rip_field:
- * pop the top entry; on at its landing (start = the target) if it is for
- * that target under the current key, else to the jump cache lookup. */
-void jit_emit_ret_pop(struct jit_emit *e, const struct jit_rs_fields *f, int32_t rip_field,
-		      unsigned count, const uint8_t *lookup_rx);
+/*
+ * For a RET whose target is in T0: pop the top entry; if it is for that
+ * target under the current key, RSP += sp_width (the 8-byte field
+ * sp_field; for 4, its low dword, wrapping, with the high one cleared),
+ * count more instructions and on at its landing (start = the target:
+ * it needs no check, the CALL that pushed it under this key came from
+ * there).  Else the returned branch is taken with T0 kept and nothing
+ * else changed but the entry popped.
+ */
+jit_fixup jit_emit_ret_pop(struct jit_emit *e, const struct jit_rs_fields *f, unsigned count,
+			   int32_t sp_field, unsigned sp_width);
 /* A landing: start already the target and the instructions counted, a
  * chain exit to the block at start (jit_emit_chain_exit's site, data and
  * way back to C). */

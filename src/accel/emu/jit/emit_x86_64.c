@@ -1271,13 +1271,11 @@ static void jc_call(struct jit_emit *e, const uint8_t *lookup_rx)
 	put(e, (const uint8_t[]){ 0xff, 0xe2 }, 2);         /* jmp rdx */
 }
 
-void jit_emit_ret_pop(struct jit_emit *e, const struct jit_rs_fields *f, int32_t rip_field,
-		      unsigned count, const uint8_t *lookup_rx)
+jit_fixup jit_emit_ret_pop(struct jit_emit *e, const struct jit_rs_fields *f, unsigned count,
+			   int32_t sp_field, unsigned sp_width)
 {
-	jit_fixup miss[2];
+	jit_fixup miss;
 
-	add_count(e, count);
-	rbx_mem(e, true, 0x8b, 0, rip_field);               /* mov rax, [rbx+rip] */
 	rbx_mem(e, false, 0x8b, 1, f->top);                 /* mov ecx, [rbx+top] */
 	put(e, (const uint8_t[]){ 0x83, 0xe9, 0x01 }, 3);   /* sub ecx, 1 */
 	put(e, (const uint8_t[]){ 0x81, 0xe1 }, 2);         /* and ecx, mask */
@@ -1286,17 +1284,25 @@ void jit_emit_ret_pop(struct jit_emit *e, const struct jit_rs_fields *f, int32_t
 	put(e, (const uint8_t[]){ 0xc1, 0xe1, 0x05 }, 3);   /* shl ecx, 5 */
 	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x84, 0x0b }, 4);  /* cmp rax, [rbx+rcx+stack] */
 	put4(e, (uint32_t)f->stack);
-	miss[0] = branch(e, 0x85);
+	miss = branch(e, 0x85);
 	rbx_mem(e, true, 0x8b, 2, f->key);                  /* mov rdx, [rbx+key] */
 	put(e, (const uint8_t[]){ 0x48, 0x3b, 0x94, 0x0b }, 4);  /* cmp rdx, [rbx+rcx+stack+8] */
 	put4(e, (uint32_t)(f->stack + 8));
-	miss[1] = branch(e, 0x85);
+	miss = jit_fixup_join(miss, branch(e, 0x85));
+	if (sp_width == 8) {
+		rbx_mem(e, true, 0x83, 0, sp_field);        /* add qword [rbx+sp], 8 */
+		put1(e, 8);
+	} else {                                            /* ESP wraps, zero-extended */
+		rbx_mem(e, false, 0x83, 0, sp_field);       /* add dword [rbx+sp], 4 */
+		put1(e, 4);
+		rbx_mem(e, false, 0xc7, 0, sp_field + 4);   /* mov dword [rbx+sp+4], 0 */
+		put4(e, 0);
+	}
+	add_count(e, count);
 	put(e, (const uint8_t[]){ 0x49, 0x89, 0xc4 }, 3);   /* mov r12, rax */
 	put(e, (const uint8_t[]){ 0xff, 0xa4, 0x0b }, 3);   /* jmp [rbx+rcx+stack+16] */
 	put4(e, (uint32_t)(f->stack + 16));
-	jit_emit_bind(e, miss[0]);
-	jit_emit_bind(e, miss[1]);
-	jc_call(e, lookup_rx);
+	return miss;
 }
 
 void jit_emit_jc_exit(struct jit_emit *e, unsigned count, const uint8_t *lookup_rx)

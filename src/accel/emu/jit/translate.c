@@ -726,16 +726,21 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 					jit_emit_branch_t0_ne_rip(&e, next), i + 1, nslow };
 				emit_step_sp(&e, (int)stack_width(tb));
 			} else if (mk == MEM_RET) {
-				/* as the handlers: #GP for a non-canonical
-				 * target or one past the CS limit before RSP
-				 * moves; then through the jump cache (RET
-				 * always ends its block) */
-				f2 = tb->code_size == 8 ? jit_emit_branch_noncanonical(&e)
-							: jit_emit_branch_t0_ge(&e, F(jit_rip_limit));
+				/* as the handlers: #GP for a target past the
+				 * CS limit before RSP moves; then the return
+				 * prediction, else #GP for a non-canonical
+				 * target (a predicted one is not) and the jump
+				 * cache (RET always ends its block) */
+				if (tb->code_size != 8)
+					f2 = jit_emit_branch_t0_ge(&e, F(jit_rip_limit));
+				jit_emit_bind(&e, jit_emit_ret_pop(&e, &rs_fields, i + 1,
+								   gpr_field(GPR_RSP),
+								   stack_width(tb)));
+				if (tb->code_size == 8)
+					f2 = jit_emit_branch_noncanonical(&e);
 				jit_emit_store(&e, JIT_T0, F(s.rip), 8);
 				emit_step_sp(&e, (int)stack_width(tb));
-				jit_emit_ret_pop(&e, &rs_fields, F(s.rip), i + 1,
-						 j->jc_lookup[jc_index(tb->code_size)]);
+				emit_exit(j, &e, tb, i + 1, true, NOT_IN_PAGE, CC_EAGER);
 			} else if (mk == MEM_JMP) {
 				f2 = jit_emit_branch_noncanonical(&e);
 				jit_emit_store(&e, JIT_T0, F(s.rip), 8);
