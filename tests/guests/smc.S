@@ -5,6 +5,9 @@
  *   - 32-bit: a loop that rewrites an instruction of its own body: the
  *     following iterations run the new instruction;
  *   - 64-bit: an instruction that rewrites the next one in its block;
+ *   - 64-bit: the same through a register a read used just before (one
+ *     page group for the translator: its write still seen as one to
+ *     code);
  *   - 64-bit: a loop that writes a counter in the page it runs from;
  *   - 64-bit: the same loop as in 32-bit code, rewritten in its chain.
  * Prints a line per check; ends with debug-exit 0x20 (exit status 65),
@@ -59,6 +62,17 @@ _start:
 	dec %ebp
 	jnz 1b
 	puts32 msg_next
+
+	/* The same, the write through RDX after a read through it. */
+	mov $50, %ebp
+1:	movb $1, CODE64 + (group_imm - r64_start)
+	mov $(CODE64 + (r64_group - r64_start)), %rbx
+	call *%rbx
+	cmp $2, %eax
+	jne fail
+	dec %ebp
+	jnz 1b
+	puts32 msg_group
 
 	/* A counter in the code's own page, 1000 increments, 10 times. */
 	mov $10, %ebp
@@ -122,6 +136,15 @@ next8_imm:
 	.long 1
 	ret
 
+r64_group:
+	lea group_imm(%rip), %rdx
+	mov (%rdx), %ecx		/* a read through RDX */
+	movl $2, (%rdx)			/* then the write, into the code */
+	.byte 0xb8
+group_imm:
+	.long 1
+	ret
+
 r64_count:
 	mov $1000, %ecx
 1:	incl counter(%rip)
@@ -149,6 +172,7 @@ r64_end:
 	flat_gdt
 msg_loop32: .asciz "32-bit loop rewriting its body ok\n"
 msg_next:   .asciz "rewritten next instruction ok\n"
+msg_group:  .asciz "rewritten through a register read before ok\n"
 msg_count:  .asciz "counter in the code page ok\n"
 msg_loop64: .asciz "64-bit loop rewriting its body ok\n"
 msg_fail:   .asciz "FAIL\n"

@@ -105,6 +105,7 @@ GUESTS = {
             "pam on again: ram kept its bytes\n", 33, False),
     # self-modifying code under the translator (tests/guests/smc.S)
     "smc": ("32-bit loop rewriting its body ok\nrewritten next instruction ok\n"
+            "rewritten through a register read before ok\n"
             "counter in the code page ok\n64-bit loop rewriting its body ok\n", 65, True),
     # the translator's jump cache and return prediction tell CS bases,
     # code sizes and remapped pages apart
@@ -114,6 +115,8 @@ GUESTS = {
     # (tests/guests/ret_fold.S)
     "ret_fold": ("".join("ok ret_%s %d-bit\n" % (name, width) for width in (32, 64)
                          for name in ("plain", "skip", "replaced", "slow")), 65, True),
+    # a page group's write checks the page for writing (tests/guests/page_group.S)
+    "page_group": ("ok dirty bit through a page group\n", 65, True),
     # the translator's inline stack accesses in 32-bit code honour SS's
     # base and B bit (tests/guests/stack32.S)
     "stack32": ("ok ss_base\nok ss_16bit\n", 69, True),

@@ -25,7 +25,13 @@
 #define rnd emu_harness_rnd
 
 #define DATA_GPA  0x100000   /* RBP points into this: memory operands */
-#define DATA_SIZE 0x1000
+#define DATA_SIZE 0x2000     /* two pages */
+/* RBP: well inside the first page, or (64-bit code, every other
+ * sequence) just below the second, so that accesses off it through one
+ * base span both pages (the translator's page groups then look each up
+ * alone) */
+#define RBP_OFF 0x800
+#define RBP_OFF_CROSSING 0xff0
 #define STACK_TOP 0x80000
 #define STACK_SIZE 0x1000
 #define MAX_STEPS 200000
@@ -863,12 +869,38 @@ struct state {
 	uint8_t data[DATA_SIZE], stack[STACK_SIZE];
 };
 
-/* The page tables (long_mode's, at 0x1000-0x3fff) as random_sequences
+/* 64-bit code: the first 2 MiB through a page table that maps the data's
+ * second page to a frame apart from the first's (DATA_FRAME2), so that an
+ * access there through the first page's host address (a page group whose
+ * check missed that it crossed) reads and writes the wrong bytes.  Paging
+ * off in 32-bit code: the frame after the first. */
+#define SPLIT_PT_GPA 0x4000
+#define DATA_FRAME2 0x105000
+
+static uint64_t data_frame2(void)
+{
+	return mode32 ? DATA_GPA + 0x1000 : DATA_FRAME2;
+}
+
+static void split_data_pages(void)
+{
+	uint64_t e;
+
+	for (uint64_t i = 0; i < 512; i++) {
+		e = (i == (DATA_GPA >> 12) + 1 ? DATA_FRAME2 : i << 12) | 3;
+		assert_int_equal(gmem_write(&h.vm.mem, SPLIT_PT_GPA + i * 8, &e, 8), 0);
+	}
+	e = SPLIT_PT_GPA | 3;    /* PD entry 0 */
+	assert_int_equal(gmem_write(&h.vm.mem, 0x3000, &e, 8), 0);
+}
+
+/* The page tables (long_mode's, at 0x1000-0x3fff, and split_data_pages'
+ * after them) as random_sequences
  * found them: a sequence may read them through a random pointer, and a
  * walk sets accessed and dirty bits in them, so each run starts from
  * these bytes and an empty TLB, whatever the runs before it touched. */
 #define PT_GPA  0x1000
-#define PT_SIZE 0x3000
+#define PT_SIZE 0x4000     /* and split_data_pages' table */
 static uint8_t page_tables[PT_SIZE];
 
 /* Before a test's runs: the page tables its set-up left. */
@@ -887,7 +919,8 @@ static void load(const struct state *in)
 	cpu->s.cr2 = 0;
 	cpu->halted = false;
 	memcpy(cpu->xmm, in->xmm, sizeof(cpu->xmm));
-	assert_int_equal(gmem_write(&h.vm.mem, DATA_GPA, in->data, DATA_SIZE), 0);
+	assert_int_equal(gmem_write(&h.vm.mem, DATA_GPA, in->data, 0x1000), 0);
+	assert_int_equal(gmem_write(&h.vm.mem, data_frame2(), in->data + 0x1000, 0x1000), 0);
 	assert_int_equal(gmem_write(&h.vm.mem, STACK_TOP - STACK_SIZE, in->stack, STACK_SIZE), 0);
 }
 
@@ -900,7 +933,8 @@ static void save(struct state *out, int vector)
 	memcpy(out->xmm, cpu->xmm, sizeof(out->xmm));
 	out->vector = vector;
 	out->error = vector >= 0 ? cpu->fault_error : 0;
-	assert_int_equal(gmem_read(&h.vm.mem, DATA_GPA, out->data, DATA_SIZE), 0);
+	assert_int_equal(gmem_read(&h.vm.mem, DATA_GPA, out->data, 0x1000), 0);
+	assert_int_equal(gmem_read(&h.vm.mem, data_frame2(), out->data + 0x1000, 0x1000), 0);
 	assert_int_equal(gmem_read(&h.vm.mem, STACK_TOP - STACK_SIZE, out->stack, STACK_SIZE), 0);
 }
 
@@ -939,13 +973,13 @@ static void new_code(const struct code *c)
 	cpu->icount += 1u << 24;
 }
 
-/* A write breakpoint on the data page's last bytes, which no sequence
- * touches: every access to the page then takes the slow path (the TLB
- * keeps no fast entry for it), so that translated code runs its
+/* A write breakpoint on the first data page's first bytes, which no
+ * sequence touches: every access to the page then takes the slow path
+ * (the TLB keeps no fast entry for it), so that translated code runs its
  * handlers and goes back into the block after them. */
 static void slow_data_page(bool on)
 {
-	cpu->dr[0] = DATA_GPA + DATA_SIZE - 8;
+	cpu->dr[0] = DATA_GPA;
 	cpu->dr[7] = on ? 1 | 1u << 16 | 2u << 18 : 0;  /* L0, write, 8 bytes */
 	emu_debug_update(cpu);
 }
@@ -972,7 +1006,8 @@ static void random_sequences(void)
 		for (int r = 0; r < 16; r++)
 			in.gpr[r] = rnd() % 3 ? rnd() : rnd() % 64;
 		in.gpr[GPR_RSP] = STACK_TOP - seg_base;
-		in.gpr[GPR_RBP] = DATA_GPA + DATA_SIZE / 2 - seg_base;
+		in.gpr[GPR_RBP] = DATA_GPA + (mode32 || it % 2 ? RBP_OFF : RBP_OFF_CROSSING) -
+				  seg_base;
 		in.flags = (rnd() & 0x8d5) | RFLAGS_FIXED | RFLAGS_IF;
 		for (int x = 0; x < 16; x++)
 			for (int k = 0; k < 16; k += 8) {
@@ -1018,7 +1053,9 @@ static void random_sequences(void)
 
 static void test_random_sequences(void **state)
 {
+	split_data_pages();
 	random_sequences();
+	emu_harness_long_mode(&h);
 }
 
 /* 32-bit protected mode without paging; flat segments, or DS, ES and SS
@@ -1042,7 +1079,7 @@ static void run_32(uint32_t base)
 		}
 	}
 	if (base)
-		s.seg[SEG_SS].limit = DATA_GPA + DATA_SIZE / 2 - base + 0x60;
+		s.seg[SEG_SS].limit = DATA_GPA + RBP_OFF - base + 0x60;
 	assert_int_equal(accel_emu_ops.vcpu_set_state(&h.vcpu, &s), 0);
 	assert_int_equal(cpu->code_size, 4);
 	mode32 = true;
@@ -1079,7 +1116,7 @@ static void test_flush_when_full(void **state)
 		new_code(&c);
 		memset(&in, 0, sizeof(in));
 		in.gpr[GPR_RSP] = STACK_TOP;
-		in.gpr[GPR_RBP] = DATA_GPA + DATA_SIZE / 2;
+		in.gpr[GPR_RBP] = DATA_GPA + RBP_OFF;
 		in.flags = RFLAGS_FIXED;
 		run(&in, &want, false);
 		run(&in, &got, true);

@@ -367,6 +367,22 @@ jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
 			    unsigned size, bool write,
 			    const jit_fixup *also_fail, unsigned n_also);
 /*
+ * Accesses of a block in one page: the first one (the group's leader,
+ * its linear address in T0) checks at once that the bytes from T0 + lo
+ * to T0 + hi (lo <= 0 <= hi, less than a page apart) lie in one page the
+ * TLB allows (for writes too if write); then T0 = the host address and
+ * the page register (a callee-saved host register, kept across calls)
+ * holds it.  Else the returned branch is taken with T0 kept: clear the
+ * page register there (jit_emit_group_clear) and look the leader's own
+ * access up.  A later access at T0 + off (the leader's T0) then costs
+ * jit_emit_group_host: T0 = the page register + off, or, if it is clear,
+ * the returned branch (the access's own lookup).
+ */
+jit_fixup jit_emit_tlb_group(struct jit_emit *e, const struct jit_tlb_layout *l,
+			     int32_t lo, int32_t hi, bool write);
+jit_fixup jit_emit_group_host(struct jit_emit *e, int32_t off);
+void jit_emit_group_clear(struct jit_emit *e);
+/*
  * SSE on the host's XMM0 and XMM1 (neither kept across instructions).
  * jit_emit_xmm_load/store move 16 bytes between host register x (0 or 1)
  * and the vCPU's field; the _ind forms between x and host address T0

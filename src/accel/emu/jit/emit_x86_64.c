@@ -54,15 +54,18 @@ size_t jit_emit_bound(unsigned n)
 	/* per instruction: two RIP stores (16), the call (25), checks (42),
 	 * an exit stub (80 through the jump cache), or native code (under 100
 	 * with its stubs), or an inline memory access (the TLB lookup, the
-	 * operation and its slow path: under 400); a block: entries and two
+	 * operation and its slow path: under 400; in a page group, its own
+	 * lookup out of line as well: under 500); a block: entries and two
 	 * chain exits */
-	return 300 + n * 400;
+	return 300 + n * 500;
 }
 
 void jit_emit_epilogue(struct jit_emit *e)
 {
 	static const uint8_t code[] = {
 		0x44, 0x89, 0xe8,  /* mov eax, r13d */
+		0x48, 0x83, 0xc4, 0x08,  /* add rsp, 8 */
+		0x5d,              /* pop rbp */
 		0x41, 0x5f,        /* pop r15 */
 		0x41, 0x5e,        /* pop r14 */
 		0x41, 0x5d,        /* pop r13 */
@@ -84,6 +87,8 @@ static void prologue(struct jit_emit *e, const struct jit_tlb_layout *tlb,
 		0x41, 0x55,        /* push r13 */
 		0x41, 0x56,        /* push r14 */
 		0x41, 0x57,        /* push r15 */
+		0x55,              /* push rbp (the page register) */
+		0x48, 0x83, 0xec, 0x08,  /* sub rsp, 8: calls see the stack aligned */
 		0x48, 0x89, 0xfb,  /* mov rbx, rdi */
 		0x49, 0x89, 0xf4,  /* mov r12, rsi */
 		0x45, 0x31, 0xed,  /* xor r13d, r13d */
@@ -818,20 +823,32 @@ void jit_emit_seg_linear(struct jit_emit *e, const struct jit_seg_layout *seg,
 	put(e, (const uint8_t[]){ 0x89, 0xc0 }, 2);              /* mov eax, eax */
 }
 
-jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
-			    unsigned size, bool write,
-			    const jit_fixup *also_fail, unsigned n_also)
+/* ECX = the TLB entry's offset in the table for the address in EAX (or
+ * EDX): (lin >> 12) % entries * size. */
+static void tlb_index(struct jit_emit *e, const struct jit_tlb_layout *l, bool from_rdx)
 {
-	jit_fixup fail = NULL;
 	unsigned shift = 12 - __builtin_ctz(l->entry_size);
 
-	/* ecx = the entry's offset in the table: (lin >> 12) % entries * size */
-	put(e, (const uint8_t[]){ 0x89, 0xc1 }, 2);              /* mov ecx, eax */
+	put(e, (const uint8_t[]){ 0x89, from_rdx ? 0xd1 : 0xc1 }, 2);  /* mov ecx, eax/edx */
 	put(e, (const uint8_t[]){ 0xc1, 0xe9, (uint8_t)shift }, 3);  /* shr ecx, shift */
 	put(e, (const uint8_t[]){ 0x81, 0xe1 }, 2);              /* and ecx, mask */
 	put4(e, (l->entries - 1) * l->entry_size);
-	/* rdx = the page of the access's last byte: the tag if it matches */
-	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x50, (uint8_t)(size - 1) }, 4);  /* lea rdx, [rax+size-1] */
+}
+
+/* RDX = the page of the byte at T0 + last, which must be the tag of
+ * entry RCX (and for a write the page's flags clear), else the branch
+ * returned; then T0 += the entry's addend (the host address). */
+static jit_fixup tlb_match(struct jit_emit *e, const struct jit_tlb_layout *l, int32_t last,
+			   bool write)
+{
+	jit_fixup fail;
+
+	if (last >= -128 && last < 128) {                        /* lea rdx, [rax+last] */
+		put(e, (const uint8_t[]){ 0x48, 0x8d, 0x50, (uint8_t)last }, 4);
+	} else {
+		put(e, (const uint8_t[]){ 0x48, 0x8d, 0x90 }, 3);
+		put4(e, (uint32_t)last);
+	}
 	put(e, (const uint8_t[]){ 0x48, 0x81, 0xe2 }, 3);        /* and rdx, ~0xfff */
 	put4(e, 0xfffff000);
 	put(e, (const uint8_t[]){ 0x49, 0x3b, 0x94, 0x0e }, 4);  /* cmp rdx, [r14+rcx+tag] */
@@ -847,9 +864,49 @@ jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
 	}
 	put(e, (const uint8_t[]){ 0x49, 0x03, 0x84, 0x0e }, 4);  /* add rax, [r14+rcx+addend] */
 	put4(e, (uint32_t)l->addend);
+	return fail;
+}
+
+jit_fixup jit_emit_tlb_host(struct jit_emit *e, const struct jit_tlb_layout *l,
+			    unsigned size, bool write,
+			    const jit_fixup *also_fail, unsigned n_also)
+{
+	jit_fixup fail;
+
+	tlb_index(e, l, false);
+	fail = tlb_match(e, l, (int32_t)size - 1, write);
 	for (unsigned i = 0; i < n_also; i++)
 		fail = jit_fixup_join(fail, also_fail[i]);
 	return fail;
+}
+
+jit_fixup jit_emit_tlb_group(struct jit_emit *e, const struct jit_tlb_layout *l,
+			     int32_t lo, int32_t hi, bool write)
+{
+	jit_fixup fail;
+
+	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x90 }, 3);        /* lea rdx, [rax+lo] */
+	put4(e, (uint32_t)lo);
+	tlb_index(e, l, true);
+	fail = tlb_match(e, l, hi, write);
+	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc5 }, 3);        /* mov rbp, rax */
+	return fail;
+}
+
+jit_fixup jit_emit_group_host(struct jit_emit *e, int32_t off)
+{
+	jit_fixup none;
+
+	put(e, (const uint8_t[]){ 0x48, 0x85, 0xed }, 3);        /* test rbp, rbp */
+	none = branch(e, 0x84);                                  /* jz */
+	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x85 }, 3);        /* lea rax, [rbp+off] */
+	put4(e, (uint32_t)off);
+	return none;
+}
+
+void jit_emit_group_clear(struct jit_emit *e)
+{
+	put(e, (const uint8_t[]){ 0x31, 0xed }, 2);              /* xor ebp, ebp */
 }
 
 /* movdqu between xmm x and [rbx+field] (load: 6F, store: 7F) */

@@ -291,22 +291,70 @@ unsigned stack_width(const struct jit_tb *tb)
 	return tb->code_size == 8 ? 8 : 4;
 }
 
+/* A page group's access (64-bit code): its linear address into T0. */
+static void emit_group_address(struct jit_emit *e, enum mem_kind k, const struct insn *in,
+			       int64_t end)
+{
+	if (k == MEM_PUSH || k == MEM_CALL)
+		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0, -8, -1);
+	else if (k == MEM_POP || k == MEM_RET)
+		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0, 0, -1);
+	else
+		jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
+			    in->base == 16, end, -1, 0, in->disp, -1);
+}
+
+/* The size of an access of kind k and whether it writes. */
+static unsigned access_size(const struct jit_tb *tb, enum mem_kind k, const struct insn *in,
+			    bool *write)
+{
+	bool stack = k == MEM_PUSH || k == MEM_POP || k == MEM_CALL || k == MEM_RET;
+	unsigned s = stack ? stack_width(tb) : k == MEM_JMP ? 8 : k == MEM_ATOMIC ? atomic_size(in)
+									       : op_size(in);
+	enum preload pre;
+	struct nat n;
+
+	if (k == MEM_NATIVE)
+		pick_native_mem(in, &n, &pre, &s);
+	*write = !(k == MEM_LOAD || k == MEM_POP || k == MEM_RET || k == MEM_NATIVE ||
+		   k == MEM_JMP);
+	return s;
+}
+
+jit_fixup emit_own_lookup(struct jit_emit *e, const struct jit_tb *tb,
+			  const struct jit_tlb_layout *l, enum mem_kind k,
+			  const struct insn *in, int64_t end, const struct own_lookup *own)
+{
+	bool write;
+	unsigned s = access_size(tb, k, in, &write);
+	jit_fixup fail;
+
+	jit_emit_bind(e, own->f);
+	if (own->leader)
+		jit_emit_group_clear(e);  /* T0 is its address still */
+	else
+		emit_group_address(e, k, in, end);
+	fail = jit_emit_tlb_host(e, l, s, write, NULL, 0);
+	jit_emit_jump_to(e, own->access);
+	return fail;
+}
+
 jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 		   const struct jit_tlb_layout *l, enum mem_kind k,
 		   const struct insn *in, int64_t end, struct flag_state *fs,
-		   struct flag_state *slow_fs, struct seg_checks *sc)
+		   struct flag_state *slow_fs, struct seg_checks *sc,
+		   const struct page_use *pu, struct own_lookup *own)
 {
 	bool stack = k == MEM_PUSH || k == MEM_POP || k == MEM_CALL || k == MEM_RET;
-	bool read = k == MEM_LOAD || k == MEM_POP || k == MEM_RET || k == MEM_NATIVE ||
-		    k == MEM_JMP;
-	unsigned s = stack ? stack_width(tb) : k == MEM_JMP ? 8 : k == MEM_ATOMIC ? atomic_size(in)
-									       : op_size(in);
+	bool write;
+	unsigned s = access_size(tb, k, in, &write);
 	unsigned r = (in->op & 7) | ((in->rex & 1) << 3);
 	enum preload pre = PRE_NONE;
 	struct nat n;
 	jit_fixup slow;
 	bool cf_only = false;
 
+	own->f = NULL;
 	if (k == MEM_NATIVE)
 		pick_native_mem(in, &n, &pre, &s);
 	if ((k == MEM_RMW && pick_native_rmw(in, &n) && n.kind == NAT_INCDEC) ||
@@ -320,7 +368,18 @@ jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 		*slow_fs = (struct flag_state){ n.cc, n.size, HOST_ALL, HOST_NONE, false };
 	}
 
-	if (stack) {
+	if (pu->role == PAGE_MEMBER) {
+		/* the leader's page: its host address plus the offset */
+		*own = (struct own_lookup){ jit_emit_group_host(e, pu->off), NULL, false };
+		own->access = jit_emit_label(e);
+		slow = NULL;
+	} else if (pu->role == PAGE_LEADER) {
+		emit_group_address(e, k, in, end);
+		*own = (struct own_lookup){ jit_emit_tlb_group(e, l, pu->lo, pu->hi, pu->write),
+					    NULL, true };
+		own->access = jit_emit_label(e);
+		slow = NULL;
+	} else if (stack) {
 		jit_fixup fail[4];
 		unsigned nf = 0;
 
@@ -336,9 +395,9 @@ jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 					    fail + nf);
 			nf += 2;
 		}
-		slow = jit_emit_tlb_host(e, l, s, !read, fail, nf);
+		slow = jit_emit_tlb_host(e, l, s, write, fail, nf);
 	} else {
-		slow = emit_operand_host(e, l, in, end, s, !read, 0, sc);
+		slow = emit_operand_host(e, l, in, end, s, write, 0, sc);
 	}
 	switch (k) {
 	case MEM_LOAD:

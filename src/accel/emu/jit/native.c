@@ -661,7 +661,7 @@ void emit_native(struct jit_emit *e, const struct nat *n, struct flag_state *fs,
 	case NAT_EXT:
 		if (pre == PRE_NONE)
 			jit_emit_load_ext(e, JIT_T0, n->src_field, n->from, n->sign);
-		if (s == 4)
+		if (s == 4 && n->sign)  /* else the load zero-extended it */
 			jit_emit_zext32(e);
 		jit_emit_store(e, JIT_T0, gpr_field(n->dst), store_size(n));
 		return;

@@ -10,7 +10,8 @@
  *   decode cache (decode_cache.c): the instructions decoded one after
  *   another from one guest-physical address in one mode, up to a transfer
  *   of control or BLOCK_MAX instructions, JMP/CALL folded within a page
- *   in 64-bit code.  It is found through that block (struct dblock holds
+ *   in 32- and 64-bit code (and a RET after a folded CALL, at the CALL's
+ *   return address: translated code goes on there if RET popped it).  It is found through that block (struct dblock holds
  *   the translation and the code cache's epoch it belongs to), so it is
  *   keyed, looked up and invalidated exactly as the interpreter's decoded
  *   blocks are: by physical address and mode, with the page generations
@@ -65,6 +66,8 @@
  *   decoded code, no dirty-log watch).  Anything else calls the
  *   instruction's handler out of line, which takes the slow path (page
  *   walk, MMIO, faults, code pages) exactly as the interpreter does.
+ *   Accesses through one base register in 64-bit code share one lookup
+ *   where they fall in one page (page_group.c).
  *
  * - SSE.  Integer, logical, shuffle and move instructions on XMM
  *   registers (pick_sse) run as the same host instruction on XMM0/XMM1,
@@ -623,8 +626,13 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 	struct slow_stub slows[BLOCK_MAX];
 	struct landing landings[BLOCK_MAX];
 	struct ret_miss misses[BLOCK_MAX];
+	struct page_use pu[BLOCK_MAX];
+	struct {
+		struct own_lookup own;
+		unsigned insn, slow;
+	} owns[BLOCK_MAX];
 	struct jit_tlb_layout tlb = tlb_layout(c);
-	unsigned nslow = 0, nland = 0, nmiss = 0;
+	unsigned nslow = 0, nland = 0, nmiss = 0, nown = 0;
 	struct flag_state fs = { CC_EAGER, 0, HOST_NONE, HOST_NONE, false };
 	struct seg_checks sc = { 0, 0, 0 };
 	bool deferred = false;   /* the instruction before skipped its record */
@@ -653,6 +661,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 		jit_emit_exit_if_rip_above(&e, tb->end_off, F(jit_rip_limit), entry_fail);
 	jit_emit_bind(&e, body);
 	tb->body = jit_emit_rx(&e);
+	plan_page_groups(tb, pu);
 	j->loop.preload = j->loop.head = NULL;
 	for (i = 0; i < tb->n; i++) {
 		const struct insn *in = &tb->in[i];
@@ -702,6 +711,7 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			bool indirect = in->op == 0xff;
 			jit_fixup f, f2 = NULL;
 			struct flag_state slow_fs;  /* the flags its slow path leaves */
+			struct own_lookup own;
 
 			if (mk == MEM_CALL && indirect) {
 				/* RIP = the register's target, #GP before
@@ -716,7 +726,9 @@ static bool emit_tb(struct emu_cpu *c, struct emu_jit *j, struct jit_tb *tb)
 			if (mk == MEM_CALL && chainable(tb, end) && !(in->folded & FOLD_RET_IN_BLOCK))
 				landings[nland++] = (struct landing){
 					jit_emit_ret_push(&e, &rs_fields, end), end };
-			f = emit_mem(&e, tb, &tlb, mk, in, end, &fs, &slow_fs, &sc);
+			f = emit_mem(&e, tb, &tlb, mk, in, end, &fs, &slow_fs, &sc, &pu[i], &own);
+			if (own.f)
+				owns[nown].own = own, owns[nown].insn = i, owns[nown++].slow = nslow;
 
 			if (mk == MEM_RET && in->folded) {
 				/* on at the CALL's return address if that is
@@ -923,6 +935,16 @@ next_insn_keep_pending:
 		       stubs[i + 1].count == stubs[i].count)
 			jit_emit_bind(&e, stubs[++i].f);
 		emit_exit(j, &e, tb, stubs[i].count, stubs[i].chain, stubs[i].rel, CC_EAGER);
+	}
+	for (i = 0; i < nown; i++) {
+		/* a page group's access looked up alone, then on as its fast
+		 * path; the lookup's failure its slow path */
+		const struct insn *in = &tb->in[owns[i].insn];
+		const struct slow_stub *t = &slows[owns[i].slow];
+
+		slows[owns[i].slow].f3 = jit_fixup_join(
+			t->f3, emit_own_lookup(&e, tb, &tlb, pick_mem(tb, in), in, t->end,
+					       &owns[i].own));
 	}
 	for (i = 0; i < nmiss; i++) {
 		/* a folded RET that went elsewhere: as an unfolded one, but

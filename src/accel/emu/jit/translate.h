@@ -192,6 +192,28 @@ bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned cc);
 unsigned record_slow_until(const struct jit_tb *tb, unsigned i, const struct nat *this);
 void emit_pending_record(struct jit_emit *e, const struct pending_record *p);
 
+/* A block's inline access in a page group (page_group.c): alone, the
+ * group's leader (lo, hi: the first and last byte the group touches,
+ * from its address; write: one of them writes), or a member at off from
+ * the leader's address. */
+enum page_role { PAGE_ALONE, PAGE_LEADER, PAGE_MEMBER };
+struct page_use {
+	enum page_role role;
+	bool write;
+	int32_t off;
+	int32_t lo, hi;
+};
+void plan_page_groups(const struct jit_tb *tb, struct page_use *pu);
+
+/* A group's access whose own TLB lookup is out of line (its page check
+ * or the leader's failed): the branch there, and where the access goes
+ * on with the host address in T0 (a writable address). */
+struct own_lookup {
+	jit_fixup f;
+	uint8_t *access;
+	bool leader;
+};
+
 /* memory.c: inline memory accesses */
 enum mem_kind pick_mem(const struct jit_tb *tb, const struct insn *in);
 uint8_t inline_segment_mask(const struct emu_cpu *c, uint8_t *flat);
@@ -204,7 +226,11 @@ unsigned stack_width(const struct jit_tb *tb);
 jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 		   const struct jit_tlb_layout *l, enum mem_kind k,
 		   const struct insn *in, int64_t end, struct flag_state *fs,
-		   struct flag_state *slow_fs, struct seg_checks *sc);
+		   struct flag_state *slow_fs, struct seg_checks *sc,
+		   const struct page_use *pu, struct own_lookup *own);
+jit_fixup emit_own_lookup(struct jit_emit *e, const struct jit_tb *tb,
+			  const struct jit_tlb_layout *l, enum mem_kind k,
+			  const struct insn *in, int64_t end, const struct own_lookup *own);
 bool offset_fits(uint64_t imm);
 struct jit_tlb_layout tlb_layout(struct emu_cpu *c);
 

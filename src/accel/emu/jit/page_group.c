@@ -1,0 +1,232 @@
+/*
+ * Page groups: inline memory accesses of a block in 64-bit code that go
+ * through the same base (a general register, RIP or none) unchanged
+ * between them, or changed only by known amounts (RSP by PUSH, POP, a
+ * folded CALL or RET, ADD/SUB RSP, imm), so that each one's address is
+ * the first one's plus a constant.  The first (the leader) looks the TLB
+ * up once for the bytes all of them touch, when those lie in one page;
+ * the others then only add their offset to the host address it found
+ * (emit.h, jit_emit_tlb_group), and look themselves up only if its check
+ * failed.  A function's prologue of pushes, its stack slots and a
+ * structure's fields read through one pointer cost one lookup so.
+ *
+ * Between the accesses only what cannot remap memory or move the base
+ * unseen may run: native register operations, LEA, MOV and the other
+ * inline accesses, native Jccs (which leave the block when taken) and
+ * folded jumps.  Their slow paths run handlers, which may fill the TLB
+ * but change no mapping (only instructions that end a block do: MOV CR3,
+ * INVLPG, ...), and the page register is callee-saved.
+ */
+#include <string.h>
+
+#include "accel/emu/jit/translate.h"
+
+#if defined(__x86_64__)
+
+/* Bases besides the general registers: RIP (the address static) and
+ * none (an absolute disp32). */
+#define BASE_RIP 16
+#define BASE_NONE 17
+
+/* An inline access's address as base + disp (before the access moves
+ * RSP, for the stack), its size and whether it writes. */
+struct group_access {
+	unsigned base;
+	int64_t disp;
+	unsigned size;
+	bool write;
+};
+
+/* The general register a field of the vCPU's GPRs belongs to. */
+static unsigned gpr_index(int32_t field)
+{
+	return (unsigned)(field - F(s.gpr)) / 8;
+}
+
+/* in (of kind mk, ending at end from the block's start) as an access a
+ * group can hold. */
+static bool access_of(const struct jit_tb *tb, const struct insn *in, enum mem_kind mk,
+		      int64_t end, struct group_access *a)
+{
+	struct nat n;
+	enum preload pre;
+	unsigned size;
+
+	switch (mk) {
+	case MEM_PUSH:
+		*a = (struct group_access){ GPR_RSP, -8, 8, true };
+		return true;
+	case MEM_CALL:    /* folded, direct: the block goes on in the callee */
+		if (!in->folded || in->op != 0xe8)
+			return false;
+		*a = (struct group_access){ GPR_RSP, -8, 8, true };
+		return true;
+	case MEM_POP:
+		if (((in->op & 7) | ((in->rex & 1) << 3)) == GPR_RSP)
+			return false;
+		*a = (struct group_access){ GPR_RSP, 0, 8, false };
+		return true;
+	case MEM_RET:     /* folded: the block goes on after the CALL */
+		if (!in->folded)
+			return false;
+		*a = (struct group_access){ GPR_RSP, 0, 8, false };
+		return true;
+	case MEM_LOAD: case MEM_STORE: case MEM_STORE_IMM: case MEM_NATIVE: case MEM_RMW:
+		break;
+	default:
+		return false;
+	}
+	if (in->adsize != 8 || in->index >= 0 || insn_seg(in) >= SEG_FS)
+		return false;
+
+	size = op_size(in);
+	if (mk == MEM_NATIVE && !pick_native_mem(in, &n, &pre, &size))
+		return false;
+	if (in->base == 16)
+		*a = (struct group_access){ BASE_RIP, end + (int64_t)in->disp, size, false };
+	else if (in->base < 0)
+		*a = (struct group_access){ BASE_NONE, in->disp, size, false };
+	else
+		*a = (struct group_access){ (unsigned)in->base, in->disp, size, false };
+	a->write = mk == MEM_STORE || mk == MEM_STORE_IMM || mk == MEM_RMW;
+	(void)tb;
+	return true;
+}
+
+/* The general registers a native operation writes (its destination;
+ * MUL: RAX and RDX; CMP and TEST: none). */
+static uint32_t native_writes(const struct nat *n)
+{
+	if (n->kind == NAT_MUL)
+		return 1u << GPR_RAX | 1u << GPR_RDX;
+	if (n->kind == NAT_ALU && !n->store)
+		return 0;
+	return 1u << gpr_index(reg_field(n, n->dst));
+}
+
+/*
+ * What instruction in (kind mk) may stand between a group's accesses:
+ * false if nothing (it could remap memory or is not known); else the
+ * registers it writes, RSP's steps by stack operations and ADD/SUB RSP,
+ * imm left out but returned in *rsp_step.
+ */
+static bool between(const struct jit_tb *tb, const struct insn *in, enum mem_kind mk,
+		    int64_t end, uint32_t *writes, int64_t *rsp_step)
+{
+	struct nat n;
+	enum preload pre;
+	unsigned size;
+
+	*writes = 0;
+	*rsp_step = 0;
+	switch (mk) {
+	case MEM_LOAD:
+		nat_init(in, &n);
+		*writes = 1u << gpr_index(reg_field(&n, in->reg));
+		return true;
+	case MEM_STORE: case MEM_STORE_IMM: case MEM_RMW:
+		return true;
+	case MEM_NATIVE:
+		if (!pick_native_mem(in, &n, &pre, &size))
+			return false;
+		*writes = native_writes(&n);
+		return true;
+	case MEM_PUSH:
+		*rsp_step = -8;
+		return true;
+	case MEM_POP:
+		*writes = 1u << ((in->op & 7) | ((in->rex & 1) << 3));
+		*rsp_step = 8;
+		return true;
+	case MEM_CALL:
+		if (!in->folded || in->op != 0xe8)
+			return false;
+		*rsp_step = -8;
+		return true;
+	case MEM_RET:
+		if (!in->folded)
+			return false;
+		*rsp_step = 8;
+		return true;
+	case MEM_NONE:
+		break;
+	default:
+		return false;
+	}
+	if (emu_fast_is_nop(in) || emu_folded_jmp(in) || jcc_native(tb, in, end))
+		return true;
+	if (pick_lea(in)) {
+		*writes = 1u << in->reg;
+		return true;
+	}
+	if (in->has_mem || !pick_native(tb, in, &n))
+		return false;
+	if (n.kind == NAT_ALU && n.store && !n.carry_in && n.src == ~0u && n.size == 8 &&
+	    gpr_index(reg_field(&n, n.dst)) == GPR_RSP && (n.op == JIT_ADD || n.op == JIT_SUB)) {
+		*rsp_step = n.op == JIT_ADD ? (int64_t)n.imm : -(int64_t)n.imm;
+		return true;
+	}
+	*writes = native_writes(&n);
+	return true;
+}
+
+void plan_page_groups(const struct jit_tb *tb, struct page_use *pu)
+{
+	enum mem_kind mk[BLOCK_MAX];
+	int64_t ends[BLOCK_MAX], off = 0;
+	unsigned n = tb->n, i, k, last = 0;  /* last: the group's last member */
+
+	memset(pu, 0, sizeof(*pu) * n);
+	if (tb->code_size != 8)
+		return;
+	if (tb->cross_pa != JIT_NO_CROSS)
+		n--;  /* the last one is a handler's (emu_jit_cross) */
+	for (i = 0; i < n; i++) {
+		mk[i] = pick_mem(tb, &tb->in[i]);
+		ends[i] = off + tb->in[i].len;
+		off = emu_walk_next(&tb->in[i], ends[i]);
+	}
+	for (i = 0; i < n; i++) {
+		struct group_access lead, a;
+		int64_t delta = 0, lo, hi;
+		unsigned members = 0;
+		bool write;
+
+		/* one page register: a group's span holds no other */
+		if ((i && i <= last) || !access_of(tb, &tb->in[i], mk[i], ends[i], &lead))
+			continue;
+		lo = 0;
+		hi = lead.size - 1;
+		write = lead.write;
+		for (k = i; k < n; k++) {  /* the leader's own effects first */
+			const struct insn *in = &tb->in[k];
+			uint32_t writes;
+			int64_t step, o;
+
+			if (k > i && access_of(tb, in, mk[k], ends[k], &a) && a.base == lead.base) {
+				o = delta + a.disp - lead.disp;
+				if ((o < lo ? hi - o : o + a.size - 1 - lo) >= 4096 ||
+				    o < INT32_MIN / 2 || o > INT32_MAX / 2)
+					break;
+				lo = o < lo ? o : lo;
+				hi = o + a.size - 1 > hi ? o + a.size - 1 : hi;
+				write |= a.write;
+				pu[k] = (struct page_use){ PAGE_MEMBER, false, (int32_t)o, 0, 0 };
+				members++;
+				last = k;
+			}
+			if (!between(tb, in, mk[k], ends[k], &writes, &step))
+				break;
+			if (lead.base == GPR_RSP)
+				delta += step;
+			else if (step)
+				writes |= 1u << GPR_RSP;  /* RSP moved: a base it is not */
+			if (lead.base < 16 && (writes & (1u << lead.base)))
+				break;
+		}
+		if (members)
+			pu[i] = (struct page_use){ PAGE_LEADER, write, 0, (int32_t)lo, (int32_t)hi };
+	}
+}
+
+#endif
