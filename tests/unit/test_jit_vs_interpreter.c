@@ -728,6 +728,30 @@ static void record_before_fault(struct code *c)
 		put(c, 2, 0xff, (rnd() & 1 ? 0xc0 : 0xc8) | plain_reg());
 }
 
+/* A small index in a register, then two or three loads, stores or ADDs
+ * through RBP plus it scaled (one page group in 64-bit code, the index
+ * part of its key), at times with an INC of the index between (which
+ * must end the group). */
+static void indexed_accesses(struct code *c)
+{
+	static const uint8_t ops[] = { 0x8b, 0x89, 0x01, 0x03 };
+	unsigned idx = plain_reg(), scale = rnd() % 4, n = 2 + rnd() % 2;
+
+	put(c, 5, 0xb8 | idx, (unsigned)(rnd() % 16), 0, 0, 0);  /* mov idx32, small */
+	for (unsigned k = 0; k < n; k++) {
+		unsigned r = plain_reg();
+
+		if (rnd() % 4 == 0)   /* inc idx32 */
+			put(c, 2, 0xff, 0xc0 | idx);
+		if (r == idx)  /* the index stays small: accesses stay in the data */
+			r = idx ^ 1;
+		if (!mode32)
+			put(c, 1, rexw());
+		/* op r, [rbp + idx * scale + d8] */
+		put(c, 4, ops[rnd() % 4], 0x44 | r << 3, scale << 6 | idx << 3 | 5, disp8());
+	}
+}
+
 /* A loop of 1-6 iterations (R8) around instructions, forward Jccs over
  * single instructions and CALLs of a subroutine placed after the HLT
  * that ends the code (RET: an indirect exit; at times to the HLT or, in
@@ -780,6 +804,8 @@ static void sequence(struct code *c)
 				}
 			} else if (rnd() % 32 == 0) {
 				record_before_fault(c);
+			} else if (rnd() % 24 == 0) {
+				indexed_accesses(c);
 			} else if (rnd() % 5 == 0) {  /* Jcc over the next instruction */
 				struct code t = { .n = 0 };
 				simple_insn(&t);

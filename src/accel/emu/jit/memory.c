@@ -301,7 +301,8 @@ static void emit_group_address(struct jit_emit *e, enum mem_kind k, const struct
 		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0, 0, -1);
 	else
 		jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
-			    in->base == 16, end, -1, 0, in->disp, -1);
+			    in->base == 16, end, in->index >= 0 ? gpr_field(in->index) : -1,
+			    in->scale, in->disp, -1);
 }
 
 /* The size of an access of kind k and whether it writes. */

@@ -17,6 +17,7 @@
  * but change no mapping (only instructions that end a block do: MOV CR3,
  * INVLPG, ...), and the page register is callee-saved.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "accel/emu/jit/translate.h"
@@ -28,10 +29,12 @@
 #define BASE_RIP 16
 #define BASE_NONE 17
 
-/* An inline access's address as base + disp (before the access moves
- * RSP, for the stack), its size and whether it writes. */
+/* An inline access's address as base + index * scale + disp (before
+ * the access moves RSP, for the stack; index NO_INDEX: none), its size
+ * and whether it writes. */
+#define NO_INDEX 16
 struct group_access {
-	unsigned base;
+	unsigned base, index, scale;
 	int64_t disp;
 	unsigned size;
 	bool write;
@@ -54,40 +57,41 @@ static bool access_of(const struct jit_tb *tb, const struct insn *in, enum mem_k
 
 	switch (mk) {
 	case MEM_PUSH:
-		*a = (struct group_access){ GPR_RSP, -8, 8, true };
+		*a = (struct group_access){ GPR_RSP, NO_INDEX, 0, -8, 8, true };
 		return true;
 	case MEM_CALL:    /* folded, direct: the block goes on in the callee */
 		if (!in->folded || in->op != 0xe8)
 			return false;
-		*a = (struct group_access){ GPR_RSP, -8, 8, true };
+		*a = (struct group_access){ GPR_RSP, NO_INDEX, 0, -8, 8, true };
 		return true;
 	case MEM_POP:
 		if (((in->op & 7) | ((in->rex & 1) << 3)) == GPR_RSP)
 			return false;
-		*a = (struct group_access){ GPR_RSP, 0, 8, false };
+		*a = (struct group_access){ GPR_RSP, NO_INDEX, 0, 0, 8, false };
 		return true;
 	case MEM_RET:     /* folded: the block goes on after the CALL */
 		if (!in->folded)
 			return false;
-		*a = (struct group_access){ GPR_RSP, 0, 8, false };
+		*a = (struct group_access){ GPR_RSP, NO_INDEX, 0, 0, 8, false };
 		return true;
 	case MEM_LOAD: case MEM_STORE: case MEM_STORE_IMM: case MEM_NATIVE: case MEM_RMW:
 		break;
 	default:
 		return false;
 	}
-	if (in->adsize != 8 || in->index >= 0 || insn_seg(in) >= SEG_FS)
+	if (in->adsize != 8 || insn_seg(in) >= SEG_FS)
 		return false;
 
 	size = op_size(in);
 	if (mk == MEM_NATIVE && !pick_native_mem(in, &n, &pre, &size))
 		return false;
 	if (in->base == 16)
-		*a = (struct group_access){ BASE_RIP, end + (int64_t)in->disp, size, false };
-	else if (in->base < 0)
-		*a = (struct group_access){ BASE_NONE, in->disp, size, false };
+		*a = (struct group_access){ BASE_RIP, NO_INDEX, 0, end + (int64_t)in->disp, size,
+					    false };
 	else
-		*a = (struct group_access){ (unsigned)in->base, in->disp, size, false };
+		*a = (struct group_access){ in->base < 0 ? BASE_NONE : (unsigned)in->base,
+					    in->index < 0 ? NO_INDEX : (unsigned)in->index,
+					    in->index < 0 ? 0 : in->scale, in->disp, size, false };
 	a->write = mk == MEM_STORE || mk == MEM_STORE_IMM || mk == MEM_RMW;
 	(void)tb;
 	return true;
@@ -177,7 +181,7 @@ void plan_page_groups(const struct jit_tb *tb, struct page_use *pu)
 	unsigned n = tb->n, i, k, last = 0;  /* last: the group's last member */
 
 	memset(pu, 0, sizeof(*pu) * n);
-	if (tb->code_size != 8)
+	if (tb->code_size != 8 || getenv("NOGROUP"))
 		return;
 	if (tb->cross_pa != JIT_NO_CROSS)
 		n--;  /* the last one is a handler's (emu_jit_cross) */
@@ -203,7 +207,8 @@ void plan_page_groups(const struct jit_tb *tb, struct page_use *pu)
 			uint32_t writes;
 			int64_t step, o;
 
-			if (k > i && access_of(tb, in, mk[k], ends[k], &a) && a.base == lead.base) {
+			if (k > i && access_of(tb, in, mk[k], ends[k], &a) && a.base == lead.base &&
+			    a.index == lead.index && a.scale == lead.scale) {
 				o = delta + a.disp - lead.disp;
 				if ((o < lo ? hi - o : o + a.size - 1 - lo) >= 4096 ||
 				    o < INT32_MIN / 2 || o > INT32_MAX / 2)
@@ -217,11 +222,12 @@ void plan_page_groups(const struct jit_tb *tb, struct page_use *pu)
 			}
 			if (!between(tb, in, mk[k], ends[k], &writes, &step))
 				break;
-			if (lead.base == GPR_RSP)
+			if (lead.base == GPR_RSP && lead.index == NO_INDEX)
 				delta += step;
 			else if (step)
-				writes |= 1u << GPR_RSP;  /* RSP moved: a base it is not */
-			if (lead.base < 16 && (writes & (1u << lead.base)))
+				writes |= 1u << GPR_RSP;  /* RSP moved: not by a known step here */
+			if ((lead.base < 16 && (writes & (1u << lead.base))) ||
+			    (lead.index < 16 && (writes & (1u << lead.index))))
 				break;
 		}
 		if (members)
