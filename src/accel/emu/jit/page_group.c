@@ -55,6 +55,8 @@ static bool access_of(const struct jit_tb *tb, const struct insn *in, enum mem_k
 	enum preload pre;
 	unsigned size;
 
+	if (emu_fast_is_nop(in))  /* no code at all (emit_tb): never a group's */
+		return false;
 	switch (mk) {
 	case MEM_PUSH:
 		*a = (struct group_access){ GPR_RSP, NO_INDEX, 0, -8, 8, true };
