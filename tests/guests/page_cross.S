@@ -7,7 +7,13 @@
  * - rewritten: the immediate's top byte (in the second page) rewritten
  *   to 0x02, the loop run again;
  * - remapped: the second page's PTE pointed at a copy whose top byte is
- *   0x03 (INVLPG), the loop run again.
+ *   0x03 (INVLPG), the loop run again;
+ * - folded: a routine at BOUNDARY2 - 32 whose first instruction, a JMP
+ *   over 3 bytes, folds into its block, which ends with MOV EAX, imm32
+ *   across BOUNDARY2.  The crossing instruction is found where the walk
+ *   goes (past the fold), not at the sum of the lengths before it, 3
+ *   bytes early, where the bytes decode as a 10-byte MOV to memory that
+ *   would span the boundary too.
  * Each run is LOOPS iterations (the block is translated on its second
  * entry).  Prints "ok <name>" or "FAIL <name>"; ends with 0x22 (status
  * 69), or 0x23 (71) if a check failed.
@@ -18,6 +24,7 @@
 #define PT 0x2000
 #define BOUNDARY 0x20000
 #define COPY 0x30000
+#define BOUNDARY2 0x50000
 #define FAILS 0x600
 
 /* Run the loop in RAM; EAX = its sum. */
@@ -81,6 +88,19 @@ _start:
 	run_loop
 	check (LOOPS*0x03000007)&0xffffffff, remapped
 
+	mov $LIN(folded_start), %esi
+	mov $BOUNDARY2 - 32, %edi
+	mov $folded_end - folded_start, %ecx
+	rep movsb
+	mov $20, %edx
+1:	mov $BOUNDARY2 - 32, %eax
+	call *%eax
+	cmp $0x44444444, %eax
+	jne 2f
+	dec %edx
+	jnz 1b
+2:	check 0x44444444, folded
+
 	cmpl $0, FAILS
 	jne 1f
 	debug_exit 0x22
@@ -102,12 +122,28 @@ loop_start:
 	ret
 loop_end:
 
+/* Copied to BOUNDARY2 - 32 (offsets from the boundary). */
+folded_start:
+	.byte 0xeb, 0x03		/* -32: jmp to -27 */
+	.byte 0x90, 0x90, 0x90		/* -30: skipped */
+	.byte 0xbb, 1, 1, 1, 1		/* -27: mov ebx, imm32 */
+	.byte 0xbb, 2, 2, 2, 2		/* -22 */
+	.byte 0xbb, 3, 3, 3, 3		/* -17 */
+	.byte 0x90, 0x90, 0x90		/* -12 */
+	.byte 0xb9, 0x00, 0xc7, 0x05, 0x00  /* -9: mov ecx, imm32 (C7 05 at -7:
+					 * what a sum of lengths finds) */
+	.byte 0xb8, 0x44, 0x44, 0x44, 0x44  /* -4: mov eax, 0x44444444, across */
+	.byte 0xc3			/* +1: ret */
+folded_end:
+
 ok_plain:	.asciz "ok plain\n"
 fail_plain:	.asciz "FAIL plain\n"
 ok_rewritten:	.asciz "ok rewritten\n"
 fail_rewritten:	.asciz "FAIL rewritten\n"
 ok_remapped:	.asciz "ok remapped\n"
 fail_remapped:	.asciz "FAIL remapped\n"
+ok_folded:	.asciz "ok folded\n"
+fail_folded:	.asciz "FAIL folded\n"
 
 	serial_routines
 	flat_gdt

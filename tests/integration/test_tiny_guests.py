@@ -127,8 +127,9 @@ GUESTS = {
     # again after its first check failed (tests/guests/seg_checks.S)
     "seg_checks": ("ok read-only es\nok expand-down fs\nok ds flat then based\n", 69, True),
     # an instruction spanning two pages, its bytes in the second one
-    # rewritten and then remapped (tests/guests/page_cross.S)
-    "page_cross": ("ok plain\nok rewritten\nok remapped\n", 69, True),
+    # rewritten and then remapped, and one after a folded jump
+    # (tests/guests/page_cross.S)
+    "page_cross": ("ok plain\nok rewritten\nok remapped\nok folded\n", 69, True),
     "pci_probe": ("00 8086:29c0\n01 1af4:1044\n1f 8086:2918\nbar0 mask ffff8000\n"
                   "caps 09 09 09 09 09 11\n", 43, False),
     "a20": ("a20 on at start: no wrap\nport 0x92 a20 off: wraps at 1 MiB\n"
