@@ -1,6 +1,6 @@
 /*
  * Page groups: inline memory accesses of a block in 64-bit code that go
- * through the same base (a general register, RIP or none) unchanged
+ * through the same base and index registers (or RIP, or none) unchanged
  * between them, or changed only by known amounts (RSP by PUSH, POP, a
  * folded CALL or RET, ADD/SUB RSP, imm), so that each one's address is
  * the first one's plus a constant.  The first (the leader) looks the TLB
@@ -8,7 +8,9 @@
  * the others then only add their offset to the host address it found
  * (emit.h, jit_emit_tlb_group), and look themselves up only if its check
  * failed.  A function's prologue of pushes, its stack slots and a
- * structure's fields read through one pointer cost one lookup so.
+ * structure's fields read through one pointer cost one lookup so.  One
+ * group is open at a time (its host address in one host register): a
+ * group's span holds no other's leader.
  *
  * Between the accesses only what cannot remap memory or move the base
  * unseen may run: native register operations, LEA, MOV and the other
@@ -17,7 +19,6 @@
  * but change no mapping (only instructions that end a block do: MOV CR3,
  * INVLPG, ...), and the page register is callee-saved.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "accel/emu/jit/translate.h"
@@ -183,7 +184,7 @@ void plan_page_groups(const struct jit_tb *tb, struct page_use *pu)
 	unsigned n = tb->n, i, k, last = 0;  /* last: the group's last member */
 
 	memset(pu, 0, sizeof(*pu) * n);
-	if (tb->code_size != 8 || getenv("NOGROUP"))
+	if (tb->code_size != 8)
 		return;
 	if (tb->cross_pa != JIT_NO_CROSS)
 		n--;  /* the last one is a handler's (emu_jit_cross) */
