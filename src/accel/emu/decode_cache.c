@@ -116,15 +116,13 @@ static bool fold_jump(struct emu_cpu *c, struct insn *in, unsigned *off, unsigne
 	if (c->code_size < 4 || in->opsize != c->code_size || (in->prefixes & PFX_LOCK))  /* LOCK: #UD */
 		return false;
 	if (in->op == 0xc3) {
-		struct fold_calls *k = calls;
-
-		if (!k->n || k->n > FOLD_CALL_DEPTH)
+		if (!calls->n || calls->n > FOLD_CALL_DEPTH)
 			return false;
-		k->n--;
-		in->imm = (uint64_t)((int64_t)k->ret_off[k->n] - (int64_t)*off);
+		calls->n--;
+		in->imm = (uint64_t)((int64_t)calls->ret_off[calls->n] - (int64_t)*off);
 		in->folded = FOLD_JUMP;
-		k->call[k->n]->folded |= FOLD_RET_IN_BLOCK;
-		*off = k->ret_off[k->n];
+		calls->call[calls->n]->folded |= FOLD_RET_IN_BLOCK;
+		*off = calls->ret_off[calls->n];
 		return true;
 	}
 	if (in->op != 0xe8 && in->op != 0xe9 && in->op != 0xeb)

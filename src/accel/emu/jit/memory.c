@@ -178,6 +178,25 @@ _Static_assert(sizeof(((struct emu_cpu *)0)->cpl) == 4, "CPL is compared as a dw
 /* T0 = the host address of the ModRM memory operand of in (size bytes),
  * or the returned branch is taken: a segment check, an address with bits
  * of align_mask set (#GP), a TLB miss. */
+/* T0 = the offset of in's memory operand (with FS's or GS's base in
+ * 64-bit code), end its RIP-relative base. */
+static void emit_operand_ea(struct jit_emit *e, const struct insn *in, int64_t end)
+{
+	int seg = insn_seg(in);
+
+	jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
+		    in->base == 16, end, in->index >= 0 ? gpr_field(in->index) : -1,
+		    in->scale, in->disp,
+		    seg >= SEG_FS && in->adsize == 8 ? seg_field(seg, base) : -1);
+}
+
+/* T0 = the stack offset a stack operation of kind k accesses. */
+static void emit_stack_ea(struct jit_emit *e, const struct jit_tb *tb, enum mem_kind k)
+{
+	jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0,
+		    k == MEM_PUSH || k == MEM_CALL ? -(int32_t)stack_width(tb) : 0, -1);
+}
+
 jit_fixup emit_operand_host(struct jit_emit *e, const struct jit_tlb_layout *l,
 			    const struct insn *in, int64_t end, unsigned size,
 			    bool write, uint8_t align_mask, struct seg_checks *sc)
@@ -186,10 +205,7 @@ jit_fixup emit_operand_host(struct jit_emit *e, const struct jit_tlb_layout *l,
 	jit_fixup fail[4];
 	unsigned nf = 0;
 
-	jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
-		    in->base == 16, end, in->index >= 0 ? gpr_field(in->index) : -1,
-		    in->scale, in->disp,
-		    seg >= SEG_FS && in->adsize == 8 ? seg_field(seg, base) : -1);
+	emit_operand_ea(e, in, end);
 	if (in->adsize != 8) {  /* 16- and 32-bit code */
 		const struct jit_seg_layout sl = seg_layout(seg, sc->flat);
 
@@ -291,18 +307,15 @@ unsigned stack_width(const struct jit_tb *tb)
 	return tb->code_size == 8 ? 8 : 4;
 }
 
-/* A page group's access (64-bit code): its linear address into T0. */
-static void emit_group_address(struct jit_emit *e, enum mem_kind k, const struct insn *in,
-			       int64_t end)
+/* A page group's access (64-bit code: no segment base or limit): its
+ * linear address into T0. */
+static void emit_group_address(struct jit_emit *e, const struct jit_tb *tb, enum mem_kind k,
+			       const struct insn *in, int64_t end)
 {
-	if (k == MEM_PUSH || k == MEM_CALL)
-		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0, -8, -1);
-	else if (k == MEM_POP || k == MEM_RET)
-		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0, 0, -1);
+	if (k == MEM_PUSH || k == MEM_CALL || k == MEM_POP || k == MEM_RET)
+		emit_stack_ea(e, tb, k);
 	else
-		jit_emit_ea(e, in->base >= 0 && in->base < 16 ? gpr_field(in->base) : -1,
-			    in->base == 16, end, in->index >= 0 ? gpr_field(in->index) : -1,
-			    in->scale, in->disp, -1);
+		emit_operand_ea(e, in, end);
 }
 
 /* The size of an access of kind k and whether it writes. */
@@ -334,7 +347,7 @@ jit_fixup emit_own_lookup(struct jit_emit *e, const struct jit_tb *tb,
 	if (own->leader)
 		jit_emit_group_clear(e);  /* T0 is its address still */
 	else
-		emit_group_address(e, k, in, end);
+		emit_group_address(e, tb, k, in, end);
 	fail = jit_emit_tlb_host(e, l, s, write, NULL, 0);
 	jit_emit_jump_to(e, own->access);
 	return fail;
@@ -375,7 +388,7 @@ jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 		own->access = jit_emit_label(e);
 		slow = NULL;
 	} else if (pu->role == PAGE_LEADER) {
-		emit_group_address(e, k, in, end);
+		emit_group_address(e, tb, k, in, end);
 		*own = (struct own_lookup){ jit_emit_tlb_group(e, l, pu->lo, pu->hi, pu->write),
 					    NULL, true };
 		own->access = jit_emit_label(e);
@@ -387,8 +400,7 @@ jit_fixup emit_mem(struct jit_emit *e, const struct jit_tb *tb,
 		/* 32-bit code: SS.B set (ESP, not SP) */
 		if (s == 4 && seg_check_needed(sc, SEG_CHECK_SS_B))
 			fail[nf++] = jit_emit_branch_byte_clear(e, seg_field(SEG_SS, db));
-		jit_emit_ea(e, gpr_field(GPR_RSP), false, 0, -1, 0,
-			    k == MEM_PUSH || k == MEM_CALL ? -(int32_t)s : 0, -1);
+		emit_stack_ea(e, tb, k);
 		if (s == 4) {   /* ESP, wrapped, in SS */
 			const struct jit_seg_layout sl = seg_layout(SEG_SS, sc->flat);
 

@@ -964,8 +964,7 @@ bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned cc)
 	}
 }
 
-/* The general register a field of the vCPU's GPRs belongs to. */
-static unsigned gpr_of(int32_t field)
+unsigned gpr_of(int32_t field)
 {
 	return (unsigned)(field - F(s.gpr)) / 8;
 }

@@ -41,16 +41,10 @@ struct group_access {
 	bool write;
 };
 
-/* The general register a field of the vCPU's GPRs belongs to. */
-static unsigned gpr_index(int32_t field)
-{
-	return (unsigned)(field - F(s.gpr)) / 8;
-}
-
 /* in (of kind mk, ending at end from the block's start) as an access a
  * group can hold. */
-static bool access_of(const struct jit_tb *tb, const struct insn *in, enum mem_kind mk,
-		      int64_t end, struct group_access *a)
+static bool access_of(const struct insn *in, enum mem_kind mk, int64_t end,
+		      struct group_access *a)
 {
 	struct nat n;
 	enum preload pre;
@@ -96,7 +90,6 @@ static bool access_of(const struct jit_tb *tb, const struct insn *in, enum mem_k
 					    in->index < 0 ? NO_INDEX : (unsigned)in->index,
 					    in->index < 0 ? 0 : in->scale, in->disp, size, false };
 	a->write = mk == MEM_STORE || mk == MEM_STORE_IMM || mk == MEM_RMW;
-	(void)tb;
 	return true;
 }
 
@@ -108,7 +101,7 @@ static uint32_t native_writes(const struct nat *n)
 		return 1u << GPR_RAX | 1u << GPR_RDX;
 	if (n->kind == NAT_ALU && !n->store)
 		return 0;
-	return 1u << gpr_index(reg_field(n, n->dst));
+	return 1u << gpr_of(reg_field(n, n->dst));
 }
 
 /*
@@ -129,7 +122,7 @@ static bool between(const struct jit_tb *tb, const struct insn *in, enum mem_kin
 	switch (mk) {
 	case MEM_LOAD:
 		nat_init(in, &n);
-		*writes = 1u << gpr_index(reg_field(&n, in->reg));
+		*writes = 1u << gpr_of(reg_field(&n, in->reg));
 		return true;
 	case MEM_STORE: case MEM_STORE_IMM: case MEM_RMW:
 		return true;
@@ -169,7 +162,7 @@ static bool between(const struct jit_tb *tb, const struct insn *in, enum mem_kin
 	if (in->has_mem || !pick_native(tb, in, &n))
 		return false;
 	if (n.kind == NAT_ALU && n.store && !n.carry_in && n.src == ~0u && n.size == 8 &&
-	    gpr_index(reg_field(&n, n.dst)) == GPR_RSP && (n.op == JIT_ADD || n.op == JIT_SUB)) {
+	    gpr_of(reg_field(&n, n.dst)) == GPR_RSP && (n.op == JIT_ADD || n.op == JIT_SUB)) {
 		*rsp_step = n.op == JIT_ADD ? (int64_t)n.imm : -(int64_t)n.imm;
 		return true;
 	}
@@ -200,7 +193,7 @@ void plan_page_groups(const struct jit_tb *tb, struct page_use *pu)
 		bool write;
 
 		/* one page register: a group's span holds no other */
-		if ((i && i <= last) || !access_of(tb, &tb->in[i], mk[i], ends[i], &lead))
+		if ((i && i <= last) || !access_of(&tb->in[i], mk[i], ends[i], &lead))
 			continue;
 		lo = 0;
 		hi = lead.size - 1;
@@ -210,7 +203,7 @@ void plan_page_groups(const struct jit_tb *tb, struct page_use *pu)
 			uint32_t writes;
 			int64_t step, o;
 
-			if (k > i && access_of(tb, in, mk[k], ends[k], &a) && a.base == lead.base &&
+			if (k > i && access_of(in, mk[k], ends[k], &a) && a.base == lead.base &&
 			    a.index == lead.index && a.scale == lead.scale) {
 				o = delta + a.disp - lead.disp;
 				if ((o < lo ? hi - o : o + a.size - 1 - lo) >= 4096 ||

@@ -165,6 +165,8 @@ bool chainable(const struct jit_tb *tb, int64_t rel);
 /* native.c: native register forms and flag records */
 unsigned op_size(const struct insn *in);
 int32_t reg_field(const struct nat *n, unsigned r);
+/* The general register a field of the vCPU's GPRs belongs to. */
+unsigned gpr_of(int32_t field);
 unsigned store_size(const struct nat *n);
 bool nat_init(const struct insn *in, struct nat *n);
 bool pick_native(const struct jit_tb *tb, const struct insn *in, struct nat *n);
