@@ -227,6 +227,9 @@ struct emu_cpu {
 	 * address space (user and kernel): none if lo > hi. */
 	uint64_t tlb_large_lo[2], tlb_large_hi[2];
 	uint64_t code_vpage, code_ppage, code_tlb_gen;  /* the current code page */
+	/* The guest memory region the last page walk or fill found a page
+	 * in (mmu.c host_page), tried first by the next: NULL, none. */
+	const struct gmem_region *last_region;
 	unsigned code_cpl;
 	struct dblock *dcache;
 	/* The block being walked (decode_cache.c): checked when entered, so

@@ -30,12 +30,27 @@
 
 /* ---- physical memory ---- */
 
+/* The host address of pa's page if it is RAM (or, reading, ROM), else
+ * NULL.  A page walk's reads and the fills after it mostly stay in one
+ * region: the last one found is checked first (as gmem_find would check
+ * it: regions do not overlap, and one switched off has kind GMEM_NONE). */
 static uint8_t *host_page(struct emu_cpu *c, uint64_t pa, bool write)
 {
-	const struct guest_memory *gm = &c->vm->mem;
+	const struct gmem_region *r = c->last_region;
+	uint64_t page = pa & ~0xfffULL;
+	enum gmem_kind kind;
 
-	return write ? gmem_ptr_rw(gm, pa & ~0xfffULL, 4096)
-		     : gmem_ptr(gm, pa & ~0xfffULL, 4096);
+	if (!r || page < r->gpa || page - r->gpa >= r->size || r->size - (page - r->gpa) < 4096 ||
+	    (kind = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE)) == GMEM_NONE) {
+		r = gmem_find(&c->vm->mem, page, 4096);
+		if (!r)
+			return NULL;
+		c->last_region = r;
+		kind = r->kind;
+	}
+	if (write && kind != GMEM_RAM)
+		return NULL;
+	return r->hva + (page - r->gpa);
 }
 
 /* Called on every guest write to a page with EMU_PAGE_* flags; true if
