@@ -37,12 +37,7 @@ _start:				/* first byte of the image: the AP starts here too */
 	mov $0xff, %al			/* both 8259s masked */
 	out %al, $0x21
 	out %al, $0xa1
-	movl $0x1ff, APIC + 0xf0
-	movl $(1 << 24), APIC + 0x310	/* APIC 1: INIT, then start-up */
-	movl $0x4500, APIC + 0x300
-	mov $100000, %ecx		/* (the SDM's 10 ms, shortened) */
-1:	loop 1b
-	movl $0x46f0, APIC + 0x300
+	start_ap
 	wait_for AP_READY, 1
 	check e, "ap started"
 	cmpl $(1 << 24), AP_ID
@@ -63,24 +58,8 @@ _start:				/* first byte of the image: the AP starts here too */
 	check e, "nmi from another cpu taken with if=0"
 	debug_exit 0x1d
 
-	.code16
 ap_start:
-	cli
-	xor %ax, %ax
-	mov %ax, %ss
-	mov $0x5000, %sp
-	lgdtl %cs:flat_gdt_ptr
-	mov %cr0, %eax
-	or $1, %eax
-	mov %eax, %cr0
-	ljmpl $0x08, $LIN(ap32)
-	.code32
-ap32:
-	mov $0x10, %ax
-	mov %ax, %ds
-	mov %ax, %es
-	mov %ax, %ss
-	mov $0x5000, %esp
+	ap_enter_pm32 ap32
 	lidt LIN(idt_ptr)
 	mov APIC + 0x20, %eax
 	mov %eax, AP_ID

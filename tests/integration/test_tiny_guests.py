@@ -218,6 +218,10 @@ GUESTS = {
                          "ap halted with if=0",
                          "nmi to another cpu wakes it from hlt",
                          "nmi from another cpu taken with if=0"]), 59, True),
+    "xmc_smp": ("".join("ok %s\n" % n for n in
+                        ["ap started", "ap keeps storing",
+                         "the function returns what the ap stores",
+                         "each value the ap stores is what the next call returns"]), 59, True),
     "debug": ("".join("ok %s\n" % n for n in DEBUG_CHECKS) + "all debug checks ok\n", 59, True),
     "sysregs": ("".join("ok %s\n" % n for n in
                         ["pop_ss_from_16bit_stack", "pop_ss_from_32bit_stack"] +
@@ -235,10 +239,12 @@ GUESTS = {
 # run with --no-reboot: a regression that triple-faults ends the run at
 # once instead of resetting until the timeout.
 EXTRA_ARGS = {"pci_probe": ["--rng"], "virtio_msix": ["--rng"], "a20": ["--no-reboot"],
-              "nmi_smp": ["--cpus", "2"], "sysregs": ["--no-reboot"],
+              "nmi_smp": ["--cpus", "2"], "xmc_smp": ["--cpus", "2"],
+              "sysregs": ["--no-reboot"],
               "paging2": ["--no-reboot"], "cr3_reserved": ["--no-reboot"]}
 # The same for QEMU's oracle run.
-QEMU_EXTRA_ARGS = {"nmi_smp": ["-smp", "2"], "pam": ["-machine", "q35"]}
+QEMU_EXTRA_ARGS = {"nmi_smp": ["-smp", "2"], "xmc_smp": ["-smp", "2"],
+                   "pam": ["-machine", "q35"]}
 # QEMU's PC reads zeros from unassigned MMIO, has other PCI devices and lays
 # out its virtio BARs differently; its TCG checks no segment limits in real
 # mode and takes LOCK MOV (the SDM: #GP/#SS, #UD).

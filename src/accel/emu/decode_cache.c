@@ -185,6 +185,7 @@ const struct insn *emu_decode_cached(struct emu_cpu *c)
 	struct emu_vm *evm = c->evm;
 	struct dblock *b;
 	uint64_t lin, pa, pn;
+	uint32_t gen;
 
 	c->blk = NULL;
 	lin = c->code_size == 8 ? c->insn_rip
@@ -211,9 +212,14 @@ const struct insn *emu_decode_cached(struct emu_cpu *c)
 	if (b->pa == pa && b->code_size == c->code_size &&
 	    b->gen == __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE))
 		return enter_block(c, b);
-	/* Mark the page first, so a write racing with the decode below bumps
-	 * the generation we are about to record. */
-	__atomic_or_fetch(&evm->code_page[pn], EMU_PAGE_CODE, __ATOMIC_ACQ_REL);
+	/* The generation first, then the mark, then the bytes: a write that
+	 * lands after the mark bumps the generation (emu_code_written), one
+	 * before it is in the bytes, and one between the two (which may
+	 * clear the mark: later writes would not bump) bumps the generation
+	 * read before it.  Read after the mark, that generation could
+	 * already be the bumped one, the mark gone, the bytes old. */
+	gen = __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE);
+	emu_page_flags_set(evm, pn, EMU_PAGE_CODE);
 	/* the same block's code rewritten soon after its last decoding:
 	 * code next to data the guest keeps writing (the translator lets
 	 * the interpreter run such blocks rather than translate each time) */
@@ -226,7 +232,7 @@ const struct insn *emu_decode_cached(struct emu_cpu *c)
 	b->pa = ~0ULL;
 	b->jit_epoch = 0;  /* its translation, if any, is of other code */
 	b->jit_heat = 0;
-	b->gen = __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE);
+	b->gen = gen;
 	b->code_size = c->code_size;
 	b->n = 1;
 	decode_now(c, &b->in[0]);

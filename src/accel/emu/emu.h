@@ -135,12 +135,14 @@ struct tlb_entry {
  * (tags compared whole, as QEMU's TLB does): per privilege (index 1 at
  * CPL 3) and access kind, the page's linear address if such an access
  * may go straight to host memory (the entry allows it, the page is RAM,
- * no data breakpoint covers it), else TLB_TAG_NONE, which no page address
- * equals.  An access of size bytes at lin is fast if (lin + size - 1)
- * with the low 12 bits cleared equals its tag: that also rejects one that
- * crosses into the next page, and a non-canonical one (every tag is a
- * canonical page).  A write must still find the page's flags clear
- * (decoded code in it, a dirty-log watch: emu_code_written).
+ * no data breakpoint covers it; for writes, the page's flags are clear:
+ * no decoded code in it, no dirty-log watch), else TLB_TAG_NONE, which
+ * no page address equals.  An access of size bytes at lin is fast if
+ * (lin + size - 1) with the low 12 bits cleared equals its tag: that also
+ * rejects one that crosses into the next page, and a non-canonical one
+ * (every tag is a canonical page).  Setting a page's flags drops the
+ * write tags of every vCPU for it (emu_page_flags_set); the slow path of
+ * a write that clears them folds the tags again.
  */
 #define TLB_TAG_NONE (~0ULL)
 struct tlb_fast {
@@ -393,6 +395,9 @@ uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size);
 void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val);
 bool emu_code_written(struct emu_vm *evm, uint64_t pa);
 int emu_dirty_fetch(void *opaque, unsigned idx, uint64_t *bitmap);
+/* Set EMU_PAGE_* flags on physical page pn (below evm->npages): from now
+ * on writes to it take the slow path on every vCPU. */
+void emu_page_flags_set(struct emu_vm *evm, uint64_t pn, uint8_t flags);
 /* The same for a write by this vCPU, which also leaves its current block. */
 void emu_cpu_code_written(struct emu_cpu *c, uint64_t pa);
 uint64_t emu_pio_read(struct emu_cpu *c, uint16_t port, unsigned size);

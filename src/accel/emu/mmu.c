@@ -53,8 +53,11 @@ static uint8_t *host_page(struct emu_cpu *c, uint64_t pa, bool write)
 	return r->hva + (page - r->gpa);
 }
 
-/* Called on every guest write to a page with EMU_PAGE_* flags; true if
- * the page held cached code.  A watched page is now dirty. */
+/* Called after every guest write to a page with EMU_PAGE_* flags (after:
+ * a vCPU that decodes the page marks it first, then reads its
+ * generation, then its bytes; so if it read the generation this bumps,
+ * it reads the bytes written too); true if the page held cached code.
+ * A watched page is now dirty. */
 bool emu_code_written(struct emu_vm *evm, uint64_t pa)
 {
 	uint64_t pn = pa >> 12;
@@ -69,6 +72,8 @@ bool emu_code_written(struct emu_vm *evm, uint64_t pa)
 	return true;
 }
 
+static void drop_write_tags(struct emu_vm *evm, uint64_t first, uint64_t n);
+
 /*
  * The dirty log of device memory (gmem_fetch_dirty): a page is dirty
  * when a write cleared its watch flag; fetching sets the flag again, so
@@ -79,16 +84,21 @@ int emu_dirty_fetch(void *opaque, unsigned idx, uint64_t *bitmap)
 	struct emu_vm *evm = opaque;
 	const struct gmem_region *r = &evm->vm->mem.regions[idx];
 	uint64_t first = r->gpa >> 12, n = r->size >> 12, i;
+	bool any_clear = false;
 
 	if (first + n > evm->npages)
 		return -ERANGE;
 	for (i = 0; i < n; i++) {
 		uint8_t was = __atomic_fetch_or(&evm->code_page[first + i],
-						EMU_PAGE_WATCH, __ATOMIC_ACQ_REL);
+						EMU_PAGE_WATCH, __ATOMIC_SEQ_CST);
 
 		if (!(was & EMU_PAGE_WATCH))
 			bitmap[i / 64] |= 1ULL << (i % 64);
+		any_clear |= !was;
 	}
+	/* (as emu_page_flags_set, for the pages whose flags were clear) */
+	if (any_clear)
+		drop_write_tags(evm, first, n);
 	return 0;
 }
 
@@ -137,8 +147,8 @@ void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
 	uint8_t *h;
 
 	if ((pa & 0xfff) + size <= 4096 && (h = host_page(c, pa, true))) {
-		note_write(c, pa);
 		memcpy(h + (pa & 0xfff), &val, size);
+		note_write(c, pa);
 		return;
 	}
 	if ((r = gmem_find(&c->vm->mem, pa, size))) {
@@ -175,26 +185,83 @@ void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val)
  * by other fills): that only makes an INVLPG do more than it must.
  */
 
-/* Fold entry i into its tags (struct tlb_fast). */
+/*
+ * Fold entry i into its tags (struct tlb_fast).  A write tag is set only
+ * while the page's flags are clear; it is set first and the flags are
+ * looked at after, while emu_page_flags_set sets them first and looks at
+ * the tags after (both with a full barrier between, with other vCPUs
+ * about): so one of them sees the other, and the tag is dropped.
+ */
 static void tlb_fast_update(struct emu_cpu *c, unsigned i)
 {
 	static const uint8_t no_flags;
 	const struct tlb_entry *e = &c->tlb[i];
 	const struct emu_vm *evm = c->evm;
 	bool fast = e->vpage != ~0ULL && e->host;
+	const uint8_t *flags = fast && e->ppage < evm->npages ? &evm->code_page[e->ppage]
+							     : &no_flags;
+	bool writable = false;
 
 	for (unsigned user = 0; user < 2; user++) {
 		struct tlb_fast *f = &c->tlb_fast[user][i];
+		bool w = fast && (e->perms & (TLB_WRITE_S << user));
 
 		f->read_tag = fast && (e->perms & (TLB_READ_S << user)) ? e->vpage << 12
 									: TLB_TAG_NONE;
-		f->write_tag = fast && (e->perms & (TLB_WRITE_S << user)) ? e->vpage << 12
-									  : TLB_TAG_NONE;
+		__atomic_store_n(&f->write_tag, w ? e->vpage << 12 : TLB_TAG_NONE,
+				 __ATOMIC_RELAXED);
+		writable |= w;
 		if (!fast)
 			continue;
 		f->addend = (uint64_t)(uintptr_t)e->host - (e->vpage << 12);
-		f->page_flags = e->ppage < evm->npages ? &evm->code_page[e->ppage] : &no_flags;
+		f->page_flags = flags;
 	}
+	if (!writable)
+		return;
+	if (evm->smp)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(flags, __ATOMIC_RELAXED))
+		for (unsigned user = 0; user < 2; user++)
+			__atomic_store_n(&c->tlb_fast[user][i].write_tag, TLB_TAG_NONE,
+					 __ATOMIC_RELAXED);
+}
+
+/* Drop the write tags of every vCPU's entries for physical pages in
+ * [first, first + n). */
+static void drop_write_tags(struct emu_vm *evm, uint64_t first, uint64_t n)
+{
+	const struct vm *vm = evm->vm;
+
+	for (unsigned v = 0; v < vm->ncpus; v++) {
+		struct emu_cpu *c = vm->vcpus[v].accel_data;
+
+		if (!c)
+			continue;
+		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
+			if (__atomic_load_n(&c->tlb[i].ppage, __ATOMIC_RELAXED) - first >= n)
+				continue;
+			for (unsigned user = 0; user < 2; user++)
+				__atomic_store_n(&c->tlb_fast[user][i].write_tag, TLB_TAG_NONE,
+						 __ATOMIC_RELAXED);
+		}
+	}
+}
+
+void emu_page_flags_set(struct emu_vm *evm, uint64_t pn, uint8_t flags)
+{
+	/* flags already set: no write tag allows the page (tlb_fast_update) */
+	if (!__atomic_fetch_or(&evm->code_page[pn], flags, __ATOMIC_SEQ_CST))
+		drop_write_tags(evm, pn, 1);
+}
+
+/* A write the TLB entry allows went the slow way: the page's flags were
+ * set (the write cleared them) or its write tags were dropped when they
+ * were; fold them again, so that the next writes are fast. */
+static void tlb_write_refold(struct emu_cpu *c, unsigned i)
+{
+	if (c->tlb_fast[0][i].write_tag == TLB_TAG_NONE ||
+	    c->tlb_fast[1][i].write_tag == TLB_TAG_NONE)
+		tlb_fast_update(c, i);
 }
 
 static void tlb_drop(struct emu_cpu *c, unsigned i)
@@ -304,7 +371,7 @@ static void tlb_fill(struct emu_cpu *c, uint64_t lin, uint64_t pa, uint32_t perm
 	struct tlb_entry *e = &c->tlb[(lin >> 12) % TLB_ENTRIES];
 
 	e->vpage = lin >> 12;
-	e->ppage = pa >> 12;
+	__atomic_store_n(&e->ppage, pa >> 12, __ATOMIC_RELAXED);  /* (drop_write_tags) */
 	e->perms = perms;
 	e->host = host_page(c, pa, false);
 	/* ROM and MMIO pages take the slow path for writes. */
@@ -559,8 +626,9 @@ void emu_write_lin(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t val,
 	if ((lin & 0xfff) + size <= 4096) {
 		if (e->vpage == lin >> 12 && e->host &&
 		    (e->perms & (user ? TLB_WRITE_U : TLB_WRITE_S))) {
-			note_write(c, e->ppage << 12);
 			memcpy(e->host + (lin & 0xfff), &val, size);
+			note_write(c, e->ppage << 12);
+			tlb_write_refold(c, (lin >> 12) % TLB_ENTRIES);
 			return;
 		}
 		emu_phys_write(c, emu_translate(c, lin, ACC_WRITE, user), size, val);

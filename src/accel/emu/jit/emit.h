@@ -351,14 +351,14 @@ struct jit_tlb_layout {
 	int32_t tables;       /* field: the supervisor table, the user one after it */
 	unsigned entries;     /* per table, a power of two */
 	unsigned entry_size;  /* 32 */
-	int32_t read_tag, write_tag, addend, page_flags;  /* offsets in an entry */
+	int32_t read_tag, write_tag, addend;  /* offsets in an entry */
 	int32_t cpl;          /* field: CPL (the user table at 3) */
 };
 /*
  * T0 (a linear address) becomes the host address of size bytes there if
  * the TLB's tag for the access at the CPL the block was entered with
- * matches (canonical, within one page, allowed, RAM) and for a write the
- * page's flags are clear (no decoded code, no dirty-log watch); else the
+ * matches (canonical, within one page, allowed, RAM; for a write, no
+ * decoded code and no dirty-log watch in the page); else the
  * returned branch is taken (the caller's slow path, which also the n_also
  * branches also_fail, taken before, reach).  Clobbers T1 and other
  * scratch registers.

@@ -835,9 +835,9 @@ static void tlb_index(struct jit_emit *e, const struct jit_tlb_layout *l, bool f
 	put4(e, (l->entries - 1) * l->entry_size);
 }
 
-/* RDX = the page of the byte at T0 + last, which must be the tag of
- * entry RCX (and for a write the page's flags clear), else the branch
- * returned; then T0 += the entry's addend (the host address). */
+/* RDX = the page of the byte at T0 + last, which must be the (read or
+ * write) tag of entry RCX, else the branch returned; then T0 += the
+ * entry's addend (the host address). */
 static jit_fixup tlb_match(struct jit_emit *e, const struct jit_tlb_layout *l, int32_t last,
 			   bool write)
 {
@@ -854,14 +854,6 @@ static jit_fixup tlb_match(struct jit_emit *e, const struct jit_tlb_layout *l, i
 	put(e, (const uint8_t[]){ 0x49, 0x3b, 0x94, 0x0e }, 4);  /* cmp rdx, [r14+rcx+tag] */
 	put4(e, (uint32_t)(write ? l->write_tag : l->read_tag));
 	fail = branch(e, 0x85);
-	if (write) {
-		/* the page's flags: its writes take the slow path, which
-		 * bumps its generation or marks it dirty */
-		put(e, (const uint8_t[]){ 0x49, 0x8b, 0x94, 0x0e }, 4);  /* mov rdx, [r14+rcx+flags] */
-		put4(e, (uint32_t)l->page_flags);
-		put(e, (const uint8_t[]){ 0x80, 0x3a, 0x00 }, 3);        /* cmp byte [rdx], 0 */
-		fail = jit_fixup_join(fail, branch(e, 0x85));
-	}
 	put(e, (const uint8_t[]){ 0x49, 0x03, 0x84, 0x0e }, 4);  /* add rax, [r14+rcx+addend] */
 	put4(e, (uint32_t)l->addend);
 	return fail;

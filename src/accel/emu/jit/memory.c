@@ -122,7 +122,6 @@ struct jit_tlb_layout tlb_layout(struct emu_cpu *c)
 		.read_tag = offsetof(struct tlb_fast, read_tag),
 		.write_tag = offsetof(struct tlb_fast, write_tag),
 		.addend = offsetof(struct tlb_fast, addend),
-		.page_flags = offsetof(struct tlb_fast, page_flags),
 		.cpl = F(cpl),
 	};
 }

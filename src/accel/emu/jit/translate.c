@@ -62,8 +62,8 @@
  *   4-byte operands on a 32-bit stack).  The lookup compares one tag of struct
  *   tlb_fast, the table for the CPL the block was entered at (R14), as
  *   emu_fast_host does: canonical, within a page, allowed, RAM are all in
- *   that one compare; a write also needs the page's flags clear (no
- *   decoded code, no dirty-log watch).  Anything else calls the
+ *   that one compare, and for a write that the page holds no decoded
+ *   code and has no dirty-log watch (struct tlb_fast).  Anything else calls the
  *   instruction's handler out of line, which takes the slow path (page
  *   walk, MMIO, faults, code pages) exactly as the interpreter does.
  *   Accesses through one base register in 64-bit code share one lookup
@@ -1080,8 +1080,9 @@ static void add_crossing(struct emu_cpu *c, struct jit_tb *tb, int64_t walk_off)
 	lin = tb->code_size == 8 ? rip : (c->s.seg[SEG_CS].base + rip) & 0xffffffffULL;
 	if (!emu_probe_code(c, (lin | 0xfff) + 1, &pa2) || (pa2 >> 12) >= evm->npages)
 		return;
-	__atomic_or_fetch(&evm->code_page[pa2 >> 12], EMU_PAGE_CODE, __ATOMIC_ACQ_REL);
+	/* (in the order emu_decode_cached takes) */
 	gen2 = __atomic_load_n(&evm->page_gen[pa2 >> 12], __ATOMIC_ACQUIRE);
+	emu_page_flags_set(evm, pa2 >> 12, EMU_PAGE_CODE);
 	if (emu_peek_code(c, rip, bytes, sizeof(bytes)) != sizeof(bytes) ||
 	    emu_decode(c, bytes, sizeof(bytes), &in) || in.len <= 4096 - page_off)
 		return;
