@@ -762,6 +762,24 @@ void jit_emit_jump_to(struct jit_emit *e, const uint8_t *target_rw)
 void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t rip_rel,
 		 int32_t index_field, unsigned scale, int32_t disp, int32_t seg_base_field)
 {
+	/* a scratch register holding the base or the index already (a value
+	 * just stored, as a pointer just incremented), else -1 */
+	int mb = -1, mi = -1;
+
+	if (base_field < 0 || base_rip || !mirror_of(e, base_field, 8, &mb))
+		mb = -1;
+	if (index_field < 0 || !mirror_of(e, index_field, 8, &mi))
+		mi = -1;
+	if (mb == JIT_T1) {                                     /* the base into RAX first */
+		put(e, (const uint8_t[]){ 0x48, 0x89, 0xd0 }, 3);   /* mov rax, rdx */
+		mb = JIT_T0;
+		if (mi == JIT_T0)
+			mi = -1;
+	}
+	if (index_field >= 0 && mi == JIT_T0)                   /* then the index into RDX */
+		put(e, (const uint8_t[]){ 0x48, 0x89, 0xc2 }, 3);   /* mov rdx, rax */
+	else if (index_field >= 0 && mi != JIT_T1)
+		rbx_mem(e, true, 0x8b, 2, index_field);             /* mov rdx, [rbx+index] */
 	if (base_rip) {
 		/* RIP-relative (never with an index): one LEA when the
 		 * displacement folds into rel */
@@ -772,7 +790,8 @@ void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t 
 		put(e, (const uint8_t[]){ 0x49, 0x8d, 0x84, 0x24 }, 4);  /* lea rax, [r12+rel] */
 		put4(e, (uint32_t)(int32_t)rip_rel);
 	} else if (base_field >= 0) {
-		rbx_mem(e, true, 0x8b, 0, base_field);              /* mov rax, [rbx+base] */
+		if (mb != JIT_T0)
+			rbx_mem(e, true, 0x8b, 0, base_field);      /* mov rax, [rbx+base] */
 	} else if (index_field < 0) {                           /* an absolute address */
 		put(e, (const uint8_t[]){ 0x48, 0xc7, 0xc0 }, 3);   /* mov rax, disp */
 		put4(e, (uint32_t)disp);
@@ -781,7 +800,6 @@ void jit_emit_ea(struct jit_emit *e, int32_t base_field, bool base_rip, int64_t 
 	if (index_field >= 0) {
 		bool base = base_rip || base_field >= 0;
 
-		rbx_mem(e, true, 0x8b, 2, index_field);             /* mov rdx, [rbx+index] */
 		/* lea rax, [rax + rdx << scale + disp32], or without rax */
 		put(e, (const uint8_t[]){ 0x48, 0x8d, base ? 0x84 : 0x04,
 					  (uint8_t)(scale << 6 | 2 << 3 | (base ? 0 : 5)) }, 4);
@@ -877,9 +895,11 @@ jit_fixup jit_emit_tlb_group(struct jit_emit *e, const struct jit_tlb_layout *l,
 {
 	jit_fixup fail;
 
-	put(e, (const uint8_t[]){ 0x48, 0x8d, 0x90 }, 3);        /* lea rdx, [rax+lo] */
-	put4(e, (uint32_t)lo);
-	tlb_index(e, l, true);
+	if (lo) {
+		put(e, (const uint8_t[]){ 0x48, 0x8d, 0x90 }, 3);  /* lea rdx, [rax+lo] */
+		put4(e, (uint32_t)lo);
+	}
+	tlb_index(e, l, lo != 0);
 	fail = tlb_match(e, l, hi, write);
 	put(e, (const uint8_t[]){ 0x48, 0x89, 0xc5 }, 3);        /* mov rbp, rax */
 	return fail;
