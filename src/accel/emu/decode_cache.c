@@ -219,7 +219,7 @@ const struct insn *emu_decode_cached(struct emu_cpu *c)
 	 * read before it.  Read after the mark, that generation could
 	 * already be the bumped one, the mark gone, the bytes old. */
 	gen = __atomic_load_n(&evm->page_gen[pn], __ATOMIC_ACQUIRE);
-	emu_page_flags_set(evm, pn, EMU_PAGE_CODE);
+	emu_page_flags_set(c, pn, EMU_PAGE_CODE);
 	/* the same block's code rewritten soon after its last decoding:
 	 * code next to data the guest keeps writing (the translator lets
 	 * the interpreter run such blocks rather than translate each time) */

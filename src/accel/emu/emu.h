@@ -101,7 +101,10 @@ enum cc_op {
 
 /* ---- software TLB ---- */
 
-#define TLB_ENTRIES 1024
+#define TLB_ENTRIES 4096
+/* Entries a flush finds in a list of those filled since (more: it scans
+ * them all). */
+#define TLB_LISTED 1024
 /* Which accesses an entry allows without a page walk. */
 #define TLB_READ_S  0x01
 #define TLB_READ_U  0x02
@@ -218,6 +221,10 @@ struct emu_cpu {
 
 	struct tlb_entry tlb[TLB_ENTRIES];
 	struct tlb_fast tlb_fast[2][TLB_ENTRIES];  /* [CPL == 3]: see above */
+	/* The entries filled since the last flush and the global ones it
+	 * kept (repeats allowed), or tlb_nlisted > TLB_LISTED: too many. */
+	uint16_t tlb_listed[TLB_LISTED];
+	unsigned tlb_nlisted;
 	uint64_t tlb_gen;     /* bumped by every TLB flush */
 	/* bumped by flushes of global pages and INVLPG in the upper half of
 	 * the address space (where a kernel's global pages are); bit 63 is
@@ -395,9 +402,9 @@ uint64_t emu_phys_read(struct emu_cpu *c, uint64_t pa, unsigned size);
 void emu_phys_write(struct emu_cpu *c, uint64_t pa, unsigned size, uint64_t val);
 bool emu_code_written(struct emu_vm *evm, uint64_t pa);
 int emu_dirty_fetch(void *opaque, unsigned idx, uint64_t *bitmap);
-/* Set EMU_PAGE_* flags on physical page pn (below evm->npages): from now
- * on writes to it take the slow path on every vCPU. */
-void emu_page_flags_set(struct emu_vm *evm, uint64_t pn, uint8_t flags);
+/* Set EMU_PAGE_* flags on physical page pn (below evm->npages), from
+ * vCPU c: from now on writes to it take the slow path on every vCPU. */
+void emu_page_flags_set(struct emu_cpu *c, uint64_t pn, uint8_t flags);
 /* The same for a write by this vCPU, which also leaves its current block. */
 void emu_cpu_code_written(struct emu_cpu *c, uint64_t pa);
 uint64_t emu_pio_read(struct emu_cpu *c, uint16_t port, unsigned size);

@@ -243,6 +243,7 @@ static int emu_vcpu_init(struct vcpu *vcpu)
 		free(c);
 		return -ENOMEM;
 	}
+	c->tlb_nlisted = TLB_LISTED + 1;  /* (all entries zeroed: scanned once) */
 	emu_tlb_flush(c, true);
 	/* The translator unless --accel emu,jit=off; its code cache is
 	 * mapped now, before the sandbox.  Without it the interpreter runs. */

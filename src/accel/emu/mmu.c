@@ -72,7 +72,8 @@ bool emu_code_written(struct emu_vm *evm, uint64_t pa)
 	return true;
 }
 
-static void drop_write_tags(struct emu_vm *evm, uint64_t first, uint64_t n);
+static void drop_write_tags(struct emu_vm *evm, const struct emu_cpu *self, uint64_t first,
+			    uint64_t n);
 
 /*
  * The dirty log of device memory (gmem_fetch_dirty): a page is dirty
@@ -98,7 +99,7 @@ int emu_dirty_fetch(void *opaque, unsigned idx, uint64_t *bitmap)
 	}
 	/* (as emu_page_flags_set, for the pages whose flags were clear) */
 	if (any_clear)
-		drop_write_tags(evm, first, n);
+		drop_write_tags(evm, NULL, first, n);
 	return 0;
 }
 
@@ -226,9 +227,20 @@ static void tlb_fast_update(struct emu_cpu *c, unsigned i)
 					 __ATOMIC_RELAXED);
 }
 
+static void drop_write_tag(struct emu_cpu *c, unsigned i, uint64_t first, uint64_t n)
+{
+	if (__atomic_load_n(&c->tlb[i].ppage, __ATOMIC_RELAXED) - first >= n)
+		return;
+	for (unsigned user = 0; user < 2; user++)
+		__atomic_store_n(&c->tlb_fast[user][i].write_tag, TLB_TAG_NONE, __ATOMIC_RELAXED);
+}
+
 /* Drop the write tags of every vCPU's entries for physical pages in
- * [first, first + n). */
-static void drop_write_tags(struct emu_vm *evm, uint64_t first, uint64_t n)
+ * [first, first + n): the calling vCPU's (self, if one calls) among
+ * those its flushes list, the others' all (their lists change under
+ * us). */
+static void drop_write_tags(struct emu_vm *evm, const struct emu_cpu *self, uint64_t first,
+			    uint64_t n)
 {
 	const struct vm *vm = evm->vm;
 
@@ -237,21 +249,21 @@ static void drop_write_tags(struct emu_vm *evm, uint64_t first, uint64_t n)
 
 		if (!c)
 			continue;
-		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
-			if (__atomic_load_n(&c->tlb[i].ppage, __ATOMIC_RELAXED) - first >= n)
-				continue;
-			for (unsigned user = 0; user < 2; user++)
-				__atomic_store_n(&c->tlb_fast[user][i].write_tag, TLB_TAG_NONE,
-						 __ATOMIC_RELAXED);
+		if (c == self && c->tlb_nlisted <= TLB_LISTED) {
+			for (unsigned k = 0; k < c->tlb_nlisted; k++)
+				drop_write_tag(c, c->tlb_listed[k], first, n);
+		} else {
+			for (unsigned i = 0; i < TLB_ENTRIES; i++)
+				drop_write_tag(c, i, first, n);
 		}
 	}
 }
 
-void emu_page_flags_set(struct emu_vm *evm, uint64_t pn, uint8_t flags)
+void emu_page_flags_set(struct emu_cpu *c, uint64_t pn, uint8_t flags)
 {
 	/* flags already set: no write tag allows the page (tlb_fast_update) */
-	if (!__atomic_fetch_or(&evm->code_page[pn], flags, __ATOMIC_SEQ_CST))
-		drop_write_tags(evm, pn, 1);
+	if (!__atomic_fetch_or(&c->evm->code_page[pn], flags, __ATOMIC_SEQ_CST))
+		drop_write_tags(c->evm, c, pn, 1);
 }
 
 /* A write the TLB entry allows went the slow way: the page's flags were
@@ -279,17 +291,45 @@ static void tlb_large_forget_all(struct emu_cpu *c)
 	}
 }
 
+/* Entry i is in use: a flush must look at it. */
+static void tlb_list(struct emu_cpu *c, unsigned i)
+{
+	if (c->tlb_nlisted < TLB_LISTED)
+		c->tlb_listed[c->tlb_nlisted] = (uint16_t)i;
+	if (c->tlb_nlisted <= TLB_LISTED)
+		c->tlb_nlisted++;
+}
+
+/* Drop entry i if the flush is of it; else it stays listed. */
+static void tlb_flush_entry(struct emu_cpu *c, unsigned i, bool global_too)
+{
+	if (c->tlb[i].vpage == ~0ULL)
+		return;
+	if (global_too || !(c->tlb[i].perms & TLB_GLOBAL))
+		tlb_drop(c, i);
+	else
+		tlb_list(c, i);
+}
+
 void emu_tlb_flush(struct emu_cpu *c, bool global_too)
 {
-	unsigned i, n = 0;
+	unsigned i, n = 0, listed = c->tlb_nlisted;
 
 	c->tlb_gen++;
 	if (global_too)
 		c->tlb_gen_global = (c->tlb_gen_global + 1) | 1ULL << 63;
 	c->blk = NULL;
-	for (i = 0; i < TLB_ENTRIES; i++)
-		if (global_too || !(c->tlb[i].perms & TLB_GLOBAL))
-			tlb_drop(c, i);
+	/* a context switch drops a process's few entries, not the table:
+	 * only those filled since the last flush (and the global ones it
+	 * kept) can be in use, unless more were than the list holds */
+	c->tlb_nlisted = 0;
+	if (listed <= TLB_LISTED) {
+		for (i = 0; i < listed; i++)
+			tlb_flush_entry(c, c->tlb_listed[i], global_too);
+	} else {
+		for (i = 0; i < TLB_ENTRIES; i++)
+			tlb_flush_entry(c, i, global_too);
+	}
 	if (global_too) {
 		tlb_large_forget_all(c);
 		return;
@@ -370,6 +410,8 @@ static void tlb_fill(struct emu_cpu *c, uint64_t lin, uint64_t pa, uint32_t perm
 {
 	struct tlb_entry *e = &c->tlb[(lin >> 12) % TLB_ENTRIES];
 
+	if (e->vpage == ~0ULL)
+		tlb_list(c, (lin >> 12) % TLB_ENTRIES);
 	e->vpage = lin >> 12;
 	__atomic_store_n(&e->ppage, pa >> 12, __ATOMIC_RELAXED);  /* (drop_write_tags) */
 	e->perms = perms;

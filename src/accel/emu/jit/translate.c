@@ -1082,7 +1082,7 @@ static void add_crossing(struct emu_cpu *c, struct jit_tb *tb, int64_t walk_off)
 		return;
 	/* (in the order emu_decode_cached takes) */
 	gen2 = __atomic_load_n(&evm->page_gen[pa2 >> 12], __ATOMIC_ACQUIRE);
-	emu_page_flags_set(evm, pa2 >> 12, EMU_PAGE_CODE);
+	emu_page_flags_set(c, pa2 >> 12, EMU_PAGE_CODE);
 	if (emu_peek_code(c, rip, bytes, sizeof(bytes)) != sizeof(bytes) ||
 	    emu_decode(c, bytes, sizeof(bytes), &in) || in.len <= 4096 - page_off)
 		return;
