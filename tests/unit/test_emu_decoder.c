@@ -243,8 +243,11 @@ static void test_busybox_text(void **state)
 
 static int setup(void **state)
 {
-	cpu = calloc(1, sizeof(*cpu));
-	return cpu ? 0 : -1;
+	cpu = aligned_alloc(_Alignof(struct emu_cpu), sizeof(*cpu));
+	if (!cpu)
+		return -1;
+	memset(cpu, 0, sizeof(*cpu));
+	return 0;
 }
 
 static int teardown(void **state)

@@ -219,8 +219,10 @@ struct emu_cpu {
 	uint8_t fpu_top;
 	long double st[8];    /* physical registers R0-R7 */
 
-	struct tlb_entry tlb[TLB_ENTRIES];
-	struct tlb_fast tlb_fast[2][TLB_ENTRIES];  /* [CPL == 3]: see above */
+	/* (cache-line aligned: a 32-byte entry in one line, so that a lookup
+	 * reads one line; the vCPU is allocated so aligned) */
+	struct tlb_entry tlb[TLB_ENTRIES] __attribute__((aligned(64)));
+	struct tlb_fast tlb_fast[2][TLB_ENTRIES] __attribute__((aligned(64)));  /* [CPL == 3]: see above */
 	/* The entries filled since the last flush and the global ones it
 	 * kept (repeats allowed), or tlb_nlisted > TLB_LISTED: too many. */
 	uint16_t tlb_listed[TLB_LISTED];
@@ -279,7 +281,7 @@ struct emu_cpu {
 		uint64_t rip, key;
 		const uint8_t *landing;  /* executable address */
 		uint64_t pad;
-	} jit_rs[JIT_RS_SIZE];
+	} jit_rs[JIT_RS_SIZE] __attribute__((aligned(64)));
 	uint32_t jit_rs_top;
 	uint32_t jit_rs_cs_base;  /* the CS base the entries were pushed under */
 	uint64_t jit_rs_key;      /* while translated code runs (C sets it on
