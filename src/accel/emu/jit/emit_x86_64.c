@@ -1023,6 +1023,32 @@ void jit_emit_flags_from_rflags(struct jit_emit *e, int32_t field)
 	put(e, (const uint8_t[]){ 0x50, 0x9d }, 2);              /* push rax; popfq */
 }
 
+void jit_emit_zf_from_record(struct jit_emit *e, int32_t op, int32_t size, int32_t res,
+			     int32_t rflags)
+{
+	uint8_t *lazy, *done;
+
+	put(e, (const uint8_t[]){ 0x0f, 0xb6, 0x8b }, 3);        /* movzx ecx, byte [rbx+op] */
+	put4(e, (uint32_t)op);
+	put(e, (const uint8_t[]){ 0x85, 0xc9, 0x75, 0x00 }, 4);  /* test ecx, ecx; jnz lazy */
+	lazy = e->p;
+	rbx_mem(e, false, 0x8b, 0, rflags);                      /* mov eax, [rbx+rflags] */
+	put(e, (const uint8_t[]){ 0xf7, 0xd0, 0xa9 }, 3);        /* not eax; test eax, ZF */
+	put4(e, 0x40);
+	put(e, (const uint8_t[]){ 0xeb, 0x00 }, 2);              /* jmp done */
+	done = e->p;
+	if (!e->overflow)
+		lazy[-1] = (uint8_t)(e->p - lazy);
+	/* lazy: the result's low size bytes, shifted up over the rest */
+	put(e, (const uint8_t[]){ 0x0f, 0xb6, 0x8b }, 3);        /* movzx ecx, byte [rbx+size] */
+	put4(e, (uint32_t)size);
+	put(e, (const uint8_t[]){ 0xf7, 0xd9, 0xc1, 0xe1, 0x03 }, 5);  /* neg ecx; shl ecx, 3 */
+	rbx_mem(e, true, 0x8b, 0, res);                          /* mov rax, [rbx+res] */
+	put(e, (const uint8_t[]){ 0x48, 0xd3, 0xe0, 0x48, 0x85, 0xc0 }, 6);  /* shl rax, cl; test rax, rax */
+	if (!e->overflow)
+		done[-1] = (uint8_t)(e->p - done);
+}
+
 jit_fixup jit_emit_branch_t0_bits(struct jit_emit *e, uint8_t mask)
 {
 	put(e, (const uint8_t[]){ 0xa8, mask }, 2);      /* test al, mask */

@@ -935,6 +935,12 @@ bool emit_flags(struct jit_emit *e, const struct flag_state *fs, unsigned cc)
 		jit_emit_flags_from_rflags(e, F(s.rflags));
 		return true;
 	}
+	if (fs->op == CC_EAGER && (cc >> 1) == 2) {
+		/* the record not known here (a block's start): ZF for JZ,
+		 * JNZ, SETZ, CMOVZ... from whichever kind it is */
+		jit_emit_zf_from_record(e, F(cc_op), F(cc_size), F(cc_res), F(s.rflags));
+		return true;
+	}
 
 	switch (fs->op) {
 	case CC_SUB: case CC_ADD: case CC_ADC: case CC_SBB:
