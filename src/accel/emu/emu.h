@@ -223,8 +223,8 @@ struct emu_cpu {
 	 * reads one line; the vCPU is allocated so aligned) */
 	struct tlb_entry tlb[TLB_ENTRIES] __attribute__((aligned(64)));
 	struct tlb_fast tlb_fast[2][TLB_ENTRIES] __attribute__((aligned(64)));  /* [CPL == 3]: see above */
-	/* The entries filled since the last flush and the global ones it
-	 * kept (repeats allowed), or tlb_nlisted > TLB_LISTED: too many. */
+	/* The entries filled with pages that are not global since the last
+	 * flush, or tlb_nlisted > TLB_LISTED: too many. */
 	uint16_t tlb_listed[TLB_LISTED];
 	unsigned tlb_nlisted;
 	uint64_t tlb_gen;     /* bumped by every TLB flush */

@@ -72,8 +72,7 @@ bool emu_code_written(struct emu_vm *evm, uint64_t pa)
 	return true;
 }
 
-static void drop_write_tags(struct emu_vm *evm, const struct emu_cpu *self, uint64_t first,
-			    uint64_t n);
+static void drop_write_tags(struct emu_vm *evm, uint64_t first, uint64_t n);
 
 /*
  * The dirty log of device memory (gmem_fetch_dirty): a page is dirty
@@ -99,7 +98,7 @@ int emu_dirty_fetch(void *opaque, unsigned idx, uint64_t *bitmap)
 	}
 	/* (as emu_page_flags_set, for the pages whose flags were clear) */
 	if (any_clear)
-		drop_write_tags(evm, NULL, first, n);
+		drop_write_tags(evm, first, n);
 	return 0;
 }
 
@@ -236,11 +235,8 @@ static void drop_write_tag(struct emu_cpu *c, unsigned i, uint64_t first, uint64
 }
 
 /* Drop the write tags of every vCPU's entries for physical pages in
- * [first, first + n): the calling vCPU's (self, if one calls) among
- * those its flushes list, the others' all (their lists change under
- * us). */
-static void drop_write_tags(struct emu_vm *evm, const struct emu_cpu *self, uint64_t first,
-			    uint64_t n)
+ * [first, first + n). */
+static void drop_write_tags(struct emu_vm *evm, uint64_t first, uint64_t n)
 {
 	const struct vm *vm = evm->vm;
 
@@ -249,13 +245,8 @@ static void drop_write_tags(struct emu_vm *evm, const struct emu_cpu *self, uint
 
 		if (!c)
 			continue;
-		if (c == self && c->tlb_nlisted <= TLB_LISTED) {
-			for (unsigned k = 0; k < c->tlb_nlisted; k++)
-				drop_write_tag(c, c->tlb_listed[k], first, n);
-		} else {
-			for (unsigned i = 0; i < TLB_ENTRIES; i++)
-				drop_write_tag(c, i, first, n);
-		}
+		for (unsigned i = 0; i < TLB_ENTRIES; i++)
+			drop_write_tag(c, i, first, n);
 	}
 }
 
@@ -263,7 +254,7 @@ void emu_page_flags_set(struct emu_cpu *c, uint64_t pn, uint8_t flags)
 {
 	/* flags already set: no write tag allows the page (tlb_fast_update) */
 	if (!__atomic_fetch_or(&c->evm->code_page[pn], flags, __ATOMIC_SEQ_CST))
-		drop_write_tags(c->evm, c, pn, 1);
+		drop_write_tags(c->evm, pn, 1);
 }
 
 /* A write the TLB entry allows went the slow way: the page's flags were
@@ -291,7 +282,8 @@ static void tlb_large_forget_all(struct emu_cpu *c)
 	}
 }
 
-/* Entry i is in use: a flush must look at it. */
+/* Entry i now holds a page that is not global: a flush of those must
+ * find it. */
 static void tlb_list(struct emu_cpu *c, unsigned i)
 {
 	if (c->tlb_nlisted < TLB_LISTED)
@@ -300,15 +292,10 @@ static void tlb_list(struct emu_cpu *c, unsigned i)
 		c->tlb_nlisted++;
 }
 
-/* Drop entry i if the flush is of it; else it stays listed. */
 static void tlb_flush_entry(struct emu_cpu *c, unsigned i, bool global_too)
 {
-	if (c->tlb[i].vpage == ~0ULL)
-		return;
-	if (global_too || !(c->tlb[i].perms & TLB_GLOBAL))
+	if (c->tlb[i].vpage != ~0ULL && (global_too || !(c->tlb[i].perms & TLB_GLOBAL)))
 		tlb_drop(c, i);
-	else
-		tlb_list(c, i);
 }
 
 void emu_tlb_flush(struct emu_cpu *c, bool global_too)
@@ -320,12 +307,12 @@ void emu_tlb_flush(struct emu_cpu *c, bool global_too)
 		c->tlb_gen_global = (c->tlb_gen_global + 1) | 1ULL << 63;
 	c->blk = NULL;
 	/* a context switch drops a process's few entries, not the table:
-	 * only those filled since the last flush (and the global ones it
-	 * kept) can be in use, unless more were than the list holds */
+	 * the entries that are not global were all filled since the last
+	 * flush and listed then, unless more were than the list holds */
 	c->tlb_nlisted = 0;
-	if (listed <= TLB_LISTED) {
+	if (!global_too && listed <= TLB_LISTED) {
 		for (i = 0; i < listed; i++)
-			tlb_flush_entry(c, c->tlb_listed[i], global_too);
+			tlb_flush_entry(c, c->tlb_listed[i], false);
 	} else {
 		for (i = 0; i < TLB_ENTRIES; i++)
 			tlb_flush_entry(c, i, global_too);
@@ -409,8 +396,10 @@ static void tlb_note_large(struct emu_cpu *c, uint64_t base, uint64_t size, bool
 static void tlb_fill(struct emu_cpu *c, uint64_t lin, uint64_t pa, uint32_t perms)
 {
 	struct tlb_entry *e = &c->tlb[(lin >> 12) % TLB_ENTRIES];
+	/* (a page that is not global is listed already) */
+	bool listed = e->vpage != ~0ULL && !(e->perms & TLB_GLOBAL);
 
-	if (e->vpage == ~0ULL)
+	if (!listed && !(perms & TLB_GLOBAL))
 		tlb_list(c, (lin >> 12) % TLB_ENTRIES);
 	e->vpage = lin >> 12;
 	__atomic_store_n(&e->ppage, pa >> 12, __ATOMIC_RELAXED);  /* (drop_write_tags) */
