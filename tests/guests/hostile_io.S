@@ -10,7 +10,10 @@
  *
  * Left out, as they only end or reset the VM: the debug-exit port, COM1
  * (the progress channel), port 0x92 (fast reset), 0xCF9, the i8042's
- * command port, ACPI PM1 control and reset, and the APIC's ICR (INIT).
+ * command port, ACPI PM1 control and reset, the LPC bridge's PMBASE and
+ * ACPI_CNTL (0:1f.0 0x40-0x47, which would move the PM block where random
+ * port writes reach its control register and power off), and the APIC's
+ * ICR (INIT).
  * Interrupts stay off; an NMI (which random writes can make the LINT
  * pins or IOAPIC send) masks those and returns.
  * The generator's state lives in RAM, so should anything reset the CPU,
@@ -136,6 +139,10 @@ act_port_read:
 act_pci_conf:
 	mov %ebx, %eax
 	and $0x00fffffc, %eax		/* bus 0-255, device, function, register */
+	mov %eax, %ecx
+	and $0x00fffff8, %ecx
+	cmp $(31 << 11 | 0x40), %ecx	/* 0:1f.0 PMBASE, ACPI_CNTL */
+	je loop
 	or $0x80000000, %eax
 	mov $0xcf8, %dx
 	outl %eax, %dx
@@ -182,6 +189,10 @@ r_hpet:
 	jmp access
 r_ecam:
 	and $0xffffc, %edi
+	mov %edi, %ecx
+	and $0xffff8, %ecx
+	cmp $(31 << 15 | 0x40), %ecx	/* 0:1f.0 PMBASE, ACPI_CNTL */
+	je loop
 	add $ECAM, %edi
 	jmp access
 r_bar:
