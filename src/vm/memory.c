@@ -160,20 +160,31 @@ void gmem_destroy(struct guest_memory *gm)
 	memset(gm, 0, sizeof(*gm));
 }
 
+static bool region_holds(const struct gmem_region *r, uint64_t gpa, uint64_t len)
+{
+	/* Written to avoid overflow for any gpa and len. */
+	return r->kind != GMEM_NONE && gpa >= r->gpa && gpa - r->gpa < r->size &&
+	       len <= r->size - (gpa - r->gpa);
+}
+
 const struct gmem_region *gmem_find(const struct guest_memory *gm,
 				    uint64_t gpa, uint64_t len)
 {
 	unsigned i;
 
-	for (i = 0; i < gm->nregions; i++) {
-		const struct gmem_region *r = &gm->regions[i];
-
-		/* Written to avoid overflow for any gpa and len. */
-		if (r->kind != GMEM_NONE && gpa >= r->gpa && gpa - r->gpa < r->size &&
-		    len <= r->size - (gpa - r->gpa))
-			return r;
-	}
+	for (i = 0; i < gm->nregions; i++)
+		if (region_holds(&gm->regions[i], gpa, len))
+			return &gm->regions[i];
 	return NULL;
+}
+
+/* (regions do not overlap: the hint, if it holds the range, is the one
+ * gmem_find would return) */
+const struct gmem_region *gmem_find_near(const struct guest_memory *gm,
+					 const struct gmem_region *hint,
+					 uint64_t gpa, uint64_t len)
+{
+	return hint && region_holds(hint, gpa, len) ? hint : gmem_find(gm, gpa, len);
 }
 
 void *gmem_ptr(const struct guest_memory *gm, uint64_t gpa, uint64_t len)

@@ -143,6 +143,11 @@ void gmem_destroy(struct guest_memory *gm);
 /* The region containing [gpa, gpa+len), or NULL if none holds all of it. */
 const struct gmem_region *gmem_find(const struct guest_memory *gm,
 				    uint64_t gpa, uint64_t len);
+/* The same, trying hint (a region found before, or NULL) first: callers
+ * whose lookups stay in one region (page walks) skip the scan. */
+const struct gmem_region *gmem_find_near(const struct guest_memory *gm,
+					 const struct gmem_region *hint,
+					 uint64_t gpa, uint64_t len);
 
 /*
  * Host pointer for [gpa, gpa+len) if that range lies in one region, else

@@ -102,8 +102,8 @@ enum cc_op {
 /* ---- software TLB ---- */
 
 #define TLB_ENTRIES 4096
-/* Entries a flush finds in a list of those filled since (more: it scans
- * them all). */
+/* Entries a flush finds in the list of the non-global ones filled since
+ * the last (past that, it scans the table). */
 #define TLB_LISTED 1024
 /* Which accesses an entry allows without a page walk. */
 #define TLB_READ_S  0x01

@@ -32,23 +32,16 @@
 
 /* The host address of pa's page if it is RAM (or, reading, ROM), else
  * NULL.  A page walk's reads and the fills after it mostly stay in one
- * region: the last one found is checked first (as gmem_find would check
- * it: regions do not overlap, and one switched off has kind GMEM_NONE). */
+ * region: the last one found is tried first. */
 static uint8_t *host_page(struct emu_cpu *c, uint64_t pa, bool write)
 {
-	const struct gmem_region *r = c->last_region;
 	uint64_t page = pa & ~0xfffULL;
-	enum gmem_kind kind;
+	const struct gmem_region *r = gmem_find_near(&c->vm->mem, c->last_region, page, 4096);
 
-	if (!r || page < r->gpa || page - r->gpa >= r->size || r->size - (page - r->gpa) < 4096 ||
-	    (kind = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE)) == GMEM_NONE) {
-		r = gmem_find(&c->vm->mem, page, 4096);
-		if (!r)
-			return NULL;
-		c->last_region = r;
-		kind = r->kind;
-	}
-	if (write && kind != GMEM_RAM)
+	if (!r)
+		return NULL;
+	c->last_region = r;
+	if (write && r->kind != GMEM_RAM)
 		return NULL;
 	return r->hva + (page - r->gpa);
 }
@@ -257,13 +250,14 @@ void emu_page_flags_set(struct emu_cpu *c, uint64_t pn, uint8_t flags)
 		drop_write_tags(c->evm, pn, 1);
 }
 
-/* A write the TLB entry allows went the slow way: the page's flags were
- * set (the write cleared them) or its write tags were dropped when they
- * were; fold them again, so that the next writes are fast. */
-static void tlb_write_refold(struct emu_cpu *c, unsigned i)
+/* A write the TLB entry allows (at this privilege) went the slow way
+ * while its write tag was missing: the page's flags were set (the write
+ * cleared them) or the tags dropped when they were; fold them again, so
+ * that the next writes are fast.  (Code outside 64-bit mode writes here
+ * every time: with the tag in place, nothing to do.) */
+static void tlb_write_refold(struct emu_cpu *c, unsigned i, bool user)
 {
-	if (c->tlb_fast[0][i].write_tag == TLB_TAG_NONE ||
-	    c->tlb_fast[1][i].write_tag == TLB_TAG_NONE)
+	if (c->tlb_fast[user][i].write_tag == TLB_TAG_NONE)
 		tlb_fast_update(c, i);
 }
 
@@ -659,7 +653,7 @@ void emu_write_lin(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t val,
 		    (e->perms & (user ? TLB_WRITE_U : TLB_WRITE_S))) {
 			memcpy(e->host + (lin & 0xfff), &val, size);
 			note_write(c, e->ppage << 12);
-			tlb_write_refold(c, (lin >> 12) % TLB_ENTRIES);
+			tlb_write_refold(c, (lin >> 12) % TLB_ENTRIES, user);
 			return;
 		}
 		emu_phys_write(c, emu_translate(c, lin, ACC_WRITE, user), size, val);

@@ -408,10 +408,10 @@ void jit_emit_store_ecx(struct jit_emit *e, int32_t field);
  * flags from c->field. */
 void jit_emit_flags_to_rflags(struct jit_emit *e, int32_t field);
 void jit_emit_flags_from_rflags(struct jit_emit *e, int32_t field);
-/* The host's ZF = the guest's from a flag record whatever its kind: the
- * byte op (CC_EAGER: ZF of the dword rflags), else the result res of
- * the byte size's size (emu_zf); the other flags meaningless.  Clobbers
- * T0 and RCX. */
+/* The host's ZF = the guest's, as emu_zf finds it, from a record of any
+ * kind (the byte at op): CC_EAGER, ZF of the dword at rflags; else the
+ * low (byte at size) bytes of res all zero.  The other flags are
+ * meaningless after; clobbers T0 and RCX. */
 void jit_emit_zf_from_record(struct jit_emit *e, int32_t op, int32_t size, int32_t res,
 			     int32_t rflags);
 /* Branch if the low bits of T0 under mask are not all clear (alignment). */
