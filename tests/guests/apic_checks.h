@@ -52,8 +52,7 @@
 .endm
 
 /* Two-CPU guests: start APIC 1 with INIT and a start-up IPI of vector
- * 0xF0 (CS=0xF000, IP=0: the image's first byte, where both CPUs tell
- * themselves apart by IA32_APIC_BASE's BSP bit). */
+ * 0xF0 (CS=0xF000, IP=0: the image's first byte, ap_goes_to). */
 .macro start_ap
 	movl $0x1ff, APIC + 0xf0
 	movl $(1 << 24), APIC + 0x310	/* APIC 1: INIT, then start-up */
@@ -63,26 +62,13 @@
 	movl $0x46f0, APIC + 0x300
 .endm
 
-/* The AP, in real mode at its start-up vector: into flat 32-bit
- * protected mode at label, its stack below 0x5000. */
-.macro ap_enter_pm32 label
-	.code16
-	cli
-	xor %ax, %ax
-	mov %ax, %ss
-	mov $0x5000, %sp
-	lgdtl %cs:flat_gdt_ptr
-	mov %cr0, %eax
-	or $1, %eax
-	mov %eax, %cr0
-	ljmpl $0x08, $LIN(\label)
-	.code32
-\label:
-	mov $0x10, %ax
-	mov %ax, %ds
-	mov %ax, %es
-	mov %ax, %ss
-	mov $0x5000, %esp
+/* At the image's first byte, where both CPUs start: the AP (no BSP
+ * flag in IA32_APIC_BASE) goes on at label. */
+.macro ap_goes_to label
+	mov $0x1b, %ecx
+	rdmsr
+	test $0x100, %eax
+	jz \label
 .endm
 
 /* The instruction insn must raise #GP (the handler skips its 2 bytes). */

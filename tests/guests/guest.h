@@ -99,12 +99,13 @@ putc32:
 	ret
 .endm
 
-/* Real mode -> flat 32-bit protected mode at label (needs flat_gdt). */
-.macro enter_pm32 label
+/* Real mode -> flat 32-bit protected mode at label (needs flat_gdt),
+ * the stack below stack. */
+.macro enter_pm32 label, stack=0x7000
 	cli
 	xor %ax, %ax
 	mov %ax, %ss
-	mov $0x7000, %sp
+	mov $\stack, %sp
 	lgdtl %cs:flat_gdt_ptr
 	mov %cr0, %eax
 	or $1, %eax
@@ -116,7 +117,7 @@ putc32:
 	mov %ax, %ds
 	mov %ax, %es
 	mov %ax, %ss
-	mov $0x7000, %esp
+	mov $\stack, %esp
 .endm
 
 /*

@@ -21,10 +21,7 @@
 	.code16
 	.globl _start
 _start:				/* first byte of the image: the AP starts here too */
-	mov $0x1b, %ecx
-	rdmsr
-	test $0x100, %eax
-	jz ap_start
+	ap_goes_to ap_start
 	enter_pm32 pm32
 	xor %eax, %eax
 	mov %eax, NMIS0
@@ -58,8 +55,9 @@ _start:				/* first byte of the image: the AP starts here too */
 	check e, "nmi from another cpu taken with if=0"
 	debug_exit 0x1d
 
+	.code16
 ap_start:
-	ap_enter_pm32 ap32
+	enter_pm32 ap32, 0x5000
 	lidt LIN(idt_ptr)
 	mov APIC + 0x20, %eax
 	mov %eax, AP_ID

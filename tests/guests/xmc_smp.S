@@ -21,10 +21,7 @@
 	.code16
 	.globl _start
 _start:				/* first byte of the image: the AP starts here too */
-	mov $0x1b, %ecx
-	rdmsr
-	test $0x100, %eax
-	jz ap_start
+	ap_goes_to ap_start
 	enter_pm32 pm32
 	movl $0, AP_READY
 	movl $0, STORES
@@ -71,8 +68,9 @@ _start:				/* first byte of the image: the AP starts here too */
 	check e, "each value the ap stores is what the next call returns"
 	debug_exit 0x1d
 
+	.code16
 ap_start:
-	ap_enter_pm32 ap32
+	enter_pm32 ap32, 0x5000
 	movl $1, AP_READY
 	mov $VALUE, %esi		/* (ModRM forms: the translator's inline ones) */
 	mov $FUNC + 1, %edi
